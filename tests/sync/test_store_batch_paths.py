@@ -19,7 +19,7 @@ from clinicsync.sync.store import bulk
 from clinicsync.sync.store import store as store_module
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.model import Appointment, Event, Patient
-from clinicsync.sync.store.store import Mapped, Store
+from clinicsync.sync.store.store import BatchOptions, Mapped, Store
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -53,7 +53,7 @@ def _import(path: Path, batches: list[list[Mapped]], monkeypatch: pytest.MonkeyP
     upgrade(engine)
     store = Store(engine)
     for mapped in batches:
-        store.apply_batch("src", run_id, mapped, [], None, remember_people=True)
+        store.apply_batch("src", run_id, mapped, [], None, BatchOptions(remember_people=True))
     return store
 
 
@@ -189,7 +189,7 @@ def test_records_first_seen_before_go_live_are_told_apart_on_the_literal_path(
         engine = make_engine(f"sqlite:///{tmp_path / f'{inline}.db'}")
         upgrade(engine)
         store = Store(engine)
-        store.apply_batch("src", "run-1", batch, [], None, go_live=live)
+        store.apply_batch("src", "run-1", batch, [], None, BatchOptions(go_live=live))
         events.append(_raw(store, "event"))
         assert _raw(store, "appointment")[0][2:4] == ("src", "text")  # connector, typeof
     assert events[0] == events[1]

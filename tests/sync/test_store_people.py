@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from clinicsync.common.types import utcnow
 from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.store.model import Patient, Practitioner
-from clinicsync.sync.store.store import Mapped, Store, _insert_new
+from clinicsync.sync.store.store import BatchOptions, Mapped, Store, _insert_new
 from tests.sync.test_store import appt
 
 PATIENTS = Patient.__table__  # type: ignore[attr-defined]
@@ -25,7 +25,7 @@ PATIENTS = Patient.__table__  # type: ignore[attr-defined]
 def _batch(store: Store, run_id: str, *appointments: NormalizedAppointment, remember: bool = True,
            within: Any = None) -> Any:
     mapped = [Mapped(f"test:{i}", a) for i, a in enumerate(appointments)]
-    return store.apply_batch("src", run_id, mapped, [], None, within=within, remember_people=remember)
+    return store.apply_batch("src", run_id, mapped, [], None, BatchOptions(within=within, remember_people=remember))
 
 
 def _people(store: Store) -> dict[str, list[tuple[Any, ...]]]:
@@ -155,7 +155,7 @@ def test_a_poll_under_its_lock_remembers_people_and_a_bare_sync_connector_does_n
     original = Store.apply_batch
 
     def watched(self: Store, *args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs.get("remember_people", False))
+        seen.append(args[5].remember_people)
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Store, "apply_batch", watched)
@@ -256,7 +256,7 @@ def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
     try:
         for number, batch in enumerate(batches):
             mapped = [Mapped(f"t:{i}", a, delete=number == 2) for i, a in enumerate(batch)]
-            remembered = store.apply_batch("src", "run1", mapped, [], None, remember_people=True)
+            remembered = store.apply_batch("src", "run1", mapped, [], None, BatchOptions(remember_people=True))
             counted = plain.apply_batch("src", "run1", mapped, [], None)
             assert remembered == counted
         assert asked == [[], ["A-2"], ["A-9"]]  # the third batch deletes: _delete_records reads its own

@@ -1,16 +1,15 @@
 """The batch writer: one batch and its cursor applied atomically.
 
-``apply_batch`` is the one transaction a poll, a push or a retry writes through: it reads what
-the connector has (presence), leaves out replays and tombstoned copies, and hands the rest to the
-people and appointment writers, deletions, quarantine and the source state in order."""
+``apply_batch`` (a poll, a retry, a sweep: :class:`BatchOptions`) and ``apply_push`` (one push:
+:class:`PushOptions`) write through one transaction: it reads what the connector has
+(presence), leaves out replays and tombstoned copies, and hands the rest to the people and
+appointment writers, deletions, quarantine and the source state in order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import Connection
 
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
@@ -21,10 +20,11 @@ from clinicsync.sync.store.changes import ENDED_STATUSES, update_order
 from clinicsync.sync.store.deletions import Deletions
 from clinicsync.sync.store.fold import _Fold
 from clinicsync.sync.store.go_live import _first_seen
+from clinicsync.sync.store.options import BatchOptions, PushOptions, StoredGoLive
 from clinicsync.sync.store.people import PeopleWriter
-from clinicsync.sync.store.presence import FoldedRead, Known, presence, presence_and_folded
+from clinicsync.sync.store.presence import Known, presence, presence_and_folded
 from clinicsync.sync.store.quarantine import QuarantineEntry
-from clinicsync.sync.store.records import STORED_GO_LIVE, Counts, Mapped, SnapshotEnd, SnapshotSafetyStop
+from clinicsync.sync.store.records import Counts, Mapped, SnapshotSafetyStop
 from clinicsync.sync.store.source_state import SourceState
 from clinicsync.sync.store.zonerules import note_zones
 
@@ -58,6 +58,8 @@ def _one_read(latest: dict[str, Mapped], record_ids: Sequence[str]) -> Normalize
     return None if item.delete else item.appointment
 
 
+PLAIN_BATCH, PLAIN_PUSH = BatchOptions(), PushOptions()  # the defaults, built once
+
 # People a run remembers (see Store.apply_batch): past this many it starts over, so a source
 # with a million distinct patients costs lookups again rather than unbounded memory.
 PEOPLE_MEMORY_LIMIT = 32_768
@@ -76,53 +78,29 @@ class BatchWriter(PeopleWriter, AppointmentWriter, Deletions, SourceState):
 
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
-                    snapshot_end: SnapshotEnd | None = None,
-                    within: Callable[[Connection], Collection[str] | None] | None = None,
-                    baseline: bool = False, unchanged: int = 0,
-                    unchanged_ids: Collection[str] = (), remember_people: bool = False,
-                    go_live: datetime | str | None = None,
-                    sightings: Sequence[quarantine.Sighting] = (),
-                    finish: Callable[[Connection, Counts, str | None], None] | None = None,
-                    probe: bool = False, folded: FoldedRead | None = None, current: bool = False,
-                    unstored: Callable[[Connection], None] | None = None, correcting: bool = False,
-                    ) -> tuple[Counts, str | None]:
-        """Store one batch and its cursor atomically; returns counts and a safety-stop error.
+                    options: BatchOptions = PLAIN_BATCH) -> tuple[Counts, str | None]:
+        """Store one batch and its cursor atomically (a poll's, a retry's, a sweep's); returns
+        counts and a safety-stop error. ``options``: :class:`BatchOptions`."""
+        return self._apply(connector, run_id, mapped, quarantined, cursor, options, None)
 
-        ``within`` runs first inside the same transaction (e.g. recording a message id
-        that must never be applied twice); whatever it raises rolls the batch back. It may
-        return positions of records already applied (replays), which are left out.
-        ``baseline``: the batch belongs to the connector's first sync; its events carry
-        ``"baseline": true`` so that nothing is announced for what existed before go-live.
-        ``unchanged``: records the engine knew unchanged by their fingerprint and left out;
-        they count as fetched and unchanged, and ``unchanged_ids`` (the ids they are known
-        by) close open quarantine items as an imported record does.
-        ``remember_people``: the caller is the only writer of this connector's rows for the
-        whole run ``run_id`` (a poll under its poll lock, or a dry run): the patients and
-        practitioners this run stored are remembered, and one that comes again equal to
-        what the run stored is not looked up, hashed or written again. Not for push
-        receivers, whose replicas may write the same connector at once.
-        ``go_live``: the connector's go-live moment (:meth:`go_live`; None: announce all). A
-        record new to the store that clinicsync first saw before it (a quarantine item opened
-        at the baseline and imported after a mapping fix, by retry or by a later read) is
-        recorded like the baseline's (``"baseline": true``, ``"before_go_live": true``):
-        its reminders are planned, it is not announced.
-        ``sightings``: known-bad records the engine recognized by their fingerprint and left
-        out; they count as fetched and quarantined, and bump their open items.
-        ``finish`` runs last inside the same transaction with the batch's counts and safety-stop
-        error (a push records its run there: one transaction per push, sync/ingest/push.py).
-        ``probe``: a push of one record: the connector's :class:`Presence` is read in one
-        statement first in the transaction, and what it has not (tombstones, quarantine
-        items) is not looked up; ``go_live=STORED_GO_LIVE`` then takes its go-live moment from
-        it (a baseline another process records is seen by the next push).
-        ``folded``: a second ``within``, run after it; on PostgreSQL, when the push's one read
-        is made (``probe``, one appointment), read in that statement instead (:class:`FoldedRead`).
-        ``current``: the records are the source's state read now (a poll: ``Connector.reads_current_state``),
-        not messages sent earlier, so one whose time equals the stored one's is applied (``classify``).
-        ``unstored``: runs, before anything is written, when the connector holds no appointment yet
-        (:class:`Presence` ``visits``, read with the probes: a connector that has rows pays nothing);
-        whatever it raises rolls the batch back (a push's first-run refusal, sync/ingest/push.py).
-        ``correcting``: the batch is a re-read after the connector's query, mapping or cursor column
-        changed: what only the fix changed is recorded as a correction (changes.py ``as_correction``)."""
+    def apply_push(self, connector: str, run_id: str, mapped: Sequence[Mapped],
+                   quarantined: Sequence[QuarantineEntry], options: PushOptions = PLAIN_PUSH,
+                   ) -> tuple[Counts, str | None]:
+        """Store one push atomically (its connector's presence read in one statement first);
+        returns counts and a safety-stop error. ``options``: :class:`PushOptions`."""
+        return self._apply(connector, run_id, mapped, quarantined, None, PLAIN_BATCH, options)
+
+    def _apply(self, connector: str, run_id: str, mapped: Sequence[Mapped],
+               quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
+               options: BatchOptions, push: PushOptions | None) -> tuple[Counts, str | None]:
+        """A batch (``push`` None) or a push: the one transaction both write through."""
+        snapshot_end, baseline, unchanged = options.snapshot_end, options.baseline, options.unchanged
+        unchanged_ids, remember_people, sightings = options.unchanged_ids, options.remember_people, options.sightings
+        current, correcting = options.current, options.correcting
+        probe = push is not None  # a push: its presence read in one statement first (PushOptions)
+        within = options.within if push is None else push.within
+        go_live: datetime | StoredGoLive | None = options.go_live if push is None else push.go_live
+        finish, folded, unstored = (None, None, None) if push is None else (push.finish, push.folded, push.unstored)
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
                         quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
@@ -156,8 +134,7 @@ class BatchWriter(PeopleWriter, AppointmentWriter, Deletions, SourceState):
                 present = presence(connection, connector)
             if unstored is not None and not present.visits:
                 unstored(connection)
-            live = present.go_live if probe and go_live == STORED_GO_LIVE else go_live
-            assert not isinstance(live, str), "go_live=STORED_GO_LIVE needs probe=True"
+            live = present.go_live if isinstance(go_live, StoredGoLive) else go_live
             deleting = any(m.delete for m in latest.values())
             appointments = [m.appointment for m in latest.values() if not m.delete] if deleting else \
                 [m.appointment for m in latest.values()]

@@ -120,5 +120,3 @@ class SnapshotSafetyStop(Exception):
             "`max_delete_share` (or `min_delete_stop`) for this connector and sync again.")
 
 
-# ``Store.apply_batch(go_live=STORED_GO_LIVE, probe=True)``: the go-live moment as the store holds it.
-STORED_GO_LIVE = "stored"

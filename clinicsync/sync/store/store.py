@@ -38,6 +38,7 @@ from clinicsync.sync.store.deletions import Deletions
 from clinicsync.sync.store.events import _created_by_select
 from clinicsync.sync.store.fold import _Fold
 from clinicsync.sync.store.housekeeping import ORPHANS_CHORE, Housekeeping
+from clinicsync.sync.store.options import STORED_GO_LIVE, BatchOptions, PushOptions, StoredGoLive
 from clinicsync.sync.store.people import (
     _PATIENT,
     _PERSON_TAIL,
@@ -57,7 +58,6 @@ from clinicsync.sync.store.presence import (
 from clinicsync.sync.store.quarantine import QuarantineEntry
 from clinicsync.sync.store.records import (
     COUNT_KEYS,
-    STORED_GO_LIVE,
     Counts,
     Mapped,
     PollState,
@@ -88,12 +88,13 @@ from clinicsync.sync.store.tables import SYNC_RUNS as RUNS
 __all__ = [
     "APPOINTMENTS", "COUNT_KEYS", "LOCATIONS", "ORPHANS_CHORE", "PATIENTS", "PEOPLE_MEMORY_LIMIT", "PRACTITIONERS",
     "RUNS", "RUNS_PRUNED_PER_CALL", "STORED_GO_LIVE", "_ALL_UNSET", "_ANALYZE_FROM", "_PATIENT", "_PERSON_DICTS",
-    "_PERSON_TAIL", "_PLAIN_MASK", "_PRACTITIONER", "_ROW_NAMES", "AppointmentWriter", "BatchWriter", "Counts",
-    "Deletions", "FoldedRead", "HeldJson", "Housekeeping", "Known", "Mapped", "PeopleWriter", "PollState", "Presence",
-    "QuarantineEntry", "RunLog", "SnapshotEnd", "SnapshotSafetyStop", "SourceState", "Store", "StoreBase",
-    "StoredIds", "_Fold", "_all_plain", "_appointment_hash", "_appointment_values", "_batch_hashes", "_bound_rows",
-    "_created_by_select", "_hashed_rows", "_inlined", "_insert_new", "_unset_columns", "_upsert_one", "build_mapped",
-    "notes_text", "presence", "presence_and_folded", "presence_and_known", "select_in", "utcnow",
+    "_PERSON_TAIL", "_PLAIN_MASK", "_PRACTITIONER", "_ROW_NAMES", "AppointmentWriter", "BatchOptions", "BatchWriter",
+    "Counts", "Deletions", "FoldedRead", "HeldJson", "Housekeeping", "Known", "Mapped", "PeopleWriter", "PollState",
+    "Presence", "PushOptions", "QuarantineEntry", "RunLog", "SnapshotEnd", "SnapshotSafetyStop", "SourceState",
+    "Store", "StoreBase", "StoredGoLive", "StoredIds", "_Fold", "_all_plain", "_appointment_hash",
+    "_appointment_values", "_batch_hashes", "_bound_rows", "_created_by_select", "_hashed_rows", "_inlined",
+    "_insert_new", "_unset_columns", "_upsert_one", "build_mapped", "notes_text", "presence", "presence_and_folded",
+    "presence_and_known", "select_in", "utcnow",
 ]
 
 
