@@ -166,7 +166,7 @@ class Batch:
     # before are compared with it; None: it lists every future appointment of the source.
     until: datetime | None = None
     source: str | None = None  # e.g. the file name, for the run report
-    # Runs first inside the batch's transaction (Store.apply_batch ``within``): a connector's
+    # Runs first inside the batch's transaction (the store's BatchOptions ``within``): a connector's
     # own bookkeeping that must commit with the batch (e.g. HL7 message control ids); it may
     # return the positions of records that are replays of ones already applied (left out).
     within: Callable[[Connection], Collection[str] | None] | None = None

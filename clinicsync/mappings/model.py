@@ -91,7 +91,7 @@ class NormalizedAppointment:
     cancel_reason: str | None = None
     # When the booking was made, by the source's own clock (aware UTC; FHIR Appointment.created,
     # Easy!Appointments book_datetime): the go-live rule announces only bookings made after
-    # go-live. Not content: it never counts in change detection (sync/store/store.py _UNHASHED).
+    # go-live. Not content: it never counts in change detection (sync/store/views.py _UNHASHED).
     booked_at: datetime | None = None
     # The id of the row this one replaces at the source: a product that reschedules by keeping
     # the old row (with a word such as "rescheduled") and booking a new row that names it. The

@@ -247,10 +247,10 @@ def test_a_growing_table_gets_fresh_planner_statistics(store: Store, monkeypatch
     """PostgreSQL: ANALYZE once the rows the store inserted reach the threshold, then at each
     doubling (a first import outruns autovacuum); SQLite: nothing to do."""
     from clinicsync.mappings.model import NormalizedAppointment
-    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store import base as store_base
     from clinicsync.sync.store.store import Mapped
 
-    monkeypatch.setattr(store_module, "_ANALYZE_FROM", 10)
+    monkeypatch.setattr(store_base, "_ANALYZE_FROM", 10)
     analyzed: list[str] = []
     real = Connection.exec_driver_sql
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from clinicsync.sync.store import store as store_module
+from clinicsync.sync.store import people as store_people
 from clinicsync.sync.store.db import at_cursor
 from clinicsync.sync.store.store import _PATIENT, _PERSON_TAIL, PATIENTS, Store, _insert_new
 from tests.sync.test_store_push_read import PUSHES, _push
@@ -45,7 +45,7 @@ def _rows(store: Store, connector: str) -> dict[str, list[tuple[Any, ...]]]:
 def _core_path(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLAlchemy's path: a listener on the engine, and the person upsert as the Core statement."""
     event.listen(store.engine, "before_cursor_execute", lambda *_: None)
-    monkeypatch.setattr(store_module, "_upsert_one", lambda *_: None)
+    monkeypatch.setattr(store_people, "_upsert_one", lambda *_: None)
 
 
 def test_pushes_at_the_driver_end_as_through_sqlalchemy(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

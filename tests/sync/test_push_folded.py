@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from clinicsync.connectors.rest_api import key_digest
 from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.ingest.push import PushReceiver
-from clinicsync.sync.store import store as store_module
+from clinicsync.sync.store import batch as store_batch
 from clinicsync.sync.store.bulk import one_row_insert
 from clinicsync.sync.store.store import _PATIENT, _PERSON_TAIL, APPOINTMENTS, PATIENTS, Store, _Fold, _insert_new
 from tests.sync.test_push_at_driver import _rows as _stored_rows
@@ -87,7 +87,7 @@ def _script(receiver: PushReceiver) -> list[tuple[str, str | None]]:
 def test_folded_pushes_store_what_the_statements_one_by_one_store(
         settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     folded = _script(PushReceiver(settings, store, settings.connectors[0]))
-    monkeypatch.setattr(store_module, "_Fold", lambda: None)  # every insert on its own, as before
+    monkeypatch.setattr(store_batch, "_Fold", lambda: None)  # every insert on its own, as before
     apart = _script(PushReceiver(settings, store, settings.connectors[1]))
     assert folded == apart
     assert _all_rows(store, "folded") == _all_rows(store, "apart")
@@ -111,7 +111,7 @@ def test_a_folded_push_first_seen_before_go_live_is_marked_so(store: Store, monk
     for connector in CONNECTORS:
         store.finish_baseline(connector, "baseline-run")
         if connector == "apart":
-            monkeypatch.setattr(store_module, "_Fold", lambda: None)
+            monkeypatch.setattr(store_batch, "_Fold", lambda: None)
         booked = datetime.now(UTC) + timedelta(days=booked_days)
         _push(store, connector, replace(appt("g"), booked_at=booked, source_updated_at=changed, location="Annex"),
               False, probe=True, live=True)

@@ -20,7 +20,7 @@ from clinicsync.sync.ingest import push
 from clinicsync.sync.ingest.push import PushReceiver
 from clinicsync.sync.store import db
 from clinicsync.sync.store.db import PUSH_PLANS, begin_first
-from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.store import BatchOptions, Store
 from tests.sync.test_push_statistics import booking
 from tests.sync.test_push_statistics import settings as settings  # fixture: two REST sources, one key
 
@@ -158,7 +158,7 @@ def test_only_a_push_keeps_plans_and_the_import_plans_each_statement(settings: S
     website = PushReceiver(settings, store, settings.connectors[0])
     assert website.receive(booking("W-1"), "test", quarantine_bad=False, within=within).outcome == "created"
     # A batch (a poll, a first import) on the same pooled connection, after the push committed.
-    store.apply_batch("kiosk", "import-run", [], [], None, within=within)
+    store.apply_batch("kiosk", "import-run", [], [], None, BatchOptions(within=within))
     with store.engine.connect() as connection:
         seen.append(_settings_in(connection))
     assert seen == [("auto", "off"), ("force_custom_plan", "on"), ("force_custom_plan", "on")]

@@ -14,7 +14,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync.checks.queries import connector_health
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.ingest.engine import sync_once
-from clinicsync.sync.store import store as store_module
+from clinicsync.sync.store import run_log as store_run_log
 from clinicsync.sync.store.model import SyncRun
 from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
@@ -65,7 +65,7 @@ def test_old_runs_go_but_the_newest_success_and_running_runs_stay(store: Store) 
 
 def test_a_long_history_is_caught_up_in_bounded_steps(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     add_runs(store, [(f"old-{i}", "emr", "ok", 200 - i) for i in range(7)] + [("new", "emr", "ok", 1)])
-    monkeypatch.setattr(store_module, "RUNS_PRUNED_PER_CALL", 3)
+    monkeypatch.setattr(store_run_log, "RUNS_PRUNED_PER_CALL", 3)
     assert [store.prune_runs(["emr"], NOW) for _ in range(4)] == [3, 3, 1, 0]  # oldest first
     assert kept(store) == {"new"}
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.store.model import Appointment, ConnectorState, Event, Patient, Quarantine
-from clinicsync.sync.store.store import Mapped, QuarantineEntry, SnapshotEnd, Store
+from clinicsync.sync.store.store import BatchOptions, Mapped, QuarantineEntry, SnapshotEnd, Store
 
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 TABLES = ["appointment", "patient", "practitioner", "location", "event", "quarantine", "connectorstate"]
@@ -31,7 +31,7 @@ def appt(external_id: str, start: datetime = SOON, status: str = "booked", docto
 def apply(store: Store, *appointments: NormalizedAppointment, cursor: dict[str, Any] | None = None,
           snapshot: SnapshotEnd | None = None, quarantined: tuple[QuarantineEntry, ...] = ()) -> Any:
     mapped = [Mapped(f"test:{i}", a) for i, a in enumerate(appointments)]
-    return store.apply_batch("src", "run1", mapped, list(quarantined), cursor, snapshot)
+    return store.apply_batch("src", "run1", mapped, list(quarantined), cursor, BatchOptions(snapshot_end=snapshot))
 
 
 def dump(store: Store) -> dict[str, list[Any]]:

@@ -13,11 +13,13 @@ import pytest
 from sqlalchemy import select, update
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync.store import appointments as store_appointments
+from clinicsync.sync.store import batch as store_batch
 from clinicsync.sync.store import bulk
 from clinicsync.sync.store import store as store_module
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.model import Appointment, Event, Patient
-from clinicsync.sync.store.store import Mapped, Store
+from clinicsync.sync.store.store import BatchOptions, Mapped, Store
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -51,7 +53,7 @@ def _import(path: Path, batches: list[list[Mapped]], monkeypatch: pytest.MonkeyP
     upgrade(engine)
     store = Store(engine)
     for mapped in batches:
-        store.apply_batch("src", run_id, mapped, [], None, remember_people=True)
+        store.apply_batch("src", run_id, mapped, [], None, BatchOptions(remember_people=True))
     return store
 
 
@@ -71,13 +73,13 @@ def test_created_events_by_select_are_the_events_executemany_wrote(tmp_path: Pat
         taken.append(real(connection, new_ids))
         return taken[-1]
 
-    monkeypatch.setattr(store_module, "_created_by_select", watched)
+    monkeypatch.setattr(store_appointments, "_created_by_select", watched)
     fast = _import(tmp_path / "fast.db", batches)
     assert taken == [True, True, False, True]  # the one-row batch takes the plain path
-    monkeypatch.setattr(store_module, "_created_by_select", lambda connection, new_ids: False)
+    monkeypatch.setattr(store_appointments, "_created_by_select", lambda connection, new_ids: False)
     plain = _import(tmp_path / "plain.db", batches)
     # Not consecutive: the ids are read back by key, and the executemany path writes the events.
-    monkeypatch.setattr(store_module, "_created_by_select", watched)
+    monkeypatch.setattr(store_appointments, "_created_by_select", watched)
     monkeypatch.setattr(bulk, "_consecutive_ids", lambda *args: None)
     shuffled = _import(tmp_path / "read-back.db", batches)
     try:
@@ -150,19 +152,19 @@ def test_inlined_constants_and_left_out_nulls_store_what_binding_every_value_sto
         START - timedelta(days=2), ("a: dropped",), "accepted", "video", "https://meet.example/j", None,
         "+12125550100", "Weather"), fingerprint=None)
     batches = [_batch(0, 20, patients, doctors), varied, _batch(200, 1, patients, doctors)]
-    monkeypatch.setattr(store_module, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
+    monkeypatch.setattr(store_batch, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
     inlined: list[Any] = []
     real_inlined, real_unset = store_module._inlined, store_module._unset_columns
-    monkeypatch.setattr(store_module, "_inlined", lambda *a: inlined.append(real_inlined(*a)) or inlined[-1])
+    monkeypatch.setattr(store_appointments, "_inlined", lambda *a: inlined.append(real_inlined(*a)) or inlined[-1])
     unset: list[frozenset[str]] = []
-    monkeypatch.setattr(store_module, "_unset_columns", lambda *a: unset.append(real_unset(*a)) or unset[-1])
+    monkeypatch.setattr(store_appointments, "_unset_columns", lambda *a: unset.append(real_unset(*a)) or unset[-1])
     fast = _import(tmp_path / "fast.db", batches)
     assert [sorted(i or ()) for i in inlined] == [["connector", "created_at", "updated_at", "version"]] * 2
     # Every optional column in the first batch; only provider_join_url in the second, where one row
     # sets the others; a batch of one binds every column.
     assert unset == [store_module._ALL_UNSET, {"provider_join_url"}]
-    monkeypatch.setattr(store_module, "_inlined", lambda *a: None)
-    monkeypatch.setattr(store_module, "_unset_columns", lambda *a: frozenset())
+    monkeypatch.setattr(store_appointments, "_inlined", lambda *a: None)
+    monkeypatch.setattr(store_appointments, "_unset_columns", lambda *a: frozenset())
     plain = _import(tmp_path / "plain.db", batches)
     assert _raw(fast, "appointment") == _raw(plain, "appointment")
     assert _raw(fast, "event") == _raw(plain, "event")
@@ -179,15 +181,15 @@ def test_records_first_seen_before_go_live_are_told_apart_on_the_literal_path(
     batch = [Mapped(m.position, m.appointment, fingerprint=m.fingerprint,
                     first_seen=live - timedelta(days=1) if i % 3 == 0 else None)
              for i, m in enumerate(_batch(0, 10, patients, doctors))]
-    monkeypatch.setattr(store_module, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
+    monkeypatch.setattr(store_batch, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
     events = []
     for inline in (True, False):
         if not inline:
-            monkeypatch.setattr(store_module, "_inlined", lambda *a: None)
+            monkeypatch.setattr(store_appointments, "_inlined", lambda *a: None)
         engine = make_engine(f"sqlite:///{tmp_path / f'{inline}.db'}")
         upgrade(engine)
         store = Store(engine)
-        store.apply_batch("src", "run-1", batch, [], None, go_live=live)
+        store.apply_batch("src", "run-1", batch, [], None, BatchOptions(go_live=live))
         events.append(_raw(store, "event"))
         assert _raw(store, "appointment")[0][2:4] == ("src", "text")  # connector, typeof
     assert events[0] == events[1]

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
 from clinicsync.sync.store.model import Appointment, Event, SyncRun
-from clinicsync.sync.store.store import Mapped, SnapshotEnd, Store
+from clinicsync.sync.store.store import BatchOptions, Mapped, SnapshotEnd, Store
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -83,7 +83,7 @@ def test_within_runs_in_the_batchs_transaction(store: Store) -> None:
         connection.execute(insert(SyncRun.__table__).values(  # type: ignore[attr-defined]
             run_id="marker", connector="siu", status="ok", counts="{}", started_at=T0))
 
-    store.apply_batch("siu", "run", [Mapped("test", appointment(T0))], [], None, within=record)
+    store.apply_batch("siu", "run", [Mapped("test", appointment(T0))], [], None, BatchOptions(within=record))
 
     def refuse(connection: Connection) -> None:
         record(connection)
@@ -91,7 +91,7 @@ def test_within_runs_in_the_batchs_transaction(store: Store) -> None:
 
     with pytest.raises(LookupError):
         store.apply_batch("siu", "run", [Mapped("test", appointment(T0 + timedelta(hours=1), status="cancelled"))],
-                          [], None, within=refuse)
+                          [], None, BatchOptions(within=refuse))
     runs = SyncRun.__table__.c  # type: ignore[attr-defined]
     with store.engine.connect() as connection:
         markers = connection.execute(select(func.count()).where(runs.run_id == "marker")).scalar_one()
@@ -104,7 +104,7 @@ def test_snapshot_deletion_still_emits_deleted_and_keeps_the_update_time(store: 
     other = appointment(T0, external_id="A2")
     store.apply_batch("siu", "run", [Mapped("t", appointment(T0)), Mapped("t", other)], [], None)
     counts, error = store.apply_batch("siu", "run", [Mapped("t", appointment(T0))], [], None,
-                                      SnapshotEnd({"A1"}, max_share=0.5, now=T0))
+                                      BatchOptions(snapshot_end=SnapshotEnd({"A1"}, max_share=0.5, now=T0)))
     assert error is None and counts.deleted == 1
     with store.engine.connect() as connection:
         gone = connection.execute(select(A.deleted_at, A.version, A.source_updated_at)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from clinicsync.common.types import utcnow
 from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.store.model import Patient, Practitioner
-from clinicsync.sync.store.store import Mapped, Store, _insert_new
+from clinicsync.sync.store.store import BatchOptions, Mapped, Store, _insert_new
 from tests.sync.test_store import appt
 
 PATIENTS = Patient.__table__  # type: ignore[attr-defined]
@@ -25,7 +25,7 @@ PATIENTS = Patient.__table__  # type: ignore[attr-defined]
 def _batch(store: Store, run_id: str, *appointments: NormalizedAppointment, remember: bool = True,
            within: Any = None) -> Any:
     mapped = [Mapped(f"test:{i}", a) for i, a in enumerate(appointments)]
-    return store.apply_batch("src", run_id, mapped, [], None, within=within, remember_people=remember)
+    return store.apply_batch("src", run_id, mapped, [], None, BatchOptions(within=within, remember_people=remember))
 
 
 def _people(store: Store) -> dict[str, list[tuple[Any, ...]]]:
@@ -77,10 +77,10 @@ def test_the_memory_is_bounded_and_the_store_still_ends_as_without_it(
         tmp_path: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past PEOPLE_MEMORY_LIMIT people the memory starts over: what it forgot is looked up
     again, so memory stays bounded for a source of a million patients, and nothing differs."""
-    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store import batch as store_batch
     from clinicsync.sync.store.db import make_engine, upgrade
 
-    monkeypatch.setattr(store_module, "PEOPLE_MEMORY_LIMIT", 3)
+    monkeypatch.setattr(store_batch, "PEOPLE_MEMORY_LIMIT", 3)
     engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
     upgrade(engine)
     plain = Store(engine)
@@ -155,7 +155,7 @@ def test_a_poll_under_its_lock_remembers_people_and_a_bare_sync_connector_does_n
     original = Store.apply_batch
 
     def watched(self: Store, *args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs.get("remember_people", False))
+        seen.append(args[5].remember_people)
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Store, "apply_batch", watched)
@@ -204,6 +204,7 @@ def test_a_first_run_looks_up_only_the_people_it_remembers(store: Store, monkeyp
     """A sole writer whose connector had no patient (practitioner) when its run began knows every
     stored one is in its memory: a new one is not looked up (a first import's ~600 a batch),
     a remembered one that changed is; a later run, whose connector has people, looks all up."""
+    from clinicsync.sync.store import people as store_people
     from clinicsync.sync.store import store as store_module
 
     asked: list[tuple[str, list[str]]] = []
@@ -214,7 +215,7 @@ def test_a_first_run_looks_up_only_the_people_it_remembers(store: Store, monkeyp
             asked.append((table.name, sorted(keys)))
         return real(connection, table, names, connector, keys, *args, **kwargs)
 
-    monkeypatch.setattr(store_module, "select_in", spy)
+    monkeypatch.setattr(store_people, "select_in", spy)
     _batch(store, "run1", appt("a"), appt("b"))
     _batch(store, "run1", _with_phone(appt("c"), "+12125550111"), replace(appt("d"), patient=appt("b").patient))
     _batch(store, "run1", _with_phone(appt("a"), "+12125550199"))  # a's patient changed: asked, then updated
@@ -233,6 +234,7 @@ def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
     id that comes again in a later batch is still found and updated, a delete of an unknown id
     (a tombstone row) is found again, and the store ends as without the memory. A later run,
     or a connector that had appointments, looks every id up."""
+    from clinicsync.sync.store import appointments as store_appointments
     from clinicsync.sync.store import store as store_module
     from clinicsync.sync.store.db import make_engine, upgrade
 
@@ -244,7 +246,7 @@ def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
             asked.append(list(keys))
         return real(connection, table, names, connector, keys, *args, **kw)
 
-    monkeypatch.setattr(store_module, "select_in", watched)
+    monkeypatch.setattr(store_appointments, "select_in", watched)
     gone, back = utcnow() - timedelta(hours=2), utcnow() - timedelta(hours=1)  # booked again after its delete
     batches = [(appt("A-1"), appt("A-2"), appt("A-3")), (appt("A-4"), appt("A-2", status="cancelled")),
                (appt("A-9", source_updated_at=gone),), (appt("A-9", source_updated_at=back), appt("A-5"))]
@@ -254,7 +256,7 @@ def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
     try:
         for number, batch in enumerate(batches):
             mapped = [Mapped(f"t:{i}", a, delete=number == 2) for i, a in enumerate(batch)]
-            remembered = store.apply_batch("src", "run1", mapped, [], None, remember_people=True)
+            remembered = store.apply_batch("src", "run1", mapped, [], None, BatchOptions(remember_people=True))
             counted = plain.apply_batch("src", "run1", mapped, [], None)
             assert remembered == counted
         assert asked == [[], ["A-2"], ["A-9"]]  # the third batch deletes: _delete_records reads its own

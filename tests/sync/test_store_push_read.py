@@ -1,4 +1,4 @@
-"""A one-appointment push (``apply_batch(probe=True)``) reads the connector's Presence and
+"""A one-appointment push (``Store.apply_push``) reads the connector's Presence and
 what the store holds of the appointment, its patient, practitioner and location in one
 statement (``store.presence_and_known``), on SQLite and on the real PostgreSQL: the store
 ends exactly as after the same batches looked up one table at a time, and a push of a new
@@ -21,9 +21,11 @@ from clinicsync.sync.store.store import (
     PATIENTS,
     PRACTITIONERS,
     STORED_GO_LIVE,
+    BatchOptions,
     Counts,
     Known,
     Mapped,
+    PushOptions,
     Store,
     presence_and_known,
 )
@@ -50,8 +52,9 @@ def _push(store: Store, connector: str, appointment: NormalizedAppointment, dele
           live: bool = False) -> Counts:
     """``live``: with the go-live moment, as a receiver has it (read in the one statement, or apart)."""
     go_live = (STORED_GO_LIVE if probe else store.go_live(connector)) if live else None
-    counts, error = store.apply_batch(connector, "run1", [Mapped("push:0", appointment, delete=delete)], [], None,
-                                      probe=probe, go_live=go_live)
+    mapped = [Mapped("push:0", appointment, delete=delete)]
+    counts, error = (store.apply_push(connector, "run1", mapped, [], PushOptions(go_live=go_live)) if probe
+                     else store.apply_batch(connector, "run1", mapped, [], None, BatchOptions(go_live=go_live)))
     assert error is None
     return counts
 

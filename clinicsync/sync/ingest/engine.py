@@ -1,4 +1,12 @@
-"""One sync run: every enabled connector, each isolated from the others' failures."""
+"""One sync run: every enabled connector, each isolated from the others' failures.
+
+One file of a little over 800 lines, on purpose: ``sync_connector`` (one source's run: fetch,
+map, store, and the notes its failure or standing leaves) and ``sync_once`` (every source's,
+then the passes that follow a run: tz rules, orphans, retention) are read together when a run
+misbehaves, and what they share (the reports, the poll lock and the writer's lane) stays private
+here. Should it grow, the batch's mapping (``map_batch``) and the passes after a run are the
+parts to move out.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -50,6 +58,7 @@ from clinicsync.sync.store.locks import HeldLock, poll_lock, store_lane
 from clinicsync.sync.store.retention import FORGOTTEN_PER_CALL, Forgotten, window_start
 from clinicsync.sync.store.store import (
     RUNS_PRUNED_PER_CALL,
+    BatchOptions,
     Counts,
     Mapped,
     QuarantineEntry,
@@ -407,17 +416,17 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until,
                                                min_stop=batch.min_delete_stop)
                     seen = None
+            options = BatchOptions(within=within, snapshot_end=snapshot_end, baseline=baseline, unchanged=unchanged,
+                                   unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
+                                   current=connector.reads_current_state, correcting=correcting)
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined,
-                            None if batch.cursor is None else with_epoch(batch.cursor, read_now), snapshot_end,
-                            within=within, baseline=baseline, unchanged=unchanged,
-                            unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
-                            current=connector.reads_current_state, correcting=correcting)
+                            None if batch.cursor is None else with_epoch(batch.cursor, read_now))
             try:
                 if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
                     counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
                 else:
                     with lane:
-                        counts, error = apply(remember_people=sole_writer)
+                        counts, error = apply(replace(options, remember_people=sole_writer))
             except IntegrityError:
                 if not sole_writer:
                     raise
@@ -428,7 +437,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                               "writer of this source: the batch is applied again, looking every row up")
                 sole_writer = False
                 with lane:
-                    counts, error = apply(remember_people=False)
+                    counts, error = apply(options)
             if recognizer is not None and recognizer.known:
                 # The fingerprints read at the start no longer describe what this run wrote or deleted.
                 recognizer.touched.update(m.appointment.external_id for m in mapped)

@@ -21,7 +21,7 @@ on SQLite's busy-wait; on MySQL/MariaDB a ``GET_LOCK`` per (source, appointment)
 own connection, released when that connection goes back to the pool after the commit or
 rollback (or by the server with the session, if the process dies), with one process's pushes
 queued on a lock per appointment first.
-People shared by concurrent pushes are upserted (sync/store/store.py ``_insert_new``), and a new
+People shared by concurrent pushes are upserted (sync/store/people.py ``_insert_new``), and a new
 appointment two replicas insert at once is retried (``_apply_once``). Mapping and
 everything before it go on in parallel.
 
@@ -59,7 +59,16 @@ from clinicsync.sync.store.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.store.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.outbox import took_writers_lock, writers_key, writing_events_sql
-from clinicsync.sync.store.store import STORED_GO_LIVE, Counts, FoldedRead, Mapped, QuarantineEntry, Store
+from clinicsync.sync.store.store import (
+    STORED_GO_LIVE,
+    Counts,
+    FoldedRead,
+    Mapped,
+    PushOptions,
+    QuarantineEntry,
+    Store,
+    StoredGoLive,
+)
 
 log = structlog.get_logger("clinicsync.push")
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -68,7 +77,7 @@ D = Practitioner.__table__.c  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 # A push's run row, one plain INSERT at the driver (``_run_insert``), values through the columns' types.
 _RUN_COLUMNS = ("run_id", "connector", "status", "counts", "error", "started_at", "finished_at")
-# A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
+# A push's own bookkeeping, run inside its transaction (PushOptions ``within``).
 Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
 T = TypeVar("T")
@@ -120,8 +129,8 @@ class PushReceiver:
             mapping = mapping_for(settings, config)
         self.mapping: CompiledMapping = mapping
         self.counts = Counts()  # what this receiver stored in the listener's run (run_id)
-        # Go-live is a boundary for pushes too: read in the push's own transaction (Store.apply_batch
-        # ``probe``), with its tombstone and quarantine probes, unless the source announces all.
+        # Go-live is a boundary for pushes too: read in the push's own transaction (Store.apply_push),
+        # with its tombstone and quarantine probes, unless the source announces all.
         self._go_live = None if config.announce_existing else STORED_GO_LIVE
         # The sources the settings name: a push to this source before it stored anything is
         # refused while another is orphaned (``_refuse_first``). Neither given: nothing is refused.
@@ -140,7 +149,7 @@ class PushReceiver:
     def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool,
                 record_id: str | None = None, within: Within | None = None) -> PushResult:
         """Map and store one record; see the module docstring for the two policies.
-        ``within`` runs inside the store's transaction (Store.apply_batch): a webhook's
+        ``within`` runs inside the store's transaction (Store.apply_push): a webhook's
         own bookkeeping, e.g. the body's digest, that must commit with the record."""
         mapped, quarantined = self.map(RawRecord(data, position, record_id=record_id))
         mapped, ahead = self._clock_ahead(mapped, refuse=not quarantine_bad)
@@ -223,13 +232,13 @@ class PushReceiver:
 
     def commit(self, mapped: list[Mapped], quarantined: list[QuarantineEntry],
                within: Within | None = None) -> Counts:
-        """Store in one transaction (``within`` first, in it: Store.apply_batch), in the
+        """Store in one transaction (``within`` first, in it: Store.apply_push), in the
         listener's run or a run of its own written in the same transaction; raises what the
         store raises (a failed push's run is then recorded on its own)."""
         go_live = self._go_live
         keys = _turn_keys(mapped, quarantined)
         engine = self.store.engine
-        # PostgreSQL: a webhook's own first read goes in the push's one read (Store.apply_batch ``folded``).
+        # PostgreSQL: a webhook's own first read goes in the push's one read (PushOptions ``folded``).
         folded = within if isinstance(within, FoldedRead) and engine.dialect.name == "postgresql" else None
         with _turns.hold(engine, self.name, keys):
             locked = _locked(engine, self.name, keys, None if folded is not None else within)
@@ -259,7 +268,7 @@ class PushReceiver:
         return counts
 
     def _apply_once(self, run_id: str, mapped: list[Mapped], quarantined: list[QuarantineEntry],
-                    within: Within | None, go_live: str | None,
+                    within: Within | None, go_live: StoredGoLive | None,
                     finish: Callable[[Connection, Counts, str | None], None] | None,
                     folded: FoldedRead | None = None) -> tuple[Counts, str | None]:
         """Store the push; a unique violation means another replica stored the same new
@@ -267,17 +276,14 @@ class PushReceiver:
         transaction rolled back whole, so it is tried once more, and then finds that row
         and compares with it like any later copy (people never collide: they are upserted)."""
         unstored = self._refuse_first if self._configured is not None else None
+        options = PushOptions(within=within, go_live=go_live, finish=finish, folded=folded, unstored=unstored)
         try:
-            return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish, probe=True, folded=folded,
-                                          unstored=unstored)
+            return self.store.apply_push(self.name, run_id, mapped, quarantined, options)
         except IntegrityError:
-            return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish, probe=True, folded=folded,
-                                          unstored=unstored)
+            return self.store.apply_push(self.name, run_id, mapped, quarantined, options)
 
     def _refuse_first(self, connection: Connection) -> None:
-        """Store.apply_batch ``unstored``: this source holds no visit yet (read with the push's
+        """PushOptions ``unstored``: this source holds no visit yet (read with the push's
         probes, so an established source pays nothing); refused while an orphan exists."""
         assert self._configured is not None
         refusal = first_run_refusal(connection, self.name, self._configured, unstored=True,
@@ -493,7 +499,7 @@ _statistics = _Statistics()
 
 
 class _RunRecorder:
-    """The push's run, written finished at the end of its own transaction (Store.apply_batch
+    """The push's run, written finished at the end of its own transaction (Store.apply_push
     ``finish``): called, it INSERTs the row; ``statement`` gives that INSERT and its values for the
     store to send with the push's other inserts (store.py ``_Fold``, PostgreSQL)."""
 
@@ -512,7 +518,7 @@ class _RunRecorder:
 
 
 def _run_recorder(run_id: str, connector: str, started: datetime) -> _RunRecorder:
-    """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
+    """The push's run, written finished at the end of its own transaction (PushOptions ``finish``)."""
     return _RunRecorder(run_id, connector, started)
 
 

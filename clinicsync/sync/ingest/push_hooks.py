@@ -165,7 +165,7 @@ def unchained(connector: str, position: str, digest: str, uid: str, keep: timede
     :func:`received_or_chain`); otherwise the body's receipt is claimed
     (:func:`receipt_and_alias`, kept ``keep``), as for any webhook. On PostgreSQL the read and
     the claim are one statement (:func:`claimed_unchained`), read in the push's own one read
-    when it makes one (:class:`Unchained`, ``Store.apply_batch`` ``folded``); on SQLite the
+    when it makes one (:class:`Unchained`, ``PushOptions.folded``); on SQLite the
     claim comes first and the read only when nothing was claimed (:func:`claim_then_read`)."""
     return Unchained(connector, position, digest, uid, keep)
 

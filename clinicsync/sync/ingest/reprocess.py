@@ -4,7 +4,7 @@ sync would (same transaction rules, same events). Mirth's "reprocess" for our er
 
 Go-live is a boundary: a record is first seen when its item was opened, so one quarantined
 at (or before) the connector's go-live is recorded, not announced, when it imports here —
-its reminders are planned, no confirmation goes (Store.apply_batch ``go_live``).
+its reminders are planned, no confirmation goes (BatchOptions ``go_live``).
 
 A source that re-reads its window (``Connector.rereads_window``) whose query or cursor column
 changed stored its items' rows as the *old* query read them: mapping those again could import the
@@ -30,7 +30,7 @@ from clinicsync.sync.ingest.fingerprint import query_changed, read_epoch, split_
 from clinicsync.sync.ingest.supersede import Within, recording, supersede
 from clinicsync.sync.store import quarantine
 from clinicsync.sync.store.quarantine import Q
-from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.store import BatchOptions, Store
 
 IMPORTED = "imported"
 STILL_FAILING = "still failing"
@@ -134,8 +134,8 @@ def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any,
                 closing("retried: a later row of its visit stands for it")(connection)
             return RetryOutcome(item.id, item.connector, IMPORTED)
     if mapped:
-        store.apply_batch(config.name, run_id, mapped, [], None, within=within,
-                          baseline=baseline, go_live=None if baseline else live_from(store, config))
+        store.apply_batch(config.name, run_id, mapped, [], None, BatchOptions(
+            within=within, baseline=baseline, go_live=None if baseline else live_from(store, config)))
         return RetryOutcome(item.id, item.connector, IMPORTED)
     entry = failed[0]
     # The same stored record, so the same item exactly when it names the same id and fails on
@@ -143,7 +143,7 @@ def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any,
     same = (entry.record_id or None, entry.field, entry.reason) == (item.record_id, item.field, item.reason)
     if not same:  # it fails for another reason now: that is a new item; this one is done
         store.apply_batch(config.name, run_id, [], [entry], None,
-                          within=closing("retried: fails for another reason now"))
+                          BatchOptions(within=closing("retried: fails for another reason now")))
     return RetryOutcome(item.id, item.connector, STILL_FAILING, f"{entry.field or 'record'}: {entry.reason}")
 
 

@@ -27,7 +27,7 @@ from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.calendar import CalendarSettings
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.responses.writeback import process_writebacks
-from clinicsync.sync.store.store import Mapped, SnapshotEnd, Store
+from clinicsync.sync.store.store import BatchOptions, Mapped, SnapshotEnd, Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, PATIENT, apply, appointment, base_time
 
@@ -195,7 +195,7 @@ def test_every_source_removal_takes_the_event_off_the_doctors_time(doctor: Calla
     _delete(cal.store, visits["delete"])
     listed = {a.external_id for how, a in visits.items() if how != "sweep"} | {kept.external_id}
     _counts, error = cal.store.apply_batch("csv", "run", [], [], None,
-                                           snapshot_end=SnapshotEnd(seen=listed, max_share=1.0))
+                                           BatchOptions(snapshot_end=SnapshotEnd(seen=listed, max_share=1.0)))
     assert error is None  # the CSV file no longer lists the swept one: the snapshot deletes it
     report = cal.push()
     assert report["failed"] == 0 and report["deleted" if action == "delete" else "patched"] == 4

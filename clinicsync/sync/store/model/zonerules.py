@@ -26,7 +26,7 @@ class ZoneRules(SQLModel, table=True):
     # existed before this table: the next run records the rules of the day).
     transitions: str | None = Field(default=None, sa_column=Column(Text))
     # The transitions before the last correction: a re-mapped record equal to the stored one
-    # but for times the old rules gave is recognized as unchanged (sync/store/store.py).
+    # but for times the old rules gave is recognized as unchanged (sync/store/appointments.py).
     previous: str | None = Field(default=None, sa_column=Column(Text))
     recorded_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     corrected_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
