@@ -153,12 +153,22 @@ def holding(engine: Engine, conditions: Sequence[Subject]) -> list[bool]:
     return [head in found for head in heads]
 
 
-def end_all(engine: Engine, log: Any, conditions: Sequence[Subject], now: datetime | None = None) -> None:
+def head_of(condition: Subject) -> str:
+    """The housekeeping task that says ``condition`` stands (what :func:`holding` looks for)."""
+    kind, subject, part = condition
+    return kind._key(subject, part)
+
+
+def end_all(engine: Engine, log: Any, conditions: Sequence[Subject], now: datetime | None = None,
+            standing: Collection[str] | None = None) -> None:
     """``Standing.ended`` of each (a subject each, never None), in one transaction: one read of
     their rows, at most one delete. What a poll ends at its end (the failure kinds that did not
     happen, the conditions its connector found fine) costs one round of the store, not one each
-    (issue 60: an idle poll's bookkeeping). ``<event>.resolved`` in the order given."""
-    if not conditions:
+    (an idle poll's bookkeeping). ``<event>.resolved`` in the order given. ``standing``: the
+    heads (:func:`head_of`) known to stand, read by the caller when nothing else could start
+    them since (a poll under its poll lock, sync/runs/poll_state.py): none of ``conditions``
+    among them, nothing is read."""
+    if not conditions or (standing is not None and not any(head_of(c) in standing for c in conditions)):
         return
     now = now or utcnow()
     heads = {kind._key(subject, part): (kind, subject, part) for kind, subject, part in conditions}

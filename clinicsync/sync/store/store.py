@@ -64,7 +64,6 @@ from clinicsync.sync.store.quarantine import QuarantineEntry
 from clinicsync.sync.store.tables import (
     APPOINTMENTS,
     BASELINES,
-    DELETE_SWEEPS,
     EVENTS,
     HOUSEKEEPING,
     LOCATIONS,
@@ -80,15 +79,6 @@ ORPHANS_CHORE = "retention: patients no visit names"  # Store.forget_patient_dat
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")
 
-
-
-@dataclass(frozen=True)
-class PollState:
-    """What a poll reads of its connector before it fetches (``Store.poll_state``)."""
-
-    go_live: datetime | None  # when its baseline was recorded; None before
-    cursor: dict[str, Any] | None
-    swept_at: datetime | None  # its delete sweep's last time; None: never swept
 
 
 @dataclass(frozen=True)
@@ -827,19 +817,6 @@ class Store:
             recorded: datetime | None = connection.execute(
                 select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
         return recorded
-
-    def poll_state(self, connector: str) -> PollState:
-        """``go_live``, ``load_cursor`` and the delete sweep's last time (sync/ingest/sweep.py
-        ``last_sweep``) in one statement: what a poll reads of its connector before it
-        fetches (one round of the store, not three: issue 60)."""
-        def of(table: Any, column: Any) -> Any:
-            return select(column).where(table.c.connector == connector).scalar_subquery()
-
-        with self.engine.connect() as connection:
-            row = connection.execute(select(of(BASELINES, BASELINES.c.recorded_at).label("go_live"),
-                                            of(STATES, STATES.c.cursor).label("cursor"),
-                                            of(DELETE_SWEEPS, DELETE_SWEEPS.c.swept_at).label("swept_at"))).one()
-        return PollState(row.go_live, orjson.loads(row.cursor) if row.cursor is not None else None, row.swept_at)
 
     def finish_baseline(self, connector: str, run_id: str) -> None:
         """Record that the connector is live: what it finds from now on is announced."""

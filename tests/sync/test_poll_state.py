@@ -1,0 +1,101 @@
+"""A poll's reads of its own state are one statement (sync/runs/poll_state.py): its baseline, cursor,
+last sweep, whether it has open quarantine items and which conditions it may end stand. The two
+reads those flags let an idle poll skip (the open items, the ended conditions) are still made, and
+still act, when there is something to find. On SQLite and PostgreSQL (the ``store`` fixture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import event, insert, select
+
+from clinicsync.common.types import utcnow
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest.engine import CRASHING, FAILING
+from clinicsync.sync.runs.poll_state import read_poll_state
+from clinicsync.sync.runs.standing import head_of
+from clinicsync.sync.service.jobs import ServiceContext, poll_connector_job
+from clinicsync.sync.store.quarantine import OPEN
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import HOUSEKEEPING, QUARANTINE
+from tests.reliability.harness import write_drop, write_settings
+
+log = structlog.get_logger("test")
+
+
+def _context(tmp_path: Path, store: Store, store_url: str) -> ServiceContext:
+    write_drop(tmp_path / "drop", "a.csv", 20, prefix="P-")
+    return ServiceContext(load_settings(write_settings(tmp_path, store_url, [
+        {"name": "emr", "drop_dir": str(tmp_path / "drop")}])), store)
+
+
+def _open_item(store: Store, connector: str) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(insert(QUARANTINE).values(
+            connector=connector, run_id="r", position="a.csv:9", record_id="gone-1", reason="start: not a date",
+            raw="{}", item_key="k-gone-1", status=OPEN, created_at=utcnow(), last_seen=utcnow()))
+
+
+def _tasks(store: Store) -> set[str]:
+    with store.engine.connect() as connection:
+        return set(connection.execute(select(HOUSEKEEPING.c.task)).scalars())
+
+
+def test_the_state_says_what_is_open_and_what_stands(store: Store) -> None:
+    subjects = [(FAILING, "emr", ""), (CRASHING, "emr", "")]
+    state = read_poll_state(store.engine, "emr", subjects)
+    assert (state.go_live, state.cursor, state.swept_at, state.open_quarantine, state.standing) == \
+        (None, None, None, False, frozenset())
+    FAILING.seen(store.engine, log, "emr", state="the folder is gone")
+    FAILING.seen(store.engine, log, "other", state="the folder is gone")  # another source's: not this one's
+    _open_item(store, "other")
+    state = read_poll_state(store.engine, "emr", subjects)
+    assert state.standing == {head_of((FAILING, "emr", ""))} and not state.open_quarantine
+    _open_item(store, "emr")
+    assert read_poll_state(store.engine, "emr", subjects).open_quarantine
+    assert read_poll_state(store.engine, "emr").standing == frozenset()  # nothing asked, nothing said
+
+
+def test_an_idle_poll_reads_no_open_items_and_no_conditions_when_none_are(
+        tmp_path: Path, store: Store, store_url: str) -> None:
+    """Counted in statements: the old poll read the open items and the conditions at every poll."""
+    ctx = _context(tmp_path, store, store_url)
+    poll_connector_job(ctx, "emr")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        result = poll_connector_job(ctx, "emr")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert result is not None and not result["failed"] and result["emr"]["created"] == 0
+    assert not [s for s in statements if s.startswith("SELECT quarantine.")], statements
+    assert not [s for s in statements if s.startswith("SELECT housekeeping.")], statements
+
+
+def test_a_condition_standing_at_the_start_ends_and_an_open_item_is_still_read(
+        tmp_path: Path, store: Store, store_url: str) -> None:
+    ctx = _context(tmp_path, store, store_url)
+    poll_connector_job(ctx, "emr")
+    FAILING.seen(store.engine, log, "emr", state="the folder is gone")  # as a failed poll leaves it
+    assert head_of((FAILING, "emr", "")) in _tasks(store)
+    _open_item(store, "emr")
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().startswith("SELECT quarantine."):
+            reads.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        result = poll_connector_job(ctx, "emr")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert result is not None and not result["failed"]
+    assert not [task for task in _tasks(store) if task.startswith(head_of((FAILING, "emr", "")))]  # ended
+    assert reads  # the open items were read for the run
