@@ -19,7 +19,7 @@ from clinicsync.sync.runs.standing import head_of
 from clinicsync.sync.service.jobs import ServiceContext, poll_connector_job
 from clinicsync.sync.store.quarantine import OPEN
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import HOUSEKEEPING, QUARANTINE
+from clinicsync.sync.store.tables import HOUSEKEEPING, QUARANTINE, SYNC_RUNS
 from tests.reliability.harness import write_drop, write_settings
 
 log = structlog.get_logger("test")
@@ -46,8 +46,8 @@ def _tasks(store: Store) -> set[str]:
 def test_the_state_says_what_is_open_and_what_stands(store: Store) -> None:
     subjects = [(FAILING, "emr", ""), (CRASHING, "emr", "")]
     state = read_poll_state(store.engine, "emr", subjects)
-    assert (state.go_live, state.cursor, state.swept_at, state.open_quarantine, state.standing) == \
-        (None, None, None, False, frozenset())
+    assert (state.go_live, state.cursor, state.swept_at, state.open_quarantine, state.running, state.standing) == \
+        (None, None, None, False, False, frozenset())
     FAILING.seen(store.engine, log, "emr", state="the folder is gone")
     FAILING.seen(store.engine, log, "other", state="the folder is gone")  # another source's: not this one's
     _open_item(store, "other")
@@ -55,12 +55,18 @@ def test_the_state_says_what_is_open_and_what_stands(store: Store) -> None:
     assert state.standing == {head_of((FAILING, "emr", ""))} and not state.open_quarantine
     _open_item(store, "emr")
     assert read_poll_state(store.engine, "emr", subjects).open_quarantine
+    with store.engine.begin() as connection:  # a run a dead worker left running
+        connection.execute(insert(SYNC_RUNS).values(run_id="dead", connector="emr", status="running", counts="{}",
+                                                    started_at=utcnow()))
+    assert read_poll_state(store.engine, "emr", subjects).running
+    assert not read_poll_state(store.engine, "other", subjects).running
     assert read_poll_state(store.engine, "emr").standing == frozenset()  # nothing asked, nothing said
 
 
-def test_an_idle_poll_reads_no_open_items_and_no_conditions_when_none_are(
+def test_an_idle_poll_reads_no_open_items_and_no_conditions_and_closes_no_runs_when_none_are(
         tmp_path: Path, store: Store, store_url: str) -> None:
-    """Counted in statements: the old poll read the open items and the conditions at every poll."""
+    """Counted in statements: the old poll read the open items and the conditions, and closed the
+    runs left running, at every poll."""
     ctx = _context(tmp_path, store, store_url)
     poll_connector_job(ctx, "emr")
     statements: list[str] = []
@@ -76,6 +82,9 @@ def test_an_idle_poll_reads_no_open_items_and_no_conditions_when_none_are(
     assert result is not None and not result["failed"] and result["emr"]["created"] == 0
     assert not [s for s in statements if s.startswith("SELECT quarantine.")], statements
     assert not [s for s in statements if s.startswith("SELECT housekeeping.")], statements
+    assert not [s for s in statements if s.startswith("UPDATE syncrun") and "finished_at=" in s
+                and "counts=" not in s], statements  # the abandoned runs' update: none was running
+    assert len([s for s in statements if s.startswith("UPDATE syncrun")]) == 1, statements  # the run's end
 
 
 def test_a_condition_standing_at_the_start_ends_and_an_open_item_is_still_read(

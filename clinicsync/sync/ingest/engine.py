@@ -324,8 +324,16 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     bound = log.bind(connector=config.name, run_id=run_id)
     lane = _lane(store, dry_run)
     stage = import_stage(config.name)
+    # One round of the store: when its baseline was recorded (None before), its cursor, its last
+    # delete sweep, whether a run of it is left running, whether it has open quarantine items, which
+    # of the conditions it may end stand. Under the poll lock (or a dry run's own connection) no
+    # other poll moves them.
+    remembered = list(connector_kind(config.kind).remembers)
+    subjects = [(Standing(event, "connector"), config.name, part) for event, part in remembered]
+    state = read_poll_state(store.engine, config.name, [(FAILING, config.name, ""), (CRASHING, config.name, ""),
+                                                        *subjects])
     with lane:
-        if abandon:
+        if abandon and state.running:  # none left running (the usual case): the run's row alone, one statement
             row_id, abandoned = store.restart_run(run_id, config.name)
             if abandoned:
                 log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
@@ -337,13 +345,6 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
-    # One round of the store: when its baseline was recorded (None before), its cursor, its last
-    # delete sweep, whether it has open quarantine items, which of the conditions it may end stand.
-    # Under the poll lock (or a dry run's own connection) no other poll moves them.
-    remembered = list(connector_kind(config.kind).remembers)
-    subjects = [(Standing(event, "connector"), config.name, part) for event, part in remembered]
-    state = read_poll_state(store.engine, config.name, [(FAILING, config.name, ""), (CRASHING, config.name, ""),
-                                                        *subjects])
     recorded, cursor = state.go_live, state.cursor
     first = recorded is None
     baseline = not config.announce_existing and first
