@@ -15,7 +15,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.ingest.engine import CRASHING, FAILING
 from clinicsync.sync.runs.poll_state import read_poll_state
-from clinicsync.sync.runs.standing import head_of
+from clinicsync.sync.runs.standing import Standing, end_all, head_of
 from clinicsync.sync.service.jobs import ServiceContext, poll_connector_job
 from clinicsync.sync.store.quarantine import OPEN
 from clinicsync.sync.store.store import Store
@@ -108,3 +108,28 @@ def test_a_condition_standing_at_the_start_ends_and_an_open_item_is_still_read(
     assert result is not None and not result["failed"]
     assert not [task for task in _tasks(store) if task.startswith(head_of((FAILING, "emr", "")))]  # ended
     assert reads  # the open items were read for the run
+
+
+def test_a_condition_the_state_did_not_ask_for_is_still_ended(store: Store) -> None:
+    """A connector reports conditions it does not remember across runs (a SQL source's future
+    stamps per column, a FHIR server's refused id search): the poll's state did not ask for them,
+    so ``end_all`` reads them even when none of those it asked for stood."""
+    future = Standing("connector.future_stamps", "connector")
+    future.seen(store.engine, log, "emr", part="updated_at", state="3 rows stamped ahead")
+    asked = [(FAILING, "emr", ""), (CRASHING, "emr", "")]
+    state = read_poll_state(store.engine, "emr", asked)
+    assert state.standing == frozenset()
+    end_all(store.engine, log, [*asked, (future, "emr", "updated_at")], standing=state.standing, asked=state.asked)
+    assert not [task for task in _tasks(store) if task.startswith(head_of((future, "emr", "updated_at")))]
+    # What was asked and did not stand is not read again.
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        end_all(store.engine, log, asked, standing=state.standing, asked=state.asked)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert statements == []

@@ -505,7 +505,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         ended = _note_failure(store, bound, config.name, failed, report.error)
         if connector is not None:
             ended += _note_conditions(store, bound, config.name, connector, dry_run)
-        end_all(store.engine, bound, ended, standing=state.standing)  # none read when none stood at the start
+        end_all(store.engine, bound, ended, standing=state.standing, asked=state.asked)  # none read if none stood
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     if report.counts.corrected:
         bound.warning("connector.zone_corrected", corrected=report.counts.corrected,

@@ -44,6 +44,7 @@ class PollState:
     open_quarantine: bool = True  # it has open quarantine items (True: read them)
     running: bool = True  # a run of it is marked running (a dead worker's, under the poll lock: close it)
     standing: frozenset[str] = frozenset()  # the heads (standing.head_of) of the conditions asked that stand
+    asked: frozenset[str] = frozenset()  # the heads of the conditions asked
 
 
 def read_poll_state(engine: Engine, connector: str, conditions: Sequence[Subject] = ()) -> PollState:
@@ -54,7 +55,7 @@ def read_poll_state(engine: Engine, connector: str, conditions: Sequence[Subject
                                                           **{f"h{n}": head for n, head in enumerate(heads)}}).one()
     standing = frozenset(head for n, head in enumerate(heads) if row[_FIXED + n])
     return PollState(row.go_live, orjson.loads(row.cursor) if row.cursor is not None else None, row.swept_at,
-                     bool(row.open), bool(row.running), standing)
+                     bool(row.open), bool(row.running), standing, frozenset(heads))
 
 
 _FIXED = 5  # the statement's columns before the conditions'
