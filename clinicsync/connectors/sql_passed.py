@@ -7,7 +7,7 @@ dialect's load and the parse were a fifth of an idle SQL poll's CPU, spent to re
 verdict on the same text every time. A memory in the process would help `run` only, and a file
 next to the store has no place on a PostgreSQL store (several replicas, no shared disk). The
 cursor is the connector's own row in the store (``connectorstate``), read by every poll anyway
-(``Store.poll_state``) and written in the batch's transaction, so the mark lives there, under
+(sync/runs/poll_state.py) and written in the batch's transaction, so the mark lives there, under
 ``GUARD_KEY``: the digest of what was checked and what the check gave (the statement's span in
 the configured text, the binds it uses).
 

@@ -117,7 +117,16 @@ def _status_reminders_writebacks(store: Store) -> object:
     return reminder_counts(store, NOW), writeback_status(store, NOW)
 
 
-@pytest.mark.parametrize("read", [_funnel, _ics_file_order, _dispatch_people, _notifiers_health,
+def _poll_state(store: Store) -> object:
+    """Every poll of every source reads its state (sync/runs/poll_state.py): its runs left running
+    and its open quarantine items through (connector, status), never the run history."""
+    from clinicsync.sync.ingest.engine import CRASHING, FAILING
+    from clinicsync.sync.runs.poll_state import read_poll_state
+
+    return read_poll_state(store.engine, "csv", [(FAILING, "csv", ""), (CRASHING, "csv", "")])
+
+
+@pytest.mark.parametrize("read", [_poll_state, _funnel, _ics_file_order, _dispatch_people, _notifiers_health,
                                   _scrape_reminders_replies_writebacks, _scrape_runs, _scrape_failing_links,
                                   _calendar_health, _status_reminders_writebacks],
                          ids=lambda f: f.__name__)

@@ -29,7 +29,7 @@ from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.common.hashing import content_hash
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord, naive_zone
-from clinicsync.connectors.registry import build_connector, is_polled
+from clinicsync.connectors.registry import build_connector, connector_kind, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError, MappingLoadError
 from clinicsync.mappings.record_kind import mapping_record
@@ -49,10 +49,11 @@ from clinicsync.sync.ingest.fingerprint import (
 from clinicsync.sync.ingest.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.ingest.supersede import recording, supersede
 from clinicsync.sync.ingest.sweep import sweep_if_due, with_moved_past_window
+from clinicsync.sync.runs.poll_state import read_poll_state
 from clinicsync.sync.runs.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.runs.run_progress import PRUNED_PER_CALL as STAGES_PRUNED_PER_CALL
 from clinicsync.sync.runs.run_progress import prune_stages
-from clinicsync.sync.runs.standing import Standing, Subject, end_all, holding
+from clinicsync.sync.runs.standing import Standing, Subject, end_all, head_of
 from clinicsync.sync.store.changes import corrected_line, phones_line
 from clinicsync.sync.store.locks import HeldLock, poll_lock, store_lane
 from clinicsync.sync.store.retention import FORGOTTEN_PER_CALL, Forgotten, window_start
@@ -287,17 +288,18 @@ def _same_cursor(one: dict[str, Any], other: dict[str, Any]) -> bool:
 
 
 def _line_recognizer(store: Store, connector_name: str, connector: Any,
-                     fingerprint: Fingerprinter) -> LineRecognizer | None:
+                     fingerprint: Fingerprinter, open_items: bool = True) -> LineRecognizer | None:
     """A recognizer of unchanged lines for a connector that reads a flat file line by line
     (it has a ``recognizer`` slot: connectors/csv_drop.py), with the connector's stored
-    fingerprints read once for the run (none held past ``KNOWN_LIMIT``)."""
+    fingerprints read once for the run (none held past ``KNOWN_LIMIT``). ``open_items`` False:
+    the poll's state said it has no open quarantine item (sync/runs/poll_state.py), none is read."""
     if not hasattr(connector, "recognizer"):
         return None
     # The open items' record ids (read first) go with the fingerprints' read: the index notes their
     # rows, so that a batch's recognized lines need no id each to find those to resolve.
     recognizer = LineRecognizer(fingerprint,
                                 lambda: store.known_fingerprints(connector_name, KNOWN_LIMIT, recognizer.open_ids),
-                                lambda: store.open_quarantine(connector_name))
+                                lambda: store.open_quarantine(connector_name) if open_items else ({}, set()))
     connector.recognizer = recognizer
     return recognizer
 
@@ -331,8 +333,16 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     bound = log.bind(connector=config.name, run_id=run_id)
     lane = _lane(store, dry_run)
     stage = import_stage(config.name)
+    # One round of the store: when its baseline was recorded (None before), its cursor, its last
+    # delete sweep, whether a run of it is left running, whether it has open quarantine items, which
+    # of the conditions it may end stand. Under the poll lock (or a dry run's own connection) no
+    # other poll moves them.
+    remembered = list(connector_kind(config.kind).remembers)
+    subjects = [(Standing(event, "connector"), config.name, part) for event, part in remembered]
+    state = read_poll_state(store.engine, config.name, [(FAILING, config.name, ""), (CRASHING, config.name, ""),
+                                                        *subjects])
     with lane:
-        if abandon:
+        if abandon and state.running:  # none left running (the usual case): the run's row alone, one statement
             row_id, abandoned = store.restart_run(run_id, config.name)
             if abandoned:
                 log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
@@ -344,9 +354,6 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
-    # One round of the store: when its baseline was recorded (None before), its cursor, its last
-    # delete sweep. Under the poll lock (or a dry run's own connection) no other poll moves them.
-    state = store.poll_state(config.name)
     recorded, cursor = state.go_live, state.cursor
     first = recorded is None
     baseline = not config.announce_existing and first
@@ -361,11 +368,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector.required_columns = mapping.required_sources()
         connector.source_zone = source_clock(settings, config)
         connector.dry_run = dry_run
-        remembered = list(connector.remembers)
-        connector.standing = frozenset(condition for condition, holds in zip(remembered, holding(
-            store.engine, [(Standing(event, "connector"), config.name, part) for event, part in remembered]),
-            strict=True) if holds)
-        recognizer = _line_recognizer(store, config.name, connector, fingerprint)
+        connector.standing = frozenset(condition for condition, subject in zip(remembered, subjects, strict=True)
+                                       if head_of(subject) in state.standing)
+        recognizer = _line_recognizer(store, config.name, connector, fingerprint, state.open_quarantine)
         chained = "replaces" in mapping.preset.fields  # rows that name the row they replace
         cursor, read_before = split_cursor(cursor)
         read_now = read_epoch(mapping, config)
@@ -509,7 +514,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         ended = _note_failure(store, bound, config.name, failed, report.error)
         if connector is not None:
             ended += _note_conditions(store, bound, config.name, connector, dry_run)
-        end_all(store.engine, bound, ended)  # one round of the store for all that ended (issue 60)
+        end_all(store.engine, bound, ended, standing=state.standing, asked=state.asked)  # none read if none stood
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     if report.counts.corrected:
         bound.warning("connector.zone_corrected", corrected=report.counts.corrected,

@@ -60,7 +60,7 @@ def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, c
     ``apply``: the poll's own way of storing a batch (sync/ingest/engine.py); with it, the ones the
     listing lacks are looked up first (``still_held``), and only those really gone are deleted
     (and counted by the safety stop). ``swept_at``: the last sweep's time as the caller read it
-    (a poll, with its other state: ``Store.poll_state``), else it is read here."""
+    (a poll, with its other state: sync/runs/poll_state.py), else it is read here."""
     schedule = connector.sweep_schedule()
     if schedule is None:
         return None

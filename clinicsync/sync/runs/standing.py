@@ -153,12 +153,26 @@ def holding(engine: Engine, conditions: Sequence[Subject]) -> list[bool]:
     return [head in found for head in heads]
 
 
-def end_all(engine: Engine, log: Any, conditions: Sequence[Subject], now: datetime | None = None) -> None:
+def head_of(condition: Subject) -> str:
+    """The housekeeping task that says ``condition`` stands (what :func:`holding` looks for)."""
+    kind, subject, part = condition
+    return kind._key(subject, part)
+
+
+def end_all(engine: Engine, log: Any, conditions: Sequence[Subject], now: datetime | None = None,
+            standing: Collection[str] | None = None, asked: Collection[str] = ()) -> None:
     """``Standing.ended`` of each (a subject each, never None), in one transaction: one read of
     their rows, at most one delete. What a poll ends at its end (the failure kinds that did not
     happen, the conditions its connector found fine) costs one round of the store, not one each
-    (issue 60: an idle poll's bookkeeping). ``<event>.resolved`` in the order given."""
+    (an idle poll's bookkeeping). ``<event>.resolved`` in the order given. ``asked`` and
+    ``standing``: the heads (:func:`head_of`) the caller read, and those of them that stood, when
+    nothing else could start them since (a poll under its poll lock, sync/runs/poll_state.py):
+    when every one of ``conditions`` was asked and none stood, nothing is read. A condition not
+    asked (a connector's condition it does not remember across runs) is always read."""
     if not conditions:
+        return
+    heads_of = [head_of(c) for c in conditions]
+    if standing is not None and all(h in asked for h in heads_of) and not any(h in standing for h in heads_of):
         return
     now = now or utcnow()
     heads = {kind._key(subject, part): (kind, subject, part) for kind, subject, part in conditions}

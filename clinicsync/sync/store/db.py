@@ -6,7 +6,7 @@ import importlib
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
@@ -77,19 +77,44 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
 _UNPINGED: ContextVar[bool] = ContextVar("clinicsync_unpinged_checkout", default=False)
 
 
+# A connection back in the pool for less than FRESH_FOR seconds is not pinged either: it was alive
+# when its last work ended, and a poll checks out several in a row, a moment apart (its lock, its
+# state, its run's and stage's rows), each ping a round trip that cost more CPU than the statement
+# it guarded. The pre-ping is for a connection that sat in the pool, where a server restart, an
+# idle timeout or a firewall may have dropped it. One the server drops within that second fails its
+# first statement, as one dropped in the middle of a transaction does, and SQLAlchemy then
+# invalidates it and every pooled connection as old, so none is handed out dead again.
+FRESH_FOR = 1.0
+_RETURNED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # DBAPI connection -> checked in
+
+
 class _PingUnlessUnpinged:
-    """The dialect's ``do_ping`` (``ping``), skipped inside :func:`on_live_connection`."""
+    """The dialect's ``do_ping`` (``ping``), skipped inside :func:`on_live_connection` and for a
+    connection checked in less than FRESH_FOR seconds ago."""
 
     def __init__(self, ping: Callable[[Any], bool]) -> None:
         self.ping = ping
 
     def __call__(self, dbapi_connection: Any) -> bool:
-        return True if _UNPINGED.get() else bool(self.ping(dbapi_connection))
+        if _UNPINGED.get():
+            return True
+        returned = _RETURNED.get(dbapi_connection)
+        if returned is not None and time.monotonic() - returned < FRESH_FOR:
+            return True
+        return bool(self.ping(dbapi_connection))
+
+
+def _note_returned(dbapi_connection: Any, _record: Any) -> None:
+    """Check-in: when the connection came back (a connection the pool closed is None)."""
+    if dbapi_connection is not None:
+        with suppress(TypeError):  # a driver's connection that takes no weak reference: always pinged
+            _RETURNED[dbapi_connection] = time.monotonic()
 
 
 def _ping_unless_unpinged(engine: Engine) -> None:
     dialect: Any = engine.dialect
     dialect.do_ping = _PingUnlessUnpinged(dialect.do_ping)
+    event.listen(engine, "checkin", _note_returned)
 
 
 class DeadOnArrival(Exception):

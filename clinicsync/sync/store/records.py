@@ -1,6 +1,6 @@
 """What goes into the store and what comes out of a batch: the records a run hands it
-(:class:`Mapped`), what a poll reads first (:class:`PollState`), a batch's :class:`Counts`, a
-listing's end (:class:`SnapshotEnd`) and the safety stop that guards it.
+(:class:`Mapped`), a batch's :class:`Counts`, a listing's end (:class:`SnapshotEnd`) and the
+safety stop that guards it.
 
 Plain values with no database in them, so the ingest, the checks and the tests can build and
 read them without the write path."""
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import MIN_DELETE_STOP
@@ -17,15 +16,6 @@ from clinicsync.mappings.model import NormalizedAppointment, positional_builder
 
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")
-
-
-@dataclass(frozen=True)
-class PollState:
-    """What a poll reads of its connector before it fetches (``Store.poll_state``)."""
-
-    go_live: datetime | None  # when its baseline was recorded; None before
-    cursor: dict[str, Any] | None
-    swept_at: datetime | None  # its delete sweep's last time; None: never swept
 
 
 @dataclass(frozen=True)

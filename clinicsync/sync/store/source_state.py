@@ -17,8 +17,7 @@ from clinicsync.sync.store.base import StoreBase
 from clinicsync.sync.store.bulk import bind_value, insert_rows, select_in, select_where, update_where
 from clinicsync.sync.store.db import insert_ignoring_duplicates
 from clinicsync.sync.store.known_prints import KnownPrints, read_known
-from clinicsync.sync.store.records import PollState
-from clinicsync.sync.store.tables import APPOINTMENTS, BASELINES, DELETE_SWEEPS, STATES
+from clinicsync.sync.store.tables import APPOINTMENTS, BASELINES, STATES
 
 
 class SourceState(StoreBase):
@@ -60,19 +59,6 @@ class SourceState(StoreBase):
             recorded: datetime | None = connection.execute(
                 select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
         return recorded
-
-    def poll_state(self, connector: str) -> PollState:
-        """``go_live``, ``load_cursor`` and the delete sweep's last time (sync/ingest/sweep.py
-        ``last_sweep``) in one statement: what a poll reads of its connector before it
-        fetches (one round of the store, not three: issue 60)."""
-        def of(table: Any, column: Any) -> Any:
-            return select(column).where(table.c.connector == connector).scalar_subquery()
-
-        with self.engine.connect() as connection:
-            row = connection.execute(select(of(BASELINES, BASELINES.c.recorded_at).label("go_live"),
-                                            of(STATES, STATES.c.cursor).label("cursor"),
-                                            of(DELETE_SWEEPS, DELETE_SWEEPS.c.swept_at).label("swept_at"))).one()
-        return PollState(row.go_live, orjson.loads(row.cursor) if row.cursor is not None else None, row.swept_at)
 
     def finish_baseline(self, connector: str, run_id: str) -> None:
         """Record that the connector is live: what it finds from now on is announced."""

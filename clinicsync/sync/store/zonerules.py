@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 import structlog
@@ -61,6 +62,13 @@ YEARS_AHEAD = 10  # the span's end, from the start of this year
 EXTEND_WITHIN = 5  # a span ending within this many years is extended (its rules unchanged)
 LOCK_WAIT = 600.0  # seconds a worker waits for another that is correcting
 CHECKED = "zonerules"  # housekeeping: zonerules:<digest>, the last check that found nothing to write
+# The mark this process last found or wrote, per store: a poll in `clinicsync run` reads it once,
+# not at every poll. It stays valid for the process's life because the key holds all the check
+# depends on (this process's tz database, read once per process; the zones; the span's year): a
+# new zone or a new year is a new key, read from the store again. Another process's correction
+# (another tz database) replaces the stored mark, and this process keeps its memo: checking again
+# would only put its own older rules back.
+_CHECKED: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -148,12 +156,14 @@ def check_zone_rules(store: HasEngine, configured: Collection[str] = (),
     clinic's and the connectors' zones, which a push's one statement does not record), and correct
     the future visits of each zone whose rules changed. Under a lock, so that two workers never
     both correct; the one that waited then finds the rules recorded and does nothing. Skipped
-    (one read of one row) when a check with the same tz database, zones and span's year found
-    nothing to write or corrected everything (:func:`checked_key`)."""
+    (one read of one row, none once this process has found or written it: ``_CHECKED``) when a
+    check with the same tz database, zones and span's year found nothing to write or corrected
+    everything (:func:`checked_key`)."""
     now = now or utcnow()
     engine: Engine = store.engine
     key = checked_key(configured, now)
-    if key is not None and key in (done_at(engine, [key]) or {}):
+    if key is not None and (_CHECKED.get(engine) == key or key in (done_at(engine, [key]) or {})):
+        _CHECKED[engine] = key
         return []
     with engine.connect() as connection:  # the cheap check: one read of a few rows
         rows = connection.execute(select(RULES.c.zone, RULES.c.transitions)).all()
@@ -161,6 +171,7 @@ def check_zone_rules(store: HasEngine, configured: Collection[str] = (),
     if not missing and all(_unchanged(row.zone, row.transitions, now) for row in rows):
         if key is not None:
             note_done(engine, key, now, replacing=CHECKED + ":")
+            _CHECKED[engine] = key
         return []
     with try_lock(engine, "zonerules", wait=LOCK_WAIT), engine.begin() as connection:
         rows = connection.execute(select(RULES.c.zone, RULES.c.transitions)).all()  # again, under the lock
@@ -168,7 +179,9 @@ def check_zone_rules(store: HasEngine, configured: Collection[str] = (),
         note_zones(connection, set(configured) - {row.zone for row in rows}, set(), now)
         if key is not None:
             note_done_in(connection, key, now, replacing=CHECKED + ":")
-        return done
+    if key is not None:
+        _CHECKED[engine] = key
+    return done
 
 
 def checked_key(configured: Collection[str], now: datetime) -> str | None:

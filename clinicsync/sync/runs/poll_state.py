@@ -1,0 +1,80 @@
+"""What a poll reads of its connector before it fetches, in one statement.
+
+An idle poll of `clinicsync run` costs its source's query plus its bookkeeping in the store, and
+on PostgreSQL each statement is a round trip that costs more CPU than the query. So the poll's
+reads of its own state are one ``SELECT`` of scalar subqueries, outside a transaction (a single
+read needs none; on PostgreSQL a transaction's BEGIN and its end are two round trips more): when
+its baseline was recorded, its cursor, its delete sweep's last time, whether a run of it is still
+marked running, whether it has open quarantine items, and which of the standing conditions it
+may end (sync/runs/standing.py) stand now.
+
+The last three let the poll skip a statement that usually finds nothing: closing the runs a dead
+worker left running (``Store.restart_run``) when none is, the open items' read (a flat file's
+recognizer, sync/ingest/fingerprint.py) when none is open, and ``end_all``'s read of the
+conditions at the poll's end when none stood at its start. Why that holds: the poll runs under
+its connector's poll lock, and only a poll of that connector starts runs of it or starts and
+ends these conditions; an item opened meanwhile by a push or `quarantine retry` on the same
+source is left for the next poll, as an item opened after the old read of the open items was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import BindParameter, Engine, Select, bindparam, exists, select
+
+from clinicsync.sync.runs.standing import Subject, head_of
+from clinicsync.sync.store.db import one_statement
+from clinicsync.sync.store.quarantine import OPEN
+from clinicsync.sync.store.tables import BASELINES, DELETE_SWEEPS, HOUSEKEEPING, QUARANTINE, STATES, SYNC_RUNS
+
+
+@dataclass(frozen=True)
+class PollState:
+    """What a poll reads of its connector before it fetches (:func:`read_poll_state`)."""
+
+    go_live: datetime | None  # when its baseline was recorded; None before
+    cursor: dict[str, Any] | None
+    swept_at: datetime | None  # its delete sweep's last time; None: never swept
+    open_quarantine: bool = True  # it has open quarantine items (True: read them)
+    running: bool = True  # a run of it is marked running (a dead worker's, under the poll lock: close it)
+    standing: frozenset[str] = frozenset()  # the heads (standing.head_of) of the conditions asked that stand
+    asked: frozenset[str] = frozenset()  # the heads of the conditions asked
+
+
+def read_poll_state(engine: Engine, connector: str, conditions: Sequence[Subject] = ()) -> PollState:
+    """The connector's poll state and which of ``conditions`` stand, in one statement."""
+    heads = [head_of(condition) for condition in conditions]
+    with one_statement(engine) as connection:
+        row = connection.execute(_statement(len(heads)), {"connector": connector,
+                                                          **{f"h{n}": head for n, head in enumerate(heads)}}).one()
+    standing = frozenset(head for n, head in enumerate(heads) if row[_FIXED + n])
+    return PollState(row.go_live, orjson.loads(row.cursor) if row.cursor is not None else None, row.swept_at,
+                     bool(row.open), bool(row.running), standing, frozenset(heads))
+
+
+_FIXED = 5  # the statement's columns before the conditions'
+
+
+@lru_cache(maxsize=8)
+def _statement(conditions: int) -> Select[Any]:
+    """Built once per number of conditions (a poll asks for 2 to 3): a statement built per call
+    costs SQLAlchemy its construction and cache key, more than the round trip it saves."""
+    connector: BindParameter[str] = bindparam("connector")
+
+    def of(table: Any, column: Any) -> Any:
+        return select(column).where(table.c.connector == connector).scalar_subquery()
+
+    columns = [of(BASELINES, BASELINES.c.recorded_at).label("go_live"),
+               of(STATES, STATES.c.cursor).label("cursor"),
+               of(DELETE_SWEEPS, DELETE_SWEEPS.c.swept_at).label("swept_at"),
+               exists().where(QUARANTINE.c.connector == connector, QUARANTINE.c.status == OPEN).label("open"),
+               exists().where(SYNC_RUNS.c.connector == connector, SYNC_RUNS.c.status == "running").label("running")]
+    assert len(columns) == _FIXED
+    columns += [exists().where(HOUSEKEEPING.c.task == bindparam(f"h{n}")).label(f"h{n}") for n in range(conditions)]
+    return select(*columns)
