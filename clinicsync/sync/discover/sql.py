@@ -543,8 +543,10 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
 
 
 def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
-            connector: dict[str, Any], run: Any) -> None:
-    """Incremental on a stamp that moves when any table read changes, else snapshot (said why)."""
+            connector: dict[str, Any], run: Any, unstamped: dict[str, list[str]]) -> None:
+    """Incremental on a stamp that moves when any table read changes, else snapshot (said why).
+    ``unstamped``: the joined tables that supply a placed field and have no change stamp
+    (stamps.unstamped_sources): their edits move no cursor, so the read is a snapshot."""
     main = plan.main
     columns = stamps.stamp_columns(main)
     if scored_updated is not None and scored_updated.source in main.columns \
@@ -556,6 +558,11 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
         connector["mode"] = "snapshot"
         notes["mode"] = ("no column stamps the appointment's changes: the window is re-read every run, what "
                          "vanished is deleted")
+        return
+    if unstamped:
+        connector["mode"] = "snapshot"
+        notes["mode"] = (unstamped_reason(unstamped) + ": no cursor sees a change there, so the "
+                         "window is re-read every run, what vanished is deleted")
         return
     most = stamps.greatest(plan.dialect)
     base_table = Table(main.name, {c: main.columns[c] for c in columns}, main.primary_key, [], main.nullable)
@@ -583,6 +590,12 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
     notes["cursor_column"] = (f"the latest change stamp of every table read (GREATEST of {', '.join(columns)} and "
                               "the joined tables' stamps, each COALESCEd: a stamp set only on update is empty on rows "
                               "never changed)")
+
+
+def unstamped_reason(unstamped: dict[str, list[str]]) -> str:
+    """Which joined tables have no change stamp and what they supply, for the proposal's note."""
+    return "; ".join(f"table {table!r} supplies {', '.join(fields)} and has no change stamp"
+                     for table, fields in unstamped.items())
 
 
 def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str], name: str, url: str,
@@ -649,7 +662,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     dated = start_column is not None and bool(re.search(r"date|time", plan.types[start_column], re.I))
     connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url}
     _cursor(plan, next((g for g in scored.guesses if g.field == "source_updated_at"), None), notes, connector,
-            run)
+            run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name))
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
     if kept:
