@@ -56,6 +56,11 @@ def unstamped_sources(guesses: Iterable[Guess], tables_of: Mapping[str, str], ta
     return dict(sorted(found.items()))
 
 
+def is_creation(column: str) -> bool:
+    """A stamp set when the row is written first (``date_created``, ``created_at``)."""
+    return bool(_CREATED.search(column))
+
+
 def greatest(dialect: str) -> str:
     """The dialect's many-argument maximum (SQLite spells it ``MAX``)."""
     return "MAX" if dialect == "sqlite" else "GREATEST"
