@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from clinicsync.sync.discover.sql import discover_sql
