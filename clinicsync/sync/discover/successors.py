@@ -130,6 +130,7 @@ def creation_note(rule: CreationRule, column: str | None) -> str:
     if column is not None:
         return (f"{seen}: the source moves a visit by booking a new row, so `replaces` reads {column!r} (the old "
                 f"row's id, found by patient and {rule.created!r}) and the word(s) map to cancelled (the pair is one "
-                "moved visit, announced once)")
+                "moved visit, announced once); the subquery reads the patient's rows for every row read: keep an "
+                "index on the visit table's patient column")
     return (f"{seen}: too few to read as a rule. If the source books a new row when it moves a visit, add to the "
             "query a column naming the old row, map `replaces` to it and the word(s) to cancelled")
