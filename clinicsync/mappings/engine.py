@@ -595,6 +595,22 @@ class CompiledMapping:
             return key
         return fhir_status(key)
 
+    def status_read(self, word: str) -> str | None:
+        """The status a sync gives a row whose status column holds ``word``, or None when the
+        row would be quarantined for it: the status field's own ``map:`` first where it has one
+        (a word it lacks is refused; one it maps to null leaves the field's default), then
+        ``status_of``. What `check` asks of the words outside the window."""
+        field = next((f for f in self.fields if f.target == "status"), None)
+        if field is None or not field.mapped or field.convert is None:
+            return self.status_of(word)
+        try:
+            value = field.convert(word)
+        except ValueError:  # not in the field's map (TransformError), or its type refuses it
+            return None
+        if value is None:
+            value = field.default
+        return "booked" if value is None else self.status_of(str(value))
+
     def _status(self, value: Any) -> str:
         if value is None:
             return "booked"

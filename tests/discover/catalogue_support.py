@@ -1,5 +1,5 @@
 """The catalogue products' tests (Open Dental, ERPNext Healthcare, Odoo) share the admin's path:
-a fresh settings file of three lines, `clinicsync discover URL --write`, `clinicsync check`, then
+a fresh settings file of four lines, `clinicsync discover URL --write`, `clinicsync check`, then
 `clinicsync sync --once`; and what every imported visit must hold afterwards (its UTC instant,
 its end, its zone, status, patient with an E.164 phone, doctor). The lines the admin typed are
 counted here: the settings they wrote plus each value on discover's command line."""
@@ -20,7 +20,7 @@ import yaml
 
 from tests.discover import sql_support as data
 
-ADMIN_LIMIT = 7  # the clinic (name, zone, region), the connectors list, the URL and the zone; messages need the name
+ADMIN_LIMIT = 6  # the clinic (name, zone, region), the URL and the zone; messages need the name
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,14 @@ class Visit:
 
 
 def fresh_settings(folder: Path, zone: str, region: str) -> Path:
-    """What a new admin writes before discover: the clinic's zone and phone region, and the empty
-    list discover adds its connector to (the store's default is a SQLite file beside the settings)."""
+    """What a new admin writes before discover: the clinic's name, zone and phone region (the
+    store's default is a SQLite file beside the settings; discover adds the connectors key)."""
     path = folder / "settings.yaml"
     path.write_text(textwrap.dedent(f"""\
         clinic:
           name: Riverside Family Practice
           timezone: {zone}
           default_region: {region}
-        connectors: []
         """), encoding="utf-8")
     return path
 

@@ -20,7 +20,8 @@ Want = tuple[str, str, str, str, str | None, str]  # UTC start, status, patient 
 
 
 def settings_file(folder: Path, zone: str, region: str) -> Path:
-    """What the admin writes before `discover`: the clinic's zone and region, the store."""
+    """What the admin writes before `discover` (getting-started's six lines): the clinic's name,
+    zone and region, the store; discover adds the connectors key."""
     path = folder / "settings.yaml"
     path.write_text(textwrap.dedent(f"""\
         clinic:
@@ -29,7 +30,6 @@ def settings_file(folder: Path, zone: str, region: str) -> Path:
           default_region: {region}
         store:
           url: "sqlite:///{folder / 'store.db'}"
-        connectors: []
         """), encoding="utf-8")
     return path
 

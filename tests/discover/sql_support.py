@@ -285,7 +285,8 @@ def spanish(connection: Any, zone: str, count: int = 60) -> list[Expected]:
 # -- the admin's part ---------------------------------------------------------------------------
 
 def admin_settings(folder: Path, zone: str) -> Path:
-    """What the admin writes before `discover`: the clinic, the store, an empty connectors list."""
+    """What the admin writes before `discover` (getting-started's six lines): the clinic with its
+    name, zone and phone region, and the store; no connectors list (discover adds the key)."""
     path = folder / "settings.yaml"
     path.write_text(textwrap.dedent(f"""\
         clinic:
@@ -294,7 +295,6 @@ def admin_settings(folder: Path, zone: str) -> Path:
           default_region: US
         store:
           url: "sqlite:///{folder / 'store.db'}"
-        connectors: []
         """), encoding="utf-8")
     return path
 

@@ -3,9 +3,9 @@ its SOURCE note), a schema it had not met: visit times as Unix seconds in intege
 patient by ``pid`` and the doctor by ``provider_id`` with no foreign key declared, the front-desk
 user who saved each row in ``user_id``, a doctor's blocked hours as rows with ``pid`` 0 and no
 status, NOSH's own status words (DNKA, LMC), the row's MySQL ``timestamp`` as its only change
-stamp, and the patient's cell, home and work phones beside an emergency contact's and the cell
-carrier's name. Driven as the admin would: ``discover --write`` (which runs ``check``), then
-``sync --once``, every visit compared."""
+stamp (the patient's row has none: the read is a snapshot), and the patient's cell, home and
+work phones beside an emergency contact's and the cell carrier's name. Driven as the admin
+would: ``discover --write`` (which runs ``check``), then ``sync --once``, every visit compared."""
 
 from __future__ import annotations
 
@@ -32,7 +32,11 @@ def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[
     settings = real.settings_file(tmp_path, nosh_data.ZONE, "US")
     run = cli(settings)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])], no_doctor=True)
-    assert connector["cursor_column"] == "timestamp"  # the row's stamp: not the visit's start
+    # The visit's `timestamp` stamps its changes, but demographics (the patient's name and phones)
+    # carries no change stamp (`date` is when the patient registered): no cursor would see a new
+    # phone there, so the read is a snapshot, said why.
+    assert connector["mode"] == "snapshot" and "cursor_column" not in connector
+    assert "# table 'demographics' supplies " in (tmp_path / "settings.yaml").read_text()
     assert "a.pid <> 0" in connector["query"]  # the blocked hours are no visits
     fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
     assert fields["start"] == {"from": "start", "type": "unix_seconds"}  # not the row's `timestamp`

@@ -1,6 +1,6 @@
 """A French practice's own schema in MariaDB, written for this test and unseen by the scorer's
 authors: `rendez_vous` with text dates (dd/mm/yyyy), `prenom` + `nom`, a `motif`, French status
-words, a `modifie_le` stamp, and an admin whose settings file ends in an empty `connectors:`.
+words, a `modifie_le` stamp on every table, and an admin whose settings file ends in an empty `connectors:`.
 `discover --write` then `sync --once` must import every row as a person would have mapped it."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from tests.discover import sql_support as data
 ZONE = "Europe/Paris"
 STATUS = {"réservé": "booked", "confirmé": "booked", "annulé": "cancelled", "absent": "noshow"}
 DDL = """
-CREATE TABLE praticiens (id INT PRIMARY KEY, nom VARCHAR(80), courriel VARCHAR(120));
+CREATE TABLE praticiens (id INT PRIMARY KEY, nom VARCHAR(80), courriel VARCHAR(120), modifie_le DATETIME);
 CREATE TABLE patients (id INT PRIMARY KEY, prenom VARCHAR(60), nom VARCHAR(60), telephone_portable VARCHAR(30),
-                       courriel VARCHAR(120));
+                       courriel VARCHAR(120), modifie_le DATETIME);
 CREATE TABLE rendez_vous (id INT PRIMARY KEY, patient_id INT NOT NULL, praticien_id INT, date_rdv VARCHAR(10),
                           heure_debut VARCHAR(5), duree_minutes INT, statut VARCHAR(20), motif VARCHAR(80),
                           modifie_le DATETIME,
@@ -35,11 +35,12 @@ def french(mariadb_database: dict[str, Any]) -> tuple[str, list[data.Expected]]:
     data.run_sql(connection, DDL)
     words = list(STATUS)
     with connection.cursor() as cursor:
-        cursor.executemany("INSERT INTO praticiens VALUES (%s, %s, %s)",
-                           [(p, f"Dr Martin{p}", f"dr{p}@cabinet.example.fr") for p in (1, 2, 3)])
-        cursor.executemany("INSERT INTO patients VALUES (%s, %s, %s, %s, %s)",
-                           [(n, f"Prenom{n}", f"Nom{n}", f"06 12 34 {n // 10:02d} {n % 10}0", f"p{n}@exemple.fr")
-                            for n in range(1, 31)])
+        long_ago = data.future_slots(ZONE, 1)[0] - timedelta(days=150)
+        cursor.executemany("INSERT INTO praticiens VALUES (%s, %s, %s, %s)",
+                           [(p, f"Dr Martin{p}", f"dr{p}@cabinet.example.fr", long_ago) for p in (1, 2, 3)])
+        cursor.executemany("INSERT INTO patients VALUES (%s, %s, %s, %s, %s, %s)",
+                           [(n, f"Prenom{n}", f"Nom{n}", f"06 12 34 {n // 10:02d} {n % 10}0", f"p{n}@exemple.fr",
+                             long_ago) for n in range(1, 31)])
         rows, expected = [], []
         for n, start in enumerate(data.future_slots(ZONE, 80), start=1):
             word = words[n % len(words)]
@@ -76,7 +77,10 @@ def test_a_french_schema_imports_as_a_person_would_map_it(french: tuple[str, lis
     assert fields["patient.phone"]["from"] == "patient_telephone_portable"  # French numbers, read in FR
     assert mapping["status_map"] == STATUS
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
-    assert (connector["mode"], connector["cursor_column"]) == ("incremental", "modifie_le")
+    # Each table read carries its `modifie_le`: the cursor is the latest of the three, so a changed
+    # phone in `patients` moves it too.
+    assert (connector["mode"], connector["cursor_column"]) == ("incremental", "changed_at")
+    assert connector["query"].count("modifie_le") >= 3
 
     _, sync_out, _ = run("sync", "--once", "--json")
     report = json.loads(sync_out)["connectors"]["cabinet"]

@@ -111,13 +111,24 @@ def test_a_preset_is_extended_and_its_own_words_stay_comments(tmp_path: Path) ->
     load_mapping("m.yaml", "America/New_York", "US", tmp_path)  # extends the shipped preset
 
 
-def test_without_a_connectors_key_the_block_is_printed(tmp_path: Path) -> None:
-    settings = settings_file(tmp_path, "clinic:\n  timezone: Europe/Madrid\n")
+def test_without_a_connectors_key_the_key_is_added_at_the_end(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The minimal file names no source (none is known before discover): the key and the block
+    go at its end, and the file loads with the connector; one whose `connectors` is a flow list
+    with items is left alone, the block printed; --print prints even when the key is there."""
+    minimal = "# ours\nclinic:\n  name: Clínica Sol\n  timezone: Europe/Madrid  # here\n\n"
+    settings = settings_file(tmp_path, minimal)
     written = write_proposal(proposal(), settings)
-    assert written.settings is None and "- name: desk" in written.block
-    assert settings.read_text() == "clinic:\n  timezone: Europe/Madrid\n"
-    assert (tmp_path / "mappings" / "desk.yaml").is_file()
-    # --print: the same even when the key is there.
+    assert written.settings == settings
+    text = settings.read_text()
+    assert text.startswith(minimal.rstrip("\n") + "\nconnectors:\n  # proposed by `clinicsync discover`")
+    monkeypatch.setenv("DESK_DB_PASSWORD", "x")
+    assert [c.name for c in load_settings(settings).connectors] == ["desk"]
+    flow = tmp_path / "flow"
+    flow.mkdir()
+    listed = "clinic:\n  timezone: Europe/Madrid\nconnectors: [{{name: old, kind: csv, drop_dir: d, mapping: m}}]\n"
+    assert write_proposal(proposal(), settings_file(flow, listed)).settings is None
+    assert (flow / "settings.yaml").read_text() == listed.format()
     other = tmp_path / "other"
     other.mkdir()
     assert write_proposal(proposal(), settings_file(other), print_only=True).settings is None

@@ -6,7 +6,8 @@ while `check` said 0 problems).
 A complete file is a ```yaml block whose first line is a comment naming `settings.yaml`. Each
 is written as it stands into a folder of its own; only what points outside the test is
 changed: a `store.url` naming a server path goes to the test's folder, and `connectors: []`
-("your sources here") gets one CSV drop folder holding a visit two days ahead. Then what an
+("your sources here"), or no `connectors:` at all (discover adds the key), gets one CSV drop
+folder holding a visit two days ahead. Then what an
 admin runs: `check`, `sync --once` (the quiet baseline plans its reminders) and `remind --once`
 at the 1-day reminder's time. With no `notifiers:` key the reminder must be a file in the
 dry-run outbox beside the settings, and `check` and `remind` must say that it is one.
@@ -62,7 +63,7 @@ def _site(block: str, folder: Path, request: pytest.FixtureRequest) -> tuple[Pat
     seed_sqlite_store(store, request)  # migrated already: what `db upgrade` leaves
     zone = data["clinic"]["timezone"]
     start = (datetime.now(ZoneInfo(zone)) + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
-    if data.get("connectors") == []:
+    if not data.get("connectors"):
         drop = folder / "drop"
         drop.mkdir()
         (drop / "export.csv").write_text(

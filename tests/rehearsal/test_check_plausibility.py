@@ -365,3 +365,37 @@ def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write
     (finding,) = [f for f in result["plausibility"]["findings"] if f["check"] == "statuses"]
     assert finding["level"] == "warning" and "'purged' (3 row(s))" in finding["message"]
     assert "EnteredInError" not in finding["message"] and "1 word(s)" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_status_words_the_status_field_maps_are_not_listed(tmp_path: Path, write_settings: Callable[..., Path],
+                                                           cli: Any) -> None:
+    """The mapping maps its words under `status: map:` (no status_map): last year's 'purged' is
+    in that map, so a sync reads it and `check` does not list it; 'archived' is in no map, and
+    'booked', though a standard status, is not in the field's map either, which a sync refuses
+    (the map is the field's whole vocabulary): both listed."""
+    with postgres_schema() as url, psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer NOT NULL, phone text, "
+                           "starts_at timestamp NOT NULL, status text NOT NULL)")
+        day = datetime.now(ZoneInfo(ZONE)).date()
+        rows = [(n, 100 + n, f"+1 212 555 {1000 + n}", datetime.combine(day + timedelta(days=2 + n), time(9 + n % 8)),
+                 "scheduled") for n in range(1, 11)]
+        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), word)
+                 for n, word in ((11, "purged"), (12, "Purged "), (13, "archived"), (14, "booked"))]
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
+        (tmp_path / "visits.yaml").write_text(
+            "name: visits\nfields:\n  external_id: {from: id}\n  start: {from: starts_at}\n"
+            "  duration_minutes: {value: 30}\n  status: {from: status, map: {scheduled: booked, purged: cancelled}}\n"
+            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n", encoding="utf-8")
+        connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
+                     "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start AND "
+                                                  ":window_end"}
+        text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
+        _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", "--offline")
+    result = json.loads(out)["connectors"][0]
+    assert result["sample"]["records"] == 10 and result["sample"]["quarantined"] == {}
+    (finding,) = [f for f in result["plausibility"]["findings"] if f["check"] == "statuses"]
+    assert "purged" not in finding["message"].lower() and "2 word(s)" in finding["message"]
+    assert "'archived' (1 row(s))" in finding["message"] and "'booked' (1 row(s))" in finding["message"]
+    assert finding["message"].endswith("give each a status under `status: map:` (the field's own map)")

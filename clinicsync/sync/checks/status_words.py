@@ -5,9 +5,10 @@ rows carry (``entered_in_error`` on last month's rows) passes `check` one day an
 visits the next, depending on whether such a row falls in the window that day. So for a SQL
 source whose status is one column, `check` also reads that column's distinct words through the
 connector's own query with the window opened wide (one ``GROUP BY``, no row read), and lists
-those neither the mapping's ``status_map`` nor the standard statuses know. A word is shown only
-when it looks like vocabulary (mappings/model.py ``quoted_status``), never a value that could be
-patient data.
+those a sync would refuse: neither the status field's own ``map:`` (where it has one) nor the
+mapping's ``status_map`` nor the standard statuses know them (``CompiledMapping.status_read``).
+A word is shown only when it looks like vocabulary (mappings/model.py ``quoted_status``), never
+a value that could be patient data.
 """
 
 from __future__ import annotations
@@ -56,13 +57,16 @@ def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Findin
     if len(rows) > MAX_WORDS:
         return []
     unknown = sorted(((word, int(count)) for word, count in rows  # as a sync would read each word
-                      if word is not None and str(word).strip() and mapping.status_of(str(word)) is None),
+                      if word is not None and str(word).strip() and mapping.status_read(str(word)) is None),
                      key=lambda pair: -pair[1])
     if not unknown:
         return []
     named = ", ".join(f"{quoted_status(word)} ({count} row(s))" for word, count in unknown[:SHOWN])
     more = f" and {len(unknown) - SHOWN} more" if len(unknown) > SHOWN else ""
+    spec = mapping.preset.fields.get("status")
+    where = "under `status: map:` (the field's own map)" if spec is not None and spec.map is not None \
+        else "in the mapping's status_map"
     return [Finding("statuses", "warning", "status",
                     f"status: over the whole source, not only the window, `{column}` holds {len(unknown)} word(s) "
                     f"the mapping does not know: {named}{more}. A visit with one is quarantined when it enters the "
-                    "window: give each a status in the mapping's status_map")]
+                    f"window: give each a status {where}")]

@@ -54,7 +54,7 @@ from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffix
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.scoring import ColumnSample, rescheduled_note, score_columns
-from clinicsync.sync.discover.successors import successor_note, successor_rule
+from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 
 MAX_WORDS = 200  # distinct status words listed
@@ -543,8 +543,10 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
 
 
 def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
-            connector: dict[str, Any], run: Any) -> None:
-    """Incremental on a stamp that moves when any table read changes, else snapshot (said why)."""
+            connector: dict[str, Any], run: Any, unstamped: dict[str, list[str]]) -> None:
+    """Incremental on a stamp that moves when any table read changes, else snapshot (said why).
+    ``unstamped``: the joined tables that supply a placed field and have no change stamp
+    (stamps.unstamped_sources): their edits move no cursor, so the read is a snapshot."""
     main = plan.main
     columns = stamps.stamp_columns(main)
     if scored_updated is not None and scored_updated.source in main.columns \
@@ -556,6 +558,11 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
         connector["mode"] = "snapshot"
         notes["mode"] = ("no column stamps the appointment's changes: the window is re-read every run, what "
                          "vanished is deleted")
+        return
+    if unstamped:
+        connector["mode"] = "snapshot"
+        notes["mode"] = (unstamped_reason(unstamped) + ": no cursor sees a change there, so the "
+                         "window is re-read every run, what vanished is deleted")
         return
     most = stamps.greatest(plan.dialect)
     base_table = Table(main.name, {c: main.columns[c] for c in columns}, main.primary_key, [], main.nullable)
@@ -583,6 +590,12 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
     notes["cursor_column"] = (f"the latest change stamp of every table read (GREATEST of {', '.join(columns)} and "
                               "the joined tables' stamps, each COALESCEd: a stamp set only on update is empty on rows "
                               "never changed)")
+
+
+def unstamped_reason(unstamped: dict[str, list[str]]) -> str:
+    """Which joined tables have no change stamp and what they supply, for the proposal's note."""
+    return "; ".join(f"table {table!r} supplies {', '.join(fields)} and has no change stamp"
+                     for table, fields in unstamped.items())
 
 
 def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str], name: str, url: str,
@@ -649,7 +662,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     dated = start_column is not None and bool(re.search(r"date|time", plan.types[start_column], re.I))
     connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url}
     _cursor(plan, next((g for g in scored.guesses if g.field == "source_updated_at"), None), notes, connector,
-            run)
+            run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name))
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
     if kept:
@@ -693,6 +706,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                  for w in status_words]
         proposal.unplaced = [u for u in unplaced if u != column]
         proposal.notes.append(successor_note(column, words))
+    else:
+        _creation_successors(run, connection.dialect.name, plan, proposal, by_field, " AND ".join(conditions))
     moved = rescheduled_note(proposal.status_words)
     if moved is not None:
         proposal.notes.append(moved)
@@ -708,6 +723,34 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         proposal.notes.append("no zone was found: the connector uses clinic.timezone (or give --timezone)")
     proposal.notes.append(f"unknown schema: read by its shape from table {main.name!r} and {len(rows)} sampled rows")
     return proposal
+
+
+def _creation_successors(run: Callable[[str], list[tuple[Any, ...]]], dialect: str, plan: ReadPlan,
+                         proposal: Proposal, by_field: dict[str, Guess], where: str) -> None:
+    """A product that moves a visit by booking a new row for the same patient at the moment it
+    marks the old one, and names the old row nowhere: where the data shows it consistently, the
+    query reads the old row's id (``replaces_id``) and ``replaces`` maps it; where it shows it
+    only for some rows, a note gives the counts and asks (successors.py)."""
+    def own(field_name: str) -> str | None:
+        guess = by_field.get(field_name)
+        if guess is None or plan.select.get(guess.source) != f"a.{plan.quote(guess.source)}":
+            return None
+        return guess.source
+    assert proposal.mapping is not None
+    rule = creation_rule(run, plan.quote, plan.main, dialect, own("status"), own("patient.external_id"),
+                         proposal.status_words)
+    if rule is None:
+        return
+    if rule.expression is None:
+        proposal.notes.append(creation_note(rule, None))
+        return
+    out = plan.expr(rule.expression, "replaces_id", plan.main.name, plan.main.columns[plan.main.key or ""])
+    proposal.connector["query"] = plan.sql(where)
+    proposal.mapping["fields"]["replaces"] = {"from": out}
+    proposal.mapping["status_map"].update(dict.fromkeys(rule.words, "cancelled"))
+    proposal.status_words = [StatusWord(w.value, "cancelled", w.count, 0.8) if w.value in rule.words else w
+                             for w in proposal.status_words]
+    proposal.notes.append(creation_note(rule, out))
 
 
 def _all_status_words(connection: Connection, plan: ReadPlan, kept: str, guess: Guess | None,

@@ -16,15 +16,17 @@ the appointment's own stamp, so the whole never is NULL where the appointment ha
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.proposal import Guess
 
 _STAMP = re.compile(r"creat|chang|updat|modif|void|retir|delet|edit|mtime|ctime|actualiz|alta|geaendert|"
                     r"write_?(date|at|time)", re.I)
 _CHANGED = re.compile(r"chang|updat|modif|edit|mtime|actualiz|geaendert|write_?(date|at|time)", re.I)
 _CREATED = re.compile(r"creat|ctime|alta", re.I)
 _MOMENT = re.compile(r"timestamp|datetime", re.I)
+_OUTS = re.compile(r" \+ | \| ")  # a guess's source: its output columns, joined (" + ") or in turn (" | ")
 
 
 def stamp_columns(table: Table) -> list[str]:
@@ -32,6 +34,31 @@ def stamp_columns(table: Table) -> list[str]:
     the change stamps first, the creation stamp last (the one always set)."""
     found = [c for c, t in table.columns.items() if _MOMENT.search(t) and _STAMP.search(c)]
     return sorted(found, key=lambda c: 0 if _CHANGED.search(c) else 2 if _CREATED.search(c) else 1)
+
+
+def unstamped_sources(guesses: Iterable[Guess], tables_of: Mapping[str, str], tables: Mapping[str, Table],
+                      main: str) -> dict[str, list[str]]:
+    """The joined or child tables that supply a placed field and carry no stamp at all: table ->
+    the fields it supplies. No cursor moves when they change (a patient's new phone in a
+    contacts table), so such a read must be a snapshot. A table the query joins but no placed
+    field reads (a status list, a type list) is not one: what it holds reaches no stored visit.
+    A table with only a creation stamp counts as stamped, as in the cursor's expression: a row
+    added moves it, a row edited in place does not."""
+    found: dict[str, list[str]] = {}
+    for guess in guesses:
+        for out in _OUTS.split(guess.source):
+            table = tables_of.get(out.strip())
+            if table is None or table == main or table not in tables or stamp_columns(tables[table]):
+                continue
+            fields = found.setdefault(table, [])
+            if guess.field not in fields:
+                fields.append(guess.field)
+    return dict(sorted(found.items()))
+
+
+def is_creation(column: str) -> bool:
+    """A stamp set when the row is written first (``date_created``, ``created_at``)."""
+    return bool(_CREATED.search(column))
 
 
 def greatest(dialect: str) -> str:

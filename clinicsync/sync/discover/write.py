@@ -12,8 +12,10 @@ a hostile column name or status word cannot add a key, end a comment or change a
 Writing never overwrites: a connector of the same name in settings.yaml, or an existing
 mapping file, stops it with the reason. The block is inserted as text under the file's
 ``connectors:`` key (comments and order of the admin's file are kept), and the result is
-parsed again before it replaces the file. A settings file without a ``connectors:`` key is
-left alone: the block is printed for the admin to place.
+parsed again before it replaces the file. A settings file without a ``connectors:`` key (the
+minimal file of getting-started needs none: no source is known before discover) gets the key
+at its end, with the block under it; one whose ``connectors`` is written in another form (a flow
+list with items) is left alone: the block is printed for the admin to place.
 """
 
 from __future__ import annotations
@@ -238,7 +240,12 @@ def insert_block(settings_text: str, proposal: Proposal, mapping_ref: str | None
     lines = settings_text.splitlines()
     at = next((i for i, line in enumerate(lines) if _CONNECTORS.match(line)), None)
     if at is None:
-        return None
+        if not _without_connectors(settings_text):
+            return None
+        while lines and not lines[-1].strip():
+            lines.pop()
+        lines.append("connectors:")
+        at = len(lines) - 1
     if _CONNECTORS.match(lines[at]).group(1):  # type: ignore[union-attr]
         lines[at] = "connectors:"
     end = next((i for i in range(at + 1, len(lines)) if _TOP_KEY.match(lines[i])), len(lines))
@@ -248,6 +255,16 @@ def insert_block(settings_text: str, proposal: Proposal, mapping_ref: str | None
     block = settings_block(proposal, mapping_ref, indent)
     new = lines[:end] + block.rstrip("\n").split("\n") + lines[end:]
     return "\n".join(new) + "\n", block
+
+
+def _without_connectors(settings_text: str) -> bool:
+    """The file is a mapping of sections with no ``connectors`` key at all (nor an empty file):
+    the key can be added at its end."""
+    try:
+        data = yaml.safe_load(settings_text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and "connectors" not in data
 
 
 def _connectors(settings_text: str) -> list[dict[str, Any]]:
@@ -266,9 +283,10 @@ def _existing_names(settings_text: str) -> set[str]:
 def write_proposal(proposal: Proposal, settings_path: Path, mapping_dir: Path | None = None,
                    print_only: bool = False) -> Written:
     """Write the mapping file (``mappings/NAME.yaml`` beside settings.yaml, or in
-    ``mapping_dir``) and add the connector block to ``settings_path``; with ``print_only``,
-    or when the file has no ``connectors:`` key, the block is returned for printing and the
-    settings file is not touched."""
+    ``mapping_dir``) and add the connector block to ``settings_path`` (under a ``connectors:``
+    key added at its end when it has none); with ``print_only``, or when its ``connectors`` is
+    in a form the block cannot be placed in, the block is returned for printing and the settings
+    file is not touched."""
     if not proposal.name or proposal.name != Path(proposal.name).name or proposal.name.startswith("."):
         raise WriteRefused(f"the connector name {proposal.name!r} cannot name a mapping file (no '/', '\\', or "
                            "leading '.'): nothing was written (choose another with --name)")

@@ -53,6 +53,7 @@ from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, 
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.ingest.orphans import RECENT, first_run_refusal, recent_window
+from clinicsync.sync.ingest.supersede import recording, supersede
 from clinicsync.sync.store.bulk import Processor, bind_processors, placeholder, quoted
 from clinicsync.sync.store.db import at_cursor, begin_first, first_statement, on_live_connection
 from clinicsync.sync.store.locks import LockTimeout, advisory_key, sqlite_file
@@ -234,7 +235,12 @@ class PushReceiver:
                within: Within | None = None) -> Counts:
         """Store in one transaction (``within`` first, in it: Store.apply_push), in the
         listener's run or a run of its own written in the same transaction; raises what the
-        store raises (a failed push's run is then recorded on its own)."""
+        store raises (a failed push's run is then recorded on its own). A mapping with
+        ``replaces`` reads a record as its chain's first visit, as a poll does (supersede.py):
+        the turn is that visit's, and the chain's new edge commits with the record."""
+        if mapped and "replaces" in self.mapping.preset.fields:
+            chains = supersede(self.store, self.name, mapped)
+            mapped, within = chains.mapped, recording(chains.edges, self.name, within)
         go_live = self._go_live
         keys = _turn_keys(mapped, quarantined)
         engine = self.store.engine
