@@ -118,6 +118,7 @@ def test_openclinic_text_uids_two_column_id_and_address_history(mariadb_database
     assert "`OC_PLANNING_CANCELATIONDATE` IS NULL" in connector["query"]  # a dated cancellation is gone
     fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
     assert fields["external_id"] == {"concat": ["OC_PLANNING_SERVERID", "OC_PLANNING_OBJECTID"]}
+    assert "type" not in fields  # the patient's person_type is no visit type
     live = {k: t for k, t in truth.items() if t["status"] != "cancelled"}
     expected = {k: (t["start"], t["status"], t["patient_id"], t["name"], t["phone"], t["doctor_id"])
                 for k, t in live.items()}

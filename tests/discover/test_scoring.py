@@ -500,3 +500,20 @@ def test_all_capital_glued_names_a_length_in_hours_and_minutes_and_an_end_with_g
     ])
     length = next(g for g in without.guesses if g.field == "duration_minutes")
     assert length.spec == {"value": 30} and "where the end is empty" in length.why
+
+
+def test_a_column_reached_through_the_patients_reference_is_no_visit_field() -> None:
+    """A joined person table no name calls the patient's ('Admin'), reached through the patient's
+    reference: its 'person_type' is the person's kind, not the visit's type."""
+    scored = score_columns([
+        ColumnSample("BK_BEGIN", "DATETIME", ["2026-03-02 09:00:00", "2026-03-03 10:30:00"]),
+        ColumnSample("BK_PATIENT_person_type", "CHAR(1)", ["Patient", "Patient"], table="Admin"),
+        ColumnSample("visit_type", "VARCHAR(20)", ["Consultation", "Follow-up"]),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["type"].source == "visit_type"
+    alone = score_columns([
+        ColumnSample("BK_BEGIN", "DATETIME", ["2026-03-02 09:00:00", "2026-03-03 10:30:00"]),
+        ColumnSample("BK_PATIENT_person_type", "CHAR(1)", ["Patient", "Patient"], table="Admin"),
+    ])
+    assert "type" not in {g.field for g in alone.guesses}

@@ -176,6 +176,8 @@ def _read(sample: ColumnSample, region: str) -> _Column:
     roles = {role for t in tokens if (role := token_role(t)) is not None}
     entity = _entity(tokens) or table_entity
     owner = table_entity if table_entity in ("patient", "practitioner") else None
+    if owner is None and sample.table and entity in ("patient", "practitioner"):
+        owner = entity  # a joined row reached through the patient's reference ('…_PATIENT_person_type'): theirs
     return _Column(sample, tokens, roles, entity, profile(sample.values, region), _declared(sample.type), owner)
 
 
