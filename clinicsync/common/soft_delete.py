@@ -32,11 +32,14 @@ _GONE = re.compile(r"^(is_?)?(voided|void|retired|deleted|removed|archived|trash
 _ALIVE = re.compile(r"^(is_?)?(active|enabled|activ[oa]|vigente)$", re.I)
 # A date or time that, when set, says when the row was deleted.
 _GONE_AT = re.compile(r"^(deleted_?(at|on)|date_?deleted|deletion_?date|(voided|removed|retired|archived|trashed)_?at|"
-                      r"date_?(voided|retired))$", re.I)
+                      r"date_?(voided|retired)|cancell?(ed_?(at|on|date)|ation_?date)|date_?cancell?ed)$", re.I)
+# ``cancelled_at``, ``CANCELATIONDATE``: a visit with a cancellation date is gone like a voided one
+# (products that keep the row and date its cancellation rather than change a status word).
 # The tables whose deleted row takes its visits with it: the patient (or the person behind it).
 # A doctor, a service or a room retired later keeps the visits it had.
 _OWNER = re.compile(r"patient|person|client|customer|demograph|party|paciente|utente|member", re.I)
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7})_(.+)$")
+_PREFIX2 = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7}_[A-Za-z][A-Za-z0-9]{0,15})_(.+)$")  # OC_PLANNING_ of OpenClinic
 MIN_PREFIXED = 3  # other columns sharing the prefix, and at least half of the table's
 
 
@@ -53,12 +56,15 @@ def _plain(column: str) -> Meaning | None:
 def table_prefix(column: str, siblings: Sequence[str]) -> str | None:
     """The prefix ``column`` shares with most of its table's columns (``APT_`` of ``APT_ACTIVE``
     among ``APT_ID``, ``APT_START`` …), None when it has none of the kind."""
-    found = _PREFIX.match(column)
-    if found is None:
-        return None
-    head = found.group(1).lower() + "_"
-    sharing = sum(1 for other in siblings if other != column and other.lower().startswith(head))
-    return found.group(1) if sharing >= MIN_PREFIXED and 2 * (sharing + 1) >= len(siblings) else None
+    for pattern in (_PREFIX, _PREFIX2):
+        found = pattern.match(column)
+        if found is None:
+            continue
+        head = found.group(1).lower() + "_"
+        sharing = sum(1 for other in siblings if other != column and other.lower().startswith(head))
+        if sharing >= MIN_PREFIXED and 2 * (sharing + 1) >= len(siblings) and _plain(found.group(2)) is not None:
+            return found.group(1)
+    return None
 
 
 def meaning(column: str, siblings: Sequence[str] = ()) -> Meaning | None:

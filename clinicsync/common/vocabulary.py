@@ -25,7 +25,7 @@ VISIT_MODES = frozenset({"in_person", "video", "phone"})
 # here (it is vocabulary, not patient data), and a proposal for an unknown schema maps them.
 STATUS_SYNONYMS: dict[str, str] = {
     **{w: "booked" for w in (
-        "booked", "scheduled", "confirmed", "reserved", "open", "active", "approved", "new",
+        "booked", "scheduled", "confirmed", "reserved", "open", "active", "approved", "new", "created",
         "tentative", "unconfirmed", "not confirmed", "planned", "programada", "programado", "reservada",
         "reservado", "confirmada", "confirmado", "agendada", "agendado", "citada", "pendiente de confirmar",
         "réservé", "reserve", "confirmé", "confirme", "planifié", "gebucht", "bestätigt", "bestaetigt",

@@ -411,8 +411,15 @@ def as_hl7_datetime(value: Any) -> datetime:
     return parsed.replace(tzinfo=timezone(-offset if sign == "-" else offset))
 
 
+_CLOCK_LENGTH = re.compile(r"(\d{1,2}):([0-5]\d)(?::00)?")
+
+
 def as_duration_minutes(value: Any) -> int:
-    """'379 MIN', '50 min', '2 hours', '90 s', '45' (minutes) -> whole minutes, rounded up."""
+    """'379 MIN', '50 min', '2 hours', '90 s', '45' (minutes), '1:30' (hours and minutes, as
+    hospital systems keep an estimated length) -> whole minutes, rounded up."""
+    clock = _CLOCK_LENGTH.fullmatch(str(value).strip())
+    if clock is not None:
+        return int(clock.group(1)) * 60 + int(clock.group(2))
     match = _DURATION.fullmatch(str(value).strip().lower())
     if match is None or match.group(2) not in _MINUTES_PER_UNIT:
         raise TransformError("not a duration (a number and a unit such as min, h, s)")

@@ -476,3 +476,44 @@ def test_a_status_lookup_tables_name_is_the_visits_status() -> None:
                             ColumnSample("status_name", "VARCHAR(20)", ["booked", "cancelled", "booked"],
                                          table="appointment_status")])
     assert {g.field: g.source for g in scored.guesses}["status"] == "status_name"
+
+
+def test_all_capital_glued_names_a_length_in_hours_and_minutes_and_an_end_with_gaps() -> None:
+    """Names written in capitals glue their words (PLANNEDEND), a length is kept as '0:30' (a clock
+    before 05:00 is no visit's time of day), and an end empty on some rows needs a length beside it."""
+    from clinicsync.sync.discover.vocab import name_tokens
+
+    assert name_tokens("OC_PLANNING_PLANNEDEND") == ["oc", "planning", "planned", "end"]
+    assert name_tokens("BK_SLOTS_CLIENTUID") == ["bk", "slots", "client", "uid"]
+    assert name_tokens("candidate") == ["candidate"]  # a lower-case word is never cut
+    scored = score_columns([
+        ColumnSample("BK_BEGIN", "DATETIME", ["2026-03-02 09:00:00", "2026-03-03 10:30:00", "2026-03-04 11:00:00"]),
+        ColumnSample("BK_PLANNEDEND", "DATETIME", ["2026-03-02 09:30:00", None, "2026-03-04 11:45:00"]),
+        ColumnSample("BK_ESTIMATE", "VARCHAR(10)", ["0:30", "1:00", "0:45"]),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["end"].source == "BK_PLANNEDEND"
+    assert placed["duration_minutes"].spec == {"from": "BK_ESTIMATE", "type": "duration"}
+    without = score_columns([
+        ColumnSample("BK_BEGIN", "DATETIME", ["2026-03-02 09:00:00", "2026-03-03 10:30:00"]),
+        ColumnSample("BK_PLANNEDEND", "DATETIME", ["2026-03-02 09:30:00", None]),
+    ])
+    length = next(g for g in without.guesses if g.field == "duration_minutes")
+    assert length.spec == {"value": 30} and "where the end is empty" in length.why
+
+
+def test_a_column_reached_through_the_patients_reference_is_no_visit_field() -> None:
+    """A joined person table no name calls the patient's ('Admin'), reached through the patient's
+    reference: its 'person_type' is the person's kind, not the visit's type."""
+    scored = score_columns([
+        ColumnSample("BK_BEGIN", "DATETIME", ["2026-03-02 09:00:00", "2026-03-03 10:30:00"]),
+        ColumnSample("BK_PATIENT_person_type", "CHAR(1)", ["Patient", "Patient"], table="Admin"),
+        ColumnSample("visit_type", "VARCHAR(20)", ["Consultation", "Follow-up"]),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["type"].source == "visit_type"
+    alone = score_columns([
+        ColumnSample("BK_BEGIN", "DATETIME", ["2026-03-02 09:00:00", "2026-03-03 10:30:00"]),
+        ColumnSample("BK_PATIENT_person_type", "CHAR(1)", ["Patient", "Patient"], table="Admin"),
+    ])
+    assert "type" not in {g.field for g in alone.guesses}

@@ -275,7 +275,7 @@ def test_hl7_datetime_refuses_what_is_no_time_of_day(text: str) -> None:
 
 @pytest.mark.parametrize(("text", "minutes"), [
     ("379 MIN", 379), ("50 min", 50), ("45", 45), ("2 hours", 120), ("1.5 h", 90), ("60 s", 1), ("90 s", 2),
-    ("1 d", 1440),
+    ("1 d", 1440), ("0:30", 30), ("1:15", 75), ("0:45:00", 45),
 ])
 def test_duration(text: str, minutes: int) -> None:
     assert as_duration_minutes(text) == minutes

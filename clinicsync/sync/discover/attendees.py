@@ -1,5 +1,7 @@
 """A patient kept as a child row of the visit: the attendees of a booking (one or more rows
-pointing at the booking, each with a name and an email or phone), as booking tools keep them.
+pointing at the booking, each with a name and an email or phone), as booking tools keep them;
+or link rows pointing at the booking and at a users/person table (``reservation_users``: the
+booking, the user, the user's level 1 owner, 2 participant), where the person is the patient.
 
 Why: such a visit names no patient column at all; the person to remind is in the rows that
 point at it. The first attendee by key is taken (the one who booked, in the tools seen) and the
@@ -9,8 +11,10 @@ them with a query of their own.
 
 from __future__ import annotations
 
+import re
+
 from clinicsync.sync.discover.graph import Ref, audit, words
-from clinicsync.sync.discover.kinds import Builder, kind_of, name_columns
+from clinicsync.sync.discover.kinds import WHOLE, Builder, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
@@ -71,3 +75,57 @@ def place(builder: Builder, ref: Ref) -> None:
     if words(table.name) & {"attendee", "attendees", "participant", "participants", "guest", "guests"}:
         return
     people.notes.append(f"table {table.name!r} was read as the visit's attendees: check that its rows are people")
+
+
+_LEVEL = re.compile(r"level|role|rank|position|type|kind|order|seq", re.I)
+
+
+def linked(builder: Builder) -> tuple[Ref, Ref] | None:
+    """A link table whose rows point at the visit and at a person-like table that holds a name and
+    an email or phone (the booking's users): (the link's reference to the visit, its reference to
+    the person); None when the visit has none. A link to a practitioner's table is not one."""
+    main = builder.plan.main
+    for ref in builder.owned(main.name):
+        if ref.table == main.name:
+            continue
+        for onward in builder.schema.refs(ref.table):
+            if onward.target in (main.name, ref.table) or audit(onward.column):
+                continue
+            person = builder.schema.tables[onward.target]
+            if kind_of(person.name) == "provider" or person.key is None:
+                continue
+            names = name_columns(person)[0]
+            if names and _roles(person.columns) and filled(builder.run, builder.q, person, names):
+                return ref, onward
+    return None
+
+
+def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
+    """Join the person the visit's first link row names (the lowest level first: the owner before
+    a participant, then by the person's key) and propose it as the patient: id, name, phone, email."""
+    plan, people, q = builder.plan, builder.people, builder.q
+    table, person = builder.schema.tables[link.table], builder.schema.tables[onward.target]
+    level = next((c for c, t in table.columns.items() if c not in (link.column, onward.column)
+                  and WHOLE.search(t) and _LEVEL.search(c) and not audit(c)), None)
+    order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
+    alias = plan.alias("t")
+    plan.join(person, alias, f"{alias}.{q(onward.target_column)} = (SELECT cs_l.{q(onward.column)} FROM "
+                             f"{q(table.name)} AS cs_l WHERE cs_l.{q(link.column)} = a.{q(link.target_column)} "
+                             f"ORDER BY {', '.join(order)} LIMIT 1)")
+    builder.stamp_row(person, alias)
+    out_id = plan.add(alias, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
+    first = f"the lowest {level!r}, then " if level else ""
+    why = (f"the visit names no patient: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
+           f"{onward.column!r}); the person of its first row ({first}the lowest {onward.column!r}) is the patient; "
+           "the others (participants) are not imported and get no reminder unless mapped")
+    people.guesses.append(Guess("patient.external_id", out_id, 0.75, why, {"from": out_id}))
+    people.patient_tables.add(person.name)
+    people.handled.add(link.column)
+    names = name_columns(person)[0]
+    outs = [plan.add(alias, c, f"patient_{c}", person.name, person.columns[c]) for c in names]
+    people.guesses.append(Guess("patient.name", " + ".join(outs), 0.8, f"the linked person's {', '.join(names)}",
+                                {"from": outs[0]} if len(outs) == 1 else {"concat": outs}))
+    for role, column in _roles(person.columns).items():
+        out = plan.add(alias, column, f"patient_{role}", person.name, person.columns[column])
+        people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the linked person's {column!r}", {"from": out}))
+    people.notes.append(f"the patient: {why}")

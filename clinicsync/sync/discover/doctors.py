@@ -15,6 +15,7 @@ import re
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.values import profile
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 MAX_HOPS = 3  # booking -> slot -> resource -> user
@@ -28,6 +29,21 @@ _UNIT = frozenset({"ward", "wards", "department", "departments", "dept", "room",
                    "resource", "resources", "theatre", "theater", "bay", "chair", "clinic", "clinics", "team",
                    "teams", "servicio", "sala", "station"})
 _LABEL = re.compile(r"name|label|title|description|display|nombre", re.I)
+
+
+def bare(column: str, table: Table) -> str:
+    """A column's name without the table's mark that products put on every column
+    (``OC_PLANNING_USERUID`` of ``OC_PLANNING``, ``VST_ACTIVE`` where most columns begin ``VST_``),
+    so that an owner user written ``USERUID`` is read as one."""
+    if column.lower().startswith(table.name.lower() + "_"):
+        return column[len(table.name) + 1:]
+    head = column.split("_", 1)[0]
+    shared = sum(1 for c in table.columns if c.split("_", 1)[0].lower() == head.lower() and "_" in c)
+    return column.split("_", 1)[1] if "_" in column and shared >= max(3, 0.6 * len(table.columns)) else column
+
+
+def _owner(column: str, table: Table) -> bool:
+    return bool(_OWNER.match(bare(column, table)))
 
 
 def _person_like(builder: Builder, name: str) -> bool:
@@ -47,15 +63,18 @@ def someone_else(column: str) -> bool:
 
 def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
     """The references from the visit to the deepest person-like row with a name, over at most
-    ``MAX_HOPS`` (a resource that names its user goes on to the user); None when none is reached."""
-    avoid = builder.people.patient_tables | {builder.plan.main.name}
+    ``MAX_HOPS`` (a resource that names its user goes on to the user); None when none is reached.
+    Past the first hop the patient's table may be reached: a hospital keeps staff and patients in
+    one person table, and a user row pointing at it names the doctor's person, not the patient."""
     path = [first]
     best = path if _person_like(builder, first.target) and _named(builder, builder.schema.tables[first.target]) \
         else None
-    seen = set(avoid) | {first.target}
+    seen = {builder.plan.main.name, first.target}
     while len(path) < MAX_HOPS:
         nxt = next((r for r in builder.schema.refs(path[-1].target)
-                    if r.target not in seen and not audit(r.column) and _person_like(builder, r.target)), None)
+                    if r.target not in seen and not audit(r.column)
+                    and (_person_like(builder, r.target) or name_columns(builder.schema.tables[r.target])[0])),
+                   None)  # a person table may be named otherwise ('Admin'): its name columns say it
         if nxt is None:
             break
         path = [*path, nxt]
@@ -72,17 +91,17 @@ def candidates(builder: Builder) -> list[Ref]:
     main = builder.plan.main
     people = builder.people
     refs = [r for r in builder.schema.refs(main.name)
-            if (r.column not in people.handled or (r.column in people.stand_ins and _OWNER.match(r.column)))
+            if (r.column not in people.handled or (r.column in people.stand_ins and _owner(r.column, main)))
             and r.target != main.name
             and r.target not in builder.people.patient_tables
-            and (not audit(r.column) or _OWNER.match(r.column))]
+            and (not audit(r.column) or _owner(r.column, main))]
 
     def rank(ref: Ref) -> int:
         if someone_else(ref.column):
             return 9  # a referrer, a guarantor, a relative: a person, not the one who sees the patient
         if words(ref.target) & BOOKED or words(ref.column) & BOOKED:
             return 0
-        if _OWNER.match(ref.column):
+        if _owner(ref.column, main):
             return 1
         return 2 if kind_of(ref.target) == "provider" or words(ref.target) & USER else 9
 
@@ -156,3 +175,72 @@ def unit_owner(builder: Builder) -> bool:
         builder.people.notes.append(f"the doctor: {why}")
         return True
     return False
+
+
+def parent_link(builder: Builder) -> bool:
+    """The doctor booked by the visit's parent row through a link table: an occurrence of a
+    series (``reservation_instances.series_id``) whose series books a resource or a practitioner
+    (``reservation_resources``: series, resource). The first linked row by its level, then its key,
+    owns the calendar (a person where it is one, else the resource or room, said so); False when
+    no parent books one."""
+    q, plan, main = builder.q, builder.plan, builder.plan.main
+    for ref in builder.schema.refs(main.name):
+        if ref.column in builder.people.handled or audit(ref.column) or ref.target == main.name:
+            continue
+        for link in builder.schema.children(ref.target):
+            if link.table in (main.name, ref.target) or link.table in builder.people.patient_tables:
+                continue
+            onward = next((r for r in builder.schema.refs(link.table) if r.target not in (ref.target, main.name)
+                           and not audit(r.column) and (words(r.target) & (_UNIT | BOOKED)
+                                                        or kind_of(r.target) == "provider")), None)
+            if onward is None:
+                continue
+            table, links = builder.schema.tables[onward.target], builder.schema.tables[link.table]
+            label = next((c for c, t in table.columns.items() if _LABEL.search(c) and TEXT.search(t)
+                          and not audit(c)), None)
+            if label is None and not name_columns(table)[0]:
+                continue
+            level = next((c for c, t in links.columns.items() if c not in (link.column, onward.column)
+                          and WHOLE.search(t) and re.search(r"level|role|rank|type|kind|order", c, re.I)), None)
+            order = ([f"cs_p.{q(level)}"] if level else []) + [f"cs_p.{q(onward.column)}"]
+            alias = plan.alias("d")
+            plan.join(table, alias, f"{alias}.{q(onward.target_column)} = (SELECT cs_p.{q(onward.column)} FROM "
+                                    f"{q(links.name)} AS cs_p WHERE cs_p.{q(link.column)} = a.{q(ref.column)} "
+                                    f"ORDER BY {', '.join(order)} LIMIT 1)")
+            builder.stamp_row(table, alias)
+            out = plan.add(alias, onward.target_column, "doctor_id", table.name, table.columns[onward.target_column])
+            plan.add_columns(table, alias, "doctor", frozenset({onward.target_column}))  # its email, for the scorer
+            why = (f"the visit's {ref.target!r} row ({ref.column!r}) books {table.name!r} through {links.name!r}: "
+                   f"the first one booked{f' by {level!r}' if level else ''} owns the visit's calendar (see "
+                   "getting-started: when the doctor is a ward, a room or a resource)")
+            builder.people.guesses.append(Guess("practitioner.external_id", out, 0.7, why, {"from": out}))
+            named = builder.name("doctor", [(table, alias)])
+            if named is not None:
+                builder.people.guesses.append(Guess("practitioner.name", named.source, named.confidence,
+                                                    named.why, named.spec))
+            elif label is not None:
+                name = plan.add(alias, label, "doctor_name", table.name, table.columns[label])
+                builder.people.guesses.append(Guess("practitioner.name", name, 0.7,
+                                                    f"column {label!r} of {table.name!r}", {"from": name}))
+            email = _email_column(builder, table, label)
+            if email is not None:
+                out_email = plan.add(alias, email, "doctor_email", table.name, table.columns[email])
+                builder.people.guesses.append(Guess("practitioner.email", out_email, 0.75, f"column {email!r} of "
+                                                    f"{table.name!r}: its values are emails", {"from": out_email}))
+            builder.people.notes.append(f"the doctor: {why}")
+            return True
+    return False
+
+
+def _email_column(builder: Builder, table: Table, skip: str | None) -> str | None:
+    """A text column of ``table`` whose filled values are emails whatever its name (a resource's
+    ``contact_info``): the calendar owner's address for its agenda."""
+    q = builder.q
+    for column, type_name in table.columns.items():
+        if column == skip or not TEXT.search(type_name) or audit(column):
+            continue
+        rows = builder.run(f"SELECT {q(column)} FROM {q(table.name)} WHERE {q(column)} IS NOT NULL LIMIT 50")
+        values = [str(r[0]) for r in rows if r[0] is not None and str(r[0]).strip()]
+        if values and profile(values).share("email") >= 0.8:
+            return column
+    return None

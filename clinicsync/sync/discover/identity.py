@@ -15,7 +15,7 @@ more per candidate it keeps, at most a handful.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -71,13 +71,18 @@ def _repeats_over_table(run: Callable[[str], list[tuple[Any, ...]]], table: Tabl
 
 
 def find_identity(run: Callable[[str], list[tuple[Any, ...]]], table: Table, quote: Callable[[str], str],
-                  sample: dict[str, list[Any]], preferred: Sequence[str] = ()) -> Identity | None:
+                  sample: dict[str, list[Any]], preferred: Sequence[str] = (),
+                  references: Collection[str] = ()) -> Identity | None:
     """The visit's id for a table without a one-column primary key: its declared composite key,
     else ``preferred`` (the scorer's reading) or any id-like column unique over the sample and the
-    table, else the first such pair; None when nothing is unique (the caller says so)."""
+    table, else the first such pair; None when nothing is unique (the caller says so).
+    ``references``: the table's columns that name another row (a patient, a user): never part of
+    the visit's id (a patient's id beside an object id is unique by chance and changes with the
+    patient), nor is a column empty on a sampled row."""
     if len(table.primary_key) > 1:
         return Identity(tuple(table.primary_key), "the table's primary key, its columns read together")
-    usable = [c for c in table.columns if c in sample and _id_like(c, table.columns[c], sample[c])]
+    usable = [c for c in table.columns if c in sample and c not in references and None not in sample[c]
+              and _id_like(c, table.columns[c], sample[c])]
     usable.sort(key=lambda c: (c not in preferred, "id" not in {token_role(t) for t in name_tokens(c)}))
     singles: list[tuple[str, ...]] = [(c,) for c in usable]
     pairs: list[tuple[str, ...]] = list(combinations(usable[:6], 2))

@@ -74,9 +74,24 @@ class Builder(Protocol):
     def owned(self, table: str) -> list[Ref]: ...
 
 
+_GLUED_ID = re.compile(r"^([a-z]{3,}?)(uid|uuid|guid|id)$")
+
+
+def stems(name: str) -> set[str]:
+    """A name's words as a reference compares them: an identifier glued to its word taken off
+    (``OC_PLANNING_PATIENTUID`` -> patient, ``USERID`` -> user, as all-capital names write them)
+    and a plural's ``s`` (``Users`` -> user), so that the column and the table it names agree."""
+    out = set()
+    for word in words(name):
+        glued = _GLUED_ID.match(word)
+        word = glued.group(1) if glued else word
+        out.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return out
+
+
 def kind_of(name: str) -> str | None:
     """What a table or column name says it holds: patient, person, provider, or None."""
-    found = words(name)
+    found = words(name) | stems(name)
     if found & PROVIDER:
         return "provider"
     if found & PATIENT:

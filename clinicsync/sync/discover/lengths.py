@@ -33,7 +33,7 @@ def with_default_length(guesses: Sequence[Guess], unplaced: Sequence[str], table
                           f"{tables_of[default]!r}", {**guess.spec, "from": [own, default]})
             placed = True
         out.append(guess)
-    if not placed and not any(g.field == "duration_minutes" for g in guesses):
+    if not placed and not any(g.field in ("duration_minutes", "end") for g in guesses):
         out.append(Guess("duration_minutes", default, 0.7,
                          f"the default length of the joined {tables_of[default]!r} (the visit has none of its own)",
                          {"from": default}))

@@ -276,13 +276,19 @@ class _Builder:
             label = labels.get(str(code), str(code))
             rank = 0 if _MOBILE.search(label) else 2 if _LANDLINE.search(label) else 1
             best: dict[str, tuple[float, str]] = {}  # per kind, the value column that reads best (first on a tie)
+            seen: dict[str, str] = {}  # per kind, a column holding it on some rows
             for index, value_column in enumerate(values):
                 p = profile([None if r[index] is None else str(r[index]) for r in found], self.region)
+                if p.present >= 3:
+                    seen.update({kind: value_column for kind in ("phone", "email") if p.share(kind) >= 0.8})
                 if p.present < 0.5 * len(found) or p.present < 3:
                     continue
                 for kind in ("phone", "email"):
                     if p.share(kind) >= 0.8 and p.share(kind) > best.get(kind, (0.0, ""))[0]:
                         best[kind] = (p.share(kind), value_column)
+            if "phone" in seen and "email" in seen and seen["phone"] != seen["email"]:
+                return []  # one row holds a phone and an email in columns of their own: an address row
+                # whose 'type' says which address (home, official), not a typed value: read as plain rows
             if "phone" in best and not _NOT_PHONE.search(label):
                 phones.append((rank, -len(found), code, label, best["phone"][1], best["phone"][0]))
             elif "email" in best:
@@ -384,6 +390,10 @@ class _Builder:
                 chosen = ref
         if chosen is None and attendee is not None:
             attendees.place(self, attendee)
+            return
+        link = attendees.linked(self) if chosen is None else None
+        if link is not None:  # the booking's users, through a link table: the first is the patient
+            attendees.place_linked(self, *link)
             return
         if chosen is None:
             if reasons:
@@ -494,7 +504,7 @@ class _Builder:
             self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
                                              {"from": own.column}))
         else:
-            doctors.follow(self, doctors.candidates(self)) or doctors.unit_owner(self)
+            doctors.follow(self, doctors.candidates(self)) or doctors.unit_owner(self) or doctors.parent_link(self)
             return
         chain = [(target, alias)]
         hop_ref = next((r for r in self.schema.refs(target.name)

@@ -176,6 +176,8 @@ def _read(sample: ColumnSample, region: str) -> _Column:
     roles = {role for t in tokens if (role := token_role(t)) is not None}
     entity = _entity(tokens) or table_entity
     owner = table_entity if table_entity in ("patient", "practitioner") else None
+    if owner is None and sample.table and entity in ("patient", "practitioner"):
+        owner = entity  # a joined row reached through the patient's reference ('…_PATIENT_person_type'): theirs
     return _Column(sample, tokens, roles, entity, profile(sample.values, region), _declared(sample.type), owner)
 
 
@@ -257,7 +259,11 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
     if "type" in roles:  # a number ("visit_no") is no visit type; a joined table's name ("service_name") is
         out.append(("type", 0.75 * (0.8 if "id" in roles else 1.0)
                     + (0.05 if column.sample.table and "name" in roles else 0.0)))
-    timeish = roles & {"start", "date", "time", "end"}
+    if kind == "time" and p.share("duration") >= 0.8 and "duration" not in roles:
+        out.append(("duration_minutes", 0.75))  # '0:30' on every row: a length, no visit's clock
+        timeish = set()
+    else:
+        timeish = roles & {"start", "date", "time", "end"}
     if timeish and not roles & {"updated", "created"}:
         strong = 0.9 if ("start" in roles or "end" in roles or entity == "appointment") else 0.8
         which = "end" if "end" in roles else "start"
@@ -582,6 +588,14 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
         guesses.append(Guess(field, source, round(cand.score, 2), why, spec))
     _patient_id_fallback(guesses)
     _visit_id_fallback(guesses, placed, scored)
+    end_guess = next((g for g in guesses if g.field == "end"), None)
+    gaps = placed.get("end") is not None and end_guess is not None and end_guess.source == placed["end"].column.name \
+        and 0 < placed["end"].column.profile.present < len(placed["end"].column.sample.values)
+    if gaps and not any(g.field == "duration_minutes" for g in guesses) and start is not None:
+        guesses.append(Guess("duration_minutes", "(none)", 0.3, f"where the end is empty: every such visit is "
+                             f"taken as {DEFAULT_MINUTES} minutes", {"value": DEFAULT_MINUTES}))
+        scored.notes.append(f"the end is empty on some rows: those visits are taken as {DEFAULT_MINUTES} minutes "
+                            "(fields.duration_minutes.value); set the clinic's usual length")
     if not any(g.field in ("end", "duration_minutes") for g in guesses) and start is not None:
         guesses.append(Guess("duration_minutes", "(none)", 0.3, "no end or duration column: every visit is "
                              f"taken as {DEFAULT_MINUTES} minutes", {"value": DEFAULT_MINUTES}))

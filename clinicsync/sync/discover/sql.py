@@ -45,7 +45,7 @@ from clinicsync.sync.discover.clock import (
     server_zone_names,
     settle_clock,
 )
-from clinicsync.sync.discover.graph import Schema, Table, read_schema
+from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.naming import region_of
@@ -69,9 +69,14 @@ _PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provi
 # An appointment over an encounter or a visit (OpenMRS keeps all three, each with dates and a patient).
 _BOOKING_NAMES = re.compile(r"appoint|booking|cita|turno|termin|rdv|rendez|reserv|agendamento", re.I)
 _STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)$", re.I)
+# A copy of the visit table kept by the product (old versions, an archive, a log): same columns,
+# rows that are no longer the visits, so it never outranks the table it copies.
+_COPIES = frozenset({"history", "hist", "archive", "archived", "log", "logs", "audit", "backup", "bak", "old",
+                     "copy", "trash", "deleted", "versions", "revisions"})
 _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
                       r"update_datetime|mtime)", re.I)
 _DATE_TYPES = re.compile(r"date|time", re.I)
+_STAMP_NAMES = re.compile(r"creat|modif|updat|chang|login|birth|insert|sent", re.I)
 # How an incremental read learns of a deleted row, and what guards the reminders meanwhile
 # (sync/reminders/deleted_rows.py).
 SWEEP_NOTE = ("the hourly delete sweep; until it runs, a reminder goes only if the source still lists its "
@@ -411,14 +416,16 @@ def _preset_status_words(connection: Connection, query: str, column: str) -> lis
 # -- unknown schemas ---------------------------------------------------------------------------
 
 def _appointment_score(table: Table, schema: Schema) -> float:
-    dates = sum(bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I))
-                for c, t in table.columns.items())
+    # A row's own stamps (created, modified, last login, birth) are no visit's time: a series
+    # or a users table with stamps only must not outrank the occurrences that hold start and end.
+    dates = sum((bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I)))
+                and not _STAMP_NAMES.search(c) for c, t in table.columns.items())
     refs = schema.refs(table.name)
     people = sum(bool(_PERSON_NAMES.search(ref.target)) for ref in refs)
     statused = any(_STATUS_NAMES.search(c) for c in table.columns)
     return (min(dates, 3) + 2 * min(people, 2) + 3 * bool(_APPOINTMENT_NAMES.search(table.name))
             + 1.5 * bool(_BOOKING_NAMES.search(table.name)) + 0.5 * statused
-            + 0.5 * min(len(refs), 3)) * bool(dates)
+            + 0.5 * min(len(refs), 3)) * bool(dates) * (0.5 if words(table.name) & _COPIES else 1)
 
 
 def _pick_table(schema: Schema, wanted: str | None, has_rows: Callable[[Table], bool] | None = None) -> Table:
@@ -456,10 +463,27 @@ def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
         target = schema.tables[ref.target]
         alias = plan.alias("t")
         plan.join(target, alias, f"{alias}.{plan.quote(ref.target_column)} = a.{plan.quote(ref.column)}")
-        plan.add_columns(target, alias, stem_of(ref.column, target.name), frozenset({ref.target_column}))
+        stem = stem_of(ref.column, target.name)
+        plan.add_columns(target, alias, stem, frozenset({ref.target_column}))
         stamp = stamps.row_stamp(target, alias, plan.quote, stamps.greatest(plan.dialect))
         if stamp is not None:
             plan.stamps.append(stamp)
+        _join_status_lookup(schema, plan, target, alias, stem)
+
+
+def _join_status_lookup(schema: Schema, plan: ReadPlan, parent: Table, alias: str, stem: str) -> None:
+    """A joined parent row's status kept as a code of a status table (a series' ``status_id`` ->
+    ``reservation_statuses``, whose ``label`` says 'Deleted'): that table joined too, so the
+    status is read as its word. Only a table named for the status: a code alone says nothing."""
+    for ref in schema.refs(parent.name):
+        target = schema.tables[ref.target]
+        if ref.target in (plan.main.name, parent.name) or not words(target.name) & {"status", "statuses", "state",
+                                                                                   "states"}:
+            continue
+        lookup = plan.alias("t")
+        plan.join(target, lookup, f"{lookup}.{plan.quote(ref.target_column)} = {alias}.{plan.quote(ref.column)}")
+        plan.add_columns(target, lookup, f"{stem}_{stem_of(ref.column, target.name)}", frozenset({ref.target_column}))
+        return
 
 
 def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, schema: Schema, run: Any,
@@ -509,7 +533,7 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
 
 
 def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: dict[str, list[Any]],
-              guesses: list[Guess], notes: list[str]) -> tuple[list[Guess], list[str]]:
+              guesses: list[Guess], notes: list[str], references: set[str]) -> tuple[list[Guess], list[str]]:
     """The visit's id for a table with no one-column primary key: a column or a pair proven
     unique (identity.py), which the proposal names; else the scorer's reading is kept and the
     proposal says that no column makes one (a visit may then be merged into another)."""
@@ -524,7 +548,7 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
 
     current = next((g for g in guesses if g.field == "external_id"), None)
     preferred = current.source.split(" + ") if current is not None else []
-    found = find_identity(counted, plan.main, plan.quote, sample, preferred)
+    found = find_identity(counted, plan.main, plan.quote, sample, preferred, references)
     kept = list(guesses)
     if found is None:
         notes.append(f"external_id: table {plan.main.name!r} has no primary key and no column or pair of columns "
@@ -611,7 +635,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
 
     try:  # references kept without a declared key (a text UID column): found by their values
         with connection.begin_nested():
-            schema.learn(value_references(schema, run, lambda n: _quote(connection, n)))
+            schema.learn(value_references(schema, run, lambda n: _quote(connection, n),
+                                          mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
     main = _pick_table(schema, wanted, has_rows)
@@ -654,7 +679,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if main.key is None:
         sample = {o: [row[i] for row in rows] for i, o in enumerate(outs)
                   if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
-        guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes)
+        guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
+                                      {r.column for r in schema.refs(main.name)})
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")

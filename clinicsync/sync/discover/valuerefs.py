@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of
+from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, stems
 
 Run = Callable[[str], list[tuple[Any, ...]]]
 
@@ -40,9 +40,23 @@ _NUMBER = re.compile(r"-?[0-9]{1,18}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 
 
+# Words of an id that is the row's own (``OC_PLANNING_OBJECTID``, ``SEQID`` beside a node's
+# ``SERVERID``): a sequence 1, 2, 3 … that any table with as many rows matches by its values.
+_OWN_ID = frozenset({"object", "obj", "seq", "sequence", "serial", "row", "line", "entry", "item", "node",
+                     "server", "site", "instance", "version", "counter", "local"})
+
+
+def _own_identity(table: Table, column: str) -> bool:
+    """A column whose name says only "this row's id": the table's own words, an id, or a word
+    of a row's own numbering (object, sequence, server)."""
+    rest = stems(column) - stems(table.name) - _IDENTIFIER
+    return rest <= _OWN_ID
+
+
 def _candidate(table: Table, column: str, known: set[str]) -> bool:
     type_name = table.columns[column]
     return (column not in known and column not in table.primary_key and not audit(column)
+            and not _own_identity(table, column)
             and bool(words(column) & _IDENTIFIER or column.lower().endswith("id"))
             and bool(_TEXT.search(type_name) or WHOLE.search(type_name)))
 
@@ -51,8 +65,11 @@ def _numeric(values: set[str]) -> bool:
     return all(_NUMBER.fullmatch(v) for v in values)
 
 
-def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> list[Ref]:
-    """The references found by values (``declared`` False), to be added with ``Schema.learn``."""
+def value_references(schema: Schema, run: Run, quote: Callable[[str], str], mixed: bool = False) -> list[Ref]:
+    """The references found by values (``declared`` False), to be added with ``Schema.learn``.
+    ``mixed``: the database compares a text column of digits with a whole-number key by itself
+    (MariaDB/MySQL, SQLite), so a text UID holding another table's number is matched there too;
+    PostgreSQL refuses such a join, so only like is matched to like."""
     samples: dict[tuple[str, str], set[str]] = {}
     for table in list(schema.tables.values()):
         known = {r.column for r in schema.refs(table.name)}
@@ -75,7 +92,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> l
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
         wanted = set()
         for (owner, column), values in samples.items():
-            if owner == target.name or _whole_column(schema, owner, column) != whole:
+            if owner == target.name or not _comparable(schema, owner, column, whole, mixed):
                 continue  # a join of text to a number fails on PostgreSQL: only like to like
             if whole and not _numeric(values):
                 continue
@@ -90,7 +107,9 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> l
         if uuid_key:
             found |= {v.lower() for v in found}
         for (owner, column), values in samples.items():
-            if owner == target.name or _whole_column(schema, owner, column) != whole:
+            if owner == target.name or not _comparable(schema, owner, column, whole, mixed):
+                continue
+            if whole and not _numeric(values):
                 continue
             if _numeric(values) and len(values) < MIN_NUMBERS and not _related(column, target) >= 3:
                 continue  # a few small numbers are the keys of every table: only the table the name says
@@ -99,17 +118,17 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> l
                 matches.setdefault((owner, column), []).append(target)
     out = []
     for (owner, column), found_targets in matches.items():
-        chosen = _choose(column, found_targets)
+        chosen = _choose(column, found_targets, schema)
         if chosen is not None:
             out.append(Ref(owner, column, chosen.name, str(chosen.key), declared=False, by_values=True))
     return out
 
 
 def _related(column: str, target: Table) -> int:
-    """How closely a column's name points at a table: 3 a shared word (``user_uid`` -> ``app_user``),
-    2 the same kind of person (patient, person, provider), 1 a patient's person (``patient_uid``
-    -> ``person``, not a login table), 0 nothing."""
-    if words(target.name) & (words(column) - _IDENTIFIER):
+    """How closely a column's name points at a table: 3 a shared word (``user_uid`` -> ``app_user``,
+    ``USERUID`` -> ``Users``), 2 the same kind of person (patient, person, provider), 1 a patient's
+    person (``patient_uid`` -> ``person``, not a login table), 0 nothing."""
+    if stems(target.name) & (stems(column) - _IDENTIFIER):
         return 3
     own, other = kind_of(column), kind_of(target.name)
     if own is not None and own == other:
@@ -123,13 +142,27 @@ def _whole_column(schema: Schema, table: str, column: str) -> bool:
     return bool(WHOLE.search(schema.tables[table].columns[column]))
 
 
-def _choose(column: str, targets: list[Table]) -> Table | None:
+def _comparable(schema: Schema, table: str, column: str, whole_key: bool, mixed: bool) -> bool:
+    """Whether ``table.column`` may be joined to a key: like to like, or text to a number where
+    the database compares them (``mixed``)."""
+    return _whole_column(schema, table, column) == whole_key or (mixed and whole_key)
+
+
+def _choose(column: str, targets: list[Table], schema: Schema) -> Table | None:
     """The one table a column refers to: the only match (text UIDs, or whole numbers matching one
-    table only), else the one its name points at most closely (``_related``); None when that
-    does not decide."""
+    table only), else the one its name points at most closely (``_related``); else, for a name
+    that says a person (``PATIENTUID``) when no table is named so, the one matching table the
+    others refer to (a person table beside its address rows: the child's own serial numbers
+    overlap the parent's by chance, the column names the parent); None when that does not decide."""
     if len(targets) == 1:
         return targets[0]
     ranked = sorted(((_related(column, t), t.name) for t in targets), reverse=True)
     if ranked[0][0] > 0 and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
         return next(t for t in targets if t.name == ranked[0][1])
+    if ranked[0][0] == 0 and kind_of(column) is not None:
+        names = {t.name for t in targets}
+        children = {t.name for t in targets for r in schema.refs(t.name) if r.target in names - {t.name}}
+        parents = [t for t in targets if t.name not in children]
+        if len(parents) == 1 and children:
+            return parents[0]
     return None

@@ -173,6 +173,11 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
         if clock is not None and int(clock.group(1)) < 24 and int(clock.group(2)) < 60:
             hit("time")
             time_formats.add(_time_format(clock))
+            minutes = int(clock.group(1)) * 60 + int(clock.group(2))
+            if int(clock.group(1)) < 5 and 5 <= minutes <= 300 and clock.group(3) in (None, "00") \
+                    and not clock.group(4):  # '0:30': before 05:00 no visit's clock, a length (hours:minutes)
+                hit("duration")
+                units += 1
             continue
         if "@" in value:
             try:

@@ -126,7 +126,22 @@ def name_tokens(name: str) -> list[str]:
     ['telefono', 'movil'], 'patient_ID' -> ['patient', 'id']. Digits stay attached
     ('tel2' -> ['tel2']) and are then tried without them."""
     spaced = _HUMP.sub(" ", name.replace("º", "o").replace("°", "o"))
-    return [t for t in _SPLIT.split(plain(spaced)) if t]
+    tokens = [t for t in _SPLIT.split(plain(spaced)) if t]
+    if name.isupper():  # OC_PLANNING_PLANNEDEND: capitals leave no hump between the glued words
+        return [part for t in tokens for part in _unglued(t)]
+    return tokens
+
+
+_GLUED_TAIL = re.compile(r"^([a-z]{4,}?)(end|start|date|time|uid|id)$")
+
+
+def _unglued(token: str) -> list[str]:
+    """A token of an all-capital name split before the word it ends with ('plannedend' ->
+    planned, end; 'patientuid' -> patient, uid), unless the token is a word the roles know."""
+    glued = _GLUED_TAIL.match(token)
+    if glued is None or token_role(token) is not None:
+        return [token]
+    return [glued.group(1), glued.group(2)]
 
 
 def table_prefix(columns: Sequence[str]) -> str:
