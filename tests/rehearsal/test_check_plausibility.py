@@ -305,6 +305,16 @@ def test_doctors_without_name_or_email_fail_when_agendas_are_on(check: Callable[
 
 
 @pytest.mark.postgres
+def test_no_doctor_on_any_visit_fails_when_agendas_are_on(check: Callable[..., Any]) -> None:
+    """No doctor at all (the provider column never read): agendas, on by default, reach nobody.
+    It used to be the warning "only 0 of 84 upcoming visits have a doctor" and `check` exited 0."""
+    result, plain = check(query().replace("a.provider_id,", "NULL AS provider_id,"), expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "practitioner.external_id" and "none of the 84 upcoming visits" in finding["message"]
+    assert "reminders.agenda.enabled: false" in finding["message"] and "error: practitioner.external_id" in plain
+
+
+@pytest.mark.postgres
 def test_a_patient_name_ending_in_a_date_fails(check: Callable[..., Any]) -> None:
     result, _ = check(query(patient_name="p.name || ' ' || to_char(a.starts_at - interval '40 days', "
                                          "'YYYY-MM-DD HH24:MI:SS')"), expect=1)
@@ -354,7 +364,8 @@ def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write
         (tmp_path / "visits.yaml").write_text(
             "name: visits\nstatus_map: {scheduled: booked}\nfields:\n  external_id: {from: id}\n"
             "  start: {from: starts_at}\n  duration_minutes: {value: 30}\n  status: {from: status}\n"
-            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n", encoding="utf-8")
+            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n"
+            "  practitioner.external_id: {value: dr-1}\n  practitioner.name: {value: Dr One}\n", encoding="utf-8")
         connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
                      "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start AND "
                                                   ":window_end"}
@@ -387,7 +398,8 @@ def test_status_words_the_status_field_maps_are_not_listed(tmp_path: Path, write
         (tmp_path / "visits.yaml").write_text(
             "name: visits\nfields:\n  external_id: {from: id}\n  start: {from: starts_at}\n"
             "  duration_minutes: {value: 30}\n  status: {from: status, map: {scheduled: booked, purged: cancelled}}\n"
-            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n", encoding="utf-8")
+            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n"
+            "  practitioner.external_id: {value: dr-1}\n  practitioner.name: {value: Dr One}\n", encoding="utf-8")
         connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
                      "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start AND "
                                                   ":window_end"}

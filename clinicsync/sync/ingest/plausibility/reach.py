@@ -9,8 +9,8 @@ hold one on the unreachable visits (by name, never a value), the likeliest fix.
 
 A doctor: when calendars or doctors' agendas are on, practitioners with neither a name nor
 an email on every visit (a resource's or a slot's key taken for the doctor) reach no
-calendar and no agenda: that fails too. Fewer than half of the visits with any doctor only
-warns (a clinic's reminders work without one).
+calendar and no agenda: that fails too, as does no doctor on any visit. Fewer than half of
+the visits with a doctor only warns (a clinic's reminders work without one).
 """
 
 from __future__ import annotations
@@ -108,7 +108,14 @@ class Reach:
                                  "calendars and agendas reach nobody. The doctor id is likely a slot's, a "
                                  "resource's or a schedule's key: follow it in the connector's query to the user, "
                                  "staff or person row, and map practitioner.name and practitioner.email from it"))
-        if self.with_doctor < LOW * self.upcoming:
+        if self.needs.doctors and not self.with_doctor:
+            found.append(Finding("reach", "error", "practitioner.external_id",
+                                 f"practitioner.external_id: none of the {self.upcoming} upcoming visits has a "
+                                 f"doctor{self._reads('practitioner')}, so calendars and doctors' agendas reach "
+                                 "nobody. Map practitioner.external_id, name and email (a provider through a link "
+                                 "table: join it in the query), or turn them off (calendar.provider: none, "
+                                 "reminders.agenda.enabled: false)"))
+        elif self.with_doctor < LOW * self.upcoming:
             found.append(Finding("reach", "warning", "practitioner.external_id",
                                  f"practitioner.external_id: only {share(self.with_doctor, self.upcoming)} upcoming "
                                  "visits have a doctor: the others reach no doctor's calendar or agenda. Map "
