@@ -411,3 +411,13 @@ def test_status_words_the_status_field_maps_are_not_listed(tmp_path: Path, write
     assert "purged" not in finding["message"].lower() and "2 word(s)" in finding["message"]
     assert "'archived' (1 row(s))" in finding["message"] and "'booked' (1 row(s))" in finding["message"]
     assert finding["message"].endswith("give each a status under `status: map:` (the field's own map)")
+
+
+def test_no_source_at_all_fails(write_settings: Callable[..., Path], cli: Any) -> None:
+    """discover stopped to ask and wrote nothing: `check` used to say "0 sources … 0 problems"
+    and exit 0 on a setup that reads nothing."""
+    _, out, _ = cli(write_settings())("check", "--json", "--offline", expect=1)
+    report = json.loads(out)
+    (finding,) = [f for f in report["findings"] if f["level"] == "error"]
+    assert finding["message"].startswith("connectors: no source is configured")
+    assert "clinicsync discover <url> --write" in finding["message"]

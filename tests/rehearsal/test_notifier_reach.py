@@ -19,7 +19,9 @@ SECRET = "s3cr3t-token-0123456789"
 
 
 def reach(write_settings: Callable[..., Path], cli: Any, notifiers: str, expect: int) -> tuple[dict[str, Any], str]:
-    run = cli(write_settings(extra=f"notifiers:\n{notifiers}reminders: {{enabled: false}}\n"))
+    # a source that reads nothing (pushed to us): a setup without any source fails check on its own
+    source = "- {name: website, kind: rest_api, api_keys: [{name: site, sha256: '" + "0" * 64 + "'}]}\n"
+    run = cli(write_settings(source, extra=f"notifiers:\n{notifiers}reminders: {{enabled: false}}\n"))
     _, out, _ = run("check", "--json", expect=expect)
     report = json.loads(out)
     assert SECRET not in out

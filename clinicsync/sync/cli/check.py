@@ -60,13 +60,20 @@ def place_findings(settings: Settings, results: list[SourceCheck]) -> list[Findi
 
 
 def clinic_findings(settings: Settings) -> list[Finding]:
-    """No ``clinic.name`` while reminders are on: every message template starts with the
-    clinic's name, so each SMS would begin "clinic: ..." and the patient cannot tell who wrote."""
-    if not settings.reminders.enabled or "name" in settings.clinic.model_fields_set:
-        return []
-    return [Finding("clinic", "error", "clinic.name is not set while reminders are on: every message starts with "
-                                       "the clinic's name, so patients would read \"clinic: ...\" and not know who "
-                                       "writes. Add `name:` under `clinic:` (e.g. name: Riverside Family Practice)")]
+    """No source at all: the setup reads nothing. No ``clinic.name`` while reminders are on:
+    every message template starts with the clinic's name, so each SMS would begin "clinic: ..."
+    and the patient cannot tell who wrote."""
+    found = []
+    if not settings.connectors:  # e.g. discover stopped to ask and wrote nothing: "0 problems" would be false
+        found.append(Finding("clinic", "error", "connectors: no source is configured, so nothing is read, stored "
+                                                "or reminded. Run `clinicsync discover <url> --write` (it adds the "
+                                                "source here) or add one under `connectors:`"))
+    if settings.reminders.enabled and "name" not in settings.clinic.model_fields_set:
+        found.append(Finding("clinic", "error", "clinic.name is not set while reminders are on: every message starts "
+                                                "with the clinic's name, so patients would read \"clinic: ...\" and "
+                                                "not know who writes. Add `name:` under `clinic:` (e.g. name: "
+                                                "Riverside Family Practice)"))
+    return found
 
 
 def status_page_findings(settings: Settings) -> list[Finding]:
