@@ -46,6 +46,7 @@ from clinicsync.sync.ingest.orphans import HELD, RETIRED, fixes, retired_sources
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, SiteComposers, Visit
+from clinicsync.sync.reminders.decisions import Decision, SendOutcome
 from clinicsync.sync.reminders.deleted_rows import GONE_AT_SOURCE, gone_at_source
 from clinicsync.sync.reminders.guard import UnsafeSourceText
 from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
@@ -617,78 +618,78 @@ class Dispatcher:
         taken so far (:func:`~clinicsync.common.timeutil.moment_in_pass`, as the waitlist's)."""
         return moment_in_pass(self.now, self._started, self.clock())
 
-    def _check(self, item: Item) -> tuple[str, str | None]:
-        """('send', None), ('skip', reason), ('cancel', reason) or ('defer', None) after moving the
+    def _check(self, item: Item) -> tuple[Decision, str | None]:
+        """(SEND, None), (SKIP, reason), (CANCEL, reason) or (DEFER, None) after moving the
         row out of quiet hours, judged at the message's own moment (:meth:`_moment`)."""
         row, a = item.row, item.appointment
         now = self._moment()
         if self._switched_off(row):
-            return "cancel", SETTINGS_CHANGED
+            return Decision.CANCEL, SETTINGS_CHANGED
         if row.kind == "agenda":
             if not item.agenda:
-                return "skip", "no appointments that day"
+                return Decision.SKIP, "no appointments that day"
             if now > self._agenda_deadline(row):
-                return "skip", "too late"
-            return "send", None
+                return Decision.SKIP, "too late"
+            return Decision.SEND, None
         if a is None:
-            return "skip", "appointment no longer in the store"
+            return Decision.SKIP, "appointment no longer in the store"
         if row.recipient == "patient" and item.patient is None:
-            return "skip", "no patient record"
+            return Decision.SKIP, "no patient record"
         if row.recipient == "patient" and item.patient is not None and item.patient.channel == "none":
-            return "skip", "the patient asked for no messages"
+            return Decision.SKIP, "the patient asked for no messages"
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         if row.kind != "cancelled" and not active:
-            return "skip", "no-show" if a.status == "noshow" else "appointment cancelled"
+            return Decision.SKIP, "no-show" if a.status == "noshow" else "appointment cancelled"
         if (row.connector, a.external_id) in self._gone:
-            return "skip", GONE_AT_SOURCE
+            return Decision.SKIP, GONE_AT_SOURCE
         if row.recipient == "patient" and row.kind not in ("cancelled", "followup") and a.status in UNDER_WAY_STATUSES:
-            return "cancel", under_way_reason(a.status)  # before planning has seen it
+            return Decision.CANCEL, under_way_reason(a.status)  # before planning has seen it
         if row.kind == "cancelled" and row.recipient == "patient" and active and row.recipient_ref == a.patient_ref:
-            return "skip", BOOKED_AGAIN  # before planning has seen it
+            return Decision.SKIP, BOOKED_AGAIN  # before planning has seen it
         if row.kind == "followup" and a.status != "fulfilled":
-            return "skip", "no longer fulfilled"
+            return Decision.SKIP, "no longer fulfilled"
         if row.kind == "reminder" and row.starts_at != a.start_utc:
-            return "skip", "appointment moved"
+            return Decision.SKIP, "appointment moved"
         if row.recipient == "patient" and row.kind != "cancelled" and row.recipient_ref != a.patient_ref:
-            return "skip", "appointment given to another patient"  # before planning has seen it
+            return Decision.SKIP, "appointment given to another patient"  # before planning has seen it
         if row.kind == "confirmation" and row.recipient == "patient" and item.superseded:
-            return "skip", "superseded"
+            return Decision.SKIP, "superseded"
         if row.kind == "reminder" and row.recipient == "patient":
             if item.superseded:
-                return "skip", "superseded"
+                return Decision.SKIP, "superseded"
             if now > self._send_by(row, a.timezone, row.connector):
-                return "skip", "too late"
+                return Decision.SKIP, "too late"
         answered = answered_skip(row.kind, row.recipient, a,
                                  declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
         if answered:
-            return "skip", answered
+            return Decision.SKIP, answered
         if row.kind == "declined" and getattr(a, "participation", None) != "declined":
             # The answer was for the time it was given: a move (or the visit booked again, or
             # given to another patient) cleared it before this email went; it would tell the
             # doctor the patient declined the visit as it is now.
             moved = row.starts_at is not None and row.starts_at != a.start_utc
-            return "skip", STALE_DECLINE + (": the visit moved" if moved else "")
+            return Decision.SKIP, STALE_DECLINE + (": the visit moved" if moved else "")
         start = row.starts_at if row.kind in OLD_START_KINDS and row.starts_at else a.start_utc
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.kind == "followup":
             latest = a.end_utc + parse_duration(self.config.notices.followup.within)
         if row.kind != "followup" and now >= start:
-            return "skip", "too late"  # the visit has begun (at its start, not a minute later)
+            return Decision.SKIP, "too late"  # the visit has begun (at its start, not a minute later)
         if row.recipient in STAFF:
-            return "send", None
+            return Decision.SEND, None
         if row.kind in NOTICE_KINDS and now > self._notice_deadline(row, a.timezone):
-            return "skip", "too late"
+            return Decision.SKIP, "too late"
         slot = place(now, now=now, latest=latest, zone_name=a.timezone,
                      quiet=self.settings.quiet_hours_for(row.connector))
         if slot.due is None:
-            return "skip", slot.reason
+            return Decision.SKIP, slot.reason
         if slot.due != now:
             # A refused send's "will retry: …" stays: should the wait make it too late, the
             # outage is still why it was not sent (_gave_up).
             kept = row.reason if is_retrying(row.reason) else None
             self._finish(item, "pending", kept, due=slot.due, note=slot.note)
-            return "defer", None
-        return "send", None
+            return Decision.DEFER, None
+        return Decision.SEND, None
 
     def _switched_off(self, row: Any) -> bool:
         """A message of a kind the settings no longer send (agendas, follow-ups or `confirmed`
@@ -762,16 +763,16 @@ class Dispatcher:
         if self._stop.is_set() or self._halt.is_set():
             return  # left claimed but not handed over: released to pending
         decision, reason = self._check(item)
-        if decision == "defer":
+        if decision is Decision.DEFER:
             self.report.count("deferred")
             return
-        if decision == "cancel":  # as re-planning cancels what the settings no longer want
+        if decision is Decision.CANCEL:  # as re-planning cancels what the settings no longer want
             self._finish(item, "cancelled", reason)
             return
-        if decision == "send" and (item.row.connector in self.orphaned or item.row.connector in self.retired):
+        if decision is Decision.SEND and (item.row.connector in self.orphaned or item.row.connector in self.retired):
             self._orphaned(item)
             return
-        if decision == "skip":
+        if decision is Decision.SKIP:
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
             self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
             self.report.count("failed" if gave_up else "skipped", reason)
@@ -812,7 +813,7 @@ class Dispatcher:
             # calls reach the provider at the pace of the bucket, not of the database.
             self.buckets[name].acquire()
             outcome = self._send(item, name, message, rendered.segments)
-            if outcome != "fallback":
+            if outcome is not SendOutcome.FALLBACK:
                 return
             item.tried.append(channel)
             last_error = item.error
@@ -851,8 +852,8 @@ class Dispatcher:
             return f"no reachable channel: no notifier sends {', '.join(unrouted)} (notifiers:, reminders.routes)"
         return "no reachable channel (no address, no consent, or opted out)"
 
-    def _send(self, item: Item, name: str, message: Message, segments: int | None) -> str:
-        """Call the notifier and record what came back; 'fallback' asks for the next channel."""
+    def _send(self, item: Item, name: str, message: Message, segments: int | None) -> SendOutcome:
+        """Call the notifier and record what came back; FALLBACK asks for the next channel."""
         channel = message.channel
         try:
             receipt = self._notifier(name).deliver(message)  # under its send_deadline
@@ -869,23 +870,23 @@ class Dispatcher:
                     self._told_to_wait(name, timedelta(seconds=exc.retry_after))
                 self._finish(item, "pending", f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
                 self.report.count("retrying")
-            return "retry"
+            return SendOutcome.RETRY
         except OptedOutError as exc:
             self._delivery(self._attempt(item, channel, name, "opted_out", detail=str(exc)))
             self._opt_out(channel, message.recipient, name)
             item.error = f"{channel}: opted out ({exc})"
-            return "fallback"
+            return SendOutcome.FALLBACK
         except PermanentError as exc:
             self._delivery(self._attempt(item, channel, name, "permanent", detail=str(exc)))
             item.error = f"{channel}: {exc}"
-            return "fallback"
+            return SendOutcome.FALLBACK
         except Exception as exc:  # DeliveryUnknownError, a bare NotifierError or a bug: it may have gone
             detail = (f"sent, but no answer came back ({exc}); it may or may not have gone out"
                       if isinstance(exc, DeliveryUnknownError) else
                       f"the notifier raised {type(exc).__name__} (unclassified); it may or may not have gone out")
             self._finish(item, "unknown", detail, delivery=self._attempt(item, channel, name, "unknown", detail=detail))
             self.report.count("unknown")
-            return "unknown"
+            return SendOutcome.UNKNOWN
         except BaseException:
             self._stop.set()
             reason = "interrupted during the send; it may or may not have gone out"
@@ -897,7 +898,7 @@ class Dispatcher:
         self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments, delivery=attempt,
                      sent_at=self.clock())
         self.report.count("sent")
-        return "sent"
+        return SendOutcome.SENT
 
     def _told_to_wait(self, name: str, wait: timedelta) -> None:
         """The provider behind ``name`` asked for ``wait`` before the next request (Retry-After)."""
