@@ -7,6 +7,13 @@ dispatchers never take the same row. Just before a notifier is called the row is
 handed over; a row that was handed over and never came back (a crash, an interrupt, a lease
 that ran out) becomes `unknown` and is never sent again unless asked (`--resend-unknown`).
 A claimed row that was never handed over goes back to `pending`.
+
+About 960 lines, the ``Dispatcher`` alone: its claim, load, decision and send share one pass's
+state (the claim token, the clock, the providers' waits, the orphaned sources) and its one
+state machine above. What has no part in that state lives apart: the decisions' and outcomes'
+types and the pass's tally (decisions.py), the routes (routes.py), the opt-outs (opt_outs.py).
+Should it grow, loading the claimed rows with their visits and people (``_load`` to
+``_visit``) is the next part to move out.
 """
 
 from __future__ import annotations
@@ -37,8 +44,7 @@ from clinicsync.notifiers.base import (
     PermanentError,
     RetryableError,
 )
-from clinicsync.notifiers.outbox import OutboxSettings
-from clinicsync.notifiers.registry import build_notifier, notifier_kinds
+from clinicsync.notifiers.registry import build_notifier
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.reminders import Offset
@@ -46,12 +52,14 @@ from clinicsync.sync.ingest.orphans import HELD, RETIRED, fixes, retired_sources
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, SiteComposers, Visit
-from clinicsync.sync.reminders.decisions import Decision, SendOutcome
+from clinicsync.sync.reminders.decisions import Decision, DispatchReport, SendOutcome
 from clinicsync.sync.reminders.deleted_rows import GONE_AT_SOURCE, gone_at_source
 from clinicsync.sync.reminders.guard import UnsafeSourceText
+from clinicsync.sync.reminders.opt_outs import lift_opt_out, opt_in, record_opt_out
 from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
 from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings, record_settings, settings_changed
+from clinicsync.sync.reminders.routes import RoutingError, outbox_routes, resolve_routes, routing_problems
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.runs.setaside import Item as SetAsideItem
@@ -93,85 +101,6 @@ def patient_address(patient: Any, channel: str) -> str | None:
     if channel in PHONE_CHANNELS:
         return str(patient.phone) if patient.phone and patient.allow_sms else None
     return str(patient.email) if patient.email and patient.allow_email else None
-
-class RoutingError(ValueError):
-    """A route names no notifier, or a channel has nowhere to go (a settings problem)."""
-
-
-@dataclass
-class DispatchReport:
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    unknown: int = 0
-    retrying: int = 0  # went back to pending after a passing fault (a retryable error)
-    # went back to pending: it woke inside the quiet hours, its provider said to wait, or its
-    # source is orphaned (sync/ingest/orphans.py: held)
-    deferred: int = 0
-    # skipped, by reason (the part before any ':'): `remind` breaks its summary down by it
-    skip_reasons: dict[str, int] = field(default_factory=dict, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, outcome: str, reason: str | None = None) -> None:
-        with self._lock:
-            setattr(self, outcome, getattr(self, outcome) + 1)
-            if outcome == "skipped" and reason:
-                key = reason.split(":", 1)[0]
-                self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
-
-    def as_dict(self) -> dict[str, int]:
-        """The outcomes: each counted reminder ended in one of these states."""
-        return {"sent": self.sent, "failed": self.failed, "skipped": self.skipped, "unknown": self.unknown}
-
-    def as_report(self) -> dict[str, int]:
-        """The outcomes, and the reminders put back to pending: to retry, or until quiet hours end."""
-        return {**self.as_dict(), "retrying": self.retrying, "deferred": self.deferred}
-
-
-def resolve_routes(settings: Settings) -> dict[str, str]:
-    """channel -> notifier name: the configured routes, else the first notifier handling the channel."""
-    kinds = notifier_kinds()
-    by_name = {n.name: n for n in settings.notifiers}
-    routes: dict[str, str] = {}
-    for channel, name in settings.reminders.routes.items():
-        if name not in by_name:
-            raise RoutingError(f"reminders.routes.{channel}: no notifier named {name!r} "
-                               f"(known: {sorted(by_name) or 'none'})")
-        if channel not in kinds[by_name[name].kind].channels:
-            raise RoutingError(f"reminders.routes.{channel}: notifier {name!r} ({by_name[name].kind}) "
-                               f"does not send {channel}")
-        routes[channel] = name
-    for channel in CHANNELS:
-        if channel not in routes:
-            for notifier in settings.notifiers:
-                if channel in kinds[notifier.kind].channels:
-                    routes[channel] = notifier.name
-                    break
-    return routes
-
-
-def outbox_routes(settings: Settings) -> dict[str, str]:
-    """channel -> folder, for the channels whose messages go to a dry-run outbox (written as
-    files, never sent): said by `remind` and its log line, so that nobody believes a patient
-    was reached (a settings file without `notifiers:` has the outbox alone, issue 57 obs 6)."""
-    by_name = {n.name: n for n in settings.notifiers}
-    try:
-        routes = resolve_routes(settings)
-    except RoutingError:
-        return {}
-    return {channel: str(config.directory) for channel, name in sorted(routes.items())
-            if isinstance(config := by_name[name], OutboxSettings)}
-
-
-def routing_problems(settings: Settings) -> list[str]:
-    """`resolve_routes`'s refusal, for `config validate`: a route left naming a notifier that
-    was renamed or removed, or one that does not send the channel."""
-    try:
-        resolve_routes(settings)
-    except RoutingError as exc:
-        return [str(exc)]
-    return []
-
 
 @dataclass
 class Item:
@@ -1002,27 +931,6 @@ class Dispatcher:
             pass  # already recorded (another worker, same address)
 
 
-def opt_in(store: Store, channel: str, address: str) -> bool:
-    """Lift an opt-out (the patient asked again for messages on this channel)."""
-    with store.engine.begin() as connection:
-        return lift_opt_out(connection, channel, address)
-
-
-def lift_opt_out(connection: Connection, channel: str, address: str) -> bool:
-    """`opt_in` inside the caller's transaction."""
-    return bool(connection.execute(OPT_OUTS.delete().where(
-        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
-
-
-def record_opt_out(connection: Connection, channel: str, address: str, source: str, now: datetime) -> bool:
-    """Record an opt-out inside the caller's (write-locked) transaction; False if already there."""
-    exists = connection.execute(select(OPT_OUTS.c.address).where(
-        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).first()
-    if exists is None:
-        connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
-    return exists is None
-
-
 class SendPools:
     """A pool of ``workers`` send threads per notifier (issue 59): a channel whose provider is
     slow holds only its own workers, never another's. With one pool for all, 10 emails due
@@ -1057,5 +965,6 @@ def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dr
     return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown, halt=halt).run()
 
 
-__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out",
-           "routing_problems"]
+# Importers take these from here; each lives in the module that owns it (decisions, routes, opt_outs).
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "outbox_routes",
+           "record_opt_out", "resolve_routes", "routing_problems"]
