@@ -266,16 +266,16 @@ def test_the_listener_killed_between_store_and_ack_the_resend_is_not_duplicated(
 def test_a_store_failure_sends_no_ack_and_the_resend_is_stored(listen: ListenerFactory, store: Store,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     running = listen()
-    real = store.apply_batch
+    real = store.apply_push
 
     def database_down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(store, "apply_batch", database_down)
+    monkeypatch.setattr(store, "apply_push", database_down)
     message = siu("S12", "MSG1", "20300301090000")
     with running.client() as client:
         assert client.send_message(message) == b""
-    monkeypatch.setattr(store, "apply_batch", real)
+    monkeypatch.setattr(store, "apply_push", real)
     [ack] = running.send(message)
     assert ack.code == "AA" and outbox(store) == [("A100", "created", 1)]
 

@@ -97,14 +97,14 @@ def test_a_value_the_database_refuses_is_quarantined_not_resent_forever(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A value the database refuses: AE and quarantine, so the sender moves on (a message
     that can never be stored must not block its queue). The refusal is the driver's."""
-    original = Store.apply_batch
+    original = Store.apply_push
 
     def refuse(self: Store, connector: str, run_id: str, mapped: Any, *args: Any, **kwargs: Any) -> Any:
         if mapped:
             raise DataError("INSERT …", {}, ValueError("value too long for type character varying(255)"))
         return original(self, connector, run_id, mapped, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "apply_batch", refuse)
+    monkeypatch.setattr(Store, "apply_push", refuse)
     message = siu("S12", "MSG1", "20300301090000").encode()
     reply = receiver(store).handle(message, "10.0.0.1")
     assert (reply.code, ack(reply.ack).control_id) == ("AE", "MSG1")

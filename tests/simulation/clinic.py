@@ -428,6 +428,7 @@ def kill_on_store_write(worker: Worker) -> None:
         raise Killed("push")
 
     store.apply_batch = dead  # type: ignore[method-assign]
+    store.apply_push = dead  # type: ignore[method-assign]
     store.finish_run = dead  # type: ignore[method-assign]
     worker.killed = True
 

@@ -1,5 +1,5 @@
 """A Cal.com webhook's first read and receipt claim (sync/ingest/push_hooks.py ``Unchained``) read in
-the push's own one read on PostgreSQL (``Store.apply_batch`` ``folded``, issue 32): the same
+the push's own one read on PostgreSQL (``PushOptions.folded``, issue 32): the same
 webhooks through a receiver end as with the claim-and-read as a statement of its own before it
 (the same ``within`` passed as a plain callable): the same answers (created, a replay left out,
 duplicate, chained, an expired receipt before and after the prune), receipts, rows, events and

@@ -7,6 +7,11 @@ dispatchers never take the same row. Just before a notifier is called the row is
 handed over; a row that was handed over and never came back (a crash, an interrupt, a lease
 that ran out) becomes `unknown` and is never sent again unless asked (`--resend-unknown`).
 A claimed row that was never handed over goes back to `pending`.
+
+The ``Dispatcher`` is composed of its loading (claimed.py: the claimed rows read with their
+visits and people, and the deadlines they set); what has no part in a pass's state lives apart:
+the decisions' and outcomes' types and the pass's tally (decisions.py), the routes (routes.py),
+the opt-outs (opt_outs.py).
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -37,158 +42,39 @@ from clinicsync.notifiers.base import (
     PermanentError,
     RetryableError,
 )
-from clinicsync.notifiers.outbox import OutboxSettings
-from clinicsync.notifiers.registry import build_notifier, notifier_kinds
+from clinicsync.notifiers.registry import build_notifier
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.config.settings.reminders import Offset
 from clinicsync.sync.ingest.orphans import HELD, RETIRED, fixes, retired_sources, unnamed
-from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
-from clinicsync.sync.reminders.compose import Draft, SiteComposers, Visit
-from clinicsync.sync.reminders.deleted_rows import GONE_AT_SOURCE, gone_at_source
+from clinicsync.sync.reminders.claimed import (
+    NOTICE_KINDS,
+    OLD_START_KINDS,
+    STAFF,
+    STALE_DECLINE,
+    ClaimedRows,
+    Item,
+    R,
+    patient_address,
+)
+from clinicsync.sync.reminders.compose import Draft, SiteComposers
+from clinicsync.sync.reminders.decisions import Decision, DispatchReport, SendOutcome
+from clinicsync.sync.reminders.deleted_rows import GONE_AT_SOURCE
 from clinicsync.sync.reminders.guard import UnsafeSourceText
+from clinicsync.sync.reminders.opt_outs import lift_opt_out, opt_in, record_opt_out
 from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
 from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings, record_settings, settings_changed
-from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
+from clinicsync.sync.reminders.routes import RoutingError, outbox_routes, resolve_routes, routing_problems
+from clinicsync.sync.reminders.timing import place
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.runs.setaside import Item as SetAsideItem
 from clinicsync.sync.runs.setaside import reason_of, run_isolated, take_retries
-from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner
-from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import RETRYING, is_retrying
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
-D = Practitioner.__table__  # type: ignore[attr-defined]
-L = Location.__table__  # type: ignore[attr-defined]
-R = REMINDERS
-# A patient's status notices: each has a deadline (reminders.notices.max_lateness).
-NOTICE_KINDS = frozenset({"confirmation", "rescheduled", "confirmed", "cancelled"})
-# Rows about the start they were planned for rather than the visit's current one: a
-# cancellation, and a doctor's notice that a visit left their schedule (its old time).
-OLD_START_KINDS = frozenset({"cancelled", "reassigned"})
-# Doctors' notices about the visit as it is now (the patient's answer), not about a change of
-# one doctor's schedule: they go to whoever has the visit when they are sent, as every message
-# is rendered from the current appointment. A visit given to another doctor between the answer
-# and the send (a stopped dispatcher, a push) would otherwise tell the one who no longer has it.
-# The same-day change notices keep the doctor they were planned for (``reassigned``: the one
-# whose schedule the visit left).
-CURRENT_DOCTOR_KINDS = frozenset({"declined"})
-STALE_DECLINE = "the patient's answer no longer stands"  # a `declined` notice whose answer was cleared
 log = structlog.get_logger("clinicsync.reminders")
-PHONE_CHANNELS = ("sms", "whatsapp")
-STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
-
-
-
-def patient_address(patient: Any, channel: str) -> str | None:
-    """Where a message on ``channel`` reaches the patient, if they consented to that channel:
-    the phone for SMS and WhatsApp (``allow_sms``), the email otherwise (``allow_email``)."""
-    if patient is None:
-        return None
-    if channel in PHONE_CHANNELS:
-        return str(patient.phone) if patient.phone and patient.allow_sms else None
-    return str(patient.email) if patient.email and patient.allow_email else None
-
-class RoutingError(ValueError):
-    """A route names no notifier, or a channel has nowhere to go (a settings problem)."""
-
-
-@dataclass
-class DispatchReport:
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    unknown: int = 0
-    retrying: int = 0  # went back to pending after a passing fault (a retryable error)
-    # went back to pending: it woke inside the quiet hours, its provider said to wait, or its
-    # source is orphaned (sync/ingest/orphans.py: held)
-    deferred: int = 0
-    # skipped, by reason (the part before any ':'): `remind` breaks its summary down by it
-    skip_reasons: dict[str, int] = field(default_factory=dict, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, outcome: str, reason: str | None = None) -> None:
-        with self._lock:
-            setattr(self, outcome, getattr(self, outcome) + 1)
-            if outcome == "skipped" and reason:
-                key = reason.split(":", 1)[0]
-                self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
-
-    def as_dict(self) -> dict[str, int]:
-        """The outcomes: each counted reminder ended in one of these states."""
-        return {"sent": self.sent, "failed": self.failed, "skipped": self.skipped, "unknown": self.unknown}
-
-    def as_report(self) -> dict[str, int]:
-        """The outcomes, and the reminders put back to pending: to retry, or until quiet hours end."""
-        return {**self.as_dict(), "retrying": self.retrying, "deferred": self.deferred}
-
-
-def resolve_routes(settings: Settings) -> dict[str, str]:
-    """channel -> notifier name: the configured routes, else the first notifier handling the channel."""
-    kinds = notifier_kinds()
-    by_name = {n.name: n for n in settings.notifiers}
-    routes: dict[str, str] = {}
-    for channel, name in settings.reminders.routes.items():
-        if name not in by_name:
-            raise RoutingError(f"reminders.routes.{channel}: no notifier named {name!r} "
-                               f"(known: {sorted(by_name) or 'none'})")
-        if channel not in kinds[by_name[name].kind].channels:
-            raise RoutingError(f"reminders.routes.{channel}: notifier {name!r} ({by_name[name].kind}) "
-                               f"does not send {channel}")
-        routes[channel] = name
-    for channel in CHANNELS:
-        if channel not in routes:
-            for notifier in settings.notifiers:
-                if channel in kinds[notifier.kind].channels:
-                    routes[channel] = notifier.name
-                    break
-    return routes
-
-
-def outbox_routes(settings: Settings) -> dict[str, str]:
-    """channel -> folder, for the channels whose messages go to a dry-run outbox (written as
-    files, never sent): said by `remind` and its log line, so that nobody believes a patient
-    was reached (a settings file without `notifiers:` has the outbox alone, issue 57 obs 6)."""
-    by_name = {n.name: n for n in settings.notifiers}
-    try:
-        routes = resolve_routes(settings)
-    except RoutingError:
-        return {}
-    return {channel: str(config.directory) for channel, name in sorted(routes.items())
-            if isinstance(config := by_name[name], OutboxSettings)}
-
-
-def routing_problems(settings: Settings) -> list[str]:
-    """`resolve_routes`'s refusal, for `config validate`: a route left naming a notifier that
-    was renamed or removed, or one that does not send the channel."""
-    try:
-        resolve_routes(settings)
-    except RoutingError as exc:
-        return [str(exc)]
-    return []
-
-
-@dataclass
-class Item:
-    """One claimed reminder with the current rows it is about."""
-
-    row: Any
-    appointment: Any | None = None
-    patient: Any | None = None
-    doctor: Any | None = None
-    location: str | None = None
-    agenda: list[Visit] = field(default_factory=list)
-    stats: DayStats | None = None  # an agenda's figures
-    tried: list[str] = field(default_factory=list)
-    error: str | None = None  # the last permanent failure, for the final reason
-    attempts: int = 0  # hand-overs so far, this run's included
-    superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
-
-
 # How long a message of an orphaned source (sync/ingest/orphans.py) waits before the dispatcher looks
 # at it again: sent then if its source is named again, else held again or "too late".
 HOLD_RECHECK = timedelta(minutes=5)
@@ -212,7 +98,7 @@ def _gave_up(item: Item, reason: str | None) -> str | None:
     return f"too late after {tries} ({last.removeprefix(RETRYING)})"
 
 
-class Dispatcher:
+class Dispatcher(ClaimedRows):
     def __init__(self, settings: Settings, store: Store, now: datetime | None = None, *,
                  dry_run: bool = False, resend_unknown: bool = False,
                  clock: Callable[[], datetime] = utcnow, worker: str | None = None,
@@ -394,206 +280,6 @@ class Dispatcher:
                 status="pending", claimed_by=None, lease_until=None, updated_at=self.clock()))
 
     # -- loading --------------------------------------------------------------------------
-    def _load(self, ids: list[int]) -> list[Item]:
-        """The claimed rows with the current appointment, patient, doctor and location (a few queries)."""
-        with self.store.engine.connect() as connection:
-            rows = connection.execute(select(R).where(R.c.id.in_(ids)).order_by(R.c.due_at, R.c.id)).all()
-            appointment_ids = [r.appointment_id for r in rows if r.appointment_id is not None]
-            appointments = {a.id: a for a in connection.execute(select(A).where(A.c.id.in_(appointment_ids)))}
-            items = [Item(row, appointments.get(row.appointment_id), tried=[t for t in row.tried.split(",") if t],
-                          attempts=row.attempts) for row in rows]
-            self._mark_superseded(connection, items)
-            refs: dict[str, set[tuple[str, str]]] = {"patient": set(), "doctor": set(), "location": set()}
-            for item in items:
-                for part, ref in self._refs(item).items():
-                    if ref:
-                        refs[part].add((item.row.connector, ref))
-            patients = self._by_key(connection, P, refs["patient"])
-            doctors = self._by_key(connection, D, refs["doctor"])
-            locations = self._by_key(connection, L, refs["location"])
-            loaded = []
-            for item in items:
-                wanted = self._refs(item)
-                connector = item.row.connector
-                item.patient = patients.get((connector, wanted["patient"] or ""))
-                item.doctor = doctors.get((connector, wanted["doctor"] or ""))
-                place_row = locations.get((connector, wanted["location"] or ""))
-                item.location = place_row.name if place_row is not None else None
-
-                def agenda(item: Item = item) -> None:
-                    with connection.begin_nested():  # a failed query spoils only this savepoint
-                        self._agenda(connection, item)
-
-                if not self._isolated(item, agenda):  # an agenda that cannot be read is set aside
-                    loaded.append(item)
-            items = loaded
-            self._gone |= gone_at_source(self.settings, self.store, {
-                (i.row.connector, i.appointment.external_id) for i in items
-                if i.row.kind == "reminder" and i.row.recipient == "patient" and i.appointment is not None})
-            addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
-            if addresses:
-                self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
-                    select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(OPT_OUTS.c.address.in_(addresses)))}
-        return items
-
-    def _mark_superseded(self, connection: Connection, items: list[Item]) -> None:
-        """A patient's reminder is superseded when a later reminder for the same visit is due
-        too and still within its lateness bound (or already went): only the latest goes, so
-        a dispatcher that was down never sends "tomorrow" and "in an hour" in one burst.
-
-        A patient's unsent booking confirmation is superseded the same way by any reminder for
-        the visit's current start that is due and still in time (or already went): a visit
-        booked an hour ahead, or a confirmation held by the quiet hours, got the confirmation
-        and the 1-hour reminder in the same minute (issue 30, obs 12). The reminder says the
-        same and carries the same answer link."""
-        candidates = [(i, a) for i in items if (a := i.appointment) is not None
-                      and i.row.kind in ("reminder", "confirmation") and i.row.recipient == "patient"]
-        if not candidates:
-            return
-        ids = list({i.row.appointment_id for i, _ in candidates})
-        others: dict[int, list[Any]] = {}
-        for start in range(0, len(ids), 500):
-            for row in connection.execute(
-                    select(R.c.id, R.c.appointment_id, R.c.recipient_ref, R.c.offset, R.c.starts_at, R.c.status)
-                    .where(R.c.appointment_id.in_(ids[start:start + 500]), R.c.kind == "reminder",
-                           R.c.recipient == "patient", R.c.due_at <= self.now,
-                           R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
-                others.setdefault(row.appointment_id, []).append(row)
-        for item, appointment in candidates:
-            row, zone_name = item.row, appointment.timezone
-            # Only the same patient's reminders: one that went to a patient who had the visit
-            # before it was given to another told the new patient nothing.
-            own = [o for o in others.get(row.appointment_id, ()) if o.recipient_ref == row.recipient_ref]
-            if row.kind == "confirmation":
-                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name, row.connector)
-                                      for other in own)
-                continue
-            mine = reminder_time(row.starts_at, zone_name, row.offset)
-            for other in own:
-                if other.id == row.id or other.starts_at != row.starts_at:
-                    continue
-                if reminder_time(other.starts_at, zone_name, other.offset) <= mine:
-                    continue
-                if other.status in ("sent", "delivered", "unknown") \
-                        or self.now <= self._send_by(other, zone_name, row.connector):
-                    item.superseded = True
-                    break
-
-    def _stands_in(self, reminder: Any, start: datetime, zone_name: str, connector: str) -> bool:
-        """Whether a due reminder tells the patient what their confirmation would: it is for
-        the visit's current start, and it went, or it will go (in time, before ``min_lead``)."""
-        if reminder.starts_at != start:
-            return False
-        if reminder.status in ("sent", "delivered", "unknown"):
-            return True
-        return self.now <= self._send_by(reminder, zone_name, connector) and self.now < start - self.config.lead
-
-    def _clinic(self, connector: str | None) -> ClinicSettings:
-        """``clinic_for(connector)``, made once per site and run (a message reads it several times)."""
-        site = self.settings.site_of(connector)
-        clinic = self._clinics.get(site)
-        if clinic is None:
-            clinic = self._clinics[site] = self.settings.clinic_for(connector)
-        return clinic
-
-    def _send_by(self, row: Any, zone_name: str, connector: str) -> datetime:
-        """The latest a reminder may go out: its time (moved out of the quiet hours, where
-        planning moved it: ``connector``'s site's) plus the offset's maximum lateness."""
-        offset = Offset.parse(row.offset)
-        intended = due_for_offset(row.starts_at, zone_name, offset)
-        placed = place(intended, now=intended, latest=row.starts_at - self.config.lead, zone_name=zone_name,
-                       quiet=self.settings.quiet_hours_for(connector)).due
-        return max(intended, placed or intended) + self.config.lateness(offset)
-
-    def _agenda_deadline(self, row: Any) -> datetime:
-        """The latest a doctor's agenda may go out: its day at ``agenda.at`` (clinic time) plus
-        ``agenda.max_lateness``; later it would list visits already past."""
-        day = date.fromisoformat(row.offset)
-        due = wall_clock(day, self.config.agenda.at, self._clinic(row.connector).timezone)
-        return due + parse_duration(self.config.agenda.max_lateness)
-
-    def _notice_deadline(self, row: Any, zone_name: str) -> datetime:
-        """The latest a patient's status notice may go out: when it was planned (moved out of
-        the quiet hours, as planning moved it) plus ``notices.max_lateness``. Its visit's
-        start bounds it too (place: a notice about a visit that has begun is `too late`)."""
-        planned: datetime = row.created_at
-        placed = place(planned, now=planned, latest=planned + timedelta(days=2), zone_name=zone_name,
-                       quiet=self.settings.quiet_hours_for(row.connector)).due
-        return max(planned, placed or planned) + parse_duration(self.config.notices.max_lateness)
-
-    @staticmethod
-    def _refs(item: Item) -> dict[str, str | None]:
-        row, a = item.row, item.appointment
-        doctor = a.practitioner_ref if a is not None else None  # the visit's doctor now
-        if row.recipient == "practitioner" and row.kind not in CURRENT_DOCTOR_KINDS:
-            doctor = row.recipient_ref  # the doctor it was planned for (an agenda, a same-day notice)
-        return {
-            # the recipient, or the patient a doctor's notice is about
-            "patient": row.recipient_ref if row.recipient == "patient" else (a.patient_ref if a else None),
-            "doctor": doctor,
-            "location": a.location_ref if a is not None else None,
-        }
-
-    @staticmethod
-    def _by_key(connection: Connection, table: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-        if not keys:
-            return {}
-        # Per connector ``external_id IN (…)``, not ``(connector, external_id) IN (VALUES …)``:
-        # SQLite answers the row-value form by scanning the whole table (every patient ever
-        # imported, at each chunk of a dispatch), the per-connector form by the unique index.
-        ids: dict[str, list[str]] = {}
-        for connector, external_id in keys:
-            ids.setdefault(connector, []).append(external_id)
-        return {(r.connector, r.external_id): r for connector, refs in ids.items()
-                for r in connection.execute(select(table).where(table.c.connector == connector,
-                                                                table.c.external_id.in_(refs)))}
-
-    def _agenda(self, connection: Connection, item: Item) -> None:
-        row = item.row
-        if row.kind == "agenda":
-            end = row.starts_at + timedelta(days=1, hours=1)  # a long (DST) day fits
-            agenda = connection.execute(
-                select(A, P.c.name.label("patient_name"), L.c.name.label("location_name"))
-                .outerjoin(P, and_(P.c.connector == A.c.connector, P.c.external_id == A.c.patient_ref))
-                .outerjoin(L, and_(L.c.connector == A.c.connector, L.c.external_id == A.c.location_ref))
-                .where(A.c.connector == row.connector, A.c.practitioner_ref == row.recipient_ref,
-                       A.c.start_utc >= row.starts_at, A.c.start_utc < end, A.c.deleted_at.is_(None),
-                       A.c.status.in_(ACTIVE_STATUSES))
-                .order_by(A.c.start_utc)).all()
-            day = row.offset
-            clinic_zone = self._clinic(row.connector).timezone  # the day of the doctor's site
-            item.agenda = []
-            for v in agenda:  # a visit that cannot be shown is left out (and set aside); the agenda goes
-                def add(v: Any = v) -> None:
-                    v.start_utc.astimezone(zone(v.timezone))  # the visit's own time, as the agenda shows it
-                    if v.start_utc.astimezone(zone(clinic_zone)).date().isoformat() == day:
-                        item.agenda.append(self._visit(v, None, v.patient_name, v.location_name, for_doctor=True))
-                run_isolated(self.store.engine, SetAsideItem("agenda", f"appointment:{v.id}", v.id, v.connector,
-                                                             v.external_id), add, now=self.clock())
-            agenda_day = date.fromisoformat(day)
-            since = wall_clock(agenda_day - timedelta(days=1), self.config.agenda.at, clinic_zone)
-            item.stats = day_stats(connection, row.connector, row.recipient_ref, agenda_day, clinic_zone, since,
-                                   self.now)
-
-    def _visit(self, a: Any, doctor: Any | None, patient_name: str | None, location: str | None,
-               patient_phone: str | None = None, for_doctor: bool = False) -> Visit:
-        """The appointment as a message shows it; a doctor's notice carries the doctor's own
-        join link when the source has a separate one."""
-        join_url = (a.provider_join_url or a.join_url) if for_doctor else a.join_url
-        return Visit(a.connector, a.external_id, a.start_utc, a.end_utc, a.timezone, a.version, a.type,
-                     location, doctor.name if doctor else None, patient_name, a.status,
-                     visit_mode=a.visit_mode, join_url=join_url, dial_in=a.dial_in, patient_phone=patient_phone,
-                     cancel_reason=a.cancel_reason, participation=a.participation)
-
-    # -- deciding -------------------------------------------------------------------------
-    @staticmethod
-    def _address(item: Item, channel: str) -> str | None:
-        if item.row.recipient == "frontdesk":  # the address the notice was planned for (calendar.front_desk_email)
-            return str(item.row.recipient_ref) if channel == "email" and item.row.recipient_ref else None
-        if item.row.recipient == "practitioner":
-            return item.doctor.email if item.doctor is not None and channel == "email" else None
-        return patient_address(item.patient, channel)
-
     def _order(self, item: Item) -> list[str]:
         """The channels to try, in order: email for staff; for a patient their own preference,
         then ``reminders.channels``."""
@@ -617,78 +303,78 @@ class Dispatcher:
         taken so far (:func:`~clinicsync.common.timeutil.moment_in_pass`, as the waitlist's)."""
         return moment_in_pass(self.now, self._started, self.clock())
 
-    def _check(self, item: Item) -> tuple[str, str | None]:
-        """('send', None), ('skip', reason), ('cancel', reason) or ('defer', None) after moving the
+    def _check(self, item: Item) -> tuple[Decision, str | None]:
+        """(SEND, None), (SKIP, reason), (CANCEL, reason) or (DEFER, None) after moving the
         row out of quiet hours, judged at the message's own moment (:meth:`_moment`)."""
         row, a = item.row, item.appointment
         now = self._moment()
         if self._switched_off(row):
-            return "cancel", SETTINGS_CHANGED
+            return Decision.CANCEL, SETTINGS_CHANGED
         if row.kind == "agenda":
             if not item.agenda:
-                return "skip", "no appointments that day"
+                return Decision.SKIP, "no appointments that day"
             if now > self._agenda_deadline(row):
-                return "skip", "too late"
-            return "send", None
+                return Decision.SKIP, "too late"
+            return Decision.SEND, None
         if a is None:
-            return "skip", "appointment no longer in the store"
+            return Decision.SKIP, "appointment no longer in the store"
         if row.recipient == "patient" and item.patient is None:
-            return "skip", "no patient record"
+            return Decision.SKIP, "no patient record"
         if row.recipient == "patient" and item.patient is not None and item.patient.channel == "none":
-            return "skip", "the patient asked for no messages"
+            return Decision.SKIP, "the patient asked for no messages"
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         if row.kind != "cancelled" and not active:
-            return "skip", "no-show" if a.status == "noshow" else "appointment cancelled"
+            return Decision.SKIP, "no-show" if a.status == "noshow" else "appointment cancelled"
         if (row.connector, a.external_id) in self._gone:
-            return "skip", GONE_AT_SOURCE
+            return Decision.SKIP, GONE_AT_SOURCE
         if row.recipient == "patient" and row.kind not in ("cancelled", "followup") and a.status in UNDER_WAY_STATUSES:
-            return "cancel", under_way_reason(a.status)  # before planning has seen it
+            return Decision.CANCEL, under_way_reason(a.status)  # before planning has seen it
         if row.kind == "cancelled" and row.recipient == "patient" and active and row.recipient_ref == a.patient_ref:
-            return "skip", BOOKED_AGAIN  # before planning has seen it
+            return Decision.SKIP, BOOKED_AGAIN  # before planning has seen it
         if row.kind == "followup" and a.status != "fulfilled":
-            return "skip", "no longer fulfilled"
+            return Decision.SKIP, "no longer fulfilled"
         if row.kind == "reminder" and row.starts_at != a.start_utc:
-            return "skip", "appointment moved"
+            return Decision.SKIP, "appointment moved"
         if row.recipient == "patient" and row.kind != "cancelled" and row.recipient_ref != a.patient_ref:
-            return "skip", "appointment given to another patient"  # before planning has seen it
+            return Decision.SKIP, "appointment given to another patient"  # before planning has seen it
         if row.kind == "confirmation" and row.recipient == "patient" and item.superseded:
-            return "skip", "superseded"
+            return Decision.SKIP, "superseded"
         if row.kind == "reminder" and row.recipient == "patient":
             if item.superseded:
-                return "skip", "superseded"
+                return Decision.SKIP, "superseded"
             if now > self._send_by(row, a.timezone, row.connector):
-                return "skip", "too late"
+                return Decision.SKIP, "too late"
         answered = answered_skip(row.kind, row.recipient, a,
                                  declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
         if answered:
-            return "skip", answered
+            return Decision.SKIP, answered
         if row.kind == "declined" and getattr(a, "participation", None) != "declined":
             # The answer was for the time it was given: a move (or the visit booked again, or
             # given to another patient) cleared it before this email went; it would tell the
             # doctor the patient declined the visit as it is now.
             moved = row.starts_at is not None and row.starts_at != a.start_utc
-            return "skip", STALE_DECLINE + (": the visit moved" if moved else "")
+            return Decision.SKIP, STALE_DECLINE + (": the visit moved" if moved else "")
         start = row.starts_at if row.kind in OLD_START_KINDS and row.starts_at else a.start_utc
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.kind == "followup":
             latest = a.end_utc + parse_duration(self.config.notices.followup.within)
         if row.kind != "followup" and now >= start:
-            return "skip", "too late"  # the visit has begun (at its start, not a minute later)
+            return Decision.SKIP, "too late"  # the visit has begun (at its start, not a minute later)
         if row.recipient in STAFF:
-            return "send", None
+            return Decision.SEND, None
         if row.kind in NOTICE_KINDS and now > self._notice_deadline(row, a.timezone):
-            return "skip", "too late"
+            return Decision.SKIP, "too late"
         slot = place(now, now=now, latest=latest, zone_name=a.timezone,
                      quiet=self.settings.quiet_hours_for(row.connector))
         if slot.due is None:
-            return "skip", slot.reason
+            return Decision.SKIP, slot.reason
         if slot.due != now:
             # A refused send's "will retry: …" stays: should the wait make it too late, the
             # outage is still why it was not sent (_gave_up).
             kept = row.reason if is_retrying(row.reason) else None
             self._finish(item, "pending", kept, due=slot.due, note=slot.note)
-            return "defer", None
-        return "send", None
+            return Decision.DEFER, None
+        return Decision.SEND, None
 
     def _switched_off(self, row: Any) -> bool:
         """A message of a kind the settings no longer send (agendas, follow-ups or `confirmed`
@@ -762,16 +448,16 @@ class Dispatcher:
         if self._stop.is_set() or self._halt.is_set():
             return  # left claimed but not handed over: released to pending
         decision, reason = self._check(item)
-        if decision == "defer":
+        if decision is Decision.DEFER:
             self.report.count("deferred")
             return
-        if decision == "cancel":  # as re-planning cancels what the settings no longer want
+        if decision is Decision.CANCEL:  # as re-planning cancels what the settings no longer want
             self._finish(item, "cancelled", reason)
             return
-        if decision == "send" and (item.row.connector in self.orphaned or item.row.connector in self.retired):
+        if decision is Decision.SEND and (item.row.connector in self.orphaned or item.row.connector in self.retired):
             self._orphaned(item)
             return
-        if decision == "skip":
+        if decision is Decision.SKIP:
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
             self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
             self.report.count("failed" if gave_up else "skipped", reason)
@@ -812,7 +498,7 @@ class Dispatcher:
             # calls reach the provider at the pace of the bucket, not of the database.
             self.buckets[name].acquire()
             outcome = self._send(item, name, message, rendered.segments)
-            if outcome != "fallback":
+            if outcome is not SendOutcome.FALLBACK:
                 return
             item.tried.append(channel)
             last_error = item.error
@@ -851,8 +537,8 @@ class Dispatcher:
             return f"no reachable channel: no notifier sends {', '.join(unrouted)} (notifiers:, reminders.routes)"
         return "no reachable channel (no address, no consent, or opted out)"
 
-    def _send(self, item: Item, name: str, message: Message, segments: int | None) -> str:
-        """Call the notifier and record what came back; 'fallback' asks for the next channel."""
+    def _send(self, item: Item, name: str, message: Message, segments: int | None) -> SendOutcome:
+        """Call the notifier and record what came back; FALLBACK asks for the next channel."""
         channel = message.channel
         try:
             receipt = self._notifier(name).deliver(message)  # under its send_deadline
@@ -869,23 +555,23 @@ class Dispatcher:
                     self._told_to_wait(name, timedelta(seconds=exc.retry_after))
                 self._finish(item, "pending", f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
                 self.report.count("retrying")
-            return "retry"
+            return SendOutcome.RETRY
         except OptedOutError as exc:
             self._delivery(self._attempt(item, channel, name, "opted_out", detail=str(exc)))
             self._opt_out(channel, message.recipient, name)
             item.error = f"{channel}: opted out ({exc})"
-            return "fallback"
+            return SendOutcome.FALLBACK
         except PermanentError as exc:
             self._delivery(self._attempt(item, channel, name, "permanent", detail=str(exc)))
             item.error = f"{channel}: {exc}"
-            return "fallback"
+            return SendOutcome.FALLBACK
         except Exception as exc:  # DeliveryUnknownError, a bare NotifierError or a bug: it may have gone
             detail = (f"sent, but no answer came back ({exc}); it may or may not have gone out"
                       if isinstance(exc, DeliveryUnknownError) else
                       f"the notifier raised {type(exc).__name__} (unclassified); it may or may not have gone out")
             self._finish(item, "unknown", detail, delivery=self._attempt(item, channel, name, "unknown", detail=detail))
             self.report.count("unknown")
-            return "unknown"
+            return SendOutcome.UNKNOWN
         except BaseException:
             self._stop.set()
             reason = "interrupted during the send; it may or may not have gone out"
@@ -897,7 +583,7 @@ class Dispatcher:
         self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments, delivery=attempt,
                      sent_at=self.clock())
         self.report.count("sent")
-        return "sent"
+        return SendOutcome.SENT
 
     def _told_to_wait(self, name: str, wait: timedelta) -> None:
         """The provider behind ``name`` asked for ``wait`` before the next request (Retry-After)."""
@@ -1001,27 +687,6 @@ class Dispatcher:
             pass  # already recorded (another worker, same address)
 
 
-def opt_in(store: Store, channel: str, address: str) -> bool:
-    """Lift an opt-out (the patient asked again for messages on this channel)."""
-    with store.engine.begin() as connection:
-        return lift_opt_out(connection, channel, address)
-
-
-def lift_opt_out(connection: Connection, channel: str, address: str) -> bool:
-    """`opt_in` inside the caller's transaction."""
-    return bool(connection.execute(OPT_OUTS.delete().where(
-        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
-
-
-def record_opt_out(connection: Connection, channel: str, address: str, source: str, now: datetime) -> bool:
-    """Record an opt-out inside the caller's (write-locked) transaction; False if already there."""
-    exists = connection.execute(select(OPT_OUTS.c.address).where(
-        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).first()
-    if exists is None:
-        connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
-    return exists is None
-
-
 class SendPools:
     """A pool of ``workers`` send threads per notifier (issue 59): a channel whose provider is
     slow holds only its own workers, never another's. With one pool for all, 10 emails due
@@ -1046,15 +711,11 @@ class SendPools:
             pool.shutdown(wait=True)
 
 
-def reminder_time(starts_at: datetime, zone_name: str, label: str) -> datetime:
-    """When the reminder at offset ``label`` is meant to go for a visit at ``starts_at``."""
-    return due_for_offset(starts_at, zone_name, Offset.parse(label))
-
-
 def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dry_run: bool = False,
              resend_unknown: bool = False, halt: threading.Event | None = None) -> DispatchReport:
     return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown, halt=halt).run()
 
 
-__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out",
-           "routing_problems"]
+# Importers take these from here; each lives in the module that owns it (claimed, decisions, routes, opt_outs).
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "outbox_routes",
+           "patient_address", "record_opt_out", "resolve_routes", "routing_problems"]
