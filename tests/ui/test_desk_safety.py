@@ -146,7 +146,7 @@ async def test_no_show_only_once_started_on_the_earlier_today_strip_then_a_state
     assert early.status_code == 409 and "once the visit has started" in early.text and _actions(store) == []
     _clock(client, NOW + timedelta(hours=6, minutes=20))  # 21:20 UTC: started 20 minutes ago
     today = (await client.get("/ui/", headers=DESK)).text
-    strip = today.split('id="earlier-today"')[1].split("</section>")[0]
+    strip = today.split('id="earlier-today"')[1].split("</details>")[0]
     assert f'data-id="{target}"' in strip and 'value="no_show"' in strip and 'value="arrived"' in strip
     assert 'value="cancel"' not in strip  # a started visit is not cancelled any more
     posted = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={

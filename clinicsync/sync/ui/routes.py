@@ -19,7 +19,17 @@ from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.runs.setaside import open_items
 from clinicsync.sync.store.model import ROW_ID_MAX
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui import attention, charts, desk, desk_actions, desk_waitlist, login, queries, waitlist_page
+from clinicsync.sync.ui import (
+    attention,
+    charts,
+    desk,
+    desk_actions,
+    desk_batch,
+    desk_waitlist,
+    login,
+    queries,
+    waitlist_page,
+)
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.desk_actions import (
     BUTTONS,
@@ -31,7 +41,7 @@ from clinicsync.sync.ui.desk_actions import (
     source_hint,
 )
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render, times_of
-from clinicsync.sync.ui.scope import Scope, home_of, log_view, require_in_scope, scope_of
+from clinicsync.sync.ui.scope import Scope, appointment_in_scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist import book_tasks
 
@@ -61,15 +71,19 @@ def _role(request: Request, user: str) -> str:
 @pages.get("/", response_class=HTMLResponse)
 def home(request: Request, user: User, day: Annotated[str | None, Query(max_length=16)] = None,
          need: Annotated[str | None, Query(max_length=24)] = None,
-         refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+         refresh: Annotated[str | None, Query(max_length=8)] = None,
+         earlier: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
     """Each role's own home: the front desk's work list, IT's health page."""
     if _role(request, user) == "front_desk":
-        return desk_page(request, user, day, need, refresh)
+        return desk_page(request, user, day, need, refresh, earlier_open=earlier == "open")
     return health_page(request, user, refresh)
 
 
-def desk_page(request: Request, user: str, day: str | None, need: str | None, refresh: str | None) -> HTMLResponse:
-    """Today and tomorrow, grouped by what needs doing, with counts and filters."""
+def desk_page(request: Request, user: str, day: str | None, need: str | None, refresh: str | None,
+              earlier_open: bool = False) -> HTMLResponse:
+    """Today and tomorrow, grouped by what needs doing, with counts and filters. The started
+    visits nobody closed (Earlier today) are folded under their count unless asked open
+    (``?earlier=open``, the header's link), so the calls to make come first."""
     store, settings = _store(request), request.app.state.settings
     now, zone = now_of(request), ZoneInfo(home_of(request, user).timezone)  # the one site shown's today
     day = day if day in desk.DAYS else None
@@ -95,6 +109,7 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
                  now=now)
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
                   buttons=BUTTONS, refresh=_refresh(refresh), earlier=earlier, offers=offers,
+                  earlier_open=earlier_open or bool(request.query_params.get("left")),
                   seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now),
                   callback_hours=int(desk.CALLBACK_AFTER.total_seconds() // 3600),
                   waitlist=desk_waitlist.desk_tasks(settings, store, waitlist),
@@ -109,7 +124,13 @@ def _done_line(request: Request, store: Store, now: datetime) -> dict[str, Any]:
     undo = None
     if done.startswith("a") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:
         undo = desk_actions.undo_offer(store, int(done[1:]), now)
-    return {"done": done or None, "undo": undo, "undone": request.query_params.get("undone") == "1"}
+    batch = None
+    if done.startswith("m"):  # "All came in": one Undo for the visits it recorded
+        ids = [int(i) for i in done[1:].split(".")[:desk_batch.MAX_VISITS] if i.isdigit() and int(i) <= ROW_ID_MAX]
+        batch = {"recorded": len(ids), "undo": desk_batch.undo_offers(store, ids, now)}
+    left = request.query_params.get("left") or ""
+    return {"done": done or None, "undo": undo, "undone": request.query_params.get("undone") == "1",
+            "batch": batch, "left": int(left) if left.isdigit() and len(left) < 5 else 0}
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -342,6 +363,39 @@ async def undo(request: Request, user: User,
     if appointment_id is None:
         raise HTTPException(404, "no such desk action")
     return redirect(request, f"{back}{'&' if '?' in back else '?'}undone=1")
+
+
+@pages.post("/earlier-today/arrived", response_model=None)
+async def all_came_in(request: Request, user: User) -> RedirectResponse:
+    """Today's "All came in" (front_desk role, CSRF token required): *Came in* on each started
+    visit the strip showed, as the desk saw it; a visit that changed meanwhile is left on the
+    strip, opened, with how many were left."""
+    form, role = await _desk_post(request, user, "only the front desk records actions on appointments")
+    try:
+        visits = desk_batch.parse(form.getlist("visit"))
+    except desk_batch.BadVisit as bad:
+        raise HTTPException(422, str(bad)) from None
+    store, scope = _store(request), scope_of(request, user)
+    outcome = desk_batch.all_came_in(request.app.state.settings, store, visits, user, role, now_of(request),
+                                     lambda i: appointment_in_scope(store, scope, i))
+    done = "m" + ".".join(map(str, outcome.done)) if outcome.done else "none"
+    left = f"&left={outcome.left}#earlier-today" if outcome.left else ""
+    return redirect(request, f"/ui/?done={done}{left}")
+
+
+@pages.post("/desk-actions/undo-all", response_model=None)
+async def undo_all(request: Request, user: User) -> RedirectResponse:
+    """The Undo of "All came in": each of its actions taken back (front_desk, CSRF required)."""
+    form, _ = await _desk_post(request, user, "only the front desk records actions on appointments")
+    try:
+        actions = desk_batch.parse(form.getlist("action"), "action")
+    except desk_batch.BadVisit as bad:
+        raise HTTPException(422, str(bad)) from None
+    store, scope = _store(request), scope_of(request, user)
+    outcome = desk_batch.undo_all(request.app.state.settings, store, actions, user, now_of(request),
+                                  lambda i: appointment_in_scope(store, scope, desk_actions.appointment_of(store, i)))
+    left = f"&left={outcome.left}#earlier-today" if outcome.left else ""
+    return redirect(request, f"/ui/?undone=1{left}")
 
 
 def _visit_now(request: Request, user: str, appointment_id: int) -> Any:
