@@ -95,3 +95,28 @@ def test_a_refusal_names_the_system_not_the_connector() -> None:
                         doctor="Dr Ana Doc", location=None, visit_type=None, patient_connector="a", patient_ref="p2",
                         patient="Mara Quint", phone=None, reason="connector a: POST Appointment answered HTTP 422")
     assert _why(task, "OpenEMR") == "OpenEMR: POST Appointment answered HTTP 422"
+
+
+async def test_an_accepted_offer_is_on_today_at_once_before_the_booking_stage_runs(
+        tmp_path: Path, store_url: str, store: Store) -> None:
+    """The patient pressed "Take this slot" a moment ago: Today says so at once (the Waitlist
+    page already counts it), with nothing to press and outside the counts, and the booking
+    stage's next run turns it into the task the desk acts on."""
+    settings = waitlist_settings(tmp_path, store_url)
+    seed_desk(store, seed(store))
+    seeded = book_rows.seed(store, "clinic", start=SLOT)
+    app = create_app(settings, store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        html = (await client.get("/ui/", headers=DESK)).text
+        row = html.split(f'data-slot="{seeded.slot_id}"')[1].split("</li>")[0]
+        assert "Taken from the waitlist: booking under way" in row and "Mara Quint" in row
+        assert f"writes it to {LABEL} at its next run" in row and "<form" not in row
+        count = re.search(r"<h1>Today and tomorrow: (\d+) to act on</h1>", html)
+        assert count and int(count.group(1)) == len(row_ids(html))  # nothing to act on yet
+        assert 'id="waitlist-count"' not in html
+        assert run_booking(settings, store, NOW)["desk_task"] == 1
+        after = (await client.get("/ui/", headers=DESK)).text
+        task = after.split(f'data-slot="{seeded.slot_id}"')[1].split("</li>")[0]
+        assert "Book this patient into this slot" in task and 'value="booked"' in task
+        assert re.search(r'id="waitlist-count">Waitlist <strong>1</strong>', after)

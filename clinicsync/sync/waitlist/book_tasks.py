@@ -9,7 +9,10 @@ Three kinds, each derived from the tables (nothing extra is stored until the des
   by hand or tell them the slot could not be booked (they stay on the waitlist). Shown even
   once the slot's time has passed: the patient was told the slot was theirs;
 - ``release``: the entry's later appointment is still active (``release_later: ask``, or
-  ``auto`` on a source that takes no write-back): release it.
+  ``auto`` on a source that takes no write-back): release it;
+- ``coming``: a patient took the slot a moment ago and the booking stage has not run yet
+  (``pending``): nothing to press, but the desk sees at once what the Waitlist page already
+  counts, instead of nothing until the stage's next run turns it into a booking or a task.
 
 The desk's answer is one ``desk_action`` row (who, when; on the freed appointment for book and
 call, on the later appointment for release) written with what it changes, in one transaction.
@@ -38,14 +41,15 @@ A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
 D = Practitioner.__table__  # type: ignore[attr-defined]
 
-KINDS = ("book", "call", "release")
+KINDS = ("book", "call", "release", "coming")
 HEADINGS = {"book": "Book this patient into this slot",
             "call": "Booking refused by the source: call the patient",
-            "release": "Release the patient's later appointment"}
+            "release": "Release the patient's later appointment",
+            "coming": "Taken from the waitlist: booking under way"}
 # What the desk may answer to each kind, and the desk_action it records.
 ANSWERS = {"book": {"booked": "waitlist_booked"},
            "call": {"booked": "waitlist_booked", "dropped": "waitlist_dropped"},
-           "release": {"released": "waitlist_released"}}
+           "release": {"released": "waitlist_released"}, "coming": {}}
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
                 S.c.booking_status == "failed",
                 ~_done(("waitlist_dropped",), S.c.appointment_id, S.c.appointment_version)).order_by(S.c.start_utc)):
             out.append(_task("call", row, full))
+        for row in connection.execute(base.where(S.c.booking_status == "pending", S.c.start_utc > now)
+                                      .order_by(S.c.start_utc)):
+            out.append(_task("coming", row, full))
         if booking_settings(settings).release_later != "keep":
             later = A.alias("later")
             auto_cancelled = exists().where(W.c.appointment_id == later.c.id, W.c.appointment_status == "cancelled",
