@@ -43,7 +43,7 @@ from clinicsync.sync.ui.desk_actions import (
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render, times_of
 from clinicsync.sync.ui.scope import Scope, appointment_in_scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
-from clinicsync.sync.waitlist import book_tasks
+from clinicsync.sync.waitlist import book_tasks, book_undo
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user), Depends(require_in_scope)],
                   include_in_schema=False)
@@ -128,9 +128,13 @@ def _done_line(request: Request, store: Store, now: datetime) -> dict[str, Any]:
     if done.startswith("m"):  # "All came in": one Undo for the visits it recorded
         ids = [int(i) for i in done[1:].split(".")[:desk_batch.MAX_VISITS] if i.isdigit() and int(i) <= ROW_ID_MAX]
         batch = {"recorded": len(ids), "undo": desk_batch.undo_offers(store, ids, now)}
+    booked = None
+    if done.startswith("w") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:  # *Booked by hand*
+        booked = book_undo.undo_offer(store, int(done[1:]), now, desk_actions.UNDO_WINDOW)
     left = request.query_params.get("left") or ""
-    return {"done": done or None, "undo": undo, "undone": request.query_params.get("undone") == "1",
-            "batch": batch, "left": int(left) if left.isdigit() and len(left) < 5 else 0}
+    undone = request.query_params.get("undone")
+    return {"done": done or None, "undo": undo, "undone": undone if undone in ("1", "w") else None,
+            "batch": batch, "booked": booked, "left": int(left) if left.isdigit() and len(left) < 5 else 0}
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -434,7 +438,24 @@ async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Pa
                                       now_of(request))
     except book_tasks.UnknownAnswer:
         raise HTTPException(422, f"{kind[:16]!r} tasks take no answer {answer[:40]!r}") from None
-    return redirect(request, f"/ui/?done=waitlist-{slot_id}" if done else "/ui/?done=waitlist-gone")
+    if done is None:
+        return redirect(request, "/ui/?done=waitlist-gone")
+    return redirect(request, f"/ui/?done=w{done}" if answer == "booked" else f"/ui/?done=waitlist-{slot_id}")
+
+
+@pages.post("/waitlist/booked/{action_id}/undo", response_model=None)
+async def undo_booked(request: Request, user: User,
+                      action_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse:
+    """Take back *Booked by hand* within the undo window (front_desk role, CSRF required): the
+    task is back on Today as it was; one that can no longer be undone says why."""
+    await _desk_post(request, user, "only the front desk answers waitlist tasks")
+    try:
+        slot = book_undo.undo_booked(_store(request), action_id, user, now_of(request), desk_actions.UNDO_WINDOW)
+    except book_undo.NotUndone as refusal:
+        raise HTTPException(409, refusal.why) from None
+    if slot is None:
+        raise HTTPException(404, "no such desk action")
+    return redirect(request, "/ui/?undone=w#waitlist")
 
 
 @pages.get("/quarantine", response_class=HTMLResponse)

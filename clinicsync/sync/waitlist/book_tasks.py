@@ -144,41 +144,47 @@ class UnknownAnswer(ValueError):
 
 
 def answer_task(settings: Settings, store: Store, kind: str, slot_id: int, answer: str, user: str, role: str,
-                now: datetime) -> bool:
-    """Record the desk's answer to one task; False when the task is no longer open (another
-    desk answered it, or the booking went through meanwhile)."""
+                now: datetime) -> int | None:
+    """Record the desk's answer to one task: the desk_action's id, None when the task is no
+    longer open (another desk answered it, or the booking went through meanwhile). *Booked by
+    hand* keeps what it changed for its undo (book_undo.py): the slot's booking status before
+    (``prior_answer``) and the entry's (``reason``)."""
     action = ANSWERS.get(kind, {}).get(answer)
     if action is None:
         raise UnknownAnswer(f"{kind}/{answer}")
     with store.engine.begin() as connection:
         slot = connection.execute(select(S).where(S.c.id == slot_id, S.c.status == "taken")).first()
         if slot is None:
-            return False
+            return None
         entry = connection.execute(select(E).join(OF, OF.c.entry_id == E.c.id).where(
             OF.c.id == slot.taken_offer_id)).first()
         if entry is None:
-            return False
+            return None
         target, version = slot.appointment_id, slot.appointment_version
+        prior: dict[str, Any] = {}
         if kind == "release":
             later = connection.execute(select(A.c.id, A.c.version).where(
                 A.c.id == entry.current_appointment_id, A.c.connector == entry.connector,
                 A.c.patient_ref == entry.patient_ref)).first()
             if later is None or slot.booking_status != "written":
-                return False
+                return None
             target, version = later.id, later.version
         elif answer == "booked":
             wanted = "desk_task" if kind == "book" else "failed"
             changed = connection.execute(update(S).where(S.c.id == slot_id, S.c.booking_status == wanted).values(
                 booking_status="written", booking_error=None)).rowcount
             if changed != 1:
-                return False
+                return None
+            prior = {"prior_answer": wanted, "reason": entry.status}
             connection.execute(update(E).where(E.c.id == entry.id, E.c.status.in_(("waiting", "expired"))).values(
                 status="booked", updated_at=now))
             entry = connection.execute(select(E).where(E.c.id == entry.id)).first()
             if booking_settings(settings).release_later == "auto":
                 after_booking(connection, settings, entry, now)
         elif slot.booking_status != "failed":
-            return False
-        connection.execute(insert(DK).values(appointment_id=target, version=version, action=action,
-                                             user=user[:64], role=role[:16], source="by_hand", at=now))
-    return True
+            return None
+        written = connection.execute(insert(DK).values(appointment_id=target, version=version, action=action,
+                                                       user=user[:64], role=role[:16], source="by_hand", at=now,
+                                                       **prior)).inserted_primary_key
+    assert written is not None
+    return int(written[0])
