@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import insert, select, text, update
 
 from clinicsync.sync.calendar.desired import load_truth
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.reminders import REMINDERS
@@ -326,3 +327,30 @@ async def test_a_cancel_whose_slot_went_to_the_waiting_list_is_not_undone(desk: 
     with store.engine.connect() as connection:
         assert connection.execute(select(A.c.participation).where(A.c.id == target)).scalar() == "declined"
         assert connection.execute(select(DESK_ACTIONS.c.undone_at)).scalar() is None
+
+
+async def test_recorded_and_undone_name_the_patient_and_the_visit(desk: Desk, store: Store) -> None:
+    """"Recorded: confirmed by phone." alone does not say which of forty calls it was: the line
+    names the patient and the visit's time, and so does "Undone: …"; both are views in the
+    access log."""
+    client, ids = desk
+    target = ids["A8"]  # Ann Lee, tomorrow 11:00 AM in New York
+    today = (await client.get("/ui/", headers=DESK)).text
+    posted = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": csrf_of(today), "action": "confirmed_by_phone", "seen": seen_in(today, target), "back": "/ui/"})
+    after = (await client.get(posted.headers["location"], headers=DESK)).text
+    line = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", after.split('id="undo-form"')[1].split("</form>")[0]))
+    assert "Recorded: confirmed by phone — Ann Lee, Thu, Nov 19, 2026, 11:00" in line
+    action = re.search(r'action="(/ui/desk-actions/\d+/undo)"', after)
+    undo_seen = re.search(r'id="undo-form">.*?name="seen" value="([^"]+)"', after, re.DOTALL)
+    assert action and undo_seen
+    undone = await client.post(action.group(1), headers=DESK, data={
+        "csrf": csrf_of(after), "seen": undo_seen.group(1), "back": "/ui/"})
+    back = (await client.get(undone.headers["location"], headers=DESK)).text
+    said = re.sub(r"<[^>]+>", "", back.split('id="undone">')[1].split("</p>")[0])
+    assert said.startswith("Undone: Ann Lee's visit Thu, Nov 19, 2026, 11:00") and "is back as it was" in said
+    with store.engine.connect() as connection:
+        views = [r.view for r in connection.execute(select(ACCESS_LOG).order_by(ACCESS_LOG.c.id))]
+    assert views.count("/ui/ (recorded, undone)") == 2
+    forged = (await client.get(f"/ui/?undone=1&visit={ids['A1']}", headers=MANAGER)).text
+    assert "Jamal" not in forged  # IT's home is the health page: nobody is named there

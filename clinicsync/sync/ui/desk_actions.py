@@ -37,8 +37,9 @@ from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.history import CANCEL_REASONS, DESK_TRACE, DESK_WORDS
 from clinicsync.sync.responses.keywords import Action
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, Patient
 from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
+from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS
@@ -46,6 +47,7 @@ from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.desk import CLOSING, OPEN_AT_START, source_kind, writes_back
 
 A = Appointment.__table__  # type: ignore[attr-defined]
+P = Patient.__table__  # type: ignore[attr-defined]
 DK, RM = DESK_ACTIONS, REMINDERS
 LABELS = DESK_WORDS
 BUTTONS = {"confirmed_by_phone": "Confirmed by phone", "left_message": "Left a message", "no_show": "No-show",
@@ -336,10 +338,22 @@ def undo_offer(store: Store, action_id: int, now: datetime) -> dict[str, Any] | 
     if latest is None or latest.id != target.id:
         return None
     seen = seen_of(store, [target.appointment_id]).get(target.appointment_id)
-    if seen is None:
+    visit = visit_named(store, target.appointment_id)
+    if seen is None or visit is None:
         return None
     return {"id": target.id, "appointment_id": target.appointment_id, "label": LABELS.get(target.action, target.action),
-            "until": target.at + UNDO_WINDOW, "seen": seen.digest}
+            "until": target.at + UNDO_WINDOW, "seen": seen.digest, **visit}
+
+
+def visit_named(store: Store, appointment_id: int) -> dict[str, Any] | None:
+    """Who and when a desk action was about, for "Recorded: … — Jamal Weber, Thu 9:00 AM" and
+    "Undone: …": the desk reads which visit, not only what was done (front desk pages only)."""
+    with store.engine.connect() as connection:
+        row = connection.execute(select(A.c.start_utc, A.c.timezone, A.c.patient_ref, P.c.name)
+                                 .select_from(with_people()).where(A.c.id == appointment_id)).first()
+    if row is None:
+        return None
+    return {"patient": row.name or f"patient {row.patient_ref}", "start_utc": row.start_utc, "timezone": row.timezone}
 
 
 def appointment_of(store: Store, action_id: int) -> int | None:

@@ -110,7 +110,7 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
                   buttons=BUTTONS, refresh=_refresh(refresh), earlier=earlier, offers=offers,
                   earlier_open=earlier_open or bool(request.query_params.get("left")),
-                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now),
+                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, user, store, now),
                   callback_hours=int(desk.CALLBACK_AFTER.total_seconds() // 3600),
                   waitlist=desk_waitlist.desk_tasks(settings, store, waitlist),
                   waitlist_headings=desk.WAITLIST_HEADINGS,
@@ -118,12 +118,19 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
                                     for k, v in book_tasks.ANSWERS.items()})
 
 
-def _done_line(request: Request, store: Store, now: datetime) -> dict[str, Any]:
-    """After an action (``?done=a<id>``): "Recorded" with its Undo while it can be taken back."""
+def _done_line(request: Request, user: str, store: Store, now: datetime) -> dict[str, Any]:
+    """After an action (``?done=a<id>``): "Recorded" with its Undo while it can be taken back;
+    after an undo (``?undone=1&visit=<id>``): which visit is back. Both name the patient and
+    the visit, so each is a view of it in the access log, and only of the user's own sites."""
     done = request.query_params.get("done") or ""
+    scope = scope_of(request, user)
+    named: list[int] = []
     undo = None
     if done.startswith("a") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:
         undo = desk_actions.undo_offer(store, int(done[1:]), now)
+        if undo is not None and not appointment_in_scope(store, scope, undo["appointment_id"]):
+            undo = None
+        named += [undo["appointment_id"]] if undo else []
     batch = None
     if done.startswith("m"):  # "All came in": one Undo for the visits it recorded
         ids = [int(i) for i in done[1:].split(".")[:desk_batch.MAX_VISITS] if i.isdigit() and int(i) <= ROW_ID_MAX]
@@ -131,10 +138,22 @@ def _done_line(request: Request, store: Store, now: datetime) -> dict[str, Any]:
     booked = None
     if done.startswith("w") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:  # *Booked by hand*
         booked = book_undo.undo_offer(store, int(done[1:]), now, desk_actions.UNDO_WINDOW)
-    left = request.query_params.get("left") or ""
+        if booked is not None and not appointment_in_scope(store, scope, booked["appointment_id"]):
+            booked = None
+        named += [booked["appointment_id"]] if booked else []
     undone = request.query_params.get("undone")
+    visit = request.query_params.get("visit") or ""
+    undone_visit = None
+    if undone == "1" and visit.isdigit() and int(visit) <= ROW_ID_MAX and appointment_in_scope(store, scope,
+                                                                                               int(visit)):
+        undone_visit = desk_actions.visit_named(store, int(visit))
+        named += [int(visit)] if undone_visit else []
+    if named:
+        log_view(request, user, "front_desk", "/ui/ (recorded, undone)", named, now=now)
+    left = request.query_params.get("left") or ""
     return {"done": done or None, "undo": undo, "undone": undone if undone in ("1", "w") else None,
-            "batch": batch, "booked": booked, "left": int(left) if left.isdigit() and len(left) < 5 else 0}
+            "undone_visit": undone_visit, "batch": batch, "booked": booked,
+            "left": int(left) if left.isdigit() and len(left) < 5 else 0}
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -270,7 +289,7 @@ def attention_page(request: Request, user: User,
         declined=bool({"declined", "doctor declined"} & set(i.reasons))) for i in items if i.appointment_id in seen}
     return render(request, "attention.html", items=items, full=full, buttons=BUTTONS if full else {},
                   dispatcher=attention.dispatcher_panel(store, now, sources), refresh=_refresh(refresh), offers=offers,
-                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now))
+                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, user, store, now))
 
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)
@@ -299,7 +318,7 @@ def timeline_page(request: Request, user: User,
                   modes=queries.MODES, buttons=BUTTONS, can_act=full, offer=offer, seen=seen.digest, asked=asked,
                   writes_back=desk.writes_back(settings, row.connector),
                   kind=desk.source_kind(settings, row.connector),
-                  **{**_done_line(request, store, now), "undo": undo})
+                  **{**_done_line(request, user, store, now), "undo": undo})
 
 
 def _with_source_hint(settings: Settings, connector: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -366,7 +385,7 @@ async def undo(request: Request, user: User,
         return _refused(request, user, target or 0, refusal, back)
     if appointment_id is None:
         raise HTTPException(404, "no such desk action")
-    return redirect(request, f"{back}{'&' if '?' in back else '?'}undone=1")
+    return redirect(request, f"{back}{'&' if '?' in back else '?'}undone=1&visit={appointment_id}")
 
 
 @pages.post("/earlier-today/arrived", response_model=None)

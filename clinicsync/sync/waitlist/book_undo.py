@@ -73,7 +73,8 @@ def undo_offer(store: Store, action_id: int, now: datetime, window: timedelta) -
     and the slot's time, while the booking can still be taken back; None otherwise."""
     with store.engine.connect() as connection:
         row = connection.execute(
-            select(DK.c.id, DK.c.at, DK.c.undone_at, DK.c.prior_answer, S.c.start_utc, S.c.timezone,
+            select(DK.c.id, DK.c.appointment_id, DK.c.at, DK.c.undone_at, DK.c.prior_answer, S.c.start_utc,
+                   S.c.timezone,
                    E.c.patient_ref, P.c.name)
             .select_from(DK.join(S, (S.c.appointment_id == DK.c.appointment_id)
                                  & (S.c.appointment_version == DK.c.version))
@@ -82,5 +83,6 @@ def undo_offer(store: Store, action_id: int, now: datetime, window: timedelta) -
             .where(DK.c.id == action_id, DK.c.action == BOOKED, S.c.status == "taken")).first()
     if row is None or row.undone_at is not None or row.prior_answer not in PRIOR_BOOKING or now - row.at > window:
         return None
-    return {"id": row.id, "patient": row.name or f"patient {row.patient_ref}", "start_utc": row.start_utc,
+    return {"id": row.id, "appointment_id": row.appointment_id,
+            "patient": row.name or f"patient {row.patient_ref}", "start_utc": row.start_utc,
             "timezone": row.timezone, "until": row.at + window}
