@@ -120,7 +120,7 @@ def test_cancel_asks_for_a_reason_and_undo_restores_the_visit(served: Served, br
     assert "confirmed" in browser.find_element(By.CSS_SELECTOR, "dl.facts .badge.accepted").text
     with store.engine.connect() as connection:
         assert connection.execute(select(REMINDERS.c.status).where(REMINDERS.c.key == "r6")).scalar() == "pending"
-    assert "undone by desk" in browser.find_element(By.ID, "timeline").text
+    assert "undone by user desk" in browser.find_element(By.ID, "timeline").text
 
 
 FIRST_SCREEN = {"desktop": (1280, 800), "phone": (390, 844)}

@@ -115,7 +115,7 @@ async def test_a_desk_action_is_recorded_shrinks_the_list_and_shows_in_the_histo
     history = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text
     label = {"confirmed_by_phone": "confirmed by phone", "cancel": "cancelled", "left_message": "left a message",
              "reschedule_handled": "reschedule request handled"}[action]
-    assert f"<strong>front desk: {label}</strong>" in history and "by desk" in history
+    assert f"<strong>front desk: {label}</strong>" in history and "recorded by user desk" in history
     if action == "cancel":
         assert "cancel it in csv too (this source is not written back)" in history
 

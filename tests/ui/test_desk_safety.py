@@ -212,7 +212,7 @@ async def test_cancel_asks_a_reason_and_its_undo_restores_answer_reminders_write
     assert [tuple(t) for t in told] == [("confirmation", "pending")]  # the doctor is told it is booked again
     assert calendar_event() == booked_event  # the calendar stage renders the visit as booked again
     history = (await client.get(undone.headers["location"], headers=DESK)).text
-    assert "Undone:" in history and "undone by desk" in history and "front desk: cancelled" in history
+    assert "Undone:" in history and "undone by user desk" in history and "front desk: cancelled" in history
     assert "front desk declined" not in history  # the cancel is the desk's one event, not also an answer
     assert 'value="confirmed_by_phone"' in history  # actionable again
     again = await client.post(action.group(1), headers=DESK, data={
