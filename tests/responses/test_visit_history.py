@@ -56,7 +56,8 @@ def test_a_desk_confirmation_is_one_phone_call_and_its_undo_stays_on_the_same_ro
     done = record_action(settings, store, target, "confirmed_by_phone", "deskmain", "front_desk", NOW,
                          seen=seen_of(store, [target])[target].digest)
     assert done is not None
-    assert _who(timeline(store, target, full=True)) == [("front desk: confirmed by phone", "by phone, recorded by user deskmain")]
+    assert _who(timeline(store, target, full=True)) == [
+        ("front desk: confirmed by phone", "by phone, recorded by user deskmain")]
     seen = seen_of(store, [target])[target].digest
     undo_action(settings, store, done["id"], "desk2", NOW + timedelta(minutes=2), seen)
     assert _who(timeline(store, target, full=True)) == [
