@@ -69,6 +69,7 @@ class DeskRow:
     note: str | None = None  # the patient's reschedule note (front_desk only)
     reasons: list[str] = field(default_factory=list)
     message_left: datetime | None = None  # the desk left a message and nobody called back in time
+    mode: str | None = None  # video | phone | in_person (None: the source says nothing, in person)
 
 
 @dataclass
@@ -188,7 +189,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
     with store.engine.connect() as connection:
         found = connection.execute(
             select(A.id, A.start_utc, A.timezone, A.type, A.connector, A.version, A.participation,
-                   A.practitioner_ref, P.name, P.phone, D.name.label("doctor"))
+                   A.practitioner_ref, A.visit_mode, P.name, P.phone, D.name.label("doctor"))
             .select_from(with_people())
             .where(and_(A.start_utc >= start, A.start_utc < end, A.deleted_at.is_(None),
                         A.status.in_(ACTIVE_STATUSES), of_sources(A.connector, sources)))
@@ -223,7 +224,8 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             patient=(r.name or "—") if full else (initials(r.name) or "—"),
             phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
             group=ordered[0], answer=r.participation, note=fact["note"] if full else None, reasons=ordered,
-            message_left=done.at if done is not None and done.action == "left_message" else None))
+            message_left=done.at if done is not None and done.action == "left_message" else None,
+            mode=r.visit_mode))
     days = Counter(r.day for r in rows)
     in_day = [r for r in rows if day is None or r.day == day]
     counts = Counter(r.group for r in in_day)
@@ -245,6 +247,7 @@ class EarlierRow:
     tel: str | None
     answer: str | None
     connector: str = ""  # its source, hence its site (issue 60)
+    mode: str | None = None  # video | phone | in_person
 
 
 # A source that records arrivals itself closes its own visits: one of its started visits still
@@ -276,8 +279,8 @@ def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool,
         closed = select(DK.id).where(DK.appointment_id == A.id, DK.undone_at.is_(None),
                                      DK.action.in_(CLOSING)).exists()
         found = connection.execute(
-            select(A.id, A.connector, A.start_utc, A.timezone, A.type, A.practitioner_ref, A.participation, P.name,
-                   P.phone, D.name.label("doctor"))
+            select(A.id, A.connector, A.start_utc, A.timezone, A.type, A.practitioner_ref, A.participation,
+                   A.visit_mode, P.name, P.phone, D.name.label("doctor"))
             .select_from(with_people())
             .where(A.start_utc >= start, A.start_utc <= now, A.deleted_at.is_(None),
                    A.status.in_(OPEN_AT_START), ~closed, of_sources(A.connector, sources))
@@ -288,7 +291,7 @@ def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool,
         doctor=r.doctor or r.practitioner_ref or "(no doctor)", type=r.type,
         patient=(r.name or "—") if full else (initials(r.name) or "—"),
         phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
-        answer=r.participation, connector=r.connector) for r in found
+        answer=r.participation, connector=r.connector, mode=r.visit_mode) for r in found
         if r.connector not in self_closing or now - r.start_utc <= LATE_WINDOW]
 
 
