@@ -225,6 +225,10 @@ async def test_the_page_keeps_every_answer_and_request_with_its_channel(desk: De
     asked = (await client.get(f"/ui/appointments/{ids['A5']}", headers=DESK)).text
     assert "asked for another time" in asked and "Mornings please" in asked and "by email link" in asked
     assert 'value="reschedule_handled"' in asked
+    card = asked.split('id="timeline"')[0]  # the summary card quotes the request, not only History
+    assert '<q class="note" id="asked-words">Mornings please</q>' in card
+    viewer = (await client.get(f"/ui/appointments/{ids['A5']}", headers=MANAGER)).text
+    assert "Mornings please" not in viewer and 'id="asked-words"' not in viewer
     posted = await client.post(f"/ui/appointments/{ids['A5']}/actions", headers=DESK, data={
         "csrf": csrf_of(asked), "action": "reschedule_handled", "seen": seen_in(asked, ids["A5"])})
     assert posted.status_code == 303, posted.text

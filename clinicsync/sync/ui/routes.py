@@ -309,14 +309,16 @@ def timeline_page(request: Request, user: User,
     now = now_of(request)
     seen = desk_actions.seen_of(store, [appointment_id])[appointment_id]
     handled_at = max((a.at for a in actions if a.action == "reschedule_handled" and a.undone_at is None), default=None)
-    asked = any(i.get("request") and (handled_at is None or i["at"] > handled_at) for i in items)
+    requests = [i for i in items if i.get("request") and (handled_at is None or i["at"] > handled_at)]
+    asked = bool(requests)
+    asked_words = requests[-1].get("text") if requests else None  # the patient's own, front desk only
     offer = desk_actions.offered(seen.standing, row.start_utc, now, row.status, reschedule=asked,
                                  declined=row.answer == "declined") if full else []
     latest = desk_actions.undoable(actions, now) if full else None
     undo = desk_actions.undo_offer(store, latest.id, now) if latest is not None else None
     return render(request, "timeline.html", a=row, items=items, states=queries.REMINDER_STATES, full=full,
                   modes=queries.MODES, buttons=BUTTONS, can_act=full, offer=offer, seen=seen.digest, asked=asked,
-                  writes_back=desk.writes_back(settings, row.connector),
+                  asked_words=asked_words, writes_back=desk.writes_back(settings, row.connector),
                   kind=desk.source_kind(settings, row.connector),
                   **{**_done_line(request, user, store, now), "undo": undo})
 
