@@ -358,3 +358,23 @@ async def test_recorded_and_undone_name_the_patient_and_the_visit(desk: Desk, st
     assert views.count("/ui/ (recorded, undone)") == 2
     forged = (await client.get(f"/ui/?undone=1&visit={ids['A1']}", headers=MANAGER)).text
     assert "Jamal" not in forged  # IT's home is the health page: nobody is named there
+
+
+async def test_another_reason_takes_the_desks_words_shown_to_the_front_desk_only(desk: Desk, store: Store) -> None:
+    client, ids = desk
+    target = ids["A8"]
+    page = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text
+    step = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": csrf_of(page), "action": "cancel", "seen": seen_in(page, target)})
+    assert step.status_code == 200 and 'name="reason_text"' in step.text  # the confirm step has the box
+    posted = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": csrf_of(page), "action": "cancel", "seen": seen_in(page, target), "reason": "other",
+        "reason_text": "  the family   is travelling  "})
+    assert posted.status_code == 303
+    history = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text.split('id="timeline"')[1]
+    row = history.split("<strong>front desk: cancelled</strong>")[1].split("</li>")[0]
+    assert "reason: another reason" in row and '<q class="small note">the family is travelling</q>' in row
+    viewer = (await client.get(f"/ui/appointments/{target}", headers=MANAGER)).text
+    assert "travelling" not in viewer and "reason: another reason" in viewer
+    with store.engine.connect() as connection:
+        assert connection.execute(select(DESK_ACTIONS.c.reason)).scalar() == "other"  # the key, never the words

@@ -182,11 +182,17 @@ def _check(connection: Connection, appointment: Any, seen: str | None) -> list[A
     return actions
 
 
+NOTE_MAX = 200  # "another reason" in the desk's words: a sentence, not a record
+
+
 def record_action(settings: Settings, store: Store, appointment_id: int, action: str, user: str, role: str,
-                  now: datetime, seen: str | None = None, reason: str | None = None) -> dict[str, Any] | None:
+                  now: datetime, seen: str | None = None, reason: str | None = None,
+                  note: str | None = None) -> dict[str, Any] | None:
     """Record ``action`` on the visit as the desk saw it (``seen``); None when there is no such
     appointment. Raises Refused (changed meanwhile, or it no longer fits), ReasonNeeded (a
-    cancel without its reason). Returns the row written."""
+    cancel without its reason). ``note``: the desk's words for "another reason", kept as the
+    body of its answer row (shown to the front desk only, never sent to the doctor or logged).
+    Returns the row written."""
     if action not in DESK_ACTIONS_KINDS:
         raise UnknownAction(action)
     if action == "cancel" and reason not in CANCEL_REASONS:
@@ -215,8 +221,9 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
         if answer is not None:
             pending = [r.id for r in connection.execute(select(RM.c.id).where(
                 RM.c.appointment_id == appointment.id, RM.c.recipient == "patient", RM.c.status == "pending"))]
+            words = " ".join((note or "").split())[:NOTE_MAX] if action == "cancel" and reason == "other" else ""
             connection.execute(insert(RESPONSES).values(
-                channel="desk", sender=user[:320], body=None, language=None, action=answer, outcome="applied",
+                channel="desk", sender=user[:320], body=words or None, language=None, action=answer, outcome="applied",
                 appointment_id=appointment.id, reminder_id=None, provider_id=f"{DESK_TRACE}{action_id}",
                 received_at=now))
             apply_answer(connection, settings, appointment, answer, now, desk_action=action_id,

@@ -359,7 +359,8 @@ async def act(request: Request, user: User,
     try:
         reason = str(form.get("reason") or "") or None
         done = desk_actions.record_action(request.app.state.settings, _store(request), appointment_id, action, user,
-                                          role, now_of(request), seen=seen, reason=reason)
+                                          role, now_of(request), seen=seen, reason=reason,
+                                          note=str(form.get("reason_text") or "") or None)
     except UnknownAction:
         raise HTTPException(422, f"action: {action[:40]!r} is not one of {', '.join(LABELS)}") from None
     except ReasonNeeded:
