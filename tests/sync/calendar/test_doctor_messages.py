@@ -103,3 +103,27 @@ def test_the_spanish_agenda_shows_the_same() -> None:
     assert "Videoconsulta" in rendered.text and "Enlace: https://vc.example.org/d/42" in rendered.text
     assert "SIN CONFIRMAR" in rendered.text and "CANCELADA POR EL PACIENTE" in rendered.text
     assert "mar, 8 dic 2026" in rendered.text
+
+
+def test_notices_and_the_agenda_name_the_system_by_its_label() -> None:
+    """A doctor reads the clinic's name for the system (the connector's `label:`), never the
+    connector's key: "stays booked in Practice Manager"; without one, "the clinic's system"."""
+    labelled = Composer(RemindersSettings(), CLINIC, Renderer(),
+                        systems=lambda connector: {"csv": "Practice Manager"}.get(connector, connector))
+    declined = labelled.render(Draft("k", "declined", "practitioner", None, visit=visit()), "email", START)
+    assert "stays booked in Practice Manager until the front desk" in plain(declined.text)
+    assert declined.html is not None and "stays booked in Practice Manager" in declined.html
+    assert "csv" not in plain(declined.text)
+    spanish = labelled.render(Draft("k", "declined", "practitioner", "es", visit=visit()), "email", START)
+    assert "sigue reservada en Practice Manager" in spanish.text
+    phone = visit(visit_mode="phone")  # no number known: where it is
+    text = labelled.render(Draft("k", "confirmation", "practitioner", None, visit=phone), "email", START).text
+    assert "Phone visit. Call: the number is in Practice Manager" in text
+    mail = labelled.render(agenda(), "email", START)
+    rows = [visit(external_id="A9", visit_mode="phone")]
+    bare = Draft("agenda:csv:D01:2026-12-08", "agenda", "practitioner", None,
+                 agenda_day=datetime(2026, 12, 8, tzinfo=zone("America/New_York")), agenda=rows, doctor="Dr. Hart")
+    assert "Call: the number is in Practice Manager" in labelled.render(bare, "email", START).text
+    assert "Call: (312) 555-0188" in mail.text  # a number known is the number
+    unlabelled = composer().render(Draft("k", "declined", "practitioner", None, visit=visit()), "email", START)
+    assert "stays booked in the clinic's system" in plain(unlabelled.text)
