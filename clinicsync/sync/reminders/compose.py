@@ -98,10 +98,10 @@ class Composer:
     def __init__(self, config: RemindersSettings, clinic: str | ClinicSettings, renderer: Renderer,
                  links: Callable[[str], dict[str, str]] | None = None, *, replies: bool = False,
                  short_links: Callable[[int, str], str] | None = None,
-                 systems: Callable[[str], str] | None = None) -> None:
+                 systems: Callable[[str], str | None] | None = None) -> None:
         self.config = config
-        # a source as a doctor reads it (its `label:`, calendar.system_name): "still booked in
-        # Practice Manager", never the connector's key; None: "the clinic's system"
+        # a source as a doctor reads it (its `label:`, calendar.systems): "still booked in
+        # Practice Manager", never the connector's key; unlabelled: "the clinic's system"
         self.systems = systems
         self.clinic_settings = clinic if isinstance(clinic, ClinicSettings) else ClinicSettings(name=clinic)
         self.clinic = self.clinic_settings.name
@@ -280,7 +280,7 @@ def composer_for(settings: Settings, renderer: Renderer | None = None, connector
     renderer = renderer or Renderer(settings.template_folders_for(connector), sms_accents=config.sms_accents)
     return Composer(config, settings.clinic_for(connector), renderer, links,
                     replies=bool(server and server.public_url and settings.responses.enabled),
-                    short_links=short_link_maker(settings), systems=settings.calendar.system_name)
+                    short_links=short_link_maker(settings), systems=settings.calendar.systems.get)
 
 
 class SiteComposers:
