@@ -97,3 +97,21 @@ def test_a_connector_label_is_the_clinics_name_for_its_system(tmp_path: Path, cl
     settings.write_text(settings.read_text().replace("label: OpenEMR", "label: ''"), encoding="utf-8")
     _, _, err = cli(settings)("check", expect=2)
     assert "label" in err
+
+
+def test_at_80_columns_no_id_or_time_is_cut(run: Run) -> None:
+    """gh's and kubectl's default table on a narrow terminal: the other texts give way, the id
+    (what `appointments show` needs) and the time are whole, every line within 80 columns."""
+    forced, size = out_console._force_terminal, (out_console._width, out_console._height)
+    out_console._force_terminal = True
+    out_console.size = (80, 40)
+    try:
+        _, out, _ = run("appointments", "list", "-n", "8")
+    finally:
+        out_console._force_terminal = forced
+        out_console._width, out_console._height = size
+    rows = rows_of(out)
+    assert len(rows) == 8 and all(len(line) <= 80 for line in out.splitlines()), out
+    assert all(re.fullmatch(r"emr:A\d+", row[-1]) for row in rows), out
+    assert all(re.search(r"\d{4}, \d{1,2}:\d\d\s[AP]M", row[0]) for row in rows), out
+    assert "-o wide for" in " ".join(out.split()), out  # the columns left out are named

@@ -40,7 +40,7 @@ def test_a_desk_cancel_after_an_sms_decline_is_those_two_events(store: Store, re
                   seen=seen_of(store, [target])[target].digest, reason="patient_asked")
     rows = _who(timeline(store, target, full=True))
     assert rows == [("patient declined", "by SMS reply"),
-                    ("front desk: cancelled", "by deskmain; reason: the patient asked to cancel")], rows
+                    ("front desk: cancelled", "recorded by user deskmain; reason: the patient asked to cancel")], rows
     assert not any("phone" in str(detail) for _, detail in rows)
     story = appointment_story(store, "c1", "A1")
     assert [(a["by"], a["action"], a["how"]) for a in story["answers"]] == [("patient", "decline", "by SMS reply")]
@@ -56,8 +56,9 @@ def test_a_desk_confirmation_is_one_phone_call_and_its_undo_stays_on_the_same_ro
     done = record_action(settings, store, target, "confirmed_by_phone", "deskmain", "front_desk", NOW,
                          seen=seen_of(store, [target])[target].digest)
     assert done is not None
-    assert _who(timeline(store, target, full=True)) == [("front desk: confirmed by phone", "by deskmain by phone")]
+    assert _who(timeline(store, target, full=True)) == [
+        ("front desk: confirmed by phone", "by phone, recorded by user deskmain")]
     seen = seen_of(store, [target])[target].digest
     undo_action(settings, store, done["id"], "desk2", NOW + timedelta(minutes=2), seen)
     assert _who(timeline(store, target, full=True)) == [
-        ("front desk: confirmed by phone", "by deskmain by phone; undone by desk2")]
+        ("front desk: confirmed by phone", "by phone, recorded by user deskmain; undone by user desk2")]

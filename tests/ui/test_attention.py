@@ -116,7 +116,9 @@ async def test_the_desk_acts_from_the_attention_page_and_the_row_leaves(client: 
     assert posted.status_code == 303 and posted.headers["location"].startswith("/ui/attention?done=a")
     after = (await client.get(posted.headers["location"], headers=desk)).text
     assert attention_rows(after) == [shown[0]] and "1 appointment to act on" in after and "Recorded:" in after
-    assert "Yara García" not in after  # handled: gone, as from the work list
+    status, rest = after.split('id="undo-form"')[1].split("</form>", 1)
+    assert "Yara García" in status  # the line says whose visit was recorded
+    assert "Yara García" not in rest  # handled: gone from the list, as from the work list
     with store.engine.connect() as connection:
         assert [(r.appointment_id, r.action, r.user) for r in connection.execute(select(DESK_ACTIONS))] == [
             (int(target), "left_message", "desk")]

@@ -37,4 +37,4 @@ def test_the_desk_acts_on_the_attention_page(served: tuple[str, dict[str, int]],
                                      "button.action-left_message")
     assert browser.current_url.startswith(f"{base}/ui/attention?done=a")  # the desk action's id: its Undo
     assert targets(browser) == [t for t in before if t != str(ids["A8"])]  # the row left the list
-    assert browser.find_element(By.CSS_SELECTOR, "p[role=status]").text.startswith("Recorded: left a message.")
+    assert browser.find_element(By.CSS_SELECTOR, "p[role=status]").text.startswith("Recorded: left a message — ")

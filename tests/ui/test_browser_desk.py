@@ -76,7 +76,7 @@ def test_the_front_desk_logs_in_acts_and_logs_out(served: tuple[str, dict[str, i
 
     browser.get(f"{base}/ui/appointments/{ids['A8']}")
     history = browser.find_element(By.ID, "timeline").text
-    assert "front desk: confirmed by phone" in history and "by desk" in history
+    assert "front desk: confirmed by phone" in history and "by phone, recorded by user desk" in history
     title = browser.find_element(By.ID, "visit-title").text
     assert title == "Checkup with Dr. Rafael Ortiz, Thu, Nov 19, 2026, 11:00\u202fAM"
     doc_screenshot(browser, browser.current_url, "appointment")

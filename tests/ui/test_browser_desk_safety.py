@@ -20,6 +20,7 @@ from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
 from tests.ui.chromium import DOC_SIZES, browser, doc_screenshot, follow, save_screenshot, serving, set_width
 from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
+from tests.ui.test_desk_earlier import NOON, started_visits
 from tests.ui.test_pages import HASH, PASSWORD
 
 __all__ = ["browser"]
@@ -75,10 +76,14 @@ def test_no_show_is_offered_once_the_visit_started_and_shows_as_a_state(
     clock[0] = NOW + timedelta(hours=6, minutes=20)  # 20 minutes after it started
     browser.get(f"{base}/ui/")
     strip = browser.find_element(By.ID, "earlier-today")
-    assert "Umar Nguyen" in strip.text and _buttons(browser, "#earlier-today form.actions") == ["arrived", "no_show"]
-    doc_screenshot(browser, f"{base}/ui/", "earlier-today")
+    assert "Umar Nguyen" not in strip.text  # folded under its count
+    browser.find_element(By.CSS_SELECTOR, "#earlier-today > summary").click()
+    assert "Umar Nguyen" in strip.text
+    assert _buttons(browser, "#earlier-today li form.actions") == ["arrived", "no_show"]
+    doc_screenshot(browser, f"{base}/ui/?earlier=open", "earlier-today")
     set_width(browser, *DOC_SIZES["phone"])
     browser.get(f"{base}/ui/")
+    follow(browser, By.ID, "earlier-count")  # the header's count opens the strip
     no_show = browser.find_element(By.CSS_SELECTOR, "#earlier-today button.action-no_show")
     assert no_show.rect["x"] + no_show.rect["width"] <= DOC_SIZES["phone"][0]  # on screen on a phone
     follow(browser, By.CSS_SELECTOR, "#earlier-today button.action-no_show")
@@ -115,4 +120,39 @@ def test_cancel_asks_for_a_reason_and_undo_restores_the_visit(served: Served, br
     assert "confirmed" in browser.find_element(By.CSS_SELECTOR, "dl.facts .badge.accepted").text
     with store.engine.connect() as connection:
         assert connection.execute(select(REMINDERS.c.status).where(REMINDERS.c.key == "r6")).scalar() == "pending"
-    assert "undone by desk" in browser.find_element(By.ID, "timeline").text
+    assert "undone by user desk" in browser.find_element(By.ID, "timeline").text
+
+
+FIRST_SCREEN = {"desktop": (1280, 800), "phone": (390, 844)}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_at_noon_with_twelve_unclosed_visits_the_calls_are_on_the_first_screen(
+        served: Served, browser: webdriver.Chrome, store: Store) -> None:
+    base, _, clock = served
+    started = started_visits(store, 12)  # 8:00 to 11:40 AM, nobody said who came
+    clock[0] = NOON
+    _log_in(browser, base)
+    for size, (width, height) in FIRST_SCREEN.items():
+        set_width(browser, width, height)
+        browser.get(f"{base}/ui/")
+        save_screenshot(browser, f"status-page-today-work-first-{size}.png")
+        # the work list's first row (here the patient who declined: call to cancel or move), whole
+        first_call = browser.find_element(By.CSS_SELECTOR, "section.group li.work-row:not(.earlier-row)")
+        bottom = first_call.rect["y"] + first_call.rect["height"]
+        assert bottom <= height, f"{size}: the first person to phone ends at {bottom} px, below the {height} px screen"
+        assert browser.find_element(By.ID, "earlier-count").text == "Earlier today 12"
+    set_width(browser, *FIRST_SCREEN["desktop"])
+    browser.get(f"{base}/ui/?earlier=open")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#earlier-today li.earlier-row")
+    assert [int(r.get_attribute("data-id") or 0) for r in rows] == started
+    follow(browser, By.CSS_SELECTOR, f"#earlier-today li[data-id='{started[0]}'] button.action-no_show")
+    browser.get(f"{base}/ui/?earlier=open")
+    assert browser.find_element(By.ID, "all-came-in").text == "All 11 came in"
+    follow(browser, By.ID, "all-came-in")
+    assert "Recorded: came in, for 11 visits." in browser.find_element(By.ID, "undo-form").text
+    assert browser.find_elements(By.ID, "earlier-today") == []
+    save_screenshot(browser, "status-page-all-came-in-desktop.png")
+    follow(browser, By.ID, "undo")
+    assert browser.find_element(By.ID, "undone").is_displayed()
+    assert browser.find_element(By.ID, "earlier-count").text == "Earlier today 11"

@@ -6,13 +6,14 @@ login form with its session cookie, logout, idle expiry and the login throttle."
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from itsdangerous.timed import TimestampSigner
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.runs.access_log import ACCESS_LOG
@@ -115,7 +116,7 @@ async def test_a_desk_action_is_recorded_shrinks_the_list_and_shows_in_the_histo
     history = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text
     label = {"confirmed_by_phone": "confirmed by phone", "cancel": "cancelled", "left_message": "left a message",
              "reschedule_handled": "reschedule request handled"}[action]
-    assert f"<strong>front desk: {label}</strong>" in history and "by desk" in history
+    assert f"<strong>front desk: {label}</strong>" in history and "recorded by user desk" in history
     if action == "cancel":
         assert "cancel it in csv too (this source is not written back)" in history
 
@@ -373,3 +374,23 @@ async def test_the_desk_is_told_the_clinics_name_for_its_system(tmp_path: Path, 
     assert "Still booked in Front Office PM: this source is not written back; cancel it in Front Office PM." in html
     assert "(in Front Office PM, id A8)" in visit  # the status line names the system as the desk's sentences do
     assert '<option value="csv">Front Office PM</option>' in waitlist  # the add form's Source
+
+
+async def test_today_rows_say_a_visit_is_by_video_or_by_phone(desk: tuple[httpx.AsyncClient, dict[str, int]],
+                                                              store: Store) -> None:
+    """The desk calling about a video visit tells the patient about the link, not the address:
+    a row says "by video" or "by phone" in words (the icon beside them is decoration)."""
+    client, ids = desk
+    with store.engine.begin() as connection:
+        for ext, mode in (("A7", "phone"), ("A8", "video")):
+            connection.execute(update(A).where(A.c.id == ids[ext]).values(visit_mode=mode))
+    html = (await client.get("/ui/", headers=DESK)).text
+
+    def row(appointment_id: int) -> str:
+        return unescape(re.sub(r"<[^>]+>", "", html.split(f'data-id="{appointment_id}"')[1].split("</li>")[0]))
+
+    assert "Follow-up with Dr. Amelia Hart 📞 by phone" in row(ids["A7"])
+    assert "Checkup with Dr. Rafael Ortiz 📹 by video" in row(ids["A8"])
+    in_person = html.split(f'data-id="{ids["A5"]}"')[1].split("</li>")[0]
+    assert "badge mode" not in in_person and "by video" not in row(ids["A5"])  # in person: nothing added
+    assert '<span class="badge mode mode-video"><span aria-hidden="true">' in html

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import insert, select, text, update
 
 from clinicsync.sync.calendar.desired import load_truth
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.reminders import REMINDERS
@@ -146,7 +147,7 @@ async def test_no_show_only_once_started_on_the_earlier_today_strip_then_a_state
     assert early.status_code == 409 and "once the visit has started" in early.text and _actions(store) == []
     _clock(client, NOW + timedelta(hours=6, minutes=20))  # 21:20 UTC: started 20 minutes ago
     today = (await client.get("/ui/", headers=DESK)).text
-    strip = today.split('id="earlier-today"')[1].split("</section>")[0]
+    strip = today.split('id="earlier-today"')[1].split("</details>")[0]
     assert f'data-id="{target}"' in strip and 'value="no_show"' in strip and 'value="arrived"' in strip
     assert 'value="cancel"' not in strip  # a started visit is not cancelled any more
     posted = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
@@ -211,7 +212,7 @@ async def test_cancel_asks_a_reason_and_its_undo_restores_answer_reminders_write
     assert [tuple(t) for t in told] == [("confirmation", "pending")]  # the doctor is told it is booked again
     assert calendar_event() == booked_event  # the calendar stage renders the visit as booked again
     history = (await client.get(undone.headers["location"], headers=DESK)).text
-    assert "Undone:" in history and "undone by desk" in history and "front desk: cancelled" in history
+    assert "Undone:" in history and "undone by user desk" in history and "front desk: cancelled" in history
     assert "front desk declined" not in history  # the cancel is the desk's one event, not also an answer
     assert 'value="confirmed_by_phone"' in history  # actionable again
     again = await client.post(action.group(1), headers=DESK, data={
@@ -224,6 +225,10 @@ async def test_the_page_keeps_every_answer_and_request_with_its_channel(desk: De
     asked = (await client.get(f"/ui/appointments/{ids['A5']}", headers=DESK)).text
     assert "asked for another time" in asked and "Mornings please" in asked and "by email link" in asked
     assert 'value="reschedule_handled"' in asked
+    card = asked.split('id="timeline"')[0]  # the summary card quotes the request, not only History
+    assert '<q class="note" id="asked-words">Mornings please</q>' in card
+    viewer = (await client.get(f"/ui/appointments/{ids['A5']}", headers=MANAGER)).text
+    assert "Mornings please" not in viewer and 'id="asked-words"' not in viewer
     posted = await client.post(f"/ui/appointments/{ids['A5']}/actions", headers=DESK, data={
         "csrf": csrf_of(asked), "action": "reschedule_handled", "seen": seen_in(asked, ids["A5"])})
     assert posted.status_code == 303, posted.text
@@ -326,3 +331,50 @@ async def test_a_cancel_whose_slot_went_to_the_waiting_list_is_not_undone(desk: 
     with store.engine.connect() as connection:
         assert connection.execute(select(A.c.participation).where(A.c.id == target)).scalar() == "declined"
         assert connection.execute(select(DESK_ACTIONS.c.undone_at)).scalar() is None
+
+
+async def test_recorded_and_undone_name_the_patient_and_the_visit(desk: Desk, store: Store) -> None:
+    """"Recorded: confirmed by phone." alone does not say which of forty calls it was: the line
+    names the patient and the visit's time, and so does "Undone: …"; both are views in the
+    access log."""
+    client, ids = desk
+    target = ids["A8"]  # Ann Lee, tomorrow 11:00 AM in New York
+    today = (await client.get("/ui/", headers=DESK)).text
+    posted = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": csrf_of(today), "action": "confirmed_by_phone", "seen": seen_in(today, target), "back": "/ui/"})
+    after = (await client.get(posted.headers["location"], headers=DESK)).text
+    line = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", after.split('id="undo-form"')[1].split("</form>")[0]))
+    assert "Recorded: confirmed by phone — Ann Lee, Thu, Nov 19, 2026, 11:00" in line
+    action = re.search(r'action="(/ui/desk-actions/\d+/undo)"', after)
+    undo_seen = re.search(r'id="undo-form">.*?name="seen" value="([^"]+)"', after, re.DOTALL)
+    assert action and undo_seen
+    undone = await client.post(action.group(1), headers=DESK, data={
+        "csrf": csrf_of(after), "seen": undo_seen.group(1), "back": "/ui/"})
+    back = (await client.get(undone.headers["location"], headers=DESK)).text
+    said = re.sub(r"<[^>]+>", "", back.split('id="undone">')[1].split("</p>")[0])
+    assert said.startswith("Undone: Ann Lee's visit Thu, Nov 19, 2026, 11:00") and "is back as it was" in said
+    with store.engine.connect() as connection:
+        views = [r.view for r in connection.execute(select(ACCESS_LOG).order_by(ACCESS_LOG.c.id))]
+    assert views.count("/ui/ (recorded, undone)") == 2
+    forged = (await client.get(f"/ui/?undone=1&visit={ids['A1']}", headers=MANAGER)).text
+    assert "Jamal" not in forged  # IT's home is the health page: nobody is named there
+
+
+async def test_another_reason_takes_the_desks_words_shown_to_the_front_desk_only(desk: Desk, store: Store) -> None:
+    client, ids = desk
+    target = ids["A8"]
+    page = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text
+    step = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": csrf_of(page), "action": "cancel", "seen": seen_in(page, target)})
+    assert step.status_code == 200 and 'name="reason_text"' in step.text  # the confirm step has the box
+    posted = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": csrf_of(page), "action": "cancel", "seen": seen_in(page, target), "reason": "other",
+        "reason_text": "  the family   is travelling  "})
+    assert posted.status_code == 303
+    history = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text.split('id="timeline"')[1]
+    row = history.split("<strong>front desk: cancelled</strong>")[1].split("</li>")[0]
+    assert "reason: another reason" in row and '<q class="small note">the family is travelling</q>' in row
+    viewer = (await client.get(f"/ui/appointments/{target}", headers=MANAGER)).text
+    assert "travelling" not in viewer and "reason: another reason" in viewer
+    with store.engine.connect() as connection:
+        assert connection.execute(select(DESK_ACTIONS.c.reason)).scalar() == "other"  # the key, never the words

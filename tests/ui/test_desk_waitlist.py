@@ -10,16 +10,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders.compose import shown_number
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store.model import Location
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from tests.ui.seed import NOW, seed, seed_desk
-from tests.ui.test_desk import DESK, row_ids, settings_text
+from tests.ui.test_desk import DESK, csrf_of, row_ids, settings_text
 from tests.waitlist import book_rows
 
 pytestmark = pytest.mark.anyio
@@ -95,3 +97,80 @@ def test_a_refusal_names_the_system_not_the_connector() -> None:
                         doctor="Dr Ana Doc", location=None, visit_type=None, patient_connector="a", patient_ref="p2",
                         patient="Mara Quint", phone=None, reason="connector a: POST Appointment answered HTTP 422")
     assert _why(task, "OpenEMR") == "OpenEMR: POST Appointment answered HTTP 422"
+
+
+async def test_an_accepted_offer_is_on_today_at_once_before_the_booking_stage_runs(
+        tmp_path: Path, store_url: str, store: Store) -> None:
+    """The patient pressed "Take this slot" a moment ago: Today says so at once (the Waitlist
+    page already counts it), with nothing to press and outside the counts, and the booking
+    stage's next run turns it into the task the desk acts on."""
+    settings = waitlist_settings(tmp_path, store_url)
+    seed_desk(store, seed(store))
+    seeded = book_rows.seed(store, "clinic", start=SLOT)
+    app = create_app(settings, store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        html = (await client.get("/ui/", headers=DESK)).text
+        row = html.split(f'data-slot="{seeded.slot_id}"')[1].split("</li>")[0]
+        assert "Taken from the waitlist: booking under way" in row and "Mara Quint" in row
+        assert f"writes it to {LABEL} at its next run" in row and "<form" not in row
+        count = re.search(r"<h1>Today and tomorrow: (\d+) to act on</h1>", html)
+        assert count and int(count.group(1)) == len(row_ids(html))  # nothing to act on yet
+        assert 'id="waitlist-count"' not in html
+        assert run_booking(settings, store, NOW)["desk_task"] == 1
+        after = (await client.get("/ui/", headers=DESK)).text
+        task = after.split(f'data-slot="{seeded.slot_id}"')[1].split("</li>")[0]
+        assert "Book this patient into this slot" in task and 'value="booked"' in task
+        assert re.search(r'id="waitlist-count">Waitlist <strong>1</strong>', after)
+
+
+async def test_booked_by_hand_names_the_patient_and_can_be_undone(
+        today: tuple[httpx.AsyncClient, int], store: Store) -> None:
+    client, slot_id = today
+    entry_before = _entry_status(store, slot_id)
+    page = (await client.get("/ui/", headers=DESK)).text
+    booked = await client.post(f"/ui/waitlist/slots/{slot_id}/book", headers=DESK,
+                               data={"csrf": csrf_of(page), "answer": "booked"})
+    assert booked.status_code == 303 and "done=w" in booked.headers["location"]
+    assert (book_rows.slot_row(store, slot_id).booking_status, _entry_status(store, slot_id)) == ("written", "booked")
+    after = (await client.get(booked.headers["location"], headers=DESK)).text
+    line = re.sub(r"<[^>]+>", "", after.split('id="undo-form"')[1].split("</form>")[0])
+    assert "Recorded: booked by hand, Mara Quint at Thu, Nov 19, 2026, 2:00" in line and "Undo" in line
+    assert f'data-slot="{slot_id}"' not in after
+    undo = after.split('id="undo-form"')[0].rsplit("<form", 1)[1] + after.split('id="undo-form"')[1]
+    action = re.search(r'action="(/ui/waitlist/booked/\d+/undo)"', "<form" + undo)
+    assert action is not None
+    undone = await client.post(action.group(1), headers=DESK, data={"csrf": csrf_of(after)})
+    assert undone.status_code == 303
+    back = (await client.get(undone.headers["location"], headers=DESK)).text
+    assert "Undone: the booking is a task on Today again." in back and f'data-slot="{slot_id}"' in back
+    assert (book_rows.slot_row(store, slot_id).booking_status, _entry_status(store, slot_id)) == \
+        ("desk_task", entry_before)  # the task as it was, the entry as it was
+    with store.engine.connect() as connection:
+        [row] = connection.execute(select(DESK_ACTIONS).where(DESK_ACTIONS.c.action == "waitlist_booked")).all()
+    assert row.undone_by == "desk"
+    again = await client.post(action.group(1), headers=DESK, data={"csrf": csrf_of(back)})
+    assert again.status_code == 409 and "already undone" in again.text
+
+
+async def test_booked_by_hand_is_not_undone_after_the_window(
+        today: tuple[httpx.AsyncClient, int], store: Store) -> None:
+    client, slot_id = today
+    page = (await client.get("/ui/", headers=DESK)).text
+    booked = await client.post(f"/ui/waitlist/slots/{slot_id}/book", headers=DESK,
+                               data={"csrf": csrf_of(page), "answer": "booked"})
+    action_id = booked.headers["location"].split("done=w")[1]
+    client._transport.app.state.ui_clock = lambda: NOW + timedelta(minutes=11)  # type: ignore[attr-defined]
+    later = (await client.get(booked.headers["location"], headers=DESK)).text
+    assert 'id="undo-form"' not in later
+    refused = await client.post(f"/ui/waitlist/booked/{action_id}/undo", headers=DESK, data={"csrf": csrf_of(later)})
+    assert refused.status_code == 409 and "10 minutes" in refused.text
+    assert book_rows.slot_row(store, slot_id).booking_status == "written"
+
+
+def _entry_status(store: Store, slot_id: int) -> str:
+    with store.engine.connect() as connection:
+        return str(connection.execute(select(WAITLIST_ENTRIES.c.status).join(
+            WAITLIST_OFFERS, WAITLIST_OFFERS.c.entry_id == WAITLIST_ENTRIES.c.id).join(
+            FREED_SLOTS, FREED_SLOTS.c.taken_offer_id == WAITLIST_OFFERS.c.id).where(
+            FREED_SLOTS.c.id == slot_id)).scalar())

@@ -114,6 +114,13 @@ async def test_desk_adds_from_an_appointment_and_by_id_and_removes(
     http, ids = client
     form = (await http.get(f"/ui/waitlist?appointment={ids['A5']}", headers=DESK)).text
     assert 'name="patient_id" value="P1"' in form and '<option value="D1" selected>' in form
+    who = re.sub(r"<[^>]+>", "", form.split('id="add-who"')[1].split("</div>")[0])
+    assert "Jamal Weber · +1 201-555-0165 · from csv" in who  # by name and phone, not "Patient id P1"
+    assert "later visit, released when they take an earlier slot: Thu, Nov 19, 2026, 9:00" in who
+    assert "Checkup with Dr. Amelia Hart" in who and "Patient id" not in section(form, "add")
+    with store.engine.connect() as connection:
+        logged = [(r.view, r.patients) for r in connection.execute(select(ACCESS_LOG))]
+    assert ("/ui/waitlist#add", 1) in logged  # the name and phone shown: a view like any other
     timeline = (await http.get(f"/ui/appointments/{ids['A5']}", headers=DESK)).text
     assert f'href="/ui/waitlist?appointment={ids["A5"]}#add"' in timeline
     added = await http.post("/ui/waitlist", headers=DESK, data={
@@ -121,6 +128,8 @@ async def test_desk_adds_from_an_appointment_and_by_id_and_removes(
         "windows": "mon-fri 08:00-10:00", "priority": "4", "expires": "2026-12-31",
         "appointment_id": str(ids["A5"])})
     assert added.status_code == 303 and "done=added-" in added.headers["location"]
+    told = (await http.get(added.headers["location"], headers=DESK)).text
+    assert "Added Jamal Weber to the waitlist." in told
     [new] = [e for key, e in entries(store).items() if key.startswith("desk-")]
     assert (new.patient_ref, new.practitioner_ref, new.priority, new.added_by, new.current_appointment_id) == \
         ("P1", "D1", 4, "desk", ids["A5"])
@@ -130,8 +139,14 @@ async def test_desk_adds_from_an_appointment_and_by_id_and_removes(
     assert any_doctor.status_code == 303
     assert [e.practitioner_ref for e in entries(store).values() if e.patient_ref == "P4"] == [None]
 
+    listed = (await http.get("/ui/waitlist", headers=DESK)).text
+    assert f'action="/ui/waitlist/{new.id}/remove"' in listed
+    assert 'aria-label="Remove Jamal Weber from the waitlist"' in listed
     removed = await http.post(f"/ui/waitlist/{new.id}/remove", headers=DESK, data={"csrf": csrf_of(form)})
     assert removed.status_code == 303 and entries(store)[new.external_id].status == "removed"
+    assert "Took Jamal Weber off the waitlist." in (await http.get(removed.headers["location"], headers=DESK)).text
+    it = (await http.get(removed.headers["location"], headers=MANAGER)).text
+    assert "Jamal" not in it and "Took the patient off the waitlist." in it  # IT is not told who
     assert (await http.post(f"/ui/waitlist/{new.id}/remove", headers=DESK,
                             data={"csrf": csrf_of(form)})).status_code == 404
 

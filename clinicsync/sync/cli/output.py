@@ -199,17 +199,29 @@ def one_line_table(columns: Sequence[Column], cells: Sequence[Sequence[str]], *,
                    caption: str | None, width: int) -> Table:
     """A table whose rows take one line each in ``width`` columns: cells do not wrap, the
     texts that do not fit are cut with … , and a ``keep`` column (an id, a time, a row
-    number) is never cut."""
+    number) is never cut. Where even a letter of each other column would not leave the kept
+    ones whole (80 columns), the rightmost of the others go, as kubectl's and gh's narrow
+    tables do, and the caption names them with `-o wide`."""
     from rich.table import Table
 
-    naturals = [max([len(column.header), *(len(row[index]) for row in cells)]) for index, column in enumerate(columns)]
-    room = width - (3 * len(columns) + 1)  # each cell's padding and the borders
-    widths = fitted_widths(naturals, [c.keep for c in columns], room)
+    shown = list(range(len(columns)))
+    while True:
+        naturals = [max([len(columns[i].header), *(len(row[i]) for row in cells)]) for i in shown]
+        room = width - (3 * len(shown) + 1)  # each cell's padding and the borders
+        widths = fitted_widths(naturals, [columns[i].keep for i in shown], room)
+        cuttable = [i for i in shown if not columns[i].keep]
+        if sum(widths) <= room or len(cuttable) <= 1:
+            break
+        shown.remove(cuttable[-1])
+    left_out = [c.header for i, c in enumerate(columns) if i not in shown]
+    if left_out:
+        more = f"-o wide for {', '.join(left_out)}"
+        caption = f"{caption}; {more}" if caption else more
     table = Table(title=title, caption=caption)
-    for column, size in zip(columns, widths, strict=True):
-        table.add_column(column.header, no_wrap=True, overflow="ellipsis", width=size)
+    for index, size in zip(shown, widths, strict=True):
+        table.add_column(columns[index].header, no_wrap=True, overflow="ellipsis", width=size)
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(row[i] for i in shown))
     return table
 
 

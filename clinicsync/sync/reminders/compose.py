@@ -97,8 +97,12 @@ class Composer:
 
     def __init__(self, config: RemindersSettings, clinic: str | ClinicSettings, renderer: Renderer,
                  links: Callable[[str], dict[str, str]] | None = None, *, replies: bool = False,
-                 short_links: Callable[[int, str], str] | None = None) -> None:
+                 short_links: Callable[[int, str], str] | None = None,
+                 systems: Callable[[str], str | None] | None = None) -> None:
         self.config = config
+        # a source as a doctor reads it (its `label:`, calendar.systems): "still booked in
+        # Practice Manager", never the connector's key; unlabelled: "the clinic's system"
+        self.systems = systems
         self.clinic_settings = clinic if isinstance(clinic, ClinicSettings) else ClinicSettings(name=clinic)
         self.clinic = self.clinic_settings.name
         self.renderer = renderer
@@ -140,6 +144,8 @@ class Composer:
                 values.update(agenda_values(day, draft.agenda, str(locale), self.clinic_settings.timezone,
                                             lambda number: shown_number(number, region)),
                               doctor=draft.doctor, stats=draft.stats.as_dict() if draft.stats is not None else None)
+                for row, agenda_visit in zip(values["appointments"], draft.agenda, strict=True):
+                    row["system"] = self._system(agenda_visit.connector)
                 return values
             visit = draft.visit
             assert visit is not None
@@ -164,8 +170,12 @@ class Composer:
             if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone (obs 13)
                 values.update(notice_values(visit, str(locale), self.clinic_settings.timezone))
                 values.update(decline_values(draft.note if draft.kind == "declined" else None, str(locale)))
+                values["system"] = self._system(visit.connector)
             return values
         return build
+
+    def _system(self, connector: str) -> str | None:
+        return self.systems(connector) if self.systems is not None else None
 
     def _status_values(self, draft: Draft, visit: Visit, locale: Locale) -> dict[str, Any]:
         """What the status notices add: a cancellation's reason (only one the clinic lists as
@@ -270,7 +280,7 @@ def composer_for(settings: Settings, renderer: Renderer | None = None, connector
     renderer = renderer or Renderer(settings.template_folders_for(connector), sms_accents=config.sms_accents)
     return Composer(config, settings.clinic_for(connector), renderer, links,
                     replies=bool(server and server.public_url and settings.responses.enabled),
-                    short_links=short_link_maker(settings))
+                    short_links=short_link_maker(settings), systems=settings.calendar.systems.get)
 
 
 class SiteComposers:

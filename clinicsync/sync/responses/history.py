@@ -86,9 +86,10 @@ def _answer(r: Any, full: bool) -> Entry:
                  undone=r.outcome == "undone")
 
 
-def _desk(r: Any) -> Entry:
+def _desk(r: Any, words: str | None = None) -> Entry:
     how = "by phone" if r.action in ("confirmed_by_phone", "left_message") else ""
     return Entry(at=r.at, actor="front desk", what=DESK_WORDS.get(r.action, r.action), how=how, action=r.action,
+                 words=words,
                  user=r.user, reason=CANCEL_REASONS.get(r.reason, r.reason) if r.reason else None, source=r.source,
                  undone=r.undone_at is not None, undone_by=r.undone_by)
 
@@ -101,7 +102,11 @@ def visit_history(connection: Connection, appointment_id: int, full: bool = Fals
                                    .order_by(RESPONSES.c.received_at, RESPONSES.c.id)).all()
     entries = [_answer(r, full) for r in responses
                if r.channel != "desk" and not (r.provider_id or "").startswith(DESK_TRACE)]
-    entries += [_desk(r) for r in connection.execute(
+    # the desk's own words for "another reason" ride on its answer row's body, like a patient's
+    # words: PHI, so only in the front desk's view
+    notes = {r.provider_id[len(DESK_TRACE):]: r.body for r in responses
+             if full and r.body and (r.provider_id or "").startswith(DESK_TRACE)}
+    entries += [_desk(r, notes.get(str(r.id))) for r in connection.execute(
         select(DESK_ACTIONS).where(DESK_ACTIONS.c.appointment_id == appointment_id)
         .order_by(DESK_ACTIONS.c.at, DESK_ACTIONS.c.id))]
     answer = connection.execute(select(A.c.participation, A.c.participation_at).where(A.c.id == appointment_id)).first()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.responses.history import CALLBACK_WAIT
 from clinicsync.sync.store.model import Appointment, Patient, Practitioner
@@ -69,6 +69,7 @@ class DeskRow:
     note: str | None = None  # the patient's reschedule note (front_desk only)
     reasons: list[str] = field(default_factory=list)
     message_left: datetime | None = None  # the desk left a message and nobody called back in time
+    mode: str | None = None  # video | phone | in_person (None: the source says nothing, in person)
 
 
 @dataclass
@@ -188,7 +189,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
     with store.engine.connect() as connection:
         found = connection.execute(
             select(A.id, A.start_utc, A.timezone, A.type, A.connector, A.version, A.participation,
-                   A.practitioner_ref, P.name, P.phone, D.name.label("doctor"))
+                   A.practitioner_ref, A.visit_mode, P.name, P.phone, D.name.label("doctor"))
             .select_from(with_people())
             .where(and_(A.start_utc >= start, A.start_utc < end, A.deleted_at.is_(None),
                         A.status.in_(ACTIVE_STATUSES), of_sources(A.connector, sources)))
@@ -223,7 +224,8 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             patient=(r.name or "—") if full else (initials(r.name) or "—"),
             phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
             group=ordered[0], answer=r.participation, note=fact["note"] if full else None, reasons=ordered,
-            message_left=done.at if done is not None and done.action == "left_message" else None))
+            message_left=done.at if done is not None and done.action == "left_message" else None,
+            mode=r.visit_mode))
     days = Counter(r.day for r in rows)
     in_day = [r for r in rows if day is None or r.day == day]
     counts = Counter(r.group for r in in_day)
@@ -245,30 +247,52 @@ class EarlierRow:
     tel: str | None
     answer: str | None
     connector: str = ""  # its source, hence its site (issue 60)
+    mode: str | None = None  # video | phone | in_person
+
+
+# A source that records arrivals itself closes its own visits: one of its started visits still
+# booked there after this long is the source's to record (late, or a no-show it marks), so the
+# strip does not grow all day with visits the desk has nothing to add to.
+LATE_WINDOW = timedelta(hours=1)
+# A source "records arrivals" when some visit of it was arrived, checked in or fulfilled lately.
+ARRIVALS_SEEN = timedelta(days=14)
+
+
+def records_arrivals(connection: Any, now: datetime, sources: Collection[str] | None = None) -> set[str]:
+    """The sources (connectors) whose own system recorded a visit as under way (arrived,
+    checked in, fulfilled) in the last ARRIVALS_SEEN: they close started visits themselves."""
+    return {c for (c,) in connection.execute(
+        select(A.connector).where(A.start_utc >= now - ARRIVALS_SEEN, A.start_utc <= now,
+                                  A.status.in_(sorted(UNDER_WAY_STATUSES)), of_sources(A.connector, sources))
+        .distinct())}
 
 
 def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool,
                   sources: Collection[str] | None = None) -> list[EarlierRow]:
     """Today's visits that have started, still booked at the source, that the desk has not
     closed (came in, no-show, cancelled): the one moment a no-show can be recorded, so they
-    stay on Today until the desk says what happened (issue 58)."""
+    stay on Today until the desk says what happened. A source that records arrivals itself
+    (records_arrivals) keeps its started visits here only for LATE_WINDOW: after that its own
+    record closes them."""
     start = day_bounds(now, zone)["today"][0]
     with store.engine.connect() as connection:
         closed = select(DK.id).where(DK.appointment_id == A.id, DK.undone_at.is_(None),
                                      DK.action.in_(CLOSING)).exists()
         found = connection.execute(
-            select(A.id, A.connector, A.start_utc, A.timezone, A.type, A.practitioner_ref, A.participation, P.name,
-                   P.phone, D.name.label("doctor"))
+            select(A.id, A.connector, A.start_utc, A.timezone, A.type, A.practitioner_ref, A.participation,
+                   A.visit_mode, P.name, P.phone, D.name.label("doctor"))
             .select_from(with_people())
             .where(A.start_utc >= start, A.start_utc <= now, A.deleted_at.is_(None),
                    A.status.in_(OPEN_AT_START), ~closed, of_sources(A.connector, sources))
             .order_by(A.start_utc, A.id)).all()
+        self_closing = records_arrivals(connection, now, sources) if found else set()
     return [EarlierRow(
         appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,
         doctor=r.doctor or r.practitioner_ref or "(no doctor)", type=r.type,
         patient=(r.name or "—") if full else (initials(r.name) or "—"),
         phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
-        answer=r.participation, connector=r.connector) for r in found]
+        answer=r.participation, connector=r.connector, mode=r.visit_mode) for r in found
+        if r.connector not in self_closing or now - r.start_utc <= LATE_WINDOW]
 
 
 # -- the waitlist's tasks (issue 33: booking by hand, refused bookings, later appointments) --

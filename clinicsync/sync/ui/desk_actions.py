@@ -37,8 +37,9 @@ from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.history import CANCEL_REASONS, DESK_TRACE, DESK_WORDS
 from clinicsync.sync.responses.keywords import Action
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, Patient
 from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
+from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS
@@ -46,6 +47,7 @@ from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.desk import CLOSING, OPEN_AT_START, source_kind, writes_back
 
 A = Appointment.__table__  # type: ignore[attr-defined]
+P = Patient.__table__  # type: ignore[attr-defined]
 DK, RM = DESK_ACTIONS, REMINDERS
 LABELS = DESK_WORDS
 BUTTONS = {"confirmed_by_phone": "Confirmed by phone", "left_message": "Left a message", "no_show": "No-show",
@@ -180,11 +182,17 @@ def _check(connection: Connection, appointment: Any, seen: str | None) -> list[A
     return actions
 
 
+NOTE_MAX = 200  # "another reason" in the desk's words: a sentence, not a record
+
+
 def record_action(settings: Settings, store: Store, appointment_id: int, action: str, user: str, role: str,
-                  now: datetime, seen: str | None = None, reason: str | None = None) -> dict[str, Any] | None:
+                  now: datetime, seen: str | None = None, reason: str | None = None,
+                  note: str | None = None) -> dict[str, Any] | None:
     """Record ``action`` on the visit as the desk saw it (``seen``); None when there is no such
     appointment. Raises Refused (changed meanwhile, or it no longer fits), ReasonNeeded (a
-    cancel without its reason). Returns the row written."""
+    cancel without its reason). ``note``: the desk's words for "another reason", kept as the
+    body of its answer row (shown to the front desk only, never sent to the doctor or logged).
+    Returns the row written."""
     if action not in DESK_ACTIONS_KINDS:
         raise UnknownAction(action)
     if action == "cancel" and reason not in CANCEL_REASONS:
@@ -213,8 +221,9 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
         if answer is not None:
             pending = [r.id for r in connection.execute(select(RM.c.id).where(
                 RM.c.appointment_id == appointment.id, RM.c.recipient == "patient", RM.c.status == "pending"))]
+            words = " ".join((note or "").split())[:NOTE_MAX] if action == "cancel" and reason == "other" else ""
             connection.execute(insert(RESPONSES).values(
-                channel="desk", sender=user[:320], body=None, language=None, action=answer, outcome="applied",
+                channel="desk", sender=user[:320], body=words or None, language=None, action=answer, outcome="applied",
                 appointment_id=appointment.id, reminder_id=None, provider_id=f"{DESK_TRACE}{action_id}",
                 received_at=now))
             apply_answer(connection, settings, appointment, answer, now, desk_action=action_id,
@@ -336,10 +345,22 @@ def undo_offer(store: Store, action_id: int, now: datetime) -> dict[str, Any] | 
     if latest is None or latest.id != target.id:
         return None
     seen = seen_of(store, [target.appointment_id]).get(target.appointment_id)
-    if seen is None:
+    visit = visit_named(store, target.appointment_id)
+    if seen is None or visit is None:
         return None
     return {"id": target.id, "appointment_id": target.appointment_id, "label": LABELS.get(target.action, target.action),
-            "until": target.at + UNDO_WINDOW, "seen": seen.digest}
+            "until": target.at + UNDO_WINDOW, "seen": seen.digest, **visit}
+
+
+def visit_named(store: Store, appointment_id: int) -> dict[str, Any] | None:
+    """Who and when a desk action was about, for "Recorded: … — Jamal Weber, Thu 9:00 AM" and
+    "Undone: …": the desk reads which visit, not only what was done (front desk pages only)."""
+    with store.engine.connect() as connection:
+        row = connection.execute(select(A.c.start_utc, A.c.timezone, A.c.patient_ref, P.c.name)
+                                 .select_from(with_people()).where(A.c.id == appointment_id)).first()
+    if row is None:
+        return None
+    return {"patient": row.name or f"patient {row.patient_ref}", "start_utc": row.start_utc, "timezone": row.timezone}
 
 
 def appointment_of(store: Store, action_id: int) -> int | None:

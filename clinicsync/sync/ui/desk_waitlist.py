@@ -43,6 +43,9 @@ def _tel(phone: str | None, region: str) -> str | None:
 def _why(task: WaitlistTask, system: str) -> str | None:
     """Why this is the desk's, without connector names: a slot in a system clinicsync does not
     book into is booked by hand there; a refusal keeps the source's reason, named by its system."""
+    if task.kind == "coming":
+        return (f"The patient took this slot: the booking stage writes it to {system} at its next run, "
+                "or puts it here as a task if it cannot. Nothing to do yet.")
     if task.kind == "book":
         return f"clinicsync does not book into {system}: book the patient there by hand, then press “Booked by hand”."
     if task.reason:

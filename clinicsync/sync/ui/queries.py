@@ -394,13 +394,15 @@ def history_item(e: Entry) -> dict[str, Any]:
     what they said (the patient's words only in the front desk's view), why (the desk's
     reason), what became of it at the source and whether it was taken back."""
     if e.actor == "front desk":
-        parts = [f"by {e.user}" + (f" {e.how}" if e.how else "")]
+        # the login is named as one ("user desk"), never run into the channel: a login called
+        # "desk" read "by desk by phone"
+        parts = [(f"{e.how}, " if e.how else "") + f"recorded by user {e.user}"]
         if e.reason:
             parts.append(f"reason: {e.reason}")
         if e.undone:
-            parts.append(f"undone by {e.undone_by}")
+            parts.append(f"undone by user {e.undone_by}")
         return {"at": e.at, "what": "desk", "title": e.title, "detail": "; ".join(parts), "undone": e.undone,
-                "action": e.action, "source": e.source}
+                "action": e.action, "source": e.source, "text": e.words}
     detail = e.how
     if e.undone:
         detail += "; undone by the front desk"

@@ -19,7 +19,17 @@ from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.runs.setaside import open_items
 from clinicsync.sync.store.model import ROW_ID_MAX
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui import attention, charts, desk, desk_actions, desk_waitlist, login, queries, waitlist_page
+from clinicsync.sync.ui import (
+    attention,
+    charts,
+    desk,
+    desk_actions,
+    desk_batch,
+    desk_waitlist,
+    login,
+    queries,
+    waitlist_page,
+)
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.desk_actions import (
     BUTTONS,
@@ -31,9 +41,9 @@ from clinicsync.sync.ui.desk_actions import (
     source_hint,
 )
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render, times_of
-from clinicsync.sync.ui.scope import Scope, home_of, log_view, require_in_scope, scope_of
+from clinicsync.sync.ui.scope import Scope, appointment_in_scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
-from clinicsync.sync.waitlist import book_tasks
+from clinicsync.sync.waitlist import book_tasks, book_undo
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user), Depends(require_in_scope)],
                   include_in_schema=False)
@@ -61,15 +71,19 @@ def _role(request: Request, user: str) -> str:
 @pages.get("/", response_class=HTMLResponse)
 def home(request: Request, user: User, day: Annotated[str | None, Query(max_length=16)] = None,
          need: Annotated[str | None, Query(max_length=24)] = None,
-         refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+         refresh: Annotated[str | None, Query(max_length=8)] = None,
+         earlier: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
     """Each role's own home: the front desk's work list, IT's health page."""
     if _role(request, user) == "front_desk":
-        return desk_page(request, user, day, need, refresh)
+        return desk_page(request, user, day, need, refresh, earlier_open=earlier == "open")
     return health_page(request, user, refresh)
 
 
-def desk_page(request: Request, user: str, day: str | None, need: str | None, refresh: str | None) -> HTMLResponse:
-    """Today and tomorrow, grouped by what needs doing, with counts and filters."""
+def desk_page(request: Request, user: str, day: str | None, need: str | None, refresh: str | None,
+              earlier_open: bool = False) -> HTMLResponse:
+    """Today and tomorrow, grouped by what needs doing, with counts and filters. The started
+    visits nobody closed (Earlier today) are folded under their count unless asked open
+    (``?earlier=open``, the header's link), so the calls to make come first."""
     store, settings = _store(request), request.app.state.settings
     now, zone = now_of(request), ZoneInfo(home_of(request, user).timezone)  # the one site shown's today
     day = day if day in desk.DAYS else None
@@ -95,7 +109,8 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
                  now=now)
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
                   buttons=BUTTONS, refresh=_refresh(refresh), earlier=earlier, offers=offers,
-                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now),
+                  earlier_open=earlier_open or bool(request.query_params.get("left")),
+                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, user, store, now),
                   callback_hours=int(desk.CALLBACK_AFTER.total_seconds() // 3600),
                   waitlist=desk_waitlist.desk_tasks(settings, store, waitlist),
                   waitlist_headings=desk.WAITLIST_HEADINGS,
@@ -103,13 +118,42 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
                                     for k, v in book_tasks.ANSWERS.items()})
 
 
-def _done_line(request: Request, store: Store, now: datetime) -> dict[str, Any]:
-    """After an action (``?done=a<id>``): "Recorded" with its Undo while it can be taken back."""
+def _done_line(request: Request, user: str, store: Store, now: datetime) -> dict[str, Any]:
+    """After an action (``?done=a<id>``): "Recorded" with its Undo while it can be taken back;
+    after an undo (``?undone=1&visit=<id>``): which visit is back. Both name the patient and
+    the visit, so each is a view of it in the access log, and only of the user's own sites."""
     done = request.query_params.get("done") or ""
+    scope = scope_of(request, user)
+    named: list[int] = []
     undo = None
     if done.startswith("a") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:
         undo = desk_actions.undo_offer(store, int(done[1:]), now)
-    return {"done": done or None, "undo": undo, "undone": request.query_params.get("undone") == "1"}
+        if undo is not None and not appointment_in_scope(store, scope, undo["appointment_id"]):
+            undo = None
+        named += [undo["appointment_id"]] if undo else []
+    batch = None
+    if done.startswith("m"):  # "All came in": one Undo for the visits it recorded
+        ids = [int(i) for i in done[1:].split(".")[:desk_batch.MAX_VISITS] if i.isdigit() and int(i) <= ROW_ID_MAX]
+        batch = {"recorded": len(ids), "undo": desk_batch.undo_offers(store, ids, now)}
+    booked = None
+    if done.startswith("w") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:  # *Booked by hand*
+        booked = book_undo.undo_offer(store, int(done[1:]), now, desk_actions.UNDO_WINDOW)
+        if booked is not None and not appointment_in_scope(store, scope, booked["appointment_id"]):
+            booked = None
+        named += [booked["appointment_id"]] if booked else []
+    undone = request.query_params.get("undone")
+    visit = request.query_params.get("visit") or ""
+    undone_visit = None
+    if undone == "1" and visit.isdigit() and int(visit) <= ROW_ID_MAX and appointment_in_scope(store, scope,
+                                                                                               int(visit)):
+        undone_visit = desk_actions.visit_named(store, int(visit))
+        named += [int(visit)] if undone_visit else []
+    if named:
+        log_view(request, user, "front_desk", "/ui/ (recorded, undone)", named, now=now)
+    left = request.query_params.get("left") or ""
+    return {"done": done or None, "undo": undo, "undone": undone if undone in ("1", "w") else None,
+            "undone_visit": undone_visit, "batch": batch, "booked": booked,
+            "left": int(left) if left.isdigit() and len(left) < 5 else 0}
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -245,7 +289,7 @@ def attention_page(request: Request, user: User,
         declined=bool({"declined", "doctor declined"} & set(i.reasons))) for i in items if i.appointment_id in seen}
     return render(request, "attention.html", items=items, full=full, buttons=BUTTONS if full else {},
                   dispatcher=attention.dispatcher_panel(store, now, sources), refresh=_refresh(refresh), offers=offers,
-                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now))
+                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, user, store, now))
 
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)
@@ -265,16 +309,18 @@ def timeline_page(request: Request, user: User,
     now = now_of(request)
     seen = desk_actions.seen_of(store, [appointment_id])[appointment_id]
     handled_at = max((a.at for a in actions if a.action == "reschedule_handled" and a.undone_at is None), default=None)
-    asked = any(i.get("request") and (handled_at is None or i["at"] > handled_at) for i in items)
+    requests = [i for i in items if i.get("request") and (handled_at is None or i["at"] > handled_at)]
+    asked = bool(requests)
+    asked_words = requests[-1].get("text") if requests else None  # the patient's own, front desk only
     offer = desk_actions.offered(seen.standing, row.start_utc, now, row.status, reschedule=asked,
                                  declined=row.answer == "declined") if full else []
     latest = desk_actions.undoable(actions, now) if full else None
     undo = desk_actions.undo_offer(store, latest.id, now) if latest is not None else None
     return render(request, "timeline.html", a=row, items=items, states=queries.REMINDER_STATES, full=full,
                   modes=queries.MODES, buttons=BUTTONS, can_act=full, offer=offer, seen=seen.digest, asked=asked,
-                  writes_back=desk.writes_back(settings, row.connector),
+                  asked_words=asked_words, writes_back=desk.writes_back(settings, row.connector),
                   kind=desk.source_kind(settings, row.connector),
-                  **{**_done_line(request, store, now), "undo": undo})
+                  **{**_done_line(request, user, store, now), "undo": undo})
 
 
 def _with_source_hint(settings: Settings, connector: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -313,7 +359,8 @@ async def act(request: Request, user: User,
     try:
         reason = str(form.get("reason") or "") or None
         done = desk_actions.record_action(request.app.state.settings, _store(request), appointment_id, action, user,
-                                          role, now_of(request), seen=seen, reason=reason)
+                                          role, now_of(request), seen=seen, reason=reason,
+                                          note=str(form.get("reason_text") or "") or None)
     except UnknownAction:
         raise HTTPException(422, f"action: {action[:40]!r} is not one of {', '.join(LABELS)}") from None
     except ReasonNeeded:
@@ -341,7 +388,40 @@ async def undo(request: Request, user: User,
         return _refused(request, user, target or 0, refusal, back)
     if appointment_id is None:
         raise HTTPException(404, "no such desk action")
-    return redirect(request, f"{back}{'&' if '?' in back else '?'}undone=1")
+    return redirect(request, f"{back}{'&' if '?' in back else '?'}undone=1&visit={appointment_id}")
+
+
+@pages.post("/earlier-today/arrived", response_model=None)
+async def all_came_in(request: Request, user: User) -> RedirectResponse:
+    """Today's "All came in" (front_desk role, CSRF token required): *Came in* on each started
+    visit the strip showed, as the desk saw it; a visit that changed meanwhile is left on the
+    strip, opened, with how many were left."""
+    form, role = await _desk_post(request, user, "only the front desk records actions on appointments")
+    try:
+        visits = desk_batch.parse(form.getlist("visit"))
+    except desk_batch.BadVisit as bad:
+        raise HTTPException(422, str(bad)) from None
+    store, scope = _store(request), scope_of(request, user)
+    outcome = desk_batch.all_came_in(request.app.state.settings, store, visits, user, role, now_of(request),
+                                     lambda i: appointment_in_scope(store, scope, i))
+    done = "m" + ".".join(map(str, outcome.done)) if outcome.done else "none"
+    left = f"&left={outcome.left}#earlier-today" if outcome.left else ""
+    return redirect(request, f"/ui/?done={done}{left}")
+
+
+@pages.post("/desk-actions/undo-all", response_model=None)
+async def undo_all(request: Request, user: User) -> RedirectResponse:
+    """The Undo of "All came in": each of its actions taken back (front_desk, CSRF required)."""
+    form, _ = await _desk_post(request, user, "only the front desk records actions on appointments")
+    try:
+        actions = desk_batch.parse(form.getlist("action"), "action")
+    except desk_batch.BadVisit as bad:
+        raise HTTPException(422, str(bad)) from None
+    store, scope = _store(request), scope_of(request, user)
+    outcome = desk_batch.undo_all(request.app.state.settings, store, actions, user, now_of(request),
+                                  lambda i: appointment_in_scope(store, scope, desk_actions.appointment_of(store, i)))
+    left = f"&left={outcome.left}#earlier-today" if outcome.left else ""
+    return redirect(request, f"/ui/?undone=1{left}")
 
 
 def _visit_now(request: Request, user: str, appointment_id: int) -> Any:
@@ -380,7 +460,24 @@ async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Pa
                                       now_of(request))
     except book_tasks.UnknownAnswer:
         raise HTTPException(422, f"{kind[:16]!r} tasks take no answer {answer[:40]!r}") from None
-    return redirect(request, f"/ui/?done=waitlist-{slot_id}" if done else "/ui/?done=waitlist-gone")
+    if done is None:
+        return redirect(request, "/ui/?done=waitlist-gone")
+    return redirect(request, f"/ui/?done=w{done}" if answer == "booked" else f"/ui/?done=waitlist-{slot_id}")
+
+
+@pages.post("/waitlist/booked/{action_id}/undo", response_model=None)
+async def undo_booked(request: Request, user: User,
+                      action_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse:
+    """Take back *Booked by hand* within the undo window (front_desk role, CSRF required): the
+    task is back on Today as it was; one that can no longer be undone says why."""
+    await _desk_post(request, user, "only the front desk answers waitlist tasks")
+    try:
+        slot = book_undo.undo_booked(_store(request), action_id, user, now_of(request), desk_actions.UNDO_WINDOW)
+    except book_undo.NotUndone as refusal:
+        raise HTTPException(409, refusal.why) from None
+    if slot is None:
+        raise HTTPException(404, "no such desk action")
+    return redirect(request, "/ui/?undone=w#waitlist")
 
 
 @pages.get("/quarantine", response_class=HTMLResponse)

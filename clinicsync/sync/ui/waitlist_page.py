@@ -26,11 +26,12 @@ from clinicsync.mappings.waitlist import parse_weekly
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.store.model import ROW_ID_MAX, Appointment, Patient, Practitioner
+from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import charts
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
-from clinicsync.sync.ui.mask import initials
+from clinicsync.sync.ui.mask import initials, phone_display
 from clinicsync.sync.ui.queries import of_sources
 from clinicsync.sync.ui.render import now_of, redirect, render, times_of
 from clinicsync.sync.ui.scope import appointment_in_scope, home_of, log_view, require_in_scope, scope_of
@@ -138,6 +139,36 @@ def _prefill(store: Store, appointment_id: int | None) -> dict[str, Any]:
             "visit_type": row.type or "", "appointment_id": row.id}
 
 
+def _who(store: Store, form: dict[str, Any]) -> dict[str, Any] | None:
+    """The patient the add form is about, by name and phone, and the later visit an earlier slot
+    would release (the appointment it was opened from): the desk reads who, not an id. Only
+    for the front desk (the caller's role decides), and only for an appointment of the form's
+    own source and patient (a stale or forged one names nobody)."""
+    raw = str(form.get("appointment_id") or "")
+    if not raw.isdigit() or int(raw) > ROW_ID_MAX:
+        return None
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            select(A.id, A.connector, A.patient_ref, A.start_utc, A.timezone, A.type, P.name, P.phone,
+                   D.name.label("doctor"), A.practitioner_ref)
+            .select_from(with_people()).where(A.id == int(raw), A.deleted_at.is_(None))).first()
+    if row is None or row.connector != form.get("connector") or row.patient_ref != form.get("patient_id"):
+        return None
+    return {"appointment_id": row.id, "patient": row.name or f"patient {row.patient_ref}",
+            "phone": phone_display(row.phone) if row.phone else "", "tel": row.phone,
+            "start_utc": row.start_utc, "timezone": row.timezone, "type": row.type,
+            "doctor": row.doctor or row.practitioner_ref or ""}
+
+
+def _entry_patient(store: Store, entry_id: int) -> str:
+    """The name of an entry's patient, for "Added … to the waitlist" and "Took … off it"."""
+    with store.engine.connect() as connection:
+        row = connection.execute(select(P.name, W.patient_ref).select_from(WAITLIST_ENTRIES.join(
+            Patient.__table__, and_(P.connector == W.connector, P.external_id == W.patient_ref),  # type: ignore[attr-defined]
+            isouter=True)).where(W.id == entry_id)).first()
+    return "" if row is None else (row.name or f"patient {row.patient_ref}")
+
+
 def _doctors(store: Store, sources: Collection[str] | None) -> list[dict[str, str]]:
     with store.engine.connect() as connection:
         return [{"connector": r.connector, "id": r.external_id, "name": r.name or r.external_id}
@@ -177,10 +208,30 @@ def _page(request: Request, user: str, status_code: int = 200, form: dict[str, A
     weeks = ui_settings(settings).chart_weeks
     chart = refill_chart(store, settings, now, scope.connectors, home_of(request, user))
     connectors = sorted({c.name for c in settings.connectors if scope.allows(c.name)})
+    form = form or {}
+    who = _who(store, form) if full else None
+    done, done_name = request.query_params.get("done") or "", ""
+    kind, _, number = done.partition("-")
+    if full and kind in ("added", "exists", "removed") and number.isdigit() and int(number) <= ROW_ID_MAX \
+            and _entry_in_scope(store, scope.connectors, int(number)):
+        done_name = _entry_patient(store, int(number))
+        if kind == "removed":  # no longer in the table the page logged: its name is a view of its own
+            log_view(request, user, role, "/ui/waitlist", [int(number)], "waitlist", now=now)
+    if who is not None:
+        log_view(request, user, role, "/ui/waitlist#add", [who["appointment_id"]], now=now)
     return render(request, "waitlist.html", status_code, full=full, chart=chart, weeks=weeks,
-                  form=form or {}, errors=errors or {}, connectors=connectors,
-                  doctors=_doctors(store, scope.connectors) if full else [], done=request.query_params.get("done"),
-                  **view)
+                  form=form, errors=errors or {}, connectors=connectors, who=who,
+                  doctors=_doctors(store, scope.connectors) if full else [], done=done or None,
+                  done_name=done_name, **view)
+
+
+def _entry_in_scope(store: Store, sources: Collection[str] | None, entry_id: int) -> bool:
+    """Whether a waitlist entry named in ``?done=`` is of the user's sites."""
+    if sources is None:
+        return True
+    with store.engine.connect() as connection:
+        connector = connection.execute(select(W.connector).where(W.id == entry_id)).scalar()
+    return connector is not None and connector in sources
 
 
 @pages.get("/waitlist", response_class=HTMLResponse)

@@ -9,7 +9,10 @@ Three kinds, each derived from the tables (nothing extra is stored until the des
   by hand or tell them the slot could not be booked (they stay on the waitlist). Shown even
   once the slot's time has passed: the patient was told the slot was theirs;
 - ``release``: the entry's later appointment is still active (``release_later: ask``, or
-  ``auto`` on a source that takes no write-back): release it.
+  ``auto`` on a source that takes no write-back): release it;
+- ``coming``: a patient took the slot a moment ago and the booking stage has not run yet
+  (``pending``): nothing to press, but the desk sees at once what the Waitlist page already
+  counts, instead of nothing until the stage's next run turns it into a booking or a task.
 
 The desk's answer is one ``desk_action`` row (who, when; on the freed appointment for book and
 call, on the later appointment for release) written with what it changes, in one transaction.
@@ -38,14 +41,15 @@ A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
 D = Practitioner.__table__  # type: ignore[attr-defined]
 
-KINDS = ("book", "call", "release")
+KINDS = ("book", "call", "release", "coming")
 HEADINGS = {"book": "Book this patient into this slot",
             "call": "Booking refused by the source: call the patient",
-            "release": "Release the patient's later appointment"}
+            "release": "Release the patient's later appointment",
+            "coming": "Taken from the waitlist: booking under way"}
 # What the desk may answer to each kind, and the desk_action it records.
 ANSWERS = {"book": {"booked": "waitlist_booked"},
            "call": {"booked": "waitlist_booked", "dropped": "waitlist_dropped"},
-           "release": {"released": "waitlist_released"}}
+           "release": {"released": "waitlist_released"}, "coming": {}}
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
                 S.c.booking_status == "failed",
                 ~_done(("waitlist_dropped",), S.c.appointment_id, S.c.appointment_version)).order_by(S.c.start_utc)):
             out.append(_task("call", row, full))
+        for row in connection.execute(base.where(S.c.booking_status == "pending", S.c.start_utc > now)
+                                      .order_by(S.c.start_utc)):
+            out.append(_task("coming", row, full))
         if booking_settings(settings).release_later != "keep":
             later = A.alias("later")
             auto_cancelled = exists().where(W.c.appointment_id == later.c.id, W.c.appointment_status == "cancelled",
@@ -137,41 +144,47 @@ class UnknownAnswer(ValueError):
 
 
 def answer_task(settings: Settings, store: Store, kind: str, slot_id: int, answer: str, user: str, role: str,
-                now: datetime) -> bool:
-    """Record the desk's answer to one task; False when the task is no longer open (another
-    desk answered it, or the booking went through meanwhile)."""
+                now: datetime) -> int | None:
+    """Record the desk's answer to one task: the desk_action's id, None when the task is no
+    longer open (another desk answered it, or the booking went through meanwhile). *Booked by
+    hand* keeps what it changed for its undo (book_undo.py): the slot's booking status before
+    (``prior_answer``) and the entry's (``reason``)."""
     action = ANSWERS.get(kind, {}).get(answer)
     if action is None:
         raise UnknownAnswer(f"{kind}/{answer}")
     with store.engine.begin() as connection:
         slot = connection.execute(select(S).where(S.c.id == slot_id, S.c.status == "taken")).first()
         if slot is None:
-            return False
+            return None
         entry = connection.execute(select(E).join(OF, OF.c.entry_id == E.c.id).where(
             OF.c.id == slot.taken_offer_id)).first()
         if entry is None:
-            return False
+            return None
         target, version = slot.appointment_id, slot.appointment_version
+        prior: dict[str, Any] = {}
         if kind == "release":
             later = connection.execute(select(A.c.id, A.c.version).where(
                 A.c.id == entry.current_appointment_id, A.c.connector == entry.connector,
                 A.c.patient_ref == entry.patient_ref)).first()
             if later is None or slot.booking_status != "written":
-                return False
+                return None
             target, version = later.id, later.version
         elif answer == "booked":
             wanted = "desk_task" if kind == "book" else "failed"
             changed = connection.execute(update(S).where(S.c.id == slot_id, S.c.booking_status == wanted).values(
                 booking_status="written", booking_error=None)).rowcount
             if changed != 1:
-                return False
+                return None
+            prior = {"prior_answer": wanted, "reason": entry.status}
             connection.execute(update(E).where(E.c.id == entry.id, E.c.status.in_(("waiting", "expired"))).values(
                 status="booked", updated_at=now))
             entry = connection.execute(select(E).where(E.c.id == entry.id)).first()
             if booking_settings(settings).release_later == "auto":
                 after_booking(connection, settings, entry, now)
         elif slot.booking_status != "failed":
-            return False
-        connection.execute(insert(DK).values(appointment_id=target, version=version, action=action,
-                                             user=user[:64], role=role[:16], source="by_hand", at=now))
-    return True
+            return None
+        written = connection.execute(insert(DK).values(appointment_id=target, version=version, action=action,
+                                                       user=user[:64], role=role[:16], source="by_hand", at=now,
+                                                       **prior)).inserted_primary_key
+    assert written is not None
+    return int(written[0])

@@ -7,13 +7,15 @@ real composer and the shipped templates."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from clinicsync.common.timeutil import zone
 from clinicsync.sync.config.clinic import ClinicSettings
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.config.settings.reminders import RemindersSettings
-from clinicsync.sync.reminders.compose import Composer, Draft, Visit
+from clinicsync.sync.reminders.compose import Composer, Draft, Visit, composer_for
 from clinicsync.sync.reminders.render import Renderer
 
 CLINIC = ClinicSettings(name="Springfield Clinic", timezone="America/New_York", default_region="US",
@@ -103,3 +105,45 @@ def test_the_spanish_agenda_shows_the_same() -> None:
     assert "Videoconsulta" in rendered.text and "Enlace: https://vc.example.org/d/42" in rendered.text
     assert "SIN CONFIRMAR" in rendered.text and "CANCELADA POR EL PACIENTE" in rendered.text
     assert "mar, 8 dic 2026" in rendered.text
+
+
+def test_notices_and_the_agenda_name_the_system_by_its_label() -> None:
+    """A doctor reads the clinic's name for the system (the connector's `label:`), never the
+    connector's key: "stays booked in Practice Manager"; without one, "the clinic's system"."""
+    labelled = Composer(RemindersSettings(), CLINIC, Renderer(),
+                        systems={"csv": "Practice Manager"}.get)
+    declined = labelled.render(Draft("k", "declined", "practitioner", None, visit=visit()), "email", START)
+    assert "stays booked in Practice Manager until the front desk" in plain(declined.text)
+    assert declined.html is not None and "stays booked in Practice Manager" in declined.html
+    assert "csv" not in plain(declined.text)
+    spanish = labelled.render(Draft("k", "declined", "practitioner", "es", visit=visit()), "email", START)
+    assert "sigue reservada en Practice Manager" in spanish.text
+    phone = visit(visit_mode="phone")  # no number known: where it is
+    text = labelled.render(Draft("k", "confirmation", "practitioner", None, visit=phone), "email", START).text
+    assert "Phone visit. Call: the number is in Practice Manager" in text
+    mail = labelled.render(agenda(), "email", START)
+    rows = [visit(external_id="A9", visit_mode="phone")]
+    bare = Draft("agenda:csv:D01:2026-12-08", "agenda", "practitioner", None,
+                 agenda_day=datetime(2026, 12, 8, tzinfo=zone("America/New_York")), agenda=rows, doctor="Dr. Hart")
+    assert "Call: the number is in Practice Manager" in labelled.render(bare, "email", START).text
+    assert "Call: (312) 555-0188" in mail.text  # a number known is the number
+    unlabelled = composer().render(Draft("k", "declined", "practitioner", None, visit=visit()), "email", START)
+    assert "stays booked in the clinic's system" in plain(unlabelled.text)
+
+
+def test_the_dispatchers_composer_knows_each_sources_label(tmp_path: Path) -> None:
+    """Through composer_for, as the dispatcher builds it: the labelled source by its label, an
+    unlabelled one as "the clinic's system" (never its connector key)."""
+    (tmp_path / "drop").mkdir()
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        "clinic: {name: Springfield Clinic, timezone: America/New_York}\n"
+        f'store: {{url: "sqlite:///{tmp_path}/s.db"}}\n'
+        "connectors:\n"
+        f"  - {{name: pm, kind: csv, label: Practice Manager, mapping: csv_default, drop_dir: {tmp_path}/drop}}\n"
+        f"  - {{name: front, kind: csv, mapping: csv_default, drop_dir: {tmp_path}/drop}}\n", encoding="utf-8")
+    settings = load_settings(path)
+    for connector, said in (("pm", "stays booked in Practice Manager"), ("front", "stays booked in the clinic's")):
+        text = composer_for(settings, connector=connector).render(
+            Draft("k", "declined", "practitioner", None, visit=visit(connector=connector)), "email", START).text
+        assert said in plain(text) and "in front" not in plain(text)

@@ -1,0 +1,92 @@
+"""Today's "All came in": *Came in* recorded on every started visit the Earlier today strip
+showed, and its Undo, which takes all of them back.
+
+Each visit is one desk action as if its own button had been pressed (sync/ui/desk_actions.py),
+bound to what the desk saw of it (its ``seen`` digest) and in a transaction of its own: a
+visit that changed meanwhile (the source recorded it, another desk marked it a no-show) is
+left out and stays on the strip with the visit as it is now, and the others are recorded.
+The form names each visit as ``<appointment id>:<seen>``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.store.model import ROW_ID_MAX
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.ui.desk_actions import Refused, record_action, undo_action, undo_offer
+
+MAX_VISITS = 500  # one day's started visits of a large practice; a longer post is cut here
+
+
+class BadVisit(ValueError):
+    """A ``visit`` field that is not ``<appointment id>:<seen>`` (a hand-made post)."""
+
+
+@dataclass
+class Outcome:
+    """What a batch did: the desk actions written (or undone), and how many visits it left."""
+
+    done: list[int] = field(default_factory=list)
+    left: int = 0
+
+
+def parse(values: Iterable[object], name: str = "visit") -> list[tuple[int, str]]:
+    """The form's ``name`` fields as (id, seen), at most MAX_VISITS; BadVisit names the bad one's
+    position, never its value."""
+    out = []
+    for position, value in enumerate(values):
+        if position >= MAX_VISITS:
+            break
+        number, _, seen = str(value).partition(":")
+        if not number.isdigit() or not 1 <= int(number) <= ROW_ID_MAX or not seen:
+            raise BadVisit(f"{name} #{position + 1}: expected '<id>:<seen>' as the page wrote it; "
+                           "reload Today and press the button again")
+        out.append((int(number), seen))
+    return out
+
+
+def all_came_in(settings: Settings, store: Store, visits: list[tuple[int, str]], user: str, role: str,
+                now: datetime, allowed: Callable[[int], bool]) -> Outcome:
+    """*Came in* on each visit the desk saw and may act on (``allowed``: the user's sites)."""
+    outcome = Outcome()
+    for appointment_id, seen in visits:
+        if not allowed(appointment_id):
+            outcome.left += 1
+            continue
+        try:
+            row = record_action(settings, store, appointment_id, "arrived", user, role, now, seen=seen)
+        except Refused:
+            row = None
+        if row is None:
+            outcome.left += 1
+        else:
+            outcome.done.append(int(row["id"]))
+    return outcome
+
+
+def undo_offers(store: Store, action_ids: list[int], now: datetime) -> list[dict[str, object]]:
+    """The batch's actions that can still be taken back (undo_offer of each), for one Undo."""
+    return [offer for offer in (undo_offer(store, i, now) for i in action_ids[:MAX_VISITS]) if offer is not None]
+
+
+def undo_all(settings: Settings, store: Store, actions: list[tuple[int, str]], user: str, now: datetime,
+             allowed: Callable[[int], bool]) -> Outcome:
+    """Take back each desk action of a batch (``actions``: (action id, seen of its visit)); one
+    that can no longer be undone (a later action, past the window, the visit changed) is left."""
+    outcome = Outcome()
+    for action_id, seen in actions:
+        if not allowed(action_id):
+            outcome.left += 1
+            continue
+        try:
+            appointment_id = undo_action(settings, store, action_id, user, now, seen)
+        except Refused:
+            appointment_id = None
+        if appointment_id is None:
+            outcome.left += 1
+        else:
+            outcome.done.append(action_id)
+    return outcome
