@@ -23,6 +23,10 @@ from typer.testing import CliRunner
 from clinicsync.sync.cli import app
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.store import Store
+from tests.mariadb_head import HeadDatabase
+from tests.mariadb_head import copy_head as copy_mariadb_head
+from tests.mariadb_head import drop as drop_mariadb
+from tests.mariadb_head import make_head as make_mariadb_head
 from tests.pg_schemas import SchemaPool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,12 +161,29 @@ def mariadb_database() -> Iterator[dict[str, object]]:
                 cursor.execute(f"DROP DATABASE `{name}`")
 
 
+@pytest.fixture(scope="session")
+def mariadb_head() -> Iterator[HeadDatabase]:
+    """A MariaDB database migrated to head once per worker (tests/mariadb_head.py), dropped
+    with the session: each `mariadb_store` starts as a copy of it."""
+    name = f"h_{uuid.uuid4().hex[:12]}"
+    try:
+        head = make_mariadb_head(MARIADB, name)
+    except pymysql.err.OperationalError as exc:
+        _unavailable("MariaDB", exc)
+    try:
+        yield head
+    finally:
+        drop_mariadb(MARIADB, name)
+
+
 @pytest.fixture
-def mariadb_store(mariadb_database: dict[str, object]) -> Iterator[Store]:
+def mariadb_store(mariadb_database: dict[str, object], request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store at the head migration on a fresh MariaDB database, for the tests that repeat a
-    store test there (the `store` fixture runs on SQLite and PostgreSQL)."""
+    store test there (the `store` fixture runs on SQLite and PostgreSQL): a copy of the
+    worker's migrated database (tests/test_mariadb_head.py proves it is what the migrations
+    make; tests/sync/test_migrations.py proves the migrations)."""
+    copy_mariadb_head(request.getfixturevalue("mariadb_head"), MARIADB, str(mariadb_database["database"]))
     engine = make_engine(str(mariadb_database["url"]))
-    upgrade(engine)
     store = Store(engine)
     yield store
     store.close()
