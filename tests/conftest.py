@@ -182,8 +182,8 @@ def mariadb_store(mariadb_database: dict[str, object], request: pytest.FixtureRe
     store test there (the `store` fixture runs on SQLite and PostgreSQL): a copy of the
     worker's migrated database (tests/test_mariadb_head.py proves it is what the migrations
     make; tests/sync/test_migrations.py proves the migrations)."""
-    copy_mariadb_head(request.getfixturevalue("mariadb_head"), MARIADB, str(mariadb_database["database"]))
     engine = make_engine(str(mariadb_database["url"]))
+    migrate(engine, request)
     store = Store(engine)
     yield store
     store.close()
@@ -234,8 +234,13 @@ def postgres_head_script() -> str | None:
 
 def migrate(engine: Engine, request: pytest.FixtureRequest) -> None:
     """Bring a fresh store to head: a PostgreSQL schema from postgres_head_script's replay
-    where there is one (and nothing there yet), else by running the migrations."""
+    where there is one (and nothing there yet), a MariaDB database as a copy of the worker's
+    migrated one (mariadb_head), else by running the migrations."""
     url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "mysql" and url not in _MIGRATED:
+        copy_mariadb_head(request.getfixturevalue("mariadb_head"), MARIADB, str(engine.url.database))
+        _MIGRATED.add(url)
+        return
     script = request.getfixturevalue("postgres_head_script") if engine.dialect.name == "postgresql" else None
     if url in _MIGRATED:  # write_settings did, then the test's store
         return
