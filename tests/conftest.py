@@ -23,6 +23,10 @@ from typer.testing import CliRunner
 from clinicsync.sync.cli import app
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.store import Store
+from tests.mariadb_head import HeadDatabase
+from tests.mariadb_head import copy_head as copy_mariadb_head
+from tests.mariadb_head import drop as drop_mariadb
+from tests.mariadb_head import make_head as make_mariadb_head
 from tests.pg_schemas import SchemaPool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,12 +161,29 @@ def mariadb_database() -> Iterator[dict[str, object]]:
                 cursor.execute(f"DROP DATABASE `{name}`")
 
 
+@pytest.fixture(scope="session")
+def mariadb_head() -> Iterator[HeadDatabase]:
+    """A MariaDB database migrated to head once per worker (tests/mariadb_head.py), dropped
+    with the session: each `mariadb_store` starts as a copy of it."""
+    name = f"h_{uuid.uuid4().hex[:12]}"
+    try:
+        head = make_mariadb_head(MARIADB, name)
+    except pymysql.err.OperationalError as exc:
+        _unavailable("MariaDB", exc)
+    try:
+        yield head
+    finally:
+        drop_mariadb(MARIADB, name)
+
+
 @pytest.fixture
-def mariadb_store(mariadb_database: dict[str, object]) -> Iterator[Store]:
+def mariadb_store(mariadb_database: dict[str, object], request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store at the head migration on a fresh MariaDB database, for the tests that repeat a
-    store test there (the `store` fixture runs on SQLite and PostgreSQL)."""
+    store test there (the `store` fixture runs on SQLite and PostgreSQL): a copy of the
+    worker's migrated database (tests/test_mariadb_head.py proves it is what the migrations
+    make; tests/sync/test_migrations.py proves the migrations)."""
     engine = make_engine(str(mariadb_database["url"]))
-    upgrade(engine)
+    migrate(engine, request)
     store = Store(engine)
     yield store
     store.close()
@@ -213,8 +234,13 @@ def postgres_head_script() -> str | None:
 
 def migrate(engine: Engine, request: pytest.FixtureRequest) -> None:
     """Bring a fresh store to head: a PostgreSQL schema from postgres_head_script's replay
-    where there is one (and nothing there yet), else by running the migrations."""
+    where there is one (and nothing there yet), a MariaDB database as a copy of the worker's
+    migrated one (mariadb_head), else by running the migrations."""
     url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "mysql" and url not in _MIGRATED:
+        copy_mariadb_head(request.getfixturevalue("mariadb_head"), MARIADB, str(engine.url.database))
+        _MIGRATED.add(url)
+        return
     script = request.getfixturevalue("postgres_head_script") if engine.dialect.name == "postgresql" else None
     if url in _MIGRATED:  # write_settings did, then the test's store
         return

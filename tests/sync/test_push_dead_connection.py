@@ -20,9 +20,10 @@ from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.ingest.push import PushReceiver
 from clinicsync.sync.server.ratelimits import SharedBuckets
 from clinicsync.sync.store import db
-from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.db import make_engine
 from clinicsync.sync.store.model import Appointment, Event, SyncRun
 from clinicsync.sync.store.store import Store
+from tests.conftest import migrate
 from tests.sync.test_push_turns import booking
 
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -83,7 +84,7 @@ def pooled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Set
         encoding="utf-8",
     )
     engine = make_engine(url)
-    upgrade(engine)
+    migrate(engine, request)  # at head, as `clinicsync db upgrade` leaves it
     engine.dispose()  # every connection from here on is seen by Pool
     admin = make_engine(url)
 
@@ -137,9 +138,10 @@ def test_a_failure_after_the_first_statement_is_not_retried(pooled: tuple[Settin
 
 
 @pytest.mark.postgres
-def test_the_shared_bucket_takes_its_token_from_the_store_after_a_drop(postgres_url: str) -> None:
+def test_the_shared_bucket_takes_its_token_from_the_store_after_a_drop(postgres_url: str,
+                                                                        request: pytest.FixtureRequest) -> None:
     engine = make_engine(postgres_url)
-    upgrade(engine)
+    migrate(engine, request)
     engine.dispose()
     pool = Pool(engine, lambda pid: _terminate(postgres_url, pid))
     try:

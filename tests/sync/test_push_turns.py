@@ -18,10 +18,11 @@ from sqlalchemy import func, select, text
 from clinicsync.connectors.rest_api import key_digest
 from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.ingest.push import PushReceiver, mysql_turn_name
-from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.db import make_engine
 from clinicsync.sync.store.locks import advisory_key
 from clinicsync.sync.store.model import Appointment, Event, SyncRun
 from clinicsync.sync.store.store import Store
+from tests.conftest import migrate
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 E = Event.__table__  # type: ignore[attr-defined]
@@ -117,7 +118,8 @@ def race_on_one_appointment(replicas: list[PushReceiver], store: Store, rounds: 
 
 
 @pytest.fixture
-def mariadb_replicas(mariadb_database: dict[str, Any], tmp_path: Path) -> Iterator[tuple[Settings, list[Store]]]:
+def mariadb_replicas(mariadb_database: dict[str, Any], tmp_path: Path,
+                     request: pytest.FixtureRequest) -> Iterator[tuple[Settings, list[Store]]]:
     """Two stores on one MariaDB database, each with an engine of its own, as two replicas have
     (this process's queue per appointment is per engine, so only the database orders them)."""
     url = str(mariadb_database["url"])
@@ -126,7 +128,7 @@ def mariadb_replicas(mariadb_database: dict[str, Any], tmp_path: Path) -> Iterat
                     "connectors:\n  - name: website\n    kind: rest_api\n    api_keys: [{name: site, sha256: "
                     f"{key_digest('csk_test-turns-0123456789abcdefghijklmnopqrst')}}}]\n", encoding="utf-8")
     engines = [make_engine(url) for _ in range(2)]
-    upgrade(engines[0])
+    migrate(engines[0], request)  # at head, as `clinicsync db upgrade` leaves it
     stores = [Store(engine) for engine in engines]
     try:
         yield load_settings(path), stores
