@@ -134,6 +134,56 @@ def test_slot_resource_user_reaches_the_person(server: ehr.Server, tmp_path: Pat
     assert not follow.wrong(found, want, ["status", "patient", "phone", "doctor", "doctor_name", "doctor_email"])
 
 
+RUN_TOGETHER_DDL = """
+CREATE TABLE auth_user (id INT PRIMARY KEY, username VARCHAR(50) NOT NULL, first_name VARCHAR(50) NOT NULL,
+                        last_name VARCHAR(50) NOT NULL, email VARCHAR(100) NOT NULL);
+CREATE TABLE sched_bookableresource (id INT PRIMARY KEY, kind VARCHAR(20) NOT NULL,
+                                     user_id INT REFERENCES auth_user (id));
+CREATE TABLE sched_tokenslot (id INT PRIMARY KEY, resource_id INT NOT NULL REFERENCES sched_bookableresource (id),
+                              start_at {TS} NOT NULL, end_at {TS} NOT NULL);
+CREATE TABLE sched_patient (id INT PRIMARY KEY, full_name VARCHAR(100) NOT NULL, phone VARCHAR(40));
+CREATE TABLE sched_tokenbooking (id INT PRIMARY KEY, token_slot_id INT NOT NULL REFERENCES sched_tokenslot (id),
+                                 patient_id INT NOT NULL REFERENCES sched_patient (id),
+                                 booked_by_id INT REFERENCES auth_user (id), booked_on {TS} NOT NULL,
+                                 status VARCHAR(20) NOT NULL)
+"""
+
+
+def test_slot_resource_user_through_names_that_say_nothing(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
+    """Django's tables: words run together (``sched_tokenslot``, ``sched_bookableresource``),
+    the resource has no name and names its user, the users table (a login: anyone's) holds the
+    doctor's name and email, the clerk who booked is a user too, and the visit's time lives only
+    on the slot. The doctor is the user two hops past the slot, with the user's email; the start
+    and end are the slot's."""
+    url, opener, dialect = server
+    made = follow.stamp()
+    want: follow.Want = {}
+    with opener() as cursor:
+        follow.create(cursor, dialect, RUN_TOGETHER_DDL)
+        cursor.executemany("INSERT INTO auth_user VALUES (%s, %s, %s, %s, %s)",
+                           [(1, "desk", "Front", "Desk", "desk@clinic.example")]
+                           + [(10 + d, f"dr{d}", f"Doc{d}", "Provider", f"doc{d}@clinic.example") for d in range(3)])
+        cursor.executemany("INSERT INTO sched_bookableresource VALUES (%s, 'practitioner', %s)",
+                           [(100 + d, 10 + d) for d in range(3)])
+        cursor.executemany("INSERT INTO sched_patient VALUES (%s, %s, %s)",
+                           [(p, f"Given{p} Family{p}", f"617-253-{1000 + p:04d}") for p in range(1, 41)])
+        slot_rows, bookings = [], []
+        for n, start in enumerate(follow.slots(90, 23), start=1):
+            d, p = n % 3, 1 + n % 40
+            slot_rows.append((500 + n, 100 + d, start, start + timedelta(minutes=15)))
+            bookings.append((n, 500 + n, p, 1, made - timedelta(days=n % 5), follow.STATUS[n % 4]))
+            want[str(n)] = {"status": follow.STATUS[n % 4], "patient": str(p), "phone": f"+1617253{1000 + p:04d}",
+                            "doctor": str(10 + d), "doctor_name": f"Doc{d} Provider",
+                            "doctor_email": f"doc{d}@clinic.example"}
+        cursor.executemany("INSERT INTO sched_tokenslot VALUES (%s, %s, %s, %s)", slot_rows)
+        cursor.executemany("INSERT INTO sched_tokenbooking VALUES (%s, %s, %s, %s, %s, %s)", bookings)
+    fields, out, found = follow.discover_and_sync(url, tmp_path, cli)
+    assert "sched_tokenbooking -> sched_tokenslot -> sched_bookableresource -> auth_user" in out, out
+    assert fields["start"] == {"from": "token_slot_start_at"}, fields
+    assert not follow.wrong(found, want, ["status", "patient", "phone", "doctor", "doctor_name", "doctor_email"])
+    assert all(found[k]["end"] > found[k]["start"] for k in want)
+
+
 ATTENDEE_DDL = """
 CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) NOT NULL);
 CREATE TABLE booking (id INT PRIMARY KEY, user_id INT REFERENCES users (id), title VARCHAR(200),

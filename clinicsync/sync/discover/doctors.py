@@ -15,6 +15,7 @@ import re
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.readplan import stem_of
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 MAX_HOPS = 3  # booking -> slot -> resource -> user
@@ -62,7 +63,30 @@ def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
         seen.add(nxt.target)
         if _named(builder, builder.schema.tables[nxt.target]):
             best = path
+    if best is None and len(path) < MAX_HOPS:
+        onward = _through(builder, path[-1].target, seen, MAX_HOPS - len(path))
+        best = None if onward is None else [*path, *onward]
     return best
+
+
+def _through(builder: Builder, start: str, seen: set[str], hops: int) -> list[Ref] | None:
+    """The shortest chain of references from ``start`` to a named person-like row, through rows
+    whose names say nothing (Django's ``emr_schedulableresource``, a word run together: the
+    resource names its user but no name says it is one); None within ``hops``. Who entered a row,
+    a referrer or a relative is never a hop."""
+    level: list[tuple[str, list[Ref]]] = [(start, [])]
+    for _ in range(hops):
+        below: list[tuple[str, list[Ref]]] = []
+        for table, chain in level:
+            for ref in builder.schema.refs(table):
+                if ref.target in seen or audit(ref.column) or someone_else(ref.column) \
+                        or any(r.target == ref.target for r in chain):
+                    continue
+                if _person_like(builder, ref.target) and _named(builder, builder.schema.tables[ref.target]):
+                    return [*chain, ref]
+                below.append((ref.target, [*chain, ref]))
+        level = below
+    return None
 
 
 def candidates(builder: Builder) -> list[Ref]:
@@ -106,6 +130,9 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
             table = builder.schema.tables[ref.target]
             plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {at}.{q(ref.column)}")
             builder.stamp_row(table, alias)
+            if ref is first and len(path) > 1:  # the booked slot's own columns (its start, its end), as a
+                # plain reference's join would have read them: the visit's time may live only there
+                plan.add_columns(table, alias, stem_of(ref.column, table.name), frozenset({ref.target_column}))
             at = alias
         end, last = builder.schema.tables[path[-1].target], path[-1]
         builder.people.handled.add(first.column)
