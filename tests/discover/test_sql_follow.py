@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.discover import ehr_support as ehr
 from tests.discover import follow_support as follow
+from tests.discover import sql_support as data
 
 server = ehr.server  # the fixture: an empty database in each of the two servers
 
@@ -182,6 +184,48 @@ def test_slot_resource_user_through_names_that_say_nothing(server: ehr.Server, t
     assert fields["start"] == {"from": "token_slot_start_at"}, fields
     assert not follow.wrong(found, want, ["status", "patient", "phone", "doctor", "doctor_name", "doctor_email"])
     assert all(found[k]["end"] > found[k]["start"] for k in want)
+
+
+UNSTAMPED_DDL = """
+CREATE TABLE staff (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
+                    email VARCHAR(100) NOT NULL);
+CREATE TABLE patient (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
+                      mobile VARCHAR(40), updated_at {TS} NOT NULL);
+CREATE TABLE visit (id INT PRIMARY KEY, patient_id INT NOT NULL REFERENCES patient (id),
+                    staff_id INT NOT NULL REFERENCES staff (id), start_time {TS} NOT NULL, end_time {TS} NOT NULL,
+                    status VARCHAR(20) NOT NULL, updated_at {TS} NOT NULL)
+"""
+
+
+def test_a_joined_table_without_a_change_stamp_makes_the_read_a_snapshot(server: ehr.Server, tmp_path: Path,
+                                                                          cli: Any) -> None:
+    """The visit and the patient stamp their changes, the staff table holding the doctor's
+    email does not: a cursor on the stamps would never see a doctor's new email, so the
+    proposal is snapshot, said why, and the next sync carries the new email."""
+    url, opener, dialect = server
+    made = follow.stamp()
+    with opener() as cursor:
+        follow.create(cursor, dialect, UNSTAMPED_DDL)
+        cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s, %s)",
+                           [(10 + d, f"Doc{d}", "Provider", f"doc{d}@clinic.example") for d in range(3)])
+        cursor.executemany("INSERT INTO patient VALUES (%s, %s, %s, %s, %s)",
+                           [(p, f"Given{p}", f"Family{p}", f"617-253-{1000 + p:04d}", made) for p in range(1, 41)])
+        cursor.executemany("INSERT INTO visit VALUES (%s, %s, %s, %s, %s, 'booked', %s)",
+                           [(n, 1 + n % 40, 10 + n % 3, start, start + timedelta(minutes=20), made)
+                            for n, start in enumerate(follow.slots(60, 24), start=1)])
+    settings = data.admin_settings(tmp_path, follow.ZONE)
+    run = cli(settings)
+    _, out, _ = run("discover", url, "--timezone", follow.ZONE, "--write")
+    assert "0 would be quarantined, 0 problems" in out, out
+    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    assert connector["mode"] == "snapshot" and "no column stamps the changes of 'staff'" in out, out
+    run("sync", "--once")
+    with opener() as cursor:
+        cursor.execute("UPDATE staff SET email = 'doc0.new@clinic.example' WHERE id = 10")
+    run("sync", "--once")
+    found = data.stored(run)
+    assert {v["practitioner"]["email"] for v in found.values() if v["practitioner"]["id"] == "10"} == \
+        {"doc0.new@clinic.example"}
 
 
 ATTENDEE_DDL = """

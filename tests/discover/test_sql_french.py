@@ -76,7 +76,8 @@ def test_a_french_schema_imports_as_a_person_would_map_it(french: tuple[str, lis
     assert fields["patient.phone"]["from"] == "patient_telephone_portable"  # French numbers, read in FR
     assert mapping["status_map"] == STATUS
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
-    assert (connector["mode"], connector["cursor_column"]) == ("incremental", "modifie_le")
+    assert fields["source_updated_at"] == {"from": "modifie_le", "on_invalid": "drop"}  # French, read as the stamp
+    assert connector["mode"] == "snapshot"  # no column stamps a patient's or a practitioner's changes
 
     _, sync_out, _ = run("sync", "--once", "--json")
     report = json.loads(sync_out)["connectors"]["cabinet"]

@@ -15,10 +15,11 @@ ZONE = "America/New_York"
 def _fill(url: str, ahead: str) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(f"""
-            CREATE TABLE patients (id integer PRIMARY KEY, first_name text, last_name text, mobile text);
+            CREATE TABLE patients (id integer PRIMARY KEY, first_name text, last_name text, mobile text,
+                                   updated_at timestamp);
             CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer REFERENCES patients(id),
                                  starts_at timestamp NOT NULL, status text NOT NULL, updated_at timestamp NOT NULL);
-            INSERT INTO patients SELECT n, 'Given' || n, 'Family' || n, '617-253-' || (1000 + n)
+            INSERT INTO patients SELECT n, 'Given' || n, 'Family' || n, '617-253-' || (1000 + n), NULL
               FROM generate_series(1, 30) AS n;
             INSERT INTO visits SELECT n, 1 + n % 30, date_trunc('day', now()) + n * interval '1 day'
                                          + interval '14 hours', 'booked',

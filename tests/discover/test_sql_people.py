@@ -161,13 +161,14 @@ def test_a_change_column_empty_on_rows_never_changed_refuses_no_row(mariadb_data
     made = datetime.now().replace(microsecond=0) - timedelta(days=3)
     with connection.cursor() as cursor:
         data.run_sql(connection, """
-            CREATE TABLE clients (id INT PRIMARY KEY, full_name VARCHAR(80), mobile VARCHAR(30));
+            CREATE TABLE clients (id INT PRIMARY KEY, full_name VARCHAR(80), mobile VARCHAR(30),
+                                  date_changed DATETIME NULL);
             CREATE TABLE bookings (id INT PRIMARY KEY, client_id INT NOT NULL, starts_at DATETIME NOT NULL,
                                    status VARCHAR(20) NOT NULL, date_created DATETIME NOT NULL,
                                    date_changed DATETIME NULL,
                                    FOREIGN KEY (client_id) REFERENCES clients (id));
             """)
-        cursor.executemany("INSERT INTO clients VALUES (%s, %s, %s)",
+        cursor.executemany("INSERT INTO clients VALUES (%s, %s, %s, NULL)",
                            [(c, f"Client {c}", f"617-253-{1000 + c}") for c in range(1, 11)])
         cursor.executemany("INSERT INTO bookings VALUES (%s, %s, %s, 'booked', %s, %s)",
                            [(n, 1 + n % 10, start, made, made + timedelta(hours=1) if n % 8 == 0 else None)

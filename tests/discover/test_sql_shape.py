@@ -111,8 +111,10 @@ def test_references_named_but_not_declared_are_joined(tmp_path: Path) -> None:
     query = proposal.connector["query"]
     assert "LEFT JOIN clients AS t1 ON t1.id = a.client_id" in query
     assert "t1.phone AS client_phone" in query and "  a.status,\n" in query
-    # An updated-at stamp: incremental, deletes found by the sweep; a dated start bounds the window.
-    assert (proposal.connector["mode"], proposal.connector["cursor_column"]) == ("incremental", "updated_at")
+    # An updated-at stamp on the booking, none on the client whose phone the mapping reads: a cursor
+    # would never see a new phone, so the window is re-read (snapshot), said why; it bounds the window.
+    assert proposal.connector["mode"] == "snapshot" and "cursor_column" not in proposal.connector
+    assert "no column stamps the changes of 'clients'" in proposal.connector_notes["mode"]
     assert "a.start BETWEEN :window_start AND :window_end" in query
     assert proposal.name == "s"
 

@@ -543,9 +543,18 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
 
 
 def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
-            connector: dict[str, Any], run: Any) -> None:
-    """Incremental on a stamp that moves when any table read changes, else snapshot (said why)."""
+            connector: dict[str, Any], run: Any, read: Sequence[Table] = ()) -> None:
+    """Incremental on a stamp that moves when any table read changes, else snapshot (said why).
+    ``read``: the joined tables a placed field comes from; one without any stamp (a users table
+    holding the doctor's email) would change unseen by a cursor, so the proposal is snapshot."""
     main = plan.main
+    blind = sorted(t.name for t in read if t.name != main.name and not stamps.stamp_columns(t))
+    if blind:
+        connector["mode"] = "snapshot"
+        notes["mode"] = (f"no column stamps the changes of {', '.join(map(repr, blind))}, which the mapping reads: "
+                         "an incremental cursor would never see them change, so the window is re-read every run, "
+                         "what vanished is deleted")
+        return
     columns = stamps.stamp_columns(main)
     if scored_updated is not None and scored_updated.source in main.columns \
             and _DATE_TYPES.search(main.columns[scored_updated.source]) and scored_updated.source not in columns:
@@ -648,8 +657,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     start_column = start.source if start is not None and start.source in plan.select else None
     dated = start_column is not None and bool(re.search(r"date|time", plan.types[start_column], re.I))
     connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url}
+    fed = {plan.tables_of[c] for g in guesses for c in g.source.split(" + ") if c in plan.tables_of}
     _cursor(plan, next((g for g in scored.guesses if g.field == "source_updated_at"), None), notes, connector,
-            run)
+            run, [schema.tables[t] for t in sorted(fed) if t in schema.tables])
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
     if kept:
