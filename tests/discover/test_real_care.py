@@ -2,7 +2,8 @@
 (tests/fixtures/ehr/care, with its SOURCE note), a Django product it had never met: the booking
 names a token slot, the slot a schedulable resource, the resource the user who is the doctor
 (two hops past the booking, while the clerks who booked and created the rows are users too);
-several bookings may share one slot (same start, same doctor); every row has Django's
+several bookings may share one slot (same start, same doctor); a reschedule keeps the old row
+as 'rescheduled' beside a new booking of the same patient, no column linking them; every row has Django's
 `deleted` flag; times are `timestamptz`; the patient's `phone_number` is '' when unknown while
 `emergency_phone_number` is someone else's. Driven as the admin would: ``discover --write``
 (which runs ``check``), then ``sync --once``, every visit compared."""
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -128,7 +130,34 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
             "end": (start + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
             "status": STATUS[word], "patient": str(p), "name": name, "phone": phone, "email": None,
             "doctor": str(user), "doctor_name": f"{first} {last}", "doctor_email": email or None, "zone": ZONE}
+    _reschedule(connection, expected, now - timedelta(hours=5))
     return expected
+
+
+def _reschedule(connection: psycopg.Connection[Any], expected: dict[str, dict[str, Any]], when: datetime) -> None:
+    """Six visits moved as CARE's reschedule endpoint writes it: the old booking's status set to
+    'rescheduled' and a new booking for the same patient on a slot two days later, in one
+    transaction (stamps milliseconds apart), no column naming the old row. The store keeps the
+    pair as one visit under the first row's id, at the new time."""
+    rows = connection.execute(
+        "SELECT b.id, b.patient_id, s.resource_id, s.start_datetime, s.end_datetime FROM emr_tokenbooking b "
+        "JOIN emr_tokenslot s ON s.id = b.token_slot_id WHERE b.status = 'booked' AND b.id::text = ANY(%s) "
+        "ORDER BY b.id LIMIT 6", (list(expected),)).fetchall()
+    for n, (old, patient, resource, start, end) in enumerate(rows):
+        at, later = when + timedelta(minutes=7 * n), start + timedelta(days=2)
+        slot = connection.execute(
+            f"INSERT INTO emr_tokenslot ({BASE[0]}, start_datetime, end_datetime, allocated, resource_id, "
+            f"availability_id) VALUES ({BASE[1]}, %s, %s, 1, %s, %s) RETURNING id",
+            (*_base(at, 2), later, later + (end - start), resource, resource)).fetchone()
+        assert slot is not None
+        connection.execute("UPDATE emr_tokenbooking SET status = 'rescheduled', modified_date = %s, updated_by_id = 2 "
+                           "WHERE id = %s", (at, old))
+        connection.execute(
+            f"INSERT INTO emr_tokenbooking ({BASE[0]}, booked_on, status, note, token_slot_id, patient_id, "
+            f"booked_by_id) VALUES ({BASE[1]}, %s, 'booked', NULL, %s, %s, 2)",
+            (*_base(at + timedelta(milliseconds=40), 2), at + timedelta(milliseconds=40), slot[0], patient))
+        expected[str(old)].update(start=later.isoformat().replace("+00:00", "Z"),
+                                  end=(later + (end - start)).isoformat().replace("+00:00", "Z"))
 
 
 def want(truth: dict[str, Any]) -> real.Want:
@@ -145,6 +174,8 @@ def test_care_slot_resource_user_and_soft_deletes(postgres_url: str, tmp_path: P
     connector = real.discover_then_check(run, settings, [postgres_url])
     assert "stored_times" not in connector  # timestamptz: the zone is in the value, nothing to ask
     assert connector["mode"] == "snapshot"  # users_user (the doctor's email) stamps no change: re-read the window
+    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    assert mapping["fields"]["replaces"] == {"from": "replaces_id"}  # a move: one visit, its new row no other
     found = real.sync_and_compare(run, connector, {k: want(t) for k, t in truth.items()}, ZONE)
     doctors = {k: (v["practitioner"].get("name"), v["practitioner"].get("email")) for k, v in found.items()}
     assert sum(doctors[k] == (t["doctor_name"], t["doctor_email"]) for k, t in truth.items()) >= 0.95 * len(truth)

@@ -54,7 +54,7 @@ from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffix
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.scoring import ColumnSample, rescheduled_note, score_columns
-from clinicsync.sync.discover.successors import successor_note, successor_rule
+from clinicsync.sync.discover.successors import implied_note, implied_successor, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 
 MAX_WORDS = 200  # distinct status words listed
@@ -703,6 +703,23 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                  for w in status_words]
         proposal.unplaced = [u for u in unplaced if u != column]
         proposal.notes.append(successor_note(column, words))
+    elif plan.dialect in ("postgresql", "mysql", "mariadb"):
+        patient = by_field.get("patient.external_id")
+        own = patient.source if patient is not None and patient.source in main.columns else None
+        marks = stamps.stamp_columns(main)
+        made = marks[-1] if marks and not stamps.is_change(marks[-1]) else None  # a creation stamp, not a change's
+        implied = implied_successor(run, lambda n: _quote(connection, n), main,
+                                    plan.select.get(status_guess.source) if status_guess is not None else None,
+                                    status_words, own, made, next((c for c in marks if stamps.is_change(c)), None))
+        if implied is not None and own is not None:  # the same patient's new row, made as the old one changed
+            sql, words = implied
+            out = plan.expr(sql, "replaces_id", main.name, "INTEGER")
+            connector["query"] = plan.sql(" AND ".join(conditions))
+            fields["replaces"] = {"from": out}
+            status_map.update(dict.fromkeys(words, "cancelled"))
+            proposal.status_words = [StatusWord(w.value, "cancelled", w.count, 0.7) if w.value in words else w
+                                     for w in status_words]
+            proposal.notes.append(implied_note(words, own))
     moved = rescheduled_note(proposal.status_words)
     if moved is not None:
         proposal.notes.append(moved)

@@ -5,8 +5,9 @@ a new row naming it (``rescheduled_from``, Bahmni's ``related_appointment_id``) 
 read as one moved visit: the mapping's ``replaces`` on the naming column, the word mapped to
 cancelled (docs/mappings.md, "Status words"). discover proposes that only when the data shows
 it: a column of the visit table that refers to the table's own key, and rows carrying the word
-that such a column names. Otherwise the word stays unmapped and the proposal asks
-(``scoring.rescheduled_note``)."""
+that such a column names; or, with no such column, rows of the same patient created as a
+row with the word last changed (``implied_successor``). Otherwise the word stays unmapped and the
+proposal asks (``scoring.rescheduled_note``)."""
 
 from __future__ import annotations
 
@@ -44,4 +45,42 @@ def successor_note(column: str, words: Sequence[str]) -> str:
     """What the proposal says of a successor rule it read."""
     return (f"status word(s) {', '.join(repr(w) for w in words)} mark the old row of a move: newer rows name it "
             f"in {column!r}, so `replaces` reads {column!r} and the word(s) map to cancelled (the pair is one "
+            "moved visit, announced once)")
+
+
+WITHIN = "INTERVAL '2' MINUTE"  # a move's two writes, one transaction apart (SQL's interval: PostgreSQL, MySQL)
+_SHARE = 0.8  # of the rows with the word, how many must have a successor for the rule to hold
+
+
+def implied_successor(run: Callable[[str], list[tuple[Any, ...]]], quote: Callable[[str], str], main: Table,
+                      status_expr: str | None, words: Sequence[StatusWord], patient: str | None,
+                      created: str | None, changed: str | None) -> tuple[str, list[str]] | None:
+    """A move kept as two rows with no column naming the old one (CARE's reschedule: the old
+    booking's status set to ``rescheduled`` and a new booking made for the same patient in the
+    same transaction): (the SQL of the old row's key, read on the new row; the moved words) when
+    most rows with the word have a row of the same patient created within minutes of their last
+    change, else None. Needs the visit's own patient column and its created and changed stamps."""
+    moved = [w.value for w in words if w.status is None and status_key(w.value) in RESCHEDULED_WORDS]
+    if not moved or main.key is None or status_expr is None or not status_expr.startswith("a.") \
+            or None in (patient, created, changed):
+        return None
+    t, key, who = quote(main.name), quote(main.key), quote(str(patient))
+    made, touched, status = quote(str(created)), quote(str(changed)), status_expr[2:]
+    named = ", ".join("'" + w.replace("'", "''") + "'" for w in moved)
+    total, followed = run(
+        f"SELECT COUNT(*), COUNT(CASE WHEN EXISTS (SELECT 1 FROM {t} AS n WHERE n.{who} = a.{who} "
+        f"AND n.{key} <> a.{key} AND n.{made} BETWEEN a.{touched} - {WITHIN} AND a.{touched} + {WITHIN}) THEN 1 END) "
+        f"FROM {t} AS a WHERE {status_expr} IN ({named})")[0]
+    if not total or int(followed) < _SHARE * int(total):
+        return None
+    old = (f"(SELECT MIN(o.{key}) FROM {t} AS o WHERE o.{who} = a.{who} AND o.{key} <> a.{key} AND o.{status} IN "
+           f"({named}) AND o.{touched} BETWEEN a.{made} - {WITHIN} AND a.{made} + {WITHIN})")
+    return old, moved
+
+
+def implied_note(words: Sequence[str], patient: str) -> str:
+    """What the proposal says of a successor rule read from the patients and the stamps."""
+    return (f"status word(s) {', '.join(repr(w) for w in words)} mark the old row of a move: no column names it, but "
+            f"a row of the same patient ({patient!r}) is created within two minutes of each one's last change, so "
+            "`replaces` reads that old row's id on the new row and the word(s) map to cancelled (the pair is one "
             "moved visit, announced once)")
