@@ -181,3 +181,10 @@ def test_care_slot_resource_user_and_soft_deletes(postgres_url: str, tmp_path: P
     assert sum(doctors[k] == (t["doctor_name"], t["doctor_email"]) for k, t in truth.items()) >= 0.95 * len(truth)
     assert sum(found[k]["end"] == t["end"] for k, t in truth.items()) >= 0.95 * len(truth)
     assert "+919446" not in json.dumps(found)  # an emergency contact's number is never the patient's
+    # after go-live the desk moves one more visit (stamped now): one moved visit, nothing cancelled or new
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        moved: dict[str, dict[str, Any]] = {k: dict(t) for k, t in truth.items() if t["status"] == "booked"}
+        _reschedule(connection, moved, datetime.now(UTC))
+    _, sync_out, _ = run("sync", "--once", "--json")
+    report = json.loads(sync_out)["connectors"][connector["name"]]
+    assert (report["rescheduled"], report["cancelled"], report["created"]) == (6, 0, 0), report
