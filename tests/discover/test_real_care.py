@@ -130,8 +130,43 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
             "end": (start + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
             "status": STATUS[word], "patient": str(p), "name": name, "phone": phone, "email": None,
             "doctor": str(user), "doctor_name": f"{first} {last}", "doctor_email": email or None, "zone": ZONE}
+    _room(connection, expected, patients, now, base)
     _reschedule(connection, expected, now - timedelta(hours=5))
     return expected
+
+
+def _room(connection: psycopg.Connection[Any], expected: dict[str, dict[str, Any]],
+          patients: dict[int, tuple[str, str | None, bool]], now: datetime, base: datetime) -> None:
+    """An immunisation room booked as a location resource (its user empty): its visits are the
+    room's calendar, under a key that never meets a user's."""
+    connection.execute(f"INSERT INTO emr_facilitylocation ({BASE[0]}, status, operational_status, name, description, "
+                       f"mode, form, facility_id) VALUES ({BASE[1]}, 'active', 'O', 'Immunisation room', '', "
+                       f"'instance', 'ro', 1)", _base(base, 1))
+    resource = connection.execute(
+        f"INSERT INTO emr_schedulableresource ({BASE[0]}, resource_type, facility_id, location_id) "
+        f"VALUES ({BASE[1]}, 'location', 1, 1) RETURNING id", _base(base, 1)).fetchone()
+    assert resource is not None
+    for n in range(14):
+        day = (now.astimezone(ZoneInfo(ZONE)) + timedelta(days=2 + n % 10)).date()
+        start = datetime(day.year, day.month, day.day, 14, 10 * (n % 5), tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
+        slot = connection.execute(
+            f"INSERT INTO emr_tokenslot ({BASE[0]}, start_datetime, end_datetime, allocated, resource_id) "
+            f"VALUES ({BASE[1]}, %s, %s, 1, %s) RETURNING id",
+            (*_base(base, 1), start, start + timedelta(minutes=10), resource[0])).fetchone()
+        assert slot is not None
+        p = 1 + (7 * n) % PATIENTS
+        booked = now - timedelta(days=3, minutes=n)
+        row = connection.execute(
+            f"INSERT INTO emr_tokenbooking ({BASE[0]}, booked_on, status, token_slot_id, patient_id, booked_by_id) "
+            f"VALUES ({BASE[1]}, %s, 'booked', %s, %s, 2) RETURNING id",
+            (*_base(booked, 2), booked, slot[0], p)).fetchone()
+        name, phone, gone = patients[p]
+        if row is not None and not gone:
+            expected[str(row[0])] = {
+                "start": start.isoformat().replace("+00:00", "Z"),
+                "end": (start + timedelta(minutes=10)).isoformat().replace("+00:00", "Z"), "status": "booked",
+                "patient": str(p), "name": name, "phone": phone, "email": None, "doctor": "emr_facilitylocation-1",
+                "doctor_name": "Immunisation room", "doctor_email": None, "zone": ZONE}
 
 
 def _reschedule(connection: psycopg.Connection[Any], expected: dict[str, dict[str, Any]], when: datetime) -> None:

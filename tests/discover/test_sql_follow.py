@@ -186,6 +186,53 @@ def test_slot_resource_user_through_names_that_say_nothing(server: ehr.Server, t
     assert all(found[k]["end"] > found[k]["start"] for k in want)
 
 
+MIXED_DDL = """
+CREATE TABLE auth_user (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
+                        email VARCHAR(100) NOT NULL);
+CREATE TABLE room (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL);
+CREATE TABLE sched_resource (id INT PRIMARY KEY, kind VARCHAR(20) NOT NULL, user_id INT NULL REFERENCES auth_user (id),
+                             room_id INT NULL REFERENCES room (id));
+CREATE TABLE sched_slot (id INT PRIMARY KEY, resource_id INT NOT NULL REFERENCES sched_resource (id),
+                         start_at {TS} NOT NULL, end_at {TS} NOT NULL);
+CREATE TABLE sched_patient (id INT PRIMARY KEY, full_name VARCHAR(100) NOT NULL, phone VARCHAR(40));
+CREATE TABLE sched_booking (id INT PRIMARY KEY, slot_id INT NOT NULL REFERENCES sched_slot (id),
+                            patient_id INT NOT NULL REFERENCES sched_patient (id), status VARCHAR(20) NOT NULL,
+                            booked_on {TS} NOT NULL)
+"""
+
+
+def test_a_resource_that_is_a_person_on_some_rows_and_a_room_on_others(server: ehr.Server, tmp_path: Path,
+                                                                        cli: Any) -> None:
+    """The slot's resource names a user (a doctor) on most rows and, with its user empty, a room:
+    the doctor is the user where there is one, else the room owns the visit's calendar, under a
+    key that never meets a user's ('room-1', not 1) and with the room's name."""
+    url, opener, dialect = server
+    want: follow.Want = {}
+    with opener() as cursor:
+        follow.create(cursor, dialect, MIXED_DDL)
+        cursor.executemany("INSERT INTO auth_user VALUES (%s, %s, %s, %s)",
+                           [(1 + d, f"Doc{d}", "Provider", f"doc{d}@clinic.example") for d in range(3)])
+        cursor.execute("INSERT INTO room VALUES (1, 'Vaccination room')")
+        cursor.executemany("INSERT INTO sched_resource VALUES (%s, %s, %s, %s)",
+                           [(10 + d, "practitioner", 1 + d, None) for d in range(3)] + [(13, "location", None, 1)])
+        cursor.executemany("INSERT INTO sched_patient VALUES (%s, %s, %s)",
+                           [(p, f"Given{p} Family{p}", f"617-253-{1000 + p:04d}") for p in range(1, 41)])
+        slot_rows, bookings = [], []
+        for n, start in enumerate(follow.slots(80, 26), start=1):
+            d, p = n % 4, 1 + n % 40
+            slot_rows.append((500 + n, 10 + d, start, start + timedelta(minutes=15)))
+            bookings.append((n, 500 + n, p, follow.STATUS[n % 4], follow.stamp()))
+            want[str(n)] = {"status": follow.STATUS[n % 4], "patient": str(p),
+                            "doctor": str(1 + d) if d < 3 else "room-1",
+                            "doctor_name": f"Doc{d} Provider" if d < 3 else "Vaccination room",
+                            "doctor_email": f"doc{d}@clinic.example" if d < 3 else None}
+        cursor.executemany("INSERT INTO sched_slot VALUES (%s, %s, %s, %s)", slot_rows)
+        cursor.executemany("INSERT INTO sched_booking VALUES (%s, %s, %s, %s, %s)", bookings)
+    fields, _, found = follow.discover_and_sync(url, tmp_path, cli)
+    assert fields["practitioner.external_id"] == {"from": ["doctor_id", "owner_key"]}, fields
+    assert not follow.wrong(found, want, ["status", "patient", "doctor", "doctor_name", "doctor_email"])
+
+
 UNSTAMPED_DDL = """
 CREATE TABLE staff (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
                     email VARCHAR(100) NOT NULL);

@@ -124,8 +124,9 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
         path = person_path(builder, first)
         if path is None or (onward and len(path) < 2):
             continue
-        at = "a"
+        at, before = "a", "a"
         for ref in path:
+            before = at
             alias = plan.alias("d")
             table = builder.schema.tables[ref.target]
             plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {at}.{q(ref.column)}")
@@ -141,15 +142,64 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
         hops = " -> ".join([plan.main.name, *(r.target for r in path)])
         why = (f"followed {hops} ({', '.join(f'{r.column!r} {r.how}' for r in path)}) to the row with a "
                "person's name: the practitioner is that person, not the row the visit books")
-        builder.people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))
+        units = _units_beside(builder, path[-1], before, at) if len(path) > 1 else None
+        if units is None:
+            builder.people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))
+        else:  # the resource names a room or a service instead of a user on some rows: that unit's calendar
+            why += f"; where {path[-1].column!r} is empty, {units[2]}"
+            builder.people.guesses.append(Guess("practitioner.external_id", f"{out} + {units[0]}", 0.8, why,
+                                                {"from": [out, units[0]]}))
         named = builder.name("doctor", [(end, at)])
         if named is not None:
-            builder.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
-                                                named.spec))
+            spec = named.spec if units is None else {**named.spec, "from": [units[1], *(
+                [named.spec["from"]] if isinstance(named.spec.get("from"), str) else named.spec.get("from") or [])]}
+            source = named.source if units is None else f"{units[1]} + {named.source}"
+            builder.people.guesses.append(Guess("practitioner.name", source, named.confidence, named.why, spec))
         builder.people.guesses.extend(builder.contacts([(end, at)], "practitioner"))
         builder.people.notes.append(f"the doctor: {why}")
         return True
     return False
+
+
+_PLACE = _UNIT | {"location", "locations", "service", "services"}
+
+
+def _units_beside(builder: Builder, last: Ref, hop_alias: str, person_alias: str) -> tuple[str, str, str] | None:
+    """A resource that names its user on some rows and a room, location or service on the others
+    (CARE's schedulable resource: a practitioner, a location or a healthcare service): the unit's
+    key (prefixed with its table, so it never meets a person's key) and its name, read only where
+    no person is, as (key column, name column, what was said); None when every row names a person
+    or the resource names no such unit. Not on SQLite (no CONCAT before 3.44)."""
+    q, plan = builder.q, builder.plan
+    hop = builder.schema.tables[last.table]
+    if plan.dialect == "sqlite" or last.column not in hop.nullable:
+        return None
+    total, named = builder.run(f"SELECT COUNT(*), COUNT({q(last.column)}) FROM {q(hop.name)}")[0]
+    if int(named) >= int(total):
+        return None
+    keys, names, said = [], [], []
+    for ref in builder.schema.refs(hop.name):
+        if ref is last or audit(ref.column) or not (words(ref.column) & _PLACE or words(ref.target) & _PLACE):
+            continue
+        table = builder.schema.tables[ref.target]
+        label = next((c for c, t in table.columns.items() if _LABEL.search(c) and TEXT.search(t) and not audit(c)),
+                     None)
+        if label is None:
+            continue
+        alias = plan.alias("d")
+        plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {hop_alias}.{q(ref.column)}")
+        builder.stamp_row(table, alias)
+        nobody = f"{person_alias}.{q(last.target_column)} IS NULL AND {alias}.{q(ref.target_column)} IS NOT NULL"
+        keys.append(f"CASE WHEN {nobody} THEN CONCAT('{table.name}-', {alias}.{q(ref.target_column)}) END")
+        names.append(f"CASE WHEN {nobody} THEN {alias}.{q(label)} END")
+        said.append(f"{ref.column!r} ({table.name}.{label})")
+    if not keys:
+        return None
+    key = plan.expr(keys[0] if len(keys) == 1 else f"COALESCE({', '.join(keys)})", "owner_key", hop.name, "VARCHAR")
+    name = plan.expr(names[0] if len(names) == 1 else f"COALESCE({', '.join(names)})", "owner_name", hop.name,
+                     "VARCHAR")
+    return key, name, (f"the visit's {' or '.join(said)} owns its calendar (see getting-started: when the doctor is "
+                       "a ward, a room or a resource)")
 
 
 def unit_owner(builder: Builder) -> bool:
