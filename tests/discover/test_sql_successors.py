@@ -114,7 +114,7 @@ def test_a_move_kept_as_two_rows_with_no_column_naming_the_old_one(server: ehr.S
         assert proposal.mapping is not None and "replaces" not in proposal.mapping["fields"]
         assert any("'rescheduled' left unmapped" in n for n in proposal.notes)
         return
-    fields, out, found = follow.discover_and_sync(url, tmp_path, cli)
+    fields, out, found = follow.discover_and_sync(url, tmp_path, cli, agendas=False)
     assert fields["replaces"] == {"from": "replaces_id"} and "have exactly one new row of the same patient" in out, out
     assert not follow.wrong(found, want, ["status", "patient", "phone"])
     assert len(found) == len(want) and {k: found[k]["start"] for k in moved} == moved
