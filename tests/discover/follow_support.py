@@ -36,10 +36,12 @@ def stamp() -> datetime:
     return datetime.now().replace(microsecond=0) - timedelta(days=3)
 
 
-def discover_and_sync(url: str, tmp_path: Path, cli: Any) -> tuple[dict[str, Any], str, dict[str, dict[str, Any]]]:
+def discover_and_sync(url: str, tmp_path: Path, cli: Any,
+                      agendas: bool = True) -> tuple[dict[str, Any], str, dict[str, dict[str, Any]]]:
     """discover --write (its `check` must find no problem), then sync --once: the mapping's
-    fields, discover's output and the stored visits by id."""
-    settings = data.admin_settings(tmp_path, ZONE)
+    fields, discover's output and the stored visits by id. ``agendas=False``: a source with no
+    doctor, whose admin turns the doctors' agendas off (data.admin_settings)."""
+    settings = data.admin_settings(tmp_path, ZONE, agendas)
     run = cli(settings)
     _, out, _ = run("discover", url, "--timezone", ZONE, "--write")
     assert "0 would be quarantined, 0 problems" in out, out

@@ -284,9 +284,11 @@ def spanish(connection: Any, zone: str, count: int = 60) -> list[Expected]:
 
 # -- the admin's part ---------------------------------------------------------------------------
 
-def admin_settings(folder: Path, zone: str) -> Path:
+def admin_settings(folder: Path, zone: str, agendas: bool = True) -> Path:
     """What the admin writes before `discover` (getting-started's six lines): the clinic with its
-    name, zone and phone region, and the store; no connectors list (discover adds the key)."""
+    name, zone and phone region, and the store; no connectors list (discover adds the key).
+    ``agendas=False``: a source that names no doctor at all, whose admin turns the doctors'
+    agendas off as `check` asks (with them on, `check` fails: they would reach nobody)."""
     path = folder / "settings.yaml"
     path.write_text(textwrap.dedent(f"""\
         clinic:
@@ -295,7 +297,7 @@ def admin_settings(folder: Path, zone: str) -> Path:
           default_region: US
         store:
           url: "sqlite:///{folder / 'store.db'}"
-        """), encoding="utf-8")
+        """) + ("" if agendas else "reminders:\n  agenda: {enabled: false}\n"), encoding="utf-8")
     return path
 
 

@@ -82,4 +82,5 @@ def test_calcom_attendees_owner_user_and_shared_settings(postgres_url: str, tmp_
     assert "answer" not in fields and "join_url" not in fields  # the event type's settings are no visit's values
     found = real.sync_and_compare(run, connector, expected, ZONE)
     assert {found[k]["practitioner"]["name"] for k in found} == {name for name, _ in DOCTORS}
+    assert {found[k]["practitioner"]["email"] for k in found} == {email for _, email in DOCTORS}  # the owner's
     assert json.dumps(found).count("Guest ") == 0

@@ -107,6 +107,48 @@ def build(cursor: Any) -> dict[str, real.Want]:
     return expected
 
 
+def build_with_addresses(cursor: Any) -> dict[str, real.Want]:
+    """``build``, and a third of the patients given the optional ``current_address``: for half of
+    them an address of their own party (a hotel, no contacts of its own), for the other half an
+    address of a relative's party (the domiciliary unit's contact, as GNU Health's help says) who
+    has a mobile of their own. The patient's phone is still their own party's: what the store
+    must hold does not change."""
+    expected = build(cursor)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    first = PATIENTS + DOCTORS + 2
+    relatives = [p for p in range(1, PATIENTS + 1) if p % 3 == 1 and p % 2 == 0]
+    cursor.executemany("INSERT INTO party_party (id, name, lastname, code, is_person, is_patient, is_healthprof, "
+                       "create_uid, create_date) VALUES (%s, %s, %s, %s, true, false, false, 1, %s)",
+                       [(first + n, "Pariente", f"Familia{p}", f"REL{p:05d}", now) for n, p in enumerate(relatives)])
+    cursor.executemany("INSERT INTO party_contact_mechanism (party, type, value, value_compact, active, sequence, "
+                       "create_uid, create_date) VALUES (%s, 'mobile', %s, %s, true, 10, 1, %s)",
+                       [(first + n, f"+1 773-555-{2000 + p:04d}", f"+1773555{2000 + p:04d}", now)
+                        for n, p in enumerate(relatives)])
+    for p in range(1, PATIENTS + 1):
+        if p % 3 != 1:
+            continue
+        owner = first + relatives.index(p) if p in relatives else p
+        row = cursor.execute("INSERT INTO party_address (party, name, street, city, active, sequence, create_uid, "
+                             "create_date) VALUES (%s, %s, %s, 'Chicago', true, 10, 1, %s) RETURNING id",
+                             (owner, "Domicilio" if owner != p else "Hotel", f"{100 + p} W Madison St", now)).fetchone()
+        cursor.execute("UPDATE gnuhealth_patient SET current_address = %s WHERE id = %s", (row[0], 500 + p))
+    return expected
+
+
+@pytest.mark.postgres
+def test_gnuhealth_current_address_beside_the_direct_party(postgres_url: str, tmp_path: Path, cli: Any) -> None:
+    """The patient's party is reached through the NOT NULL ``name`` reference, never through the
+    optional ``current_address``, whose party may be a relative: no visit gets the relative's
+    mobile, and the patients with a mobile of their own keep it."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection, connection.cursor() as cursor:
+        expected = build_with_addresses(cursor)
+    settings = real.settings_file(tmp_path, ZONE, "US")
+    run = cli(settings)
+    connector = real.discover_then_check(run, settings, [postgres_url])
+    found = real.sync_and_compare(run, connector, expected, ZONE)
+    assert "+1773555" not in json.dumps(found)
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("given", [[], ["--timezone", ZONE]], ids=["clinic-timezone-only", "timezone-given"])
 def test_gnuhealth_on_postgresql_through_discover_check_and_sync(postgres_url: str, tmp_path: Path, cli: Any,

@@ -517,3 +517,19 @@ def test_a_column_reached_through_the_patients_reference_is_no_visit_field() -> 
         ColumnSample("BK_PATIENT_person_type", "CHAR(1)", ["Patient", "Patient"], table="Admin"),
     ])
     assert "type" not in {g.field for g in alone.guesses}
+
+
+def test_a_users_table_reached_as_the_doctor_gives_the_doctor_its_email() -> None:
+    """A login table is anyone's: reached as the patient (``patient_email``) its columns are the
+    patient's; reached as the doctor (the join named its columns ``doctor_*``, Django's
+    ``users_user``, Cal.com's ``users``) its email is the doctor's, not a patient's."""
+    emails = ["ana@clinic.example", "ben@clinic.example", "", "ana@clinic.example"]
+    for table in ("users_user", "users"):
+        scored = score_columns([ColumnSample("id", "integer", ["1", "2", "3", "4"]),
+                                ColumnSample("doctor_email", "varchar(254)", emails, table, ("users",)),
+                                ColumnSample("patient_email", "varchar(254)", ["p1@mail.example", "p2@mail.example",
+                                                                               None, "p4@mail.example"],
+                                             "patients", ())])
+        placed = {g.field: g.source for g in scored.guesses}
+        assert placed.get("practitioner.email") == "doctor_email", (table, placed)
+        assert placed.get("patient.email") == "patient_email", (table, placed)

@@ -81,6 +81,7 @@ def test_a_french_schema_imports_as_a_person_would_map_it(french: tuple[str, lis
     # phone in `patients` moves it too.
     assert (connector["mode"], connector["cursor_column"]) == ("incremental", "changed_at")
     assert connector["query"].count("modifie_le") >= 3
+    assert fields["source_updated_at"] == {"from": "modifie_le", "on_invalid": "drop"}  # French, read as the stamp
 
     _, sync_out, _ = run("sync", "--once", "--json")
     report = json.loads(sync_out)["connectors"]["cabinet"]

@@ -61,7 +61,7 @@ def _fill(opener: Any, dialect: str, moves: int) -> dict[str, Any]:
 def test_moves_by_new_rows_are_one_moved_visit(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
     url, opener, dialect = server
     want = _fill(opener, dialect, moves=6)
-    fields, out, found = follow.discover_and_sync(url, tmp_path, cli)
+    fields, out, found = follow.discover_and_sync(url, tmp_path, cli, agendas=False)
     assert fields["replaces"] == {"from": "replaces_id"}, out
     assert "6 of 6 row(s) with 'rescheduled' have exactly one new row of the same patient" in out
     mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))

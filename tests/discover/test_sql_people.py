@@ -174,7 +174,7 @@ def test_a_change_column_empty_on_rows_never_changed_refuses_no_row(mariadb_data
                            [(n, 1 + n % 10, start, made, made + timedelta(hours=1) if n % 8 == 0 else None)
                             for n, start in enumerate(slots, 1)])
     connection.close()
-    settings = data.admin_settings(tmp_path, ZONE)
+    settings = data.admin_settings(tmp_path, ZONE, agendas=False)
     run = cli(settings)
     _, out, _ = run("discover", mariadb_database["url"], "--timezone", ZONE, "--write")
     assert "checked: 1 sources, 40 records sampled, 0 would be quarantined, 0 problems" in out, out

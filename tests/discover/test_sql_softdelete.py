@@ -49,7 +49,7 @@ def _fill(server: ehr.Server) -> set[str]:
 def test_prefixed_and_joined_flags_are_honoured_then_checked(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
     url = server[0]
     live = _fill(server)
-    settings = data.admin_settings(tmp_path, ZONE)
+    settings = data.admin_settings(tmp_path, ZONE, agendas=False)
     run = cli(settings)
     _, out, _ = run("discover", url, "--table", "visits", "--stored-times", "local", "--write")
     assert "0 would be quarantined, 0 problems" in out, out

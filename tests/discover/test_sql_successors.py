@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from clinicsync.sync.discover.sql import discover_sql
+from tests.discover import ehr_support as ehr
+from tests.discover import follow_support as follow
+from tests.discover import sql_support as data
 from tests.discover.files_support import check_proposal
 
 DDL = """
@@ -65,3 +69,52 @@ def test_without_a_successor_discover_asks(postgres_url: str) -> None:
     assert proposal.mapping["status_map"] == {"scheduled": "booked"}
     assert {w.value: w.status for w in proposal.status_words}["rescheduled"] is None
     assert any("'rescheduled' left unmapped" in n for n in proposal.notes)
+
+
+server = ehr.server  # the fixture: an empty database in each of the two servers
+
+UNLINKED_DDL = """
+CREATE TABLE patients (id INT PRIMARY KEY, name VARCHAR(80) NOT NULL, phone VARCHAR(40) NOT NULL);
+CREATE TABLE bookings (id INT PRIMARY KEY, patient_id INT NOT NULL REFERENCES patients (id),
+                       starts_at {TS} NOT NULL, ends_at {TS} NOT NULL, status VARCHAR(20) NOT NULL,
+                       created_at {TS} NOT NULL, updated_at {TS} NOT NULL)
+"""
+
+
+@pytest.mark.parametrize("apart", [timedelta(seconds=1), timedelta(hours=3)], ids=["one-transaction", "hours-apart"])
+def test_a_move_kept_as_two_rows_with_no_column_naming_the_old_one(server: ehr.Server, tmp_path: Path, cli: Any,
+                                                                   apart: timedelta) -> None:
+    """CARE's reschedule: the old booking's status set to 'rescheduled' and a new booking for the
+    same patient made in the same transaction; no column names the old row. Read from the
+    patients and the stamps, the pair is one visit under the first row's id at the new time.
+    A new booking made hours after the old one changed is no successor: discover asks."""
+    url, opener, dialect = server
+    made = follow.stamp()
+    want: follow.Want = {}
+    moved: dict[str, str] = {}  # the first row's id -> the new start, as the store shows it
+    with opener() as cursor:
+        follow.create(cursor, dialect, UNLINKED_DDL)
+        cursor.executemany("INSERT INTO patients VALUES (%s, %s, %s)",
+                           [(p, f"Ana{p} Lopez", f"617-253-{1000 + p:04d}") for p in range(1, 31)])
+        rows, key = [], 0
+        for n, start in enumerate(follow.slots(60, 25)):
+            key += 1
+            p, changed = 1 + n % 30, made + timedelta(hours=n)
+            rows.append((key, p, start, start + timedelta(minutes=30), "rescheduled" if n % 6 == 0 else "booked",
+                         made - timedelta(days=2), changed))
+            want[str(key)] = {"status": "booked", "patient": str(p), "phone": f"+1617253{1000 + p:04d}"}
+            if n % 6 == 0:  # the new row, the same patient, a day later
+                key += 1
+                rows.append((key, p, start + timedelta(days=1), start + timedelta(days=1, minutes=30), "booked",
+                             changed + apart, changed + apart))
+                moved[str(key - 1)] = data.utc(start + timedelta(days=1), follow.ZONE)
+        cursor.executemany("INSERT INTO bookings VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+    if apart > timedelta(minutes=2):
+        proposal = discover_sql(url, name="moves", timezone=follow.ZONE)
+        assert proposal.mapping is not None and "replaces" not in proposal.mapping["fields"]
+        assert any("'rescheduled' left unmapped" in n for n in proposal.notes)
+        return
+    fields, out, found = follow.discover_and_sync(url, tmp_path, cli, agendas=False)
+    assert fields["replaces"] == {"from": "replaces_id"} and "have exactly one new row of the same patient" in out, out
+    assert not follow.wrong(found, want, ["status", "patient", "phone"])
+    assert len(found) == len(want) and {k: found[k]["start"] for k in moved} == moved

@@ -59,7 +59,7 @@ def _mariadb(database: dict[str, Any]) -> None:
 
 
 def _discover_check_sync(url: str, tmp_path: Path, cli: Any, column: str) -> None:
-    settings = data.admin_settings(tmp_path, ZONE)
+    settings = data.admin_settings(tmp_path, ZONE, agendas=False)
     run = cli(settings)
     code, out, err = run("discover", url, "--name", "desk", "--timezone", ZONE, "--write", expect=None)
     assert code in (0, 1), err

@@ -15,6 +15,7 @@ import re
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.readplan import stem_of
 from clinicsync.sync.discover.values import profile
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
@@ -46,6 +47,12 @@ def _owner(column: str, table: Table) -> bool:
     return bool(_OWNER.match(bare(column, table)))
 
 
+def _label(table: Table) -> str | None:
+    """The text column that names a room, a service or a resource (``name``, ``label``), the
+    calendar's name when such a unit owns it; None when the table has none."""
+    return next((c for c, t in table.columns.items() if _LABEL.search(c) and TEXT.search(t) and not audit(c)), None)
+
+
 def _person_like(builder: Builder, name: str) -> bool:
     return kind_of(name) in ("provider", "person") or bool(words(name) & USER)
 
@@ -73,15 +80,40 @@ def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
     while len(path) < MAX_HOPS:
         nxt = next((r for r in builder.schema.refs(path[-1].target)
                     if r.target not in seen and not audit(r.column)
-                    and (_person_like(builder, r.target) or name_columns(builder.schema.tables[r.target])[0])),
-                   None)  # a person table may be named otherwise ('Admin'): its name columns say it
+                    and (_person_like(builder, r.target)
+                         or name_columns(builder.schema.tables[r.target])[1] == "parts")),
+                   None)  # a person table may be named otherwise ('Admin'): its given and family names say it;
+        # a lone 'name' is any row's (a schedule's, an availability's) and says no person
         if nxt is None:
             break
         path = [*path, nxt]
         seen.add(nxt.target)
         if _named(builder, builder.schema.tables[nxt.target]):
             best = path
+    if best is None and len(path) < MAX_HOPS:
+        onward = _through(builder, path[-1].target, seen, MAX_HOPS - len(path))
+        best = None if onward is None else [*path, *onward]
     return best
+
+
+def _through(builder: Builder, start: str, seen: set[str], hops: int) -> list[Ref] | None:
+    """The shortest chain of references from ``start`` to a named person-like row, through rows
+    whose names say nothing (Django's ``emr_schedulableresource``, a word run together: the
+    resource names its user but no name says it is one); None within ``hops``. Who entered a row,
+    a referrer or a relative is never a hop."""
+    level: list[tuple[str, list[Ref]]] = [(start, [])]
+    for _ in range(hops):
+        below: list[tuple[str, list[Ref]]] = []
+        for table, chain in level:
+            for ref in builder.schema.refs(table):
+                if ref.target in seen or audit(ref.column) or someone_else(ref.column) \
+                        or any(r.target == ref.target for r in chain):
+                    continue
+                if _person_like(builder, ref.target) and _named(builder, builder.schema.tables[ref.target]):
+                    return [*chain, ref]
+                below.append((ref.target, [*chain, ref]))
+        level = below
+    return None
 
 
 def candidates(builder: Builder) -> list[Ref]:
@@ -119,12 +151,16 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
         path = person_path(builder, first)
         if path is None or (onward and len(path) < 2):
             continue
-        at = "a"
+        at, before = "a", "a"
         for ref in path:
+            before = at
             alias = plan.alias("d")
             table = builder.schema.tables[ref.target]
             plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {at}.{q(ref.column)}")
             builder.stamp_row(table, alias)
+            if ref is first and len(path) > 1:  # the booked slot's own columns (its start, its end), as a
+                # plain reference's join would have read them: the visit's time may live only there
+                plan.add_columns(table, alias, stem_of(ref.column, table.name), frozenset({ref.target_column}))
             at = alias
         end, last = builder.schema.tables[path[-1].target], path[-1]
         builder.people.handled.add(first.column)
@@ -133,15 +169,63 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
         hops = " -> ".join([plan.main.name, *(r.target for r in path)])
         why = (f"followed {hops} ({', '.join(f'{r.column!r} {r.how}' for r in path)}) to the row with a "
                "person's name: the practitioner is that person, not the row the visit books")
-        builder.people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))
+        units = _units_beside(builder, path[-1], before, at) if len(path) > 1 else None
+        if units is None:
+            builder.people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))
+        else:  # the resource names a room or a service instead of a user on some rows: that unit's calendar
+            why += f"; where {path[-1].column!r} is empty, {units[2]}"
+            builder.people.guesses.append(Guess("practitioner.external_id", f"{out} + {units[0]}", 0.8, why,
+                                                {"from": [out, units[0]]}))
         named = builder.name("doctor", [(end, at)])
         if named is not None:
-            builder.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
-                                                named.spec))
+            spec = named.spec if units is None else {**named.spec, "from": [units[1], *(
+                [named.spec["from"]] if isinstance(named.spec.get("from"), str) else named.spec.get("from") or [])]}
+            source = named.source if units is None else f"{units[1]} + {named.source}"
+            builder.people.guesses.append(Guess("practitioner.name", source, named.confidence, named.why, spec))
         builder.people.guesses.extend(builder.contacts([(end, at)], "practitioner"))
         builder.people.notes.append(f"the doctor: {why}")
         return True
     return False
+
+
+_PLACE = _UNIT | {"location", "locations", "service", "services"}
+
+
+def _units_beside(builder: Builder, last: Ref, hop_alias: str, person_alias: str) -> tuple[str, str, str] | None:
+    """A resource that names its user on some rows and a room, location or service on the others
+    (CARE's schedulable resource: a practitioner, a location or a healthcare service): the unit's
+    key (prefixed with its table, so it never meets a person's key) and its name, read only where
+    no person is, as (key column, name column, what was said); None when every row names a person
+    or the resource names no such unit. Not on SQLite (no CONCAT before 3.44)."""
+    q, plan = builder.q, builder.plan
+    hop = builder.schema.tables[last.table]
+    if plan.dialect == "sqlite" or last.column not in hop.nullable:
+        return None
+    total, named = builder.run(f"SELECT COUNT(*), COUNT({q(last.column)}) FROM {q(hop.name)}")[0]
+    if int(named) >= int(total):
+        return None
+    keys, names, said = [], [], []
+    for ref in builder.schema.refs(hop.name):
+        if ref is last or audit(ref.column) or not (words(ref.column) & _PLACE or words(ref.target) & _PLACE):
+            continue
+        table = builder.schema.tables[ref.target]
+        label = _label(table)
+        if label is None:
+            continue
+        alias = plan.alias("d")
+        plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {hop_alias}.{q(ref.column)}")
+        builder.stamp_row(table, alias)
+        nobody = f"{person_alias}.{q(last.target_column)} IS NULL AND {alias}.{q(ref.target_column)} IS NOT NULL"
+        keys.append(f"CASE WHEN {nobody} THEN CONCAT('{table.name}-', {alias}.{q(ref.target_column)}) END")
+        names.append(f"CASE WHEN {nobody} THEN {alias}.{q(label)} END")
+        said.append(f"{ref.column!r} ({table.name}.{label})")
+    if not keys:
+        return None
+    key = plan.expr(keys[0] if len(keys) == 1 else f"COALESCE({', '.join(keys)})", "owner_key", hop.name, "VARCHAR")
+    name = plan.expr(names[0] if len(names) == 1 else f"COALESCE({', '.join(names)})", "owner_name", hop.name,
+                     "VARCHAR")
+    return key, name, (f"the visit's {' or '.join(said)} owns its calendar (see getting-started: when the doctor is "
+                       "a ward, a room or a resource)")
 
 
 def unit_owner(builder: Builder) -> bool:
@@ -153,8 +237,7 @@ def unit_owner(builder: Builder) -> bool:
                 not (words(ref.target) & _UNIT or words(ref.column) & _UNIT):
             continue
         table = builder.schema.tables[ref.target]
-        label = next((c for c, t in table.columns.items() if _LABEL.search(c) and TEXT.search(t) and not audit(c)),
-                     None)
+        label = _label(table)
         if label is None:
             continue
         alias = plan.alias("d")
@@ -196,8 +279,7 @@ def parent_link(builder: Builder) -> bool:
             if onward is None:
                 continue
             table, links = builder.schema.tables[onward.target], builder.schema.tables[link.table]
-            label = next((c for c, t in table.columns.items() if _LABEL.search(c) and TEXT.search(t)
-                          and not audit(c)), None)
+            label = _label(table)
             if label is None and not name_columns(table)[0]:
                 continue
             level = next((c for c, t in links.columns.items() if c not in (link.column, onward.column)

@@ -157,6 +157,9 @@ def _declared(sql_type: str | None) -> str | None:
     return None
 
 
+_LOGINS = frozenset({"user", "users", "usuario", "usuarios"})  # a login table: a patient's or a staff member's
+
+
 def _entity(tokens: list[str]) -> str | None:
     for token in tokens:
         bare = token.rstrip("0123456789")
@@ -176,6 +179,8 @@ def _read(sample: ColumnSample, region: str) -> _Column:
     roles = {role for t in tokens if (role := token_role(t)) is not None}
     entity = _entity(tokens) or table_entity
     owner = table_entity if table_entity in ("patient", "practitioner") else None
+    if owner == "patient" and entity == "practitioner" and set(name_tokens(sample.table or "")) & _LOGINS:
+        owner = None  # a users table reached as the doctor (columns named doctor_*): these are the doctor's
     if owner is None and sample.table and entity in ("patient", "practitioner"):
         owner = entity  # a joined row reached through the patient's reference ('…_PATIENT_person_type'): theirs
     return _Column(sample, tokens, roles, entity, profile(sample.values, region), _declared(sample.type), owner)
