@@ -292,6 +292,11 @@ def drop_dir(tmp_path: Path) -> Path:
 SettingsFactory = Callable[..., Path]
 
 
+# A source that reads nothing (pushed to us): for tests of the other parts of `check`, which
+# fails a setup with no source at all.
+PUSH_ONLY_SOURCE = "- {name: website, kind: rest_api, api_keys: [{name: site, sha256: '" + "0" * 64 + "'}]}\n"
+
+
 @pytest.fixture
 def write_settings(tmp_path: Path, store_url: str, request: pytest.FixtureRequest) -> SettingsFactory:
     """Write a settings.yaml for the test's store; ``connectors`` is YAML text.

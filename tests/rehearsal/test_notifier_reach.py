@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import PUSH_ONLY_SOURCE
 from tests.notifiers.aws_fake import REGION
 from tests.notifiers.conftest import FakeApi
 
@@ -19,9 +20,7 @@ SECRET = "s3cr3t-token-0123456789"
 
 
 def reach(write_settings: Callable[..., Path], cli: Any, notifiers: str, expect: int) -> tuple[dict[str, Any], str]:
-    # a source that reads nothing (pushed to us): a setup without any source fails check on its own
-    source = "- {name: website, kind: rest_api, api_keys: [{name: site, sha256: '" + "0" * 64 + "'}]}\n"
-    run = cli(write_settings(source, extra=f"notifiers:\n{notifiers}reminders: {{enabled: false}}\n"))
+    run = cli(write_settings(PUSH_ONLY_SOURCE, extra=f"notifiers:\n{notifiers}reminders: {{enabled: false}}\n"))
     _, out, _ = run("check", "--json", expect=expect)
     report = json.loads(out)
     assert SECRET not in out

@@ -17,6 +17,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inser
 
 from clinicsync.sync.cli.demo import generate_rows
 from clinicsync.sync.store.db import make_engine
+from tests.conftest import PUSH_ONLY_SOURCE
 from tests.connectors.hl7v2_support import siu
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 
@@ -229,7 +230,7 @@ def test_without_a_reply_path_no_shipped_message_asks_for_a_reply(write_settings
                                                                   cli: Any) -> None:
     """The shipped templates ask for a reply only when the server can receive one (issue 20);
     "Reply STOP to opt out" is the provider's own keyword, not a reply we must read."""
-    assert replies(cli(write_settings(extra=TWILIO)), expect=0) == {}
+    assert replies(cli(write_settings(PUSH_ONLY_SOURCE, extra=TWILIO)), expect=0) == {}
 
 
 def test_an_sms_asking_for_a_reply_nobody_receives_fails_check(write_settings: Callable[..., Path],
@@ -239,17 +240,18 @@ def test_an_sms_asking_for_a_reply_nobody_receives_fails_check(write_settings: C
                                 "auth_token: secret,\n     from_number: \"+15005550006\"",
                                 "kind: aws_sms, region: us-east-1, origination_identity: \"+15005550006\"")
     served = no_inbound + "server: {public_url: 'https://clinic.example'}\n"
-    assert replies(cli(write_settings(extra=served)), expect=1) == {"sms": "error", "email": "warning"}
+    found = replies(cli(write_settings(PUSH_ONLY_SOURCE, extra=served)), expect=1)
+    assert found == {"sms": "error", "email": "warning"}
 
 
 def test_a_reply_path_for_sms_passes_check(write_settings: Callable[..., Path], cli: Any) -> None:
     served = TWILIO + "server: {public_url: 'https://clinic.example'}\n"
-    assert replies(cli(write_settings(extra=served)), expect=0) == {"email": "warning"}
+    assert replies(cli(write_settings(PUSH_ONLY_SOURCE, extra=served)), expect=0) == {"email": "warning"}
 
 
 def test_emails_with_answer_links_ask_for_no_reply(write_settings: Callable[..., Path], cli: Any) -> None:
     linked = TWILIO + "server: {public_url: 'https://clinic.example', secret_key: 0123456789abcdef0123456789}\n"
-    assert replies(cli(write_settings(extra=linked)), expect=0) == {}
+    assert replies(cli(write_settings(PUSH_ONLY_SOURCE, extra=linked)), expect=0) == {}
 
 
 # -- HL7 v2 batch files ----------------------------------------------------------------------------
@@ -278,7 +280,8 @@ notifiers:
 reminders: {channels: [sms, email], routes: {sms: sms, email: outbox}}
 server: {public_url: 'https://clinic.example'}
 """
-    assert replies(cli(write_settings(extra=aws)), expect=0) == {"email": "warning"}
+    assert replies(cli(write_settings(PUSH_ONLY_SOURCE, extra=aws)), expect=0) == {"email": "warning"}
     one_way = aws.replace('inbound_topic_arns: ["arn:aws:sns:us-east-1:123456789012:clinic-sms"]',
                           "check_opt_out: true")
-    assert replies(cli(write_settings(extra=one_way)), expect=1) == {"sms": "error", "email": "warning"}
+    found = replies(cli(write_settings(PUSH_ONLY_SOURCE, extra=one_way)), expect=1)
+    assert found == {"sms": "error", "email": "warning"}
