@@ -72,9 +72,11 @@ def test_kill_9_during_dispatch_then_restart(seed: int, postgres_url: str, tmp_p
             assert_never_twice(rows, fake.settle())
             kills_in_flight += any(r.status == "sending" for r in rows)
 
-        # The last restart, once the leases the kills left have run out: it recovers them.
-        left = {r.key: r for r in reminders(probe) if r.status == "sending"}
+        # The last restart, once the leases the kills left have run out: it recovers them. What
+        # they left is read after that wait: a statement a killed worker had already sent (its
+        # "handing over" mark) may still commit on the server a moment after the kill.
         _wait_out_leases(probe)
+        left = {r.key: r for r in reminders(probe) if r.status == "sending"}
         final = Child(config, "remind", "--once", "--json", tag="final")
         assert final.wait() == 0, final.stderr
         rows = reminders(probe)
