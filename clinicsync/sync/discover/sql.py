@@ -12,6 +12,12 @@ to the proposed mapping when its meaning is known, listed as unknown otherwise).
 schema is read by its shape: the appointment-like table (date columns, references to
 person-like tables), joined with the tables it refers to, sampled, and placed on the
 mapping's fields by ``score_columns``.
+
+A little over 800 lines, on purpose: the proposal for a shape is one sequence (pick the table,
+join what it refers to, sample, place, identify, choose the cursor) whose steps pass one read
+plan along, and the rules each step applies already live in their own modules (people,
+doctors, identity, stamps, successors, lengths). Should it grow, the known products' path
+(``_product_proposal`` and its status words) is the part to move out.
 """
 
 from __future__ import annotations
