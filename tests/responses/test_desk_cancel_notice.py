@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings.reminders import RemindersSettings
+from clinicsync.sync.desk.actions import record_action, seen_of, undo_action
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.doctor_values import desk_note
@@ -21,7 +22,6 @@ from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk_actions import record_action, seen_of, undo_action
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from clinicsync.sync.cli.appointments import appointment_story
+from clinicsync.sync.desk.actions import record_action, seen_of, undo_action
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk_actions import record_action, seen_of, undo_action
 from clinicsync.sync.ui.queries import timeline
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 

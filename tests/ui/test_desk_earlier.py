@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
+from clinicsync.sync.desk.actions import record_action, seen_of
 from clinicsync.sync.store.model import Appointment, Patient
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk_actions import record_action, seen_of
 from tests.ui.seed import NOW, _appointment
 from tests.ui.test_desk import DESK, csrf_of
 

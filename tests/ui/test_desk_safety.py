@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import insert, select, text, update
 
 from clinicsync.sync.calendar.desired import load_truth
+from clinicsync.sync.desk.actions import Refused, record_action, seen_of
 from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
@@ -27,7 +28,6 @@ from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import queries
-from clinicsync.sync.ui.desk_actions import Refused, record_action, seen_of
 from tests.ui.seed import NOW
 from tests.ui.test_desk import DESK, MANAGER, csrf_of, row_ids, seen_in
 

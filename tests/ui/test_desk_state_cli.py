@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.desk.actions import record_action, seen_of
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk_actions import record_action, seen_of
 from tests.sync.reminders.conftest import appointment, put
 from tests.ui.test_desk import DESK
 

@@ -40,7 +40,7 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
     """Record accepted/declined on the appointment and everything that follows from it.
     ``from_source``: the source itself recorded it (a desk confirmation), so it is neither
     written back nor announced to the doctor — the clinic's own system already shows it.
-    ``desk_action``: the front desk recorded it (sync/ui/desk_actions.py, that action's id), with
+    ``desk_action``: the front desk recorded it (sync/desk/actions.py, that action's id), with
     ``desk_reason`` (staff words): a decline is then the desk's cancel, the doctor's notice says
     so and its key names the action, so the same cancel taken again after an undo is a notice
     of its own rather than the withdrawn one."""

@@ -2,7 +2,7 @@
 what needs doing, with counts (issue 30, obs 2 and 3).
 
 Each appointment sits in one group, its most urgent, so the counts add up to the list. An
-appointment leaves the list once the desk records an action on it (sync/ui/desk_actions.py)
+appointment leaves the list once the desk records an action on it (sync/desk/actions.py)
 for its current version, unless the patient wrote again afterwards; a change at the source
 (a new version) brings it back. Patients are masked unless the caller asks for full
 details (the front_desk role); the route writes the access-log row before showing them."""
@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, select
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START
 from clinicsync.sync.responses.history import CALLBACK_WAIT
 from clinicsync.sync.store.model import Appointment, Patient, Practitioner
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
@@ -47,8 +48,6 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
     ("not-reached", "Not messaged yet", "no message has gone out yet: confirm by phone if it is close"),
 )
 GROUP_KEYS = tuple(g[0] for g in GROUPS)
-CLOSING = ("no_show", "arrived", "cancel")  # a desk action that ends the visit for the desk
-OPEN_AT_START = ("booked", "pending", "proposed")  # started and not yet closed: the source says no more
 DAYS = ("today", "tomorrow")
 
 
@@ -89,22 +88,6 @@ def day_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime, datet
         day = today + timedelta(days=i)
         out[name] = (datetime.combine(day, time(), zone), datetime.combine(day + timedelta(days=1), time(), zone))
     return out
-
-
-def writes_back(settings: Settings, connector: str) -> bool:
-    """Does this source take answers back (sync/responses/writeback.py)? CSV without a
-    `responses_file`, SQL without `writeback:`, FHIR with `writeback: false` do not."""
-    if not settings.responses.writeback:
-        return False
-    config = next((c for c in settings.connectors if c.name == connector), None)
-    return bool(config is not None and (getattr(config, "writeback", None) or getattr(config, "responses_file", None)))
-
-
-def source_kind(settings: Settings, connector: str) -> str:
-    """The clinic's name for the system a connector reads, for "cancel it in OpenEMR": its
-    ``label:``, else its kind (csv, sql, fhir …), else the connector's own name."""
-    config = next((c for c in settings.connectors if c.name == connector), None)
-    return config.system_name() if config is not None else connector
 
 
 def _reasons(connection: Any, ids: list[int], now: datetime) -> dict[int, dict[str, Any]]:

@@ -13,10 +13,10 @@ import phonenumbers
 from sqlalchemy import select, tuple_
 
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.desk.sources import source_kind
 from clinicsync.sync.reminders.compose import shown_number
 from clinicsync.sync.store.model import Location
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk import source_kind
 from clinicsync.sync.waitlist.book_tasks import WaitlistTask
 
 

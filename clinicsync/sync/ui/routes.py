@@ -1,5 +1,5 @@
 """The /ui pages: server-rendered Jinja2, no JavaScript needed. A signed-in front desk opens
-on its work list (sync/ui/desk.py) and records actions (sync/ui/desk_actions.py); IT (the
+on its work list (sync/ui/desk.py) and records actions (sync/desk/actions.py); IT (the
 viewer role, the token) opens on the health page."""
 
 from __future__ import annotations
@@ -16,22 +16,10 @@ from clinicsync.common.shown_time import shown_day
 from clinicsync.sync.checks.stalls import find_stalls
 from clinicsync.sync.checks.stalls import of_sources as stalls_of
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.runs.setaside import open_items
-from clinicsync.sync.store.model import ROW_ID_MAX
-from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui import (
-    attention,
-    charts,
-    desk,
-    desk_actions,
-    desk_batch,
-    desk_waitlist,
-    login,
-    queries,
-    waitlist_page,
-)
-from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
-from clinicsync.sync.ui.desk_actions import (
+from clinicsync.sync.desk import actions as desk_actions
+from clinicsync.sync.desk import batch as desk_batch
+from clinicsync.sync.desk import sources as desk_sources
+from clinicsync.sync.desk.actions import (
     BUTTONS,
     LABELS,
     ReasonNeeded,
@@ -40,6 +28,19 @@ from clinicsync.sync.ui.desk_actions import (
     actions_of,
     source_hint,
 )
+from clinicsync.sync.runs.setaside import open_items
+from clinicsync.sync.store.model import ROW_ID_MAX
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.ui import (
+    attention,
+    charts,
+    desk,
+    desk_waitlist,
+    login,
+    queries,
+    waitlist_page,
+)
+from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render, times_of
 from clinicsync.sync.ui.scope import Scope, appointment_in_scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
@@ -158,8 +159,8 @@ def _done_line(request: Request, user: str, store: Store, now: datetime) -> dict
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
     """A patient's decline on a source we do not write back: the slot is still booked there."""
-    if row.answer == "declined" and not desk.writes_back(settings, row.connector):
-        kind = desk.source_kind(settings, row.connector)
+    if row.answer == "declined" and not desk_sources.writes_back(settings, row.connector):
+        kind = desk_sources.source_kind(settings, row.connector)
         return f"Still booked in {kind}: this source is not written back; cancel it in {kind}."
     return ""
 
@@ -318,8 +319,8 @@ def timeline_page(request: Request, user: User,
     undo = desk_actions.undo_offer(store, latest.id, now) if latest is not None else None
     return render(request, "timeline.html", a=row, items=items, states=queries.REMINDER_STATES, full=full,
                   modes=queries.MODES, buttons=BUTTONS, can_act=full, offer=offer, seen=seen.digest, asked=asked,
-                  asked_words=asked_words, writes_back=desk.writes_back(settings, row.connector),
-                  kind=desk.source_kind(settings, row.connector),
+                  asked_words=asked_words, writes_back=desk_sources.writes_back(settings, row.connector),
+                  kind=desk_sources.source_kind(settings, row.connector),
                   **{**_done_line(request, user, store, now), "undo": undo})
 
 
@@ -438,8 +439,8 @@ def _cancel_step(request: Request, user: str, appointment_id: int, seen: str, ba
     if row is None:
         raise HTTPException(404, "no such appointment")
     return render(request, "cancel.html", a=row, seen=seen, back=back, reasons=desk_actions.CANCEL_REASONS,
-                  writes_back=desk.writes_back(request.app.state.settings, row.connector),
-                  kind=desk.source_kind(request.app.state.settings, row.connector))
+                  writes_back=desk_sources.writes_back(request.app.state.settings, row.connector),
+                  kind=desk_sources.source_kind(request.app.state.settings, row.connector))
 
 
 def _refused(request: Request, user: str, appointment_id: int, refusal: Refused, back: str) -> HTMLResponse:

@@ -5,7 +5,7 @@ from an appointment: the same patient, doctor and type) and takes one off the li
 Patients are shown as on the other pages: full names to the front_desk role, each such
 view written to the access log first (the ids are waitlist entry ids, view /ui/waitlist),
 initials to everyone else. Posts need the front_desk role and the session's CSRF token,
-like the desk's actions (sync/ui/desk_actions.py)."""
+like the desk's actions (sync/desk/actions.py)."""
 
 from __future__ import annotations
 

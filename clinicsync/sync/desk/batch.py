@@ -1,7 +1,7 @@
 """Today's "All came in": *Came in* recorded on every started visit the Earlier today strip
 showed, and its Undo, which takes all of them back.
 
-Each visit is one desk action as if its own button had been pressed (sync/ui/desk_actions.py),
+Each visit is one desk action as if its own button had been pressed (sync/desk/actions.py),
 bound to what the desk saw of it (its ``seen`` digest) and in a transaction of its own: a
 visit that changed meanwhile (the source recorded it, another desk marked it a no-show) is
 left out and stays on the strip with the visit as it is now, and the others are recorded.
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.desk.actions import Refused, record_action, undo_action, undo_offer
 from clinicsync.sync.store.model import ROW_ID_MAX
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk_actions import Refused, record_action, undo_action, undo_offer
 
 MAX_VISITS = 500  # one day's started visits of a large practice; a longer post is cut here
 

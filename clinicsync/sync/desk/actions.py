@@ -31,6 +31,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START, source_kind, writes_back
 from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.answers import apply_answer, doctors_last_word
 from clinicsync.sync.reminders.planner import reminder_key
@@ -44,7 +45,6 @@ from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk import CLOSING, OPEN_AT_START, source_kind, writes_back
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
