@@ -1,5 +1,5 @@
-"""An overall deadline on a blocking network exchange: connect plus everything after it
-(issue 59). Every client we use (smtplib, requests/urllib3, urllib, botocore, httpx) takes a
+"""An overall deadline on a blocking network exchange: connect plus everything after it,
+so a slow peer cannot hold a worker. Every client we use (smtplib, requests/urllib3, urllib, botocore, httpx) takes a
 *per read* timeout, so a peer that sends one byte every 2 s never times out: `remind --once`
 ran past 120 s on a mail server that trickled, with every send worker stuck on it.
 

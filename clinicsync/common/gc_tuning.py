@@ -15,8 +15,8 @@ restores, so no stage leaves the interpreter tuned behind it.
 A CLI process's start (typer, SQLAlchemy, pydantic and the settings models, the settings
 file) builds some 100,000 container objects that live as long as the process and almost no
 garbage: `clinicsync status` left ~800 objects in cycles, yet the collector ran ~180 passes over the
-growing heap, one of them over all of it: ~60 ms, a tenth of the command's CPU (issue 31,
-obs 6). So the collector is paused from the command's entry (:func:`pause_during_start`) to
+growing heap, one of them over all of it: ~60 ms, a tenth of the command's CPU.
+So the collector is paused from the command's entry (:func:`pause_during_start`) to
 the end of the root callback (:func:`resume_after_start`), when the settings are loaded and
 the command's own work begins; what the start built is then frozen (``gc.freeze``) so that
 no later pass walks it again, and the few cycles of garbage among it (~800 objects for

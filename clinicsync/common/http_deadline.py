@@ -1,4 +1,4 @@
-"""An httpx transport with an overall deadline per request (issue 59): connect, the request and
+"""An httpx transport with an overall deadline per request: connect, the request and
 the whole response body, not only each read (httpx's ``Timeout`` is per operation, so a server
 that sends one byte every 2 s never times out). It uses clinicsync/common/deadline.py: the
 sockets the transport opens are shut when the deadline passes, and the request fails as on a

@@ -1,4 +1,4 @@
-"""An httplib2 client with an overall deadline per request (issue 59), for the Google Calendar
+"""An httplib2 client with an overall deadline per request, for the Google Calendar
 client (googleapiclient sends through httplib2): httplib2's ``timeout`` is per socket operation,
 so a server that trickles its answer never times out. Each request runs within
 clinicsync/common/deadline.py's scope: past the deadline its sockets are shut and it fails with

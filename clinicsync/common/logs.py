@@ -24,12 +24,12 @@ SENSITIVE_KEYS = frozenset({
     "email", "patient_email", "to", "from_", "recipient", "address", "body", "text", "dob", "birth_date",
     "birthdate", "raw", "row", "record", "password", "secret", "token", "api_key", "auth_token",
     "authorization", "private_key", "client_secret", "access_token",
-    # a join link opens the patient's visit (issue 22): as private as their phone number
+    # a telehealth join link opens the patient's visit: as private as their phone number
     "join_url", "provider_join_url", "join_link", "meeting_url", "dial_in",
 })
 # Keys whose values are codes a source sends (an HL7 trigger, a webhook's event name): logged
 # as they are when they have a code's shape, else described — a shifted field or a hostile
-# sender can put a patient's name there (issue 35).
+# sender can put a patient's name there, and no reason or log line may carry one.
 CODE_KEYS = frozenset({"trigger"})
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.^:-]{0,63}")
 _NOT_A_CODE = re.compile(r"[A-Z][a-z]+|.*\d{4}.*")  # a capitalized word (a name), a run of 4 digits
@@ -59,7 +59,7 @@ _URL = re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)([^\s\"'<>]*)")
 # Query parameters that carry a secret: a meeting passcode, a token, a signature.
 _SECRET_PARAM = re.compile(r"(?i)([?&](?:tk|token|access_token|pwd|passcode|password|pin|key|sig|signature|"
                            r"code|jwt|secret|auth|session|sessionkey|s)=)[^&#\s]*")
-# What a telehealth join link looks like (issue 22): its path names the meeting, so it goes.
+# What a telehealth join link looks like: its path names the meeting, so it goes.
 _MEETING = re.compile(r"(?i)zoom|teams|meet|webex|whereby|doxy|vidyo|telehealth|telemed|virtual|video|"
                       r"/j/|/join|/room|/visit|/call|meetup-join")
 
@@ -126,8 +126,8 @@ class _CurrentStderr:
 
 
 def _clock_in(zone_name: str) -> Any:
-    """A console line's time in the clinic's zone, as the CLI's tables show times (issue 31,
-    obs 5: UTC log lines between local-time rows read as two different clocks)."""
+    """A console line's time in the clinic's zone, as the CLI's tables show times
+    (UTC log lines between local-time rows read as two different clocks)."""
     zone = ZoneInfo(zone_name)
 
     def stamp(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -143,8 +143,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
 
     structlog (with the asyncio it imports, ~70 ms of each start before rich's formatters were
     hidden from it: _without_rich_formatters) is configured when it is first imported, by
-    whichever module imports it: a command that never logs (`status`, issue 31 obs 6) does not
-    load it. Already imported, it is configured at once, as before."""
+    whichever module imports it: a command that never logs (`status`) does not
+    load it, so it starts faster. Already imported, it is configured at once, as before."""
     out = stream or cast(TextIO, _CurrentStderr())
     if "structlog" in sys.modules:
         _configure(level, fmt, out, zone)
@@ -201,7 +201,7 @@ class _ThenConfigure(importlib.abc.Loader):
 
 
 # What structlog imports only to offer as exception formatters: rich's traceback (with pygments)
-# and rich's pretty-printer (with attrs), ~110 M instructions of an idle `sync --once` (issue 60).
+# and rich's pretty-printer (with attrs), ~110 M instructions of an idle `sync --once`.
 # The chain _configure builds never calls them: format_exc_info turns every exception into plain
 # text before the renderer sees it, so a console line and a JSON line read the same without them.
 _RICH_FORMATTERS = ("rich.console", "rich.traceback", "rich.pretty")  # the console too: structlog.dev
@@ -281,7 +281,7 @@ def emits(level: int) -> bool:
     """Whether an event at ``level`` would be written under structlog's configuration now:
     False only under a level-filtering wrapper that drops it. A hot path asks first and skips
     assembling an event nobody reads — with ``cache_logger_on_first_use`` off, each call on a
-    module-level logger builds a bound logger before the level drops it (issue 32: two per
+    module-level logger builds a bound logger before the level drops it (two per
     push request). Any other wrapper class: True, the event is built and the wrapper decides."""
     import structlog
 

@@ -3,7 +3,7 @@ standard PHC string (``$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>``); hashes m
 before (``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>``, hashlib) still verify, so a
 settings file need not change on upgrade. Comparisons are constant-time in both.
 
-pwdlib replaced our own scrypt format (issue 23): argon2id is the first choice of current
+pwdlib replaced our own scrypt format (a maintained library over our own code): argon2id is the first choice of current
 guidance (OWASP, RFC 9106), the PHC string carries its parameters so they can be raised
 without a format of our own, and pwdlib identifies a hash's scheme and verifies it, so
 the legacy scrypt hashes are one small hasher beside the maintained one.

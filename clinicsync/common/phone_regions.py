@@ -1,7 +1,7 @@
 """The regions phonenumbers reads numbers for (its ``SUPPORTED_REGIONS``), written out.
 
 Every settings file names ``clinic.default_region`` and it is checked on every start; importing
-phonenumbers for that one set cost ~25 ms of each `clinicsync status` (issue 31, obs 6). The
+phonenumbers for that one set cost ~25 ms of each `clinicsync status`. The
 numbers themselves are still parsed by phonenumbers, imported where they are.
 tests/cli_start/test_phone_regions.py fails when the installed phonenumbers knows a different
 set (after an upgrade): paste the list it prints here."""

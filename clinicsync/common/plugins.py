@@ -16,7 +16,7 @@ T = TypeVar("T")
 def _scan(path: tuple[str, ...]) -> Any:
     """Every entry point installed on ``path``: one scan of all distributions' metadata per
     process (each ``entry_points(group=…)`` call scans them all again, ~20 ms apiece, and
-    loading settings asks five times: issue 31, obs 6). Keyed by sys.path, so a distribution
+    loading settings asks five times). Keyed by sys.path, so a distribution
     put on the path later (a test's plugin) is found."""
     return entry_points()  # Python 3.11: SelectableGroups; 3.12: EntryPoints; both select(group=…)
 
@@ -44,7 +44,7 @@ def quiet_pydantic_plugins() -> None:
     """Tell pydantic there are no plugins to look for when this process's one scan found none.
 
     pydantic looks for its plugins on the first model it builds by an ``entry_points(group=…)``
-    of its own, another read of every distribution's metadata (~5 ms of CPU a start, issue 60);
+    of its own, another read of every distribution's metadata (~5 ms of CPU a start);
     with none installed (none ships with clinicsync), ``PYDANTIC_DISABLE_PLUGINS`` says so and
     pydantic finds the same nothing without reading. A plugin that is installed is left to
     pydantic, as before; an explicit setting of the variable is kept."""

@@ -4,7 +4,7 @@ request past its burst with the seconds to wait (``try_acquire``, per source thr
 ``KeyedBuckets``). The login throttle (sync/ui/throttle.py) is not a rate: it counts
 failures and locks out for doubling times, so it is not built on this.
 
-Ours rather than the ``limits`` package (issue 23): ``limits`` offers fixed and sliding
+Ours rather than the ``limits`` package: ``limits`` offers fixed and sliding
 windows of whole "N per period" counts, not a bucket with a fractional rate, it cannot
 wait in turn (a blocked sender would poll), and it reads the wall clock itself, where the
 tests drive an injected clock and sleep; the bucket is twenty lines.

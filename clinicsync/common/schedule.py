@@ -14,7 +14,7 @@ from clinicsync.common.timeutil import parse_duration, zone
 
 def _croniter() -> Any:
     """croniter, imported when a cron schedule is checked or run: an interval schedule (the
-    demo's) and `status` need not load it (issue 31, obs 6)."""
+    demo's) and `status` need not load it, so they start faster."""
     from croniter import croniter
 
     return croniter
@@ -70,7 +70,7 @@ class Schedule(SettingsModel):
 
         With a ``phase`` an interval's slots are the fixed times ``epoch + phase + k * interval``:
         sources given different phases stay spread over the interval however they started (all
-        at once at the service's start, issue 60). The next is the first of them at least half an
+        at once at the service's start). The next is the first of them at least half an
         interval after the poll's end, counted from the end and not from ``due``: a poll that
         waited in the start's burst began well after its due time, and a slot counted from
         ``due`` came as little as 100 s after it (207 of 1,000 sources in bench/many_sources.py).

@@ -88,7 +88,7 @@ class SettingsModel(BaseModel):
 
     # defer_build: a section's own validator is not compiled when its class is defined; the
     # settings' one validator (built on first use) holds every section's schema anyway. An
-    # idle `sync --once` compiles 13 fewer (~4 ms of CPU, issue 60); a section whose instance
+    # idle `sync --once` compiles 13 fewer (~4 ms of CPU); a section whose instance
     # is some field's default is still built then.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 

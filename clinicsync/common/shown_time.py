@@ -1,4 +1,4 @@
-"""The one way a moment is shown to people (issue 30): on pages, in CLI lists meant for
+"""The one way a moment is shown to people: on pages, in CLI lists meant for
 eyes, in agendas and notices.
 
 A visit is shown in its own wall-clock time, because that is what its patient was told

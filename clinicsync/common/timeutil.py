@@ -2,7 +2,7 @@
 exist (spring-forward gap) or happens twice (fall-back) is an error, not a guess.
 
 Whether a wall-clock time exists or is ambiguous in a zone is asked of python-dateutil's
-``tz.datetime_exists`` and ``tz.datetime_ambiguous`` (issue 23) rather than worked out
+``tz.datetime_exists`` and ``tz.datetime_ambiguous`` (a maintained library) rather than worked out
 here from PEP 495 folds: the rule reads as what it is and dateutil maintains it across
 tzinfo implementations. Its ``resolve_imaginary`` is not used: where a source time must
 be exact, a gap is an error; where a planned send time may move (reminders/timing.py),
@@ -12,7 +12,7 @@ For the zones this module hands out (``zone``: always a ``ZoneInfo``, which has 
 ``is_ambiguous`` of its own) ``localize`` runs the same two tests written out on the datetime
 itself (``_exists_unambiguous``): dateutil's functions add a few Python calls and copies of the
 datetime around them, and a first import localizes each distinct wall time once (~6,000 of W1's
-100,000 rows, issue 32). tests/mappings/test_localize_inline.py compares both with dateutil.
+100,000 rows). tests/mappings/test_localize_inline.py compares both with dateutil.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def localize(naive: datetime, zone_name: str) -> datetime:
     if _exists_unambiguous(aware):
         return aware
     # dateutil only here, for a time in a gap or an overlap: its import (~9 M instructions) is
-    # not paid by a run that meets none, as an idle `sync --once` (issue 60)
+    # not paid by a run that meets none, as an idle `sync --once`
     from dateutil.tz import datetime_ambiguous, datetime_exists
 
     if not datetime_exists(aware):

@@ -12,11 +12,11 @@ STATUSES = frozenset({
 ACTIVE_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"})
 # Active statuses of a visit that has begun or taken place (the patient is at the desk, in the
 # room, seen): it is still on the doctor's schedule, but a patient's reminder ("see you at 11:00 —
-# Confirm") or a notice about it no longer makes sense (issue 57 obs 6). A no-show is not active.
+# Confirm") or a notice about it no longer makes sense. A no-show is not active.
 UNDER_WAY_STATUSES = frozenset({"arrived", "checked-in", "fulfilled"})
 CHANNELS = frozenset({"sms", "email", "whatsapp", "none"})
 ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as patients' replies record it
-# How a visit takes place (issue 22): at the clinic, by video, or by telephone. Stored as the
+# How a visit takes place: at the clinic, by video, or by telephone. Stored as the
 # appointment's visit_mode; NULL (a source that says nothing) means in person.
 VISIT_MODES = frozenset({"in_person", "video", "phone"})
 
@@ -85,7 +85,7 @@ def fhir_status(word: str) -> str | None:
 RESCHEDULED_WORDS = frozenset({"rescheduled", "re scheduled", "re-scheduled", "moved"})
 
 
-# More words of the same kinds (issue 34: a discovered export's status column is mapped where
+# More words of the same kinds (so that `discover` maps a found export's status column where
 # its word is known), added without changing any word above.
 _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "booked": ("reprogramada", "reprogramado", "reagendada", "reagendado", "asignada", "asignado", "citado",

@@ -4,7 +4,7 @@ when yaml is imported.
 PyYAML's pure-Python reader compiles one regular expression as a class attribute
 (``yaml.reader.Reader.NON_PRINTABLE``, every character YAML allows, up to U+10FFFF): Python's
 ``re`` builds it in Python code, ~57 M instructions (~20 ms), a quarter of what an idle `sync
---once` spends on its YAML (issue 60). That reader runs only when libyaml is missing or refuses
+--once` spends on its YAML. That reader runs only when libyaml is missing or refuses
 a file (common/yaml_loader.py): the settings and mappings are read by libyaml. So before the
 CLI's first ``import yaml`` (:func:`defer_yaml_printable_check`, called as the command starts)
 ``re``'s cache is given, under that pattern's key, a stand-in that compiles the pattern on its
