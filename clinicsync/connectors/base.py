@@ -89,7 +89,7 @@ def delete_sweep_value(value: Any) -> Any:
     return value
 
 
-# The safety stop's floor (issue 57 obs 6): its share alone tripped when one of a small practice's
+# The safety stop's floor: its share alone tripped when one of a small practice's
 # three future visits was deleted (33 %), and the run failed every hour, deleting nothing. A
 # truncated export or a lost page takes many visits at once; fewer than this never stop.
 MIN_DELETE_STOP = 5
@@ -110,7 +110,7 @@ SOURCE_ZONE_HELP = ("IANA zone of the source's visits, e.g. America/New_York (de
 
 #: How a source writes naive date-times (no UTC offset): ``local`` wall clock in the
 #: connector's ``timezone`` (else clinic.timezone), or ``utc`` instants (Odoo, Tryton, Django
-#: with USE_TZ, Rails): the time convention is not the visits' zone (issue 57).
+#: with USE_TZ, Rails): how a source stores its times is kept apart from the visits' zone.
 StoredTimes = Literal["local", "utc"]
 STORED_TIMES = ("local", "utc")
 STORED_TIMES_HELP = ("how the source writes date-times without a UTC offset: local (wall clock in timezone, "
@@ -368,7 +368,7 @@ class Connector(ABC):
         return False
 
     def waitlist(self) -> Iterator[Batch]:
-        """The source's whole waiting list (issue 33), as batches of raw records marked
+        """The source's whole waiting list, as batches of raw records marked
         ``snapshot`` (the last ``snapshot_end``): waiting entries it no longer lists were
         taken off it. Only called when ``reads_waitlist`` is true."""
         raise NotImplementedError(f"connector kind {self.kind} cannot list a waitlist")

@@ -76,7 +76,7 @@ def settled_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: 
 
 def file_digest(path: Path) -> str:
     """The file's SHA-256 (hex). Read into one buffer again and again: a new megabyte ``bytes`` per
-    read cost an allocation and its page faults each time (a re-export hashes two files, issue 32)."""
+    read cost an allocation and its page faults each time (a re-export hashes two files)."""
     with path.open("rb", buffering=0) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 

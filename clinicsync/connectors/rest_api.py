@@ -34,7 +34,7 @@ class ApiKey(SettingsModel):
 
 
 class WaitlistCallback(SettingsModel):
-    """Where an accepted waitlist offer is booked for a source that pushes to us (issue 33):
+    """Where an accepted waitlist offer is booked for a source that pushes to us:
     a signed POST (docs/waitlist.md, "Booking at the source")."""
 
     url: str = Field(pattern=r"^https?://", description="the booking system's endpoint, e.g. "
@@ -94,7 +94,7 @@ class RestApiConnector(Connector):
         return CheckResult(True, f"push source: receives on /api/v1/appointments with {len(self.settings.api_keys)} "
                                  "API key(s); `clinicsync serve` must be running")
 
-    # -- waitlist booking (issue 33) -------------------------------------------------------
+    # -- waitlist booking -------------------------------------------------------------------
     def can_book(self) -> bool:
         return self.settings.waitlist_callback is not None
 

@@ -1,4 +1,4 @@
-"""The REST API source's waitlist booking callback (issue 33): one signed POST per booking.
+"""The REST API source's waitlist booking callback: one signed POST per booking.
 
 Signature: ``X-Clinicsync-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``
 over the raw body (the scheme Stripe and others use: the timestamp is signed too, so a receiver
@@ -91,7 +91,7 @@ def post_booking(connector: str, config: Any, request: BookingRequest) -> Bookin
                         before_sleep=lambda state: log.warning(
                             "rest_api.waitlist_callback.retry", connector=connector, slot=request.slot_id,
                             attempt=state.attempt_number))
-    # per read, and the whole exchange within 4 x that however the clinic's system trickles (issue 59)
+    # per read, and the whole exchange within 4 x that however the clinic's system trickles
     with httpx.Client(timeout=httpx.Timeout(config.timeout_seconds), follow_redirects=False,
                       transport=DeadlineTransport(config.timeout_seconds * 4)) as client:
         try:

@@ -71,7 +71,7 @@ from clinicsync.connectors.sql_session import (
 from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
 from clinicsync.connectors.window import SWEEP_EDGE
 
-if TYPE_CHECKING:  # imported by a booking (book_waitlist), not by every poll: ~10 M instructions (issue 60)
+if TYPE_CHECKING:  # imported by a booking (book_waitlist), not by every poll: ~10 M instructions
     from clinicsync.connectors.waitlist_booking import BookingRequest, BookingResult
 
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
@@ -446,7 +446,7 @@ class SqlConnector(Connector):
             boundary = None
         if boundary is not None and cursor is not None \
                 and cursor.get("stored_times", "local") != self.settings.stored_times:
-            # stored_times changed (issue 57): every row reads as another instant now. Read them
+            # stored_times changed: every row reads as another instant now. Read them
             # all once, so that each stored visit is re-timed (the mapping epoch holds the
             # convention: none is taken for unchanged), not only the rows that change later.
             log.info("sql.reread", connector=self.name,
@@ -702,7 +702,7 @@ class SqlConnector(Connector):
         except SQLAlchemyError as exc:
             raise connector_error(self.name, f"write-back for appointment {action.external_id}", exc) from None
 
-    # -- waitlist booking (issue 33) -------------------------------------------------------
+    # -- waitlist booking -------------------------------------------------------------------
     def can_book(self) -> bool:
         return self.settings.waitlist_book_statement is not None
 

@@ -1,4 +1,4 @@
-"""How far an incremental SQL cursor may go: the source database's own "now" (issue 57).
+"""How far an incremental SQL cursor may go: the source database's own "now", not ours.
 
 A row whose change stamp lies in the future (a writer's clock set wrong, a typo, stamps kept
 in another convention than ``stored_times`` says) would carry the cursor past it, and every
@@ -53,7 +53,7 @@ def database_now(connection: Connection) -> datetime:
 class Ceiling(NamedTuple):
     """The database's now in each shape a cursor value takes, and the point past which a stamp
     is a condition (now plus ``FUTURE_TOLERANCE``), computed once per poll, not per row. A
-    named tuple rather than a frozen dataclass: cheaper to define on each start (issue 60)."""
+    named tuple rather than a frozen dataclass: cheaper to define on each start."""
 
     aware: datetime
     naive: datetime

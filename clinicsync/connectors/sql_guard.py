@@ -3,7 +3,7 @@ source database's own dialect, not by pattern-matching text: comments, quoted st
 and identifiers cannot hide a second statement or a write, and a word is judged by the
 part it plays in the statement (``t.delete`` is a column, ``DELETE`` in a CTE is a write).
 
-sqlglot replaced a sqlparse token walk with a keyword list (issue 23): it knows each
+sqlglot replaced a sqlparse token walk with a keyword list: it knows each
 dialect's quoting (MySQL backticks and double-quoted strings, PostgreSQL ``::`` casts
 and ``$1``), gives a syntax tree in which writes, locking clauses, ``SELECT … INTO`` and
 function calls are nodes rather than guesses, and is maintained against the dialects'
@@ -240,7 +240,7 @@ def check_update(sql: str, allowed_binds: frozenset[str], dialect: str | None = 
 
 def check_booking(sql: str, allowed_binds: frozenset[str], dialect: str | None = None) -> CheckedStatement:
     """Accept exactly one INSERT (or one UPDATE with a WHERE, for a schema that marks a free
-    slot row as taken): the waitlist booking statement (issue 33). Its own reads (``INSERT …
+    slot row as taken): the waitlist booking statement. Its own reads (``INSERT …
     SELECT … WHERE NOT EXISTS``) are allowed; a second write, DDL or side-effect function is not."""
 
     def check(name: str) -> CheckedStatement:

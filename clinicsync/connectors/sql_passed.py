@@ -2,7 +2,7 @@
 so that an idle poll of an unchanged statement neither imports sqlglot nor parses it again.
 
 The guard reads the configured query with sqlglot before anything is sent. Under cron (`sync
---once` every few minutes, issue 60) each poll is a new process, and sqlglot's import, the
+--once` every few minutes) each poll is a new process, and sqlglot's import, the
 dialect's load and the parse were a fifth of an idle SQL poll's CPU, spent to reach the same
 verdict on the same text every time. A memory in the process would help `run` only, and a file
 next to the store has no place on a PostgreSQL store (several replicas, no shared disk). The
@@ -50,8 +50,8 @@ def _guard_version() -> str | None:
     either cannot be read (then nothing is remembered: every poll checks, as before).
 
     The metadata file's digest, not ``metadata.version``: that parses the whole file (sqlglot's
-    carries its README, ~25 kB) with the email parser, ~4 M instructions of an idle poll's
-    (issue 60); any other release of sqlglot has another file."""
+    carries its README, ~25 kB) with the email parser, ~4 M instructions of an idle poll's;
+    any other release of sqlglot has another file."""
     try:
         code = _GUARD_SOURCE.read_bytes()
         parser = metadata.distribution("sqlglot").read_text("METADATA")

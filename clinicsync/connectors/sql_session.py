@@ -47,7 +47,7 @@ def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
     return {}
 
 
-# -- source engines kept across polls (the service: issue 60) --------------------------------------
+# -- source engines kept across polls (the long-running service) -----------------------------------
 # An engine made for each poll costs its dialect's first connect (server version, type lookups:
 # about a third of an idle SQL poll's CPU on PostgreSQL) and a new connection. In `clinicsync
 # run` the polls of a source keep one engine and one idle connection per source database (URL
@@ -144,7 +144,7 @@ class HangGuard:
     The server's statement timeout stops a slow query, but not a server that stops
     answering (a stopped process, a network that drops packets without a reset, a proxy
     that hangs): the driver then waits on its socket for ever, and the poll with it (on a
-    SQLite store, every poll after it: issue 60). The guard's thread watches each call made
+    SQLite store, every poll after it). The guard's thread watches each call made
     inside ``waiting()``; past the limit it shuts the socket down, so the blocked read
     returns an error at once. Time between calls (the store writing a batch) never counts.
     """

@@ -38,7 +38,7 @@ class QueryPreset(BaseModel):
     """A ready query for a known practice-management schema, with what goes with it.
 
     ``defer_build``: its validator is compiled when a preset is first read, not on every start
-    that reads a SQL source (most name their own query): ~2 M instructions (issue 60)."""
+    that reads a SQL source (most name their own query): ~2 M instructions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 

@@ -1,4 +1,4 @@
-"""Booking a waitlist patient into a freed slot at the source (issue 33): what sync/ hands a
+"""Booking a waitlist patient into a freed slot at the source: what sync/ hands a
 connector that can write a new appointment, and what it gets back.
 
 A connector that can book implements ``book_waitlist(request)`` (the ``Books`` protocol);

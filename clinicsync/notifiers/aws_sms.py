@@ -131,7 +131,7 @@ class AwsSmsNotifier(Notifier):
     def __init__(self, settings: NotifierSettings, context: dict[str, Any] | None = None) -> None:
         super().__init__(settings, context)
         # Imported here, not at the top: the settings model and the SNS webhook import this
-        # module, and `serve` or a settings load need not pay boto3's import (issue 31, obs 6).
+        # module, and `serve` or a settings load need not pay boto3's import.
         import boto3
         from botocore.config import Config
 
@@ -208,7 +208,7 @@ class AwsSmsNotifier(Notifier):
 
     def _publish(self, to: str, message: Message) -> str:
         attributes: dict[str, Any] = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
-        origination = message.sender or self.settings.origination_identity  # a site's own number (issue 60)
+        origination = message.sender or self.settings.origination_identity  # a site's own number (groups of practices)
         if origination:
             attributes["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String", "StringValue": origination}
         answer = self._client.publish(PhoneNumber=to, Message=message.body_text, MessageAttributes=attributes)

@@ -40,7 +40,7 @@ class Message:
     template_variables: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)  # e.g. {"reminder_id": "42"}
     # Who the message is from when not the notifier's configured sender: a site's own number
-    # (E.164, SMS and WhatsApp) or From: (email) in a group of practices (issue 60). None: the
+    # (E.164, SMS and WhatsApp) or From: (email) in a group of practices. None: the
     # notifier's own (from_number, messaging service, origination identity, sender).
     sender: str | None = None
 
@@ -118,7 +118,7 @@ class Notifier(ABC):
         self.context = context or {}
 
     def deliver(self, message: Message) -> Receipt:
-        """``send`` under the notifier's overall deadline (``send_deadline``; issue 59): the
+        """``send`` under the notifier's overall deadline (``send_deadline``): the
         sockets it opens are shut when the deadline passes, so a peer that trickles its answer
         ends the send as a dropped connection would, classified by ``send`` as usual (retryable
         before the message was handed over, unknown after). The reason then names the deadline.

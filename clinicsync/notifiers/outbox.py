@@ -44,7 +44,7 @@ class OutboxNotifier(Notifier):
         folder.mkdir(parents=True, exist_ok=True)
         if message.channel == "email":
             # the email package's MIME modules on the first email, not with the settings: reading a
-            # file that names an outbox (every `status`) need not import them (issue 31, obs 6)
+            # file that names an outbox (every `status`) need not import them
             from clinicsync.notifiers.mime import build_email
 
             path = folder / f"{_safe_name(message.idempotency_key)}.eml"
@@ -64,4 +64,4 @@ class OutboxNotifier(Notifier):
                 "language": message.language, "key": message.idempotency_key,
                 "template_id": message.template_id, "template_variables": message.template_variables,
                 "metadata": message.metadata}
-        return {**text, "from": message.sender} if message.sender else text  # a site's own number (issue 60)
+        return {**text, "from": message.sender} if message.sender else text  # a site's own number (groups of practices)

@@ -18,7 +18,7 @@ def e164(value: str) -> str:
         text = text[len(WHATSAPP_PREFIX):].strip()
     if not text.startswith("+"):
         raise ValueError("not an E.164 phone number (it must start with + and the country code)")
-    import phonenumbers  # on the first number, not with the notifier settings (`status`, issue 31 obs 6)
+    import phonenumbers  # on the first number, not with the notifier settings: `status` need not import phonenumbers
 
     try:
         number = phonenumbers.parse(text, None)

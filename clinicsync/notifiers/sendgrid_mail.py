@@ -121,7 +121,7 @@ class SendGridNotifier(Notifier):
 
     def request_body(self, message: Message) -> dict[str, Any]:
         """The Mail Send JSON, built with the client's own helpers."""
-        name, address = split_address(message.sender or self.settings.sender)  # a site's own From: (issue 60)
+        name, address = split_address(message.sender or self.settings.sender)  # a site's own From: address
         mail = Mail(from_email=From(address, name or None), to_emails=To(message.recipient))
         if message.template_id:
             mail.template_id = self.settings.templates.get(message.template_id, message.template_id)

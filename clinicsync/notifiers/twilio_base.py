@@ -166,7 +166,7 @@ class TwilioNotifier(Notifier):
             raise PermanentError(f"the {self.kind} notifier sends {'/'.join(sorted(self.channels))}, "
                                  f"not {message.channel}")
         fields = self.message_fields(message)
-        if message.sender:  # the site's own number (issue 60), within the messaging service's pool if any
+        if message.sender:  # the site's own number (groups of practices), within the messaging service's pool if any
             fields["from_"] = f"{WHATSAPP_PREFIX if message.channel == 'whatsapp' else ''}{message.sender}"
         if self.settings.status_callback:
             fields["status_callback"] = self.settings.status_callback

@@ -1,4 +1,4 @@
-"""The Appointment a waitlist booking creates on a FHIR R4 server (issue 33). Pure: the
+"""The Appointment a waitlist booking creates on a FHIR R4 server. Pure: the
 connector sends it.
 
 Why a create and not an update of the waitlist Appointment: the entry may come from another
@@ -10,7 +10,7 @@ the waitlist entry, when it is an Appointment of this same server, is ``supporti
 (Reference(Any)); the entry itself is left to the source's own workflow (its status change is
 read back by the next poll). R5 would say ``originatingAppointment``; R4 has no such element.
 
-Every reference is one the server issued (issue 58): the patient's and the practitioner's are
+Every reference is one the server issued, never one we make up: the patient's and the practitioner's are
 their resource ids (``_patient.id``, ``_practitioner.id`` in the mapping); the place, which the
 store keeps by its name, is the freed Appointment's own Location reference, else its name as a
 ``display`` — never ``Location/<name>``, which a server that checks references refuses.

@@ -58,7 +58,7 @@ class FhirClient:
         self.timeout = timeout
         self._backoff = wait_random_exponential(multiplier=0.5, max=max(max_wait, 0.001))
         # ``timeout`` is per read; a whole exchange (a page of a Bundle) must end within 4 x it,
-        # however the server trickles (issue 59: clinicsync/common/http_deadline.py).
+        # however the server trickles (clinicsync/common/http_deadline.py).
         self.http = httpx.Client(
             auth=auth, http2=http2, follow_redirects=False, verify=tls_context(),
             transport=DeadlineTransport(timeout * 4, http2=http2, verify=tls_context()),

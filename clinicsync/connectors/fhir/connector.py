@@ -562,7 +562,7 @@ class FhirConnector(Connector):
         raise RetriableConnectorError(f"connector {self.name}: Appointment/{action.external_id} kept changing "
                                       "while writing back (HTTP 412 twice); will try again")
 
-    # -- waitlist booking (issue 33) ----------------------------------------------------
+    # -- waitlist booking ----------------------------------------------------------------
     def can_book(self) -> bool:
         return self.settings.waitlist_book
 

@@ -1,4 +1,4 @@
-"""The FHIR waiting list (issue 33): ``Appointment?status=waitlist``, read whole every run.
+"""The FHIR waiting list: ``Appointment?status=waitlist``, read whole every run.
 
 A waitlist Appointment has no start (FHIR R4 gives ``requestedPeriod`` instead), so neither
 the ``_lastUpdated`` cursor's first date window nor a date-window read would ever find it;

@@ -5,7 +5,7 @@ sends the next; many senders are served at once. What a frame means is the handl
 business: it returns the ACK to send, or None when the message could not be stored, and
 then the connection is closed without an ACK so that the sender sends it again.
 
-Kept rather than python-hl7's ``hl7.mllp`` (issue 23): its ``readblock`` bounds only the
+Kept rather than python-hl7's ``hl7.mllp``: its ``readblock`` bounds only the
 size, has no idle or per-frame deadline (a sender trickling a byte a second holds the
 connection for ever, and ``wait_for`` around it cannot tell "no frame yet" from "frame
 begun"), raises on stray bytes before <VT> instead of letting us answer AR, and its
