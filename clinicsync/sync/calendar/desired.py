@@ -4,7 +4,7 @@ its event must say (or that it must not be there). Pure apart from one bulk sele
 An appointment whose inputs are those its pushed event was rendered from (the link's
 ``rendered_from``: its row with its people and place, the settings that shape an event,
 this code's version) is not rendered again: a run that changes nothing costs one read and
-one hash per appointment, not a render (issue 32)."""
+one hash per appointment, not a render."""
 
 from __future__ import annotations
 
@@ -208,7 +208,7 @@ class Renderer:
             description = DEFAULT_SITE_DESCRIPTION  # "edit the appointment in North Dental's system"
         # The templates are compiled (jinja2 imported, parsed, compiled) on the first event
         # rendered, not here: a pass whose every event is unchanged (an idle cron run) renders
-        # none (issue 60). Settings validation has compiled them already, so an error cannot
+        # none. Settings validation has compiled them already, so an error cannot
         # first show here.
         self.settings = settings
         self._sources = (settings.summary, description)
@@ -265,7 +265,7 @@ class Renderer:
         gone = row.deleted_at is not None or status in CANCELLED_STATUSES
         # The patient said no (SMS reply, answer link) but the source still holds the visit
         # booked: its write-back is unsupported (a CSV drop) or not through yet. The event must
-        # not read as an ordinary booked visit (issue 30, obs 13): calendar.patient_cancelled.
+        # not read as an ordinary booked visit, so its title says so: calendar.patient_cancelled.
         declined = (not gone and status in ACTIVE_STATUSES and row.participation == "declined"
                     and self.patient_cancelled != "keep")
         if declined and self.patient_cancelled == "cancel":
@@ -374,7 +374,7 @@ def _stored_time(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     ~2 µs per distinct value, two per appointment. Any other form goes through ``process``.
     The text is parsed with a ``+00:00`` offset, which gives ``UTC`` itself as the zone (the
     datetime module's one UTC instance): ``.replace(tzinfo=UTC)`` parsed its keywords for
-    ~9,000 instructions a value (callgrind), about one value per appointment (issue 32)."""
+    ~9,000 instructions a value (callgrind), about one value per appointment."""
 
     def convert(value: Any) -> Any:
         if isinstance(value, str) and len(value) == _STORED and value[10] == " " and value[19] == ".":

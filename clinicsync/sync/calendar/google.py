@@ -237,7 +237,7 @@ class GoogleCalendar:
         """The events resource of one client per user acted as; the token is fetched on first use."""
         if account not in self._services:
             http = google_auth_httplib2.AuthorizedHttp(
-                _delegated(self._credentials, account),  # per read, and 4 x that in all per request (issue 59)
+                _delegated(self._credentials, account),  # per read, and 4 x that in all per request
                 http=DeadlineHttp(self.settings.timeout_seconds * 4, timeout=self.settings.timeout_seconds))
             self._https[account] = http
             self._services[account] = build(

@@ -284,7 +284,7 @@ def insert_shared(connection: Connection, table: Table, names: Sequence[str], sh
     ``@._+:-`` (a file's calendar id, a provider, a state, the bound time stamp), else bound
     with each row as before. Same rows stored: the driver binds a value per column and row
     (~660 instructions each with SQLite; a bool ~3,000 more, through sqlite3's adapter look-ups),
-    and a first push's link shares eight of its twelve columns, its event four of seven (issue 32).
+    and a first push's link shares eight of its twelve columns, its event four of seven.
     A bool is SQL's ``TRUE``/``FALSE``: SQLite's 1/0 (what binding it stores), PostgreSQL's
     boolean, MariaDB's 1/0."""
     literal: dict[str, str] = {}

@@ -38,7 +38,7 @@ def event_id(connector: str, external_id: str) -> str:
     ``base64.b32hexencode(digest).lower()``, written out: the 160 bits as 16 groups of ten,
     each two digits from a table (the standard library's encoder is pure Python and cost a
     first import of 100,000 appointments half a second). The digest is read as two 80-bit
-    halves, each eight groups: shifts of one 160-bit number cost twice as much (issue 32)."""
+    halves, each eight groups: shifts of one 160-bit number cost twice as much."""
     digest = hashlib.blake2b(f"{connector}\x1f{external_id}".encode(), digest_size=20).digest()
     high, low, p = int.from_bytes(digest[:10], "big"), int.from_bytes(digest[10:], "big"), _PAIRS
     return "".join([p[high >> 70], p[(high >> 60) & 1023], p[(high >> 50) & 1023], p[(high >> 40) & 1023],
@@ -86,7 +86,7 @@ class EventContent:
     timezone: str  # the appointment's IANA zone: times are shown in it
     cancelled: bool = False  # kept but marked (cancelled_action: mark_cancelled): free time
     attendees: tuple[str, ...] = ()
-    # Telehealth (issue 22): video | phone (None: in person), the link this calendar's
+    # Telehealth: video | phone (None: in person), the link this calendar's
     # event carries (the doctor's own when the source has one and no patient is invited),
     # a dial-in number (E.164), and whether to ask Google for a Meet link (a video visit
     # without a link, when calendar.google.create_meet asks for it).

@@ -129,7 +129,7 @@ def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: 
         mine = links.get(desired.appointment_id)  # None: never pushed (every event of a first push)
         if shortcut and not mine and not desired.unchanged:
             # What the general way below decides for no link, written out (a first push takes
-            # this for every appointment; the general way cost two Python calls each, issue 32).
+            # this for every appointment; the general way cost two Python calls each).
             # Skipped: shown but nobody's calendar; _decide(desired, None): an insert of shown
             # content that is not cancelled, else nothing (counted nowhere).
             target, content = desired.target, desired.content
@@ -359,7 +359,7 @@ def _send_new(settings: CalendarSettings, engine: Engine, provider: CalendarProv
     push is all of them) into a provider that keeps its events in the store: per file, its
     events and their links written as rows in one pass and one transaction (``insert_new``),
     the same rows :func:`_send_recorded` writes, without an ``Op`` and an ``Outcome`` per
-    event (issue 32). A file that already holds one of the events goes through
+    event. A file that already holds one of the events goes through
     :func:`_send_recorded`; a file that fails records its links as failing, as there."""
     by_file: dict[Target, list[Planned]] = {}
     failed: list[tuple[Target, list[Planned], str]] = []

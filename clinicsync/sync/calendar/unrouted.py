@@ -1,4 +1,4 @@
-"""Doctors whose visits reach no calendar because the source gives them no email (issue 57 obs 6).
+"""Doctors whose visits reach no calendar because the source gives them no email.
 
 A practitioner no `calendar.calendars` rule names goes to the calendar of their own email
 (`calendar.default: delegate`): a Google user's primary calendar, an `.ics` file named by it. EHRs

@@ -202,7 +202,7 @@ class ClinicSettings(SettingsModel):
         """What patients are told about a location: its entry in ``places`` by id, then by name
         (then the ``"*"`` entry). The clinic's own address only for a visit with no location
         at all: a location the settings do not list gets None, never the main building, which
-        may be the wrong one (issue 30, obs 9). Pages then tell the patient to ask the clinic."""
+        may be the wrong one. Pages then tell the patient to ask the clinic."""
         if not location_ref and not location_name:
             return Place(address=self.address) if self.address else None
         for key in (location_ref, location_name):

@@ -19,7 +19,7 @@ from yaml.constructor import SafeConstructor
 from clinicsync.common.settings_base import FileRead, file_read
 from clinicsync.common.yaml_loader import FAST_LOADER
 
-# libyaml's parser when there (`status` reads the file on every start, issue 31 obs 6).
+# libyaml's parser when there (`status` reads the file on every start and should start in a blink).
 _FAST_LOADER = FAST_LOADER
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -36,7 +36,7 @@ MAX_ALIAS_VALUES = 10_000
 # What an unset ${VAR} reads as in a deferred section: random per process, so it can never be
 # a valid credential, never empty (secret validators refuse ""), and never shown. os.urandom is
 # what secrets.token_urlsafe reads; importing secrets (hmac, hashlib's C bindings, random) at
-# every start cost more than the token (issue 60).
+# every start cost more than the token.
 UNSET = "unset-" + base64.urlsafe_b64encode(os.urandom(18)).decode().rstrip("=")
 
 
@@ -183,7 +183,7 @@ def _value(text: str) -> Any:
     """A whole-value reference's text as YAML types it, read as the file is (_compose): by
     libyaml when it is there, and in pure Python when it refuses the text, whose error is
     raised. The pure-Python reader's first use also compiles its check of the characters YAML
-    allows, ~57 M instructions of an idle `sync --once` (common/yaml_printable.py, issue 60)."""
+    allows, ~57 M instructions of an idle `sync --once` (common/yaml_printable.py)."""
     if _FAST_LOADER is not yaml.SafeLoader:
         try:
             return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader (CSafeLoader)
@@ -223,7 +223,7 @@ def _too_large() -> str:
 def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) -> LoadedYaml:
     """``defer``: top-level sections (e.g. connectors) whose unset ``${VAR}`` are not an error
     yet but recorded in ``unset``: a command that does not talk to those peers runs without
-    their secrets (issue 31, obs 7), one that does reports them."""
+    their secrets, one that does reports them."""
     if len(text) > MAX_SETTINGS_BYTES:
         raise ConfigError([_too_large()], source)
     try:

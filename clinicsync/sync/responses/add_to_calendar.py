@@ -1,4 +1,4 @@
-"""Add-to-calendar on the answer page (issue 30): an ``.ics`` file to download and "add" links
+"""Add-to-calendar on the answer page: an ``.ics`` file to download and "add" links
 for Google Calendar and Outlook on the web.
 
 The file is ``METHOD:PUBLISH`` with no ORGANIZER or ATTENDEE: a calendar app adds it as an

@@ -1,4 +1,4 @@
-"""Where a patient's answer stands, as the answer page reads it (issue 30, obs 11): a link
+"""Where a patient's answer stands, as the answer page reads it: a link
 answers more than once, and the latest answer stands.
 
 * Confirmed (by this link, another one, a reply or the source): the page offers to cancel or

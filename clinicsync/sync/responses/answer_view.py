@@ -1,6 +1,6 @@
 """What the answer page shows about one appointment: read from the store, in the patient's
 language and the visit's own zone (through `clinicsync.common.shown_time`, as every page),
-and how the visit takes place (issue 30, obs 8, 9):
+and how the visit takes place:
 
 * **in person**: the place from `clinic.places` (address and map link); a location the
   settings do not list gets no address at all and the page says to ask the clinic, because

@@ -1,4 +1,4 @@
-"""`/w/{token}`: the page behind a waitlist offer's one-tap link (issue 33). GET only shows
+"""`/w/{token}`: the page behind a waitlist offer's one-tap link. GET only shows
 (mail scanners open links): the slot's day and time in the slot's own zone (labelled), its
 doctor, its place or how it takes place, and two plain forms, "Take this slot" and "No thanks",
 in the patient's language, no JavaScript, laid out for a phone by the answer page's stylesheet.

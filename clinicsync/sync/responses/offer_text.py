@@ -1,4 +1,4 @@
-"""The words of the waitlist offer page (issue 33), per language, beside the answer page's
+"""The words of the waitlist offer page, per language, beside the answer page's
 own (page_text.py, whose words the page also uses: when, doctor, where, call the clinic). A
 language missing here shows English; a test checks every language has English's keys."""
 

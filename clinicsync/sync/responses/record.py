@@ -91,7 +91,7 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
             appointment = awaiting_appointment(connection, patients, now) if settings.responses.enabled else None
             if appointment is None:
                 outcome = "no_appointment"
-                # a waiting patient answering an offer's text: the link takes the slot (issue 33)
+                # a waiting patient answering an offer's text: the link takes the slot
                 offered = action == "confirm" and offer_out(connection, patients)
             else:
                 outcome, appointment_id = "applied", appointment.id

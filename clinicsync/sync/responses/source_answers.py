@@ -42,7 +42,7 @@ def record_source_answers(settings: Settings, store: Store) -> int:
     if not pending:
         return 0
     # The reply path (the doctor told, reminders stopped: dispatch, templates) is imported only
-    # when there is an answer to record: an idle cron run has none (issue 60).
+    # when there is an answer to record: an idle cron run has none.
     from clinicsync.sync.reminders.answers import apply_answer
 
     for appointment in pending:

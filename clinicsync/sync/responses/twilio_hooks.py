@@ -68,7 +68,7 @@ async def inbound(request: Request) -> Response:
         _count(request, "twilio_inbound", "forbidden")
         raise HTTPException(403, detail="forbidden")  # answered as problem+json
     missing = [name for name in ("From", "MessageSid") if not form.get(name)]
-    if missing:  # Twilio always sends both: a signed form without them is no reply to record (issue 35)
+    if missing:  # Twilio always sends both: a signed form without them is no reply to record
         _count(request, "twilio_inbound", "invalid")
         raise HTTPException(400, detail=f"the form has no {' and no '.join(missing)}")
     sender = form["From"]

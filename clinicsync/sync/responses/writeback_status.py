@@ -2,7 +2,7 @@
 
 Apart from ``writeback.py`` (which imports the connectors, the set-aside machinery and the
 reminders' transactions to do the writing) so that `status` reads two queries on the Core
-table (sync/store/tables.py) and nothing else (issue 31, obs 6)."""
+table (sync/store/tables.py) and nothing else, so it stays quick."""
 
 from __future__ import annotations
 

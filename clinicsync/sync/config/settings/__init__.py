@@ -42,7 +42,7 @@ DEFAULT_CONFIG = Path("settings.yaml")
 # the status page): an unset ${VAR} there matters only to a command that talks to them.
 # A settings file without a `notifiers:` key sends through the dry-run outbox, as the docs say
 # (docs/notifiers.md): the minimal file of getting-started named none, and every reminder was
-# skipped "no reachable channel" while `check` said 0 problems (issue 57 obs 6). Its folder is
+# skipped "no reachable channel" while `check` said 0 problems. Its folder is
 # the outbox's default, `<settings folder>/.clinicsync/outbox`. `notifiers: []` means none.
 DEFAULT_NOTIFIERS: tuple[dict[str, str], ...] = ({"name": "outbox", "kind": "outbox"},)
 PEER_SECTIONS = frozenset({"connectors", "notifiers", "server", "calendar", "responses", "ui"})
@@ -132,7 +132,7 @@ def settings_model(connector_names: Collection[str] | None = None,
                    notifier_names: Collection[str] | None = None) -> type[Settings]:
     """The root model with one variant per registered connector and notifier kind (entry
     points), or only per kind named: a file naming `csv` need not import boto3, sqlglot and
-    the FHIR auth stack to be read (`status` in a fraction of a second, issue 31 obs 6)."""
+    the FHIR auth stack to be read (`status` in a fraction of a second)."""
     connector_classes = (connector_kinds() if connector_names is None
                          else discover(CONNECTORS_GROUP, Connector, connector_names))
     notifier_classes = (notifier_kinds() if notifier_names is None

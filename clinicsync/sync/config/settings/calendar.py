@@ -50,7 +50,7 @@ TEMPLATE_SAMPLE: dict[str, Any] = {
     "dial_in": None, "patient_cancelled": False, "source": "demo-csv",
     "site": "north", "site_name": "North Dental", "site_phone": "+13125550100",
 }
-# The names of the visit's practice (issue 60): its `sites:` key (None without sites), its name
+# The names of the visit's practice (groups of practices): its `sites:` key (None without sites), its name
 # and phone (without sites: the clinic's).
 SITE_NAMES = frozenset({"site", "site_name", "site_phone"})
 
@@ -71,7 +71,7 @@ CLINIC = CalendarSite(None, "clinic", None, None)  # `clinic:`'s defaults: Calen
 def template_environment() -> SandboxedEnvironment:
     """Sandboxed (templates come from settings) and strict (a misspelt name is an error).
     jinja2 is imported here, when a template is checked or rendered, not with the settings:
-    `status` and `--help` load settings and never render one (issue 31, obs 6)."""
+    `status` and `--help` load settings and never render one."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 

@@ -1,4 +1,4 @@
-"""The `sites:` section: one deployment serving several practices (issue 60).
+"""The `sites:` section: one deployment serving several practices.
 
 A dental group with 60 offices, a network of 40 clinics: each practice has its own name,
 phone, zone, places, language, sender identities and quiet hours, and its patients must hear

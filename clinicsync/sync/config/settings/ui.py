@@ -29,7 +29,7 @@ class UiUser(SettingsModel):
                               "to the access log) and records actions on appointments")
     sites: list[str] = Field(
         default_factory=list, description="the `sites:` keys whose visits, waitlist and set-aside items this user "
-                                          "sees and acts on (issue 60); empty or unset: every site. Each must be a "
+                                          "sees and acts on; empty or unset: every site. Each must be a "
                                           "key of `sites:`; a change of a user's sites ends their sessions")
 
     @field_validator("password_hash")
@@ -60,7 +60,7 @@ class UiSettings(SettingsModel):
                                      "that address is locked out or that user name slowed down")
     failures_allowed_per_kind: int | None = Field(
         None, ge=1, le=10_000,
-        description="no longer used (issue 59): a budget over all clients let anyone who could reach the port "
+        description="no longer used: a budget over all clients let anyone who could reach the port "
                     "lock every user out; guessing spread over many addresses is now slowed per user name "
                     "(max_account_delay_seconds). Accepted so that older settings files still load")
     lockout_seconds: float = Field(

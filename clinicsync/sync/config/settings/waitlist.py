@@ -1,4 +1,4 @@
-"""The `waitlist:` section of settings.yaml (issue 33): when a freed slot is offered to waiting
+"""The `waitlist:` section of settings.yaml: when a freed slot is offered to waiting
 patients, to whom, and how many at a time. Off by default: offering a slot is a message to a
 patient, so a clinic turns it on knowingly."""
 

@@ -1,4 +1,4 @@
-"""``waitlist.booking:`` — what happens once an accepted waitlist offer is booked (issue 33).
+"""``waitlist.booking:`` — what happens once an accepted waitlist offer is booked.
 
 It is the ``booking`` key of the ``waitlist:`` section (sync/config/settings/waitlist.py).
 """
