@@ -16,8 +16,8 @@ def _flags_without_a_type(self: TyperOption, ctx: object) -> str | None:
 
 
 TyperOption.display_type_rich = _flags_without_a_type  # type: ignore[method-assign]
-conventions.install()  # one-line usage errors, plain help when piped (issue 31)
-coercion.install()  # an option left out builds no pydantic TypeAdapter (issue 60)
+conventions.install()  # one-line usage errors, plain help when piped
+coercion.install()  # an option left out builds no pydantic TypeAdapter (cron's `sync --once`)
 
 
 def entry() -> NoReturn:

@@ -1,4 +1,4 @@
-"""An option left out costs no pydantic TypeAdapter (issue 60: cron's `sync --once`).
+"""An option left out costs no pydantic TypeAdapter (cron's `sync --once` pays for every one).
 
 typer 0.29 converts each option's value with a pydantic ``TypeAdapter`` that it builds the
 first time the option is processed, and click processes every option of the invoked

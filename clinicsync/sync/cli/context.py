@@ -30,7 +30,7 @@ Opened = TypeVar("Opened")
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 # Commands that read the store and the settings but talk to no source, channel, calendar or
-# HTTP client: they run without those peers' secrets in the environment (issue 31, obs 7).
+# HTTP client: they run without those peers' secrets in the environment.
 # Every other command reports an unset ${VAR} of settings.yaml as before (exit 2, the key
 # and its line): a command left off this list is strict, never silently without a secret.
 LOCAL_COMMANDS = frozenset({
@@ -102,7 +102,7 @@ class AppContext:
     def store_engine(self) -> HasEngine:
         """The store's engine alone, for reads on the Core tables of sync/store/tables.py (`status`):
         opened as ``store`` is, with the same errors, without importing the model and the
-        write path (issue 31, obs 6)."""
+        write path, so they start faster."""
         from clinicsync.sync.store.tables import StoreEngine
 
         if self._store is not None:

@@ -1,4 +1,4 @@
-"""How the command line speaks around the commands themselves (issue 31, obs 2 and 5):
+"""How the command line speaks around the commands themselves:
 
 - a usage error (an unknown option, a value that is no integer, a word that is no choice)
   is ONE line on stderr naming the command, the option and what it takes, exit 2 — typer's
@@ -75,7 +75,7 @@ def _patch_rich_utils(module: ModuleType) -> None:
 class _PatchOnImport(importlib.abc.MetaPathFinder):
     """Patches typer.rich_utils as it is imported. typer imports it only to draw rich help or an
     error, and it costs ~0.1 s of CPU (rich's markdown, syntax and traceback modules): `status`
-    and every command that runs without an error never import it (issue 31, obs 6)."""
+    and every command that runs without an error never import it."""
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
                   ) -> ModuleSpec | None:

@@ -2,7 +2,7 @@
 
 `clinicsync --help` and `clinicsync status` used to import every command module, and with
 them FastAPI, botocore, alembic and the FHIR auth stack: seconds of CPU before the first
-line (issue 31, obs 6). The root group lists each lazy command by its name and one-line
+line. The root group lists each lazy command by its name and one-line
 help from a registry, and imports its module only when that command is the one invoked
 (or its own `--help` is asked for). A test loads every entry and checks that the registry's
 help still opens the module's own help, so the two cannot drift apart.

@@ -157,8 +157,8 @@ def print_table(console: Console, table: Table) -> None:
 class Column:
     """One column of a list: its header and value for people, and for machines (CSV).
 
-    On a terminal the table is one line a row (issue 58, obs 10: rows wrapped to 2-3 lines at
-    120 columns): long texts are cut with … . A ``keep`` column (an id, a row number a person
+    On a terminal the table is one line a row (rows wrapped to 2-3 lines at
+    120 columns were hard to read): long texts are cut with … . A ``keep`` column (an id, a row number a person
     types back) is never cut; a ``wide`` column shows only with `-o wide` (and in CSV, JSON
     and plain output, which are never cut)."""
 

@@ -2,7 +2,7 @@
 without the teardown nobody sees.
 
 After a command returns, Python's finalization frees every module and object one by one: ~35 M
-instructions of an idle `sync --once` of a CSV source, ~63 M of a SQL one (issue 60; 3-4 % of
+instructions of an idle `sync --once` of a CSV source, ~63 M of a SQL one (3-4 % of
 the run). A command whose resources are all closed when it returns (its store disposed by the
 context, its sources' connections closed by the run, its files written under ``with``) asks for
 :func:`skip_teardown`; the process's entry (:func:`run`, what the console script and ``python -m

@@ -1,4 +1,4 @@
-"""What `sync` says about a connector it cannot poll (issue 31, obs 9): a push-only source
+"""What `sync` says about a connector it cannot poll: a push-only source
 (Cal.com, Acuity, Easy!Appointments, the REST API) sends its bookings to `serve`, so it has
 no row of fetched/created counts; without a row of its own it looked forgotten. Its row
 says how many deliveries `serve` received in the last day and when the last one came."""

@@ -79,7 +79,7 @@ def list_command(
                 if of_site(sources, r["appointment"])]
         total, rows = len(rows), rows if page_size is None else rows[:page_size]
     elif status is None and from_ is None and to is None and not every and shown_as in (Format.table, Format.plain):
-        # For people, what needs a person or goes next comes first, not last week's skips (issue 58, obs 10)
+        # For people, what needs a person or goes next comes first, not last week's skips
         rows, total = _urgent_first(context.store, page_size, start, end)
         title = "reminders: failing and unknown first, then pending (soonest due), then the rest"
     else:

@@ -1,4 +1,4 @@
-"""`--site KEY` (issue 60): the lists of patient data and state narrowed to one practice's
+"""`--site KEY`: the lists of patient data and state narrowed to one practice's
 sources, as a site-scoped desk user sees them on the status page. A site's sources are
 ``Settings.connectors_of`` (the one way to tell); an unknown key is refused naming the known ones."""
 

@@ -2,7 +2,7 @@
 the answer pages are, who may open the status page, and what this process will not do.
 
 An admin who starts `serve` and sees nothing cannot tell the address, whether anyone can log
-in, or that no reminder will ever leave this process (issue 31, obs 6). One block on stderr,
+in, or that no reminder will ever leave this process. One block on stderr,
 before the first log line; user names and roles only, never a hash or a token.
 """
 

@@ -129,7 +129,7 @@ def _doctor_cases(language: str, names: set[str], visit: Visit) -> list[tuple[st
         cases += [(f"change/{kind}", "email",
                    [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "")])
                   for kind in DOCTOR_CHANGE_KINDS]
-        cases.append(("change/declined-by-desk", "email",  # the desk's cancel, with its reason (issue 58)
+        cases.append(("change/declined-by-desk", "email",  # the desk's cancel, with its reason
                       [(Draft("a1:practitioner:declined:v2", "declined", "practitioner", language, visit=visit,
                               note=desk_note("the patient is ill")), "")]))
     if "doctor_declined.email.txt" in names:

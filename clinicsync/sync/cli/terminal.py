@@ -2,7 +2,7 @@
 
 rich (its console, with its styles, emoji table and segment code) is ~75 M instructions to
 import, and drawing the sync report's table ~25 M more: a fifth of the work left in an idle
-`sync --once` under cron (issue 60). Under cron the report goes to a file or a pipe, where
+`sync --once` under cron. Under cron the report goes to a file or a pipe, where
 rich draws nothing a plain writer could not: aligned columns with no box. So:
 
 - ``out_console`` / ``err_console`` (context.py) are :class:`LazyConsole`: rich's console is

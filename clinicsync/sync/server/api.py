@@ -191,7 +191,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 async def _authenticate(request: Request) -> RestApiSettings:
     """The rest_api connector the bearer key belongs to (401 otherwise), within its rate.
     A coroutine: FastAPI would run a plain function in the thread pool, a hop per request
-    for a digest and, on SQLite, a bucket in memory (issue 32); a bucket in the store goes
+    for a digest and, on SQLite, a bucket in memory; a bucket in the store goes
     to the thread pool alone (:func:`take_token`)."""
     settings: Settings = request.app.state.settings
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -262,7 +262,7 @@ def _receiver(request: Request, config: RestApiSettings) -> PushReceiver:
 def _answer(request: Request, result: PushResult) -> Response:
     """201 or 200 with the PushOut, rendered as FastAPI renders a returned PushOut (its
     pydantic JSON, application/json): the same bytes without FastAPI validating the model it
-    was just built as, and merging a sub-response (issue 32)."""
+    was just built as, and merging a sub-response."""
     if result.outcome == "refused":
         field, reason = (result.problem.field, result.problem.reason) if result.problem else (None, "does not map")
         _count(request, "invalid")

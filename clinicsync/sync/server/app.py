@@ -23,7 +23,7 @@ from clinicsync.sync.waitlist.metrics import waitlist_gauges
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here. A request is matched
     against the routes in this order, so the push paths (the REST API, the booking webhooks),
-    the busiest, come first: each router passed costs its matching (issue 32). No two routers
+    the busiest, come first: each router passed costs its matching. No two routers
     share a path, so the order chooses nothing else."""
     return [api.router, booking_hooks.router, fhir_hooks.router, health.router, twilio_hooks.router,
             sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router, waitlist_api.router,
@@ -34,7 +34,7 @@ def _held() -> tuple[APIRouter, ...]:
     """The routers whose routes the app holds itself, instead of including them: an included
     router is a layer of its own in FastAPI's routing (its match, then its routes' match, a
     scope key set and restored around each), walked on every request; these are the push
-    paths, the busiest (issue 32)."""
+    paths, the busiest."""
     return (api.router, booking_hooks.router)
 
 

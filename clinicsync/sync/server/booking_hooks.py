@@ -198,7 +198,7 @@ async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
     connector = EasyAppointmentsConnector(config)
     if event.action == easyappointments.DELETE:
         # The delete carries the row: one that overtook its save is stored cancelled (the save,
-        # arriving later, is older), as save-then-delete would have left it (issue 29).
+        # arriving later, is older), as save-then-delete would have left it.
         result = await run_in_threadpool(lambda: receiver.cancel(event.appointment_id, position,  # type: ignore[arg-type]
                                                                  connector.with_customer(data)))
         return _answer(request, config, "unknown" if result is None else result.outcome, event.action, result)

@@ -216,7 +216,7 @@ async def deleted(connector: str, appointment_id: AppointmentId, request: Reques
 
 
 async def _refused(request: Request, exc: Refused) -> JSONResponse:
-    """A refusal in the server's one error shape, problem+json (issue 35, done-when 3)."""
+    """A refusal in the server's one error shape, problem+json."""
     return Problem(exc.status, detail=exc.detail, headers=exc.headers).response()
 
 

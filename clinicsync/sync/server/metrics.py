@@ -216,7 +216,7 @@ class Metrics:
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
         """One request counted and its latency observed. A label set's children are kept (up to
         ``KEPT_CHILDREN`` of them): prometheus' ``labels()``, label checks and a lock, ~2 µs, ran
-        three times per push request (issue 32). The method is the client's own token (any
+        three times per push request. The method is the client's own token (any
         ``X1``, ``X2``… passes the HTTP parser): one not in HTTP's list is counted as ``other``,
         or every new one would be a new series in the registry and in /metrics for the
         process's life."""

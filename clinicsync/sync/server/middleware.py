@@ -95,7 +95,7 @@ class RequestBounds:
 def _headers_fit(headers: Iterable[tuple[bytes, bytes]], max_value: int, max_total: int) -> tuple[bool, bytes | None]:
     """Whether every header value and all headers together are within bounds, and the
     Content-Length (the last one sent, as a dict of the headers keeps): one pass, no dict or
-    generators built per request (issue 32)."""
+    generators built per request."""
     total = 0
     declared = None
     for name, value in headers:

@@ -2,7 +2,7 @@
 by the server's replicas when they share a PostgreSQL store: each request takes a token from
 the source's bucket in the store with one atomic statement (an upsert that refills by the
 time elapsed and takes a token only if one is there), so two replicas allow a source its
-configured rate, not twice it (issue 29). On SQLite (one host, usually one process) and
+configured rate, not twice it. On SQLite (one host, usually one process) and
 MySQL the buckets stay per process (``KeyedBuckets``), as they are when the store cannot be
 reached: a limiter must never turn a database hiccup into refused bookings."""
 
@@ -23,7 +23,7 @@ log = structlog.get_logger("clinicsync.ratelimits")
 
 # Refill, then take one token when at least one is there; RETURNING says whether it was taken.
 # Run at the driver (psycopg's placeholders; a SQLAlchemy construct costs ~30-60 us more per
-# request, issue 32), alone in autocommit (one statement is atomic on its own: no BEGIN and COMMIT
+# request), alone in autocommit (one statement is atomic on its own: no BEGIN and COMMIT
 # round trips), and committed without waiting for its WAL flush (``synchronous_commit`` off for
 # its own implicit transaction only, set in the statement itself: no round trip of its own): a
 # bucket is no record, and a crash that loses its last refills only lets a few more requests in.
@@ -63,7 +63,7 @@ class SharedBuckets:
         pre-ping (sync/store/db.py ``on_live_connection``: the statement itself finds a dead connection,
         and is sent again on a pinged one; a token the lost answer had taken is lost with it)."""
         with one_statement(self.engine) as connection:
-            # On the DB-API cursor: ~30-60 us less than exec_driver_sql per request (issue 32).
+            # On the DB-API cursor: ~30-60 us less than exec_driver_sql per request.
             cursor = first_at_cursor(connection, _TAKE, values)
             try:
                 taken = cursor.fetchone() is not None

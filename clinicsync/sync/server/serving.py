@@ -28,7 +28,7 @@ def settle_heap() -> None:
     SQLAlchemy's tables, the settings, every imported module: ~200,000 tracked objects) out of
     the collector's reach (``gc.freeze``), just before the server takes requests.
 
-    Why (issue 32, W8): a request's objects that are still alive when a young-generation pass
+    Why (the bench's push workload, W8): a request's objects that are still alive when a young-generation pass
     runs are promoted, and every so many promotions CPython walks the whole old generation.
     With eight requests in flight many more of them are alive at each pass than with one, so
     the full passes came several times as often per request, and each walked the start's heap

@@ -1,4 +1,4 @@
-"""The REST API for the waitlist (``/api/v1/waitlist``, issue 33): a system that keeps its
+"""The REST API for the waitlist (``/api/v1/waitlist``): a system that keeps its
 waiting list outside a FHIR server or a database clinicsync reads adds, changes and removes
 waiting patients by its own id, and reads back what became of them.
 
