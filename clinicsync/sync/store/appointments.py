@@ -102,7 +102,7 @@ class AppointmentWriter(StoreBase):
         unset = _unset_columns(connection, appointments, plain) if batch else frozenset()
         if not known and held is not None:
             # Every appointment new (a first import's batch): its row and hash in one call each,
-            # as the loop below builds them, with one view when all are plain (issue 32).
+            # as the loop below builds them, with one view when all are plain.
             make = _hashed_rows(connection, connector, now, held, _PLAIN_MASK if plain else None, inline=inline,
                                 unset=unset)
             printed_of = prints.get

@@ -105,7 +105,7 @@ class BatchWriter(PeopleWriter, AppointmentWriter, Deletions, SourceState):
                         quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
         # Each id's last record (or its newest by source_updated_at): with no id twice in the
-        # batch (the usual), every record, built by one comprehension (issue 32).
+        # batch (the usual), every record, built by one comprehension.
         latest: dict[str, Mapped] = {item.appointment.external_id: item for item in mapped}
         if len(latest) < len(mapped):
             latest = {}

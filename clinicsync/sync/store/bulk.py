@@ -43,7 +43,7 @@ def bind_none_directly() -> None:
     protocol's ``__adapt__``, then the value's ``__conform__``), and for None both attribute
     look-ups fail, each formatting an AttributeError message that is then dropped. A first
     import binds ~8 Nones a row (an appointment's unset columns, a patient's, events'): 5 %
-    of its instructions (issue 32, callgrind). With an adapter registered for None (a C-level
+    of its instructions (callgrind). With an adapter registered for None (a C-level
     ``dict.get`` on an empty dict: None for None), the registry answers first and the value
     bound is the same None, so SQLite stores the same NULL. sqlite3's registry is the
     process's, but an adapter of None to None changes no value anywhere; None's type is not
@@ -188,7 +188,7 @@ def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows
     connection.exec_driver_sql(head + group, values)
 
 
-# Rows per multi-row INSERT on SQLite (issue 32): sqlite3's executemany pays, per row, a reset,
+# Rows per multi-row INSERT on SQLite: sqlite3's executemany pays, per row, a reset,
 # a step of its own with the GIL released and taken back, a changes count and the loop's
 # Python-level checks; ``VALUES (…), (…)`` of 16 rows pays them once per 16. The same binds, the
 # same rows in the same order (SQLite numbers them as it inserts them, in the list's order). More
@@ -228,7 +228,7 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
     processor: it is read back by its values)."""
     if not rows:
         return []
-    if len(rows) == 1 and not bound:  # a push: one plain INSERT, its id from the driver (issue 32)
+    if len(rows) == 1 and not bound:  # a push: one plain INSERT, its id from the driver
         return [_insert_one(connection, table, names, rows[0])]
     position = list(names).index(key)
     if uses_copy(connection):
@@ -257,7 +257,7 @@ def _insert_one(connection: Connection, table: Table, names: Sequence[str], row:
     """INSERT one row and return its id: ``RETURNING`` on PostgreSQL, else the driver's
     ``lastrowid`` (SQLite, MySQL/MariaDB: the id of this very statement's row)."""
     sql, values = one_row_insert(connection, table, names, row)
-    cursor = at_cursor(connection, sql, values)  # past SQLAlchemy's result machinery (issue 32)
+    cursor = at_cursor(connection, sql, values)  # past SQLAlchemy's result machinery
     try:
         return int(cursor.fetchone()[0] if connection.dialect.name == "postgresql" else cursor.lastrowid)
     finally:
@@ -307,7 +307,7 @@ def _consecutive_ids(connection: Connection, table: Table, connector: str, first
     first = last - count + 1
     name = quoted(connection, table.name)
     # By primary key alone, the connector checked here: with ``connector = ?`` in the WHERE,
-    # SQLite walks the connector's whole (connector, key) index per batch (issue 32).
+    # SQLite walks the connector's whole (connector, key) index per batch.
     ends = {id_: (owner, value) for id_, owner, value in connection.exec_driver_sql(
         f"SELECT id, connector, {quoted(connection, key)} FROM {name} WHERE id IN (?, ?)", (first, last)).all()}
     if ends.get(first) != (connector, first_key) or ends.get(last) != (connector, last_key):
@@ -449,7 +449,7 @@ def update_keyed(connection: Connection, table: Table, assignments: Sequence[str
     """``UPDATE table SET a = ?, … WHERE k = ? AND …`` for each row (its values in ``assignments``
     order, then its keys in ``keys`` order), each value through its column's bind processor as
     SQLAlchemy's executemany of the same update would pass it (:func:`insert_rows`): one
-    statement at the driver, not a compiled construct and a dict per row (issue 32)."""
+    statement at the driver, not a compiled construct and a dict per row."""
     if not rows:
         return
     names = (*assignments, *keys)

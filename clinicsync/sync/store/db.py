@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's id. Every command that opens the store checks the schema against it;
 # reading it from alembic's script directory imported alembic (and mako, pygments): a third of
-# `status`'s start (issue 31, obs 6). tests/cli_start/test_imports.py keeps it equal to
+# `status`'s start. tests/cli_start/test_imports.py keeps it equal to
 # alembic's head, so a new migration (or the merger re-chaining them) must update it.
 HEAD_REVISION = "0044"
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
 
 # -- checkouts without the pre-ping, for work that tells a dead connection by its first statement --
 # The pool pings each connection it hands out (a round trip, so a connection the server dropped
-# is never used). A push pays that on every request (issue 32: two of a REST push's thirteen
+# is never used). A push pays that on every request (two of a REST push's thirteen
 # round trips on PostgreSQL); instead it checks out unpinged and, if its FIRST statement finds
 # the connection dead, runs once more on a pinged checkout (:func:`on_live_connection`). Nothing
 # was done on the dead connection (the transaction never began), so the retry is exact.
@@ -177,7 +177,7 @@ def first_at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> A
 def at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> Any:
     """``sql`` (in the driver's own paramstyle) on the connection's DB-API cursor, past
     SQLAlchemy's execution context: a push's own statements, read as the driver returns
-    them, cost ~10-25 us less each (result metadata, its processors: issue 32). A driver
+    them, cost ~10-25 us less each (result metadata, its processors). A driver
     error is raised as ``exec_driver_sql`` raises it (SQLAlchemy's ``IntegrityError``... with
     the parameters hidden), and a connection it shows dead is invalidated. Returns the open
     cursor: the caller reads and closes it. A connection with listeners or echo (tests that
@@ -229,7 +229,7 @@ _BEGUN_BY_HAND = "clinicsync_begun_by_hand"  # in the pool record's info: autoco
 
 # -- PostgreSQL: a push's statements planned once per pooled connection, for a while -------------
 # The pool's sessions plan every statement anew (``_postgres_session``: force_custom_plan, for a
-# first import's sake), which was most of PostgreSQL's work per push (issue 32: planning the one
+# first import's sake), which was most of PostgreSQL's work per push (planning the one
 # read 0.17-0.31 ms, running it 0.07-0.11 ms). A push's transaction instead lets PostgreSQL keep a
 # generic plan of each statement psycopg prepared (``auto``), for that transaction only; elsewhere
 # force_custom_plan never uses it. A cached plan outlives what it was chosen for, and is made
@@ -411,7 +411,7 @@ def upsert_statement(connection: Connection, table: Table, keys: Sequence[str], 
     hash) that must differ for the row to be written, so a racing equal copy writes nothing
     (PostgreSQL and SQLite; MySQL rewrites the same values, which changes nothing).
     Built once per dialect, table and columns (a push upserts its people each time: building
-    and compiling the statement anew was a sixth of its CPU, issue 32)."""
+    and compiling the statement anew was a sixth of its CPU)."""
     return _upsert(connection.dialect.name, table, tuple(keys), tuple(columns), changed)
 
 
@@ -419,7 +419,7 @@ def upsert_statement(connection: Connection, table: Table, keys: Sequence[str], 
 def _upsert(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...],
             changed: str | None) -> Insert:
     # On use, and only the store's own dialect: SQLAlchemy's MySQL dialect alone is ~15 ms of a
-    # cron run's start on a SQLite or PostgreSQL store (issue 60).
+    # cron run's start on a SQLite or PostgreSQL store.
     if dialect in ("postgresql", "sqlite"):
         module: Any = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
         statement = module.insert(table)

@@ -37,7 +37,7 @@ def _insert_created_events(connection: Connection, first: int, last: int, payloa
     """One ``created`` event per appointment ``first``..``last`` (consecutive, just inserted:
     :func:`_created_by_select`), in one statement that SQLite runs in its own engine: the same
     rows, in the same order (SQLite numbers the inserted rows in the SELECT's order), without
-    a tuple built in Python and bound per row (~1 us an appointment, issue 32)."""
+    a tuple built in Python and bound per row (~1 us an appointment)."""
     connection.exec_driver_sql(_CREATED_EVENTS, ("created", 1, payload, stamp, first, last))
 
 

@@ -24,7 +24,7 @@ from clinicsync.sync.store.tables import APPOINTMENTS, EVENTS
 class _Fold:
     """A PostgreSQL push's writes (a new person's or location's upsert; a new appointment and its
     ``created`` event, or a changed one's UPDATE and its event; the push's run row) sent as one
-    statement of data-modifying CTEs (``flush``) instead of a round trip each (issue 32: a REST
+    statement of data-modifying CTEs (``flush``) instead of a round trip each (a REST
     push made nine round trips against the yardstick's four; each ~30 us of client and ~15 us of
     server CPU, and a wait on the wire). Only for a push that reads nothing its writes wrote and
     writes nothing after them but its run (Store.apply_batch's conditions), so the order they

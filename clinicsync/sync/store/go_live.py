@@ -34,7 +34,7 @@ def _booked_unchanged(appointment: NormalizedAppointment, go_live: datetime) -> 
     row the source has not changed since (its ``source_updated_at`` at or before go-live: a late
     replica, an export that lagged). A booking time is often the row's creation: a pre-made free
     slot, created weeks before and booked after go-live (so changed after it), would count as
-    booked before go-live and get no confirmation (issue 57 obs 6). Such a row, and one without a
+    booked before go-live and get no confirmation. Such a row, and one without a
     change stamp, is judged by when clinicsync first saw it: first sight after go-live wins."""
     updated = appointment.source_updated_at
     return appointment.booked_at if updated is not None and updated <= go_live else None

@@ -1,4 +1,4 @@
-"""A connector's stored fingerprints held compactly, for recognizing unchanged lines (issue 32).
+"""A connector's stored fingerprints held compactly, for recognizing unchanged lines cheaply.
 
 ``LineRecognizer`` (sync/ingest/fingerprint.py) asks, for each line of a re-export, whether its
 digest is the stored fingerprint of a live row and which row. A dict of a million hex

@@ -190,7 +190,7 @@ def store_lane(engine: Engine) -> contextlib.AbstractContextManager[object]:
     Held for a store's writes, never while a source is read: a poll takes it for each of its
     write transactions (its run row, each batch with its cursor, the sweep's deletions, its
     end) and lets go before it asks the source for more (sync/ingest/engine.py), so a source that
-    hangs until its timeout delays no other job's writes (issue 60). The jobs that consume the
+    hangs until its timeout delays no other job's writes. The jobs that consume the
     outbox hold it for their whole pass (sync/service/runner.py)."""
     if engine.dialect.name != "sqlite":
         return contextlib.nullcontext()
@@ -206,7 +206,7 @@ class FairLane:
     """A lock that serves its waiters in arrival order. A plain ``threading.Lock`` lets a
     job that is due again at once (a source that hangs until its timeout, polled every
     minute) take the lane back before the jobs that waited for it: with 50 sources, 25 were
-    never polled in 3 minutes (issue 60). A ticket each: the lowest waiting ticket goes next.
+    never polled in 3 minutes. A ticket each: the lowest waiting ticket goes next.
 
     Re-entrant for its holder: a job that holds the lane for its pass (the stages) may call a
     helper that takes it for its own write (the zone rules' check); a second ticket there would
@@ -297,7 +297,7 @@ def _release_session(held: _SessionLock, statement: str, params: dict[str, objec
         connection.close()
 
 
-# The store's schema, per engine: asked once, not before every lock (a poll's, issue 60). It is
+# The store's schema, per engine: asked once, not before every lock (a poll's). It is
 # fixed by the engine's URL (search_path); none (no schema of the path exists yet) is asked again.
 _SCHEMAS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 

@@ -26,7 +26,7 @@ from clinicsync.sync.store.db import at_cursor
 class Presence:
     """What a connector has that a push must heed (its go-live moment, tombstones, quarantine
     items), read in one statement (``_PRESENCE``) inside the push's transaction instead of
-    three probes and a connection of their own (issue 32: ~20 % of a push's CPU)."""
+    three probes and a connection of their own (~20 % of a push's CPU)."""
 
     go_live: datetime | None
     tombstones: bool  # any tombstone, live or expired: _tombstoned looks closer
@@ -60,7 +60,7 @@ def presence(connection: Connection, connector: str) -> Presence:
 def _at_driver(sql: str) -> dict[str, str]:
     """``sql`` with its ``:name`` parameters in each driver's own named style (sqlite3 takes
     ``:name`` as it is; psycopg and the MySQL drivers ``%(name)s``), so a push's one read runs
-    through ``exec_driver_sql``: ~30-60 us less per statement than a SQLAlchemy construct (issue 32)."""
+    through ``exec_driver_sql``: ~30-60 us less per statement than a SQLAlchemy construct."""
     assert "%" not in sql, "a % would need escaping in the pyformat style"
     return {"sqlite": sql, "other": re.sub(r":(\w+)", r"%(\1)s", sql)}
 
@@ -91,7 +91,7 @@ def _one(table: str, column: str, key: str) -> str:
 # A one-record push's Presence with its quarantine terms scoped to the record's own ids (its
 # external id and the connector's record id, ``:record_a``/``:record_b``): what the write path then
 # looks up (quarantine.first_seen, resolve_imported) is only ever about those ids, so a source
-# with items of other records pays nothing for them (issue 32: a push into a source of 100k
+# with items of other records pays nothing for them (a push into a source of 100k
 # appointments, with its baseline's quarantine items, costs as one into an empty one). Each
 # term walks ix_quarantine_open (connector, status, record_id).
 _RECORD = "record_id IN (:record_a, :record_b)"
@@ -106,7 +106,7 @@ _PRESENCE_RECORD_SQL = (
 
 # A one-appointment push's Presence and its four lookups (patient, practitioner, location,
 # appointment) in one statement: each term a scalar subquery on a (connector, external_id)
-# unique key (issue 32: three to four round trips fewer per push). content_hash and
+# unique key (three to four round trips fewer per push). content_hash and
 # appointment.id are NOT NULL, so NULL means "no row"; a location's name may be NULL, hence
 # its EXISTS. Built once.
 _PRESENCE_ONE = _at_driver(
@@ -124,7 +124,7 @@ _PRESENCE_ONE = _at_driver(
 class FoldedRead(ABC):
     """A push's own first read and claim (a webhook's receipt), which on PostgreSQL can be read
     in the push's one read (:func:`presence_and_known`) instead of a statement before it: a
-    round trip fewer per webhook (issue 32). Called alone, it is that statement, as before."""
+    round trip fewer per webhook. Called alone, it is that statement, as before."""
 
     @abstractmethod
     def __call__(self, connection: Connection) -> Collection[str] | None:

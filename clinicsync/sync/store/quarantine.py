@@ -113,7 +113,7 @@ def record(connection: Connection, connector: str, run_id: str, entries: Sequenc
 def sighted(connection: Connection, run_id: str, sightings: Sequence[Sighting], now: datetime) -> None:
     """Known-bad records seen again (the same raw bytes under the same mapping epoch, so the
     same item, field and reason): each bumps its item as ``record`` would, without the record
-    being mapped again (issue 32). The item stays, or becomes again, open."""
+    being mapped again. The item stays, or becomes again, open."""
     if not sightings:
         return
     seen = bind_value(connection, Q.last_seen, now)
@@ -167,7 +167,7 @@ def _open_between(connection: Connection, connector: str, low: str, high: str) -
     orders text as Python orders ``str`` (UTF-8 keeps code point order), so no id of a batch
     sorted in Python lies outside its ends; PostgreSQL's collation may order otherwise. Why: a
     first import (an export in id order) has open items only for earlier batches' ids, and
-    the look-up of a batch's every id (~3,800 instructions an id, issue 32) then finds none."""
+    the look-up of a batch's every id (~3,800 instructions an id) then finds none."""
     return connection.exec_driver_sql(
         f"SELECT 1 FROM quarantine WHERE connector = ? AND status = '{OPEN}' AND record_id BETWEEN ? AND ? LIMIT 1",
         (connector, low, high)).first() is not None

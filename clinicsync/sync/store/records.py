@@ -71,7 +71,7 @@ class Counts:
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name, in COUNT_KEYS (field) order: what ``asdict`` gave, without its
-        recursive copy (a push writes its run's counts each time: ~0.1 ms, issue 32); then
+        recursive copy (a push writes its run's counts each time: ~0.1 ms); then
         ``corrected`` when there are any."""
         counts = {key: getattr(self, key) for key in COUNT_KEYS}
         if self.corrected:

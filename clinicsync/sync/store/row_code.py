@@ -93,7 +93,7 @@ def _hashing_row_maker(processed: tuple[bool, ...], inline: bool, unset: frozens
                        view: tuple[str, ...] | None) -> Callable[..., Callable[[Any, str | None], tuple[Any, ...]]]:
     """``_row_maker``'s row with its content hash computed inside, for a batch whose
     appointments all hash with one view (``view``: its fields, ``_VIEWS``): one Python call a
-    new appointment instead of three (the hash, its view and the row, issue 32); or (``view``
+    new appointment instead of three (the hash, its view and the row); or (``view``
     None) each with the view of its own mask (``views``: ``_batch_hashes``' view functions by
     mask), one call fewer than ``hashed`` then the row. The hash is ``_batch_hashes``' byte for
     byte: the same view display, JSON and digest."""
@@ -184,7 +184,7 @@ def _unset_columns(connection: Connection, appointments: Sequence[NormalizedAppo
     """On SQLite, the appointment columns (``_UNSET_SOURCES``) that would be None in the row of
     every one of ``appointments``: a batch's INSERT leaves them out (SQLite stores NULL). Why:
     the sqlite3 driver binds None through its adapter registry (bulk.bind_none_directly: ~1,150
-    instructions a None even so) and a first import's row has seven or eight of them (issue 32).
+    instructions a None even so) and a first import's row has seven or eight of them.
     Asked of the whole batch (a superset of its new appointments), by C-level passes: each
     appointment's fields picked at once, then the batch compared with all empty. Elsewhere
     (COPY on PostgreSQL, where a None costs next to nothing): none. ``plain``: :func:`_all_plain`
@@ -211,7 +211,7 @@ def _inlined(connection: Connection, connector: str, now: datetime, version: int
     created_at and updated_at), for an INSERT that binds only what changes from row to row.
     Why: sqlite3 binds each parameter of each row through a C call that copies the text under
     the connection's mutex (~1,200 instructions a value); these four are the same in every row
-    of a batch (issue 32). The literal holds the bound value as it is (a text in quotes, an
+    of a batch. The literal holds the bound value as it is (a text in quotes, an
     integer's digits), so SQLite stores the same value with the same type. None (bind them as
     before): another store, or a value that is not plainly a literal (``_LITERAL_TEXT``)."""
     if connection.dialect.name != "sqlite":

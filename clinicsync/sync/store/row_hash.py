@@ -36,7 +36,7 @@ def _declared_dict(kind: type) -> Callable[[Any], dict[str, Any]]:
     """A person's fields as a dict display in declaration order: orjson writes it as the same
     JSON as the dataclass itself (fields in declaration order, the same values), at about
     half the cost (orjson reads a slotted dataclass's fields one by one through its
-    ``__dataclass_fields__``: ~1.5 µs a patient against ~0.65 for the display, issue 32).
+    ``__dataclass_fields__``: ~1.5 µs a patient against ~0.65 for the display).
     Compiled once per kind from the dataclass's own field names."""
     names = [f.name for f in fields(kind)]
     assert all(name.isascii() and name.isidentifier() for name in names)
@@ -52,7 +52,7 @@ _PERSON_DICTS: dict[type, Callable[[Any], dict[str, Any]]] = {
 
 # content_hash_bytes' BLAKE2b (16 bytes, no key) before any data: a copy of it, then update, is the
 # same digest as ``blake2b(data, digest_size=16)`` without the constructor's keyword parsing (~2,000
-# instructions a hash, issue 32). Never updated itself: each hash takes a copy.
+# instructions a hash). Never updated itself: each hash takes a copy.
 _EMPTY_DIGEST = hashlib.blake2b(digest_size=16)
 
 
@@ -62,7 +62,7 @@ class HeldJson:
     one's JSON is written once and spliced into each appointment's view as an
     ``orjson.Fragment`` (orjson writes a dataclass the same way at the top and nested). The
     objects are kept (``kept``), so that no id is reused while its JSON is held. One per batch:
-    kept for a whole run it pinned memory (+47 MB peak RSS at 20,000 rows, issue 32)."""
+    kept for a whole run it pinned memory (+47 MB peak RSS at 20,000 rows)."""
 
     def __init__(self) -> None:
         fragments: dict[int, orjson.Fragment] = {}

@@ -1,5 +1,5 @@
 """When a run's upkeep last ran, kept in the store so that cron's `sync --once` does not redo it
-at every run (issue 60).
+at every run.
 
 Cron runs `sync --once` every few minutes, a new process each time, and every run did its
 upkeep besides its poll: the run history and the stages' history pruned, old patient data

@@ -18,7 +18,7 @@ from clinicsync.mappings.model import NormalizedAppointment
 # Fields added after the first stores were written count only when set, so an appointment
 # without them hashes as it did before they existed: upgrading re-updates, announces and
 # pushes nothing. Each group was added at once (data-quality notes and the source's own
-# answer; the telehealth fields, issue 22; the cancellation reason) and counts whole when
+# answer; the telehealth fields; the cancellation reason) and counts whole when
 # it is set: a visit stated as in person without links is no news either.
 _TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "dial_in"})
 # Fields that are not content: they never count in change detection (booked_at: the booking

@@ -23,7 +23,7 @@ class UiAccess(SQLModel, table=True):
     view: str = Field(max_length=64)  # the route, e.g. /ui/attention
     patients: int = 0  # how many patients' full details the page showed
     appointment_ids: str = Field(default="", max_length=2000)  # comma separated, clipped
-    sites: str | None = Field(default=None, max_length=400)  # the sites of the records shown (issue 60)
+    sites: str | None = Field(default=None, max_length=400)  # the sites of the records shown
     scope: str | None = Field(default=None, max_length=400)  # the user's sites, "*" for every site
 
 

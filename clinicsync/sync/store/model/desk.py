@@ -1,4 +1,4 @@
-"""The front desk's actions on appointments (issue 30): who did what, when, to which
+"""The front desk's actions on appointments: who did what, when, to which
 version of the appointment, and what became of it at the source. A row removes the
 appointment from the desk's work list until the appointment changes again (a new version),
 and shows in the appointment's history. Never patient data: the user is a staff login."""
@@ -29,7 +29,7 @@ class DeskAction(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column(nullable=False))
     # Why the desk cancelled (one of sync/responses/history.py CANCEL_REASONS); staff words, no PHI.
     reason: str | None = Field(default=None, max_length=64)
-    # What an undo puts back (issue 58): the answer before the action, and the patient's
+    # What an undo puts back: the answer before the action, and the patient's
     # reminders it cancelled (their ids, comma-separated).
     prior_answer: str | None = Field(default=None, max_length=16)
     prior_answer_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -1,4 +1,4 @@
-"""The shared poll schedule of `clinicsync run` (issue 60): one row per polled source, with
+"""The shared poll schedule of `clinicsync run`: one row per polled source, with
 when it is next due and which worker holds it while it polls. Workers claim due rows
 (``FOR UPDATE SKIP LOCKED``, SQLite ``BEGIN IMMEDIATE``) and put a lease on them, so two
 workers poll a source once per interval in all, and a dead worker's lease runs out within one

@@ -1,4 +1,4 @@
-"""Tables of the booking-tool webhooks (issue 21).
+"""Tables of the booking-tool webhooks.
 
 ``webhookreceipt``: the SHA-256 of each webhook body already applied, per connector, for a
 vendor whose signature carries no timestamp (Cal.com): a replayed body is answered as
@@ -24,7 +24,7 @@ class WebhookReceipt(SQLModel, table=True):
     __tablename__ = "webhookreceipt"
     # The prune (``connector = ? AND received_at < ?``, on every webhook) walks only the
     # expired receipts of its connector; keyed by received_at alone, or through the primary
-    # key, it read every receipt kept in the window (issue 32).
+    # key, it read every receipt kept in the window.
     __table_args__ = (Index("ix_webhookreceipt_connector_received", "connector", "received_at"),)
 
     connector: str = Field(primary_key=True, max_length=64)

@@ -1,4 +1,4 @@
-"""Items a post-sync stage could not handle (issue 28): one row per (stage, item), so one
+"""Items a post-sync stage could not handle: one row per (stage, item), so one
 appointment that breaks planning, a calendar push, a send, an agenda or a write-back is
 set aside with its reason while the stage goes on with everything else."""
 

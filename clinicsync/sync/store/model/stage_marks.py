@@ -1,5 +1,5 @@
 """What a post-sync stage's last idle pass saw, so that the next `sync --once` with the same
-inputs need not run it (issue 60: "no work for stages with nothing to do").
+inputs need not run it: no work for stages with nothing to do.
 
 One row per stage (calendar, reminders): the digest of the inputs the pass read (the day,
 the settings, the store's state: sync/checks/stage_probes.py) and the report it gave. A run whose

@@ -1,4 +1,4 @@
-"""The delete sweep's bookkeeping (issue 29): when each connector last listed its ids.
+"""The delete sweep's bookkeeping: when each connector last listed its ids.
 
 An incremental source never shows a deleted row; sync/ lists its ids on a schedule
 (connectors/base.py ``sweep_schedule``) and deletes what vanished. This row says when the

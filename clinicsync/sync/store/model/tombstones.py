@@ -1,7 +1,7 @@
 """``tombstone``: deletes a source made explicitly (a FHIR ``DELETE``, an HL7 S17, a booking
 tool's delete), remembered for ``store.tombstone_days`` so that a copy of the appointment
 that is not newer than the delete — a late retry of an earlier ``PUT``, a ``save`` webhook
-delivered after its ``delete`` — cannot bring it back (issue 29). It is kept apart from the
+delivered after its ``delete`` — cannot bring it back. It is kept apart from the
 appointment row because a delete may arrive before anything else of the appointment.
 
 ``deleted_at``: the delete's own time — the source's when it gave one, else when it arrived

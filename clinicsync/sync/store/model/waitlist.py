@@ -1,4 +1,4 @@
-"""The waitlist (issue 33): who waits for a slot, which slots a cancellation freed, the
+"""The waitlist: who waits for a slot, which slots a cancellation freed, the
 offers made for each slot, and what became of an accepted offer at the source.
 
 Three tables, one job each, so that the stages touching them (entries from sources,
