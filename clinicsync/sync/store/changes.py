@@ -167,8 +167,8 @@ def zone_corrected(old: Stored, new: NormalizedAppointment) -> bool:
     this (a source's ``timezone:`` or ``clinic.timezone`` corrected months after go-live):
     every visit the source gives as local time gets a new UTC instant, yet nothing the clinic
     booked moved, so no patient is told it did. A move at the source changes the wall time.
-    So does a changed time convention (a connector's ``stored_times:`` local <-> utc, issue
-    57): the same naive times read as UTC instead of in the visit's zone, or the other way.
+    So does a changed time convention (a connector's ``stored_times:`` local <-> utc):
+    the same naive times read as UTC instead of in the visit's zone, or the other way.
     The zone stays, so only the update stamp tells that from a real move by the zone's offset
     (8:30 to 14:30 in Chicago): it must have kept its wall time too, read the same new way."""
     if old.timezone is None:

@@ -215,8 +215,8 @@ def one_statement(engine: Engine) -> Iterator[Connection]:
 
 
 # -- PostgreSQL: a transaction's BEGIN and its first statements in one message ------------------
-# psycopg sends a transaction's BEGIN on its own, a round trip before the first statement (issue
-# 32: one of a push's six on PostgreSQL, with the push's turn the next). In autocommit, psycopg
+# psycopg sends a transaction's BEGIN on its own, a round trip before the first statement
+# (one of a push's six on PostgreSQL, with the push's turn the next). In autocommit, psycopg
 # sends none, and a statement without parameters goes by the simple query protocol, which takes
 # several statements in one message: "BEGIN ...;SELECT pg_advisory_xact_lock(...)". The server
 # runs them in order, so the transaction holds the turn before its first read as before. From
