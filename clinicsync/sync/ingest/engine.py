@@ -187,7 +187,7 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
     if not skipped and not lines:
         # Every record is mapped and none can be mapped again or placed before another (a
         # first import, a source without fingerprints): one loop without a call, a sort key
-        # or a second list per record (issue 32); the same results and quarantine entries as
+        # or a second list per record; the same results and quarantine entries as
         # _map_one's, in record order.
         return _map_all(mapping, batch.records, prints, quarantined, batch.texts), quarantined
     # Sort keys in file order: a record by its index; a recognized line before the record
@@ -269,7 +269,7 @@ def _nothing_to_store(batch: Batch, mapped: list[Mapped], quarantined: list[Quar
     """A batch whose transaction would write nothing: no record mapped, quarantined, recognized
     or sighted, no snapshot's end, no ``within`` of its own, and its cursor the stored one (or
     none). An idle FHIR poll's one empty search page is such a batch: storing it read five rows
-    of bookkeeping and wrote none (issue 60). Anything else is stored as before."""
+    of bookkeeping and wrote none. Anything else is stored as before."""
     if mapped or quarantined or known.count or known.sightings or skipped or snapshot_end is not None:
         return False
     if batch.within is not None or batch.rejected or batch.records:
@@ -328,7 +328,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     (sync/store/locks.py ``store_lane``: its run row and progress, each batch with its cursor, the
     sweep's deletions, the baseline, its end) and none of the source's reads do: the lane is let
     go before the connector's generator is asked for its next batch, so a source that is slow
-    or hangs until its timeout delays no other job's writes (issue 60)."""
+    or hangs until its timeout delays no other job's writes."""
     report = ConnectorReport()
     bound = log.bind(connector=config.name, run_id=run_id)
     lane = _lane(store, dry_run)
@@ -383,7 +383,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                        "the source's window is read again and stored visits corrected, nobody told")
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = None
-        if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (issue 60)
+        if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (idle runs stay cheap)
             from clinicsync.sync.ingest.plausibility import Needs, Profile
 
             profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone, needs=Needs.of(settings))
@@ -630,7 +630,7 @@ def warn_orphans(settings: Settings, store: Store, report: RunReport) -> list[Or
     with their future visits and pending messages and the fix (a warning; the run goes on);
     a retired source named again is no longer retired. Returns the orphans (None: unread).
     sync/ingest/orphans.py is imported here, when a look is due (warn_orphans_if_due: hourly), not by
-    every run (~10 M instructions of an idle `sync --once`, issue 60)."""
+    every run (~10 M instructions of an idle `sync --once`)."""
     from clinicsync.sync.ingest.orphans import find_orphans, recent_window, unretire
 
     named = settings.connector_names()

@@ -1,4 +1,4 @@
-"""Raw-record fingerprints: an unchanged source row is recognized before it is mapped (issue 19).
+"""Raw-record fingerprints: an unchanged source row is recognized before it is mapped.
 
 A daily export repeats yesterday's rows byte for byte in a new file; mapping each of them
 again only to learn that nothing changed cost ~0.8 of a first ingest. Each appointment row
@@ -88,7 +88,7 @@ def line_hasher(epoch: bytes, delimiter: str, header: Sequence[str]) -> Any:
     UTF-8 bytes without its line break): the epoch, the delimiter and the header go into the hash
     function's parameter block (its 16-byte salt and personalization, both from one 32-byte
     digest of them), not into its input. A line of W1's ~215 bytes then costs two compressions,
-    not the three it cost after ~250 bytes of epoch and header fed as data (issue 32): half the
+    not the three it cost after ~250 bytes of epoch and header fed as data: half the
     digest's time in a re-export. Other parameters make another function, so a line digest never
     equals a dict fingerprint (``Fingerprinter``: salt and personalization zero). ``LINE_FORMAT``
     changed the stored fingerprint of every plain line once: the first re-export after it maps
@@ -109,7 +109,7 @@ def mapping_epoch(mapping: CompiledMapping, config: ConnectorSettings, source_zo
         "code": _code_digest(),
         "mapping": mapping.preset.model_dump(mode="json", by_alias=True),
         "source_zone": source_zone,
-        # the time convention and the places' zones decide a visit's instant and zone (issue 57)
+        # the time convention and the places' zones decide a visit's instant and zone: a change maps every row again
         "stored_times": mapping.stored_times,
         "place_zones": mapping.place_zones,
         "default_region": default_region,
@@ -384,7 +384,7 @@ class RecognizedLines:
 
 class LineRecognizer:
     """Recognizes a flat source's unchanged lines from their bytes, before a dict or record is
-    built of them (issue 32): a re-export of 100,000 unchanged rows then costs a digest and a
+    built of them: a re-export of 100,000 unchanged rows then costs a digest and a
     lookup per line. The connector (connectors/csv_drop.py) calls ``start_file``'s line test
     for runs of plain lines (one line, one record: no quote), then ``kept`` for each record it
     keeps; the engine takes what it gathered with each batch (``take``).
@@ -498,7 +498,7 @@ class LineRecognizer:
         """``recognize`` when the connector has no stored fingerprint and no open known-bad line:
         the first line asked about is never found, so it is the answer, with its fingerprint
         pending for ``kept`` — what the full test does then, without its lookup, run and
-        sighting bookkeeping (a first import asks once per line, issue 32)."""
+        sighting bookkeeping (a first import asks once per line)."""
 
         def recognize(first: int, bodies: list[bytes], start: int, stop: int) -> int:
             if start >= stop:

@@ -87,7 +87,7 @@ def retry(settings: Settings, store: Store, ids: Sequence[int] | None = None,
             outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
                                          "the connector is no longer in the settings"))
             continue
-        if str(item.reason or "").startswith("waitlist entry: "):  # issue 33: read again by the next run
+        if str(item.reason or "").startswith("waitlist entry: "):  # waitlist records: the next run reads them again
             outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
                                          "a waitlist record: fix it at the source; the next run reads it again"))
             continue

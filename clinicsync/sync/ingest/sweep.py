@@ -1,4 +1,4 @@
-"""The delete sweep (issue 29): how an incremental source's deleted rows become deletions.
+"""The delete sweep: how an incremental source's deleted rows become deletions.
 
 An incremental read only sees rows that changed; a row deleted at the source (Easy!Appointments
 deletes the row when a patient cancels on its booking page) is simply never read again, so the
