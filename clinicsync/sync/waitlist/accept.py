@@ -10,7 +10,7 @@ offers.py) and those never sent are withdrawn. A loser learns it on the page at 
 offer is marked told. Every entry but the winner's stays ``waiting``; the booking stage marks
 the winner's ``booked``.
 
-Two promises more (issue 58):
+Two promises more:
 
 - **one slot per entry**: a patient offered two freed slots (or on the list twice for the same
   need, entries.py ``same_need``) wins only the first they take. The entry rows are locked

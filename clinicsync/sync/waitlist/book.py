@@ -1,4 +1,4 @@
-"""Booking accepted waitlist offers at the source (issue 33, "Booking").
+"""Booking accepted waitlist offers at the source.
 
 For each freed slot that an offer won (``status = 'taken'``, ``booking_status = 'pending'``,
 set by the acceptance), the patient of the accepted entry is booked into the slot where the

@@ -1,4 +1,4 @@
-"""The front desk's waitlist tasks (issue 33): what a person must do because a booking could
+"""The front desk's waitlist tasks: what a person must do because a booking could
 not be written, or because a patient now holds two appointments.
 
 Three kinds, each derived from the tables (nothing extra is stored until the desk acts):

@@ -68,7 +68,7 @@ def _desk_cancelled(connection: Connection, ids: list[int]) -> set[tuple[int, in
         return set()
     rows = connection.execute(select(DESK_ACTIONS.c.appointment_id, DESK_ACTIONS.c.version).where(
         DESK_ACTIONS.c.appointment_id.in_(ids), DESK_ACTIONS.c.action == "cancel",
-        DESK_ACTIONS.c.undone_at.is_(None)))  # a cancel the desk took back (issue 58) holds no slot
+        DESK_ACTIONS.c.undone_at.is_(None)))  # a cancel the desk took back (undo) holds no slot
     return {(r.appointment_id, r.version) for r in rows}
 
 

@@ -315,7 +315,7 @@ def same_need_ids(connection: Connection, entry_id: int) -> list[int]:
 
 def status_counts(connection: Connection, connectors: Collection[str] | None = None) -> dict[str, int]:
     """Entries per status (every status present, zero included), for metrics and the page
-    (``connectors``: one site's sources, issue 60)."""
+    (``connectors``: the sources of the sites a user sees)."""
     counts = dict.fromkeys(ENTRY_STATUSES, 0)
     query = select(E.status, func.count()).group_by(E.status)
     if connectors is not None:
@@ -329,7 +329,7 @@ def entry_rows(connection: Connection, statuses: Sequence[str] = ("waiting",), l
                connector: str | None = None, external_id: str | None = None,
                connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Entries in offer order (priority, then the longest waiting), as plain dicts
-    (``connectors``: one site's sources, issue 60)."""
+    (``connectors``: the sources of the sites a user sees)."""
     conditions: list[ColumnElement[bool]] = [E.status.in_(list(statuses))]
     if connector is not None:
         conditions.append(E.connector == connector)

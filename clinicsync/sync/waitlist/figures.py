@@ -56,7 +56,7 @@ def _offers_of(connectors: Collection[str] | None) -> ColumnElement[bool]:
 
 
 def totals(connection: Connection, connectors: Collection[str] | None = None) -> Totals:
-    """The waitlist's figures (``connectors``: one site's sources, issue 60)."""
+    """The waitlist's figures (``connectors``: the sources of the sites a user sees)."""
     slots = dict.fromkeys(SLOT_STATUSES, 0)
     for status, count in connection.execute(select(S.status, func.count()).where(_slots_of(connectors))
                                             .group_by(S.status)):

@@ -1,4 +1,4 @@
-"""Scrape-time figures for /metrics (issue 33): who is waiting, the slots and offers in
+"""Scrape-time figures for /metrics: who is waiting, the slots and offers in
 flight, and what the waitlist recovered. Read from the store (sync/waitlist/figures.py), so
 every replica reports the same and nothing is lost with a restart; the totals are counters
 because their rows are never deleted."""

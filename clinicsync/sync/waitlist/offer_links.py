@@ -1,4 +1,4 @@
-"""One-tap links of waitlist offers (issue 33): ``/w/<token>``, the offer's row id in base62
+"""One-tap links of waitlist offers: ``/w/<token>``, the offer's row id in base62
 then a truncated HMAC of it (10 characters, about 58 bits, as an SMS's short answer link), signed
 with ``server.secret_key`` under a salt of its own, so a reminder's link can never open an offer
 nor one offer another. The link says nothing by itself: what it may do is the offer's state in

@@ -1,4 +1,4 @@
-"""Can an entry ever be offered a slot, and which later visit does it name? (issue 58)
+"""Can an entry ever be offered a slot, and which later visit does it name?
 
 An entry that maps may still be one no offer can ever reach: a patient with no phone and no
 email (here or from their visits), a phone that is no number and nothing else, a doctor the

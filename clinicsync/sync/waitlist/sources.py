@@ -1,4 +1,4 @@
-"""Waitlist entries from the sources (issue 33), a post-sync stage of its own.
+"""Waitlist entries from the sources, a post-sync stage of its own.
 
 Two ways a connector gives waiting patients, both through its ordinary ``fetch`` contract
 and a mapping, so nothing about reading a source is written twice:
@@ -73,7 +73,7 @@ class SourceReport:
 def _mapping(settings: Settings, config: ConnectorSettings, ref: str) -> WaitlistMapping:
     """Compiled as the appointment mapping is (sync/ingest/engine.py ``mapping_for``): the source's
     zone as the default, and its ``stored_times`` for naive date-times."""
-    region = settings.clinic_for(config.name).default_region  # the source's site's (issue 60)
+    region = settings.clinic_for(config.name).default_region  # the region of the source's practice (site)
     return load_waitlist_mapping(ref, source_timezone(settings, config), region, settings.base_dir,
                                  stored_times(config))
 

@@ -33,7 +33,7 @@ def run_waitlist(settings: Settings, store: Store, now: datetime | None = None) 
     if not config.enabled:
         return {"enabled": False}
     # The offers' machinery (matching, messages, their links) only when the waiting list is on:
-    # an idle cron run of a clinic without one imports none of it (issue 60).
+    # an idle cron run of a clinic without one imports none of it.
     from clinicsync.sync.waitlist.detect import detect
     from clinicsync.sync.waitlist.offer_links import offer_link_maker
     from clinicsync.sync.waitlist.offers import OfferReport, OfferSender, plan_offers
