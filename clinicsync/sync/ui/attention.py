@@ -47,7 +47,7 @@ class WorkItem:
     tel: str | None = None  # the E.164 number for a tel: link (front_desk only)
     reasons: list[str] = field(default_factory=list)
     note: str | None = None  # the patient's reschedule note (front_desk only)
-    connector: str = ""  # its source, hence its site (issue 60)
+    connector: str = ""  # its source, hence its site (groups of practices)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Anything else gets 401 with a WWW-Authenticate challenge. A successful check is cached
 by a keyed digest of the credentials, so each page's stylesheet does not pay for the hash again.
 
-Under attack (issue 59, OWASP's authentication guidance; sync/ui/throttle.py): failures are
+Under attack (OWASP's authentication guidance; sync/ui/throttle.py): failures are
 counted per client address and per user name. An address past ``ui.failures_allowed`` is locked
 out, doubling up to ``ui.max_lockout_seconds``; a user name past it is slowed down, each further
 attempt waiting twice as long, up to ``ui.max_account_delay_seconds`` (a minute): the longest

@@ -13,7 +13,7 @@ WIDTH, BAR_AREA, ROW = 640, 200, 26
 CHAR = 7  # an axis label's character, in viewBox units (ui.css's .axis font size)
 # On a phone the 640-unit chart is drawn ~350 px wide: ui.css sets its text to 20 units there
 # (~11 px on screen, not 6), each character then ~12 units; labels that only fit on a wide screen
-# carry the class ``dense`` and are hidden on a phone (issue 58, obs 9).
+# carry the class ``dense`` and are hidden on a phone.
 CHAR_PHONE = 12
 
 

@@ -1,4 +1,4 @@
-"""The waitlist's tasks as the front desk reads them at the top of Today (issue 58, obs 4): a
+"""The waitlist's tasks as the front desk reads them at the top of Today: a
 patient was told "this slot is yours", so the task comes first and is counted with the rest.
 In the desk's words: the patient's name, the phone formatted for dialling with a tap-to-call
 link, and the clinic's name for its system (a connector's ``label:``) instead of connector

@@ -1,4 +1,4 @@
-"""The status page's error page (issue 58, obs 9): a browser under /ui that asks for a missing
+"""The status page's error page: a browser under /ui that asks for a missing
 appointment, or for something its login may not do, reads one plain sentence in the page's
 layout with a way back to Today, instead of problem+JSON. Scripts and the REST API keep the
 problem details (sync/server/problems.py decides who gets which). A browser that is not logged

@@ -1,4 +1,4 @@
-"""The status page's login and logout (issue 30, obs 7): a form instead of the browser's
+"""The status page's login and logout: a form instead of the browser's
 Basic dialog, whose Cancel showed raw JSON and which no one can log out of on a shared desk
 PC. The password goes through the same throttles and lockouts as a Basic header
 (sync/ui/auth.py ``check_login``); the form carries a CSRF token (a cookie it must match),

@@ -73,7 +73,7 @@ def _delivered_ids(connection: Any, reminder_ids: list[int]) -> set[int]:
 # --- health -----------------------------------------------------------------------------------
 
 def of_sources(column: Any, sources: Collection[str] | None) -> ColumnElement[bool]:
-    """A query's filter to the sources a site-scoped user sees (issue 60, sync/ui/scope.py);
+    """A query's filter to the sources a site-scoped user sees (sync/ui/scope.py);
     ``None``: every source, and the query is unchanged."""
     return true() if sources is None else column.in_(sorted(sources))
 
@@ -355,7 +355,7 @@ def appointment(store: Store, appointment_id: int, full: bool = False,
 
 def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict[str, Any]]:
     """What happened to one appointment, in order: outbox events, reminders planned and their
-    deliveries, calendar pushes and every answer, request and desk action, each as it came (issue 58: a later
+    deliveries, calendar pushes and every answer, request and desk action, each as it came (a later
     answer never rewrites who gave an earlier one). No contact details; the patient's own words
     (a reschedule note, a reply) only when ``full`` (the front desk)."""
     items: list[dict[str, Any]] = []

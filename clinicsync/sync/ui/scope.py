@@ -1,4 +1,4 @@
-"""Which practices a status-page user sees (issue 60): ``ui.users[].sites``.
+"""Which practices a status-page user sees: ``ui.users[].sites``.
 
 A desk user of site A lists, counts and acts on the visits, waitlist entries, answers and
 set-aside items of site A's sources only. A visit's site is its source's (``Settings.site_of``;

@@ -7,7 +7,7 @@ in the store on PostgreSQL, so the logout holds on every replica that shares it
 (sync/ui/shared_login.py); in this process on SQLite and MySQL (one host), and while the
 store cannot be reached.
 
-A session is bound to its user's credentials (issue 59): the cookie carries a keyed digest of
+A session is bound to its user's credentials: the cookie carries a keyed digest of
 the user's password hash, role and sites (the *generation*) and the time of its login. A page whose
 settings give that user another hash or role, or no longer name the user, refuses it and logs
 its id out (shared on PostgreSQL, so a replica not yet restarted on the new settings refuses it

@@ -4,7 +4,7 @@ load balancer gave an attacker N times the guesses, a lockout on one replica did
 another, and a cookie copied before a logout still opened every other replica.
 
 - Failed logins and lockouts (``SharedLogins``): one row per throttle key in ``loginfailure``.
-  An attempt reserves its place on each key in one atomic statement (issue 59): an upsert that,
+  An attempt reserves its place on each key in one atomic statement: an upsert that,
   unless the key is locked, counts the attempt and computes the new lock (the same doubling,
   cap and quiet-period reset as ``Throttle``), and otherwise returns how long the key is still
   locked. Two replicas (or threads) trying the same key at once serialize on its row, so the

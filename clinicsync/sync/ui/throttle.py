@@ -3,7 +3,7 @@ device) is locked for a time that doubles with every further failure, up to a ca
 password then costs hours instead of seconds, and a locked key is answered 429 before any
 password is hashed, so an attack cannot buy CPU or memory with wrong guesses.
 
-Counted before the check (issue 59): an attempt *reserves* its place (``reserve``: refused while
+Counted before the check: an attempt *reserves* its place (``reserve``: refused while
 the key is locked, else counted at once, and the key locked by the count that reaches the
 allowance), and a success clears the key afterwards. Counting after the check let 60 parallel
 guesses from one address all pass the read before any failure was written (19 passwords checked
@@ -105,7 +105,7 @@ class Throttle:
 
 
 class LocalLogins:
-    """The login defence's counts in this process (OWASP's authentication guidance, issue 59):
+    """The login defence's counts in this process (OWASP's authentication guidance):
 
     - per client (``client``: the address, or a known device's id instead): ``failures_allowed``,
       then locked, doubling up to ``max_lockout_seconds``. Every attempt it makes that is not a

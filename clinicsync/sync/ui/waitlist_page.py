@@ -1,4 +1,4 @@
-"""The status page's Waitlist (issue 33): open slots, offers out, accepted and expired slots,
+"""The status page's Waitlist: open slots, offers out, accepted and expired slots,
 who is waiting, and the week's refills; the front desk adds a patient (by patient id, or
 from an appointment: the same patient, doctor and type) and takes one off the list.
 
@@ -331,7 +331,7 @@ async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
             entry_id, _ = add_entry(connection, entry, now, added_by=user[:64])
     if existing is not None:  # one live entry per patient and need: the desk is shown the one that waits
         return redirect(request, f"/ui/waitlist?done=exists-{int(existing.id)}")
-    if refusal is not None:  # an entry no offer could ever reach is not stored (issue 58 obs 6)
+    if refusal is not None:  # an entry no offer could ever reach is not stored
         kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
                                                        "windows", "priority", "expires", "appointment_id")}
         return _page(request, user, 422, form=kept, errors={_form_field(refusal): refusal.reason})
