@@ -8,8 +8,8 @@ its baseline was recorded, its cursor, its delete sweep's last time, whether a r
 marked running, whether it has open quarantine items, and which of the standing conditions it
 may end (sync/runs/standing.py) stand now.
 
-The statement also reads the connector's latest run row when it stands for idle polls (an ok
-row whose counts carry ``idle_polls``: sync/store/run_log.py ``note_idle_poll``), so that a
+The statement also reads the connector's last good run row when no failure came after it and it
+stands for idle polls (its counts carry ``idle_polls``: sync/store/run_log.py ``note_idle_poll``), so that a
 poll that finds nothing folds itself into that row, one UPDATE, instead of writing a run and a
 stage row of its own.
 
@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import BindParameter, Engine, Select, bindparam, exists, select
+from sqlalchemy import BindParameter, Engine, Select, bindparam, exists, func, select
 
 from clinicsync.sync.runs.standing import Subject, head_of
 from clinicsync.sync.store.db import one_statement
@@ -51,7 +51,7 @@ class PollState:
     running: bool = True  # a run of it is marked running (a dead worker's, under the poll lock: close it)
     standing: frozenset[str] = frozenset()  # the heads (standing.head_of) of the conditions asked that stand
     asked: frozenset[str] = frozenset()  # the heads of the conditions asked
-    # its latest run row when that row stands for idle polls: (row id, how many); None otherwise
+    # its last good run row when it stands for idle polls and no failure followed: (row id, how many)
     idle_run: tuple[int, int] | None = None
 
 
@@ -88,15 +88,19 @@ def _statement(conditions: int) -> Select[Any]:
     def of(table: Any, column: Any) -> Any:
         return select(column).where(table.c.connector == connector).scalar_subquery()
 
-    latest = (select(SYNC_RUNS.c.id).where(SYNC_RUNS.c.connector == connector)
-              .order_by(SYNC_RUNS.c.started_at.desc(), SYNC_RUNS.c.id.desc()).limit(1).scalar_subquery())
+    # Its last good run (through (connector, status, id), as connector_health reads it), when no
+    # failure came after it: the row an idle poll may move (never one followed by failures).
+    runs, later = SYNC_RUNS.alias("runs"), SYNC_RUNS.alias("later")
+    last_ok = select(func.max(runs.c.id)).where(runs.c.connector == connector, runs.c.status == "ok") \
+        .scalar_subquery()
+    failed_since = exists().where(later.c.connector == connector, later.c.status == "failed", later.c.id > last_ok)
     columns = [of(BASELINES, BASELINES.c.recorded_at).label("go_live"),
                of(STATES, STATES.c.cursor).label("cursor"),
                of(DELETE_SWEEPS, DELETE_SWEEPS.c.swept_at).label("swept_at"),
                exists().where(QUARANTINE.c.connector == connector, QUARANTINE.c.status == OPEN).label("open"),
                exists().where(SYNC_RUNS.c.connector == connector, SYNC_RUNS.c.status == "running").label("running"),
-               latest.label("last_id"),
-               select(SYNC_RUNS.c.counts).where(SYNC_RUNS.c.id == latest, SYNC_RUNS.c.status == "ok")
+               last_ok.label("last_id"),
+               select(SYNC_RUNS.c.counts).where(SYNC_RUNS.c.id == last_ok, ~failed_since)
                .scalar_subquery().label("last_counts")]
     assert len(columns) == _FIXED
     columns += [exists().where(HOUSEKEEPING.c.task == bindparam(f"h{n}")).label(f"h{n}") for n in range(conditions)]
