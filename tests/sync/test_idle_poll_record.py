@@ -148,3 +148,22 @@ def test_a_poll_with_something_new_gets_its_full_record(tmp_path: Path, store: S
     assert stage.status == "ok" and stage.rows > 0 and stage.started_at <= rows[-1].finished_at
     poll_connector_job(ctx, "emr")  # idle after it: a new row, the import's row is kept
     assert len(_runs(store)) == 4
+
+
+def test_a_re_export_of_the_same_rows_is_an_idle_poll(tmp_path: Path, store: Store, store_url: str) -> None:
+    """A byte-different file of the same rows: every row read and found unchanged, the file's
+    new digest stored, and the run recorded as idle (no import stage row)."""
+    ctx = _context(tmp_path, store, store_url)
+    poll_connector_job(ctx, "emr")
+    stages = _import_stages(store)
+    export = tmp_path / "drop" / "a.csv"
+    text = export.read_bytes()
+    export.write_bytes(text.replace(b"\r\n", b"\n") if b"\r\n" in text else text.replace(b"\n", b"\r\n"))
+    writes = _writes(store, ctx)
+    assert [w for w in writes if "syncrun" in w] and all(w.startswith("INSERT INTO syncrun") for w in writes
+                                                         if "syncrun" in w), writes
+    assert not [w for w in writes if "run_stage" in w], writes
+    rows = _runs(store)
+    counts = orjson.loads(rows[-1].counts)
+    assert counts["idle_polls"] == 1 and counts["unchanged"] == 20 and counts["created"] == 0
+    assert _import_stages(store) == stages

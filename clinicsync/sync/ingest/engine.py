@@ -431,7 +431,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
                     counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
                 else:
-                    record.open()
+                    if mapped or quarantined or known.sightings or snapshot_end is not None or within is not None:
+                        record.open()  # rows that name the run, or deletions: its rows first
                     with lane:
                         counts, error = apply(replace(options, remember_people=sole_writer))
             except IntegrityError:

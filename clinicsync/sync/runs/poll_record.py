@@ -4,11 +4,14 @@ has something to store, or one row for a poll that had nothing.
 Most polls find nothing new. Each wrote a run row and a stage row, each inserted at the start
 and updated at the end: four writes (on PostgreSQL four round trips, each costing more CPU than
 the source's query) to say "polled, nothing". Now a poll that may be idle writes nothing at its
-start; the first batch it must store (or its failure) writes both rows as before, dated from
-the poll's start, and from then on the run is recorded in full. A poll that ends having stored
+start. Its first batch with rows that name the run (visits, quarantine items, sightings) or that
+may delete writes both rows first, as before, dated from the poll's start, and from then on the
+run is recorded in full; so does a failure, or any count but fetched and unchanged rows at the
+end. A batch of unchanged rows or a moved cursor alone (a re-export, a FHIR server's clock) is
+stored without them. A poll that ends having stored
 nothing, failed nothing and changed nothing is one statement (sync/store/run_log.py
-``note_idle_poll``): the connector's latest run row, when it already stands for idle polls, is
-moved to this poll; else one finished row. What `status`, /metrics and the stall checks read of
+``note_idle_poll``): the connector's last good run row, when it stands for idle polls and no
+failure followed it, is moved to this poll; else one finished row. What `status`, /metrics and the stall checks read of
 the run history stays true (latest run, last success, failures since), and a source that stops
 polling stops moving it.
 
@@ -65,8 +68,10 @@ class PollRecord:
             self.progress.stage_storing(self.stage)
 
     def finish(self, counts: Counts, error: str | None, changed: bool = False) -> None:
-        """The run's end. Idle (never opened, no ``error``, nothing ``changed``): one statement."""
-        if self.row_id is None and error is None and not changed:
+        """The run's end. Idle (never opened, no ``error``, nothing ``changed``, no count but
+        fetched and unchanged rows): one statement. A batch of unchanged rows or a moved cursor
+        alone (a re-export, a FHIR server's clock) stores without opening the run."""
+        if self.row_id is None and error is None and not changed and not _changes(counts):
             with self.lane:
                 self.store.note_idle_poll(self.run_id, self.connector, self.started, counts, self.state.idle_run)
                 self.progress.stage_finished(self.stage, None)
@@ -76,3 +81,8 @@ class PollRecord:
         with self.lane:
             self.store.finish_run(self.row_id, counts, error)
             self.progress.stage_finished(self.stage, error)
+
+
+def _changes(counts: Counts) -> bool:
+    """Anything but rows fetched and found unchanged."""
+    return any(value for key, value in counts.as_dict().items() if key not in ("fetched", "unchanged"))
