@@ -22,7 +22,10 @@ server's CPU are not in it) of one round of N idle polls, divided by N, the medi
 rounds; the poll job is called directly (sync/service/jobs.py ``poll_connector_job``), as
 the service's poll thread does, with one ServiceContext for the whole run as the service has.
 ``--before TREE``: the same cases also run against another checkout (``git archive`` of the
-commit before), through PYTHONPATH=TREE, with this script; rounds interleave before/after.
+commit before), through PYTHONPATH=TREE, with this script; ``--pairs P``: each case in P child
+processes per tree, before and after alternating, and the ratio after/before pair by pair (the
+median). Each child also counts, in one more idle round not timed, the statements an idle poll
+sends to the store and how many of them write.
 """
 
 from __future__ import annotations
@@ -228,9 +231,31 @@ def case(kind: str, store: str, sources: int, rounds: int) -> dict[str, Any]:
                 first = jobs.poll_connector_job(ctx, name)
                 assert first is not None and first[name]["created"] > 0, first
             per_poll = _rounds(ctx, names, rounds)
+            statements, writes = _statements(ctx, names)
         ctx.store.engine.dispose()
     return {"kind": kind, "store": store, "ms": statistics.median(per_poll) * 1000,
-            "rounds_ms": [round(r * 1000, 2) for r in per_poll]}
+            "rounds_ms": [round(r * 1000, 2) for r in per_poll], "statements": statements, "writes": writes}
+
+
+def _statements(ctx: Any, names: list[str]) -> tuple[float, float]:
+    """One more idle round, not timed: the statements sent to the store per poll, and of them the
+    writes (anything but a SELECT; the poll lock's statements count as reads on PostgreSQL)."""
+    from sqlalchemy import event
+
+    from clinicsync.sync.service import jobs
+
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        sent.append(statement.lstrip()[:6].upper())
+
+    event.listen(ctx.store.engine, "before_cursor_execute", seen)
+    try:
+        for name in names:
+            jobs.poll_connector_job(ctx, name)
+    finally:
+        event.remove(ctx.store.engine, "before_cursor_execute", seen)
+    return len(sent) / len(names), sum(1 for s in sent if s != "SELECT") / len(names)
 
 
 def bare_select(repeat: int = 50) -> dict[str, Any]:
@@ -268,7 +293,10 @@ def _child(args: list[str], tree: Path | None) -> dict[str, Any]:
     return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
-def run_cases(sources: int, rounds: int, before: Path | None, only: list[str] | None) -> None:
+def run_cases(sources: int, rounds: int, before: Path | None, only: list[str] | None, pairs: int = 1) -> None:
+    """Each case in ``pairs`` child processes per tree, before and after alternating (a load
+    spike falls on both alike); per tree the median of the children's medians, and with
+    ``--before`` the median of the after/before ratios pair by pair."""
     trees: list[tuple[str, Path | None]] = ([("before", before)] if before else []) + [("after", None)]
     floor = _child(["--floor"], None)
     print(f"load {os.getloadavg()[0]:.1f}; bare SELECT of a {ROWS}-row table: {floor['all']:.2f} ms CPU; "
@@ -276,10 +304,19 @@ def run_cases(sources: int, rounds: int, before: Path | None, only: list[str] | 
     for kind, store in CASES:
         if only and f"{kind}/{store}" not in only:
             continue
+        found: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in trees}
+        for _ in range(pairs):
+            for label, tree in trees:
+                found[label].append(_child(["--case", kind, store, str(sources), str(rounds)], tree))
         line = []
-        for label, tree in trees:
-            figures = _child(["--case", kind, store, str(sources), str(rounds)], tree)
-            line.append(f"{label} {figures['ms']:.2f} ms (rounds {figures['rounds_ms']})")
+        for label, runs in found.items():
+            line.append(f"{label} {statistics.median(r['ms'] for r in runs):.2f} ms "
+                        f"(children {[round(r['ms'], 2) for r in runs]}; "
+                        f"{runs[-1].get('statements', float('nan')):.1f} statements, "
+                        f"{runs[-1].get('writes', float('nan')):.1f} writes per poll)")
+        if before:
+            ratio = statistics.median(a["ms"] / b["ms"] for a, b in zip(found["after"], found["before"], strict=True))
+            line.append(f"after/before {ratio:.2f}")
         print(f"{kind} on {store}, {sources} sources, load {os.getloadavg()[0]:.1f}: CPU per idle poll: "
               + "; ".join(line), file=sys.stderr)
 
@@ -291,6 +328,7 @@ def main() -> None:
     parser.add_argument("--cases", action="store_true", help="every kind of source and store")
     parser.add_argument("--only", nargs="*", help="with --cases: these, e.g. sql/postgres csv/sqlite")
     parser.add_argument("--before", type=Path, help="with --cases: also run against this checkout")
+    parser.add_argument("--pairs", type=int, default=1, help="with --cases: child processes per tree, alternating")
     parser.add_argument("--case", nargs=4, help=argparse.SUPPRESS)  # kind store sources rounds (a child)
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -302,7 +340,7 @@ def main() -> None:
         print(json.dumps(bare_select()))
         return
     if args.cases:
-        run_cases(args.sources[0] if args.sources else 10, args.rounds, args.before, args.only)
+        run_cases(args.sources[0] if args.sources else 10, args.rounds, args.before, args.only, args.pairs)
         return
     for sources in args.sources:
         with contextlib.redirect_stdout(io.StringIO()):  # the console log of every poll

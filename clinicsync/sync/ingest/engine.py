@@ -49,6 +49,7 @@ from clinicsync.sync.ingest.fingerprint import (
 from clinicsync.sync.ingest.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.ingest.supersede import recording, supersede
 from clinicsync.sync.ingest.sweep import sweep_if_due, with_moved_past_window
+from clinicsync.sync.runs.poll_record import PollRecord
 from clinicsync.sync.runs.poll_state import read_poll_state
 from clinicsync.sync.runs.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.runs.run_progress import PRUNED_PER_CALL as STAGES_PRUNED_PER_CALL
@@ -341,15 +342,15 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     subjects = [(Standing(event, "connector"), config.name, part) for event, part in remembered]
     state = read_poll_state(store.engine, config.name, [(FAILING, config.name, ""), (CRASHING, config.name, ""),
                                                         *subjects])
-    with lane:
-        if abandon and state.running:  # none left running (the usual case): the run's row alone, one statement
-            row_id, abandoned = store.restart_run(run_id, config.name)
-            if abandoned:
-                log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
-        else:
-            row_id = store.start_run(run_id, config.name)
-        progress.stage_started(stage)
+    # The run's rows: at once for a first import, a dry run or a poll that closes a dead worker's
+    # runs; else when it first stores something, and one statement if it stores nothing
+    # (sync/runs/poll_record.py).
+    record = PollRecord(store, run_id, config.name, stage, progress, lane, state,
+                        lazy=not dry_run and state.go_live is not None, abandon=abandon)
+    if record.abandoned:
+        log.warning("connector.runs_abandoned", connector=config.name, count=record.abandoned)
     connector = None
+    reread = False  # the read's epoch changed (query, mapping or cursor column): not an idle poll
     failed: tuple[Standing, str, dict[str, Any]] | None = None  # what ended the run, if it failed
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
@@ -430,6 +431,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
                     counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
                 else:
+                    if mapped or quarantined or known.sightings or snapshot_end is not None or within is not None:
+                        record.open()  # rows that name the run, or deletions: its rows first
                     with lane:
                         counts, error = apply(replace(options, remember_people=sole_writer))
             except IntegrityError:
@@ -486,6 +489,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         if report.error is None and not dry_run:
             _check_subscription(store, config, connector, bound)
             if read_before != read_now:  # the epoch is kept even by a source that keeps no cursor
+                reread = True
                 with lane, store.engine.begin() as connection:
                     store.save_cursor(connection, config.name, with_epoch(stored.cursor, read_now))
         if report.error is None and first:
@@ -507,9 +511,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     finally:
         if connector is not None:
             connector.close()
-        with lane:
-            store.finish_run(row_id, report.counts, report.error)
-            progress.stage_finished(stage, report.error)
+        record.finish(report.counts, report.error, changed=reread)
     with lane:
         ended = _note_failure(store, bound, config.name, failed, report.error)
         if connector is not None:

@@ -19,6 +19,16 @@ class ProgressObserver:
     def stage_started(self, stage: str, total: int | None = None) -> None:
         """``stage`` began; ``total``: rows it will do, when it knows."""
 
+    def stage_started_lazily(self, stage: str) -> None:
+        """``stage`` began, and may end with nothing stored (a poll): an observer that records
+        stages in the store waits for ``stage_storing`` before it writes, so that a poll that
+        finds nothing leaves no row of its own (sync/runs/run_progress.py RunRecorder). The rest
+        see a start."""
+        self.stage_started(stage)
+
+    def stage_storing(self, stage: str) -> None:
+        """``stage``, started lazily, is about to store something (or has failed)."""
+
     def stage_advanced(self, stage: str, done: int, total: int | None = None) -> None:
         """``done`` rows so far (a running count, not an increment)."""
 
@@ -65,6 +75,12 @@ class Fanout(ProgressObserver):
 
     def stage_started(self, stage: str, total: int | None = None) -> None:
         self._each("stage_started", stage, total)
+
+    def stage_started_lazily(self, stage: str) -> None:
+        self._each("stage_started_lazily", stage)
+
+    def stage_storing(self, stage: str) -> None:
+        self._each("stage_storing", stage)
 
     def stage_advanced(self, stage: str, done: int, total: int | None = None) -> None:
         self._each("stage_advanced", stage, done, total)

@@ -48,6 +48,7 @@ class RunRecorder(ProgressObserver):
         self.rows: dict[str, int] = {}  # stage -> its row id
         self.written: dict[str, float] = {}
         self.done: dict[str, tuple[int, int | None]] = {}  # stage -> (rows, total) as last told
+        self.lazy: dict[str, datetime] = {}  # stage -> its start, not written until it stores (stage_storing)
         self.broken = False
         self.host, self.pid = socket.gethostname()[:255], os.getpid()
 
@@ -65,11 +66,24 @@ class RunRecorder(ProgressObserver):
             return None
 
     def stage_started(self, stage: str, total: int | None = None) -> None:
+        self._start(stage, total, utcnow())
+
+    def _start(self, stage: str, total: int | None, now: datetime) -> None:
         result = self._write("start", stage, _STARTED, {
             "run_id": self.run_id, "stage": stage[:96], "total": total, "host": self.host, "pid": self.pid,
-            "now": utcnow()})
+            "now": now})
         if result is not None:
             self.rows[stage] = int(result.inserted_primary_key[0])
+
+    def stage_started_lazily(self, stage: str) -> None:
+        """No row yet: a poll that stores nothing writes none (its run row says it polled:
+        sync/store/run_log.py ``note_idle_poll``); ``stage_storing`` writes it, dated from now."""
+        self.lazy[stage] = utcnow()
+
+    def stage_storing(self, stage: str) -> None:
+        started = self.lazy.pop(stage, None)
+        if started is not None:
+            self._start(stage, None, started)  # the rows counted meanwhile go with its next write
 
     def stages_skipped(self, stages: Sequence[str]) -> None:
         """One row each, written finished (``ok``, 0 rows of 0) in one statement: `status` shows
@@ -84,7 +98,7 @@ class RunRecorder(ProgressObserver):
 
     def stage_advanced(self, stage: str, done: int, total: int | None = None) -> None:
         row = self.rows.get(stage)
-        self.done[stage] = (done, total)
+        self.done[stage] = (done, total)  # a lazy stage's too: its row gets them when written
         last = self.written.get(stage)
         if row is None or (last is not None and time.monotonic() - last < WRITE_EVERY):
             return
@@ -95,6 +109,12 @@ class RunRecorder(ProgressObserver):
         self._write("advance", stage, update(STAGES).where(S.id == row).values(**values))
 
     def stage_finished(self, stage: str, error: str | None = None) -> None:
+        if stage in self.lazy:
+            if error is None:  # stored nothing, failed nothing: no row (its run's row tells)
+                del self.lazy[stage]
+                self.done.pop(stage, None)
+                return
+            self.stage_storing(stage)  # a failure is always recorded
         row = self.rows.pop(stage, None)
         if row is None:
             return

@@ -16,12 +16,19 @@ from clinicsync.sync.store.records import Counts
 from clinicsync.sync.store.tables import SYNC_RUNS as RUNS
 
 RUNS_PRUNED_PER_CALL = 5_000  # run rows deleted per connector per prune_runs call
+# The key of a run's counts that marks a row standing for idle polls, and how many (note_idle_poll).
+IDLE_POLLS = "idle_polls"
 
 
 # A run's two writes, built once (every poll makes them, idle or not): a statement built per call
 # costs SQLAlchemy its construction and cache key each time; these compile once.
 _RUN_STARTED = insert(RUNS).values(run_id=bindparam("run_id"), connector=bindparam("connector"), status="running",
                                    counts="{}", started_at=bindparam("now"))
+_IDLE_RUN = insert(RUNS).values(run_id=bindparam("run_id"), connector=bindparam("connector"), status="ok",
+                                counts=bindparam("counts"), started_at=bindparam("started"),
+                                finished_at=bindparam("now"))
+_IDLE_FOLDED = update(RUNS).where(RUNS.c.id == bindparam("row_id"), RUNS.c.status == "ok").values(
+    counts=bindparam("counts"), started_at=bindparam("started"), finished_at=bindparam("now"))
 _RUN_FINISHED = update(RUNS).where(RUNS.c.id == bindparam("row_id")).values(
     status=bindparam("status"), counts=bindparam("counts"), error=bindparam("error"), finished_at=bindparam("now"))
 
@@ -29,9 +36,35 @@ _RUN_FINISHED = update(RUNS).where(RUNS.c.id == bindparam("row_id")).values(
 class RunLog(StoreBase):
     """Starts, finishes, abandons and prunes runs."""
 
-    def start_run(self, run_id: str, connector: str) -> int:
+    def start_run(self, run_id: str, connector: str, started: datetime | None = None) -> int:
+        """``started``: when the run began, if before now (a poll writes its row only once it has
+        something to store)."""
         with one_statement(self.engine) as connection:
-            return self._insert_run(connection, run_id, connector)
+            return self._insert_run(connection, run_id, connector, started)
+
+    def note_idle_poll(self, run_id: str, connector: str, started: datetime, counts: Counts,
+                       idle_run: tuple[int, int] | None) -> None:
+        """A poll that found nothing new, stored nothing, failed nothing: one statement. When the
+        connector's latest run row already stands for idle polls (``idle_run``: its id and how
+        many, sync/runs/poll_state.py), that row is moved to this poll (its start, end and counts,
+        ``idle_polls`` one more); otherwise one finished ``ok`` row is written, marked so.
+
+        Why: a poll a minute wrote a run row and an import stage row, each inserted then updated
+        (four writes), for nothing. What the readers take from the run history stays true: the
+        latest run (when it started, ok), the last success (when it finished), the failures since
+        (none: an idle row follows a failed one, never replaces it), so `status`, /metrics,
+        the silent-source stall and its alert see a source polled now. A run that stored or
+        failed anything keeps its own full row, never folded over."""
+        now = utcnow()
+        with one_statement(self.engine) as connection:
+            if idle_run is not None:
+                row_id, polls = idle_run
+                folded = connection.execute(_IDLE_FOLDED, {
+                    "row_id": row_id, "counts": _idle_counts(counts, polls + 1), "started": started, "now": now})
+                if folded.rowcount == 1:
+                    return
+            connection.execute(_IDLE_RUN, {"run_id": run_id, "connector": connector, "started": started,
+                                           "counts": _idle_counts(counts, 1), "now": now})
 
     def restart_run(self, run_id: str, connector: str) -> tuple[int, int]:
         """``abandon_runs`` then ``start_run``, in one transaction (a poll's first round of the
@@ -42,8 +75,9 @@ class RunLog(StoreBase):
             return self._insert_run(connection, run_id, connector), abandoned
 
     @staticmethod
-    def _insert_run(connection: Connection, run_id: str, connector: str) -> int:
-        result = connection.execute(_RUN_STARTED, {"run_id": run_id, "connector": connector, "now": utcnow()})
+    def _insert_run(connection: Connection, run_id: str, connector: str, started: datetime | None = None) -> int:
+        result = connection.execute(_RUN_STARTED, {"run_id": run_id, "connector": connector,
+                                                   "now": started or utcnow()})
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(self, row_id: int, counts: Counts, error: str | None) -> None:
@@ -96,3 +130,7 @@ class RunLog(StoreBase):
                     error="abandoned: the worker stopped before finishing (crash or kill); "
                           "the next run resumed from the last stored batch"))
         return int(result.rowcount)
+
+
+def _idle_counts(counts: Counts, polls: int) -> str:
+    return orjson.dumps({**counts.as_dict(), IDLE_POLLS: polls}).decode()
