@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from clinicsync.common.ratelimit import TokenBucket
 from clinicsync.common.timeutil import moment_in_pass, parse_duration, zone
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES, ReminderStatus
 from clinicsync.notifiers.base import (
     CHANNELS,
     DeliveryUnknownError,
@@ -210,7 +210,7 @@ class Dispatcher(ClaimedRows):
             yield ids
 
     def _due_query(self) -> Any:
-        return (select(R.c.id).where(R.c.status == "pending", R.c.due_at <= self.now)
+        return (select(R.c.id).where(R.c.status == ReminderStatus.PENDING, R.c.due_at <= self.now)
                 .order_by(R.c.due_at, R.c.id))
 
     def _claim(self, limit: int) -> list[int]:
@@ -221,7 +221,7 @@ class Dispatcher(ClaimedRows):
             ids = list(connection.execute(query).scalars())
             if ids:
                 connection.execute(update(R).where(R.c.id.in_(ids)).values(
-                    status="sending", claimed_by=self.token, send_started_at=None,
+                    status=ReminderStatus.SENDING, claimed_by=self.token, send_started_at=None,
                     lease_until=self.clock() + timedelta(seconds=self.config.lease_seconds),
                     updated_at=self.clock()))
         return ids
@@ -230,12 +230,12 @@ class Dispatcher(ClaimedRows):
         """Claims whose lease ran out: handed over -> unknown; never handed over -> pending."""
         now = self.clock()
         with writer(self.store.engine) as connection:
-            expired = and_(R.c.status == "sending", R.c.lease_until < now)
+            expired = and_(R.c.status == ReminderStatus.SENDING, R.c.lease_until < now)
             lost = connection.execute(update(R).where(expired, R.c.send_started_at.is_not(None)).values(
-                status="unknown", reason="the sender stopped during the send (its lease ran out); "
+                status=ReminderStatus.UNKNOWN, reason="the sender stopped during the send (its lease ran out); "
                                          "it may or may not have gone out", updated_at=now)).rowcount
             connection.execute(update(R).where(expired, R.c.send_started_at.is_(None)).values(
-                status="pending", claimed_by=None, lease_until=None, updated_at=now))
+                status=ReminderStatus.PENDING, claimed_by=None, lease_until=None, updated_at=now))
         for _ in range(lost or 0):
             self.report.count("unknown")
         if lost:
@@ -251,7 +251,7 @@ class Dispatcher(ClaimedRows):
         is one the provider did not take), so nothing goes twice. Its ``notifier`` is cleared:
         the next send names the one it goes through, and a row the quiet hours hold is not
         moved again at every run."""
-        waiting = and_(R.c.status == "pending", R.c.reason.startswith(RETRYING, autoescape=True),
+        waiting = and_(R.c.status == ReminderStatus.PENDING, R.c.reason.startswith(RETRYING, autoescape=True),
                        R.c.due_at > self.now, R.c.notifier.is_not(None))
         # Scanned only when the routes changed since the last dispatcher recorded them (one row
         # read otherwise): the waiting rows are found among every pending one.
@@ -269,15 +269,16 @@ class Dispatcher(ClaimedRows):
 
     def _requeue_unknown(self) -> None:
         with writer(self.store.engine) as connection:
-            connection.execute(update(R).where(R.c.status == "unknown").values(
-                status="pending", reason="resend requested", due_at=self.now, claimed_by=None,
+            connection.execute(update(R).where(R.c.status == ReminderStatus.UNKNOWN).values(
+                status=ReminderStatus.PENDING, reason="resend requested", due_at=self.now, claimed_by=None,
                 lease_until=None, send_started_at=None, updated_at=self.clock()))
 
     def _release_unstarted(self) -> None:
         with writer(self.store.engine) as connection:
             connection.execute(update(R).where(
-                R.c.status == "sending", R.c.claimed_by == self.token, R.c.send_started_at.is_(None)).values(
-                status="pending", claimed_by=None, lease_until=None, updated_at=self.clock()))
+                R.c.status == ReminderStatus.SENDING, R.c.claimed_by == self.token,
+                R.c.send_started_at.is_(None)).values(
+                status=ReminderStatus.PENDING, claimed_by=None, lease_until=None, updated_at=self.clock()))
 
     # -- loading --------------------------------------------------------------------------
     def _order(self, item: Item) -> list[str]:
@@ -372,7 +373,7 @@ class Dispatcher(ClaimedRows):
             # A refused send's "will retry: …" stays: should the wait make it too late, the
             # outage is still why it was not sent (_gave_up).
             kept = row.reason if is_retrying(row.reason) else None
-            self._finish(item, "pending", kept, due=slot.due, note=slot.note)
+            self._finish(item, ReminderStatus.PENDING, kept, due=slot.due, note=slot.note)
             return Decision.DEFER, None
         return Decision.SEND, None
 
@@ -415,8 +416,8 @@ class Dispatcher(ClaimedRows):
             ids = [int(r.item.split(":", 1)[1]) for stage in ("dispatch", "agenda")
                    for r in take_retries(connection, stage, self.clock())]
             if ids:
-                connection.execute(update(R).where(R.c.id.in_(ids), R.c.status == "failed").values(
-                    status="pending", reason=None, claimed_by=None, lease_until=None, send_started_at=None,
+                connection.execute(update(R).where(R.c.id.in_(ids), R.c.status == ReminderStatus.FAILED).values(
+                    status=ReminderStatus.PENDING, reason=None, claimed_by=None, lease_until=None, send_started_at=None,
                     updated_at=self.clock()))
 
     # -- sending --------------------------------------------------------------------------
@@ -434,7 +435,7 @@ class Dispatcher(ClaimedRows):
         def failed(connection: Connection, reason: str) -> None:
             if not self.dry_run:
                 connection.execute(update(R).where(R.c.id == row.id, R.c.claimed_by == self.token).values(
-                    status="failed", reason=f"set aside: {reason}", claimed_by=None, lease_until=None,
+                    status=ReminderStatus.FAILED, reason=f"set aside: {reason}", claimed_by=None, lease_until=None,
                     updated_at=self.clock()))
 
         stage = "agenda" if row.kind == "agenda" else "dispatch"
@@ -452,14 +453,14 @@ class Dispatcher(ClaimedRows):
             self.report.count("deferred")
             return
         if decision is Decision.CANCEL:  # as re-planning cancels what the settings no longer want
-            self._finish(item, "cancelled", reason)
+            self._finish(item, ReminderStatus.CANCELLED, reason)
             return
         if decision is Decision.SEND and (item.row.connector in self.orphaned or item.row.connector in self.retired):
             self._orphaned(item)
             return
         if decision is Decision.SKIP:
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
-            self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
+            self._finish(item, ReminderStatus.FAILED if gave_up else ReminderStatus.SKIPPED, gave_up or reason)
             self.report.count("failed" if gave_up else "skipped", reason)
             return
         draft = self._draft(item)
@@ -507,11 +508,11 @@ class Dispatcher(ClaimedRows):
             # aside (a stall, `set-aside list`), so that `set-aside retry` after the fix sends it.
             raise template
         if item.tried:
-            self._finish(item, "failed", last_error or "every channel failed")
+            self._finish(item, ReminderStatus.FAILED, last_error or "every channel failed")
             self.report.count("failed")
         else:
             unreachable = self._unreachable(item)
-            self._finish(item, "skipped", unreachable)
+            self._finish(item, ReminderStatus.SKIPPED, unreachable)
             self.report.count("skipped", unreachable)
 
     def _orphaned(self, item: Item) -> None:
@@ -521,11 +522,11 @@ class Dispatcher(ClaimedRows):
         it as any other). A retired source's is cancelled, nobody told."""
         name = item.row.connector
         if name in self.retired:
-            self._finish(item, "cancelled", RETIRED.format(name=name))
+            self._finish(item, ReminderStatus.CANCELLED, RETIRED.format(name=name))
             self.report.count("skipped", "source retired")
             return
         reason = f"{HELD.format(name=name)}: {fixes(name)}"
-        self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
+        self._finish(item, ReminderStatus.PENDING, reason, due=self.now + HOLD_RECHECK)
         self.report.count("deferred")
 
     def _unreachable(self, item: Item) -> str:
@@ -546,14 +547,14 @@ class Dispatcher(ClaimedRows):
             attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
             attempts, cap = item.attempts, self.config.max_attempts
             if cap is not None and attempts >= cap:
-                self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}", delivery=attempt)
+                self._finish(item, ReminderStatus.FAILED, f"gave up after {attempts} attempts: {exc}", delivery=attempt)
                 self.report.count("failed")
             else:
                 delay = self.config.backoff(attempts)
                 if exc.retry_after:
                     delay = max(delay, timedelta(seconds=exc.retry_after))
                     self._told_to_wait(name, timedelta(seconds=exc.retry_after))
-                self._finish(item, "pending", f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
+                self._finish(item, ReminderStatus.PENDING, f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
                 self.report.count("retrying")
             return SendOutcome.RETRY
         except OptedOutError as exc:
@@ -569,18 +570,21 @@ class Dispatcher(ClaimedRows):
             detail = (f"sent, but no answer came back ({exc}); it may or may not have gone out"
                       if isinstance(exc, DeliveryUnknownError) else
                       f"the notifier raised {type(exc).__name__} (unclassified); it may or may not have gone out")
-            self._finish(item, "unknown", detail, delivery=self._attempt(item, channel, name, "unknown", detail=detail))
+            self._finish(item, ReminderStatus.UNKNOWN, detail, delivery=self._attempt(item, channel, name, "unknown",
+                                                                                      detail=detail))
             self.report.count("unknown")
             return SendOutcome.UNKNOWN
         except BaseException:
             self._stop.set()
             reason = "interrupted during the send; it may or may not have gone out"
-            self._finish(item, "unknown", reason, delivery=self._attempt(item, channel, name, "unknown", detail=reason))
+            self._finish(item, ReminderStatus.UNKNOWN, reason, delivery=self._attempt(item, channel, name, "unknown",
+                                                                                      detail=reason))
             self.report.count("unknown")
             raise
         attempt = self._attempt(item, channel, name, "sent", provider_id=receipt.provider_id,
                                 provider_status=receipt.status, detail=receipt.detail)
-        self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments, delivery=attempt,
+        self._finish(item, ReminderStatus.SENT, None, provider_id=receipt.provider_id, segments=segments,
+                     delivery=attempt,
                      sent_at=self.clock())
         self.report.count("sent")
         return SendOutcome.SENT
@@ -601,7 +605,8 @@ class Dispatcher(ClaimedRows):
         left = until - self.clock() if until is not None else timedelta(0)
         if left <= timedelta(0):
             return False
-        self._finish(item, "pending", f"{RETRYING}{WAITING_FOR_PROVIDER.format(name=name)}", due=self.now + left)
+        self._finish(item, ReminderStatus.PENDING, f"{RETRYING}{WAITING_FOR_PROVIDER.format(name=name)}",
+                     due=self.now + left)
         self.report.count("deferred")
         return True
 
@@ -628,19 +633,19 @@ class Dispatcher(ClaimedRows):
         """A transaction and a WHERE clause matching the row only while this dispatcher holds it."""
         with self.store.engine.begin() as connection:
             yield connection, and_(R.c.id == item.row.id, R.c.claimed_by == self.token,
-                                   R.c.status.in_(("sending", "unknown")))
+                                   R.c.status.in_((ReminderStatus.SENDING, ReminderStatus.UNKNOWN)))
 
     def _hand_over(self, item: Item, channel: str, notifier: str) -> bool:
         now = self.clock()
         with self._own(item) as (connection, mine):
-            changed = connection.execute(update(R).where(mine, R.c.status == "sending").values(
+            changed = connection.execute(update(R).where(mine, R.c.status == ReminderStatus.SENDING).values(
                 send_started_at=now, channel=channel, notifier=notifier, attempts=R.c.attempts + 1,
                 lease_until=now + timedelta(seconds=self.config.lease_seconds), updated_at=now)).rowcount
         if changed:
             item.attempts += 1
         return bool(changed)
 
-    def _finish(self, item: Item, status: str, reason: str | None, *, due: datetime | None = None,
+    def _finish(self, item: Item, status: ReminderStatus, reason: str | None, *, due: datetime | None = None,
                 note: str | None = None, provider_id: str | None = None, segments: int | None = None,
                 sent_at: datetime | None = None, delivery: dict[str, Any] | None = None) -> None:
         """Record the outcome (and the delivery attempt that led to it) in one transaction."""
@@ -648,7 +653,7 @@ class Dispatcher(ClaimedRows):
             return
         values: dict[str, Any] = {"status": status, "reason": reason, "tried": ",".join(item.tried),
                                   "updated_at": self.clock()}
-        if status == "pending":
+        if status == ReminderStatus.PENDING:
             values.update(claimed_by=None, lease_until=None, send_started_at=None, due_at=due or item.row.due_at)
         if note is not None:
             values["note"] = note

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
+from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
 
@@ -21,7 +22,7 @@ def reminder_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
                                "no sample when there is none")
     with store.engine.connect() as connection:
         since = connection.execute(
-            select(func.min(REMINDERS.c.updated_at)).where(REMINDERS.c.status == "unknown")).scalar_one()
+            select(func.min(REMINDERS.c.updated_at)).where(REMINDERS.c.status == ReminderStatus.UNKNOWN)).scalar_one()
     if since is not None:
         oldest.add_metric([], since.timestamp())
     yield oldest
