@@ -20,14 +20,12 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from clinicsync.common.ratelimit import TokenBucket
 from clinicsync.common.timeutil import moment_in_pass, parse_duration, zone
@@ -54,7 +52,6 @@ from clinicsync.sync.reminders.claimed import (
     STALE_DECLINE,
     ClaimedRows,
     Item,
-    R,
     patient_address,
 )
 from clinicsync.sync.reminders.compose import Draft, SiteComposers
@@ -70,7 +67,6 @@ from clinicsync.sync.reminders.timing import place
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.runs.setaside import Item as SetAsideItem
 from clinicsync.sync.runs.setaside import reason_of, run_isolated, take_retries
-from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import RETRYING, is_retrying
 
@@ -198,8 +194,7 @@ class Dispatcher(ClaimedRows):
 
     def _batches(self, size: int) -> Iterator[list[int]]:
         if self.dry_run:
-            with self.store.engine.connect() as connection:
-                ids = list(connection.execute(self._due_query()).scalars())
+            ids = self.store.reminder_rows.due_ids(self.now)
             for start in range(0, len(ids), size):
                 yield ids[start:start + size]
             return
@@ -209,38 +204,18 @@ class Dispatcher(ClaimedRows):
                 return
             yield ids
 
-    def _due_query(self) -> Any:
-        return (select(R.c.id).where(R.c.status == ReminderStatus.PENDING, R.c.due_at <= self.now)
-                .order_by(R.c.due_at, R.c.id))
-
     def _claim(self, limit: int) -> list[int]:
-        with writer(self.store.engine) as connection:
-            query = self._due_query().limit(limit)
-            if connection.dialect.name != "sqlite":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(connection.execute(query).scalars())
-            if ids:
-                connection.execute(update(R).where(R.c.id.in_(ids)).values(
-                    status=ReminderStatus.SENDING, claimed_by=self.token, send_started_at=None,
-                    lease_until=self.clock() + timedelta(seconds=self.config.lease_seconds),
-                    updated_at=self.clock()))
-        return ids
+        return self.store.reminder_rows.claim_due(self.now, limit, self.token,
+                                                  timedelta(seconds=self.config.lease_seconds), self.clock)
 
     def recover(self) -> int:
         """Claims whose lease ran out: handed over -> unknown; never handed over -> pending."""
-        now = self.clock()
-        with writer(self.store.engine) as connection:
-            expired = and_(R.c.status == ReminderStatus.SENDING, R.c.lease_until < now)
-            lost = connection.execute(update(R).where(expired, R.c.send_started_at.is_not(None)).values(
-                status=ReminderStatus.UNKNOWN, reason="the sender stopped during the send (its lease ran out); "
-                                         "it may or may not have gone out", updated_at=now)).rowcount
-            connection.execute(update(R).where(expired, R.c.send_started_at.is_(None)).values(
-                status=ReminderStatus.PENDING, claimed_by=None, lease_until=None, updated_at=now))
-        for _ in range(lost or 0):
+        lost = self.store.reminder_rows.recover_expired(self.clock())
+        for _ in range(lost):
             self.report.count("unknown")
         if lost:
             log.warning("reminders.unknown", count=lost, hint="see `clinicsync reminders list --status unknown`")
-        return int(lost or 0)
+        return lost
 
     def _reroute_waiting(self) -> None:
         """Messages waiting out a refusal (``will retry: …``) by a notifier that no longer sends
@@ -251,34 +226,21 @@ class Dispatcher(ClaimedRows):
         is one the provider did not take), so nothing goes twice. Its ``notifier`` is cleared:
         the next send names the one it goes through, and a row the quiet hours hold is not
         moved again at every run."""
-        waiting = and_(R.c.status == ReminderStatus.PENDING, R.c.reason.startswith(RETRYING, autoescape=True),
-                       R.c.due_at > self.now, R.c.notifier.is_not(None))
         # Scanned only when the routes changed since the last dispatcher recorded them (one row
         # read otherwise): the waiting rows are found among every pending one.
         if not settings_changed(self.store, ROUTES_PLAN, self.routes):
             return
-        elsewhere = or_(R.c.channel.not_in(list(self.routes)),
-                        *(and_(R.c.channel == channel, R.c.notifier != name) for channel, name in self.routes.items()))
-        with writer(self.store.engine) as connection:
-            moved = connection.execute(update(R).where(waiting, R.c.channel.is_not(None), elsewhere).values(
-                due_at=self.now, notifier=None, updated_at=self.clock())).rowcount or 0
+        moved = self.store.reminder_rows.reroute_waiting(self.routes, self.now, self.clock())
         record_settings(self.store, ROUTES_PLAN, self.routes)
         if moved:
             log.info("reminders.rerouted", count=moved, hint="waiting on a notifier that no longer sends their "
                                                              "channel: due now, through the current route")
 
     def _requeue_unknown(self) -> None:
-        with writer(self.store.engine) as connection:
-            connection.execute(update(R).where(R.c.status == ReminderStatus.UNKNOWN).values(
-                status=ReminderStatus.PENDING, reason="resend requested", due_at=self.now, claimed_by=None,
-                lease_until=None, send_started_at=None, updated_at=self.clock()))
+        self.store.reminder_rows.requeue_unknown(self.now, self.clock())
 
     def _release_unstarted(self) -> None:
-        with writer(self.store.engine) as connection:
-            connection.execute(update(R).where(
-                R.c.status == ReminderStatus.SENDING, R.c.claimed_by == self.token,
-                R.c.send_started_at.is_(None)).values(
-                status=ReminderStatus.PENDING, claimed_by=None, lease_until=None, updated_at=self.clock()))
+        self.store.reminder_rows.release_unstarted(self.token, self.clock())
 
     # -- loading --------------------------------------------------------------------------
     def _order(self, item: Item) -> list[str]:
@@ -416,9 +378,7 @@ class Dispatcher(ClaimedRows):
             ids = [int(r.item.split(":", 1)[1]) for stage in ("dispatch", "agenda")
                    for r in take_retries(connection, stage, self.clock())]
             if ids:
-                connection.execute(update(R).where(R.c.id.in_(ids), R.c.status == ReminderStatus.FAILED).values(
-                    status=ReminderStatus.PENDING, reason=None, claimed_by=None, lease_until=None, send_started_at=None,
-                    updated_at=self.clock()))
+                self.store.reminder_rows.retry_failed(connection, ids, self.clock())
 
     # -- sending --------------------------------------------------------------------------
     def _deliver_isolated(self, item: Item) -> None:
@@ -434,9 +394,7 @@ class Dispatcher(ClaimedRows):
 
         def failed(connection: Connection, reason: str) -> None:
             if not self.dry_run:
-                connection.execute(update(R).where(R.c.id == row.id, R.c.claimed_by == self.token).values(
-                    status=ReminderStatus.FAILED, reason=f"set aside: {reason}", claimed_by=None, lease_until=None,
-                    updated_at=self.clock()))
+                self.store.reminder_rows.fail_set_aside(connection, row.id, self.token, reason, self.clock())
 
         stage = "agenda" if row.kind == "agenda" else "dispatch"
         outcome = run_isolated(self.store.engine, SetAsideItem(stage, f"reminder:{row.id}", row.appointment_id,
@@ -628,22 +586,13 @@ class Dispatcher(ClaimedRows):
         self._opened.clear()
 
     # -- recording ------------------------------------------------------------------------
-    @contextmanager
-    def _own(self, item: Item) -> Iterator[tuple[Connection, Any]]:
-        """A transaction and a WHERE clause matching the row only while this dispatcher holds it."""
-        with self.store.engine.begin() as connection:
-            yield connection, and_(R.c.id == item.row.id, R.c.claimed_by == self.token,
-                                   R.c.status.in_((ReminderStatus.SENDING, ReminderStatus.UNKNOWN)))
-
     def _hand_over(self, item: Item, channel: str, notifier: str) -> bool:
         now = self.clock()
-        with self._own(item) as (connection, mine):
-            changed = connection.execute(update(R).where(mine, R.c.status == ReminderStatus.SENDING).values(
-                send_started_at=now, channel=channel, notifier=notifier, attempts=R.c.attempts + 1,
-                lease_until=now + timedelta(seconds=self.config.lease_seconds), updated_at=now)).rowcount
+        changed = self.store.reminder_rows.mark_handed_over(
+            item.row.id, self.token, channel, notifier, now, now + timedelta(seconds=self.config.lease_seconds))
         if changed:
             item.attempts += 1
-        return bool(changed)
+        return changed
 
     def _finish(self, item: Item, status: ReminderStatus, reason: str | None, *, due: datetime | None = None,
                 note: str | None = None, provider_id: str | None = None, segments: int | None = None,
@@ -667,10 +616,7 @@ class Dispatcher(ClaimedRows):
                 # The start this message told (a notice planned before a move tells the new
                 # one): its answer link answers only that time (responses/link_page.py).
                 values["starts_at"] = item.appointment.start_utc
-        with self._own(item) as (connection, mine):
-            connection.execute(update(R).where(mine).values(values))
-            if delivery is not None:
-                connection.execute(insert(DELIVERIES).values(delivery))
+        self.store.reminder_rows.record_outcome(item.row.id, self.token, values, delivery)
 
     def _attempt(self, item: Item, channel: str, notifier: str, outcome: str, *, provider_id: str | None = None,
                  provider_status: str | None = None, detail: str | None = None) -> dict[str, Any]:
@@ -679,17 +625,11 @@ class Dispatcher(ClaimedRows):
                 "created_at": self.clock()}
 
     def _delivery(self, attempt: dict[str, Any]) -> None:
-        with self.store.engine.begin() as connection:
-            connection.execute(insert(DELIVERIES).values(attempt))
+        self.store.reminder_rows.record_delivery(attempt)
 
     def _opt_out(self, channel: str, address: str, source: str) -> None:
         self._opt_outs.add((channel, address))
-        try:
-            with self.store.engine.begin() as connection:
-                connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source,
-                                                           created_at=self.clock()))
-        except IntegrityError:
-            pass  # already recorded (another worker, same address)
+        self.store.reminder_rows.record_opt_out(channel, address, source, self.clock())
 
 
 class SendPools:
