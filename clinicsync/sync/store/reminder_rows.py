@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.vocabulary import ReminderStatus
@@ -149,3 +149,22 @@ class ReminderRows:
                                                            created_at=at))
         except IntegrityError:
             pass  # already recorded (another worker, same address)
+
+    @staticmethod
+    def lift_opt_out_in(connection: Connection, channel: str, address: str) -> bool:
+        """Lift an opt-out in the caller's transaction; False when there was none."""
+        return bool(connection.execute(OPT_OUTS.delete().where(
+            OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+
+    def lift_opt_out(self, channel: str, address: str) -> bool:
+        """Lift an opt-out (the patient asked again for messages on this channel)."""
+        with self.engine.begin() as connection:
+            return self.lift_opt_out_in(connection, channel, address)
+
+    def oldest_unknown_since(self) -> datetime | None:
+        """When the oldest row still `unknown` became so (its updated_at), None without one:
+        the (status, due_at) index finds the few unknown rows."""
+        with self.engine.connect() as connection:
+            since: datetime | None = connection.execute(
+                select(func.min(R.c.updated_at)).where(R.c.status == ReminderStatus.UNKNOWN)).scalar_one()
+        return since
