@@ -11,7 +11,8 @@ A claimed row that was never handed over goes back to `pending`.
 The ``Dispatcher`` is composed of its loading (claimed.py: the claimed rows read with their
 visits and people, and the deadlines they set); what has no part in a pass's state lives apart:
 the decisions' and outcomes' types and the pass's tally (decisions.py), the routes (routes.py),
-the opt-outs (opt_outs.py).
+the opt-outs (opt_outs.py). The claims, hand-overs and outcomes are written by the store
+(``Store.reminder_rows``, store/reminder_rows.py); what to write is decided here.
 """
 
 from __future__ import annotations
