@@ -1,5 +1,7 @@
 """The words an appointment is described with, whatever its source: shared by the mappings that
-produce them, the connectors that write them back, and the features that act on them."""
+produce them, the connectors that write them back, and the features that act on them; and the
+states of a reminder row (:class:`ReminderStatus`), which the store, the features and the CLI
+all read."""
 
 from __future__ import annotations
 
