@@ -1,7 +1,11 @@
 """The words an appointment is described with, whatever its source: shared by the mappings that
-produce them, the connectors that write them back, and the features that act on them."""
+produce them, the connectors that write them back, and the features that act on them; and the
+states of a reminder row (:class:`ReminderStatus`), which the store, the features and the CLI
+all read."""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 # FHIR R4 Appointment.status vocabulary.
 STATUSES = frozenset({
@@ -19,6 +23,25 @@ ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as pat
 # How a visit takes place: at the clinic, by video, or by telephone. Stored as the
 # appointment's visit_mode; NULL (a source that says nothing) means in person.
 VISIT_MODES = frozenset({"in_person", "video", "phone"})
+
+
+
+class ReminderStatus(StrEnum):
+    """Where a reminder row (store/model/reminders.py) is in its life: pending -> sending
+    (claimed, with a lease) -> sent | failed | skipped | cancelled | unknown; a provider's
+    receipt later turns sent into delivered (or failed). The stored text is the value, so
+    rows read back compare equal to the members; a misspelt status is an AttributeError where
+    it is written, not a query that silently matches nothing."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
 
 # Status words that clinic systems use for FHIR's statuses, in the languages clinics run them
 # in, keyed by the normalized word (``status_key``). A quarantine reason may quote a word found

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.store.model import Appointment, Practitioner
@@ -105,6 +105,6 @@ def _notify(connection: Connection, a: Any, email: str, now: datetime) -> int:
         return 0
     connection.execute(insert(REMINDERS).values(
         key=key, appointment_id=a.id, connector=a.connector, recipient="frontdesk", recipient_ref=email, kind=KIND,
-        version=a.version, starts_at=a.start_utc, due_at=now, status="pending", tried="", attempts=0,
+        version=a.version, starts_at=a.start_utc, due_at=now, status=ReminderStatus.PENDING, tried="", attempts=0,
         created_at=now, updated_at=now))
     return 1

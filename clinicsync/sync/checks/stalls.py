@@ -46,6 +46,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.connectors.registry import is_polled
 from clinicsync.sync.checks.queries import connector_health
 from clinicsync.sync.ingest.orphans import find_orphans, recent_window
@@ -380,7 +381,8 @@ def _notifiers_failing(connection: Connection) -> dict[str, tuple[datetime, int]
     """Per notifier, the first failed send of the messages whose last send failed with a
     passing fault and that wait to be tried again (the oldest such failure), and how many
     wait. One failure retried a minute later is not a stall; an outage is, after the margin."""
-    waiting = and_(REMINDERS.c.status == "pending", REMINDERS.c.reason.startswith(RETRYING, autoescape=True))
+    waiting = and_(REMINDERS.c.status == ReminderStatus.PENDING, REMINDERS.c.reason.startswith(RETRYING,
+                                                                                               autoescape=True))
     rows = connection.execute(
         select(DELIVERIES.c.notifier, func.min(DELIVERIES.c.created_at),
                func.count(func.distinct(DELIVERIES.c.reminder_id)))

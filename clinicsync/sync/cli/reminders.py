@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.notifiers.base import CHANNELS
 from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console
 from clinicsync.sync.cli.output import (
@@ -35,7 +36,7 @@ app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
 
 
 DEFAULT_BACK_DAYS, DEFAULT_AHEAD_DAYS = 7, 7  # the default window: the last week and the next
-TO_DO = ("unknown", "failed")  # lists to act on: every one by default, whatever its due day
+TO_DO = (ReminderStatus.UNKNOWN, ReminderStatus.FAILED)  # lists to act on: every one by default, whatever its due day
 
 
 @app.command("list")
@@ -109,8 +110,8 @@ def _urgent_first(store: Store, limit: int | None, start: datetime | None, end: 
     reminder (whenever due), then the pending ones of the window, soonest due first (overdue
     included), then the window's others (sending, sent, delivered, skipped, cancelled)."""
     groups: list[tuple[tuple[str, ...], bool]] = [
-        (TO_DO, False), (("pending", "sending"), True),
-        (tuple(s for s in STATUSES if s not in (*TO_DO, "pending", "sending")), True)]
+        (TO_DO, False), ((ReminderStatus.PENDING, ReminderStatus.SENDING), True),
+        (tuple(s for s in STATUSES if s not in (*TO_DO, ReminderStatus.PENDING, ReminderStatus.SENDING)), True)]
     rows: list[dict[str, Any]] = []
     total = 0
     for statuses, windowed in groups:

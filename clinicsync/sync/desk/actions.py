@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START, source_kind, writes_back
 from clinicsync.sync.reminders.answered import DECLINED_REASON
@@ -220,7 +220,8 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
         action_id = int(inserted[0])
         if answer is not None:
             pending = [r.id for r in connection.execute(select(RM.c.id).where(
-                RM.c.appointment_id == appointment.id, RM.c.recipient == "patient", RM.c.status == "pending"))]
+                RM.c.appointment_id == appointment.id, RM.c.recipient == "patient",
+                RM.c.status == ReminderStatus.PENDING))]
             words = " ".join((note or "").split())[:NOTE_MAX] if action == "cancel" and reason == "other" else ""
             connection.execute(insert(RESPONSES).values(
                 channel="desk", sender=user[:320], body=words or None, language=None, action=answer, outcome="applied",
@@ -235,7 +236,7 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
                     appointment_status="cancelled"))
             if pending:
                 cancelled = [r.id for r in connection.execute(select(RM.c.id).where(
-                    RM.c.id.in_(pending), RM.c.status == "cancelled"))]
+                    RM.c.id.in_(pending), RM.c.status == ReminderStatus.CANCELLED))]
                 if cancelled:
                     connection.execute(update(DK).where(DK.c.id == action_id).values(
                         cancelled_reminders=",".join(map(str, cancelled))))
@@ -285,8 +286,9 @@ def _restore_answer(connection: Connection, settings: Settings, appointment: Any
     ids = [int(i) for i in (target.cancelled_reminders or "").split(",") if i]
     if ids:  # still ahead and the visit not begun: planned again as they were; else left as they are
         connection.execute(update(RM).where(
-            RM.c.id.in_(ids), RM.c.status == "cancelled", RM.c.reason == DECLINED_REASON, RM.c.due_at > now,
-            RM.c.due_at < appointment.start_utc).values(status="pending", reason=None, updated_at=now))
+            RM.c.id.in_(ids), RM.c.status == ReminderStatus.CANCELLED, RM.c.reason == DECLINED_REASON,
+            RM.c.due_at > now,
+            RM.c.due_at < appointment.start_utc).values(status=ReminderStatus.PENDING, reason=None, updated_at=now))
     queued = connection.execute(select(WRITEBACKS.c.id).where(
         WRITEBACKS.c.appointment_id == appointment.id, WRITEBACKS.c.status == "pending",
         WRITEBACKS.c.created_at >= target.at)).all()
@@ -310,15 +312,15 @@ def _tell_doctor_again(connection: Connection, appointment: Any, target: Any, no
     last = doctors_last_word(connection, appointment)
     if last is None or last.kind != "declined" or target.prior_answer == "declined":
         return
-    if last.status == "pending":
+    if last.status == ReminderStatus.PENDING:
         connection.execute(update(RM).where(RM.c.id == last.id).values(
-            status="cancelled", reason="the desk undid its cancel", updated_at=now))
+            status=ReminderStatus.CANCELLED, reason="the desk undid its cancel", updated_at=now))
         return
     connection.execute(insert(RM).values(
         key=reminder_key(appointment.id, "practitioner", "confirmation", f"undo{target.id}", appointment.version),
         appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",
         recipient_ref=appointment.practitioner_ref, kind="confirmation", version=appointment.version,
-        starts_at=appointment.start_utc, due_at=now, status="pending", tried="", attempts=0,
+        starts_at=appointment.start_utc, due_at=now, status=ReminderStatus.PENDING, tried="", attempts=0,
         created_at=now, updated_at=now))
 
 

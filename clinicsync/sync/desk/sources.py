@@ -9,13 +9,9 @@ CLOSING = ("no_show", "arrived", "cancel")  # a desk action that ends the visit 
 OPEN_AT_START = ("booked", "pending", "proposed")  # started and not yet closed: the source says no more
 
 
-def writes_back(settings: Settings, connector: str) -> bool:
-    """Does this source take answers back (sync/responses/writeback.py)? CSV without a
-    `responses_file`, SQL without `writeback:`, FHIR with `writeback: false` do not."""
-    if not settings.responses.writeback:
-        return False
-    config = next((c for c in settings.connectors if c.name == connector), None)
-    return bool(config is not None and (getattr(config, "writeback", None) or getattr(config, "responses_file", None)))
+# Does this source take answers back: the settings' rule (Settings.writes_back), under the name
+# the desk's callers use, writes_back(settings, connector).
+writes_back = Settings.writes_back
 
 
 def source_kind(settings: Settings, connector: str) -> str:

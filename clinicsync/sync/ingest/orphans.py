@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 
 from clinicsync.common.types import UtcDateTime, utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.sync.runs.progress import import_stage
 from clinicsync.sync.store.locks import poll_lock
 from clinicsync.sync.store.tables import REMINDERS, RETIRED_SOURCES, RUN_STAGES, loose_scan
@@ -171,7 +171,7 @@ def find_orphans(connection: Connection, configured: Collection[str], now: datet
             A.connector == name, A.start_utc >= now - recent, A.deleted_at.is_(None),
             A.status.in_(sorted(ACTIVE_STATUSES)))).one()
         pending = connection.execute(select(func.count()).select_from(REMINDERS).where(
-            R.status == "pending", R.connector == name)).scalar_one()
+            R.status == ReminderStatus.PENDING, R.connector == name)).scalar_one()
         if future or recent_count or pending:
             out.append(Orphan(name, int(future), int(pending), int(recent_count), recent.days))
     return out
@@ -299,7 +299,7 @@ def rename_source(engine: Engine, old: str, new: str, configured: Collection[str
 def _release_held(connection: Connection, name: str) -> int:
     """The messages held while ``name``'s source was orphaned, back in line (their reason cleared)."""
     return int(connection.execute(update(REMINDERS).where(
-        R.connector == name, R.status == "pending", R.reason.startswith(HELD_PREFIX, autoescape=True))
+        R.connector == name, R.status == ReminderStatus.PENDING, R.reason.startswith(HELD_PREFIX, autoescape=True))
         .values(reason=None, updated_at=utcnow())).rowcount or 0)
 
 
@@ -332,8 +332,9 @@ def retire_source(engine: Engine, name: str, configured: Collection[str], now: d
         future = int(connection.execute(select(func.count()).select_from(APPOINTMENTS).where(
             A.connector == name, A.start_utc >= now, A.deleted_at.is_(None),
             A.status.in_(sorted(ACTIVE_STATUSES)))).scalar_one())
-        cancelled = int(connection.execute(update(REMINDERS).where(R.connector == name, R.status == "pending")
-                                           .values(status="cancelled", reason=RETIRED.format(name=name),
+        cancelled = int(connection.execute(update(REMINDERS).where(R.connector == name,
+                                                                   R.status == ReminderStatus.PENDING)
+                                           .values(status=ReminderStatus.CANCELLED, reason=RETIRED.format(name=name),
                                                    updated_at=now)).rowcount or 0)
         if before is None:
             connection.execute(insert(RETIRED_SOURCES).values(connector=name, retired_at=now, cancelled=cancelled))

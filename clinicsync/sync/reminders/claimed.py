@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select
 
 from clinicsync.common.timeutil import parse_duration, zone
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.notifiers.base import (
     CHANNELS,
 )
@@ -168,7 +168,8 @@ class ClaimedRows:
                     select(R.c.id, R.c.appointment_id, R.c.recipient_ref, R.c.offset, R.c.starts_at, R.c.status)
                     .where(R.c.appointment_id.in_(ids[start:start + 500]), R.c.kind == "reminder",
                            R.c.recipient == "patient", R.c.due_at <= self.now,
-                           R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
+                           R.c.status.in_((ReminderStatus.PENDING, ReminderStatus.SENDING, ReminderStatus.SENT,
+                                           ReminderStatus.DELIVERED, ReminderStatus.UNKNOWN)))):
                 others.setdefault(row.appointment_id, []).append(row)
         for item, appointment in candidates:
             row, zone_name = item.row, appointment.timezone
@@ -185,7 +186,7 @@ class ClaimedRows:
                     continue
                 if reminder_time(other.starts_at, zone_name, other.offset) <= mine:
                     continue
-                if other.status in ("sent", "delivered", "unknown") \
+                if other.status in (ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.UNKNOWN) \
                         or self.now <= self._send_by(other, zone_name, row.connector):
                     item.superseded = True
                     break
@@ -195,7 +196,7 @@ class ClaimedRows:
         the visit's current start, and it went, or it will go (in time, before ``min_lead``)."""
         if reminder.starts_at != start:
             return False
-        if reminder.status in ("sent", "delivered", "unknown"):
+        if reminder.status in (ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.UNKNOWN):
             return True
         return self.now <= self._send_by(reminder, zone_name, connector) and self.now < start - self.config.lead
 

@@ -11,7 +11,8 @@ A claimed row that was never handed over goes back to `pending`.
 The ``Dispatcher`` is composed of its loading (claimed.py: the claimed rows read with their
 visits and people, and the deadlines they set); what has no part in a pass's state lives apart:
 the decisions' and outcomes' types and the pass's tally (decisions.py), the routes (routes.py),
-the opt-outs (opt_outs.py).
+the opt-outs (opt_outs.py). The claims, hand-overs and outcomes are written by the store
+(``Store.reminder_rows``, store/reminder_rows.py); what to write is decided here.
 """
 
 from __future__ import annotations
@@ -20,19 +21,17 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from clinicsync.common.ratelimit import TokenBucket
 from clinicsync.common.timeutil import moment_in_pass, parse_duration, zone
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES, ReminderStatus
 from clinicsync.notifiers.base import (
     CHANNELS,
     DeliveryUnknownError,
@@ -54,7 +53,6 @@ from clinicsync.sync.reminders.claimed import (
     STALE_DECLINE,
     ClaimedRows,
     Item,
-    R,
     patient_address,
 )
 from clinicsync.sync.reminders.compose import Draft, SiteComposers
@@ -70,7 +68,6 @@ from clinicsync.sync.reminders.timing import place
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.runs.setaside import Item as SetAsideItem
 from clinicsync.sync.runs.setaside import reason_of, run_isolated, take_retries
-from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import RETRYING, is_retrying
 
@@ -198,8 +195,7 @@ class Dispatcher(ClaimedRows):
 
     def _batches(self, size: int) -> Iterator[list[int]]:
         if self.dry_run:
-            with self.store.engine.connect() as connection:
-                ids = list(connection.execute(self._due_query()).scalars())
+            ids = self.store.reminder_rows.due_ids(self.now)
             for start in range(0, len(ids), size):
                 yield ids[start:start + size]
             return
@@ -209,38 +205,18 @@ class Dispatcher(ClaimedRows):
                 return
             yield ids
 
-    def _due_query(self) -> Any:
-        return (select(R.c.id).where(R.c.status == "pending", R.c.due_at <= self.now)
-                .order_by(R.c.due_at, R.c.id))
-
     def _claim(self, limit: int) -> list[int]:
-        with writer(self.store.engine) as connection:
-            query = self._due_query().limit(limit)
-            if connection.dialect.name != "sqlite":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(connection.execute(query).scalars())
-            if ids:
-                connection.execute(update(R).where(R.c.id.in_(ids)).values(
-                    status="sending", claimed_by=self.token, send_started_at=None,
-                    lease_until=self.clock() + timedelta(seconds=self.config.lease_seconds),
-                    updated_at=self.clock()))
-        return ids
+        return self.store.reminder_rows.claim_due(self.now, limit, self.token,
+                                                  timedelta(seconds=self.config.lease_seconds), self.clock)
 
     def recover(self) -> int:
         """Claims whose lease ran out: handed over -> unknown; never handed over -> pending."""
-        now = self.clock()
-        with writer(self.store.engine) as connection:
-            expired = and_(R.c.status == "sending", R.c.lease_until < now)
-            lost = connection.execute(update(R).where(expired, R.c.send_started_at.is_not(None)).values(
-                status="unknown", reason="the sender stopped during the send (its lease ran out); "
-                                         "it may or may not have gone out", updated_at=now)).rowcount
-            connection.execute(update(R).where(expired, R.c.send_started_at.is_(None)).values(
-                status="pending", claimed_by=None, lease_until=None, updated_at=now))
-        for _ in range(lost or 0):
+        lost = self.store.reminder_rows.recover_expired(self.clock())
+        for _ in range(lost):
             self.report.count("unknown")
         if lost:
             log.warning("reminders.unknown", count=lost, hint="see `clinicsync reminders list --status unknown`")
-        return int(lost or 0)
+        return lost
 
     def _reroute_waiting(self) -> None:
         """Messages waiting out a refusal (``will retry: …``) by a notifier that no longer sends
@@ -251,33 +227,21 @@ class Dispatcher(ClaimedRows):
         is one the provider did not take), so nothing goes twice. Its ``notifier`` is cleared:
         the next send names the one it goes through, and a row the quiet hours hold is not
         moved again at every run."""
-        waiting = and_(R.c.status == "pending", R.c.reason.startswith(RETRYING, autoescape=True),
-                       R.c.due_at > self.now, R.c.notifier.is_not(None))
         # Scanned only when the routes changed since the last dispatcher recorded them (one row
         # read otherwise): the waiting rows are found among every pending one.
         if not settings_changed(self.store, ROUTES_PLAN, self.routes):
             return
-        elsewhere = or_(R.c.channel.not_in(list(self.routes)),
-                        *(and_(R.c.channel == channel, R.c.notifier != name) for channel, name in self.routes.items()))
-        with writer(self.store.engine) as connection:
-            moved = connection.execute(update(R).where(waiting, R.c.channel.is_not(None), elsewhere).values(
-                due_at=self.now, notifier=None, updated_at=self.clock())).rowcount or 0
+        moved = self.store.reminder_rows.reroute_waiting(self.routes, self.now, self.clock())
         record_settings(self.store, ROUTES_PLAN, self.routes)
         if moved:
             log.info("reminders.rerouted", count=moved, hint="waiting on a notifier that no longer sends their "
                                                              "channel: due now, through the current route")
 
     def _requeue_unknown(self) -> None:
-        with writer(self.store.engine) as connection:
-            connection.execute(update(R).where(R.c.status == "unknown").values(
-                status="pending", reason="resend requested", due_at=self.now, claimed_by=None,
-                lease_until=None, send_started_at=None, updated_at=self.clock()))
+        self.store.reminder_rows.requeue_unknown(self.now, self.clock())
 
     def _release_unstarted(self) -> None:
-        with writer(self.store.engine) as connection:
-            connection.execute(update(R).where(
-                R.c.status == "sending", R.c.claimed_by == self.token, R.c.send_started_at.is_(None)).values(
-                status="pending", claimed_by=None, lease_until=None, updated_at=self.clock()))
+        self.store.reminder_rows.release_unstarted(self.token, self.clock())
 
     # -- loading --------------------------------------------------------------------------
     def _order(self, item: Item) -> list[str]:
@@ -372,7 +336,7 @@ class Dispatcher(ClaimedRows):
             # A refused send's "will retry: …" stays: should the wait make it too late, the
             # outage is still why it was not sent (_gave_up).
             kept = row.reason if is_retrying(row.reason) else None
-            self._finish(item, "pending", kept, due=slot.due, note=slot.note)
+            self._finish(item, ReminderStatus.PENDING, kept, due=slot.due, note=slot.note)
             return Decision.DEFER, None
         return Decision.SEND, None
 
@@ -415,9 +379,7 @@ class Dispatcher(ClaimedRows):
             ids = [int(r.item.split(":", 1)[1]) for stage in ("dispatch", "agenda")
                    for r in take_retries(connection, stage, self.clock())]
             if ids:
-                connection.execute(update(R).where(R.c.id.in_(ids), R.c.status == "failed").values(
-                    status="pending", reason=None, claimed_by=None, lease_until=None, send_started_at=None,
-                    updated_at=self.clock()))
+                self.store.reminder_rows.retry_failed(connection, ids, self.clock())
 
     # -- sending --------------------------------------------------------------------------
     def _deliver_isolated(self, item: Item) -> None:
@@ -433,9 +395,7 @@ class Dispatcher(ClaimedRows):
 
         def failed(connection: Connection, reason: str) -> None:
             if not self.dry_run:
-                connection.execute(update(R).where(R.c.id == row.id, R.c.claimed_by == self.token).values(
-                    status="failed", reason=f"set aside: {reason}", claimed_by=None, lease_until=None,
-                    updated_at=self.clock()))
+                self.store.reminder_rows.fail_set_aside(connection, row.id, self.token, reason, self.clock())
 
         stage = "agenda" if row.kind == "agenda" else "dispatch"
         outcome = run_isolated(self.store.engine, SetAsideItem(stage, f"reminder:{row.id}", row.appointment_id,
@@ -452,14 +412,14 @@ class Dispatcher(ClaimedRows):
             self.report.count("deferred")
             return
         if decision is Decision.CANCEL:  # as re-planning cancels what the settings no longer want
-            self._finish(item, "cancelled", reason)
+            self._finish(item, ReminderStatus.CANCELLED, reason)
             return
         if decision is Decision.SEND and (item.row.connector in self.orphaned or item.row.connector in self.retired):
             self._orphaned(item)
             return
         if decision is Decision.SKIP:
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
-            self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
+            self._finish(item, ReminderStatus.FAILED if gave_up else ReminderStatus.SKIPPED, gave_up or reason)
             self.report.count("failed" if gave_up else "skipped", reason)
             return
         draft = self._draft(item)
@@ -507,11 +467,11 @@ class Dispatcher(ClaimedRows):
             # aside (a stall, `set-aside list`), so that `set-aside retry` after the fix sends it.
             raise template
         if item.tried:
-            self._finish(item, "failed", last_error or "every channel failed")
+            self._finish(item, ReminderStatus.FAILED, last_error or "every channel failed")
             self.report.count("failed")
         else:
             unreachable = self._unreachable(item)
-            self._finish(item, "skipped", unreachable)
+            self._finish(item, ReminderStatus.SKIPPED, unreachable)
             self.report.count("skipped", unreachable)
 
     def _orphaned(self, item: Item) -> None:
@@ -521,11 +481,11 @@ class Dispatcher(ClaimedRows):
         it as any other). A retired source's is cancelled, nobody told."""
         name = item.row.connector
         if name in self.retired:
-            self._finish(item, "cancelled", RETIRED.format(name=name))
+            self._finish(item, ReminderStatus.CANCELLED, RETIRED.format(name=name))
             self.report.count("skipped", "source retired")
             return
         reason = f"{HELD.format(name=name)}: {fixes(name)}"
-        self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
+        self._finish(item, ReminderStatus.PENDING, reason, due=self.now + HOLD_RECHECK)
         self.report.count("deferred")
 
     def _unreachable(self, item: Item) -> str:
@@ -546,14 +506,14 @@ class Dispatcher(ClaimedRows):
             attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
             attempts, cap = item.attempts, self.config.max_attempts
             if cap is not None and attempts >= cap:
-                self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}", delivery=attempt)
+                self._finish(item, ReminderStatus.FAILED, f"gave up after {attempts} attempts: {exc}", delivery=attempt)
                 self.report.count("failed")
             else:
                 delay = self.config.backoff(attempts)
                 if exc.retry_after:
                     delay = max(delay, timedelta(seconds=exc.retry_after))
                     self._told_to_wait(name, timedelta(seconds=exc.retry_after))
-                self._finish(item, "pending", f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
+                self._finish(item, ReminderStatus.PENDING, f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
                 self.report.count("retrying")
             return SendOutcome.RETRY
         except OptedOutError as exc:
@@ -569,18 +529,21 @@ class Dispatcher(ClaimedRows):
             detail = (f"sent, but no answer came back ({exc}); it may or may not have gone out"
                       if isinstance(exc, DeliveryUnknownError) else
                       f"the notifier raised {type(exc).__name__} (unclassified); it may or may not have gone out")
-            self._finish(item, "unknown", detail, delivery=self._attempt(item, channel, name, "unknown", detail=detail))
+            self._finish(item, ReminderStatus.UNKNOWN, detail, delivery=self._attempt(item, channel, name, "unknown",
+                                                                                      detail=detail))
             self.report.count("unknown")
             return SendOutcome.UNKNOWN
         except BaseException:
             self._stop.set()
             reason = "interrupted during the send; it may or may not have gone out"
-            self._finish(item, "unknown", reason, delivery=self._attempt(item, channel, name, "unknown", detail=reason))
+            self._finish(item, ReminderStatus.UNKNOWN, reason, delivery=self._attempt(item, channel, name, "unknown",
+                                                                                      detail=reason))
             self.report.count("unknown")
             raise
         attempt = self._attempt(item, channel, name, "sent", provider_id=receipt.provider_id,
                                 provider_status=receipt.status, detail=receipt.detail)
-        self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments, delivery=attempt,
+        self._finish(item, ReminderStatus.SENT, None, provider_id=receipt.provider_id, segments=segments,
+                     delivery=attempt,
                      sent_at=self.clock())
         self.report.count("sent")
         return SendOutcome.SENT
@@ -601,7 +564,8 @@ class Dispatcher(ClaimedRows):
         left = until - self.clock() if until is not None else timedelta(0)
         if left <= timedelta(0):
             return False
-        self._finish(item, "pending", f"{RETRYING}{WAITING_FOR_PROVIDER.format(name=name)}", due=self.now + left)
+        self._finish(item, ReminderStatus.PENDING, f"{RETRYING}{WAITING_FOR_PROVIDER.format(name=name)}",
+                     due=self.now + left)
         self.report.count("deferred")
         return True
 
@@ -623,24 +587,15 @@ class Dispatcher(ClaimedRows):
         self._opened.clear()
 
     # -- recording ------------------------------------------------------------------------
-    @contextmanager
-    def _own(self, item: Item) -> Iterator[tuple[Connection, Any]]:
-        """A transaction and a WHERE clause matching the row only while this dispatcher holds it."""
-        with self.store.engine.begin() as connection:
-            yield connection, and_(R.c.id == item.row.id, R.c.claimed_by == self.token,
-                                   R.c.status.in_(("sending", "unknown")))
-
     def _hand_over(self, item: Item, channel: str, notifier: str) -> bool:
         now = self.clock()
-        with self._own(item) as (connection, mine):
-            changed = connection.execute(update(R).where(mine, R.c.status == "sending").values(
-                send_started_at=now, channel=channel, notifier=notifier, attempts=R.c.attempts + 1,
-                lease_until=now + timedelta(seconds=self.config.lease_seconds), updated_at=now)).rowcount
+        changed = self.store.reminder_rows.mark_handed_over(
+            item.row.id, self.token, channel, notifier, now, now + timedelta(seconds=self.config.lease_seconds))
         if changed:
             item.attempts += 1
-        return bool(changed)
+        return changed
 
-    def _finish(self, item: Item, status: str, reason: str | None, *, due: datetime | None = None,
+    def _finish(self, item: Item, status: ReminderStatus, reason: str | None, *, due: datetime | None = None,
                 note: str | None = None, provider_id: str | None = None, segments: int | None = None,
                 sent_at: datetime | None = None, delivery: dict[str, Any] | None = None) -> None:
         """Record the outcome (and the delivery attempt that led to it) in one transaction."""
@@ -648,7 +603,7 @@ class Dispatcher(ClaimedRows):
             return
         values: dict[str, Any] = {"status": status, "reason": reason, "tried": ",".join(item.tried),
                                   "updated_at": self.clock()}
-        if status == "pending":
+        if status == ReminderStatus.PENDING:
             values.update(claimed_by=None, lease_until=None, send_started_at=None, due_at=due or item.row.due_at)
         if note is not None:
             values["note"] = note
@@ -662,10 +617,7 @@ class Dispatcher(ClaimedRows):
                 # The start this message told (a notice planned before a move tells the new
                 # one): its answer link answers only that time (responses/link_page.py).
                 values["starts_at"] = item.appointment.start_utc
-        with self._own(item) as (connection, mine):
-            connection.execute(update(R).where(mine).values(values))
-            if delivery is not None:
-                connection.execute(insert(DELIVERIES).values(delivery))
+        self.store.reminder_rows.record_outcome(item.row.id, self.token, values, delivery)
 
     def _attempt(self, item: Item, channel: str, notifier: str, outcome: str, *, provider_id: str | None = None,
                  provider_status: str | None = None, detail: str | None = None) -> dict[str, Any]:
@@ -674,17 +626,11 @@ class Dispatcher(ClaimedRows):
                 "created_at": self.clock()}
 
     def _delivery(self, attempt: dict[str, Any]) -> None:
-        with self.store.engine.begin() as connection:
-            connection.execute(insert(DELIVERIES).values(attempt))
+        self.store.reminder_rows.record_delivery(attempt)
 
     def _opt_out(self, channel: str, address: str, source: str) -> None:
         self._opt_outs.add((channel, address))
-        try:
-            with self.store.engine.begin() as connection:
-                connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source,
-                                                           created_at=self.clock()))
-        except IntegrityError:
-            pass  # already recorded (another worker, same address)
+        self.store.reminder_rows.record_opt_out(channel, address, source, self.clock())
 
 
 class SendPools:

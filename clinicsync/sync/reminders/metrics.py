@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
 
-from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
 
 
@@ -19,9 +17,7 @@ def reminder_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
     oldest = GaugeMetricFamily("clinicsync_reminders_oldest_unknown_timestamp_seconds",
                                "when the oldest reminder still `unknown` became so (Unix time); "
                                "no sample when there is none")
-    with store.engine.connect() as connection:
-        since = connection.execute(
-            select(func.min(REMINDERS.c.updated_at)).where(REMINDERS.c.status == "unknown")).scalar_one()
+    since = store.reminder_rows.oldest_unknown_since()
     if since is not None:
         oldest.add_metric([], since.timestamp())
     yield oldest

@@ -8,19 +8,18 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select
 
 from clinicsync.sync.store.model.reminders import OPT_OUTS
+from clinicsync.sync.store.reminder_rows import ReminderRows
 from clinicsync.sync.store.store import Store
 
 
 def opt_in(store: Store, channel: str, address: str) -> bool:
     """Lift an opt-out (the patient asked again for messages on this channel)."""
-    with store.engine.begin() as connection:
-        return lift_opt_out(connection, channel, address)
+    return store.reminder_rows.lift_opt_out(channel, address)
 
 
 def lift_opt_out(connection: Connection, channel: str, address: str) -> bool:
     """`opt_in` inside the caller's transaction."""
-    return bool(connection.execute(OPT_OUTS.delete().where(
-        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+    return ReminderRows.lift_opt_out_in(connection, channel, address)
 
 
 def record_opt_out(connection: Connection, channel: str, address: str, source: str, now: datetime) -> bool:

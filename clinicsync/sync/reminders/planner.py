@@ -43,7 +43,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
-from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES, ReminderStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.reminders import Offset, QuietHours, RemindersSettings
 from clinicsync.sync.reminders.rows import PlanEvent, event_time, read_appointments, read_events, read_planned
@@ -72,6 +72,9 @@ COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "
            "starts_at", "due_at", "status", "reason", "note", "channel", "tried", "attempts", "created_at",
            "updated_at")
 STATUS = COLUMNS.index("status")
+# A planned row's status, as the plain text a row tuple carries: the SQLite insert writes a value
+# shared by every row into the statement only when it is exactly a str (_sqlite_literal).
+PLANNED, PLANNED_SKIPPED = ReminderStatus.PENDING.value, ReminderStatus.SKIPPED.value
 DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
 KEY = COLUMNS.index("key")
 TEXTS_KEPT = 200_000  # Rules.texts is emptied past this many (~40 MB): a bound on a very large first run
@@ -250,7 +253,8 @@ class _Chunk:
         pending messages cancelled. tests/sync/reminders/test_fast_paths.py runs both ways."""
         if not a.patient_ref:
             return
-        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
+        pending = ([r for r in existing if r.recipient == "patient" and r.status == ReminderStatus.PENDING]
+                   if existing else _NOTHING)
         if a.deleted_at is None and a.status in UNDER_WAY_STATUSES:
             self._under_way(a, pending)
         elif a.deleted_at is None and a.status in ACTIVE_STATUSES:
@@ -275,7 +279,8 @@ class _Chunk:
         start = datetime.fromisoformat(old.replace("Z", "+00:00"))
         kept = []
         for row in existing:
-            if row.recipient == "patient" and row.status not in ("pending", "skipped", "cancelled") \
+            if row.recipient == "patient" and row.status not in (ReminderStatus.PENDING, ReminderStatus.SKIPPED,
+                                                                 ReminderStatus.CANCELLED) \
                     and row.starts_at == start and row.starts_at != a.start_utc:
                 self.restart[row.id] = a.start_utc
                 row = row._replace(starts_at=a.start_utc)
@@ -303,7 +308,8 @@ class _Chunk:
         if given:  # from here on, the rows of the patient who has the visit now
             existing = [r for r in existing if r.recipient != "patient" or r.recipient_ref == a.patient_ref]
             booked = booked or bool(told)
-        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
+        pending = ([r for r in existing if r.recipient == "patient" and r.status == ReminderStatus.PENDING]
+                   if existing else _NOTHING)
         if a.patient_ref:
             if not active:
                 if kinds & _ENDED:
@@ -369,12 +375,14 @@ class _Chunk:
         given = False
         for ref, rows in others.items():
             for row in rows:  # their own cancellation notice, still unsent, stands
-                if row.status == "pending" and row.kind != "cancelled":
+                if row.status == ReminderStatus.PENDING and row.kind != "cancelled":
                     self.cancel[row.id] = GIVEN_AWAY
                     given = True
-            told = [r for r in rows if r.status in ("sent", "unknown") and r.kind != "cancelled"]
+            told = [r for r in rows
+                    if r.status in (ReminderStatus.SENT, ReminderStatus.UNKNOWN) and r.kind != "cancelled"]
             last_told = max(told, key=attrgetter("version"), default=None)
-            cancelled = max((r.version for r in rows if r.kind == "cancelled" and r.status != "cancelled"), default=0)
+            cancelled = max((r.version for r in rows if r.kind == "cancelled" and r.status != ReminderStatus.CANCELLED),
+                            default=0)
             if last_told is not None and last_told.version > cancelled:
                 key = f"a{a.id}:patient:cancelled:v{a.version}"
                 if key not in self.rows and key not in self.known:
@@ -411,7 +419,7 @@ class _Chunk:
                 self._notice(a, "confirmation")
         start, zone_name = a.start_utc, a.timezone
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
-                   and r.starts_at == start and r.status != "cancelled"} if existing else ()
+                   and r.starts_at == start and r.status != ReminderStatus.CANCELLED} if existing else ()
         latest = start - self.rules.lead
         steps = self.rules.steps_for(a.type)
         # _add's row, written out for the offsets: three or four per appointment.
@@ -422,7 +430,7 @@ class _Chunk:
             if label not in covered:
                 key = head + label + tail
                 rows[key] = (key, a.id, a.connector, "patient", ref, "reminder", label, version, start,
-                             placed or due, "pending" if placed else "skipped", reason, note, None, "", 0, now, now)
+                             placed or due, PLANNED if placed else PLANNED_SKIPPED, reason, note, None, "", 0, now, now)
 
     def _notice(self, a: Any, kind: str) -> None:
         self._add(a, "patient", a.patient_ref, kind, None, self.placer(a).notice(a.start_utc, a.timezone), self.now)
@@ -488,7 +496,7 @@ class _Chunk:
         due, reason, note = slot
         now = self.now
         self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, starts_at or a.start_utc,
-                          due or fallback_due, "pending" if due else "skipped", reason, note, None, "", 0, now, now)
+                          due or fallback_due, PLANNED if due else PLANNED_SKIPPED, reason, note, None, "", 0, now, now)
 
 
 def placed_again(row: Any, a: Any, rules: Rules, now: datetime, offset: Offset | None) -> Slot | None:
@@ -522,7 +530,7 @@ def _retime(connection: Connection, appointments: dict[int, Any], rules: Rules, 
     skipped: list[dict[str, Any]] = []
     for row in connection.execute(select(r.id, r.appointment_id, r.kind, r.offset, r.starts_at, r.due_at, r.note,
                                          r.reason).where(r.appointment_id.in_(list(appointments)),
-                                                         r.status == "pending", r.recipient == "patient")):
+                                                         r.status == ReminderStatus.PENDING, r.recipient == "patient")):
         a = appointments[row.appointment_id]
         if row.kind == "reminder" and (row.starts_at != a.start_utc or not row.offset):
             continue  # planned for another start: that start's own planning handles it
@@ -533,13 +541,13 @@ def _retime(connection: Connection, appointments: dict[int, Any], rules: Rules, 
             skipped.append({"_id": row.id, "_reason": slot.reason or "too late"})
         elif slot.due != row.due_at or slot.note != row.note:
             moved.append({"_id": row.id, "_due": slot.due, "_note": slot.note})
-    pending = and_(REMINDERS.c.id == bindparam("_id"), REMINDERS.c.status == "pending")
+    pending = and_(REMINDERS.c.id == bindparam("_id"), REMINDERS.c.status == ReminderStatus.PENDING)
     if moved:
         connection.execute(update(REMINDERS).where(pending).values(
             due_at=bindparam("_due"), note=bindparam("_note"), updated_at=now), moved)
     if skipped:
         connection.execute(update(REMINDERS).where(pending).values(
-            status="skipped", reason=bindparam("_reason"), updated_at=now), skipped)
+            status=ReminderStatus.SKIPPED, reason=bindparam("_reason"), updated_at=now), skipped)
 
 
 def under_way_reason(status: str) -> str:
@@ -640,8 +648,8 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     else:
         _insert_bound(connection, new)
     statuses = list(map(itemgetter(STATUS), new))  # counted in C: no generator frame per row
-    report.planned += statuses.count("pending")
-    report.skipped += statuses.count("skipped")
+    report.planned += statuses.count(PLANNED)
+    report.skipped += statuses.count(PLANNED_SKIPPED)
 
 
 def _insert_bound(connection: Connection, new: list[tuple[Any, ...]]) -> None:
@@ -759,8 +767,8 @@ def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> in
     if not cancel:
         return 0
     result = connection.execute(
-        update(REMINDERS).where(and_(REMINDERS.c.id == bindparam("_id"), REMINDERS.c.status == "pending"))
-        .values(status="cancelled", reason=bindparam("_reason"), updated_at=now),
+        update(REMINDERS).where(and_(REMINDERS.c.id == bindparam("_id"), REMINDERS.c.status == ReminderStatus.PENDING))
+        .values(status=ReminderStatus.CANCELLED, reason=bindparam("_reason"), updated_at=now),
         [{"_id": i, "_reason": reason} for i, reason in cancel.items()])
     return int(result.rowcount or 0)
 
@@ -805,7 +813,7 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
             for connector, ref in connection.execute(query).all():
                 key = agenda_key(connector, ref, day)
                 rows[key] = (key, None, connector, "practitioner", ref, "agenda", day.isoformat(), 0, begin, due,
-                             "pending", None, None, "email", "", 0, now, now)
+                             PLANNED, None, None, "email", "", 0, now, now)
     insert_new(connection, rows, report)
 
 

@@ -29,12 +29,13 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 
 from clinicsync.common.hashing import content_hash
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES, ReminderStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.planner import (
     APPOINTMENTS,
     CONSUMER,
+    PLANNED,
     PlanReport,
     Rules,
     appointment_item,
@@ -89,7 +90,7 @@ def follow_settings(config: RemindersSettings, store: Store, now: datetime,
         if stored is not None and stored.fingerprint == current:
             return None
         if stored is None and connection.execute(select(R.c.id).where(
-                R.c.status == "pending", R.c.recipient == "patient").limit(1)).first() is None:
+                R.c.status == ReminderStatus.PENDING, R.c.recipient == "patient").limit(1)).first() is None:
             _record(store, current, basis)  # nothing planned yet: these settings are the plan's
             return None
     before = orjson.loads(stored.basis) if stored is not None and stored.basis else {}
@@ -178,7 +179,7 @@ class _Replan:
         wanted = {offset.label: offset for offset in self.rules.offsets_for(a.type)}
         latest = a.start_utc - self.rules.lead
         for row in rows:
-            if row.status != "pending":
+            if row.status != ReminderStatus.PENDING:
                 continue
             offset = None
             if row.kind == "reminder":
@@ -196,7 +197,7 @@ class _Replan:
             if slot is not None:
                 self._place(row, slot)
         covered = {r.offset for r in rows if r.kind == "reminder" and r.starts_at == a.start_utc
-                   and r.status != "cancelled"}
+                   and r.status != ReminderStatus.CANCELLED}
         keys = {r.key: r for r in rows}
         for label, offset in wanted.items():
             if label in covered:
@@ -210,8 +211,8 @@ class _Replan:
             old = keys.get(key)
             if old is None:
                 self.rows[key] = (key, a.id, a.connector, "patient", a.patient_ref, "reminder", label, a.version,
-                                  a.start_utc, slot.due, "pending", None, slot.note, None, "", 0, self.now, self.now)
-            elif old.status == "cancelled" and old.reason == SETTINGS_CHANGED:
+                                  a.start_utc, slot.due, PLANNED, None, slot.note, None, "", 0, self.now, self.now)
+            elif old.status == ReminderStatus.CANCELLED and old.reason == SETTINGS_CHANGED:
                 self.revive[old.id] = slot
 
     def _place(self, row: Any, slot: Slot) -> None:
@@ -222,8 +223,9 @@ class _Replan:
 
     def _apply(self, known: set[str]) -> None:
         connection, now = self.connection, self.now
-        pending = and_(R.c.id == bindparam("_id"), R.c.status == "pending")
-        for status, reasons, counter in (("cancelled", self.cancel, "cancelled"), ("skipped", self.skip, "skipped")):
+        pending = and_(R.c.id == bindparam("_id"), R.c.status == ReminderStatus.PENDING)
+        for status, reasons, counter in ((ReminderStatus.CANCELLED, self.cancel, "cancelled"),
+                                         (ReminderStatus.SKIPPED, self.skip, "skipped")):
             if reasons:
                 done = connection.execute(
                     update(R).where(pending).values(status=status, reason=bindparam("_reason"), updated_at=now),
@@ -236,9 +238,9 @@ class _Replan:
             self.report.moved += int(done or 0)
         if self.revive:
             done = connection.execute(
-                update(R).where(R.c.id == bindparam("_id"), R.c.status == "cancelled",
+                update(R).where(R.c.id == bindparam("_id"), R.c.status == ReminderStatus.CANCELLED,
                                 R.c.reason == SETTINGS_CHANGED)
-                .values(status="pending", reason=None, due_at=bindparam("_due"), note=bindparam("_note"),
+                .values(status=ReminderStatus.PENDING, reason=None, due_at=bindparam("_due"), note=bindparam("_note"),
                         updated_at=now),
                 [{"_id": i, "_due": s.due, "_note": s.note} for i, s in self.revive.items()]).rowcount
             self.report.planned += int(done or 0)

@@ -1,29 +1,8 @@
-"""A write transaction that holds the write lock from its first statement: on SQLite
-``BEGIN IMMEDIATE`` (one writer at a time, so a read-then-write never races another
-process); elsewhere an ordinary transaction where rows are locked explicitly."""
+"""The store's write transaction (sync/store/txn.py: the write lock from the first statement),
+under the name the features have always imported it by."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from clinicsync.sync.store.txn import writer
 
-from sqlalchemy import Connection, Engine
-
-
-def _in_transaction(connection: Connection) -> bool:
-    """Is the SQLite connection inside a transaction already (a dry run's, see
-    sync.db.make_rehearsal_engine)? Then a nested BEGIN would fail; its lock is held."""
-    return bool(getattr(connection.connection.driver_connection, "in_transaction", False))
-
-
-@contextmanager
-def writer(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as connection:
-        if connection.dialect.name == "sqlite" and not _in_transaction(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.rollback()
-            raise
-        connection.commit()
+__all__ = ["writer"]

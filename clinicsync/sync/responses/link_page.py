@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.sync.config.clinic import LOGO_TYPES
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.answers import apply_answer
@@ -169,7 +169,8 @@ def _newer(settings: Settings, store: Store, found: Found) -> str | None:
     with store.engine.connect() as connection:
         newer = connection.execute(
             select(r.id, r.key).where(r.appointment_id == found.appointment.id, r.recipient == "patient",
-                                      r.status == "sent", r.kind.in_(LINK_KINDS), r.id != found.reminder.id,
+                                      r.status == ReminderStatus.SENT, r.kind.in_(LINK_KINDS),
+                                      r.id != found.reminder.id,
                                       r.starts_at == found.appointment.start_utc)
             .order_by(r.sent_at.desc(), r.id.desc()).limit(1)).first()
     if newer is None:

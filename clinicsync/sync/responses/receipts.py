@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy import select, update
 
 from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.store.store import Store
@@ -16,9 +17,9 @@ from clinicsync.sync.store.store import Store
 # provider status -> (rank, the reminder status it means or None to leave it)
 PROGRESS: dict[str, tuple[int, str | None]] = {
     "accepted": (0, None), "scheduled": (0, None), "queued": (1, None), "sending": (2, None),
-    "sent": (3, None), "delivered": (4, "delivered"), "read": (5, "delivered"),
-    "undelivered": (6, "failed"), "failed": (6, "failed"),
-    "deferred": (2, None), "bounce": (6, "failed"), "dropped": (6, "failed"),
+    "sent": (3, None), "delivered": (4, ReminderStatus.DELIVERED), "read": (5, ReminderStatus.DELIVERED),
+    "undelivered": (6, ReminderStatus.FAILED), "failed": (6, ReminderStatus.FAILED),
+    "deferred": (2, None), "bounce": (6, ReminderStatus.FAILED), "dropped": (6, ReminderStatus.FAILED),
 }
 log = structlog.get_logger("clinicsync.responses")
 
@@ -43,9 +44,10 @@ def record_receipt(store: Store, provider_id: str, status: str, detail: str | No
         connection.execute(update(DELIVERIES).where(DELIVERIES.c.id == delivery.id).values(provider_status=status))
         if reminder_status is not None:
             values: dict[str, object] = {"status": reminder_status, "updated_at": now}
-            if reminder_status == "failed":
+            if reminder_status == ReminderStatus.FAILED:
                 values["reason"] = f"the provider reported {status}" + (f" ({detail})" if detail else "")
             connection.execute(update(REMINDERS).where(
-                REMINDERS.c.id == delivery.reminder_id, REMINDERS.c.status.in_(("sent", "delivered"))).values(values))
+                REMINDERS.c.id == delivery.reminder_id, REMINDERS.c.status.in_((ReminderStatus.SENT,
+                                                                                ReminderStatus.DELIVERED))).values(values))
     log.info("responses.receipt", reminder_id=delivery.reminder_id, status=status)
     return True

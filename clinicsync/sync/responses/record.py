@@ -13,7 +13,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.notifiers.phone import e164
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.answers import PARTICIPATION, apply_answer, own_messages
@@ -124,7 +124,8 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
 def _last_reminder(connection: Connection, appointment: Any, channel: str) -> int | None:
     """The message the answer is put on: the last that went to the patient who answered."""
     found = connection.execute(select(R.c.id).where(and_(
-        *own_messages(appointment.id, appointment.patient_ref), R.c.status.in_(("sent", "delivered")),
+        *own_messages(appointment.id, appointment.patient_ref), R.c.status.in_((ReminderStatus.SENT,
+                                                                                ReminderStatus.DELIVERED)),
         R.c.channel == channel)).order_by(R.c.sent_at.desc(), R.c.id.desc()).limit(1)).scalar()
     return int(found) if found is not None else None
 

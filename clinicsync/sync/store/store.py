@@ -12,7 +12,9 @@ module over the shared state of base.py (:class:`StoreBase`):
 - batch.py: ``apply_batch``, the one transaction a poll, a push or a retry writes through,
   which calls on people.py (patients, practitioners, locations), appointments.py (change
   detection and events), deletions.py (explicit deletes, tombstones, a listing's absent rows);
-- housekeeping.py: forgetting old patient data and the chores done per window.
+- housekeeping.py: forgetting old patient data and the chores done per window;
+- reminder_rows.py (``Store.reminder_rows``, a step object over the engine): the dispatcher's
+  claims, hand-overs and outcomes of reminder rows.
 
 The batch writer's helpers are modules of their own: records.py (Mapped, Counts, SnapshotEnd,
 …), views.py and row_hash.py (what counts as content, and its hash), row_code.py (an
@@ -24,6 +26,7 @@ statement per push). This module re-exports the names importers have always take
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
 
 from sqlalchemy import Engine
 
@@ -64,6 +67,7 @@ from clinicsync.sync.store.records import (
     SnapshotSafetyStop,
     build_mapped,
 )
+from clinicsync.sync.store.reminder_rows import ReminderRows
 from clinicsync.sync.store.row_code import (
     _ALL_UNSET,
     _PLAIN_MASK,
@@ -89,7 +93,8 @@ __all__ = [
     "RUNS", "RUNS_PRUNED_PER_CALL", "STORED_GO_LIVE", "_ALL_UNSET", "_ANALYZE_FROM", "_PATIENT", "_PERSON_DICTS",
     "_PERSON_TAIL", "_PLAIN_MASK", "_PRACTITIONER", "_ROW_NAMES", "AppointmentWriter", "BatchOptions", "BatchWriter",
     "Counts", "Deletions", "FoldedRead", "HeldJson", "Housekeeping", "Known", "Mapped", "PeopleWriter",
-    "Presence", "PushOptions", "QuarantineEntry", "RunLog", "SnapshotEnd", "SnapshotSafetyStop", "SourceState",
+    "Presence", "PushOptions", "QuarantineEntry", "ReminderRows", "RunLog", "SnapshotEnd", "SnapshotSafetyStop",
+    "SourceState",
     "Store", "StoreBase", "StoredGoLive", "StoredIds", "_Fold", "_all_plain", "_appointment_hash",
     "_appointment_values", "_batch_hashes", "_bound_rows", "_created_by_select", "_hashed_rows", "_inlined",
     "_insert_new", "_unset_columns", "_upsert_one", "build_mapped", "notes_text", "presence", "presence_and_folded",
@@ -114,6 +119,11 @@ class Store(BatchWriter, RunLog, Housekeeping):
                    tombstone_keep=timedelta(days=settings.tombstone_days),
                    run_keep=timedelta(days=settings.run_history_days),
                    patient_keep=timedelta(days=settings.patient_data_days))
+
+    @cached_property
+    def reminder_rows(self) -> ReminderRows:
+        """The reminder rows as the dispatcher claims, hands over and settles them (reminder_rows.py)."""
+        return ReminderRows(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

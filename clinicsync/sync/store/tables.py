@@ -42,12 +42,14 @@ from sqlalchemy import (
 )
 
 from clinicsync.common.types import UtcDateTime
+from clinicsync.common.vocabulary import ReminderStatus
 
 if TYPE_CHECKING:
     from clinicsync.sync.config.settings import Settings, StoreSettings
 
-# The states of a reminder (model/reminders.py takes them from here).
-REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
+# The states of a reminder (model/reminders.py takes them from here), as plain text: they key
+# the figures `status --json` prints, and orjson takes only an exact str as a key.
+REMINDER_STATUSES = tuple(status.value for status in ReminderStatus)
 # What a patient's reply did (model/responses.py), and the states of a waiting-list entry
 # (model/waitlist.py): here, so the stages read them without the model.
 REPLY_OUTCOMES = ("applied", "no_appointment", "unrecognized", "opted_out", "opted_in", "help", "duplicate")
@@ -59,7 +61,7 @@ RETRYING = "will retry: "
 
 # The states a reminder waits in (to be sent, being sent, its send's outcome not known): the
 # live work, counted whole. Every other state is settled and grows with the clinic's history.
-REMINDER_LIVE = ("pending", "sending", "unknown")
+REMINDER_LIVE = (ReminderStatus.PENDING.value, ReminderStatus.SENDING.value, ReminderStatus.UNKNOWN.value)
 # How far back the store figures of /metrics, `status` and the status page count what is
 # settled (reminders sent, replies, write-backs done, runs finished, calendar events written):
 # a week, so a Monday still shows the last working days. Stop 53: each counted every row ever.

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true
 
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.sync.store.model import Appointment, Patient, Practitioner
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import REMINDERS
@@ -72,7 +72,7 @@ def needs_attention(store: Store, now: datetime, full: bool,
                 and_(A.start_utc <= now + SOON, or_(A.participation.is_(None), A.participation.in_(AWAITING)))))):
             reasons[row.id].add("declined" if row.participation == "declined" else "unconfirmed")
         failed = select(RM.appointment_id).join(Appointment.__table__, A.id == RM.appointment_id).where(  # type: ignore[attr-defined]
-            upcoming, RM.recipient == "patient", RM.status == "failed").distinct()
+            upcoming, RM.recipient == "patient", RM.status == ReminderStatus.FAILED).distinct()
         for (appointment_id,) in connection.execute(failed):
             reasons[appointment_id].add("failed delivery")
         doctor_declined = (select(DA.appointment_id).join(Appointment.__table__, A.id == DA.appointment_id)  # type: ignore[attr-defined]
@@ -108,12 +108,14 @@ def dispatcher_panel(store: Store, now: datetime, sources: Collection[str] | Non
         else true()
     with store.engine.connect() as connection:
         counts: dict[str, Any] = dict(connection.execute(
-            select(RM.status, func.count()).where(RM.status.in_(("sending", "unknown")), mine)
+            select(RM.status, func.count()).where(RM.status.in_((ReminderStatus.SENDING, ReminderStatus.UNKNOWN)), mine)
             .group_by(RM.status)).all())
-        due = connection.execute(select(func.count()).where(RM.status == "pending", RM.due_at <= now, mine)).scalar()
+        due = connection.execute(select(func.count()).where(RM.status == ReminderStatus.PENDING, RM.due_at <= now,
+                                                            mine)).scalar()
         failed = connection.execute(select(func.count()).where(
-            RM.status == "failed", RM.updated_at >= now - timedelta(days=7), mine)).scalar()
-        next_due = connection.execute(select(func.min(RM.due_at)).where(RM.status == "pending",
+            RM.status == ReminderStatus.FAILED, RM.updated_at >= now - timedelta(days=7), mine)).scalar()
+        next_due = connection.execute(select(func.min(RM.due_at)).where(RM.status == ReminderStatus.PENDING,
                                                                           RM.due_at > now, mine)).scalar()
-    return DispatcherPanel(due_now=int(due or 0), in_flight=int(counts.get("sending", 0)), failed=int(failed or 0),
-                           unknown=int(counts.get("unknown", 0)), next_due=next_due)
+    return DispatcherPanel(due_now=int(due or 0), in_flight=int(counts.get(ReminderStatus.SENDING, 0)),
+                           failed=int(failed or 0),
+                           unknown=int(counts.get(ReminderStatus.UNKNOWN, 0)), next_due=next_due)

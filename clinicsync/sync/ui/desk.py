@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
-from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES, ReminderStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START
 from clinicsync.sync.responses.history import CALLBACK_WAIT
@@ -101,10 +101,10 @@ def _reasons(connection: Any, ids: list[int], now: datetime) -> dict[int, dict[s
     for appointment_id, at in _last_replies(connection, ids).items():
         found[appointment_id]["last_reply"] = at
     for (appointment_id,) in connection.execute(select(RM.appointment_id).where(
-            RM.appointment_id.in_(ids), RM.recipient == "patient", RM.status == "failed").distinct()):
+            RM.appointment_id.in_(ids), RM.recipient == "patient", RM.status == ReminderStatus.FAILED).distinct()):
         found[appointment_id]["reasons"].add("failed")
     for (appointment_id,) in connection.execute(select(RM.appointment_id).where(
-            RM.appointment_id.in_(ids), RM.recipient == "patient", RM.status == "sent").distinct()):
+            RM.appointment_id.in_(ids), RM.recipient == "patient", RM.status == ReminderStatus.SENT).distinct()):
         found[appointment_id]["sent"] = True
     for (appointment_id,) in connection.execute(select(DA.appointment_id).join(
             Appointment.__table__, A.id == DA.appointment_id).where(  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
+from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.sync.checks.queries import connector_status, list_quarantine, quality_notes
 from clinicsync.sync.reminders.names import message_name
 from clinicsync.sync.responses.history import DESK_STATES, Entry, desk_states, visit_history
@@ -45,14 +46,14 @@ REMINDER_STATES = ("planned", "sent", "delivered", "failed", "unknown", "skipped
 INACTIVE = ("cancelled", "entered-in-error")
 # Every reminder status but cancelled, listed rather than ``!= 'cancelled'``: so the window on
 # due_at is read through the (status, due_at) index, not by scanning every reminder ever planned.
-FUNNEL_STATUSES = tuple(status for status in REMINDER_STATUSES if status != "cancelled")
+FUNNEL_STATUSES = tuple(status for status in REMINDER_STATUSES if status != ReminderStatus.CANCELLED)
 
 
 def reminder_state(status: str, provider_status: str | None) -> str:
     """The page's word for a reminder: planned (pending/sending), sent, delivered, failed, …"""
-    if status in ("pending", "sending"):
+    if status in (ReminderStatus.PENDING, ReminderStatus.SENDING):
         return "planned"
-    if status == "sent" and provider_status in DELIVERED:
+    if status == ReminderStatus.SENT and provider_status in DELIVERED:
         return "delivered"
     return status
 
@@ -441,7 +442,7 @@ def funnel(store: Store, start: datetime, end: datetime,
             .select_from(REMINDERS.outerjoin(Appointment.__table__, A.id == RM.appointment_id))  # type: ignore[attr-defined]
             .where(RM.recipient == "patient", RM.status.in_(FUNNEL_STATUSES),
                    RM.due_at >= start, RM.due_at < end, of_sources(A.connector, sources))).all()
-        sent = [r for r in rows if r.status == "sent"]
+        sent = [r for r in rows if r.status == ReminderStatus.SENT]
         delivered = _delivered_ids(connection, [r.id for r in sent])
     return [("planned", len(rows)), ("sent", len(sent)),
             ("delivered", sum(1 for r in sent if r.id in delivered)),

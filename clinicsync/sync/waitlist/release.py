@@ -30,14 +30,6 @@ from clinicsync.sync.store.model.responses import WRITEBACKS
 A = Appointment.__table__  # type: ignore[attr-defined]
 
 
-def writes_back(settings: Settings, connector: str) -> bool:
-    """Does this source take answers back (the write-back outbox)? Same rule as the desk's."""
-    if not settings.responses.writeback:
-        return False
-    config = next((c for c in settings.connectors if c.name == connector), None)
-    return bool(config is not None and (getattr(config, "writeback", None) or getattr(config, "responses_file", None)))
-
-
 def later_appointment(connection: Connection, entry: Any) -> Any | None:
     """The entry's later appointment while it is still active and not deleted, and only when it
     is the entry's own patient's at the entry's source: an id that names another patient's visit
@@ -56,7 +48,7 @@ def after_booking(connection: Connection, settings: Settings, entry: Any, now: d
     later = later_appointment(connection, entry)
     if later is None or mode == "keep":
         return None
-    if mode == "auto" and writes_back(settings, later.connector):
+    if mode == "auto" and settings.writes_back(later.connector):
         from clinicsync.sync.reminders.answers import apply_answer  # only to release one
 
         apply_answer(connection, settings, later, "decline", now)

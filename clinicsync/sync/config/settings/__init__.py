@@ -302,6 +302,17 @@ class Settings(SettingsRoot):
         (renamed or removed, sync/ingest/orphans.py)."""
         return {item.name for item in self.connectors}
 
+    def writes_back(self, connector: str) -> bool:
+        """Does this source take answers back (sync/responses/writeback.py)? CSV without a
+        `responses_file`, SQL without `writeback:`, FHIR with `writeback: false` do not. One rule
+        for the desk (what a cancellation says it does) and the waitlist (whether a later visit
+        is released at the source or left to the desk)."""
+        if not self.responses.writeback:
+            return False
+        config = next((c for c in self.connectors if c.name == connector), None)
+        return bool(config is not None
+                    and (getattr(config, "writeback", None) or getattr(config, "responses_file", None)))
+
     def connector(self, name: str) -> ConnectorSettings:
         for item in self.connectors:
             if item.name == name:
