@@ -54,7 +54,7 @@ from clinicsync.mappings.model import (
     quoted_zone,
 )
 from clinicsync.mappings.paths import compile_path, compile_values, top_column
-from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
+from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, split_phone, transform_for
 from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow, plausible_utc
 
 PRESETS_DIR = Path(__file__).parent
@@ -802,6 +802,10 @@ def _patient(values: dict[str, Any]) -> NormalizedPatient | None:
             raise MappingError("patient.external_id", "missing while other patient fields are given")
         return None
     fields["external_id"] = str(fields["external_id"])
+    if "phone" in fields:
+        fields["phone"], fallbacks = split_phone(fields["phone"])
+        if fallbacks:
+            fields["fallback_phones"] = fallbacks
     return NormalizedPatient(**fields)
 
 

@@ -50,6 +50,10 @@ class NormalizedPatient:
     channel: str | None = None  # preferred: sms | email | whatsapp | none
     allow_sms: bool = True
     allow_email: bool = True
+    # The other numbers of a phone cell that held several ("0772 100001 / 0701 222333"): E.164,
+    # in the cell's order, one space between them; None when it held one. Counted in change
+    # detection only when set, so a patient without them hashes as before they existed.
+    fallback_phones: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
