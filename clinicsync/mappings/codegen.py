@@ -654,6 +654,8 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(1, "if end <= start:")
     add(2, "raise MappingError('end', 'is not after start')")
     add(1, "external_id = str(external_id)")
+    if mapping.stand_in:  # no id column: the id is a hash of its readable form (engine.stand_in_id)
+        add(1, "former_id, external_id = external_id, _stand_in_id(external_id)")
     add(1, f"word = {got('status')}")
     add(1, "if word is None:")
     add(2, "status = 'booked'")
@@ -710,7 +712,8 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
         "join_url": "join_url", "provider_join_url": "provider_url", "dial_in": "dial_in",
         "cancel_reason": got("cancel_reason"),
         "booked_at": f"_booked_utc({got('booked_at')}, read_tz)" if "booked_at" in names else "None",
-        "replaces": f"_replaced({got('replaces')}, external_id)" if "replaces" in names else "None"}
+        "replaces": f"_replaced({got('replaces')}, external_id)" if "replaces" in names else "None",
+        "former_id": "former_id" if mapping.stand_in else "None"}
     add(1, f"return _Appointment({_positional(NormalizedAppointment, appointment)})")
 
 

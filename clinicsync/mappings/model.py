@@ -102,6 +102,10 @@ class NormalizedAppointment:
     # pair is one visit that moved, stored under the old row's id (sync/ingest/supersede.py).
     # Identity, not content: it never counts in change detection either.
     replaces: str | None = None
+    # A stand-in id's readable form ("time patient doctor", read where the source has no id
+    # column) when the id is its hash (engine.stand_in_id): the store finds a visit stored under
+    # the readable form by it and re-keys that one row. Identity, never content; never stored.
+    former_id: str | None = None
 
 
 # What a source's vocabulary looks like, as opposed to patient data. A quarantine reason quotes a
