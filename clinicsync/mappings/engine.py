@@ -500,13 +500,16 @@ class CompiledMapping:
         return tuple(dict.fromkeys(top_column(p) for p in paths))
 
     def peek_id(self, record: Mapping[str, Any]) -> str | None:
-        """The record's id as read, for naming a record that failed to map."""
+        """The record's id as the store holds it, for naming a record that failed to map and for
+        the listings of delete sweeps and unchanged lines (a stand-in id as its hash, as mapped:
+        its readable form holds the patient's name)."""
         for field in self.fields:
             if field.target == "external_id":
                 for read in field.reads:
                     value = read(record)
                     if not _empty(value):
-                        return clean_text(str(value))
+                        text = clean_text(str(value))
+                        return stand_in_id(text) if self.stand_in else text
         return None
 
     @staticmethod
