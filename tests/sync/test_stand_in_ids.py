@@ -81,3 +81,73 @@ def test_a_visit_stored_under_the_readable_id_is_re_keyed_in_place(store: Store)
     with store.engine.connect() as connection:
         assert connection.execute(select(APPOINTMENTS.c.id).where(
             APPOINTMENTS.c.external_id == stand_in_id(READABLE))).scalar_one() == rows[READABLE]
+
+
+CSV_HEADER = "Date,Time,Patient,Provider,Status"
+CSV_MAPPING = """\
+name: report
+extends: csv_default
+fields:
+  external_id: {concat: [Date, Time, Patient, Provider]}
+  start: {date: Date, time: Time}
+  duration_minutes: {value: 30}
+  status: {from: Status}
+  patient.external_id: {from: Patient}
+  patient.name: {from: Patient}
+  practitioner.external_id: {from: Provider}
+"""
+
+
+@pytest.mark.parametrize("edited", [False, True], ids=["same mapping file", "mapping file edited"])
+def test_a_store_of_readable_ids_goes_on_without_cancelling_anyone(
+        write_settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, edited: bool) -> None:
+    """A snapshot CSV source synced before the rule (readable ids), then after it: no visit is
+    deleted, cancelled or created, no event is written; the ids the store ends with are the
+    hashes for every line that was mapped again (all of them when the mapping file changed)."""
+    from datetime import date, timedelta
+
+    from clinicsync.mappings import engine as engine_module
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.ingest.engine import sync_once
+
+    day = (date.today() + timedelta(days=10)).isoformat()
+    lines = [f"{day},09:30,\"Doe, Jane\",Dr Smith,booked", f"{day},10:00,\"Roe, Rick\",Dr Smith,booked",
+             f"{day},11:00,\"Poe, Ed\",Dr Ortiz,booked"]
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (tmp_path / "report.yaml").write_text(CSV_MAPPING, encoding="utf-8")
+    settings = load_settings(write_settings(
+        f"- name: src\n  kind: csv\n  mapping: {tmp_path / 'report.yaml'}\n  drop_dir: {folder}\n"
+        "  settle_seconds: 0\n  mode: snapshot\n  max_delete_share: 0.5\n"))
+
+    def sync(n: int) -> Any:
+        (folder / f"export-{n}.csv").write_text("\n".join([CSV_HEADER, *lines, ""]) + "\n" * n, encoding="utf-8")
+        store = Store.open(settings.store)
+        try:
+            report = sync_once(settings, store).connectors["src"]
+            with store.engine.connect() as connection:
+                ids = dict(connection.execute(select(APPOINTMENTS.c.external_id, APPOINTMENTS.c.id)
+                                              .where(APPOINTMENTS.c.deleted_at.is_(None))).all())
+                kinds = [row[0] for row in connection.execute(select(EVENTS.c.kind).order_by(EVENTS.c.id))]
+        finally:
+            store.close()
+        assert report.error is None, report.error
+        return report.counts, ids, kinds
+
+    with monkeypatch.context() as patched:  # the store as the release before wrote it
+        patched.setattr(engine_module, "holds_patient_data", lambda fields: False)
+        _, before, kinds_before = sync(1)
+    assert len(before) == 3 and any("Doe" in key for key in before)
+    if edited:
+        (tmp_path / "report.yaml").write_text(CSV_MAPPING + "  type: {value: Visit}\n", encoding="utf-8")
+    counts, after, kinds = sync(2)
+    assert (counts.created, counts.deleted, counts.cancelled) == (0, 0, 0)
+    assert sorted(after.values()) == sorted(before.values())  # the same rows
+    if edited:  # every line mapped again: every id re-keyed; the edit itself an update, nothing else
+        assert set(after) == {stand_in_id(key) for key in before} and counts.updated == 3
+        assert set(kinds[len(kinds_before):]) <= {"updated"}
+    else:
+        assert set(after) <= set(before) | {stand_in_id(key) for key in before}
+        assert kinds == kinds_before
+    again, final, _ = sync(3)  # and the next export finds them all as they are
+    assert (again.created, again.deleted) == (0, 0) and final == after
