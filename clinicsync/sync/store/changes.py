@@ -147,7 +147,7 @@ def as_correction(old: Stored, new: NormalizedAppointment, change: Change) -> Ch
         news = update_order(new.source_updated_at, old.source_updated_at, new.timezone or old.timezone) > 0
     else:
         news = (old.start_utc, old.end_utc, old.status) != (new.start, new.end, new.status)
-    if news or change.payload.get("reactivated"):
+    if news or change.payload.get("reactivated") or change.payload.get("successor"):
         return change
     return Change(change.kind, {**change.payload, "baseline": True, "correction": True})
 
