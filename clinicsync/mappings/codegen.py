@@ -36,7 +36,7 @@ from clinicsync.mappings.model import (
 )
 from clinicsync.mappings.pathcode import PATH_NAMESPACE, Constants, path_source
 from clinicsync.mappings.paths import column_name, parse_steps
-from clinicsync.mappings.transforms import TransformError, clean_text
+from clinicsync.mappings.transforms import PhoneCell, TransformError, clean_text, split_phone
 
 # engine.CompiledMapping and its _CompiledField, seen as Any: engine.py imports this module
 # to generate its function, so this one never imports engine.py (no import cycle); the
@@ -654,6 +654,8 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(1, "if end <= start:")
     add(2, "raise MappingError('end', 'is not after start')")
     add(1, "external_id = str(external_id)")
+    if mapping.stand_in:  # no id column: the id is a hash of its readable form (engine.stand_in_id)
+        add(1, "former_id, external_id = external_id, _stand_in_id(external_id)")
     add(1, f"word = {got('status')}")
     add(1, "if word is None:")
     add(2, "status = 'booked'")
@@ -672,8 +674,13 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
         add(ind + 2, "raise MappingError('patient.external_id', 'missing while other patient fields are given')")
     add(ind + 1, "patient = None")
     add(ind, "else:")
-    arguments = {"external_id": f"str({patient_id})"}
+    arguments = {"external_id": f"str({patient_id})", "fallback_phones": "None"}
     arguments.update((f, got(f"patient.{f}")) for f in _PATIENT_TARGETS)
+    if "patient.phone" in names:  # a cell of several numbers: the first mobile, the others kept apart
+        phone = got("patient.phone")
+        add(ind + 1, f"p_phone, p_fallbacks = ({phone}, None) if type({phone}) is not _PhoneCell "
+                     f"else _split_phone({phone})")
+        arguments.update(phone="p_phone", fallback_phones="p_fallbacks")
     arguments.update((f, f"True if {got(f'patient.{f}')} is None else {got(f'patient.{f}')}"
                       if f"patient.{f}" in names else "True") for f in ("allow_sms", "allow_email"))
     add(ind + 1, f"patient = _Patient({_positional(NormalizedPatient, arguments)})")
@@ -705,7 +712,8 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
         "join_url": "join_url", "provider_join_url": "provider_url", "dial_in": "dial_in",
         "cancel_reason": got("cancel_reason"),
         "booked_at": f"_booked_utc({got('booked_at')}, read_tz)" if "booked_at" in names else "None",
-        "replaces": f"_replaced({got('replaces')}, external_id)" if "replaces" in names else "None"}
+        "replaces": f"_replaced({got('replaces')}, external_id)" if "replaces" in names else "None",
+        "former_id": "former_id" if mapping.stand_in else "None"}
     add(1, f"return _Appointment({_positional(NormalizedAppointment, appointment)})")
 
 
@@ -735,6 +743,7 @@ def generate(mapping: CompiledMapping, runtime: Mapping[str, Any],
         "_utc_known": mapping._utc.known, "_datetime": datetime, "_place_zones": dict(mapping.place_zones),
         "_place_every": dict(mapping.place_zones).get("*"),
         "_Patient": _BUILD_PATIENT, "_Practitioner": _BUILD_PRACTITIONER,
+        "_PhoneCell": PhoneCell, "_split_phone": split_phone,
         "_Appointment": _BUILD_APPOINTMENT, "_interpreted": mapping.apply_interpreted,
     }
     out = _Source(Constants(namespace), texts)

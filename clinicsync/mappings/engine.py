@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -54,7 +55,7 @@ from clinicsync.mappings.model import (
     quoted_zone,
 )
 from clinicsync.mappings.paths import compile_path, compile_values, top_column
-from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
+from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, split_phone, transform_for
 from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow, plausible_utc
 
 PRESETS_DIR = Path(__file__).parent
@@ -407,6 +408,7 @@ class CompiledMapping:
             raise MappingProblem(f"mapping {preset.name}: needs an external_id field", ("fields",))
         self.fields = [self._compile(target, spec, default_region, formats)
                        for target, spec in preset.fields.items()]
+        self.stand_in = holds_patient_data(preset.fields)  # the id is a hash of its readable form
         # many appointments share a slot; slots come roughly in order, so the recent ones will do.
         # A start or end outside the plausible window is refused here, for both engines.
         self._utc = _RememberedUtc(window)
@@ -498,13 +500,16 @@ class CompiledMapping:
         return tuple(dict.fromkeys(top_column(p) for p in paths))
 
     def peek_id(self, record: Mapping[str, Any]) -> str | None:
-        """The record's id as read, for naming a record that failed to map."""
+        """The record's id as the store holds it, for naming a record that failed to map and for
+        the listings of delete sweeps and unchanged lines (a stand-in id as its hash, as mapped:
+        its readable form holds the patient's name)."""
         for field in self.fields:
             if field.target == "external_id":
                 for read in field.reads:
                     value = read(record)
                     if not _empty(value):
-                        return clean_text(str(value))
+                        text = clean_text(str(value))
+                        return stand_in_id(text) if self.stand_in else text
         return None
 
     @staticmethod
@@ -689,6 +694,9 @@ class CompiledMapping:
         if end <= start:
             raise MappingError("end", "is not after start")
         updated = values.get("source_updated_at")
+        former = None
+        if self.stand_in:
+            former, external_id = str(external_id), stand_in_id(str(external_id))
         return NormalizedAppointment(
             external_id=str(external_id),
             status=self._status(values.get("status")),
@@ -706,11 +714,42 @@ class CompiledMapping:
             cancel_reason=values.get("cancel_reason"),
             booked_at=_booked_utc(values.get("booked_at"), read_tz),
             replaces=_replaced(values.get("replaces"), external_id),
+            former_id=former,
         )
 
 
 # The class's own ``apply``, as defined (CompiledMapping.applier: one patched in later is not it).
 _OWN_APPLY = CompiledMapping.apply
+
+
+def stand_in_id(readable: str) -> str:
+    """The id of a visit whose source has no id column, from its readable form (its time,
+    patient and doctor joined): a short stable hash, so that no patient's name is the record's
+    id (shown in `appointments list`, quarantine items and logs) while the same visit keeps the
+    same id on every run. 64 bits: a clash within one source's visits is beyond reach."""
+    return "v-" + hashlib.blake2b(readable.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def holds_patient_data(fields: Mapping[str, Any]) -> bool:
+    """Whether the mapping's ``external_id`` is a stand-in joined from columns (``concat`` alone)
+    that include one the patient's name, phone, email or id is read from: then it is stored as
+    ``stand_in_id`` of that text. A composite key of id columns (two columns a table's key) is
+    no patient data and stays as read."""
+    spec = fields.get("external_id")
+    if spec is None or not spec.concat or spec.from_ or spec.column or spec.date or spec.value is not None:
+        return False
+    parts = set(spec.concat)
+    for target in ("patient.name", "patient.phone", "patient.email", "patient.external_id"):
+        other = fields.get(target)
+        if other is None:
+            continue
+        read = set(other.concat or [])
+        for source in (other.from_, other.column):
+            read.update([source] if isinstance(source, str) else source or [])
+        read.update(f"`{name}`" for name in list(read))
+        if parts & read:
+            return True
+    return False
 
 
 def _replaced(value: Any, external_id: Any) -> str | None:
@@ -802,6 +841,10 @@ def _patient(values: dict[str, Any]) -> NormalizedPatient | None:
             raise MappingError("patient.external_id", "missing while other patient fields are given")
         return None
     fields["external_id"] = str(fields["external_id"])
+    if "phone" in fields:
+        fields["phone"], fallbacks = split_phone(fields["phone"])
+        if fallbacks:
+            fields["fallback_phones"] = fallbacks
     return NormalizedPatient(**fields)
 
 
@@ -1020,7 +1063,7 @@ def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
-_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END, "_replaced": _replaced,
+_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END, "_replaced": _replaced, "_stand_in_id": stand_in_id,
             "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
             "_fallback_failed": fallback_failed,
             "_booked_utc": _booked_utc,

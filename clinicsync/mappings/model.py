@@ -50,6 +50,10 @@ class NormalizedPatient:
     channel: str | None = None  # preferred: sms | email | whatsapp | none
     allow_sms: bool = True
     allow_email: bool = True
+    # The other numbers of a phone cell that held several ("0772 100001 / 0701 222333"): E.164,
+    # in the cell's order, one space between them; None when it held one. Counted in change
+    # detection only when set, so a patient without them hashes as before they existed.
+    fallback_phones: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,10 @@ class NormalizedAppointment:
     # pair is one visit that moved, stored under the old row's id (sync/ingest/supersede.py).
     # Identity, not content: it never counts in change detection either.
     replaces: str | None = None
+    # A stand-in id's readable form ("time patient doctor", read where the source has no id
+    # column) when the id is its hash (engine.stand_in_id): the store finds a visit stored under
+    # the readable form by it and re-keys that one row. Identity, never content; never stored.
+    former_id: str | None = None
 
 
 # What a source's vocabulary looks like, as opposed to patient data. A quarantine reason quotes a

@@ -132,22 +132,58 @@ def phone_parser(region: str) -> Callable[[Any], str]:
 _CELL_SEPARATORS = re.compile(r"\s+/\s*|\s*/\s+|\s*;\s*|\s*,\s+|\s+or\s+", re.IGNORECASE)
 
 
+# The store's column for a patient's fallback numbers (patient.fallback_phones).
+FALLBACK_PHONES_LIMIT = 255
+
+
+class PhoneCell(str):
+    """A cell of several numbers, read as the one a message goes to (the string itself, E.164)
+    with the cell's other valid numbers in ``fallbacks``: E.164, in the cell's order, one space
+    between them. Only the patient's phone keeps them (``split_phone``): the desk shows them,
+    and reminders turn to them when the first number is known bad."""
+
+    fallbacks: str
+
+
+def split_phone(value: Any) -> tuple[Any, str | None]:
+    """A mapped phone as the patient stores it: the number itself (a plain ``str``) and the
+    fallback numbers of its cell (``PhoneCell``), None when the cell held one number."""
+    if type(value) is PhoneCell:
+        return str.__str__(value), value.fallbacks
+    return value, None
+
+
 def _first_mobile(parts: list[str], region: str) -> str | None:
     """The number a message goes to from a cell of several: the first mobile, else the first
-    valid one, else None (the cell is refused as one number is). The others are not kept: the
-    store holds one phone a patient (docs/mappings.md, "Phone cells")."""
+    valid one, else None (the cell is refused as one number is); the cell's other valid
+    numbers come with it as its fallbacks (a ``PhoneCell``; docs/mappings.md, "Phone cells")."""
     phonenumbers = _phonenumbers()
-    first: str | None = None
+    numbers: list[str] = []
+    chosen: str | None = None
     for part in parts:
         try:
             e164 = _phone_e164(part, region)
         except TransformError:
             continue
+        if e164 in numbers:
+            continue
+        numbers.append(e164)
         kind = phonenumbers.number_type(phonenumbers.parse(e164))
-        if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-            return e164
-        first = first or e164
-    return first
+        if chosen is None and kind in (phonenumbers.PhoneNumberType.MOBILE,
+                                       phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+            chosen = e164
+    if not numbers:
+        return None
+    chosen = chosen or numbers[0]
+    if len(numbers) == 1:
+        return chosen
+    cell = PhoneCell(chosen)
+    kept: list[str] = []
+    for number in numbers:  # as many as the store's column holds (16 of the longest numbers)
+        if number != chosen and sum(len(n) + 1 for n in kept) + len(number) <= FALLBACK_PHONES_LIMIT:
+            kept.append(number)
+    cell.fallbacks = " ".join(kept)
+    return cell
 
 
 def _phone_e164(text: str, region: str) -> str:

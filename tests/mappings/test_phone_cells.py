@@ -1,6 +1,6 @@
 """Phones as clinics type them: several numbers in one cell ("0772 100001 / 0701 222333"),
-separated by '/', ',', ';' or ' or '. The first mobile is the patient's phone (the store keeps
-one number a patient, so the others are not kept); a cell without a mobile gives its first valid
+separated by '/', ',', ';' or ' or '. The first mobile is the patient's phone (the others are its
+fallback numbers: tests/sync/test_fallback_phones.py); a cell without a mobile gives its first valid
 number; a slash inside one number ("030/1234567") is still that number; a cell that is not two
 numbers of six digits or more is read as one number, as before (refused when it is none)."""
 

@@ -21,7 +21,8 @@ from tests.sync.test_store_push_read import PUSHES, _push
 NOW = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 # Every column but the ids and the times written at the push's own moment.
 COLUMNS = {
-    "patient": "external_id, name, phone, email, language, channel, allow_sms, allow_email, content_hash",
+    "patient": "external_id, name, phone, email, language, channel, allow_sms, allow_email, fallback_phones, "
+               "content_hash",
     "practitioner": "external_id, name, email, content_hash",
     "location": "external_id, name",
     "appointment": "external_id, status, start_utc, end_utc, timezone, type, location_ref, patient_ref, "
@@ -77,9 +78,9 @@ def _upsert(store: Store, connector: str, values: tuple[Any, ...], marker: str) 
 def _upserts_alike(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new person, the same key again with other content (a replica's copy), and again with
     the same hash (nothing written): the row each time as the Core statement leaves it."""
-    steps = [(("P1", "Ana Ruiz", "+12125550101", None, "es", "sms", True, False), "h1"),
-             (("P1", "Ana Ruiz-Díaz", None, "ana@example.org", None, None, False, True), "h2"),
-             (("P1", "ignored: same hash", None, None, None, None, True, True), "h2")]
+    steps = [(("P1", "Ana Ruiz", "+12125550101", None, "es", "sms", True, False, "+12125550188 +12125550177"), "h1"),
+             (("P1", "Ana Ruiz-Díaz", None, "ana@example.org", None, None, False, True, None), "h2"),
+             (("P1", "ignored: same hash", None, None, None, None, True, True, "+12125550199"), "h2")]
     seen: dict[str, list[tuple[Any, ...]]] = {}
     for connector in ("driver", "core"):
         if connector == "core":

@@ -157,7 +157,7 @@ def test_a_failing_part_leaves_nothing_of_the_statement(store: Store, store_url:
     with pytest.raises(IntegrityError), store.engine.begin() as connection:
         fold = _Fold()
         _insert_new(connection, PATIENTS, (*_PATIENT.names, *_PERSON_TAIL),
-                    [("P-new", "Cy", None, None, None, None, True, True, "folded", "h", now)], True,
+                    [("P-new", "Cy", None, None, None, None, True, True, None, "folded", "h", now)], True,
                     changed="content_hash", fold=fold)
         fold.created(connection, one_row_insert(connection, APPOINTMENTS, names,
                                                 ("folded", "dup", "booked", SOON, SOON + timedelta(minutes=30),

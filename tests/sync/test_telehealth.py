@@ -167,6 +167,17 @@ def test_appointments_without_telehealth_hash_as_before_issue_22() -> None:
     from clinicsync.sync.store.store import _appointment_hash
 
     @dataclass(frozen=True)
+    class PatientBefore:  # NormalizedPatient before its fallback numbers
+        external_id: str
+        name: str | None = None
+        phone: str | None = None
+        email: str | None = None
+        language: str | None = None
+        channel: str | None = None
+        allow_sms: bool = True
+        allow_email: bool = True
+
+    @dataclass(frozen=True)
     class Before:  # mappings/model.py's NormalizedAppointment before issue 22
         external_id: str
         status: str
@@ -175,7 +186,7 @@ def test_appointments_without_telehealth_hash_as_before_issue_22() -> None:
         timezone: str
         type: str | None = None
         location: str | None = None
-        patient: NormalizedPatient | None = None
+        patient: PatientBefore | None = None
         practitioner: NormalizedPractitioner | None = None
         source_updated_at: datetime | None = None
         notes: tuple[str, ...] = ()
@@ -183,10 +194,11 @@ def test_appointments_without_telehealth_hash_as_before_issue_22() -> None:
 
     fields = {"external_id": "A1", "status": "booked", "start": BOOKED_AT, "end": BOOKED_AT.replace(hour=17),
               "timezone": "America/Chicago", "type": "Check-up", "patient": NormalizedPatient("P1", name="Ann Lee")}
+    before = {**fields, "patient": PatientBefore("P1", name="Ann Lee")}
     assert _appointment_hash(NormalizedAppointment(**fields, answer="accepted")) == content_hash(
-        Before(**fields, answer="accepted"))
+        Before(**before, answer="accepted"))
     assert _appointment_hash(NormalizedAppointment(**fields, notes=("x: dropped",), visit_mode="in_person")) == (
-        content_hash(Before(**fields, notes=("x: dropped",))))
+        content_hash(Before(**before, notes=("x: dropped",))))
     plain = _appointment_hash(NormalizedAppointment(**fields))
     assert plain == _appointment_hash(NormalizedAppointment(**fields, visit_mode="in_person"))
     assert plain != _appointment_hash(NormalizedAppointment(**fields, visit_mode="video"))

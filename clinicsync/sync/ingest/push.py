@@ -559,7 +559,7 @@ def load_appointment(store: Store, connector: str, external_id: str) -> Normaliz
     """A stored, not deleted appointment of ``connector`` as the mapping would have made it."""
     query = (select(A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.location_ref,
                     A.source_updated_at, P.external_id.label("p_id"), P.name.label("p_name"), P.phone, P.email,
-                    P.language, P.channel, P.allow_sms, P.allow_email, D.external_id.label("d_id"),
+                    P.language, P.channel, P.allow_sms, P.allow_email, P.fallback_phones, D.external_id.label("d_id"),
                     D.name.label("d_name"), D.email.label("d_email"))
              .select_from(with_people())
              .where(A.connector == connector, A.external_id == external_id, A.deleted_at.is_(None)))
@@ -568,7 +568,7 @@ def load_appointment(store: Store, connector: str, external_id: str) -> Normaliz
     if row is None:
         return None
     patient = NormalizedPatient(row.p_id, row.p_name, row.phone, row.email, row.language, row.channel,
-                                row.allow_sms, row.allow_email) if row.p_id else None
+                                row.allow_sms, row.allow_email, row.fallback_phones) if row.p_id else None
     practitioner = NormalizedPractitioner(row.d_id, row.d_name, row.d_email) if row.d_id else None
     return NormalizedAppointment(row.external_id, row.status, row.start_utc, row.end_utc, row.timezone, row.type,
                                  row.location_ref, patient, practitioner, row.source_updated_at)

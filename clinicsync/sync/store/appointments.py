@@ -39,6 +39,7 @@ from clinicsync.sync.store.row_code import (
     _unset_columns,
 )
 from clinicsync.sync.store.row_hash import HeldJson, _appointment_hash, _batch_hashes
+from clinicsync.sync.store.stand_in import rekey_stand_ins
 from clinicsync.sync.store.tables import APPOINTMENTS, EVENTS
 from clinicsync.sync.store.zonerules import remapped_unchanged
 
@@ -81,6 +82,8 @@ class AppointmentWriter(StoreBase):
         if not appointments:
             return
         prints = prints or {}
+        if stored_ids is None and known is None and appointments[0].former_id is not None:
+            rekey_stand_ins(connection, connector, appointments)  # ids that were the readable stand-in
         # First only what tells whether anything changed; the full stored row only for those that did.
         if known is None:
             asked = [a.external_id for a in appointments]

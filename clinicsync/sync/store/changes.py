@@ -115,6 +115,11 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str, current: bo
     if old.patient_ref != (new.patient.external_id if new.patient else None):
         payload["patient_changed"] = True  # a flag, never the ids: given to another patient (a correction)
     if not was_active and new.status in ACTIVE_STATUSES:
+        if new.replaces and old.deleted_at is None and moved:
+            # The row that replaces the one whose word ended the visit (a product that reschedules
+            # by a successor row, its old row sent first: sync/ingest/supersede.py): the visit
+            # moved, told as one move; the cancellation notice still unsent is withdrawn with it.
+            return Change("rescheduled", {**payload, "successor": True})
         if order == 0 and not current and (old.deleted_at is not None or old.status in ENDED_STATUSES):
             return None  # a booking and its cancellation, order unknown: the visit stays cancelled
         return Change("updated", {**payload, "reactivated": True})
@@ -142,7 +147,7 @@ def as_correction(old: Stored, new: NormalizedAppointment, change: Change) -> Ch
         news = update_order(new.source_updated_at, old.source_updated_at, new.timezone or old.timezone) > 0
     else:
         news = (old.start_utc, old.end_utc, old.status) != (new.start, new.end, new.status)
-    if news or change.payload.get("reactivated"):
+    if news or change.payload.get("reactivated") or change.payload.get("successor"):
         return change
     return Change(change.kind, {**change.payload, "baseline": True, "correction": True})
 

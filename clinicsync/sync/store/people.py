@@ -35,6 +35,7 @@ from clinicsync.sync.store.db import at_cursor, upsert_statement
 from clinicsync.sync.store.fold import _Fold, _positional
 from clinicsync.sync.store.presence import Known
 from clinicsync.sync.store.records import Counts
+from clinicsync.sync.store.row_hash import person_display
 from clinicsync.sync.store.tables import APPOINTMENTS, LOCATIONS, PATIENTS, PRACTITIONERS
 
 
@@ -48,9 +49,10 @@ class _PersonKind:
         self.values: Callable[[Any], tuple[Any, ...]] = attrgetter(*self.names)
         # The field dict with its keys already in OPT_SORT_KEYS's order (plain ASCII names), as
         # one dict display: the same JSON as content_hash's, without a zip and a sort per person.
+        # A field added later (row_hash._LATER_PERSON_FIELDS) is in it only when set: a person
+        # without it hashes as before it existed.
         self._sorted: Callable[[Any], dict[str, Any]] = eval(  # noqa: S307 - the dataclass's own field names
-            f"lambda p: {{{', '.join(f'{name!r}: p.{name}' for name in sorted(self.names))}}}")
-        assert all(name.isascii() and name.isidentifier() for name in self.names)
+            f"lambda p: {{{person_display(sorted(self.names))}}}")
 
     def content_hash(self, person: Any) -> str:
         return content_hash_bytes(orjson.dumps(self._sorted(person)))

@@ -14,7 +14,7 @@ re-read of the same record is recognized as unchanged; what says who the patient
   the history and the counts need them; its address and body were never stored);
 - ``response``: the reply's ``body`` (NULL) and ``sender`` (``''``: the column is NOT NULL);
   replies no visit matched go by their own date;
-- ``patient``: name, phone, email, language and channel, once none of the patient's visits
+- ``patient``: name, phone (and fallback numbers), email, language and channel, once none of the patient's visits
   ended within the window or lies ahead and they wait on no waiting list (a patient no visit
   names any more, once their details were last written before the window: :func:`_orphans`); the row and its id
   stay, its ``content_hash`` becomes :data:`FORGOTTEN` (a later visit writes the details back:
@@ -235,7 +235,8 @@ def _forget_patients(connection: Connection, connector: str, refs: Sequence[str]
     gone = [ref for ref in refs if ref not in kept][:at_most]
     return sum(_updated(connection, update(PATIENTS).where(
         PATIENTS.c.connector == connector, PATIENTS.c.external_id.in_(part), PATIENTS.c.content_hash != FORGOTTEN)
-        .values(name=None, phone=None, email=None, language=None, channel=None, content_hash=FORGOTTEN,
+        .values(name=None, phone=None, fallback_phones=None, email=None, language=None, channel=None,
+                content_hash=FORGOTTEN,
                 updated_at=now)) for part in _chunks(gone))
 
 

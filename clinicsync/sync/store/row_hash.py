@@ -7,8 +7,8 @@ tests/sync/test_store_hash.py pins both for every view."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import fields
+from collections.abc import Callable, Sequence
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 import orjson
@@ -29,7 +29,8 @@ def _appointment_hash(appointment: NormalizedAppointment) -> str:
     # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
     # the same fields, in the same order, give the same bytes as before.
     names, values = _VIEWS[mask]
-    return content_hash_bytes(orjson.dumps(dict(zip(names, values(appointment), strict=True))))
+    return content_hash_bytes(orjson.dumps(dict(zip(names, values(appointment), strict=True)),
+                                           default=_person_json, option=orjson.OPT_PASSTHROUGH_DATACLASS))
 
 
 def _declared_dict(kind: type) -> Callable[[Any], dict[str, Any]]:
@@ -38,11 +39,36 @@ def _declared_dict(kind: type) -> Callable[[Any], dict[str, Any]]:
     half the cost (orjson reads a slotted dataclass's fields one by one through its
     ``__dataclass_fields__``: ~1.5 µs a patient against ~0.65 for the display).
     Compiled once per kind from the dataclass's own field names."""
-    names = [f.name for f in fields(kind)]
-    assert all(name.isascii() and name.isidentifier() for name in names)
     made: Callable[[Any], dict[str, Any]] = eval(  # noqa: S307 - the dataclass's own field names
-        f"lambda p: {{{', '.join(f'{name!r}: p.{name}' for name in names)}}}")
+        f"lambda p: {{{person_display([f.name for f in fields(kind)])}}}")
     return made
+
+
+# A person's fields added after the first stores were written: in its JSON only when set, so a
+# person without them (and each appointment that holds one) hashes as before they existed, and
+# upgrading re-updates nothing.
+_LATER_PERSON_FIELDS = frozenset({"fallback_phones"})
+
+
+def person_display(names: Sequence[str]) -> str:
+    """The inside of the dict display of a person ``p``'s ``names`` in the order given (those of
+    ``_LATER_PERSON_FIELDS`` only when not None): the JSON content hashes read."""
+    assert all(name.isascii() and name.isidentifier() for name in names)
+    return ", ".join(f"**({{{name!r}: p.{name}}} if p.{name} is not None else {{}})" if name in _LATER_PERSON_FIELDS
+                     else f"{name!r}: p.{name}" for name in names)
+
+
+def _person_json(value: Any) -> dict[str, Any]:
+    """orjson's ``default`` for a person inside an appointment's view (dataclasses passed
+    through): the same dict the batch path writes (``_PERSON_DICTS``); a dataclass of another
+    type (a subclass) as orjson writes it, its fields in declaration order (the later ones when set)."""
+    declared = _PERSON_DICTS.get(type(value))
+    if declared is not None:
+        return declared(value)
+    if is_dataclass(value):
+        return {f.name: v for f in fields(value)
+                if (v := getattr(value, f.name)) is not None or f.name not in _LATER_PERSON_FIELDS}
+    raise TypeError(type(value).__name__)
 
 
 # The people an appointment holds, by exact type (a subclass, if one ever came, goes to orjson whole).
@@ -77,7 +103,7 @@ class HeldJson:
                 return None
             kept.append(value)
             declared = as_dict(type(value))
-            made = fragments[id(value)] = fragment(dumps(value if declared is None else declared(value)))
+            made = fragments[id(value)] = fragment(dumps(_person_json(value) if declared is None else declared(value)))
             return made
 
         self.person = person

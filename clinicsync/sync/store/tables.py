@@ -470,6 +470,8 @@ PATIENTS = Table(
     Column("allow_email", Boolean(), nullable=False, default=True),
     Column("content_hash", String(32), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # The other numbers of the patient's phone cell, E.164 in order, one space between them.
+    Column("fallback_phones", String(255), nullable=True),
 )
 
 PRACTITIONERS = Table(

@@ -23,8 +23,9 @@ from clinicsync.mappings.model import NormalizedAppointment
 _TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "dial_in"})
 # Fields that are not content: they never count in change detection (booked_at: the booking
 # time, read only by the go-live rule; replaces: which row a row succeeds, read by the ingest's
-# supersede step), so a source that starts giving one changes nothing.
-_UNHASHED = frozenset({"booked_at", "replaces"})
+# supersede step; former_id: a stand-in id's readable form, read by the store's re-key), so a
+# source that starts giving one changes nothing.
+_UNHASHED = frozenset({"booked_at", "replaces", "former_id"})
 _ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment) if f.name not in _UNHASHED)
 
 

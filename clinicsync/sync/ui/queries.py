@@ -239,6 +239,9 @@ class AppointmentRow:
     channel: str | None = None  # how the patient is reached (their preference, else the last message's)
     version: int = 1
     desk_state: str | None = None  # a DESK_STATES word: what the desk recorded that still stands
+    # The other numbers of the patient's phone cell, in order: masked, or as written for the
+    # front_desk role (reminders go to ``phone``; the desk calls these when it does not answer).
+    fallback_phones: list[str] = field(default_factory=list)
 
     @property
     def local_start(self) -> datetime:
@@ -252,7 +255,7 @@ def _appointment_query() -> Any:
     return (select(A.id, A.connector, A.external_id, A.start_utc, A.timezone, A.status, A.type, A.version,
                    A.practitioner_ref, A.participation, A.quality_notes, A.location_ref, A.visit_mode,
                    P.name.label("p_name"), P.phone, P.email, P.language, P.channel.label("p_channel"),
-                   D.name.label("d_name"), L.name.label("l_name"))
+                   P.fallback_phones, D.name.label("d_name"), L.name.label("l_name"))
             .select_from(with_people())
             .where(A.deleted_at.is_(None)))
 
@@ -298,7 +301,9 @@ def _rows(store: Store, query: Any, full: bool = False, now: datetime | None = N
         answer=r.participation, calendar=_calendar_state(links[r.id]),
         reminders=reminders[r.id], notes=[mask_text(n) for n in quality_notes(r.quality_notes)],
         place=r.l_name or r.location_ref, mode=r.visit_mode, language=r.language,
-        channel=r.p_channel or channels.get(r.id), version=r.version, desk_state=desk.get(r.id)) for r in found]
+        channel=r.p_channel or channels.get(r.id), version=r.version, desk_state=desk.get(r.id),
+        fallback_phones=[phone_display(n) if full else mask_phone(n) for n in (r.fallback_phones or "").split()])
+        for r in found]
 
 
 

@@ -28,6 +28,9 @@ class Patient(SQLModel, table=True):
     allow_email: bool = True
     content_hash: str = Field(max_length=32)
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # The other numbers of a phone cell that held several: E.164, in the cell's order, one
+    # space between them (the desk shows them; reminders turn to them when the first is bad).
+    fallback_phones: str | None = Field(default=None, max_length=255)
 
 
 class Practitioner(SQLModel, table=True):
