@@ -106,20 +106,23 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.mariadb
-@pytest.mark.parametrize("shape", [False, True], ids=["recognized", "by-its-shape"])
+@pytest.mark.parametrize("how", ["recognized", "by-its-shape", "older-version"])
 def test_easyappointments_patient_and_doctor_are_two_roles_of_one_users_table(
-        mariadb_database: dict[str, Any], tmp_path: Path, cli: Any, shape: bool) -> None:
-    """Recognized, discover proposes the product's preset; named by its table (``--table``,
-    what it does for a version or a fork it does not recognize), it reads the shape: the
-    second reference into the users table (``id_users_provider``) is the doctor, the row's
-    ``start_datetime`` (not the booking's or the row's creation stamp) the start, and neither
-    reference's row lends the other its phone or email."""
+        mariadb_database: dict[str, Any], tmp_path: Path, cli: Any, how: str) -> None:
+    """Recognized, discover proposes the product's preset; named by its table (``--table``), or
+    an older version whose users have no ``language`` column (which the preset's query reads:
+    it would fail on its first read), it reads the shape: the second reference into the users
+    table (``id_users_provider``) is the doctor, the row's ``start_datetime`` (not the booking's
+    or the row's creation stamp) the start, and neither reference's row lends the other its
+    phone or email."""
     truth = real.built(mariadb_database, build)
+    if how == "older-version":
+        real.built(mariadb_database, lambda cursor: cursor.execute("ALTER TABLE ea_users DROP COLUMN language"))
     settings = real.settings_file(tmp_path, ZONE, REGION)
     run = cli(settings)
-    command = [str(mariadb_database["url"])] + (["--table", "ea_appointments"] if shape else [])
+    command = [str(mariadb_database["url"])] + (["--table", "ea_appointments"] if how == "by-its-shape" else [])
     connector = real.discover_then_check(run, settings, command)
-    assert ("query" in connector) is shape and connector.get("query_preset") != shape
+    assert ("query_preset" in connector) is (how == "recognized")
     expected = {k: (t["start"], t["status"], t["patient_id"], t["name"], t["phone"], t["doctor_id"])
                 for k, t in truth.items()}
     found = real.sync_and_compare(run, connector, expected, ZONE)

@@ -199,11 +199,18 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             if table is None and (any(lower in p.signature for p in PRODUCTS) or lower.endswith(tuple(ends))):
                 columns[lower] = {c["name"].lower() for c in inspector.get_columns(real)}
         found = recognize(columns) if table is None else None
+        unread = found.unread(columns) if found is not None else []
+        if unread:
+            found = None
         if found is not None:
             proposal = _product_proposal(connection, found, name, written_url, timezone)
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
                                         region)
+            if unread:
+                proposal.notes.append(f"the schema looks like a known product's, but its preset reads "
+                                      f"{', '.join(unread)}, which this database lacks (another version?): read by "
+                                      "its shape instead")
         try:  # how the database writes its date-times (issue 57), last: it may stop and ask
             settle_clock(connection, _run, proposal, timezone)
         except ClockUnclear as exc:
