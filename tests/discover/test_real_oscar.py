@@ -128,6 +128,7 @@ def test_oscar_by_its_shape(mariadb_database: dict[str, Any], tmp_path: Path, cl
     assert fields["start"] == {"date": "appointment_date", "time": "start_time"}
     assert fields["patient.name"] == {"concat": ["demographic_first_name", "demographic_last_name"]}
     assert fields["practitioner.name"] == {"concat": ["provider_first_name", "provider_last_name"]}
+    assert "patient.language" not in fields  # the health card's version code ('AB' on every row) is none
     _compare(run, connector, truth)
 
 

@@ -338,7 +338,9 @@ def _by_values(column: _Column) -> list[tuple[str, float]]:
         out.append(({"datetime": "start", "date": "start.date", "time": "start.time"}[kind], 0.4))
     if p.share("visit_mode") >= 0.8 and p.distinct <= 6 and p.share("url") < 0.5:
         out.append(("visit_mode", 0.5 * p.share("visit_mode")))
-    if p.share("language") >= 0.9 and p.distinct <= 12 and p.share("status") < 0.5:
+    if p.share("language") >= 0.9 and 2 <= p.distinct <= 12 and p.share("status") < 0.5:
+        # one code on every row says nothing of each patient: a country's or a province's ('CA'),
+        # a health card's version ('AB'), read as Catalan or Abkhazian, would choose every message's
         out.append(("patient.language", 0.4))
     return out
 
