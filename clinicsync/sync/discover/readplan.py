@@ -68,6 +68,18 @@ class ReadPlan:
             key = f"CAST({key} AS VARCHAR(64))"
         return f"{key} = {at}.{self.quote(ref.column)}"
 
+    def day_window(self, column: object) -> tuple[str, str] | None:
+        """For a start kept as a day and a time in two columns (OSCAR's ``appointment_date`` +
+        ``start_time``; ``column`` the start's ``date``): the window on the day column, whole days,
+        so the read stays the window's and never the table's every row, as (column, condition).
+        None for anything else, and on SQLite, which keeps dates as text the bounds would not
+        compare with (there every row is read)."""
+        if not isinstance(column, str) or column not in self.select or self.dialect == "sqlite":
+            return None
+        if not re.fullmatch(r"(?i)date", self.types[column].strip()):
+            return None
+        return column, f"{self.select[column]} BETWEEN CAST(:window_start AS DATE) AND CAST(:window_end AS DATE)"
+
     def join(self, table: Table, alias: str, on: str) -> None:
         self.joins.append(f"LEFT JOIN {self.quote(table.name)} AS {alias} ON {on}")
 

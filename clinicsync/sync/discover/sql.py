@@ -227,20 +227,6 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     return proposal
 
 
-def _day_window(plan: ReadPlan, start: Guess | None) -> tuple[str, str] | None:
-    """A start kept as a day and a time in two columns (OSCAR's ``appointment_date`` +
-    ``start_time``): the window on the day column, whole days (a day's visits are read whole), so
-    the read stays the window's and never the table's every row. SQLite keeps dates as text the
-    window's bounds would not compare with: there, every row is read."""
-    column = (start.spec.get("date") if start is not None else None)
-    if not isinstance(column, str) or column not in plan.select or plan.dialect == "sqlite":
-        return None
-    if not re.fullmatch(r"(?i)date", plan.types[column].strip()):
-        return None
-    day = plan.select[column]
-    return column, f"{day} BETWEEN CAST(:window_start AS DATE) AND CAST(:window_end AS DATE)"
-
-
 def _valid_zone(value: str, where: str) -> str:
     try:
         zone(value)
@@ -718,7 +704,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name))
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
-    day = _day_window(plan, start)
+    day = plan.day_window(start.spec.get("date") if start is not None else None)
     if not conditions and day is not None:
         conditions, dated, start_column = [day[1]], True, day[0]
     if kept:
