@@ -401,6 +401,16 @@ def test_a_stamp_is_no_visit_start_by_its_values_alone() -> None:
     assert [g.source for g in named.guesses if g.field == "start"] == ["start_time"]
 
 
+def test_one_code_on_every_row_is_no_language_by_its_values_alone() -> None:
+    """OSCAR's `ver` (a health card's version code, 'AB' on every row) or a country column ('CA')
+    read as a language by its values would send every message in Abkhazian or Catalan: one code on
+    every row says nothing of each patient and is left out; codes that vary are still read."""
+    assert not any(g.field == "patient.language" for g in score_columns([ColumnSample("ver", "CHAR(3)",
+                                                                                      ["AB"] * 40)]).guesses)
+    varied = score_columns([ColumnSample("c7", "VARCHAR(5)", ["es", "en", "fr", "es"] * 10)])
+    assert [g.source for g in varied.guesses if g.field == "patient.language"] == ["c7"]
+
+
 def test_a_column_whose_values_contradict_the_field_is_never_placed() -> None:
     """A 0/1 SMS-consent flag named like a phone, beside the patient table's prefixed phone column:
     the phone column wins and the flag is left out, its reason naming what was looked at."""

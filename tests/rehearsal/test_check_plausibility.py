@@ -343,35 +343,46 @@ def test_no_clinic_name_fails_while_reminders_are_on(configure: Callable[..., An
     command("check", expect=0)  # no messages, nothing to name
 
 
+@pytest.fixture
+def status_report(tmp_path: Path, write_settings: Callable[..., Path], cli: Any) -> Callable[..., dict[str, Any]]:
+    """`check --json --offline`'s report of a visits table holding ten upcoming 'scheduled' rows
+    and, last year, one row per word of ``old_words``, read with a mapping whose status part is
+    ``status_map`` (a top-level line, or "") and ``status`` (the field's spec)."""
+    def report(old_words: list[str], status: str, status_map: str = "") -> dict[str, Any]:
+        with postgres_schema() as url, psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer NOT NULL, "
+                               "phone text, starts_at timestamp NOT NULL, status text NOT NULL)")
+            day = datetime.now(ZoneInfo(ZONE)).date()
+            rows = [(n, 100 + n, f"+1 212 555 {1000 + n}",
+                     datetime.combine(day + timedelta(days=2 + n), time(9 + n % 8)), "scheduled")
+                    for n in range(1, 11)]
+            rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), word)
+                     for n, word in enumerate(old_words, 11)]
+            with connection.cursor() as cursor:
+                cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
+            (tmp_path / "visits.yaml").write_text(
+                f"name: visits\n{status_map}fields:\n  external_id: {{from: id}}\n  start: {{from: starts_at}}\n"
+                f"  duration_minutes: {{value: 30}}\n  status: {status}\n"
+                "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n"
+                "  practitioner.external_id: {value: dr-1}\n  practitioner.name: {value: Dr One}\n",
+                encoding="utf-8")
+            connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
+                         "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start "
+                                                      "AND :window_end"}
+            text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
+            _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", "--offline")
+        result: dict[str, Any] = json.loads(out)["connectors"][0]
+        return result
+    return report
+
+
 @pytest.mark.postgres
-def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write_settings: Callable[..., Path],
-                                                           cli: Any) -> None:
+def test_unknown_status_words_beyond_the_window_are_listed(status_report: Callable[..., dict[str, Any]]) -> None:
     """Last year's rows carry a word the mapping does not know: no visit in the window has it, so
-    every row read maps, yet `check` lists the word (it quarantines the day such a row is read)."""
-    with postgres_schema() as url, psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer NOT NULL, phone text, "
-                           "starts_at timestamp NOT NULL, status text NOT NULL)")
-        day = datetime.now(ZoneInfo(ZONE)).date()
-        rows = [(n, 100 + n, f"+1 212 555 {1000 + n}", datetime.combine(day + timedelta(days=2 + n), time(9 + n % 8)),
-                 "scheduled") for n in range(1, 11)]
-        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), "purged")
-                 for n in range(11, 14)]
-        # FHIR's word as a product spells it: the sync reads it (entered-in-error), so not listed
-        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), "EnteredInError")
-                 for n in range(14, 16)]
-        with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
-        (tmp_path / "visits.yaml").write_text(
-            "name: visits\nstatus_map: {scheduled: booked}\nfields:\n  external_id: {from: id}\n"
-            "  start: {from: starts_at}\n  duration_minutes: {value: 30}\n  status: {from: status}\n"
-            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n"
-            "  practitioner.external_id: {value: dr-1}\n  practitioner.name: {value: Dr One}\n", encoding="utf-8")
-        connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
-                     "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start AND "
-                                                  ":window_end"}
-        text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
-        _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", "--offline")
-    result = json.loads(out)["connectors"][0]
+    every row read maps, yet `check` lists the word (it quarantines the day such a row is read).
+    FHIR's word as a product spells it (EnteredInError) is read by the sync, so not listed."""
+    result = status_report(["purged"] * 3 + ["EnteredInError"] * 2, "{from: status}",
+                           status_map="status_map: {scheduled: booked}\n")
     assert result["sample"]["records"] == 10 and result["sample"]["quarantined"] == {}
     (finding,) = [f for f in result["plausibility"]["findings"] if f["check"] == "statuses"]
     assert finding["level"] == "warning" and "'purged' (3 row(s))" in finding["message"]
@@ -379,33 +390,13 @@ def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write
 
 
 @pytest.mark.postgres
-def test_status_words_the_status_field_maps_are_not_listed(tmp_path: Path, write_settings: Callable[..., Path],
-                                                           cli: Any) -> None:
+def test_status_words_the_status_field_maps_are_not_listed(status_report: Callable[..., dict[str, Any]]) -> None:
     """The mapping maps its words under `status: map:` (no status_map): last year's 'purged' is
     in that map, so a sync reads it and `check` does not list it; 'archived' is in no map, and
     'booked', though a standard status, is not in the field's map either, which a sync refuses
     (the map is the field's whole vocabulary): both listed."""
-    with postgres_schema() as url, psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer NOT NULL, phone text, "
-                           "starts_at timestamp NOT NULL, status text NOT NULL)")
-        day = datetime.now(ZoneInfo(ZONE)).date()
-        rows = [(n, 100 + n, f"+1 212 555 {1000 + n}", datetime.combine(day + timedelta(days=2 + n), time(9 + n % 8)),
-                 "scheduled") for n in range(1, 11)]
-        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), word)
-                 for n, word in ((11, "purged"), (12, "Purged "), (13, "archived"), (14, "booked"))]
-        with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
-        (tmp_path / "visits.yaml").write_text(
-            "name: visits\nfields:\n  external_id: {from: id}\n  start: {from: starts_at}\n"
-            "  duration_minutes: {value: 30}\n  status: {from: status, map: {scheduled: booked, purged: cancelled}}\n"
-            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n"
-            "  practitioner.external_id: {value: dr-1}\n  practitioner.name: {value: Dr One}\n", encoding="utf-8")
-        connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
-                     "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start AND "
-                                                  ":window_end"}
-        text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
-        _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", "--offline")
-    result = json.loads(out)["connectors"][0]
+    result = status_report(["purged", "Purged ", "archived", "booked"],
+                           "{from: status, map: {scheduled: booked, purged: cancelled}}")
     assert result["sample"]["records"] == 10 and result["sample"]["quarantined"] == {}
     (finding,) = [f for f in result["plausibility"]["findings"] if f["check"] == "statuses"]
     assert "purged" not in finding["message"].lower() and "2 word(s)" in finding["message"]

@@ -11,10 +11,8 @@ them with a query of their own.
 
 from __future__ import annotations
 
-import re
-
 from clinicsync.sync.discover.graph import Ref, audit, words
-from clinicsync.sync.discover.kinds import WHOLE, Builder, filled, kind_of, name_columns
+from clinicsync.sync.discover.kinds import Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
@@ -77,9 +75,6 @@ def place(builder: Builder, ref: Ref) -> None:
     people.notes.append(f"table {table.name!r} was read as the visit's attendees: check that its rows are people")
 
 
-_LEVEL = re.compile(r"level|role|rank|position|type|kind|order|seq", re.I)
-
-
 def linked(builder: Builder) -> tuple[Ref, Ref] | None:
     """A link table whose rows point at the visit and at a person-like table that holds a name and
     an email or phone (the booking's users): (the link's reference to the visit, its reference to
@@ -105,14 +100,7 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     a participant, then by the person's key) and propose it as the patient: id, name, phone, email."""
     plan, people, q = builder.plan, builder.people, builder.q
     table, person = builder.schema.tables[link.table], builder.schema.tables[onward.target]
-    level = next((c for c, t in table.columns.items() if c not in (link.column, onward.column)
-                  and WHOLE.search(t) and _LEVEL.search(c) and not audit(c)), None)
-    order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
-    alias = plan.alias("t")
-    plan.join(person, alias, f"{alias}.{q(onward.target_column)} = (SELECT cs_l.{q(onward.column)} FROM "
-                             f"{q(table.name)} AS cs_l WHERE cs_l.{q(link.column)} = a.{q(link.target_column)} "
-                             f"ORDER BY {', '.join(order)} LIMIT 1)")
-    builder.stamp_row(person, alias)
+    alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t")
     out_id = plan.add(alias, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
     first = f"the lowest {level!r}, then " if level else ""
     why = (f"the visit names no patient: table {table.name!r} links it to {person.name!r} ({link.column!r}, "

@@ -11,9 +11,10 @@ still has one calendar per ward: proposing the ward, said so, beats leaving the 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, kind_of, name_columns
+from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import stem_of
 from clinicsync.sync.discover.values import profile
@@ -156,7 +157,7 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
             before = at
             alias = plan.alias("d")
             table = builder.schema.tables[ref.target]
-            plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {at}.{q(ref.column)}")
+            plan.join(table, alias, plan.on(ref, alias, at))
             builder.stamp_row(table, alias)
             if ref is first and len(path) > 1:  # the booked slot's own columns (its start, its end), as a
                 # plain reference's join would have read them: the visit's time may live only there
@@ -191,6 +192,25 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
 _PLACE = _UNIT | {"location", "locations", "service", "services"}
 
 
+def _joined_units(builder: Builder, refs: Iterable[Ref], at: str) -> Iterator[tuple[Ref, Table, str, str]]:
+    """Each of ``refs`` (from the row joined as ``at``) whose table has a label (a ward's, a room's,
+    a service's name), joined and its change stamp read, as (reference, table, label column,
+    alias); joined only when asked for the next one, so a caller that takes the first joins one.
+    The unit-owner and the user-or-room rules both reach their units so."""
+    plan = builder.plan
+    for ref in refs:
+        if audit(ref.column):
+            continue
+        table = builder.schema.tables[ref.target]
+        label = _label(table)
+        if label is None:
+            continue
+        alias = plan.alias("d")
+        plan.join(table, alias, plan.on(ref, alias, at))
+        builder.stamp_row(table, alias)
+        yield ref, table, label, alias
+
+
 def _units_beside(builder: Builder, last: Ref, hop_alias: str, person_alias: str) -> tuple[str, str, str] | None:
     """A resource that names its user on some rows and a room, location or service on the others
     (CARE's schedulable resource: a practitioner, a location or a healthcare service): the unit's
@@ -205,16 +225,9 @@ def _units_beside(builder: Builder, last: Ref, hop_alias: str, person_alias: str
     if int(named) >= int(total):
         return None
     keys, names, said = [], [], []
-    for ref in builder.schema.refs(hop.name):
-        if ref is last or audit(ref.column) or not (words(ref.column) & _PLACE or words(ref.target) & _PLACE):
-            continue
-        table = builder.schema.tables[ref.target]
-        label = _label(table)
-        if label is None:
-            continue
-        alias = plan.alias("d")
-        plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {hop_alias}.{q(ref.column)}")
-        builder.stamp_row(table, alias)
+    places = (r for r in builder.schema.refs(hop.name)
+              if r is not last and (words(r.column) & _PLACE or words(r.target) & _PLACE))
+    for ref, table, label, alias in _joined_units(builder, places, hop_alias):
         nobody = f"{person_alias}.{q(last.target_column)} IS NULL AND {alias}.{q(ref.target_column)} IS NOT NULL"
         keys.append(f"CASE WHEN {nobody} THEN CONCAT('{table.name}-', {alias}.{q(ref.target_column)}) END")
         names.append(f"CASE WHEN {nobody} THEN {alias}.{q(label)} END")
@@ -231,18 +244,11 @@ def _units_beside(builder: Builder, last: Ref, hop_alias: str, person_alias: str
 def unit_owner(builder: Builder) -> bool:
     """No practitioner in reach: the ward, department, room or resource the visit names owns its
     calendar (its id and name as the doctor's), said so in the reason; False when there is none."""
-    q, plan, main = builder.q, builder.plan, builder.plan.main
-    for ref in builder.schema.refs(main.name):
-        if ref.column in builder.people.handled or audit(ref.column) or ref.target == main.name or \
-                not (words(ref.target) & _UNIT or words(ref.column) & _UNIT):
-            continue
-        table = builder.schema.tables[ref.target]
-        label = _label(table)
-        if label is None:
-            continue
-        alias = plan.alias("d")
-        plan.join(table, alias, f"{alias}.{q(ref.target_column)} = a.{q(ref.column)}")
-        builder.stamp_row(table, alias)
+    plan, main = builder.plan, builder.plan.main
+    units = (r for r in builder.schema.refs(main.name)
+             if r.column not in builder.people.handled and r.target != main.name
+             and (words(r.target) & _UNIT or words(r.column) & _UNIT))
+    for ref, table, label, alias in _joined_units(builder, units, "a"):
         builder.people.handled.add(ref.column)
         name = plan.add(alias, label, "doctor_name", table.name, table.columns[label])
         length = next((c for c, t in table.columns.items() if WHOLE.search(t) and not audit(c)
@@ -282,14 +288,7 @@ def parent_link(builder: Builder) -> bool:
             label = _label(table)
             if label is None and not name_columns(table)[0]:
                 continue
-            level = next((c for c, t in links.columns.items() if c not in (link.column, onward.column)
-                          and WHOLE.search(t) and re.search(r"level|role|rank|type|kind|order", c, re.I)), None)
-            order = ([f"cs_p.{q(level)}"] if level else []) + [f"cs_p.{q(onward.column)}"]
-            alias = plan.alias("d")
-            plan.join(table, alias, f"{alias}.{q(onward.target_column)} = (SELECT cs_p.{q(onward.column)} FROM "
-                                    f"{q(links.name)} AS cs_p WHERE cs_p.{q(link.column)} = a.{q(ref.column)} "
-                                    f"ORDER BY {', '.join(order)} LIMIT 1)")
-            builder.stamp_row(table, alias)
+            alias, level = join_first_linked(builder, table, links, link.column, f"a.{q(ref.column)}", onward, "d")
             out = plan.add(alias, onward.target_column, "doctor_id", table.name, table.columns[onward.target_column])
             plan.add_columns(table, alias, "doctor", frozenset({onward.target_column}))  # its email, for the scorer
             why = (f"the visit's {ref.target!r} row ({ref.column!r}) books {table.name!r} through {links.name!r}: "

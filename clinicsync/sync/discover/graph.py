@@ -41,6 +41,9 @@ class Ref:
     target_column: str
     declared: bool = True
     by_values: bool = False  # found by its values (valuerefs.py), not by a declaration or a name
+    # a text column holding a whole-number key where the database compares them only as like with
+    # like (PostgreSQL: text = integer fails): the join compares the key written as text
+    as_text: bool = False
 
     @property
     def how(self) -> str:

@@ -105,7 +105,7 @@ class _Builder:
                 break
             target = self.schema.tables[ref.target]
             hop = self.plan.alias("p")
-            self.plan.join(target, hop, f"{hop}.{self.q(ref.target_column)} = {at}.{self.q(ref.column)}")
+            self.plan.join(target, hop, self.plan.on(ref, hop, at))
             self.plan.add_columns(target, hop, target.name, frozenset({ref.target_column}))
             self.stamp_row(target, hop)
             seen.add(target.name)
@@ -403,7 +403,7 @@ class _Builder:
         self._open_slots(chosen.column)
         target = self.schema.tables[chosen.target]
         alias = self.plan.alias("t")
-        self.plan.join(target, alias, f"{alias}.{self.q(chosen.target_column)} = a.{self.q(chosen.column)}")
+        self.plan.join(target, alias, self.plan.on(chosen, alias, "a"))
         self.plan.add_columns(target, alias, stem_of(chosen.column, target.name), frozenset({chosen.target_column}))
         self.stamp_row(target, alias)
         chain = self.chain(target, alias)
@@ -496,7 +496,7 @@ class _Builder:
             if columns and filled(self.run, q, target, columns):
                 return  # the doctor's table names the doctor: joined as a plain reference, placed by the scorer
             alias = self.plan.alias("d")
-            self.plan.join(target, alias, f"{alias}.{q(own.target_column)} = a.{q(own.column)}")
+            self.plan.join(target, alias, self.plan.on(own, alias, "a"))
             self.plan.add_columns(target, alias, stem_of(own.column, target.name), frozenset({own.target_column}))
             self.stamp_row(target, alias)
             self.people.handled.add(own.column)
@@ -514,7 +514,7 @@ class _Builder:
         if not (columns and filled(self.run, q, target, columns)) and hop_ref is not None:
             person = self.schema.tables[hop_ref.target]
             hop = self.plan.alias("d")
-            self.plan.join(person, hop, f"{hop}.{q(hop_ref.target_column)} = {alias}.{q(hop_ref.column)}")
+            self.plan.join(person, hop, self.plan.on(hop_ref, hop, alias))
             self.stamp_row(person, hop)
             chain = [(person, hop)]
         named = self.name("doctor", chain)

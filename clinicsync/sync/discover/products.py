@@ -165,6 +165,19 @@ class Match:
         default = self.product.table_prefix or ""
         return name if self.prefix is None else self.prefix + name.removeprefix(default)
 
+    def unread(self, tables: Mapping[str, set[str]]) -> list[str]:
+        """The signature's columns this database lacks that the preset's query reads
+        (``ea_users.language`` on an Easy!Appointments older than its language column): the
+        preset would fail on its first read, so the schema is read by its shape instead."""
+        query = self.rewrite(self.product.preset.query).lower()
+        out = []
+        for name, columns in self.product.signature.items():
+            table = self.table(name)
+            for column in sorted(columns - tables.get(table, set())):
+                if re.search(rf"\.{re.escape(column)}\b", query):
+                    out.append(f"{table}.{column}")
+        return out
+
     def rewrite(self, sql: str) -> str:
         """The preset's statement with this database's table names."""
         if self.prefix is None:

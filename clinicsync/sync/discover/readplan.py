@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clinicsync.sync.discover.graph import Table, bookkeeping
+from clinicsync.sync.discover.graph import Ref, Table, bookkeeping
 
 
 @dataclass
@@ -59,6 +59,27 @@ class ReadPlan:
         self.types[out] = type_name
         return out
 
+    def on(self, ref: Ref, alias: str, at: str) -> str:
+        """The join condition ``alias.target_column = at.column`` of a reference joined as
+        ``alias`` from ``at``; the key written as text where the reference is a text column holding
+        a number key the database will not compare with text (``Ref.as_text``)."""
+        key = f"{alias}.{self.quote(ref.target_column)}"
+        if ref.as_text:
+            key = f"CAST({key} AS VARCHAR(64))"
+        return f"{key} = {at}.{self.quote(ref.column)}"
+
+    def day_window(self, column: object) -> tuple[str, str] | None:
+        """For a start kept as a day and a time in two columns (OSCAR's ``appointment_date`` +
+        ``start_time``; ``column`` the start's ``date``): the window on the day column, whole days,
+        so the read stays the window's and never the table's every row, as (column, condition).
+        None for anything else, and on SQLite, which keeps dates as text the bounds would not
+        compare with (there every row is read)."""
+        if not isinstance(column, str) or column not in self.select or self.dialect == "sqlite":
+            return None
+        if not re.fullmatch(r"(?i)date", self.types[column].strip()):
+            return None
+        return column, f"{self.select[column]} BETWEEN CAST(:window_start AS DATE) AND CAST(:window_end AS DATE)"
+
     def join(self, table: Table, alias: str, on: str) -> None:
         self.joins.append(f"LEFT JOIN {self.quote(table.name)} AS {alias} ON {on}")
 
@@ -93,6 +114,8 @@ class ReadPlan:
 
 def stem_of(column: str, fallback: str) -> str:
     """``paciente_id`` -> ``paciente``; ``id_medico`` -> ``medico``; ``patient_uid`` -> ``patient``;
+    ``demographic_no`` -> ``demographic`` (a number's word: OSCAR's ``provider_no``, a ``…_nr``; kept,
+    it would make every joined column an id, ``demographic_no_first_name`` no name);
     ``pid`` (a letter or two left: no word) -> ``fallback``, the joined table's name (NOSH's ``demographics``)."""
-    stem = re.sub(r"(?i)(^id_?|_?(uu|g|u)?id$)", "", column)
+    stem = re.sub(r"(?i)(^id_?|_?(uu|g|u)?id$|_(no|nr|nro|num|number)$)", "", column)
     return stem if len(stem) > 2 else fallback

@@ -157,17 +157,25 @@ def _declared(sql_type: str | None) -> str | None:
     return None
 
 
+# The words that say a column holds a moment without saying which one ('book_datetime').
+_GENERIC_MOMENT = frozenset({"datetime", "when"})
 _LOGINS = frozenset({"user", "users", "usuario", "usuarios"})  # a login table: a patient's or a staff member's
 
 
 def _entity(tokens: list[str]) -> str | None:
-    for token in tokens:
-        bare = token.rstrip("0123456789")
-        for word in (bare, bare.removesuffix("s"), bare.removesuffix("es")):
-            if word in PATIENT_WORDS:
-                return "patient"
-            if word in PRACTITIONER_WORDS:
-                return "practitioner"
+    """Whose column the words say. A login table's word ("users") names patients and staff alike,
+    so another person word beside it decides: ``users_provider_email`` (a second reference into
+    one users table, Easy!Appointments' ``id_users_provider``) is the doctor's, not a patient's."""
+    for logins in (False, True):
+        for token in tokens:
+            bare = token.rstrip("0123456789")
+            if not logins and bare in _LOGINS:
+                continue
+            for word in (bare, bare.removesuffix("s"), bare.removesuffix("es")):
+                if word in PATIENT_WORDS:
+                    return "patient"
+                if word in PRACTITIONER_WORDS:
+                    return "practitioner"
     if any(t in APPOINTMENT_WORDS for t in tokens):
         return "appointment"
     return None
@@ -271,6 +279,8 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
         timeish = roles & {"start", "date", "time", "end"}
     if timeish and not roles & {"updated", "created"}:
         strong = 0.9 if ("start" in roles or "end" in roles or entity == "appointment") else 0.8
+        if roles & {"start"} and all(t in _GENERIC_MOMENT or token_role(t) != "start" for t in column.tokens):
+            strong -= 0.05  # 'book_datetime': only the type word says a moment; 'start_datetime' wins the tie
         which = "end" if "end" in roles else "start"
         if kind == "datetime" or (kind is None and "date" in roles and "time" in roles):
             out.append((which, strong))
@@ -328,7 +338,9 @@ def _by_values(column: _Column) -> list[tuple[str, float]]:
         out.append(({"datetime": "start", "date": "start.date", "time": "start.time"}[kind], 0.4))
     if p.share("visit_mode") >= 0.8 and p.distinct <= 6 and p.share("url") < 0.5:
         out.append(("visit_mode", 0.5 * p.share("visit_mode")))
-    if p.share("language") >= 0.9 and p.distinct <= 12 and p.share("status") < 0.5:
+    if p.share("language") >= 0.9 and 2 <= p.distinct <= 12 and p.share("status") < 0.5:
+        # one code on every row says nothing of each patient: a country's or a province's ('CA'),
+        # a health card's version ('AB'), read as Catalan or Abkhazian, would choose every message's
         out.append(("patient.language", 0.4))
     return out
 

@@ -199,11 +199,18 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             if table is None and (any(lower in p.signature for p in PRODUCTS) or lower.endswith(tuple(ends))):
                 columns[lower] = {c["name"].lower() for c in inspector.get_columns(real)}
         found = recognize(columns) if table is None else None
+        unread = found.unread(columns) if found is not None else []
+        if unread:
+            found = None
         if found is not None:
             proposal = _product_proposal(connection, found, name, written_url, timezone)
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
                                         region)
+            if unread:
+                proposal.notes.append(f"the schema looks like a known product's, but its preset reads "
+                                      f"{', '.join(unread)}, which this database lacks (another version?): read by "
+                                      "its shape instead")
         try:  # how the database writes its date-times (issue 57), last: it may stop and ask
             settle_clock(connection, _run, proposal, timezone)
         except ClockUnclear as exc:
@@ -468,7 +475,7 @@ def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
             continue
         target = schema.tables[ref.target]
         alias = plan.alias("t")
-        plan.join(target, alias, f"{alias}.{plan.quote(ref.target_column)} = a.{plan.quote(ref.column)}")
+        plan.join(target, alias, plan.on(ref, alias, "a"))
         stem = stem_of(ref.column, target.name)
         plan.add_columns(target, alias, stem, frozenset({ref.target_column}))
         stamp = stamps.row_stamp(target, alias, plan.quote, stamps.greatest(plan.dialect))
@@ -487,7 +494,7 @@ def _join_status_lookup(schema: Schema, plan: ReadPlan, parent: Table, alias: st
                                                                                    "states"}:
             continue
         lookup = plan.alias("t")
-        plan.join(target, lookup, f"{lookup}.{plan.quote(ref.target_column)} = {alias}.{plan.quote(ref.column)}")
+        plan.join(target, lookup, plan.on(ref, lookup, alias))
         plan.add_columns(target, lookup, f"{stem}_{stem_of(ref.column, target.name)}", frozenset({ref.target_column}))
         return
 
@@ -697,6 +704,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name))
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
+    day = plan.day_window(start.spec.get("date") if start is not None else None)
+    if not conditions and day is not None:
+        conditions, dated, start_column = [day[1]], True, day[0]
     if kept:
         conditions.append(kept)
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),

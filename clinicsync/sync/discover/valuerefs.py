@@ -68,8 +68,9 @@ def _numeric(values: set[str]) -> bool:
 def value_references(schema: Schema, run: Run, quote: Callable[[str], str], mixed: bool = False) -> list[Ref]:
     """The references found by values (``declared`` False), to be added with ``Schema.learn``.
     ``mixed``: the database compares a text column of digits with a whole-number key by itself
-    (MariaDB/MySQL, SQLite), so a text UID holding another table's number is matched there too;
-    PostgreSQL refuses such a join, so only like is matched to like."""
+    (MariaDB/MySQL, SQLite); where it does not (PostgreSQL: text = integer fails), a text UID
+    holding another table's number is matched all the same and its reference is marked
+    ``as_text``: the join then compares the key written as text (``ReadPlan.on``)."""
     samples: dict[tuple[str, str], set[str]] = {}
     for table in list(schema.tables.values()):
         known = {r.column for r in schema.refs(table.name)}
@@ -92,8 +93,8 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], mixe
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
         wanted = set()
         for (owner, column), values in samples.items():
-            if owner == target.name or not _comparable(schema, owner, column, whole, mixed):
-                continue  # a join of text to a number fails on PostgreSQL: only like to like
+            if owner == target.name or not _comparable(schema, owner, column, whole):
+                continue
             if whole and not _numeric(values):
                 continue
             if uuid_key and not all(_UUID.fullmatch(v) for v in values):
@@ -107,7 +108,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], mixe
         if uuid_key:
             found |= {v.lower() for v in found}
         for (owner, column), values in samples.items():
-            if owner == target.name or not _comparable(schema, owner, column, whole, mixed):
+            if owner == target.name or not _comparable(schema, owner, column, whole):
                 continue
             if whole and not _numeric(values):
                 continue
@@ -120,7 +121,10 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], mixe
     for (owner, column), found_targets in matches.items():
         chosen = _choose(column, found_targets, schema)
         if chosen is not None:
-            out.append(Ref(owner, column, chosen.name, str(chosen.key), declared=False, by_values=True))
+            text_to_number = not mixed and not _whole_column(schema, owner, column) and _whole_column(
+                schema, chosen.name, str(chosen.key))
+            out.append(Ref(owner, column, chosen.name, str(chosen.key), declared=False, by_values=True,
+                           as_text=text_to_number))
     return out
 
 
@@ -142,10 +146,11 @@ def _whole_column(schema: Schema, table: str, column: str) -> bool:
     return bool(WHOLE.search(schema.tables[table].columns[column]))
 
 
-def _comparable(schema: Schema, table: str, column: str, whole_key: bool, mixed: bool) -> bool:
-    """Whether ``table.column`` may be joined to a key: like to like, or text to a number where
-    the database compares them (``mixed``)."""
-    return _whole_column(schema, table, column) == whole_key or (mixed and whole_key)
+def _comparable(schema: Schema, table: str, column: str, whole_key: bool) -> bool:
+    """Whether ``table.column`` may be joined to a key: like to like, or text to a number (the
+    join compares them as the database allows: see ``value_references``); never a number column
+    to a text key (a number has no leading zeros or letters to match)."""
+    return _whole_column(schema, table, column) == whole_key or whole_key
 
 
 def _choose(column: str, targets: list[Table], schema: Schema) -> Table | None:

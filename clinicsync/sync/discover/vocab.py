@@ -71,9 +71,10 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "actualizado", "actualizacion", "updated", "modified", "modificado", "modificacion", "changed",
         "geandert", "aenderung", "modifie", "atualizado", "lastmodified", "mtime", "edited", "editado",
-        "lastupdated", "timestamp"), "updated"),  # MySQL's TIMESTAMP column: the row's own stamp (NOSH)
-    **dict.fromkeys(("creado", "creada", "creacion", "created", "booked", "alta", "registro", "erstellt",
-                     "cree", "criado", "criacao", "ctime", "reservado", "booking"), "created"),
+        "lastupdated", "timestamp", "update"), "updated"),  # MySQL's TIMESTAMP column: the row's own stamp (NOSH)
+    **dict.fromkeys(("creado", "creada", "creacion", "created", "create", "creation", "book", "booked", "alta",
+                     "registro", "erstellt", "cree", "criado", "criacao", "ctime", "reservado", "booking"),
+                    "created"),  # 'create_datetime', 'book_datetime': when the row was written or booked
 }
 
 # Whose attribute it is: the patient's, the practitioner's, or the appointment's.
