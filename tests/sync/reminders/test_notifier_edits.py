@@ -314,6 +314,9 @@ def test_switching_patients_from_sms_to_whatsapp_sends_a_refused_sms_once_by_wha
     assert [line["to"] for line in read_log(tmp_path / "texts.jsonl")] == []  # the crash came before it was logged
 
 
+# `templates check` reads the store only for its patients' languages, one dialect-neutral
+# SELECT (template_check.patient_languages): SQLite shows the check as well as PostgreSQL does.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_templates_check_fails_on_a_placeholder_typo(write_settings: SettingsFactory, cli: Any,
                                                      tmp_path: Path) -> None:
     """The check an admin runs after editing a template: on main a placeholder typo was a warning

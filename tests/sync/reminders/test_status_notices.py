@@ -218,6 +218,8 @@ def test_a_follow_up_is_not_sent_once_the_visit_is_no_longer_fulfilled(
 
 
 
+# check_templates renders templates and reads no store row: one store shows it.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_templates_check_sizes_the_sms_with_the_longest_listed_reason_and_the_follow_up(
         reminder_settings: SettingsMaker) -> None:
     long = "the building is closed for repairs after a water leak on the ground floor, sorry"
