@@ -1,6 +1,6 @@
 """What `status` shows beside the connectors, apart from the pipeline that runs the stages:
 `status` reads these few counts and must not import every stage (calendar pushes, the FHIR
-write-back, the answer pages) to do so (issue 31, obs 6)."""
+write-back, the answer pages) to do so, so it starts faster."""
 
 from __future__ import annotations
 
