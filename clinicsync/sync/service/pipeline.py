@@ -67,7 +67,7 @@ class Lazy:
 
 
 def stages() -> list[Stage]:
-    """The stages in order. Later issues append theirs here."""
+    """The stages in order; a new stage is added here."""
     # waitlist_sources first (who is waiting), then waitlist_book: a FHIR booking's Appointment
     # enters the store there, and the calendar, reminders and write-back (an auto-released later
     # appointment) of the same run follow from it; offers for freed slots last.
