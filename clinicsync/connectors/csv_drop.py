@@ -250,7 +250,7 @@ class CsvDropConnector(Connector):
                     # (_row_dict). (Built positionally, RawRecord cost more: a __dict__ instance's
                     # __class__ switch gives it a dict of its own, and the fetch got ~10 % slower.)
                     # Its values are the reader's fields, each exactly a str: the batches say so
-                    # (Batch.texts), and the mapping skips its type tests (issue 32).
+                    # (Batch.texts), and the mapping skips its type tests.
                     keep(RawRecord(row_dict(*row), f"{name}:{line}"))
                     if recognizer is not None:
                         recognizer.kept(line)
@@ -292,7 +292,7 @@ def _row_dict(header: list[str]) -> Callable[..., dict[str, str]]:
     caller): ``dict(zip(header, row))`` — the same keys, values and order — as one dict
     display with the header's names as constants, compiled once per file. Why: the display
     sizes the dict once where zip grows it twice (~30 % fewer instructions a row in
-    isolation, issue 32), and its keys are the compiled code's strings, which a generated
+    isolation), and its keys are the compiled code's strings, which a generated
     mapping's look-ups of the same names find by identity. The names are written as their
     ``repr``, which reads back as the same string whatever it holds; a header repeats no
     name (``_header_problem``)."""

@@ -88,7 +88,7 @@ def _remember_raw(memo: Memo, convert: Callable[[Any], Any], raw: str) -> tuple[
     characters when it is not printable) or its TransformError's message. Why keyed by the raw
     text: the generated code then looks the memo up before any test of the text, so a repeated
     value (a slot's start, a duration, a zone) costs one ``dict.get``, not a strip and an
-    ``isprintable`` first (issue 32). Every entry is a pure function of its key, so a hit gives
+    ``isprintable`` first. Every entry is a pure function of its key, so a hit gives
     what the tests and the conversion would."""
     if not raw.strip():
         return kept(memo, raw, _BLANK, memo.limit)
@@ -110,7 +110,7 @@ def _status_of(memo: dict[str, str], lookup: Callable[[Any], str], word: Any) ->
 def _span(memo: dict[int, timedelta], minutes: Any) -> timedelta:
     """``timedelta(minutes=minutes)``, kept in ``memo`` when ``minutes`` is an ``int`` (the
     generated code looks it up there first). Why: a duration repeats on most rows (15, 30,
-    60 minutes) and timedelta's keyword constructor costs ~4,000 instructions a row (issue 32,
+    60 minutes) and timedelta's keyword constructor costs ~4,000 instructions a row (by
     callgrind); a kept one is the same value. Its errors (OverflowError, TypeError) are the
     constructor's own, raised where they were; nothing that fails is kept."""
     span = timedelta(minutes=minutes)
@@ -290,7 +290,7 @@ def _text_value(out: _Source, field: _CompiledField, ind: int, single: bool) -> 
     plain_text = single and field.kind == "string" and not field.mapped and field.transform is not None
     if plain_text:
         # The test's strip is the value when raw is printable (most are): one strip, not two
-        # (_convert's ``(raw if raw.isprintable() else _clean(raw)).strip()``, issue 32).
+        # (_convert's ``(raw if raw.isprintable() else _clean(raw)).strip()``).
         out.add(ind, "stripped = raw.strip()")
         out.add(ind, "if stripped:")
     else:
@@ -309,7 +309,7 @@ def _text_value(out: _Source, field: _CompiledField, ind: int, single: bool) -> 
 def _single(out: _Source, field: _CompiledField, ind: int) -> None:
     """One reader, no fallback: engine._extract's inlined case (the note names the raw
     value as read, before cleaning)."""
-    out.seen = field.required  # else nothing reads it: not written (issue 32)
+    out.seen = field.required  # else nothing reads it: not written
     if out.seen:
         out.add(ind, "seen = False")
     out.add(ind, "value = None")
@@ -732,7 +732,7 @@ def generate(mapping: CompiledMapping, runtime: Mapping[str, Any],
     _fit, _dropped_note, _updated_utc, _booked_utc, _CONNECTOR_NOTES, _ID_LIMIT, _TEXT_LIMITS).
     ``texts``: the function is only for records whose every value is exactly ``str`` (a CSV
     row's dict), so a column's value and a group's key need no type test (~150 opcodes of a
-    W1 row's ~950, issue 32); its memos are its own. Given any other record it maps it wrong."""
+    W1 row's ~950); its memos are its own. Given any other record it maps it wrong."""
     namespace: dict[str, Any] = {
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,

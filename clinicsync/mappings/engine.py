@@ -376,7 +376,7 @@ class CompiledMapping:
         ``timezone:``, else the clinic's). ``stored_times``: ``local``, naive date-times are
         wall clock in the visit's zone; ``utc``, they are UTC instants and the visit's zone is
         the record's, else its location's in ``place_zones`` (clinic.places), else
-        ``clinic_timezone`` (issue 57: the source's time convention is not the visit's zone).
+        ``clinic_timezone`` (the source's time convention is not the visit's zone).
         ``default_minutes``: clinic.default_visit_minutes, the length of a visit whose record
         gives neither end nor length, with a note on it (a visit is not refused for a length the
         clinic knows); None: such a record is quarantined."""
@@ -643,8 +643,8 @@ class CompiledMapping:
 
     def applier(self, texts: bool = False) -> Callable[[Mapping[str, Any]], NormalizedAppointment]:
         """``apply`` as one callable for a batch of records: the generated function itself when
-        ``apply`` is this class's own (which only calls it: one Python frame a record fewer,
-        issue 32), else ``apply`` as it is (a subclass's, or one a test patched in). ``texts``:
+        ``apply`` is this class's own (which only calls it: one Python frame a record fewer),
+        else ``apply`` as it is (a subclass's, or one a test patched in). ``texts``:
         the caller vouches that every record is a ``dict`` whose values are all exactly ``str``
         (a CSV row): then the code generated for such records (codegen.generate ``texts``, made
         on first use), which skips the type tests that only other records need."""
@@ -931,7 +931,7 @@ def _read_preset_data(ref: str, base_dir: Path, referrer: str = "") -> tuple[dic
 # size) and the YAML as canonical JSON (load_mapping's key). `clinicsync run` asks for each
 # source's mapping at every poll, twice (is it a waiting list? then compile it): a stat of each
 # file now, where a read, a deep copy and a JSON dump of the merged YAML were ~2 ms of an idle
-# poll's CPU (issue 60). A file edited is read again at the next poll, as before.
+# poll's CPU. A file edited is read again at the next poll, as before.
 _Stamps = tuple[tuple[Path, int, int], ...]
 _MERGED: dict[tuple[str, Path], tuple[_Stamps, dict[str, Any], list[_Origin], str]] = {}
 

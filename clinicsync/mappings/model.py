@@ -19,7 +19,7 @@ def positional_builder(cls: type[_Frozen]) -> Callable[..., _Frozen]:
     declaration order: the same object ``cls(...)`` builds (same type, fields, equality and
     hash, still frozen), at a sixth of the cost. Why: a frozen dataclass's ``__init__`` sets
     each field through ``object.__setattr__`` (~0.3 µs a field; an appointment has 18), and the
-    import builds one appointment per row (issue 32). Here a twin class of the same layout
+    import builds one appointment per row. Here a twin class of the same layout
     (the same ``__slots__``, or both with a ``__dict__``) stores the fields with plain
     attribute stores and then becomes ``cls`` (``__class__`` assignment, which Python allows
     only between classes of one layout). For hot paths that pass every field; others call
@@ -81,7 +81,7 @@ class NormalizedAppointment:
     # The patient's answer as the source records it (a desk confirmation): accepted | declined.
     # Last, so that an appointment without one hashes as before answers existed.
     answer: str | None = None
-    # Telehealth (issue 22): how the visit takes place (in_person | video | phone; None: the
+    # Telehealth: how the visit takes place (in_person | video | phone; None: the
     # source says nothing, i.e. in person), the patient's join link, the doctor's own link when
     # the source gives a separate one (Oracle Health's Provider Virtual Meeting Room), and a
     # number to dial in (E.164). After `answer`, for the same reason.

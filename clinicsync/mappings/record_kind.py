@@ -1,9 +1,9 @@
-"""What a mapping maps: appointments, or a waiting list (its ``record:`` key, issue 33).
+"""What a mapping maps: appointments, or a waiting list (its ``record:`` key).
 
 Apart from mappings/waitlist.py, whose waitlist engine (four dataclasses, two pydantic
 models: ~17 M instructions to import) only a waitlist source needs: every poll, probe and
 check asks this question, and an idle `sync --once` of an appointment source asks nothing else
-of the waiting list (issue 60)."""
+of the waiting list."""
 
 from __future__ import annotations
 

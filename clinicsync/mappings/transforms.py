@@ -87,7 +87,7 @@ def as_email(value: Any) -> str:
 @cache
 def _phonenumbers() -> ModuleType:
     """phonenumbers, imported on the first number read: a run that reads none (an idle cron
-    `sync --once`, issue 60) does not load its ~60 modules.
+    `sync --once`) does not load its ~60 modules.
 
     phonenumbers compiles its metadata patterns by string through re.compile, whose cache holds
     512: a mix of regions overflows it and each number recompiled its patterns (69 -> 42 us a
@@ -210,7 +210,7 @@ def _plain_nanp(region: str) -> Callable[[str], str | None] | None:
     """A fast path for the plainest numbers of the North American plan (``_NANP_SHAPE``; a
     national one only where ``region`` dials +1 with the 011 prefix), giving exactly what
     ``_phone_e164`` gives, else None, and then ``_phone_e164`` decides. Why: phonenumbers
-    costs ~30 µs a number and a first import meets each patient's number once (issue 32).
+    costs ~30 µs a number and a first import meets each patient's number once.
 
     Why it is the same, step by step through phonenumbers.parse for such a text: the possible
     number starts at the first digit or the plus sign and ends at the last digit, with no
@@ -433,7 +433,7 @@ def as_hl7_datetime(value: Any) -> datetime:
     if match is None:
         raise TransformError("not an HL7 date-time (expected YYYYMMDDHHMM[SS][+/-ZZZZ])")
     wall, sign, hours, minutes = match.groups()
-    import hl7  # here: a mapping that reads no HL7 time need not load it (issue 60, an idle `sync --once`)
+    import hl7  # here: a mapping that reads no HL7 time need not load it (an idle `sync --once`)
 
     try:
         parsed: datetime = hl7.parse_datetime(wall)

@@ -1,4 +1,4 @@
-"""Waitlist mappings (issue 33): a raw record that says "this patient waits for a slot" ->
+"""Waitlist mappings: a raw record that says "this patient waits for a slot" ->
 a ``NormalizedWaitlistEntry``, or a ``MappingError`` naming the field, never the value.
 
 A mapping file declares ``record: waitlist`` to be one of these; the appointment mapping

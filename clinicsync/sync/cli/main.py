@@ -2,7 +2,7 @@
 
 Only typer and the output helpers are imported here: every command imports what it needs
 in its body, and the command modules are listed in COMMANDS and imported on use (lazy.py),
-so `--help` and `status` start in a fraction of a second (issue 31, obs 6; the guard is
+so `--help` and `status` start in a fraction of a second (the guard is
 tests/cli_start/test_imports.py)."""
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def sync_command(
 
     # What a sync opens is closed when it returns: each source's connection by the run
     # (engine.py's finally), the store by the context's close, files under `with`; the process
-    # ends without the interpreter's teardown (process_end.py; issue 60: ~35-60 M instructions).
+    # ends without the interpreter's teardown (process_end.py: it cost ~35-60 M instructions).
     skip_teardown()
     try:
         settings, store, run = _prepared_run(ctx, connector, dry_run)
@@ -219,7 +219,7 @@ def sync_command(
         # The root callback left the collector paused (clinicsync/common/gc_tuning.py) through
         # these imports too: the store's model, the engine, the stages are ~0.5 s of imports that
         # build long-lived objects and almost no garbage, and the passes over them were a fifth of
-        # an idle cron run's CPU (issue 60). The run itself collects as usual.
+        # an idle cron run's CPU. The run itself collects as usual.
         resume_after_start()
     report: RunReport
     if json_output or not is_terminal(sys.stderr):  # no bars to draw: rich is not imported
@@ -247,7 +247,7 @@ def sync_command(
 def _prepared_run(ctx: typer.Context, connector: list[str] | None, dry_run: bool
                   ) -> tuple[Settings, Store, Callable[..., RunReport]]:
     """The settings, the store and the run `sync --once` makes (the real one or the dry run).
-    Each import here is one this run uses (issue 60: cron runs `sync --once` idle most of the
+    Each import here is one this run uses (cron runs `sync --once` idle most of the
     time): the dry run's machinery only for --dry-run."""
     context = app_context(ctx)
     _fail_on_mapping_problems(context, connector)
@@ -264,7 +264,7 @@ def _prepared_run(ctx: typer.Context, connector: list[str] | None, dry_run: bool
 
 
 def no_calendar_note(settings: Settings) -> str | None:
-    """One line when the settings have no `calendar:` section (issue 31, obs 9): the shipped
+    """One line when the settings have no `calendar:` section: the shipped
     settings.yaml writes .ics files, but a file written from scratch writes no calendar, and
     a doctor waiting for the visits to appear deserves a word from `sync`. Here, not in the
     `calendar` command module, so that `sync` need not import the calendar's machinery to say it."""
@@ -292,7 +292,7 @@ _REPORT_COUNTS = ("fetched", "created", "updated", "rescheduled", "cancelled", "
 
 def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
     """The run's table: drawn by rich on a terminal; piped (cron's log), plain aligned columns
-    written without importing rich (cli/terminal.py: a fifth of an idle run's work, issue 60)."""
+    written without importing rich (cli/terminal.py: a fifth of an idle run's work)."""
     from clinicsync.sync.store.changes import corrected_line, phones_line
 
     rows = [[name, *(str(result.counts.as_dict()[k]) for k in _REPORT_COUNTS),

@@ -9,7 +9,7 @@ one run open for its life (MLLP) gives that run instead, and its pushes add up i
 
 A push is one transaction: its run in the run history is written inside it (so a push
 that commits is in the history, and a crash leaves neither), and a failed push records its
-failed run afterwards. Writes are serialized per appointment, not per source (issue 32):
+failed run afterwards. Writes are serialized per appointment, not per source:
 two pushes of one appointment take turns, so the second compares with what the first
 committed (an older update never overwrites a newer one, whatever order they arrive in),
 while pushes of different appointments of one source go on at once. The turn is the
@@ -165,8 +165,8 @@ class PushReceiver:
 
     def _clock_ahead(self, mapped: list[Mapped], *, refuse: bool) -> tuple[list[Mapped], QuarantineEntry | None]:
         """A source's ``updated_at`` further ahead of this clock than the store's tolerance
-        would make every later update, even a cancel, look older and freeze the appointment
-        (issue 29). A caller that can fix and resend (the REST API) is refused, naming the
+        would make every later update, even a cancel, look older and freeze the appointment.
+        A caller that can fix and resend (the REST API) is refused, naming the
         field; a sender that cannot (a webhook) has the time dropped with a data-quality
         note: the record is then undated and applied in arrival order, and a second copy of
         it changes nothing (a clamp to the arrival time would make each copy newer)."""
@@ -304,7 +304,7 @@ class PushReceiver:
 
 # -- one push, one transaction, one turn per appointment ----------------------------------------
 # Where a push's transaction begins with its turn (``_locked``), and so checks out its connection
-# unpinged (sync/store/db.py ``on_live_connection``): a pre-ping is a round trip per push (issue 32).
+# unpinged (sync/store/db.py ``on_live_connection``): a pre-ping is a round trip per push.
 _TURN_FIRST = frozenset({"postgresql", "mysql", "mariadb"})
 
 
@@ -332,7 +332,7 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
         if dialect == "postgresql":
             # Released at commit or rollback, by the database, even on kill -9. Every turn, in order,
             # in the message that begins the transaction (sync/store/db.py ``begin_first``: psycopg's own
-            # BEGIN was a round trip of its own, issue 32), on the DB-API cursor (through SQLAlchemy
+            # BEGIN was a round trip of its own), on the DB-API cursor (through SQLAlchemy
             # ~30-60 us more). The keys are integers: literal, so the message takes no parameters.
             # Before them, the push's plans: cached per connection, kept to what a plan for the values
             # would be (sync/store/db.py ``push_plans``).
@@ -463,7 +463,7 @@ _turns = _Turns()
 # indexes hold no rows (their reltuples as CREATE INDEX left them on the empty table), so every index
 # that starts with ``connector`` costs the same, and it may pick another one: on a fresh store with
 # autovacuum off (or before autovacuum's first pass) the appointment read walked
-# ix_appointment_practitioner, every row of the source, four times per push (W8, issue 32: 2.6 ms of
+# ix_appointment_practitioner, every row of the source, four times per push (W8: 2.6 ms of
 # PostgreSQL's time per push at 4,200 rows, growing with each push). ANALYZE is what autovacuum
 # would do; a push source does it for the tables it reads when its pushes created 32, 64, 128, …
 # appointments of that source in this process (as Store._grown does for a first import, from 20,000 rows).
@@ -529,7 +529,7 @@ def _run_recorder(run_id: str, connector: str, started: datetime) -> _RunRecorde
 
 
 # The run row's INSERT and its columns' bind processors, per dialect: what bulk.insert_rows builds
-# on every call (quoting, processors, a lookup per distinct value), ~60 us of a push (issue 32).
+# on every call (quoting, processors, a lookup per distinct value), ~60 us of a push.
 _RUN_INSERTS: dict[tuple[str, str], tuple[str, list[Processor]]] = {}
 
 

@@ -2,7 +2,7 @@
 (replays of a vendor whose signature has no timestamp) and which booking ids stand for
 another appointment (Cal.com's reschedule gives the booking a new uid).
 
-Reschedule chains, in any order (issue 29): each alias row is an edge "this uid is a later
+Reschedule chains, in any order: each alias row is an edge "this uid is a later
 booking of that one" (a reschedule's ``uid`` → its ``rescheduleUid``; rows written before
 chains were followed point at the first uid, an earlier one too). The appointment is keyed
 by the chain's first uid, whatever order the webhooks came in: when an edge joins two parts
@@ -59,7 +59,7 @@ def claim_receipt(connection: Connection, connector: str, digest: str, keep: tim
 
 
 # A process prunes a source's receipts at most this often, not on every webhook (a statement
-# per push, issue 32). An expired receipt left a little longer changes nothing: the body it
+# per push). An expired receipt left a little longer changes nothing: the body it
 # stands for is refused as stale (createdAt outside max_age_seconds) before its digest is read.
 PRUNE_EVERY_SECONDS = 60.0
 _pruned_at: dict[tuple[int, str], float] = {}
@@ -142,7 +142,7 @@ def received_or_chain(store: Store, connector: str, digest: str, uid: str,
     """One read for a Cal.com webhook: None if a body with this digest was applied
     (:func:`already_received`), else the booking's chain (:func:`booking_chain`). A new
     booking (no ``previous``) whose uid no alias names is a chain of its own, and nothing
-    else is read: one statement instead of four for most webhooks (issue 32)."""
+    else is read: one statement instead of four for most webhooks."""
     with store.engine.connect() as connection:
         received, aliased, superseded = connection.execute(
             _RECEIVED_OR_CHAINED, {"connector": connector, "digest": digest, "uid": uid}).one()
@@ -158,7 +158,7 @@ DUPLICATE, CHAINED = "duplicate", "chained"
 
 def unchained(connector: str, position: str, digest: str, uid: str, keep: timedelta) -> Unchained:
     """The first read of a webhook that names no earlier booking, done first inside its push's
-    transaction, after its turn, instead of on a connection of its own before it (issue 32: one
+    transaction, after its turn, instead of on a connection of its own before it (one
     statement and one connection checkout fewer per webhook): a body already applied, or a uid
     that is in a reschedule chain, takes the push back (:class:`Withdrawn`, reason
     ``DUPLICATE`` or ``CHAINED``: the caller answers the duplicate, or goes the chain's way,
@@ -173,7 +173,7 @@ def unchained(connector: str, position: str, digest: str, uid: str, keep: timede
 @dataclass(frozen=True)
 class Unchained(FoldedRead):
     """:func:`unchained`'s ``within``. On PostgreSQL its claim and read are terms of the push's
-    one read (a round trip fewer per webhook, issue 32), decided as :func:`claimed_unchained`
+    one read (a round trip fewer per webhook), decided as :func:`claimed_unchained`
     decides them: the terms read the statement's snapshot, the claim's CTE is not in it."""
 
     connector: str
@@ -217,7 +217,7 @@ def read_then_claim(connection: Connection, connector: str, position: str, diges
                     keep: timedelta) -> Collection[str] | None:
     """:func:`unchained`'s read, then the receipt's claim as :func:`receipt_and_alias` claims it
     (pruned first when due; ``{position}`` when a racing copy claimed it first), both at the driver
-    (~30-50 us less each than a SQLAlchemy construct, inside SQLite's write lock, issue 32)."""
+    (~30-50 us less each than a SQLAlchemy construct, inside SQLite's write lock)."""
     sqlite = connection.dialect.name == "sqlite"
     values = {"connector": connector, "digest": digest, "uid": uid}
     _withdraw_if_seen(connection, _READ_NAMED if sqlite else _READ_PYFORMAT, values)
@@ -243,7 +243,7 @@ def claim_then_read(connection: Connection, connector: str, position: str, diges
     means a copy claimed it first, which the write lock rules out, answered as a replay anyway).
     Expired receipts are pruned when due after the claim, as :func:`claimed_unchained` does:
     before it, an expired copy of this body would be claimed again where the read said duplicate.
-    One statement inside the write lock instead of two for every new webhook (issue 32, W8: each
+    One statement inside the write lock instead of two for every new webhook (measured in W8: each
     statement hands the GIL to another request and waits to get it back, with eight in flight)."""
     now = utcnow()
     values = {"connector": connector, "digest": digest, "uid": uid}
@@ -289,8 +289,8 @@ def _receipt_time(dialect: Dialect) -> Processor:
     return RECEIPTS.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
 
 
-# PostgreSQL: the first read and the receipt's claim in one statement, on the DB-API cursor (issue 32:
-# a round trip and ~50 us of SQLAlchemy fewer per webhook). The EXISTS terms read the statement's
+# PostgreSQL: the first read and the receipt's claim in one statement, on the DB-API cursor
+# (a round trip and ~50 us of SQLAlchemy fewer per webhook). The EXISTS terms read the statement's
 # snapshot, which the CTE's own INSERT is not in: ``received`` is what the read alone said. A
 # claim that conflicts with a receipt committed since (a copy racing past the read) is not
 # ``claimed``; a push withdrawn for a chain rolls its claim back with it.

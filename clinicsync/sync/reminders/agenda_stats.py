@@ -1,7 +1,7 @@
 """The figures at the top of a doctor's daily agenda: how the day stands (booked, confirmed,
 unconfirmed, declined), yesterday's no-shows, and what changed in the day's schedule since
 the previous agenda. Read from the store when the agenda is sent, so they are current.
-Of the booked, how many take place by video or phone (the appointment's visit mode, issue 22);
+Of the booked, how many take place by video or phone (the appointment's visit mode);
 the rest are in person."""
 
 from __future__ import annotations

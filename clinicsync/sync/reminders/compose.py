@@ -46,7 +46,7 @@ class Draft:
     doctor: str | None = None
     reminder_id: int | None = None  # its row: an SMS's short answer link names it
     stats: DayStats | None = None  # an agenda's figures
-    note: str | None = None  # the reminder row's note: a doctor's decline notice says who declined (issue 58)
+    note: str | None = None  # the reminder row's note: a doctor's decline notice says who declined
 
 
 SMS_LINK_SEGMENTS = 1  # an SMS carries its short answer link only while it stays within this many segments
@@ -167,7 +167,7 @@ class Composer:
                           instructions=place.instructions_in(str(locale)) if place else None,
                           calendar_links=self._calendar_links(draft, visit, channel))
             values.update(self._status_values(draft, visit, locale))
-            if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone (obs 13)
+            if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone
                 values.update(notice_values(visit, str(locale), self.clinic_settings.timezone))
                 values.update(decline_values(draft.note if draft.kind == "declined" else None, str(locale)))
                 values["system"] = self._system(visit.connector)

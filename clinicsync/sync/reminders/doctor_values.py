@@ -3,8 +3,8 @@ from the patients' messages: times through clinicsync/common/shown_time.py in th
 zone (its short name when it is not the clinic's), the date of the visit itself, the mode with
 what starts it (the join link, the number to call), and which visits are not confirmed.
 
-Issue 30, obs 13 and 14: a notice titled "Today's schedule changed" for a visit two weeks away;
-agenda rows with no zone, mode or join link, and unconfirmed visits not marked.
+So a notice of a change to a visit two weeks away is not titled "Today's schedule changed",
+and each agenda row shows its zone, its mode and join link, and whether it is confirmed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from clinicsync.sync.reminders.visit import Visit
 
 ANSWERED = frozenset({"accepted", "declined"})
 
-# Issue 58: the doctor's notice of a decline the front desk recorded (the desk cancelled the
+# The doctor's notice of a decline the front desk recorded (the desk cancelled the
 # visit) says so, with the desk's reason; a patient's own decline keeps "declined by the
 # patient". Who declined is fixed on the notice's reminder row (its ``note``) when the notice
 # is queued (sync/responses/record.py), so a later answer cannot rewrite it.

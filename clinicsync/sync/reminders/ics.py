@@ -3,7 +3,7 @@ stable per appointment and SEQUENCE is its version, so a calendar app updates th
 it already has instead of adding another; a cancellation is the same event again with
 STATUS:CANCELLED.
 
-METHOD:PUBLISH, without ORGANIZER or ATTENDEE (issue 30, obs 12): a METHOD:REQUEST with an
+METHOD:PUBLISH, without ORGANIZER or ATTENDEE: a METHOD:REQUEST with an
 organizer is an invitation, so Outlook, Gmail and Apple Mail show Yes / No / Maybe buttons,
 and the patient's "No" goes as an iTIP reply to the sending address, which nobody reads and
 which changes nothing. A patient answers through the email's links (or the SMS's); the
@@ -52,7 +52,7 @@ def ics_attachment(*, uid: str, sequence: int, start: datetime, end: datetime, s
 
     icalendar is imported here, not at module level: only a send composes an attachment,
     and its ~0.19 s import was paid by every ``sync --once`` (cron, each minute) through
-    compose <- dispatch <- the pipeline (issue 32)."""
+    compose <- dispatch <- the pipeline."""
     from icalendar import Calendar, Event
 
     calendar = Calendar()

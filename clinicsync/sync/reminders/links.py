@@ -4,7 +4,7 @@ link ``/a/<token>``, the reminder's row id in base62 and a truncated HMAC of tha
 reminder's key (10 characters, about 58 bits). Both are signed with ``server.secret_key``, so a
 link cannot be forged or pointed at another appointment.
 
-A link stays usable until the visit it names is over (issue 30): a patient who booked six weeks
+A link stays usable until the visit it names is over: a patient who booked six weeks
 ahead can still answer from the confirmation in the last weeks. Once the signature holds, the
 first thing read is the end of the reminder's appointment; past it the link is ``closed`` (the
 410 "this visit has passed" page). ``responses.link_max_age`` is only an upper bound for a link

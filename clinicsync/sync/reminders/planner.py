@@ -197,7 +197,7 @@ class _Chunk:
         self.failed: list[str] = []  # set-aside keys of the appointments that could not be planned
 
     def placer(self, a: Any) -> Placer:
-        """The placer of ``a``'s source: its site's quiet hours (issue 60)."""
+        """The placer of ``a``'s source: its site's quiet hours (groups of practices)."""
         return self.rules.placer(self.now, a.connector)
 
     def plan(self, events: list[PlanEvent]) -> None:
@@ -248,7 +248,7 @@ class _Chunk:
     def _baseline(self, a: Any, kind: str, existing: list[Any]) -> None:
         """:meth:`_told` of one go-live baseline event (a first import's only event per
         appointment), written out without the sets, lists and generators it builds per
-        appointment (issue 32). Nothing is told, so nothing is announced, confirmed, followed
+        appointment. Nothing is told, so nothing is announced, confirmed, followed
         up or told the doctors: an active visit's reminders are planned, an inactive one's
         pending messages cancelled. tests/sync/reminders/test_fast_paths.py runs both ways."""
         if not a.patient_ref:
@@ -344,7 +344,7 @@ class _Chunk:
     def _under_way(self, a: Any, pending: list[Any]) -> None:
         """The visit has begun or taken place: what is still pending for its patient about it
         (a 1-hour "see you at 11:00 — Confirm", an unsent confirmation) is cancelled, naming the
-        status, and nothing is planned (issue 57 obs 6: a checked-in patient still got the SMS).
+        status, and nothing is planned (else a checked-in patient still got the SMS).
         A cancellation notice still owed for an earlier state stays; a follow-up is planned apart."""
         reason = under_way_reason(a.status)
         for row in pending:
@@ -520,8 +520,8 @@ def placed_again(row: Any, a: Any, rules: Rules, now: datetime, offset: Offset |
 
 def _retime(connection: Connection, appointments: dict[int, Any], rules: Rules, now: datetime) -> None:
     """The pending patient rows of visits whose zone changed (same start: a zone fixed after
-    go-live), placed again by the new zone's clock and quiet hours (issue 57 obs 6: a 1-hour
-    reminder planned by the wrong zone went, or waited, inside the patient's night). One that
+    go-live), placed again by the new zone's clock and quiet hours (else a 1-hour
+    reminder planned by the wrong zone would go, or wait, inside the patient's night). One that
     finds no time left is skipped with the reason, as at planning."""
     if not appointments:
         return

@@ -32,11 +32,11 @@ def sample_visit(zone_name: str) -> Visit:
                  "Main Street Clinic", "Dr. Priya Natarajan", "Alexandra Kowalski")
 
 
-# Telehealth samples (issue 22): a join link of a common length (a Zoom or Teams link with a
+# Telehealth samples: a join link of a common length (a Zoom or Teams link with a
 # passcode is longer and may take a second segment), and the patient's own number.
 SAMPLE_JOIN_URL = "https://vc.example.org/j/58210"
 SAMPLE_PATIENT_PHONE = "+13125550144"
-# A phone visit's number to dial in (issue 58, obs 8): a branch of its own in every SMS, longer
+# A phone visit's number to dial in: a branch of its own in every SMS, longer
 # than "we'll call you"; without it the check said "short link ok" while Spanish dial-in
 # visits lost their link. A conference line's number, as a source stores it.
 SAMPLE_DIAL_IN = "+13125550199"

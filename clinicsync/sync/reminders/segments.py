@@ -1,7 +1,7 @@
 """SMS segment arithmetic: GSM-7 when every character is in the GSM 03.38 alphabet
 (160 per single message, 153 per part), else UCS-2 (70, or 67 per part).
 
-Kept rather than a library (issue 23): the alphabet below matches the maintained
+Kept rather than a library: the alphabet below matches the maintained
 ``gsm0338`` codec character for character (checked over the whole BMP), and GSM 03.38 is
 frozen, so the codec would add a dependency for two constants; the segment arithmetic no
 maintained package offers (``smsutil`` was last released in 2020, ``sms-counter`` is a 0.0.1).

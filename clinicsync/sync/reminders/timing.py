@@ -16,7 +16,7 @@ from clinicsync.sync.config.settings.reminders import Offset, QuietHours
 ONE_MINUTE = timedelta(minutes=1)
 # A message moved to the end of the quiet hours must leave a dispatch this much room before its
 # latest moment: at 08:00 for an 08:15 visit (min_lead 15m) it could go only at 08:00:00 exactly,
-# and a pass at 08:00:30 (cron) found it too late (issue 57 obs 6); it goes the evening before.
+# and a pass at 08:00:30 (cron) found it too late; it goes the evening before.
 SEND_ROOM = timedelta(minutes=5)
 
 

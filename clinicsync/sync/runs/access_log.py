@@ -21,7 +21,7 @@ def record_phi_view(store: Store, user: str, role: str, view: str, appointment_i
                     now: datetime | None = None, sites: list[str] | None = None, scope: str = "") -> None:
     """Write the access row before the page is sent: no row, no page. ``appointment_ids`` are
     the ids of the records shown: appointments, or quarantine items for /ui/quarantine (a bad
-    record may have no appointment yet); the view names which. ``sites``: the sites (issue 60)
+    record may have no appointment yet); the view names which. ``sites``: the sites (groups of practices)
     of the records shown; ``scope``: the user's own sites, ``*`` for every site, so a reader
     can tell a view outside the user's practice (empty on a deployment without `sites:`)."""
     ids = ",".join(str(i) for i in appointment_ids)

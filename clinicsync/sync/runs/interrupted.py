@@ -2,7 +2,7 @@
 
 Apart from sync/checks/stalls.py (what `status`, /ui and /metrics report: orphans, set-aside counts,
 listeners, certificates, ~28 M instructions to import): every `sync --once` asks this, and one
-with no push source asks nothing else of it (issue 60)."""
+with no push source asks nothing else of it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """One fault stays one fault: the mechanism every post-sync stage shares for an item it
-cannot handle (issue 28). ``isolated`` runs one item's work in a savepoint; an exception
+cannot handle. ``isolated`` runs one item's work in a savepoint; an exception
 rolls back that item's writes only, records the item on the set-aside list with its reason
 (the error's kind and scrubbed text: never patient data) and lets the stage go on, so the
 rest of its work — and the outbox offset it advances — commit as usual.
@@ -179,7 +179,7 @@ def open_keys(engine: Engine, stage: str) -> set[str]:
 def open_items(connection: Connection, limit: int | None = 50,
                connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     """What `status`, the status page and `set-aside list` show: newest first (``connectors``:
-    one site's sources, issue 60; an item of no source is then left out)."""
+    one site's sources; an item of no source is then left out)."""
     query = select(SET_ASIDE).where(S.status != RESOLVED)
     if connectors is not None:
         query = query.where(S.connector.in_(sorted(connectors)))

@@ -78,7 +78,7 @@ class Hl7Service:
         """Load each mapping (a bad one raises ValueError before anything listens), then bind."""
         run_id = new_run_id()
         for config in self.configs:
-            # as a polled source's: its site's zone and region (issue 60), its own timezone and
+            # as a polled source's: its site's zone and region, its own timezone and
             # time convention (stored_times), the places' zones
             mapping = mapping_for(self.settings, config)
             self.receivers.append(Receiver(config, mapping, self.store, run_id,

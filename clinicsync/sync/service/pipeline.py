@@ -55,8 +55,8 @@ class Stage:
 @dataclass(frozen=True)
 class Lazy:
     """A stage's run function, imported when the stage runs, not when the pipeline is: a stage
-    with nothing to do costs an idle `sync --once` no import (issue 60: the seven stages'
-    modules were ~116 M instructions of a 2.8 G run)."""
+    with nothing to do costs an idle `sync --once` no import (the seven stages'
+    modules were ~116 M instructions of a 2.8 G idle run)."""
 
     module: str
     name: str
@@ -67,7 +67,7 @@ class Lazy:
 
 
 def stages() -> list[Stage]:
-    """The stages in order. Later issues append theirs here."""
+    """The stages in order; a new stage is added here."""
     # waitlist_sources first (who is waiting), then waitlist_book: a FHIR booking's Appointment
     # enters the store there, and the calendar, reminders and write-back (an auto-released later
     # appointment) of the same run follow from it; offers for freed slots last.
@@ -100,7 +100,7 @@ def poll_once(settings: Settings, store: Store, connector: str,
     """One connector's poll in the service, without the stages and the upkeep that
     `sync --once` adds to it (run_once): the service's stages job does those once for all its
     sources (sync/service/jobs.py ``stages_job``), so an idle poll costs its query and a few
-    rows of bookkeeping, not a pass over the whole store (issue 60)."""
+    rows of bookkeeping, not a pass over the whole store."""
     run_id = new_run_id()
     watch = Fanout([RunRecorder(store, run_id), NO_PROGRESS])
     with keeping_engines():  # a SQL source's engine and connection serve its next poll too

@@ -1,6 +1,6 @@
 """The poll pool of `clinicsync run`: one scheduler thread claims the due sources from the
 store's shared poll schedule (leases.py) and hands them to a fixed pool of ``poll_workers``
-threads, however many sources there are (issue 60).
+threads, however many sources there are.
 
 Every worker sharing the store runs the same loop, so a source is polled once per slot by
 whichever worker claimed it, a new worker takes its share at its next claim, and a worker that
@@ -53,8 +53,8 @@ def phase(name: str, period: timedelta) -> timedelta:
     """Where in its interval a source's slots fall (``epoch + phase + k * interval``): a stable
     hash of its name, the same in every worker and every restart. Sources enrolled at one moment
     (a deployment's first start) would otherwise all be due at the same instants, each interval
-    opening with a burst of every poll that the pool takes minutes to clear (issue 60: 1,000
-    sources, p99 change latency 359 s against 330 s); spread, the polls come at an even rate.
+    opening with a burst of every poll that the pool takes minutes to clear (measured with 1,000
+    sources: p99 change latency 359 s against 330 s); spread, the polls come at an even rate.
     Whole seconds: a store that keeps due times to the second must not move a slot."""
     digest = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
     return timedelta(seconds=digest % max(1, int(period.total_seconds())))
@@ -89,7 +89,7 @@ class PollPool:
         self.timezone, self.clock = timezone, clock
         self.worker = worker or leases.worker_id()
         # No lane around a poll: on SQLite its writes take the store's lane one transaction at a
-        # time, never while its source is read (sync/ingest/engine.py sync_connector, issue 60).
+        # time, never while its source is read (sync/ingest/engine.py sync_connector).
         self.wake = Wake()  # rung by a poll that ended (a slot is free) and by the stop
         self._inflight: dict[str, _InFlight] = {}
         self._guard = threading.Lock()

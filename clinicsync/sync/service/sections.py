@@ -1,6 +1,6 @@
 """What `status` shows beside the connectors, apart from the pipeline that runs the stages:
 `status` reads these few counts and must not import every stage (calendar pushes, the FHIR
-write-back, the answer pages) to do so (issue 31, obs 6)."""
+write-back, the answer pages) to do so, so it starts faster."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class StatusSection:
 
 def status_sections(configured: Collection[str] | None = None,
                     shown: Collection[str] | None = None) -> list[StatusSection]:
-    """What `status` shows beside the connectors. Later issues append theirs here.
+    """What `status` shows beside the connectors; a new section is added here.
     ``configured``: the settings' connector names; ``shown``: only these sources (`--site`),
     for the sections that are per source (the poll schedule)."""
     polls = partial(poll_schedule_status, configured=configured, shown=shown)

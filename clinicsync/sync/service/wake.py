@@ -1,7 +1,7 @@
 """A wake-up call between jobs: the poll jobs ring it when a poll stored a change, and the
 stages job (jobs.py ``stages_job``) sleeps on it. Rings that come while the stages sleep or
 run collapse into one: a burst of polls finishing together costs one stage pass, and an idle
-poll costs none (issue 60)."""
+poll costs none."""
 
 from __future__ import annotations
 

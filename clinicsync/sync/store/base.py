@@ -32,7 +32,7 @@ class StoredIds:
     when the run began, as a one-hash bit filter (1 MB, whatever the run's size): an id it
     never set is not stored, so a first import looks up only the ids that may be its own
     (one it inserted earlier, or a false positive: ~1 % of ids at 100,000 rows), not each
-    batch's ~500 ids that find nothing (~4,000 instructions an id, issue 32). Never forgets
+    batch's ~500 ids that find nothing (~4,000 instructions an id). Never forgets
     (only ever more lookups); what a rolled-back batch set is a false positive too."""
 
     __slots__ = ("bits",)

@@ -108,7 +108,7 @@ def _country(phone: str | None) -> int | None:
     """An E.164 number's country calling code (None: no number, or not one)."""
     if not phone:
         return None
-    import phonenumbers  # here: a run that updates no patient's number need not load its ~60 modules (issue 60)
+    import phonenumbers  # here: a run that updates no patient's number need not load its ~60 modules
 
     try:
         return phonenumbers.parse(phone).country_code
@@ -121,7 +121,7 @@ def _held_hashes(connection: Connection, table: Any, connector: str, people: dic
     """The stored content hashes of ``people`` when the store holds no person of this kind
     for the connector but those the run remembers (Store._people_all, a sole writer): only
     those are looked up; the others are known absent (a first import's ~600 keys a batch
-    that find nothing, issue 32)."""
+    that find nothing)."""
     remembered = [key for key in people if key in memory]
     return dict(select_in(connection, table, ("external_id", "content_hash"), connector, remembered))
 
@@ -131,7 +131,7 @@ def _insert_new(connection: Connection, table: Any, names: Sequence[str], rows: 
     """Insert rows the lookup did not find. ``shared``: with an upsert on the table's key
     (sync/store/db.py ``upsert_statement``), so a row another writer committed meanwhile is
     overwritten (where ``changed`` differs) rather than a unique violation that would fail
-    the push (two replicas, two new bookings naming one new doctor: issue 29). ``fold``: a
+    the push (two replicas, two new bookings naming one new doctor). ``fold``: a
     push's one row's upsert is sent with the push's other inserts (:class:`_Fold`)."""
     if not rows:
         return
@@ -140,7 +140,7 @@ def _insert_new(connection: Connection, table: Any, names: Sequence[str], rows: 
         return
     keys = [column.name for column in table.primary_key.columns]
     if len(rows) == 1 and (one := _upsert_one(connection, table, tuple(keys), tuple(names), changed)) is not None:
-        sql, order = one  # a push's one new person, at the driver (issue 32: ~0.1 ms of a push)
+        sql, order = one  # a push's one new person, at the driver (saves ~0.1 ms of a push)
         if fold is not None:
             fold.add(*_positional(sql, order(rows[0])))
         else:
@@ -207,7 +207,7 @@ class PeopleWriter(StoreBase):
         """What this run stored of the connector's people, kind -> external id -> person;
         forgotten when another run or connector comes. A new one also notes which kinds the
         connector has no row of yet (``_people_all``), read in the run's first batch before it
-        writes: a first import then looks none of its new people up (issue 32); and, when it has
+        writes: a first import then looks none of its new people up; and, when it has
         no appointment, starts the run's :class:`StoredIds`, so that it looks up only the
         appointment ids it may have inserted itself."""
         if self._people_scope != (run_id, connector):
@@ -230,7 +230,7 @@ class PeopleWriter(StoreBase):
         # The last of each id wins; rows are built once per id, not once per appointment. One
         # pass for the three (a quarter less than a comprehension each; half the instructions
         # of map/filter/zip passes with attrgetter, whose generic attribute look-ups cost more
-        # than the eval loop's specialized slot reads: issue 32, callgrind).
+        # than the eval loop's specialized slot reads, measured with callgrind).
         patients: dict[str, Any] = {}
         practitioners: dict[str, Any] = {}
         locations: dict[str, str] = {}

@@ -67,8 +67,8 @@ class RunLog(StoreBase):
                                            "counts": _idle_counts(counts, 1), "now": now})
 
     def restart_run(self, run_id: str, connector: str) -> tuple[int, int]:
-        """``abandon_runs`` then ``start_run``, in one transaction (a poll's first round of the
-        store, issue 60): the new run's row id and how many runs were abandoned. Call it only
+        """``abandon_runs`` then ``start_run``, in one transaction instead of two (a poll's first
+        touch of the store): the new run's row id and how many runs were abandoned. Call it only
         while holding the connector's poll lock, as ``abandon_runs``."""
         with self.engine.begin() as connection:
             abandoned = self._abandon(connection, connector)

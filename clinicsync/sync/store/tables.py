@@ -64,7 +64,8 @@ RETRYING = "will retry: "
 REMINDER_LIVE = (ReminderStatus.PENDING.value, ReminderStatus.SENDING.value, ReminderStatus.UNKNOWN.value)
 # How far back the store figures of /metrics, `status` and the status page count what is
 # settled (reminders sent, replies, write-backs done, runs finished, calendar events written):
-# a week, so a Monday still shows the last working days. Stop 53: each counted every row ever.
+# a week, so a Monday still shows the last working days, and no figure grows with the
+# clinic's history as one that counted every row ever would.
 RECENT = timedelta(days=7)
 
 

@@ -98,7 +98,7 @@ class Appointment(SQLModel, table=True):
     # Data-quality notes from the last import, one per line (optional values that were dropped
     # or stood in for, e.g. a vendor language code). Never patient data.
     quality_notes: str | None = Field(default=None, sa_column=Column(Text))
-    # Telehealth (issue 22): in_person | video | phone (NULL: the source says nothing, in person),
+    # Telehealth: in_person | video | phone (NULL: the source says nothing, in person),
     # the patient's join link, the doctor's own link when the source has one, and a dial-in
     # number (E.164). A join link is PHI: it opens the patient's visit; never logged.
     visit_mode: str | None = Field(default=None, max_length=16)
@@ -107,7 +107,7 @@ class Appointment(SQLModel, table=True):
     dial_in: str | None = Field(default=None, max_length=32)
     # The fingerprint of the raw record this row's content was mapped from, under the mapping
     # and settings of that run (sync/ingest/fingerprint.py): a re-read record with the same
-    # fingerprint is known unchanged before mapping (issue 19). NULL: always map.
+    # fingerprint is known unchanged before mapping. NULL: always map.
     source_fingerprint: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
@@ -167,7 +167,7 @@ class Quarantine(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column())
     resolution: str | None = Field(default=None, max_length=255)  # imported | dismissed | …
     # The raw record's fingerprint at the last sighting (sync/ingest/fingerprint.py): a row re-exported
-    # byte for byte is a sighting of this item without being mapped again (issue 32).
+    # byte for byte is a sighting of this item without being mapped again.
     source_fingerprint: str | None = Field(default=None, max_length=32)
 
 

@@ -1,7 +1,6 @@
 """appointment.quality_notes: optional values a mapping dropped (or stood in for) are noted on
 the appointment instead of quarantining it; hl7message.digest and ack_text: an identical
 replay gets its original ACK, a different message under a used control id is told apart
-(issue 18)
 
 Revision ID: 0008
 Revises: 0007

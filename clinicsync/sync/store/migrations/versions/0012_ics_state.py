@@ -1,5 +1,5 @@
 """ics state tables: each .ics file's events as written, so the calendar stage renders only
-what changed and writes each file once per run (issue 19)
+what changed and writes each file once per run
 
 Revision ID: 0012
 Revises: 0011

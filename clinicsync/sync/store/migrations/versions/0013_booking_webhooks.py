@@ -1,5 +1,5 @@
 """booking webhooks: body receipts (replays of unsigned-time webhooks) and booking aliases
-(a Cal.com reschedule's new uid -> the appointment) (issue 21)
+(a Cal.com reschedule's new uid -> the appointment)
 
 Revision ID: 0013
 Revises: 0012

@@ -1,5 +1,5 @@
 """fhir_subscription: what each connector's FHIR Subscription last reported (heartbeats,
-event counters) and the reconcile polls a gap asked for (issue 21)
+event counters) and the reconcile polls a gap asked for
 
 Revision ID: 0014
 Revises: 0013

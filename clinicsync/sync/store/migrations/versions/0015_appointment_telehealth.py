@@ -1,4 +1,4 @@
-"""appointment telehealth columns: visit_mode, join_url, provider_join_url, dial_in (issue 22)
+"""appointment telehealth columns: visit_mode, join_url, provider_join_url, dial_in
 
 Revision ID: 0015
 Revises: 0014

@@ -1,6 +1,6 @@
 """appointment.cancel_reason: why the source cancelled an appointment (a mapping's
 `cancel_reason:`), shown to the patient only when the clinic lists the reason; doctoranswer:
-a doctor's decline read from their calendar (issue 22)
+a doctor's decline read from their calendar
 
 Revision ID: 0016
 Revises: 0015

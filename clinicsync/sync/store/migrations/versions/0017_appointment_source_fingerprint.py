@@ -1,5 +1,5 @@
 """appointment.source_fingerprint: the raw record's fingerprint under the run's mapping and
-settings, so an unchanged re-exported row is recognized before it is mapped (issue 19)
+settings, so an unchanged re-exported row is recognized before it is mapped
 
 Revision ID: 0017
 Revises: 0016

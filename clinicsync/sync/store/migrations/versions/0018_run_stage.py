@@ -1,5 +1,5 @@
 """run_stage: what each stage of a run is doing now (rows, heartbeat), so `status` shows a
-running stage as running and a crashed one as stale (issue 20)
+running stage as running and a crashed one as stale
 
 Revision ID: 0018
 Revises: 0017

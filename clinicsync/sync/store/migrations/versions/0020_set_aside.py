@@ -1,5 +1,5 @@
 """set_aside: items a post-sync stage could not handle, set aside with their reason while
-the stage goes on (issue 28)
+the stage goes on, so one bad item never stalls the rest
 
 Revision ID: 0020
 Revises: 0019

@@ -1,5 +1,5 @@
 """delete_sweep: when each incremental source last listed its ids, so that a row deleted
-at the source becomes a deletion here (issue 29)
+at the source becomes a deletion here
 
 Revision ID: 0022
 Revises: 0020

@@ -1,6 +1,6 @@
 """tombstones: explicit deletes remembered for store.tombstone_days, so that a late or
 reordered copy of a deleted appointment cannot bring it back; rate buckets of the push
-endpoints, shared by the server's replicas (issue 29)
+endpoints, shared by the server's replicas
 
 Revision ID: 0023
 Revises: 0022

@@ -1,5 +1,5 @@
 """desk_action: the front desk's actions on appointments (confirmed by phone, left a message,
-no-show, cancel, reschedule request handled), with who and when (issue 30, obs 1)
+no-show, cancel, reschedule request handled), with who and when
 
 Revision ID: 0027
 Revises: 0026

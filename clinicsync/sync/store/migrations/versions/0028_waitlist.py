@@ -1,5 +1,5 @@
 """waitlist_entry, freed_slot, waitlist_offer: who waits, which slots a cancellation freed,
-and the offers made for each (issue 33)
+and the offers made for each
 
 Revision ID: 0028
 Revises: 0027

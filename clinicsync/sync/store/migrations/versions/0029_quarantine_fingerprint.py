@@ -1,6 +1,6 @@
 """quarantine.source_fingerprint: the raw record's fingerprint of an item's last sighting, so
 a known-bad row re-exported byte for byte is counted as a sighting without being mapped
-again (issue 32)
+again
 
 Revision ID: 0029
 Revises: 0028

@@ -1,6 +1,6 @@
 """calendarlink.rendered_from: the digest of what the pushed content was rendered from (the
 appointment's row with its people and place, and the calendar settings that shape an event),
-so a run renders only the appointments whose inputs changed since their last push (issue 32)
+so a run renders only the appointments whose inputs changed since their last push
 
 Revision ID: 0030
 Revises: 0029

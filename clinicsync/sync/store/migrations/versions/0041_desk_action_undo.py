@@ -1,5 +1,5 @@
 """desk_action: a cancel's reason, what an undo restores (the answer before, the reminders
-the action cancelled) and when it was undone and by whom (issue 58)
+the action cancelled) and when it was undone and by whom
 
 Revision ID: 0041
 Revises: 0040

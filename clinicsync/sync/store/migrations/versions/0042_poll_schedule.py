@@ -1,6 +1,6 @@
 """poll_schedule: the sources `clinicsync run` polls, when each is next due and which worker
 holds it (a lease) while it polls, so that workers sharing a store claim the due sources
-instead of each polling every one (issue 60)
+instead of each polling every one
 
 Revision ID: 0042
 Revises: 0041

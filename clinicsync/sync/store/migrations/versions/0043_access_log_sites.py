@@ -1,4 +1,4 @@
-"""ui_access_log: the sites of the records a view showed and the user's own sites (issue 60),
+"""ui_access_log: the sites of the records a view showed and the user's own sites (groups of practices),
 so the log can say whether anyone looked outside their practice
 
 Revision ID: 0043

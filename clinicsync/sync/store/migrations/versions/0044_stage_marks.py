@@ -1,5 +1,5 @@
 """stage_mark: what a post-sync stage's last idle pass saw (its inputs' digest and its
-report), so that an idle `sync --once` skips the stages whose inputs did not change (issue 60)
+report), so that an idle `sync --once` skips the stages whose inputs did not change
 
 Revision ID: 0044
 Revises: 0043
