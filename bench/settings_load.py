@@ -1,4 +1,4 @@
-"""Issue 68: the CPU of reading a group's settings, written out in full and as a fleet.
+"""The CPU of reading a group's settings, written out in full and as a fleet.
 
     python -m bench.settings_load [--sizes 1000,10000] [--rounds 3]
 

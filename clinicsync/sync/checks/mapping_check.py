@@ -3,7 +3,7 @@ reading any source (a mapping that does not load is a settings error, exit 2).
 
 Apart from sync/checks/source_check.py (reading and auditing a whole source for `check`: its
 dataclasses and the mapping audit, ~12 M instructions to import), which an idle `sync --once`
-does not need (issue 60)."""
+does not need."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[
         if only and config.name not in only:
             continue
         try:
-            if mapping_record(config.mapping, settings.base_dir) == "waitlist":  # a waitlist source (issue 33)
+            if mapping_record(config.mapping, settings.base_dir) == "waitlist":  # a waitlist source
                 from clinicsync.mappings.waitlist import load_waitlist_mapping
 
-                clinic = settings.clinic_for(config.name)  # the source's site's (issue 60)
+                clinic = settings.clinic_for(config.name)  # the source's site's
                 load_waitlist_mapping(config.mapping, clinic.timezone, clinic.default_region, settings.base_dir)
             else:
                 mapping_for(settings, config)  # as a sync loads it (source_check.connector_mapping)

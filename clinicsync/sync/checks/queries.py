@@ -47,7 +47,7 @@ def _appointment_filters(start: datetime | None, end: datetime | None, doctor_em
         where.append(A.connector == connector)
     if external_id is not None:
         where.append(A.external_id == external_id)
-    if connectors is not None:  # one site's sources (`--site`, issue 60)
+    if connectors is not None:  # one site's sources (`--site`)
         where.append(A.connector.in_(sorted(connectors)))
     return where
 
@@ -221,7 +221,7 @@ def _quarantine_filters(connector: str | None, everything: bool,
     where: list[Any] = [] if everything else [Q.status == "open"]
     if connector:
         where.append(Q.connector == connector)
-    if connectors is not None:  # one site's sources (issue 60)
+    if connectors is not None:  # one site's sources
         where.append(Q.connector.in_(sorted(connectors)))
     return where
 
@@ -281,8 +281,8 @@ def zone_rules_status(store: HasEngine) -> dict[str, Any]:
 
 def poll_schedule_status(store: HasEngine, configured: Collection[str] | None = None,
                          shown: Collection[str] | None = None) -> dict[str, Any]:
-    """The `polls` section of `status`: the shared poll schedule of the `run` workers (issue 60,
-    sync/service/polls.py): how many sources it holds, which are being polled now and by which
+    """The `polls` section of `status`: the shared poll schedule of the `run` workers (groups of
+    practices, sync/service/polls.py): how many sources it holds, which are being polled now and by which
     worker (until when its lease holds), and the earliest next due time. A source due long ago
     that no worker holds means no `run` worker is claiming (none running, or all slots busy).
 

@@ -1,5 +1,5 @@
 """Does a post-sync stage have work? Answered from the settings and a few store queries,
-without importing the stage (issue 60: an idle `sync --once` imports and runs no stage with
+without importing the stage (so an idle `sync --once` imports and runs no stage with
 nothing to do; importing the seven cost ~116 M instructions of a 2.8 G idle run).
 
 Each probe returns a :class:`Verdict`:
@@ -244,7 +244,7 @@ def reminders(settings: Settings, connection: Connection, now: datetime) -> Verd
     if settings.reminders.enabled and settings.reminders.agenda.enabled:
         zones = {settings.clinic.timezone} | {settings.clinic_for(c.name).timezone for c in settings.connectors}
         # The calendar's statement, its own counts left out: one statement compiled for both
-        # probes (SQLAlchemy's cache), not two of ~17 aggregates each (issue 60); the same state.
+        # probes (SQLAlchemy's cache), not two of ~17 aggregates each; the same state.
         owed = _calendar_owed(settings, now)
         inputs += [sorted(now.astimezone(zone(name)).date().isoformat() for name in zones),
                    _store_state(connection, *owed)[len(owed):]]

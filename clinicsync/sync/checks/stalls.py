@@ -1,4 +1,4 @@
-"""A stall is seen (issue 28): what keeps clinicsync from going on by itself, found in the
+"""A stall is seen: what keeps clinicsync from going on by itself, found in the
 store so that `status`, the status page and /metrics tell the same story to whoever looks,
 from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire on it:
 
@@ -157,7 +157,7 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
 
 
 def of_sources(stalls: list[Stall], settings: Settings, sources: frozenset[str] | None) -> list[Stall]:
-    """The stalls one site's people see (issue 60: a site-scoped status-page user, `status
+    """The stalls one site's people see (groups of practices: a site-scoped status-page user, `status
     --site`): those of its sources and of the shared machinery (a stage, a notifier), never
     another site's source nor an orphaned one (IT's alone). ``sources`` None: every stall."""
     if sources is None:

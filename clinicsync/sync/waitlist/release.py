@@ -1,4 +1,4 @@
-"""After a waitlist booking: the patient's later appointment (issue 33, "After booking").
+"""After a waitlist booking: the patient's later appointment.
 
 An entry may name the appointment it would replace (``current_appointment_id``). Once the
 earlier slot is booked, that later appointment should be given back, or the patient holds

@@ -1,4 +1,4 @@
-"""The plausibility profile (issue 57): does a valid mapping give plausible visits?
+"""The plausibility profile: does a valid mapping give plausible visits?
 
 One module per finding — ``hours`` (shifted times, visits in UTC), ``identity`` (the wrong
 person), ``reach`` (nobody to remind, no doctor), ``soft_deleted`` (deleted rows as live
