@@ -4,14 +4,19 @@ channel; an opt-out never does. The scripted notifier (fakes.py) answers per num
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import pytest
 from sqlalchemy import select
 
 from clinicsync.sync.store.model.reminders import OPT_OUTS
 from clinicsync.sync.store.store import Store
+from tests.notifiers.conftest import FakeApi
+from tests.notifiers.test_twilio import ACCOUNT, TOKEN, created, twilio_error
 from tests.sync.reminders.conftest import SettingsMaker, appointment
 from tests.sync.reminders.fakes import read_log
 from tests.sync.reminders.test_dispatch import BASE, EMAIL, PHONE, START, book, deliveries, reminders, run
@@ -23,6 +28,28 @@ KEY = "a1:patient:confirmation:v1"
 def with_fallbacks(fallbacks: str | None, external_id: str = "A1", **kwargs: Any) -> Any:
     visit = appointment(external_id, START, **kwargs)
     return replace(visit, patient=replace(visit.patient, fallback_phones=fallbacks))
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeApi]:
+    """Twilio's Messages API on loopback (tests/notifiers/conftest.py), answering from a queue."""
+    api = FakeApi()
+    api.thread.start()
+    yield api
+    api.server.shutdown()
+    api.server.server_close()
+
+
+def through_twilio(reminder_settings: SettingsMaker, api: FakeApi) -> Any:
+    """SMS through the real Twilio notifier (its own classification of the answers), email scripted."""
+    notifier = (f"  - {{name: twilio, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: {TOKEN}, "
+                f'from_number: "+15005550006", api_root: "{api.url}", timeout: 5}}\n')
+    routes = BASE.replace("sms: texts", "sms: twilio")
+    return reminder_settings(routes, extra_notifiers=notifier)
+
+
+def sent_to(api: FakeApi) -> list[str]:
+    return [parse_qs(request.body.decode())["To"][0] for request in api.requests]
 
 
 def outcomes(**by_number: str) -> str:
@@ -122,3 +149,31 @@ def test_fallback_numbers_need_the_same_consent(store: Store, reminder_settings:
     assert run(settings, store)["sent"] == 1
     assert reminders(store)[KEY].channel == "email"
     assert not read_log(tmp_path / "texts.jsonl")
+
+
+@pytest.mark.parametrize("code", [21211, 21614])
+def test_twilio_refusing_the_number_hands_the_reminder_to_the_fallback(
+        store: Store, reminder_settings: SettingsMaker, twilio: FakeApi, code: int, tmp_path: Path) -> None:
+    """21211 (not a valid number), 21614 (not a mobile: a landline cannot take SMS)."""
+    settings = through_twilio(reminder_settings, twilio)
+    twilio.reply(400, twilio_error(code, "The 'To' number is not valid."))
+    twilio.reply(201, created("SM" + "f" * 32))
+    book(store, settings, with_fallbacks(f"{FIRST} {SECOND}"))
+    assert run(settings, store)["sent"] == 1
+    assert sent_to(twilio) == [PHONE, FIRST]
+    row = reminders(store)[KEY]
+    assert (row.status, row.channel, row.provider_id) == ("sent", "sms", "SM" + "f" * 32)
+    assert [d.outcome for d in deliveries(store)] == ["permanent", "sent"]
+    assert not read_log(tmp_path / "mails.jsonl")
+
+
+def test_twilio_unsubscribed_never_reaches_a_fallback(store: Store, reminder_settings: SettingsMaker,
+                                                      twilio: FakeApi, tmp_path: Path) -> None:
+    """21610: the patient replied STOP; the next channel (email) takes the message, as before."""
+    settings = through_twilio(reminder_settings, twilio)
+    twilio.reply(400, twilio_error(21610, "Attempt to send to unsubscribed recipient"))
+    book(store, settings, with_fallbacks(FIRST))
+    assert run(settings, store)["sent"] == 1
+    assert sent_to(twilio) == [PHONE]
+    assert reminders(store)[KEY].channel == "email"
+    assert [line["to"] for line in read_log(tmp_path / "mails.jsonl")] == [EMAIL]
