@@ -65,6 +65,18 @@ def patient_address(patient: Any, channel: str) -> str | None:
     return str(patient.email) if patient.email and patient.allow_email else None
 
 
+def fallback_numbers(patient: Any, channel: str) -> list[str]:
+    """The patient's other numbers (``fallback_phones``: E.164, space-separated, in order) a
+    message on ``channel`` may go to when the first one proves bad: only for SMS and WhatsApp,
+    with the same consent as the first (``allow_sms``) and only beside a first number. Each
+    number once, never the first again: one reminder never goes twice to one number."""
+    first = patient_address(patient, channel) if channel in PHONE_CHANNELS else None
+    if first is None:
+        return []
+    others = (getattr(patient, "fallback_phones", None) or "").split()
+    return [number for number in dict.fromkeys(others) if number != first]
+
+
 @dataclass
 class Item:
     """One claimed reminder with the current rows it is about."""
@@ -142,6 +154,8 @@ class ClaimedRows:
                 (i.row.connector, i.appointment.external_id) for i in items
                 if i.row.kind == "reminder" and i.row.recipient == "patient" and i.appointment is not None})
             addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
+            addresses |= {n for i in items if i.row.recipient == "patient" for c in PHONE_CHANNELS
+                          for n in fallback_numbers(i.patient, c)}  # an opted-out fallback is passed over
             if addresses:
                 self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
                     select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(OPT_OUTS.c.address.in_(addresses)))}

@@ -53,6 +53,7 @@ from clinicsync.sync.reminders.claimed import (
     STALE_DECLINE,
     ClaimedRows,
     Item,
+    fallback_numbers,
     patient_address,
 )
 from clinicsync.sync.reminders.compose import Draft, SiteComposers
@@ -262,6 +263,14 @@ class Dispatcher(ClaimedRows):
                 out.append((channel, address))
         return out
 
+    def _fallbacks(self, item: Item, channel: str) -> list[str]:
+        """The patient's other numbers, in order, that ``channel`` tries when the one before
+        failed permanently (the notifier's PermanentError: "this message will never go to this
+        address", an invalid, unreachable or landline number); an opted-out one is passed over."""
+        if item.row.recipient != "patient":
+            return []
+        return [n for n in fallback_numbers(item.patient, channel) if (channel, n) not in self._opt_outs]
+
     def _moment(self) -> datetime:
         """The dispatch time as this message goes: ``now`` plus the whole minutes the pass has
         taken so far (:func:`~clinicsync.common.timeutil.moment_in_pass`, as the waitlist's)."""
@@ -449,17 +458,24 @@ class Dispatcher(ClaimedRows):
                 self.report.count("sent")
                 return
             name = self.routes[channel]
-            if self._wait_for_provider(item, name):
-                return
-            if self._stop.is_set() or not self._hand_over(item, channel, name):
-                log.warning("reminders.claim_lost", reminder_id=item.row.id)
-                return
-            # The token is taken after the hand-over's commit, right before the call, so
-            # calls reach the provider at the pace of the bucket, not of the database.
-            self.buckets[name].acquire()
-            outcome = self._send(item, name, message, rendered.segments)
-            if outcome is not SendOutcome.FALLBACK:
-                return
+            numbers = [address, *self._fallbacks(item, channel)]
+            for position, number in enumerate(numbers):
+                if position:
+                    log.info("reminders.fallback_number", reminder_id=item.row.id, channel=channel,
+                             fallback=position, of=len(numbers) - 1)  # its place in the list, never the number
+                if self._wait_for_provider(item, name):
+                    return
+                if self._stop.is_set() or not self._hand_over(item, channel, name):
+                    log.warning("reminders.claim_lost", reminder_id=item.row.id)
+                    return
+                # The token is taken after the hand-over's commit, right before the call, so
+                # calls reach the provider at the pace of the bucket, not of the database.
+                self.buckets[name].acquire()
+                outcome = self._send(item, name, replace(message, recipient=number), rendered.segments)
+                if outcome is not SendOutcome.FALLBACK:
+                    return
+                if (channel, number) in self._opt_outs:
+                    break  # an opt-out is the patient's word, not a bad number: no other number of theirs
             item.tried.append(channel)
             last_error = item.error
         if template is not None:
