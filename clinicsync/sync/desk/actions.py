@@ -247,10 +247,11 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
     """Take back the desk's action ``action_id`` (within UNDO_WINDOW, the visit unchanged since,
     no later action on it) and restore what it changed: the answer as it was, the patient's
     messages it cancelled while the visit is ahead (pending again as they were, one due this
-    very minute too: the dispatcher judges what has become late, as for any message), the write-back (withdrawn while still queued, else the
-    restored answer queued after it), the doctor's notice (withdrawn while unsent, else the
-    doctor is told the visit is booked again). The calendar stage renders the restored answer
-    at its next pass like any other change. Returns the appointment's id, None if no such action."""
+    very minute too: the dispatcher judges what has become late, as for any message), the
+    write-back (withdrawn while still queued, else the restored answer queued after it), the
+    doctor's notice (withdrawn while unsent, else the doctor is told the visit is booked again).
+    The calendar stage renders the restored answer at its next pass like any other change.
+    Returns the appointment's id, None if no such action."""
     with writer(store.engine) as connection:
         target = connection.execute(select(DK).where(DK.c.id == action_id)).first()
         if target is None:
