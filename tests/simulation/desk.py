@@ -18,7 +18,7 @@ from clinicsync.sync.responses.history import visit_history
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.store import Store
 from tests.simulation.clinic import Worker
-from tests.simulation.scenario import TZ, DeskAct, Scenario
+from tests.simulation.scenario import DESK_UNDO_LATER, TZ, DeskAct, Scenario
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 DESKS = ("deskmain", "desk2")  # two logins of the front_desk role
@@ -41,6 +41,7 @@ class DeskActors:
             self.acts.setdefault(act.at, []).append(act)
         self.drawn: dict[int, str] = {}  # a stale act's page: the digest drawn before the tick's sync
         self.problems: list[tuple[datetime, str]] = []
+        self.later: dict[datetime, list[int]] = {}  # "undo-later": the desk action to take back then
         self.tally: Counter[str] = Counter()  # what the desk's steps came to: recorded, undone, refused (why)
 
     def draw_pages(self, store: Store, now: datetime) -> None:
@@ -51,7 +52,10 @@ class DeskActors:
                 self.drawn[id(act)] = seen_of(store, [found])[found].digest
 
     def act(self, worker: Worker, now: datetime) -> None:
-        """The tick's acts, after its sync and replies."""
+        """The tick's acts, after its sync and replies; first the Undos pressed a few minutes
+        after their step ("undo-later"), if the page still offers them."""
+        for action_id in self.later.pop(now, []):
+            self._undo(worker, action_id, now, f"desk action {action_id}")
         for act in self.acts.get(now, []):
             found = appointment_id(worker.store, act.external_id)
             if found is None or (act.stale and id(act) not in self.drawn):
@@ -71,14 +75,13 @@ class DeskActors:
         store, last = worker.store, None
         where = f"{act.external_id} at {now.astimezone(TZ):%Y-%m-%d %H:%M}"
         for n, step in enumerate(act.steps):
+            if step == "undo-later":
+                if last is not None:
+                    self.later.setdefault(now + DESK_UNDO_LATER, []).append(last)
+                continue
             if step == "undo":
-                offer = undo_offer(store, last, now) if last is not None else None
-                if offer is not None:
-                    try:
-                        undo_action(worker.settings, store, last, DESKS[0], now, str(offer["seen"]))
-                        self.tally["undone"] += 1
-                    except Refused as refused:
-                        self.problems.append((now, f"desk: Undo offered on {where} and refused: {refused.why}"))
+                if last is not None:
+                    self._undo(worker, last, now, where)
                 last = None
                 continue
             seen = self.drawn[id(act)] if act.stale and n == 0 else seen_of(store, [found])[found].digest
@@ -99,6 +102,17 @@ class DeskActors:
             if act.stale:
                 return  # one step on a page drawn before the sync (recorded: the History comparison names it)
             last = int(recorded[0]["id"]) if recorded else None
+
+    def _undo(self, worker: Worker, action_id: int, now: datetime, where: str) -> None:
+        """The Undo on the "Recorded" line, pressed if the page offers it (undo_offer)."""
+        offer = undo_offer(worker.store, action_id, now)
+        if offer is None:
+            return
+        try:
+            undo_action(worker.settings, worker.store, action_id, DESKS[0], now, str(offer["seen"]))
+            self.tally["undone"] += 1
+        except Refused as refused:
+            self.problems.append((now, f"desk: Undo offered on {where} and refused: {refused.why}"))
 
     def check(self, store: Store, expected: dict[tuple[str, str], list[tuple[str, str, bool]]],
               now: datetime) -> None:

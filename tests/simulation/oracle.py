@@ -67,7 +67,9 @@ The rules, as read here (where the docs leave room, the reading is written down)
   unsent message to the patient dropped, the doctor told at once (``declined``) unless their
   last word on this version already says so. Undo (at once, the Undo on the "Recorded" line)
   restores the answer as it was and the patient's messages the cancel dropped (the dispatcher
-  judges them as any other), and withdraws the doctor's unsent notice; a cancel taken again
+  judges them as any other), and withdraws the doctor's unsent notice, or, once it went (an Undo
+  pressed a few minutes later, ``undo-later``), tells the doctor the visit is on again (a
+  ``confirmation``); a cancel taken again
   tells the doctor again, so cancel, undo, cancel gives the doctor one notice. Every step
   recorded is one desk_action row, undone or not, and each confirm or cancel one answer row of
   the desk: ``desk_record``.
@@ -121,6 +123,7 @@ from tests.simulation.clinic import OFFSETS, OFFSETS_AFTER_CHANGE
 from tests.simulation.faults import Fault
 from tests.simulation.mailbag import Identity, Sent
 from tests.simulation.scenario import (
+    DESK_UNDO_LATER,
     REPLY_TEXTS,
     THROTTLE_RETRY_AFTER,
     TICK,
@@ -247,6 +250,9 @@ class Oracle:
         self.expected: list[Sent] = []
         # Each visit's answer as it changed: (tick, 0 in the sync or 1 after it, answer or None).
         self.answers: dict[tuple[str, str], list[tuple[datetime, int, str | None]]] = defaultdict(list)
+        # DESK: the Undo pressed a few minutes after its step, by the moment it is pressed
+        self.later: dict[datetime, list[tuple[tuple[str, str], Visit,
+                                              tuple[str, str | None, Pending | None, list[Pending]]]]] = {}
 
     # -- what the store sees, tick by tick --
     def visible(self) -> dict[datetime, list[Version]]:
@@ -446,6 +452,10 @@ class Oracle:
             return  # the page was drawn before the visit changed: refused, nothing recorded
         last: tuple[str, str | None, Pending | None, list[Pending]] | None = None
         for step in act.steps:
+            if step == "undo-later":
+                if last is not None:
+                    self.later.setdefault(now + DESK_UNDO_LATER, []).append((key, visit, last))
+                continue
             if step == "undo":
                 if last is not None:
                     self._desk_undo(key, visit, last, now)
@@ -484,6 +494,9 @@ class Oracle:
             if notice is not None and notice in visit.pending:  # unsent: withdrawn
                 visit.pending.remove(notice)
                 visit.doctor_declined = False
+            elif notice is not None:  # the doctor was told it is off: now told it is on again
+                visit.doctor_declined = False
+                visit.pending.append(Pending("confirmation", None, visit.version.start, now, recipient="doctor"))
 
     def desk_record(self) -> dict[tuple[str, str], list[tuple[str, str, bool]]]:
         """DESK: the History of each visit the desk acted on as it must read at the end, oldest
@@ -624,6 +637,9 @@ class Oracle:
                 self._plan_agendas(now)
             for reply in replies.get(now, []):
                 self._reply(reply, now)
+            for key, visit, last in self.later.pop(now, []):  # the step still the visit's latest
+                if visit.desk and visit.desk[-1] == [last[0], False] and self.visits.get(key) is visit:
+                    self._desk_undo(key, visit, last, now)
             if now in desk:  # a visit changed since a page drawn before the sync: by the source or an answer
                 changed = {(v.source, v.external_id) for v in visible.get(now, [])}
                 changed |= {key for key, steps in self.answers.items() if any(at == now for at, _, _ in steps)}

@@ -120,8 +120,11 @@ class DeskAct:
 DESK_BEFORE: tuple[tuple[str, ...], ...] = (
     ("confirmed_by_phone",), ("left_message",), ("cancel",), ("cancel", "undo"), ("cancel", "undo", "cancel"),
     ("confirmed_by_phone", "undo"), ("left_message", "confirmed_by_phone"), ("cancel", "confirmed_by_phone"),
-    ("reschedule_handled",), ("no_show",))
+    ("reschedule_handled",), ("no_show",), ("cancel", "undo-later"), ("confirmed_by_phone", "undo-later"))
 DESK_AT: tuple[tuple[str, ...], ...] = (("no_show",), ("arrived",), ("no_show", "undo", "arrived"), ("cancel",))
+# "undo-later": the Undo pressed DESK_UNDO_LATER after the step before, at a moment of its own
+# (a tick with no other change), once the dispatcher has sent what the step planned.
+DESK_UNDO_LATER = timedelta(minutes=5)
 DESK_REASONS = ("patient_asked", "patient_ill", "moved", "doctor_unavailable", "duplicate", "other")
 
 
@@ -164,7 +167,8 @@ class Scenario:
         return local(self.first_day + timedelta(days=self.days), FIRST_TICK)
 
     def ticks(self) -> list[datetime]:
-        out = {self.golive, *(t for t in (*self.night_ticks, *self.throttle_ticks) if t > self.golive)}
+        later = (a.at + DESK_UNDO_LATER for a in self.desk if "undo-later" in a.steps)
+        out = {self.golive, *(t for t in (*self.night_ticks, *self.throttle_ticks, *later) if t > self.golive)}
         for n in range(self.days):
             day = self.first_day + timedelta(days=n)
             moment = local(day, FIRST_TICK)
