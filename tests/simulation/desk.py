@@ -114,17 +114,17 @@ class DeskActors:
         except Refused as refused:
             self.problems.append((now, f"desk: Undo offered on {where} and refused: {refused.why}"))
 
-    def check(self, store: Store, expected: dict[tuple[str, str], list[tuple[str, str, bool]]],
+    def check(self, store: Store, expected: dict[tuple[str, str], list[tuple[str, str, str, bool]]],
               now: datetime) -> None:
         """Each visit's History as it must read: the desk's steps and the patient's replies, each
         by its own actor (no answer inferred from another row), undone where it was undone."""
         with store.engine.connect() as connection:
             rows = connection.execute(select(A.c.id, A.c.external_id).where(A.c.deleted_at.is_(None))).all()
             for row in rows:
-                story = [(e.actor, e.action, e.undone) for e in visit_history(connection, row.id, full=True)]
+                story = [(e.actor, e.action, e.how, e.undone) for e in visit_history(connection, row.id, full=True)]
                 wanted = next((v for k, v in expected.items() if k[1] == row.external_id), None)
                 if wanted is None:
-                    if any(actor == "front desk" for actor, _, _ in story):
+                    if any(entry[0] == "front desk" for entry in story):
                         self.problems.append((now, f"desk: {row.external_id} has desk actions nobody took: {story}"))
                     continue
                 if story != wanted:

@@ -147,6 +147,7 @@ DESK_GRACE = timedelta(days=3)  # came in and no-show are recorded up to this lo
 DESK_CLOSING = ("cancel", "no_show", "arrived")
 DESK_AT_VISIT = ("arrived", "no_show")
 DESK_ANSWERS = {"confirmed_by_phone": "confirm", "cancel": "decline"}
+DESK_BY_PHONE = ("confirmed_by_phone", "left_message")  # the desk's steps that are a phone call
 
 
 def backoff(attempts: int) -> timedelta:
@@ -232,7 +233,7 @@ class Visit:
     sent_by: dict[str, set[tuple[str, datetime]]] = field(default_factory=dict)
     doctor_declined: bool = False  # the doctor's last word on this version says declined (sent or not)
     desk: list[list[object]] = field(default_factory=list)  # DESK: [action, undone] of each recorded step
-    story: list[list[object]] = field(default_factory=list)  # [actor, action, undone]: its History (DESK)
+    story: list[list[object]] = field(default_factory=list)  # [actor, action, how, undone]: History (DESK)
 
     @property
     def active(self) -> bool:
@@ -423,7 +424,7 @@ class Oracle:
         key, visit = min(waiting, key=lambda kv: kv[1].version.start)  # a tie: the one stored first
         visit.answer = REPLY_TEXTS[reply.text]
         self.answers[key].append((now, 1, visit.answer))
-        visit.story.append(["patient", visit.answer, False])
+        visit.story.append(["patient", visit.answer, "by SMS reply", False])
         if visit.answer == "decline":
             visit.pending = [p for p in visit.pending if not p.own]
             if not visit.doctor_declined:
@@ -465,7 +466,7 @@ class Oracle:
                 last = None
                 continue
             visit.desk.append([step, False])
-            visit.story.append(["front desk", step, False])
+            visit.story.append(["front desk", step, "by phone" if step in DESK_BY_PHONE else "", False])
             changed.add(key)  # a page drawn before this step is stale now
             prior, notice, dropped = visit.answer, None, []
             answer = DESK_ANSWERS.get(step)
@@ -484,7 +485,7 @@ class Oracle:
     def _desk_undo(self, key: tuple[str, str], visit: Visit, last: tuple[str, str | None, Pending | None,
                    list[Pending]], now: datetime) -> None:
         step, prior, notice, dropped = last
-        visit.desk[-1][1] = visit.story[-1][2] = True
+        visit.desk[-1][1] = visit.story[-1][3] = True
         if step not in DESK_ANSWERS:
             return
         visit.answer = prior
@@ -498,10 +499,11 @@ class Oracle:
                 visit.doctor_declined = False
                 visit.pending.append(Pending("confirmation", None, visit.version.start, now, recipient="doctor"))
 
-    def desk_record(self) -> dict[tuple[str, str], list[tuple[str, str, bool]]]:
+    def desk_record(self) -> dict[tuple[str, str], list[tuple[str, str, str, bool]]]:
         """DESK: the History of each visit the desk acted on as it must read at the end, oldest
-        first: (actor, action, undone), the patient's replies and the desk's steps."""
-        return {key: [(str(w), str(a), bool(u)) for w, a, u in visit.story]
+        first: (actor, action, how, undone), the patient's replies and the desk's steps; "by
+        phone" only where the desk says it phoned (never a phone call read into a cancel)."""
+        return {key: [(str(w), str(a), str(h), bool(u)) for w, a, h, u in visit.story]
                 for key, visit in self.visits.items() if visit.desk}
 
     # -- dispatch --
