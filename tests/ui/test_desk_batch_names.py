@@ -5,6 +5,7 @@ HTTP, on SQLite and PostgreSQL, with the seed's patients (tests/ui/seed.py)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -67,9 +68,15 @@ async def test_only_the_visits_recorded_are_named_and_one_undo_says_this_visit(d
 
 
 async def test_a_hand_made_link_names_no_visit_it_did_not_record(desk: Desk) -> None:
-    """``done=m<ids>`` names the visits of those desk actions only, never an appointment id read
-    as an action's, and nothing for an action that does not exist."""
+    """``done=m<ids>`` names the visits of those came-in actions only: nothing for an action
+    that does not exist, nor for another kind of action (a cancel's id put in by hand)."""
     client, _ = desk
+    store = client._transport.app.state.store  # type: ignore[attr-defined]
+    settings = client._transport.app.state.settings  # type: ignore[attr-defined]
+    [visit] = started_visits(store, 1, first=NOON + timedelta(hours=3))  # later today: a cancel fits
+    row = record_action(settings, store, visit, "cancel", "desk2", "front_desk", NOON,
+                        seen=seen_of(store, [visit])[visit].digest, reason="patient_asked")
+    assert row is not None
     _clock(client, NOON)
-    page = (await client.get("/ui/?done=m999999.abc", headers=DESK)).text
+    page = (await client.get(f"/ui/?done=m999999.abc.{row['id']}", headers=DESK)).text
     assert "Recorded: came in, for 0 visits." in page and "<li>" not in page.split('id="undo-form"')[1][:400]

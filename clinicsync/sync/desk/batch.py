@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.desk.actions import Refused, appointment_of, record_action, undo_action, undo_offer, visit_named
+from clinicsync.sync.desk.actions import Refused, record_action, undo_action, undo_offer, visit_named
 from clinicsync.sync.store.model import ROW_ID_MAX
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.store import Store
 
 MAX_VISITS = 500  # one day's started visits of a large practice; a longer post is cut here
@@ -88,8 +91,11 @@ def named(store: Store, appointment_ids: Iterable[int], allowed: Callable[[int],
 def recorded(store: Store, action_ids: list[int], now: datetime, allowed: Callable[[int], bool]) -> dict[str, Any]:
     """The line after "All came in": the visits it recorded, named, and the Undo of those of
     them that can still be taken back (each the latest action on its visit, within the window)."""
-    appointments = {i: appointment_of(store, i) for i in action_ids[:MAX_VISITS]}
-    mine = [i for i, visit in appointments.items() if visit is not None and allowed(visit)]
+    with store.engine.connect() as connection:  # came-in actions only: a hand-made link names no other
+        appointments = {int(r.id): int(r.appointment_id) for r in connection.execute(
+            select(DESK_ACTIONS.c.id, DESK_ACTIONS.c.appointment_id).where(
+                DESK_ACTIONS.c.id.in_(action_ids[:MAX_VISITS]), DESK_ACTIONS.c.action == "arrived"))}
+    mine = [i for i in action_ids[:MAX_VISITS] if i in appointments and allowed(appointments[i])]
     visits = named(store, [appointments[i] or 0 for i in mine], allowed)
     return {"recorded": len(visits), "visits": visits, "undo": undo_offers(store, mine, now)}
 
