@@ -232,6 +232,7 @@ class Visit:
     told: dict[str, bool] = field(default_factory=dict)
     sent_by: dict[str, set[tuple[str, datetime]]] = field(default_factory=dict)
     doctor_declined: bool = False  # the doctor's last word on this version says declined (sent or not)
+    declined_notice: Pending | None = None  # the notice that said so
     desk: list[list[object]] = field(default_factory=list)  # DESK: [action, undone] of each recorded step
     story: list[list[object]] = field(default_factory=list)  # [actor, action, how, undone]: History (DESK)
 
@@ -344,7 +345,7 @@ class Oracle:
             return
         was_active, old = visit.active, visit.version
         visit.version = v
-        visit.doctor_declined = False  # a new version: the doctor's notices are about the old one
+        visit.doctor_declined, visit.declined_notice = False, None  # a new version: notices were of the old one
         if not was_active:
             return
         if not baseline:
@@ -429,7 +430,8 @@ class Oracle:
             visit.pending = [p for p in visit.pending if not p.own]
             if not visit.doctor_declined:
                 visit.doctor_declined = True
-                visit.pending.append(Pending("declined", None, visit.version.start, now, recipient="doctor"))
+                visit.declined_notice = Pending("declined", None, visit.version.start, now, recipient="doctor")
+                visit.pending.append(visit.declined_notice)
 
     # -- the front desk --
     @staticmethod
@@ -478,7 +480,8 @@ class Oracle:
                 visit.pending = [p for p in visit.pending if not p.own]
                 if not visit.doctor_declined:
                     visit.doctor_declined = True
-                    notice = Pending("declined", None, visit.version.start, now, recipient="doctor")
+                    notice = visit.declined_notice = Pending("declined", None, visit.version.start, now,
+                                                             recipient="doctor")
                     visit.pending.append(notice)
             last = (step, prior, notice, dropped)
 
@@ -492,12 +495,17 @@ class Oracle:
         self.answers[key].append((now, 1, prior))
         if step == "cancel":
             visit.pending += dropped
-            if notice is not None and notice in visit.pending:  # unsent: withdrawn
-                visit.pending.remove(notice)
+            # The doctor's last word on this version: off (this cancel's notice, or the patient's
+            # own before a phone confirmation the doctor never heard of). Unsent, it is withdrawn;
+            # once it went, the doctor is told the visit is on again. Nothing when the answer put
+            # back is the patient's own decline, which stands.
+            last_word = notice or visit.declined_notice
+            if prior != "decline" and visit.doctor_declined:
+                if last_word is not None and last_word in visit.pending:
+                    visit.pending.remove(last_word)
+                else:
+                    visit.pending.append(Pending("confirmation", None, visit.version.start, now, recipient="doctor"))
                 visit.doctor_declined = False
-            elif notice is not None:  # the doctor was told it is off: now told it is on again
-                visit.doctor_declined = False
-                visit.pending.append(Pending("confirmation", None, visit.version.start, now, recipient="doctor"))
 
     def desk_record(self) -> dict[tuple[str, str], list[tuple[str, str, str, bool]]]:
         """DESK: the History of each visit the desk acted on as it must read at the end, oldest
