@@ -72,6 +72,13 @@ class Fault(StrEnum):
     # (committed first); a planner that read past it lost the move for good (its reminders at
     # the new time never planned). On SQLite the open import holds the one write lock.
     OVERLAPPING_IMPORT = "overlapping_import"
+    # The front desk acts on visits through the status page's own code (sync/desk/actions.py,
+    # bound to the ``seen`` digest the page drew): confirmed by phone, left a message, cancel
+    # with a reason, Undo, cancel again, no-show and came in after the start; sometimes two desks
+    # at once on one visit (one wins, the other is refused), sometimes on a page drawn before the
+    # source moved or cancelled that visit at the same tick (refused as changed). The oracle
+    # works out each action's fate and its messages, and the driver compares the visit's record.
+    DESK = "desk"
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both). FALL_BACK_NIGHT adds the
     # night of the October one: ticks and changes at night, which the working days never have.
@@ -103,11 +110,13 @@ COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fa
                                  Fault.KILLED_CALENDAR_WRITE, Fault.PATIENT_REPLIES,
                                  Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES,
                                  Fault.PROVIDER_DOWN, Fault.LATE_COMMIT, Fault.PROVIDER_THROTTLED,
-                                 Fault.SOURCE_DOWN, Fault.FORGETFUL, Fault.OVERLAPPING_SYNC)
+                                 Fault.SOURCE_DOWN, Fault.FORGETFUL, Fault.OVERLAPPING_SYNC, Fault.DESK)
 # FORGETFUL is in: it draws its events after every other fault's, so the others' runs stay as
 # they were, and a month shows nothing forgotten yet (the soak's year does).
 # OVERLAPPING_SYNC is in: drawn after FORGETFUL, at a tick no other fault uses (nor the tick
 # after one), it adds one cancellation and a second run at that tick; the others' draws stay.
+# DESK is in: its actors draw from a stream of their own, after every other fault, so the other
+# draws stay as they were.
 # DISPATCH_LONG_DOWN stays out: it is DISPATCH_DOWN's outage made two days long (one `down` each run).
 # FALL_BACK_NIGHT combines with all of these but stays out of the set: it moves the start of a
 # run that has no October night (a month from March) to three days before it, a run of another

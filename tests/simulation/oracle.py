@@ -57,6 +57,22 @@ The rules, as read here (where the docs leave room, the reading is written down)
   none), though the source still holds it. A move to another start clears the answer (it was for
   the old time): the visit then gets its reminders and the reschedule notice as any move does,
   and a doctor's ``declined`` email not sent yet is not sent (it would name the new time).
+- The front desk (DESK, docs/status-page.md), after the tick's replies: an action is recorded
+  when it fits the visit now (the visit held booked, not closed by a standing cancel, no-show
+  or came in; confirm, message, request handled and cancel before the start, came in and
+  no-show from it for three days) and the page it was pressed on shows the visit as it is (a
+  page drawn before the tick's sync changed the visit, or its answer, is refused; of two desks
+  pressing on one page the second is refused). Confirmed by phone is the patient's confirmation
+  (an unsent confirmation request moot). A cancel is the patient's decline, by the desk: every
+  unsent message to the patient dropped, the doctor told at once (``declined``) unless their
+  last word on this version already says so. Undo (at once, the Undo on the "Recorded" line)
+  restores the answer as it was and the patient's messages the cancel dropped (the dispatcher
+  judges them as any other), and withdraws the doctor's unsent notice, or, once it went (an Undo
+  pressed a few minutes later, ``undo-later``), tells the doctor the visit is on again (a
+  ``confirmation``); a cancel taken again
+  tells the doctor again, so cancel, undo, cancel gives the doctor one notice. Every step
+  recorded is one desk_action row, undone or not, and each confirm or cancel one answer row of
+  the desk: ``desk_record``.
 - Agendas: each doctor with an email and an appointment (of that source) today or tomorrow
   in the store at a planning pass gets that day's agenda at 07:00 clinic time, if at send
   time the day still holds one of theirs. Reading for issue 28 obs 4 ("every message has a
@@ -107,10 +123,12 @@ from tests.simulation.clinic import OFFSETS, OFFSETS_AFTER_CHANGE
 from tests.simulation.faults import Fault
 from tests.simulation.mailbag import Identity, Sent
 from tests.simulation.scenario import (
+    DESK_UNDO_LATER,
     REPLY_TEXTS,
     THROTTLE_RETRY_AFTER,
     TICK,
     TZ,
+    DeskAct,
     Reply,
     Scenario,
     Version,
@@ -125,6 +143,11 @@ TOLERANCE = TICK
 RETRY_BACKOFF, RETRY_BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=1)
 NOTICES = frozenset({"confirmation", "rescheduled", "cancelled"})
 NOTICE_MAX_LATENESS = timedelta(days=1)  # reminders.notices.max_lateness (its default)
+DESK_GRACE = timedelta(days=3)  # came in and no-show are recorded up to this long after the start
+DESK_CLOSING = ("cancel", "no_show", "arrived")
+DESK_AT_VISIT = ("arrived", "no_show")
+DESK_ANSWERS = {"confirmed_by_phone": "confirm", "cancel": "decline"}
+DESK_BY_PHONE = ("confirmed_by_phone", "left_message")  # the desk's steps that are a phone call
 
 
 def backoff(attempts: int) -> timedelta:
@@ -208,6 +231,10 @@ class Visit:
     # cancellation notice, and the reminders each patient who had the visit was sent.
     told: dict[str, bool] = field(default_factory=dict)
     sent_by: dict[str, set[tuple[str, datetime]]] = field(default_factory=dict)
+    doctor_declined: bool = False  # the doctor's last word on this version says declined (sent or not)
+    declined_notice: Pending | None = None  # the notice that said so
+    desk: list[list[object]] = field(default_factory=list)  # DESK: [action, undone] of each recorded step
+    story: list[list[object]] = field(default_factory=list)  # [actor, action, how, undone]: History (DESK)
 
     @property
     def active(self) -> bool:
@@ -225,6 +252,9 @@ class Oracle:
         self.expected: list[Sent] = []
         # Each visit's answer as it changed: (tick, 0 in the sync or 1 after it, answer or None).
         self.answers: dict[tuple[str, str], list[tuple[datetime, int, str | None]]] = defaultdict(list)
+        # DESK: the Undo pressed a few minutes after its step, by the moment it is pressed
+        self.later: dict[datetime, list[tuple[tuple[str, str], Visit,
+                                              tuple[str, str | None, Pending | None, list[Pending]]]]] = {}
 
     # -- what the store sees, tick by tick --
     def visible(self) -> dict[datetime, list[Version]]:
@@ -315,6 +345,7 @@ class Oracle:
             return
         was_active, old = visit.active, visit.version
         visit.version = v
+        visit.doctor_declined, visit.declined_notice = False, None  # a new version: notices were of the old one
         if not was_active:
             return
         if not baseline:
@@ -394,9 +425,94 @@ class Oracle:
         key, visit = min(waiting, key=lambda kv: kv[1].version.start)  # a tie: the one stored first
         visit.answer = REPLY_TEXTS[reply.text]
         self.answers[key].append((now, 1, visit.answer))
+        visit.story.append(["patient", visit.answer, "by SMS reply", False])
         if visit.answer == "decline":
             visit.pending = [p for p in visit.pending if not p.own]
-            visit.pending.append(Pending("declined", None, visit.version.start, now, recipient="doctor"))
+            if not visit.doctor_declined:
+                visit.doctor_declined = True
+                visit.declined_notice = Pending("declined", None, visit.version.start, now, recipient="doctor")
+                visit.pending.append(visit.declined_notice)
+
+    # -- the front desk --
+    @staticmethod
+    def _fits(action: str, visit: Visit | None, now: datetime) -> bool:
+        """Whether the desk's ``action`` is recorded on the visit now (sync/desk/actions.py's why_not)."""
+        if visit is None or not visit.active:
+            return False
+        if any(a in DESK_CLOSING and not undone for a, undone in visit.desk):
+            return False
+        start = visit.version.start
+        if action in DESK_AT_VISIT:
+            return start <= now <= start + DESK_GRACE
+        return now < start
+
+    def _desk(self, act: DeskAct, now: datetime, changed: set[tuple[str, str]]) -> None:
+        key = (act.source, act.external_id)
+        visit = self.visits.get(key)
+        if visit is None or visit.version.deleted:
+            return  # no such visit in the store: the page has no row to press on
+        if act.stale and key in changed:
+            return  # the page was drawn before the visit changed: refused, nothing recorded
+        last: tuple[str, str | None, Pending | None, list[Pending]] | None = None
+        for step in act.steps:
+            if step == "undo-later":
+                if last is not None:
+                    self.later.setdefault(now + DESK_UNDO_LATER, []).append((key, visit, last))
+                continue
+            if step == "undo":
+                if last is not None:
+                    self._desk_undo(key, visit, last, now)
+                last = None
+                continue
+            if not self._fits(step, visit, now):
+                last = None
+                continue
+            visit.desk.append([step, False])
+            visit.story.append(["front desk", step, "by phone" if step in DESK_BY_PHONE else "", False])
+            changed.add(key)  # a page drawn before this step is stale now
+            prior, notice, dropped = visit.answer, None, []
+            answer = DESK_ANSWERS.get(step)
+            if answer is not None:
+                visit.answer = answer
+                self.answers[key].append((now, 1, answer))
+            if step == "cancel":
+                dropped = [p for p in visit.pending if p.own]
+                visit.pending = [p for p in visit.pending if not p.own]
+                if not visit.doctor_declined:
+                    visit.doctor_declined = True
+                    notice = visit.declined_notice = Pending("declined", None, visit.version.start, now,
+                                                             recipient="doctor")
+                    visit.pending.append(notice)
+            last = (step, prior, notice, dropped)
+
+    def _desk_undo(self, key: tuple[str, str], visit: Visit, last: tuple[str, str | None, Pending | None,
+                   list[Pending]], now: datetime) -> None:
+        step, prior, notice, dropped = last
+        visit.desk[-1][1] = visit.story[-1][3] = True
+        if step not in DESK_ANSWERS:
+            return
+        visit.answer = prior
+        self.answers[key].append((now, 1, prior))
+        if step == "cancel":
+            visit.pending += dropped
+            # The doctor's last word on this version: off (this cancel's notice, or the patient's
+            # own before a phone confirmation the doctor never heard of). Unsent, it is withdrawn;
+            # once it went, the doctor is told the visit is on again. Nothing when the answer put
+            # back is the patient's own decline, which stands.
+            last_word = notice or visit.declined_notice
+            if prior != "decline" and visit.doctor_declined:
+                if last_word is not None and last_word in visit.pending:
+                    visit.pending.remove(last_word)
+                else:
+                    visit.pending.append(Pending("confirmation", None, visit.version.start, now, recipient="doctor"))
+                visit.doctor_declined = False
+
+    def desk_record(self) -> dict[tuple[str, str], list[tuple[str, str, str, bool]]]:
+        """DESK: the History of each visit the desk acted on as it must read at the end, oldest
+        first: (actor, action, how, undone), the patient's replies and the desk's steps; "by
+        phone" only where the desk says it phoned (never a phone call read into a cancel)."""
+        return {key: [(str(w), str(a), str(h), bool(u)) for w, a, h, u in visit.story]
+                for key, visit in self.visits.items() if visit.desk}
 
     # -- dispatch --
     def _refused(self, now: datetime) -> bool:
@@ -509,6 +625,9 @@ class Oracle:
         replies: dict[datetime, list[Reply]] = defaultdict(list)
         for reply in s.replies:
             replies[reply.at].append(reply)
+        desk: dict[datetime, list[DeskAct]] = defaultdict(list)
+        for act in s.desk:
+            desk[act.at].append(act)
         deferred: list[tuple[Version, bool]] = []  # KILLED_MID_STAGE: imported, not yet planned
         for now in s.ticks():
             if s.settings_change_at is not None and now == s.settings_change_at:
@@ -528,6 +647,14 @@ class Oracle:
                 self._plan_agendas(now)
             for reply in replies.get(now, []):
                 self._reply(reply, now)
+            for key, visit, last in self.later.pop(now, []):  # the step still the visit's latest
+                if visit.desk and visit.desk[-1] == [last[0], False] and self.visits.get(key) is visit:
+                    self._desk_undo(key, visit, last, now)
+            if now in desk:  # a visit changed since a page drawn before the sync: by the source or an answer
+                changed = {(v.source, v.external_id) for v in visible.get(now, [])}
+                changed |= {key for key, steps in self.answers.items() if any(at == now for at, _, _ in steps)}
+                for act in desk[now]:
+                    self._desk(act, now, changed)
             if s.down is None or not s.down[0] <= now < s.down[1]:
                 self._dispatch(now)
         return self.expected

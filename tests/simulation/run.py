@@ -23,10 +23,11 @@ from clinicsync.sync.store.store import Store
 from tests.simulation import clinic
 from tests.simulation.calendar_oracle import CalendarOracle
 from tests.simulation.clinic import Folders, Killed, Worker
+from tests.simulation.desk import DeskActors
 from tests.simulation.faults import KEPT_EXPORTS_LIMIT, Fault
 from tests.simulation.forgetting import KEPT, held_too_long
 from tests.simulation.mailbag import Mailbag
-from tests.simulation.oracle import expected_messages
+from tests.simulation.oracle import Oracle
 from tests.simulation.scenario import (
     RENAMED_FRONT,
     THROTTLE_RETRY_AFTER,
@@ -82,6 +83,7 @@ class Driver:
         self.pm_db = self.folders.pm_db  # where the practice writes its rows (its real file)
         self.problems: list[tuple[datetime, str]] = []  # the driver's own findings (stalls not shown)
         self.last_sync: datetime | None = None
+        self.desk = DeskActors(scenario) if Fault.DESK in scenario.faults else None
 
     def write_settings(self, offsets: list[str]) -> None:
         self.offsets = offsets
@@ -147,6 +149,8 @@ class Driver:
             retry: list[Delivery] = []
             for now in ticks:
                 clock.move_to(now)
+                if self.desk is not None:
+                    self.desk.draw_pages(worker.store, now)
                 if s.settings_change_at == now:
                     self.write_settings(clinic.OFFSETS_AFTER_CHANGE)
                     worker = self.restart()  # `run` reads the settings at start: restarted after a change
@@ -190,6 +194,8 @@ class Driver:
                     self.check_rename_refused(worker, now)
                 for reply in replies.get(now, []):
                     self.reply(worker, reply, now)
+                if self.desk is not None:
+                    self.desk.act(worker, now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
                     refused = s.provider_down is not None and s.provider_down[0] <= now < s.provider_down[1]
                     throttled = any(began <= now < until for began, until in s.throttled)
@@ -200,6 +206,12 @@ class Driver:
                     self.mailbag.collect(worker.store, now)
                 self.after_tick(worker, now)
             stuck = self.stuck_runs(worker.store, ticks[-1])
+            oracle = Oracle(s)
+            expected = oracle.run()
+            if self.desk is not None:
+                self.desk.check(worker.store, oracle.desk_record(), ticks[-1])
+                self.problems += self.desk.problems
+                self.notes.append("desk: " + ", ".join(f"{k} {v}" for k, v in sorted(self.desk.tally.items())))
             if Fault.FORGETFUL in s.faults and self.last_sync is not None:
                 self.problems += held_too_long(worker.store, self.last_sync)
             worker.close()
@@ -207,7 +219,7 @@ class Driver:
                 self.second.close()
             if self.pm_outage is not None:
                 self.pm_outage.close()
-        verdict = judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes, self.calendar)
+        verdict = judge(s, expected, self.mailbag.sent, stuck, self.notes, self.calendar)
         verdict.problems += self.problems + self.provider.problems()
         return verdict
 

@@ -99,6 +99,35 @@ class Reply:
     sid: str  # the provider's message id (a repeat changes nothing)
 
 
+@dataclass(frozen=True)
+class DeskAct:
+    """The front desk on one visit at a tick, after that tick's sync and replies (DESK): its
+    ``steps`` pressed one after the other on the page as drawn then (``undo``: the Undo of the
+    step before). ``race``: a second desk presses the first step on the same page at once;
+    ``stale``: the page was drawn before the tick's sync, which changed the visit. Whether each
+    step is recorded is the oracle's to work out, as clinicsync must."""
+
+    at: datetime
+    source: Source
+    external_id: str
+    steps: tuple[str, ...]
+    reason: str = "patient_asked"  # a cancel's reason (the confirm step's choice)
+    race: bool = False
+    stale: bool = False
+
+
+# What the desk presses before a visit's start, and at it (DESK); "undo" takes the step before back.
+DESK_BEFORE: tuple[tuple[str, ...], ...] = (
+    ("confirmed_by_phone",), ("left_message",), ("cancel",), ("cancel", "undo"), ("cancel", "undo", "cancel"),
+    ("confirmed_by_phone", "undo"), ("left_message", "confirmed_by_phone"), ("cancel", "confirmed_by_phone"),
+    ("reschedule_handled",), ("no_show",), ("cancel", "undo-later"), ("confirmed_by_phone", "undo-later"))
+DESK_AT: tuple[tuple[str, ...], ...] = (("no_show",), ("arrived",), ("no_show", "undo", "arrived"), ("cancel",))
+# "undo-later": the Undo pressed DESK_UNDO_LATER after the step before, at a moment of its own
+# (a tick with no other change), once the dispatcher has sent what the step planned.
+DESK_UNDO_LATER = timedelta(minutes=5)
+DESK_REASONS = ("patient_asked", "patient_ill", "moved", "doctor_unavailable", "duplicate", "other")
+
+
 REPLY_TEXTS = {"C": "confirm", "Sí": "confirm", "Yes": "confirm", "X": "decline", "No": "decline"}
 
 
@@ -131,13 +160,15 @@ class Scenario:
     source_renamed: tuple[datetime, datetime] | None = None  # SOURCE_RENAMED: (in the settings, `source rename`)
     overlap: Change | None = None  # OVERLAPPING_SYNC: the cancellation the second, overlapping run imports
     overlap_import: Delivery | None = None  # OVERLAPPING_IMPORT: the push made while the tick's import is open
+    desk: list[DeskAct] = field(default_factory=list)  # DESK: the front desk's actions, in time order
 
     @property
     def end(self) -> datetime:
         return local(self.first_day + timedelta(days=self.days), FIRST_TICK)
 
     def ticks(self) -> list[datetime]:
-        out = {self.golive, *(t for t in (*self.night_ticks, *self.throttle_ticks) if t > self.golive)}
+        later = (a.at + DESK_UNDO_LATER for a in self.desk if "undo-later" in a.steps)
+        out = {self.golive, *(t for t in (*self.night_ticks, *self.throttle_ticks, *later) if t > self.golive)}
         for n in range(self.days):
             day = self.first_day + timedelta(days=n)
             moment = local(day, FIRST_TICK)
@@ -591,6 +622,56 @@ class _Generator:
                 return
 
 
+    def desk(self) -> None:
+        """DESK: on about two days in three the desk acts on one to three visits, at working-day
+        ticks: before a visit's start (DESK_BEFORE), or in the three days after it (DESK_AT); a
+        fifth of the first steps pressed by two desks at once; on about one day in four, a page
+        drawn before the tick's sync moved or cancelled the visit it acts on. From a stream of
+        its own, drawn last, never at the overlapping faults' ticks: other scenarios stay as
+        they were."""
+        s = self.s
+        rng = random.Random(f"desk/{s.seed}")
+        avoid = {t for t in (s.overlap.at if s.overlap else None, s.overlap_import.at if s.overlap_import else None)
+                 if t is not None}
+        changed = [c for c in s.changes if c.kind in ("move", "cancel") and s.golive < c.at < s.end and
+                   c.at not in avoid and WORK_FROM <= c.at.astimezone(TZ).time() <= WORK_UNTIL]
+        for n in range(s.days):
+            day = s.first_day + timedelta(days=n)
+            if rng.random() < 0.25:
+                today = [c for c in changed if c.at.astimezone(TZ).date() == day]
+                if today:
+                    c = rng.choice(today)
+                    s.desk.append(DeskAct(c.at, c.version.source, c.version.external_id,
+                                          (rng.choice(("cancel", "confirmed_by_phone")),),
+                                          rng.choice(DESK_REASONS), stale=True))
+            if rng.random() < 0.33:
+                continue
+            for _ in range(rng.randint(1, 3)):
+                at = local(day, WORK_FROM) + TICK * rng.randint(0, 18)
+                if at <= s.golive or at in avoid:
+                    continue
+                held = self._held_at(at)
+                started = sorted(k for k, v in held.items() if at - timedelta(days=3) < v.start <= at)
+                ahead = sorted(k for k, v in held.items() if v.start > at + timedelta(hours=1))
+                if started and (rng.random() < 0.25 or not ahead):
+                    key, steps = rng.choice(started), rng.choice(DESK_AT)
+                elif ahead:
+                    key, steps = rng.choice(ahead), rng.choice(DESK_BEFORE)
+                else:
+                    continue
+                s.desk.append(DeskAct(at, key[0], key[1], steps, rng.choice(DESK_REASONS), race=rng.random() < 0.2))
+        s.desk.sort(key=lambda a: a.at)
+
+    def _held_at(self, at: datetime) -> dict[tuple[Source, str], Version]:
+        """The visits the sources hold booked just before ``at`` (their last change before it)."""
+        held: dict[tuple[Source, str], Version] = {}
+        for c in self.s.changes:
+            if c.at >= at:
+                break
+            held[(c.version.source, c.version.external_id)] = c.version
+        return {k: v for k, v in held.items() if v.status == "booked" and not v.deleted}
+
+
 THROTTLE_RETRY_AFTER = timedelta(minutes=2)  # the provider's Retry-After under PROVIDER_THROTTLED
 
 
@@ -630,6 +711,8 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
         g.overlapping_sync()
     if Fault.OVERLAPPING_IMPORT in faults:
         g.overlapping_import()
+    if Fault.DESK in faults:
+        g.desk()
     return g.s
 
 

@@ -247,11 +247,12 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
                 seen: str | None) -> int | None:
     """Take back the desk's action ``action_id`` (within UNDO_WINDOW, the visit unchanged since,
     no later action on it) and restore what it changed: the answer as it was, the patient's
-    reminders it cancelled that are still ahead (one whose moment passed stays cancelled: the
-    dispatcher would only skip it), the write-back (withdrawn while still queued, else the
-    restored answer queued after it), the doctor's notice (withdrawn while unsent, else the
-    doctor is told the visit is booked again). The calendar stage renders the restored answer
-    at its next pass like any other change. Returns the appointment's id, None if no such action."""
+    messages it cancelled while the visit is ahead (pending again as they were, one due this
+    very minute too: the dispatcher judges what has become late, as for any message), the
+    write-back (withdrawn while still queued, else the restored answer queued after it), the
+    doctor's notice (withdrawn while unsent, else the doctor is told the visit is booked again).
+    The calendar stage renders the restored answer at its next pass like any other change.
+    Returns the appointment's id, None if no such action."""
     with writer(store.engine) as connection:
         target = connection.execute(select(DK).where(DK.c.id == action_id)).first()
         if target is None:
@@ -284,10 +285,9 @@ def _restore_answer(connection: Connection, settings: Settings, appointment: Any
     connection.execute(update(RESPONSES).where(RESPONSES.c.provider_id == f"{DESK_TRACE}{target.id}").values(
         outcome="undone"))
     ids = [int(i) for i in (target.cancelled_reminders or "").split(",") if i]
-    if ids:  # still ahead and the visit not begun: planned again as they were; else left as they are
-        connection.execute(update(RM).where(
+    if ids and now < appointment.start_utc:  # pending again as they were, a notice due this minute too
+        connection.execute(update(RM).where(  # (a cancel undone at once): the dispatcher skips what is late
             RM.c.id.in_(ids), RM.c.status == ReminderStatus.CANCELLED, RM.c.reason == DECLINED_REASON,
-            RM.c.due_at > now,
             RM.c.due_at < appointment.start_utc).values(status=ReminderStatus.PENDING, reason=None, updated_at=now))
     queued = connection.execute(select(WRITEBACKS.c.id).where(
         WRITEBACKS.c.appointment_id == appointment.id, WRITEBACKS.c.status == "pending",

@@ -12,10 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
 
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.desk.actions import Refused, record_action, undo_action, undo_offer
+from clinicsync.sync.desk.actions import Refused, record_action, undo_action, undo_offer, visit_named
 from clinicsync.sync.store.model import ROW_ID_MAX
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.store import Store
 
 MAX_VISITS = 500  # one day's started visits of a large practice; a longer post is cut here
@@ -70,6 +74,30 @@ def all_came_in(settings: Settings, store: Store, visits: list[tuple[int, str]],
 def undo_offers(store: Store, action_ids: list[int], now: datetime) -> list[dict[str, object]]:
     """The batch's actions that can still be taken back (undo_offer of each), for one Undo."""
     return [offer for offer in (undo_offer(store, i, now) for i in action_ids[:MAX_VISITS]) if offer is not None]
+
+
+def named(store: Store, appointment_ids: Iterable[int], allowed: Callable[[int], bool]) -> list[dict[str, Any]]:
+    """Who and when each visit of a batch was, in start order, for "Recorded: came in, for 3
+    visits" and its "Undone:" (actions.visit_named, the single action's words): the desk reads
+    which visits, not only how many. Only the visits the user may see (``allowed``: their sites)."""
+    out = []
+    for appointment_id in dict.fromkeys(list(appointment_ids)[:MAX_VISITS]):
+        visit = visit_named(store, appointment_id) if allowed(appointment_id) else None
+        if visit is not None:
+            out.append({**visit, "appointment_id": appointment_id})
+    return sorted(out, key=lambda v: (v["start_utc"], v["appointment_id"]))
+
+
+def recorded(store: Store, action_ids: list[int], now: datetime, allowed: Callable[[int], bool]) -> dict[str, Any]:
+    """The line after "All came in": the visits it recorded, named, and the Undo of those of
+    them that can still be taken back (each the latest action on its visit, within the window)."""
+    with store.engine.connect() as connection:  # came-in actions only: a hand-made link names no other
+        appointments = {int(r.id): int(r.appointment_id) for r in connection.execute(
+            select(DESK_ACTIONS.c.id, DESK_ACTIONS.c.appointment_id).where(
+                DESK_ACTIONS.c.id.in_(action_ids[:MAX_VISITS]), DESK_ACTIONS.c.action == "arrived"))}
+    mine = [i for i in action_ids[:MAX_VISITS] if i in appointments and allowed(appointments[i])]
+    visits = named(store, [appointments[i] or 0 for i in mine], allowed)
+    return {"recorded": len(visits), "visits": visits, "undo": undo_offers(store, mine, now)}
 
 
 def undo_all(settings: Settings, store: Store, actions: list[tuple[int, str]], user: str, now: datetime,

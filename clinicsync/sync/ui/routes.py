@@ -121,7 +121,8 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
 
 def _done_line(request: Request, user: str, store: Store, now: datetime) -> dict[str, Any]:
     """After an action (``?done=a<id>``): "Recorded" with its Undo while it can be taken back;
-    after an undo (``?undone=1&visit=<id>``): which visit is back. Both name the patient and
+    after an undo (``?undone=1&visit=<id>``): which visit is back; after "All came in" and its
+    Undo (``?done=m<action ids>``, ``?undone=m<visit ids>``): which visits. All name the patient and
     the visit, so each is a view of it in the access log, and only of the user's own sites."""
     done = request.query_params.get("done") or ""
     scope = scope_of(request, user)
@@ -133,9 +134,9 @@ def _done_line(request: Request, user: str, store: Store, now: datetime) -> dict
             undo = None
         named += [undo["appointment_id"]] if undo else []
     batch = None
-    if done.startswith("m"):  # "All came in": one Undo for the visits it recorded
-        ids = [int(i) for i in done[1:].split(".")[:desk_batch.MAX_VISITS] if i.isdigit() and int(i) <= ROW_ID_MAX]
-        batch = {"recorded": len(ids), "undo": desk_batch.undo_offers(store, ids, now)}
+    if done.startswith("m"):  # "All came in": the visits it recorded, named, and one Undo for them
+        batch = desk_batch.recorded(store, _batch_ids(done), now, lambda i: appointment_in_scope(store, scope, i))
+        named += [v["appointment_id"] for v in batch["visits"]]
     booked = None
     if done.startswith("w") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:  # *Booked by hand*
         booked = book_undo.undo_offer(store, int(done[1:]), now, desk_actions.UNDO_WINDOW)
@@ -145,6 +146,9 @@ def _done_line(request: Request, user: str, store: Store, now: datetime) -> dict
     undone = request.query_params.get("undone")
     visit = request.query_params.get("visit") or ""
     undone_visit = None
+    undone_batch = desk_batch.named(store, _batch_ids(undone or ""), lambda i: appointment_in_scope(
+        store, scope, i)) if (undone or "").startswith("m") else []  # "All came in" undone: which visits
+    named += [v["appointment_id"] for v in undone_batch]
     if undone == "1" and visit.isdigit() and int(visit) <= ROW_ID_MAX and appointment_in_scope(store, scope,
                                                                                                int(visit)):
         undone_visit = desk_actions.visit_named(store, int(visit))
@@ -153,8 +157,13 @@ def _done_line(request: Request, user: str, store: Store, now: datetime) -> dict
         log_view(request, user, "front_desk", "/ui/ (recorded, undone)", named, now=now)
     left = request.query_params.get("left") or ""
     return {"done": done or None, "undo": undo, "undone": undone if undone in ("1", "w") else None,
-            "undone_visit": undone_visit, "batch": batch, "booked": booked,
+            "undone_visit": undone_visit, "undone_batch": undone_batch, "batch": batch, "booked": booked,
             "left": int(left) if left.isdigit() and len(left) < 5 else 0}
+
+
+def _batch_ids(value: str) -> list[int]:
+    """The ids of ``m<id>.<id>…`` (after "All came in" and its Undo), at most a batch's."""
+    return [int(i) for i in value[1:].split(".")[:desk_batch.MAX_VISITS] if i.isdigit() and int(i) <= ROW_ID_MAX]
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -421,8 +430,9 @@ async def undo_all(request: Request, user: User) -> RedirectResponse:
     store, scope = _store(request), scope_of(request, user)
     outcome = desk_batch.undo_all(request.app.state.settings, store, actions, user, now_of(request),
                                   lambda i: appointment_in_scope(store, scope, desk_actions.appointment_of(store, i)))
+    visits = [v for v in (desk_actions.appointment_of(store, i) for i in outcome.done) if v is not None]
     left = f"&left={outcome.left}#earlier-today" if outcome.left else ""
-    return redirect(request, f"/ui/?undone=1{left}")
+    return redirect(request, f"/ui/?undone={'m' + '.'.join(map(str, visits)) if visits else '1'}{left}")
 
 
 def _visit_now(request: Request, user: str, appointment_id: int) -> Any:

@@ -1,0 +1,87 @@
+"""The front desk in the simulation (DESK): its actions pressed through the page's own code, the
+oracle working out which are recorded, what the patient and the doctor must then receive, and
+what each visit's History must read. The month with every combinable fault carries it
+(test_simulation.py); these runs are short and aimed, for the main suite."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clinicsync.sync.reminders import answers
+from clinicsync.sync.reminders.planner import reminder_key
+from tests.simulation.faults import COMBINABLE, Fault
+from tests.simulation.run import Driver, quiet_logs
+from tests.simulation.scenario import TICK, DeskAct, Scenario, Version, generate
+
+SEED, DAYS = 7, 2
+
+
+def _aimed() -> tuple[Scenario, Version, Version]:
+    """Two days with the desk's acts replaced by aimed ones on visits of the go-live export:
+    cancel, Undo and cancel again; two desks confirming at once; a cancel undone five minutes
+    later, once the doctor was told; a cancel on a page drawn before the tick's sync moved the
+    visit."""
+    s = generate(SEED, DAYS, frozenset({Fault.DESK}))
+    at = s.golive + 8 * TICK  # 10:00 on the first day
+    ahead = sorted((c.version for c in s.changes if c.at <= s.golive and c.version.source == "front"
+                    and c.version.start > at + timedelta(days=1)), key=lambda v: v.external_id)
+    target, raced, later = ahead[0], ahead[1], ahead[2]
+    moved = next(c for c in s.changes if c.at > s.golive and c.kind in ("move", "cancel"))
+    s.desk = sorted([DeskAct(at, "front", target.external_id, ("cancel", "undo", "cancel"), "other"),
+                     DeskAct(at + TICK, "front", raced.external_id, ("confirmed_by_phone",), race=True),
+                     DeskAct(at + 2 * TICK, "front", later.external_id, ("cancel", "undo-later")),
+                     DeskAct(moved.at, moved.version.source, moved.version.external_id, ("cancel",), stale=True)],
+                    key=lambda a: a.at)
+    return s, target, later
+
+
+def _run(s: Scenario, tmp_path: Path) -> Driver:
+    quiet_logs()
+    driver = Driver(s, f"sqlite:///{tmp_path / 'store.db'}", tmp_path)
+    driver.verdict = driver.run()  # type: ignore[attr-defined]
+    return driver
+
+
+def test_cancel_undo_cancel_tells_the_doctor_once_and_the_refused_leave_no_trace(tmp_path: Path) -> None:
+    s, target, later = _aimed()
+    driver = _run(s, tmp_path)
+    verdict = driver.verdict  # type: ignore[attr-defined]
+    assert verdict.ok, verdict.report()
+    told = [m for m in driver.mailbag.sent
+            if m.identity.kind == "declined" and m.identity.subject == f"front/{target.external_id}"]
+    assert len(told) == 1, told
+    # the cancel undone once its notice went: the doctor hears it is off, then on again
+    assert [m.identity.kind for m in driver.mailbag.sent if m.identity.person.startswith("D")
+            and m.identity.subject == f"front/{later.external_id}"] == ["declined", "confirmation"]
+    assert driver.desk is not None
+    tally = driver.desk.tally
+    assert (tally["recorded cancel"], tally["undone"]) == (3, 2), tally
+    assert tally["recorded confirmed_by_phone"] == 1 and tally["refused as changed"] == 2, tally
+
+
+def test_the_oracle_sees_a_second_cancel_that_tells_the_doctor_nothing(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gap the desk actors are there to find: a desk cancel's notice keyed by the visit's
+    version alone, so that the cancel taken again after its Undo lands on the withdrawn one."""
+    def by_version_alone(appointment: Any, desk_action: int | None) -> str:
+        return reminder_key(appointment.id, "practitioner", "declined", None, appointment.version)
+
+    monkeypatch.setattr(answers, "declined_notice_key", by_version_alone)
+    s, target, _ = _aimed()
+    verdict = _run(s, tmp_path).verdict  # type: ignore[attr-defined]
+    assert not verdict.ok
+    assert f"declined [front/{target.external_id}]" in verdict.report(), verdict.report()
+
+
+def test_the_desk_draws_from_its_own_stream_and_moves_no_other_draw() -> None:
+    s = generate(SEED, 30, frozenset(COMBINABLE))
+    base = generate(SEED, 30, frozenset(COMBINABLE) - {Fault.DESK})
+    assert replace(s, desk=[], faults=base.faults) == base
+    assert len(s.desk) > 20 and any(a.race for a in s.desk) and any(a.stale for a in s.desk)
+    assert any("undo" in a.steps for a in s.desk) and any("undo-later" in a.steps for a in s.desk)
+    assert all(isinstance(a.at, datetime) and a.at > s.golive for a in s.desk)
