@@ -1,4 +1,4 @@
-"""Recording what the front desk did about an appointment (issue 30, obs 1; issue 58): confirmed
+"""Recording what the front desk did about an appointment: confirmed
 by phone, left a message, no-show, came in, cancel, reschedule request handled, and taking one
 back within a few minutes.
 
@@ -10,7 +10,7 @@ A source that does not (a CSV export) is not changed: the action's ``source`` sa
 ``by_hand`` and the page says what to do there. Each action is one desk_action row with who
 and when, written in the same transaction as what it did.
 
-Bound to what the desk saw (issue 58): every form carries ``seen``, a digest of the visit as
+Bound to what the desk saw: every form carries ``seen``, a digest of the visit as
 the page was drawn (its version, status, start, answer and the desk's actions on it). The
 action locks the appointment row (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` serializes
 writers), recomputes the digest and is refused when it differs: a visit the source moved,

@@ -169,7 +169,7 @@ class ClaimedRows:
         A patient's unsent booking confirmation is superseded the same way by any reminder for
         the visit's current start that is due and still in time (or already went): a visit
         booked an hour ahead, or a confirmation held by the quiet hours, got the confirmation
-        and the 1-hour reminder in the same minute (issue 30, obs 12). The reminder says the
+        and the 1-hour reminder in the same minute. The reminder says the
         same and carries the same answer link."""
         candidates = [(i, a) for i in items if (a := i.appointment) is not None
                       and i.row.kind in ("reminder", "confirmation") and i.row.recipient == "patient"]

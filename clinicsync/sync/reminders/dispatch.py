@@ -116,7 +116,7 @@ class Dispatcher(ClaimedRows):
         self.orphaned: set[str] = set()
         self.retired: set[str] = set()
         self.report = DispatchReport()
-        self.composers = SiteComposers(settings)  # each visit's site speaks (issue 60)
+        self.composers = SiteComposers(settings)  # each visit's site speaks (groups of practices)
         self._clinics: dict[str | None, ClinicSettings] = {}
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
         self.notifier_settings = {n.name: n for n in settings.notifiers}
@@ -650,7 +650,7 @@ class Dispatcher(ClaimedRows):
 
 
 class SendPools:
-    """A pool of ``workers`` send threads per notifier (issue 59): a channel whose provider is
+    """A pool of ``workers`` send threads per notifier: a channel whose provider is
     slow holds only its own workers, never another's. With one pool for all, 10 emails due
     ahead of 10 SMS on a mail server that trickled took all 8 workers, and no SMS went out in
     90 s. Threads start as work arrives, so a notifier with little to send costs little."""

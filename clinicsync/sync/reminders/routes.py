@@ -39,7 +39,7 @@ def resolve_routes(settings: Settings) -> dict[str, str]:
 def outbox_routes(settings: Settings) -> dict[str, str]:
     """channel -> folder, for the channels whose messages go to a dry-run outbox (written as
     files, never sent): said by `remind` and its log line, so that nobody believes a patient
-    was reached (a settings file without `notifiers:` has the outbox alone, issue 57 obs 6)."""
+    was reached (a settings file without `notifiers:` has the outbox alone)."""
     by_name = {n.name: n for n in settings.notifiers}
     try:
         routes = resolve_routes(settings)

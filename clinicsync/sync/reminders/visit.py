@@ -23,7 +23,7 @@ class Visit:
     doctor: str | None = None
     patient_name: str | None = None
     status: str = "booked"
-    # Telehealth (issue 22): in_person | video | phone (None: in person), the join link the
+    # Telehealth: in_person | video | phone (None: in person), the join link the
     # recipient gets (the patient's; a doctor's notice gets the doctor's own link when the
     # source has one), a number to dial in, and the patient's own number a phone visit
     # calls. The link is PHI: it goes into the recipient's own message only, never a log.

@@ -1,5 +1,5 @@
 """The front desk's home: today's and tomorrow's appointments that need someone, grouped by
-what needs doing, with counts (issue 30, obs 2 and 3).
+what needs doing, with counts.
 
 Each appointment sits in one group, its most urgent, so the counts add up to the list. An
 appointment leaves the list once the desk records an action on it (sync/desk/actions.py)
@@ -137,7 +137,7 @@ def is_handled(done: Done | None, version: int, last_reply: datetime | None, now
     """The desk acted on this version of the appointment, and the patient has not written since:
     the row leaves every list the desk works from (a new version or a reply brings it back).
     "Left a message" is a wait for the call-back, not an answer: the row comes back
-    CALLBACK_AFTER later (issue 58)."""
+    CALLBACK_AFTER later."""
     if done is None or done.version != version or (last_reply is not None and last_reply > done.at):
         return False
     return not (done.action == "left_message" and now >= done.at + CALLBACK_AFTER)
@@ -229,7 +229,7 @@ class EarlierRow:
     phone: str
     tel: str | None
     answer: str | None
-    connector: str = ""  # its source, hence its site (issue 60)
+    connector: str = ""  # its source, hence its site (groups of practices)
     mode: str | None = None  # video | phone | in_person
 
 
@@ -278,7 +278,7 @@ def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool,
         if r.connector not in self_closing or now - r.start_utc <= LATE_WINDOW]
 
 
-# -- the waitlist's tasks (issue 33: booking by hand, refused bookings, later appointments) --
+# -- the waitlist's tasks (booking by hand, refused bookings, later appointments) --
 WAITLIST_HEADINGS = book_tasks.HEADINGS
 WAITLIST_BUTTONS = {"booked": "Booked by hand", "dropped": "Could not book: patient told",
                     "released": "Later appointment released"}

@@ -177,7 +177,7 @@ def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
 @pages.get("/health", response_class=HTMLResponse)
 def health_page(request: Request, user: User,
                 refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
-    """The health panel, the dispatcher's queue and the charts. A site-scoped user (issue 60)
+    """The health panel, the dispatcher's queue and the charts. A site-scoped user
     sees their sites' sources, visits, set-aside items and stalls only; the messages-per-channel
     chart counts every site's deliveries (a delivery names no source), so it is not shown to them."""
     store, settings = _store(request), request.app.state.settings
