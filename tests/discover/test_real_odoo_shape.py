@@ -57,6 +57,7 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, real.Want]:
                            "VALUES (%s, 'Consultatie', %s, %s, %s, 0.5, %s)",
                            (k, user, start, start + timedelta(minutes=30), stamp))
             pair = [partner, patient[0]] if k % 2 else [patient[0], partner]  # the organizer first or not
+            pair = pair if k % 5 else [patient[0]]  # an event the organizer is not listed on
             cursor.executemany("INSERT INTO calendar_event_res_partner_rel (calendar_event_id, res_partner_id) "
                                "VALUES (%s, %s)", [(k, p) for p in pair])
             cursor.executemany("INSERT INTO calendar_attendee (event_id, partner_id, state, write_date) "
