@@ -521,8 +521,15 @@ def _minute_beside(hour: _Candidate, minutes: Sequence[_Column]) -> _Column | No
 
 def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from: _Candidate | None = None,
             minutes: Sequence[_Column] = ()) -> Guess | None:
-    """start or end: one date-time column, or a date column and a time column joined."""
+    """start or end: one date-time column, or a date column and a time column joined. A pair
+    both surer than the one column wins: a creation stamp read as a start by its values alone
+    (its minutes on the clinic's grid when it was written on the quarter hour) is no rival for
+    ``appointment_date`` + ``start_time`` named so."""
     whole = placed.get(field)
+    pair = (placed.get(f"{field}.date") or date_from, placed.get(f"{field}.time"))
+    if whole is not None and pair[0] is not None and pair[1] is not None \
+            and min(pair[0].score, pair[1].score) > whole.score:
+        whole = None
     if whole is not None:
         _add_format(scored, whole.column.profile.datetime_format)
         _order_note(scored, whole.column)
