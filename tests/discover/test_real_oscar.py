@@ -40,6 +40,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
             cursor.execute(statement)
     rng = random.Random(6503)
     now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, second=0, microsecond=0)  # the clinic's clock
+    now -= timedelta(minutes=now.minute % 15)  # rows created on the quarter hour: creation stamps on the
+    # clinic's grid look like visit starts by their values, and must not be taken for the start
     for number, first, last in DOCTORS:
         cursor.execute("INSERT INTO provider (provider_no, last_name, first_name, provider_type, specialty, team, "
                        "sex, phone, ohip_no, status) VALUES (%s, %s, %s, 'doctor', 'GP', '', 'F', "
@@ -111,10 +113,11 @@ def test_oscar_by_its_shape(mariadb_database: dict[str, Any], tmp_path: Path, cl
     settings = real.settings_file(tmp_path, ZONE, REGION)
     run = cli(settings)
     before = settings.read_text(encoding="utf-8")
-    # --timezone: a practice system keeps the clinic's wall clock; without it discover reads the
-    # convention from the visits' hours alone, and once (a loaded machine) stopped to ask instead
-    command = [str(mariadb_database["url"]), "--table", "appointment", "--timezone", ZONE]
+    # no --timezone nor --stored-times: the visits' hours (none at night read as local time, some
+    # read as UTC) say the practice system keeps the clinic's wall clock
+    command = [str(mariadb_database["url"]), "--table", "appointment"]
     _, out, _ = run("discover", *command, "--write", expect=1)
+    assert "stored_times: local (the default): the database keeps local time: of 140 visit starts" in out, out
     assert "140 would be quarantined (reasons: status x140)" in out, out
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     assert "a.appointment_date BETWEEN CAST(:window_start AS DATE) AND CAST(:window_end AS DATE)" in connector["query"]

@@ -545,3 +545,15 @@ def test_a_users_table_reached_as_the_doctor_gives_the_doctor_its_email() -> Non
         placed = {g.field: g.source for g in scored.guesses}
         assert placed.get("practitioner.email") == "doctor_email", (table, placed)
         assert placed.get("patient.email") == "patient_email", (table, placed)
+
+
+def test_a_named_date_and_time_pair_beats_a_stamp_read_as_a_start_by_its_values() -> None:
+    """OSCAR's ``createdatetime`` (a name the scorer does not read) written on the quarter hour
+    looks like visit starts by its values alone; ``appointment_date`` + ``start_time``, named
+    so, are the start whatever minute the rows were created at."""
+    rows = [[f"2026-12-{1 + n % 20:02d}", f"{9 + n % 8:02d}:{15 * (n % 4):02d}:00",
+             f"2026-11-{1 + n % 9:02d} 22:30:00", str(n)] for n in range(40)]
+    scored = score_columns(columns(["appointment_date", "start_time", "createdatetime", "appointment_no"], rows,
+                                   ["DATE", "TIME", "DATETIME", "INTEGER"]))
+    start = next(g for g in scored.guesses if g.field == "start")
+    assert start.spec == {"date": "appointment_date", "time": "start_time"}, start

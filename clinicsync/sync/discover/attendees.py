@@ -12,7 +12,7 @@ them with a query of their own.
 from __future__ import annotations
 
 from clinicsync.sync.discover.graph import Ref, audit, words
-from clinicsync.sync.discover.kinds import Builder, filled, join_first_linked, kind_of, name_columns
+from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
@@ -100,12 +100,16 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     a participant, then by the person's key) and propose it as the patient: id, name, phone, email."""
     plan, people, q = builder.plan, builder.people, builder.q
     table, person = builder.schema.tables[link.table], builder.schema.tables[onward.target]
-    alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t")
+    organizer = _organizer(builder, onward)
+    besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
+    alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t",
+                                     besides)
     out_id = plan.add(alias, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
     first = f"the lowest {level!r}, then " if level else ""
+    passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"
     why = (f"the visit names no patient: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
-           f"{onward.column!r}); the person of its first row ({first}the lowest {onward.column!r}) is the patient; "
-           "the others (participants) are not imported and get no reminder unless mapped")
+           f"{onward.column!r}); the person of its first row{passed} ({first}the lowest {onward.column!r}) is the "
+           "patient; the others (participants) are not imported and get no reminder unless mapped")
     people.guesses.append(Guess("patient.external_id", out_id, 0.75, why, {"from": out_id}))
     people.patient_tables.add(person.name)
     people.handled.add(link.column)
@@ -117,3 +121,26 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
         out = plan.add(alias, column, f"patient_{role}", person.name, person.columns[column])
         people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the linked person's {column!r}", {"from": out}))
     people.notes.append(f"the patient: {why}")
+
+
+def _organizer(builder: Builder, onward: Ref) -> tuple[str, str] | None:
+    """The visit's organizer as a person of the attendees' table: a users row the visit names
+    (``calendar_event.user_id``) that points at that same table (``res_users.partner_id`` ->
+    ``res_partner``), as (a subquery giving that person's key, what was followed); None when the
+    visit names no such user. Why: a calendar lists its organizer's own contact among the
+    attendees, and with the lowest key first that contact (an early row) would be taken for the
+    patient on every visit."""
+    q, main = builder.q, builder.plan.main
+    for ref in builder.schema.refs(main.name):
+        if ref.target in (main.name, onward.target) or audit(ref.column) or not words(ref.target) & USER:
+            continue
+        users = builder.schema.tables[ref.target]
+        hop = next((r for r in builder.schema.refs(users.name)
+                    if r.target == onward.target and r.target_column == onward.target_column
+                    and not audit(r.column)), None)
+        if hop is None:
+            continue
+        sql = (f"SELECT cs_u.{q(hop.column)} FROM {q(users.name)} AS cs_u WHERE cs_u.{q(ref.target_column)} = "
+               f"a.{q(ref.column)} AND cs_u.{q(hop.column)} IS NOT NULL")
+        return sql, f"{main.name}.{ref.column} -> {users.name}.{hop.column}"
+    return None

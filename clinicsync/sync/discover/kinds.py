@@ -80,19 +80,20 @@ _LEVEL = re.compile(r"level|role|rank|position|type|kind|order|seq", re.I)
 
 
 def join_first_linked(builder: Builder, person: Table, links: Table, link_column: str, at: str, onward: Ref,
-                      prefix: str) -> tuple[str, str | None]:
+                      prefix: str, besides: str = "") -> tuple[str, str | None]:
     """Join ``person`` as the one the visit's first row of the link table ``links`` names (its
     ``link_column`` equal to ``at``, the visit's side), the lowest level first, then the lowest
     person key: one rule for the patient among a booking's attendees and for the doctor, room or
-    resource a series books, so both pick the same row a desk would call the first. The join's
-    alias and the ranking column (None when the link table has none)."""
+    resource a series books, so both pick the same row a desk would call the first. ``besides``:
+    a condition on the link row (``cs_l``) that passes over some (the organizer's own contact).
+    The join's alias and the ranking column (None when the link table has none)."""
     q, plan = builder.q, builder.plan
     level = next((c for c, t in links.columns.items() if c not in (link_column, onward.column)
                   and WHOLE.search(t) and _LEVEL.search(c) and not audit(c)), None)
     order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
     alias = plan.alias(prefix)
     plan.join(person, alias, f"{alias}.{q(onward.target_column)} = (SELECT cs_l.{q(onward.column)} FROM "
-                             f"{q(links.name)} AS cs_l WHERE cs_l.{q(link_column)} = {at} "
+                             f"{q(links.name)} AS cs_l WHERE cs_l.{q(link_column)} = {at}{besides} "
                              f"ORDER BY {', '.join(order)} LIMIT 1)")
     builder.stamp_row(person, alias)
     return alias, level

@@ -521,8 +521,15 @@ def _minute_beside(hour: _Candidate, minutes: Sequence[_Column]) -> _Column | No
 
 def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from: _Candidate | None = None,
             minutes: Sequence[_Column] = ()) -> Guess | None:
-    """start or end: one date-time column, or a date column and a time column joined."""
+    """start or end: one date-time column, or a date column and a time column joined. A pair
+    both surer than the one column wins: a creation stamp read as a start by its values alone
+    (its minutes on the clinic's grid when it was written on the quarter hour) is no rival for
+    ``appointment_date`` + ``start_time`` named so."""
     whole = placed.get(field)
+    pair = (placed.get(f"{field}.date") or date_from, placed.get(f"{field}.time"))
+    if whole is not None and pair[0] is not None and pair[1] is not None \
+            and min(pair[0].score, pair[1].score) > whole.score:
+        whole = None
     if whole is not None:
         _add_format(scored, whole.column.profile.datetime_format)
         _order_note(scored, whole.column)
@@ -637,6 +644,10 @@ def _channel_map(values: Sequence[str | None]) -> dict[str, Any]:
     return {"map": dict(sorted(table.items()))} if any(k.lower() != v for k, v in table.items()) else {}
 
 
+NO_VISIT_ID = "no appointment id column"  # begins the fallback's reason and its note: a reader that puts a
+# key in its place (a database table's primary key) drops the note with it
+
+
 def _visit_id_fallback(guesses: list[Guess], placed: dict[str, _Candidate], scored: Scored) -> None:
     """No appointment id column (OpenEMR's Appointments Report export has none): a visit is
     known by its time, patient and doctor, said so with a low confidence and a note."""
@@ -649,9 +660,9 @@ def _visit_id_fallback(guesses: list[Guess], placed: dict[str, _Candidate], scor
         if guess is not None:
             parts.extend(c for c in guess.source.split(" + ") if c not in parts)
     guesses.append(Guess("external_id", " + ".join(parts), 0.3,
-                         "no appointment id column: a visit is known by its time, patient and doctor",
+                         f"{NO_VISIT_ID}: a visit is known by its time, patient and doctor",
                          {"concat": [path_of(c) for c in parts]}))
-    scored.notes.append("no appointment id column: each visit is known by its time, patient and doctor, so a "
+    scored.notes.append(f"{NO_VISIT_ID}: each visit is known by its time, patient and doctor, so a "
                         "rescheduled visit is a new one (and in delta mode the old one stays): export the "
                         "appointment id if the system can")
 

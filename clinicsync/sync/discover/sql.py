@@ -59,7 +59,7 @@ from clinicsync.sync.discover.people import People, audit, kind_of, place_people
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
-from clinicsync.sync.discover.scoring import ColumnSample, rescheduled_note, score_columns
+from clinicsync.sync.discover.scoring import NO_VISIT_ID, ColumnSample, rescheduled_note, score_columns
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 
@@ -530,7 +530,8 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
     key = plan.main.key
     current = placed.get("external_id")
     if key is not None and (current is None or current.source != key):
-        over = f" over {current.source!r} (a number made up beside it)" if current is not None else ""
+        over = f" over {current.source!r} (a number made up beside it)" \
+            if current is not None and not current.why.startswith(NO_VISIT_ID) else ""
         placed["external_id"] = Guess("external_id", key, 0.95, f"the table's primary key{over}", {"from": key})
     for field_name, reason in refused.items():
         if field_name not in placed:
@@ -736,7 +737,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     proposal = Proposal(kind="sql", name=name, product=None, product_confidence=0.0, connector=connector,
                         connector_notes=notes, mapping=mapping, guesses=guesses,
                         status_words=status_words, unplaced=unplaced)
-    proposal.notes.extend(getattr(scored, "notes", None) or [])
+    fallback = by_field.get("external_id") is not None and by_field["external_id"].why.startswith(NO_VISIT_ID)
+    proposal.notes.extend(n for n in getattr(scored, "notes", None) or []  # the id placed: no note saying none is
+                          if fallback or not n.startswith(NO_VISIT_ID))
     status_guess = by_field.get("status")
     rule = successor_rule(run, lambda n: _quote(connection, n), schema, main,
                           plan.select.get(status_guess.source) if status_guess is not None else None, status_words)
