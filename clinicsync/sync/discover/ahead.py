@@ -1,4 +1,4 @@
-"""Change stamps in the future (issue 57, seen on an OpenMRS whose rows were stamped ahead of
+"""Change stamps in the future (seen on an OpenMRS whose rows were stamped ahead of
 its clock): an incremental read keeps its cursor at the largest stamp it read, so one row
 stamped hours ahead holds the cursor there and every change made before that hour is passed
 over — a patient's new phone never reaches the store, and nothing fails. `discover` counts the

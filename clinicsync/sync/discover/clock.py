@@ -1,5 +1,5 @@
 """How a database writes its naive date-times, for `discover`: ``stored_times: local`` (wall
-clock in the clinic's zone) or ``utc`` (Odoo, Tryton, Django with USE_TZ, Rails). Issue 57:
+clock in the clinic's zone) or ``utc`` (Odoo, Tryton, Django with USE_TZ, Rails). Why it asks:
 a server on Etc/UTC said nothing, discover used clinic.timezone, and every start was stored
 six hours late; `--timezone UTC` stored the instants right but made UTC every visit's zone.
 

@@ -1,4 +1,4 @@
-"""`clinicsync discover` for a CSV export (issue 34): read the file the way the ``csv``
+"""`clinicsync discover` for a CSV export: read the file the way the ``csv``
 connector reads it (encoding by ``text_encoding.inspect_file``, delimiter by the connector's
 own sniffing, rows by ``CsvRecords``), sample rows from across the whole file (the first,
 a spread through the middle, the last: an export sorted by date shows its old and new

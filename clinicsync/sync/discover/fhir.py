@@ -1,4 +1,4 @@
-"""`clinicsync discover` for a FHIR R4 server (issue 34): read its CapabilityStatement
+"""`clinicsync discover` for a FHIR R4 server: read its CapabilityStatement
 (``GET metadata``) and one sample Appointment search, and propose a ``kind: fhir``
 connector with the ``fhir_r4`` preset and settings chosen from what the server offers:
 

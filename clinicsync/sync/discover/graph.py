@@ -1,4 +1,4 @@
-"""The join graph of a database for `discover` (issue 57): every table with its columns, primary
+"""The join graph of a database for `discover`: every table with its columns, primary
 key and references, the ones the schema declares and the ones only its names say
 (``patient_id`` -> ``patient``, ``person_id`` -> ``person``, ``id_cliente`` -> ``clientes``).
 

@@ -1,4 +1,4 @@
-"""`clinicsync discover` for HL7 v2 SIU files (issue 34): read the messages the way the
+"""`clinicsync discover` for HL7 v2 SIU files: read the messages the way the
 ``hl7v2`` connector reads them (``connectors/hl7v2/parse.py``: the same decoding, message
 split and records), and report which segments and fields carry values, the trigger events
 and filler status codes (SCH-25) seen, and whether times carry a UTC offset.

@@ -1,7 +1,7 @@
 """How an HL7 v2 sender writes its times without an offset, for `discover` on SIU files:
 ``stored_times: local`` (HL7's own rule: a time without an offset is the sender's local time,
 v2.5 section 2.A.22) or ``utc`` (an interface engine or cloud scheduler on a UTC clock that
-leaves the offset out). Issue 57 found the SQL form of this bug: a source writing UTC read as
+leaves the offset out). The SQL form of this bug was seen: a source writing UTC read as
 the clinic's local time stores every visit hours off, and `check` passes it. The feed's zone
 (``--timezone``, else clinic.timezone) stays the visits' zone either way.
 

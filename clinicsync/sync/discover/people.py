@@ -1,4 +1,4 @@
-"""Who a visit is for and with, whatever the schema's shape (issue 57): the patient followed over
+"""Who a visit is for and with, whatever the schema's shape: the patient followed over
 several hops (appointment -> patient -> person -> party), the name from the person's tables or a
 names table (the preferred, non-voided, newest row), phones and emails from a contacts or
 attribute table keyed by a type code (the code found from the values; mobile before home), and

@@ -1,4 +1,4 @@
-"""The read `discover` builds for an unknown schema, as it grows (issue 57): the appointment
+"""The read `discover` builds for an unknown schema, as it grows: the appointment
 table (alias ``a``), each table joined to it (directly, or a chosen row of a table with several
 rows per person), the output columns with the table each comes from, and the change stamps of
 every table read (for the cursor, ``stamps.py``).

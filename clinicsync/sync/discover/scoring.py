@@ -1,5 +1,5 @@
 """Placing an unknown source's columns on the mapping's fields, by name, type and sample
-values (issue 34: "unknown schemas by their shape"). Used by every discoverer that meets a
+values (unknown schemas by their shape). Used by every discoverer that meets a
 table-like shape it does not recognize: a SQL table or join, a CSV export's header.
 
 THE CONTRACT (``ColumnSample`` in, ``Scored`` out) is shared: the SQL discoverer calls

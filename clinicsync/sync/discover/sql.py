@@ -211,7 +211,7 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
                 proposal.notes.append(f"the schema looks like a known product's, but its preset reads "
                                       f"{', '.join(unread)}, which this database lacks (another version?): read by "
                                       "its shape instead")
-        try:  # how the database writes its date-times (issue 57), last: it may stop and ask
+        try:  # how the database writes its date-times, last: it may stop and ask
             settle_clock(connection, _run, proposal, timezone)
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None

@@ -1,4 +1,4 @@
-"""The change stamp of a joined read, for an incremental `sql` connector (issue 57): one column
+"""The change stamp of a joined read, for an incremental `sql` connector: one column
 that moves whenever any table the query reads changes, not only the appointment's own row.
 
 Why: a patient's new phone is a new row in an attribute table; a cursor on the appointment's

@@ -1,4 +1,4 @@
-"""What a column's sampled values look like (issue 34): the value classes the scorer weighs
+"""What a column's sampled values look like: the value classes the scorer weighs
 beside the column's name and declared type. Each class is tested with the mapping engine's
 own readers where it has one (email, phone in the clinic's region, IANA zone, duration,
 language), so a column the scorer calls "phones" is one the mapping will read as phones.
