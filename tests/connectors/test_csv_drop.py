@@ -19,6 +19,14 @@ from clinicsync.connectors.csv_drop import CsvDropConnector, CsvDropSettings
 from clinicsync.sync.cli.demo import COLUMNS, generate_rows
 from tests.connectors.csv_support import TOMORROW, Run, appointments, rows, write_drop
 
+# The CSV connector has no dialect branch: reading, settling, archiving, encodings, quarantine
+# reasons and listings are the same on any store. The store writes a drop leads to (insert,
+# reschedule, snapshot delete, the connector's state of files read) run on PostgreSQL in
+# test_import_then_rerun_changes_nothing, test_a_new_drop_with_one_moved_row_is_one_reschedule,
+# test_snapshot_with_a_row_removed_deletes_it, test_the_same_file_dropped_again_is_not_read_twice
+# and test_exports_kept_in_the_folder_are_never_read_again_past_the_memory_limit; the others run
+# on SQLite only.
+
 
 def test_import_then_rerun_changes_nothing(sync: Callable[[str], Run], drop_dir: Path) -> None:
     data = generate_rows(TOMORROW, days=3)
@@ -55,6 +63,7 @@ def test_snapshot_with_a_row_removed_deletes_it(sync: Callable[[str], Run], drop
     assert data[-1]["appointment_id"] not in {a["external_id"] for a in appointments(run)}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_snapshot_equal_to_an_older_one_is_applied(sync: Callable[[str], Run], drop_dir: Path) -> None:
     """A booking made and deleted again: the third export says what the first said, and its
     deletion must be seen (found by the clinic simulation, tests/simulation). The files stay
@@ -73,6 +82,7 @@ def test_a_snapshot_equal_to_an_older_one_is_applied(sync: Callable[[str], Run],
     assert again["fetched"] == again["created"] == again["deleted"] == 0
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_truncated_snapshot_deletes_nothing_and_fails_clearly(sync: Callable[[str], Run], drop_dir: Path) -> None:
     data = rows(20)
     write_drop(drop_dir, "a.csv", data)
@@ -85,6 +95,7 @@ def test_a_truncated_snapshot_deletes_nothing_and_fails_clearly(sync: Callable[[
     assert len(appointments(run)) == 20
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_dst_gap_is_quarantined_with_its_reason(sync: Callable[[str], Run], drop_dir: Path) -> None:
     bad = {**rows(1)[0], "appointment_id": "GAP", "start": "2027-03-14 02:30", "end": "", "duration_minutes": "30",
            "timezone": ""}
@@ -97,6 +108,7 @@ def test_dst_gap_is_quarantined_with_its_reason(sync: Callable[[str], Run], drop
     assert "does not exist in America/New_York" in entry["reason"]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_listing_shows_utc_and_e164(sync: Callable[[str], Run], drop_dir: Path) -> None:
     row = {**rows(1)[0], "start": f"{TOMORROW.isoformat()} 09:00", "end": "", "duration_minutes": "45",
            "timezone": "America/Chicago", "patient_phone": "(312) 555-0142"}
@@ -112,6 +124,7 @@ def test_listing_shows_utc_and_e164(sync: Callable[[str], Run], drop_dir: Path) 
 
 
 @pytest.mark.parametrize(("encoding", "delimiter"), [("utf-8-sig", ","), ("latin-1", ";"), ("utf-8", "\t")])
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_encodings_and_delimiters_are_detected(sync: Callable[[str], Run], drop_dir: Path, encoding: str,
                                                delimiter: str) -> None:
     data = [{**r, "patient_name": "José Muñoz"} for r in rows(5)]
@@ -121,6 +134,7 @@ def test_encodings_and_delimiters_are_detected(sync: Callable[[str], Run], drop_
     assert {a["patient"]["name"] for a in appointments(run)} == {"José Muñoz"}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_files_being_written_are_left_for_later(sync: Callable[[str], Run], drop_dir: Path) -> None:
     write_drop(drop_dir, "a.csv.part", rows(3))
     write_drop(drop_dir, "b.csv", rows(3), age=0)  # just modified: inside the settle window
@@ -134,6 +148,7 @@ def test_files_being_written_are_left_for_later(sync: Callable[[str], Run], drop
     assert json.loads(out)["connectors"]["clinic"]["created"] == 3 and "dropfolder.settling" not in err
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_processed_files_move_to_the_archive(sync: Callable[[str], Run], drop_dir: Path, tmp_path: Path) -> None:
     write_drop(drop_dir, "a.csv", rows(3))
     run = sync(f"  archive_dir: {tmp_path / 'archive'}\n")
@@ -149,6 +164,7 @@ def test_the_same_file_dropped_again_is_not_read_twice(sync: Callable[[str], Run
     assert run()["fetched"] == 0
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_header_without_a_mapping_column_is_a_settings_error(sync: Callable[[str], Run], drop_dir: Path) -> None:
     write_drop(drop_dir, "a.csv", rows(3), columns=[c for c in COLUMNS if c != "appointment_id"])
     report = sync("")(expect=1)
@@ -159,6 +175,7 @@ def test_a_header_without_a_mapping_column_is_a_settings_error(sync: Callable[[s
     assert (drop_dir / "a.csv").exists()  # kept for the fixed mapping (or export) to read
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_rows_with_the_wrong_number_of_fields_are_quarantined(sync: Callable[[str], Run], drop_dir: Path) -> None:
     path = write_drop(drop_dir, "a.csv", rows(3))
     with path.open("a") as handle:
@@ -197,6 +214,7 @@ def test_rows_are_streamed_in_batches(drop_dir: Path) -> None:
     assert [len(b.records) for b in connector.fetch(None)] == [7, 7, 6]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_check_says_which_files_wait_to_settle_and_warns_once(sync: Callable[[str], Run], drop_dir: Path) -> None:
     """`clinicsync check` names a file still inside settle_seconds in its detail (it used to
     say "0 file(s) waiting" and log the settling warning twice: once for its reach check, once
@@ -215,6 +233,7 @@ def test_check_reports_a_missing_folder(tmp_path: Path) -> None:
     assert not result.ok and "does not exist" in result.detail
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_missing_drop_folder_fails_only_that_connector(write_settings: Callable[..., Path], drop_dir: Path,
                                                          tmp_path: Path, cli: Any) -> None:
     write_drop(drop_dir, "a.csv", rows(3))
@@ -369,6 +388,7 @@ def test_exports_kept_in_the_folder_are_never_read_again_past_the_memory_limit(
     assert (report["deleted"], report["rescheduled"], report["unchanged"]) == (1, 0, 19)
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_run_reads_none_of_the_exports_it_already_read(sync: Callable[[str], Run], drop_dir: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Files kept in the folder are known by name, time and size: a folder that gathers an

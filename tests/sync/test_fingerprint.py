@@ -134,6 +134,9 @@ def test_a_re_exported_unchanged_row_is_not_mapped_again_and_a_changed_one_is(
     assert {k: v for k, v in after.items() if k != "b"} == {k: v for k, v in first.items() if k != "b"}
 
 
+# SQLite only: the mapping epoch is a digest made in Python; the stored prints are read
+# (known_prints.read_known's PostgreSQL branch) and rewritten on PostgreSQL by the first test.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_changed_mapping_maps_every_row_again(configure: Callable[..., Settings], drop: Dropper,
                                                 mapped: list[str], tmp_path: Path) -> None:
     drop(row("a"), row("b", status="seen"), row("c"))
@@ -157,6 +160,8 @@ def test_a_changed_mapping_maps_every_row_again(configure: Callable[..., Setting
     assert mapped == []  # the unchanged rows took the new mapping's fingerprints
 
 
+# SQLite only: the zone is in the epoch (Python); its writes are the first test's.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_changed_clinic_timezone_maps_every_row_again(configure: Callable[..., Settings], drop: Dropper,
                                                         mapped: list[str]) -> None:
     drop(row("a"), row("b"))
@@ -351,6 +356,8 @@ def test_a_record_holding_an_object_that_is_no_plain_value_is_never_fingerprinte
     assert Fingerprinter(b"e")({"appointment_id": "a", "resolver": object()}) is None
 
 
+# SQLite only: the run's own index of prints is Python, built by read_known as in the first test.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_row_changed_by_one_file_and_restored_by_the_next_in_the_same_run_ends_as_restored(
         configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
     """A run reads the stored fingerprints once (issue 32); a row the run itself rewrote is
@@ -399,6 +406,8 @@ def test_past_the_memory_limit_each_batch_looks_its_fingerprints_up(
     assert (counts.unchanged, counts.rescheduled) == (3, 1)
 
 
+# SQLite only: what is built is decided in Python from the index the first test reads on PostgreSQL.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_an_unchanged_line_is_not_built_into_a_record(
         configure: Callable[..., Settings], drop: Dropper, monkeypatch: pytest.MonkeyPatch) -> None:
     """The re-export's floor: a known line costs a digest and a lookup, no dict (issue 32)."""
@@ -536,6 +545,8 @@ def test_the_first_import_line_test_answers_as_the_full_one(known: str | None) -
     assert runs[0][0] == [*range(len(bodies)), len(bodies)] and None not in runs[0][1]
 
 
+# SQLite only: `stored_times` is in the epoch (Python); its writes are the first test's.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_changed_stored_times_maps_every_row_again(configure: Callable[..., Settings], drop: Dropper,
                                                      mapped: list[str]) -> None:
     """`stored_times` is in the mapping epoch: switching a source to `utc` re-reads its rows

@@ -29,6 +29,11 @@ from tests.ui.test_pages import HASH, PASSWORD, basic
 pytestmark = pytest.mark.anyio
 DESK, MANAGER = basic("desk", PASSWORD), basic("manager", PASSWORD)
 A = Appointment.__table__  # type: ignore[attr-defined]
+# The tests narrowed to SQLite render pages from plain SQLAlchemy reads (sync/ui/queries.py,
+# desk.py, attention.py, charts.py: no dialect branch) or refuse a post before any write.
+# PostgreSQL still runs every desk action (its row lock, sync/desk/actions.py), the write-back
+# queue, the login form and its throttle (shared_login.py's PostgreSQL state), and a walk of
+# every GET page with its access-log rows (test_every_page_showing_unmasked_values_logs_the_view).
 
 
 def settings_text(store_url: str, extra: str = "") -> str:
@@ -59,6 +64,7 @@ def row_ids(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'<li class="work-row" data-id="(\d+)"', html)]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_each_role_has_its_own_home(desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store) -> None:
     client, ids = desk
     html = (await client.get("/ui/", headers=DESK)).text
@@ -143,6 +149,7 @@ async def test_a_source_that_takes_answers_says_written_back(tmp_path: Path, sto
         assert connection.execute(select(DESK_ACTIONS.c.source)).scalar() == "queued"
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_posts_without_the_csrf_token_or_from_a_viewer_are_refused(
         desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store) -> None:
     client, ids = desk
@@ -161,6 +168,7 @@ async def test_posts_without_the_csrf_token_or_from_a_viewer_are_refused(
         assert connection.execute(select(WRITEBACKS)).all() == []
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_appointments_show_names_to_the_desk_filter_not_confirmed_and_log_the_view(
         desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store) -> None:
     client, _ = desk
@@ -233,6 +241,7 @@ async def test_the_login_form_is_throttled_like_basic(tmp_path: Path, store_url:
         assert "Secure" in next(c for c in good.headers.get_list("set-cookie") if c.startswith("clinicsync_ui="))
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_the_appointment_page_describes_the_visit_and_says_which_message(
         desk: tuple[httpx.AsyncClient, dict[str, int]]) -> None:
     client, ids = desk
@@ -245,6 +254,7 @@ async def test_the_appointment_page_describes_the_visit_and_says_which_message(
     assert "Record what you did" not in html  # a viewer has no buttons
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_quarantine_items_show_their_id_and_reasons_as_plain_text(
         desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store) -> None:
     client, _ = desk
@@ -265,6 +275,7 @@ def test_after_login_only_a_path_on_this_site() -> None:
         assert safe_next(hostile) == "/ui/"
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_empty_charts_say_no_data_yet(tmp_path: Path, store_url: str, store: Store) -> None:
     path = tmp_path / "settings.yaml"
     path.write_text(settings_text(store_url), encoding="utf-8")
@@ -328,6 +339,7 @@ async def test_every_page_showing_unmasked_values_logs_the_view(
             "/ui/appointments/{appointment_id}"} <= logged
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_every_page_and_the_cli_show_forgotten_visits_without_their_patients(
         desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store, tmp_path: Path, cli: Any) -> None:
     """A store whose visits' patient data was forgotten (store.patient_data_days, sync/store/retention.py):
@@ -357,6 +369,7 @@ async def test_every_page_and_the_cli_show_forgotten_visits_without_their_patien
         assert "Traceback" not in out[1] + out[2] and not names.search(out[1]), args
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_the_desk_is_told_the_clinics_name_for_its_system(tmp_path: Path, store_url: str, store: Store) -> None:
     """A connector's ``label:`` is what the desk reads ("cancel it in OpenEMR"), not its kind."""
     connectors = ("connectors:\n  - {name: csv, kind: csv, mapping: csv_default, drop_dir: drop, "
@@ -376,6 +389,7 @@ async def test_the_desk_is_told_the_clinics_name_for_its_system(tmp_path: Path, 
     assert '<option value="csv">Front Office PM</option>' in waitlist  # the add form's Source
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_today_rows_say_a_visit_is_by_video_or_by_phone(desk: tuple[httpx.AsyncClient, dict[str, int]],
                                                               store: Store) -> None:
     """The desk calling about a video visit tells the patient about the link, not the address:

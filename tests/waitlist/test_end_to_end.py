@@ -452,6 +452,10 @@ NIGHT = datetime(2030, 6, 3, 3, tzinfo=UTC)  # Sun 23:00 in New York
 MORNING = datetime(2030, 6, 3, 12, tzinfo=UTC)  # Mon 08:00 in New York: the quiet hours end
 
 
+# The rules below are timing choices (quiet hours, lead time, hold, never twice) made in Python;
+# the store writes they lead to (freed slots, offers, the locked acceptance, the booking, the
+# taken notice) run on PostgreSQL in the FHIR and SQL tests above: SQLite only.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_offers_wait_for_the_morning_never_come_inside_the_lead_time_and_never_twice(
         ehr: FakeEhr, fhir_settings: Settings, store: Store, tmp_path: Path) -> None:
     settings = fhir_settings
@@ -501,6 +505,7 @@ def test_offers_wait_for_the_morning_never_come_inside_the_lead_time_and_never_t
             (False, "expired", False), (False, "expired", False), (True, "sent", True), (True, "sent", True)]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_sequential_one_patient_at_a_time_the_next_after_the_hold(
         ehr: FakeEhr, write_settings: Callable[..., Path], store: Store, tmp_path: Path, scripted: Path) -> None:
     """`strategy: sequential`, hold 30m: w1 alone, then w2 once w1's hold ran out; w1's late tap
@@ -544,6 +549,7 @@ def test_sequential_one_patient_at_a_time_the_next_after_the_hold(
         assert entries(store) == {"w1": "waiting", "w2": "booked", "w3": "waiting"}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_slot_taken_notice_waits_for_the_morning_too(
         ehr: FakeEhr, fhir_settings: Settings, store: Store, tmp_path: Path) -> None:
     evening = datetime(2030, 6, 3, 0, 45, tzinfo=UTC)  # Sun 20:45 in New York

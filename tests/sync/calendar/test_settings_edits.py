@@ -62,6 +62,14 @@ def amelia_file(tmp_path: Path) -> Path:
     return tmp_path / "calendars" / f"{AMELIA}.ics"
 
 
+# The calendar stage's store writes (links inserted ON CONFLICT DO NOTHING, moved, retired,
+# patched; the .ics events) and the retirement's queries run on PostgreSQL in the switches,
+# moves, renames and template edits of this module; the tests narrowed to SQLite add only
+# choices made in Python (which calendar a doctor's events go to, what Google is sent, pacing,
+# bounds, the warning) over those same writes. Link failures are recorded on PostgreSQL in
+# test_push.py.
+
+
 # -- 1. the provider switched ---------------------------------------------------------------
 
 def test_ics_to_google_retires_the_old_feed(settings, store: Store, fake_google: FakeGoogle,  # type: ignore[no-untyped-def]
@@ -109,6 +117,7 @@ def test_google_to_ics_and_back_moves_every_event(settings, store: Store, fake_g
     assert result["patched"] == 1 and result["retired"] == 1
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_retiring_never_emails_invited_patients(settings, store: Store, fake_google: FakeGoogle) -> None:  # type: ignore[no-untyped-def]
     apply(store, appointment("A1"))
     stage(settings("google", invite_patient=True), store)
@@ -121,6 +130,7 @@ def test_retiring_never_emails_invited_patients(settings, store: Store, fake_goo
 
 # -- 4. the calendar switched off ------------------------------------------------------------
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_provider_none_with_the_key_kept_removes_the_events(settings, store: Store,  # type: ignore[no-untyped-def]
                                                             fake_google: FakeGoogle) -> None:
     apply(store, appointment("A1"))
@@ -131,6 +141,7 @@ def test_provider_none_with_the_key_kept_removes_the_events(settings, store: Sto
     assert calendar_status(settings("none"), store.engine)["left_behind"] == []
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_section_removed_leaves_the_events_and_status_says_so(settings, store: Store,  # type: ignore[no-untyped-def]
                                                               fake_google: FakeGoogle) -> None:
     apply(store, appointment("A1"))
@@ -166,6 +177,7 @@ def test_a_doctor_moved_to_another_calendar_leaves_none_behind(settings, store: 
     assert fake_google.live(AMELIA) == {}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_doctor_removed_from_the_mapping_loses_their_events(settings, store: Store,  # type: ignore[no-untyped-def]
                                                               fake_google: FakeGoogle) -> None:
     apply(store, appointment("A1"), appointment("A2", doctor="D02"))
@@ -204,6 +216,7 @@ def test_a_title_template_edit_repushes_the_window_only(settings, store: Store, 
     assert stage(edited, store)["unchanged"] == 1 and fake_google.api_requests == []
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_shared_calendar_written_as_another_user_keeps_its_events(settings, store: Store,  # type: ignore[no-untyped-def]
                                                                     fake_google: FakeGoogle,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,6 +242,7 @@ def test_a_shared_calendar_written_as_another_user_keeps_its_events(settings, st
     assert set(fake_google.live(SHARED)) == {event_id("csv", "A2")}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_doctors_primary_named_by_its_id_keeps_its_events(settings, store: Store,  # type: ignore[no-untyped-def]
                                                             fake_google: FakeGoogle,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,6 +256,7 @@ def test_a_doctors_primary_named_by_its_id_keeps_its_events(settings, store: Sto
     assert set(fake_google.live(AMELIA)) == {event_id("csv", "A1")}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_reconcile_of_one_calendar_written_as_two_users_finds_no_orphans(settings, store: Store,  # type: ignore[no-untyped-def]
                                                                          fake_google: FakeGoogle) -> None:
     """Two doctors' rules send them to one shared calendar, each written as its own user (a rule
@@ -265,6 +280,7 @@ def test_reconcile_of_one_calendar_written_as_two_users_finds_no_orphans(setting
     assert len(fake_google.live(SHARED)) == 2
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_switch_meeting_calendars_usage_limit_sends_one_batch_and_keeps_the_old_feed(  # type: ignore[no-untyped-def]
         settings, store: Store, fake_google: FakeGoogle, tmp_path: Path) -> None:
     """Google's answer to a user who created too many events in a short time (the first push
@@ -292,6 +308,7 @@ def test_a_switch_meeting_calendars_usage_limit_sends_one_batch_and_keeps_the_ol
     assert len(fake_google.live(AMELIA)) == 120 and live_in_file(amelia_file(tmp_path)) == set()
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_retiring_is_bounded_per_run(settings, store: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     apply(store, *[appointment(f"A{i}", start=base_time() + timedelta(minutes=30 * i)) for i in range(3)])
     stage(settings("ics"), store)
@@ -303,6 +320,7 @@ def test_retiring_is_bounded_per_run(settings, store: Store, tmp_path: Path) -> 
     assert push_module.retire_others(off, store.engine, limit=2) == {}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_first_push_after_a_switch_paces_every_doctor_at_once(settings, store: Store,  # type: ignore[no-untyped-def]
                                                                   fake_google: FakeGoogle) -> None:
     """Calls are paced per user (google.user_calls_per_minute): with each doctor's calls in
@@ -429,6 +447,7 @@ def test_an_ics_template_edit_rewrites_every_event_in_one_run(settings, store: S
     assert titles == {"Visit"}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_events_left_behind_are_one_warning_not_one_per_run(settings, store: Store,  # type: ignore[no-untyped-def]
                                                             fake_google: FakeGoogle) -> None:
     """Stop 52 (h/logrepeat): events nothing can remove were a `calendar.left_behind` warning at
