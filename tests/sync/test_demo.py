@@ -52,5 +52,7 @@ def test_demo_reset_regenerates_around_a_date_and_clears_the_store(tmp_path: Pat
         first: dict[str, Any] = next(csv.DictReader(handle))
     # The clinic's tomorrow (settings.yaml: New York), not the UTC host's: at 9 pm there the
     # host is already on the next day.
-    clinic_today = datetime.now(ZoneInfo("America/New_York")).date()
-    assert datetime.fromisoformat(first["start"]).date() == clinic_today + timedelta(days=1)
+    # The sample's clinic is closed on Sundays: run on a Saturday, it starts on Monday.
+    clinic_tomorrow = datetime.now(ZoneInfo("America/New_York")).date() + timedelta(days=1)
+    first_open = clinic_tomorrow + timedelta(days=1 if clinic_tomorrow.weekday() == 6 else 0)
+    assert datetime.fromisoformat(first["start"]).date() == first_open
