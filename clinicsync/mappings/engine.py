@@ -12,37 +12,29 @@ code never keeps a patient's appointments out of the calendar. A dropped value l
 data-quality note on the appointment (``NormalizedAppointment.notes``) naming the field
 and the problem, shown with the appointment instead of in the quarantine.
 
-One file of about 1,000 lines, on purpose: the preset's schema (``FieldSpec``,
-``MappingPreset``), its compilation (``CompiledMapping``) and its loading (``load_mapping``:
-presets merged through ``extends``, YAML read with its line numbers) meet in one rule, that a
-preset which does not load fails with one line naming its file, line and key; the loader turns
-the compiler's ``MappingProblem`` into that line through the preset's origins, and the compiled
-mapping's memo is keyed by the merged text the loader read. The generated code lives apart
-(codegen.py), as do the value converters (transforms.py). Should it grow, the preset files'
-reading (``_Origin`` to ``merged_preset`` and the YAML parse) is the part to move out.
+One file of about 900 lines, on purpose: the preset's schema (``FieldSpec``,
+``MappingPreset``), its compilation (``CompiledMapping``) and its loading (``load_mapping``)
+meet in one rule, that a preset which does not load fails with one line naming its file, line
+and key; the loader turns the compiler's ``MappingProblem`` into that line through the preset's
+origins, and the compiled mapping's memo is keyed by the merged text the loader read. The
+preset files' reading (``extends`` merged, YAML read with its line numbers) lives in
+preset_files.py, the generated code in codegen.py, the value converters in transforms.py.
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
-import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUSES, fhir_status
-from clinicsync.common.yaml_loader import FAST_LOADER
 from clinicsync.mappings.codegen import generate
 from clinicsync.mappings.model import (
     MappingError,
@@ -55,10 +47,10 @@ from clinicsync.mappings.model import (
     quoted_zone,
 )
 from clinicsync.mappings.paths import compile_path, compile_values, top_column
+from clinicsync.mappings.preset_files import Origin, merged_preset, owner_of, suggestion
 from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, split_phone, transform_for
 from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow, plausible_utc
 
-PRESETS_DIR = Path(__file__).parent
 _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}
 _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
@@ -862,108 +854,7 @@ def _practitioner(values: dict[str, Any]) -> NormalizedPractitioner | None:
 
 
 
-@dataclass(frozen=True)
-class _Origin:
-    """One file of a mapping's ``extends`` chain: where an error in it must send the admin."""
-
-    path: Path
-    name: str  # the mapping's own name (its `name:`, else the file's stem), never its preset's
-    lines: dict[tuple[str, ...], int]  # key path -> 1-based line
-
-    def where(self, loc: tuple[str, ...]) -> str:
-        """``mapping 'desk' (/srv/desk.yaml, line 7)``: the deepest key of ``loc`` this file
-        writes (a shipped preset is named too: its file is what the admin's `extends:` reads)."""
-        line = next((self.lines[loc[:end]] for end in range(len(loc), 0, -1) if loc[:end] in self.lines), None)
-        return f"mapping {self.name!r} ({self.path}{f', line {line}' if line else ''})"
-
-
-def _owner(chain: list[_Origin], loc: tuple[str, ...]) -> _Origin:
-    """The file of the chain (the site's own file first) that wrote ``loc``: a field or
-    status word belongs to the nearest file naming it; other keys to the nearest file that
-    has them (``extends`` merges `fields` and `status_map` key by key, replaces the rest)."""
-    key = loc[:2] if loc[:1] in (("fields",), ("status_map",)) else loc[:1]
-    return next((origin for origin in chain if key in origin.lines), chain[0])
-
-
-def _suggestion(word: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _read_preset_data(ref: str, base_dir: Path, referrer: str = "") -> tuple[dict[str, Any], list[_Origin]]:
-    """The merged YAML of ``ref`` and its ``extends`` chain, with each file's origin (the
-    file itself first). ``referrer`` locates the `extends:` that named ``ref``, if one did."""
-    looks_like_file = ref.endswith((".yaml", ".yml")) or "/" in ref
-    path = (base_dir / ref) if looks_like_file else PRESETS_DIR / f"{ref}.yaml"
-    named = f"{referrer}: extends" if referrer else f"mapping {ref!r}"
-    if not path.is_file():
-        if looks_like_file:
-            raise MappingLoadError(f"{named}: no such file {path}")
-        presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-        hint = _suggestion(ref, presets) or f" (presets: {', '.join(presets)})"
-        raise MappingLoadError(f"{named}: no preset {ref!r}{hint}")
-    try:
-        stat = path.stat()
-        parsed, lines = _parsed_yaml(path.resolve(), stat.st_mtime_ns, stat.st_size)
-        data = copy.deepcopy(parsed)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise MappingLoadError(f"{named}: {path} is not valid YAML{where}: "
-                         f"{getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(data, dict):
-        raise MappingLoadError(f"{named}: {path} is not a YAML mapping")
-    own = _Origin(path, str(data.get("name") or Path(ref).stem), lines)
-    chain = [own]
-    parent = data.get("extends")
-    if parent:
-        base, above = _read_preset_data(str(parent), base_dir, own.where(("extends",)))
-        chain += above
-        data = {
-            **base, **data, "name": own.name,
-            "fields": {**base.get("fields", {}), **data.get("fields", {})},
-            "status_map": {**base.get("status_map", {}), **data.get("status_map", {})},
-        }
-    return data, chain
-
-
-# The merged YAML of each mapping ref as last read, with each file of its chain's (path, mtime_ns,
-# size) and the YAML as canonical JSON (load_mapping's key). `clinicsync run` asks for each
-# source's mapping at every poll, twice (is it a waiting list? then compile it): a stat of each
-# file now, where a read, a deep copy and a JSON dump of the merged YAML were ~2 ms of an idle
-# poll's CPU. A file edited is read again at the next poll, as before.
-_Stamps = tuple[tuple[Path, int, int], ...]
-_MERGED: dict[tuple[str, Path], tuple[_Stamps, dict[str, Any], list[_Origin], str]] = {}
-
-
-def _stamps(paths: list[Path]) -> _Stamps | None:
-    try:
-        return tuple((path, (stat := path.stat()).st_mtime_ns, stat.st_size) for path in paths)
-    except OSError:
-        return None
-
-
-def merged_preset(ref: str, base_dir: Path = Path(".")) -> tuple[dict[str, Any], list[_Origin], str]:
-    """``_read_preset_data(ref, base_dir)`` and its canonical JSON, read again only when a
-    file of its chain changed. The data is shared: read it, never change it."""
-    key = (ref, base_dir)
-    cached = _MERGED.get(key)
-    if cached is not None and _stamps([path for path, _, _ in cached[0]]) == cached[0]:
-        return cached[1], cached[2], cached[3]
-    data, chain = _read_preset_data(ref, base_dir)
-    text = json.dumps(data, sort_keys=True, default=repr)
-    stamps = _stamps([origin.path for origin in chain])
-    # A file changed within the last 2 s may have changed again after it was read, within its
-    # modification time's granularity: not kept, read again next time (as git treats racy files).
-    recent = time.time_ns() - 2_000_000_000
-    if stamps is not None and all(mtime < recent for _, mtime, _ in stamps):
-        if len(_MERGED) >= 256:
-            _MERGED.clear()
-        _MERGED[key] = (stamps, data, chain, text)
-    return data, chain, text
-
-
-def _unknown_fields(data: dict[str, Any], chain: list[_Origin]) -> str | None:
+def _unknown_fields(data: dict[str, Any], chain: list[Origin]) -> str | None:
     """The first target no appointment has, where it is written and the nearest real one:
     a typo (`patient.phnoe`) in the admin's own file is named in that file, not its preset."""
     fields = data.get("fields")
@@ -972,19 +863,8 @@ def _unknown_fields(data: dict[str, Any], chain: list[_Origin]) -> str | None:
         return None
     first = unknown[0]
     more = f" (also unknown: {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else ""
-    hint = _suggestion(first, sorted(TARGETS)) or " (the targets are listed in docs/mappings.md)"
-    return f"{_owner(chain, ('fields', first)).where(('fields', first))}: unknown field {first!r}{hint}{more}"
-
-
-def mapping_files(ref: str, base_dir: Path = Path(".")) -> list[Path]:
-    """The files ``ref`` is read from (the site's own file first, then its ``extends`` chain),
-    as :func:`load_mapping` reads them at each poll; none when it does not load (the poll says
-    why). A long-running process watches them (sync/runs/settings_watch.py)."""
-    try:
-        _data, chain = _read_preset_data(ref, base_dir)
-    except (ValueError, OSError, RecursionError):
-        return []
-    return [origin.path for origin in chain]
+    hint = suggestion(first, sorted(TARGETS)) or " (the targets are listed in docs/mappings.md)"
+    return f"{owner_of(chain, ('fields', first)).where(('fields', first))}: unknown field {first!r}{hint}{more}"
 
 
 def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
@@ -1008,13 +888,13 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
             errors = exc.errors()
             loc = tuple(map(str, errors[0]["loc"]))
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-            raise MappingLoadError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
+            raise MappingLoadError(f"{owner_of(chain, loc).where(loc)}: {problems}") from None
         try:
             compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones,
                                        default_minutes)
         except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
             detail = str(exc).removeprefix(f"mapping {preset.name}: ")
-            raise MappingLoadError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
+            raise MappingLoadError(f"{owner_of(chain, exc.loc).where(exc.loc)}: {detail}") from None
         if len(_COMPILED) >= 64:
             _COMPILED.clear()
         _COMPILED[key] = compiled
@@ -1026,39 +906,6 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
 # every poll; parsing and compiling it again cost ~40 ms a time.
 _COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str, str | None], ...], int | None],
                 CompiledMapping] = {}
-
-
-def _composed(text: str, loader_class: type[yaml.SafeLoader]) -> tuple[yaml.Node | None, Any]:
-    """The document's node tree (for the keys' lines) and its data."""
-    loader = loader_class(text)
-    try:
-        node = loader.get_single_node()
-        return node, loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-
-
-@lru_cache(maxsize=64)
-def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[str, ...], int]]:
-    """A mapping file's YAML, parsed once per version of the file, and the line of each key
-    (``("fields", "patient.phone")`` -> 12) for errors that send the admin to it."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        node, data = _composed(text, FAST_LOADER)
-    except yaml.YAMLError:
-        if FAST_LOADER is yaml.SafeLoader:
-            raise
-        node, data = _composed(text, yaml.SafeLoader)  # its error: the same wording whatever the build
-    lines: dict[tuple[str, ...], int] = {}
-    pending: list[tuple[yaml.Node, tuple[str, ...]]] = [(node, ())] if node is not None else []
-    while pending:  # keys three levels deep are enough to point at (fields.type.fro)
-        current, loc = pending.pop()
-        if isinstance(current, yaml.MappingNode) and len(loc) < 3:
-            for key_node, value_node in current.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    lines[(*loc, str(key_node.value))] = key_node.start_mark.line + 1
-                    pending.append((value_node, (*loc, str(key_node.value))))
-    return data, lines
 
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clinicsync.mappings.engine import merged_preset
 from clinicsync.mappings.model import MappingLoadError
+from clinicsync.mappings.preset_files import merged_preset
 
 RECORD_KINDS = ("appointment", "waitlist")
 

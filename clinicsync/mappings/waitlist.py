@@ -26,9 +26,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinicsync.common.timeutil import TimeError, localize, parse_datetime, to_utc, zone
-from clinicsync.mappings.engine import _read_preset_data
 from clinicsync.mappings.model import MappingError, MappingLoadError, NormalizedPatient
 from clinicsync.mappings.paths import compile_path
+from clinicsync.mappings.preset_files import read_preset_data
 from clinicsync.mappings.transforms import (
     TransformError,
     as_duration_minutes,
@@ -382,7 +382,7 @@ def load_waitlist_mapping(ref: str, default_zone: str, default_region: str,
     """Load a waitlist mapping by preset name (mappings/NAME.yaml) or file. A file that does
     not load is a MappingLoadError of one line naming the file and key. ``stored_times``: the
     connector's convention for naive date-times (``local`` or ``utc``)."""
-    data, _ = _read_preset_data(ref, base_dir)
+    data, _ = read_preset_data(ref, base_dir)
     if data.get("record") != "waitlist":
         raise MappingLoadError(f"mapping {ref!r} is no waitlist mapping (it needs `record: waitlist`)")
     if not data.get("status_map"):

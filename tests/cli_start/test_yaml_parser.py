@@ -70,14 +70,14 @@ PRESETS = sorted((ROOT / "mappings").glob("*.yaml"))
 
 @pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML built without libyaml")
 def test_mapping_files_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
-    from clinicsync.mappings import engine
+    from clinicsync.mappings import preset_files
 
-    assert engine.FAST_LOADER is yaml.CSafeLoader and PRESETS
+    assert preset_files.FAST_LOADER is yaml.CSafeLoader and PRESETS
     for path in PRESETS:
         stat = path.stat()
-        fast = engine._parsed_yaml.__wrapped__(path, stat.st_mtime_ns, stat.st_size)
-        monkeypatch.setattr(engine, "FAST_LOADER", yaml.SafeLoader)
-        assert fast == engine._parsed_yaml.__wrapped__(path, stat.st_mtime_ns, stat.st_size), path.name
+        fast = preset_files._parsed_yaml.__wrapped__(path, stat.st_mtime_ns, stat.st_size)
+        monkeypatch.setattr(preset_files, "FAST_LOADER", yaml.SafeLoader)
+        assert fast == preset_files._parsed_yaml.__wrapped__(path, stat.st_mtime_ns, stat.st_size), path.name
         monkeypatch.undo()
 
 

@@ -23,8 +23,8 @@ from clinicsync.common.vocabulary import STATUSES
 from clinicsync.connectors.csv_drop import _sniff_delimiter
 from clinicsync.connectors.csv_records import CsvRecords
 from clinicsync.connectors.text_encoding import MARK_ERRORS, display_name, inspect_file
-from clinicsync.mappings.engine import PRESETS_DIR
 from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.preset_files import PRESETS_DIR
 from clinicsync.sync.discover.clock import given_convention, write_clock
 from clinicsync.sync.discover.compiled import compile_proposal
 from clinicsync.sync.discover.csv_clock import PROBE_ZONES, settle_csv_clock

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from clinicsync.mappings.engine import PRESETS_DIR
 from clinicsync.mappings.paths import compile_path
+from clinicsync.mappings.preset_files import PRESETS_DIR
 
 
 def preset(name: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
-from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
+from clinicsync.mappings.preset_files import PRESETS_DIR as MAPPING_PRESETS_DIR
 from clinicsync.sync.discover import softdelete, stamps
 from clinicsync.sync.discover.clock import (
     ClockOptions,

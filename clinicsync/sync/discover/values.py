@@ -19,7 +19,7 @@ from functools import cache
 import yaml
 
 from clinicsync.common.vocabulary import CHANNELS, STATUS_SYNONYMS, STATUSES, status_key
-from clinicsync.mappings.engine import PRESETS_DIR
+from clinicsync.mappings.preset_files import PRESETS_DIR
 from clinicsync.mappings.transforms import (
     UNIX_SECONDS_RANGE,
     TransformError,

@@ -73,7 +73,7 @@ def watched_files(settings: Settings) -> tuple[Watched, ...]:
     """Every file these settings make a process read, one list: what was read at start
     (``Settings.files_read``), then what is read at each use, derived from the settings now
     (a template added to the folder is in it at the next look)."""
-    from clinicsync.mappings.engine import mapping_files
+    from clinicsync.mappings.preset_files import mapping_files
 
     found = [Watched(read.path, "settings" if i == 0 else f"secret {i}", True, i > 0)
              for i, read in enumerate(settings.files_read)]
