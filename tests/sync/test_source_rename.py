@@ -90,7 +90,8 @@ def clinic(tmp_path: Path, cli, store: Store, store_url: str,  # type: ignore[no
 
 def test_a_renamed_source_is_refused_until_source_rename_then_nothing_is_doubled(clinic: Clinic) -> None:
     pending, events = clinic.pending(), clinic.events()
-    assert pending > 1000 and sum(events.values()) > 250 and set(events) == {(OLD, "CONFIRMED")}
+    # Fewer late in the clinic's day: the sample starts today, and visits already begun get no reminder.
+    assert pending > 500 and sum(events.values()) > 250 and set(events) == {(OLD, "CONFIRMED")}
 
     clinic.rename_in_settings(OLD, NEW)
     report = clinic.json("sync", "--once", expect=1)
@@ -211,8 +212,12 @@ def test_a_typo_fixed_loses_nothing(clinic: Clinic) -> None:
     clinic.rename_in_settings("demo-cvs", OLD)
     back = clinic.json("sync", "--once")
     assert back["connectors"][OLD]["created"] == 0 and back["reminders"]["planned"] == 0
-    sent = clinic.json("remind", "--once", "--at", (at + timedelta(minutes=10)).isoformat())["sent"]
-    assert sent >= held and clinic.sent_files() == sent
+    released = clinic.json("remind", "--once", "--at", (at + timedelta(minutes=10)).isoformat())
+    sent = released["sent"]
+    # Each held message goes now, is skipped as too late (its visit began at 08:00), or waits for
+    # the end of its own quiet hours (a satellite's patients are an hour behind New York).
+    assert sent > 0 and sent + released["skipped"] + released["deferred"] >= held
+    assert clinic.sent_files() == sent
     assert not [r for r in clinic.reminders("pending") if (r["reason"] or "").startswith("held:")]
 
 
