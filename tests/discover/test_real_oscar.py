@@ -1,4 +1,4 @@
-"""`discover` on the real shape of OSCAR EMR in MariaDB (tests/fixtures/ehr/oscar, with its
+"""`discover` on the real shape of OSCAR EMR in MariaDB (tests/fixtures/oscar, with its
 SOURCE note): MyISAM tables with no declared foreign key, the visit's day (`appointment_date`)
 apart from its times (`start_time`, `end_time`), the doctor named by a text `provider_no` into
 `provider`, the patient by a number `demographic_no` into `demographic` (home phone `phone`,
@@ -23,7 +23,7 @@ from tests.discover import real_ehr_support as real
 
 ZONE = "America/Toronto"
 REGION = "CA"
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "ehr" / "oscar" / "schema.sql"
+FIXTURE = real.data.OSCAR_SCHEMA  # the one copy of OSCAR's tables, shared with the recognition tests
 DOCTORS = [("101", "Sarah", "Chen"), ("102", "Michael", "Tremblay"), ("999998", "Nurse", "Practitioner")]
 CODES = {"t": "booked", "T": "booked", "H": "arrived", "N": "noshow", "C": "cancelled", "B": "fulfilled"}
 WEIGHTS = [70, 10, 5, 4, 7, 4]
