@@ -114,6 +114,10 @@ def test_a_failure_gets_its_row_and_the_next_idle_poll_ends_it(tmp_path: Path, s
     assert orjson.loads(rows[-1].counts)["idle_polls"] == 2
     with store.engine.connect() as connection:
         assert connector_health(connection)["emr"].failing_runs == 0
+    # seven polls in six rows: the history's count of them, as the readers of "polls since" take it
+    assert store.polls_recorded(["emr", "other"]) == {"emr": 7, "other": 0}
+    poll_connector_job(ctx, "emr")
+    assert len(_runs(store)) == 6 and store.polls_recorded(["emr"]) == {"emr": 8}
 
 
 def test_a_poll_with_something_new_gets_its_full_record(tmp_path: Path, store: Store,
