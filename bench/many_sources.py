@@ -29,9 +29,13 @@ the stages have read the whole outbox.
 
 **The measures** (all from the same run):
 
-- *polled once per interval*: from the store's run history (``syncrun``), per source, the gaps
-  between its polls' starts: a gap under half an interval is a source polled twice, a gap over
-  an interval plus ``SLACK`` (or no poll that near the window's edges) one missed;
+- *polled once per interval*: from the workers' own record of each poll (their JSON log's
+  ``job.finished`` line of the poll job, at its end; skipped polls left out), per source, the
+  gaps between its polls' ends: a gap under half an interval is a source polled twice, a gap
+  over an interval plus ``SLACK`` (or no poll that near the window's edges) one missed. Not
+  the store's run history: consecutive idle polls share one row there, moved to the latest
+  (``RunLog.note_idle_poll``), so it keeps no time for the others; it counts them, which the
+  bench reports beside the logs' count (``RunLog.polls_recorded`` at the window's two edges);
 - *change latency*: ``--change-share`` of the sources a minute, one visit's time is moved at its
   source (SQL ``UPDATE``, a new CSV file, the FHIR tenant's control call); the latency is the time
   until the store holds the new version and reminders planned for that version (polled every
@@ -45,7 +49,7 @@ the stages have read the whole outbox.
   ``GET`` of a FHIR tenant's incremental search;
 - *memory*: each worker's RSS at the window's start, its highest, and at the end;
 - *a worker killed*: ``--kill-at`` through the window one worker gets SIGKILL; for every source,
-  the time from the kill to its next poll (target: within one interval plus ``SLACK``).
+  the time from the kill to its next poll's end (target: within one interval plus ``SLACK``).
 
 Raw files (settings, worker logs, samples, the JSON of every figure) stay in ``--workdir``
 (a new folder under /tmp by default); the schemas are dropped unless ``--keep``.
@@ -82,6 +86,8 @@ import psycopg
 from bench.fhir_tenants import first_start
 from bench.harness import POSTGRES_ADMIN_URL, ROOT, Table, child_env, load_1min, ratio, render, run_case
 from clinicsync.sync.cli.demo import COLUMNS
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 
 CLINICSYNC = Path(sys.executable).parent / "clinicsync"
 ZONE = "America/New_York"
@@ -366,9 +372,48 @@ def warm(db: psycopg.Connection[Any], names: set[str], hung: set[str]) -> tuple[
 
 
 def poll_history(db: psycopg.Connection[Any], since: datetime) -> list[tuple[str, str, datetime, datetime | None]]:
+    """The run rows started since ``since``: a row for each poll that stored or failed something,
+    and one for each run of idle polls (its latest poll's start and end): the polls' wall time
+    (the idle ones sampled by their streaks' latest), never their count or times."""
     return [(r[0], r[1], r[2], r[3]) for r in db.execute(
         "SELECT connector, status, started_at, finished_at FROM syncrun WHERE started_at >= %s ORDER BY started_at",
         [since])]
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One poll as the worker that ran it logged it: ``job.finished`` (or ``job.crashed``) of
+    its poll job, at the poll's end."""
+
+    source: str
+    worker: int
+    ended: float  # epoch seconds
+    failed: bool
+
+
+def logged_polls(log: Path, worker: int) -> list[Poll] | None:
+    """Every poll this worker ran, from its JSON log, skipped ones (another worker held the
+    source) left out; None when its log names no poll job (another scheduler's wording)."""
+    polls, named = [], False
+    with log.open("rb") as handle:
+        for raw in handle:
+            if b'"job": "poll' not in raw or (b"job.finished" not in raw and b"job.crashed" not in raw):
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            job = str(line.get("job", ""))
+            if line.get("event") not in ("job.finished", "job.crashed") or not job.startswith("poll"):
+                continue
+            named = True
+            source = job.split(":", 1)[-1]
+            report = (line.get("result") or {}).get(source) or {}
+            if isinstance(report, dict) and report.get("skipped"):
+                continue
+            ended = datetime.fromisoformat(str(line["timestamp"]).replace("Z", "+00:00")).timestamp()
+            polls.append(Poll(source, worker, ended, line["event"] == "job.crashed" or bool(line.get("failed"))))
+    return polls if named else None
 
 
 # -- changes at the sources -------------------------------------------------------------------------
@@ -472,16 +517,18 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
-def judge_polls(history: list[tuple[str, str, datetime, datetime | None]], sources: list[Source], w0: float,
-                w1: float, interval: float, killed_at: float | None) -> dict[str, Any]:
-    """Per source, from its polls' starts: polled twice (a gap under half an interval), missed (a
-    gap over interval + SLACK, or none that near the window's edges), and after the kill."""
-    starts: dict[str, list[float]] = {s.name: [] for s in sources}
+def judge_polls(polls: list[Poll], history: list[tuple[str, str, datetime, datetime | None]], sources: list[Source],
+                w0: float, w1: float, interval: float, killed_at: float | None) -> dict[str, Any]:
+    """Per source, from its polls' ends (the workers' logs): polled twice (a gap under half an
+    interval), missed (a gap over interval + SLACK, or none that near the window's edges), and
+    after the kill. A poll's wall time from the run history (``poll_history``)."""
+    ends: dict[str, list[float]] = {s.name: [] for s in sources}
     statuses: dict[str, int] = {}
-    for name, status, started, _finished in history:
-        if name in starts:
-            starts[name].append(started.timestamp())
-            if w0 <= started.timestamp() < w1:
+    for poll in sorted(polls, key=lambda p: p.ended):
+        if poll.source in ends:
+            ends[poll.source].append(poll.ended)
+            if w0 <= poll.ended < w1:
+                status = "failed" if poll.failed else "ok"
                 statuses[status] = statuses.get(status, 0) + 1
     twice: list[str] = []
     missed: list[str] = []
@@ -489,9 +536,9 @@ def judge_polls(history: list[tuple[str, str, datetime, datetime | None]], sourc
     polls_in_window = 0
     hung = {s.name for s in sources if s.hung}
     durations = sorted((finished - started).total_seconds() for name, _st, started, finished in history
-                       if finished is not None and name in starts and name not in hung
+                       if finished is not None and name in ends and name not in hung
                        and w0 <= started.timestamp() < w1)
-    for name, times in starts.items():
+    for name, times in ends.items():
         inside = [t for t in times if w0 <= t < w1]
         polls_in_window += len(inside)
         if name in hung:
@@ -524,27 +571,10 @@ def judge_polls(history: list[tuple[str, str, datetime, datetime | None]], sourc
 
 
 def worker_polls(log: Path, since: float, until: float) -> int | None:
-    """Polls this worker ran between the two times (epoch), from its JSON log: its poll jobs'
-    ``job.finished`` lines, less those that skipped a source another worker held. None when its
-    log names no poll job (another scheduler's wording): the store's count is shared then."""
-    count, named = 0, False
-    with log.open("rb") as handle:
-        for raw in handle:
-            if b"job.finished" not in raw or b'"poll' not in raw:
-                continue
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                continue
-            if line.get("event") != "job.finished" or not str(line.get("job", "")).startswith("poll"):
-                continue
-            named = True
-            if b'"skipped": "skipped' in raw:
-                continue
-            when = datetime.fromisoformat(str(line["timestamp"]).replace("Z", "+00:00")).timestamp()
-            if since <= when < until:
-                count += 1
-    return count if named else None
+    """Polls this worker ran between the two times (epoch), from its JSON log (``logged_polls``).
+    None when its log names no poll job (another scheduler's wording)."""
+    polls = logged_polls(log, 0)
+    return None if polls is None else sum(1 for p in polls if since <= p.ended < until)
 
 
 def cpu_between(worker: Worker, since: float, until: float) -> tuple[float, float, float] | None:
@@ -677,6 +707,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"({done}/{len(names)} sources, {counts[0]} visits, {counts[1]} reminders); measuring {args.minutes:g} min")
 
         # the measured window
+        runs = Store(make_engine(store_url))  # the run history's count of polls (RunLog.polls_recorded)
+        stack.callback(runs.engine.dispose)
+        recorded = {"start": runs.polls_recorded(sorted(names))}
         w0 = time.time()
         for worker in workers:
             worker.sample()
@@ -696,6 +729,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for edge, at in list(edges.items()):
                 if now >= at:
                     del edges[edge]
+                    if edge == "window_end":
+                        recorded["end"] = runs.polls_recorded(sorted(names))
                     for worker in workers:
                         if worker.killed_at is None:
                             worker.sample()
@@ -725,19 +760,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if worker.killed_at is None:
                 worker.sample()
         history = poll_history(store, history_from)
+        polls = [p for w in workers for p in logged_polls(w.log, w.number) or []]
         killed_at = workers[-1].killed_at if kill_at is not None else None
         result["window"] = {"start": datetime.fromtimestamp(w0, UTC).isoformat(),
                             "end": datetime.fromtimestamp(w1, UTC).isoformat(),
                             "killed_at": datetime.fromtimestamp(killed_at, UTC).isoformat() if killed_at else None}
-        result["polls"] = judge_polls(history, sources, w0, w1, args.interval, killed_at)
-        hung_runs = [(n, st) for n, st, started_at, _f in history if n in hung and w0 <= started_at.timestamp() < w1]
-        result["hung_polls"] = {"runs": len(hung_runs), "failed": sum(1 for _n, st in hung_runs if st == "failed")}
+        result["polls"] = judge_polls(polls, history, sources, w0, w1, args.interval, killed_at)
+        result["polls"]["recorded_in_window"] = sum(recorded["end"].values()) - sum(recorded["start"].values())
+        hung_runs = [p for p in polls if p.source in hung and w0 <= p.ended < w1]
+        result["hung_polls"] = {"runs": len(hung_runs), "failed": sum(1 for p in hung_runs if p.failed)}
         latencies = [c.latency for c in changes if c.latency is not None]
         # each change's wait split: until its source's next poll finished, and from there until seen
         finishes: dict[str, list[float]] = {}
-        for n, _st, _started, finished in history:
-            if finished is not None:
-                finishes.setdefault(n, []).append(finished.timestamp())
+        for poll in polls:
+            finishes.setdefault(poll.source, []).append(poll.ended)
         waits, after = [], []
         for c in changes:
             polled = min((t for t in finishes.get(c.source, []) if t > c.made_at), default=None)
@@ -755,8 +791,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "after_poll_p50": percentile(after, 0.5), "after_poll_p99": percentile(after, 0.99),
             "list": [asdict(c) for c in changes]}
         result["history"] = [[n, st, a.isoformat(), f.isoformat() if f else None] for n, st, a, f in history]
+        result["logged_polls"] = [asdict(p) for p in polls]
         # CPU and polls per worker: the quiet phase (idle polls only), the rest (with changes), all
-        polls_total = sum(1 for n, _s, st, _f in history if n in names and w0 <= st.timestamp() < w1)
+        polls_total = sum(1 for p in polls if p.source in names and w0 <= p.ended < w1)
         result["phases"] = {"quiet_minutes": (q1 - w0) / 60, "busy_minutes": (w1 - q1) / 60}
         per_worker = []
         for worker in workers:
@@ -814,19 +851,21 @@ def tables(result: dict[str, Any]) -> list[Table]:
              value=f"{result['machine_load_start']:.2f} / {result['machine_load_end']:.2f}")
 
     polls = result["polls"]
-    sched = Table("Polled once per interval (run history of the store)", ["figure", "value", "goal", "met"])
+    sched = Table("Polled once per interval (each poll's end in the workers' logs)", ["figure", "value", "goal", "met"])
     sched.add(figure="polls in the window (all sources) / one per source per interval", value=polls["polls_in_window"],
               goal=polls["expected_polls"], met=None)
+    sched.add(figure="polls in the window as the run history counts them (idle rows count their polls)",
+              value=polls.get("recorded_in_window"), goal=polls["polls_in_window"], met=None)
     sched.add(figure="sources polled twice within half an interval", value=polls["polled_twice"], goal=0,
               met=polls["polled_twice"] == 0)
     sched.add(figure=f"sources with a gap over interval + {SLACK:g} s", value=polls["missed"], goal=0,
               met=polls["missed"] == 0)
-    sched.add(figure="wall time of a poll (not hung): median / p99 / max, s",
+    sched.add(figure="wall time of a poll (not hung; run history: an idle streak's latest): median / p99 / max, s",
               value=" / ".join(f"{polls[k]:.2f}" if polls[k] is not None else "n/a"
                                for k in ("poll_seconds_p50", "poll_seconds_p99", "poll_seconds_max")),
               goal="", met=None)
-    sched.add(figure="run statuses in the window", value=json.dumps(polls["statuses"]), goal="", met=None)
-    sched.add(figure="hung sources' runs in the window (failed)",
+    sched.add(figure="poll outcomes in the window", value=json.dumps(polls["statuses"]), goal="", met=None)
+    sched.add(figure="hung sources' polls in the window (failed)",
               value=f"{result['hung_polls']['runs']} ({result['hung_polls']['failed']})", goal="", met=None)
     if result["window"]["killed_at"]:
         sched.add(figure="after the kill: longest wait for a source's next poll, s", value=polls["after_kill_max"],

@@ -5,10 +5,10 @@ source means, field by field (names of the fields that differ, never values)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -18,6 +18,8 @@ from tests.discover import sql_support as data
 ZONE = "America/New_York"
 STATUS = ["booked", "cancelled", "fulfilled", "noshow"]
 Want = dict[str, dict[str, Any]]  # visit id -> {"patient": …, "phone": …, "doctor": …, "doctor_name": …}
+PEOPLE_FIELDS = ("status", "patient", "name", "phone", "email", "doctor", "doctor_name", "doctor_email")
+T = TypeVar("T")
 
 
 def create(cursor: Any, dialect: str, ddl: str) -> None:
@@ -51,6 +53,18 @@ def discover_and_sync(url: str, tmp_path: Path, cli: Any,
     report = json.loads(sync_out)["connectors"][connector["name"]]
     assert (report["error"], report["quarantined"]) == (None, 0), report
     return fields, out, data.stored(run)
+
+
+def built_and_synced(server: ehr.Server, fill: Callable[[Any, str], T], tmp_path: Path,
+                     cli: Any) -> tuple[T, dict[str, Any], dict[str, dict[str, Any]]]:
+    """``fill(cursor, dialect)`` run in the test's server (it creates its tables and rows and
+    returns what the store must hold), then discover_and_sync: what fill returned, the
+    mapping's fields and the stored visits by id."""
+    url, opener, dialect = server
+    with opener() as cursor:
+        filled = fill(cursor, dialect)
+    fields, _, found = discover_and_sync(url, tmp_path, cli)
+    return filled, fields, found
 
 
 def wrong(found: dict[str, dict[str, Any]], want: Want, checked: Sequence[str]) -> dict[str, list[str]]:

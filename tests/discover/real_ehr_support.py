@@ -1,6 +1,7 @@
-"""Shared by the tests that run discover on the real shape of two open-source EHRs (issue 57's
-held-out schemas: Bahmni on OpenMRS, GNU Health on Tryton): the admin's settings file, the
-fixture's DDL run statement by statement, and the per-visit comparison with the store."""
+"""Shared by the tests that run discover on the real shape of open-source EHRs and booking
+tools (first issue 57's held-out schemas: Bahmni on OpenMRS, GNU Health on Tryton): the
+product's rows built and the admin's settings file, the fixture's DDL run statement by
+statement, and the per-visit comparison with the store."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -17,6 +18,7 @@ from tests.discover import sql_support as data
 ADMIN_LIMIT = 10  # lines the admin types: the issue's goal for a schema no preset knows
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ehr"
 Want = tuple[str, str, str, str, str | None, str]  # UTC start, status, patient id, name, E.164 phone, doctor id
+T = TypeVar("T")
 
 
 def settings_file(folder: Path, zone: str, region: str) -> Path:
@@ -34,7 +36,7 @@ def settings_file(folder: Path, zone: str, region: str) -> Path:
     return path
 
 
-def built(database: dict[str, Any], build: Callable[[Any], dict[str, Want]]) -> dict[str, Want]:
+def built(database: dict[str, Any], build: Callable[[Any], T]) -> T:
     """``build`` run on a cursor of the test's MariaDB database: what the store must then hold."""
     connection = data.mysql(database)
     try:
@@ -44,13 +46,26 @@ def built(database: dict[str, Any], build: Callable[[Any], dict[str, Want]]) -> 
         connection.close()
 
 
-def load_schema(cursor: Any, product: str) -> None:
-    """The product's trimmed DDL (tests/fixtures/ehr/<product>/schema.sql), comments aside."""
-    text = (FIXTURES / product / "schema.sql").read_text(encoding="utf-8")
-    ddl = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+def admin_start(database: dict[str, Any], build: Callable[[Any], T], folder: Path, zone: str, region: str,
+                cli: Any) -> tuple[T, Path, Any]:
+    """What every test of a product's real shape in MariaDB starts with: the product's rows
+    built, the admin's settings file written, and the CLI that runs on it."""
+    truth = built(database, build)
+    settings = settings_file(folder, zone, region)
+    return truth, settings, cli(settings)
+
+
+def run_ddl(cursor: Any, path: Path) -> None:
+    """A fixture's DDL run statement by statement, its ``--`` comment lines aside."""
+    ddl = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("--"))
     for statement in ddl.split(";"):
         if statement.strip():
             cursor.execute(statement)
+
+
+def load_schema(cursor: Any, product: str) -> None:
+    """The product's trimmed DDL (tests/fixtures/ehr/<product>/schema.sql), comments aside."""
+    run_ddl(cursor, FIXTURES / product / "schema.sql")
 
 
 def wrong_fields(got: dict[str, Any] | None, want: Want, zone: str) -> list[str]:

@@ -35,10 +35,7 @@ PATIENTS, VISITS = 60, 150
 
 def build(cursor: Any) -> dict[str, dict[str, Any]]:
     """The product's rows; what the store must then hold per visit."""
-    ddl = "\n".join(line for line in FIXTURE.read_text(encoding="utf-8").splitlines() if not line.startswith("--"))
-    for statement in ddl.split(";"):
-        if statement.strip():
-            cursor.execute(statement)
+    real.run_ddl(cursor, FIXTURE)
     rng = random.Random(6502)
     now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, second=0, microsecond=0)  # the clinic's clock
     old = now - timedelta(days=200)
@@ -115,11 +112,9 @@ def test_easyappointments_patient_and_doctor_are_two_roles_of_one_users_table(
     table (``id_users_provider``) is the doctor, the row's ``start_datetime`` (not the booking's
     or the row's creation stamp) the start, and neither reference's row lends the other its
     phone or email."""
-    truth = real.built(mariadb_database, build)
+    truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     if how == "older-version":
         real.built(mariadb_database, lambda cursor: cursor.execute("ALTER TABLE ea_users DROP COLUMN language"))
-    settings = real.settings_file(tmp_path, ZONE, REGION)
-    run = cli(settings)
     command = [str(mariadb_database["url"])] + (["--table", "ea_appointments"] if how == "by-its-shape" else [])
     connector = real.discover_then_check(run, settings, command)
     assert ("query_preset" in connector) is (how == "recognized")

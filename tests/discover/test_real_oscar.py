@@ -1,4 +1,4 @@
-"""`discover` on the real shape of OSCAR EMR in MariaDB (tests/fixtures/ehr/oscar, with its
+"""`discover` on the real shape of OSCAR EMR in MariaDB (tests/fixtures/oscar, with its
 SOURCE note): MyISAM tables with no declared foreign key, the visit's day (`appointment_date`)
 apart from its times (`start_time`, `end_time`), the doctor named by a text `provider_no` into
 `provider`, the patient by a number `demographic_no` into `demographic` (home phone `phone`,
@@ -23,7 +23,7 @@ from tests.discover import real_ehr_support as real
 
 ZONE = "America/Toronto"
 REGION = "CA"
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "ehr" / "oscar" / "schema.sql"
+FIXTURE = real.data.OSCAR_SCHEMA  # the one copy of OSCAR's tables, shared with the recognition tests
 DOCTORS = [("101", "Sarah", "Chen"), ("102", "Michael", "Tremblay"), ("999998", "Nurse", "Practitioner")]
 CODES = {"t": "booked", "T": "booked", "H": "arrived", "N": "noshow", "C": "cancelled", "B": "fulfilled"}
 WEIGHTS = [70, 10, 5, 4, 7, 4]
@@ -34,10 +34,7 @@ PATIENTS, VISITS = 50, 140
 
 def build(cursor: Any) -> dict[str, dict[str, Any]]:
     """The product's rows; what the store must then hold per visit."""
-    ddl = "\n".join(line for line in FIXTURE.read_text(encoding="utf-8").splitlines() if not line.startswith("--"))
-    for statement in ddl.split(";"):
-        if statement.strip():
-            cursor.execute(statement)
+    real.run_ddl(cursor, FIXTURE)
     rng = random.Random(6503)
     now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, second=0, microsecond=0)  # the clinic's clock
     now -= timedelta(minutes=now.minute % 15)  # rows created on the quarter hour: creation stamps on the
@@ -95,9 +92,7 @@ STATUS_LINES = "status_map:\n  t: booked\n  H: arrived\n  N: noshow\n  C: cancel
 
 @pytest.mark.mariadb
 def test_oscar_recognized(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:
-    truth = real.built(mariadb_database, build)
-    settings = real.settings_file(tmp_path, ZONE, REGION)
-    run = cli(settings)
+    truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
     assert connector["query_preset"] == "oscar"
     _compare(run, connector, truth)
@@ -109,9 +104,7 @@ def test_oscar_by_its_shape(mariadb_database: dict[str, Any], tmp_path: Path, cl
     window is on the day column (never every row of the table), the number and text references
     with no declared key are followed to the patient's and the doctor's names, and the status
     letters are asked for, not guessed: `check` fails until the admin maps them."""
-    truth = real.built(mariadb_database, build)
-    settings = real.settings_file(tmp_path, ZONE, REGION)
-    run = cli(settings)
+    truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     before = settings.read_text(encoding="utf-8")
     # no --timezone nor --stored-times: the visits' hours (none at night read as local time, some
     # read as UTC) say the practice system keeps the clinic's wall clock

@@ -31,7 +31,8 @@ CREATE TABLE visit (visit_no INTEGER PRIMARY KEY, visit_date DATE, start_time TI
 DOCTORS = {7: ("Ana", "Ruiz", "a.ruiz@clinic.example.org"), 8: ("Ben", "Okoro", "b.okoro@clinic.example.org")}
 
 
-def _fill(cursor: Any) -> tuple[follow.Want, dict[str, str]]:
+def _fill(cursor: Any, dialect: str) -> tuple[follow.Want, dict[str, str]]:
+    follow.create(cursor, dialect, DDL)
     for number, (first, last, email) in DOCTORS.items():
         cursor.execute("INSERT INTO doctor VALUES (%s, %s, %s, %s)", (number, first, last, email))
     for p in range(1, 31):
@@ -54,15 +55,10 @@ def _fill(cursor: Any) -> tuple[follow.Want, dict[str, str]]:
 
 
 def test_day_and_times_apart_and_references_by_value(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
-    url, opener, dialect = server
-    with opener() as cursor:
-        follow.create(cursor, dialect, DDL)
-        want, ends = _fill(cursor)
-    fields, _, found = follow.discover_and_sync(url, tmp_path, cli)
+    (want, ends), fields, found = follow.built_and_synced(server, _fill, tmp_path, cli)
     connector = yaml.safe_load((tmp_path / "settings.yaml").read_text(encoding="utf-8"))["connectors"][0]
     assert "a.visit_date BETWEEN CAST(:window_start AS DATE) AND CAST(:window_end AS DATE)" in connector["query"]
     assert fields["start"] == {"date": "visit_date", "time": "start_time"}
     assert fields["end"] == {"date": "visit_date", "time": "end_time"}
-    checked = ["status", "patient", "name", "phone", "email", "doctor", "doctor_name", "doctor_email"]
-    assert follow.wrong(found, want, checked) == {}
+    assert follow.wrong(found, want, follow.PEOPLE_FIELDS) == {}
     assert [k for k, end in ends.items() if found[k]["end"] != end] == []

@@ -59,11 +59,7 @@ def _fill(cursor: Any, dialect: str) -> tuple[follow.Want, dict[str, str]]:
 
 
 def test_two_references_into_one_users_table(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
-    url, opener, dialect = server
-    with opener() as cursor:
-        want, starts = _fill(cursor, dialect)
-    fields, _, found = follow.discover_and_sync(url, tmp_path, cli)
+    (want, starts), fields, found = follow.built_and_synced(server, _fill, tmp_path, cli)
     assert fields["start"] == {"from": "start_datetime"}
-    checked = ["status", "patient", "name", "phone", "email", "doctor", "doctor_name", "doctor_email"]
-    assert follow.wrong(found, want, checked) == {}
+    assert follow.wrong(found, want, follow.PEOPLE_FIELDS) == {}
     assert [k for k, start in starts.items() if found[k]["start"] != start] == []

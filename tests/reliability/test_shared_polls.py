@@ -12,33 +12,25 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
-from sqlalchemy import select
 
 from clinicsync.sync.store.db import make_engine
-from clinicsync.sync.store.run_log import IDLE_POLLS
-from clinicsync.sync.store.tables import SYNC_RUNS
+from clinicsync.sync.store.store import Store
 from tests.reliability.harness import Child, wait_for, write_drop, write_settings
 
 pytestmark = [pytest.mark.soak, pytest.mark.postgres]
 SOURCES, INTERVAL = 6, 2
+NAMES = [f"s{n}" for n in range(SOURCES)]
 
 
 def _polls(url: str) -> Counter[str]:
-    """Each source's polls so far, as the run history records them: a run row is one poll,
-    except a row that stands for idle polls, which counts them (``idle_polls``,
-    sync/store/run_log.py ``note_idle_poll``: consecutive idle polls share one row)."""
-    engine = make_engine(url)
+    """Each source's polls so far, as the run history records them (RunLog.polls_recorded:
+    consecutive idle polls share one row, which counts them)."""
+    store = Store(make_engine(url))
     try:
-        with engine.connect() as connection:
-            rows = connection.execute(select(SYNC_RUNS.c.connector, SYNC_RUNS.c.counts)).all()
+        return Counter(store.polls_recorded(NAMES))
     finally:
-        engine.dispose()
-    polls: Counter[str] = Counter()
-    for connector, counts in rows:
-        polls[connector] += int(orjson.loads(counts or "{}").get(IDLE_POLLS, 1))
-    return polls
+        store.engine.dispose()
 
 
 def _polls_between(before: Counter[str], after: Counter[str]) -> Counter[str]:
@@ -64,7 +56,7 @@ def test_two_workers_share_the_polls_and_a_killed_one_loses_its_sources(postgres
         time.sleep(5 * INTERVAL)
         window = _polls_between(since, _polls(postgres_url))
         # Five slots in the window, one poll each (one more at an edge): never one per worker (ten).
-        assert set(window) == {f"s{n}" for n in range(SOURCES)}
+        assert set(window) == set(NAMES)
         assert all(4 <= count <= 6 for count in window.values()), window
         assert _polled_by(a) > 0 and _polled_by(b) > 0, "one worker did every poll"
 

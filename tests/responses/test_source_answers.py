@@ -18,6 +18,7 @@ from clinicsync.sync.cli.demo import generate_rows
 from clinicsync.sync.store.db import make_engine
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from tests.connectors.test_csv_drop import COLUMNS, TOMORROW, write_drop
+from tests.sync.hash_support import PatientBefore
 
 MAPPING = """\
 name: desk
@@ -126,17 +127,6 @@ def test_an_appointment_without_an_answer_hashes_as_before_answers_existed() -> 
     start = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
     fields = ("A1", "booked", start, start + timedelta(minutes=30), "America/New_York", "Checkup", "Main",
               NormalizedPatient("P1", "Ann Lee", "+12015550100"), None, start)
-    @dataclass(frozen=True, slots=True)
-    class PatientBefore:  # NormalizedPatient before its fallback numbers
-        external_id: str
-        name: str | None = None
-        phone: str | None = None
-        email: str | None = None
-        language: str | None = None
-        channel: str | None = None
-        allow_sms: bool = True
-        allow_email: bool = True
-
     before = (*fields[:7], PatientBefore("P1", "Ann Lee", "+12015550100"), *fields[8:])
     assert _appointment_hash(NormalizedAppointment(*fields)) == content_hash(Before(*before))
     assert _appointment_hash(NormalizedAppointment(*fields, answer="accepted")) != content_hash(Before(*before))

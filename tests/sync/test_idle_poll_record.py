@@ -12,23 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.checks.queries import connector_health, connector_status
 from clinicsync.sync.checks.stalls import find_stalls
-from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.runs.run_progress import STAGES
 from clinicsync.sync.service.jobs import ServiceContext, poll_connector_job
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import SYNC_RUNS
-from tests.reliability.harness import write_drop, write_settings
-
-
-def _context(tmp_path: Path, store: Store, store_url: str) -> ServiceContext:
-    write_drop(tmp_path / "drop", "a.csv", 20, prefix="P-")
-    return ServiceContext(load_settings(write_settings(tmp_path, store_url, [
-        {"name": "emr", "drop_dir": str(tmp_path / "drop")}])), store)
+from tests.reliability.harness import write_drop
+from tests.sync.conftest import statements_during
 
 
 def _runs(store: Store) -> list[Any]:
@@ -43,16 +37,7 @@ def _import_stages(store: Store) -> int:
 
 
 def _writes(store: Store, ctx: ServiceContext) -> list[str]:
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        result = poll_connector_job(ctx, "emr")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
+    result, statements = statements_during(store, lambda: poll_connector_job(ctx, "emr"))
     assert result is not None
     return [s for s in statements if not s.startswith("SELECT")]
 
@@ -65,8 +50,8 @@ def _age_history(store: Store, by: timedelta) -> None:
                 started_at=row.started_at - by, finished_at=row.finished_at and row.finished_at - by))
 
 
-def test_idle_polls_write_one_row_then_move_it(tmp_path: Path, store: Store, store_url: str) -> None:
-    ctx = _context(tmp_path, store, store_url)
+def test_idle_polls_write_one_row_then_move_it(store: Store, poll_context: ServiceContext) -> None:
+    ctx = poll_context
     poll_connector_job(ctx, "emr")  # the first import: its full record
     assert [(r.status, orjson.loads(r.counts)["created"]) for r in _runs(store)] == [("ok", 20)]
     stages = _import_stages(store)
@@ -96,9 +81,9 @@ def test_idle_polls_write_one_row_then_move_it(tmp_path: Path, store: Store, sto
     assert status["last_status"] == "ok" and status["failing_runs"] == 0
 
 
-def test_a_source_that_stops_polling_is_still_reported(tmp_path: Path, store: Store, store_url: str) -> None:
+def test_a_source_that_stops_polling_is_still_reported(store: Store, poll_context: ServiceContext) -> None:
     """The idle row moves only when a poll happens: hours without one, the stall is seen."""
-    ctx = _context(tmp_path, store, store_url)
+    ctx = poll_context
     poll_connector_job(ctx, "emr")
     poll_connector_job(ctx, "emr")
     poll_connector_job(ctx, "emr")
@@ -107,8 +92,8 @@ def test_a_source_that_stops_polling_is_still_reported(tmp_path: Path, store: St
 
 
 def test_a_failure_gets_its_row_and_the_next_idle_poll_ends_it(tmp_path: Path, store: Store,
-                                                                store_url: str) -> None:
-    ctx = _context(tmp_path, store, store_url)
+                                                                poll_context: ServiceContext) -> None:
+    ctx = poll_context
     poll_connector_job(ctx, "emr")
     poll_connector_job(ctx, "emr")  # idle
     drop = tmp_path / "drop"
@@ -129,10 +114,15 @@ def test_a_failure_gets_its_row_and_the_next_idle_poll_ends_it(tmp_path: Path, s
     assert orjson.loads(rows[-1].counts)["idle_polls"] == 2
     with store.engine.connect() as connection:
         assert connector_health(connection)["emr"].failing_runs == 0
+    # seven polls in six rows: the history's count of them, as the readers of "polls since" take it
+    assert store.polls_recorded(["emr", "other"]) == {"emr": 7, "other": 0}
+    poll_connector_job(ctx, "emr")
+    assert len(_runs(store)) == 6 and store.polls_recorded(["emr"]) == {"emr": 8}
 
 
-def test_a_poll_with_something_new_gets_its_full_record(tmp_path: Path, store: Store, store_url: str) -> None:
-    ctx = _context(tmp_path, store, store_url)
+def test_a_poll_with_something_new_gets_its_full_record(tmp_path: Path, store: Store,
+                                                        poll_context: ServiceContext) -> None:
+    ctx = poll_context
     poll_connector_job(ctx, "emr")
     poll_connector_job(ctx, "emr")  # idle: its row
     stages = _import_stages(store)
@@ -150,10 +140,11 @@ def test_a_poll_with_something_new_gets_its_full_record(tmp_path: Path, store: S
     assert len(_runs(store)) == 4
 
 
-def test_a_re_export_of_the_same_rows_is_an_idle_poll(tmp_path: Path, store: Store, store_url: str) -> None:
+def test_a_re_export_of_the_same_rows_is_an_idle_poll(tmp_path: Path, store: Store,
+                                                      poll_context: ServiceContext) -> None:
     """A byte-different file of the same rows: every row read and found unchanged, the file's
     new digest stored, and the run recorded as idle (no import stage row)."""
-    ctx = _context(tmp_path, store, store_url)
+    ctx = poll_context
     poll_connector_job(ctx, "emr")
     stages = _import_stages(store)
     export = tmp_path / "drop" / "a.csv"

@@ -5,14 +5,10 @@ still act, when there is something to find. On SQLite and PostgreSQL (the ``stor
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import structlog
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.ingest.engine import CRASHING, FAILING
 from clinicsync.sync.runs.poll_state import read_poll_state
 from clinicsync.sync.runs.standing import Standing, end_all, head_of
@@ -20,15 +16,9 @@ from clinicsync.sync.service.jobs import ServiceContext, poll_connector_job
 from clinicsync.sync.store.quarantine import OPEN
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import HOUSEKEEPING, QUARANTINE, SYNC_RUNS
-from tests.reliability.harness import write_drop, write_settings
+from tests.sync.conftest import statements_during
 
 log = structlog.get_logger("test")
-
-
-def _context(tmp_path: Path, store: Store, store_url: str) -> ServiceContext:
-    write_drop(tmp_path / "drop", "a.csv", 20, prefix="P-")
-    return ServiceContext(load_settings(write_settings(tmp_path, store_url, [
-        {"name": "emr", "drop_dir": str(tmp_path / "drop")}])), store)
 
 
 def _open_item(store: Store, connector: str) -> None:
@@ -64,21 +54,11 @@ def test_the_state_says_what_is_open_and_what_stands(store: Store) -> None:
 
 
 def test_an_idle_poll_reads_no_open_items_and_no_conditions_and_closes_no_runs_when_none_are(
-        tmp_path: Path, store: Store, store_url: str) -> None:
+        store: Store, poll_context: ServiceContext) -> None:
     """Counted in statements: the old poll read the open items and the conditions, and closed the
     runs left running, at every poll."""
-    ctx = _context(tmp_path, store, store_url)
-    poll_connector_job(ctx, "emr")
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        result = poll_connector_job(ctx, "emr")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
+    poll_connector_job(poll_context, "emr")
+    result, statements = statements_during(store, lambda: poll_connector_job(poll_context, "emr"))
     assert result is not None and not result["failed"] and result["emr"]["created"] == 0
     assert not [s for s in statements if s.startswith("SELECT quarantine.")], statements
     assert not [s for s in statements if s.startswith("SELECT housekeeping.")], statements
@@ -89,26 +69,15 @@ def test_an_idle_poll_reads_no_open_items_and_no_conditions_and_closes_no_runs_w
 
 
 def test_a_condition_standing_at_the_start_ends_and_an_open_item_is_still_read(
-        tmp_path: Path, store: Store, store_url: str) -> None:
-    ctx = _context(tmp_path, store, store_url)
-    poll_connector_job(ctx, "emr")
+        store: Store, poll_context: ServiceContext) -> None:
+    poll_connector_job(poll_context, "emr")
     FAILING.seen(store.engine, log, "emr", state="the folder is gone")  # as a failed poll leaves it
     assert head_of((FAILING, "emr", "")) in _tasks(store)
     _open_item(store, "emr")
-    reads: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if statement.lstrip().startswith("SELECT quarantine."):
-            reads.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        result = poll_connector_job(ctx, "emr")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
+    result, statements = statements_during(store, lambda: poll_connector_job(poll_context, "emr"))
     assert result is not None and not result["failed"]
     assert not [task for task in _tasks(store) if task.startswith(head_of((FAILING, "emr", "")))]  # ended
-    assert reads  # the open items were read for the run
+    assert [s for s in statements if s.startswith("SELECT quarantine.")]  # the open items were read for the run
 
 
 def test_a_condition_the_state_did_not_ask_for_is_still_ended(store: Store) -> None:
@@ -123,14 +92,6 @@ def test_a_condition_the_state_did_not_ask_for_is_still_ended(store: Store) -> N
     end_all(store.engine, log, [*asked, (future, "emr", "updated_at")], standing=state.standing, asked=state.asked)
     assert not [task for task in _tasks(store) if task.startswith(head_of((future, "emr", "updated_at")))]
     # What was asked and did not stand is not read again.
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        statements.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        end_all(store.engine, log, asked, standing=state.standing, asked=state.asked)
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
+    _, statements = statements_during(
+        store, lambda: end_all(store.engine, log, asked, standing=state.standing, asked=state.asked))
     assert statements == []

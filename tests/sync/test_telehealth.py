@@ -29,6 +29,7 @@ from clinicsync.sync.store.model import Appointment, Event
 from clinicsync.sync.store.store import Mapped, Store
 from tests.sync.calendar.conftest import fake_google, google_calendar_settings, key_file, rsa_key  # noqa: F401
 from tests.sync.calendar.fake_google import FakeGoogle
+from tests.sync.hash_support import PatientBefore
 from tests.sync.reminders.conftest import scripted  # noqa: F401
 from tests.sync.reminders.fakes import read_log
 
@@ -165,17 +166,6 @@ def test_appointments_without_telehealth_hash_as_before_issue_22() -> None:
     from clinicsync.common.hashing import content_hash
     from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
     from clinicsync.sync.store.store import _appointment_hash
-
-    @dataclass(frozen=True)
-    class PatientBefore:  # NormalizedPatient before its fallback numbers
-        external_id: str
-        name: str | None = None
-        phone: str | None = None
-        email: str | None = None
-        language: str | None = None
-        channel: str | None = None
-        allow_sms: bool = True
-        allow_email: bool = True
 
     @dataclass(frozen=True)
     class Before:  # mappings/model.py's NormalizedAppointment before issue 22

@@ -3,7 +3,7 @@ running, and the pruning of old history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import orjson
@@ -65,6 +65,33 @@ class RunLog(StoreBase):
                     return
             connection.execute(_IDLE_RUN, {"run_id": run_id, "connector": connector, "started": started,
                                            "counts": _idle_counts(counts, 1), "now": now})
+
+    def polls_recorded(self, connectors: Collection[str]) -> dict[str, int]:
+        """How many polls the kept run history records for each of ``connectors`` (each named,
+        0 when none): a row is one poll, except a row standing for idle polls, which counts
+        them (``idle_polls``, :meth:`note_idle_poll`). A source that pushes has a row per push.
+
+        The polls since a moment are this read then, subtracted from this read now. Why not the
+        rows started since: an idle row is moved to each later idle poll, so the history keeps
+        no time for a run of idle polls but its latest; counting rows started since a moment
+        misses the earlier ones, and an idle row started since may count polls from before.
+        Rows older than ``run_keep`` are pruned (:meth:`prune_runs`): across a prune the
+        difference falls short. For each poll's time, read the workers' ``job.finished`` log
+        lines (one per poll, at its end)."""
+        names = list(connectors)
+        polls = dict.fromkeys(names, 0)
+        if not names:
+            return polls
+        idle = RUNS.c.counts.like(f'%"{IDLE_POLLS}":%')
+        with self.engine.connect() as connection:
+            for connector, rows in connection.execute(
+                    select(RUNS.c.connector, func.count()).where(RUNS.c.connector.in_(names), ~idle)
+                    .group_by(RUNS.c.connector)):
+                polls[connector] += int(rows)
+            for connector, counts in connection.execute(
+                    select(RUNS.c.connector, RUNS.c.counts).where(RUNS.c.connector.in_(names), idle)):
+                polls[connector] += int(orjson.loads(counts).get(IDLE_POLLS, 1))
+        return polls
 
     def restart_run(self, run_id: str, connector: str) -> tuple[int, int]:
         """``abandon_runs`` then ``start_run``, in one transaction instead of two (a poll's first

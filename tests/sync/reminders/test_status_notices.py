@@ -22,6 +22,7 @@ from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.store import Store, _appointment_hash
+from tests.sync.hash_support import PatientBefore
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import read_log
 
@@ -155,10 +156,7 @@ def test_an_appointment_without_a_reason_hashes_as_before_reasons_existed() -> N
     fields = [f for f in dataclasses.fields(NormalizedAppointment) if f.name not in later]
     Before = dataclasses.make_dataclass("Before", [(f.name, Any, dataclasses.field(default=f.default))
                                                    for f in fields], frozen=True, slots=True)
-    # The patient as it was too: its fallback numbers, unset, are left out of the hash.
-    PatientBefore = dataclasses.make_dataclass(
-        "PatientBefore", [(f.name, Any, dataclasses.field(default=f.default))
-                          for f in dataclasses.fields(NormalizedPatient) if f.name != "fallback_phones"], frozen=True)
+    # The patient as it was too (hash_support.PatientBefore): its fallback numbers, unset, are left out.
     values = ("A1", "booked", START, START + timedelta(minutes=30), "America/New_York", "Checkup", "Main",
               NormalizedPatient("P1", "Ann Lee", "+12015550100"), None, START)
     before = (*values[:7], PatientBefore("P1", "Ann Lee", "+12015550100"), *values[8:])
