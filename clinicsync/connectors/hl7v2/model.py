@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Column, Connection, Index, Text, delete, insert, select, update
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import UtcDateTime, utcnow
 
 CONTROL_ID_MAX = 199  # HL7 v2.5+ (ST 199); longer ids are rejected, never truncated into another's
@@ -36,7 +37,7 @@ class Hl7Message(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
-MESSAGES = Hl7Message.__table__  # type: ignore[attr-defined]
+MESSAGES = table_of(Hl7Message)
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
-from clinicsync.sync.store.model import Appointment, Practitioner
+from clinicsync.sync.store.model import Appointment, Practitioner, table_of
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import DOCTOR_ANSWERS
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-D = Practitioner.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+D = table_of(Practitioner)
 KIND = "doctor_declined"  # the front desk's notice (templates/<lang>/doctor_declined.email.*)
 log = structlog.get_logger("clinicsync.calendar")
 

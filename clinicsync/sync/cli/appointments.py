@@ -212,10 +212,10 @@ def appointment_story(store: Store, connector: str, external_id: str) -> dict[st
     from sqlalchemy import select
 
     from clinicsync.sync.responses.history import visit_history
-    from clinicsync.sync.store.model import Appointment
+    from clinicsync.sync.store.model import Appointment, table_of
     from clinicsync.sync.store.model.reminders import REMINDERS
 
-    A = Appointment.__table__  # type: ignore[attr-defined]
+    A = table_of(Appointment)
     with store.engine.connect() as connection:
         ident = connection.execute(select(A.c.id).where(A.c.connector == connector,
                                                         A.c.external_id == external_id)).scalar_one_or_none()

@@ -23,12 +23,12 @@ from clinicsync.sync.reminders.compose import DOCTOR_CHANGE_KINDS, Composer, Dra
 from clinicsync.sync.reminders.doctor_values import desk_note
 from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem
 from clinicsync.sync.reminders.samples import describe, sample_visit, with_modes, worst_visits
-from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.model import Patient, table_of
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.compose import KINDS as WAITLIST_KINDS
 from clinicsync.sync.waitlist.compose import OfferDraft, render_offer
 
-PATIENTS = Patient.__table__  # type: ignore[attr-defined]
+PATIENTS = table_of(Patient)
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
 SAMPLE_REMINDER_ID = 250_000  # a store a few years in: its short link's id takes 4 characters
 PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")

@@ -38,7 +38,7 @@ from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.history import CANCEL_REASONS, DESK_TRACE, DESK_WORDS
 from clinicsync.sync.responses.keywords import Action
-from clinicsync.sync.store.model import Appointment, Patient
+from clinicsync.sync.store.model import Appointment, Patient, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import REMINDERS
@@ -46,8 +46,8 @@ from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS
 from clinicsync.sync.store.store import Store
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+P = table_of(Patient)
 DK, RM = DESK_ACTIONS, REMINDERS
 LABELS = DESK_WORDS
 BUTTONS = {"confirmed_by_phone": "Confirmed by phone", "left_message": "Left a message", "no_show": "No-show",

@@ -57,7 +57,7 @@ from clinicsync.sync.ingest.supersede import recording, supersede
 from clinicsync.sync.store.bulk import Processor, bind_processors, placeholder, quoted
 from clinicsync.sync.store.db import at_cursor, begin_first, first_statement, on_live_connection
 from clinicsync.sync.store.locks import LockTimeout, advisory_key, sqlite_file
-from clinicsync.sync.store.model import Appointment, Patient, Practitioner, SyncRun
+from clinicsync.sync.store.model import Appointment, Patient, Practitioner, SyncRun, table_of
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.outbox import took_writers_lock, writers_key, writing_events_sql
 from clinicsync.sync.store.store import (
@@ -75,7 +75,7 @@ log = structlog.get_logger("clinicsync.push")
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
-RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+RUNS = table_of(SyncRun)
 # A push's run row, one plain INSERT at the driver (``_run_insert``), values through the columns' types.
 _RUN_COLUMNS = ("run_id", "connector", "status", "counts", "error", "started_at", "finished_at")
 # A push's own bookkeeping, run inside its transaction (PushOptions ``within``).

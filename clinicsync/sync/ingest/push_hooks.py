@@ -32,11 +32,11 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync.ingest.push import PushReceiver, Withdrawn, Within, load_appointment
 from clinicsync.sync.store.bulk import Processor
 from clinicsync.sync.store.db import at_cursor, insert_ignoring_duplicates
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.push_hooks import ALIASES, RECEIPTS
 from clinicsync.sync.store.store import FoldedRead, Store
 
-APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
+APPOINTMENTS = table_of(Appointment)
 _LONGEST_CHAIN = 1_000  # a guard against a cycle of aliases, far beyond any real reschedule chain
 
 

@@ -16,10 +16,10 @@ from sqlalchemy import Connection, and_, select
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.reminders.timing import wall_clock
-from clinicsync.sync.store.model import Appointment, Event
+from clinicsync.sync.store.model import Appointment, Event, table_of
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-E = Event.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+E = table_of(Event)
 CHANGE_KINDS = ("created", "updated", "rescheduled", "cancelled", "deleted")
 GONE = frozenset({"cancelled", "deleted"})
 

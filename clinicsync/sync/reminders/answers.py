@@ -18,11 +18,11 @@ from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.doctor_values import desk_note
 from clinicsync.sync.reminders.planner import reminder_key
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import WRITEBACKS
 
-A = Appointment.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
 R = REMINDERS
 PARTICIPATION = {"confirm": "accepted", "decline": "declined"}
 

@@ -29,14 +29,14 @@ from clinicsync.sync.reminders.deleted_rows import gone_at_source
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
 from clinicsync.sync.runs.setaside import Item as SetAsideItem
 from clinicsync.sync.runs.setaside import run_isolated
-from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner
+from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner, table_of
 from clinicsync.sync.store.model.reminders import OPT_OUTS, REMINDERS
 from clinicsync.sync.store.store import Store
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
-D = Practitioner.__table__  # type: ignore[attr-defined]
-L = Location.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+P = table_of(Patient)
+D = table_of(Practitioner)
+L = table_of(Location)
 R = REMINDERS
 # A patient's status notices: each has a deadline (reminders.notices.max_lateness).
 NOTICE_KINDS = frozenset({"confirmation", "rescheduled", "confirmed", "cancelled"})

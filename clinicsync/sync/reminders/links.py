@@ -26,7 +26,7 @@ from sqlalchemy import select
 from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.store.model import ROW_ID_MAX, Appointment
+from clinicsync.sync.store.model import ROW_ID_MAX, Appointment, table_of
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
 
@@ -35,7 +35,7 @@ SHORT_SALT = b"clinicsync.short-link\x00"
 BASE62 = string.digits + string.ascii_letters
 MAC_CHARS = 10  # about 58 bits of the MAC: guessing online is hopeless, and the SMS stays short
 LinkAction = Literal["confirm", "decline"]
-A = Appointment.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
 
 
 @dataclass(frozen=True)

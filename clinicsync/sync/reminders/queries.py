@@ -57,9 +57,9 @@ def count_reminders(store: HasEngine, status: str | None = None, start: datetime
 def list_reminders(store: HasEngine, status: str | None = None, limit: int | None = 10_000,
                    start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
     """Reminders due in [start, end) (either open), soonest due first."""
-    from clinicsync.sync.store.model import Appointment
+    from clinicsync.sync.store.model import Appointment, table_of
 
-    A = Appointment.__table__  # type: ignore[attr-defined]
+    A = table_of(Appointment)
     query = _due_between(select(R, A.c.external_id.label("appointment_external_id"))
                          .outerjoin(A, A.c.id == R.c.appointment_id)
                          .order_by(R.c.due_at, R.c.id).limit(limit), status, start, end)

@@ -27,10 +27,10 @@ from clinicsync.common.shown_time import shown_clock, shown_date
 from clinicsync.common.timeutil import zone
 from clinicsync.sync.config.clinic import ClinicSettings, Place
 from clinicsync.sync.reminders.compose import first_name, shown_number
-from clinicsync.sync.store.model import Location, Practitioner
+from clinicsync.sync.store.model import Location, Practitioner, table_of
 
-D = Practitioner.__table__  # type: ignore[attr-defined]
-L = Location.__table__  # type: ignore[attr-defined]
+D = table_of(Practitioner)
+L = table_of(Location)
 MODES = ("in_person", "video", "phone")
 
 

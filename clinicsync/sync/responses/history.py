@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import Connection, select, tuple_
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.responses import RESPONSES
 
-A = Appointment.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
 DESK_TRACE = "desk:"  # the provider id prefix of the answer row a desk action writes
 DESK_WORDS = {"confirmed_by_phone": "confirmed by phone", "left_message": "left a message", "no_show": "no-show",
               "cancel": "cancelled", "reschedule_handled": "reschedule request handled", "arrived": "came in"}

@@ -44,15 +44,15 @@ from clinicsync.sync.responses.answer_state import (
 from clinicsync.sync.responses.answer_state import provider_id as answer_id
 from clinicsync.sync.responses.answer_view import VisitView, visit_view
 from clinicsync.sync.responses.page_text import page_locale, page_words
-from clinicsync.sync.store.model import Appointment, Patient
+from clinicsync.sync.store.model import Appointment, Patient, table_of
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES
 from clinicsync.sync.store.store import Store
 
 router = APIRouter(tags=["links"])
 log = structlog.get_logger("clinicsync.responses")
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+P = table_of(Patient)
 STATUS = {"invalid": 404, "expired": 410, "used": 409, "closed": 410, "moved": 410, "not_allowed": 403}
 LINK_KINDS = ("confirmation", "reminder", "rescheduled")  # the messages that carry an answer link
 STEPS = ("choose", "cancel", "reschedule")

@@ -28,14 +28,14 @@ from clinicsync.sync.responses.answer_view import visit_view
 from clinicsync.sync.responses.link_page import message, render
 from clinicsync.sync.responses.offer_text import offer_words
 from clinicsync.sync.responses.page_text import page_locale
-from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.model import Patient, table_of
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import ANSWERABLE, accept, decline, won_elsewhere
 from clinicsync.sync.waitlist.offer_links import read_offer_token
 
 router = APIRouter(tags=["links"])
-P = Patient.__table__  # type: ignore[attr-defined]
+P = table_of(Patient)
 S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS  # noqa: E741
 TONE = {"won": "ok", "declined": "ok", "taken": "warn", "closed": "warn", "have_one": "ok", "held_for_other": "warn"}
 STATUS = {"won": 200, "declined": 200, "taken": 409, "closed": 410, "have_one": 409, "held_for_other": 409}

@@ -21,14 +21,14 @@ from clinicsync.sync.reminders.dispatch import lift_opt_out, record_opt_out
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.keywords import Action, interpret
 from clinicsync.sync.responses.replies import answer
-from clinicsync.sync.store.model import Appointment, Patient
+from clinicsync.sync.store.model import Appointment, Patient, table_of
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.replies import offer_out
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+P = table_of(Patient)
 R = REMINDERS
 AWAITING = (None, "needs-action", "tentative")  # participation that still awaits an answer
 log = structlog.get_logger("clinicsync.responses")

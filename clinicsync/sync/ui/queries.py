@@ -369,7 +369,7 @@ def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict
         for ev in connection.execute(select(E).where(E.appointment_id == appointment_id)):
             items.append({"at": ev.created_at, "what": "event", "title": ev.kind,
                           "detail": f"version {ev.version}" + _changed(ev.payload)})
-        rems = connection.execute(select(RM).where(RM.appointment_id == appointment_id)).all()
+        rems = connection.execute(select(REMINDERS).where(RM.appointment_id == appointment_id)).all()
         delivered = _delivered_ids(connection, [r.id for r in rems])
         zone_name = connection.execute(select(A.timezone).where(A.id == appointment_id)).scalar()
         zone = ZoneInfo(zone_name) if zone_name else None
@@ -380,7 +380,7 @@ def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict
                           "detail": f"now {reminder_state(r.status, 'delivered' if r.id in delivered else None)}"
                                     + (f" ({mask_text(r.reason)})" if r.reason else "")})
         if rems:
-            for d in connection.execute(select(DL).where(DL.reminder_id.in_([r.id for r in rems]))):
+            for d in connection.execute(select(DELIVERIES).where(DL.reminder_id.in_([r.id for r in rems]))):
                 items.append({"at": d.created_at, "what": "delivery",
                               "title": f"{names.get(d.reminder_id, 'message')}: {d.outcome} via {d.channel}",
                               "detail": f"{d.notifier}" + (f", provider says {d.provider_status}"

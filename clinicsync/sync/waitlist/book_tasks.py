@@ -29,7 +29,7 @@ from sqlalchemy import and_, exists, insert, select, update
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.waitlist_booking import booking_settings
-from clinicsync.sync.store.model import Appointment, Patient, Practitioner
+from clinicsync.sync.store.model import Appointment, Patient, Practitioner, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.responses import WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
@@ -37,9 +37,9 @@ from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.release import after_booking
 
 S, E, OF, DK, W = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS, DESK_ACTIONS, WRITEBACKS
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
-D = Practitioner.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+P = table_of(Patient)
+D = table_of(Practitioner)
 
 KINDS = ("book", "call", "release", "coming")
 HEADINGS = {"book": "Book this patient into this slot",

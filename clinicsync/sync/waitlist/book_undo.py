@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import select, update
 
 from clinicsync.sync.reminders.txn import writer
-from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.model import Patient, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.responses import WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 
 S, E, OF, DK, W = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS, DESK_ACTIONS, WRITEBACKS
-P = Patient.__table__  # type: ignore[attr-defined]
+P = table_of(Patient)
 BOOKED = "waitlist_booked"
 PRIOR_BOOKING = ("desk_task", "failed")
 

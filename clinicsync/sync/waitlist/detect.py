@@ -27,13 +27,13 @@ from sqlalchemy import Connection, and_, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.store.db import insert_ignoring_duplicates
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.store.outbox import advance, claim_offset, read_events, settled
 from clinicsync.sync.store.tables import WAITLIST_CONSUMER
 
-A = Appointment.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
 S = FREED_SLOTS
 O = WAITLIST_OFFERS  # noqa: E741 - the offers table, as the other tables' one-letter names
 CONSUMER = WAITLIST_CONSUMER

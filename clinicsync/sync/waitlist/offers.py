@@ -39,7 +39,7 @@ from clinicsync.sync.reminders.dispatch import patient_address, resolve_routes
 from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.reminders.timing import quiet_window
 from clinicsync.sync.store.db import insert_ignoring_duplicates
-from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner
+from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner, table_of
 from clinicsync.sync.store.model.reminders import OPT_OUTS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.waitlist.compose import OfferDraft, render_offer
@@ -47,10 +47,10 @@ from clinicsync.sync.waitlist.detect import inserted
 from clinicsync.sync.waitlist.entries import need_key
 from clinicsync.sync.waitlist.match import Entry, Slot, ranked
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
-D = Practitioner.__table__  # type: ignore[attr-defined]
-L = Location.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
+P = table_of(Patient)
+D = table_of(Practitioner)
+L = table_of(Location)
 S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS  # noqa: E741
 OUT = ("pending", "sent")
 log = structlog.get_logger("clinicsync.waitlist")

@@ -24,10 +24,10 @@ from sqlalchemy import Connection, func, select, update
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.waitlist_booking import booking_settings
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.responses import WRITEBACKS
 
-A = Appointment.__table__  # type: ignore[attr-defined]
+A = table_of(Appointment)
 
 
 def later_appointment(connection: Connection, entry: Any) -> Any | None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column, utcnow
 
 # The largest id a row of these tables can have on every store: their int ids are INTEGER on
@@ -201,7 +202,7 @@ class EventConsumer(SQLModel, table=True):
 
 __all__ = [
     "Appointment", "ConnectorBaseline", "ConnectorState", "Event", "EventConsumer", "Location", "Patient",
-    "Practitioner", "Quarantine", "SyncRun", "utcnow",
+    "Practitioner", "Quarantine", "SyncRun", "table_of", "utcnow",
 ]
 # The store's other tables, kept beside these so that importing the model registers the whole
 # schema (migrations, create_all) and no feature is needed for it.

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
 
 
@@ -27,4 +28,4 @@ class UiAccess(SQLModel, table=True):
     scope: str | None = Field(default=None, max_length=400)  # the user's sites, "*" for every site
 
 
-ACCESS_LOG = UiAccess.__table__  # type: ignore[attr-defined]
+ACCESS_LOG = table_of(UiAccess)

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
 
 STATES = ("pending", "present", "deleted")  # deleted: the event exists with status cancelled (or not at all)
@@ -49,7 +50,7 @@ class CalendarLink(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
-LINKS = CalendarLink.__table__  # type: ignore[attr-defined]
+LINKS = table_of(CalendarLink)
 
 
 class IcsEvent(SQLModel, table=True):
@@ -89,5 +90,5 @@ class IcsFile(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
-ICS_EVENTS = IcsEvent.__table__  # type: ignore[attr-defined]
-ICS_FILES = IcsFile.__table__  # type: ignore[attr-defined]
+ICS_EVENTS = table_of(IcsEvent)
+ICS_FILES = table_of(IcsFile)

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
 
 DESK_ACTIONS_KINDS = ("confirmed_by_phone", "left_message", "no_show", "cancel", "reschedule_handled", "arrived")
@@ -39,4 +40,4 @@ class DeskAction(SQLModel, table=True):
     undone_by: str | None = Field(default=None, max_length=64)
 
 
-DESK_ACTIONS = DeskAction.__table__  # type: ignore[attr-defined]
+DESK_ACTIONS = table_of(DeskAction)

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import UtcDateTime
 
 
@@ -21,4 +22,4 @@ class Housekeeping(SQLModel, table=True):
     done_for: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))  # the chore's last window or day
 
 
-HOUSEKEEPING = Housekeeping.__table__  # type: ignore[attr-defined]
+HOUSEKEEPING = table_of(Housekeeping)

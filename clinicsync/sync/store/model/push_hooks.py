@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import UtcDateTime
 
 
@@ -44,5 +45,5 @@ class BookingAlias(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
-RECEIPTS = WebhookReceipt.__table__  # type: ignore[attr-defined]
-ALIASES = BookingAlias.__table__  # type: ignore[attr-defined]
+RECEIPTS = table_of(WebhookReceipt)
+ALIASES = table_of(BookingAlias)

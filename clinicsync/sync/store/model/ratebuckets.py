@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
+
 
 class RateBucket(SQLModel, table=True):
     __tablename__ = "ratebucket"
@@ -16,4 +18,4 @@ class RateBucket(SQLModel, table=True):
     refilled_at: float  # epoch seconds of the last refill
 
 
-RATE_BUCKETS = RateBucket.__table__  # type: ignore[attr-defined]
+RATE_BUCKETS = table_of(RateBucket)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
 from clinicsync.sync.store.tables import REMINDER_STATUSES
 
@@ -93,7 +94,7 @@ class ReminderPlan(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
-REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
-DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
-OPT_OUTS = OptOut.__table__  # type: ignore[attr-defined]
-PLANS = ReminderPlan.__table__  # type: ignore[attr-defined]
+REMINDERS = table_of(Reminder)
+DELIVERIES = table_of(Delivery)
+OPT_OUTS = table_of(OptOut)
+PLANS = table_of(ReminderPlan)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
 from clinicsync.sync.store.tables import REPLY_OUTCOMES
 
@@ -35,7 +36,7 @@ class Response(SQLModel, table=True):
     received_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
-RESPONSES = Response.__table__  # type: ignore[attr-defined]
+RESPONSES = table_of(Response)
 
 
 class Writeback(SQLModel, table=True):
@@ -59,7 +60,7 @@ class Writeback(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
-WRITEBACKS = Writeback.__table__  # type: ignore[attr-defined]
+WRITEBACKS = table_of(Writeback)
 
 
 class DoctorAnswer(SQLModel, table=True):
@@ -85,4 +86,4 @@ class DoctorAnswer(SQLModel, table=True):
     cleared_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
-DOCTOR_ANSWERS = DoctorAnswer.__table__  # type: ignore[attr-defined]
+DOCTOR_ANSWERS = table_of(DoctorAnswer)

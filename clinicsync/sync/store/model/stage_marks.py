@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import UtcDateTime
 
 
@@ -24,4 +25,4 @@ class StageMark(SQLModel, table=True):
     marked_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
-STAGE_MARKS = StageMark.__table__  # type: ignore[attr-defined]
+STAGE_MARKS = table_of(StageMark)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
 
 
@@ -28,4 +29,4 @@ class FhirSubscription(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
-FHIR_SUBSCRIPTIONS = FhirSubscription.__table__  # type: ignore[attr-defined]
+FHIR_SUBSCRIPTIONS = table_of(FhirSubscription)

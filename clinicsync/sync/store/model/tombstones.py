@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import UtcDateTime
 
 
@@ -28,4 +29,4 @@ class Tombstone(SQLModel, table=True):
     recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
-TOMBSTONES = Tombstone.__table__  # type: ignore[attr-defined]
+TOMBSTONES = table_of(Tombstone)

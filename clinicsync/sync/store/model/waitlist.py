@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
 
 """waiting: may receive offers · booked: an accepted offer was booked for it · removed: the
@@ -129,6 +130,6 @@ class WaitlistOffer(SQLModel, table=True):
     message_key: str | None = Field(default=None, max_length=64)  # the notifier's idempotency key
 
 
-WAITLIST_ENTRIES = WaitlistEntry.__table__  # type: ignore[attr-defined]
-FREED_SLOTS = FreedSlot.__table__  # type: ignore[attr-defined]
-WAITLIST_OFFERS = WaitlistOffer.__table__  # type: ignore[attr-defined]
+WAITLIST_ENTRIES = table_of(WaitlistEntry)
+FREED_SLOTS = table_of(FreedSlot)
+WAITLIST_OFFERS = table_of(WaitlistOffer)
