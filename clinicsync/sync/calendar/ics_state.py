@@ -31,6 +31,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar.links import insert_shared
 from clinicsync.sync.store import bulk
 from clinicsync.sync.store.db import insert_ignoring_duplicates
+from clinicsync.sync.store.model import table_of
 from clinicsync.sync.store.tables import ICS_EVENTS, ICS_FILES
 
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit
@@ -63,8 +64,8 @@ def private_engine() -> Engine:
     from clinicsync.sync.store.model.calendar import IcsEvent, IcsFile  # the schema (indexes, keys): the model's
 
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    IcsEvent.__table__.create(engine)  # type: ignore[attr-defined]
-    IcsFile.__table__.create(engine)  # type: ignore[attr-defined]
+    table_of(IcsEvent).create(engine)
+    table_of(IcsFile).create(engine)
     return engine
 
 

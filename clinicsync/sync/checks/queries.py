@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from clinicsync.common.timeutil import iso_z
+from clinicsync.sync.store.model import table_of
 from clinicsync.sync.store.tables import POLL_SCHEDULE, QUARANTINE, ZONE_RULES, HasEngine
 from clinicsync.sync.store.tables import SYNC_RUNS as RUNS
 
@@ -25,7 +26,7 @@ def _people_columns() -> tuple[Any, Any, Any, Any]:
     from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner
 
     models: list[Any] = [Appointment, Patient, Practitioner, Location]
-    a, p, d, place = (model.__table__.c for model in models)
+    a, p, d, place = (table_of(model).c for model in models)
     return a, p, d, place
 
 
@@ -61,7 +62,7 @@ def count_appointments(store: HasEngine, start: datetime | None = None, end: dat
     from clinicsync.sync.store.model.joins import with_people
 
     where = _appointment_filters(start, end, doctor_email, include_deleted, None, None, connectors)
-    query = select(func.count()).select_from(Appointment.__table__)  # type: ignore[attr-defined]
+    query = select(func.count()).select_from(table_of(Appointment))
     if doctor_email:  # only the doctor filter needs the join
         query = select(func.count()).select_from(with_people())
     with store.engine.connect() as connection:

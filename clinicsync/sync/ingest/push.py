@@ -72,9 +72,9 @@ from clinicsync.sync.store.store import (
 )
 
 log = structlog.get_logger("clinicsync.push")
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
+A = table_of(Appointment).c
+P = table_of(Patient).c
+D = table_of(Practitioner).c
 RUNS = table_of(SyncRun)
 # A push's run row, one plain INSERT at the driver (``_run_insert``), values through the columns' types.
 _RUN_COLUMNS = ("run_id", "connector", "status", "counts", "error", "started_at", "finished_at")

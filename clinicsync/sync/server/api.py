@@ -37,7 +37,7 @@ from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.push import OrphanedPushRefused, PushReceiver, PushResult
 from clinicsync.sync.server.problems import PROBLEM, FieldProblem, Problem, ProblemOut, answer, from_http_exception
 from clinicsync.sync.server.ratelimits import SharedBuckets, push_limiter
-from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import queries
 
@@ -319,7 +319,7 @@ async def read(external_id: ExternalId, request: Request, config: Source) -> App
 
 
 def _appointment_row(store: Store, connector: str, external_id: str) -> queries.AppointmentRow | None:
-    table = Appointment.__table__.c  # type: ignore[attr-defined]
+    table = table_of(Appointment).c
     with store.engine.connect() as connection:
         found = connection.execute(select(table.id).where(
             table.connector == connector, table.external_id == external_id, table.deleted_at.is_(None))).first()

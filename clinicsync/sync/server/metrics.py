@@ -17,15 +17,15 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync.checks.queries import connector_health, run_figures
 from clinicsync.sync.checks.stalls import figures as stall_figures
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.store.model import Quarantine, SyncRun
+from clinicsync.sync.store.model import Quarantine, SyncRun, table_of
 from clinicsync.sync.store.outbox import EVENTS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import RECENT, live_offsets
 
 log = structlog.get_logger("clinicsync.metrics")
 
-R = SyncRun.__table__.c  # type: ignore[attr-defined]
-Q = Quarantine.__table__.c  # type: ignore[attr-defined]
+R = table_of(SyncRun).c
+Q = table_of(Quarantine).c
 # Gauges mostly; a figure that only grows (a count of rows never deleted) is a counter family.
 StoreGauges = Callable[[Store], Iterator[Metric]]
 

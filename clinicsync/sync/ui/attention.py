@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, true
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
-from clinicsync.sync.store.model import Appointment, Patient, Practitioner
+from clinicsync.sync.store.model import Appointment, Patient, Practitioner, table_of
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import DOCTOR_ANSWERS, RESPONSES
@@ -25,9 +25,9 @@ from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
 from clinicsync.sync.ui.queries import of_sources
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
+A = table_of(Appointment).c
+P = table_of(Patient).c
+D = table_of(Practitioner).c
 RM = REMINDERS.c
 RS = RESPONSES.c
 SOON = timedelta(hours=48)
@@ -71,17 +71,17 @@ def needs_attention(store: Store, now: datetime, full: bool,
                 A.participation == "declined",
                 and_(A.start_utc <= now + SOON, or_(A.participation.is_(None), A.participation.in_(AWAITING)))))):
             reasons[row.id].add("declined" if row.participation == "declined" else "unconfirmed")
-        failed = select(RM.appointment_id).join(Appointment.__table__, A.id == RM.appointment_id).where(  # type: ignore[attr-defined]
+        failed = select(RM.appointment_id).join(table_of(Appointment), A.id == RM.appointment_id).where(
             upcoming, RM.recipient == "patient", RM.status == ReminderStatus.FAILED).distinct()
         for (appointment_id,) in connection.execute(failed):
             reasons[appointment_id].add("failed delivery")
-        doctor_declined = (select(DA.appointment_id).join(Appointment.__table__, A.id == DA.appointment_id)  # type: ignore[attr-defined]
+        doctor_declined = (select(DA.appointment_id).join(table_of(Appointment), A.id == DA.appointment_id)
                            .where(upcoming, DA.answer == "declined", DA.cleared_at.is_(None),
                                   DA.practitioner_ref == A.practitioner_ref).distinct())
         for (appointment_id,) in connection.execute(doctor_declined):
             reasons[appointment_id].add("doctor declined")  # read from the doctor's calendar
         notes: dict[int, str | None] = {}
-        asked = (select(RS.appointment_id, RS.body).join(Appointment.__table__, A.id == RS.appointment_id)  # type: ignore[attr-defined]
+        asked = (select(RS.appointment_id, RS.body).join(table_of(Appointment), A.id == RS.appointment_id)
                  .where(upcoming, RS.action == "reschedule").order_by(RS.received_at))
         for appointment_id, body in connection.execute(asked):
             reasons[appointment_id].add("reschedule request")

@@ -22,7 +22,7 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES, Re
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START
 from clinicsync.sync.responses.history import CALLBACK_WAIT
-from clinicsync.sync.store.model import Appointment, Patient, Practitioner
+from clinicsync.sync.store.model import Appointment, Patient, Practitioner, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import REMINDERS
@@ -33,9 +33,9 @@ from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
 from clinicsync.sync.ui.queries import of_sources
 from clinicsync.sync.waitlist import book_tasks
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
+A = table_of(Appointment).c
+P = table_of(Patient).c
+D = table_of(Practitioner).c
 RM, RS, DA, DK = REMINDERS.c, RESPONSES.c, DOCTOR_ANSWERS.c, DESK_ACTIONS.c
 
 # What needs doing, most urgent first: (key, heading, what the desk does about it).
@@ -107,7 +107,7 @@ def _reasons(connection: Any, ids: list[int], now: datetime) -> dict[int, dict[s
             RM.appointment_id.in_(ids), RM.recipient == "patient", RM.status == ReminderStatus.SENT).distinct()):
         found[appointment_id]["sent"] = True
     for (appointment_id,) in connection.execute(select(DA.appointment_id).join(
-            Appointment.__table__, A.id == DA.appointment_id).where(  # type: ignore[attr-defined]
+            table_of(Appointment), A.id == DA.appointment_id).where(
             DA.appointment_id.in_(ids), DA.answer == "declined", DA.cleared_at.is_(None),
             DA.practitioner_ref == A.practitioner_ref).distinct()):
         found[appointment_id]["reasons"].add("doctor-declined")

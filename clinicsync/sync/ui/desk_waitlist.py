@@ -15,7 +15,7 @@ from sqlalchemy import select, tuple_
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.desk.sources import source_kind
 from clinicsync.sync.reminders.compose import shown_number
-from clinicsync.sync.store.model import Location
+from clinicsync.sync.store.model import Location, table_of
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book_tasks import WaitlistTask
 
@@ -59,7 +59,7 @@ def _places(store: Store, tasks: list[WaitlistTask]) -> dict[tuple[str, str], st
     keys = {(t.connector, t.location) for t in tasks if t.location}
     if not keys:
         return {}
-    L = Location.__table__.c  # type: ignore[attr-defined]
+    L = table_of(Location).c
     with store.engine.connect() as connection:
         rows = connection.execute(select(L.connector, L.external_id, L.name).where(
             tuple_(L.connector, L.external_id).in_(list(keys)), L.name.is_not(None)))

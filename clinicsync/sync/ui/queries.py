@@ -22,7 +22,7 @@ from clinicsync.sync.checks.queries import connector_status, list_quarantine, qu
 from clinicsync.sync.reminders.names import message_name
 from clinicsync.sync.responses.history import DESK_STATES, Entry, desk_states, visit_history
 from clinicsync.sync.runs.run_progress import connector_state, running_stages
-from clinicsync.sync.store.model import Appointment, Event, Location, Patient, Practitioner
+from clinicsync.sync.store.model import Appointment, Event, Location, Patient, Practitioner, table_of
 from clinicsync.sync.store.model.calendar import LINKS
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.joins import with_people
@@ -32,11 +32,11 @@ from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import delivery_notifiers
 from clinicsync.sync.ui.mask import initials, is_contact_detail, mask_email, mask_phone, mask_text, phone_display
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-L = Location.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
-E = Event.__table__.c  # type: ignore[attr-defined]
+A = table_of(Appointment).c
+L = table_of(Location).c
+P = table_of(Patient).c
+D = table_of(Practitioner).c
+E = table_of(Event).c
 RM = REMINDERS.c
 DL = DELIVERIES.c
 DK = DESK_ACTIONS.c
@@ -366,7 +366,7 @@ def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict
     (a reschedule note, a reply) only when ``full`` (the front desk)."""
     items: list[dict[str, Any]] = []
     with store.engine.connect() as connection:
-        for ev in connection.execute(select(E).where(E.appointment_id == appointment_id)):
+        for ev in connection.execute(select(table_of(Event)).where(E.appointment_id == appointment_id)):
             items.append({"at": ev.created_at, "what": "event", "title": ev.kind,
                           "detail": f"version {ev.version}" + _changed(ev.payload)})
         rems = connection.execute(select(REMINDERS).where(RM.appointment_id == appointment_id)).all()
@@ -444,7 +444,7 @@ def funnel(store: Store, start: datetime, end: datetime,
     with store.engine.connect() as connection:
         rows = connection.execute(
             select(RM.id, RM.status, A.participation)
-            .select_from(REMINDERS.outerjoin(Appointment.__table__, A.id == RM.appointment_id))  # type: ignore[attr-defined]
+            .select_from(REMINDERS.outerjoin(table_of(Appointment), A.id == RM.appointment_id))
             .where(RM.recipient == "patient", RM.status.in_(FUNNEL_STATUSES),
                    RM.due_at >= start, RM.due_at < end, of_sources(A.connector, sources))).all()
         sent = [r for r in rows if r.status == ReminderStatus.SENT]
@@ -477,8 +477,8 @@ def _rate_rows(store: Store, start: datetime, end: datetime, sources: Collection
     with store.engine.connect() as connection:
         rows = list(connection.execute(
             select(A.id, A.start_utc, A.status, A.participation, A.practitioner_ref, D.name)
-            .select_from(Appointment.__table__)  # type: ignore[attr-defined]
-            .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
+            .select_from(table_of(Appointment))
+            .outerjoin(table_of(Practitioner), and_(D.connector == A.connector,
                                                     D.external_id == A.practitioner_ref))
             .where(A.deleted_at.is_(None), A.status.not_in(INACTIVE), A.start_utc >= start, A.start_utc < end,
                    of_sources(A.connector, sources))))

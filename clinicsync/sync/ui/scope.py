@@ -27,14 +27,14 @@ from sqlalchemy import ColumnElement, select, true
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.runs.access_log import record_phi_view
-from clinicsync.sync.store.model import ROW_ID_MAX, Appointment
+from clinicsync.sync.store.model import ROW_ID_MAX, Appointment, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
 from clinicsync.sync.store.quarantine import QUARANTINE
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.auth import require_user, ui_settings
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
+A = table_of(Appointment).c
 EVERY = "*"  # the access log's word for a user of every site
 
 
@@ -139,7 +139,7 @@ def _source_of(store: Store, name: str, value: int) -> tuple[bool, str | None]:
     with store.engine.connect() as connection:
         if name == "action_id":
             row = connection.execute(select(A.connector).select_from(DESK_ACTIONS.join(
-                Appointment.__table__, A.id == DESK_ACTIONS.c.appointment_id))  # type: ignore[attr-defined]
+                table_of(Appointment), A.id == DESK_ACTIONS.c.appointment_id))
                 .where(DESK_ACTIONS.c.id == value)).first()
         else:
             columns = _NAMED[name][0]

@@ -25,7 +25,7 @@ from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import parse_weekly
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.store.model import ROW_ID_MAX, Appointment, Patient, Practitioner
+from clinicsync.sync.store.model import ROW_ID_MAX, Appointment, Patient, Practitioner, table_of
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
@@ -51,9 +51,9 @@ from clinicsync.sync.waitlist.reach import Refusal, check_desk_entry
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user), Depends(require_in_scope)],
                   include_in_schema=False)
 User = Annotated[str, Depends(require_user)]
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
+A = table_of(Appointment).c
+P = table_of(Patient).c
+D = table_of(Practitioner).c
 S, OF, W = FREED_SLOTS.c, WAITLIST_OFFERS.c, WAITLIST_ENTRIES.c
 SHOWN = 100  # rows per table
 
@@ -99,8 +99,8 @@ def waitlist_view(store: Store, full: bool, sources: Collection[str] | None = No
             .order_by(OF.created_at.desc()).limit(2 * SHOWN))]
         people = {(e["connector"], e["patient_ref"]) for e in entries} | {(o["connector"], o["patient_ref"])
                                                                             for o in offers}
-        patients = _names(connection, Patient.__table__, people)  # type: ignore[attr-defined]
-        doctors = _names(connection, Practitioner.__table__, {  # type: ignore[attr-defined]
+        patients = _names(connection, table_of(Patient), people)
+        doctors = _names(connection, table_of(Practitioner), {
             *((e["connector"], e["practitioner_ref"]) for e in entries if e["practitioner_ref"]),
             *((s["connector"], s["practitioner_ref"]) for s in slots if s["practitioner_ref"])})
         counts = status_counts(connection, sources)
@@ -164,7 +164,7 @@ def _entry_patient(store: Store, entry_id: int) -> str:
     """The name of an entry's patient, for "Added … to the waitlist" and "Took … off it"."""
     with store.engine.connect() as connection:
         row = connection.execute(select(P.name, W.patient_ref).select_from(WAITLIST_ENTRIES.join(
-            Patient.__table__, and_(P.connector == W.connector, P.external_id == W.patient_ref),  # type: ignore[attr-defined]
+            table_of(Patient), and_(P.connector == W.connector, P.external_id == W.patient_ref),
             isouter=True)).where(W.id == entry_id)).first()
     return "" if row is None else (row.name or f"patient {row.patient_ref}")
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy import Join, Table, and_
 
+from clinicsync.common.model_table import table_of
 from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner
 
 
 def with_people() -> Join:
     """appointment ⟕ patient ⟕ practitioner ⟕ location."""
-    tables: list[Table] = [model.__table__ for model in (Appointment, Patient, Practitioner, Location)]  # type: ignore[union-attr]
+    tables: list[Table] = [table_of(model) for model in (Appointment, Patient, Practitioner, Location)]
     a, p, d, place = tables
     return (a.outerjoin(p, and_(p.c.connector == a.c.connector, p.c.external_id == a.c.patient_ref))
             .outerjoin(d, and_(d.c.connector == a.c.connector, d.c.external_id == a.c.practitioner_ref))
