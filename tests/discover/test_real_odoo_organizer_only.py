@@ -1,13 +1,14 @@
 """Odoo's calendar read by shape (tests/discover/test_real_odoo_shape.py, the same schema and
 rows) where a few events list only the organizer: a staff meeting, a blocked hour. Such an
 event has no patient, so nobody can be reminded of it. `check` counts those events and says
-why; it does not fail a setup that reaches the patient on every other visit, and the sync
-leaves them unreminded (counted in the reach line).
+how many; it does not fail a setup that reaches the patient on every other visit, and the
+sync stores the other visits right and these with their doctor and no patient.
 
 Issue 65, leftover of its Odoo-shaped class: events listing only the organizer."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import psycopg
 import pytest
 
 from tests.discover import real_ehr_support as real
+from tests.discover import sql_support as data
 from tests.discover.test_real_odoo_shape import DOCTORS, ZONE, build
 
 ORGANIZER_ONLY = 4  # of 64 events: a few staff meetings beside 60 visits
@@ -49,13 +51,25 @@ def _organizer_only(connection: psycopg.Connection[Any]) -> list[str]:
 def test_events_listing_only_the_organizer_are_counted_not_failed(postgres_url: str, tmp_path: Path,
                                                                   cli: Any) -> None:
     with psycopg.connect(postgres_url, autocommit=True) as connection:
-        build(connection)
+        expected = build(connection)
         meetings = _organizer_only(connection)
     settings = real.settings_file(tmp_path, ZONE, "BE")
     run = cli(settings)
     connector = real.discover_then_check(run, settings, [postgres_url, "--table", "calendar_event"])
-    assert connector["name"]
     code, out, err = run("check")
     assert code == 0, (out, err)  # a few meetings never fail a setup that reaches every patient
-    assert f"{60} of {60 + ORGANIZER_ONLY} (94%) upcoming visits can be reminded" in out, out
-    assert meetings and "0 would be quarantined, 0 problems" in out
+    upcoming = len(expected) + ORGANIZER_ONLY
+    assert (f"{len(expected)} of {upcoming} (94%) upcoming visits can be reminded (a phone or an email), "
+            f"{ORGANIZER_ONLY} of {upcoming} upcoming visits have no patient (nobody to remind)") in out, out
+    assert "0 would be quarantined, 0 problems" in out, out
+
+    _, sync_out, _ = run("sync", "--once", "--json")
+    assert json.loads(sync_out)["connectors"][connector["name"]]["error"] is None, sync_out
+    found = data.stored(run)
+    assert set(found) == set(expected) | set(meetings)
+    wrong = {k: w for k, want in expected.items() if (w := real.wrong_fields(found[k], want, ZONE))}
+    assert not wrong, list(wrong.items())[:5]  # every visit with a patient, every field
+    doctors = {str(partner) for _, partner, _, _ in DOCTORS}
+    for k in meetings:  # imported with the organizer as the doctor, and nobody as the patient
+        assert found[k]["patient"] is None, found[k]
+        assert found[k]["practitioner"]["id"] in doctors, found[k]
