@@ -56,9 +56,11 @@ CREATE TABLE person_attribute (person_attribute_id INT PRIMARY KEY, person_id IN
                                creator INT NOT NULL, date_created {TS} NOT NULL, date_changed {TS} NULL,
                                voided {BOOL} NOT NULL DEFAULT {FALSE}, date_voided {TS} NULL);
 CREATE TABLE provider (provider_id INT PRIMARY KEY, person_id INT REFERENCES person (person_id), name VARCHAR(255),
-                       identifier VARCHAR(255), retired {BOOL} NOT NULL DEFAULT {FALSE}, date_created {TS} NOT NULL);
+                       identifier VARCHAR(255), retired {BOOL} NOT NULL DEFAULT {FALSE}, date_created {TS} NOT NULL,
+                       date_changed {TS} NULL);
 CREATE TABLE appointment_service (appointment_service_id INT PRIMARY KEY, name VARCHAR(50) NOT NULL,
-                                  duration_mins INT, date_created {TS} NOT NULL);
+                                  duration_mins INT, date_created {TS} NOT NULL,
+                                  date_changed {TS} NULL);
 CREATE TABLE patient_appointment (
   patient_appointment_id INT PRIMARY KEY,
   appointment_number VARCHAR(50) NOT NULL,

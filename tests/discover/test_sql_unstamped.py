@@ -2,7 +2,9 @@
 change stamp (the patient's phones, one row per number, edited in place) makes discover propose
 a snapshot, said why, and a phone changed there reaches the store at the next sync. A lookup
 table with no stamp that supplies no placed field (the insurers' plan codes) changes nothing: the read
-stays incremental."""
+stays incremental. A contacts table stamped only on creation (``created_at``, no updated stamp) is
+no better: a number corrected in place moves nothing, so it too makes the read a snapshot, the
+reason naming the creation stamp."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from clinicsync.sync.discover.sql import discover_sql
@@ -30,7 +33,7 @@ CREATE TABLE visits (id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFEREN
 """
 
 
-def _database(path: Path, with_phones: bool = True) -> str:
+def _database(path: Path, with_phones: bool = True, created: bool = False) -> str:
     """Twelve patients, each with one mobile number, and 24 visits in the coming weeks; the
     stamps a day old, one minute apart (local wall-clock times, as the clinic's front-desk
     program writes them), so that a cursor on them re-reads only the newest visit."""
@@ -38,12 +41,15 @@ def _database(path: Path, with_phones: bool = True) -> str:
     day = date.today() - timedelta(days=1)
     stamp = f"{day} 09:00:00"
     with sqlite3.connect(path) as connection:
-        connection.executescript(SCHEMA if with_phones else SCHEMA.replace("phones", "unused_phones"))
+        schema = SCHEMA.replace("number TEXT NOT NULL)", "number TEXT NOT NULL, created_at DATETIME NOT NULL)") \
+            if created else SCHEMA
+        connection.executescript(schema if with_phones else schema.replace("phones", "unused_phones"))
         connection.executemany("INSERT INTO patients VALUES (?, ?, ?, ?)",
                                [(n, f"Given{n}", f"Family{n}", stamp) for n in range(1, 13)])
         if with_phones:
-            connection.executemany("INSERT INTO phones VALUES (?, ?, ?)",
-                                   [(n, n, f"617-253-{1000 + n:04d}") for n in range(1, 13)])
+            connection.executemany(f"INSERT INTO phones VALUES (?, ?, ?{', ?' if created else ''})",
+                                   [(n, n, f"617-253-{1000 + n:04d}", *([stamp] if created else []))
+                                    for n in range(1, 13)])
         connection.executemany("INSERT INTO insurers VALUES (?, ?)", [(1, "BCBS-PPO"), (2, "AETNA-HMO")])
         connection.executemany(
             "INSERT INTO visits VALUES (?, ?, ?, ?, ?, 'booked', ?)",
@@ -53,14 +59,17 @@ def _database(path: Path, with_phones: bool = True) -> str:
     return f"sqlite:///{path}"
 
 
-def test_a_phone_changed_in_a_stampless_child_table_reaches_the_store(tmp_path: Path, cli: Any) -> None:
+@pytest.mark.parametrize("created", [False, True], ids=["no-stamp", "creation-stamp-only"])
+def test_a_phone_changed_in_a_stampless_child_table_reaches_the_store(tmp_path: Path, cli: Any,
+                                                                      created: bool) -> None:
     source = tmp_path / "desk.db"
-    url = _database(source)
+    url = _database(source, created=created)
     settings = data.admin_settings(tmp_path, ZONE, agendas=False)
     run = cli(settings)
     _, out, _ = run("discover", url, "--name", "desk", "--timezone", ZONE, "--stored-times", "local", "--write")
     assert "0 would be quarantined, 0 problems" in out, out
     assert "table 'phones' supplies patient.phone and has no change stamp" in out  # the summary says why
+    assert ("only a creation stamp, 'created_at'" in out) is created
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     assert connector["mode"] == "snapshot"
     assert "has no change stamp" in settings.read_text(encoding="utf-8")  # and so does the settings file

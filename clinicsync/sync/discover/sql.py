@@ -581,7 +581,8 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
 
 
 def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
-            connector: dict[str, Any], run: Any, unstamped: dict[str, list[str]]) -> None:
+            connector: dict[str, Any], run: Any, unstamped: dict[str, list[str]],
+            tables: Mapping[str, Table] | None = None) -> None:
     """Incremental on a stamp that moves when any table read changes, else snapshot (said why).
     ``unstamped``: the joined tables that supply a placed field and have no change stamp
     (stamps.unstamped_sources): their edits move no cursor, so the read is a snapshot."""
@@ -599,7 +600,7 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
         return
     if unstamped:
         connector["mode"] = "snapshot"
-        notes["mode"] = (unstamped_reason(unstamped) + ": no cursor sees a change there, so the "
+        notes["mode"] = (unstamped_reason(unstamped, tables) + ": no cursor sees a change there, so the "
                          "window is re-read every run, what vanished is deleted")
         return
     most = stamps.greatest(plan.dialect)
@@ -630,9 +631,14 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
                               "never changed)")
 
 
-def unstamped_reason(unstamped: dict[str, list[str]]) -> str:
-    """Which joined tables have no change stamp and what they supply, for the proposal's note."""
-    return "; ".join(f"table {table!r} supplies {', '.join(fields)} and has no change stamp"
+def unstamped_reason(unstamped: dict[str, list[str]], tables: Mapping[str, Table] | None = None) -> str:
+    """Which joined tables have no change stamp and what they supply, for the proposal's note;
+    a table stamped only on creation is named with its stamp (why it is not enough)."""
+    def why(table: str) -> str:
+        created = stamps.creation_only(tables[table]) if tables and table in tables else []
+        return (f" (only a creation stamp, {', '.join(map(repr, created))}: a row edited in place moves "
+                "nothing)") if created else ""
+    return "; ".join(f"table {table!r} supplies {', '.join(fields)} and has no change stamp{why(table)}"
                      for table, fields in unstamped.items())
 
 
@@ -702,7 +708,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     dated = start_column is not None and bool(re.search(r"date|time", plan.types[start_column], re.I))
     connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url}
     _cursor(plan, next((g for g in scored.guesses if g.field == "source_updated_at"), None), notes, connector,
-            run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name))
+            run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name), schema.tables)
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
     day = plan.day_window(start.spec.get("date") if start is not None else None)

@@ -42,18 +42,32 @@ def unstamped_sources(guesses: Iterable[Guess], tables_of: Mapping[str, str], ta
     the fields it supplies. No cursor moves when they change (a patient's new phone in a
     contacts table), so such a read must be a snapshot. A table the query joins but no placed
     field reads (a status list, a type list) is not one: what it holds reaches no stored visit.
-    A table with only a creation stamp counts as stamped, as in the cursor's expression: a row
-    added moves it, a row edited in place does not."""
+    A table with only a creation stamp (``created_at``, ``date_created``) counts as unstamped:
+    a row added moves that stamp, a row edited in place (a number corrected) does not, so a
+    cursor on it would miss the edit."""
     found: dict[str, list[str]] = {}
     for guess in guesses:
         for out in _OUTS.split(guess.source):
             table = tables_of.get(out.strip())
-            if table is None or table == main or table not in tables or stamp_columns(tables[table]):
+            if table is None or table == main or table not in tables or changes(tables[table]):
                 continue
             fields = found.setdefault(table, [])
             if guess.field not in fields:
                 fields.append(guess.field)
     return dict(sorted(found.items()))
+
+
+def changes(table: Table) -> bool:
+    """Whether a stamp of the table moves when a row is edited in place: any stamp that is not
+    only a creation stamp (an update stamp, or a void/retire/delete stamp of a product that
+    edits by voiding a row and writing a new one)."""
+    return any(not is_creation(c) or is_change(c) for c in stamp_columns(table))
+
+
+def creation_only(table: Table) -> list[str]:
+    """The table's creation stamps when it has no other stamp (empty otherwise): named in the
+    reason a read over it is a snapshot."""
+    return [] if changes(table) else stamp_columns(table)
 
 
 def is_creation(column: str) -> bool:

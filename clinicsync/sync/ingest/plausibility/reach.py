@@ -5,7 +5,10 @@ every reminder is then quietly planned for nobody. Counted over the visits still
 that reminders are planned for. Fewer than half reachable fails `check` when reminders are
 on (a clinic may have some patients without either, not most): the setup cannot do its
 job. The finding names the columns of the raw rows that look like a phone or an email and
-hold one on the unreachable visits (by name, never a value), the likeliest fix.
+hold one on the unreachable visits (by name, never a value), the likeliest fix. Visits with
+no patient at all (a calendar's staff meeting or blocked hour that lists only its organizer)
+are counted apart in the profile line: nobody can be reminded of them, and no mapping fixes
+that, so the admin is told how many rather than left to wonder which contact is missing.
 
 A doctor: when calendars or doctors' agendas are on, practitioners with neither a name nor
 an email on every visit (a resource's or a slot's key taken for the doctor) reach no
@@ -64,7 +67,7 @@ def _contact_value(value: Any) -> bool:
 class Reach:
     def __init__(self, now: datetime, needs: Needs | None = None, preset: MappingPreset | None = None) -> None:
         self.now, self.needs, self.preset = now, needs or Needs(), preset
-        self.upcoming = self.reachable = self.with_doctor = self.doctor_known = 0
+        self.upcoming = self.reachable = self.with_doctor = self.doctor_known = self.no_patient = 0
         self.candidates: Counter[str] = Counter()  # column -> unreachable upcoming visits it holds a contact on
 
     def add(self, appointment: NormalizedAppointment, record: Mapping[str, Any] | None = None) -> None:
@@ -72,6 +75,7 @@ class Reach:
             return
         self.upcoming += 1
         patient = appointment.patient
+        self.no_patient += patient is None
         reachable = bool(patient is not None and patient.channel != "none"
                          and ((patient.phone and patient.allow_sms) or (patient.email and patient.allow_email)))
         self.reachable += reachable
@@ -87,13 +91,15 @@ class Reach:
 
     def summary(self) -> dict[str, Any]:
         return {"upcoming": self.upcoming, "reachable": self.reachable, "with_doctor": self.with_doctor,
-                "doctor_named_or_emailed": self.doctor_known}
+                "doctor_named_or_emailed": self.doctor_known, "no_patient": self.no_patient}
 
     def describe(self) -> str:
         if not self.upcoming:
             return "no upcoming visits"
-        return (f"{share(self.reachable, self.upcoming)} upcoming visits can be reminded (a phone or an email), "
-                f"{share(self.with_doctor, self.upcoming)} have a doctor")
+        alone = (f", {self.no_patient} of {self.upcoming} upcoming visits have no patient (nobody to remind)"
+                 if self.no_patient else "")
+        return (f"{share(self.reachable, self.upcoming)} upcoming visits can be reminded (a phone or an email)"
+                f"{alone}, {share(self.with_doctor, self.upcoming)} have a doctor")
 
     def findings(self) -> list[Finding]:
         if self.upcoming < MIN_UPCOMING:
