@@ -27,11 +27,11 @@ from typing import IO, Any, NamedTuple
 from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 from sqlalchemy.pool import StaticPool
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar.links import insert_shared
 from clinicsync.sync.store import bulk
 from clinicsync.sync.store.db import insert_ignoring_duplicates
-from clinicsync.sync.store.model import table_of
 from clinicsync.sync.store.tables import ICS_EVENTS, ICS_FILES
 
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit

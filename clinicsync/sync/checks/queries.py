@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, select
 
+from clinicsync.common.model_table import table_of
 from clinicsync.common.timeutil import iso_z
-from clinicsync.sync.store.model import table_of
 from clinicsync.sync.store.tables import POLL_SCHEDULE, QUARANTINE, ZONE_RULES, HasEngine
 from clinicsync.sync.store.tables import SYNC_RUNS as RUNS
 
