@@ -58,21 +58,25 @@ The rules, as read here (where the docs leave room, the reading is written down)
   the old time): the visit then gets its reminders and the reschedule notice as any move does,
   and a doctor's ``declined`` email not sent yet is not sent (it would name the new time).
 - The front desk (DESK, docs/status-page.md), after the tick's replies: an action is recorded
-  when it fits the visit now (the visit held booked, not closed by a standing cancel, no-show
-  or came in; confirm, message, request handled and cancel before the start, came in and
-  no-show from it for three days) and the page it was pressed on shows the visit as it is (a
-  page drawn before the tick's sync changed the visit, or its answer, is refused; of two desks
-  pressing on one page the second is refused). Confirmed by phone is the patient's confirmation
-  (an unsent confirmation request moot). A cancel is the patient's decline, by the desk: every
-  unsent message to the patient dropped, the doctor told at once (``declined``) unless their
-  last word on this version already says so. Undo (at once, the Undo on the "Recorded" line)
-  restores the answer as it was and the patient's messages the cancel dropped (the dispatcher
-  judges them as any other), and withdraws the doctor's unsent notice, or, once it went (an Undo
-  pressed a few minutes later, ``undo-later``), tells the doctor the visit is on again (a
-  ``confirmation``); a cancel taken again
-  tells the doctor again, so cancel, undo, cancel gives the doctor one notice. Every step
-  recorded is one desk_action row, undone or not, and each confirm or cancel one answer row of
-  the desk: ``desk_record``.
+  when it fits the visit now (the visit held booked, not closed by a standing cancel, no-show or
+  came in; confirm, message, request handled and cancel before the start, came in and no-show
+  from it for three days) and the page it was pressed on shows the visit as it is (a page drawn
+  before the tick's sync changed the visit, or its answer, is refused; of two desks pressing on
+  one page the second is refused). Confirmed by phone is the patient's confirmation (an unsent
+  confirmation request moot); when the doctor's last word on this version says declined, that
+  notice is withdrawn while unsent, else the doctor is told at once that the visit is on again
+  (a ``confirmation``), and its Undo puts the doctor's word back (the withdrawn decline pending
+  again; the "on again" withdrawn while unsent, else the decline told again). A decline (the
+  patient's or the desk's) withdraws an unsent "on again" and, the doctor's last word then being
+  the decline they heard, plans nothing more. A cancel is the patient's decline, by the desk:
+  every unsent message to the patient dropped, the doctor told at once (``declined``) unless
+  their last word on this version already says so. Undo (at once, the Undo on the "Recorded"
+  line) restores the answer as it was and the patient's messages the cancel dropped (the
+  dispatcher judges them as any other), and withdraws the doctor's unsent notice, or, once it
+  went (an Undo pressed a few minutes later, ``undo-later``), tells the doctor the visit is on
+  again (a ``confirmation``); a cancel taken again tells the doctor again, so cancel, undo,
+  cancel gives the doctor one notice. Every step recorded is one desk_action row, undone or not,
+  and each confirm or cancel one answer row of the desk: ``desk_record``.
 - Agendas: each doctor with an email and an appointment (of that source) today or tomorrow
   in the store at a planning pass gets that day's agenda at 07:00 clinic time, if at send
   time the day still holds one of theirs. Reading for issue 28 obs 4 ("every message has a
@@ -233,6 +237,7 @@ class Visit:
     sent_by: dict[str, set[tuple[str, datetime]]] = field(default_factory=dict)
     doctor_declined: bool = False  # the doctor's last word on this version says declined (sent or not)
     declined_notice: Pending | None = None  # the notice that said so
+    on_again: Pending | None = None  # the doctor's notice that the visit is on again after a decline they heard
     desk: list[list[object]] = field(default_factory=list)  # DESK: [action, undone] of each recorded step
     story: list[list[object]] = field(default_factory=list)  # [actor, action, how, undone]: History (DESK)
 
@@ -346,6 +351,7 @@ class Oracle:
         was_active, old = visit.active, visit.version
         visit.version = v
         visit.doctor_declined, visit.declined_notice = False, None  # a new version: notices were of the old one
+        visit.on_again = None
         if not was_active:
             return
         if not baseline:
@@ -428,10 +434,38 @@ class Oracle:
         visit.story.append(["patient", visit.answer, "by SMS reply", False])
         if visit.answer == "decline":
             visit.pending = [p for p in visit.pending if not p.own]
-            if not visit.doctor_declined:
-                visit.doctor_declined = True
-                visit.declined_notice = Pending("declined", None, visit.version.start, now, recipient="doctor")
-                visit.pending.append(visit.declined_notice)
+            self._doctor_off(visit, now)
+
+    @staticmethod
+    def _doctor_off(visit: Visit, now: datetime) -> Pending | None:
+        """A decline (the patient's, or the desk's cancel): an unsent "on again" notice is
+        withdrawn, which leaves the doctor's last word the decline they heard; else the doctor
+        is told at once unless their last word on this version already says declined. The
+        notice planned, if any."""
+        if visit.on_again is not None and visit.on_again in visit.pending:
+            visit.pending.remove(visit.on_again)
+            visit.on_again, visit.doctor_declined = None, True
+        if visit.doctor_declined:
+            return None
+        visit.doctor_declined = True
+        visit.declined_notice = Pending("declined", None, visit.version.start, now, recipient="doctor")
+        visit.pending.append(visit.declined_notice)
+        return visit.declined_notice
+
+    @staticmethod
+    def _doctor_on(visit: Visit, now: datetime) -> tuple[Pending | None, list[Pending]]:
+        """A phone confirmation by the desk: a decline the doctor was told of is withdrawn while
+        unsent (returned, for the undo), else the doctor is told the visit is on again (the
+        notice returned)."""
+        if not visit.doctor_declined:
+            return None, []
+        visit.doctor_declined = False
+        if visit.declined_notice is not None and visit.declined_notice in visit.pending:
+            visit.pending.remove(visit.declined_notice)
+            return None, [visit.declined_notice]
+        visit.on_again = Pending("confirmation", None, visit.version.start, now, recipient="doctor")
+        visit.pending.append(visit.on_again)
+        return visit.on_again, []
 
     # -- the front desk --
     @staticmethod
@@ -478,11 +512,9 @@ class Oracle:
             if step == "cancel":
                 dropped = [p for p in visit.pending if p.own]
                 visit.pending = [p for p in visit.pending if not p.own]
-                if not visit.doctor_declined:
-                    visit.doctor_declined = True
-                    notice = visit.declined_notice = Pending("declined", None, visit.version.start, now,
-                                                             recipient="doctor")
-                    visit.pending.append(notice)
+                notice = self._doctor_off(visit, now)
+            elif step == "confirmed_by_phone":
+                notice, dropped = self._doctor_on(visit, now)
             last = (step, prior, notice, dropped)
 
     def _desk_undo(self, key: tuple[str, str], visit: Visit, last: tuple[str, str | None, Pending | None,
@@ -493,6 +525,19 @@ class Oracle:
             return
         visit.answer = prior
         self.answers[key].append((now, 1, prior))
+        if step == "confirmed_by_phone":
+            # The doctor's word goes back to the decline: the one withdrawn pending again, the
+            # "on again" withdrawn while unsent, or, once it went, the decline told again.
+            if dropped:
+                visit.pending += dropped
+                visit.declined_notice, visit.doctor_declined = dropped[0], True
+            elif notice is not None:
+                if notice in visit.pending:
+                    visit.pending.remove(notice)
+                else:
+                    visit.declined_notice = Pending("declined", None, visit.version.start, now, recipient="doctor")
+                    visit.pending.append(visit.declined_notice)
+                visit.on_again, visit.doctor_declined = None, True
         if step == "cancel":
             visit.pending += dropped
             # The doctor's last word on this version: off (this cancel's notice, or the patient's
@@ -504,7 +549,8 @@ class Oracle:
                 if last_word is not None and last_word in visit.pending:
                     visit.pending.remove(last_word)
                 else:
-                    visit.pending.append(Pending("confirmation", None, visit.version.start, now, recipient="doctor"))
+                    visit.on_again = Pending("confirmation", None, visit.version.start, now, recipient="doctor")
+                    visit.pending.append(visit.on_again)
                 visit.doctor_declined = False
 
     def desk_record(self) -> dict[tuple[str, str], list[tuple[str, str, str, bool]]]:

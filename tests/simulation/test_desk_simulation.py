@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from clinicsync.sync.desk import actions
 from clinicsync.sync.reminders import answers
 from clinicsync.sync.reminders.planner import reminder_key
 from tests.simulation.faults import COMBINABLE, Fault
 from tests.simulation.run import Driver, quiet_logs
-from tests.simulation.scenario import TICK, DeskAct, Scenario, Version, generate
+from tests.simulation.scenario import TICK, DeskAct, Reply, Scenario, Version, generate
 
 SEED, DAYS = 7, 2
 
@@ -76,6 +77,53 @@ def test_the_oracle_sees_a_second_cancel_that_tells_the_doctor_nothing(tmp_path:
     verdict = _run(s, tmp_path).verdict  # type: ignore[attr-defined]
     assert not verdict.ok
     assert f"declined [front/{target.external_id}]" in verdict.report(), verdict.report()
+
+
+def _declined_then_phoned() -> tuple[Scenario, Version, Version]:
+    """Two days, two visits of the go-live export the source leaves alone, each its texting
+    patient's earliest: each patient declines by SMS at 10:00, then phones; the desk records
+    "Confirmed by phone" an hour later, on the second taking it back five minutes after (once
+    the doctor was told it is on again)."""
+    s = generate(SEED, DAYS, frozenset({Fault.DESK}))
+    at = s.golive + 8 * TICK  # 10:00 on the first day
+    texting = {p.id for p in s.patients if p.channel == "sms"}
+    changed = {(c.version.source, c.version.external_id) for c in s.changes if c.at > s.golive}
+    first: dict[str, datetime] = {}  # each patient's earliest start, any visit, any version
+    for c in s.changes:
+        first[c.version.patient] = min(first.get(c.version.patient, c.version.start), c.version.start)
+    ahead = sorted((c.version for c in s.changes if c.at <= s.golive and c.version.source == "front"
+                    and c.version.start > at + timedelta(days=1) and c.version.patient in texting
+                    and ("front", c.version.external_id) not in changed
+                    and first[c.version.patient] == c.version.start), key=lambda v: v.external_id)
+    phoned, undone = ahead[0], ahead[1]
+    s.replies = [Reply(at, v.patient, "No", f"SMaimed{i}") for i, v in enumerate((phoned, undone))]
+    s.desk = [DeskAct(at + 4 * TICK, "front", phoned.external_id, ("confirmed_by_phone",)),
+              DeskAct(at + 4 * TICK, "front", undone.external_id, ("confirmed_by_phone", "undo-later"))]
+    return s, phoned, undone
+
+
+def _doctors_word(driver: Driver, visit: Version) -> list[str]:
+    return [m.identity.kind for m in driver.mailbag.sent if m.identity.person.startswith("D")
+            and m.identity.subject == f"front/{visit.external_id}"]
+
+
+def test_a_phone_confirmation_after_an_sms_decline_tells_the_doctor_it_is_on_again(tmp_path: Path) -> None:
+    s, phoned, undone = _declined_then_phoned()
+    driver = _run(s, tmp_path)
+    verdict = driver.verdict  # type: ignore[attr-defined]
+    assert verdict.ok, verdict.report()
+    assert _doctors_word(driver, phoned) == ["declined", "confirmation"]
+    assert _doctors_word(driver, undone) == ["declined", "confirmation", "declined"]
+
+
+def test_the_oracle_sees_a_phone_confirmation_that_tells_the_doctor_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gap as it was: the doctor told the visit is off and never that it is on again."""
+    monkeypatch.setattr(actions, "tell_doctor_confirmed", lambda *args: None)
+    s, phoned, _ = _declined_then_phoned()
+    verdict = _run(s, tmp_path).verdict  # type: ignore[attr-defined]
+    assert not verdict.ok
+    assert f"confirmation [front/{phoned.external_id}]" in verdict.report(), verdict.report()
 
 
 def test_the_desk_draws_from_its_own_stream_and_moves_no_other_draw() -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.compose import DOCTOR_CHANGE_KINDS, Composer, Draft, Visit, composer_for
-from clinicsync.sync.reminders.doctor_values import desk_note
+from clinicsync.sync.reminders.doctor_values import ON_AGAIN_NOTES, desk_note
 from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem
 from clinicsync.sync.reminders.samples import describe, sample_visit, with_modes, worst_visits
 from clinicsync.sync.store.model import Patient, table_of
@@ -132,6 +132,9 @@ def _doctor_cases(language: str, names: set[str], visit: Visit) -> list[tuple[st
         cases.append(("change/declined-by-desk", "email",  # the desk's cancel, with its reason
                       [(Draft("a1:practitioner:declined:v2", "declined", "practitioner", language, visit=visit,
                               note=desk_note("the patient is ill")), "")]))
+        cases += [(f"change/on-again-{why}", "email",  # a decline the doctor heard of, then on again
+                   [(Draft("a1:practitioner:confirmation:v2", "confirmation", "practitioner", language, visit=visit,
+                           note=note), "")]) for why, note in ON_AGAIN_NOTES.items()]
     if "doctor_declined.email.txt" in names:
         cases.append(("doctor_declined", "email", [(Draft("a1:frontdesk:doctor_declined:v2", "doctor_declined",
                                                           "frontdesk", language, visit=visit), "")]))

@@ -31,10 +31,10 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.desk.doctor_word import cancel_undone, confirmation_undone, tell_doctor_confirmed
 from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START, source_kind, writes_back
 from clinicsync.sync.reminders.answered import DECLINED_REASON
-from clinicsync.sync.reminders.answers import apply_answer, doctors_last_word
-from clinicsync.sync.reminders.planner import reminder_key
+from clinicsync.sync.reminders.answers import apply_answer
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.history import CANCEL_REASONS, DESK_TRACE, DESK_WORDS
 from clinicsync.sync.responses.keywords import Action
@@ -240,6 +240,8 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
                 if cancelled:
                     connection.execute(update(DK).where(DK.c.id == action_id).values(
                         cancelled_reminders=",".join(map(str, cancelled))))
+            if action == "confirmed_by_phone":
+                tell_doctor_confirmed(connection, appointment, action_id, now)
     return {**row, "id": action_id}
 
 
@@ -250,7 +252,8 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
     messages it cancelled while the visit is ahead (pending again as they were, one due this
     very minute too: the dispatcher judges what has become late, as for any message), the
     write-back (withdrawn while still queued, else the restored answer queued after it), the
-    doctor's notice (withdrawn while unsent, else the doctor is told the visit is booked again).
+    doctor's last word (sync/desk/doctor_word.py: a notice withdrawn while unsent, else the
+    doctor is told the visit is on, or off, again).
     The calendar stage renders the restored answer at its next pass like any other change.
     Returns the appointment's id, None if no such action."""
     with writer(store.engine) as connection:
@@ -301,27 +304,10 @@ def _restore_answer(connection: Connection, settings: Settings, appointment: Any
             patient_ref=appointment.patient_ref, participant_status=target.prior_answer or "needs-action",
             appointment_status="booked" if target.action == "cancel" else None,
             status="pending", attempts=0, next_at=now, created_at=now))
-    if target.action == "cancel" and appointment.practitioner_ref:
-        _tell_doctor_again(connection, appointment, target, now)
-
-
-def _tell_doctor_again(connection: Connection, appointment: Any, target: Any, now: datetime) -> None:
-    """After the cancel's undo the doctor's last word is that the visit is on: their standing
-    "declined" notice is withdrawn while unsent; once sent, the doctor gets the "booked" notice.
-    Nothing when the answer put back is itself a decline (the patient's own, which stands)."""
-    last = doctors_last_word(connection, appointment)
-    if last is None or last.kind != "declined" or target.prior_answer == "declined":
-        return
-    if last.status == ReminderStatus.PENDING:
-        connection.execute(update(RM).where(RM.c.id == last.id).values(
-            status=ReminderStatus.CANCELLED, reason="the desk undid its cancel", updated_at=now))
-        return
-    connection.execute(insert(RM).values(
-        key=reminder_key(appointment.id, "practitioner", "confirmation", f"undo{target.id}", appointment.version),
-        appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",
-        recipient_ref=appointment.practitioner_ref, kind="confirmation", version=appointment.version,
-        starts_at=appointment.start_utc, due_at=now, status=ReminderStatus.PENDING, tried="", attempts=0,
-        created_at=now, updated_at=now))
+    if target.action == "cancel":
+        cancel_undone(connection, appointment, target, now)
+    else:
+        confirmation_undone(connection, appointment, target, now)
 
 
 def actions_of(store: Store, appointment_id: int) -> list[Any]:

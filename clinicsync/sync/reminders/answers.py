@@ -81,15 +81,16 @@ def doctors_last_word(connection: Connection, appointment: Any) -> Any | None:
 def _notify_practitioner(connection: Connection, appointment: Any, now: datetime, desk_action: int | None,
                          note: str | None) -> None:
     """A `declined` notice to the doctor, sent by the reminders dispatcher like any other, so
-    that the doctor's last word on this version of the visit is that it is off. A "booked
-    again" notice of an undone cancel still unsent is withdrawn (the doctor hears only the
-    final state); nothing new is planned when the last notice standing already says declined
+    that the doctor's last word on this version of the visit is that it is off. An "on again"
+    notice still unsent (of an undone cancel, or of a phone confirmation) is withdrawn (the
+    doctor hears only the final state); nothing new is planned when the last notice standing already says declined
     (a desk cancel after the patient's own decline, or after an undo whose "booked again" was
     withdrawn before it went). ``note`` records a desk's cancel (doctor_values.desk_note)."""
     mine = (R.c.appointment_id == appointment.id, R.c.recipient == "practitioner", R.c.version == appointment.version)
-    connection.execute(update(R).where(*mine, R.c.kind == "confirmation", R.c.status == "pending",
-                                       R.c.key.like(f"a{appointment.id}:practitioner:confirmation:undo%")).values(
-        status="cancelled", reason="cancelled again by the desk", updated_at=now))
+    on_again = R.c.key.like(f"a{appointment.id}:practitioner:confirmation:undo%") | R.c.key.like(
+        f"a{appointment.id}:practitioner:confirmation:desk%")
+    connection.execute(update(R).where(*mine, R.c.kind == "confirmation", R.c.status == "pending", on_again).values(
+        status="cancelled", reason="declined again", updated_at=now))
     last = doctors_last_word(connection, appointment)
     key = declined_notice_key(appointment, desk_action)
     if last is not None and last.kind == "declined":

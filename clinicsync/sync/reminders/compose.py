@@ -19,7 +19,7 @@ from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.agenda_stats import DayStats
-from clinicsync.sync.reminders.doctor_values import agenda_values, decline_values, notice_values
+from clinicsync.sync.reminders.doctor_values import agenda_values, decline_values, notice_values, on_again_values
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import calendar_links, event_uid, ics_attachment
 from clinicsync.sync.reminders.links import link_maker, short_link_maker
@@ -170,6 +170,7 @@ class Composer:
             if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone
                 values.update(notice_values(visit, str(locale), self.clinic_settings.timezone))
                 values.update(decline_values(draft.note if draft.kind == "declined" else None, str(locale)))
+                values.update(on_again_values(draft.note if draft.kind == "confirmation" else None))
                 values["system"] = self._system(visit.connector)
             return values
         return build

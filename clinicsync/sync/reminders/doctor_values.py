@@ -48,6 +48,20 @@ def decline_values(note: str | None, locale: str) -> dict[str, Any]:
     return {"declined_by": "desk", "desk_reason": reason}
 
 
+# The doctor's "booked" notice that follows a decline they were told of says the visit is on
+# again and why, rather than "a new appointment was booked": the patient phoned the front desk
+# and comes after all, or the desk took back its cancel. Fixed on the notice's row (``note``)
+# when it is planned (sync/desk/doctor_word.py).
+ON_AGAIN_NOTES = {"phone": "on again: the patient confirmed by phone",
+                  "undo": "on again: the front desk undid its cancel"}
+
+
+def on_again_values(note: str | None) -> dict[str, Any]:
+    """Why a doctor's ``confirmation`` notice is sent (``on_again``: ``phone``, ``undo``, or None
+    for a new booking), from the notice's note (ON_AGAIN_NOTES)."""
+    return {"on_again": next((why for why, said in ON_AGAIN_NOTES.items() if note == said), None)}
+
+
 def notice_values(visit: Visit, locale: str, home_zone: str) -> dict[str, Any]:
     """A change notice's date and time: the visit's own (never "today"), the zone named when
     the visit is somewhere else than the clinic."""
