@@ -104,8 +104,11 @@ class Trickler:
                        if line.lower().startswith(b"content-length:")), 0)
         self.received.append(await reader.readexactly(length))
         body = b'{"sid": "SM00000000000000000000000000000001", "status": "queued"}'
-        answer = (b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        # One answer a connection but in http-split: say so, or a client that reuses the kept-alive
+        # connection for its next request races the close and reads a reset.
+        closing = b"" if self.mode == "http-split" else b"Connection: close\r\n"
+        answer = (b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n%s"
+                  b"Content-Length: %d\r\n\r\n%s" % (closing, len(body), body))
         if self.mode == "http":
             await self._trickle(writer, answer)
         elif head.startswith(b"POST /slow "):
