@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from clinicsync.common.vocabulary import ReminderStatus
-from clinicsync.sync.reminders.answers import doctors_last_word
+from clinicsync.sync.reminders.answers import doctors_last_word, plan_doctor_notice
 from clinicsync.sync.reminders.doctor_values import ON_AGAIN_NOTES
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
@@ -30,14 +30,6 @@ CONFIRMATION_UNDONE = "the desk undid its confirmation"
 def on_again_key(appointment: Any, action_id: int) -> str:
     """The key of the "on again" notice a desk confirmation plans: the visit, its version and the action."""
     return reminder_key(appointment.id, "practitioner", "confirmation", f"desk{action_id}", appointment.version)
-
-
-def _plan(connection: Connection, appointment: Any, kind: str, key: str, note: str | None, now: datetime) -> None:
-    connection.execute(insert(RM).values(
-        key=key, appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",
-        recipient_ref=appointment.practitioner_ref, kind=kind, version=appointment.version,
-        starts_at=appointment.start_utc, due_at=now, status=ReminderStatus.PENDING, note=note, tried="",
-        attempts=0, created_at=now, updated_at=now))
 
 
 def _withdraw(connection: Connection, reminder_id: int, reason: str, now: datetime) -> None:
@@ -60,7 +52,8 @@ def tell_doctor_confirmed(connection: Connection, appointment: Any, action_id: i
         _withdraw(connection, last.id, CONFIRMED_BY_PHONE, now)  # a confirmation cancels no patient's message:
         connection.execute(update(DK).where(DK.c.id == action_id).values(cancelled_reminders=str(last.id)))
         return
-    _plan(connection, appointment, "confirmation", on_again_key(appointment, action_id), ON_AGAIN_NOTES["phone"], now)
+    plan_doctor_notice(connection, appointment, "confirmation", on_again_key(appointment, action_id),
+                       ON_AGAIN_NOTES["phone"], now)
 
 
 def confirmation_undone(connection: Connection, appointment: Any, target: Any, now: datetime) -> None:
@@ -81,7 +74,7 @@ def confirmation_undone(connection: Connection, appointment: Any, target: Any, n
     if told.status == ReminderStatus.PENDING:
         _withdraw(connection, told.id, CONFIRMATION_UNDONE, now)
         return
-    _plan(connection, appointment, "declined",
+    plan_doctor_notice(connection, appointment, "declined",
           reminder_key(appointment.id, "practitioner", "declined", f"undo{target.id}", appointment.version), None, now)
 
 
@@ -97,6 +90,6 @@ def cancel_undone(connection: Connection, appointment: Any, target: Any, now: da
     if last.status == ReminderStatus.PENDING:
         _withdraw(connection, last.id, "the desk undid its cancel", now)
         return
-    _plan(connection, appointment, "confirmation",
+    plan_doctor_notice(connection, appointment, "confirmation",
           reminder_key(appointment.id, "practitioner", "confirmation", f"undo{target.id}", appointment.version),
           ON_AGAIN_NOTES["undo"], now)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, insert, select, update
 
+from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.doctor_values import desk_note
@@ -97,8 +98,16 @@ def _notify_practitioner(connection: Connection, appointment: Any, now: datetime
         return
     if connection.execute(select(R.c.id).where(R.c.key == key)).first() is not None:  # a withdrawn one: it stays so
         return
+    plan_doctor_notice(connection, appointment, "declined", key, note, now)
+
+
+def plan_doctor_notice(connection: Connection, appointment: Any, kind: str, key: str, note: str | None,
+                       now: datetime) -> None:
+    """One notice to the visit's doctor (``declined``, or a ``confirmation`` that it is on),
+    due now and sent by the reminders dispatcher like any other: the one way the doctor's
+    last word is written, by a patient's answer here and by the desk (sync/desk/doctor_word.py)."""
     connection.execute(insert(R).values(
         key=key, appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",
-        recipient_ref=appointment.practitioner_ref, kind="declined", version=appointment.version,
-        starts_at=appointment.start_utc, due_at=now, status="pending", note=note, tried="", attempts=0,
-        created_at=now, updated_at=now))
+        recipient_ref=appointment.practitioner_ref, kind=kind, version=appointment.version,
+        starts_at=appointment.start_utc, due_at=now, status=ReminderStatus.PENDING, note=note, tried="",
+        attempts=0, created_at=now, updated_at=now))
