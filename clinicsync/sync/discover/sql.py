@@ -582,7 +582,7 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
 
 def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
             connector: dict[str, Any], run: Any, unstamped: dict[str, list[str]],
-            tables: Mapping[str, Table] | None = None) -> None:
+            tables: Mapping[str, Table]) -> None:
     """Incremental on a stamp that moves when any table read changes, else snapshot (said why).
     ``unstamped``: the joined tables that supply a placed field and have no change stamp
     (stamps.unstamped_sources): their edits move no cursor, so the read is a snapshot."""
@@ -631,11 +631,11 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
                               "never changed)")
 
 
-def unstamped_reason(unstamped: dict[str, list[str]], tables: Mapping[str, Table] | None = None) -> str:
+def unstamped_reason(unstamped: dict[str, list[str]], tables: Mapping[str, Table]) -> str:
     """Which joined tables have no change stamp and what they supply, for the proposal's note;
     a table stamped only on creation is named with its stamp (why it is not enough)."""
     def why(table: str) -> str:
-        created = stamps.creation_only(tables[table]) if tables and table in tables else []
+        created = stamps.creation_only(tables[table]) if table in tables else []
         return (f" (only a creation stamp, {', '.join(map(repr, created))}: a row edited in place moves "
                 "nothing)") if created else ""
     return "; ".join(f"table {table!r} supplies {', '.join(fields)} and has no change stamp{why(table)}"
