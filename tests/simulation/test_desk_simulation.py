@@ -14,7 +14,7 @@ import pytest
 
 from clinicsync.sync.desk import actions
 from clinicsync.sync.reminders import answers
-from clinicsync.sync.reminders.planner import reminder_key
+from clinicsync.sync.reminders.planned_rows import reminder_key
 from tests.simulation.faults import COMBINABLE, Fault
 from tests.simulation.run import Driver, quiet_logs
 from tests.simulation.scenario import TICK, DeskAct, Reply, Scenario, Version, generate

@@ -18,7 +18,8 @@ from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.ingest import fingerprint as fingerprint_module
-from clinicsync.sync.ingest.engine import map_batch, sync_once
+from clinicsync.sync.ingest.batch_map import map_batch
+from clinicsync.sync.ingest.engine import sync_once
 from clinicsync.sync.ingest.fingerprint import Fingerprinter, Unchanged, unchanged_records
 from clinicsync.sync.store.model import Appointment, Event, Quarantine
 from clinicsync.sync.store.store import Counts, Store

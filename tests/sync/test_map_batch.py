@@ -1,5 +1,5 @@
-"""map_batch's loop for a batch with nothing skipped (a first import: engine._map_all, issue
-32) against mapping each record on its own (engine._map_one, the keyed path's step)."""
+"""map_batch's loop for a batch with nothing skipped (a first import: batch_map._map_all, issue
+32) against mapping each record on its own (batch_map._map_one, the keyed path's step)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
-from clinicsync.sync.ingest.engine import _map_one, map_batch
+from clinicsync.sync.ingest.batch_map import _map_one, map_batch
 from clinicsync.sync.ingest.fingerprint import Unchanged
 from clinicsync.sync.store.quarantine import QuarantineEntry
 from clinicsync.sync.store.store import Mapped

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.ingest.engine import map_batch
+from clinicsync.sync.ingest.batch_map import map_batch
 from clinicsync.sync.store.store import Store
 
 CSV = load_mapping("csv_default", "America/New_York", "US")

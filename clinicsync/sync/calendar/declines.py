@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
-from clinicsync.sync.reminders.planner import reminder_key
+from clinicsync.sync.reminders.planned_rows import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.store.model import Appointment, Practitioner, table_of
 from clinicsync.sync.store.model.reminders import REMINDERS

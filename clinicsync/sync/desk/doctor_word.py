@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select, update
 from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.sync.reminders.answers import doctors_last_word, plan_doctor_notice
 from clinicsync.sync.reminders.doctor_values import ON_AGAIN_NOTES
-from clinicsync.sync.reminders.planner import reminder_key
+from clinicsync.sync.reminders.planned_rows import reminder_key
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.reminders import REMINDERS
 

@@ -25,7 +25,8 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.connectors.registry import connector_kind
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import live_from, map_batch, mapping_for, new_run_id
+from clinicsync.sync.ingest.batch_map import map_batch
+from clinicsync.sync.ingest.engine import live_from, mapping_for, new_run_id
 from clinicsync.sync.ingest.fingerprint import query_changed, read_epoch, split_cursor
 from clinicsync.sync.ingest.supersede import Within, recording, supersede
 from clinicsync.sync.store import quarantine

@@ -18,7 +18,7 @@ from clinicsync.common.vocabulary import ReminderStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.doctor_values import desk_note
-from clinicsync.sync.reminders.planner import reminder_key
+from clinicsync.sync.reminders.planned_rows import reminder_key
 from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import WRITEBACKS

@@ -32,16 +32,12 @@ from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES, ReminderStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.reminders import RemindersSettings
+from clinicsync.sync.reminders.planned_rows import PLANNED, PlanReport, insert_new, reminder_key
 from clinicsync.sync.reminders.planner import (
-    APPOINTMENTS,
     CONSUMER,
-    PLANNED,
-    PlanReport,
     Rules,
     appointment_item,
-    insert_new,
     placed_again,
-    reminder_key,
 )
 from clinicsync.sync.reminders.rows import PLANNED_FROM
 from clinicsync.sync.reminders.timing import Slot, due_for_offset, place
@@ -50,7 +46,7 @@ from clinicsync.sync.runs.setaside import isolated_parts
 from clinicsync.sync.store.db import insert_ignoring_duplicates
 from clinicsync.sync.store.outbox import claim_offset
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import PLANS, REMINDERS
+from clinicsync.sync.store.tables import APPOINTMENTS, PLANS, REMINDERS
 
 SETTINGS_CHANGED = "settings changed"
 PLAN_NAME = "patients"

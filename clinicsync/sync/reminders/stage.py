@@ -11,7 +11,8 @@ import structlog
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.reminders.planner import PlanReport, plan_events
+from clinicsync.sync.reminders.planned_rows import PlanReport
+from clinicsync.sync.reminders.planner import plan_events
 from clinicsync.sync.reminders.replan import follow_settings
 from clinicsync.sync.runs.progress import Ticker, no_ticks
 from clinicsync.sync.store.store import Store

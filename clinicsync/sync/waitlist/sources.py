@@ -34,7 +34,8 @@ from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, WaitlistMapping, load_waitlist_mapping
 from clinicsync.sync.checks.stage_probes import wants_waitlist
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import raw_text, source_timezone, stored_times
+from clinicsync.sync.ingest.batch_map import raw_text
+from clinicsync.sync.ingest.engine import source_timezone, stored_times
 from clinicsync.sync.runs.progress import Ticker, no_ticks
 from clinicsync.sync.store import quarantine
 from clinicsync.sync.store.locks import try_lock

@@ -16,8 +16,8 @@ from sqlalchemy import insert, select
 
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.sync.config.settings.reminders import Offset, QuietHours
-from clinicsync.sync.reminders import planner, rows
-from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, insert_new
+from clinicsync.sync.reminders import planned_rows, planner, rows
+from clinicsync.sync.reminders.planned_rows import COLUMNS, PlanReport, insert_new
 from clinicsync.sync.reminders.timing import (
     Placer,
     Slot,
@@ -215,7 +215,7 @@ def test_rows_in_multi_row_statements_with_literals_are_stored_and_numbered_as_b
     and the order of the ids, must be what the ORM's insert of the same rows stores. The
     values include what a literal could get wrong: quotes, a NUL, text that looks like a
     number, True beside 1, a date-time with and without microseconds."""
-    monkeypatch.setattr(planner, "ROWS_PER_STATEMENT", per)
+    monkeypatch.setattr(planned_rows, "ROWS_PER_STATEMENT", per)
     put(store, appointment("A1", datetime(2027, 1, 4, 13, 0, tzinfo=UTC)))
     now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
     with store.engine.begin() as connection:

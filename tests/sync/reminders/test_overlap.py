@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from clinicsync.sync.reminders import planner
+from clinicsync.sync.reminders import planned_rows
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.store import quarantine
 from clinicsync.sync.store.db import discard_rehearsal, make_rehearsal_engine
@@ -164,7 +164,7 @@ def test_two_runs_plan_a_doctors_agenda_once_and_neither_fails(
     plan(settings, store, now)
     with store.engine.begin() as connection:
         connection.execute(REMINDERS.delete().where(REMINDERS.c.kind == "agenda"))  # before today's agendas
-    paused = PausedA(monkeypatch, planner, "_known_keys")
+    paused = PausedA(monkeypatch, planned_rows, "known_keys")
     run_a = paused.start(lambda: plan(settings, store, now))
     run_b = Thread("B", lambda: plan(settings, store, now))
     run_b.start()
