@@ -428,7 +428,7 @@ def test_a_column_whose_values_contradict_the_field_is_never_placed() -> None:
 
 def test_a_phone_named_column_of_flags_alone_is_left_out_with_the_reason() -> None:
     scored = score_columns([ColumnSample("id", "INTEGER", ["1", "2", "3"]),
-                            ColumnSample("phone_consent", "TINYINT", ["0", "1", "1"])])
+                            ColumnSample("sms_phone", "TINYINT", ["0", "1", "1"])])
     assert "patient.phone" not in {g.field for g in scored.guesses}
     assert any(n.startswith("patient.phone: left out") and "0% of 3 sampled values are phone numbers" in n
                for n in scored.notes), scored.notes

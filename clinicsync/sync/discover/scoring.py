@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinicsync.common.vocabulary import CHANNELS, RESCHEDULED_WORDS, STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.values import ValueProfile, profile, status_of
 from clinicsync.sync.discover.vocab import (
@@ -224,6 +225,9 @@ def _agreement(column: _Column, field: str) -> tuple[float, str]:
                  "channel": "channels", "boolean": "yes/no answers", "url": "https links",
                  "visit_mode": "visit modes"}[value_class]
         return share, f"{_pct(share)} {of} are {label}"
+    if field in _CONSENTS:
+        share, present = consent.yes_no_share(column.sample.values)
+        return share, f"{_pct(share)} of {present} sampled values are yes/no"
     if field == "duration_minutes":
         share = max(p.share("minutes"), p.share("duration"))
         return share, f"{_pct(share)} {of} are durations"
@@ -253,6 +257,9 @@ _ROLE_FIELDS: dict[str, tuple[str, float]] = {
 def _by_name(column: _Column) -> list[tuple[str, float]]:
     """(field, name score) for what the column's words say it is."""
     roles, entity, kind = column.roles, column.entity, column.kind()
+    agreed = consent.consent_field(column.tokens)
+    if agreed is not None:  # 'sms_opt_in' says a channel, but is no phone: yes/no or nothing
+        return [(agreed[0], 0.85)]
     out: list[tuple[str, float]] = []
     if "updated" in roles:
         out.append(("source_updated_at", 0.8))
@@ -372,7 +379,9 @@ _EVIDENCE_FLOOR: dict[str, float] = {
     **dict.fromkeys(("patient.name", "patient.first", "patient.last", "practitioner.name", "practitioner.first",
                      "practitioner.last"), 0.8),
     **dict.fromkeys(("type", "location"), 0.5),
+    **dict.fromkeys(("patient.allow_sms", "patient.allow_email"), consent.FLOOR),
 }
+_CONSENTS = frozenset({"patient.allow_sms", "patient.allow_email"})
 # Fields that change what a patient is told or what the desk sees: read only from the visit's own
 # row, never from a joined row shared by every visit of a type (an event type's "requires
 # confirmation" is no patient's answer; a booking form's settings are no visit's mode).
@@ -609,6 +618,14 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
             spec.update(_channel_map(cand.column.sample.values))
         if field in ("answer", "visit_mode", "join_url"):
             spec["on_invalid"] = "drop"
+        if field in _CONSENTS:
+            agreed = consent.consent_field(cand.column.tokens)
+            spec = consent.consent_spec(path_of(cand.column.name), bool(agreed and agreed[1]))
+            if agreed and agreed[1]:
+                why += "; the column says no: read turned round"
+            note = consent.blank_note(cand.column.name, cand.column.sample.values, field)
+            if note is not None:
+                scored.notes.append(note)
         guesses.append(Guess(field, source, round(cand.score, 2), why, spec))
     _patient_id_fallback(guesses)
     _visit_id_fallback(guesses, placed, scored)
