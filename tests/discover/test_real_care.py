@@ -208,6 +208,7 @@ def test_care_slot_resource_user_and_soft_deletes(postgres_url: str, tmp_path: P
     run = cli(settings)
     connector = real.discover_then_check(run, settings, [postgres_url])
     assert "stored_times" not in connector  # timestamptz: the zone is in the value, nothing to ask
+    assert "password" not in connector["query"]  # the doctor's login row is read for the name, never its secrets
     assert connector["mode"] == "snapshot"  # users_user (the doctor's email) stamps no change: re-read the window
     mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
     assert mapping["fields"]["replaces"] == {"from": "replaces_id"}  # a move: one visit, its new row no other

@@ -28,6 +28,8 @@ _AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(
                     r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
                     re.I)
 _BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)
+# A login's secrets (a users table joined to reach the doctor's name and email): never read.
+_SECRET = re.compile(r"(^|_)pass(word|wd)?($|_)|password|passwd|(^|_)(pwd|salt|secret|token|otp|api_?key)($|_)", re.I)
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,9 @@ def audit(column: str) -> bool:
 
 def bookkeeping(column: str) -> bool:
     """A joined table's column no appointment field is read from: who entered or changed the
-    row, its ``uuid``, why it was voided. Left out of the read, so what is listed as not placed
-    is what the admin could still map."""
-    return audit(column) or bool(_BOOKKEEPING.search(column))
+    row, its ``uuid``, why it was voided, a login's password or token. Left out of the read, so
+    what is listed as not placed is what the admin could still map."""
+    return audit(column) or bool(_BOOKKEEPING.search(column)) or bool(_SECRET.search(column))
 
 
 def _key_owners(tables: Iterable[Table]) -> dict[str, Table]:

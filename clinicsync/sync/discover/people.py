@@ -516,6 +516,8 @@ class _Builder:
             hop = self.plan.alias("d")
             self.plan.join(person, hop, self.plan.on(hop_ref, hop, alias))
             self.stamp_row(person, hop)
+            # its email and phone, for the scorer (a users table keeps them beside the name)
+            self.plan.add_columns(person, hop, "doctor", frozenset({hop_ref.target_column}))
             chain = [(person, hop)]
         named = self.name("doctor", chain)
         if named is not None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -490,13 +490,31 @@ def _left_out(scored: Scored, refused: dict[str, list[str]]) -> None:
     """A note for each field a named column was refused for and no other column took: what was
     looked at and why it was not enough (the field is left out, never guessed)."""
     have = {g.field for g in scored.guesses}
-    parts = {"start.date": "start", "start.time": "start", "end.date": "end", "end.time": "end"}
     for field, reasons in refused.items():
-        whole = parts.get(field, field.rsplit(".", 1)[0] + ".name" if field.endswith((".first", ".last")) else field)
-        if whole in have or field in have:
+        if _whole_field(field) in have or field in have:
             continue
-        scored.notes.append(f"{field}: left out, not guessed: {'; '.join(reasons)}; map it by hand if the source "
-                            "has it")
+        scored.notes.append(f"{field}: {LEFT_OUT}: {'; '.join(reasons)}; map it by hand if the source has it")
+
+
+LEFT_OUT = "left out, not guessed"
+_WHOLE = {"start.date": "start", "start.time": "start", "end.date": "end", "end.time": "end"}
+
+
+def _whole_field(field: str) -> str:
+    """The field a part is read into: a start's date -> start, a first name -> the name."""
+    if field.endswith((".first", ".last")):
+        return field.rsplit(".", 1)[0] + ".name"
+    return _WHOLE.get(field, field)
+
+
+def left_out_stands(note: str, placed: Collection[str]) -> bool:
+    """Whether a note that a field was left out still holds once ``placed`` are known: another
+    part of discover (the people it followed) may have placed the field the scorer refused a
+    column for ('doctor_last_login' is no last name; the doctor's name came from their user row)."""
+    field, sep, rest = note.partition(": ")
+    if not sep or not rest.startswith(LEFT_OUT):
+        return True
+    return field not in placed and _whole_field(field) not in placed
 
 
 def _sources(scored: Scored) -> set[str]:

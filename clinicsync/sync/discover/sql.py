@@ -59,7 +59,14 @@ from clinicsync.sync.discover.people import People, audit, kind_of, place_people
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
-from clinicsync.sync.discover.scoring import NO_VISIT_ID, ColumnSample, rescheduled_note, score_columns
+from clinicsync.sync.discover.scoring import (
+    LEFT_OUT,
+    NO_VISIT_ID,
+    ColumnSample,
+    left_out_stands,
+    rescheduled_note,
+    score_columns,
+)
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 
@@ -535,7 +542,7 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
         placed["external_id"] = Guess("external_id", key, 0.95, f"the table's primary key{over}", {"from": key})
     for field_name, reason in refused.items():
         if field_name not in placed:
-            notes.append(f"{field_name}: left out, not guessed: {reason}; map it by hand if the source has it")
+            notes.append(f"{field_name}: {LEFT_OUT}: {reason}; map it by hand if the source has it")
     if "patient.external_id" not in placed:  # the engine reads no patient field without the patient's id
         for field_name in [f for f in placed if f.startswith("patient.")]:
             del placed[field_name]
@@ -745,7 +752,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                         status_words=status_words, unplaced=unplaced)
     fallback = by_field.get("external_id") is not None and by_field["external_id"].why.startswith(NO_VISIT_ID)
     proposal.notes.extend(n for n in getattr(scored, "notes", None) or []  # the id placed: no note saying none is
-                          if fallback or not n.startswith(NO_VISIT_ID))
+                          if (fallback or not n.startswith(NO_VISIT_ID)) and left_out_stands(n, by_field))
     status_guess = by_field.get("status")
     rule = successor_rule(run, lambda n: _quote(connection, n), schema, main,
                           plan.select.get(status_guess.source) if status_guess is not None else None, status_words)
