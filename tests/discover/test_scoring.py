@@ -557,3 +557,20 @@ def test_a_named_date_and_time_pair_beats_a_stamp_read_as_a_start_by_its_values(
                                    ["DATE", "TIME", "DATETIME", "INTEGER"]))
     start = next(g for g in scored.guesses if g.field == "start")
     assert start.spec == {"date": "appointment_date", "time": "start_time"}, start
+
+
+def test_a_code_or_number_word_in_front_of_a_reference_is_no_part_of_its_stem() -> None:
+    """The stem a joined table's columns are named by: a code's or number's word in front
+    (Khanza's ``kd_dokter``, ``no_rkm_medis``) is taken off like one behind (``patient_id``), so
+    ``dokter_nm_dokter`` reads as a name and not, by its ``kd``, as an id; and Indonesian
+    column words are known (``nm`` name, ``tlp`` phone, ``poli`` a clinic, ``pasien``, ``dokter``)."""
+    from clinicsync.sync.discover.kinds import kind_of
+    from clinicsync.sync.discover.readplan import stem_of
+    from clinicsync.sync.discover.vocab import token_role
+
+    assert (stem_of("kd_dokter", "dokter"), stem_of("no_rkm_medis", "pasien")) == ("dokter", "rkm_medis")
+    assert (stem_of("patient_id", "p"), stem_of("demographic_no", "d"), stem_of("pid", "demographics")) == \
+        ("patient", "demographic", "demographics")
+    assert [token_role(t) for t in ("nm", "tlp", "poli", "tanggal", "jam")] == \
+        ["name", "phone", "location", "date", "time"]
+    assert (kind_of("pasien"), kind_of("dokter")) == ("patient", "provider")

@@ -21,13 +21,13 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role, without_pref
 Run = Callable[[str], list[tuple[Any, ...]]]
 
 PATIENT = frozenset({"patient", "patients", "paciente", "pacientes", "client", "clients", "cliente", "customer",
-                     "customers", "demographic", "demographics", "patienten", "utente"})
+                     "customers", "demographic", "demographics", "patienten", "utente", "pasien"})
 PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party", "parties", "individual",
                     "member", "contact", "partner", "user", "users", "usuario", "usuarios"})
 PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
-                      "professional", "prof"})
+                      "professional", "prof", "dokter"})
 # Column types by their declared names, as the people and doctors rules read them (graph.py and
 # valuerefs.py keep their own: a key is int|serial; a text key may be a uuid).
 TEXT = re.compile(r"char|text|string|clob", re.I)

@@ -116,6 +116,8 @@ def stem_of(column: str, fallback: str) -> str:
     """``paciente_id`` -> ``paciente``; ``id_medico`` -> ``medico``; ``patient_uid`` -> ``patient``;
     ``demographic_no`` -> ``demographic`` (a number's word: OSCAR's ``provider_no``, a ``…_nr``; kept,
     it would make every joined column an id, ``demographic_no_first_name`` no name);
+    a number's or code's word in front too (``no_rkm_medis`` -> ``rkm_medis``, ``kd_dokter`` -> ``dokter``: Khanza's
+    record number and doctor's code; else ``kd_dokter_nm_dokter`` reads as an id, no name);
     ``pid`` (a letter or two left: no word) -> ``fallback``, the joined table's name (NOSH's ``demographics``)."""
-    stem = re.sub(r"(?i)(^id_?|_?(uu|g|u)?id$|_(no|nr|nro|num|number)$)", "", column)
+    stem = re.sub(r"(?i)(^id_?|^(no|nr|nro|num|kd|kode|cod)_|_?(uu|g|u)?id$|_(no|nr|nro|num|number)$)", "", column)
     return stem if len(stem) > 2 else fallback

@@ -581,8 +581,10 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
         kept = [Guess("external_id", " + ".join(columns), 0.9, found.why, spec),
                 *(g for g in guesses if g.field != "external_id")]
         if len(columns) > 1:
-            notes.append(f"external_id: table {plan.main.name!r} has no primary key; the columns "
-                         f"{' and '.join(map(repr, columns))} make one (read together, with a space between)")
+            named = " and ".join(map(repr, columns))
+            said = f"has the primary key {named}" if list(plan.main.primary_key) == columns else \
+                f"has no primary key; the columns {named} make one"
+            notes.append(f"external_id: table {plan.main.name!r} {said} (read together, with a space between)")
     used = {c for g in kept for c in g.source.split(" + ")}
     return kept, [o for o in plan.select if o not in used]
 

@@ -1,5 +1,5 @@
 """The words clinic exports name their columns with, in the languages clinics run their
-systems in (English, Spanish, Portuguese, French, German, some Italian), for the column
+systems in (English, Spanish, Portuguese, French, German, some Italian and Indonesian), for the column
 scorer (``scoring.py``). Words are kept as a column name reads after ``name_tokens``: lower
 case, accents removed, split at ``_``, ``-``, spaces, dots, slashes and camelCase humps.
 
@@ -17,12 +17,14 @@ from collections.abc import Iterable, Sequence
 ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "id", "ids", "uid", "uuid", "key", "codigo", "cod", "code", "numero", "num", "no", "nr", "nro", "n",
-        "number", "nummer", "ref", "referencia", "reference", "identificador", "identifier", "folio"), "id"),
+        "number", "nummer", "ref", "referencia", "reference", "identificador", "identifier", "folio", "kd", "kode"),
+        "id"),
     **dict.fromkeys(("mrn", "nhc", "historia", "expediente", "prontuario", "dossier", "chart", "nss",
                      "nif", "dni", "cedula", "curp", "rut", "cpf"), "record"),
     **dict.fromkeys((
-        "fecha", "date", "data", "datum", "day", "dia", "jour", "tag", "dt", "dateof"), "date"),
-    **dict.fromkeys(("hora", "time", "heure", "uhrzeit", "zeit", "hour", "horario", "orario", "ora", "tm"), "time"),
+        "fecha", "date", "data", "datum", "day", "dia", "jour", "tag", "dt", "dateof", "tanggal", "tgl"), "date"),
+    **dict.fromkeys(("hora", "time", "heure", "uhrzeit", "zeit", "hour", "horario", "orario", "ora", "tm", "jam",
+                     "waktu"), "time"),
     **dict.fromkeys(("minute", "minuto"), "minute"),  # a time of day's minute, beside an hour column (FreeMED)
     **dict.fromkeys((
         "inicio", "start", "starts", "begin", "beginn", "debut", "comienzo", "desde", "from", "datetime",
@@ -46,9 +48,10 @@ ATTRIBUTES: dict[str, str] = {
         "sala", "consultorio", "room", "location", "ubicacion", "sede", "lugar", "clinica", "clinic", "site",
         "local", "lieu", "raum", "ort", "cabinet", "salle", "centro", "center", "centre", "office", "oficina",
         "box", "gabinete", "sucursal", "branch", "standort", "praxis", "unidad", "unidade", "place", "sitio",
-        "localizacao", "localisation", "despacho", "stanza"), "location"),
+        "localizacao", "localisation", "despacho", "stanza", "poli", "poliklinik", "ruang", "ruangan"), "location"),
     **dict.fromkeys((
-        "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display"), "name"),
+        "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display", "nama", "nm"),
+        "name"),
     **dict.fromkeys(("apellido", "apellidos", "surname", "last", "lastname", "family", "familyname", "sobrenome",
                      "nachname", "cognome", "apelido", "lname", "sname"), "last_name"),
     **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila", "fname"),
@@ -56,7 +59,8 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "telefono", "telefonos", "movil", "celular", "phone", "mobile", "cell", "cellphone", "tel", "telf",
         "tlf", "tele", "telemovel", "telefone", "telephone", "portable", "handy", "telefon", "mobil", "whatsapp",
-        "sms", "fono", "cel", "contacto", "telefonnummer", "cellulare", "hphone", "wphone", "mphone", "cphone"),
+        "sms", "fono", "cel", "contacto", "telefonnummer", "cellulare", "hphone", "wphone", "mphone", "cphone",
+        "telepon", "telp", "tlp", "hp"),
         "phone"),
     **dict.fromkeys(("correo", "email", "mail", "courriel", "emailaddress", "electronico", "correio"),
                     "email"),
@@ -81,17 +85,17 @@ ATTRIBUTES: dict[str, str] = {
 PATIENT_WORDS = frozenset({
     "paciente", "patient", "pacientes", "cliente", "client", "customer", "utente", "patiente", "pt", "pac",
     "usuario", "user", "persona", "person", "enfermo", "beneficiario", "titular", "patienten", "kunde",
-    "demographic", "demographics"})  # NOSH's and OpenEMR's patient table
+    "demographic", "demographics", "pasien"})  # NOSH's and OpenEMR's patient table
 PRACTITIONER_WORDS = frozenset({
     "medico", "medica", "doctor", "doctora", "dr", "dra", "doc", "profesional", "provider", "practitioner",
     "medecin", "arzt", "arztin", "facultativo", "especialista", "terapeuta", "therapist", "clinician",
     "physician", "prestador", "odontologo", "dentista", "dentist", "staff", "personal", "recurso",
     "resource", "psicologo", "fisio", "fisioterapeuta", "nutricionista", "behandler", "praticien",
-    "profissional", "employee", "empleado", "agenda_de", "consultant", "attending"})
+    "profissional", "employee", "empleado", "agenda_de", "consultant", "attending", "dokter"})
 APPOINTMENT_WORDS = frozenset({
     "cita", "citas", "appointment", "appointments", "appt", "turno", "consulta", "rdv", "rendezvous",
     "termin", "marcacao", "agendamento", "visit", "visita", "booking", "reserva", "event", "evento",
-    "encounter", "sesion", "session", "appuntamento"})
+    "encounter", "sesion", "session", "appuntamento", "kunjungan"})
 # Columns that describe what the scorer does not map (so a match on "fecha" in them is no start).
 IGNORED_WORDS = frozenset({
     "nacimiento", "birth", "birthdate", "dob", "nascimento", "naissance", "geburt", "geburtsdatum",
@@ -100,7 +104,8 @@ IGNORED_WORDS = frozenset({
     "observaciones", "comentario", "comentarios", "comment", "comments", "remarks", "precio", "price",
     "importe", "amount", "pago", "payment", "factura", "invoice", "seguro", "insurance", "aseguradora",
     "password", "contrasena", "hash", "diagnostico", "diagnosis", "civil", "marital", "provincia", "province",
-    "pais", "country", "ocupacion", "occupation", "religion", "etnia", "ethnicity", "raza", "race"})
+    "pais", "country", "ocupacion", "occupation", "religion", "etnia", "ethnicity", "raza", "race",
+    "lahir", "alamat", "agama", "pekerjaan", "nikah", "umur"})
 
 
 # How patients want to be reached, as exports word it -> the mapping's channel.
