@@ -163,3 +163,41 @@ def test_the_spanish_on_again_notice() -> None:
     assert shown.html is not None and "la cita vuelve a estar en pie" in shown.html
     booked = composer.render(Draft("k", "confirmation", "practitioner", "es", visit=visit), "email", NOW)
     assert "Se reservó una nueva cita" in booked.text and "en pie" not in booked.text
+
+
+def test_a_phone_confirmation_after_a_decline_notice_that_failed_tells_the_doctor_nothing(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    """The doctor's mailbox refused the "declined" notice for good: they never heard the visit
+    was off, so "on again" would announce the return of a visit they never knew had gone."""
+    settings = reminder_settings(BASE, outcomes=f"{{{DOCTOR}: permanent}}")
+    put(store, appointment("A1", START))
+    plan(settings, store, NOW)
+    assert handle_reply(settings, store, "sms", "+12125550101", "NO", "SM1", NOW).outcome == "applied"
+    assert _told(store, settings, tmp_path, NOW) == []
+    [decline] = _doctor_rows(store)
+    assert (decline.kind, decline.status) == ("declined", "failed")
+    with store.engine.connect() as connection:
+        target = int(connection.execute(select(A.c.id)).scalar_one())
+    confirmed = _desk(settings, store, target, "confirmed_by_phone", NOW + timedelta(minutes=5))
+    assert [(r.kind, r.status) for r in _doctor_rows(store)] == [("declined", "failed")]
+    _told(store, settings, tmp_path, NOW + timedelta(minutes=6))
+    _undo(settings, store, target, confirmed, NOW + timedelta(minutes=7))  # and its undo has nothing to take back
+    _told(store, settings, tmp_path, NOW + timedelta(minutes=8))
+    assert [(r.kind, r.status) for r in _doctor_rows(store)] == [("declined", "failed")]
+
+
+def test_a_cancel_undone_after_its_notice_to_the_doctor_failed_tells_the_doctor_nothing(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    """The desk's cancel never reached the doctor (their mailbox refused the notice for good):
+    the cancel's undo must not tell them the visit is "on again"."""
+    settings = reminder_settings(BASE, outcomes=f"{{{DOCTOR}: permanent}}")
+    put(store, appointment("A1", START))
+    plan(settings, store, NOW)
+    with store.engine.connect() as connection:
+        target = int(connection.execute(select(A.c.id)).scalar_one())
+    cancel = _desk(settings, store, target, "cancel", NOW)
+    _told(store, settings, tmp_path, NOW + timedelta(minutes=1))
+    assert [(r.kind, r.status) for r in _doctor_rows(store)] == [("declined", "failed")]
+    _undo(settings, store, target, cancel, NOW + timedelta(minutes=2))
+    _told(store, settings, tmp_path, NOW + timedelta(minutes=3))
+    assert [(r.kind, r.status) for r in _doctor_rows(store)] == [("declined", "failed")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -14,6 +15,16 @@ from clinicsync.sync.store.model.responses import RESPONSES
 from clinicsync.sync.store.store import Store
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
+SOURCE_LABEL = "Practice EHR"  # the clinic's name for the system the seed's "csv" visits are booked in
+
+
+def seed_source(folder: Path) -> str:
+    """The seed's ``csv`` source as an entry of the settings' ``connectors:`` list, with the
+    clinic's name for its system: what the desk reads ("cancel it in Practice EHR") in the
+    documented screenshots, rather than the connector's kind."""
+    drop = folder / "seed-drop"
+    drop.mkdir(exist_ok=True)
+    return f"  - name: csv\n    kind: csv\n    label: {SOURCE_LABEL}\n    drop_dir: {drop}\n    mapping: csv_default\n"
 T = {name: model.__table__ for name, model in [  # type: ignore[attr-defined]
     ("appointment", Appointment), ("patient", Patient), ("practitioner", Practitioner), ("event", Event),
     ("run", SyncRun), ("quarantine", Quarantine)]}
@@ -118,6 +129,17 @@ def seed(store: Store) -> dict[str, int]:
              "raw": "{}", "created_at": NOW - timedelta(hours=3), "last_seen": NOW - timedelta(hours=3),
              "item_key": "seeded-a9-phone", "status": "open", "seen_count": 1}])
     return ids
+
+
+def name_sql_records(store: Store) -> None:
+    """The ``sql`` source's own patient and doctor of its visit A6 (the seed holds only the
+    ``csv`` source's): a page showing A6 reads "Yara García" and "Dr. Rafael Ortiz", not the
+    source's ids."""
+    with store.engine.begin() as c:
+        c.execute(insert(T["patient"]).values(connector="sql", external_id="P2", name="Yara García",
+                                              phone="+17185550163", content_hash="h", updated_at=NOW))
+        c.execute(insert(T["practitioner"]).values(connector="sql", external_id="D2", name="Dr. Rafael Ortiz",
+                                                   email="ortiz@clinic.example", content_hash="h", updated_at=NOW))
 
 
 def seed_desk(store: Store, ids: dict[str, int]) -> dict[str, int]:

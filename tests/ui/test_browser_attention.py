@@ -31,6 +31,10 @@ def test_the_desk_acts_on_the_attention_page(served: tuple[str, dict[str, int]],
     assert browser.current_url == f"{base}/ui/attention"
     before = targets(browser)
     assert str(ids["A8"]) in before and len(before) >= 2
+    cells = [[td.text for td in tr.find_elements(By.CSS_SELECTOR, "td")[1:4:2]]
+             for tr in browser.find_elements(By.CSS_SELECTOR, "table.attention tbody tr")]
+    assert ["Yara García", "Dr. Rafael Ortiz"] in cells  # the source's names, not its ids
+    assert all(patient not in ("", "—") and doctor.startswith("Dr. ") for patient, doctor in cells), cells
     save_screenshot(browser, "status-page-attention-desktop.png")
 
     follow(browser, By.CSS_SELECTOR, f"form[action='/ui/appointments/{ids['A8']}/actions'] "

@@ -17,7 +17,7 @@ from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store.store import Store
 from tests.ui.chromium import DOC_SIZES, browser, doc_screenshot, follow, serving, set_width
-from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
+from tests.ui.seed import NOW, SOURCE_LABEL, ask_to_reschedule, name_sql_records, seed, seed_desk, seed_source
 from tests.ui.test_pages import HASH, PASSWORD
 
 __all__ = ["browser"]
@@ -28,8 +28,10 @@ def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[tuple[str, 
     path = tmp_path / "settings.yaml"
     path.write_text(
         f'clinic:\n  name: Demo Family Practice\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
-        f'ui:\n  users:\n    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n', encoding="utf-8")
+        f'connectors:\n{seed_source(tmp_path)}ui:\n  users:\n    - name: desk\n      password_hash: "{HASH}"\n'
+        '      role: front_desk\n', encoding="utf-8")
     ids = seed_desk(store, seed(store))
+    name_sql_records(store)
     ask_to_reschedule(store, ids["A5"], "Mornings please, after the 24th")
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
@@ -82,7 +84,7 @@ def test_the_front_desk_logs_in_acts_and_logs_out(served: tuple[str, dict[str, i
     doc_screenshot(browser, browser.current_url, "appointment")
 
     browser.get(f"{base}/ui/appointments/{ids['A7']}")  # declined in a CSV source: still booked there
-    assert "Still booked in csv" in browser.find_element(By.CSS_SELECTOR, ".source-hint").text
+    assert f"Still booked in {SOURCE_LABEL}" in browser.find_element(By.CSS_SELECTOR, ".source-hint").text
     assert "3:00\u202fPM CST" in browser.find_element(By.ID, "visit-title").text  # the visit's own zone
 
     for page, name in (("/ui/appointments", "appointments"), ("/ui/health", "health"),

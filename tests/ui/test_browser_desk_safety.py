@@ -19,7 +19,7 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
 from tests.ui.chromium import DOC_SIZES, browser, doc_screenshot, follow, save_screenshot, serving, set_width
-from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
+from tests.ui.seed import NOW, SOURCE_LABEL, ask_to_reschedule, seed, seed_desk, seed_source
 from tests.ui.test_desk_earlier import NOON, started_visits
 from tests.ui.test_pages import HASH, PASSWORD
 
@@ -32,7 +32,8 @@ def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[Served]:
     path = tmp_path / "settings.yaml"
     path.write_text(
         f'clinic:\n  name: Demo Family Practice\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
-        f'ui:\n  users:\n    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n', encoding="utf-8")
+        f'connectors:\n{seed_source(tmp_path)}ui:\n  users:\n    - name: desk\n      password_hash: "{HASH}"\n'
+        '      role: front_desk\n', encoding="utf-8")
     ids = seed_desk(store, seed(store))
     ask_to_reschedule(store, ids["A5"], "Mornings please, after the 24th")
     with store.engine.begin() as connection:  # r6 is Jamal's own reminder (the seed names no recipient)
@@ -114,6 +115,10 @@ def test_cancel_asks_for_a_reason_and_undo_restores_the_visit(served: Served, br
     assert "reason: the patient is ill" in browser.find_element(By.ID, "timeline").text
     with store.engine.connect() as connection:
         assert connection.execute(select(REMINDERS.c.status).where(REMINDERS.c.key == "r6")).scalar() == "cancelled"
+    words, hint = (browser.find_element(By.CSS_SELECTOR, f"dl.facts {css}").rect
+                   for css in ("#asked-words", ".source-hint"))
+    assert hint["y"] >= words["y"] + words["height"], (words, hint)  # a line of its own, not run on after the quote
+    assert f"Still booked in {SOURCE_LABEL}" in browser.find_element(By.CSS_SELECTOR, "dl.facts .source-hint").text
     _both_sizes(browser, "undo")
     follow(browser, By.ID, "undo")
     assert browser.find_element(By.ID, "undone").is_displayed()

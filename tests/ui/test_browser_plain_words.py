@@ -17,7 +17,7 @@ from clinicsync.sync.store.model import Location
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from tests.ui.chromium import DOC_SIZES, browser, doc_screenshot, follow, serving, set_width
-from tests.ui.seed import NOW, seed, seed_desk
+from tests.ui.seed import NOW, SOURCE_LABEL, seed, seed_desk, seed_source
 from tests.ui.test_desk_waitlist import LABEL, SLOT, waitlist_settings
 from tests.ui.test_pages import PASSWORD
 from tests.waitlist import book_rows
@@ -27,7 +27,8 @@ __all__ = ["browser"]
 
 @pytest.fixture
 def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[str]:
-    settings = waitlist_settings(tmp_path, store_url)
+    settings = waitlist_settings(tmp_path, store_url, clinic_name="Demo Family Practice",
+                                 more_connectors=seed_source(tmp_path))
     seed_desk(store, seed(store))
     book_rows.seed(store, "clinic", start=SLOT)
     with store.engine.begin() as connection:  # the source names its room
@@ -64,6 +65,8 @@ def test_a_phone_sees_the_waitlist_task_first_a_404_page_and_readable_charts(
     card = browser.find_element(By.CSS_SELECTOR, "li.waitlist-task").text
     assert "Mara Quint" in card and "(212) 555-0142" in card and LABEL in card and "+1212" not in card
     assert "Main Street Clinic" in card and "room-1" not in card
+    assert browser.find_element(By.CSS_SELECTOR, "header > strong").text == "Demo Family Practice"
+    assert f"Still booked in {SOURCE_LABEL}" in browser.find_element(By.CSS_SELECTOR, "li.work-row .source-hint").text
     assert browser.find_element(By.CSS_SELECTOR, "li.waitlist-task a.phone").get_attribute("href") == \
         "tel:+12125550142"
     wide = browser.execute_script("return document.documentElement.scrollWidth")

@@ -29,13 +29,19 @@ LABEL = "Front Desk EHR"
 SLOT = (NOW + timedelta(days=1)).replace(hour=19, minute=0)  # tomorrow 2:00 PM in New York
 
 
-def waitlist_settings(tmp_path: Path, store_url: str) -> Settings:
+def waitlist_settings(tmp_path: Path, store_url: str, *, clinic_name: str | None = None,
+                      more_connectors: str = "") -> Settings:
+    """The waiting list's labelled source; ``more_connectors``: further entries of the list
+    (tests.ui.seed.seed_source), ``clinic_name`` the name the page's header shows."""
     drop = tmp_path / "drop"
     drop.mkdir(exist_ok=True)
     connectors = (f"connectors:\n  - name: clinic\n    kind: csv\n    label: {LABEL}\n    drop_dir: {drop}\n"
-                  "    mapping: csv_default\n")
+                  "    mapping: csv_default\n" + more_connectors)
+    text = settings_text(store_url, connectors)
+    if clinic_name:
+        text = text.replace("clinic:\n", f"clinic:\n  name: {clinic_name}\n", 1)
     path = tmp_path / "settings.yaml"
-    path.write_text(settings_text(store_url, connectors), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return load_settings(path)
 
 

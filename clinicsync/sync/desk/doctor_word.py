@@ -25,6 +25,10 @@ from clinicsync.sync.store.model.reminders import REMINDERS
 DK, RM = DESK_ACTIONS, REMINDERS
 CONFIRMED_BY_PHONE = "the patient confirmed by phone"  # the reason of the "declined" notice a confirmation withdrew
 CONFIRMATION_UNDONE = "the desk undid its confirmation"
+# A "declined" notice the doctor may have heard: handed over to the mail provider (sent,
+# delivered), or in its hands right now (sending). One that failed, was skipped or is of
+# unknown outcome never told them the visit was off, so no "on again" follows it.
+HEARD = frozenset({ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.SENDING})
 
 
 def on_again_key(appointment: Any, action_id: int) -> str:
@@ -40,8 +44,9 @@ def _withdraw(connection: Connection, reminder_id: int, reason: str, now: dateti
 def tell_doctor_confirmed(connection: Connection, appointment: Any, action_id: int, now: datetime) -> None:
     """After the desk's "confirmed by phone": when the doctor's last word on this version is
     ``declined``, it is withdrawn while unsent (its id kept on the action, for the undo), else
-    the doctor gets one notice that the visit is on again. Nothing when the doctor was never
-    told it is off. The withdrawn notice's id is kept as the action's ``cancelled_reminders``
+    the doctor gets one notice that the visit is on again once it was handed over (HEARD).
+    Nothing when the doctor was never told it is off (no decline, or one that failed or was
+    skipped). The withdrawn notice's id is kept as the action's ``cancelled_reminders``
     (a confirmation cancels none of the patient's messages)."""
     if not appointment.practitioner_ref:
         return
@@ -51,6 +56,8 @@ def tell_doctor_confirmed(connection: Connection, appointment: Any, action_id: i
     if last.status == ReminderStatus.PENDING:
         _withdraw(connection, last.id, CONFIRMED_BY_PHONE, now)  # a confirmation cancels no patient's message:
         connection.execute(update(DK).where(DK.c.id == action_id).values(cancelled_reminders=str(last.id)))
+        return
+    if last.status not in HEARD:
         return
     plan_doctor_notice(connection, appointment, "confirmation", on_again_key(appointment, action_id),
                        ON_AGAIN_NOTES["phone"], now)
@@ -81,7 +88,8 @@ def confirmation_undone(connection: Connection, appointment: Any, target: Any, n
 def cancel_undone(connection: Connection, appointment: Any, target: Any, now: datetime) -> None:
     """After the cancel's undo the doctor's last word is that the visit is on: their standing
     "declined" notice is withdrawn while unsent; once sent, the doctor gets the "on again"
-    notice. Nothing when the answer put back is itself a decline (the patient's own, which stands)."""
+    notice. Nothing when the answer put back is itself a decline (the patient's own, which stands),
+    or when the decline never reached the doctor (not HEARD)."""
     if not appointment.practitioner_ref:
         return
     last = doctors_last_word(connection, appointment)
@@ -89,6 +97,8 @@ def cancel_undone(connection: Connection, appointment: Any, target: Any, now: da
         return
     if last.status == ReminderStatus.PENDING:
         _withdraw(connection, last.id, "the desk undid its cancel", now)
+        return
+    if last.status not in HEARD:
         return
     plan_doctor_notice(connection, appointment, "confirmation",
           reminder_key(appointment.id, "practitioner", "confirmation", f"undo{target.id}", appointment.version),
