@@ -19,6 +19,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inser
 
 from clinicsync.sync.checks.status_words import _earliest
 from clinicsync.sync.store.db import make_engine
+from tests.discover import ehr_support as ehr
 
 METADATA = MetaData()
 VISITS = Table("visits", METADATA, Column("id", Integer, primary_key=True, autoincrement=False),
@@ -45,14 +46,14 @@ def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
 
 
-@pytest.fixture(params=["postgres", "mariadb"])
-def visits_url(request: pytest.FixtureRequest) -> Iterator[str]:
+server = ehr.server  # the fixture: an empty database in PostgreSQL, then in MariaDB
+
+
+@pytest.fixture
+def visits_url(server: ehr.Server) -> Iterator[str]:
     """Six upcoming 'scheduled' visits (ids 11-16) changed this week, and one of last year (id 1),
     changed then, entered in error."""
-    if request.param == "mariadb":
-        url = str(request.getfixturevalue("mariadb_database")["url"])
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
+    url = server[0]
     engine = make_engine(url)
     METADATA.create_all(engine)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -79,7 +80,6 @@ def status_finding(tmp_path: Path, write_settings: Callable[..., Path], cli: Any
     return finding
 
 
-@pytest.mark.postgres
 def test_a_table_connector_names_the_unknown_word(visits_url: str, tmp_path: Path,
                                                   write_settings: Callable[..., Path], cli: Any) -> None:
     """A table is read whole, by `check` as by a sync: the row is quarantined in the read, and
@@ -89,7 +89,6 @@ def test_a_table_connector_names_the_unknown_word(visits_url: str, tmp_path: Pat
     assert "'entered_in_error' (1 row(s))" in finding["message"] and "1 word(s)" in finding["message"]
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("cursor", ["updated_at", "id"])
 def test_a_cursor_query_names_the_unknown_word(visits_url: str, cursor: str, tmp_path: Path,
                                                write_settings: Callable[..., Path], cli: Any) -> None:
