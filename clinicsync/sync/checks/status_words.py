@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.base import Connector
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import read_only_connection
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import quoted_status
@@ -79,7 +80,7 @@ def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Findin
         binds = {k: v for k, v in wide.items() if f":{k}" in query}
     try:
         with read_only_connection(engine, settings.timeout, connector.name) as connection:
-            rows = connection.execute(text(sql + f" LIMIT {MAX_WORDS + 1}"), binds).all()
+            rows = connection.execute(text(first_rows(sql, MAX_WORDS + 1, engine.dialect.name)), binds).all()
     except SQLAlchemyError:
         return []
     if len(rows) > MAX_WORDS:
