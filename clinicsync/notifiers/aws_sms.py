@@ -31,6 +31,7 @@ from clinicsync.notifiers.base import (
     OptedOutError,
     PermanentError,
     Receipt,
+    Refusal,
     RetryableError,
 )
 from clinicsync.notifiers.fields import ApiRoot
@@ -60,6 +61,19 @@ PERMANENT_HINTS = {
     "ValidationException": "AWS refused the request",
     "InvalidParameter": "AWS refused the request",
 }
+# End User Messaging's reasons (the ``Reason`` of a ValidationException or ConflictException) that
+# refuse the message or its sender, not the number (notifiers/base.py ``Refusal``): every number
+# of the patient's would be refused alike, so none of their other numbers is tried.
+ABOUT_THE_MESSAGE = frozenset({
+    "MAXIMUM_SIZE_EXCEEDED",  # the body is longer than a message may be
+    "INVALID_ARN", "SENDER_ID_NOT_REGISTERED", "SENDER_ID_NOT_SUPPORTED", "SENDER_ID_REQUIRES_REGISTRATION",
+    "CHANNEL_NOT_ENABLED", "NUMBER_CAPABILITIES_MISMATCH", "MESSAGE_TYPE_MISMATCH",
+    "NO_ORIGINATION_IDENTITIES_FOUND", "RESOURCE_NOT_ACTIVE",  # the origination identity cannot send this
+})
+# Reasons that say only "a field is wrong": the message's when no field named is the destination.
+_SOME_FIELD = frozenset({"INVALID_PARAMETER", "FIELD_VALIDATION_FAILED", "MISSING_PARAMETER", "CANNOT_PARSE",
+                         "INVALID_REQUEST"})
+_DESTINATION_FIELDS = frozenset({"DestinationPhoneNumber", "PhoneNumber"})
 
 
 class AwsSmsSettings(NotifierSettings):
@@ -107,7 +121,25 @@ def classify(exc: botocore.exceptions.ClientError) -> NotifierError:
         return RetryableError(detail)
     if code in ACCOUNT_HINTS:
         return AccountError(f"{detail}: {ACCOUNT_HINTS[code]}")
-    return PermanentError(f"{detail}: {PERMANENT_HINTS.get(code, 'the request was refused')}")
+    return PermanentError(f"{detail}: {PERMANENT_HINTS.get(code, 'the request was refused')}",
+                          refusal(exc.response, code, reason_code))
+
+
+def refusal(response: Any, code: str, reason_code: str) -> Refusal:
+    """What AWS's permanent refusal is about. End User Messaging says it in its reason and the
+    fields it names; SNS ``Publish`` answers ``InvalidParameter`` both for a number it will not
+    publish to ("PhoneNumber Reason: … is not valid to publish to") and for the message ("Message
+    too long", an origination number): the number's only when its text names the phone number
+    (read here, never repeated). Anything else is taken as the number's, as before."""
+    if reason_code in ABOUT_THE_MESSAGE:
+        return Refusal.MESSAGE
+    if reason_code in _SOME_FIELD:
+        named = {str(f.get("Name")) for f in response.get("Fields") or [] if isinstance(f, dict)}
+        return Refusal.ADDRESS if not named or named & _DESTINATION_FIELDS else Refusal.MESSAGE
+    if code in ("InvalidParameter", "InvalidParameterValue") and not reason_code:
+        said = str(response.get("Error", {}).get("Message") or "").lower()
+        return Refusal.ADDRESS if "phone" in said else Refusal.MESSAGE
+    return Refusal.ADDRESS
 
 
 def classify_transport(exc: botocore.exceptions.BotoCoreError) -> NotifierError:
@@ -145,10 +177,10 @@ class AwsSmsNotifier(Notifier):
 
     def send(self, message: Message) -> Receipt:
         if message.channel != "sms":
-            raise PermanentError(f"the aws_sms notifier sends sms, not {message.channel}")
+            raise PermanentError(f"the aws_sms notifier sends sms, not {message.channel}", Refusal.MESSAGE)
         to = recipient_phone(message.recipient)
         if not message.body_text.strip():
-            raise PermanentError("the SMS body is empty")
+            raise PermanentError("the SMS body is empty", Refusal.MESSAGE)
         if self.settings.check_opt_out and self._opted_out(to):
             raise OptedOutError("the recipient is on the AWS opt-out list (replied STOP)")
         try:
@@ -171,7 +203,7 @@ class AwsSmsNotifier(Notifier):
                 raise AccountError(f"{error} while reading the opt-out list (grant the permission, or set "
                                    "check_opt_out: false)") from None
             if isinstance(error, PermanentError):
-                raise PermanentError(f"{error} while reading the opt-out list") from None
+                raise PermanentError(f"{error} while reading the opt-out list", error.about) from None
             raise RetryableError(f"{error} while reading the opt-out list") from None
         except botocore.exceptions.BotoCoreError as exc:
             raise RetryableError(f"could not read the AWS opt-out list ({type(exc).__name__})") from None

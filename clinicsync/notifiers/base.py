@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -75,8 +76,26 @@ class AccountError(RetryableError):
     message failed for good, one by one, with nothing but the front desk's list to show it."""
 
 
+class Refusal(StrEnum):
+    """What a permanent refusal is about: it decides whether the patient's other numbers
+    (``fallback_phones``) are worth a try. Set where the notifier classifies the provider's
+    answer, from the provider's own error codes."""
+
+    ADDRESS = "address"  # this number: invalid, unreachable, a landline, not routable: another may take it
+    # The message or its sender: too long, filtered as spam, a sender or template the provider
+    # refuses. Every number would refuse it alike: sending it on spends a send per number and
+    # spreads the clinic's error, so the next channel (email) takes it instead.
+    MESSAGE = "message"
+
+
 class PermanentError(NotifierError):
-    """This message will never go to this address (invalid number, rejected): fall back."""
+    """This message will never go to this address (invalid number, rejected): fall back.
+    ``about``: what the refusal is about; a refusal not known to be about the message is taken
+    as the address's, so the patient's other numbers are tried."""
+
+    def __init__(self, message: str, about: Refusal = Refusal.ADDRESS) -> None:
+        super().__init__(message)
+        self.about = about
 
 
 class OptedOutError(PermanentError):
@@ -135,6 +154,7 @@ class Notifier(ABC):
                     raise
                 reason = f"{exc} (past the send deadline of {seconds:g} s: notifiers[{self.name}].send_deadline)"
                 late = (type(exc)(reason, retry_after=exc.retry_after) if isinstance(exc, RetryableError)
+                        else type(exc)(reason, about=exc.about) if isinstance(exc, PermanentError)
                         else type(exc)(reason))
                 raise late from None
 

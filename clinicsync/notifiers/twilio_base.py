@@ -33,6 +33,7 @@ from clinicsync.notifiers.base import (
     OptedOutError,
     PermanentError,
     Receipt,
+    Refusal,
     RetryableError,
 )
 from clinicsync.notifiers.fields import ApiRoot, HttpUrl, PhoneNumber, Secret
@@ -50,6 +51,8 @@ ACCOUNT = {
     20005: "the account is not active (suspended or closed)",
     20404: "not found (check account_sid and messaging_service_sid)",
     21606: "the 'From' number cannot send this message (check from_number)",
+    21212: "the 'From' number is not a valid sender (check from_number)",
+    21659: "the 'From' number is not a Twilio number, or a short code of another country (check from_number)",
     21705: "the messaging service is not valid (check messaging_service_sid)",
     63007: "the WhatsApp sender is not set up (check from_number)",
 }
@@ -64,7 +67,14 @@ PERMANENT = {
     21614: "the 'To' number is not a mobile number",
     21617: "the body is longer than 1600 characters",
     63016: "WhatsApp refuses free-form messages outside the 24-hour window: use an approved template",
+    21602: "the message has no body",
+    21656: "the template's variables (ContentVariables) are not valid",
+    30007: "the carrier filtered the message (flagged as spam or not allowed)",
 }
+# Refusals of the message, not of the number (notifiers/base.py ``Refusal``): every number of the
+# patient's would refuse it alike, so none of their other numbers is tried. A sender refused
+# (21212, 21606, 21659) is the account's: retried once it is fixed, never spread over numbers.
+ABOUT_THE_MESSAGE = frozenset({21602, 21617, 21656, 30007, 63016})
 
 
 class TwilioSettings(NotifierSettings):
@@ -130,7 +140,7 @@ def classify(exc: TwilioRestException | TwilioServiceException, wait: float | No
         return AccountError(reason, retry_after=wait)
     if code in RETRYABLE or is_retryable_status(status):
         return RetryableError(reason, retry_after=wait)
-    return PermanentError(reason)
+    return PermanentError(reason, Refusal.MESSAGE if code in ABOUT_THE_MESSAGE else Refusal.ADDRESS)
 
 
 def classify_transport(exc: requests.RequestException) -> NotifierError:
@@ -164,7 +174,7 @@ class TwilioNotifier(Notifier):
     def send(self, message: Message) -> Receipt:
         if message.channel not in self.channels:
             raise PermanentError(f"the {self.kind} notifier sends {'/'.join(sorted(self.channels))}, "
-                                 f"not {message.channel}")
+                                 f"not {message.channel}", Refusal.MESSAGE)
         fields = self.message_fields(message)
         if message.sender:  # the site's own number (groups of practices), within the messaging service's pool if any
             fields["from_"] = f"{WHATSAPP_PREFIX if message.channel == 'whatsapp' else ''}{message.sender}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from clinicsync.notifiers.base import Message, PermanentError
+from clinicsync.notifiers.base import Message, PermanentError, Refusal
 from clinicsync.notifiers.phone import recipient_phone
 from clinicsync.notifiers.twilio_base import TwilioNotifier, TwilioSettings
 
@@ -22,5 +22,5 @@ class TwilioSmsNotifier(TwilioNotifier):
     def message_fields(self, message: Message) -> dict[str, Any]:
         to = recipient_phone(message.recipient)
         if not message.body_text.strip():
-            raise PermanentError("the SMS body is empty")
+            raise PermanentError("the SMS body is empty", Refusal.MESSAGE)
         return {"to": to, "body": message.body_text, **self.sender()}

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from clinicsync.notifiers.base import Message, PermanentError
+from clinicsync.notifiers.base import Message, PermanentError, Refusal
 from clinicsync.notifiers.phone import WHATSAPP_PREFIX, recipient_phone
 from clinicsync.notifiers.twilio_base import TwilioNotifier, TwilioSettings
 
@@ -43,5 +43,5 @@ class TwilioWhatsAppNotifier(TwilioNotifier):
         elif message.body_text.strip():
             fields["body"] = message.body_text
         else:
-            raise PermanentError("the WhatsApp message has neither a template nor a body")
+            raise PermanentError("the WhatsApp message has neither a template nor a body", Refusal.MESSAGE)
         return fields

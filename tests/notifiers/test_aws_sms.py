@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from clinicsync.notifiers.aws_sms import AwsSmsNotifier, AwsSmsSettings
-from clinicsync.notifiers.base import AccountError, Message, OptedOutError, PermanentError, RetryableError
+from clinicsync.notifiers.base import AccountError, Message, OptedOutError, PermanentError, Refusal, RetryableError
 from tests.faults import Answer, FaultPlan, FaultRates, FaultyApi
 from tests.notifiers.aws_fake import (
     JSON,
@@ -93,6 +93,37 @@ def test_aws_answers_are_classified(eum: tuple[FaultyApi, EndUserMessaging], ans
     with pytest.raises(error, match=says) as raised:
         notifier(api.url).send(sms())
     assert PATIENT not in str(raised.value) and "Dr. Hart" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("refusal", "about"), [
+    (aws_error("ValidationException", "too long", Reason="MAXIMUM_SIZE_EXCEEDED"), Refusal.MESSAGE),
+    (aws_error("ValidationException", "sender", Reason="SENDER_ID_NOT_REGISTERED"), Refusal.MESSAGE),
+    (aws_error("ConflictException", "no SMS", Reason="NUMBER_CAPABILITIES_MISMATCH", ResourceType="phone-number",
+               ResourceId="x"), Refusal.MESSAGE),
+    (aws_error("ValidationException", "bad", Reason="INVALID_PARAMETER",
+               Fields=[{"Name": "MessageBody", "Message": "bad"}]), Refusal.MESSAGE),
+    (aws_error("ValidationException", "bad", Reason="INVALID_PARAMETER",
+               Fields=[{"Name": "DestinationPhoneNumber", "Message": "bad"}]), Refusal.ADDRESS),
+    (aws_error("ValidationException", "country", Reason="INVALID_IDENTITY_FOR_DESTINATION_COUNTRY"), Refusal.ADDRESS),
+    (aws_error("ConflictException", "sandbox", Reason="DESTINATION_PHONE_NUMBER_NOT_VERIFIED",
+               ResourceType="verified-destination-number", ResourceId="x"), Refusal.ADDRESS),
+])
+def test_end_user_messaging_says_whether_a_refusal_is_about_the_number_or_the_message(
+        eum: tuple[FaultyApi, EndUserMessaging], refusal: dict[str, object], about: Refusal) -> None:
+    api, service = eum
+    service.refuse[PATIENT] = Answer(400, refusal, JSON)
+    with pytest.raises(PermanentError) as raised:
+        notifier(api.url).send(sms())
+    assert type(raised.value) is PermanentError and raised.value.about is about
+
+
+def test_sns_refusing_a_message_too_long_is_about_the_message(moto_sns: str) -> None:
+    """SNS says InvalidParameter for a number it will not publish to and for a message too long:
+    the text tells them apart."""
+    before = len(sns_sms_messages())
+    with pytest.raises(PermanentError, match="InvalidParameter") as raised:
+        notifier(moto_sns, api="sns").send(sms(body="Reminder " * 200))
+    assert raised.value.about is Refusal.MESSAGE and len(sns_sms_messages()) == before
 
 
 def test_a_fault_while_reading_the_opt_out_list_is_retried_never_unknown(aws_credentials: None) -> None:

@@ -10,7 +10,14 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from clinicsync.notifiers.base import AccountError, DeliveryUnknownError, OptedOutError, PermanentError, RetryableError
+from clinicsync.notifiers.base import (
+    AccountError,
+    DeliveryUnknownError,
+    OptedOutError,
+    PermanentError,
+    Refusal,
+    RetryableError,
+)
 from clinicsync.notifiers.twilio_base import ApiRootHttpClient
 from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
 from clinicsync.notifiers.twilio_whatsapp import TwilioWhatsAppNotifier, TwilioWhatsAppSettings
@@ -109,6 +116,31 @@ def test_other_refusals_are_permanent(fake_api: FakeApi, code: int) -> None:
     with pytest.raises(PermanentError, match=str(code)) as caught:
         sms(fake_api.url).send(text_message())
     assert type(caught.value) is PermanentError and "+1415" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("code", "about"), [
+    (21211, Refusal.ADDRESS), (21614, Refusal.ADDRESS), (21612, Refusal.ADDRESS), (21408, Refusal.ADDRESS),
+    (21617, Refusal.MESSAGE), (30007, Refusal.MESSAGE), (21602, Refusal.MESSAGE), (21656, Refusal.MESSAGE),
+    (63016, Refusal.MESSAGE), (21999, Refusal.ADDRESS),  # a code not known: the number's, as before
+])
+def test_a_refusal_says_whether_it_is_about_the_number_or_the_message(fake_api: FakeApi, code: int,
+                                                                      about: Refusal) -> None:
+    """Invalid, unreachable, a landline, a region not enabled: the number's (the patient's other
+    numbers may take it). Too long, filtered as spam, no body, a template's bad variables, WhatsApp
+    outside its window: the message's (every number refuses it alike)."""
+    fake_api.reply(400, twilio_error(code, "refused"))
+    with pytest.raises(PermanentError, match=str(code)) as caught:
+        sms(fake_api.url).send(text_message())
+    assert type(caught.value) is PermanentError and caught.value.about is about
+
+
+@pytest.mark.parametrize("code", [21212, 21659])
+def test_an_invalid_sender_is_the_accounts_fault(fake_api: FakeApi, code: int) -> None:
+    """A 'From' Twilio refuses refuses every message and every number alike, as 21606 does."""
+    fake_api.reply(400, twilio_error(code, "The 'From' number +15005550006 is not valid"))
+    with pytest.raises(AccountError, match="check from_number") as caught:
+        sms(fake_api.url).send(text_message())
+    assert "5005550006" not in str(caught.value)
 
 
 def test_unknown_error_text_is_kept_with_numbers_masked(fake_api: FakeApi) -> None:

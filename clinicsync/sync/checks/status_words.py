@@ -9,6 +9,13 @@ those a sync would refuse: neither the status field's own ``map:`` (where it has
 mapping's ``status_map`` nor the standard statuses know them (``CompiledMapping.status_read``).
 A word is shown only when it looks like vocabulary (mappings/model.py ``quoted_status``), never
 a value that could be patient data.
+
+Every form of the source is read whole: a ``table:`` directly; a query with its window binds
+opened wide and, when it reads past its own ``:cursor`` (an incremental read), with the cursor
+bound to the earliest value of its kind (``_earliest``). A sync reads a row from before its
+first cursor as soon as the row changes, so its word matters as much as any other; and the
+query's cursor filter cannot be taken out of its text, so the earliest value is what opens it.
+Bound to nothing (NULL), ``updated_at >= :cursor`` matched no row and no word was read.
 """
 
 from __future__ import annotations
@@ -20,15 +27,36 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.base import Connector
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import read_only_connection
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import quoted_status
 from clinicsync.sync.ingest.plausibility.finding import Finding
 from clinicsync.sync.ingest.plausibility.shape import status_column
 
-_WIDE: dict[str, Any] = {"window_start": datetime(1900, 1, 1), "window_end": datetime(2200, 1, 1), "cursor": None}
+_EARLIEST_TIME = datetime(1900, 1, 1)  # within every server's date-time range (SQL Server's smalldatetime starts here)
+_WIDE: dict[str, Any] = {"window_start": _EARLIEST_TIME, "window_end": datetime(2200, 1, 1)}
+_EARLIEST_NUMBER = -(2 ** 63)  # the least BIGINT: below any id or version number a cursor counts
 MAX_WORDS = 200  # distinct words read; a column with more is no status column
 SHOWN = 10  # unknown words named in the finding
+
+
+def _earliest(initial: str | int | None) -> Any:
+    """The least value a ``:cursor`` of the kind ``initial_cursor`` shows can hold, so that
+    ``column >= :cursor`` (or ``>``) keeps every row: a number for a number (or a string of
+    digits), a date-time for a date or date-time, else the empty string (the least text)."""
+    if isinstance(initial, int):
+        return _EARLIEST_NUMBER
+    value = str(initial or "").strip()
+    if not value:  # no initial_cursor: a sync refuses the query anyway; most cursors are times
+        return _EARLIEST_TIME
+    if value.lstrip("+-").isdigit():
+        return _EARLIEST_NUMBER
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return ""
+    return _EARLIEST_TIME
 
 
 def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Finding]:
@@ -48,10 +76,11 @@ def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Findin
         if not isinstance(query, str):
             return []
         sql = (f"SELECT q.{quote(column)}, COUNT(*) FROM (\n{query}\n) AS q GROUP BY q.{quote(column)}")
-        binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
+        wide = {**_WIDE, "cursor": _earliest(settings.initial_cursor)}
+        binds = {k: v for k, v in wide.items() if f":{k}" in query}
     try:
         with read_only_connection(engine, settings.timeout, connector.name) as connection:
-            rows = connection.execute(text(sql + f" LIMIT {MAX_WORDS + 1}"), binds).all()
+            rows = connection.execute(text(first_rows(sql, MAX_WORDS + 1, engine.dialect.name)), binds).all()
     except SQLAlchemyError:
         return []
     if len(rows) > MAX_WORDS:

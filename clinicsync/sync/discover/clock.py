@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.common.timeutil import TimeError, parse_datetime, zone
 from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_settings import load_query_preset
 from clinicsync.sync.discover.ahead import future_cursor_note
 from clinicsync.sync.discover.proposal import Proposal
@@ -282,9 +283,10 @@ def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequenc
     q = connection.dialect.identifier_preparer.quote
     names = ", ".join(f"clinicsync_q.{q(p)}" for p in parts)
     binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
-    rows = run(connection, f"SELECT {names} FROM ({query}) AS clinicsync_q WHERE clinicsync_q.{q(parts[0])} "
-                           f"IS NOT NULL ORDER BY {', '.join(str(i + 1) for i in range(len(parts)))} DESC "
-                           f"LIMIT {SAMPLED_STARTS}", binds)
+    rows = run(connection, first_rows(f"SELECT {names} FROM ({query}) AS clinicsync_q WHERE clinicsync_q."
+                                      f"{q(parts[0])} IS NOT NULL ORDER BY "
+                                      f"{', '.join(str(i + 1) for i in range(len(parts)))} DESC",
+                                      SAMPLED_STARTS, connection.dialect.name), binds)
     starts = []
     for row in rows:
         if len(row) == 1:
@@ -474,8 +476,9 @@ def zoned_values(connection: Connection, run: Runner, query: str, column: str) -
     writes naive date-times says nothing about it, so there is nothing to ask."""
     q = connection.dialect.identifier_preparer.quote
     binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
-    rows = run(connection, f"SELECT clinicsync_q.{q(column)} FROM ({query}) AS clinicsync_q "
-                           f"WHERE clinicsync_q.{q(column)} IS NOT NULL LIMIT {ZONED_SAMPLE}", binds)
+    rows = run(connection, first_rows(f"SELECT clinicsync_q.{q(column)} FROM ({query}) AS clinicsync_q "
+                                      f"WHERE clinicsync_q.{q(column)} IS NOT NULL", ZONED_SAMPLE,
+                                      connection.dialect.name), binds)
     values = [row[0] for row in rows]
     return bool(values) and all(_has_offset(value) for value in values)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -320,7 +321,8 @@ def _email_column(builder: Builder, table: Table, skip: str | None) -> str | Non
     for column, type_name in table.columns.items():
         if column == skip or not TEXT.search(type_name) or audit(column):
             continue
-        rows = builder.run(f"SELECT {q(column)} FROM {q(table.name)} WHERE {q(column)} IS NOT NULL LIMIT 50")
+        rows = builder.run(first_rows(f"SELECT {q(column)} FROM {q(table.name)} WHERE {q(column)} IS NOT NULL", 50,
+                                      builder.plan.dialect))
         values = [str(r[0]) for r in rows if r[0] is not None and str(r[0]).strip()]
         if values and profile(values).share("email") >= 0.8:
             return column

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan
@@ -92,9 +93,9 @@ def join_first_linked(builder: Builder, person: Table, links: Table, link_column
                   and WHOLE.search(t) and _LEVEL.search(c) and not audit(c)), None)
     order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
     alias = plan.alias(prefix)
-    plan.join(person, alias, f"{alias}.{q(onward.target_column)} = (SELECT cs_l.{q(onward.column)} FROM "
-                             f"{q(links.name)} AS cs_l WHERE cs_l.{q(link_column)} = {at}{besides} "
-                             f"ORDER BY {', '.join(order)} LIMIT 1)")
+    first = first_rows(f"SELECT cs_l.{q(onward.column)} FROM {q(links.name)} AS cs_l WHERE "
+                       f"cs_l.{q(link_column)} = {at}{besides} ORDER BY {', '.join(order)}", 1, plan.dialect)
+    plan.join(person, alias, f"{alias}.{q(onward.target_column)} = ({first})")
     builder.stamp_row(person, alias)
     return alias, level
 

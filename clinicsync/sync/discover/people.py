@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import attendees, doctors, history, kinship, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
@@ -53,8 +54,8 @@ def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = Fal
     key = main.key
     if key is None or column == key:
         return "it is the appointment's own key" if column == key else None
-    rows = run(f"SELECT a.{q(key)}, a.{q(column)} FROM {q(main.name)} AS a ORDER BY a.{q(key)} DESC "
-               f"LIMIT {SAMPLE}")
+    rows = run(first_rows(f"SELECT a.{q(key)}, a.{q(column)} FROM {q(main.name)} AS a ORDER BY a.{q(key)} DESC",
+                          SAMPLE, plan.dialect))
     present = [(str(k), str(v)) for k, v in rows if v is not None]
     if len(present) < 20:
         return None
@@ -167,9 +168,9 @@ class _Builder:
             order += [f"cs_r.{q(c)} DESC" for c in newest[-1:]]  # the creation stamp: set on every row
             order.append(f"cs_r.{q(table.key)} DESC")
         alias = self.plan.alias("r")
-        self.plan.join(table, alias, f"{alias}.{q(table.key)} = (SELECT cs_r.{q(table.key)} FROM "
-                                     f"{q(table.name)} AS cs_r WHERE {' AND '.join(conditions)} "
-                                     f"ORDER BY {', '.join(order)} LIMIT 1)")
+        nearest = first_rows(f"SELECT cs_r.{q(table.key)} FROM {q(table.name)} AS cs_r WHERE "
+                             f"{' AND '.join(conditions)} ORDER BY {', '.join(order)}", 1, self.plan.dialect)
+        self.plan.join(table, alias, f"{alias}.{q(table.key)} = ({nearest})")
         return alias
 
     def stamp_children(self, child: Ref, parent_alias: str) -> None:
@@ -241,7 +242,8 @@ class _Builder:
         if label is None:
             return {}
         q = self.q
-        rows = self.run(f"SELECT {q(ref.target_column)}, {q(label)} FROM {q(types.name)} LIMIT 500")
+        rows = self.run(first_rows(f"SELECT {q(ref.target_column)}, {q(label)} FROM {q(types.name)}", 500,
+                                   self.plan.dialect))
         return {str(code): str(name) for code, name in rows if name is not None}
 
     def _typed(self, child: Ref, parent_alias: str, who: str) -> list[Guess]:
@@ -261,8 +263,9 @@ class _Builder:
         type_column, q = types[0], self.q
         gone = softdelete.flag(table, self.plan.dialect)
         where = f" WHERE {softdelete.kept(gone, 'cs_t', q(gone.column))}" if gone else ""
-        rows = self.run(f"SELECT cs_t.{q(type_column)}, {', '.join(f'cs_t.{q(v)}' for v in values)} FROM "
-                        f"{q(table.name)} AS cs_t{where} ORDER BY cs_t.{q(table.key)} DESC LIMIT {SAMPLE}")
+        rows = self.run(first_rows(f"SELECT cs_t.{q(type_column)}, {', '.join(f'cs_t.{q(v)}' for v in values)} "
+                                   f"FROM {q(table.name)} AS cs_t{where} ORDER BY cs_t.{q(table.key)} DESC",
+                                   SAMPLE, self.plan.dialect))
         by_code: dict[Any, list[tuple[Any, ...]]] = {}
         for row in rows:
             if row[0] is not None:
@@ -335,8 +338,8 @@ class _Builder:
         if not kinds or not values:
             return []
         q = self.q
-        rows = self.run(f"SELECT {', '.join(q(v) for v in values)} FROM {q(table.name)} "
-                        f"ORDER BY {q(table.key)} DESC LIMIT {SAMPLE}")
+        rows = self.run(first_rows(f"SELECT {', '.join(q(v) for v in values)} FROM {q(table.name)} "
+                                   f"ORDER BY {q(table.key)} DESC", SAMPLE, self.plan.dialect))
         guesses: list[Guess] = []
         picked: str | None = None
         for kind in kinds:

@@ -34,7 +34,8 @@ class Product:
     # The installer's table prefix when the admin may choose another (Easy!Appointments' `ea_`):
     # the schema is then recognized under any prefix, and the preset's query rewritten for it.
     table_prefix: str | None = None
-    # Where the product keeps the clinic's zone, when it keeps one: a SELECT of one value (Frappe:
+    # Where the product keeps the clinic's zone, when it keeps one: a SELECT whose first row holds it,
+    # without a row limit (discover cuts it to one row in the server's dialect) (Frappe:
     # System Settings' time_zone in tabSingles, the zone it writes local times in; Odoo, which
     # writes UTC: its users' zone) and what it is called for the admin. Read when no --timezone is
     # given, before the server's own zone.
@@ -64,8 +65,7 @@ def _cols(*names: str) -> frozenset[str]:
 # Odoo keeps a zone per user (their contact's tz), none for the company: the one most active users
 # have is the clinic's.
 _ODOO_USERS_ZONE = ("SELECT p.tz FROM res_users AS u JOIN res_partner AS p ON p.id = u.partner_id "
-                    "WHERE u.active AND p.tz IS NOT NULL AND p.tz <> '' GROUP BY p.tz ORDER BY COUNT(*) DESC, p.tz "
-                    "LIMIT 1")
+                    "WHERE u.active AND p.tz IS NOT NULL AND p.tz <> '' GROUP BY p.tz ORDER BY COUNT(*) DESC, p.tz")
 _ODOO_ZONE_SETTING = "the time zone most of Odoo's active users have"
 _ODOO_SOURCE = "Odoo's calendar and base models (tests/fixtures/catalogue/odoo)"
 

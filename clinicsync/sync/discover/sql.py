@@ -39,6 +39,7 @@ from clinicsync.common.db_urls import driver_url
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.preset_files import PRESETS_DIR as MAPPING_PRESETS_DIR
 from clinicsync.sync.discover import softdelete, stamps
@@ -410,7 +411,7 @@ def _stored_zone(connection: Connection, match: Match) -> str | None:
         return None
     try:
         with connection.begin_nested():  # a refused read (no grant) must not end PostgreSQL's transaction
-            rows = _run(connection, match.rewrite(query))
+            rows = _run(connection, first_rows(match.rewrite(query), 1, connection.dialect.name))
     except (SQLAlchemyError, StatementRefused):
         return None
     value = rows[0][0] if rows else None
@@ -660,11 +661,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         return _run(connection, sql)
 
     def has_rows(table: Table) -> bool:
-        return bool(run(f"SELECT 1 FROM {_quote(connection, table.name)} LIMIT 1"))
+        return bool(run(first_rows(f"SELECT 1 FROM {_quote(connection, table.name)}", 1, connection.dialect.name)))
 
     try:  # references kept without a declared key (a text UID column): found by their values
         with connection.begin_nested():
-            schema.learn(value_references(schema, run, lambda n: _quote(connection, n),
+            schema.learn(value_references(schema, run, lambda n: _quote(connection, n), connection.dialect.name,
                                           mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
@@ -683,8 +684,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         kept = " AND ".join(kept_rows + [condition for _, _, condition in owners] + people.filters)
         try:
             with connection.begin_nested():
-                rows = _run(connection, plan.sql(kept) +
-                            f"\nORDER BY a.{plan.quote(order)} DESC\nLIMIT {int(sample_rows)}")
+                rows = _run(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",
+                                                   sample_rows, connection.dialect.name))
             break
         except SQLAlchemyError as exc:
             if not follow:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinicsync.common.vocabulary import RESCHEDULED_WORDS, status_key
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import stamps
 from clinicsync.sync.discover.graph import Schema, Table
 from clinicsync.sync.discover.proposal import StatusWord
@@ -116,8 +117,9 @@ def creation_rule(run: Callable[[str], list[tuple[Any, ...]]], quote: Callable[[
     if total == 0:
         return None
     consistent = total >= FEWEST and followed >= CONSISTENT * total
-    expression = (f"(SELECT o.{key} FROM {table} AS o WHERE {successors('o', 'a')} "
-                  f"ORDER BY o.{quote(changed)} DESC, o.{key} DESC LIMIT 1)") if consistent else None
+    expression = ("(" + first_rows(f"SELECT o.{key} FROM {table} AS o WHERE {successors('o', 'a')} "
+                                   f"ORDER BY o.{quote(changed)} DESC, o.{key} DESC", 1, dialect) + ")"
+                  ) if consistent else None
     return CreationRule(expression, moved, total, followed, changed, created)
 
 

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, stems
 
@@ -65,20 +66,22 @@ def _numeric(values: set[str]) -> bool:
     return all(_NUMBER.fullmatch(v) for v in values)
 
 
-def value_references(schema: Schema, run: Run, quote: Callable[[str], str], mixed: bool = False) -> list[Ref]:
+def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dialect: str,
+                     mixed: bool = False) -> list[Ref]:
     """The references found by values (``declared`` False), to be added with ``Schema.learn``.
     ``mixed``: the database compares a text column of digits with a whole-number key by itself
     (MariaDB/MySQL, SQLite); where it does not (PostgreSQL: text = integer fails), a text UID
     holding another table's number is matched all the same and its reference is marked
-    ``as_text``: the join then compares the key written as text (``ReadPlan.on``)."""
+    ``as_text``: the join then compares the key written as text (``ReadPlan.on``). ``dialect``:
+    SQLAlchemy's name of the server's dialect, whose SQL cuts each sample to its first rows."""
     samples: dict[tuple[str, str], set[str]] = {}
     for table in list(schema.tables.values()):
         known = {r.column for r in schema.refs(table.name)}
         for column in table.columns:
             if len(samples) >= MAX_COLUMNS or not _candidate(table, column, known):
                 continue
-            rows = run(f"SELECT {quote(column)} FROM {quote(table.name)} WHERE {quote(column)} IS NOT NULL "
-                       f"LIMIT {SAMPLE}")
+            rows = run(first_rows(f"SELECT {quote(column)} FROM {quote(table.name)} WHERE {quote(column)} "
+                                  "IS NOT NULL", SAMPLE, dialect))
             values = {str(r[0]).strip() for r in rows if r[0] is not None and str(r[0]).strip()}
             if not values or not all(_PLAIN.fullmatch(v) for v in values):
                 continue

@@ -26,7 +26,9 @@ class SendOutcome(StrEnum):
 
     SENT = "sent"
     RETRY = "retry"  # a passing fault: pending again with a back-off, or failed past max_attempts
-    FALLBACK = "fallback"  # refused for good on this channel (permanent error, opted out): try the next
+    FALLBACK = "fallback"  # this number refused for good (permanent error): the patient's next number, else channel
+    # refused for good whatever the number (opted out, the message itself refused): the next channel
+    NEXT_CHANNEL = "next_channel"
     UNKNOWN = "unknown"  # it may or may not have gone out: never sent again by itself
 
 

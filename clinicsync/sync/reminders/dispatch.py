@@ -39,6 +39,7 @@ from clinicsync.notifiers.base import (
     Notifier,
     OptedOutError,
     PermanentError,
+    Refusal,
     RetryableError,
 )
 from clinicsync.notifiers.registry import build_notifier
@@ -472,10 +473,13 @@ class Dispatcher(ClaimedRows):
                 # calls reach the provider at the pace of the bucket, not of the database.
                 self.buckets[name].acquire()
                 outcome = self._send(item, name, replace(message, recipient=number), rendered.segments)
+                if outcome is SendOutcome.NEXT_CHANNEL:
+                    if position + 1 < len(numbers):
+                        log.info("reminders.fallback_numbers_passed_over", reminder_id=item.row.id, channel=channel,
+                                 numbers=len(numbers) - 1 - position)
+                    break
                 if outcome is not SendOutcome.FALLBACK:
                     return
-                if (channel, number) in self._opt_outs:
-                    break  # an opt-out is the patient's word, not a bad number: no other number of theirs
             item.tried.append(channel)
             last_error = item.error
         if template is not None:
@@ -514,7 +518,8 @@ class Dispatcher(ClaimedRows):
         return "no reachable channel (no address, no consent, or opted out)"
 
     def _send(self, item: Item, name: str, message: Message, segments: int | None) -> SendOutcome:
-        """Call the notifier and record what came back; FALLBACK asks for the next channel."""
+        """Call the notifier and record what came back; FALLBACK asks for the patient's next number
+        (else the next channel), NEXT_CHANNEL for the next channel whatever numbers are left."""
         channel = message.channel
         try:
             receipt = self._notifier(name).deliver(message)  # under its send_deadline
@@ -536,11 +541,12 @@ class Dispatcher(ClaimedRows):
             self._delivery(self._attempt(item, channel, name, "opted_out", detail=str(exc)))
             self._opt_out(channel, message.recipient, name)
             item.error = f"{channel}: opted out ({exc})"
-            return SendOutcome.FALLBACK
+            return SendOutcome.NEXT_CHANNEL  # the patient's word, not a bad number: no other number of theirs
         except PermanentError as exc:
             self._delivery(self._attempt(item, channel, name, "permanent", detail=str(exc)))
             item.error = f"{channel}: {exc}"
-            return SendOutcome.FALLBACK
+            # A refusal of the message (too long, filtered as spam) meets every number alike.
+            return SendOutcome.NEXT_CHANNEL if exc.about is Refusal.MESSAGE else SendOutcome.FALLBACK
         except Exception as exc:  # DeliveryUnknownError, a bare NotifierError or a bug: it may have gone
             detail = (f"sent, but no answer came back ({exc}); it may or may not have gone out"
                       if isinstance(exc, DeliveryUnknownError) else
