@@ -93,3 +93,69 @@ def test_the_doctors_email_is_read_from_their_login_row_and_its_password_never(p
              if (found[k]["end"], found[k]["practitioner"]["name"], found[k]["practitioner"]["email"])
              != (end, name, email)}
     assert wrong == set()
+
+
+ODOO_DDL = """
+CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar, email varchar, mobile varchar, active boolean,
+  create_date timestamp, write_date timestamp);
+CREATE TABLE res_users (id serial PRIMARY KEY, login varchar NOT NULL, password varchar,
+  partner_id integer NOT NULL REFERENCES res_partner(id), active boolean, create_date timestamp, write_date timestamp);
+CREATE TABLE hms_patient (id serial PRIMARY KEY, partner_id integer NOT NULL REFERENCES res_partner(id), code varchar,
+  active boolean, create_date timestamp, write_date timestamp);
+CREATE TABLE hms_physician (id serial PRIMARY KEY, user_id integer NOT NULL REFERENCES res_users(id), code varchar,
+  active boolean, create_date timestamp, write_date timestamp);
+CREATE TABLE hms_appointment (id serial PRIMARY KEY, name varchar,
+  patient_id integer NOT NULL REFERENCES hms_patient(id), physician_id integer REFERENCES hms_physician(id),
+  date timestamp, date_to timestamp, state varchar,
+  create_date timestamp, write_date timestamp)
+"""
+
+
+def _build_odoo(connection: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
+    """An Odoo hospital module's shape: the physician row names a user, the user its partner,
+    and only the partner has the doctor's name and email (naive UTC times, Odoo's way)."""
+    for statement in ODOO_DDL.split(";"):
+        connection.execute(statement)
+    now = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    doctors = [("Dr. Anna Berg", "anna@hms.example"), ("Dr. Omar Haddad", "omar@hms.example")]
+    for at, (name, email) in enumerate(doctors, 1):
+        connection.execute("INSERT INTO res_partner (name, email, active, create_date, write_date) "
+                           "VALUES (%s, %s, true, %s, %s)", (name, email, now, now))
+        connection.execute("INSERT INTO res_users (login, password, partner_id, active, create_date, write_date) "
+                           "VALUES (%s, 'x', %s, true, %s, %s)", (email, at, now, now))
+        connection.execute("INSERT INTO hms_physician (user_id, code, active, create_date, write_date) "
+                           "VALUES (%s, %s, true, %s, %s)", (at, f"DR{at}", now, now))
+    for p in range(1, 31):
+        connection.execute("INSERT INTO res_partner (name, mobile, active, create_date, write_date) "
+                           "VALUES (%s, %s, true, %s, %s)", (f"Patient {chr(64 + p % 26 + 1)}. Lee",
+                                                             f"+1 415 555 {1000 + p:04d}", now, now))
+        connection.execute("INSERT INTO hms_patient (partner_id, code, active, create_date, write_date) "
+                           "VALUES (%s, %s, true, %s, %s)", (len(doctors) + p, f"P{p:04d}", now, now))
+    expected: dict[str, tuple[str, str]] = {}
+    for v in range(1, 61):
+        start = (now + timedelta(days=1 + v % 20)).replace(hour=16 + v % 7)
+        doctor = 1 + v % 2
+        connection.execute("INSERT INTO hms_appointment (name, patient_id, physician_id, date, date_to, state, "
+                           "create_date, write_date) VALUES (%s, %s, %s, %s, %s, 'done', %s, %s)",
+                           (f"APT{v:05d}", 1 + v % 30, doctor, start, start + timedelta(minutes=30),
+                            now - timedelta(days=4), now - timedelta(hours=v)))
+        expected[str(v)] = doctors[doctor - 1]
+    return expected
+
+
+@pytest.mark.postgres
+def test_a_staff_row_that_names_no_one_is_followed_to_its_person(postgres_url: str, tmp_path: Path,
+                                                                  cli: Any) -> None:
+    """hms_appointment -> hms_physician -> res_users -> res_partner: the doctor is the partner,
+    two hops past the physician row (discover stopped at the physician: no name, no email)."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        expected = _build_odoo(connection)
+    settings = real.settings_file(tmp_path, ZONE, "US")
+    run = cli(settings)
+    connector = real.discover_then_check(run, settings, [postgres_url])
+    assert "password" not in connector["query"] and "res_partner" in connector["query"]
+    run("sync", "--once")
+    found = data.stored(run)
+    assert set(found) == set(expected)
+    doctors = {k: (v["practitioner"]["name"], v["practitioner"]["email"]) for k, v in found.items()}
+    assert doctors == expected

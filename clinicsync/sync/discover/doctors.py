@@ -59,7 +59,7 @@ def _person_like(builder: Builder, name: str) -> bool:
     return kind_of(name) in ("provider", "person") or bool(words(name) & USER)
 
 
-def _named(builder: Builder, table: Table) -> bool:
+def named(builder: Builder, table: Table) -> bool:
     columns = name_columns(table)[0]
     return bool(columns) and filled(builder.run, builder.q, table, columns)
 
@@ -76,7 +76,7 @@ def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
     Past the first hop the patient's table may be reached: a hospital keeps staff and patients in
     one person table, and a user row pointing at it names the doctor's person, not the patient."""
     path = [first]
-    best = path if _person_like(builder, first.target) and _named(builder, builder.schema.tables[first.target]) \
+    best = path if _person_like(builder, first.target) and named(builder, builder.schema.tables[first.target]) \
         else None
     seen = {builder.plan.main.name, first.target}
     while len(path) < MAX_HOPS:
@@ -90,7 +90,7 @@ def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
             break
         path = [*path, nxt]
         seen.add(nxt.target)
-        if _named(builder, builder.schema.tables[nxt.target]):
+        if named(builder, builder.schema.tables[nxt.target]):
             best = path
     if best is None and len(path) < MAX_HOPS:
         onward = _through(builder, path[-1].target, seen, MAX_HOPS - len(path))
@@ -111,7 +111,7 @@ def _through(builder: Builder, start: str, seen: set[str], hops: int) -> list[Re
                 if ref.target in seen or audit(ref.column) or someone_else(ref.column) \
                         or any(r.target == ref.target for r in chain):
                     continue
-                if _person_like(builder, ref.target) and _named(builder, builder.schema.tables[ref.target]):
+                if _person_like(builder, ref.target) and named(builder, builder.schema.tables[ref.target]):
                     return [*chain, ref]
                 below.append((ref.target, [*chain, ref]))
         level = below

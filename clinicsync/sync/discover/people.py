@@ -493,6 +493,9 @@ class _Builder:
             target, alias, why = found
         elif own is not None and words(own.target) & doctors.BOOKED and doctors.follow(self, [own], onward=True):
             return  # a resource that names its user: the user is the practitioner
+        elif own is not None and not self._named_within_one_hop(own.target) and doctors.follow(self, [own],
+                                                                                              onward=True):
+            return  # a staff row, and the person it names, name no one (hms_physician -> res_users -> res_partner)
         elif own is not None:
             target = self.schema.tables[own.target]
             columns = name_columns(target)[0]
@@ -510,8 +513,7 @@ class _Builder:
             doctors.follow(self, doctors.candidates(self)) or doctors.unit_owner(self) or doctors.parent_link(self)
             return
         chain = [(target, alias)]
-        hop_ref = next((r for r in self.schema.refs(target.name)
-                        if kind_of(r.target) == "person" and not audit(r.column)), None)
+        hop_ref = self._person_ref(target.name)
         named = None
         columns = name_columns(target)[0]
         if not (columns and filled(self.run, q, target, columns)) and hop_ref is not None:
@@ -535,6 +537,20 @@ class _Builder:
                 "name in the connector's query)")
         self.people.guesses.extend(self.contacts(chain, "practitioner"))
         self.people.notes.append(f"the doctor: {why}")
+
+
+    def _person_ref(self, table: str) -> Ref | None:
+        """The reference from a doctor's row to its person, when it has one."""
+        return next((r for r in self.schema.refs(table) if kind_of(r.target) == "person" and not audit(r.column)),
+                    None)
+
+    def _named_within_one_hop(self, table: str) -> bool:
+        """Whether the doctor's row, or the person it refers to, has a name: else the person is
+        further (a login row with only a username, which names its contact)."""
+        if doctors.named(self, self.schema.tables[table]):
+            return True
+        ref = self._person_ref(table)
+        return ref is not None and doctors.named(self, self.schema.tables[ref.target])
 
 
 def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str,
