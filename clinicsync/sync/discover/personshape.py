@@ -17,7 +17,8 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 def holds_a_person(table: Table) -> bool:
     """Whether ``table``'s columns are a person's: a name (given and family, or a full name)
-    and a phone or an email column."""
+    and a phone or an email column (or one named ``contact``, as these apps call the phone)."""
     if not name_columns(table)[0]:
         return False
-    return any(not audit(c) and {token_role(t) for t in name_tokens(c)} & {"phone", "email"} for c in table.columns)
+    return any(not audit(c) and any(token_role(t) in ("phone", "email") or t.startswith("contact")
+                                    for t in name_tokens(c)) for c in table.columns)
