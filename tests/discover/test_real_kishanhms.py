@@ -94,3 +94,24 @@ def test_kishan_hms_flags_doctor_by_name_and_visit_row_phones(mariadb_database: 
     assert len(cancelled) >= 15 and all(found[k]["status"] == "cancelled" for k in cancelled)
     assert {found[k]["practitioner"].get("email") for k in found} == {f"{d.lower()}@cityhospital.in"
                                                                       for d, _ in DOCTORS}
+
+
+@pytest.mark.mariadb
+def test_kishan_hms_visits_take_the_clinics_own_length(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                       cli: Any) -> None:
+    """No end and no length in the source: where the admin set clinic.default_visit_minutes, the
+    mapping carries no 30-minute constant, and each visit takes the clinic's length (noted on it,
+    nothing quarantined)."""
+    expected = real.built(mariadb_database, build)
+    settings = real.settings_file(tmp_path, ZONE, "IN")
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("  default_region: IN\n", "  default_region: IN\n  default_visit_minutes: 20\n"),
+                        encoding="utf-8")
+    run = cli(settings)
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
+    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    assert "duration_minutes" not in mapping["fields"]
+    assert "clinic.default_visit_minutes (20 min)" in settings.read_text(encoding="utf-8")
+    found = real.sync_and_compare(run, connector, expected, ZONE)
+    lengths = {datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"]) for v in found.values()}
+    assert lengths == {timedelta(minutes=20)}
