@@ -82,9 +82,7 @@ def build(cursor: Any, emails: bool = True) -> dict[str, real.Want]:
 @pytest.mark.mariadb
 def test_phpgurukul_hms_text_times_flags_and_email_only_patients(mariadb_database: dict[str, Any], tmp_path: Path,
                                                                  cli: Any) -> None:
-    expected = real.built(mariadb_database, build)
-    settings = real.settings_file(tmp_path, ZONE, "IN")
-    run = cli(settings)
+    expected, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, "IN", cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
     mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
     fields = mapping["fields"]
