@@ -4,8 +4,9 @@ the look-alike that must not be taken for it: 0/1 cancellation flags read as one
 status code 0..3, or a flag whose 0 is the usual value, is no flag); a visit's text naming
 another table's unique text column followed like a key (a column whose values repeat there is
 not); a referred table with a person's name and contact taken as the patient's when no name says
-so (one without a contact is not); the visit's one change stamp, empty on unedited rows, making
-a snapshot although the joined tables have stamps."""
+so (one without a contact is not), its phone read there when the visit's own column is empty;
+the visit's one change stamp, empty on unedited rows, making a snapshot although the joined
+tables have stamps."""
 
 from __future__ import annotations
 
@@ -106,13 +107,14 @@ SHAPE_DDL = """CREATE TABLE patreg (pid INT PRIMARY KEY, fname VARCHAR(20), lnam
   updated DATETIME);
 CREATE TABLE wards (wid INT PRIMARY KEY, fname VARCHAR(20), lname VARCHAR(20), floor INT, updated DATETIME);
 CREATE TABLE appointment (id INT PRIMARY KEY, pid INT, wid INT, starts DATETIME, updated DATETIME,
+  contact VARCHAR(10) NOT NULL DEFAULT '',
   FOREIGN KEY (pid) REFERENCES patreg (pid), FOREIGN KEY (wid) REFERENCES wards (wid))"""
 
 
 @pytest.mark.mariadb
 def test_a_patient_table_no_name_says_is_known_by_its_columns(mariadb_database: dict[str, Any]) -> None:
     now = datetime.now().replace(microsecond=0)
-    _filled(mariadb_database, SHAPE_DDL, "INSERT INTO appointment VALUES (%s, %s, %s, %s, %s)",
+    _filled(mariadb_database, SHAPE_DDL, "INSERT INTO appointment VALUES (%s, %s, %s, %s, %s, '')",
             [(n, 1 + n % 25, 1 + n % 3, _start(n), now if n % 5 == 0 else None) for n in range(1, VISITS + 1)],
             [("INSERT INTO patreg VALUES (%s, %s, %s, %s, %s)",
               [(p, f"Given{p}", f"Family{p}", f"98450{p:05d}", now) for p in range(1, 26)]),
@@ -120,7 +122,7 @@ def test_a_patient_table_no_name_says_is_known_by_its_columns(mariadb_database: 
               [(w, f"North{w}", f"Wing{w}", now) for w in range(1, 4)])])
     fields, _, proposal = _fields(mariadb_database)
     assert fields["patient.external_id"] == {"from": "pid"}  # wards: a name, no phone or email: not the patient
-    assert fields["patient.phone"] == {"from": "patreg_contact"}
+    assert fields["patient.phone"] == {"from": "patreg_contact"}  # the visit's own 'contact' is '' on every row
     # the visit's one stamp is empty on unedited rows: GREATEST with the joined stamps would be NULL there
     assert proposal.connector["mode"] == "snapshot" and "'updated' is empty on 48 row(s)" in \
         proposal.connector_notes["mode"]

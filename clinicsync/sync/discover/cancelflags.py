@@ -20,6 +20,7 @@ from typing import Any
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import WHOLE
 from clinicsync.sync.discover.proposal import Guess, StatusWord
+from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 Run = Callable[[str], list[tuple[Any, ...]]]
@@ -63,3 +64,16 @@ def find(run: Run, quote: Callable[[str], str], main: Table) -> Flags | None:
         return None
     cancelled = " OR ".join(f"COALESCE(a.{quote(c)}, 1) = 0" for c in found)
     return Flags(list(found), f"CASE WHEN {cancelled} THEN 'cancelled' ELSE 'booked' END", found)
+
+
+def placed(run: Run, plan: ReadPlan, guesses: list[Guess],
+           unplaced: list[str]) -> tuple[list[Guess], list[str], Flags | None]:
+    """The status read from the visit's flags where the scorer placed one of them, or nothing, as
+    the status (a real status column it placed stands); the flags taken off ``unplaced``."""
+    current = next((g for g in guesses if g.field == "status"), None)
+    flags = find(run, plan.quote, plan.main)
+    if flags is None or (current is not None and current.source not in flags.columns):
+        return guesses, unplaced, None
+    out = plan.expr(flags.sql, OUT, plan.main.name, "VARCHAR(16)")
+    kept = [g for g in guesses if g.field != "status"] + [flags.guess(out)]
+    return kept, [u for u in unplaced if u not in flags.columns], flags

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit
 from clinicsync.sync.discover.kinds import TEXT
@@ -80,3 +83,14 @@ def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main:
                     matches.setdefault(column, []).append((target.name, target_column))
     return [Ref(main.name, column, found[0][0], found[0][1], declared=False, by_values=True)
             for column, found in matches.items() if len(found) == 1]
+
+
+def learn_text_references(schema: Schema, run: Run, quote: Callable[[str], str], main: Table, region: str,
+                          savepoint: Callable[[], AbstractContextManager[Any]]) -> None:
+    """``text_references`` added to ``schema``, inside ``savepoint``: a column the reads could not
+    compare (an odd type) leaves the references found so far as they were."""
+    try:
+        with savepoint():
+            schema.learn(text_references(schema, run, quote, main, region))
+    except SQLAlchemyError:
+        pass

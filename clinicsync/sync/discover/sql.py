@@ -54,7 +54,7 @@ from clinicsync.sync.discover.clock import (
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
-from clinicsync.sync.discover.namerefs import text_references
+from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
@@ -665,11 +665,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     main = _pick_table(schema, wanted, has_rows)
 
     region_code = region or region_of(timezone)
-    try:  # the visit's text naming another table's unique text (a doctor's login): found by values
-        with connection.begin_nested():
-            schema.learn(text_references(schema, run, lambda n: _quote(connection, n), main, region_code))
-    except SQLAlchemyError:
-        pass  # a column the reads could not compare: the references found so far stand
+    learn_text_references(schema, run, lambda n: _quote(connection, n), main, region_code, connection.begin_nested)
     gone = softdelete.flag(main, connection.dialect.name)
     order = main.key or next(iter(main.columns))
     failed = ""
@@ -710,7 +706,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
-    guesses, unplaced, flags = _flag_status(run, plan, guesses, unplaced)
+    guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
@@ -784,19 +780,6 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         proposal.notes.append("no zone was found: the connector uses clinic.timezone (or give --timezone)")
     proposal.notes.append(f"unknown schema: read by its shape from table {main.name!r} and {len(rows)} sampled rows")
     return proposal
-
-
-def _flag_status(run: Callable[[str], list[tuple[Any, ...]]], plan: ReadPlan, guesses: list[Guess],
-                 unplaced: list[str]) -> tuple[list[Guess], list[str], cancelflags.Flags | None]:
-    """The status read from the visit's 0/1 cancellation flags (cancelflags.py) where the scorer
-    placed one of them, or nothing, as the status; the flags taken off ``unplaced``."""
-    current = next((g for g in guesses if g.field == "status"), None)
-    flags = cancelflags.find(run, plan.quote, plan.main)
-    if flags is None or (current is not None and current.source not in flags.columns):
-        return guesses, unplaced, None
-    out = plan.expr(flags.sql, cancelflags.OUT, plan.main.name, "VARCHAR(16)")
-    kept = [g for g in guesses if g.field != "status"] + [flags.guess(out)]
-    return kept, [u for u in unplaced if u not in flags.columns], flags
 
 
 def _creation_successors(run: Callable[[str], list[tuple[Any, ...]]], dialect: str, plan: ReadPlan,
