@@ -28,6 +28,7 @@ from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import attendees, doctors, history, kinship, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
+from clinicsync.sync.discover.personshape import holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
@@ -372,6 +373,9 @@ class _Builder:
         main, people = self.plan.main, self.people
         candidates = [r for r in self.schema.refs(main.name)
                       if kind_of(r.target) in ("patient", "person") or kind_of(r.column) in ("patient", "person")]
+        if not candidates:  # a person's table by its columns, its name an abbreviation (personshape.py)
+            candidates = [r for r in self.schema.refs(main.name) if r.target != main.name and kind_of(r.target) is None
+                          and kind_of(r.column) is None and holds_a_person(self.schema.tables[r.target])]
         candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"]
         attendee = attendees.child(self)
         if attendee is not None:  # the booking's user is its owner, the patient is among its attendees
@@ -528,7 +532,9 @@ class _Builder:
         if named is not None:
             self.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
                                              named.spec))
-        elif not (columns and filled(self.run, q, target, columns)):
+        elif not (columns and filled(self.run, q, target, columns)) and not (
+                own is not None and own.by_values and TEXT.search(main.columns.get(own.column, ""))):
+            # (a visit naming its doctor by a text found in the doctor's row: that text is the name)
             # NOSH's providers table is keyed by the users table's id, which no name or key says:
             # not guessed from matching numbers; said, so the admin maps it
             self.people.notes.append(

@@ -42,7 +42,7 @@ from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlg
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.preset_files import PRESETS_DIR as MAPPING_PRESETS_DIR
-from clinicsync.sync.discover import softdelete, stamps
+from clinicsync.sync.discover import cancelflags, softdelete, stamps
 from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
@@ -55,6 +55,7 @@ from clinicsync.sync.discover.clock import (
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
+from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
@@ -615,7 +616,7 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
         return
     most = stamps.greatest(plan.dialect)
     base_table = Table(main.name, {c: main.columns[c] for c in columns}, main.primary_key, [], main.nullable)
-    if len(columns) == 1 and not plan.stamps:
+    if len(columns) == 1:  # the visit's one stamp: empty on a row, that row's changes move no cursor
         column = columns[0]
         empty = run(f"SELECT COUNT(*) FROM {plan.quote(main.name)} WHERE {plan.quote(column)} IS NULL")[0][0] \
             if column in main.nullable else 0
@@ -624,6 +625,8 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
             notes["mode"] = (f"{column!r} is empty on {empty} row(s) and no other column stamps the row: the "
                              "window is re-read every run, what vanished is deleted")
             return
+    if len(columns) == 1 and not plan.stamps:
+        column = columns[0]
         connector["mode"], connector["cursor_column"] = "incremental", column
         notes["mode"] = f"column {column!r} looks like an updated-at stamp: deletes are found by " + SWEEP_NOTE
         notes["cursor_column"] = "the updated-at column"
@@ -672,6 +675,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     main = _pick_table(schema, wanted, has_rows)
 
     region_code = region or region_of(timezone)
+    learn_text_references(schema, run, lambda n: _quote(connection, n), main, region_code, connection.begin_nested)
     gone = softdelete.flag(main, connection.dialect.name)
     order = main.key or next(iter(main.columns))
     failed = ""
@@ -712,6 +716,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
+    guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
@@ -743,7 +748,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         notes["timezone"] = "unknown: give the clinic's zone with --timezone"
     if zone_value:
         connector["timezone"] = zone_value
-    status_words = _all_status_words(connection, plan, kept, by_field.get("status"), scored.status_words)
+    status_words = _all_status_words(connection, plan, kept, by_field.get("status"),
+                                     flags.words([]) if flags is not None else scored.status_words)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}

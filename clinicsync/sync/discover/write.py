@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from clinicsync.sync.discover.cliniclength import use_clinic_length
 from clinicsync.sync.discover.proposal import Proposal
 from clinicsync.sync.discover.yaml_out import comment, entry, inline
 
@@ -290,6 +291,8 @@ def write_proposal(proposal: Proposal, settings_path: Path, mapping_dir: Path | 
     if not proposal.name or proposal.name != Path(proposal.name).name or proposal.name.startswith("."):
         raise WriteRefused(f"the connector name {proposal.name!r} cannot name a mapping file (no '/', '\\', or "
                            "leading '.'): nothing was written (choose another with --name)")
+    settings_text = settings_path.read_text(encoding="utf-8") if settings_path.is_file() else None
+    use_clinic_length(proposal, settings_text)
     text = mapping_text(proposal)
     base = settings_path.resolve().parent
     folder = (mapping_dir if mapping_dir is not None else base / "mappings").resolve()
@@ -298,7 +301,6 @@ def write_proposal(proposal: Proposal, settings_path: Path, mapping_dir: Path | 
     if mapping_path is not None:
         mapping_ref = (str(mapping_path.relative_to(base)) if mapping_path.is_relative_to(base)
                        else str(mapping_path))
-    settings_text = settings_path.read_text(encoding="utf-8") if settings_path.is_file() else None
     if settings_text is not None and proposal.name in _existing_names(settings_text):
         raise WriteRefused(f"settings.yaml already has a connector named {proposal.name!r}: nothing was written "
                            "(choose another with --name)")

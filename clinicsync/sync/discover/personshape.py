@@ -1,0 +1,24 @@
+"""A patient table no name says: a table the visit refers to whose own columns are a person's
+(a name and a phone or an email), though its name is an abbreviation nothing knows (``patreg``,
+the PHP hospital apps' patient registrations).
+
+Why: the patient is followed only through tables or columns named for a person; a visit that
+refers to ``patreg`` by ``pid`` then reaches no patient, and its patient columns, read from a
+table that is nobody's, are all left out. A doctor's table (named so) and a table without a
+person's name and contact are never taken this way.
+"""
+
+from __future__ import annotations
+
+from clinicsync.sync.discover.graph import Table, audit
+from clinicsync.sync.discover.kinds import name_columns
+from clinicsync.sync.discover.vocab import name_tokens, token_role
+
+
+def holds_a_person(table: Table) -> bool:
+    """Whether ``table``'s columns are a person's: a name (given and family, or a full name)
+    and a phone or an email column (or one named ``contact``, as these apps call the phone)."""
+    if not name_columns(table)[0]:
+        return False
+    return any(not audit(c) and any(token_role(t) in ("phone", "email") or t.startswith("contact")
+                                    for t in name_tokens(c)) for c in table.columns)
