@@ -6,7 +6,6 @@ as the source, the store on SQLite and PostgreSQL (the ``store`` fixture)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,27 +18,19 @@ from clinicsync.connectors.sql_clock import FUTURE_STAMPS
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.runs.standing import Standing, head_of
 from clinicsync.sync.service.jobs import ServiceContext, poll_connector_job
-from clinicsync.sync.store.db import make_engine
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import HOUSEKEEPING
-from tests.connectors.test_sql import MAPPING, METADATA, QUERY, Source
+from tests.connectors.test_sql import MAPPING, QUERY, Source, sqlite_source  # noqa: F401 (a fixture)
 from tests.sync.conftest import statements_during
 
 FUTURE = Standing(FUTURE_STAMPS, "connector")
 
 
 @pytest.fixture
-def practice(tmp_path: Path) -> Iterator[Source]:
-    url = f"sqlite:///{tmp_path / 'practice.db'}"
-    engine = make_engine(url)
-    METADATA.create_all(engine)
-    yield Source("sqlite", url, engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def context(tmp_path: Path, store: Store, store_url: str, practice: Source) -> ServiceContext:
+def context(tmp_path: Path, store: Store, store_url: str,
+            sqlite_source: Source) -> ServiceContext:  # noqa: F811 (the imported fixture)
     """One incremental SQL source on updated_at (UTC stamps), imported once: the next poll is idle."""
+    practice = sqlite_source
     practice.add(1, 2, updated_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1))
     path = tmp_path / "settings.yaml"
     path.write_text(yaml.safe_dump({
