@@ -290,6 +290,13 @@ class Connector(ABC):
     #: time), so it goes straight to what worked instead of failing first at every run.
     remembers: ClassVar[tuple[tuple[str, str], ...]] = ()
 
+    @classmethod
+    def remembered(cls, settings: ConnectorSettings) -> tuple[tuple[str, str], ...]:
+        """The conditions a poll of a source with these settings asks for in its one state read:
+        ``remembers``, and those whose part is a setting (a SQL source's cursor column). One the
+        poll did not ask for costs an idle poll a read of its own (sync/runs/standing.end_all)."""
+        return cls.remembers
+
     def __init__(self, settings: ConnectorSettings) -> None:
         self.settings = settings
         #: columns/fields every record must carry (the mapping's required sources), set by sync/.

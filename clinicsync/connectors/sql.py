@@ -215,6 +215,13 @@ class SqlConnector(Connector):
     settings_model = SqlSettings
     settings: SqlSettings
 
+    @classmethod
+    def remembered(cls, settings: ConnectorSettings) -> tuple[tuple[str, str], ...]:
+        """Rows stamped ahead (``_note_future``) are noted for the cursor column at every
+        incremental read: asked for with the poll's state, an idle poll need not read it apart."""
+        column = getattr(settings, "cursor_column", None)
+        return (*cls.remembers, (FUTURE_STAMPS, column)) if column else cls.remembers
+
     def __init__(self, settings: ConnectorSettings) -> None:
         super().__init__(settings)
         self._engine: Engine | None = None

@@ -242,7 +242,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     # delete sweep, whether a run of it is left running, whether it has open quarantine items, which
     # of the conditions it may end stand. Under the poll lock (or a dry run's own connection) no
     # other poll moves them.
-    remembered = list(connector_kind(config.kind).remembers)
+    remembered = list(connector_kind(config.kind).remembered(config))
     subjects = [(Standing(event, "connector"), config.name, part) for event, part in remembered]
     state = read_poll_state(store.engine, config.name, [(FAILING, config.name, ""), (CRASHING, config.name, ""),
                                                         *subjects])
