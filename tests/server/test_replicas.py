@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.db import make_engine
 from clinicsync.sync.store.model import Appointment, Practitioner
+from tests.conftest import migrate
 from tests.server.test_serve import free_port
 
 pytestmark = pytest.mark.postgres
@@ -40,9 +41,12 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, postgres_url: str) -> Iterator[list[int]]:
+def replicas(tmp_path: Path, postgres_url: str, request: pytest.FixtureRequest) -> Iterator[list[int]]:
     engine = make_engine(postgres_url)
-    upgrade(engine)  # `clinicsync db upgrade`, once, as a deployment's init job does
+    # At head before either replica starts, as a deployment's init job (`clinicsync db upgrade`)
+    # leaves it: the replay of the worker's pg_dump of a migrated schema (tests/conftest.migrate),
+    # where running every migration here again cost ~5 s.
+    migrate(engine, request)
     engine.dispose()
     settings = tmp_path / "settings.yaml"
     settings.write_text(
