@@ -86,9 +86,16 @@ class SourceCheck:
         return sum(self.quarantined.values())
 
     @property
+    def failures(self) -> int:
+        """What fails this source, each counted as `check` prints it (a problem, an ``error:``
+        line of the mapping audit or of the plausibility profile): the summary's count is the
+        lines the admin reads, not one per source."""
+        return (len(self.problems) + sum(f.level == "error" for f in self.findings)
+                + (0 if self.implausible_allowed else self.implausible))
+
+    @property
     def ok(self) -> bool:
-        return (not self.problems and not any(f.level == "error" for f in self.findings)
-                and not (self.implausible and not self.implausible_allowed))
+        return not self.failures
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "kind": self.kind, "ok": self.ok, "reached": self.reached,
