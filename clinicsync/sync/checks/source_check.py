@@ -31,9 +31,11 @@ from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
 from clinicsync.mappings.record_kind import mapping_record
+from clinicsync.sync.checks.status_vocabulary import HiddenStatusWords
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.empty_fields import FieldFill
 from clinicsync.sync.ingest.engine import mapping_for, source_clock, source_timezone, stored_times
+from clinicsync.sync.ingest.plausibility.shape import status_column
 
 if TYPE_CHECKING:
     from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
@@ -133,8 +135,10 @@ class _Mapper:
     each record that mapped, with what it mapped to."""
 
     def __init__(self, result: SourceCheck, apply: Callable[[Mapping[str, Any]], Any],
-                 observe: Callable[[Mapping[str, Any], Any], None] | None = None) -> None:
+                 observe: Callable[[Mapping[str, Any], Any], None] | None = None,
+                 words: HiddenStatusWords | None = None) -> None:
         self.result, self.apply, self.observe = result, apply, observe
+        self.words = words  # status words a reason hid: named once they repeat (status_vocabulary.py)
         self.positions: list[str] = []
         self.head: list[Mapping[str, Any]] = []  # the first records, for the mapping's path audit
 
@@ -152,7 +156,10 @@ class _Mapper:
         try:
             mapped = self.apply(record.data)
         except MappingError as exc:
-            self._quarantine(f"{exc.field}: {exc.reason}", record.position)
+            reason = f"{exc.field}: {exc.reason}"
+            self._quarantine(reason, record.position)
+            if self.words is not None:
+                self.words.add(reason, record.data, record.position)
             return
         except Exception as exc:  # as in a sync: odd input never crashes the check
             self._quarantine(f"unexpected mapping failure ({type(exc).__name__})", record.position)
@@ -164,6 +171,8 @@ class _Mapper:
 
     def finish(self) -> None:
         result, positions = self.result, self.positions
+        if self.words is not None:
+            self.words.name(result.quarantined, result.examples)
         result.sampled = len(positions)
         if positions:
             result.positions = {"first": positions[0], "middle": positions[len(positions) // 2],
@@ -323,7 +332,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
         result.problems.append(f"mapping does not load: {exc}")
         return result
     seen = _Appointments(result, mapping, settings)
-    mapper = _Mapper(result, mapping.apply, seen)
+    mapper = _Mapper(result, mapping.apply, seen, HiddenStatusWords(status_column(mapping.preset)))
     going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
                                           mapping.required_sources(), mapping)
     if not going:
