@@ -11,12 +11,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
 
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.discover.sql import discover_sql
 from clinicsync.sync.ingest.engine import mapping_for
-from tests.discover.files_support import check_proposal
+from tests.discover.files_support import check_proposal, window_rows
 
 DDL = """
 CREATE TABLE res_partner (id serial PRIMARY KEY, name text NOT NULL, mobile text);
@@ -49,14 +48,10 @@ def test_a_length_in_decimal_hours_is_read_as_hours(postgres_url: str, tmp_path:
     assert result.sampled == VISITS and result.mapped == VISITS, result.quarantined
     settings = load_settings(tmp_path / "settings.yaml")
     mapping = mapping_for(settings, next(c for c in settings.connectors if c.name == "odoo_med"))
-    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as connection:
-        rows = connection.execute(text(proposal.connector["query"]), {
-            "window_start": start - timedelta(days=1), "window_end": start + timedelta(days=60)}).mappings().all()
-    engine.dispose()
+    rows = window_rows(postgres_url, proposal.connector["query"], start)
     lengths = {}
     for row in rows:
-        visit = mapping.apply(dict(row))
+        visit = mapping.apply(row)
         assert visit.end is not None
         lengths[visit.external_id] = (visit.end - visit.start) // timedelta(minutes=1)
     assert lengths == {str(1 + n): round(HOURS[n % len(HOURS)] * 60) for n in range(VISITS)}
