@@ -47,11 +47,14 @@ class ContactColumns:
         for target, path in field_paths(preset) if preset is not None else []:
             column = column_of(path)
             prefix = _prefix(column)
-            if target.startswith("practitioner."):
+            person = target.split(".")[0]
+            if person == "practitioner":
                 self.practitioner_columns.add(column)
-                if prefix:
-                    theirs.add(prefix)
-            elif target.startswith("patient.") and target != "patient.external_id" and prefix:
+            if not prefix or target.endswith(".external_id"):  # the visit's own row names both ids
+                continue
+            if person == "practitioner":
+                theirs.add(prefix)
+            elif person == "patient":
                 ours.add(prefix)
         self.patient_prefixes = ours
         self.other_prefixes = theirs - ours
