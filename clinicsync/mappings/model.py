@@ -130,10 +130,29 @@ def _status_like(text: str) -> bool:
                 or (not any(c.isdigit() for c in key) and difflib.get_close_matches(key, _STATUS_WORDS, 1, 0.8)))
 
 
-def quoted_status(value: object) -> str:
-    """A status word quoted for a reason when it is vocabulary; else described, never shown."""
+# A status word on this many rows of one source is the product's vocabulary ("Facturado",
+# "Walk In"), not something typed once into the wrong column: shown when it has a word's shape.
+VOCABULARY_ROWS = 5
+_VOCABULARY_CHARS = 30  # longer is a sentence or a note, not a status
+_VOCABULARY_WORDS = 4  # "Left without being seen"
+_VOCABULARY_DIGITS = 2  # "Stage 2", "Level 10"; a date, a phone or an id has more
+
+
+def _vocabulary_shaped(text: str) -> bool:
+    """Short, starting with a letter, a few words, no '@', at most a code's digits."""
+    return (0 < len(text) <= _VOCABULARY_CHARS and text[0].isalpha() and "@" not in text
+            and len(text.split()) <= _VOCABULARY_WORDS and sum(c.isdigit() for c in text) <= _VOCABULARY_DIGITS)
+
+
+def quoted_status(value: object, rows: int = 1) -> str:
+    """A status word quoted for a reason when it is vocabulary; else described, never shown.
+    Vocabulary: a known word, a near miss or a code (``_status_like``), or, when the caller
+    counted it on ``rows`` >= ``VOCABULARY_ROWS`` rows, any word of a status's shape (one
+    record alone cannot tell a product's own word from a name typed in the column)."""
     text = str(value).strip()
-    return f"'{text}'" if _status_like(text) else described(text, "a status word")
+    if _status_like(text) or (rows >= VOCABULARY_ROWS and _vocabulary_shaped(text)):
+        return f"'{text}'"
+    return described(text, "a status word")
 
 
 _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}")  # es, es-MX, zh_Hant_TW

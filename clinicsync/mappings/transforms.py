@@ -397,6 +397,23 @@ def as_minutes_from_seconds(value: Any) -> int:
     return math.ceil(seconds / 60)
 
 
+MAX_HOURS = 24  # a length in hours beyond a day is a misread column, not a visit
+
+
+def as_minutes_from_hours(value: Any) -> int:
+    """A duration counted in decimal hours (Odoo's ``calendar_event.duration`` and modules'
+    ``planned_duration``: 0.25, 0.5, 1.0), as whole minutes, to the nearest (1/3 h: 20)."""
+    if isinstance(value, bool):
+        raise TransformError("not a number of hours")
+    try:
+        hours = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        raise TransformError("not a number of hours") from None
+    if not 0 <= hours <= MAX_HOURS:  # NaN fails both sides too
+        raise TransformError(f"not a number of hours from 0 to {MAX_HOURS}")
+    return round(hours * 60)
+
+
 def _as_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -529,6 +546,7 @@ def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> 
         "url": as_join_url,
         "datetime": datetime_parser(datetime_formats),
         "duration_seconds": as_minutes_from_seconds,
+        "duration_hours": as_minutes_from_hours,
         "hl7_datetime": as_hl7_datetime,
         "unix_seconds": as_unix_seconds,
         "duration": as_duration_minutes,

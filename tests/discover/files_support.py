@@ -4,6 +4,7 @@ connector block in settings.yaml, the mapping file beside it) and checked with t
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,18 @@ def check_proposal(proposal: Proposal, folder: Path, timezone: str, region: str)
     settings = load_settings(write_proposal(proposal, folder, timezone, region))
     config = next(c for c in settings.connectors if c.name == proposal.name)
     return check_connector(settings, config)
+
+
+def window_rows(postgres_url: str, query: str, start: datetime) -> list[dict[str, Any]]:
+    """The rows a proposal's query returns on PostgreSQL for a window around ``start`` (as a
+    sync binds it), to map them one by one with the written mapping."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text(query), {"window_start": start - timedelta(days=1),
+                                                    "window_end": start + timedelta(days=60)}).mappings().all()
+    finally:
+        engine.dispose()
+    return [dict(row) for row in rows]

@@ -92,7 +92,7 @@ def discover_then_check(run: Any, settings: Path, command: list[str], no_doctor:
     if no_doctor:
         errors = [line for line in out.splitlines() if ": error: " in line]
         assert len(errors) == 1 and "error: practitioner.name, practitioner.email: none of the" in errors[0], out
-        assert "0 would be quarantined, 1 problems" in out, out
+        assert "0 would be quarantined, 1 problem\n" in out + "\n", out
     else:
         assert "0 would be quarantined, 0 problems" in out, out
     assert data.admin_lines(before, command) <= ADMIN_LIMIT

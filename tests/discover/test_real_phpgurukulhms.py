@@ -103,11 +103,14 @@ def test_phpgurukul_hms_text_times_flags_and_email_only_patients(mariadb_databas
 def test_phpgurukul_hms_without_patient_emails_fails_check(mariadb_database: dict[str, Any], tmp_path: Path,
                                                            cli: Any) -> None:
     """No patient gave an email and `users` keeps no phone: nobody can be reminded. Discover
-    places no empty column, and `check` (run by ``--write``) fails, saying why."""
+    places no empty column, and `check` (run by ``--write``) fails, saying why: not by offering
+    the doctor's `doctor_contactno` and `doctor_docEmail` as the patient's phone and email."""
     real.built(mariadb_database, lambda cursor: build(cursor, emails=False))
     settings = real.settings_file(tmp_path, ZONE, "IN")
     _, out, _ = cli(settings)("discover", str(mariadb_database["url"]), "--write", expect=1)
     errors = [line for line in out.splitlines() if ": error: " in line]
     assert len(errors) == 1 and "error: patient.phone, patient.email: only 0 of" in errors[0], out
+    # the doctor's phone and email are on every row the query joins: never offered as the patient's
+    assert "doctor_" not in errors[0] and "join the patient's contact table" in errors[0], out
     mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
     assert "patient.phone" not in mapping["fields"] and "patient.email" not in mapping["fields"]

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
 
 from clinicsync.mappings.model import MappingError
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.discover.sql import discover_sql
 from clinicsync.sync.ingest.engine import mapping_for
-from tests.discover.files_support import check_proposal
+from tests.discover.files_support import check_proposal, window_rows
 
 DDL = """
 CREATE TABLE patients (id serial PRIMARY KEY, first_name text NOT NULL, last_name text NOT NULL, mobile text);
@@ -62,15 +61,11 @@ def test_a_joined_default_length_and_two_number_cells(postgres_url: str, tmp_pat
     # Every visit's patient has the mobile of their cell, the two-number ones included.
     settings = load_settings(tmp_path / "settings.yaml")
     mapping = mapping_for(settings, next(c for c in settings.connectors if c.name == "wards"))
-    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as connection:
-        rows = connection.execute(text(proposal.connector["query"]), {
-            "window_start": start - timedelta(days=1), "window_end": start + timedelta(days=60)}).mappings().all()
-    engine.dispose()
+    rows = window_rows(postgres_url, proposal.connector["query"], start)
     phones = {}
     for row in rows:
         try:
-            visit = mapping.apply(dict(row))
+            visit = mapping.apply(row)
         except MappingError:  # a walk-in without a length (counted above)
             continue
         assert visit.patient is not None

@@ -67,3 +67,21 @@ def test_the_setting_is_checked() -> None:
     assert ClinicSettings(default_visit_minutes=20).default_visit_minutes == 20
     with pytest.raises(ValidationError, match="default_visit_minutes"):
         ClinicSettings(default_visit_minutes=0)
+
+
+def test_a_length_in_decimal_hours_gives_the_end_and_nonsense_is_refused(tmp_path: Path) -> None:
+    """`type: duration_hours` (Odoo's float hours): 1/3 h is 20 minutes, in both the generated and
+    the interpreted mapping; a negative or a more-than-a-day length is refused, by field."""
+    (tmp_path / "odoo.yaml").write_text(
+        "name: odoo\nfields:\n  external_id: {from: id}\n  start: {from: starts_at}\n"
+        "  duration_minutes: {from: planned_duration, type: duration_hours}\n"
+        "  patient.external_id: {from: patient_id}\n",
+        encoding="utf-8")
+    mapping = load_mapping("odoo.yaml", "Europe/Madrid", "ES", tmp_path)
+    for apply in (mapping.apply, mapping.apply_interpreted):
+        for hours, minutes in ((0.25, 15), (1 / 3, 20), ("0.50", 30), (1.5, 90)):
+            visit = apply(_record(planned_duration=hours))  # type: ignore[arg-type]
+            assert (visit.end - visit.start).total_seconds() == minutes * 60
+        for wrong in (-0.5, 25, "half"):
+            with pytest.raises(MappingError, match="duration_minutes"):
+                apply(_record(planned_duration=wrong))  # type: ignore[arg-type]

@@ -297,6 +297,34 @@ def test_a_setup_that_can_remind_nobody_fails_naming_the_likeliest_column(check:
 
 
 @pytest.mark.postgres
+def test_the_likeliest_column_is_never_the_doctor_s_or_an_emergency_contact_s(check: Callable[..., Any]) -> None:
+    """The query joins the doctor's email and an emergency contact's phone, and the patient's
+    phone under a name the mapping does not read: the hint used to name the doctor's and the
+    emergency contact's columns as the patient's (a PHP hospital app: `doctor_contactno`). It
+    names the patient's own table's column first, and never theirs."""
+    wrong = query().replace("p.phone AS patient_phone,\n  p.email AS patient_email",
+                            "NULL AS patient_phone, NULL AS patient_email, d.email AS doctor_email, "
+                            "p.phone AS emergency_phone, d.email AS contact_email, p.phone AS patient_mobile")
+    result, _ = check(wrong, expect=1)
+    (finding,) = errors(result)
+    message = finding["message"]
+    assert "the likeliest columns: `patient_mobile` (on 84), `contact_email` (on 84)," in message, message
+    assert "doctor_email" not in message and "emergency_phone" not in message
+
+
+@pytest.mark.postgres
+def test_the_summary_counts_each_error_line(check: Callable[..., Any]) -> None:
+    """No doctor's name and no patient's phone or email: two `error:` lines, which the last line
+    counted as "1 problems" (one per source); it counts what it prints, in proper English."""
+    wrong = query().replace("d.name AS doctor_name", "NULL AS doctor_name").replace(
+        "p.phone AS patient_phone,\n  p.email AS patient_email", "NULL AS patient_phone, NULL AS patient_email")
+    result, plain = check(wrong, expect=1)
+    assert len(errors(result)) == 2
+    lines = plain.rstrip().splitlines()
+    assert sum(": error: " in line for line in lines) == 2 and lines[-1].endswith(", 2 problems"), plain
+
+
+@pytest.mark.postgres
 def test_doctors_without_name_or_email_fail_when_agendas_are_on(check: Callable[..., Any]) -> None:
     """A slot's or resource's key as the doctor: an id on every visit, no name, no email."""
     result, _ = check(query().replace("d.name AS doctor_name", "NULL AS doctor_name"), expect=1)
@@ -328,7 +356,7 @@ def test_nothing_read_fails(check: Callable[..., Any]) -> None:
     """An empty look-alike table, or a filter that leaves every row out: 0 records, exit 1."""
     result, plain = check(query(where="WHERE a.voided AND NOT a.voided"), expect=1)
     assert result["problems"] and result["problems"][0].startswith("0 records sampled")
-    assert "checked: 1 sources, 0 records sampled, 0 would be quarantined, 1 problems" in plain
+    assert "checked: 1 sources, 0 records sampled, 0 would be quarantined, 1 problem\n" in plain + "\n"
 
 
 @pytest.mark.postgres

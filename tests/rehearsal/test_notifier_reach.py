@@ -38,7 +38,7 @@ def test_smtp_is_reached_and_a_closed_port_is_a_problem(smtp_server: Any, closed
         "sender: 'Clinic <r@clinic.example>', timeout: 5}\n"), expect=1)
     assert found["mail"]["ok"] and "answered EHLO" in found["mail"]["detail"]
     assert not found["dead"]["ok"] and "could not talk to the SMTP server" in found["dead"]["detail"]
-    assert summary.endswith(", 1 problems") and not sink.received  # nothing was sent
+    assert summary.endswith(", 1 problem") and not sink.received  # nothing was sent
 
 
 def test_aws_sns_credentials_are_tried_on_moto(moto_sns: str, write_settings: Callable[..., Path], cli: Any) -> None:
@@ -62,4 +62,4 @@ def test_twilio_and_sendgrid_are_asked_with_their_own_clients(fake_api: FakeApi,
     assert sendgrid_request.method == "GET" and sendgrid_request.path == "/v3/scopes"
     assert not found["sms"]["ok"] and "authentication failed" in found["sms"]["detail"]
     assert found["mail"]["ok"] and "mail.send" in found["mail"]["detail"]
-    assert summary.endswith(", 1 problems")
+    assert summary.endswith(", 1 problem")

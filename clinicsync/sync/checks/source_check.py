@@ -31,9 +31,11 @@ from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
 from clinicsync.mappings.record_kind import mapping_record
+from clinicsync.sync.checks.status_vocabulary import HiddenStatusWords
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.empty_fields import FieldFill
 from clinicsync.sync.ingest.engine import mapping_for, source_clock, source_timezone, stored_times
+from clinicsync.sync.ingest.plausibility.shape import status_column
 
 if TYPE_CHECKING:
     from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
@@ -86,9 +88,16 @@ class SourceCheck:
         return sum(self.quarantined.values())
 
     @property
+    def failures(self) -> int:
+        """What fails this source, each counted as `check` prints it (a problem, an ``error:``
+        line of the mapping audit or of the plausibility profile): the summary's count is the
+        lines the admin reads, not one per source."""
+        return (len(self.problems) + sum(f.level == "error" for f in self.findings)
+                + (0 if self.implausible_allowed else self.implausible))
+
+    @property
     def ok(self) -> bool:
-        return (not self.problems and not any(f.level == "error" for f in self.findings)
-                and not (self.implausible and not self.implausible_allowed))
+        return not self.failures
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "kind": self.kind, "ok": self.ok, "reached": self.reached,
@@ -126,8 +135,10 @@ class _Mapper:
     each record that mapped, with what it mapped to."""
 
     def __init__(self, result: SourceCheck, apply: Callable[[Mapping[str, Any]], Any],
-                 observe: Callable[[Mapping[str, Any], Any], None] | None = None) -> None:
+                 observe: Callable[[Mapping[str, Any], Any], None] | None = None,
+                 words: HiddenStatusWords | None = None) -> None:
         self.result, self.apply, self.observe = result, apply, observe
+        self.words = words  # status words a reason hid: named once they repeat (status_vocabulary.py)
         self.positions: list[str] = []
         self.head: list[Mapping[str, Any]] = []  # the first records, for the mapping's path audit
 
@@ -145,7 +156,10 @@ class _Mapper:
         try:
             mapped = self.apply(record.data)
         except MappingError as exc:
-            self._quarantine(f"{exc.field}: {exc.reason}", record.position)
+            reason = f"{exc.field}: {exc.reason}"
+            self._quarantine(reason, record.position)
+            if self.words is not None:
+                self.words.add(reason, record.data, record.position)
             return
         except Exception as exc:  # as in a sync: odd input never crashes the check
             self._quarantine(f"unexpected mapping failure ({type(exc).__name__})", record.position)
@@ -157,6 +171,8 @@ class _Mapper:
 
     def finish(self) -> None:
         result, positions = self.result, self.positions
+        if self.words is not None:
+            self.words.name(result.quarantined, result.examples)
         result.sampled = len(positions)
         if positions:
             result.positions = {"first": positions[0], "middle": positions[len(positions) // 2],
@@ -316,7 +332,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
         result.problems.append(f"mapping does not load: {exc}")
         return result
     seen = _Appointments(result, mapping, settings)
-    mapper = _Mapper(result, mapping.apply, seen)
+    mapper = _Mapper(result, mapping.apply, seen, HiddenStatusWords(status_column(mapping.preset)))
     going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
                                           mapping.required_sources(), mapping)
     if not going:

@@ -7,8 +7,9 @@ source whose status is one column, `check` also reads that column's distinct wor
 connector's own query with the window opened wide (one ``GROUP BY``, no row read), and lists
 those a sync would refuse: neither the status field's own ``map:`` (where it has one) nor the
 mapping's ``status_map`` nor the standard statuses know them (``CompiledMapping.status_read``).
-A word is shown only when it looks like vocabulary (mappings/model.py ``quoted_status``), never
-a value that could be patient data.
+A word is shown only when it looks like vocabulary (mappings/model.py ``quoted_status``: a
+status's shape, or a word's shape repeated on ``VOCABULARY_ROWS`` rows), never a value that
+could be patient data.
 
 Every form of the source is read whole: a ``table:`` directly; a query with its window binds
 opened wide and, when it reads past its own ``:cursor`` (an incremental read), with the cursor
@@ -90,7 +91,7 @@ def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Findin
                      key=lambda pair: -pair[1])
     if not unknown:
         return []
-    named = ", ".join(f"{quoted_status(word)} ({count} row(s))" for word, count in unknown[:SHOWN])
+    named = ", ".join(f"{quoted_status(word, count)} ({count} row(s))" for word, count in unknown[:SHOWN])
     more = f" and {len(unknown) - SHOWN} more" if len(unknown) > SHOWN else ""
     spec = mapping.preset.fields.get("status")
     where = "under `status: map:` (the field's own map)" if spec is not None and spec.map is not None \

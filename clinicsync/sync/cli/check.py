@@ -151,6 +151,7 @@ def calendar_findings(store: dict[str, Any]) -> list[Finding]:
 
 
 def summary_line(results: list[SourceCheck], problems: int) -> str:
+    """The last line; ``problems`` counts the ``error:`` and failed lines printed above it."""
     reasons: Counter[str] = Counter()  # by the field a reason names ("start: not a date-time" -> start)
     for result in results:
         for reason, count in result.quarantined.items():
@@ -159,7 +160,7 @@ def summary_line(results: list[SourceCheck], problems: int) -> str:
     named = ", ".join(f"{reason} x{count}" for reason, count in reasons.most_common())
     return (f"checked: {len(results)} sources, {sum(r.sampled for r in results)} records sampled, "
             f"{quarantined} would be quarantined" + (f" (reasons: {named})" if named else "") +
-            f", {problems} problems")
+            f", {problems} problem{'' if problems == 1 else 's'}")
 
 
 def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_output: bool,
@@ -178,7 +179,7 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
                 *notifier_findings(settings),
                 *calendar_findings(store), *place_findings(settings, results), *status_page_findings(settings),
                 *reply_findings(settings), *language_findings(settings, results)]
-    problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +
+    problems = (int(not store["ok"]) + sum(r.failures for r in results) + sum(not n.ok for n in notifiers) +
                 sum(f.level == "error" for f in findings))
     quarantined = sum(r.quarantined_count for r in results)
     passed = not problems and (quarantined == 0 or allow_quarantined)

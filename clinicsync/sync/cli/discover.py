@@ -219,7 +219,7 @@ def _check(settings_path: Path, name: str, report: dict[str, Any], quiet: bool) 
         raise typer.Exit(EXIT_CONFIG) from None
     config = next(c for c in settings.connectors if c.name == name)
     result = check_connector(settings, config)
-    problems = int(not result.ok)
+    problems = result.failures
     summary = summary_line([result], problems)
     settings_findings = clinic_findings(settings)  # `check` fails on them; the source is fine without
     report["check"] = {**result.as_dict(), "summary": summary,

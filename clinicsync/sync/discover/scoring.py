@@ -40,7 +40,7 @@ from typing import Any
 from clinicsync.common.vocabulary import CHANNELS, RESCHEDULED_WORDS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.proposal import Guess, StatusWord
-from clinicsync.sync.discover.values import ValueProfile, profile, status_of
+from clinicsync.sync.discover.values import ValueProfile, duration_type, profile, status_of
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
     CHANNEL_WORDS,
@@ -229,8 +229,8 @@ def _agreement(column: _Column, field: str) -> tuple[float, str]:
         share, present = consent.yes_no_share(column.sample.values)
         return share, f"{_pct(share)} of {present} sampled values are yes/no"
     if field == "duration_minutes":
-        share = max(p.share("minutes"), p.share("duration"))
-        return share, f"{_pct(share)} {of} are durations"
+        share = max(p.share("minutes"), p.share("duration"), p.share("hours"))
+        return share, f"{_pct(share)} {of} are durations{' in hours' if duration_type(p) == 'duration_hours' else ''}"
     if field == "status":
         low = p.distinct <= max(12, p.present // 3)
         share = p.share("status")
@@ -625,8 +625,8 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
             spec = {"from": [path_of(cand.column.name), *map(path_of, others)]}
             source = " + ".join([cand.column.name, *others])
             why += f"; then {', '.join(map(repr, others))} when it is empty"
-        if field == "duration_minutes" and cand.column.profile.unit_durations:
-            spec["type"] = "duration"
+        if field == "duration_minutes" and duration_type(cand.column.profile):
+            spec["type"] = duration_type(cand.column.profile)
         if field in ("source_updated_at", "booked_at"):
             _add_format(scored, cand.column.profile.datetime_format)
             spec = {**spec, **_time_spec(cand.column), "on_invalid": "drop"}

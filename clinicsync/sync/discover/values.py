@@ -252,11 +252,40 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
             sep = separators.pop() if len(separators) == 1 else "/"
             year = "%Y" if year_digits == {4} else "%y"
             result.date_format = f"%d{sep}%m{sep}{year}" if order_day else f"%m{sep}%d{sep}{year}"
+    if hours_share(present):
+        result.shares["hours"] = hours_share(present)
     if len(time_formats) == 1:
         result.time_format = time_formats.pop()
     elif time_formats:
         result.time_format = sorted(time_formats, key=len)[-1]  # mixed seconds: the longer; flagged by share
     return result
+
+
+_DECIMAL = re.compile(r"\d{1,2}[.,]\d{1,6}")
+_HOUR_FRACTIONS = (0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0)
+MAX_LENGTH_HOURS = 12  # a visit's planned length in hours: a quarter hour to half a day
+TYPICAL_HOURS = 4  # a column of lengths in hours averages under this; '5.0', '10.0' minutes do not
+
+
+def hours_share(present: Sequence[str]) -> float:
+    """The share of ``present`` that reads as a visit's length in decimal hours (Odoo's
+    ``duration``: 0.25, 0.5, 1.0, 1.5): a decimal from 0 to 12 in quarter or third hours, where
+    the column's values average at most ``TYPICAL_HOURS`` and one at least is not whole (a
+    column of '1.0', '2.0' alone could be anything). 0.0 when the column is no such thing."""
+    hours = [float(v.replace(",", ".")) for v in present if _DECIMAL.fullmatch(v)]
+    hours = [h for h in hours if 0 < h <= MAX_LENGTH_HOURS
+             and any(abs(h % 1 - f) < 0.01 for f in _HOUR_FRACTIONS)]
+    if not hours or sum(hours) / len(hours) > TYPICAL_HOURS or all(h % 1 == 0 for h in hours):
+        return 0.0
+    return len(hours) / len(present)
+
+
+def duration_type(profile: ValueProfile) -> str | None:
+    """The mapping ``type`` a length column's values need: decimal hours, a unit ("30 min"),
+    or None (whole minutes, the field's own type)."""
+    if profile.share("hours") >= max(profile.share("minutes"), profile.share("duration")):
+        return "duration_hours" if profile.share("hours") else None
+    return "duration" if profile.unit_durations else None
 
 
 def reads_as(value: str, date_format: str | None) -> date | None:

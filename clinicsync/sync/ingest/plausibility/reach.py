@@ -5,7 +5,9 @@ every reminder is then quietly planned for nobody. Counted over the visits still
 that reminders are planned for. Fewer than half reachable fails `check` when reminders are
 on (a clinic may have some patients without either, not most): the setup cannot do its
 job. The finding names the columns of the raw rows that look like a phone or an email and
-hold one on the unreachable visits (by name, never a value), the likeliest fix. Visits with
+hold one on the unreachable visits (by name, never a value), the likeliest fix: never a
+doctor's, a staff member's or an emergency contact's column, the patient's own table's first
+(contact_columns.py). Visits with
 no patient at all (a calendar's staff meeting or blocked hour that lists only its organizer)
 are counted apart in the profile line: nobody can be reminded of them, and no mapping fixes
 that, so the admin is told how many rather than left to wonder which contact is missing.
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.sync.ingest.plausibility.contact_columns import ContactColumns
 from clinicsync.sync.ingest.plausibility.finding import Finding, Level, reads, share
 
 if TYPE_CHECKING:
@@ -69,6 +72,7 @@ class Reach:
         self.now, self.needs, self.preset = now, needs or Needs(), preset
         self.upcoming = self.reachable = self.with_doctor = self.doctor_known = self.no_patient = 0
         self.candidates: Counter[str] = Counter()  # column -> unreachable upcoming visits it holds a contact on
+        self.columns = ContactColumns(preset)
 
     def add(self, appointment: NormalizedAppointment, record: Mapping[str, Any] | None = None) -> None:
         if appointment.start < self.now or appointment.status not in ACTIVE_STATUSES:
@@ -82,7 +86,8 @@ class Reach:
         if not reachable and isinstance(record, Mapping):
             for key, value in record.items():
                 if (isinstance(key, str) and _CONTACT_NAME.search(key) and _contact_value(value)
-                        and (key in self.candidates or len(self.candidates) < KEEP_COLUMNS)):
+                        and (key in self.candidates or len(self.candidates) < KEEP_COLUMNS)
+                        and not self.columns.someone_else(key)):
                     self.candidates[key] += 1
         doctor = appointment.practitioner
         if doctor is not None and doctor.external_id:
@@ -136,7 +141,9 @@ class Reach:
         seen = f"only {share(self.reachable, self.upcoming)} upcoming visits have a usable phone or email"
         mapped = self._reads_contact()
         if self.candidates:
-            named = ", ".join(f"`{c}` (on {n})" for c, n in self.candidates.most_common(3))
+            ranked = sorted(self.candidates.items(), key=lambda item: (not self.columns.patients_own(item[0]),
+                                                                       -item[1]))
+            named = ", ".join(f"`{c}` (on {n})" for c, n in ranked[:3])
             hint = (f"the likeliest columns: {named}, which hold a phone or an email on visits that have none: map "
                     "patient.phone or patient.email from them")
         else:
