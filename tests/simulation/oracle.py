@@ -112,9 +112,14 @@ The rules, as read here (where the docs leave room, the reading is written down)
   (a day) after it was planned, moved out of the quiet hours as planning moves it, or is
   skipped (DISPATCH_LONG_DOWN: a dispatcher down two nights and the day between).
 - Tolerance: a message may go up to one tick (TOLERANCE) after the oracle's moment: a worker
-  killed mid-stage, or a push the sender repeats, delays its work by one tick. Planning killed
-  mid-stage (KILLED_MID_STAGE) is modelled too: the versions its tick imported are planned at the
-  next tick, where what is due then decides (a confirmation superseded by a reminder due with it).
+  killed mid-stage, or a push the sender repeats, delays its work by one tick. A run that dies
+  after its import committed and before reminder planning is modelled too: planning killed
+  mid-stage (KILLED_MID_STAGE), and a run killed writing the calendar files
+  (KILLED_CALENDAR_WRITE: the calendar stage runs before the reminders stage, which that run
+  never reaches). The versions its tick imported are planned at cron's next run, where what is
+  due then decides (a confirmation superseded by a reminder due with it); a reminder whose time
+  came between the import and that run is planned as already due (docs/reminders.md), so the
+  dispatcher judges it as any late one.
 """
 
 from __future__ import annotations
@@ -303,10 +308,16 @@ class Oracle:
         if due is not None:
             visit.pending.append(Pending(kind, None, visit.version.start, due, planned=now))
 
-    def _reminders(self, visit: Visit, now: datetime, offsets: list[str]) -> None:
+    def _reminders(self, visit: Visit, now: datetime, offsets: list[str], known: datetime | None = None) -> None:
+        """The offsets' reminders for the visit's start. ``known``: when the store learned that
+        start, if planning runs later (a run killed before it): a reminder whose time came in
+        [known, now) is kept at that time, already due, for the dispatcher to judge as late (its
+        bound, the quiet hours then), as if planning had run with the import."""
         start = visit.version.start
         for label in offsets:
-            due = fit(offset_time(label, start), now, start - MIN_LEAD)
+            at = offset_time(label, start)
+            late_plan = known is not None and known <= at < now <= start - MIN_LEAD
+            due = at if late_plan else fit(at, now, start - MIN_LEAD)
             if due is not None:
                 visit.pending.append(Pending("reminder", label, start, due))
 
@@ -335,7 +346,9 @@ class Oracle:
         for kind, doctor, start in notices:
             visit.pending.append(Pending(kind, None, start, now, recipient="doctor", doctor=doctor))
 
-    def _land(self, v: Version, now: datetime, baseline: bool) -> None:
+    def _land(self, v: Version, now: datetime, baseline: bool, known: datetime | None = None) -> None:
+        """``v`` stored and planned at ``now``; ``known``: the tick it was stored at, when
+        planning runs later (a run killed before it)."""
         key = (v.source, v.external_id)
         visit = self.visits.get(key)
         if visit is None:
@@ -346,7 +359,7 @@ class Oracle:
                 if not baseline and v.booked_at > self.s.golive:
                     self._notice(visit, "confirmation", now)
                     self._same_day(visit, None, now)
-                self._reminders(visit, now, self.offsets)
+                self._reminders(visit, now, self.offsets, known)
             return
         was_active, old = visit.active, visit.version
         visit.version = v
@@ -361,7 +374,7 @@ class Oracle:
             if not baseline:
                 self._notice(visit, "cancelled", now)
         elif v.patient != old.patient:
-            self._give(key, visit, old, now)
+            self._give(key, visit, old, now, known)
         elif v.start == old.start and v.doctor != old.doctor:  # another doctor, same time: told, answer kept
             if not baseline and not any(p.own and p.kind != "reminder" for p in visit.pending):
                 self._notice(visit, "rescheduled", now)
@@ -373,9 +386,10 @@ class Oracle:
                 visit.pending = [p for p in visit.pending if p.kind != "declined"]  # unsent: moot
             if not baseline and not any(p.own for p in visit.pending):  # no notice unsent
                 self._notice(visit, "rescheduled", now)
-            self._reminders(visit, now, self.offsets)
+            self._reminders(visit, now, self.offsets, known)
 
-    def _give(self, key: tuple[str, str], visit: Visit, old: Version, now: datetime) -> None:
+    def _give(self, key: tuple[str, str], visit: Visit, old: Version, now: datetime,
+              known: datetime | None = None) -> None:
         """The visit given to another patient at the same time (PATIENT_CHANGES, module docstring)."""
         first = old.patient
         visit.pending = [p for p in visit.pending if not p.own]
@@ -399,7 +413,7 @@ class Oracle:
             visit.told[new] = True
         else:
             self._notice(visit, "confirmation", now)
-        self._reminders(visit, now, self.offsets)
+        self._reminders(visit, now, self.offsets, known)
 
     def _settings_change(self, now: datetime) -> None:
         new = list(OFFSETS_AFTER_CHANGE)
@@ -674,21 +688,28 @@ class Oracle:
         desk: dict[datetime, list[DeskAct]] = defaultdict(list)
         for act in s.desk:
             desk[act.at].append(act)
-        deferred: list[tuple[Version, bool]] = []  # KILLED_MID_STAGE: imported, not yet planned
+        # A run killed before planning: (version, baseline, the tick it was stored at), not yet planned
+        deferred: list[tuple[Version, bool, datetime]] = []
         for now in s.ticks():
             if s.settings_change_at is not None and now == s.settings_change_at:
                 self._settings_change(now)
-            landing = deferred + [(v, now == s.golive and v.source in ("front", "pm")) for v in visible.get(now, [])]
-            deferred = []
-            if now == s.kill_plan_at:
-                # Planning dies after the tick's import committed: cron's next run plans these
-                # versions, at its own moment. Not only later by a tick: a confirmation planned
-                # when the visit's first reminder is due too is superseded by it (seed 549: a
-                # visit booked at 11:00 for 11:30 the next day got its 1-day reminder at 11:30
-                # and, rightly, no confirmation; the oracle still expected one at 11:00).
+            landing = [(v, now == s.golive and v.source in ("front", "pm"), now) for v in visible.get(now, [])]
+            if now in syncs:  # cron's next run, not a tick of the dispatcher alone (a throttled minute's)
+                landing, deferred = deferred + landing, []
+            if now in (s.kill_plan_at, s.kill_calendar_at):
+                # The run dies after the tick's import committed and before planning committed
+                # (in planning, or in the calendar stage, which runs before it): cron's next run
+                # plans these versions, at its own moment. Not only later by a tick: a
+                # confirmation planned when the visit's first reminder is due too is superseded
+                # by it (seed 549, planning killed: a visit booked at 11:00 for 11:30 the next
+                # day got its 1-day reminder at 11:30 and, rightly, no confirmation; seed 5's
+                # twelve days, the calendar write killed at 09:00: the same for a visit booked
+                # then for 09:30 the next day). A reminder whose time came since the import is
+                # planned as already due (seed 5's month: booked at 09:00 for 09:00 the next
+                # day, its 1-day reminder went at the next run, 09:30, and no confirmation).
                 deferred, landing = landing, []
-            for v, baseline in landing:
-                self._land(v, now, baseline=baseline)
+            for v, baseline, stored in landing:
+                self._land(v, now, baseline=baseline, known=stored if stored < now else None)
             if now in syncs:
                 self._plan_agendas(now)
             for reply in replies.get(now, []):

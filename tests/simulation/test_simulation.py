@@ -368,3 +368,32 @@ def test_planning_killed_mid_stage_plans_the_ticks_imports_at_cron_next_run() ->
     next_run = s.kill_plan_at + timedelta(minutes=30)
     assert sent[0] == ("reminder", "1d", next_run)
     assert not any(kind == "confirmation" for kind, _, _ in sent)
+
+
+
+@pytest.mark.parametrize(("days", "visit", "ahead"), [(12, "F00035", timedelta(hours=23, minutes=30)),
+                                                      (30, "F00061", timedelta(days=1))],
+                         ids=["twelve-days", "month"])
+def test_a_run_killed_writing_calendars_plans_the_ticks_imports_at_cron_next_run(
+        days: int, visit: str, ahead: timedelta) -> None:
+    """KILLED_CALENDAR_WRITE: the calendar stage runs before the reminders stage, so a run killed
+    writing the .ics files never plans what its tick imported; cron's next run does (not the
+    dispatcher's throttled minutes between), and what is due then decides, a reminder whose time
+    came since the import planned as already due (docs/reminders.md). Seed 5's twelve days: a
+    visit booked at the kill (Saturday 09:00) for 09:30 the next day (after the clocks go
+    forward) has its 1-day reminder due at that next run; its month: one booked at the kill
+    (09:00) for 09:00 the next day, its 1-day reminder due at the kill. Either supersedes the
+    confirmation, and the product rightly sent the reminder alone at 09:30, while the oracle
+    expected the confirmation (at 09:02, after the provider's throttle; in the month, the
+    reminder at 09:00) as if the run had reached planning."""
+    from tests.simulation.oracle import expected_messages
+
+    s = generate(5, days, frozenset(COMBINABLE))
+    assert s.kill_calendar_at is not None and s.kill_calendar_at != s.kill_plan_at
+    booked = [c for c in s.changes if c.at == s.kill_calendar_at and c.version.external_id == visit]
+    assert [(c.kind, c.version.start - s.kill_calendar_at) for c in booked] == [("book", ahead)]
+    sent = [(m.identity.kind, m.identity.detail.split(" ")[0], m.at) for m in expected_messages(s)
+            if m.identity.subject == f"front/{visit}"]
+    next_run = s.kill_calendar_at + timedelta(minutes=30)
+    assert sent[0] == ("reminder", "1d", next_run)
+    assert not any(kind == "confirmation" for kind, _, _ in sent)
