@@ -37,6 +37,9 @@ MIN_UPCOMING = 5
 LOW = 0.5  # fewer than half of the upcoming visits reachable / with a doctor
 KEEP_COLUMNS = 200  # distinct column names counted as contact candidates
 _CONTACT_NAME = re.compile(r"phone|mobile|cell|tel(e|$|_)|gsm|movil|celular|e_?mail|mail|correo|contact", re.I)
+# A column named for the doctor holds the doctor's contact (a users table of patients and doctors
+# alike joined twice): never a patient's, so never offered as one.
+_DOCTOR_NAME = re.compile(r"doctor|provider|practitioner|staff|employee|therapist|medico|physician", re.I)
 _PHONE_LIKE = re.compile(r"(\d\D{0,2}){6,}")
 
 
@@ -81,7 +84,8 @@ class Reach:
         self.reachable += reachable
         if not reachable and isinstance(record, Mapping):
             for key, value in record.items():
-                if (isinstance(key, str) and _CONTACT_NAME.search(key) and _contact_value(value)
+                if (isinstance(key, str) and _CONTACT_NAME.search(key) and not _DOCTOR_NAME.search(key)
+                        and _contact_value(value)
                         and (key in self.candidates or len(self.candidates) < KEEP_COLUMNS)):
                     self.candidates[key] += 1
         doctor = appointment.practitioner
