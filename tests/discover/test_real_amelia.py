@@ -88,8 +88,7 @@ def test_amelia_provider_and_customer_are_two_types_of_one_users_table(
     """The provider is the users row `providerId` names, the patient the users row of the first
     customer booking; neither lends the other its phone."""
     truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
-    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--timezone", ZONE,
-                                                         "--stored-times", "utc"])
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "utc"])
     expected = {k: (t["start"], t["status"], t["patient_id"], t["name"], t["phone"], t["doctor_id"])
                 for k, t in truth.items()}
     found = real.sync_and_compare(run, connector, expected, ZONE)
@@ -105,7 +104,7 @@ def test_amelia_without_a_customer_contact_cannot_remind_anyone(
     _, _, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     real.built(mariadb_database, lambda cursor: cursor.execute(
         "UPDATE wp_amelia_users SET phone = NULL, email = NULL WHERE type = 'customer'"))
-    code, out, _ = run("discover", str(mariadb_database["url"]), "--timezone", ZONE, "--stored-times", "utc",
+    code, out, _ = run("discover", str(mariadb_database["url"]), "--stored-times", "utc",
                        "--write", expect=None)
     print(out)
     assert code == 1, out

@@ -92,7 +92,7 @@ def test_bookly_status_and_patient_on_the_child_row(mariadb_database: dict[str, 
     """Each customer's booking is a visit with the child row's status and patient, the
     appointment's time and staff member."""
     truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
-    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--timezone", ZONE])
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "local"])
     expected = {k: (t["start"], t["status"], t["patient_id"], t["name"], t["phone"], t["doctor_id"])
                 for k, t in truth.items()}
     real.sync_and_compare(run, connector, expected, ZONE)
