@@ -11,6 +11,7 @@ them with a query of their own.
 
 from __future__ import annotations
 
+from clinicsync.sync.discover import linkstatus
 from clinicsync.sync.discover.graph import Ref, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -104,6 +105,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
     alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t",
                                      besides)
+    order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
+    linkstatus.place(builder, table.name, link.column, f"a.{q(link.target_column)}", order, besides)
     out_id = plan.add(alias, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
     first = f"the lowest {level!r}, then " if level else ""
     passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"

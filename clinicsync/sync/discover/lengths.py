@@ -13,13 +13,22 @@ from collections.abc import Mapping, Sequence
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
+# Words that make a column a count, whatever length word stands beside it: 'minCapacity' is the
+# fewest people a service takes, not its minutes.
+_COUNTS = frozenset({"capacity", "persons", "people", "count", "quantity", "seats", "places", "participants"})
+
+
+def _length(out: str) -> bool:
+    """Whether a column's name says a length (and not a count of something)."""
+    tokens = name_tokens(out)
+    return any(token_role(t) == "duration" for t in tokens) and not set(tokens) & _COUNTS
+
 
 def with_default_length(guesses: Sequence[Guess], unplaced: Sequence[str], tables_of: Mapping[str, str],
                         main: str) -> tuple[list[Guess], list[str]]:
     """``guesses`` with a joined table's length column added to ``duration_minutes`` (and taken
     off ``unplaced``), when there is one; else both as they came."""
-    joined = [out for out in unplaced if tables_of.get(out, main) != main
-              and any(token_role(t) == "duration" for t in name_tokens(out))]
+    joined = [out for out in unplaced if tables_of.get(out, main) != main and _length(out)]
     if not joined:
         return list(guesses), list(unplaced)
     default = joined[0]

@@ -47,6 +47,7 @@ from clinicsync.sync.discover.vocab import (
     IGNORED_WORDS,
     PATIENT_WORDS,
     PRACTITIONER_WORDS,
+    column_roles,
     name_tokens,
     plain,
     token_role,
@@ -185,7 +186,7 @@ def _entity(tokens: list[str]) -> str | None:
 def _read(sample: ColumnSample, region: str) -> _Column:
     tokens = without_prefixes(name_tokens(sample.name), sample.prefixes)
     table_entity = _entity(name_tokens(sample.table)) if sample.table else None
-    roles = {role for t in tokens if (role := token_role(t)) is not None}
+    roles = column_roles(tokens)
     entity = _entity(tokens) or table_entity
     owner = table_entity if table_entity in ("patient", "practitioner") else None
     if owner == "patient" and entity == "practitioner" and set(name_tokens(sample.table or "")) & _LOGINS:

@@ -61,6 +61,7 @@ from clinicsync.sync.discover.people import People, audit, kind_of, place_people
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
+from clinicsync.sync.discover.rolerefs import role_references
 from clinicsync.sync.discover.scoring import (
     LEFT_OUT,
     NO_VISIT_ID,
@@ -670,6 +671,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         with connection.begin_nested():
             schema.learn(value_references(schema, run, lambda n: _quote(connection, n), connection.dialect.name,
                                           mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
+            schema.learn(role_references(schema, run, lambda n: _quote(connection, n)))
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
     main = _pick_table(schema, wanted, has_rows)

@@ -194,3 +194,14 @@ def token_role(token: str) -> str | None:
         if candidate and candidate in ATTRIBUTES:
             return ATTRIBUTES[candidate]
     return None
+
+
+def column_roles(tokens: Sequence[str]) -> set[str]:
+    """The roles of a column's words. A start or an end beside a word that names the visit as
+    well as its booking ('booking' in Amelia's ``bookingStart``/``bookingEnd``) is the visit's
+    moment: that word is read as the visit there, not as when the visit was booked."""
+    roles = {role for t in tokens if (role := token_role(t)) is not None}
+    said = any(token_role(t) in ("start", "end") and t not in ("datetime", "when") for t in tokens)
+    if said and "created" in roles and all(t in APPOINTMENT_WORDS for t in tokens if token_role(t) == "created"):
+        roles.discard("created")
+    return roles
