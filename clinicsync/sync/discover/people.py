@@ -32,7 +32,7 @@ from clinicsync.sync.discover.personshape import holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
-from clinicsync.sync.discover.vocab import name_tokens, token_role
+from clinicsync.sync.discover.vocab import PATIENT_WORDS, PRACTITIONER_WORDS, name_tokens, token_role
 
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
@@ -422,7 +422,10 @@ class _Builder:
             why += "; passed over: " + "; ".join(reasons)
         people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
         own_name = name_columns(target)[0]
-        if not (own_name and filled(self.run, self.q, target, own_name)):
+        # A table and a column whose names say no person (``fk_contact`` -> ``llx_socpeople``): its
+        # joined name columns are nobody's by their names, so the reference says whose they are.
+        unnamed = kind_of(target.name) is None and not set(name_tokens(chosen.column)) & (PATIENT_WORDS | PRACTITIONER_WORDS)
+        if unnamed or not (own_name and filled(self.run, self.q, target, own_name)):
             named = self.name("patient", chain)
             if named is not None:
                 people.guesses.append(named)
