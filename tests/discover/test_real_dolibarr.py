@@ -54,7 +54,7 @@ def build(cursor: Any, with_phones: bool = True) -> dict[str, real.Want]:
                        "+33" + phone.replace(" ", "")[1:])
     if not with_phones:
         socs = [(s[0], s[1], None, s[3]) for s in socs]
-        people = [(*p[:4], None, None, None, *p[7:]) for p in people]
+        people = [(*p[:4], None, None, None, *p[7:]) for p in people]  # no phone, no email
     real.insert_rows(cursor, "INSERT INTO llx_societe (rowid, nom, phone, client, status, datec) "
                              "VALUES (%s, %s, %s, 1, 1, %s)", socs)
     real.insert_rows(cursor, "INSERT INTO llx_socpeople (rowid, fk_soc, lastname, firstname, phone, phone_mobile, "
@@ -75,8 +75,9 @@ def build(cursor: Any, with_phones: bool = True) -> dict[str, real.Want]:
             name, phone = contacts[contact]
             expected[str(e)] = (utc.isoformat().replace("+00:00", "Z"), "booked", str(contact), name, phone,
                                 str(doctor))
-        elif e % 5 == 4:  # a call about the account, no contact
-            rows.append((e, f"{e}", start, None, 1, "AC_TEL", created, 5, 5, 1 + e % 60, None, 5, -1,
+        elif e % 5 == 4:  # a call about the account, every other one logged against the contact
+            rows.append((e, f"{e}", start, None, 1, "AC_TEL", created, 5, 5, 1 + e % 60,
+                         1 + e % 60 if e % 10 == 9 else None, 5, -1,
                          "Appel relance facture"))
         else:  # the automatic events: an invoice validated, a proposal sent
             rows.append((e, f"{e}", start, None, 40, "AC_OTH_AUTO", created, 1, None, 1 + e % 60, None, 1, -1,
@@ -101,4 +102,17 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
     assert "fk_contact" in str(fields.get("patient.external_id"))  # the contact, through llx_socpeople
     assert fields["practitioner.external_id"] == {"from": "doctor_id"}  # the owner user, not author or modifier
     assert "fk_user_action" in connector["query"]
+    assert "IN ('AC_RDV')" in connector["query"]  # the calls logged against a contact are no visits
     real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
+
+
+@pytest.mark.mariadb
+def test_dolibarr_agenda_without_phone_or_email_fails_check(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                             cli: Any) -> None:
+    """Contacts with no phone and no email: the proposal reaches the patients but can remind
+    nobody, and `check` (run by ``discover --write``) exits 1 and says so."""
+    _, _settings, run = real.admin_start(mariadb_database, lambda cursor: build(cursor, with_phones=False), tmp_path,
+                                        ZONE, "FR", cli)
+    _, out, _ = run("discover", str(mariadb_database["url"]), "--stored-times", "local", "--write", expect=1)
+    errors = [line for line in out.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "error: patient.phone, patient.email: only 0 of 120" in errors[0], out

@@ -136,7 +136,8 @@ def _related(column: str, target: Table) -> int:
     ``USERUID`` -> ``Users``), 2 the same kind of person (patient, person, provider), 1 a patient's
     person (``patient_uid`` -> ``person``, not a login table), 0 nothing."""
     mine = stems(column) - _IDENTIFIER
-    if stems(target.name) & mine or (len(mine) == 1 and any(_abbreviates(w, t) for w in mine for t in stems(target.name))):
+    theirs = stems(target.name)
+    if theirs & mine or (len(mine) == 1 and any(_abbreviates(w, t) for w in mine for t in theirs)):
         return 3
     own, other = kind_of(column), _glued_kind(target.name)
     if own is not None and own == other:
