@@ -102,6 +102,9 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
     assert "fk_contact" in str(fields.get("patient.external_id"))  # the contact, through llx_socpeople
     assert fields["practitioner.external_id"] == {"from": "doctor_id"}  # the owner user, not author or modifier
     assert "fk_user_action" in connector["query"]
+    # percent (-1 not applicable, 0 to do, 100 done) says no cancellation: no status is read from it
+    assert "status" not in fields
+    assert "no_email" in str(fields["patient.allow_email"])  # a refusal of email, read turned round
     assert "IN ('AC_RDV')" in connector["query"]  # the calls logged against a contact are no visits
     real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
 
