@@ -46,7 +46,17 @@ def bare(column: str, table: Table) -> str:
 
 
 def _owner(column: str, table: Table) -> bool:
-    return bool(_OWNER.match(bare(column, table)))
+    return bool(_OWNER.match(bare(column, table))) or _row_user(column, table)
+
+
+def _row_user(column: str, table: Table) -> bool:
+    """A user column named after the row itself: the row's user is its owner (``fk_user_action``
+    of an ``actioncomm`` table, ``appointment_user`` of ``appointment``), not who typed or changed it."""
+    mine = words(column)
+    if not mine & USER or audit(column):
+        return False
+    rest = mine - USER - {"fk", "id", "uid", "ref", "key"}
+    return bool(rest) and all(any(t.startswith(w) for t in words(table.name)) for w in rest)
 
 
 def _label(table: Table) -> str | None:

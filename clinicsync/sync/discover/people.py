@@ -25,14 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import attendees, doctors, history, kinship, softdelete, stamps
+from clinicsync.sync.discover import attendees, doctors, eventkinds, history, kinship, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
 from clinicsync.sync.discover.personshape import holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
-from clinicsync.sync.discover.vocab import name_tokens, token_role
+from clinicsync.sync.discover.vocab import PATIENT_WORDS, PRACTITIONER_WORDS, name_tokens, token_role
 
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
@@ -422,7 +422,11 @@ class _Builder:
             why += "; passed over: " + "; ".join(reasons)
         people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
         own_name = name_columns(target)[0]
-        if not (own_name and filled(self.run, self.q, target, own_name)):
+        # A table and a column whose names say no person (``fk_contact`` -> ``llx_socpeople``): its
+        # joined name columns are nobody's by their names, so the reference says whose they are.
+        person_words = PATIENT_WORDS | PRACTITIONER_WORDS
+        unnamed = kind_of(target.name) is None and not set(name_tokens(chosen.column)) & person_words
+        if unnamed or not (own_name and filled(self.run, self.q, target, own_name)):
             named = self.name("patient", chain)
             if named is not None:
                 people.guesses.append(named)
@@ -470,6 +474,10 @@ class _Builder:
             empty = f"is empty or {blank}" if int(blanks) else "is empty"
             self.people.notes.append(f"{int(total) - named} of {int(total)} rows name no patient ({column!r} "
                                      f"{empty}: free slots or blocked time): left out of the query")
+        kinds = eventkinds.kind_filter(self.run, q, main, column, f"{q(column)} IS NOT NULL AND {q(column)} <> {blank}")
+        if kinds is not None:
+            self.people.filters.append(kinds[0])
+            self.people.notes.append(kinds[1])
 
     # -- the doctor ----------------------------------------------------------------------------
     def provider(self) -> None:

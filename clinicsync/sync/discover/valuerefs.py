@@ -135,14 +135,33 @@ def _related(column: str, target: Table) -> int:
     """How closely a column's name points at a table: 3 a shared word (``user_uid`` -> ``app_user``,
     ``USERUID`` -> ``Users``), 2 the same kind of person (patient, person, provider), 1 a patient's
     person (``patient_uid`` -> ``person``, not a login table), 0 nothing."""
-    if stems(target.name) & (stems(column) - _IDENTIFIER):
+    mine = stems(column) - _IDENTIFIER
+    theirs = stems(target.name)
+    if theirs & mine or (len(mine) == 1 and any(_abbreviates(w, t) for w in mine for t in theirs)):
         return 3
-    own, other = kind_of(column), kind_of(target.name)
+    own, other = kind_of(column), _glued_kind(target.name)
     if own is not None and own == other:
         return 2
     if own == "patient" and other == "person" and not words(target.name) & USER:
         return 1
     return 0
+
+
+def _abbreviates(short: str, word: str) -> bool:
+    """``soc`` for ``societe``: the column's only word, of three letters or more, beginning a longer table word
+    (a name of several words, ``user_action``, would match ``actioncomm`` by its second word)."""
+    return len(short) >= 3 and len(word) > len(short) and word.startswith(short)
+
+
+def _glued_kind(name: str) -> str | None:
+    """A table name's kind, a person word glued at the end of a word counted (``socpeople``)."""
+    found = kind_of(name)
+    if found is None:
+        for word in stems(name):
+            for tail in range(1, len(word) - 3):
+                if (found := kind_of(word[tail:])) is not None:
+                    return found
+    return found
 
 
 def _whole_column(schema: Schema, table: str, column: str) -> bool:
