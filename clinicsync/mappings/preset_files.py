@@ -133,7 +133,7 @@ def mapping_files(ref: str, base_dir: Path = Path(".")) -> list[Path]:
     as :func:`load_mapping` reads them at each poll; none when it does not load (the poll says
     why). A long-running process watches them (sync/runs/settings_watch.py)."""
     try:
-        _data, chain = read_preset_data(ref, base_dir)
+        _data, chain, _text = merged_preset(ref, base_dir)  # read again only when a file of it changed
     except (ValueError, OSError, RecursionError):
         return []
     return [origin.path for origin in chain]

@@ -87,10 +87,12 @@ def watched_files(settings: Settings) -> tuple[Watched, ...]:
             templates += [Watched(os.path.join(top, name), prefix + name, False, False)
                           for name in names if not name.startswith(".")]
         found += sorted(templates, key=lambda w: w.name)
-    for config in settings.connectors:
-        ref = getattr(config, "mapping", None)
-        if config.enabled and isinstance(ref, str):
-            found += [Watched(str(p), f"mapping {p.name}", False, False) for p in mapping_files(ref, settings.base_dir)]
+    # Each mapping once, however many sources share it (a fleet's hundreds name a handful): the
+    # watch runs every CHECK_EVERY, and a read per source cost a worker more CPU than its polls.
+    refs = dict.fromkeys(ref for config in settings.connectors
+                         if config.enabled and isinstance(ref := getattr(config, "mapping", None), str))
+    for ref in refs:
+        found += [Watched(str(p), f"mapping {p.name}", False, False) for p in mapping_files(ref, settings.base_dir)]
     found += [Watched(read.path, f"fleet list {Path(read.path).name}", False, False) for read in settings.fleet_files]
     key = settings.calendar.google.key_file
     if settings.calendar.provider == "google" and key is not None:

@@ -219,3 +219,31 @@ def test_remind_once_notes_its_settings_and_a_dry_run_does_not(
     with store.engine.connect() as connection:
         [noted] = connection.execute(select(SERVICE_PROCESSES)).all()
     assert noted.command == "remind --once" and noted.settings_path == str(site)
+
+
+def test_a_mapping_shared_by_many_sources_is_read_once_a_look(
+    write_settings: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fleet's sources name a handful of mappings: the watch (every 30 s) reads each once, not
+    once a source, and still watches its files (the mapping and the preset it extends)."""
+    from clinicsync.mappings import preset_files
+    from clinicsync.sync.runs.settings_watch import watched_files
+
+    (tmp_path / "desk.yaml").write_text(DESK, encoding="utf-8")
+    lines = ""
+    for n in range(50):
+        (tmp_path / f"drop{n}").mkdir()
+        lines += f"- {{name: desk{n}, kind: csv, mapping: desk.yaml, drop_dir: {tmp_path / f'drop{n}'}}}\n"
+    settings = load_settings(write_settings(lines), defer_secrets=True)
+    read: list[str] = []
+    real = preset_files.mapping_files
+
+    def counted(ref: str, base_dir: Path = Path(".")) -> list[Path]:
+        read.append(ref)
+        return real(ref, base_dir)
+
+    monkeypatch.setattr(preset_files, "mapping_files", counted)
+    watched = watched_files(settings)
+    assert read == ["desk.yaml"]
+    names = [w.name for w in watched if w.name.startswith("mapping ")]
+    assert names[0] == "mapping desk.yaml" and len(names) == 2  # the site's file, then its preset
