@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit
 from clinicsync.sync.discover.kinds import TEXT
 from clinicsync.sync.discover.values import profile
@@ -47,7 +48,7 @@ def _candidate(table: Table, column: str, known: set[str]) -> bool:
 
 
 def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main: Table,
-                    region: str = "US") -> list[Ref]:
+                    region: str, dialect: str) -> list[Ref]:
     """The visit table's references found by matching its text values to another table's unique
     text column (``declared`` False, ``by_values`` True), to be added with ``Schema.learn``."""
     known = {r.column for r in schema.refs(main.name)}
@@ -55,8 +56,8 @@ def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main:
     for column in main.columns:
         if not _candidate(main, column, known):
             continue
-        rows = run(f"SELECT DISTINCT {quote(column)} FROM {quote(main.name)} WHERE {quote(column)} IS NOT NULL "
-                   f"LIMIT {SAMPLE}")
+        rows = run(first_rows(f"SELECT DISTINCT {quote(column)} FROM {quote(main.name)} "
+                              f"WHERE {quote(column)} IS NOT NULL", SAMPLE, dialect))
         values = {str(r[0]).strip() for r in rows if r[0] is not None and str(r[0]).strip()}
         found = profile(list(values), region)
         if len(values) < MIN_DISTINCT or not all(_PLAIN.fullmatch(v) for v in values) \
@@ -86,11 +87,11 @@ def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main:
 
 
 def learn_text_references(schema: Schema, run: Run, quote: Callable[[str], str], main: Table, region: str,
-                          savepoint: Callable[[], AbstractContextManager[Any]]) -> None:
+                          savepoint: Callable[[], AbstractContextManager[Any]], dialect: str) -> None:
     """``text_references`` added to ``schema``, inside ``savepoint``: a column the reads could not
     compare (an odd type) leaves the references found so far as they were."""
     try:
         with savepoint():
-            schema.learn(text_references(schema, run, quote, main, region))
+            schema.learn(text_references(schema, run, quote, main, region, dialect))
     except SQLAlchemyError:
         pass

@@ -677,7 +677,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     main = _pick_table(schema, wanted, has_rows)
 
     region_code = region or region_of(timezone)
-    learn_text_references(schema, run, lambda n: _quote(connection, n), main, region_code, connection.begin_nested)
+    learn_text_references(schema, run, lambda n: _quote(connection, n), main, region_code, connection.begin_nested,
+                          connection.dialect.name)
     gone = softdelete.flag(main, connection.dialect.name)
     order = main.key or next(iter(main.columns))
     failed = ""
