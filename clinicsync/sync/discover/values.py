@@ -252,8 +252,8 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
             sep = separators.pop() if len(separators) == 1 else "/"
             year = "%Y" if year_digits == {4} else "%y"
             result.date_format = f"%d{sep}%m{sep}{year}" if order_day else f"%m{sep}%d{sep}{year}"
-    if hours_share(present):
-        result.shares["hours"] = hours_share(present)
+    if hours := hours_share(present):
+        result.shares["hours"] = hours
     if len(time_formats) == 1:
         result.time_format = time_formats.pop()
     elif time_formats:
