@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import WHOLE
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
-Run = Callable[[str], list[tuple[Any, ...]]]
 OUT = "status"  # the expression's output column
 
 

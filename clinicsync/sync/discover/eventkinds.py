@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import TEXT
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.vocab import name_tokens
-
-Run = Callable[[str], list[tuple[Any, ...]]]
 
 MAX_KINDS = 20  # distinct values of a kind code
 CARRY = 0.9  # of a visit kind's rows that name the patient

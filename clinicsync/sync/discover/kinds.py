@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.vocab import name_tokens, token_role, without_prefixes
-
-Run = Callable[[str], list[tuple[Any, ...]]]
 
 PATIENT = frozenset({"patient", "patients", "paciente", "pacientes", "client", "clients", "cliente", "customer",
                      "customers", "demographic", "demographics", "patienten", "utente", "pasien"})

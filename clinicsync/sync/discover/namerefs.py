@@ -28,10 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit
 from clinicsync.sync.discover.kinds import TEXT
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.values import profile
 from clinicsync.sync.discover.vocab import name_tokens, token_role
-
-Run = Callable[[str], list[tuple[Any, ...]]]
 
 SHARE = 0.95  # of a column's distinct sampled values, found once each in the target column
 SAMPLE = 200  # distinct values read per candidate column

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.vocab import name_tokens
-
-Run = Callable[[str], list[tuple[Any, ...]]]
 
 SHARE = 0.95  # of a column's distinct values, found as users of the role its name says
 MAX_ROLES = 12  # distinct values of a role column: more is no role

@@ -6,50 +6,33 @@ Everything runs inside the connector's own read-only transaction with a statemen
 SELECT guard (connectors/sql_guard.py) before it is sent: discovery can read, never write.
 Samples are bounded (``sample_rows`` rows, ``MAX_WORDS`` status words).
 
-A known product (sync/discover/products.py) gets its query preset, with the status words
-the database really holds checked against the preset's mapping (a site's own word is added
-to the proposed mapping when its meaning is known, listed as unknown otherwise). Any other
-schema is read by its shape: the appointment-like table (date columns, references to
-person-like tables), joined with the tables it refers to, sampled, and placed on the
-mapping's fields by ``score_columns``.
-
-A little over 800 lines, on purpose: the proposal for a shape is one sequence (pick the table,
-join what it refers to, sample, place, identify, choose the cursor) whose steps pass one read
-plan along, and the rules each step applies already live in their own modules (people,
-doctors, identity, stamps, successors, lengths). Should it grow, the known products' path
-(``_product_proposal`` and its status words) is the part to move out.
+A known product (sync/discover/products.py) gets its query preset (product_proposal.py). Any
+other schema is read by its shape: the appointment-like table (date columns, references to
+person-like tables), joined with the tables it refers to, sampled, and placed on the mapping's
+fields by ``score_columns``. The proposal for a shape is one sequence (pick the table, join what it
+refers to, sample, place, identify, choose the cursor) whose steps pass one read plan along; the
+rules each step applies live in their own modules (people, doctors, identity, stamps, successors,
+lengths), the connection and its guarded reads in sql_reading.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import yaml
-from sqlalchemy import Connection, inspect, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Connection, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from clinicsync.common.db_urls import driver_url
-from clinicsync.common.timeutil import TimeError, zone
-from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
-from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
-from clinicsync.mappings.preset_files import PRESETS_DIR as MAPPING_PRESETS_DIR
+from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import cancelflags, softdelete, stamps
 from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
     clock_options,
-    current_options,
     given_convention,
-    server_zone_names,
     settle_clock,
 )
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
@@ -58,7 +41,8 @@ from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
-from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
+from clinicsync.sync.discover.product_proposal import guess_status, product_proposal
+from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.rolerefs import role_references
@@ -70,14 +54,24 @@ from clinicsync.sync.discover.scoring import (
     rescheduled_note,
     score_columns,
 )
+from clinicsync.sync.discover.sql_reading import (
+    MAX_WORDS,
+    SWEEP_NOTE,
+    DiscoverError,
+    default_name,
+    quote_name,
+    reading,
+    run_checked,
+    secret_url,
+    valid_zone,
+    visits_zone,
+)
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 
-MAX_WORDS = 200  # distinct status words listed
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 SAMPLE_ROWS = 50
 TIMEOUT = 30.0
-_WIDE = (datetime(1900, 1, 1), datetime(2200, 1, 1))  # window binds when counting a preset's status words
 _APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consulta|termin|rdv|rendez|encounter|"
                                 r"schedule|event|reserv", re.I)
 _PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
@@ -95,78 +89,6 @@ _DATE_TYPES = re.compile(r"date|time", re.I)
 _STAMP_NAMES = re.compile(r"creat|modif|updat|chang|login|birth|insert|sent", re.I)
 # How an incremental read learns of a deleted row, and what guards the reminders meanwhile
 # (sync/reminders/deleted_rows.py).
-SWEEP_NOTE = ("the hourly delete sweep; until it runs, a reminder goes only if the source still lists its "
-              "visit (one id read before sending)")
-
-
-class DiscoverError(Exception):
-    """Discovery cannot go on; the message says what to give or fix (never a password)."""
-
-
-@dataclass(frozen=True)
-class _Table:
-    name: str  # as the database spells it
-    columns: dict[str, str]  # column -> type name, in table order
-    primary_key: list[str]
-    references: list[tuple[str, str, str]]  # (own column, referred table, referred column)
-
-
-def secret_url(url: str, name: str) -> tuple[str, dict[str, str]]:
-    """The URL as it goes into settings.yaml, without its password, and the environment
-    variable (``NAME_DB_PASSWORD``) the connector's ``password:`` reads it from instead, with
-    what it is for; ``{}`` when the URL has no password. A separate key, not ``${VAR}`` inside
-    the URL: a password holding '@' or '/' would otherwise break the URL once substituted."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise DiscoverError("not a database URL (e.g. mysql://user@host/db or postgresql://user@host/db)") from None
-    if not parsed.password:
-        return url, {}
-    var = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") + "_DB_PASSWORD"
-    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
-                      parsed.query)
-    return bare.render_as_string(hide_password=False), {
-        var: f"the password of database user {parsed.username!r} (it was in the URL given to discover)"}
-
-
-def default_name(url: URL) -> str:
-    """A connector name from the database's name: lower case letters, digits and '-'."""
-    base = Path(url.database or url.host or "source").stem
-    cleaned = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
-    return cleaned[:40] or "source"
-
-
-@contextmanager
-def _reading(url: str, timeout: float) -> Iterator[Connection]:
-    try:
-        engine = source_engine(driver_url(url), timeout)
-    except (ArgumentError, SQLAlchemyError, ImportError) as exc:
-        raise DiscoverError(f"cannot use this database URL: {describe(exc)}") from None
-    try:
-        with read_only_connection(engine, timeout) as connection:
-            yield connection
-    except SQLAlchemyError as exc:
-        raise DiscoverError(f"reading the database failed: {describe(exc)}") from None
-    finally:
-        engine.dispose()
-
-
-def _run(connection: Connection, sql: str, binds: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-    """One statement built here, passed through the connector's SELECT guard first."""
-    check_select(sql, frozenset({"cursor", "window_start", "window_end"}), sqlglot_dialect(connection.dialect.name))
-    mysql = connection.dialect.name in ("mysql", "mariadb")
-    return [tuple(plain_value(v, mysql) for v in row) for row in connection.execute(text(sql), dict(binds or {}))]
-
-
-def _quote(connection: Connection, name: str) -> str:
-    """``name`` as one identifier, by the dialect's own quoting, its ':' escaped: SQLAlchemy's
-    ``text()`` (discover's reads, the connector's query) takes ``:word`` for a bind parameter
-    even inside quotes, and turns ``\\:`` back into ``:``. A name holding ``\\:`` itself
-    cannot pass through ``text()`` unchanged and is refused."""
-    if "\\:" in name:
-        raise DiscoverError(f"the table or column {name!r} holds '\\:', which cannot be passed to the database "
-                            "unchanged: rename it, or give a view without it with --table")
-    return str(connection.dialect.identifier_preparer.quote(name)).replace(":", "\\:")
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
@@ -182,7 +104,7 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
     except ValueError as exc:
         raise DiscoverError(str(exc)) from None
     if clinic_zone is not None:
-        _valid_zone(clinic_zone, "clinic.timezone")
+        valid_zone(clinic_zone, "clinic.timezone")
     with clock_options(ClockOptions(stored_times, clinic_zone)):
         return _discover_sql(url, name=name, timezone=timezone, table=table, region=region, sample_rows=sample_rows,
                              timeout=timeout)
@@ -197,9 +119,9 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     named = "given with --name" if name else "the database's name"
     name = name or default_name(parsed)
     if timezone is not None:
-        _valid_zone(timezone, "--timezone")
+        valid_zone(timezone, "--timezone")
     written_url, secrets = secret_url(url, name)
-    with _reading(url, timeout) as connection:
+    with reading(url, timeout) as connection:
         inspector = inspect(connection)
         names = inspector.get_table_names()
         by_lower = {n.lower(): n for n in names}
@@ -213,7 +135,7 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
         if unread:
             found = None
         if found is not None:
-            proposal = _product_proposal(connection, found, name, written_url, timezone)
+            proposal = product_proposal(connection, found, name, written_url, timezone)
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
                                         region)
@@ -222,7 +144,7 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
                                       f"{', '.join(unread)}, which this database lacks (another version?): read by "
                                       "its shape instead")
         try:  # how the database writes its date-times, last: it may stop and ask
-            settle_clock(connection, _run, proposal, timezone)
+            settle_clock(connection, run_checked, proposal, timezone)
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None
     proposal.connector_notes["name"] = named
@@ -235,205 +157,6 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
         proposal.connector_notes["url"] = "the URL given, without its password"
         proposal.connector_notes["password"] = f"read from the environment variable {var} (never written here)"
     return proposal
-
-
-def _valid_zone(value: str, where: str) -> str:
-    try:
-        zone(value)
-    except TimeError:
-        raise DiscoverError(f"{where}: {value!r} is not an IANA time zone (e.g. America/New_York)") from None
-    return value
-
-
-def server_zone(connection: Connection) -> str | None:
-    """The database server's own zone when it names a region (Europe/Madrid); None for UTC,
-    SYSTEM or an offset, which say nothing about the clinic's wall clock."""
-    for value in server_zone_names(connection, _run):
-        if "/" in value and not value.startswith("Etc/"):
-            try:
-                zone(value)
-            except TimeError:
-                continue
-            return value
-    return None
-
-
-def _zone(connection: Connection, given: str | None, zone_column: str | None,
-          notes: dict[str, str]) -> str | None:
-    """The connector's ``timezone`` (the visits' zone): given, else the server's (a region),
-    else None when each row carries its own zone or the settings file names clinic.timezone
-    (a server on UTC says nothing about the clinic's zone: clock.py tells whether it keeps
-    UTC, and notes the zone the visits are in); else ask."""
-    if given:
-        notes["timezone"] = "given with --timezone"
-        return given
-    if zone_column:
-        return None
-    guessed = server_zone(connection)
-    if guessed:
-        notes["timezone"] = "the database server's own zone (guess: give --timezone if the clinic's differs)"
-        return guessed
-    if current_options().clinic_zone:
-        return None
-    raise DiscoverError("the database keeps wall-clock times without a zone, and its server names none: give "
-                        "the clinic's zone with --timezone (e.g. --timezone America/New_York)")
-
-
-# -- known products ----------------------------------------------------------------------------
-
-def _mapping_data(name: str) -> dict[str, Any]:
-    """A shipped mapping preset's YAML, merged with what it extends."""
-    data: dict[str, Any] = yaml.safe_load((MAPPING_PRESETS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
-    parent = data.get("extends")
-    if parent:
-        base = _mapping_data(str(parent))
-        data = {**base, **data, "fields": {**base.get("fields", {}), **data.get("fields", {})},
-                "status_map": {**base.get("status_map", {}), **data.get("status_map", {})}}
-    return data
-
-
-def _source_of(spec: Any) -> str:
-    if not isinstance(spec, dict):
-        return str(spec)
-    if spec.get("date") and spec.get("time"):
-        return f"{spec['date']} + {spec['time']}"
-    for key in ("from", "column", "concat", "date"):
-        value = spec.get(key)
-        if value:
-            return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return "constant" if "value" in spec else "?"
-
-
-class _StatusReader:
-    """What a mapping makes of a status word, as the engine does: the field's own ``map``
-    (with its default for a word it drops), then ``status_map``, then FHIR's words."""
-
-    def __init__(self, mapping: Mapping[str, Any]) -> None:
-        spec = (mapping.get("fields") or {}).get("status") or {}
-        spec = spec if isinstance(spec, dict) else {}
-        self.field_map = {str(k).strip().lower(): v for k, v in (spec.get("map") or {}).items()}
-        self.drops = spec.get("on_invalid") == "drop"
-        self.default = spec.get("default")
-        self.status_map = {str(k).strip().lower(): v for k, v in (mapping.get("status_map") or {}).items()}
-
-    def known(self, word: str) -> tuple[str | None, str]:
-        key = word.strip().lower()
-        if key in self.field_map:
-            return str(self.field_map[key]), "the preset's map"
-        if key in self.status_map:
-            return str(self.status_map[key]), "the preset's status_map"
-        if key in STATUSES:
-            return key, "a FHIR status word"
-        if self.field_map and self.drops and self.default:
-            return str(self.default), f"not in the preset's map: kept {self.default} by its default"
-        return None, ""
-
-
-def guess_status(word: str) -> str | None:
-    """A status word's meaning when it is a known synonym (several languages), else None."""
-    return STATUS_SYNONYMS.get(status_key(word))
-
-
-def _product_proposal(connection: Connection, match: Match, name: str, url: str, timezone: str | None) -> Proposal:
-    product, confidence = match.product, match.confidence
-    preset = product.preset
-    mapping = _mapping_data(preset.mapping)
-    known = f"known product: {product.label} (confidence {confidence:.2f}; its schema: {product.source_note})"
-    notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given", "query_preset": known}
-    connector: dict[str, Any] = {"name": name, "kind": "sql", "query_preset": product.name, "url": url}
-    query = match.rewrite(preset.query)
-    if match.prefix is not None:  # the preset's query, for this installation's table prefix
-        del connector["query_preset"]
-        connector["query"] = query
-        connector["mode"] = preset.mode
-        notes["query"] = (f"{known}: the preset {product.name!r}'s query with the table prefix {match.prefix!r} "
-                          f"instead of {product.table_prefix!r}")
-        notes["mode"] = "the preset's"
-        if preset.cursor_column:
-            connector["cursor_column"] = preset.cursor_column
-            notes["cursor_column"] = "the preset's"
-    stored_zone = _stored_zone(connection, match) if timezone is None else None
-    if stored_zone:
-        zone_value: str | None = stored_zone
-        notes["timezone"] = f"{product.label}'s own setting ({product.zone_setting})"
-    elif preset.stored_times == "utc" and timezone is None:
-        zone_value = None  # the instants are right whatever the zone: the visits take clinic.timezone
-    else:
-        zone_value = _zone(connection, timezone, product.zone_column, notes)
-    if zone_value:
-        connector["timezone"] = zone_value
-    status_field = (mapping.get("fields") or {}).get("status") or {}
-    status_from = status_field.get("from") if isinstance(status_field, dict) else None
-    status_column = status_from[0] if isinstance(status_from, list) else status_from
-    words = _preset_status_words(connection, query, str(status_column)) if status_column else []
-    reader = _StatusReader(mapping)
-    status_words: list[StatusWord] = []
-    additions: dict[str, str | None] = {}
-    for word, count in words:
-        status, _ = reader.known(word)
-        if status is not None:
-            status_words.append(StatusWord(word, status, count, confidence))
-            continue
-        guessed = guess_status(word)
-        status_words.append(StatusWord(word, guessed, count, 0.6 if guessed else 0.0))
-        additions[word] = guessed
-    guesses = [Guess(field, _source_of(spec), confidence, f"known product: {product.label} (mapping {preset.mapping})",
-                     spec if isinstance(spec, dict) else {"from": spec})
-               for field, spec in (mapping.get("fields") or {}).items()]
-    proposal = Proposal(kind="sql", name=name, product=product.name, product_confidence=confidence,
-                        connector=connector, connector_notes=notes, mapping_preset=preset.mapping,
-                        mapping={"extends": preset.mapping,
-                                 "status_map": {w: s for w, s in additions.items() if s is not None}},
-                        guesses=guesses, status_words=status_words)
-    deletes = ("incremental on " + str(preset.cursor_column) + ", deletes found by " + SWEEP_NOTE
-               if preset.mode == "incremental" else "snapshot: the window is re-read every run, what vanished "
-                                                    "is deleted")
-    proposal.notes.append(f"{product.label}: mode {deletes} (the preset's)")
-    if preset.stored_times == "utc" and "timezone" not in connector:
-        proposal.notes.append(f"{product.label} stores UTC and keeps no zone for the clinic: each visit takes "
-                              "clinic.timezone (give --timezone for another)")
-    if product.zone_column:
-        proposal.notes.append(f"each row carries its own zone (column {product.zone_column!r}); the connector's "
-                              "timezone is only the fallback")
-    if preset.writeback_statement:
-        proposal.notes.append("write-back is possible with a write-enabled login: writeback: {url: …, status_map: "
-                              "{…}} runs " + " ".join(match.rewrite(preset.writeback_statement).split()))
-    if additions:
-        proposal.notes.append(f"{len(additions)} status word(s) the preset does not map: see the mapping file")
-    return proposal
-
-
-def _stored_zone(connection: Connection, match: Match) -> str | None:
-    """The clinic's zone as a recognized product keeps it (its ``zone_query``): the zone it
-    writes local times in (Frappe's System Settings), or, for a product that writes UTC, the
-    zone its users see (Odoo's users' zone). None when it has no such setting, it is empty or
-    not a valid IANA zone, or the login may not read it."""
-    query = match.product.zone_query
-    if not query:
-        return None
-    try:
-        with connection.begin_nested():  # a refused read (no grant) must not end PostgreSQL's transaction
-            rows = _run(connection, first_rows(match.rewrite(query), 1, connection.dialect.name))
-    except (SQLAlchemyError, StatementRefused):
-        return None
-    value = rows[0][0] if rows else None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        zone(value.strip())
-    except TimeError:
-        return None
-    return value.strip()
-
-
-def _preset_status_words(connection: Connection, query: str, column: str) -> list[tuple[str, int]]:
-    """The distinct values of the preset's status column over every row its query reads
-    (a very wide window), with their counts: the words the mapping will meet."""
-    column_sql = _quote(connection, column)
-    sql = (f"SELECT clinicsync_src.{column_sql}, COUNT(*) FROM ({query}) AS clinicsync_src "
-           f"GROUP BY clinicsync_src.{column_sql} ORDER BY COUNT(*) DESC")
-    rows = _run(connection, sql, {"window_start": _WIDE[0], "window_end": _WIDE[1], "cursor": None})
-    return [("" if value is None else str(value), int(count)) for value, count in rows[:MAX_WORDS]]
 
 
 # -- unknown schemas ---------------------------------------------------------------------------
@@ -662,36 +385,36 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     schema = read_schema(inspector, names)
 
     def run(sql: str) -> list[tuple[Any, ...]]:
-        return _run(connection, sql)
+        return run_checked(connection, sql)
 
     def has_rows(table: Table) -> bool:
-        return bool(run(first_rows(f"SELECT 1 FROM {_quote(connection, table.name)}", 1, connection.dialect.name)))
+        return bool(run(first_rows(f"SELECT 1 FROM {quote_name(connection, table.name)}", 1, connection.dialect.name)))
 
     try:  # references kept without a declared key (a text UID column): found by their values
         with connection.begin_nested():
-            schema.learn(value_references(schema, run, lambda n: _quote(connection, n), connection.dialect.name,
+            schema.learn(value_references(schema, run, lambda n: quote_name(connection, n), connection.dialect.name,
                                           mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
-            schema.learn(role_references(schema, run, lambda n: _quote(connection, n)))
+            schema.learn(role_references(schema, run, lambda n: quote_name(connection, n)))
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
     main = _pick_table(schema, wanted, has_rows)
 
     region_code = region or region_of(timezone)
-    learn_text_references(schema, run, lambda n: _quote(connection, n), main, region_code, connection.begin_nested,
+    learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,
                           connection.dialect.name)
     gone = softdelete.flag(main, connection.dialect.name)
     order = main.key or next(iter(main.columns))
     failed = ""
     for follow in (True, False):
-        plan = ReadPlan(main, lambda n: _quote(connection, n), connection.dialect.name)
+        plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
-        kept_rows = [softdelete.kept(gone, "a", _quote(connection, gone.column))] if gone is not None else []
+        kept_rows = [softdelete.kept(gone, "a", quote_name(connection, gone.column))] if gone is not None else []
         owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)))
         kept = " AND ".join(kept_rows + [condition for _, _, condition in owners] + people.filters)
         try:
             with connection.begin_nested():
-                rows = _run(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",
+                rows = run_checked(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",
                                                    sample_rows, connection.dialect.name))
             break
         except SQLAlchemyError as exc:
@@ -745,7 +468,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                       + "".join(f"; {t} rows deleted: {softdelete.describe(o)}" for o, t, _ in owners))
     zone_guess = by_field.get("timezone")
     try:
-        zone_value = _zone(connection, timezone, zone_guess.source if zone_guess else None, notes)
+        zone_value = visits_zone(connection, timezone, zone_guess.source if zone_guess else None, notes)
     except DiscoverError:
         zone_value = None
         notes["timezone"] = "unknown: give the clinic's zone with --timezone"
@@ -766,7 +489,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     proposal.notes.extend(n for n in getattr(scored, "notes", None) or []  # the id placed: no note saying none is
                           if (fallback or not n.startswith(NO_VISIT_ID)) and left_out_stands(n, by_field))
     status_guess = by_field.get("status")
-    rule = successor_rule(run, lambda n: _quote(connection, n), schema, main,
+    rule = successor_rule(run, lambda n: quote_name(connection, n), schema, main,
                           plan.select.get(status_guess.source) if status_guess is not None else None, status_words)
     if rule is not None:  # a move keeps the old row and books a new row naming it: one moved visit
         column, words = rule
@@ -832,7 +555,7 @@ def _all_status_words(connection: Connection, plan: ReadPlan, kept: str, guess: 
         return list(sampled)
     expr = plan.select[guess.source]
     where = f"\nWHERE {kept}" if kept else ""
-    rows = _run(connection, f"SELECT {expr}, COUNT(*)\n{plan.from_sql()}{where}\nGROUP BY {expr}\n"
+    rows = run_checked(connection, f"SELECT {expr}, COUNT(*)\n{plan.from_sql()}{where}\nGROUP BY {expr}\n"
                             "ORDER BY COUNT(*) DESC")
     seen = {w.value: w for w in sampled}
     out = []

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, stems
-
-Run = Callable[[str], list[tuple[Any, ...]]]
+from clinicsync.sync.discover.probe import Run
 
 SHARE = 0.95  # of a column's distinct sampled values, found as the other table's keys
 SAMPLE = 200  # rows read per candidate column
