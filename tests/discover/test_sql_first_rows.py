@@ -22,6 +22,7 @@ from sqlglot import exp
 from clinicsync.connectors import sql_limit
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.sql import discover_sql
+from clinicsync.sync.discover.successors import seconds_apart
 from tests.discover.files_support import check_proposal
 from tests.discover.test_sql_successors import _source
 
@@ -107,3 +108,17 @@ def test_every_limited_probe_of_a_real_discover_is_written_by_the_helper(
         tsql = first_rows(sql, rows, "mssql")
         assert not _LIMIT.search(tsql)
         assert sqlglot.parse_one(tsql, read="tsql").args["limit"].expression.this == str(rows)
+
+
+def test_seconds_apart_is_each_servers_own_arithmetic() -> None:
+    """The successor rule's "created within a moment of the old row's change" on SQL Server:
+    T-SQL has no julianday (SQLite's), so the comparison is DATEDIFF_BIG in seconds, which
+    sqlglot reads as T-SQL and turns into the other servers' own forms."""
+    apart = seconds_apart("n.created_at", "o.updated_at", "mssql")
+    assert "julianday" not in apart.lower()
+    tree = sqlglot.parse_one(f"SELECT o.k FROM t AS o, t AS n WHERE {apart} <= 120", read="tsql")
+    diff = next(tree.find_all(exp.DateDiff))
+    assert diff.unit is not None and diff.unit.name.upper() == "SECOND"
+    assert {c.sql() for c in diff.find_all(exp.Column)} == {"n.created_at", "o.updated_at"}
+    for dialect in ("postgresql", "mysql", "sqlite"):
+        assert "DATEDIFF" not in seconds_apart("a", "b", dialect)

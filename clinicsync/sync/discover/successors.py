@@ -78,12 +78,15 @@ class CreationRule:
     created: str
 
 
-def _apart(x: str, y: str, dialect: str) -> str:
-    """Seconds between two date-time expressions, in the dialect's own arithmetic."""
+def seconds_apart(x: str, y: str, dialect: str) -> str:
+    """Seconds between two date-time expressions, in the dialect's own arithmetic (SQL Server's
+    ``DATEDIFF_BIG``: plain ``DATEDIFF`` overflows its int past 68 years of seconds)."""
     if dialect == "postgresql":
         return f"ABS(EXTRACT(EPOCH FROM ({x} - {y})))"
     if dialect in ("mysql", "mariadb"):
         return f"ABS(TIMESTAMPDIFF(SECOND, {x}, {y}))"
+    if dialect == "mssql":
+        return f"ABS(DATEDIFF_BIG(SECOND, {x}, {y}))"
     return f"ABS(julianday({x}) - julianday({y})) * 86400"
 
 
@@ -109,7 +112,7 @@ def creation_rule(run: Callable[[str], list[tuple[Any, ...]]], quote: Callable[[
     def successors(old: str, new: str) -> str:
         """The condition that row ``new`` is the successor of row ``old``."""
         return (f"{new}.{patient} = {old}.{patient} AND {new}.{key} <> {old}.{key} AND {old}.{status} IN ({named}) "
-                f"AND {_apart(f'{new}.{quote(created)}', f'{old}.{quote(changed)}', dialect)} <= {SAME_MOMENT}")
+                f"AND {seconds_apart(f'{new}.{quote(created)}', f'{old}.{quote(changed)}', dialect)} <= {SAME_MOMENT}")
 
     found = run(f"SELECT COUNT(*), COUNT(CASE WHEN (SELECT COUNT(*) FROM {table} AS n WHERE "
                 f"{successors('o', 'n')}) = 1 THEN 1 END) FROM {table} AS o WHERE o.{status} IN ({named})")
