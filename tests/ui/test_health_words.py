@@ -62,3 +62,13 @@ async def test_health_page_has_one_zone_and_says_sent_once(tmp_path: Path, store
     assert re.search(r"not heard from since \w{3}, \w{3} \d+, 2026, \d+:\d{2}\s[AP]M", stalls)
     assert not re.search(r"(\w+) \(\1\)", re.sub(r"<[^>]+>", "", html))  # never "sent (sent)"
     assert "-W4" not in html and "-W5" not in html
+
+
+def test_doctors_whose_cut_names_would_read_alike_are_told_apart() -> None:
+    """The per-doctor chart cuts a long name to fit under its bars: two doctors whose names begin
+    alike keep their family names' end, and a cut label carries the whole name on hover."""
+    doctors = ["Dr. Amelia Hartwell", "Dr. Amelia Hartley", "Dr. Amelia Hughes", "Dr. Moses"]
+    svg = str(charts.grouped_bar_chart(doctors, {"confirmed %": [50.0] * 4}, "per doctor"))
+    shown = re.findall(r'text-anchor="middle">(?:<title>([^<]*)</title>)?([^<]*)</text>', svg)
+    assert [text for _, text in shown] == ["Dr. Am…artwell", "Dr. Am…Hartley", "Dr. Amelia Hu…", "Dr. Moses"]
+    assert [title for title, _ in shown] == ["Dr. Amelia Hartwell", "Dr. Amelia Hartley", "Dr. Amelia Hughes", ""]

@@ -26,6 +26,17 @@ def _short(label: str, room: int = 14) -> str:
     return label if len(label) <= room else label[:room - 1] + "…"
 
 
+def _labels(categories: list[str], room: int = 14) -> list[str]:
+    """Every category's label cut to fit, told apart: two doctors whose names share their first
+    letters ('Dr. Amelia Hart', 'Dr. Amelia Hughes') would both read 'Dr. Amelia H…', so a cut
+    label that another shares keeps the name's end instead ('Dr. Am…Hughes')."""
+    cut = [_short(c, room) for c in categories]
+    shared = {label for label in cut if cut.count(label) > 1}
+    tail = room // 2
+    return [f"{c[:room - tail - 1]}…{c[-tail:]}" if label in shared and label != c else label
+            for c, label in zip(categories, cut, strict=True)]
+
+
 def _svg(height: int, label: str, body: list[Markup]) -> Markup:
     return (_m('<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{label}" '
                'xmlns="http://www.w3.org/2000/svg">', w=WIDTH, h=height, label=label)
@@ -66,7 +77,8 @@ def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], lab
                l=left, b=bottom, r=WIDTH - 10, lx=left - 4, top=f"{top:g}", unit=unit)]
     # Every label when they fit under their group, else every second (third, …) one: at about
     # CHAR units a character, 'Nov 10' under each of 15 days would run into its neighbours.
-    longest = max((len(_short(c)) for c in categories), default=0)
+    labels = _labels(categories)
+    longest = max((len(label) for label in labels), default=0)
     step = max(len(categories) // 8 if len(categories) > 16 else 1, math.ceil((longest * CHAR + 6) / group))
     step_phone = max(step, math.ceil((longest * CHAR_PHONE + 8) / group))
     for c, category in enumerate(categories):
@@ -77,10 +89,11 @@ def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], lab
                            "<title>{category} · {name}: {value}{unit}</title></rect>",
                            s=s, x=f"{x0 + s * bar:.1f}", y=f"{bottom - h:.1f}", w=f"{bar:.1f}", h=h,
                            category=category, name=name, value=f"{values[c]:g}", unit=unit))
-        if c % step == 0:
-            body.append(_m('<text class="{cls}" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
+        if c % step == 0:  # a cut label carries the whole name for hovering
+            body.append(_m('<text class="{cls}" x="{x}" y="{y}" text-anchor="middle">{title}{text}</text>',
                            cls="axis" if c % step_phone == 0 else "axis dense",
-                           x=f"{left + c * group + group / 2:.1f}", y=bottom + 20, text=_short(category)))
+                           x=f"{left + c * group + group / 2:.1f}", y=bottom + 20, text=labels[c],
+                           title=_m("<title>{name}</title>", name=category) if labels[c] != category else ""))
     for s, (name, x, row) in enumerate(legend):
         y = bottom + 44 + 28 * row
         body.append(_m('<rect class="bar series-{s}" x="{x}" y="{y}" width="14" height="14"/>'
