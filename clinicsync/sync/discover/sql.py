@@ -87,8 +87,6 @@ _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actua
                       r"update_datetime|mtime)", re.I)
 _DATE_TYPES = re.compile(r"date|time", re.I)
 _STAMP_NAMES = re.compile(r"creat|modif|updat|chang|login|birth|insert|sent", re.I)
-# How an incremental read learns of a deleted row, and what guards the reminders meanwhile
-# (sync/reminders/deleted_rows.py).
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,

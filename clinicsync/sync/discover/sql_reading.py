@@ -24,6 +24,8 @@ from clinicsync.connectors.sql_session import describe, plain_value, read_only_c
 from clinicsync.sync.discover.clock import current_options, server_zone_names
 
 MAX_WORDS = 200  # distinct status words listed
+# How an incremental read learns of a deleted row, and what guards the reminders meanwhile
+# (sync/reminders/deleted_rows.py).
 SWEEP_NOTE = ("the hourly delete sweep; until it runs, a reminder goes only if the source still lists its "
               "visit (one id read before sending)")
 
