@@ -41,6 +41,7 @@ from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
+from clinicsync.sync.discover.pg_schemas import choose_schema
 from clinicsync.sync.discover.product_proposal import guess_status, product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -118,6 +119,8 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     name = name or default_name(parsed)
     if timezone is not None:
         valid_zone(timezone, "--timezone")
+    where = choose_schema(url, table, timeout, _APPOINTMENT_NAMES.search)
+    url, table = where.url, where.table
     written_url, secrets = secret_url(url, name)
     with reading(url, timeout) as connection:
         inspector = inspect(connection)
@@ -146,6 +149,9 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None
     proposal.connector_notes["name"] = named
+    if where.note:
+        proposal.notes.append(where.note)
+        proposal.connector_notes["url"] = "the URL given, its tables' schema first on the search path"
     proposal.secret_env.update(secrets)
     for var in secrets:
         connector = proposal.connector
