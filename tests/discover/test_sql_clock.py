@@ -316,3 +316,26 @@ def test_a_timestamptz_start_asks_nothing(postgres_url: str) -> None:
     proposal = discover_sql(postgres_url, name="visits", clinic_zone=BERLIN)
     assert "stored_times" not in proposal.connector
     assert any("every sampled start_at carries its own offset" in note for note in proposal.notes), proposal.notes
+
+
+@pytest.mark.postgres
+def test_starts_typed_as_people_read_them_are_local(postgres_url: str) -> None:
+    """A start kept as text in a form people read (``25/03/2026 09:30``: typed or shown at the
+    desk) is the clinic's wall clock: the setup that makes discover ask (Berlin, weeks-old
+    stamps) does not, and the proposal says why. ISO text, which a framework writing UTC may keep
+    in a text column too, is no such evidence: it still asks."""
+    fill_postgres(postgres_url, "local", zone=BERLIN, stamps="old")
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE visits ALTER COLUMN start_at TYPE text USING "
+                           "to_char(start_at, 'DD/MM/YYYY HH24:MI'), ALTER COLUMN end_at TYPE text USING "
+                           "to_char(end_at, 'DD/MM/YYYY HH24:MI')")
+    proposal = discover_sql(postgres_url, name="visits", clinic_zone=BERLIN)
+    assert proposal.mapping is not None and proposal.mapping["datetime_formats"][0] == "%d/%m/%Y %H:%M"
+    assert "stored_times" not in proposal.connector
+    assert any("starts are text written as people read them ('%d/%m/%Y %H:%M')" in n for n in proposal.notes)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("UPDATE visits SET start_at = to_char(to_timestamp(start_at, 'DD/MM/YYYY HH24:MI'), "
+                           "'YYYY-MM-DD HH24:MI:SS'), end_at = to_char(to_timestamp(end_at, 'DD/MM/YYYY HH24:MI'), "
+                           "'YYYY-MM-DD HH24:MI:SS')")
+    with pytest.raises(DiscoverError, match=r"--stored-times utc\|local"):
+        discover_sql(postgres_url, name="visits", clinic_zone=BERLIN)

@@ -64,11 +64,10 @@ def test_a_french_schema_imports_as_a_person_would_map_it(french: tuple[str, lis
     settings.write_text(f"clinic:\n  timezone: {ZONE}\n  default_region: FR\nstore:\n"
                         f"  url: sqlite:///{tmp_path / 'store.db'}\nconnectors:\n", encoding="utf-8")
     run = cli(settings)
-    # Nothing in the database tells UTC from local storage (a UTC server, no fresh stamps):
-    # discover asks, and the admin answers (issue 57).
-    _, _, err = run("discover", url, "--name", "cabinet", "--write", expect=2)
-    assert "--stored-times utc|local" in err
-    _, out, _ = run("discover", url, "--name", "cabinet", "--stored-times", "local", "--write")
+    # A UTC server and no fresh stamps say nothing of how times are kept, but the dates are text
+    # as people write them (dd/mm/yyyy): typed at the desk, the clinic's wall clock. No question.
+    _, out, _ = run("discover", url, "--name", "cabinet", "--write")
+    assert "starts are text written as people read them ('%d/%m/%Y %H:%M')" in out
     assert "checked: 1 sources, 80 records sampled, 0 would be quarantined, 0 problems" in out
     mapping = yaml.safe_load((tmp_path / "mappings" / "cabinet.yaml").read_text(encoding="utf-8"))
     fields = mapping["fields"]

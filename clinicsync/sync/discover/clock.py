@@ -14,6 +14,8 @@ The time convention is told apart from the visits' zone, by evidence only:
   out; a newest stamp within minutes of "now" read one way only points to it;
 * the visits' start hours in both readings, judged as `check` judges them: a reading that
   puts some at night where the other brings them all into the day is the wrong one;
+* starts kept as text in a form people read (``25/03/2026``, ``03/25/2026 9:30 AM``), not
+  ISO: typed or shown at the desk, so local;
 * then the server's zone (a region: local) or the admin's ``--timezone`` (the zone of the
   wall-clock times: local).
 
@@ -276,6 +278,19 @@ def start_parts(proposal: Proposal, columns: Sequence[str]) -> tuple[list[str], 
     return (parts, fmt) if all(p in columns for p in parts) else ([], None)
 
 
+# A date-time format that people read (day or month first, a month's name, a 12-hour clock),
+# unlike ISO's year-first text, which a framework writing UTC may keep in a text column too.
+_PEOPLES = re.compile(r"^%[dmbBe]|%[bBpI]")
+
+
+def typed_format(proposal: Proposal) -> str | None:
+    """The format the mapping reads a text start with, when it is one people read (not ISO):
+    such text was typed or shown at the clinic's desk, so it is local wall-clock time."""
+    formats = (proposal.mapping or {}).get("datetime_formats") or []
+    first = formats[0] if formats and isinstance(formats[0], str) else None
+    return first if first and _PEOPLES.search(first) else None
+
+
 def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequence[str],
                  fmt: str | None = None) -> list[datetime]:
     """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns, its parts joined
@@ -441,6 +456,7 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
     if isinstance(query, str) and not options.stored_times:
         read_defaults(connection, run, query, server, evidence)
         starts: list[datetime] = []
+        parts: list[str] = []
         try:
             now = database_now(connection, run)
             columns, server_clock = _query_shape(connection, query)
@@ -454,6 +470,10 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
             stamps, now = [], datetime.now(UTC).replace(tzinfo=None)
         read_stamps(stamps, now, zone_name, evidence)
         read_hours(starts, zone_name, evidence)
+        typed = typed_format(proposal) if parts else None
+        if typed:
+            evidence.local.append(f"the visits' starts are text written as people read them ({typed!r}): what "
+                                  "was typed is the clinic's wall clock")
     instants = _instants_only(proposal, server_clock, server, evidence, options.stored_times)
     if instants is None and zoned:
         instants = _zoned_clock(evidence, options.stored_times, zoned)
