@@ -70,17 +70,39 @@ def _repeats_over_table(run: Callable[[str], list[tuple[Any, ...]]], table: Tabl
     return int(repeated[0][0]) + int(missing[0][0])
 
 
+def _within_key(run: Callable[[str], list[tuple[Any, ...]]], table: Table, quote: Callable[[str], str],
+                sample: dict[str, list[Any]]) -> Identity:
+    """A declared composite key, unless it holds a time: PostgreSQL makes a partitioned table's
+    key carry its partition column (``PRIMARY KEY (id, starts_at)``), and a key read with the
+    start changes when the visit moves, so the moved visit would come in as a new one. Then a
+    column of the key that is id-like and unique over the sample and the whole table is the id
+    alone; without one, the key stands and the reason says what a move will do."""
+    key = tuple(table.primary_key)
+    timed = [c for c in key if not _id_like(c, table.columns.get(c, ""), sample.get(c, []))]
+    if not timed:
+        return Identity(key, "the table's primary key, its columns read together")
+    holds = f"the primary key ({', '.join(key)}) holds {', '.join(map(repr, timed))}, which changes when a visit moves"
+    for column in (c for c in key if c not in timed and c in sample):
+        rows = [(v,) for v in sample[column]]
+        if _unique_in_sample(rows) and _repeats_over_table(run, table, quote, (column,)) == 0:
+            return Identity((column,), f"{holds}: {column!r} alone is unique over the {len(rows)} sampled rows and "
+                                       "the whole table")
+    return Identity(key, f"{holds}, and no other column of it is unique alone: the key's columns read together "
+                         "(a moved visit will come in as a new one)")
+
+
 def find_identity(run: Callable[[str], list[tuple[Any, ...]]], table: Table, quote: Callable[[str], str],
                   sample: dict[str, list[Any]], preferred: Sequence[str] = (),
                   references: Collection[str] = ()) -> Identity | None:
-    """The visit's id for a table without a one-column primary key: its declared composite key,
-    else ``preferred`` (the scorer's reading) or any id-like column unique over the sample and the
-    table, else the first such pair; None when nothing is unique (the caller says so).
+    """The visit's id for a table without a one-column primary key: its declared composite key
+    (or the id-like part of one that holds a time), else ``preferred`` (the scorer's reading) or
+    any id-like column unique over the sample and the table, else the first such pair; None when
+    nothing is unique (the caller says so).
     ``references``: the table's columns that name another row (a patient, a user): never part of
     the visit's id (a patient's id beside an object id is unique by chance and changes with the
     patient), nor is a column empty on a sampled row."""
     if len(table.primary_key) > 1:
-        return Identity(tuple(table.primary_key), "the table's primary key, its columns read together")
+        return _within_key(run, table, quote, sample)
     usable = [c for c in table.columns if c in sample and c not in references and None not in sample[c]
               and _id_like(c, table.columns[c], sample[c])]
     usable.sort(key=lambda c: (c not in preferred, "id" not in {token_role(t) for t in name_tokens(c)}))

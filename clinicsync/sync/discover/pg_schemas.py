@@ -1,4 +1,7 @@
-"""A PostgreSQL database whose application keeps its tables in a schema of its own (`practice`,
+"""How a PostgreSQL database lays out its tables, for discover: in a schema of their own, and
+split into partitions.
+
+A database whose application keeps its tables in a schema of its own (`practice`,
 `app`, `clinic`) rather than in the login's default one (`public`): SQLAlchemy's reflection and
 an unqualified query read only the default schema, so discover found "no table with dates" and
 the admin had no way to say where to look.
@@ -10,15 +13,21 @@ URL's ``options`` (libpq's ``-c search_path=…``), not a ``SET`` in discover's 
 connector opens its own connections from the URL written to the settings file, and each of them
 must read the same tables; unqualified names in the proposed query keep working. A URL that
 already sets a search path is the admin's choice and is left as it is.
+
+A partitioned table (``PARTITION BY RANGE``, or the older ``INHERITS`` children) lists its
+partitions beside it, each with the parent's columns and a share of its rows: discover saw three
+tables alike and asked which one, or would have read one year of visits. A partition or child is
+never a candidate; the parent, which reads them all, is.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from clinicsync.sync.discover.sql_reading import DiscoverError, reading, run_checked
@@ -28,6 +37,9 @@ _PLAIN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _TABLES = ("SELECT table_schema, table_name FROM information_schema.tables "
            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%' "
            "AND table_schema <> current_schema()")
+_CHILDREN = ("SELECT c.relname, p.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+             "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = c.relnamespace "
+             "WHERE n.nspname = current_schema()")
 _DEFAULT_HAS_ONE = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
 
 
@@ -86,3 +98,24 @@ def choose_schema(url: str, table: str | None, timeout: float,
     return SchemaChoice(with_search_path(url, schema), table,
                         f"the login's default schema holds no table named like appointments; schema {schema!r} "
                         f"holds {ranked[0][1]}: the URL puts it first on the search path (options=-csearch_path)")
+
+
+def partitions(connection: Connection) -> dict[str, str]:
+    """This schema's partitions and inheritance children, each with the table it belongs to
+    (empty on any other database)."""
+    if connection.dialect.name != "postgresql":
+        return {}
+    return {str(child): str(parent) for child, parent in run_checked(connection, _CHILDREN)}
+
+
+def without_partitions(names: Sequence[str], children: Mapping[str, str]) -> list[str]:
+    return [n for n in names if n not in children]
+
+
+def partitions_note(children: Mapping[str, str], chosen: str) -> str | None:
+    """What the proposal says when the chosen table is read whole over its partitions."""
+    parts = sorted(c for c, p in children.items() if p == chosen)
+    if not parts:
+        return None
+    shown = ", ".join(parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
+    return f"table {chosen!r} is split into partitions ({shown}): read whole through {chosen!r}, never one part"

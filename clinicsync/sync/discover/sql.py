@@ -41,7 +41,7 @@ from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
-from clinicsync.sync.discover.pg_schemas import choose_schema
+from clinicsync.sync.discover.pg_schemas import choose_schema, partitions, partitions_note, without_partitions
 from clinicsync.sync.discover.product_proposal import guess_status, product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -124,7 +124,8 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     written_url, secrets = secret_url(url, name)
     with reading(url, timeout) as connection:
         inspector = inspect(connection)
-        names = inspector.get_table_names()
+        children = partitions(connection)  # a partitioned table's parts are never the source: it is
+        names = without_partitions(inspector.get_table_names(), children)
         by_lower = {n.lower(): n for n in names}
         columns: dict[str, set[str]] = {}
         ends = suffixes()
@@ -144,6 +145,11 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
                 proposal.notes.append(f"the schema looks like a known product's, but its preset reads "
                                       f"{', '.join(unread)}, which this database lacks (another version?): read by "
                                       "its shape instead")
+        query = str(proposal.connector.get("query") or "")
+        for parent in sorted(set(children.values())):
+            note = partitions_note(children, parent) if f"FROM {quote_name(connection, parent)} " in query else None
+            if note:
+                proposal.notes.append(note)
         try:  # how the database writes its date-times, last: it may stop and ask
             settle_clock(connection, run_checked, proposal, timezone)
         except ClockUnclear as exc:
