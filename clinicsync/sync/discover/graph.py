@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy.engine.reflection import ObjectKind
+
 from clinicsync.sync.discover.vocab import table_prefix, without_prefixes
 
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
@@ -180,9 +182,10 @@ def read_schema(inspector: Any, names: Sequence[str]) -> Schema:
     try:
         with warnings.catch_warnings():  # MySQL's dropped columns: read again below, not lost
             warnings.filterwarnings("ignore", "Unknown (column definition|schema content)")
-            columns = inspector.get_multi_columns(filter_names=wanted)
-            keys = inspector.get_multi_pk_constraint(filter_names=wanted)
-            foreign = inspector.get_multi_foreign_keys(filter_names=wanted)
+            # tables and views alike (views.py: a login may read views only)
+            columns = inspector.get_multi_columns(filter_names=wanted, kind=ObjectKind.ANY)
+            keys = inspector.get_multi_pk_constraint(filter_names=wanted, kind=ObjectKind.ANY)
+            foreign = inspector.get_multi_foreign_keys(filter_names=wanted, kind=ObjectKind.ANY)
     except NotImplementedError:  # a dialect without bulk reflection: one table at a time
         columns = {(None, n): inspector.get_columns(n) for n in wanted}
         keys = {(None, n): inspector.get_pk_constraint(n) for n in wanted}

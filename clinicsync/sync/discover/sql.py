@@ -69,6 +69,7 @@ from clinicsync.sync.discover.sql_reading import (
 )
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
+from clinicsync.sync.discover.views import keyed_views, with_views
 
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 SAMPLE_ROWS = 50
@@ -124,8 +125,10 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     written_url, secrets = secret_url(url, name)
     with reading(url, timeout) as connection:
         inspector = inspect(connection)
-        children = partitions(connection)  # a partitioned table's parts are never the source: it is
-        names = without_partitions(inspector.get_table_names(), children)
+        children = partitions(connection)  # a partitioned table's parts are never the source; its parent is
+        readable = with_views(inspector, without_partitions(inspector.get_table_names(), children), table,
+                              _APPOINTMENT_NAMES.search)
+        names = readable.names
         by_lower = {n.lower(): n for n in names}
         columns: dict[str, set[str]] = {}
         ends = suffixes()
@@ -140,11 +143,13 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             proposal = product_proposal(connection, found, name, written_url, timezone)
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
-                                        region)
+                                        region, readable.views)
             if unread:
                 proposal.notes.append(f"the schema looks like a known product's, but its preset reads "
                                       f"{', '.join(unread)}, which this database lacks (another version?): read by "
                                       "its shape instead")
+        if readable.note:
+            proposal.notes.append(readable.note)
         query = str(proposal.connector.get("query") or "")
         for parent in sorted(set(children.values())):
             note = partitions_note(children, parent) if f"FROM {quote_name(connection, parent)} " in query else None
@@ -391,11 +396,11 @@ def unstamped_reason(unstamped: dict[str, list[str]], tables: Mapping[str, Table
 
 def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str], name: str, url: str,
                     timezone: str | None, wanted: str | None, sample_rows: int,
-                    region: str | None = None) -> Proposal:
-    schema = read_schema(inspector, names)
-
+                    region: str | None = None, views: Sequence[str] = ()) -> Proposal:
     def run(sql: str) -> list[tuple[Any, ...]]:
         return run_checked(connection, sql)
+
+    schema = keyed_views(read_schema(inspector, names), views, run, lambda n: quote_name(connection, n))
 
     def has_rows(table: Table) -> bool:
         return bool(run(first_rows(f"SELECT 1 FROM {quote_name(connection, table.name)}", 1, connection.dialect.name)))
