@@ -3,21 +3,26 @@
 views by their shape, gives each view the id column proven unique over it, follows the visit's
 patient and doctor to their views by name, and `check` maps every visit. Before, reflection
 listed no table and discover stopped at "no table with dates". A database with tables named like
-appointments keeps reading its tables: a report view never outranks the table it reports."""
+appointments keeps reading its tables: a report view never outranks the table it reports. On
+MariaDB the same login, granted SELECT alone, is read too."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from clinicsync.sync.discover.sql import discover_sql
+from clinicsync.sync.discover.views import with_views
 from tests.conftest import POSTGRES_URL
+from tests.discover import sql_support as data
 from tests.discover.files_support import check_proposal
 
 ZONE = "America/New_York"
@@ -88,3 +93,65 @@ def test_a_login_with_views_only_is_read_through_its_views(reporter: tuple[str, 
     assert any("the login reads no table named like appointments, and views" in n for n in proposal.notes)
     result = check_proposal(proposal, tmp_path, ZONE, "US")
     assert result.sampled == VISITS and result.mapped == VISITS, result.quarantined
+
+
+@pytest.mark.mariadb
+def test_views_granted_select_only_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path) -> None:
+    """MariaDB reflects a view through SHOW CREATE, which a login granted SELECT alone may not
+    run: the views' columns come from information_schema, and nothing else reads them."""
+    name = str(mariadb_database["database"])
+    base, user = f"{name}_base", f"cs_rep_{uuid.uuid4().hex[:8]}"
+    admin = data.mysql(mariadb_database)
+    start = (datetime.now() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    try:
+        data.run_sql(admin, f"""
+            CREATE DATABASE `{base}`;
+            CREATE TABLE `{base}`.patients (id INT PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40),
+                                            mobile VARCHAR(30));
+            CREATE TABLE `{base}`.doctors (id INT PRIMARY KEY, full_name VARCHAR(80), email VARCHAR(80));
+            CREATE TABLE `{base}`.appointments (id INT PRIMARY KEY, patient_id INT, doctor_id INT, starts_at DATETIME,
+                                                ends_at DATETIME, status VARCHAR(20));
+            CREATE VIEW v_appointments AS SELECT id AS appointment_id, patient_id, doctor_id, starts_at, ends_at,
+                status FROM `{base}`.appointments;
+            CREATE VIEW v_patients AS SELECT id AS patient_id, first_name, last_name, mobile FROM `{base}`.patients;
+            CREATE VIEW v_doctors AS SELECT id AS doctor_id, full_name, email FROM `{base}`.doctors;
+            CREATE USER '{user}'@'%';
+            GRANT SELECT ON `{name}`.* TO '{user}'@'%';
+        """)
+        with admin.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO `{base}`.doctors VALUES (%s, %s, %s)",
+                               [(n, f"Dr. Doc{n} Hart", f"doc{n}@clinic.example") for n in range(1, 4)])
+            cursor.executemany(f"INSERT INTO `{base}`.patients VALUES (%s, %s, %s, %s)",
+                               [(n, f"Ana{n}", "Lopez", f"617 555 {1000 + n}") for n in range(1, 31)])
+            cursor.executemany(f"INSERT INTO `{base}`.appointments VALUES (%s, %s, %s, %s, %s, %s)",
+                               [(n, 1 + n % 30, 1 + n % 3, start + timedelta(days=n // 8, hours=n % 8),
+                                 start + timedelta(days=n // 8, hours=n % 8, minutes=30), "booked")
+                                for n in range(1, VISITS + 1)])
+        login = f"mysql+pymysql://{user}@127.0.0.1:3306/{name}?charset=utf8mb4"
+
+        proposal = discover_sql(login, name="views", timezone=ZONE, stored_times="local")
+
+        assert proposal.mapping is not None
+        fields = proposal.mapping["fields"]
+        assert fields["external_id"] == {"from": "appointment_id"}
+        assert fields["patient.phone"] == {"from": "patient_mobile"}
+        assert fields["practitioner.email"] == {"from": "doctor_email"}
+        result = check_proposal(proposal, tmp_path, ZONE, "US")
+        assert result.sampled == VISITS and result.mapped == VISITS, result.quarantined
+    finally:
+        data.run_sql(admin, f"DROP USER IF EXISTS '{user}'@'%'; DROP DATABASE IF EXISTS `{base}`")
+        admin.close()
+
+
+def test_tables_named_like_visits_keep_their_views_unread() -> None:
+    """The choice itself: views come in only when no table looks like the visits, or --table
+    names one; a report view beside the visit table is never a candidate."""
+    class Reflection:  # what with_views asks of SQLAlchemy's inspector
+        def get_view_names(self) -> list[str]:
+            return ["v_appointments_today", "v_patients"]
+
+    looks = re.compile(r"appoint", re.I).search
+    assert with_views(Reflection(), ["appointments", "patients"], None, looks).views == []
+    assert with_views(Reflection(), ["settings"], None, looks).names == ["settings", "v_appointments_today",
+                                                                          "v_patients"]
+    assert with_views(Reflection(), ["appointments"], "v_patients", looks).views == ["v_patients"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -174,18 +174,29 @@ def implied_references(table: Table, schema: Schema) -> list[Ref]:
     return found
 
 
-def read_schema(inspector: Any, names: Sequence[str]) -> Schema:
+def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = ()) -> Schema:
     """Every table's columns, key and declared references, read in bulk (one pass per kind of
-    fact where the dialect can: PostgreSQL reads all tables in a statement each)."""
-    wanted = list(names)[:MAX_TABLES]
+    fact where the dialect can: PostgreSQL reads all tables in a statement each). ``views``: the
+    names that are views (views.py). MySQL/MariaDB reflect a view through ``SHOW CREATE``, which
+    needs the SHOW VIEW grant a login allowed only to SELECT lacks: their columns are read from
+    information_schema instead (a view has no key or reference to reflect)."""
+    bind = getattr(inspector, "bind", None)
+    mysql = bind is not None and bind.dialect.name in ("mysql", "mariadb")
+    listed = list(names)[:MAX_TABLES]
+    unreflected = [n for n in listed if n in views] if mysql else []
+    wanted = [n for n in listed if n not in unreflected]
     chosen = set(wanted)
-    try:
+    columns: dict[Any, Any] = {}
+    keys: dict[Any, Any] = {}
+    foreign: dict[Any, Any] = {}
+    try:  # (no names at all would reflect every object: an empty filter is no filter)
         with warnings.catch_warnings():  # MySQL's dropped columns: read again below, not lost
             warnings.filterwarnings("ignore", "Unknown (column definition|schema content)")
             # tables and views alike (views.py: a login may read views only)
-            columns = inspector.get_multi_columns(filter_names=wanted, kind=ObjectKind.ANY)
-            keys = inspector.get_multi_pk_constraint(filter_names=wanted, kind=ObjectKind.ANY)
-            foreign = inspector.get_multi_foreign_keys(filter_names=wanted, kind=ObjectKind.ANY)
+            if wanted:
+                columns = dict(inspector.get_multi_columns(filter_names=wanted, kind=ObjectKind.ANY))
+                keys = dict(inspector.get_multi_pk_constraint(filter_names=wanted, kind=ObjectKind.ANY))
+                foreign = dict(inspector.get_multi_foreign_keys(filter_names=wanted, kind=ObjectKind.ANY))
     except NotImplementedError:  # a dialect without bulk reflection: one table at a time
         columns = {(None, n): inspector.get_columns(n) for n in wanted}
         keys = {(None, n): inspector.get_pk_constraint(n) for n in wanted}
@@ -200,6 +211,7 @@ def read_schema(inspector: Any, names: Sequence[str]) -> Schema:
                 if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
         tables[name] = Table(name, {c["name"]: str(c["type"]) for c in cols}, pk, refs,
                              frozenset(c["name"] for c in cols if c.get("nullable", True)))
+    tables.update({name: Table(name, {}, [], []) for name in unreflected})  # columns from information_schema
     _add_unreflected(inspector, tables)
     return Schema(tables)
 

@@ -132,8 +132,9 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
         by_lower = {n.lower(): n for n in names}
         columns: dict[str, set[str]] = {}
         ends = suffixes()
-        for lower, real in by_lower.items():
-            if table is None and (any(lower in p.signature for p in PRODUCTS) or lower.endswith(tuple(ends))):
+        for lower, real in by_lower.items():  # a product is known by its own tables, never by views over them
+            if table is None and real not in readable.views and (any(lower in p.signature for p in PRODUCTS)
+                                                                 or lower.endswith(tuple(ends))):
                 columns[lower] = {c["name"].lower() for c in inspector.get_columns(real)}
         found = recognize(columns) if table is None else None
         unread = found.unread(columns) if found is not None else []
@@ -400,7 +401,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     def run(sql: str) -> list[tuple[Any, ...]]:
         return run_checked(connection, sql)
 
-    schema = keyed_views(read_schema(inspector, names), views, run, lambda n: quote_name(connection, n))
+    schema = keyed_views(read_schema(inspector, names, views), views, run, lambda n: quote_name(connection, n))
 
     def has_rows(table: Table) -> bool:
         return bool(run(first_rows(f"SELECT 1 FROM {quote_name(connection, table.name)}", 1, connection.dialect.name)))
