@@ -38,6 +38,7 @@ from clinicsync.sync.discover.clock import (
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
+from clinicsync.sync.discover.visitzone import clinic_zone
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
@@ -442,6 +443,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
+    guesses, unplaced = clinic_zone(guesses, unplaced, {s.name: s.values for s in samples}, extra_notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
