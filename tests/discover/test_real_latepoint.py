@@ -161,7 +161,7 @@ def test_latepoint_without_the_utc_columns_leaves_the_start_out(
     """An install that keeps only the site's day and minutes since midnight: the minutes are no
     time of day discover can read, so the start is left out with the reason (never the day at
     midnight, never the minutes read as a clock) and `check` (run by discover) fails."""
-    _, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
+    _, _, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     real.built(mariadb_database, lambda cursor: [cursor.execute(
         f"ALTER TABLE {table} DROP COLUMN start_datetime_utc, DROP COLUMN end_datetime_utc")
         for table in ("wp_latepoint_bookings", "wp_latepoint_blocked_periods")])

@@ -38,7 +38,6 @@ from clinicsync.sync.discover.clock import (
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
-from clinicsync.sync.discover.visitzone import clinic_zone
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
@@ -69,6 +68,7 @@ from clinicsync.sync.discover.sql_reading import (
 )
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
+from clinicsync.sync.discover.visitzone import clinic_zone
 
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 SAMPLE_ROWS = 50

@@ -17,14 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from clinicsync.mappings.transforms import TransformError, as_timezone
+from clinicsync.sync.discover.kinds import PATIENT, PERSON
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens
 
-_BOOKER = frozenset({"customer", "client", "patient", "user", "guest", "browser", "visitor", "attendee",
-                     "booker", "invitee", "cliente", "paciente", "kunde"})
+_BOOKER = PATIENT | PERSON | frozenset({"guest", "browser", "visitor", "attendee", "booker", "invitee",
+                                       "paciente", "kunde"})
 _SITE = frozenset({"server", "site", "location", "clinic", "business", "office", "practice", "branch", "company",
                    "provider", "staff", "agent", "doctor", "practitioner", "host", "organization", "organisation",
-                   "store", "local", "wp", "blog"})
+                   "store", "local", "wp", "blog", "venue", "facility", "center", "centre", "hospital",
+                   "establishment", "account", "tenant"})
 _ZONE_WORDS = frozenset({"timezone", "tz", "zone", "time_zone", "zona", "fuseau"})
 
 
