@@ -114,10 +114,10 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         cursor.execute("INSERT INTO wp_latepoint_activities (agent_id, booking_id, service_id, customer_id, "
                        "location_id, code, description, initiated_by, created_at) VALUES (%s, %s, %s, %s, 1, "
                        "'booking_created', '{}', 'customer', %s)", (agent, visit, service, patient, booked))
-        if start < now - BACK + timedelta(minutes=30):
-            continue  # history before the sync window (which the booking table keeps)
         name, phone, email = patients[patient]
         truth[str(visit)] = {"start": utc_naive(start).strftime("%Y-%m-%dT%H:%M:%SZ"), "status": STATUS[status],
+                             "in_window": start >= now - BACK + timedelta(minutes=30),  # by the UTC instant
+                             "in_day_window": day >= (now - BACK).date(),  # by the site's day: whole days
                              "patient_id": str(patient), "name": name, "phone": phone, "email": email or None,
                              "doctor_id": str(agent), "doctor_name": f"{first} {last}"}
     for block in range(1, 41):  # agents' time off: lunch breaks and half days, no customer
@@ -135,9 +135,11 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     return truth
 
 
-def expected(truth: dict[str, dict[str, Any]]) -> dict[str, real.Want]:
+def expected(truth: dict[str, dict[str, Any]], window: str = "in_window") -> dict[str, real.Want]:
+    """The visits the sync window holds (the booking table keeps its history before it): by the
+    UTC instant, or (``in_day_window``) by the site's day when the window is on the date column."""
     return {k: (t["start"], t["status"], t["patient_id"], t["name"], t["phone"], t["doctor_id"])
-            for k, t in truth.items()}
+            for k, t in truth.items() if t[window]}
 
 
 @pytest.mark.mariadb
@@ -148,7 +150,7 @@ def test_latepoint_bookings_by_their_utc_instant_and_agents(
     truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
     found = real.sync_and_compare(run, connector, expected(truth), ZONE)
-    doctors = [k for k in truth if (found[k].get("practitioner") or {}).get("name") != truth[k]["doctor_name"]]
+    doctors = [k for k in found if (found[k].get("practitioner") or {}).get("name") != truth[k]["doctor_name"]]
     assert doctors == []
     written = (settings.read_text(encoding="utf-8")
                + "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "mappings").glob("*")))
@@ -156,22 +158,36 @@ def test_latepoint_bookings_by_their_utc_instant_and_agents(
 
 
 @pytest.mark.mariadb
-def test_latepoint_without_the_utc_columns_leaves_the_start_out(
+def test_latepoint_without_the_utc_columns_reads_the_day_and_its_minutes(
         mariadb_database: dict[str, Any], tmp_path: Any, cli: Any) -> None:
-    """An install that keeps only the site's day and minutes since midnight: the minutes are no
-    time of day discover can read, so the start is left out with the reason (never the day at
-    midnight, never the minutes read as a clock) and `check` (run by discover) fails."""
-    _, _, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
+    """An install that keeps only the site's day and MINUTES SINCE MIDNIGHT: the start is that
+    day at that many minutes, in the clinic's zone (never the day at midnight, never 540 read as
+    a clock), the window on the day column."""
+    truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     real.built(mariadb_database, lambda cursor: [cursor.execute(
         f"ALTER TABLE {table} DROP COLUMN start_datetime_utc, DROP COLUMN end_datetime_utc")
         for table in ("wp_latepoint_bookings", "wp_latepoint_blocked_periods")])
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
+    assert "a.start_date BETWEEN CAST(:window_start AS DATE)" in connector["query"]
+    real.sync_and_compare(run, connector, expected(truth, "in_day_window"), ZONE)
+
+
+@pytest.mark.mariadb
+def test_latepoint_minutes_that_could_be_a_clock_are_left_out(
+        mariadb_database: dict[str, Any], tmp_path: Any, cli: Any) -> None:
+    """The same install whose bookings all start on the hour or at half past before 16:00 (540,
+    570, 600 ... 930: each could be 09:30 written as HHMM too): the start is left out with the
+    reason, and `check` (run by discover) fails rather than guess."""
+    _, _, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
+    real.built(mariadb_database, lambda cursor: [cursor.execute(sql) for sql in (
+        "ALTER TABLE wp_latepoint_bookings DROP COLUMN start_datetime_utc, DROP COLUMN end_datetime_utc",
+        "UPDATE wp_latepoint_bookings SET start_time = 600 + 100 * (id % 5), end_time = 630 + 100 * (id % 5)")])
     code, out, _ = run("discover", str(mariadb_database["url"]), "--write", expect=None)
     print(out)
     assert code == 1, out
-    assert "start.time: left out, not guessed: 'start_time': 0% of" in out, out
+    assert "start: left out, not guessed: 'start_date' with 'start_time' as minutes since midnight: every " \
+           "value could be a clock written as HHMM" in out, out
     assert "would quarantine x" in out and ": start: missing" in out, out
-    mapping = next((tmp_path / "mappings").glob("*")).read_text(encoding="utf-8")
-    assert "\n  start:" not in mapping and "start_time" not in mapping.split("# Not placed")[0], mapping
 
 
 @pytest.mark.mariadb

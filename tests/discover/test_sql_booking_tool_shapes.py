@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from clinicsync.sync.discover.dayminutes import day_and_minutes, minutes_reason
 from clinicsync.sync.discover.graph import bookkeeping
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.proposal import Guess
@@ -135,3 +136,39 @@ def test_activation_keys_and_nonces_are_not_read() -> None:
     assert [c for c in ("activation_key", "account_nonce", "reset_key", "verification_code", "phone", "email",
                         "confirmation_hash", "key_contact") if bookkeeping(c)] == [
         "activation_key", "account_nonce", "reset_key", "verification_code", "confirmation_hash"]
+
+
+def test_minutes_since_midnight_beside_a_day_make_the_start_and_end() -> None:
+    types = {"begin_day": "DATE", "begin_minute": "SMALLINT", "end_day": "DATE", "end_minute": "SMALLINT",
+             "seats": "INTEGER"}
+    samples = {"begin_minute": ["540", "555", "570", "615"], "end_minute": ["570", "585", "600", "645"],
+               "seats": ["1", "2", "1", "1"]}
+    notes = ["begin_day: a date with no time column to join it to"]
+    guesses, unplaced = day_and_minutes([], list(types), types, samples, notes)
+    assert [(g.field, g.spec) for g in guesses] == [
+        ("start", {"date": "begin_day", "time": "begin_minute", "time_unit": "minutes"}),
+        ("end", {"date": "end_day", "time": "end_minute", "time_unit": "minutes"})]
+    assert unplaced == ["seats"] and notes == []
+
+
+@pytest.mark.parametrize(("values", "why"), [
+    (["900", "930", "1000", "1030"], "every value could be a clock written as HHMM"),
+    (["900", "1730", "1800"], "values past 1440"),
+    (["60", "75", "90", "120"], "too many fall at night"),
+    (["9:00", "9:30"], "not all whole numbers")])
+def test_numbers_that_may_be_something_else_are_no_minutes(values: list[str], why: str) -> None:
+    reason = minutes_reason(values)
+    assert reason is not None and why in reason
+    types = {"start_date": "DATE", "start_time": "INT"}
+    notes: list[str] = []
+    guesses, _ = day_and_minutes([], list(types), types, {"start_time": values}, notes)
+    assert guesses == [] and notes[0].startswith("start: left out, not guessed: 'start_date' with 'start_time'")
+
+
+def test_a_start_of_its_own_keeps_the_minutes_unread() -> None:
+    """A start from a column (named UTC, say): the site's day and minutes of the same moment are
+    never combined in its place."""
+    start = Guess("start", "start_utc", 0.9, "", {"from": "start_utc"})
+    types = {"start_date": "DATE", "start_time": "INT"}
+    guesses, unplaced = day_and_minutes([start], list(types), types, {"start_time": ["540", "570"]}, [])
+    assert guesses == [start] and unplaced == list(types)

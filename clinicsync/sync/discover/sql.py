@@ -35,6 +35,7 @@ from clinicsync.sync.discover.clock import (
     given_convention,
     settle_clock,
 )
+from clinicsync.sync.discover.dayminutes import day_and_minutes
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
@@ -443,7 +444,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
-    guesses, unplaced = clinic_zone(guesses, unplaced, {s.name: s.values for s in samples}, extra_notes)
+    values = {s.name: s.values for s in samples}
+    guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
+    guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
