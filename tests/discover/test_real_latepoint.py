@@ -149,6 +149,8 @@ def test_latepoint_bookings_by_their_utc_instant_and_agents(
     and the doctor are the rows the booking's numbers name; the blocked periods are not visits."""
     truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
+    assert "FROM wp_latepoint_bookings AS a" in connector["query"] and "blocked" not in connector["query"]
+    assert connector["stored_times"] == "utc"
     found = real.sync_and_compare(run, connector, expected(truth), ZONE)
     doctors = [k for k in found if (found[k].get("practitioner") or {}).get("name") != truth[k]["doctor_name"]]
     assert doctors == []
