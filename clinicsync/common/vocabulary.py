@@ -120,7 +120,10 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                "accepted"),  # a booking tool's booking the host accepted (Cal.com's ACCEPTED)
     "pending": ("por aprobar", "en espera de confirmación", "en espera de confirmacion", "a confirmar",
                 "aguardando", "aguardando confirmação", "aguardando confirmacao", "à confirmer", "a confirmer",
-                "unbestätigt", "angefragt", "in attesa", "awaiting host", "awaiting confirmation"),
+                "unbestätigt", "angefragt", "in attesa", "awaiting host", "awaiting confirmation",
+                # a booking tool's booking held until it is paid (LatePoint's payment_pending,
+                # WooCommerce's "pending payment"): a booking not yet confirmed
+                "payment pending", "pending payment", "awaiting payment"),
     "cancelled": ("cancelada por el paciente", "cancelada por paciente", "cancelada por la clínica",
                   "cancelada por la clinica", "anulada por el paciente", "suspendida", "suspendido",
                   "desmarcado", "desmarcou", "cancelado pelo paciente", "cancelada pelo paciente",

@@ -48,7 +48,14 @@ from clinicsync.mappings.model import (
 )
 from clinicsync.mappings.paths import compile_path, compile_values, top_column
 from clinicsync.mappings.preset_files import Origin, merged_preset, owner_of, suggestion
-from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, split_phone, transform_for
+from clinicsync.mappings.transforms import (
+    TransformError,
+    clean_text,
+    combine_date_minutes,
+    combine_date_time,
+    split_phone,
+    transform_for,
+)
 from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow, plausible_utc
 
 _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}
@@ -123,6 +130,9 @@ class FieldSpec(BaseModel):
                           "with from: the fallback when no from path has a usable value")
     date: str | None = Field(None, description="path of a date; with `time:` read as one local date-time")
     time: str | None = Field(None, description="path of a time of day, combined with `date:`")
+    time_unit: Literal["clock", "minutes"] = Field(
+        "clock", description="what `time:` holds: a time of day (clock), or whole minutes since that day's "
+                             "midnight (minutes: 540 is 09:00, as booking plugins keep it)")
     value: Any = Field(None, description="a constant")
     type: str | None = None
     map: dict[str, Any] | None = Field(
@@ -148,6 +158,8 @@ class FieldSpec(BaseModel):
     def _one_source(self) -> FieldSpec:
         if (self.date is None) != (self.time is None):
             raise ValueError("`date:` and `time:` go together")
+        if self.time_unit != "clock" and self.time is None:
+            raise ValueError("`time_unit:` says what `time:` holds: give it with `date:` and `time:`")
         # from + concat is allowed: concat is then the fallback when no from path has a value.
         given = [k for k, v in (("from/concat", self.from_ or self.concat), ("column", self.column),
                                 ("date", self.date), ("value", self.value)) if v is not None]
@@ -277,14 +289,15 @@ def _joined(paths: list[str]) -> Callable[[Any], Any]:
     return join
 
 
-def _date_time(date_path: str, time_path: str) -> Callable[[Any], Any]:
+def _date_time(date_path: str, time_path: str, unit: str = "clock") -> Callable[[Any], Any]:
     get_date, get_time = compile_path(date_path), compile_path(time_path)
+    combine = combine_date_minutes if unit == "minutes" else combine_date_time
 
     def date_time(record: Any) -> Any:
         day, clock = get_date(record), get_time(record)
         if _empty(day) or _empty(clock):
             return None
-        return combine_date_time(day, clock)
+        return combine(day, clock)
 
     return date_time
 
@@ -293,7 +306,7 @@ def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     """``date`` + ``time``; else ``from`` paths in order, then ``concat`` as the fallback;
     else ``value``. The engine tries them in order until one gives a usable value."""
     if spec.date is not None and spec.time is not None:
-        return (_date_time(spec.date, spec.time),)
+        return (_date_time(spec.date, spec.time, spec.time_unit),)
     readers: list[Callable[[Any], Any]] = []
     if spec.column is not None:
         names = [spec.column] if isinstance(spec.column, str) else spec.column

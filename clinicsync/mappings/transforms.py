@@ -441,6 +441,21 @@ def combine_date_time(day: Any, clock: Any) -> datetime:
     if moment.tzinfo is not None:
         raise TransformError("a time of day with an offset is not supported; give a local time")
     return datetime.combine(_as_date(day), moment)
+
+
+MINUTES_A_DAY = 24 * 60
+
+
+def combine_date_minutes(day: Any, minutes: Any) -> datetime:
+    """A date column and a count of minutes since that day's midnight (LatePoint's
+    ``start_time`` 540 is 09:00) joined into one naive wall-clock date-time, as
+    ``combine_date_time`` joins a time of day; 1440 is the next midnight (an end)."""
+    count = as_integer(minutes)
+    if not 0 <= count <= MINUTES_A_DAY:
+        raise TransformError(f"not a count of minutes since midnight (0 to {MINUTES_A_DAY})")
+    return datetime.combine(_as_date(day), time()) + timedelta(minutes=count)
+
+
 def as_hl7_datetime(value: Any) -> datetime:
     """HL7 v2 DTM, 'YYYYMMDDHHMM[SS[.S…]][+/-ZZZZ]': aware with an offset, else naive
     (the mapping's zone applies). Dates without a time of day are refused."""

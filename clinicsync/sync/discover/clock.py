@@ -44,6 +44,7 @@ from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlg
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_settings import load_query_preset
 from clinicsync.sync.discover.ahead import future_cursor_note
+from clinicsync.sync.discover.clock_names import drop_local_booked_at, named_reason, utc_named_start
 from clinicsync.sync.discover.proposal import Proposal
 from clinicsync.sync.ingest.plausibility.hours import MIN_HOURS, MIN_NIGHT, MIN_NIGHT_SHARE, MIN_VISITS, NIGHT
 
@@ -453,6 +454,7 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
     zone_name = visit_zone if isinstance(visit_zone, str) else None
     server_clock: set[str] = set()
     zoned: str | None = None  # the start column, when its values carry their own offset
+    said_by_stamps = Evidence()  # what the column defaults and write stamps said (the hours aside)
     if isinstance(query, str) and not options.stored_times:
         read_defaults(connection, run, query, server, evidence)
         starts: list[datetime] = []
@@ -469,6 +471,7 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         except (SQLAlchemyError, StatementRefused):
             stamps, now = [], datetime.now(UTC).replace(tzinfo=None)
         read_stamps(stamps, now, zone_name, evidence)
+        said_by_stamps = Evidence(list(evidence.utc), list(evidence.local))
         read_hours(starts, zone_name, evidence)
         typed = typed_format(proposal) if parts else None
         if typed:
@@ -477,6 +480,9 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
     instants = _instants_only(proposal, server_clock, server, evidence, options.stored_times)
     if instants is None and zoned:
         instants = _zoned_clock(evidence, options.stored_times, zoned)
+    named = utc_named_start(proposal) if instants is None and not options.stored_times else None
+    if named is not None:
+        instants = _named_clock(proposal, named, evidence, said_by_stamps)
     write_clock(proposal, instants or decide(evidence, given=options.stored_times, server=server,
                                         zone_given=bool(given_zone)))
     try:  # a cursor that would stall on stamps in the future (once the convention is known); a
@@ -524,6 +530,18 @@ def _zoned_clock(evidence: Evidence, given: str | None, column: str) -> Clock:
     return shown or Clock("local", f"not needed for the visits' times: every sampled {column} carries its own "
                                    "offset (a column with a zone, such as timestamptz or DATETIMEOFFSET), so it is "
                                    "read as the instant it is")
+
+
+def _named_clock(proposal: Proposal, column: str, evidence: Evidence, stamps: Evidence) -> Clock:
+    """UTC for a start column named so (clock_names.py), unless the start hours read as UTC
+    put visits at night that local time keeps in the day: then the name is wrong, and discover
+    asks. Write stamps that keep local time cost ``booked_at`` (left out, with the reason)."""
+    hours_local = [e for e in evidence.local if e not in stamps.local]
+    if hours_local:
+        raise ClockUnclear(f"'{column}' says UTC in its name, yet {'; '.join(hours_local)}. Give {FLAG}")
+    if stamps.local:
+        drop_local_booked_at(proposal, column)
+    return Clock("utc", named_reason(column, stamps.local))
 
 
 def _instants_only(proposal: Proposal, server_clock: set[str], server: str | None, evidence: Evidence,

@@ -31,7 +31,8 @@ _AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(
                     re.I)
 _BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)
 # A login's secrets (a users table joined to reach the doctor's name and email): never read.
-_SECRET = re.compile(r"(^|_)pass(word|wd)?($|_)|password|passwd|(^|_)(pwd|salt|secret|token|otp|api_?key)($|_)", re.I)
+_SECRET = re.compile(r"(^|_)pass(word|wd)?($|_)|password|passwd|(^|_)(pwd|salt|secret|token|otp|api_?key|nonce)($|_)|"
+                     r"(activation|reset|verification|confirmation)_?(key|code|hash)", re.I)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party
 PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
-                      "professional", "prof", "dokter"})
+                      "professional", "prof", "dokter",
+                      # who delivers the booked service in booking tools (LatePoint's agents)
+                      "agent", "agents", "specialist", "specialists"})
 # Column types by their declared names, as the people and doctors rules read them (graph.py and
 # valuerefs.py keep their own: a key is int|serial; a text key may be a uuid).
 TEXT = re.compile(r"char|text|string|clob", re.I)

@@ -16,12 +16,25 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role
 # Words that make a column a count, whatever length word stands beside it: 'minCapacity' is the
 # fewest people a service takes, not its minutes.
 _COUNTS = frozenset({"capacity", "persons", "people", "count", "quantity", "seats", "places", "participants"})
+# Words that make a column an amount of money: 'price_min' is a service's lowest price (LatePoint),
+# its 'min' the minimum, not minutes.
+_MONEY = frozenset({"price", "cost", "charge", "amount", "fee", "deposit", "tax", "total", "rate", "discount",
+                    # and words that make it a text about the length ('duration_name': "1 hour session")
+                    "name", "label", "title", "description", "text"})
+# Length words that may be something else ('min' is also the minimum): a column named with
+# another length word ('duration') is the better default.
+_WEAK = frozenset({"min", "len", "tiempo"})
 
 
 def _length(out: str) -> bool:
     """Whether a column's name says a length (and not a count of something)."""
     tokens = name_tokens(out)
-    return any(token_role(t) == "duration" for t in tokens) and not set(tokens) & _COUNTS
+    return any(token_role(t) == "duration" for t in tokens) and not set(tokens) & (_COUNTS | _MONEY)
+
+
+def _weak(out: str) -> bool:
+    """Whether the only length word in the name is one that may mean something else."""
+    return all(t in _WEAK for t in name_tokens(out) if token_role(t) == "duration")
 
 
 def with_default_length(guesses: Sequence[Guess], unplaced: Sequence[str], tables_of: Mapping[str, str],
@@ -31,7 +44,7 @@ def with_default_length(guesses: Sequence[Guess], unplaced: Sequence[str], table
     joined = [out for out in unplaced if tables_of.get(out, main) != main and _length(out)]
     if not joined:
         return list(guesses), list(unplaced)
-    default = joined[0]
+    default = sorted(joined, key=_weak)[0]  # stable: the first strong length word, else the first
     out: list[Guess] = []
     placed = False
     for guess in guesses:

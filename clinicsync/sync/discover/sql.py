@@ -35,6 +35,7 @@ from clinicsync.sync.discover.clock import (
     given_convention,
     settle_clock,
 )
+from clinicsync.sync.discover.dayminutes import day_and_minutes
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
@@ -70,6 +71,7 @@ from clinicsync.sync.discover.sql_reading import (
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 from clinicsync.sync.discover.views import keyed_views, with_views
+from clinicsync.sync.discover.visitzone import clinic_zone
 
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 SAMPLE_ROWS = 50
@@ -458,6 +460,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
+    values = {s.name: s.values for s in samples}
+    guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
+    guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")

@@ -91,7 +91,8 @@ PRACTITIONER_WORDS = frozenset({
     "medecin", "arzt", "arztin", "facultativo", "especialista", "terapeuta", "therapist", "clinician",
     "physician", "prestador", "odontologo", "dentista", "dentist", "staff", "personal", "recurso",
     "resource", "psicologo", "fisio", "fisioterapeuta", "nutricionista", "behandler", "praticien",
-    "profissional", "employee", "empleado", "agenda_de", "consultant", "attending", "dokter"})
+    "profissional", "employee", "empleado", "agenda_de", "consultant", "attending", "dokter",
+    "agent", "specialist"})  # who delivers a booked service in booking tools (LatePoint's agent)
 APPOINTMENT_WORDS = frozenset({
     "cita", "citas", "appointment", "appointments", "appt", "turno", "consulta", "rdv", "rendezvous",
     "termin", "marcacao", "agendamento", "visit", "visita", "booking", "reserva", "event", "evento",
