@@ -214,7 +214,38 @@ def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = (
                              frozenset(c["name"] for c in cols if c.get("nullable", True)))
     tables.update({name: Table(name, {}, [], []) for name in unreflected})  # columns from information_schema
     _add_unreflected(inspector, tables)
+    _type_by_values(inspector, tables)
     return Schema(tables)
+
+
+_UNTYPED = frozenset({"NULL", ""})  # how SQLAlchemy names a SQLite column declared without a type
+_SQLITE_TYPES = {"integer": "INTEGER", "real": "REAL", "text": "TEXT", "blob": "BLOB"}
+TYPE_SAMPLE = 50  # rows whose stored types name an untyped column's type
+
+
+def _type_by_values(inspector: Any, tables: dict[str, Table]) -> None:
+    """SQLite: a column declared without a type (``CREATE TABLE doctors (id INTEGER PRIMARY KEY,
+    name, email)``) takes the type its values are stored as (``typeof()`` over a few rows, when
+    they agree), so the rules that read a column's type (a name is text, a key a whole number)
+    see what it holds; a column whose values disagree, or are all empty, keeps no type."""
+    bind = getattr(inspector, "bind", None)
+    if bind is None or bind.dialect.name != "sqlite":
+        return
+    from sqlalchemy import text
+
+    for name, table in list(tables.items()):
+        untyped = [c for c, t in table.columns.items() if t.upper() in _UNTYPED]
+        if not untyped:
+            continue
+        quote = bind.dialect.identifier_preparer.quote
+        probes = ", ".join(f"typeof({quote(c)})" for c in untyped)
+        rows = bind.execute(text(f"SELECT {probes} FROM {quote(name)} LIMIT {TYPE_SAMPLE}")).all()
+        typed = dict(table.columns)
+        for index, column in enumerate(untyped):
+            kinds = {str(row[index]) for row in rows} - {"null"}
+            if len(kinds) == 1 and (kind := kinds.pop()) in _SQLITE_TYPES:
+                typed[column] = _SQLITE_TYPES[kind]
+        tables[name] = Table(name, typed, table.primary_key, table.references, table.nullable)
 
 
 def _add_unreflected(inspector: Any, tables: dict[str, Table]) -> None:
