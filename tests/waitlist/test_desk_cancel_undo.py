@@ -20,7 +20,7 @@ from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, 
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker
-from tests.waitlist.test_offers import DAY, PHONE, make, waiting_patients
+from tests.waitlist.test_offers import DAY, PHONE, entry, make, waiting_patients
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 
@@ -96,3 +96,23 @@ def test_undoing_a_desk_cancel_of_a_visit_the_patient_declined_leaves_the_offere
     _undo(settings, store, target, cancel, later)
     run_waitlist(settings, store, later + timedelta(minutes=1))
     assert _state(store, target) == ("declined", ["open"], 2)  # the offers still stand
+
+
+def test_cancel_undo_cancel_frees_the_time_again_for_a_patient_who_joined_meanwhile(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The first cancel's slot, offered to nobody, was withdrawn by its Undo; the cancel taken
+    again frees the same time again (the same row, open), and the patient now waiting gets it."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    with store.engine.begin() as connection:
+        connection.execute(delete(WAITLIST_ENTRIES))
+    target = _visit(store)
+    first = _cancel(settings, store, target, DAY)
+    run_waitlist(settings, store, DAY)
+    _undo(settings, store, target, first, DAY + timedelta(minutes=5))
+    run_waitlist(settings, store, DAY + timedelta(minutes=6))
+    entry(store, "W1")
+    _cancel(settings, store, target, DAY + timedelta(minutes=10))
+    again = run_waitlist(settings, store, DAY + timedelta(minutes=11))
+    assert (again["freed"], again["sent"]) == (1, 1)
+    assert _state(store, target) == ("declined", ["open"], 1)
