@@ -201,3 +201,41 @@ def test_a_cancel_undone_after_its_notice_to_the_doctor_failed_tells_the_doctor_
     _undo(settings, store, target, cancel, NOW + timedelta(minutes=2))
     _told(store, settings, tmp_path, NOW + timedelta(minutes=3))
     assert [(r.kind, r.status) for r in _doctor_rows(store)] == [("declined", "failed")]
+
+
+CANCELLED_BY_DESK = "cancelled by the front desk"
+REFUSED = f"{{{DOCTOR}: permanent}}"  # the doctor's mailbox refuses every notice for good
+
+
+def test_a_desk_cancel_after_a_decline_notice_that_failed_tells_the_doctor(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    """The patient's "declined" notice failed, so the doctor never heard the visit is off: it is
+    not their last word, and the desk's cancel of the same visit is news to them (one notice,
+    through the dispatcher, once their mailbox takes mail again)."""
+    refused = reminder_settings(BASE, outcomes=REFUSED)
+    put(store, appointment("A1", START))
+    plan(refused, store, NOW)
+    assert handle_reply(refused, store, "sms", "+12125550101", "NO", "SM1", NOW).outcome == "applied"
+    assert _told(store, refused, tmp_path, NOW) == []
+    with store.engine.connect() as connection:
+        target = int(connection.execute(select(A.c.id)).scalar_one())
+    settings = reminder_settings(BASE)
+    cancel = _desk(settings, store, target, "cancel", NOW + timedelta(minutes=5))
+    assert [(r.kind, r.status, r.key) for r in _doctor_rows(store)][1:] == [
+        ("declined", "pending", f"a{target}:practitioner:declined:desk{cancel}:v1")]
+    assert _told(store, settings, tmp_path, NOW + timedelta(minutes=6)) == [CANCELLED_BY_DESK]
+    assert _told(store, settings, tmp_path, NOW + timedelta(hours=2)) == [CANCELLED_BY_DESK]  # once
+
+
+def test_undoing_a_confirmation_whose_on_again_notice_failed_tells_the_doctor_nothing(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    """The doctor heard "declined"; the "on again" of the phone confirmation failed, so their
+    last word is still "off": the confirmation's undo has nothing to correct."""
+    settings, target = _declined_by_sms(store, reminder_settings)
+    assert _told(store, settings, tmp_path, NOW) == [DECLINED]
+    confirmed = _desk(settings, store, target, "confirmed_by_phone", NOW + timedelta(minutes=1))
+    _told(store, reminder_settings(BASE, outcomes=REFUSED), tmp_path, NOW + timedelta(minutes=2))
+    assert [(r.kind, r.status) for r in _doctor_rows(store)] == [("declined", "sent"), ("confirmation", "failed")]
+    _undo(settings, store, target, confirmed, NOW + timedelta(minutes=3))
+    assert _told(store, settings, tmp_path, NOW + timedelta(minutes=4)) == [DECLINED]
+    assert [(r.kind, r.status) for r in _doctor_rows(store)] == [("declined", "sent"), ("confirmation", "failed")]

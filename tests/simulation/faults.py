@@ -79,6 +79,12 @@ class Fault(StrEnum):
     # source moved or cancelled that visit at the same tick (refused as changed). The oracle
     # works out each action's fate and its messages, and the driver compares the visit's record.
     DESK = "desk"
+    # The waiting list (tests/simulation/waitlist_actors.py): a few patients wait for the CSV
+    # source's slots; at every tick the waitlist stage offers freed slots (a source's cancel or
+    # delete, a patient's or the desk's cancel), patients take offers, the booking stage runs and
+    # the desk answers its waitlist tasks (Booked by hand, sometimes undone at once and booked
+    # again later). The waitlist oracle checks every offer and "taken" notice that went out.
+    WAITLIST = "waitlist"
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both). FALL_BACK_NIGHT adds the
     # night of the October one: ticks and changes at night, which the working days never have.
@@ -110,13 +116,17 @@ COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fa
                                  Fault.KILLED_CALENDAR_WRITE, Fault.PATIENT_REPLIES,
                                  Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES,
                                  Fault.PROVIDER_DOWN, Fault.LATE_COMMIT, Fault.PROVIDER_THROTTLED,
-                                 Fault.SOURCE_DOWN, Fault.FORGETFUL, Fault.OVERLAPPING_SYNC, Fault.DESK)
+                                 Fault.SOURCE_DOWN, Fault.FORGETFUL, Fault.OVERLAPPING_SYNC, Fault.DESK,
+                                 Fault.WAITLIST)
 # FORGETFUL is in: it draws its events after every other fault's, so the others' runs stay as
 # they were, and a month shows nothing forgotten yet (the soak's year does).
 # OVERLAPPING_SYNC is in: drawn after FORGETFUL, at a tick no other fault uses (nor the tick
 # after one), it adds one cancellation and a second run at that tick; the others' draws stay.
 # DESK is in: its actors draw from a stream of their own, after every other fault, so the other
 # draws stay as they were.
+# WAITLIST is in: the scenario draws nothing for it (its entries and actors have streams of their
+# own); its stage runs only at the ticks that may have freed a slot or have an offer out, which
+# keeps twelve days at about half a second more.
 # DISPATCH_LONG_DOWN stays out: it is DISPATCH_DOWN's outage made two days long (one `down` each run).
 # FALL_BACK_NIGHT combines with all of these but stays out of the set: it moves the start of a
 # run that has no October night (a month from March) to three days before it, a run of another

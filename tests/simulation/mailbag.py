@@ -9,6 +9,7 @@ appointment id)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -23,6 +24,7 @@ from clinicsync.sync.store.store import Store
 from tests.simulation.scenario import Scenario, scenario_source
 
 A = Appointment.__table__  # type: ignore[attr-defined]
+WAITLIST_KEY = re.compile(r"waitlist[:_](offer|taken)[:_](\d+)")  # the key, or its file name (_safe)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ class Mailbag:
         for key, address in fresh:
             row = rows.get(key) or safe.get(key)
             person = self.people.get(address, f"?{address}")
-            if row is None:
+            waitlist = WAITLIST_KEY.fullmatch(key)
+            if waitlist is not None:  # an offer, or a "just been taken" notice: the offer's id
+                out.append(Identity(person, f"offer/{waitlist[2]}", f"waitlist {waitlist[1]}", ""))
+            elif row is None:
                 out.append(Identity(person, "?", f"unknown key {key}", ""))
             elif row.kind == "agenda":
                 out.append(Identity(person, f"{scenario_source(row.connector)}/{row.offset}", "agenda", ""))

@@ -252,8 +252,12 @@ class Visit:
 
 
 class Oracle:
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, given_away: dict[tuple[str, datetime], datetime] | None = None) -> None:
         self.s = scenario
+        # WAITLIST: (external id, start) of a freed time -> when the waiting list first gave it
+        # away (an offer sent, or the slot taken): a desk cancel of it is no longer undone then.
+        # The waitlist oracle (waitlist_messages.py) checks each of those offers on its own.
+        self.given_away = given_away or {}
         self.visits: dict[tuple[str, str], Visit] = {}
         self.agendas: dict[tuple[str, str, date], datetime] = {}  # pending: (source, doctor, day) -> due
         self.agenda_retries: dict[tuple[str, str, date], tuple[datetime, int]] = {}  # -> (retry at, attempts)
@@ -534,6 +538,9 @@ class Oracle:
     def _desk_undo(self, key: tuple[str, str], visit: Visit, last: tuple[str, str | None, Pending | None,
                    list[Pending]], now: datetime) -> None:
         step, prior, notice, dropped = last
+        away = self.given_away.get((key[1], visit.version.start))
+        if step == "cancel" and prior != "decline" and away is not None and away <= now:
+            return  # the time went out to a waiting patient: the page offers no Undo, the cancel stands
         visit.desk[-1][1] = visit.story[-1][3] = True
         if step not in DESK_ANSWERS:
             return

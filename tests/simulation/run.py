@@ -7,6 +7,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import structlog
@@ -40,6 +41,10 @@ from tests.simulation.scenario import (
     killed_delivery,
 )
 from tests.simulation.verdict import Verdict, judge
+from tests.simulation.waitlist import SETTINGS_YAML as WAITLIST_SETTINGS
+from tests.simulation.waitlist import given_away, judge_waitlist, read_rows
+from tests.simulation.waitlist_actors import WaitlistActors
+from tests.simulation.waitlist_messages import judge_messages
 
 FORGETFUL_DAYS = KEPT.days  # store.patient_data_days under FORGETFUL (its minimum)
 STUCK_AFTER = timedelta(hours=1)  # a run still "running" this long after it began was cut off
@@ -83,7 +88,9 @@ class Driver:
         self.pm_db = self.folders.pm_db  # where the practice writes its rows (its real file)
         self.problems: list[tuple[datetime, str]] = []  # the driver's own findings (stalls not shown)
         self.last_sync: datetime | None = None
+        self.waitlist_rows: dict[str, list[Any]] = {}  # WAITLIST: the rows the waitlist oracle read
         self.desk = DeskActors(scenario) if Fault.DESK in scenario.faults else None
+        self.waitlist = WaitlistActors(scenario) if Fault.WAITLIST in scenario.faults else None
 
     def write_settings(self, offsets: list[str]) -> None:
         self.offsets = offsets
@@ -92,7 +99,8 @@ class Driver:
                                                               archive=Fault.KEPT_EXPORTS not in self.s.faults,
                                                               patient_data_days=FORGETFUL_DAYS
                                                               if Fault.FORGETFUL in self.s.faults else None,
-                                                              front=self.front_name))
+                                                              front=self.front_name)
+                                         + (WAITLIST_SETTINGS if Fault.WAITLIST in self.s.faults else ""))
 
     def restart(self, cwd: Path | None = None) -> Worker:
         """A new process; the second dispatcher restarts too (all workers must read the same
@@ -149,6 +157,9 @@ class Driver:
             retry: list[Delivery] = []
             for now in ticks:
                 clock.move_to(now)
+                # WAITLIST: the tick may free a slot (a sync, a push, a reply, a desk step)
+                stirred = now in syncs or now in replies or any(d.at == now for d in s.deliveries) or (
+                    self.desk is not None and (now in self.desk.acts or now in self.desk.later))
                 if self.desk is not None:
                     self.desk.draw_pages(worker.store, now)
                 if s.settings_change_at == now:
@@ -204,9 +215,18 @@ class Driver:
                             contextlib.nullcontext():
                         self.remind(worker, now)
                     self.mailbag.collect(worker.store, now)
+                if self.waitlist is not None:
+                    self.waitlist.tick(worker, now, self.mailbag, stirred or bool(retry), now in syncs)
                 self.after_tick(worker, now)
             stuck = self.stuck_runs(worker.store, ticks[-1])
-            oracle = Oracle(s)
+            if self.waitlist is not None:
+                self.waitlist_rows = read_rows(worker.store)
+                self.problems += judge_messages(self.mailbag.sent, self.waitlist_rows, self.waitlist.happened)
+                self.problems += self.waitlist.check_history(worker.store, self.waitlist_rows, ticks[-1])
+                offers = judge_waitlist(s, self.waitlist.entries, self.waitlist_rows)  # every expected slot offered
+                self.problems += [(ticks[-1], f"waitlist: {p}") for p in offers.problems]
+                self.notes.append(self.waitlist.notes(self.mailbag.sent))
+            oracle = Oracle(s, given_away(self.waitlist_rows))
             expected = oracle.run()
             if self.desk is not None:
                 self.desk.check(worker.store, oracle.desk_record(), ticks[-1])

@@ -1,15 +1,19 @@
-"""The clinic simulation with waitlist entries (issue 33): every offer checked by the waitlist
-oracle (tests/simulation/waitlist.py), and the oracle's own checks: each rule catches what
-breaks it."""
+"""The clinic simulation with waitlist entries and the waiting list's actors (the stage, patients
+taking offers, the desk booking by hand and undoing): every offer checked by the waitlist
+oracles (tests/simulation/waitlist.py, waitlist_messages.py), and the oracles' own checks:
+each rule catches what breaks it."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.simulation.mailbag import Identity, Sent
 from tests.simulation.scenario import TZ, generate, local
 from tests.simulation.waitlist import LEAD_TIME, entries_for, expected_slots, judge_waitlist
+from tests.simulation.waitlist_actors import Happened
+from tests.simulation.waitlist_messages import judge_messages
 from tests.simulation.waitlist_run import simulate_waitlist
 
 SEED, DAYS = 7, 8
@@ -20,9 +24,10 @@ def test_a_week_with_waitlist_entries_every_offer_checked(tmp_path: Path) -> Non
     reminders, waitlist = simulate_waitlist(scenario, f"sqlite:///{tmp_path / 'store.db'}", tmp_path)
     assert waitlist.ok, waitlist.report()
     assert waitlist.expected_slots > 0, waitlist.report()  # the week freed slots someone waited for
-    # the reminders are unchanged by the waitlist; the offers themselves are the oracle's above
-    # (the message oracle knows no offer, so each shows there as an extra "waitlist:offer:N")
-    assert not [p for p in reminders.problems if " waitlist:offer:" not in p[1]], reminders.report()
+    # the reminders unchanged by the waitlist, and every offer message as waitlist_messages.py wants it
+    assert reminders.ok, reminders.report()
+    [steps] = [n for n in reminders.notes if n.startswith("waitlist:")]
+    assert "book booked" in steps and "offers taken" in steps and "waitlist offer" in steps, steps
 
 
 # -- the oracle itself: each rule catches what breaks it --------------------------------------
@@ -81,3 +86,68 @@ def test_the_oracle_refuses_twice_quiet_hours_late_offers_and_two_winners() -> N
     assert "inside the lead time" in " ".join(judge_waitlist(scenario, entries, rows).problems)
     slot.update(booking_status="written")
     assert "booked but not taken" in " ".join(judge_waitlist(scenario, entries, rows).problems)
+
+
+# -- the oracle of the waitlist's messages: each rule catches what breaks it ------------------
+def _bag() -> tuple[list[Sent], dict[str, Any], Happened]:
+    """Slot 1 (D1's, freed by P9) offered to P1 (priority 2) and P2 (priority 1) in one batch;
+    P2 took it at 12:00 and P1 was told at the next cycle. Every message as it must be."""
+    freed, at = datetime(2027, 3, 15, 9, tzinfo=UTC), datetime(2027, 3, 15, 10, tzinfo=UTC)
+    rows: dict[str, Any] = {
+        "slots": [{"id": 1, "external_id": "F00001", "start_utc": freed + timedelta(days=3), "freed_at": freed,
+                   "practitioner_ref": "D1", "freed_patient": "P9", "taken_offer_id": 12,
+                   "taken_at": at + timedelta(hours=2), "appointment_id": 5}],
+        "entries": [{"id": n, "external_id": f"WL{n}", "patient_ref": f"P{n}", "practitioner_ref": None,
+                     "priority": 3 - n, "waiting_since": freed - timedelta(days=n), "status": "waiting"}
+                    for n in (1, 2, 3)],
+        "offers": [{"id": 10 + n, "slot_id": 1, "entry_id": n, "rank": n, "created_at": at, "sent_at": at,
+                    "status": "accepted" if n == 2 else "expired"} for n in (1, 2)]}
+    sent = [Sent(Identity("P1", "offer/11", "waitlist offer", ""), at),
+            Sent(Identity("P2", "offer/12", "waitlist offer", ""), at),
+            Sent(Identity("P1", "offer/11", "waitlist taken", ""), at + timedelta(hours=3))]
+    return sent, rows, Happened(won={1: at + timedelta(hours=2)})
+
+
+def _found(sent: list[Sent], rows: dict[str, Any], happened: Happened) -> str:
+    return " | ".join(text for _, text in judge_messages(sent, rows, happened))
+
+
+def test_the_message_oracle_passes_the_messages_as_they_must_be() -> None:
+    assert _found(*_bag()) == ""
+
+
+def test_the_message_oracle_sees_the_wrong_person_twice_after_taken_and_a_lost_offer() -> None:
+    sent, rows, happened = _bag()
+    later = happened.won[1] + timedelta(hours=1)
+    wrong = [Sent(Identity("P3", "offer/11", "waitlist offer", ""), sent[0].at), *sent[1:]]
+    assert "reached P3, its entry is P1's" in _found(wrong, rows, happened)
+    assert "sent 2 times" in _found([*sent, sent[0]], rows, happened)
+    rows["offers"].append({"id": 13, "slot_id": 1, "entry_id": 3, "rank": 3, "created_at": later, "sent_at": later,
+                           "status": "sent"})
+    found = _found([*sent, Sent(Identity("P3", "offer/13", "waitlist offer", ""), later)], rows, happened)
+    assert "offered to P3 after it was taken" in found
+    assert "recorded as sent, and nobody got it" in _found(sent, rows, happened)  # offer 13's message lost
+    rows["offers"].pop()
+    twice = {"id": 14, "slot_id": 1, "entry_id": 1, "rank": 3, "created_at": later, "sent_at": later, "status": "sent"}
+    rows["offers"].append(twice)
+    assert "offered 2 times to P1" in _found([*sent, Sent(Identity("P1", "offer/14", "waitlist offer", ""), later)],
+                                             rows, happened)
+
+
+def test_the_message_oracle_sees_a_misfit_the_winner_offered_again_a_bad_rank_and_a_wrong_notice() -> None:
+    sent, rows, happened = _bag()
+    rows["slots"][0]["freed_patient"] = "P1"
+    assert "whose entry does not fit it" in _found(sent, rows, happened)
+    sent, rows, happened = _bag()
+    rows["slots"].append({**rows["slots"][0], "id": 2, "external_id": "F00002", "taken_offer_id": None})
+    later = happened.won[1] + timedelta(hours=1)
+    rows["offers"].append({"id": 20, "slot_id": 2, "entry_id": 2, "rank": 1, "created_at": later, "sent_at": later,
+                           "status": "sent"})
+    assert "P2, who took a slot" in _found([*sent, Sent(Identity("P2", "offer/20", "waitlist offer", ""), later)],
+                                           rows, happened)
+    sent, rows, happened = _bag()
+    rows["offers"][0]["rank"], rows["offers"][1]["rank"] = 2, 1
+    assert "out of the ranking's order" in _found(sent, rows, happened)
+    sent, rows, happened = _bag()
+    winner_told = [*sent, Sent(Identity("P2", "offer/12", "waitlist taken", ""), sent[-1].at)]
+    assert "'just been taken' for offer 12" in _found(winner_told, rows, happened)

@@ -189,7 +189,22 @@ def read_rows(store: Store) -> dict[str, list[Any]]:
     a = Appointment.__table__  # type: ignore[attr-defined]
     with store.engine.connect() as connection:
         slots = [dict(r._mapping) for r in connection.execute(
-            select(FREED_SLOTS, a.c.external_id).join(a, a.c.id == FREED_SLOTS.c.appointment_id))]
+            select(FREED_SLOTS, a.c.external_id, a.c.patient_ref.label("freed_patient"))
+            .join(a, a.c.id == FREED_SLOTS.c.appointment_id))]
         offers = [dict(r._mapping) for r in connection.execute(select(WAITLIST_OFFERS))]
         entries = [dict(r._mapping) for r in connection.execute(select(WAITLIST_ENTRIES))]
     return {"slots": slots, "offers": offers, "entries": entries}
+
+
+def given_away(rows: dict[str, list[Any]]) -> dict[tuple[str, datetime], datetime]:
+    """(external id, start) of each freed time -> when it first went out to a waiting patient
+    (an offer sent) or was taken: what the desk oracle needs of the waiting list (a cancel whose
+    time was given away is not undone)."""
+    out: dict[tuple[str, datetime], datetime] = {}
+    slots = {s["id"]: s for s in rows.get("slots", [])}
+    moments = [(o["slot_id"], o["sent_at"]) for o in rows.get("offers", []) if o["sent_at"] is not None]
+    moments += [(s["id"], s["taken_at"]) for s in slots.values() if s["taken_at"] is not None]
+    for slot_id, at in moments:
+        key = (slots[slot_id]["external_id"], slots[slot_id]["start_utc"])
+        out[key] = min(at, out.get(key, at))
+    return out

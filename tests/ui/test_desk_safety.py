@@ -25,7 +25,7 @@ from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
-from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import queries
 from tests.ui.seed import NOW
@@ -319,10 +319,16 @@ async def test_a_cancel_whose_slot_went_to_the_waiting_list_is_not_undone(desk: 
         "csrf": csrf_of(page), "action": "cancel", "reason": "patient_asked", "seen": seen_in(page, target)})
     after = (await client.get(done.headers["location"], headers=DESK)).text
     with store.engine.begin() as connection:  # the waitlist stage freed the time and offered it meanwhile
-        connection.execute(insert(FREED_SLOTS).values(
+        slot = connection.execute(insert(FREED_SLOTS).values(
             appointment_id=target, appointment_version=1, connector="csv", practitioner_ref="D2",
             start_utc=datetime(2026, 11, 19, 16, tzinfo=UTC), end_utc=datetime(2026, 11, 19, 16, 30, tzinfo=UTC),
-            timezone="America/New_York", freed_by="desk", freed_at=NOW, status="open"))
+            timezone="America/New_York", freed_by="desk", freed_at=NOW, status="open")).inserted_primary_key
+        entry = connection.execute(insert(WAITLIST_ENTRIES).values(
+            connector="csv", external_id="wl-1", patient_ref="P9", timezone="America/New_York", priority=0,
+            waiting_since=NOW, status="waiting", content_hash="x", updated_at=NOW)).inserted_primary_key
+        assert slot is not None and entry is not None
+        connection.execute(insert(WAITLIST_OFFERS).values(slot_id=slot[0], entry_id=entry[0], rank=1, status="sent",
+                                                          created_at=NOW, sent_at=NOW))
     action = re.search(r'action="(/ui/desk-actions/\d+/undo)"', after)
     assert action
     refused = await client.post(action.group(1), headers=DESK, data={

@@ -43,7 +43,7 @@ from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
-from clinicsync.sync.store.model.waitlist import FREED_SLOTS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 
 A = table_of(Appointment)
@@ -271,15 +271,28 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
                           "record what happened instead.")
         if any(a.id > target.id and a.undone_at is None for a in actions):
             raise Refused("A later action was recorded on this visit: undo that one first.")
-        if target.action == "cancel" and connection.execute(select(FREED_SLOTS.c.id).where(
-                FREED_SLOTS.c.appointment_id == appointment.id,
-                FREED_SLOTS.c.appointment_version == target.version)).first() is not None:
+        if _time_given_away(connection, target):
             raise Refused("The waiting list already has this time (offered or taken): the cancel stands. "
                           "Book the patient again at the source if they still need a visit.")
         connection.execute(update(DK).where(DK.c.id == target.id).values(undone_at=now, undone_by=user[:64]))
         if target.action in ANSWERS:
             _restore_answer(connection, settings, appointment, target, now)
     return int(target.appointment_id)
+
+
+def _time_given_away(connection: Connection, target: Any) -> bool:
+    """Whether undoing the desk's cancel ``target`` would take back a time the waiting list gave
+    away: a slot freed on its version that went out to a patient (an offer sent) or was taken.
+    A slot freed and offered to nobody yet is no promise (the waitlist withdraws it once the visit
+    holds its time again); nor is one whose cancel only put back the patient's own decline, which
+    keeps the time free."""
+    if target.action != "cancel" or target.prior_answer == "declined":
+        return False
+    offered = select(WAITLIST_OFFERS.c.id).where(WAITLIST_OFFERS.c.slot_id == FREED_SLOTS.c.id,
+                                                 WAITLIST_OFFERS.c.sent_at.is_not(None)).exists()
+    return connection.execute(select(FREED_SLOTS.c.id).where(
+        FREED_SLOTS.c.appointment_id == target.appointment_id, FREED_SLOTS.c.appointment_version == target.version,
+        (FREED_SLOTS.c.status == "taken") | offered).limit(1)).first() is not None
 
 
 def _restore_answer(connection: Connection, settings: Settings, appointment: Any, target: Any, now: datetime) -> None:
@@ -332,6 +345,9 @@ def undo_offer(store: Store, action_id: int, now: datetime) -> dict[str, Any] | 
     latest = undoable(actions_of(store, target.appointment_id), now)
     if latest is None or latest.id != target.id:
         return None
+    with store.engine.connect() as connection:
+        if _time_given_away(connection, target):  # the undo would be refused: not offered
+            return None
     seen = seen_of(store, [target.appointment_id]).get(target.appointment_id)
     visit = visit_named(store, target.appointment_id)
     if seen is None or visit is None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from clinicsync.common.vocabulary import ReminderStatus
-from clinicsync.sync.reminders.answers import doctors_last_word, plan_doctor_notice
+from clinicsync.sync.reminders.answers import HEARD, doctors_last_word, plan_doctor_notice
 from clinicsync.sync.reminders.doctor_values import ON_AGAIN_NOTES
 from clinicsync.sync.reminders.planned_rows import reminder_key
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
@@ -25,10 +25,6 @@ from clinicsync.sync.store.model.reminders import REMINDERS
 DK, RM = DESK_ACTIONS, REMINDERS
 CONFIRMED_BY_PHONE = "the patient confirmed by phone"  # the reason of the "declined" notice a confirmation withdrew
 CONFIRMATION_UNDONE = "the desk undid its confirmation"
-# A "declined" notice the doctor may have heard: handed over to the mail provider (sent,
-# delivered), or in its hands right now (sending). One that failed, was skipped or is of
-# unknown outcome never told them the visit was off, so no "on again" follows it.
-HEARD = frozenset({ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.SENDING})
 
 
 def on_again_key(appointment: Any, action_id: int) -> str:
@@ -57,8 +53,6 @@ def tell_doctor_confirmed(connection: Connection, appointment: Any, action_id: i
         _withdraw(connection, last.id, CONFIRMED_BY_PHONE, now)  # a confirmation cancels no patient's message:
         connection.execute(update(DK).where(DK.c.id == action_id).values(cancelled_reminders=str(last.id)))
         return
-    if last.status not in HEARD:
-        return
     plan_doctor_notice(connection, appointment, "confirmation", on_again_key(appointment, action_id),
                        ON_AGAIN_NOTES["phone"], now)
 
@@ -81,6 +75,8 @@ def confirmation_undone(connection: Connection, appointment: Any, target: Any, n
     if told.status == ReminderStatus.PENDING:
         _withdraw(connection, told.id, CONFIRMATION_UNDONE, now)
         return
+    if told.status not in HEARD:  # it failed or was skipped: the decline they heard still stands
+        return
     plan_doctor_notice(connection, appointment, "declined",
           reminder_key(appointment.id, "practitioner", "declined", f"undo{target.id}", appointment.version), None, now)
 
@@ -97,8 +93,6 @@ def cancel_undone(connection: Connection, appointment: Any, target: Any, now: da
         return
     if last.status == ReminderStatus.PENDING:
         _withdraw(connection, last.id, "the desk undid its cancel", now)
-        return
-    if last.status not in HEARD:
         return
     plan_doctor_notice(connection, appointment, "confirmation",
           reminder_key(appointment.id, "practitioner", "confirmation", f"undo{target.id}", appointment.version),

@@ -71,12 +71,22 @@ def declined_notice_key(appointment: Any, desk_action: int | None) -> str:
                         f"desk{desk_action}" if desk_action is not None else None, appointment.version)
 
 
+# A doctor's notice that told them: handed over to the mail provider (sent, delivered), or in
+# its hands right now (sending). One that failed, was skipped or is of unknown outcome told them
+# nothing, so it is neither their last word nor something to answer with "on again".
+HEARD = frozenset({ReminderStatus.SENT, ReminderStatus.DELIVERED, ReminderStatus.SENDING})
+TOLD_OR_DUE = HEARD | {ReminderStatus.PENDING}
+
+
 def doctors_last_word(connection: Connection, appointment: Any) -> Any | None:
-    """The doctor's last notice standing on this version of the visit (``declined`` or a
-    "booked" ``confirmation``, not withdrawn): what the doctor was, or is about to be, told."""
+    """The doctor's last notice on this version of the visit (``declined`` or a "booked"
+    ``confirmation``) that told them (HEARD) or is about to (pending): what the doctor was, or
+    is about to be, told. A notice that failed or was skipped is no word of theirs: a later
+    decline or cancel after it is news to the doctor and is planned."""
     return connection.execute(select(R.c.id, R.c.kind, R.c.status, R.c.key).where(
         R.c.appointment_id == appointment.id, R.c.recipient == "practitioner", R.c.version == appointment.version,
-        R.c.kind.in_(("declined", "confirmation")), R.c.status != "cancelled").order_by(R.c.id.desc()).limit(1)).first()
+        R.c.kind.in_(("declined", "confirmation")), R.c.status.in_(TOLD_OR_DUE)
+    ).order_by(R.c.id.desc()).limit(1)).first()
 
 
 def _notify_practitioner(connection: Connection, appointment: Any, now: datetime, desk_action: int | None,
@@ -84,7 +94,8 @@ def _notify_practitioner(connection: Connection, appointment: Any, now: datetime
     """A `declined` notice to the doctor, sent by the reminders dispatcher like any other, so
     that the doctor's last word on this version of the visit is that it is off. An "on again"
     notice still unsent (of an undone cancel, or of a phone confirmation) is withdrawn (the
-    doctor hears only the final state); nothing new is planned when the last notice standing already says declined
+    doctor hears only the final state); nothing new is planned when the doctor's last word
+    (doctors_last_word: told or due, never one that failed or was skipped) already says declined
     (a desk cancel after the patient's own decline, or after an undo whose "booked again" was
     withdrawn before it went). ``note`` records a desk's cancel (doctor_values.desk_note)."""
     mine = (R.c.appointment_id == appointment.id, R.c.recipient == "practitioner", R.c.version == appointment.version)

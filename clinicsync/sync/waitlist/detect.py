@@ -11,6 +11,8 @@ by itself. Three ways an appointment is cancelled, three readers, one row per fr
 A slot is inserted only while its start is further ahead than ``waitlist.lead_time``, once per
 (appointment, version) (the table's unique key) and once per freed time: the source's own
 cancel that follows a patient's "cancel" (the write-back) frees no second slot for the same time.
+A slot withdrawn because its visit held the time again (the desk undid its cancel before anyone
+was offered it) is opened again, the same row, when the visit is cancelled again.
 
 An open slot closes when its start comes within the lead time (``expired``), when its own
 appointment holds the time again (``withdrawn``: un-cancelled, the patient confirmed again, or
@@ -90,6 +92,11 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
         S.c.status != "withdrawn").limit(1)).first()
     if already is not None:
         return
+    if connection.execute(update(S).where(  # freed before, withdrawn by an undo, freed again: the same row
+            S.c.appointment_id == appointment.id, S.c.appointment_version == appointment.version,
+            S.c.status == "withdrawn").values(status="open", freed_by=freed_by, freed_at=now, closed_at=None)).rowcount:
+        report.freed += 1
+        return
     report.freed += inserted(connection, S, insert_ignoring_duplicates(connection, S).values(
         appointment_id=appointment.id, appointment_version=appointment.version, connector=appointment.connector,
         practitioner_ref=appointment.practitioner_ref, location_ref=appointment.location_ref,
@@ -121,8 +128,8 @@ def from_events(connection: Connection, now: datetime, lead: timedelta, report: 
 def from_answers(connection: Connection, now: datetime, lead: timedelta, report: DetectReport) -> None:
     """Patients' cancels (participation ``declined``) and the desk's, on appointments the source
     still lists as active and still far enough ahead, not freed yet for their version."""
-    not_freed = ~select(S.c.id).where(S.c.appointment_id == A.c.id,
-                                      S.c.appointment_version == A.c.version).exists()
+    not_freed = ~select(S.c.id).where(S.c.appointment_id == A.c.id, S.c.appointment_version == A.c.version,
+                                      S.c.status != "withdrawn").exists()
     ahead = and_(A.c.start_utc > now + lead, A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES), not_freed)
     for row in connection.execute(select(A).where(ahead, A.c.participation == "declined")).all():
         _free(connection, row, "patient", now, lead, report)

@@ -1,0 +1,118 @@
+"""The desk's cancel and the waiting list: its Undo is refused, and not offered on the
+"Recorded" line, only when the time went out to a waiting patient (an offer sent, or the slot
+taken). A slot freed and offered to nobody is no promise: the cancel is undone and the next
+waitlist cycle withdraws the slot. A cancel that put back the patient's own decline is undone
+even when the time was offered: the decline keeps it free. Through the real desk actions and
+the real waitlist stage, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from clinicsync.sync.desk.actions import Refused, record_action, seen_of, undo_action, undo_offer
+from clinicsync.sync.responses.record import handle_reply
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.waitlist.stage import run_waitlist
+from tests.sync.reminders.conftest import SettingsMaker
+from tests.waitlist.test_offers import DAY, PHONE, entry, make, waiting_patients
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+
+
+def _visit(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(select(A.c.id).where(A.c.external_id == "A1")).scalar_one())
+
+
+def _cancel(settings: Any, store: Store, target: int, at: Any) -> int:
+    done = record_action(settings, store, target, "cancel", "desk1", "front_desk", at,
+                         seen=seen_of(store, [target])[target].digest, reason="patient_asked")
+    assert done is not None
+    return int(done["id"])
+
+
+def _undo(settings: Any, store: Store, target: int, action: int, at: Any) -> None:
+    undo_action(settings, store, action, "desk1", at, seen_of(store, [target])[target].digest)
+
+
+def _state(store: Store, target: int) -> tuple[Any, list[str], int]:
+    """The visit's answer, its freed slots' statuses and the offers sent."""
+    with store.engine.connect() as connection:
+        answer = connection.execute(select(A.c.participation).where(A.c.id == target)).scalar()
+        slots = list(connection.execute(select(FREED_SLOTS.c.status).order_by(FREED_SLOTS.c.id)).scalars())
+        sent = len(connection.execute(select(WAITLIST_OFFERS.c.id).where(WAITLIST_OFFERS.c.sent_at.is_not(None))).all())
+    return answer, slots, sent
+
+
+def test_a_cancel_whose_time_went_out_to_the_waiting_list_offers_no_undo_and_refuses_one(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    target = _visit(store)
+    cancel = _cancel(settings, store, target, DAY)
+    assert run_waitlist(settings, store, DAY)["sent"] == 2  # freed by the desk's cancel and offered
+    later = DAY + timedelta(minutes=5)
+    assert undo_offer(store, cancel, later) is None  # no Undo on the "Recorded" line
+    with pytest.raises(Refused, match="waiting list already has this time"):
+        _undo(settings, store, target, cancel, later)
+    assert _state(store, target) == ("declined", ["open"], 2)
+
+
+def test_a_cancel_whose_freed_time_nobody_was_offered_is_undone_and_the_slot_withdrawn(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    with store.engine.begin() as connection:  # nobody waits: the time is freed and offered to no one
+        connection.execute(delete(WAITLIST_ENTRIES))
+    target = _visit(store)
+    cancel = _cancel(settings, store, target, DAY)
+    assert run_waitlist(settings, store, DAY)["freed"] == 1
+    later = DAY + timedelta(minutes=5)
+    assert undo_offer(store, cancel, later) is not None
+    _undo(settings, store, target, cancel, later)
+    assert run_waitlist(settings, store, later + timedelta(minutes=1))["withdrawn"] == 1
+    assert _state(store, target) == (None, ["withdrawn"], 0)
+
+
+def test_undoing_a_desk_cancel_of_a_visit_the_patient_declined_leaves_the_offered_time_free(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The patient cancelled by SMS, the waiting list offered the time, then the desk recorded
+    the cancel too: its Undo puts back the patient's decline, which keeps the time free, so it
+    takes nothing from the patients holding offers."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    target = _visit(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY - timedelta(hours=1))
+    assert run_waitlist(settings, store, DAY)["sent"] == 2
+    cancel = _cancel(settings, store, target, DAY + timedelta(minutes=1))
+    later = DAY + timedelta(minutes=5)
+    assert undo_offer(store, cancel, later) is not None
+    _undo(settings, store, target, cancel, later)
+    run_waitlist(settings, store, later + timedelta(minutes=1))
+    assert _state(store, target) == ("declined", ["open"], 2)  # the offers still stand
+
+
+def test_cancel_undo_cancel_frees_the_time_again_for_a_patient_who_joined_meanwhile(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The first cancel's slot, offered to nobody, was withdrawn by its Undo; the cancel taken
+    again frees the same time again (the same row, open), and the patient now waiting gets it."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    with store.engine.begin() as connection:
+        connection.execute(delete(WAITLIST_ENTRIES))
+    target = _visit(store)
+    first = _cancel(settings, store, target, DAY)
+    run_waitlist(settings, store, DAY)
+    _undo(settings, store, target, first, DAY + timedelta(minutes=5))
+    run_waitlist(settings, store, DAY + timedelta(minutes=6))
+    entry(store, "W1")
+    _cancel(settings, store, target, DAY + timedelta(minutes=10))
+    again = run_waitlist(settings, store, DAY + timedelta(minutes=11))
+    assert (again["freed"], again["sent"]) == (1, 1)
+    assert _state(store, target) == ("declined", ["open"], 1)
