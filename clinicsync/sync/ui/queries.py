@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import and_, func, or_, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
@@ -29,7 +29,7 @@ from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.store.model.reminders import STATUSES as REMINDER_STATUSES
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import delivery_notifiers
+from clinicsync.sync.store.tables import delivery_notifiers, of_sources
 from clinicsync.sync.ui.mask import initials, is_contact_detail, mask_email, mask_phone, mask_text, phone_display
 
 A = table_of(Appointment).c
@@ -72,12 +72,6 @@ def _delivered_ids(connection: Any, reminder_ids: list[int]) -> set[int]:
 
 
 # --- health -----------------------------------------------------------------------------------
-
-def of_sources(column: Any, sources: Collection[str] | None) -> ColumnElement[bool]:
-    """A query's filter to the sources a site-scoped user sees (sync/ui/scope.py);
-    ``None``: every source, and the query is unchanged."""
-    return true() if sources is None else column.in_(sorted(sources))
-
 
 def connectors_health(store: Store, now: datetime | None = None,
                       named: Collection[str] | None = None) -> list[dict[str, Any]]:
