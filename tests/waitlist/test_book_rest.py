@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -95,3 +96,28 @@ def test_a_refusal_is_not_retried(settings: Settings, store: Store, sleeps: list
         assert run_booking(settings, store, NOW)["failed"] == 1
         assert route.call_count == 1
     assert slot_row(store, seeded.slot_id).booking_error == "connector site: waitlist callback answered HTTP 409"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_patient_waiting_at_another_source_is_booked_where_known_else_the_desk_books_them(
+        settings: Settings, store: Store, sleeps: list[float]) -> None:
+    """The entry came from another source (its patient is that source's): the slot's source is
+    written when it knows the patient by the same id; when it does not, the desk books it."""
+    from sqlalchemy import delete
+
+    from clinicsync.sync.store.tables import PATIENTS
+
+    known = seed(store, "site", entry_connector="office")
+    unknown = seed(store, "site", entry_connector="office", patient_ref="p3", entry_external_id="wl-2",
+                   start=NOW + timedelta(days=3))
+    with store.engine.begin() as connection:
+        connection.execute(delete(PATIENTS).where(PATIENTS.c.connector == "site", PATIENTS.c.external_id == "p3"))
+    with respx.mock() as router:
+        route = router.post(HOOK).mock(return_value=httpx.Response(201, json={"id": "bk-80"}))
+        report = run_booking(settings, store, NOW)
+    assert (report["written"], report["desk_task"], report["set_aside"]) == (1, 1, 0), report
+    assert route.call_count == 1 and json.loads(route.calls.last.request.content)["patient_id"] == "p2"
+    assert slot_row(store, known.slot_id).booking_status == "written"
+    unbooked = slot_row(store, unknown.slot_id)
+    assert (unbooked.booking_status, unbooked.booking_error) == (
+        "desk_task", "the waiting patient is not a patient of site yet: book it by hand")

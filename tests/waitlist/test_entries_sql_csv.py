@@ -180,3 +180,37 @@ def test_a_failing_waitlist_source_fails_the_stage_by_name(drop_dir: Path, write
     stage = report.extras["waitlist_sources"]
     assert stage["error"] == "wl: connector wl: waitlist_of names no connector ('nowhere')"
     assert report.failed
+
+
+def test_a_value_error_from_a_bug_is_a_crash_with_its_traceback_not_a_setting_to_fix(
+        drop_dir: Path, tmp_path: Path, write_settings: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare ValueError while a waiting list is read is a bug: filed as an internal error with
+    its whole traceback in the log, never as the source's failure the admin is told to fix."""
+    from structlog.testing import capture_logs
+
+    from clinicsync.connectors.csv_drop import CsvDropConnector
+
+    def fetch(self: CsvDropConnector, cursor: Any) -> Any:
+        raise ValueError("a bug in the reading")
+        yield from ()
+
+    monkeypatch.setattr(CsvDropConnector, "fetch", fetch)
+    (tmp_path / "appointments").mkdir()
+    settings = load_settings(write_settings(f"""
+        - name: office
+          kind: csv
+          mapping: csv_default
+          drop_dir: {tmp_path / "appointments"}
+        - name: wl
+          kind: csv
+          mapping: csv_waitlist
+          waitlist_of: office
+          drop_dir: {drop_dir}
+        """))
+    with capture_logs() as logs:
+        stage = run_once(settings, store).extras["waitlist_sources"]
+    assert stage["sources"]["wl"]["error"] == "internal error: ValueError: a bug in the reading"
+    events = {entry["event"]: entry for entry in logs}
+    assert "waitlist.source_failed" not in events
+    crash = events["waitlist.source_crashed"]
+    assert crash["where"] == "fetch" and isinstance(crash["exc_info"], ValueError)

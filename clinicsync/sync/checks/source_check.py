@@ -29,7 +29,7 @@ from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSetti
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
 from clinicsync.mappings.engine import CompiledMapping
-from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.mappings.model import MappingError, MappingLoadError, NormalizedAppointment
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.checks.status_vocabulary import HiddenStatusWords
 from clinicsync.sync.config.settings import Settings
@@ -112,7 +112,7 @@ class SourceCheck:
 
 def connector_mapping(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
     """The connector's compiled mapping, exactly as a sync loads it — its time convention and
-    zone — so the visits checked are the visits a sync would store (ValueError names the key)."""
+    zone — so the visits checked are the visits a sync would store (MappingLoadError names the key)."""
     return mapping_for(settings, config)
 
 
@@ -291,7 +291,7 @@ def check_waitlist_source(settings: Settings, config: ConnectorSettings, max_rec
         mapping = load_waitlist_mapping(config.mapping, zone, settings.clinic_for(config.name).default_region,
                                         settings.base_dir,
                                         stored_times(config))
-    except ValueError as exc:
+    except MappingLoadError as exc:  # the file's problem, named; any other error is a bug, raised as one
         result.problems.append(f"waitlist mapping does not load: {exc}")
         return result
 
@@ -328,7 +328,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     result = SourceCheck(config.name, config.kind)
     try:
         mapping = connector_mapping(settings, config)
-    except ValueError as exc:
+    except MappingLoadError as exc:  # the file's problem, named; any other error is a bug, raised as one
         result.problems.append(f"mapping does not load: {exc}")
         return result
     seen = _Appointments(result, mapping, settings)

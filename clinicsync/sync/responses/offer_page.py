@@ -16,7 +16,6 @@ from urllib.parse import parse_qs
 from babel import Locale
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from clinicsync.common.shown_time import shown_clock, shown_date, zone_abbreviation
@@ -28,15 +27,11 @@ from clinicsync.sync.responses.answer_view import visit_view
 from clinicsync.sync.responses.link_page import message, render
 from clinicsync.sync.responses.offer_text import offer_words
 from clinicsync.sync.responses.page_text import page_locale
-from clinicsync.sync.store.model import Patient, table_of
-from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import ANSWERABLE, accept, decline, won_elsewhere
 from clinicsync.sync.waitlist.offer_links import read_offer_token
 
 router = APIRouter(tags=["links"])
-P = table_of(Patient)
-S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS  # noqa: E741
 TONE = {"won": "ok", "declined": "ok", "taken": "warn", "closed": "warn", "have_one": "ok", "held_for_other": "warn"}
 STATUS = {"won": 200, "declined": 200, "taken": 409, "closed": 410, "have_one": 409, "held_for_other": 409}
 OFFER_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -44,18 +39,6 @@ OFFER_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "another patient took the slot first, it is held for another patient (this offer's "
                          "hold ran out), or the patient already took another slot"},
     410: {"description": "the slot is no longer available"}}
-
-
-def _rows(store: Store, offer_id: int) -> tuple[Any, Any, Any, Any] | None:
-    with store.engine.connect() as connection:
-        offer = connection.execute(select(O).where(O.c.id == offer_id)).first()
-        if offer is None:
-            return None
-        slot = connection.execute(select(S).where(S.c.id == offer.slot_id)).one()
-        entry = connection.execute(select(E).where(E.c.id == offer.entry_id)).one()
-        patient = connection.execute(select(P).where(P.c.connector == entry.connector,
-                                                     P.c.external_id == entry.patient_ref)).first()
-    return offer, slot, entry, patient
 
 
 def _answerable(settings: Settings, offer: Any, slot: Any, entry: Any, now: datetime) -> bool:
@@ -103,7 +86,7 @@ def page(settings: Settings, store: Store, token: str, accept_language: str | No
         offer_id = read_offer_token(settings, token)
     except LinkProblem as bad:
         return message(settings, page_locale(None, accept_language), bad.reason, 404, tone="warn")
-    rows = _rows(store, offer_id)
+    rows = store.waitlist_rows.offer_rows(offer_id)
     if rows is None:
         return message(settings, page_locale(None, accept_language), "invalid", 404, tone="warn")
     offer, slot, entry, patient = rows
@@ -115,7 +98,7 @@ def page(settings: Settings, store: Store, token: str, accept_language: str | No
             outcome = accept(store.engine, offer_id, now, settings.waitlist.lead())
         else:
             outcome = decline(store.engine, offer_id, now)
-        offer, slot, entry, patient = _rows(store, offer_id) or rows
+        offer, slot, entry, patient = store.waitlist_rows.offer_rows(offer_id) or rows
     elif not _answerable(settings, offer, slot, entry, now):
         outcome = _state(offer, slot)
         if offer.status == "withdrawn":  # withdrawn because the patient took another slot?

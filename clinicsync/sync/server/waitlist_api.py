@@ -11,34 +11,25 @@ same body again answers 200 ``unchanged``: a retry never duplicates an entry.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.rest_api import RestApiSettings
 from clinicsync.mappings.model import MappingError
-from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping
+from clinicsync.mappings.waitlist import load_waitlist_mapping
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.engine import source_timezone
 from clinicsync.sync.server.api import DATE_TIME, PROBLEMS, KeyFirstRoute, PatientIn, Source, Strict, _count
 from clinicsync.sync.server.problems import FieldProblem, Problem
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import ENTRY_STATUSES
-from clinicsync.sync.waitlist.entries import (
-    apply_entries,
-    entry_dict,
-    entry_rows,
-    live_duplicate,
-    need_of,
-    remove_by_key,
-    store_patients,
-)
-from clinicsync.sync.waitlist.reach import check_entry
+from clinicsync.sync.waitlist.api_entries import entries_of, remove_from_api, save_from_api
+from clinicsync.sync.waitlist.entries import entry_dict
 
 MAPPING = "rest_api_waitlist_v1"
 # The mapping's field names as this API's body names them (a refusal names the body's field).
@@ -112,29 +103,21 @@ def _save(settings: Settings, store: Store, config: RestApiSettings, body: Waitl
     except MappingError as exc:
         raise Problem(422, "Unprocessable Content", "the waitlist entry does not map; nothing was stored",
                       [FieldProblem(field=exc.field, detail=exc.reason)]) from None
-    now = utcnow()
-    with store.engine.begin() as connection:
-        checked = check_entry(connection, config.name, entry, now)
-        if checked.refusal is not None:
-            raise Problem(422, "Unprocessable Content", "no offer could ever reach this waitlist entry; nothing was "
-                          "stored", [FieldProblem(field=API_FIELDS.get(checked.refusal.field, checked.refusal.field),
-                                                  detail=checked.refusal.reason)])
-        if entry.status == "waiting":
-            _refuse_duplicate(connection, config.name, entry)
-        store_patients(store, connection, config.name, [entry], now)
-        later = {entry.external_id: checked.later_appointment_id} if checked.later_appointment_id else {}
-        counts = apply_entries(connection, config.name, [entry], now, later)
-    return "created" if counts.created else "updated" if counts.updated or counts.removed else "unchanged"
+    saved = save_from_api(store, config.name, entry, utcnow())
+    if saved.refusal is not None:
+        raise Problem(422, "Unprocessable Content", "no offer could ever reach this waitlist entry; nothing was "
+                      "stored", [FieldProblem(field=API_FIELDS.get(saved.refusal.field, saved.refusal.field),
+                                              detail=saved.refusal.reason)])
+    if saved.duplicate is not None:
+        _refuse_duplicate(saved.duplicate)
+    assert saved.result is not None
+    return saved.result
 
 
-def _refuse_duplicate(connection: Connection, source: str, entry: NormalizedWaitlistEntry) -> None:
+def _refuse_duplicate(existing: str) -> NoReturn:
     """One live entry per patient and need: a second id for the same patient, doctor (or any),
     type, place and mode is a 409 naming the entry that already waits (your id, and its URL in
     ``Location``), so your system can update that one instead of doubling the patient's offers."""
-    found = live_duplicate(connection, need_of(source, entry), except_key=entry.external_id)
-    if found is None:
-        return
-    existing = str(found.external_id)
     raise Problem(409, "Conflict", f"this patient already waits for the same doctor, type, place and mode as "
                   f"entry {existing}; update that entry (POST with its id) or DELETE it first; nothing was stored",
                   [FieldProblem(field="id", detail=f"duplicate of the live entry {existing}")],
@@ -153,11 +136,7 @@ async def put_entry(body: WaitlistIn, request: Request, response: Response, conf
 async def delete_entry(external_id: EntryId, request: Request, config: Source) -> WaitlistResult:
     store: Store = request.app.state.store
 
-    def remove() -> str | None:
-        with store.engine.begin() as connection:
-            return remove_by_key(connection, config.name, external_id, utcnow())
-
-    result = await run_in_threadpool(remove)
+    result = await run_in_threadpool(lambda: remove_from_api(store, config.name, external_id, utcnow()))
     if result is None:
         _count(request, "not_found")
         raise Problem(404, "Not Found", "no waitlist entry with this id from this source")
@@ -183,8 +162,7 @@ async def list_entries(request: Request, config: Source,
     store: Store = request.app.state.store
 
     def read() -> list[dict[str, Any]]:
-        with store.engine.connect() as connection:
-            return entry_rows(connection, [status] if status else list(ENTRY_STATUSES), limit, config.name)
+        return entries_of(store, config.name, [status] if status else list(ENTRY_STATUSES), limit)
 
     return WaitlistList(entries=[_out(row) for row in await run_in_threadpool(read)])
 
@@ -194,8 +172,7 @@ async def read_entry(external_id: EntryId, request: Request, config: Source) -> 
     store: Store = request.app.state.store
 
     def read() -> list[dict[str, Any]]:
-        with store.engine.connect() as connection:
-            return entry_rows(connection, list(ENTRY_STATUSES), 1, config.name, external_id)
+        return entries_of(store, config.name, list(ENTRY_STATUSES), 1, external_id)
 
     found = await run_in_threadpool(read)
     if not found:

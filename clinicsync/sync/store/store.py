@@ -14,7 +14,12 @@ module over the shared state of base.py (:class:`StoreBase`):
   detection and events), deletions.py (explicit deletes, tombstones, a listing's absent rows);
 - housekeeping.py: forgetting old patient data and the chores done per window;
 - reminder_rows.py (``Store.reminder_rows``, a step object over the engine): the dispatcher's
-  claims, hand-overs and outcomes of reminder rows.
+  claims, hand-overs and outcomes of reminder rows;
+- waitlist_rows.py (``Store.waitlist_rows``, a step object over the engine): a freed slot's booking
+  from its claim to its outcome, failed offers, and the reads of the status page's waitlist,
+  its add form and the offer page;
+- status_rows.py (``Store.status_rows``): the status page's plain reads (notifiers' attempts,
+  calendar links waiting, its filters' choices, messages per channel and due in a window).
 
 The batch writer's helpers are modules of their own: records.py (Mapped, Counts, SnapshotEnd,
 …), views.py and row_hash.py (what counts as content, and its hash), row_code.py (an
@@ -83,8 +88,10 @@ from clinicsync.sync.store.row_code import (
 from clinicsync.sync.store.row_hash import _PERSON_DICTS, HeldJson, _appointment_hash, _batch_hashes
 from clinicsync.sync.store.run_log import RUNS_PRUNED_PER_CALL, RunLog
 from clinicsync.sync.store.source_state import SourceState
+from clinicsync.sync.store.status_rows import StatusRows
 from clinicsync.sync.store.tables import APPOINTMENTS, LOCATIONS, PATIENTS, PRACTITIONERS
 from clinicsync.sync.store.tables import SYNC_RUNS as RUNS
+from clinicsync.sync.store.waitlist_rows import WaitlistRows
 
 # What importers take from this module. Each name lives in the part that owns it: a test that
 # patches one (monkeypatch.setattr) patches that module, not this one.
@@ -94,8 +101,8 @@ __all__ = [
     "_PERSON_TAIL", "_PLAIN_MASK", "_PRACTITIONER", "_ROW_NAMES", "AppointmentWriter", "BatchOptions", "BatchWriter",
     "Counts", "Deletions", "FoldedRead", "HeldJson", "Housekeeping", "Known", "Mapped", "PeopleWriter",
     "Presence", "PushOptions", "QuarantineEntry", "ReminderRows", "RunLog", "SnapshotEnd", "SnapshotSafetyStop",
-    "SourceState",
-    "Store", "StoreBase", "StoredGoLive", "StoredIds", "_Fold", "_all_plain", "_appointment_hash",
+    "SourceState", "StatusRows",
+    "Store", "StoreBase", "StoredGoLive", "StoredIds", "WaitlistRows", "_Fold", "_all_plain", "_appointment_hash",
     "_appointment_values", "_batch_hashes", "_bound_rows", "_created_by_select", "_hashed_rows", "_inlined",
     "_insert_new", "_unset_columns", "_upsert_one", "build_mapped", "notes_text", "presence", "presence_and_folded",
     "presence_and_known", "select_in", "utcnow",
@@ -124,6 +131,16 @@ class Store(BatchWriter, RunLog, Housekeeping):
     def reminder_rows(self) -> ReminderRows:
         """The reminder rows as the dispatcher claims, hands over and settles them (reminder_rows.py)."""
         return ReminderRows(self.engine)
+
+    @cached_property
+    def status_rows(self) -> StatusRows:
+        """The status page's plain reads (status_rows.py)."""
+        return StatusRows(self.engine)
+
+    @cached_property
+    def waitlist_rows(self) -> WaitlistRows:
+        """The waiting list's rows as booking, offers and the desk's page read and write them (waitlist_rows.py)."""
+        return WaitlistRows(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -18,7 +18,7 @@ constraints and foreign keys are left out: these objects only build DML, never D
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Connection,
     Engine,
     Integer,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
 )
 
 from clinicsync.common.types import UtcDateTime
@@ -88,6 +90,12 @@ def is_retrying(reason: str | None) -> bool:
     """Whether a pending reminder's ``reason`` says its last send failed and will be retried:
     one reading of ``RETRYING`` for the dispatcher, the re-planner and `status`'s SQL twin."""
     return (reason or "").startswith(RETRYING)
+
+
+def of_sources(column: Any, sources: Collection[str] | None) -> ColumnElement[bool]:
+    """A query's filter to the sources a site-scoped user sees (sync/ui/scope.py);
+    ``None``: every source, and the query is unchanged."""
+    return true() if sources is None else column.in_(sorted(sources))
 
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import and_, or_, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
@@ -28,8 +28,9 @@ from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.store.model.reminders import STATUSES as REMINDER_STATUSES
+from clinicsync.sync.store.status_rows import DELIVERED, StatusRows
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import delivery_notifiers
+from clinicsync.sync.store.tables import of_sources
 from clinicsync.sync.ui.mask import initials, is_contact_detail, mask_email, mask_phone, mask_text, phone_display
 
 A = table_of(Appointment).c
@@ -41,7 +42,6 @@ RM = REMINDERS.c
 DL = DELIVERIES.c
 DK = DESK_ACTIONS.c
 
-DELIVERED = ("delivered", "read")  # provider receipts that mean the message reached the patient
 REMINDER_STATES = ("planned", "sent", "delivered", "failed", "unknown", "skipped", "cancelled")
 INACTIVE = ("cancelled", "entered-in-error")
 # Every reminder status but cancelled, listed rather than ``!= 'cancelled'``: so the window on
@@ -58,26 +58,7 @@ def reminder_state(status: str, provider_status: str | None) -> str:
     return status
 
 
-def _delivered_ids(connection: Any, reminder_ids: list[int]) -> set[int]:
-    """Of ``reminder_ids``, those a provider receipt says reached the patient. Read by the
-    ids (the delivery table's reminder index), 500 a statement: a chart's window can hold
-    more sent messages than a statement takes parameters, and the table holds every message
-    ever sent, so it is never read whole."""
-    found: set[int] = set()
-    for at in range(0, len(reminder_ids), 500):
-        found.update(row[0] for row in connection.execute(
-            select(DL.reminder_id).where(DL.reminder_id.in_(reminder_ids[at:at + 500]),
-                                         DL.provider_status.in_(DELIVERED)).distinct()))
-    return found
-
-
 # --- health -----------------------------------------------------------------------------------
-
-def of_sources(column: Any, sources: Collection[str] | None) -> ColumnElement[bool]:
-    """A query's filter to the sources a site-scoped user sees (sync/ui/scope.py);
-    ``None``: every source, and the query is unchanged."""
-    return true() if sources is None else column.in_(sorted(sources))
-
 
 def connectors_health(store: Store, now: datetime | None = None,
                       named: Collection[str] | None = None) -> list[dict[str, Any]]:
@@ -109,18 +90,10 @@ def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
     Every attempt ever made is kept until its visit is forgotten (sync/store/retention.py), so each
     figure is read through ``(notifier, created_at)``: the notifiers by a skip scan (one probe
     each), then per notifier the window and its newest row (it once read every attempt)."""
-    out: dict[str, dict[str, Any]] = {}
-    with store.engine.connect() as connection:
-        for name in delivery_notifiers(connection):
-            entry = out[name] = {"notifier": name, "outcomes": {
-                outcome: int(count) for outcome, count in connection.execute(
-                    select(DL.outcome, func.count()).where(DL.notifier == name, DL.created_at >= since)
-                    .group_by(DL.outcome))}}
-            row = connection.execute(select(DELIVERIES).where(DL.notifier == name)
-                                     .order_by(DL.created_at.desc(), DL.id.desc()).limit(1)).one()
-            entry.update(last_at=row.created_at, last_outcome=row.outcome, last_status=row.provider_status,
-                         last_detail=mask_text(row.detail) or None)
-    return [out[k] for k in sorted(out)]
+    found = store.status_rows.notifier_attempts(since)
+    return [{"notifier": name, "outcomes": outcomes, "last_at": row.created_at, "last_outcome": row.outcome,
+             "last_status": row.provider_status, "last_detail": mask_text(row.detail) or None}
+            for name, (outcomes, row) in sorted(found.items())]
 
 
 def calendar_health(store: Store) -> dict[str, int]:
@@ -128,10 +101,7 @@ def calendar_health(store: Store) -> dict[str, int]:
     through its partial index (migration 0040). The page counted every link ever written by
     state (82-93 ms at 140k links); the events present or deleted per calendar are
     `clinicsync calendar status`'s, asked for rather than read at every page load."""
-    with store.engine.connect() as connection:
-        pending = connection.execute(select(func.count()).where(LINKS.c.state == "pending")).scalar_one()
-        failing = connection.execute(select(func.count()).where(LINKS.c.attempts > 0)).scalar_one()
-    return {"pending": int(pending), "failing": int(failing)}
+    return store.status_rows.calendar_links_waiting()
 
 
 def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500,
@@ -286,7 +256,7 @@ def _rows(store: Store, query: Any, full: bool = False, now: datetime | None = N
             rem = connection.execute(select(RM.id, RM.appointment_id, RM.status, RM.channel)
                                      .where(RM.appointment_id.in_(chunk), RM.recipient == "patient")
                                      .order_by(RM.id)).all()
-            delivered = _delivered_ids(connection, [r.id for r in rem])
+            delivered = StatusRows.delivered_ids(connection, [r.id for r in rem])
             for r in rem:
                 reminders[r.appointment_id][reminder_state(r.status, "delivered" if r.id in delivered else None)] += 1
                 if r.channel:
@@ -344,11 +314,7 @@ def filter_options(store: Store, sources: Collection[str] | None = None) -> dict
     site-scoped user). The statuses are the vocabulary every source is mapped into, not a
     ``DISTINCT`` of the stored ones: no index leads with the status, so that read every
     appointment ever stored at each page load."""
-    with store.engine.connect() as connection:
-        doctors = connection.execute(select(D.external_id, func.min(D.name)).where(of_sources(D.connector, sources))
-                                     .group_by(D.external_id).order_by(func.min(D.name))).all()
-        connectors = [r[0] for r in connection.execute(select(A.connector).where(of_sources(A.connector, sources))
-                                                       .distinct().order_by(A.connector))]
+    doctors, connectors = store.status_rows.filter_choices(sources)
     return {"doctors": [(d, n or d) for d, n in doctors], "connectors": connectors,
             "statuses": sorted(APPOINTMENT_STATUSES)}
 
@@ -370,7 +336,7 @@ def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict
             items.append({"at": ev.created_at, "what": "event", "title": ev.kind,
                           "detail": f"version {ev.version}" + _changed(ev.payload)})
         rems = connection.execute(select(REMINDERS).where(RM.appointment_id == appointment_id)).all()
-        delivered = _delivered_ids(connection, [r.id for r in rems])
+        delivered = StatusRows.delivered_ids(connection, [r.id for r in rems])
         zone_name = connection.execute(select(A.timezone).where(A.id == appointment_id)).scalar()
         zone = ZoneInfo(zone_name) if zone_name else None
         names = {r.id: message_name(r.kind, r.offset, r.due_at, r.starts_at, zone) for r in rems}
@@ -441,14 +407,8 @@ def funnel(store: Store, start: datetime, end: datetime,
            sources: Collection[str] | None = None) -> list[tuple[str, int]]:
     """Patient messages due in [start, end): planned (not cancelled) → sent → delivered
     (a provider receipt says so) → confirmed (the appointment's patient accepted)."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(
-            select(RM.id, RM.status, A.participation)
-            .select_from(REMINDERS.outerjoin(table_of(Appointment), A.id == RM.appointment_id))
-            .where(RM.recipient == "patient", RM.status.in_(FUNNEL_STATUSES),
-                   RM.due_at >= start, RM.due_at < end, of_sources(A.connector, sources))).all()
-        sent = [r for r in rows if r.status == ReminderStatus.SENT]
-        delivered = _delivered_ids(connection, [r.id for r in sent])
+    rows, delivered = store.status_rows.patient_messages_due(start, end, FUNNEL_STATUSES, sources)
+    sent = [r for r in rows if r.status == ReminderStatus.SENT]
     return [("planned", len(rows)), ("sent", len(sent)),
             ("delivered", sum(1 for r in sent if r.id in delivered)),
             ("confirmed", sum(1 for r in sent if r.participation == "accepted"))]
@@ -524,9 +484,7 @@ def messages_per_channel_day(store: Store, start: datetime, end: datetime,
                              zone: ZoneInfo) -> tuple[list[str], dict[str, list[int]]]:
     """Messages handed to a notifier (delivery outcome `sent`) per channel per local day:
     the days in [start, end) and, per channel, one count per day."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(select(DL.channel, DL.created_at)
-                                  .where(DL.outcome == "sent", DL.created_at >= start, DL.created_at < end)).all()
+    rows = store.status_rows.messages_handed_over(start, end)
     first, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     index = {d: i for i, d in enumerate(days)}

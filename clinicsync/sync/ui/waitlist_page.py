@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
-from sqlalchemy import Connection, and_, select
 
 from clinicsync.common.timeutil import TimeError, localize
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
@@ -25,48 +24,23 @@ from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import parse_weekly
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.store.model import ROW_ID_MAX, Appointment, Patient, Practitioner, table_of
-from clinicsync.sync.store.model.joins import with_people
-from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.model import ROW_ID_MAX
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import charts
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.mask import initials, phone_display
-from clinicsync.sync.ui.queries import of_sources
 from clinicsync.sync.ui.render import now_of, redirect, render, times_of
 from clinicsync.sync.ui.scope import appointment_in_scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
-from clinicsync.sync.waitlist.entries import (
-    NewEntry,
-    add_entry,
-    duplicate_of,
-    entry_dict,
-    entry_rows,
-    remove_by_id,
-    status_counts,
-)
-from clinicsync.sync.waitlist.figures import refills_by_week, totals
-from clinicsync.sync.waitlist.reach import Refusal, check_desk_entry
+from clinicsync.sync.waitlist.desk_list import add_from_desk, page_rows, remove_from_desk
+from clinicsync.sync.waitlist.desk_list import refills as desk_refills
+from clinicsync.sync.waitlist.entries import NewEntry
+from clinicsync.sync.waitlist.reach import Refusal
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user), Depends(require_in_scope)],
                   include_in_schema=False)
 User = Annotated[str, Depends(require_user)]
-A = table_of(Appointment).c
-P = table_of(Patient).c
-D = table_of(Practitioner).c
-S, OF, W = FREED_SLOTS.c, WAITLIST_OFFERS.c, WAITLIST_ENTRIES.c
 SHOWN = 100  # rows per table
-
-
-def _names(connection: Connection, table: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """(connector, external id) -> name, for the keys shown."""
-    names: dict[tuple[str, str], str] = {}
-    for connector in {c for c, _ in keys}:
-        ids = [k for c, k in keys if c == connector]
-        for row in connection.execute(select(table.c.external_id, table.c.name).where(
-                table.c.connector == connector, table.c.external_id.in_(ids))):
-            names[(connector, row.external_id)] = row.name or ""
-    return names
 
 
 def _patient(name: str | None, ref: str, full: bool) -> str:
@@ -88,23 +62,8 @@ def _windows(entry: dict[str, Any]) -> str:
 def waitlist_view(store: Store, full: bool, sources: Collection[str] | None = None) -> dict[str, Any]:
     """Everything the page shows, patient names masked unless ``full`` (``sources``: a
     site-scoped user's, sync/ui/scope.py)."""
-    with store.engine.connect() as connection:
-        entries = [entry_dict(r) for r in entry_rows(connection, ("waiting",), SHOWN, connectors=sources)]
-        slots = [dict(r._mapping) for r in connection.execute(
-            select(FREED_SLOTS).where(S.status.in_(("open", "taken", "expired")), of_sources(S.connector, sources))
-            .order_by(S.start_utc.desc()).limit(3 * SHOWN))]
-        offers = [dict(r._mapping) for r in connection.execute(
-            select(WAITLIST_OFFERS, W.connector, W.patient_ref).join(WAITLIST_ENTRIES, W.id == OF.entry_id)
-            .where(OF.status.in_(("pending", "sent", "accepted")), of_sources(W.connector, sources))
-            .order_by(OF.created_at.desc()).limit(2 * SHOWN))]
-        people = {(e["connector"], e["patient_ref"]) for e in entries} | {(o["connector"], o["patient_ref"])
-                                                                            for o in offers}
-        patients = _names(connection, table_of(Patient), people)
-        doctors = _names(connection, table_of(Practitioner), {
-            *((e["connector"], e["practitioner_ref"]) for e in entries if e["practitioner_ref"]),
-            *((s["connector"], s["practitioner_ref"]) for s in slots if s["practitioner_ref"])})
-        counts = status_counts(connection, sources)
-        found = totals(connection, sources)
+    rows = page_rows(store, sources, SHOWN)
+    entries, slots, offers, patients, doctors = rows.entries, rows.slots, rows.offers, rows.patients, rows.doctors
     by_slot = {s["id"]: s for s in slots}
     for entry in entries:
         entry["patient"] = _patient(patients.get((entry["connector"], entry["patient_ref"])), entry["patient_ref"],
@@ -122,7 +81,7 @@ def waitlist_view(store: Store, full: bool, sources: Collection[str] | None = No
     return {"entries": entries, "offers_out": [o for o in offers if o["status"] in ("pending", "sent")],
             "open_slots": [s for s in slots if s["status"] == "open"],
             "accepted": [s for s in slots if s["status"] == "taken"],
-            "expired": [s for s in slots if s["status"] == "expired"], "counts": counts, "totals": found,
+            "expired": [s for s in slots if s["status"] == "expired"], "counts": rows.counts, "totals": rows.totals,
             "winners": {o["slot_id"]: o["patient"] for o in offers if o["status"] == "accepted"}}
 
 
@@ -130,9 +89,7 @@ def _prefill(store: Store, appointment_id: int | None) -> dict[str, Any]:
     """An appointment's patient, doctor and type, for "add to the waitlist" from its row."""
     if appointment_id is None:
         return {}
-    with store.engine.connect() as connection:
-        row = connection.execute(select(A.id, A.connector, A.patient_ref, A.practitioner_ref, A.type)
-                                 .where(A.id == appointment_id)).first()
+    row = store.waitlist_rows.form_appointment(appointment_id)
     if row is None or not row.patient_ref:
         return {}
     return {"connector": row.connector, "patient_id": row.patient_ref, "doctor_id": row.practitioner_ref or "",
@@ -147,11 +104,7 @@ def _who(store: Store, form: dict[str, Any]) -> dict[str, Any] | None:
     raw = str(form.get("appointment_id") or "")
     if not raw.isdigit() or int(raw) > ROW_ID_MAX:
         return None
-    with store.engine.connect() as connection:
-        row = connection.execute(
-            select(A.id, A.connector, A.patient_ref, A.start_utc, A.timezone, A.type, P.name, P.phone,
-                   D.name.label("doctor"), A.practitioner_ref)
-            .select_from(with_people()).where(A.id == int(raw), A.deleted_at.is_(None))).first()
+    row = store.waitlist_rows.form_visit(int(raw))
     if row is None or row.connector != form.get("connector") or row.patient_ref != form.get("patient_id"):
         return None
     return {"appointment_id": row.id, "patient": row.name or f"patient {row.patient_ref}",
@@ -162,19 +115,13 @@ def _who(store: Store, form: dict[str, Any]) -> dict[str, Any] | None:
 
 def _entry_patient(store: Store, entry_id: int) -> str:
     """The name of an entry's patient, for "Added … to the waitlist" and "Took … off it"."""
-    with store.engine.connect() as connection:
-        row = connection.execute(select(P.name, W.patient_ref).select_from(WAITLIST_ENTRIES.join(
-            table_of(Patient), and_(P.connector == W.connector, P.external_id == W.patient_ref),
-            isouter=True)).where(W.id == entry_id)).first()
+    row = store.waitlist_rows.entry_patient(entry_id)
     return "" if row is None else (row.name or f"patient {row.patient_ref}")
 
 
 def _doctors(store: Store, sources: Collection[str] | None) -> list[dict[str, str]]:
-    with store.engine.connect() as connection:
-        return [{"connector": r.connector, "id": r.external_id, "name": r.name or r.external_id}
-                for r in connection.execute(select(D.connector, D.external_id, D.name)
-                                            .where(of_sources(D.connector, sources))
-                                            .order_by(D.name, D.external_id).limit(500))]
+    return [{"connector": r.connector, "id": r.external_id, "name": r.name or r.external_id}
+            for r in store.waitlist_rows.doctors(sources)]
 
 
 def refill_chart(store: Store, settings: Settings, now: datetime, sources: Collection[str] | None = None,
@@ -183,8 +130,7 @@ def refill_chart(store: Store, settings: Settings, now: datetime, sources: Colle
     weeks in ``home``'s zone, the page's (scope.py ``home_of``; the clinic's without one)."""
     weeks = ui_settings(settings).chart_weeks
     home = home or settings.clinic
-    with store.engine.connect() as connection:
-        refills = refills_by_week(connection, now - timedelta(weeks=weeks), now, ZoneInfo(home.timezone), sources)
+    refills = desk_refills(store, now - timedelta(weeks=weeks), now, ZoneInfo(home.timezone), sources)
     if not refills:
         return None
     return charts.grouped_bar_chart(
@@ -229,8 +175,7 @@ def _entry_in_scope(store: Store, sources: Collection[str] | None, entry_id: int
     """Whether a waitlist entry named in ``?done=`` is of the user's sites."""
     if sources is None:
         return True
-    with store.engine.connect() as connection:
-        connector = connection.execute(select(W.connector).where(W.id == entry_id)).scalar()
+    connector = store.waitlist_rows.entry_source(entry_id)
     return connector is not None and connector in sources
 
 
@@ -266,10 +211,8 @@ def _new_entry(store: Store, form: Any, zone_name: str, now: datetime,
     elif sources is not None and connector not in sources:
         errors["patient_id"] = f"No patient with this id is known from {connector}."
     else:
-        with store.engine.connect() as connection:
-            if connection.execute(select(P.external_id).where(and_(P.connector == connector,
-                                                                   P.external_id == patient_id))).first() is None:
-                errors["patient_id"] = f"No patient with this id is known from {connector}."
+        if not store.waitlist_rows.patient_known(connector, patient_id):
+            errors["patient_id"] = f"No patient with this id is known from {connector}."
     windows: list[dict[str, Any]] = []
     try:
         windows = parse_weekly(_text(form, "windows", 500))
@@ -303,9 +246,7 @@ def _own_later_visit(store: Store, appointment: str, connector: str, patient_id:
     visit released (cancelled at the source with ``release_later: auto``)."""
     if not appointment.isdigit() or int(appointment) > ROW_ID_MAX:
         return False
-    with store.engine.connect() as connection:
-        row = connection.execute(select(A.connector, A.patient_ref, A.status, A.start_utc).where(
-            A.id == int(appointment), A.deleted_at.is_(None))).first()
+    row = store.waitlist_rows.later_visit(int(appointment))
     return (row is not None and row.connector == connector and row.patient_ref == patient_id
             and row.status in ACTIVE_STATUSES and row.start_utc > now)
 
@@ -324,18 +265,15 @@ async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
         if "appointment_id" in errors:
             kept.pop("appointment_id")  # not carried on: the desk adds the entry without it or from the visit
         return _page(request, user, 422, form=kept, errors=errors)
-    with store.engine.begin() as connection:
-        existing = duplicate_of(connection, entry)
-        refusal = None if existing is not None else check_desk_entry(connection, entry, now)
-        if existing is None and refusal is None:
-            entry_id, _ = add_entry(connection, entry, now, added_by=user[:64])
-    if existing is not None:  # one live entry per patient and need: the desk is shown the one that waits
-        return redirect(request, f"/ui/waitlist?done=exists-{int(existing.id)}")
+    added = add_from_desk(store, entry, now, added_by=user[:64])
+    if added.existing is not None:  # one live entry per patient and need: the desk is shown the one that waits
+        return redirect(request, f"/ui/waitlist?done=exists-{int(added.existing.id)}")
+    refusal = added.refusal
     if refusal is not None:  # an entry no offer could ever reach is not stored
         kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
                                                        "windows", "priority", "expires", "appointment_id")}
         return _page(request, user, 422, form=kept, errors={_form_field(refusal): refusal.reason})
-    return redirect(request, f"/ui/waitlist?done=added-{entry_id}")
+    return redirect(request, f"/ui/waitlist?done=added-{added.entry_id}")
 
 
 def _form_field(refusal: Refusal) -> str:
@@ -351,7 +289,6 @@ def _form_field(refusal: Refusal) -> str:
 async def remove(request: Request, user: User, entry_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse:
     form = await request.form()
     _front_desk(request, user, form.get("csrf"))
-    with request.app.state.store.engine.begin() as connection:
-        if not remove_by_id(connection, entry_id, now_of(request)):
-            raise HTTPException(404, "no such entry waiting")
+    if not remove_from_desk(request.app.state.store, entry_id, now_of(request)):
+        raise HTTPException(404, "no such entry waiting")
     return redirect(request, f"/ui/waitlist?done=removed-{entry_id}")

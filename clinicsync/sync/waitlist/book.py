@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, ConnectorError
@@ -51,10 +51,8 @@ from clinicsync.sync.runs.progress import Ticker, no_ticks
 from clinicsync.sync.runs.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.store.locks import try_lock
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import APPOINTMENTS, FREED_SLOTS, PATIENTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.waitlist_rows import WaitlistRows
 
-S, E, OF = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
-P, AP = PATIENTS, APPOINTMENTS
 STAGE = "waitlist_book"
 BATCH = 100
 ERROR_LIMIT = 500
@@ -69,10 +67,7 @@ def run_booking(settings: Settings, store: Store, now: datetime | None = None) -
     report = dict.fromkeys(OUTCOMES, 0)
     with store.engine.begin() as connection:
         _requeue_retried(connection, now)
-    with store.engine.connect() as connection:
-        due = [r.id for r in connection.execute(
-            select(S.c.id).where(S.c.status == "taken", S.c.booking_status == "pending")
-            .order_by(S.c.taken_at, S.c.id).limit(BATCH))]
+    due = store.waitlist_rows.due_bookings(BATCH)
     connectors: dict[str, Connector] = {}
     try:
         for slot_id in due:
@@ -86,7 +81,7 @@ def run_booking(settings: Settings, store: Store, now: datetime | None = None) -
                         report[outcome] += 1
 
             def failed(connection: Connection, reason: str, slot_id: int = slot_id) -> None:
-                _finish(connection, slot_id, "failed", f"{SET_ASIDE}{reason}"[:ERROR_LIMIT])
+                WaitlistRows.finish_booking_in(connection, slot_id, "failed", f"{SET_ASIDE}{reason}"[:ERROR_LIMIT])
 
             if run_isolated(store.engine, Item(STAGE, f"slot:{slot_id}"), handle, failed, now).failed:
                 report["set_aside"] += 1
@@ -107,21 +102,18 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
               connectors: dict[str, Connector] | None = None) -> str | None:
     """Book one slot (the caller holds its lock). None when it is no longer pending."""
     connectors = {} if connectors is None else connectors
-    with store.engine.begin() as connection:
-        found = _claim(connection, slot_id)
+    rows = store.waitlist_rows
+    found = rows.claim_booking(slot_id)
     if found is None:
         return None
     slot, entry, attempt = found
     if slot.start_utc <= now:  # stuck until its time went by (a long outage): nobody can come any more
-        with store.engine.begin() as connection:
-            _finish(connection, slot.id, "failed", "the slot's time passed before it could be booked")
+        rows.finish_booking(slot.id, "failed", "the slot's time passed before it could be booked")
         return "failed"
     config = next((c for c in settings.connectors if c.name == slot.connector), None)
     why_not = _why_not_writable(store, config, slot, entry, connectors)
     if why_not is not None:
-        with store.engine.begin() as connection:
-            _finish(connection, slot.id, "desk_task", why_not)
-            _entry_booked(connection, entry.id, now)
+        rows.hand_to_desk(slot.id, why_not, entry.id, now)
         log.info("waitlist.booking.desk_task", slot=slot.id, connector=slot.connector)
         return "desk_task"
     assert config is not None
@@ -136,29 +128,24 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
         if config.kind == "fhir":  # the place as the server knows it (its id), not our name for it
             from clinicsync.connectors.fhir.booking import with_server_location  # FHIR's stack: on use
 
-            request = with_server_location(connector, request, _freed_external_id(store, slot.appointment_id))
+            request = with_server_location(connector, request, rows.appointment_external_id(slot.appointment_id))
         result = connector.book_waitlist(request)
     except BookingRefused as exc:
-        with store.engine.begin() as connection:
-            _finish(connection, slot.id, "failed", refusal_text(exc, _patient_words(store, entry))[:ERROR_LIMIT])
+        rows.finish_booking(slot.id, "failed", refusal_text(exc, _patient_words(store, entry))[:ERROR_LIMIT])
         log.warning("waitlist.booking.refused", slot=slot.id, connector=slot.connector)
         return "failed"
     except ConnectorError as exc:  # unreachable, or a setting the IT person must fix: try again next pass
         give_up = attempt >= booking_settings(settings).max_attempts
-        with store.engine.begin() as connection:
-            if give_up:
-                _finish(connection, slot.id, "failed", f"gave up after {attempt} attempts: {exc}"[:ERROR_LIMIT])
-            else:
-                connection.execute(update(S).where(S.c.id == slot.id, S.c.booking_status == "pending").values(
-                    booking_error=str(exc)[:ERROR_LIMIT]))
+        if give_up:
+            rows.finish_booking(slot.id, "failed", f"gave up after {attempt} attempts: {exc}"[:ERROR_LIMIT])
+        else:
+            rows.note_booking_error(slot.id, str(exc)[:ERROR_LIMIT])
         log.warning("waitlist.booking.retry", slot=slot.id, connector=slot.connector, attempt=attempt,
                     error=type(exc).__name__)
         return "failed" if give_up else "retrying"
     from clinicsync.sync.waitlist.release import after_booking  # the reply path: only once a slot is booked
 
-    with store.engine.begin() as connection:
-        _finish(connection, slot.id, "written", None, result.external_id)
-        _entry_booked(connection, entry.id, now)
+    with rows.booked(slot.id, result.external_id, entry.id, now) as connection:
         after_booking(connection, settings, entry, now)
     _store_created(settings, store, config, result, slot.id)
     log.info("waitlist.booking.written", slot=slot.id, connector=slot.connector, attempt=attempt)
@@ -171,43 +158,13 @@ def _requeue_retried(connection: Connection, now: datetime) -> None:
     this pass. A slot booked or failed otherwise since then is left as it is."""
     slot_ids = [int(r.item.split(":", 1)[1]) for r in take_retries(connection, STAGE, now)
                 if r.item.startswith("slot:")]
-    if slot_ids:
-        connection.execute(update(S).where(
-            S.c.id.in_(slot_ids), S.c.booking_status == "failed", S.c.booking_error.like(f"{SET_ASIDE}%")).values(
-            booking_status="pending", booking_error=None))
-
-
-def _claim(connection: Connection, slot_id: int) -> tuple[Any, Any, int] | None:
-    """The slot, its accepted entry and this attempt's number, counted before anything is
-    written (compare-and-set on the count read: a racing claim changes no row)."""
-    slot = connection.execute(select(S).where(S.c.id == slot_id, S.c.status == "taken",
-                                              S.c.booking_status == "pending")).first()
-    if slot is None or slot.taken_offer_id is None:
-        return None
-    entry = connection.execute(select(E).join(OF, OF.c.entry_id == E.c.id).where(
-        OF.c.id == slot.taken_offer_id)).first()
-    if entry is None:
-        return None
-    attempt = slot.booking_attempts + 1
-    claimed = connection.execute(update(S).where(
-        S.c.id == slot_id, S.c.booking_status == "pending", S.c.booking_attempts == slot.booking_attempts).values(
-        booking_attempts=attempt)).rowcount
-    return (slot, entry, attempt) if claimed == 1 else None
-
-
-def _freed_external_id(store: Store, appointment_id: int) -> str | None:
-    """The source's id of the appointment whose cancellation freed the slot."""
-    with store.engine.connect() as connection:
-        found = connection.execute(select(AP.c.external_id).where(AP.c.id == appointment_id)).scalar()
-    return str(found) if found is not None else None
+    WaitlistRows.requeue_set_aside(connection, slot_ids, SET_ASIDE)
 
 
 def _patient_words(store: Store, entry: Any) -> list[str]:
     """What a source's refusal must not repeat to the desk's list: the patient's id, name
     (and each part of it), phone and email."""
-    with store.engine.connect() as connection:
-        person = connection.execute(select(P.c.name, P.c.phone, P.c.email).where(
-            P.c.connector == entry.connector, P.c.external_id == entry.patient_ref)).first()
+    person = store.waitlist_rows.patient_contact(entry.connector, entry.patient_ref)
     words = [entry.patient_ref]
     if person is not None:
         words += [person.phone or "", person.email or "", person.name or "", *(person.name or "").split()]
@@ -227,28 +184,10 @@ def _why_not_writable(store: Store, config: Any, slot: Any, entry: Any,
     connector = connectors[config.name]
     if not isinstance(connector, Books) or not connector.can_book():
         return f"{config.kind} source {slot.connector} is not written to: book it by hand"
-    if entry.connector != slot.connector and not _patient_known(store, slot.connector, entry.patient_ref):
+    if entry.connector != slot.connector and not store.waitlist_rows.patient_known(slot.connector,
+                                                                                            entry.patient_ref):
         return f"the waiting patient is not a patient of {slot.connector} yet: book it by hand"
     return None
-
-
-def _patient_known(store: Store, connector: str, ref: str) -> bool:
-    with store.engine.connect() as connection:
-        return connection.execute(select(P.c.id).where(P.c.connector == connector, P.c.external_id == ref)
-                                  ).first() is not None
-
-
-def _finish(connection: Connection, slot_id: int, status: str, error: str | None,
-            external_id: str | None = None) -> None:
-    values: dict[str, Any] = {"booking_status": status, "booking_error": error}
-    if external_id is not None:
-        values["booked_external_id"] = external_id[:255]
-    connection.execute(update(S).where(S.c.id == slot_id, S.c.booking_status == "pending").values(values))
-
-
-def _entry_booked(connection: Connection, entry_id: int, now: datetime) -> None:
-    connection.execute(update(E).where(E.c.id == entry_id, E.c.status.in_(("waiting", "expired"))).values(
-        status="booked", updated_at=now))
 
 
 def _store_created(settings: Settings, store: Store, config: Any, result: BookingResult, slot_id: int) -> None:

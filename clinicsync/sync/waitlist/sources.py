@@ -17,6 +17,7 @@ appointment; a record the source deletes (``RawRecord.delete``) removes its entr
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings
 from clinicsync.connectors.registry import build_connector
-from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.model import MappingError, MappingLoadError
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, WaitlistMapping, load_waitlist_mapping
 from clinicsync.sync.checks.stage_probes import wants_waitlist
@@ -140,6 +141,11 @@ def refuse_unreachable(connection: Connection, owner: str, mapped: Mapped, now: 
     return kept, later
 
 
+class WaitlistSettingError(ValueError):
+    """A waitlist setting that names nothing (``waitlist_of``): the admin's to fix, filed as the
+    source's failure, unlike a ValueError from a bug."""
+
+
 def owner_of(settings: Settings, config: ConnectorSettings) -> str:
     """The connector the entries belong to: ``waitlist_of`` (the appointment source whose
     patients and doctors the rows name), else the waitlist source itself."""
@@ -147,7 +153,7 @@ def owner_of(settings: Settings, config: ConnectorSettings) -> str:
     if owner is None or owner == config.name:
         return config.name
     if not any(c.name == owner for c in settings.connectors):
-        raise ValueError(f"connector {config.name}: waitlist_of names no connector ({owner!r})")
+        raise WaitlistSettingError(f"connector {config.name}: waitlist_of names no connector ({owner!r})")
     return owner
 
 
@@ -206,12 +212,17 @@ def poll_source(settings: Settings, store: Store, config: ConnectorSettings, run
                 mapping = _mapping(settings, config, config.mapping)
                 _apply(store, config, owner, run_id, connector.fetch(store.load_cursor(config.name)), mapping, report,
                        save_cursor=True)
-    except (ConnectorError, ValueError) as exc:
+    except (ConnectorError, MappingLoadError, MappingError, WaitlistSettingError) as exc:  # the admin's to fix
         report.error = str(exc)
         log.error("waitlist.source_failed", connector=config.name, error=str(exc))
     except SQLAlchemyError as exc:
         report.error = f"store error ({type(exc).__name__})"
         log.error("waitlist.store_failed", connector=config.name, error=type(exc).__name__)
+    except Exception as exc:  # a bug: never filed as a setting to fix; its whole traceback in the log
+        report.error = f"internal error: {type(exc).__name__}: {exc}"
+        where = traceback.extract_tb(exc.__traceback__)[-1].name
+        log.error("waitlist.source_crashed", connector=config.name, error=type(exc).__name__, where=where,
+                  exc_info=exc)
     finally:
         if connector is not None:
             connector.close()

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import Settings
@@ -20,7 +20,7 @@ from clinicsync.sync.runs.progress import Ticker, no_ticks
 from clinicsync.sync.runs.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.runs.standing import Standing
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import WAITLIST_OFFERS
+from clinicsync.sync.store.waitlist_rows import WaitlistRows
 
 log = structlog.get_logger("clinicsync.waitlist")
 NO_LINKS_SET = Standing("waitlist.no_links", "stage")
@@ -79,15 +79,12 @@ def _close_retried(connection: Connection, now: datetime) -> None:
 def _failed(offer_id: int, connection: Connection, reason: str) -> None:
     """An offer that could not be sent (set aside with the reason) no longer holds its slot's
     place: the next patient is offered it."""
-    connection.execute(update(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id,
-                                                     WAITLIST_OFFERS.c.status.in_(("pending", "sent")))
-                       .values(status="failed"))
+    WaitlistRows.fail_offer_in(connection, offer_id)
 
 
 def _told(offer_id: int, now: datetime, connection: Connection, reason: str) -> None:
     """A "just been taken" notice that could not be sent is not tried again each cycle (told at most once)."""
-    connection.execute(update(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id,
-                                                     WAITLIST_OFFERS.c.told_at.is_(None)).values(told_at=now))
+    WaitlistRows.close_told_in(connection, offer_id, now)
 
 
 def waitlist_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, Any]:
