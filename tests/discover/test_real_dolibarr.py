@@ -105,8 +105,46 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
     # percent (-1 not applicable, 0 to do, 100 done) says no cancellation: no status is read from it
     assert "status" not in fields
     assert "no_email" in str(fields["patient.allow_email"])  # a refusal of email, read turned round
-    assert "IN ('AC_RDV')" in connector["query"]  # the calls logged against a contact are no visits
+    # the calls logged against a contact are no visits: the kinds left out are named, not those kept
+    assert "(a.code IS NULL OR a.code NOT IN ('AC_OTH_AUTO', 'AC_TEL'))" in connector["query"]
     real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
+
+
+@pytest.mark.mariadb
+def test_dolibarr_kind_added_after_discover_is_imported(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                        cli: Any) -> None:
+    """The clinic adds a visit kind ('AC_VISIO', video consultations) after ``discover --write``:
+    its meetings are imported by the next ``sync --once`` (a query listing the kinds kept would
+    drop them silently, forever); a new patientless kind ('AC_LUNCH') still is not."""
+    expected, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, "FR", cli)
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "local"])
+    people = sorted({(w[2], w[3], w[4]) for w in expected.values()})
+    now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0)
+    rows, added = [], dict(expected)
+    for e in range(1001, 1013):
+        day = now.date() + timedelta(days=2 + e % 20)
+        start = datetime(day.year, day.month, day.day, 9 + e % 8, 30)
+        if e % 3:  # a video consultation with a patient, owned by a doctor
+            contact, name, phone = people[e % len(people)]
+            doctor = 2 + e % 3
+            rows.append((e, f"{e}", start, start + timedelta(minutes=30), 50, "AC_VISIO", now, 5, 1, int(contact),
+                         int(contact), doctor, 0, "Téléconsultation"))
+            utc = start.replace(tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
+            added[str(e)] = (utc.isoformat().replace("+00:00", "Z"), "booked", contact, name, phone, str(doctor))
+        else:  # the doctor's lunch break: no one's visit
+            rows.append((e, f"{e}", start, start + timedelta(hours=1), 51, "AC_LUNCH", now, 2, 2, None, None, 2 + e % 3,
+                         -1, "Pause déjeuner"))
+
+    def more(cursor: Any) -> None:
+        real.insert_rows(cursor, "INSERT INTO llx_c_actioncomm (id, code, type, libelle, module, active, position) "
+                                 "VALUES (%s, %s, 'user', %s, NULL, 1, 0)",
+                         [(50, "AC_VISIO", "Video consultation"), (51, "AC_LUNCH", "Lunch")])
+        real.insert_rows(cursor, "INSERT INTO llx_actioncomm (id, ref, datep, datep2, fk_action, code, datec, "
+                                 "fk_user_author, fk_user_mod, fk_soc, fk_contact, fk_user_action, percent, label) "
+                                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+    real.built(mariadb_database, more)
+    found = real.sync_and_compare(run, connector, added, ZONE)
+    assert sum(1 for k in found if int(k) > 1000) == 8  # every video consultation, no lunch break
 
 
 @pytest.mark.mariadb
