@@ -2,7 +2,7 @@
 its SOURCE note), a general ERP/CRM agenda used by small clinics. What it has that nothing else
 here had: one table of events of every kind, where the meetings ('AC_RDV') carry the patients
 (a contact) and the many automatic events ('AC_OTH_AUTO', "invoice validated") and calls carry
-none; the doctor is the owner user (`fk_user_action`) beside the author and the modifier; the
+none; the end is `datep2`, named only by the start's name and a "2"; the doctor is the owner user (`fk_user_action`) beside the author and the modifier; the
 patient's mobile is `phone_mobile`, else `phone`; `percent` (-1/0/100) is no status word; tables
 are prefixed `llx_` and keyed `rowid`, except the events' `id`. Driven as the admin would:
 ``discover --write`` (which runs ``check``), then ``sync --once``, every visit compared."""
@@ -107,7 +107,10 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
     assert "no_email" in str(fields["patient.allow_email"])  # a refusal of email, read turned round
     # the calls logged against a contact are no visits: the kinds left out are named, not those kept
     assert "(a.code IS NULL OR a.code NOT IN ('AC_OTH_AUTO', 'AC_TEL'))" in connector["query"]
-    real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
+    assert fields["end"] == {"from": "datep2"}  # the event's end, named only by the start's name and a "2"
+    found = real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
+    lengths = {k: (datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"])) for k, v in found.items()}
+    assert all(lengths[k] == timedelta(minutes=(20, 30, 45)[int(k) % 3]) for k in expected), lengths
 
 
 @pytest.mark.mariadb
