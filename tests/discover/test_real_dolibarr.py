@@ -2,9 +2,10 @@
 its SOURCE note), a general ERP/CRM agenda used by small clinics. What it has that nothing else
 here had: one table of events of every kind, where the meetings ('AC_RDV') carry the patients
 (a contact) and the many automatic events ('AC_OTH_AUTO', "invoice validated") and calls carry
-none; the end is `datep2`, named only by the start's name and a "2"; the doctor is the owner user (`fk_user_action`) beside the author and the modifier; the
-patient's mobile is `phone_mobile`, else `phone`; `percent` (-1/0/100) is no status word; tables
-are prefixed `llx_` and keyed `rowid`, except the events' `id`. Driven as the admin would:
+none; the end is `datep2`, named only by the start's name and a "2"; the doctor is the owner
+user (`fk_user_action`) beside the author and the modifier; the patient's mobile is
+`phone_mobile`, else `phone`; `percent` (-1/0/100) is no status word; tables are prefixed
+`llx_` and keyed `rowid`, except the events' `id`. Driven as the admin would:
 ``discover --write`` (which runs ``check``), then ``sync --once``, every visit compared."""
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -95,7 +95,7 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
                                                      cli: Any) -> None:
     expected, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, "FR", cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "local"])
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     fields = mapping["fields"]
     assert "pass_crypted" not in connector["query"] and "api_key" not in connector["query"]
     assert "fk_user_author" not in str(fields.get("practitioner.external_id"))

@@ -118,7 +118,7 @@ def test_khanza_composite_key_indonesian_words_and_coded_references(mariadb_data
     for word, rows in (("Belum", 120), ("Batal", 10), ("Terdaftar", 10), ("Dokter Berhalangan", 10)):
         assert f"{word!r}" in out and f"? (unknown: give it a status in the mapping file)  ({rows} row(s)" in out, word
     assert "150 would be quarantined (reasons: status x150)" in out  # asked, never guessed as booked
-    mapping_path = next((tmp_path / "mappings").glob("*.yaml"))
+    mapping_path = real.mapping_file(tmp_path)
     mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
     fields = mapping["fields"]
     assert fields["external_id"]["concat"] == ["no_rkm_medis", "tanggal_periksa"]  # the key, both columns
@@ -151,7 +151,7 @@ def test_khanza_without_doctors_names_or_phones_fails_check(mariadb_database: di
     _, _, run = real.admin_start(mariadb_database, lambda cursor: build(cursor, reachable=False), tmp_path, ZONE,
                                  "ID", cli)
     run("discover", str(mariadb_database["url"]), "--stored-times", "local", "--write", expect=1)
-    mapping_path = next((tmp_path / "mappings").glob("*.yaml"))
+    mapping_path = real.mapping_file(tmp_path)
     fields = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))["fields"]
     assert "practitioner.name" not in fields and "patient.phone" not in fields  # no values: left out
     mapped_by_hand(mapping_path)

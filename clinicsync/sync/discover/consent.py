@@ -17,9 +17,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from clinicsync.common.names import plain
 from clinicsync.common.vocabulary import CHANNELS, status_key
 from clinicsync.mappings.transforms import TransformError, as_boolean
-from clinicsync.sync.discover.vocab import CHANNEL_WORDS, plain
+from clinicsync.sync.discover.vocab import CHANNEL_WORDS
 
 _YES = ("1", "true", "yes", "y", "t", "on")  # as_boolean's words: the map of a refusal column lists every one
 _NO = ("0", "false", "no", "n", "f", "off")
