@@ -4,10 +4,11 @@ table `booking_registrasi` has a composite primary key, the patient's record num
 date (one booking a patient a day); its status is an ENUM of Indonesian words ('Belum' not yet,
 'Terdaftar' registered, 'Batal' cancelled, 'Dokter Berhalangan' doctor unavailable) no vocabulary
 here knows; the visit's time is `waktu_kunjungan` while `tanggal_booking` + `jam_booking` say when
-the booking was made; doctor, clinic (poliklinik) and patient are coded text references (`kd_dokter`,
-`kd_poli`, `no_rkm_medis`); the phone is the patient's `no_tlp`, written '0812-3456-7890', blank or
-'-'. Driven as the admin would: ``discover --write`` (which runs ``check``), the unknown words
-mapped in the mapping file, then ``sync --once``, every visit compared."""
+the booking was made; doctor, clinic (poliklinik) and patient are coded text references
+(`kd_dokter`, `kd_poli`, `no_rkm_medis`), the location read as the clinic's name
+(`poliklinik.nm_poli`), not its code; the phone is the patient's `no_tlp`, written
+'0812-3456-7890', blank or '-'. Driven as the admin would: ``discover --write`` (which runs
+``check``), the unknown words mapped in the mapping file, then ``sync --once``, every visit compared."""
 
 from __future__ import annotations
 
@@ -128,6 +129,7 @@ def test_khanza_composite_key_indonesian_words_and_coded_references(mariadb_data
     assert fields["practitioner.external_id"] == {"from": "kd_dokter"}
     assert fields["practitioner.name"]["from"].endswith("nm_dokter")  # through the doctor's code
     assert fields["patient.phone"]["from"].endswith("no_tlp")
+    assert fields["location"] == {"from": "poli_nm_poli"}  # the clinic's name, not its code 'U0001'
     assert fields["duration_minutes"] == {"value": 30}  # no end column: the clinic's default length, said so
     assert "no end or duration column" in out
     assert not mapping.get("status_map")
@@ -139,6 +141,8 @@ def test_khanza_composite_key_indonesian_words_and_coded_references(mariadb_data
     assert "0 would be quarantined, 0 problems" in checked, checked
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     found = real.sync_and_compare(run, connector, expected, ZONE)
+    assert {v.get("location") for v in found.values()} == {name for _, name in CLINICS}, \
+        {v.get("location") for v in found.values()}
     assert {k for k, v in found.items() if v["status"] == "cancelled"} == \
         {k for k, want in expected.items() if want[1] == "cancelled"}
 

@@ -274,8 +274,9 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
     if "phone" in roles and entity != "practitioner":
         # a mobile first: the number a reminder can be texted to (NOSH: phone_cell before phone_home)
         out.append(("patient.phone", 0.92 if set(column.tokens) & _MOBILE_WORDS else 0.9))
-    if "location" in roles:
-        out.append(("location", 0.8))
+    if "location" in roles:  # a clinic's code ("kd_poli") is no place's name; the referenced row's name is
+        out.append(("location", 0.8 * (0.8 if "id" in roles else 1.0)
+                    + (0.05 if column.sample.table and "name" in roles else 0.0)))
     if "type" in roles:  # a number ("visit_no") is no visit type; a joined table's name ("service_name") is
         out.append(("type", 0.75 * (0.8 if "id" in roles else 1.0)
                     + (0.05 if column.sample.table and "name" in roles else 0.0)))
