@@ -49,7 +49,7 @@ def build(cursor: Any, with_phones: bool = True) -> dict[str, real.Want]:
         own_phone = home if p % 5 == 0 else None
         people.append((p, p, last, first, own_phone, mobile, f"{first.lower()}{p}@example.fr",
                        1 if p % 8 == 0 else 0, now - timedelta(days=300)))
-        phone = mobile or own_phone
+        phone = mobile or own_phone or (home if p % 6 else None)  # else the household's (llx_societe.phone)
         contacts[p] = (f"{first} {last}", None if phone is None or not with_phones else
                        "+33" + phone.replace(" ", "")[1:])
     if not with_phones:
@@ -107,6 +107,8 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
     assert "no_email" in str(fields["patient.allow_email"])  # a refusal of email, read turned round
     # the calls logged against a contact are no visits: the kinds left out are named, not those kept
     assert "(a.code IS NULL OR a.code NOT IN ('AC_OTH_AUTO', 'AC_TEL'))" in connector["query"]
+    # the person's mobile, else their phone, else their household's or company's (never before the person's own)
+    assert fields["patient.phone"] == {"from": ["fk_contact_phone_mobile", "fk_contact_phone", "fk_soc_phone"]}
     assert fields["end"] == {"from": "datep2"}  # the event's end, named only by the start's name and a "2"
     found = real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
     lengths = {k: (datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"])) for k, v in found.items()}
