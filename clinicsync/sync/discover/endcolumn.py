@@ -91,4 +91,4 @@ def paired_end(start: Moments, others: Sequence[Moments]) -> tuple[str | None, s
         refused.append(f"{column.name!r} is named as the end of {start.name!r} but only {len(ends)} of {len(pairs)} "
                        f"sampled rows read as an end (after the start, the same day, {_SHORTEST} minutes to "
                        f"{_LONGEST // 60} hours later; {before} at or before the start)")
-    return None, f"end: left out, not guessed: {'; '.join(refused)}"
+    return None, f"end: left out, not guessed: {'; '.join(refused)}; map it by hand if the source has it"

@@ -7,9 +7,10 @@ names one too, and is no visit. When one or a few kinds carry the patient on (ne
 and the other kinds mostly do not, those other kinds are left out, said so with the figures.
 
 The query names the kinds left out (``code NOT IN (...)``), never the kinds kept: a visit kind
-the clinic adds after discover ran ("Video consultation") is read like the others, and if its
-rows name no patient, ``check`` counts them among the visits without one. A list of kept kinds
-would drop a new kind silently, forever. A row without a kind (NULL) is read unless the rows
+the clinic adds after discover ran ("Video consultation") is read like the others (its rows
+that name no patient are left out with every such row, people.py's open-slot rule). A list of
+kept kinds would drop a new visit kind silently, forever; a new kind that is no visit shows in
+the imported visits, and the admin adds it to the list. A row without a kind (NULL) is read unless the rows
 without one were among those left out (``x NOT IN (...)`` is never true for NULL, so it is said).
 
 How, kept cheap: only the visit table's short text columns whose name says a kind (type, code,
@@ -80,4 +81,4 @@ def _note(column: str, others: dict[str | None, tuple[int, int]]) -> str:
     kinds = ", ".join(one(v, *others[v]) for v in sorted(others, key=lambda v: (v is None, v or "")))
     return (f"{column!r} mixes event kinds: {kinds} are no visits (a visit's kind names the patient on at "
             f"least {round(100 * CARRY)}% of its rows): left out of the query; any other kind is read, one added "
-            "later too (check counts its rows that name no patient)")
+            "later too (add it to the list if it is no visit)")

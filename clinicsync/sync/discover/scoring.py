@@ -494,15 +494,15 @@ def _end_beside(placed: dict[str, _Candidate], read: Sequence[_Column], used: se
     start = placed.get("start")
     if start is None or {"end", "end.date", "end.time", "duration_minutes"} & set(placed):
         return
-    def moments(c: _Column) -> Moments:
-        return Moments(c.name, c.sample.values, c.profile.datetime_format, c.unix_seconds())
-    free = [c for c in read if c.name not in used and c.kind() == "datetime"]
-    found = paired_end(moments(start.column), [moments(c) for c in free])
+    free = {c.name: c for c in read if c.name not in used and c.kind() == "datetime"}
+    moments = [Moments(c.name, c.sample.values, c.profile.datetime_format, c.unix_seconds())
+               for c in [start.column, *free.values()]]
+    found = paired_end(moments[0], moments[1:])
     if found is not None and found[0] is not None:
-        placed["end"] = _Candidate(next(c for c in free if c.name == found[0]), "end", 0.8, found[1])
+        placed["end"] = _Candidate(free[found[0]], "end", 0.8, found[1])
         used.add(found[0])
     elif found is not None:
-        scored.notes.append(f"{found[1]}; map it by hand if the source has it")
+        scored.notes.append(found[1])
 
 
 def _left_out(scored: Scored, refused: dict[str, list[str]]) -> None:
