@@ -68,6 +68,17 @@ def load_schema(cursor: Any, product: str) -> None:
     run_ddl(cursor, FIXTURES / product / "schema.sql")
 
 
+def mapping_file(folder: Path) -> Path:
+    """The mapping file ``discover --write`` wrote under ``folder``/mappings (there is one)."""
+    return next((folder / "mappings").glob("*.yaml"))
+
+
+def written_mapping(folder: Path) -> dict[str, Any]:
+    """The mapping ``discover --write`` wrote under ``folder``/mappings, as read back."""
+    mapping: dict[str, Any] = yaml.safe_load(mapping_file(folder).read_text(encoding="utf-8"))
+    return mapping
+
+
 def wrong_fields(got: dict[str, Any] | None, want: Want, zone: str) -> list[str]:
     """Which of a visit's fields the store holds differently (field names, never values)."""
     if got is None:

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -78,7 +77,7 @@ def test_calcom_attendees_owner_user_and_shared_settings(postgres_url: str, tmp_
     run = cli(settings)
     connector = real.discover_then_check(run, settings, [postgres_url])
     assert connector.get("stored_times") == "utc"  # Prisma's naive UTC, read off the change stamps
-    fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
+    fields = real.written_mapping(tmp_path)["fields"]
     assert "answer" not in fields and "join_url" not in fields  # the event type's settings are no visit's values
     found = real.sync_and_compare(run, connector, expected, ZONE)
     assert {found[k]["practitioner"]["name"] for k in found} == {name for name, _ in DOCTORS}

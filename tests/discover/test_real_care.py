@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -210,7 +209,7 @@ def test_care_slot_resource_user_and_soft_deletes(postgres_url: str, tmp_path: P
     assert "stored_times" not in connector  # timestamptz: the zone is in the value, nothing to ask
     assert "password" not in connector["query"]  # the doctor's login row is read for the name, never its secrets
     assert connector["mode"] == "snapshot"  # users_user (the doctor's email) stamps no change: re-read the window
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     assert mapping["fields"]["replaces"] == {"from": "replaces_id"}  # a move: one visit, its new row no other
     found = real.sync_and_compare(run, connector, {k: want(t) for k, t in truth.items()}, ZONE)
     doctors = {k: (v["practitioner"].get("name"), v["practitioner"].get("email")) for k, v in found.items()}

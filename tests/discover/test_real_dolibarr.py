@@ -2,9 +2,10 @@
 its SOURCE note), a general ERP/CRM agenda used by small clinics. What it has that nothing else
 here had: one table of events of every kind, where the meetings ('AC_RDV') carry the patients
 (a contact) and the many automatic events ('AC_OTH_AUTO', "invoice validated") and calls carry
-none; the doctor is the owner user (`fk_user_action`) beside the author and the modifier; the
-patient's mobile is `phone_mobile`, else `phone`; `percent` (-1/0/100) is no status word; tables
-are prefixed `llx_` and keyed `rowid`, except the events' `id`. Driven as the admin would:
+none; the end is `datep2`, named only by the start's name and a "2"; the doctor is the owner
+user (`fk_user_action`) beside the author and the modifier; the patient's mobile is
+`phone_mobile`, else `phone`; `percent` (-1/0/100) is no status word; tables are prefixed
+`llx_` and keyed `rowid`, except the events' `id`. Driven as the admin would:
 ``discover --write`` (which runs ``check``), then ``sync --once``, every visit compared."""
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -49,7 +49,7 @@ def build(cursor: Any, with_phones: bool = True) -> dict[str, real.Want]:
         own_phone = home if p % 5 == 0 else None
         people.append((p, p, last, first, own_phone, mobile, f"{first.lower()}{p}@example.fr",
                        1 if p % 8 == 0 else 0, now - timedelta(days=300)))
-        phone = mobile or own_phone
+        phone = mobile or own_phone or (home if p % 6 else None)  # else the household's (llx_societe.phone)
         contacts[p] = (f"{first} {last}", None if phone is None or not with_phones else
                        "+33" + phone.replace(" ", "")[1:])
     if not with_phones:
@@ -95,7 +95,7 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
                                                      cli: Any) -> None:
     expected, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, "FR", cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "local"])
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     fields = mapping["fields"]
     assert "pass_crypted" not in connector["query"] and "api_key" not in connector["query"]
     assert "fk_user_author" not in str(fields.get("practitioner.external_id"))
@@ -105,8 +105,51 @@ def test_dolibarr_agenda_reads_only_the_appointments(mariadb_database: dict[str,
     # percent (-1 not applicable, 0 to do, 100 done) says no cancellation: no status is read from it
     assert "status" not in fields
     assert "no_email" in str(fields["patient.allow_email"])  # a refusal of email, read turned round
-    assert "IN ('AC_RDV')" in connector["query"]  # the calls logged against a contact are no visits
-    real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
+    # the calls logged against a contact are no visits: the kinds left out are named, not those kept
+    assert "(a.code IS NULL OR a.code NOT IN ('AC_OTH_AUTO', 'AC_TEL'))" in connector["query"]
+    # the person's mobile, else their phone, else their household's or company's (never before the person's own)
+    assert fields["patient.phone"] == {"from": ["fk_contact_phone_mobile", "fk_contact_phone", "fk_soc_phone"]}
+    assert fields["end"] == {"from": "datep2"}  # the event's end, named only by the start's name and a "2"
+    found = real.sync_and_compare(run, connector, expected, ZONE)  # no automatic event or call imported
+    lengths = {k: (datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"])) for k, v in found.items()}
+    assert all(lengths[k] == timedelta(minutes=(20, 30, 45)[int(k) % 3]) for k in expected), lengths
+
+
+@pytest.mark.mariadb
+def test_dolibarr_kind_added_after_discover_is_imported(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                        cli: Any) -> None:
+    """The clinic adds a visit kind ('AC_VISIO', video consultations) after ``discover --write``:
+    its meetings are imported by the next ``sync --once`` (a query listing the kinds kept would
+    drop them silently, forever); a new patientless kind ('AC_LUNCH') still is not."""
+    expected, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, "FR", cli)
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "local"])
+    people = sorted({(w[2], w[3], w[4]) for w in expected.values()})
+    now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0)
+    rows, added = [], dict(expected)
+    for e in range(1001, 1013):
+        day = now.date() + timedelta(days=2 + e % 20)
+        start = datetime(day.year, day.month, day.day, 9 + e % 8, 30)
+        if e % 3:  # a video consultation with a patient, owned by a doctor
+            contact, name, phone = people[e % len(people)]
+            doctor = 2 + e % 3
+            rows.append((e, f"{e}", start, start + timedelta(minutes=30), 50, "AC_VISIO", now, 5, 1, int(contact),
+                         int(contact), doctor, 0, "Téléconsultation"))
+            utc = start.replace(tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
+            added[str(e)] = (utc.isoformat().replace("+00:00", "Z"), "booked", contact, name, phone, str(doctor))
+        else:  # the doctor's lunch break: no one's visit
+            rows.append((e, f"{e}", start, start + timedelta(hours=1), 51, "AC_LUNCH", now, 2, 2, None, None, 2 + e % 3,
+                         -1, "Pause déjeuner"))
+
+    def more(cursor: Any) -> None:
+        real.insert_rows(cursor, "INSERT INTO llx_c_actioncomm (id, code, type, libelle, module, active, position) "
+                                 "VALUES (%s, %s, 'user', %s, NULL, 1, 0)",
+                         [(50, "AC_VISIO", "Video consultation"), (51, "AC_LUNCH", "Lunch")])
+        real.insert_rows(cursor, "INSERT INTO llx_actioncomm (id, ref, datep, datep2, fk_action, code, datec, "
+                                 "fk_user_author, fk_user_mod, fk_soc, fk_contact, fk_user_action, percent, label) "
+                                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+    real.built(mariadb_database, more)
+    found = real.sync_and_compare(run, connector, added, ZONE)
+    assert sum(1 for k in found if int(k) > 1000) == 8  # every video consultation, no lunch break
 
 
 @pytest.mark.mariadb

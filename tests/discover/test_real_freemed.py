@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -59,7 +58,7 @@ def test_freemed_on_mariadb_through_discover_check_and_sync(mariadb_database: di
     assert connector.get("stored_times", "local") == "local"  # the server's UTC TIMESTAMPs say nothing of it
     notes = (tmp_path / "settings.yaml").read_text(encoding="utf-8")
     assert "change stamp in the future" not in notes  # the TIMESTAMP cursor is the server's clock: no false alarm
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     assert mapping["fields"]["start"] == {"concat": ["caldateof", "calhour", "calminute"]}
     assert mapping["datetime_formats"] == ["%Y-%m-%d %H %M"]
     assert mapping["fields"]["patient.external_id"] == {"from": "calpatient"}

@@ -4,10 +4,11 @@ table `booking_registrasi` has a composite primary key, the patient's record num
 date (one booking a patient a day); its status is an ENUM of Indonesian words ('Belum' not yet,
 'Terdaftar' registered, 'Batal' cancelled, 'Dokter Berhalangan' doctor unavailable) no vocabulary
 here knows; the visit's time is `waktu_kunjungan` while `tanggal_booking` + `jam_booking` say when
-the booking was made; doctor, clinic (poliklinik) and patient are coded text references (`kd_dokter`,
-`kd_poli`, `no_rkm_medis`); the phone is the patient's `no_tlp`, written '0812-3456-7890', blank or
-'-'. Driven as the admin would: ``discover --write`` (which runs ``check``), the unknown words
-mapped in the mapping file, then ``sync --once``, every visit compared."""
+the booking was made; doctor, clinic (poliklinik) and patient are coded text references
+(`kd_dokter`, `kd_poli`, `no_rkm_medis`), the location read as the clinic's name
+(`poliklinik.nm_poli`), not its code; the phone is the patient's `no_tlp`, written
+'0812-3456-7890', blank or '-'. Driven as the admin would: ``discover --write`` (which runs
+``check``), the unknown words mapped in the mapping file, then ``sync --once``, every visit compared."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def test_khanza_composite_key_indonesian_words_and_coded_references(mariadb_data
     for word, rows in (("Belum", 120), ("Batal", 10), ("Terdaftar", 10), ("Dokter Berhalangan", 10)):
         assert f"{word!r}" in out and f"? (unknown: give it a status in the mapping file)  ({rows} row(s)" in out, word
     assert "150 would be quarantined (reasons: status x150)" in out  # asked, never guessed as booked
-    mapping_path = next((tmp_path / "mappings").glob("*.yaml"))
+    mapping_path = real.mapping_file(tmp_path)
     mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
     fields = mapping["fields"]
     assert fields["external_id"]["concat"] == ["no_rkm_medis", "tanggal_periksa"]  # the key, both columns
@@ -128,6 +129,7 @@ def test_khanza_composite_key_indonesian_words_and_coded_references(mariadb_data
     assert fields["practitioner.external_id"] == {"from": "kd_dokter"}
     assert fields["practitioner.name"]["from"].endswith("nm_dokter")  # through the doctor's code
     assert fields["patient.phone"]["from"].endswith("no_tlp")
+    assert fields["location"] == {"from": "poli_nm_poli"}  # the clinic's name, not its code 'U0001'
     assert fields["duration_minutes"] == {"value": 30}  # no end column: the clinic's default length, said so
     assert "no end or duration column" in out
     assert not mapping.get("status_map")
@@ -139,6 +141,8 @@ def test_khanza_composite_key_indonesian_words_and_coded_references(mariadb_data
     assert "0 would be quarantined, 0 problems" in checked, checked
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     found = real.sync_and_compare(run, connector, expected, ZONE)
+    assert {v.get("location") for v in found.values()} == {name for _, name in CLINICS}, \
+        {v.get("location") for v in found.values()}
     assert {k for k, v in found.items() if v["status"] == "cancelled"} == \
         {k for k, want in expected.items() if want[1] == "cancelled"}
 
@@ -151,7 +155,7 @@ def test_khanza_without_doctors_names_or_phones_fails_check(mariadb_database: di
     _, _, run = real.admin_start(mariadb_database, lambda cursor: build(cursor, reachable=False), tmp_path, ZONE,
                                  "ID", cli)
     run("discover", str(mariadb_database["url"]), "--stored-times", "local", "--write", expect=1)
-    mapping_path = next((tmp_path / "mappings").glob("*.yaml"))
+    mapping_path = real.mapping_file(tmp_path)
     fields = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))["fields"]
     assert "practitioner.name" not in fields and "patient.phone" not in fields  # no values: left out
     mapped_by_hand(mapping_path)

@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -75,7 +74,7 @@ def test_kishan_hms_flags_doctor_by_name_and_visit_row_phones(mariadb_database: 
                                                               cli: Any) -> None:
     expected, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, "IN", cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     fields = mapping["fields"]
     # the two flags are read as one status: cancelled when either is 0; never a phone or a name
     assert fields["status"] == {"from": "status"} and "`userStatus`, 1) = 0 OR" in connector["query"]
@@ -107,7 +106,7 @@ def test_kishan_hms_visits_take_the_clinics_own_length(mariadb_database: dict[st
                         encoding="utf-8")
     run = cli(settings)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     assert "duration_minutes" not in mapping["fields"]
     assert "clinic.default_visit_minutes (20 min)" in settings.read_text(encoding="utf-8")
     found = real.sync_and_compare(run, connector, expected, ZONE)

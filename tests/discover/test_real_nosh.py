@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.discover import nosh_data
 from tests.discover import real_ehr_support as real
@@ -38,7 +37,7 @@ def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[
     assert connector["mode"] == "snapshot" and "cursor_column" not in connector
     assert "# table 'demographics' supplies " in (tmp_path / "settings.yaml").read_text()
     assert "a.pid <> 0" in connector["query"]  # the blocked hours are no visits
-    fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
+    fields = real.written_mapping(tmp_path)["fields"]
     assert fields["start"] == {"from": "start", "type": "unix_seconds"}  # not the row's `timestamp`
     assert fields["end"] == {"from": "end", "type": "unix_seconds"}
     # the mobile first; never the emergency contact's number nor the carrier's name, nor the work

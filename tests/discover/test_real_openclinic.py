@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -116,7 +115,7 @@ def test_openclinic_text_uids_two_column_id_and_address_history(mariadb_database
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
     assert "FROM `OC_PLANNING` AS a" in connector["query"]  # not the history table beside it
     assert "`OC_PLANNING_CANCELATIONDATE` IS NULL" in connector["query"]  # a dated cancellation is gone
-    fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
+    fields = real.written_mapping(tmp_path)["fields"]
     assert fields["external_id"] == {"concat": ["OC_PLANNING_SERVERID", "OC_PLANNING_OBJECTID"]}
     assert "type" not in fields  # the patient's person_type is no visit type
     live = {k: t for k, t in truth.items() if t["status"] != "cancelled"}

@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -78,7 +77,7 @@ def test_open_hospital_wards_flags_and_default_lengths(mariadb_database: dict[st
     # Nothing in the rows says how the hospital writes its times (stamps days old, a server on
     # UTC): discover asks, and the admin answers as the hospital's staff would (wall clock).
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "local"])
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     fields = mapping["fields"]
     assert "VST_SMS" not in str(fields.get("patient.phone"))  # the consent flag is no phone
     assert fields["practitioner.external_id"] == {"from": "VST_WRD_ID_A"}  # the ward owns the calendar

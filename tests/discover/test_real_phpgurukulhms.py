@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 
@@ -84,7 +83,7 @@ def test_phpgurukul_hms_text_times_flags_and_email_only_patients(mariadb_databas
                                                                  cli: Any) -> None:
     expected, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, "IN", cli)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     fields = mapping["fields"]
     assert fields["start"] == {"concat": ["appointmentDate", "appointmentTime"]}
     assert mapping["datetime_formats"] == ["%Y-%m-%d %I:%M %p"]  # '9:15 AM', a 12-hour clock
@@ -112,5 +111,5 @@ def test_phpgurukul_hms_without_patient_emails_fails_check(mariadb_database: dic
     assert len(errors) == 1 and "error: patient.phone, patient.email: only 0 of" in errors[0], out
     # the doctor's phone and email are on every row the query joins: never offered as the patient's
     assert "doctor_" not in errors[0] and "join the patient's contact table" in errors[0], out
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     assert "patient.phone" not in mapping["fields"] and "patient.email" not in mapping["fields"]

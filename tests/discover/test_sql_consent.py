@@ -119,7 +119,7 @@ def test_discover_honours_consent_kept_on_the_patient(mariadb_database: dict[str
     turned round."""
     consent, settings, run = real.admin_start(mariadb_database, _build, tmp_path, ZONE, "US", cli)
     real.discover_then_check(run, settings, [str(mariadb_database["url"]), "--stored-times", "local"])
-    fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
+    fields = real.written_mapping(tmp_path)["fields"]
     assert fields["patient.allow_sms"]["from"] == "patient_sms_opt_in"
     assert fields["patient.allow_email"]["from"] == "patient_email_unsubscribed"
     assert "patient_sms_opt_in" not in str(fields["patient.phone"])

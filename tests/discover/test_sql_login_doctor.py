@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 from tests.discover import sql_support as data
@@ -84,7 +83,7 @@ def test_the_doctors_email_is_read_from_their_login_row_and_its_password_never(p
     assert "practitioner.last: left out" not in out  # the name was placed: no note saying otherwise
     connector = real.discover_then_check(run, settings, [postgres_url])
     assert "password" not in connector["query"]
-    fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
+    fields = real.written_mapping(tmp_path)["fields"]
     assert fields["practitioner.email"] == {"from": "doctor_email"}
     run("sync", "--once")
     found = data.stored(run)

@@ -13,11 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from clinicsync.sync.discover.sql import discover_sql
 from tests.discover import ehr_support as ehr
 from tests.discover import follow_support as follow
+from tests.discover import real_ehr_support as real
 
 server = ehr.server  # the fixture: an empty database in each of the two servers
 
@@ -64,7 +63,7 @@ def test_moves_by_new_rows_are_one_moved_visit(server: ehr.Server, tmp_path: Pat
     fields, out, found = follow.discover_and_sync(url, tmp_path, cli, agendas=False)
     assert fields["replaces"] == {"from": "replaces_id"}, out
     assert "6 of 6 row(s) with 'rescheduled' have exactly one new row of the same patient" in out
-    mapping = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     assert mapping["status_map"]["rescheduled"] == "cancelled"
     # Each moved visit stored once, under its first row's id, at its new time; no row 101-106 of its own.
     assert set(found) == set(want)

@@ -7,7 +7,8 @@ Why its own rules: such a column names a channel ("sms", "email") and so reads a
 an email by its words, while its values are yes/no. Left unplaced, every patient counts as
 consenting (the fields' default), which is the one wrong guess a clinic cannot take back. A
 consent word without a channel ("consent", "agree") is left alone: it may be consent to
-treatment, not to messages.
+treatment, not to messages. The patient's channel column (``Text``, ``Do not contact``) is read
+here too: the channel a patient agreed to be reached on, in the mapping's words.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from clinicsync.common.names import plain
+from clinicsync.common.vocabulary import CHANNELS, status_key
 from clinicsync.mappings.transforms import TransformError, as_boolean
+from clinicsync.sync.discover.vocab import CHANNEL_WORDS
 
 _YES = ("1", "true", "yes", "y", "t", "on")  # as_boolean's words: the map of a refusal column lists every one
 _NO = ("0", "false", "no", "n", "f", "off")
@@ -75,3 +79,16 @@ def blank_note(column: str, values: Sequence[str | None], field: str) -> str | N
         return None
     return (f"{column}: empty on {empty} of {len(values)} sampled rows; those patients count as consenting "
             f"({field} unset is yes): add `default: false` to {field} if the source means no")
+
+
+def channel_map(values: Sequence[str | None]) -> dict[str, Any]:
+    """The channel column's own words mapped (``Text`` -> sms, ``Do not contact`` -> none);
+    a word not known stays out of the map, so its value is dropped with a note. No map when
+    the column already holds the mapping's own words."""
+    table: dict[str, str] = {}
+    for value in {v.strip() for v in values if v is not None and v.strip()}:
+        word = plain(status_key(value))
+        channel = word if word in CHANNELS else CHANNEL_WORDS.get(word)
+        if channel is not None:
+            table[value] = channel
+    return {"map": dict(sorted(table.items()))} if any(k.lower() != v for k, v in table.items()) else {}

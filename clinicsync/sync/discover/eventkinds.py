@@ -1,14 +1,22 @@
-"""An agenda table mixing event kinds: only the kinds whose rows carry the patient are visits.
+"""An agenda table mixing event kinds: the kinds whose rows do not carry the patient are left out.
 
 Why: a general ERP/CRM agenda keeps meetings beside phone calls, emails and automatic events
 ("invoice validated", the majority of rows), all in one table with a kind code. Leaving out the
 rows that name no patient drops most of them, but a call or an email logged against a contact
 names one too, and is no visit. When one or a few kinds carry the patient on (nearly) every row
-and the other kinds mostly do not, only those kinds are read, said so with the figures.
+and the other kinds mostly do not, those other kinds are left out, said so with the figures.
+
+The query names the kinds left out (``code NOT IN (...)``), never the kinds kept: a visit kind
+the clinic adds after discover ran ("Video consultation") is read like the others (its rows
+that name no patient are left out with every such row, people.py's open-slot rule). A list of
+kept kinds would drop a new visit kind silently, forever; a new kind that is no visit shows in
+the imported visits, and the admin adds it to the list. A row without a kind (NULL) is read unless the rows
+without one were among those left out (``x NOT IN (...)`` is never true for NULL, so it is said).
 
 How, kept cheap: only the visit table's short text columns whose name says a kind (type, code,
 kind, category) are asked, one grouped count each; a column with more than ``MAX_KINDS`` values
-is no kind code. Only plain codes (letters, digits, ``. _ -``) are ever written into the query.
+is no kind code. Only plain codes (letters, digits, inner spaces, ``. _ -``) are ever written
+into the query.
 """
 
 from __future__ import annotations
@@ -25,13 +33,14 @@ MAX_KINDS = 20  # distinct values of a kind code
 CARRY = 0.9  # of a visit kind's rows that name the patient
 OTHERS = 0.5  # at most, of the other kinds' rows that name one
 _KIND_WORDS = frozenset({"type", "code", "kind", "category", "tipo", "categoria", "genre", "art"})
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}")
+_PLAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,48}[A-Za-z0-9._-])?")
 
 
 def kind_filter(run: Run, q: Callable[[str], str], main: Table, patient: str, named: str) -> tuple[str, str] | None:
-    """The condition that keeps only the kinds of rows carrying the patient (``a.code IN ('AC_RDV')``)
-    and the note saying so; None when no kind column splits the rows so. ``named``: the SQL
-    condition on alias-free ``patient`` that a row names one."""
+    """The condition that leaves out the kinds of rows not carrying the patient
+    (``a.code NOT IN ('AC_OTH_AUTO', 'AC_TEL')``) and the note saying which, with their counts;
+    None when no kind column splits the rows so. ``named``: the SQL condition on alias-free
+    ``patient`` that a row names one."""
     for column, type_name in main.columns.items():
         if column == patient or column in main.primary_key or audit(column) or not TEXT.search(type_name) \
                 or not set(name_tokens(column)) & _KIND_WORDS:
@@ -41,16 +50,35 @@ def kind_filter(run: Run, q: Callable[[str], str], main: Table, patient: str, na
         if len(rows) > MAX_KINDS or len(rows) < 2:
             continue
         counts = {None if v is None else str(v): (int(n), int(p)) for v, n, p in rows}
-        visits = {v for v, (n, p) in counts.items() if v is not None and p >= CARRY * n and p > 0}
-        rest_rows = sum(n for v, (n, _) in counts.items() if v not in visits)
-        rest_named = sum(p for v, (_, p) in counts.items() if v not in visits)
+        visits = {v for v, (n, p) in counts.items() if p >= CARRY * n and p > 0}
+        others = {v: c for v, c in counts.items() if v not in visits}
+        rest_rows = sum(n for n, _ in others.values())
+        rest_named = sum(p for _, p in others.values())
         if not visits or not rest_rows or rest_named > OTHERS * rest_rows \
-                or not all(_PLAIN.fullmatch(v) for v in visits if v is not None):
+                or not all(_PLAIN.fullmatch(v) for v in others if v is not None):
             continue
-        kept = sorted(v for v in visits if v is not None)
-        literals = ", ".join(f"'{v}'" for v in kept)
-        note = (f"{column!r} mixes event kinds: only {', '.join(map(repr, kept))} rows carry the patient "
-                f"({sum(counts[v][1] for v in kept)} of {sum(counts[v][0] for v in kept)} rows); the "
-                f"{rest_rows} rows of other kinds ({rest_named} naming someone) are no visits: left out of the query")
-        return f"a.{q(column)} IN ({literals})", note
+        return _left_out(f"a.{q(column)}", others, column in main.nullable), _note(column, others)
     return None
+
+
+def _left_out(column: str, others: dict[str | None, tuple[int, int]], nullable: bool) -> str:
+    """The SQL that keeps every row but those of ``others``' kinds: ``NOT IN`` is never true for
+    a NULL kind, so a row without one (in a column that allows it) is read only through an
+    explicit ``IS NULL``, written unless NULL is among the kinds left out."""
+    codes = sorted(v for v in others if v is not None)
+    if not codes:
+        return f"{column} IS NOT NULL"
+    literals = ", ".join(f"'{v}'" for v in codes)
+    listed = f"{column} NOT IN ({literals})"
+    return listed if None in others or not nullable else f"({column} IS NULL OR {listed})"
+
+
+def _note(column: str, others: dict[str | None, tuple[int, int]]) -> str:
+    """What is left out and why, with the counts: each kind's rows and how many name someone."""
+    def one(value: str | None, rows: int, named: int) -> str:
+        who = "none naming the patient" if not named else f"{named} naming someone"
+        return f"{'no kind' if value is None else repr(value)} ({rows} rows, {who})"
+    kinds = ", ".join(one(v, *others[v]) for v in sorted(others, key=lambda v: (v is None, v or "")))
+    return (f"{column!r} mixes event kinds: {kinds} are no visits (a visit's kind names the patient on at "
+            f"least {round(100 * CARRY)}% of its rows): left out of the query; any other kind is read, one added "
+            "later too (add it to the list if it is no visit)")

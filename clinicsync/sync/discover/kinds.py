@@ -40,6 +40,16 @@ USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's
 
 
 @dataclass
+class Household:
+    """Phone columns of the household or company the patient's row belongs to (household.py):
+    the outs selected, the table and the patient's table's column that names its row."""
+
+    outs: tuple[str, ...]
+    table: str
+    column: str
+
+
+@dataclass
 class People:
     """What the people part added: fields placed, fields refused (and why), notes, and the main
     table's reference columns it dealt with (not to be joined again as plain references)."""
@@ -51,6 +61,7 @@ class People:
     patient_tables: set[str] = field(default_factory=set)
     stand_ins: set[str] = field(default_factory=set)  # refused as the patient: few values (the owner user?)
     filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
+    household: Household | None = None  # the household's phones, read after the person's own (household.py)
 
 
 class Builder(Protocol):

@@ -25,7 +25,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import attendees, doctors, eventkinds, history, kinship, softdelete, stamps
+from clinicsync.sync.discover import (
+    attendees,
+    doctors,
+    eventkinds,
+    history,
+    household,
+    kinship,
+    softdelete,
+    stamps,
+)
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
 from clinicsync.sync.discover.personshape import holds_a_person
@@ -435,6 +444,8 @@ class _Builder:
             for guess in self.contacts(chain[:1]):
                 if not any(g.field == guess.field for g in people.guesses):
                     people.guesses.append(guess)
+        people.household = next((h for t, at in chain if (h := household.join(self, t, at, people.patient_tables))
+                                 is not None), None)  # the household's phone, read after the person's own
 
     def _through_link(self, link: Ref, own: Ref | None, share: float) -> tuple[Table, str, str] | None:
         """The doctor from a link table's row (the appointment's own column first where set)."""

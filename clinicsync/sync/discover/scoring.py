@@ -37,19 +37,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clinicsync.common.vocabulary import CHANNELS, RESCHEDULED_WORDS, STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.common.vocabulary import RESCHEDULED_WORDS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.sync.discover import consent
+from clinicsync.sync.discover.endcolumn import Moments, paired_end
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.values import ValueProfile, duration_type, profile, status_of
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
-    CHANNEL_WORDS,
     IGNORED_WORDS,
     PATIENT_WORDS,
     PRACTITIONER_WORDS,
     column_roles,
     name_tokens,
-    plain,
     token_role,
     without_prefixes,
 )
@@ -275,8 +274,9 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
     if "phone" in roles and entity != "practitioner":
         # a mobile first: the number a reminder can be texted to (NOSH: phone_cell before phone_home)
         out.append(("patient.phone", 0.92 if set(column.tokens) & _MOBILE_WORDS else 0.9))
-    if "location" in roles:
-        out.append(("location", 0.8))
+    if "location" in roles:  # a clinic's code ("kd_poli") is no place's name; the referenced row's name is
+        out.append(("location", 0.8 * (0.8 if "id" in roles else 1.0)
+                    + (0.05 if column.sample.table and "name" in roles else 0.0)))
     if "type" in roles:  # a number ("visit_no") is no visit type; a joined table's name ("service_name") is
         out.append(("type", 0.75 * (0.8 if "id" in roles else 1.0)
                     + (0.05 if column.sample.table and "name" in roles else 0.0)))
@@ -481,10 +481,28 @@ def score_columns(columns: Sequence[ColumnSample], *, region: str = "US") -> Sco
         placed[cand.field] = cand
         used.add(cand.column.name)
     scored = Scored()
+    _end_beside(placed, read, used, scored)
     _assemble(placed, extra, scored, [c for c in read if "minute" in c.roles and c.name not in used])
     scored.unplaced = [c.name for c in read if c.name not in _sources(scored)]
     _left_out(scored, refused)
     return scored
+
+
+def _end_beside(placed: dict[str, _Candidate], read: Sequence[_Column], used: set[str], scored: Scored) -> None:
+    """The end a start's own name pairs with (``datep``/``datep2``: endcolumn.py), when no end or
+    length was placed and its values are ends; else the note why it was left out."""
+    start = placed.get("start")
+    if start is None or {"end", "end.date", "end.time", "duration_minutes"} & set(placed):
+        return
+    free = {c.name: c for c in read if c.name not in used and c.kind() == "datetime"}
+    moments = [Moments(c.name, c.sample.values, c.profile.datetime_format, c.unix_seconds())
+               for c in [start.column, *free.values()]]
+    found = paired_end(moments[0], moments[1:])
+    if found is not None and found[0] is not None:
+        placed["end"] = _Candidate(free[found[0]], "end", 0.8, found[1])
+        used.add(found[0])
+    elif found is not None:
+        scored.notes.append(found[1])
 
 
 def _left_out(scored: Scored, refused: dict[str, list[str]]) -> None:
@@ -634,7 +652,7 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
         if field == "status":
             scored.status_words = status_words(cand.column.sample.values)
         if field == "patient.channel":
-            spec.update(_channel_map(cand.column.sample.values))
+            spec.update(consent.channel_map(cand.column.sample.values))
         if field in ("answer", "visit_mode", "join_url"):
             spec["on_invalid"] = "drop"
         if field in _CONSENTS:
@@ -665,19 +683,6 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
                                           "type", "location"))}
     guesses.sort(key=lambda g: (order.get(g.field, 99), g.field))
     scored.guesses = guesses
-
-
-def _channel_map(values: Sequence[str | None]) -> dict[str, Any]:
-    """The channel column's own words mapped (``Text`` -> sms, ``Do not contact`` -> none);
-    a word not known stays out of the map, so its value is dropped with a note. No map when
-    the column already holds the mapping's own words."""
-    table: dict[str, str] = {}
-    for value in {v.strip() for v in values if v is not None and v.strip()}:
-        word = plain(status_key(value))
-        channel = word if word in CHANNELS else CHANNEL_WORDS.get(word)
-        if channel is not None:
-            table[value] = channel
-    return {"map": dict(sorted(table.items()))} if any(k.lower() != v for k, v in table.items()) else {}
 
 
 NO_VISIT_ID = "no appointment id column"  # begins the fallback's reason and its note: a reader that puts a

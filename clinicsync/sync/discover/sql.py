@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import cancelflags, softdelete, stamps
+from clinicsync.sync.discover import cancelflags, household, softdelete, stamps
 from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
@@ -443,7 +443,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if failed:
         people.notes.append(failed)
     outs = list(plan.select)
-    mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns}
+    mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns} | \
+        set(people.household.outs if people.household is not None else ())  # never the person's own phone
     left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
         g.source for g in people.guesses} | ({gone.column} if gone is not None else set())
     prefixes = tuple(p for p in {main.prefix} | {schema.tables[t].prefix for t in set(plan.tables_of.values())} if p)
@@ -459,6 +460,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                   if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
+    guesses, unplaced, said = household.placed(guesses, unplaced, people.household,
+                                               {o: [None if r[i] is None else str(r[i]) for r in rows]
+                                                for i, o in enumerate(outs)}, region_code)
+    extra_notes += said
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
     values = {s.name: s.values for s in samples}
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)

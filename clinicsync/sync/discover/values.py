@@ -18,6 +18,7 @@ from functools import cache
 
 import yaml
 
+from clinicsync.common.names import plain
 from clinicsync.common.vocabulary import CHANNELS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.mappings.preset_files import PRESETS_DIR
 from clinicsync.mappings.transforms import (
@@ -30,7 +31,7 @@ from clinicsync.mappings.transforms import (
     as_visit_mode,
     phone_parser,
 )
-from clinicsync.sync.discover.vocab import CHANNEL_WORDS, plain
+from clinicsync.sync.discover.vocab import CHANNEL_WORDS
 
 _LOCAL_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})")
 _YEAR_FIRST = re.compile(r"(\d{4})([/.])(\d{1,2})\2(\d{1,2})")

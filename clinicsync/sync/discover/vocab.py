@@ -10,8 +10,9 @@ words, without reading the scoring rules.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
+
+from clinicsync.common.names import name_words
 
 # What a column is about: the attribute words. Each maps a token to a role the scorer knows.
 ATTRIBUTES: dict[str, str] = {
@@ -118,22 +119,13 @@ CHANNEL_WORDS: dict[str, str | None] = {
     **dict.fromkeys(("none", "do not contact", "no contact", "no contactar", "ninguno", "ninguna", "nao contactar",
                      "ne pas contacter", "kein kontakt", "opt out", "opt-out"), "none"),
 }
-_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SPLIT = re.compile(r"[^a-z0-9]+")
-
-
-def plain(text: str) -> str:
-    """Lower case without accents: 'Teléfono' -> 'telefono', 'Ärztin' -> 'arztin'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def name_tokens(name: str) -> list[str]:
-    """A column name's words: 'fechaCita' -> ['fecha', 'cita'], 'Teléfono móvil' ->
-    ['telefono', 'movil'], 'patient_ID' -> ['patient', 'id']. Digits stay attached
+    """A column name's words as every layer splits them (common/names.py: 'fechaCita' ->
+    ['fecha', 'cita']), an all-capital name's glued words split too. Digits stay attached
     ('tel2' -> ['tel2']) and are then tried without them."""
-    spaced = _HUMP.sub(" ", name.replace("º", "o").replace("°", "o"))
-    tokens = [t for t in _SPLIT.split(plain(spaced)) if t]
+    tokens = name_words(name)
     if name.isupper():  # OC_PLANNING_PLANNEDEND: capitals leave no hump between the glued words
         return [part for t in tokens for part in _unglued(t)]
     return tokens

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from clinicsync.common.names import name_words
 from clinicsync.mappings.audit import column_of, field_paths
 from clinicsync.mappings.engine import MappingPreset
 
@@ -23,12 +24,7 @@ _OTHERS = frozenset({"doctor", "doc", "dr", "physician", "practitioner", "provid
                      "clinician", "therapist", "nurse", "dentist", "resource", "emergency", "emerg", "ice", "kin",
                      "nok", "nextofkin", "referrer", "referring", "pcp"})
 _OTHER_PARTS = ("doctor", "physician", "practitioner", "provider", "staff", "emergenc", "nextofkin")
-_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _PREFIX = re.compile(r"^([A-Za-z0-9]+)[_.]")
-
-
-def _words(name: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub(r"\1_\2", name).lower()) if w]
 
 
 def _prefix(column: str) -> str | None:
@@ -73,7 +69,7 @@ class ContactColumns:
         if column in self.practitioner_columns or _prefix(column) in self.other_prefixes:
             return True
         lowered = column.lower()
-        return bool(_OTHERS.intersection(_words(column))) or any(part in lowered for part in _OTHER_PARTS)
+        return bool(_OTHERS.intersection(name_words(column))) or any(part in lowered for part in _OTHER_PARTS)
 
     def patients_own(self, column: str) -> bool:
         """The column comes from the patient's own table (shares the prefix of the patient's fields)."""
