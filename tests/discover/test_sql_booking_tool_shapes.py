@@ -23,8 +23,8 @@ from clinicsync.sync.discover.dayminutes import day_and_minutes, minutes_reason
 from clinicsync.sync.discover.graph import bookkeeping
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.proposal import Guess
-from clinicsync.sync.discover.scoring import status_word
 from clinicsync.sync.discover.sql import DiscoverError, discover_sql
+from clinicsync.sync.discover.statuses import status_word
 from clinicsync.sync.discover.visitzone import clinic_zone
 from tests.discover import sql_support as data
 

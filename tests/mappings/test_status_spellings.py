@@ -16,7 +16,7 @@ import pytest
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, status_key
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.sync.discover.csv import discover_csv
-from clinicsync.sync.discover.scoring import status_word
+from clinicsync.sync.discover.statuses import status_word
 
 MAPPING = load_mapping("csv_default", "America/New_York", "US")
 

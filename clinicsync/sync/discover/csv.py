@@ -31,7 +31,8 @@ from clinicsync.sync.discover.csv_clock import PROBE_ZONES, settle_csv_clock
 from clinicsync.sync.discover.file_clock import written_at
 from clinicsync.sync.discover.naming import connector_name, region_of
 from clinicsync.sync.discover.proposal import Guess, Proposal
-from clinicsync.sync.discover.scoring import ColumnSample, mapping_from, rescheduled_note, score_columns, status_words
+from clinicsync.sync.discover.scoring import ColumnSample, mapping_from, score_columns
+from clinicsync.sync.discover.statuses import rescheduled_note, status_words
 from clinicsync.sync.discover.values import profile
 
 EDGE_ROWS = 40  # rows kept from the start and from the end of the file

@@ -30,7 +30,7 @@ from clinicsync.sync.discover.hl7_clock import sent_file, settle_hl7_clock
 from clinicsync.sync.discover.naming import connector_name, region_of
 from clinicsync.sync.discover.presets import carriers, present, preset, spec_paths
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
-from clinicsync.sync.discover.scoring import status_word
+from clinicsync.sync.discover.statuses import status_word
 
 PRESET = "hl7v2_siu"
 # The segments an appointment lives in; the rest (NTE, OBX, DG1, …) are not reported.

@@ -32,16 +32,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clinicsync.common.vocabulary import RESCHEDULED_WORDS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.endcolumn import Moments, paired_end
 from clinicsync.sync.discover.proposal import Guess, StatusWord
-from clinicsync.sync.discover.values import ValueProfile, duration_type, profile, status_of
+from clinicsync.sync.discover.statuses import status_words
+from clinicsync.sync.discover.values import ValueProfile, duration_type, profile
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
     IGNORED_WORDS,
@@ -746,42 +745,6 @@ def _patient_id_fallback(guesses: list[Guess]) -> None:
             guesses.append(Guess("patient.external_id", guess.source, confidence,
                                  f"no patient id column: the {stand_in.split('.')[1]} identifies the patient", spec))
             return
-
-
-def status_word(value: str) -> tuple[str | None, float]:
-    """The FHIR status a source's word means, and how sure: 1.0 for FHIR's own word, 0.9
-    for a known synonym (``vocabulary.STATUS_SYNONYMS``), 0.8 past a one-character marker
-    (OpenEMR's ``x Canceled``), (None, 0.0) for a word not known."""
-    key = status_key(value)
-    if key in STATUSES:
-        return key, 1.0
-    if key in STATUS_SYNONYMS:
-        return STATUS_SYNONYMS[key], 0.9
-    found = status_of(value)
-    return (found, 0.8) if found is not None else (None, 0.0)
-
-
-def rescheduled_note(words: Sequence[StatusWord]) -> str | None:
-    """Why a word that says a visit moved (``vocabulary.RESCHEDULED_WORDS``) is left unmapped:
-    a product that keeps the old row with it beside a new row at the new time needs the pair
-    read as one moved visit (``replaces``), one that moves the row itself needs ``booked``;
-    mapping it to booked in the first kind kept the old row live and reminded, so the admin is asked."""
-    found = [w.value for w in words if w.status is None and status_key(w.value) in RESCHEDULED_WORDS]
-    if not found:
-        return None
-    return (f"status word(s) {', '.join(repr(w) for w in found)} left unmapped: if the source keeps the old row "
-            "with it and books a new row at the new time, map `replaces` to the new row's column naming the old row "
-            "and the word to cancelled (the pair is then one moved visit); if the row itself moved, map it to booked")
-
-
-def status_words(values: Sequence[str | None]) -> list[StatusWord]:
-    """Every distinct sampled word of a status column with its count, most common first."""
-    counts = Counter(v.strip() for v in values if v is not None and v.strip())
-    words = []
-    for value, count in counts.most_common():
-        status, confidence = status_word(value)
-        words.append(StatusWord(value, status, count, confidence))
-    return words
 
 
 def mapping_from(scored: Scored, name: str) -> dict[str, Any]:

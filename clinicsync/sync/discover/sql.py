@@ -53,7 +53,6 @@ from clinicsync.sync.discover.scoring import (
     NO_VISIT_ID,
     ColumnSample,
     left_out_stands,
-    rescheduled_note,
     score_columns,
 )
 from clinicsync.sync.discover.sql_reading import (
@@ -68,6 +67,7 @@ from clinicsync.sync.discover.sql_reading import (
     valid_zone,
     visits_zone,
 )
+from clinicsync.sync.discover.statuses import rescheduled_note
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 from clinicsync.sync.discover.views import keyed_views, with_views
