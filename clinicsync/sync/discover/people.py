@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import attendees, doctors, eventkinds, history, kinship, softdelete, stamps
+from clinicsync.sync.discover import attendees, doctors, eventkinds, history, kinship, roleperson, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
 from clinicsync.sync.discover.personshape import holds_a_person
@@ -413,7 +413,7 @@ class _Builder:
         self.plan.join(target, alias, self.plan.on(chosen, alias, "a"))
         self.plan.add_columns(target, alias, stem_of(chosen.column, target.name), frozenset({chosen.target_column}))
         self.stamp_row(target, alias)
-        chain = self.chain(target, alias)
+        chain = roleperson.follow(self, self.chain(target, alias))
         people.patient_tables.update(t.name for t, _ in chain)
         hops = " -> ".join([main.name, *(t.name for t, _ in chain)])
         why = f"references table {target.name!r} ({chosen.how}); " \

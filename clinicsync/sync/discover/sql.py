@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import cancelflags, softdelete, stamps
+from clinicsync.sync.discover import cancelflags, doneflags, softdelete, stamps
 from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
@@ -443,6 +443,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                       {r.column for r in schema.refs(main.name)})
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
+    guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
+        guesses, unplaced, None)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
@@ -475,7 +477,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if zone_value:
         connector["timezone"] = zone_value
     status_words = _all_status_words(connection, plan, kept, by_field.get("status"),
-                                     flags.words([]) if flags is not None else scored.status_words)
+                                     flags.words([]) if flags is not None else
+                                     done.words() if done is not None else scored.status_words)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}
