@@ -140,3 +140,22 @@ def test_removed_attendee_rows_and_empty_phone_columns_are_passed_over(mariadb_d
     # the meeting's assigned user, found by its uuid values: the doctor
     assert "assigned_user_id" in query and fields["practitioner.name"] == {"concat": ["doctor_first_name",
                                                                                        "doctor_last_name"]}
+
+
+SPLIT_DDL = """CREATE TABLE people (id INT PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40),
+  phone VARCHAR(30));
+CREATE TABLE calls (id INT PRIMARY KEY, person_id INT, starts DATETIME, duration_hours INT, duration_minutes INT,
+  FOREIGN KEY (person_id) REFERENCES people (id))"""
+
+
+@pytest.mark.mariadb
+def test_length_split_over_hours_and_minutes_with_no_end(mariadb_database: dict[str, Any]) -> None:
+    _load(mariadb_database, SPLIT_DDL, [
+        ("INSERT INTO people VALUES (%s, 'Eva', 'Lang', %s)", [(p, f"+49 151 {20000000 + p}") for p in range(1, 31)]),
+        ("INSERT INTO calls VALUES (%s, %s, %s, %s, %s)",
+         [(v, 1 + v % 30, _at(v), int(v % 4 == 0), 0 if v % 4 == 0 else (15, 30, 45)[v % 3])
+          for v in range(1, VISITS + 1)])])
+    fields, query, _ = _proposal(mariadb_database)
+    # an hour-long call keeps minutes 0: the minutes column alone would make it zero minutes long
+    assert fields["duration_minutes"] == {"from": "length_minutes"}
+    assert "COALESCE(a.duration_hours, 0) * 60 + COALESCE(a.duration_minutes, 0) AS length_minutes" in query
