@@ -38,8 +38,9 @@ def _ids(rng: random.Random, n: int) -> list[str]:
     return sorted(str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(n))
 
 
-def build(cursor: Any) -> dict[str, real.Want]:
-    """The CRM's rows: doctors as users, patients as contacts, visits as meetings."""
+def build(cursor: Any, phones: bool = True) -> dict[str, real.Want]:
+    """The CRM's rows: doctors as users, patients as contacts, visits as meetings; not
+    ``phones``: the desk kept only the contacts' emails (in email_addr_bean_rel)."""
     real.load_schema(cursor, "suitecrm")
     rng = random.Random(7)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0, second=0)
@@ -60,10 +61,10 @@ def build(cursor: Any) -> dict[str, real.Want]:
         first, last = FIRST[c % len(FIRST)], LAST[c * 5 % len(LAST)]
         digits = f"6{10000000 + c * 7919 % 89999999:08d}"
         mobile = (f"{digits[:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}", f"+34 {digits}", digits)[c % 3] \
-            if c % 8 else None
+            if c % 8 and phones else None
         people[cid] = (f"{first} {last}", "+34" + digits if mobile else None)
         contacts.append((cid, old, old + timedelta(days=c), admin, 0, doctor_ids[c % len(doctor_ids)], "Sr." if c % 2
-                         else "Sra.", first, last, mobile, "+34 91 000 00 00" if c % 5 == 0 else None))
+                         else "Sra.", first, last, mobile, "+34 91 000 00 00" if c % 5 == 0 and phones else None))
     real.insert_rows(cursor, "INSERT INTO contacts (id, date_entered, date_modified, created_by, deleted, "
                              "assigned_user_id, salutation, first_name, last_name, phone_mobile, phone_work) "
                              "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", contacts)
@@ -160,3 +161,20 @@ def test_suitecrm_meetings_uuid_attendees_and_deleted_rows(mariadb_database: dic
     found = real.sync_and_compare(run, connector, expected, ZONE)
     assert {k for k, v in found.items() if v["status"] == "cancelled"} == \
         {k for k, want in expected.items() if want[1] == "cancelled"}
+
+
+@pytest.mark.mariadb
+def test_suitecrm_with_emails_only_fails_check(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:
+    """The same CRM where contacts have no phone: their emails sit only behind the polymorphic
+    email_addr_bean_rel, which discover does not follow, so nobody can be reminded: no empty
+    phone column is placed, and `check` fails, saying so, status words mapped or not."""
+    _, _, run = real.admin_start(mariadb_database, lambda cursor: build(cursor, phones=False), tmp_path, ZONE, "ES",
+                                 cli)
+    run("discover", str(mariadb_database["url"]), "--stored-times", "utc", "--write", expect=1)
+    mapping_path = next((tmp_path / "mappings").glob("*.yaml"))
+    fields = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))["fields"]
+    assert "patient.phone" not in fields and "patient.email" not in fields  # no values: left out
+    mapped_by_hand(mapping_path)
+    _, checked, _ = run("check", expect=1)
+    errors = [line for line in checked.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "error: patient.phone, patient.email: only 0 of" in errors[0], checked
