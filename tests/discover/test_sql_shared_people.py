@@ -24,10 +24,8 @@ VISITS = 60
 def _load(database: dict[str, Any], ddl: str, inserts: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
     connection = data.mysql(database)
     try:
+        data.run_sql(connection, ddl)
         with connection.cursor() as cursor:
-            for statement in ddl.split(";"):
-                if statement.strip():
-                    cursor.execute(statement)
             for sql, rows in inserts:
                 cursor.executemany(sql, rows)
     finally:
