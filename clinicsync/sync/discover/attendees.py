@@ -11,11 +11,15 @@ them with a query of their own.
 
 from __future__ import annotations
 
-from clinicsync.sync.discover import linkstatus
-from clinicsync.sync.discover.graph import Ref, audit, words
+import re
+
+from clinicsync.sync.discover import linkstatus, softdelete
+from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
+
+_MOBILE = re.compile(r"mobile|cell|movil|celular|handy|portable", re.I)
 
 
 def _roles(columns: dict[str, str]) -> dict[str, str]:
@@ -24,6 +28,23 @@ def _roles(columns: dict[str, str]) -> dict[str, str]:
     for column in columns:
         for role in {token_role(t) for t in name_tokens(column)} & {"email", "phone"}:
             out.setdefault(str(role), column)
+    return out
+
+
+def _filled_roles(builder: Builder, person: Table) -> dict[str, str]:
+    """The person's email and phone columns, each the one filled on most rows (a mobile first
+    on a tie): a contacts table keeps home, mobile, work and other phones, and the first by
+    name (``phone_home``) is often empty on every row. A kind whose columns are all empty is
+    left out: never placed against its own sample."""
+    q, out = builder.q, {}
+    for role in ("email", "phone"):
+        columns = [c for c in person.columns if role in {token_role(t) for t in name_tokens(c)}]
+        if not columns:
+            continue
+        counts = builder.run(f"SELECT {', '.join(f'COUNT({q(c)})' for c in columns)} FROM {q(person.name)}")[0]
+        best = max(zip(columns, counts, strict=True), key=lambda cn: (int(cn[1] or 0), bool(_MOBILE.search(cn[0]))))
+        if int(best[1] or 0) > 0:
+            out[role] = best[0]
     return out
 
 
@@ -103,6 +124,7 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     table, person = builder.schema.tables[link.table], builder.schema.tables[onward.target]
     organizer = _organizer(builder, onward)
     besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
+    besides += softdelete.live_links(table, "cs_l", q, plan.dialect)
     alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t",
                                      besides)
     order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
@@ -120,7 +142,7 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     outs = [plan.add(alias, c, f"patient_{c}", person.name, person.columns[c]) for c in names]
     people.guesses.append(Guess("patient.name", " + ".join(outs), 0.8, f"the linked person's {', '.join(names)}",
                                 {"from": outs[0]} if len(outs) == 1 else {"concat": outs}))
-    for role, column in _roles(person.columns).items():
+    for role, column in _filled_roles(builder, person).items():
         out = plan.add(alias, column, f"patient_{role}", person.name, person.columns[column])
         people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the linked person's {column!r}", {"from": out}))
     people.notes.append(f"the patient: {why}")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from clinicsync.connectors.sql_limit import first_rows
+from clinicsync.sync.discover import softdelete
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -24,7 +25,7 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role
 MAX_HOPS = 3  # booking -> slot -> resource -> user
 BOOKED = frozenset({"slot", "slots", "timeslot", "resource", "resources", "schedule", "schedules", "calendar",
                      "calendars", "availability", "shift", "shifts", "roster", "agenda", "chair", "column"})
-_OWNER = re.compile(r"^(owner|organi[sz]er|host|assignee|assigned_?to|user)(_?((u?u|g)?id|ref|key)|_?user(_?id)?)?$",
+_OWNER = re.compile(r"^(owner|organi[sz]er|host|assignee|assigned(_?to)?|user)(_?((u?u|g)?id|ref|key)|_?user(_?id)?)?$",
                     re.I)
 _ELSE = re.compile(r"^(refer|guarant|emergenc|kin$|nok$|guardian|contact|insur|relative|parent|spouse|billing|"
                    r"payer|cancel|previous|original)")  # a word of the column's name that begins so
@@ -299,7 +300,8 @@ def parent_link(builder: Builder) -> bool:
             label = _label(table)
             if label is None and not name_columns(table)[0]:
                 continue
-            alias, level = join_first_linked(builder, table, links, link.column, f"a.{q(ref.column)}", onward, "d")
+            alias, level = join_first_linked(builder, table, links, link.column, f"a.{q(ref.column)}", onward, "d",
+                                             softdelete.live_links(links, "cs_l", q, plan.dialect))
             out = plan.add(alias, onward.target_column, "doctor_id", table.name, table.columns[onward.target_column])
             plan.add_columns(table, alias, "doctor", frozenset({onward.target_column}))  # its email, for the scorer
             why = (f"the visit's {ref.target!r} row ({ref.column!r}) books {table.name!r} through {links.name!r}: "

@@ -32,6 +32,7 @@ from clinicsync.sync.discover import (
     history,
     household,
     kinship,
+    roleperson,
     softdelete,
     stamps,
 )
@@ -422,7 +423,7 @@ class _Builder:
         self.plan.join(target, alias, self.plan.on(chosen, alias, "a"))
         self.plan.add_columns(target, alias, stem_of(chosen.column, target.name), frozenset({chosen.target_column}))
         self.stamp_row(target, alias)
-        chain = self.chain(target, alias)
+        chain = roleperson.follow(self, self.chain(target, alias))
         people.patient_tables.update(t.name for t, _ in chain)
         hops = " -> ".join([main.name, *(t.name for t, _ in chain)])
         why = f"references table {target.name!r} ({chosen.how}); " \

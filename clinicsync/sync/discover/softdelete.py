@@ -16,7 +16,7 @@ compared as upper-case words); NULL is "not deleted".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from clinicsync.common.soft_delete import meaning, owns_visits
@@ -107,3 +107,11 @@ def truthy(table: Table, column: str, alias: str, quote: str, dialect: str) -> s
     """``column`` is set, as SQL that works for a boolean and for a 0/1 number."""
     ref = f"{alias}.{quote}"
     return f"{ref} IS TRUE" if _boolean(table.columns[column], dialect) else f"COALESCE({ref}, 0) <> 0"
+
+
+def live_links(table: Table, alias: str, quote: Callable[[str], str], dialect: str) -> str:
+    """`` AND <not deleted>`` on a link table's rows (``alias``) when it has a soft-delete flag,
+    else ''. Why: a CRM keeps an attendee it removed as a row with ``deleted = 1``; ranked among
+    the live ones, the removed person would be taken for the visit's patient or doctor."""
+    found = flag(table, dialect)
+    return "" if found is None else f" AND {kept(found, alias, quote(found.column))}"

@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import cancelflags, household, softdelete, stamps
+from clinicsync.sync.discover import cancelflags, doneflags, household, softdelete, splitlength, stamps
 from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
@@ -468,7 +468,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     values = {s.name: s.values for s in samples}
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
     guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
+    guesses, unplaced = splitlength.placed(plan, guesses, unplaced)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
+    guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
+        guesses, unplaced, None)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
@@ -501,7 +504,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if zone_value:
         connector["timezone"] = zone_value
     status_words = _all_status_words(connection, plan, kept, by_field.get("status"),
-                                     flags.words([]) if flags is not None else scored.status_words)
+                                     flags.words([]) if flags is not None else
+                                     done.words() if done is not None else scored.status_words)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}
