@@ -171,19 +171,7 @@ def build(cursor: Any, reachable: bool = True) -> dict[str, real.Want]:
                 "creator, date_created) VALUES (%s, %s, %s, %s, %s, %s, 2, 'WEEKS', NULL, UUID(), 1, %s)",
         [(patients[r % PATIENTS], 1 + r % 3, ["PENDING", "FULFILLED", "CANCELLED"][r % 3], doctors[r % DOCTORS],
           doctors[(r + 1) % DOCTORS], base + timedelta(days=r), base + timedelta(days=r)) for r in range(1, 31)])
-    # beside the appointments, what every OpenMRS keeps: identifiers, past visits and encounters
-    cursor.execute("INSERT INTO patient_identifier_type (patient_identifier_type_id, name, date_created, uuid) "
-                   "VALUES (3, 'OpenMRS ID', %s, UUID())", (base,))
-    put(cursor, "INSERT INTO patient_identifier (patient_id, identifier, identifier_type, preferred, location_id, "
-                "creator, date_created, uuid) VALUES (%s, %s, 3, 1, 1, 1, %s, UUID())",
-        [(p, f"10{p:03d}{p % 7}", base) for p in patients])
-    past = [(v, patients[v % PATIENTS], base - timedelta(days=v % 200, hours=v % 5)) for v in range(1, 101)]
-    put(cursor, "INSERT INTO visit (visit_id, patient_id, visit_type_id, date_started, date_stopped, location_id, "
-                "creator, date_created, uuid) VALUES (%s, %s, 1, %s, %s, 1, 2, %s, UUID())",
-        [(v, p, when, when + timedelta(hours=3), when) for v, p, when in past])
-    put(cursor, "INSERT INTO encounter (encounter_type, patient_id, location_id, encounter_datetime, creator, "
-                "date_created, visit_id, uuid) VALUES (1, %s, 1, %s, 2, %s, %s, UUID())",
-        [(p, when + timedelta(minutes=30), when, v) for v, p, when in past])
+    real.openmrs_history(cursor, patients, base, lambda p: f"10{p:03d}{p % 7}")
     return expected
 
 
