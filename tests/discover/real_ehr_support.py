@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -133,3 +134,20 @@ def insert_rows(cursor: Any, sql: str, rows: list[tuple[Any, ...]] | list[Any]) 
         return
     head, values = sql.split(" VALUES ", 1)
     cursor.execute(f"{head} VALUES {', '.join([values] * len(rows))}", [v for row in rows for v in row])
+
+
+def openmrs_history(cursor: Any, patients: Sequence[int], base: datetime, identifier: Callable[[int], str]) -> None:
+    """Beside the appointments, what every OpenMRS keeps: the patients' identifiers, and 120 past
+    visits with an encounter each (more rows than the appointments, with dates and a patient)."""
+    cursor.execute("INSERT INTO patient_identifier_type (patient_identifier_type_id, name, date_created, uuid) "
+                   "VALUES (3, 'Patient Identifier', %s, UUID())", (base,))
+    insert_rows(cursor, "INSERT INTO patient_identifier (patient_id, identifier, identifier_type, preferred, "
+                        "location_id, creator, date_created, uuid) VALUES (%s, %s, 3, 1, 1, 1, %s, UUID())",
+                [(p, identifier(p), base) for p in patients])
+    past = [(v, patients[v % len(patients)], base - timedelta(days=v % 300, hours=v % 7)) for v in range(1, 121)]
+    insert_rows(cursor, "INSERT INTO visit (visit_id, patient_id, visit_type_id, date_started, date_stopped, "
+                        "location_id, creator, date_created, uuid) VALUES (%s, %s, 1, %s, %s, 1, 2, %s, UUID())",
+                [(v, p, when, when + timedelta(hours=2), when) for v, p, when in past])
+    insert_rows(cursor, "INSERT INTO encounter (encounter_type, patient_id, location_id, encounter_datetime, "
+                        "creator, date_created, visit_id, uuid) VALUES (1, %s, 1, %s, 2, %s, %s, UUID())",
+                [(p, when + timedelta(minutes=20), when, v) for v, p, when in past])

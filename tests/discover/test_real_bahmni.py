@@ -126,18 +126,7 @@ def build(cursor: Any) -> dict[str, real.Want]:
     # patients' identifiers, and past visits and encounters (more rows than the appointments)
     put(cursor, "INSERT INTO patient_appointment_audit (appointment_id, status, creator, date_created, voided, "
                        "uuid) VALUES (%s, %s, %s, %s, 0, UUID())", [(r[0], r[9], r[10], r[11]) for r in rows])
-    cursor.execute("INSERT INTO patient_identifier_type (patient_identifier_type_id, name, date_created, uuid) "
-                   "VALUES (3, 'Patient Identifier', %s, UUID())", (base,))
-    put(cursor, "INSERT INTO patient_identifier (patient_id, identifier, identifier_type, preferred, "
-                       "location_id, creator, date_created, uuid) VALUES (%s, %s, 3, 1, 1, 1, %s, UUID())",
-                       [(p, f"GAN2030{p:02d}", base) for p in patients])
-    past = [(v, patients[v % PATIENTS], base - timedelta(days=v % 300, hours=v % 7)) for v in range(1, 121)]
-    put(cursor, "INSERT INTO visit (visit_id, patient_id, visit_type_id, date_started, date_stopped, "
-                       "location_id, creator, date_created, uuid) VALUES (%s, %s, 1, %s, %s, 1, 2, %s, UUID())",
-                       [(v, p, when, when + timedelta(hours=2), when) for v, p, when in past])
-    put(cursor, "INSERT INTO encounter (encounter_type, patient_id, location_id, encounter_datetime, "
-                       "creator, date_created, visit_id, uuid) VALUES (1, %s, 1, %s, 2, %s, %s, UUID())",
-                       [(p, when + timedelta(minutes=20), when, v) for v, p, when in past])
+    real.openmrs_history(cursor, patients, base, lambda p: f"GAN2030{p:02d}")
     return expected
 
 

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import postgres_schema
 
 ZONE = "America/New_York"
-WORDS = ["scheduled"] * 10 + ["Facturado"] * 6 + ["Maria Lopez"] + ["Walk In"] * 2 + ["Ext 5551234"] * 6
+WORDS = ["scheduled"] * 10 + ["Facturado"] * 6 + ["Maria Lopez"] + ["Side Door"] * 2 + ["Ext 5551234"] * 6
 
 
 def _check(tmp_path: Path, write_settings: Callable[..., Path], cli: Any, status: str) -> tuple[dict[str, Any], str]:
@@ -44,7 +44,7 @@ def _check(tmp_path: Path, write_settings: Callable[..., Path], cli: Any, status
         run = cli(write_settings(text, timezone=ZONE))
         _, out, _ = run("check", "--json", "--offline", expect=1)
         _, plain, _ = run("check", "--offline", expect=1)
-    for private in ("Maria", "Lopez", "Walk", "5551234"):
+    for private in ("Maria", "Lopez", "Side Door", "5551234"):
         assert private not in out + plain, private
     result: dict[str, Any] = json.loads(out)["connectors"][0]
     return result, plain
@@ -58,7 +58,7 @@ def test_a_repeated_unknown_status_word_is_named_and_a_rare_or_odd_one_is_not(
     named = [reason for reason in quarantined if "'Facturado'" in reason]
     assert named == ["status: unknown status word 'Facturado' (add it to the mapping's status_map, or map it "
                      "under `status: map:`)"] and quarantined[named[0]] == 6, quarantined
-    # the name (one row), 'Walk In' (two rows) and the phone-like word (digits) stay described
+    # the name (one row), 'Side Door' (two rows) and the phone-like word (digits) stay described
     hidden = {reason: count for reason, count in quarantined.items() if "value not shown" in reason}
     assert sum(hidden.values()) == 9 and sum(quarantined.values()) == 15, quarantined
     assert "would quarantine x6: status: unknown status word 'Facturado'" in plain

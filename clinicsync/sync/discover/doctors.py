@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import softdelete
+from clinicsync.sync.discover import personrow, softdelete
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -106,6 +106,9 @@ def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
     if best is None and len(path) < MAX_HOPS:
         onward = _through(builder, path[-1].target, seen, MAX_HOPS - len(path))
         best = None if onward is None else [*path, *onward]
+    if best is None:  # a provider row whose name its person holds (personrow.py)
+        best = personrow.reach(builder, first, {builder.plan.main.name, first.target}, MAX_HOPS - 1,
+                               lambda t: _person_like(builder, t), someone_else)
     return best
 
 
@@ -189,7 +192,7 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
             why += f"; where {path[-1].column!r} is empty, {units[2]}"
             builder.people.guesses.append(Guess("practitioner.external_id", f"{out} + {units[0]}", 0.8, why,
                                                 {"from": [out, units[0]]}))
-        named = builder.name("doctor", [(end, at)])
+        named = builder.name("doctor", [(end, at), *_person_joined(builder, end, at)])
         if named is not None:
             spec = named.spec if units is None else {**named.spec, "from": [units[1], *(
                 [named.spec["from"]] if isinstance(named.spec.get("from"), str) else named.spec.get("from") or [])]}
@@ -199,6 +202,19 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
         builder.people.notes.append(f"the doctor: {why}")
         return True
     return False
+
+
+def _person_joined(builder: Builder, end: Table, at: str) -> list[tuple[Table, str]]:
+    """The person row that names ``end`` (a provider row without a name of its own), joined; none
+    when ``end`` names itself."""
+    ref = personrow.person_of(builder, end)
+    if ref is None:
+        return []
+    person = builder.schema.tables[ref.target]
+    alias = builder.plan.alias("d")
+    builder.plan.join(person, alias, builder.plan.on(ref, alias, at))
+    builder.stamp_row(person, alias)
+    return [(person, alias)]
 
 
 _PLACE = _UNIT | {"location", "locations", "service", "services"}
@@ -289,8 +305,9 @@ def parent_link(builder: Builder) -> bool:
         if ref.column in builder.people.handled or audit(ref.column) or ref.target == main.name:
             continue
         for link in builder.schema.children(ref.target):
-            if link.table in (main.name, ref.target) or link.table in builder.people.patient_tables:
-                continue
+            if link.table in (main.name, ref.target) or link.table in builder.people.patient_tables \
+                    or any(r.target in builder.people.patient_tables for r in builder.schema.refs(link.table)):
+                continue  # a row about a patient of its own (a request for a visit) links nothing to this visit
             onward = next((r for r in builder.schema.refs(link.table) if r.target not in (ref.target, main.name)
                            and not audit(r.column) and (words(r.target) & (_UNIT | BOOKED)
                                                         or kind_of(r.target) == "provider")), None)

@@ -15,13 +15,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.timeutil import TimeError, zone
-from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.common.vocabulary import STATUSES
 from clinicsync.connectors.sql_guard import StatementRefused
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.mappings.preset_files import PRESETS_DIR as MAPPING_PRESETS_DIR
 from clinicsync.sync.discover.products import Match
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.sql_reading import MAX_WORDS, SWEEP_NOTE, quote_name, run_checked, visits_zone
+from clinicsync.sync.discover.statuses import status_word
 
 _WIDE = (datetime(1900, 1, 1), datetime(2200, 1, 1))  # window binds when counting a preset's status words
 
@@ -74,11 +75,6 @@ class _StatusReader:
         return None, ""
 
 
-def guess_status(word: str) -> str | None:
-    """A status word's meaning when it is a known synonym (several languages), else None."""
-    return STATUS_SYNONYMS.get(status_key(word))
-
-
 def product_proposal(connection: Connection, match: Match, name: str, url: str, timezone: str | None) -> Proposal:
     product, confidence = match.product, match.confidence
     preset = product.preset
@@ -119,7 +115,7 @@ def product_proposal(connection: Connection, match: Match, name: str, url: str, 
         if status is not None:
             status_words.append(StatusWord(word, status, count, confidence))
             continue
-        guessed = guess_status(word)
+        guessed, _ = status_word(word)
         status_words.append(StatusWord(word, guessed, count, 0.6 if guessed else 0.0))
         additions[word] = guessed
     guesses = [Guess(field, _source_of(spec), confidence, f"known product: {product.label} (mapping {preset.mapping})",

@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import cancelflags, doneflags, household, softdelete, splitlength, stamps
+from clinicsync.sync.discover import cancelflags, doneflags, household, slottime, softdelete, splitlength, stamps
 from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
@@ -43,7 +43,7 @@ from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.pg_schemas import choose_schema, partitions, partitions_note, without_partitions
-from clinicsync.sync.discover.product_proposal import guess_status, product_proposal
+from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
@@ -67,7 +67,7 @@ from clinicsync.sync.discover.sql_reading import (
     valid_zone,
     visits_zone,
 )
-from clinicsync.sync.discover.statuses import rescheduled_note
+from clinicsync.sync.discover.statuses import rescheduled_note, status_word
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
 from clinicsync.sync.discover.valuerefs import value_references
 from clinicsync.sync.discover.views import keyed_views, with_views
@@ -90,7 +90,7 @@ _COPIES = frozenset({"history", "hist", "archive", "archived", "log", "logs", "a
 _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
                       r"update_datetime|mtime)", re.I)
 _DATE_TYPES = re.compile(r"date|time", re.I)
-_STAMP_NAMES = re.compile(r"creat|modif|updat|chang|login|birth|insert|sent", re.I)
+_STAMP_NAMES = re.compile(r"creat|modif|updat|chang|login|birth|insert|sent|void|retir", re.I)
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
@@ -179,17 +179,24 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
 
 # -- unknown schemas ---------------------------------------------------------------------------
 
+def _own_dates(table: Table) -> int:
+    return sum((bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I)))
+               and not _STAMP_NAMES.search(c) for c, t in table.columns.items())
+
+
 def _appointment_score(table: Table, schema: Schema) -> float:
-    # A row's own stamps (created, modified, last login, birth) are no visit's time: a series
+    # A row's own stamps (created, modified, voided, last login, birth) are no visit's time: a series
     # or a users table with stamps only must not outrank the occurrences that hold start and end.
-    dates = sum((bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I)))
-                and not _STAMP_NAMES.search(c) for c, t in table.columns.items())
+    booked = slottime.booked_dates(table, schema, _own_dates)
+    dates = _own_dates(table) or booked
     refs = schema.refs(table.name)
-    people = sum(bool(_PERSON_NAMES.search(ref.target)) for ref in refs)
+    # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
+    people = sum(bool(_PERSON_NAMES.search(ref.target)) and not audit(ref.column) for ref in refs)
     statused = any(_STATUS_NAMES.search(c) for c in table.columns)
     return (min(dates, 3) + 2 * min(people, 2) + 3 * bool(_APPOINTMENT_NAMES.search(table.name))
             + 1.5 * bool(_BOOKING_NAMES.search(table.name)) + 0.5 * statused
-            + 0.5 * min(len(refs), 3)) * bool(dates) * (0.5 if words(table.name) & _COPIES else 1)
+            + 0.5 * min(len(refs), 3) + slottime.BOOKS_SLOT * bool(booked)
+            ) * bool(dates) * (0.5 if words(table.name) & _COPIES else 1)
 
 
 def _pick_table(schema: Schema, wanted: str | None, has_rows: Callable[[Table], bool] | None = None) -> Table:
@@ -594,7 +601,7 @@ def _all_status_words(connection: Connection, plan: ReadPlan, kept: str, guess: 
             continue
         word = str(value)
         known = seen.get(word)
-        guessed = guess_status(word)
+        guessed = status_word(word)[0]  # read as the sample's words are
         out.append(StatusWord(word, known.status, int(count), known.confidence) if known is not None else
                    StatusWord(word, guessed, int(count), 0.6 if guessed else 0.0))
     return out

@@ -81,7 +81,24 @@ def status_of(value: str) -> str | None:
         if candidate in STATUS_SYNONYMS:
             return STATUS_SYNONYMS[candidate]
     code, _, title = value.strip().partition(" ")
-    return _openemr_codes().get(code) if title else None
+    if title and code in _openemr_codes():
+        return _openemr_codes()[code]
+    return _ended_and_more(key)
+
+
+# What happened to a visit that ends it: a word saying one of these and then what is left to do
+# (OpenMRS's CANCELLED_AND_NEEDS_RESCHEDULE) still says the visit ended so.
+_ENDED = frozenset({"cancelled", "noshow", "fulfilled"})
+
+
+def _ended_and_more(key: str) -> str | None:
+    """The status of a word made of an ending status and, after 'and', a task still to do
+    ('cancelled and needs reschedule'); None for any other word."""
+    head, sep, _ = key.partition(" and ")
+    if not sep:
+        return None
+    found = head if head in STATUSES else STATUS_SYNONYMS.get(head)
+    return found if found in _ENDED else None
 
 
 @cache

@@ -1,0 +1,30 @@
+"""A visit row with no time of its own: its start and end are on the slot it books (OpenMRS's
+``appointment.time_slot_id`` -> ``time_slot.start_date``/``end_date``).
+
+Why: the table is picked for its dates, so the visits themselves scored nothing and the slot or
+its block (dates, no patient) was taken for the visits, or two look-alikes tied and the admin was
+asked. The booked row's dates count for the table that books it; the join that reads them is
+the plain reference's (sql.py) or the doctor's path through the slot (doctors.follow)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from clinicsync.sync.discover.doctors import BOOKED
+from clinicsync.sync.discover.graph import Schema, Table, audit, words
+
+# What booking a slot says of a table beside its dates: its rows are the occurrences booked (as
+# much as a name that says booking), which a request for a visit, with one date of its own and
+# a patient and a provider too, is not.
+BOOKS_SLOT = 1.5
+
+
+def booked_dates(table: Table, schema: Schema, dates: Callable[[Table], int]) -> int:
+    """The dates of the slot ``table`` books (a reference whose table or column is named a slot,
+    a schedule, a calendar), when ``table`` has none of its own; 0 otherwise."""
+    if dates(table):
+        return 0
+    found = [dates(schema.tables[r.target]) for r in schema.refs(table.name)
+             if not audit(r.column) and r.target != table.name
+             and (words(r.target) & BOOKED or words(r.column) & BOOKED)]
+    return max(found, default=0)
