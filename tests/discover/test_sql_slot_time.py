@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.discover.scoring import status_word
+from clinicsync.sync.discover.statuses import status_word
 from clinicsync.sync.discover.sql import discover_sql
 from tests.discover import sql_support as data
 
