@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.discover.statuses import status_word
 from clinicsync.sync.discover.sql import discover_sql
+from clinicsync.sync.discover.statuses import status_word
 from tests.discover import sql_support as data
 
 ZONE = "Europe/Lisbon"
