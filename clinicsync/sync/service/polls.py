@@ -251,9 +251,9 @@ class PollPool:
         return self._delay(now)
 
     def _may_be_due(self, now: datetime) -> bool:
-        """Could a claim now take anything? Not when the last claim took every due source it was
-        allowed (fewer than it had slots for) and saw none due before its wake-up, while that
-        look is trusted; the failing sources' share aside (a failing poll's end frees room)."""
+        """Could a claim now take anything? Not before the wake-up the last claim read (a source
+        it left due, for want of a slot, made that the past), while that look is trusted; the
+        failing sources' share aside (a failing poll's end frees room for them)."""
         with self._guard:
             known = self._known
         return (known is None or known[1] is None or now >= known[1] or now >= known[0]
@@ -270,23 +270,22 @@ class PollPool:
             self._released = []
         healthy = self.sources.keys() - failing if failing else self.sources.keys()
         claims: list[leases.Claim] = []
+        # when each set may next be claimed: a due source a claim left (no slot for it) is a
+        # wake-up in the past, so the next tick claims again
         wakes: dict[str, datetime | None] = {}
-        full = False  # a claim took as many as it was allowed: more may be due
         if failing and room > 0:
-            limit = min(free, room)
-            claimed = leases.claim_due(self.engine, self.worker, failing, now, limit, self.lease_for)
-            claims, wakes["failing"], full = claimed.claims, claimed.wake, len(claimed.claims) >= limit
+            claimed = leases.claim_due(self.engine, self.worker, failing, now, min(free, room), self.lease_for)
+            claims, wakes["failing"] = claimed.claims, claimed.wake
         if free - len(claims) > 0:
             claimed = leases.claim_due(self.engine, self.worker, healthy, now, free - len(claims), self.lease_for)
-            wakes["healthy"], full = claimed.wake, full or len(claimed.claims) >= free - len(claims)
-            claims += claimed.claims
+            claims, wakes["healthy"] = claims + claimed.claims, claimed.wake
         # what may be claimed next: the failing ones wait for a slot of their share to free (a
         # poll's end rings the wake), not spun on while due
         self._claimable = set(self.sources) if room - sum(c.connector in failing for c in claims) > 0 \
             else set(healthy)
         with self._guard:
             known = None
-            if not full and "healthy" in wakes and (self._claimable == healthy or "failing" in wakes or not failing) \
+            if "healthy" in wakes and (self._claimable == healthy or "failing" in wakes or not failing) \
                     and None not in self._released:
                 found = [wake for wake in [*wakes.values(), *self._released] if wake is not None]
                 known = (now + timedelta(seconds=MAX_SLEEP), min(found) if found else None)
