@@ -7,7 +7,9 @@ free or ran out, then their holder and lease set, as the PostgreSQL job queues c
 (procrastinate, pgqueuer, Oban, graphile-worker): two workers claiming at once take different
 rows and neither waits for the other. MySQL 8 and MariaDB 10.6 lock the same way. SQLite has
 one writer: the same statements run in one ``BEGIN IMMEDIATE`` transaction (``writer``), where
-``with_for_update`` renders nothing and the write lock does the job. Times are given by the
+``with_for_update`` renders nothing and the write lock does the job. On PostgreSQL the claim and
+the read of the next wake-up are one statement, and the release another, each in autocommit: an
+idle poll costs the scheduler two round trips (:func:`claim_due`). Times are given by the
 caller (its clock: tests simulate one), never the database's ``now()``.
 """
 

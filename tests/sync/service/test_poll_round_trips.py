@@ -8,8 +8,7 @@ a fleet pays this at every poll, whatever the poll itself costs."""
 from __future__ import annotations
 
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,31 +19,15 @@ from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult
 from clinicsync.sync.service.polls import PolledSource, PollPool
 from clinicsync.sync.store.store import Store
+from tests.sync.service.test_polls import START, Clock, _wait
 from tests.sync.test_push_round_trips import Wire, round_trips
 
 pytestmark = pytest.mark.postgres
-
-START = datetime(2031, 1, 10, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def store_url(postgres_url: str) -> str:
     return postgres_url
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _until(condition: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def test_an_idle_poll_costs_the_scheduler_two_round_trips(store: Store, tmp_path: Path) -> None:
@@ -60,7 +43,7 @@ def test_an_idle_poll_costs_the_scheduler_two_round_trips(store: Store, tmp_path
     wire = Wire(store, tmp_path)
     try:
         pool.tick()  # enrols the source, due at once; its first poll
-        _until(lambda: len(polled) == 1 and not pool.inflight())
+        assert _wait(lambda: len(polled) == 1 and not pool.inflight())
         pool.tick()  # the tick its end rang
         due = leases.due_times(store.engine, ["s0"])["s0"]
         assert START < due <= START + timedelta(minutes=2)
@@ -69,7 +52,7 @@ def test_an_idle_poll_costs_the_scheduler_two_round_trips(store: Store, tmp_path
         wire.messages()
         clock.now = due
         pool.tick()  # claims it
-        _until(lambda: len(polled) == 2 and not pool.inflight())
+        assert _wait(lambda: len(polled) == 2 and not pool.inflight())
         delay = pool.tick()  # the tick its end rang: sleeps until its next slot (or the look every 30 s)
         messages = wire.messages()
         sent = [f"{kind} {text[:90]}" for way, kind, text in messages if way == "F" and kind in ("Query", "Parse")]
