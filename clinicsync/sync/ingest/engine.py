@@ -32,6 +32,7 @@ from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingLoadError
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.per_load import once_per_load
 from clinicsync.sync.ingest.batch_map import map_batch
 from clinicsync.sync.ingest.empty_fields import FieldFill
 from clinicsync.sync.ingest.fingerprint import (
@@ -651,12 +652,19 @@ def zone_rules_pass(settings: Settings, store: Store, report: RunReport) -> None
         report.extras["zone_rules"] = {"corrected": [c.as_dict() for c in corrected]}
 
 
-def configured_zones(settings: Settings) -> set[str]:
+def configured_zones(settings: Settings) -> frozenset[str]:
     """The clinic's zone, each connector's source zone and the places' zones (the clinic's and
-    each site's): the zones most stored times are in."""
+    each site's): the zones most stored times are in. Worked out once per settings load
+    (config/settings/per_load.py): every poll's run asks, and the walk over every source's
+    settings made a worker's minute grow with the square of its sources."""
+    return once_per_load(settings, "configured_zones", _configured_zones)
+
+
+def _configured_zones(settings: Settings) -> frozenset[str]:
     clinics = [settings.clinic, *(site.as_clinic(settings.clinic) for site in settings.sites.values())]
-    return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors),
-            *(place.timezone for clinic in clinics for place in clinic.places.values() if place.timezone)}
+    return frozenset({settings.clinic.timezone,
+                      *(source_timezone(settings, config) for config in settings.connectors),
+                      *(place.timezone for clinic in clinics for place in clinic.places.values() if place.timezone)})
 
 
 def retention_pass(settings: Settings, store: Store) -> None:

@@ -7,7 +7,9 @@ free or ran out, then their holder and lease set, as the PostgreSQL job queues c
 (procrastinate, pgqueuer, Oban, graphile-worker): two workers claiming at once take different
 rows and neither waits for the other. MySQL 8 and MariaDB 10.6 lock the same way. SQLite has
 one writer: the same statements run in one ``BEGIN IMMEDIATE`` transaction (``writer``), where
-``with_for_update`` renders nothing and the write lock does the job. Times are given by the
+``with_for_update`` renders nothing and the write lock does the job. On PostgreSQL the claim and
+the read of the next wake-up are one statement, and the release another, each in autocommit: an
+idle poll costs the scheduler two round trips (:func:`claim_due`). Times are given by the
 caller (its clock: tests simulate one), never the database's ``now()``.
 """
 
@@ -19,13 +21,29 @@ import socket
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, String, any_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    String,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from clinicsync.common.types import UtcDateTime
 from clinicsync.sync.reminders.txn import writer
-from clinicsync.sync.store.db import insert_ignoring_duplicates
+from clinicsync.sync.store.db import insert_ignoring_duplicates, one_statement
 from clinicsync.sync.store.tables import POLL_SCHEDULE as T
 
 
@@ -35,14 +53,14 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:200]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def _among(engine: Engine, connectors: Collection[str]) -> ColumnElement[bool]:
+def _among(engine: Engine, connectors: Collection[str], key: str = "names") -> ColumnElement[bool]:
     """``connector`` is one of ``connectors``: on PostgreSQL one array parameter (``= ANY``),
     elsewhere ``IN``. A worker asks for its own sources at every claim, and binding a
     thousand names one by one cost more CPU than the claim itself (5 ms a poll at 1,000
     sources)."""
     names = sorted(connectors)
     if engine.dialect.name == "postgresql":
-        return T.c.connector == any_(bindparam("names", names, type_=ARRAY(String())))
+        return T.c.connector == any_(bindparam(key, names, type_=ARRAY(String())))
     return T.c.connector.in_(names)
 
 
@@ -77,19 +95,82 @@ def claim(engine: Engine, worker: str, connectors: Collection[str], now: datetim
           lease: Callable[[str], timedelta]) -> list[Claim]:
     """Take up to ``limit`` of ``connectors`` that are due and free (or whose lease ran out),
     earliest due first, and lease each to ``worker`` for ``lease(name)``."""
+    return claim_due(engine, worker, connectors, now, limit, lease).claims
+
+
+@dataclass(frozen=True)
+class Claimed:
+    claims: list[Claim]
+    # When another of the connectors may be claimed, as the claim left them: the earliest due
+    # time or lease expiry of those ``worker`` does not hold (what :func:`next_wake` would say,
+    # less this worker's own polls in flight, whose next due time it learns at their release).
+    wake: datetime | None
+
+
+def claim_due(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,
+              lease: Callable[[str], timedelta]) -> Claimed:
+    """:func:`claim`, and the next wake-up in the same statement. On PostgreSQL one statement in
+    autocommit (its own transaction: one round trip where the claim's transaction and the
+    wake-up's read took seven): the due rows picked ``FOR UPDATE SKIP LOCKED`` in a CTE, leased
+    by an ``UPDATE … FROM`` it, the wake-up read over the rows it did not pick (one snapshot: a
+    picked row still shows its old times there). Elsewhere one transaction: the claim as before,
+    then the read."""
     if limit <= 0 or not connectors:
-        return []
+        return Claimed([], None)
+    if engine.dialect.name == "postgresql":
+        return _claim_postgres(engine, worker, connectors, now, limit, lease)
     with writer(engine) as connection:
-        due = connection.execute(
-            select(T.c.connector, T.c.next_due)
-            .where(_among(engine, connectors), T.c.next_due <= now,
-                   or_(T.c.holder.is_(None), T.c.lease_expires < now))
-            .order_by(T.c.next_due, T.c.connector).limit(limit)
-            .with_for_update(skip_locked=True)).all()
+        due = connection.execute(_due(engine, connectors, now, limit)).all()
         for name, _ in due:
             connection.execute(update(T).where(T.c.connector == name).values(
                 holder=worker, lease_expires=now + lease(name), last_started=now))
-    return [Claim(name, next_due) for name, next_due in due]
+        wake = connection.execute(_wake(engine, connectors, worker, [name for name, _ in due])).scalar()
+    return Claimed([Claim(name, next_due) for name, next_due in due], wake)
+
+
+def _due(engine: Engine, connectors: Collection[str], now: datetime, limit: int) -> Select[Any]:
+    return (select(T.c.connector, T.c.next_due)
+            .where(_among(engine, connectors), T.c.next_due <= now,
+                   or_(T.c.holder.is_(None), T.c.lease_expires < now))
+            .order_by(T.c.next_due, T.c.connector).limit(limit)
+            .with_for_update(skip_locked=True))
+
+
+def _wake(engine: Engine, connectors: Collection[str], worker: str,
+          picked: Collection[str] | Select[Any]) -> Select[Any]:
+    """The earliest due time or lease expiry of ``connectors`` but ``picked`` and the ones
+    ``worker`` holds."""
+    return (select(func.min(func.coalesce(T.c.lease_expires, T.c.next_due), type_=UtcDateTime()))
+            .where(_among(engine, connectors), T.c.holder.is_distinct_from(worker), T.c.connector.not_in(picked)))
+
+
+def _claim_postgres(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,
+                    lease: Callable[[str], timedelta]) -> Claimed:
+    picked = _due(engine, connectors, now, limit).cte("picked")
+    taken = (update(T).where(T.c.connector == picked.c.connector)
+             .values(holder=worker, lease_expires=_expiries(engine, connectors, now, lease), last_started=now)
+             .returning(T.c.connector, T.c.next_due).cte("taken"))
+    wake = _wake(engine, connectors, worker, select(picked.c.connector)).scalar_subquery()
+    # one row per claim, and one with no connector: the wake-up (NULL when there is no row)
+    statement = union_all(select(taken.c.connector, taken.c.next_due), select(null(), wake))
+    with one_statement(engine) as connection:
+        rows = connection.execute(statement).all()
+    claims = sorted((Claim(name, due) for name, due in rows if name is not None), key=lambda c: (c.due, c.connector))
+    return Claimed(claims, next((due for name, due in rows if name is None), None))
+
+
+def _expiries(engine: Engine, connectors: Collection[str], now: datetime,
+              lease: Callable[[str], timedelta]) -> ColumnElement[datetime] | datetime:
+    """Each claimed row's lease expiry: one value for all when the connectors share one lease
+    (the usual case: one interval), else one per group of connectors with the same lease."""
+    groups: dict[timedelta, list[str]] = {}
+    for name in connectors:
+        groups.setdefault(lease(name), []).append(name)
+    if len(groups) == 1:
+        return now + next(iter(groups))
+    return case(*((_among(engine, names, f"lease{n}"), literal(now + length, UtcDateTime()))
+                  for n, (length, names) in enumerate(sorted(groups.items()))),
+                else_=T.c.lease_expires)
 
 
 def renew(engine: Engine, worker: str, expiries: Mapping[str, datetime]) -> set[str]:
@@ -110,7 +191,7 @@ def renew(engine: Engine, worker: str, expiries: Mapping[str, datetime]) -> set[
 def release(engine: Engine, worker: str, connector: str, next_due: datetime, now: datetime) -> bool:
     """The poll is over: the source is due again at ``next_due`` and free. False when ``worker``
     no longer held it: the row is another worker's now and keeps its schedule."""
-    with engine.begin() as connection:
+    with one_statement(engine) as connection:  # its own transaction: one round trip
         done = connection.execute(update(T).where(T.c.connector == connector, T.c.holder == worker).values(
             holder=None, lease_expires=None, next_due=next_due, last_finished=now))
     return bool(done.rowcount)

@@ -105,6 +105,15 @@ class PollPool:
         self._failing: set[str] = set()
         self._claimable: set[str] = set(self.sources)
         self._next_sources: dict[str, PolledSource] | None = None  # set_sources: taken at the next tick
+        # What the last claim learnt of the schedule (the next wake-up, with each later release's
+        # next due time folded in) and until when that is trusted: a tick before then with
+        # nothing due asks the store nothing (the tick a poll's end rings, most ticks of an idle
+        # worker). None: ask at the next tick. Another worker's changes (a shortened schedule,
+        # its own releases) are seen at the next look, at most MAX_SLEEP on.
+        self._known: tuple[datetime, datetime | None] | None = None  # (trusted until, wake-up)
+        # The next due times released since the last claim began (None: a release that failed,
+        # its row held until its lease runs out): its statement may have run before them.
+        self._released: list[datetime | None] = []
         for name in self.sources:
             board.add(job_name(name))
 
@@ -125,6 +134,7 @@ class PollPool:
         self.sources = sources
         self._claimable = set(sources)
         self._failing &= sources.keys()
+        self._known = None
         for name in sorted(added):
             self.board.add(job_name(name))
         if added:
@@ -164,6 +174,7 @@ class PollPool:
                 if schedule.interval is not None:
                     first[name] = schedule.first_slot(now, phase(name, schedule.period()))
         leases.enrol(self.engine, {name: self._latest_due(name, now) for name in names}, now, first)
+        self._known = None
 
     def _heartbeat(self, names: Sequence[str]) -> timedelta:
         return min(self.lease_for(name) for name in names) / HEARTBEATS_PER_LEASE
@@ -225,7 +236,7 @@ class PollPool:
         elif self._renew_at is None or now >= self._renew_at:
             self._renew(held, now)
         free = self.size - len(self.inflight())
-        if free > 0:
+        if free > 0 and self._may_be_due(now):
             for claim in self._claim(now, free):
                 with self._guard:
                     self._inflight[claim.connector] = _InFlight(claim)
@@ -239,22 +250,46 @@ class PollPool:
             self._board_at = now + BOARD_REFRESH
         return self._delay(now)
 
+    def _may_be_due(self, now: datetime) -> bool:
+        """Could a claim now take anything? Not before the wake-up the last claim read (a source
+        it left due, for want of a slot, made that the past), while that look is trusted; the
+        failing sources' share aside (a failing poll's end frees room for them)."""
+        with self._guard:
+            known = self._known
+        return (known is None or known[1] is None or now >= known[1] or now >= known[0]
+                or self._claimable != self.sources.keys())
+
     def _claim(self, now: datetime, free: int) -> list[leases.Claim]:
         """Up to ``free`` due sources, of which the failing ones (last poll failed) only as many as
         their share of the pool has room for: the failing first (they are as due as the others),
-        then the healthy ones for the rest."""
+        then the healthy ones for the rest. Each claim says when its sources may next be
+        claimed (the wake-up, leases.claim_due), so the scheduler asks no more before then."""
         with self._guard:
             failing = self._failing & self.sources.keys()
             room = max(1, self.size // 2) - sum(1 for name in self._inflight if name in failing)
+            self._released = []
         healthy = self.sources.keys() - failing if failing else self.sources.keys()
         claims: list[leases.Claim] = []
+        # when each set may next be claimed: a due source a claim left (no slot for it) is a
+        # wake-up in the past, so the next tick claims again
+        wakes: dict[str, datetime | None] = {}
         if failing and room > 0:
-            claims = leases.claim(self.engine, self.worker, failing, now, min(free, room), self.lease_for)
-        claims += leases.claim(self.engine, self.worker, healthy, now, free - len(claims), self.lease_for)
+            claimed = leases.claim_due(self.engine, self.worker, failing, now, min(free, room), self.lease_for)
+            claims, wakes["failing"] = claimed.claims, claimed.wake
+        if free - len(claims) > 0:
+            claimed = leases.claim_due(self.engine, self.worker, healthy, now, free - len(claims), self.lease_for)
+            claims, wakes["healthy"] = claims + claimed.claims, claimed.wake
         # what may be claimed next: the failing ones wait for a slot of their share to free (a
         # poll's end rings the wake), not spun on while due
         self._claimable = set(self.sources) if room - sum(c.connector in failing for c in claims) > 0 \
             else set(healthy)
+        with self._guard:
+            known = None
+            if "healthy" in wakes and (self._claimable == healthy or "failing" in wakes or not failing) \
+                    and None not in self._released:
+                found = [wake for wake in [*wakes.values(), *self._released] if wake is not None]
+                known = (now + timedelta(seconds=MAX_SLEEP), min(found) if found else None)
+            self._known = known
         return claims
 
     def _renew(self, names: list[str], now: datetime) -> None:
@@ -274,7 +309,9 @@ class PollPool:
         times: list[datetime] = []
         inflight = self.inflight()
         if len(inflight) < self.size:
-            wake_at = leases.next_wake(self.engine, self._claimable)
+            with self._guard:
+                known = self._known
+            wake_at = known[1] if known is not None else leases.next_wake(self.engine, self._claimable)
             if wake_at is not None:
                 times.append(wake_at)
         if inflight and self._renew_at is not None:
@@ -309,12 +346,25 @@ class PollPool:
                 kept = not lost and leases.release(self.engine, self.worker, claim.connector, next_due, now)
             except SQLAlchemyError as exc:  # its lease runs out, and the source is claimed again then
                 log.warning("poll.release_failed", error=type(exc).__name__)
+                self._learn(None)
                 return
+            self._learn(next_due if kept else None)
             if kept:
                 self.board.due(name, next_due)
             elif not lost:
                 log.warning("poll.lease_lost", detail="another worker holds this source now; it keeps "
                                                      "the source's schedule")
+
+    def _learn(self, released: datetime | None) -> None:
+        """A release's next due time folded into the wake-up the last claim learnt; None (the
+        row is another worker's, or held until its lease runs out): look again at the next tick."""
+        with self._guard:
+            self._released.append(released)
+            if released is not None and self._known is not None:
+                until, wake = self._known
+                self._known = (until, released if wake is None else min(wake, released))
+            else:
+                self._known = None
 
     def _run(self, connector: str) -> None:
         name = job_name(connector)

@@ -1,0 +1,64 @@
+"""The poll pool's round trips to a PostgreSQL store per idle poll, counted on the wire (libpq's
+trace of the pool's connections): the claim that takes the source, with the time of the next
+due source in the same statement, and the release with its next due time. Each in autocommit,
+its own transaction, so psycopg sends no BEGIN or COMMIT of its own; the tick that follows a
+poll's end asks nothing when no source could have come due since the claim. Every worker of
+a fleet pays this at every poll, whatever the poll itself costs."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from clinicsync.common.schedule import Schedule
+from clinicsync.sync.service import leases
+from clinicsync.sync.service.board import JobBoard
+from clinicsync.sync.service.outcome import JobResult
+from clinicsync.sync.service.polls import PolledSource, PollPool
+from clinicsync.sync.store.store import Store
+from tests.sync.service.test_polls import START, Clock, _wait
+from tests.sync.test_push_round_trips import Wire, round_trips
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def store_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+def test_an_idle_poll_costs_the_scheduler_two_round_trips(store: Store, tmp_path: Path) -> None:
+    clock, polled = Clock(), []
+
+    def poll(name: str) -> JobResult:
+        polled.append(name)
+        return {"failed": False}
+
+    pool = PollPool(store.engine, [PolledSource("s0", Schedule(interval="1m"))], poll, size=2,
+                    board=JobBoard(), stop=threading.Event(), clock=clock, worker="a")
+    pool.start()
+    wire = Wire(store, tmp_path)
+    try:
+        pool.tick()  # enrols the source, due at once; its first poll
+        assert _wait(lambda: len(polled) == 1 and not pool.inflight())
+        pool.tick()  # the tick its end rang
+        due = leases.due_times(store.engine, ["s0"])["s0"]
+        assert START < due <= START + timedelta(minutes=2)
+        clock.now = due - timedelta(seconds=1)
+        assert 0.05 <= pool.tick() <= 1.0  # nothing due yet: sleeps until the source is
+        wire.messages()
+        clock.now = due
+        pool.tick()  # claims it
+        assert _wait(lambda: len(polled) == 2 and not pool.inflight())
+        delay = pool.tick()  # the tick its end rang: sleeps until its next slot (or the look every 30 s)
+        messages = wire.messages()
+        sent = [f"{kind} {text[:90]}" for way, kind, text in messages if way == "F" and kind in ("Query", "Parse")]
+        assert round_trips(messages) == 2, "\n".join(sent)
+        assert delay == 30.0
+        assert leases.due_times(store.engine, ["s0"])["s0"] == due + timedelta(minutes=1)
+    finally:
+        pool.stop.set()
+        pool.close()
