@@ -16,23 +16,18 @@ mixes the two.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, filled, name_columns
-
-if TYPE_CHECKING:
-    from clinicsync.sync.discover.people import _Builder
+from clinicsync.sync.discover.kinds import USER, Builder, filled, name_columns
 
 DISTINCT = 0.9  # share of distinct users over the role rows the visits name: one person per role row
 
 
-def _named(builder: _Builder, table: Table) -> bool:
+def _named(builder: Builder, table: Table) -> bool:
     columns = name_columns(table)[0]
     return bool(columns) and filled(builder.run, builder.q, table, columns)
 
 
-def _one_each(builder: _Builder, role: Table, ref: Ref) -> bool:
+def _one_each(builder: Builder, role: Table, ref: Ref) -> bool:
     """Whether the role rows the visits name point at different users (a person each)."""
     q, main, via = builder.q, builder.plan.main, builder.plan
     first = next((r for r in builder.schema.refs(main.name) if r.target == role.name), None)
@@ -44,7 +39,7 @@ def _one_each(builder: _Builder, role: Table, ref: Ref) -> bool:
     return roles > 1 and users >= DISTINCT * roles
 
 
-def follow(builder: _Builder, chain: list[tuple[Table, str]]) -> list[tuple[Table, str]]:
+def follow(builder: Builder, chain: list[tuple[Table, str]]) -> list[tuple[Table, str]]:
     """``chain`` with the users row its last role row names joined on, when the chain names no
     one and that row does; ``chain`` unchanged otherwise."""
     if any(_named(builder, table) for table, _ in chain):
