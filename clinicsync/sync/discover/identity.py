@@ -55,7 +55,7 @@ def _unique_in_sample(values: Sequence[tuple[Any, ...]]) -> bool:
     return bool(values) and all(None not in v for v in values) and len(set(values)) == len(values)
 
 
-def _repeats_over_table(run: Callable[[str], list[tuple[Any, ...]]], table: Table, quote: Callable[[str], str],
+def repeats_over_table(run: Callable[[str], list[tuple[Any, ...]]], table: Table, quote: Callable[[str], str],
                         columns: Sequence[str]) -> int | None:
     """How many values (or pairs) repeat, or are NULL, over the whole table: 0 proves the id;
     None when the database would not answer (``run`` gives no row: a table too big for the
@@ -84,7 +84,7 @@ def _within_key(run: Callable[[str], list[tuple[Any, ...]]], table: Table, quote
     holds = f"the primary key ({', '.join(key)}) holds {', '.join(map(repr, timed))}, which changes when a visit moves"
     for column in (c for c in key if c not in timed and c in sample):
         rows = [(v,) for v in sample[column]]
-        if _unique_in_sample(rows) and _repeats_over_table(run, table, quote, (column,)) == 0:
+        if _unique_in_sample(rows) and repeats_over_table(run, table, quote, (column,)) == 0:
             return Identity((column,), f"{holds}: {column!r} alone is unique over the {len(rows)} sampled rows and "
                                        "the whole table")
     return Identity(key, f"{holds}, and no other column of it is unique alone: the key's columns read together "
@@ -115,7 +115,7 @@ def find_identity(run: Callable[[str], list[tuple[Any, ...]]], table: Table, quo
             if not _unique_in_sample(rows):
                 continue
             tried += 1
-            repeats = _repeats_over_table(run, table, quote, columns)
+            repeats = repeats_over_table(run, table, quote, columns)
             if repeats == 0 or repeats is None:
                 columns = tuple(sorted(columns, key=list(table.columns).index))  # as the table orders them
                 what = "column" if len(columns) == 1 else "columns read together"

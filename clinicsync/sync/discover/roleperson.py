@@ -16,15 +16,11 @@ mixes the two.
 
 from __future__ import annotations
 
+from clinicsync.sync.discover import doctors
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, Builder, filled, name_columns
+from clinicsync.sync.discover.kinds import USER, Builder
 
 DISTINCT = 0.9  # share of distinct users over the role rows the visits name: one person per role row
-
-
-def _named(builder: Builder, table: Table) -> bool:
-    columns = name_columns(table)[0]
-    return bool(columns) and filled(builder.run, builder.q, table, columns)
 
 
 def _one_each(builder: Builder, role: Table, ref: Ref) -> bool:
@@ -42,14 +38,14 @@ def _one_each(builder: Builder, role: Table, ref: Ref) -> bool:
 def follow(builder: Builder, chain: list[tuple[Table, str]]) -> list[tuple[Table, str]]:
     """``chain`` with the users row its last role row names joined on, when the chain names no
     one and that row does; ``chain`` unchanged otherwise."""
-    if any(_named(builder, table) for table, _ in chain):
+    if any(doctors.named(builder, table) for table, _ in chain):
         return chain
     role, at = chain[-1]
     for ref in builder.schema.refs(role.name):
         target = builder.schema.tables[ref.target]
         if audit(ref.column) or not words(ref.target) & USER or ref.target == role.name:
             continue
-        if not _named(builder, target) or not _one_each(builder, role, ref):
+        if not doctors.named(builder, target) or not _one_each(builder, role, ref):
             continue
         hop = builder.plan.alias("p")
         builder.plan.join(target, hop, builder.plan.on(ref, hop, at))

@@ -16,7 +16,8 @@ import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from clinicsync.sync.discover.graph import Schema, Table, words
+from clinicsync.sync.discover.graph import Schema, words
+from clinicsync.sync.discover.identity import repeats_over_table
 from clinicsync.sync.discover.kinds import stems
 from clinicsync.sync.discover.probe import Run
 
@@ -56,7 +57,7 @@ def with_views(inspector: Any, tables: Sequence[str], wanted: str | None,
 def keyed_views(schema: Schema, views: Collection[str], run: Run, quote: Callable[[str], str]) -> Schema:
     """``schema`` with each view given the key it does not declare: its own id column (``id``, or
     an id named after the view, ``patient_id`` in ``v_patients``) when it is unique and never
-    empty over the whole view. A view without such a column stays keyless (its rows are read,
+    empty over the whole view (identity.py's count). A view without such a column stays keyless (its rows are read,
     never joined)."""
     tables = dict(schema.tables)
     for name in views:
@@ -65,14 +66,8 @@ def keyed_views(schema: Schema, views: Collection[str], run: Run, quote: Callabl
             continue
         own = stems(name) - _VIEW_WORDS
         candidates = [c for c in table.columns if "id" in words(c) and stems(c) - {"id"} <= own][:MAX_TRIED]
-        key = next((c for c in candidates if _unique(run, quote, table, c)), None)
+        key = next((c for c in candidates if repeats_over_table(run, table, quote, (c,)) == 0), None)
         if key is not None:
             tables[name] = dataclasses.replace(table, primary_key=[key])
     return Schema(tables) if tables != schema.tables else schema
 
-
-def _unique(run: Run, quote: Callable[[str], str], table: Table, column: str) -> bool:
-    """Whether ``column`` is unique and never empty over the whole view (one count)."""
-    col = quote(column)
-    rows = run(f"SELECT COUNT(*), COUNT({col}), COUNT(DISTINCT {col}) FROM {quote(table.name)}")
-    return bool(rows) and int(rows[0][0]) > 0 and int(rows[0][0]) == int(rows[0][1]) == int(rows[0][2])
