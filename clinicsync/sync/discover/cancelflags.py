@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import WHOLE
-from clinicsync.sync.discover.probe import Run
+from clinicsync.sync.discover.probe import Run, value_counts
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.vocab import name_tokens, token_role
@@ -54,8 +54,7 @@ def find(run: Run, quote: Callable[[str], str], main: Table) -> Flags | None:
     for column, type_name in main.columns.items():
         if not WHOLE.search(type_name) or column in main.primary_key or audit(column) or not _named_status(column):
             continue
-        counts = {str(v): int(n) for v, n in run(f"SELECT {quote(column)}, COUNT(*) FROM {quote(main.name)} "
-                                                 f"WHERE {quote(column)} IS NOT NULL GROUP BY {quote(column)}")}
+        counts = value_counts(run, quote, main.name, column)
         if not counts or not set(counts) <= {"0", "1"} or counts.get("1", 0) <= counts.get("0", 0):
             continue
         found[column] = counts.get("0", 0)

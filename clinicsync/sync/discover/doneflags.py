@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import WHOLE
-from clinicsync.sync.discover.probe import Run
+from clinicsync.sync.discover.probe import Run, value_counts
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.vocab import name_tokens
@@ -61,8 +61,7 @@ def find(run: Run, quote: Callable[[str], str], main: Table) -> Done | None:
         if not (WHOLE.search(type_name) or _BOOL.search(type_name)) or column in main.primary_key \
                 or audit(column) or not _says_done(column):
             continue
-        counts = {str(v): int(n) for v, n in run(f"SELECT {quote(column)}, COUNT(*) FROM {quote(main.name)} "
-                                                 f"WHERE {quote(column)} IS NOT NULL GROUP BY {quote(column)}")}
+        counts = value_counts(run, quote, main.name, column)
         if not counts or not set(counts) <= _SET | _UNSET:
             continue
         test = "IS TRUE" if _BOOL.search(type_name) and not WHOLE.search(type_name) else "= 1"
