@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.paths import compile_values, split_path, top_column
+from clinicsync.mappings.preset_schema import MappingPreset
 
 Level = Literal["error", "warning"]
 _CUTOFF = 0.75  # difflib ratio: 'specialtyy'/'specialty' 0.95, 'end'/'send' 0.86, 'type'/'time' 0.5

@@ -594,7 +594,7 @@ def _positional(kind: type, arguments: dict[str, str]) -> str:
 
 def _to_utc(out: _Source, target: str, raw: str, ind: int) -> None:
     """``target = _utc(raw, read_tz)``, a TimeError as the target's MappingError, with the
-    memo of ``_utc`` (engine._RememberedUtc) looked up here: no call on a hit."""
+    memo of ``_utc`` (field_readers.RememberedUtc) looked up here: no call on a hit."""
     out.add(ind, f"ukey = ({raw}, read_tz, {raw}.utcoffset() if isinstance({raw}, _datetime) else None)")
     out.add(ind, "known = _utc_memo.get(ukey)")
     out.add(ind, "if known is None:")
@@ -618,7 +618,7 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(1, "if not external_id:")
     add(2, "raise MappingError('external_id', 'missing')")
     # The visit's zone: the record's, else (stored_times: utc) its location's, else the default.
-    location = got("location")  # engine.place_zone_lookup, inlined: a dict lookup, no call
+    location = got("location")  # record_parts.place_zone_lookup, inlined: a dict lookup, no call
     place = (f" or (_place_zones.get({location}, _place_every) if {location} else None)"
              if mapping.place_zones and "location" in names else "")
     add(1, f"tz_name = {got('timezone')}{place} or {clinic_timezone!r}")
@@ -654,7 +654,7 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(1, "if end <= start:")
     add(2, "raise MappingError('end', 'is not after start')")
     add(1, "external_id = str(external_id)")
-    if mapping.stand_in:  # no id column: the id is a hash of its readable form (engine.stand_in_id)
+    if mapping.stand_in:  # no id column: the id is a hash of its readable form (record_parts.stand_in_id)
         add(1, "former_id, external_id = external_id, _stand_in_id(external_id)")
     add(1, f"word = {got('status')}")
     add(1, "if word is None:")
@@ -663,7 +663,7 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(2, "status = _statuses.get(word) if type(word) is str else None")
     add(2, "if status is None:")
     add(3, "status = _status_of(_statuses, _status, word)")
-    # _patient: a field is given when its value is not None (the engine's dict holds no None).
+    # record_parts.patient_of: a field is given when its value is not None (the engine's dict holds no None).
     # Where one group holds every patient field, the patient built is kept with its entry.
     ind = _reuse_built(out, "patient", whole)
     patient_id = got("patient.external_id")

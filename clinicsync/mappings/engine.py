@@ -12,61 +12,67 @@ code never keeps a patient's appointments out of the calendar. A dropped value l
 data-quality note on the appointment (``NormalizedAppointment.notes``) naming the field
 and the problem, shown with the appointment instead of in the quarantine.
 
-One file of about 900 lines, on purpose: the preset's schema (``FieldSpec``,
-``MappingPreset``), its compilation (``CompiledMapping``) and its loading (``load_mapping``)
-meet in one rule, that a preset which does not load fails with one line naming its file, line
-and key; the loader turns the compiler's ``MappingProblem`` into that line through the preset's
-origins, and the compiled mapping's memo is keyed by the merged text the loader read. The
-preset files' reading (``extends`` merged, YAML read with its line numbers) lives in
-preset_files.py, the generated code in codegen.py, the value converters in transforms.py.
+The preset's compilation (``CompiledMapping``) and its loading (``load_mapping``) meet in one
+rule, that a preset which does not load fails with one line naming its file, line and key; the
+loader turns the compiler's ``MappingProblem`` into that line through the preset's origins, and
+the compiled mapping's memo is keyed by the merged text the loader read. The preset's schema is
+preset_schema.py, a field's readers and memos field_readers.py, the appointment's parts built
+from the read values record_parts.py; the preset files' reading (``extends`` merged, YAML read
+with its line numbers) lives in preset_files.py, the generated code in codegen.py, the value
+converters in transforms.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUSES, fhir_status
 from clinicsync.mappings.codegen import generate
+from clinicsync.mappings.field_readers import (
+    MEMOIZED_KINDS,
+    RememberedUtc,
+    empty_value,
+    memoized,
+    quoted,
+    readers_of,
+    sources_of,
+    value_mapper,
+)
 from clinicsync.mappings.model import (
     MappingError,
     MappingLoadError,
     NormalizedAppointment,
-    NormalizedPatient,
-    NormalizedPractitioner,
-    quoted_code,
     quoted_status,
     quoted_zone,
 )
-from clinicsync.mappings.paths import compile_path, compile_values, top_column
+from clinicsync.mappings.paths import top_column
 from clinicsync.mappings.preset_files import Origin, merged_preset, owner_of, suggestion
+from clinicsync.mappings.preset_schema import CORE_FIELDS, TARGETS, FieldSpec, MappingPreset
+from clinicsync.mappings.record_parts import (
+    booked_utc,
+    holds_patient_data,
+    patient_of,
+    place_zone_lookup,
+    practitioner_of,
+    replaced_id,
+    stand_in_id,
+    telehealth,
+    updated_utc,
+)
 from clinicsync.mappings.transforms import (
     TransformError,
     clean_text,
-    combine_date_minutes,
-    combine_date_time,
-    split_phone,
     transform_for,
 )
-from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow, plausible_utc
+from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow
 
-_PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}
-_PRACTITIONER_FIELDS = {"external_id", "name", "email"}
-TARGETS = frozenset(
-    {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
-     "source_updated_at", "answer", "visit_mode", "join_url", "provider_join_url", "dial_in",
-     "cancel_reason", "booked_at", "replaces"}
-    | {f"patient.{f}" for f in _PATIENT_FIELDS}
-    | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
-)
 _DEFAULT_TYPES = {
     "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "booked_at": "datetime",
     "duration_minutes": "integer",
@@ -75,27 +81,6 @@ _DEFAULT_TYPES = {
     "patient.allow_sms": "boolean", "patient.allow_email": "boolean", "timezone": "timezone",
     "visit_mode": "visit_mode", "join_url": "url", "provider_join_url": "url", "dial_in": "phone",
 }
-
-
-# Fields an appointment cannot be stored or scheduled without: an unusable value here
-# quarantines the record. Every other field is optional (dropped with a note).
-CORE_FIELDS = frozenset({"external_id", "status", "start", "end", "duration_minutes", "timezone",
-                         "patient.external_id", "practitioner.external_id"})
-_QUOTE_LIMIT = 40
-
-
-def quoted(value: Any, enabled: bool) -> str:
-    """`` 'value'`` (clipped) for a field the mapping marks ``quote: true`` (its values are
-    codes the source sends, such as FHIR's status or a language code), else nothing: a
-    reason or note names a value only where it cannot be patient data. Even a marked field
-    shows only what has a code's shape (``quoted_code``): a vendor that puts a name or a
-    phone where its status belongs must not have it echoed."""
-    if not enabled:
-        return ""
-    text = str(value).strip()
-    if len(text) > _QUOTE_LIMIT:
-        text = text[:_QUOTE_LIMIT - 1] + "…"
-    return f" {quoted_code(text)}"
 
 
 # The key under which a connector hands its own data-quality notes on a raw record (e.g.
@@ -118,67 +103,6 @@ def _fit(target: str, value: str) -> str:
     return value
 
 
-class FieldSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
-    column: str | list[str] | None = Field(
-        None, description="a column name taken as written (dots, brackets, spaces and all), or names tried "
-                          "in order: for flat rows whose names the path language would split")
-    concat: list[str] | None = Field(
-        None, description="paths whose values (every value of a list) are joined with a space; "
-                          "with from: the fallback when no from path has a usable value")
-    date: str | None = Field(None, description="path of a date; with `time:` read as one local date-time")
-    time: str | None = Field(None, description="path of a time of day, combined with `date:`")
-    time_unit: Literal["clock", "minutes"] = Field(
-        "clock", description="what `time:` holds: a time of day (clock), or whole minutes since that day's "
-                             "midnight (minutes: 540 is 09:00, as booking plugins keep it)")
-    value: Any = Field(None, description="a constant")
-    type: str | None = None
-    map: dict[str, Any] | None = Field(
-        None, description="value map, matched case-insensitively; null passes over to the next path")
-    default: Any = None
-    required: bool = False
-    fix: str | None = Field(None, description="how to fix a record that lacks this required field, "
-                                              "added to its quarantine reason")
-    quote: bool = Field(False, description="the values are codes, never patient data: a quarantine reason "
-                                           "or a data-quality note may name them")
-    fallback: FieldSpec | None = Field(
-        None, description="read (its own from/map; the field's type unless it gives its own) when this field's "
-                          "paths give no usable value; when a value was dropped for it, the appointment gets a "
-                          "note, and without a fallback value the record is quarantined with the dropped value's "
-                          "reason; a fallback value the type cannot read is named in a note (or the reason)")
-    on_invalid: Literal["quarantine", "drop"] | None = Field(
-        None, description="quarantine the record, or drop just this value (the next path is tried; with "
-                          "none left the field is absent and the appointment carries a data-quality note). "
-                          "Default: quarantine for required and core fields (id, status, times, zone), "
-                          "drop for every other field")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> FieldSpec:
-        if (self.date is None) != (self.time is None):
-            raise ValueError("`date:` and `time:` go together")
-        if self.time_unit != "clock" and self.time is None:
-            raise ValueError("`time_unit:` says what `time:` holds: give it with `date:` and `time:`")
-        # from + concat is allowed: concat is then the fallback when no from path has a value.
-        given = [k for k, v in (("from/concat", self.from_ or self.concat), ("column", self.column),
-                                ("date", self.date), ("value", self.value)) if v is not None]
-        if len(given) > 1:
-            raise ValueError(f"give one of from (with concat)/column/date+time/value, not {' and '.join(given)}")
-        return self
-
-
-class MappingPreset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    description: str = ""
-    extends: str | None = None
-    datetime_formats: list[str] = Field(default_factory=list)
-    status_map: dict[str, str] = Field(default_factory=dict)
-    fields: dict[str, FieldSpec] = Field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class _CompiledField:
     target: str
@@ -192,170 +116,12 @@ class _CompiledField:
     quote: bool = False  # its values are codes: reasons and notes may name them
     fallback: _CompiledField | None = None  # read when the paths give no usable value
     fallback_paths: str = ""  # for the note: where the fallback read
-    # What the generated code (codegen.py) needs besides: the readers as data (see _sources),
+    # What the generated code (codegen.py) needs besides: the readers as data (see sources_of),
     # the type's conversion before memoizing, the type's name, and whether a value map applies.
     sources: tuple[tuple[Any, ...], ...] = ()
     transform: Callable[[Any], Any] | None = None
     kind: str = "string"
     mapped: bool = False
-
-
-# Conversions worth remembering per distinct raw value: a feed repeats each patient's
-# phone and email on every one of their appointments, and parsing a phone costs ~100 µs;
-# a zone name repeats on every row.
-_MEMOIZED_KINDS = frozenset({"phone", "email", "timezone"})
-_MEMO_LIMIT = 65_536  # distinct values kept per field; the memo starts over past that
-
-
-def _remembering(convert: Callable[..., Any], failure: type[ValueError],
-                 limit: int = _MEMO_LIMIT) -> Callable[..., Any]:
-    """``convert`` (pure) remembered per distinct arguments, its ``failure`` included (kept as
-    the message and raised anew, so no traceback grows); the memo starts over past ``limit``
-    entries."""
-    memo: dict[tuple[Any, ...], tuple[bool, Any]] = {}
-
-    def remembered(*key: Any) -> Any:
-        known = memo.get(key)
-        if known is None:
-            try:
-                known = (True, convert(*key))
-            except failure as exc:
-                known = (False, str(exc))
-            kept(memo, key, known, limit)
-        if known[0]:
-            return known[1]
-        raise failure(known[1])
-
-    return remembered
-
-
-# Many appointments share a slot and slots come roughly in order: the recent ones will do.
-_UTC_MEMO_LIMIT = 8_192
-
-
-class _RememberedUtc:
-    """``plausible_utc(window)`` remembered per date-time, zone and UTC offset. The offset is
-    in the key because two aware date-times of one instant at other offsets are equal (and
-    hash alike) while their wall dates differ, and the window judges the wall date: without
-    it, 2199-12-31T23:30Z seen first let 2200-01-01T00:30+01:00 (refused alone) through.
-    The generated code (codegen.py) looks ``memo`` up itself and hands a miss to ``known``:
-    a start and an end per row, one C lookup each instead of a call."""
-
-    def __init__(self, window: PlausibleWindow) -> None:
-        self.memo: dict[tuple[Any, str, Any], tuple[bool, Any]] = {}
-        self._convert = plausible_utc(window)
-
-    def known(self, key: tuple[Any, str, Any]) -> tuple[bool, Any]:
-        """The entry for ``key`` (value, zone name, the value's UTC offset): (True, the UTC
-        date-time) or (False, the TimeError's message); made and kept on a miss."""
-        known = self.memo.get(key)
-        if known is None:
-            try:
-                known = (True, self._convert(key[0], key[1]))
-            except TimeError as exc:
-                known = (False, str(exc))
-            kept(self.memo, key, known, _UTC_MEMO_LIMIT)
-        return known
-
-    def __call__(self, value: Any, zone_name: str) -> datetime:
-        known = self.known((value, zone_name, value.utcoffset() if isinstance(value, datetime) else None))
-        if known[0]:
-            return cast(datetime, known[1])
-        raise TimeError(known[1])
-
-
-def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A field conversion remembered per distinct text value (other values are converted each time)."""
-    remembered = _remembering(convert, TransformError)
-
-    def per_text(value: Any) -> Any:
-        return remembered(value) if type(value) is str else convert(value)
-
-    return per_text
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _joined(paths: list[str]) -> Callable[[Any], Any]:
-    """Every value at each path (all of a list, e.g. FHIR `given` names), joined with spaces."""
-    value_lists = [compile_values(p) for p in paths]
-
-    def join(record: Any) -> Any:
-        parts = [str(v).strip() for values in value_lists for v in values(record)]
-        return " ".join(p for p in parts if p) or None
-
-    return join
-
-
-def _date_time(date_path: str, time_path: str, unit: str = "clock") -> Callable[[Any], Any]:
-    get_date, get_time = compile_path(date_path), compile_path(time_path)
-    combine = combine_date_minutes if unit == "minutes" else combine_date_time
-
-    def date_time(record: Any) -> Any:
-        day, clock = get_date(record), get_time(record)
-        if _empty(day) or _empty(clock):
-            return None
-        return combine(day, clock)
-
-    return date_time
-
-
-def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
-    """``date`` + ``time``; else ``from`` paths in order, then ``concat`` as the fallback;
-    else ``value``. The engine tries them in order until one gives a usable value."""
-    if spec.date is not None and spec.time is not None:
-        return (_date_time(spec.date, spec.time, spec.time_unit),)
-    readers: list[Callable[[Any], Any]] = []
-    if spec.column is not None:
-        names = [spec.column] if isinstance(spec.column, str) else spec.column
-        readers.extend(compile_path(f"`{n}`") for n in names)
-    if spec.from_ is not None:
-        paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        readers.extend(compile_path(p) for p in paths)
-    if spec.concat:
-        readers.append(_joined(spec.concat))
-    if not readers:
-        constant = spec.value
-        readers.append(lambda _record: constant)
-    return tuple(readers)
-
-
-def _sources(spec: FieldSpec) -> tuple[tuple[Any, ...], ...]:
-    """What ``_readers`` reads, as data, in the same order: ("path", path), ("concat",
-    paths), ("date_time", date path, time path) or ("value", constant)."""
-    if spec.date is not None and spec.time is not None:
-        return (("date_time", spec.date, spec.time),)
-    sources: list[tuple[Any, ...]] = []
-    if spec.column is not None:
-        names = [spec.column] if isinstance(spec.column, str) else spec.column
-        sources.extend(("path", f"`{n}`") for n in names)
-    if spec.from_ is not None:
-        paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        sources.extend(("path", p) for p in paths)
-    if spec.concat:
-        sources.append(("concat", tuple(spec.concat)))
-    if not sources:
-        sources.append(("value", spec.value))
-    return tuple(sources)
-
-
-def _value_mapper(table: dict[str, Any], target: str, quote: bool, lenient: bool = False) -> Callable[[Any], Any]:
-    """``lenient`` (a fallback's map): a word not in the table is no value, passed over quietly
-    as a null in the table is; only the type's conversion is then a reason to say anything."""
-    lowered = {str(k).strip().lower(): v for k, v in table.items()}
-
-    def convert(value: Any) -> Any:
-        key = str(value).strip().lower()
-        if key not in lowered:
-            if lenient:
-                return None
-            raise TransformError(f"value{quoted(value, quote)} not in the mapping's value map "
-                                 f"(add it under `{target}: map:` in a site mapping that extends this one)")
-        return lowered[key]
-
-    return convert
 
 
 class MappingProblem(ValueError):
@@ -416,7 +182,7 @@ class CompiledMapping:
         self.stand_in = holds_patient_data(preset.fields)  # the id is a hash of its readable form
         # many appointments share a slot; slots come roughly in order, so the recent ones will do.
         # A start or end outside the plausible window is refused here, for both engines.
-        self._utc = _RememberedUtc(window)
+        self._utc = RememberedUtc(window)
         self._generated, self.source = generate(self, _RUNTIME)
         self._texts: Callable[[Mapping[str, Any]], NormalizedAppointment] | None = None  # applier(texts=True)'s
 
@@ -424,11 +190,11 @@ class CompiledMapping:
                  lenient_map: bool = False) -> _CompiledField:
         kind = spec.type or _DEFAULT_TYPES.get(target, "string")
         type_convert = transform_for(kind, default_region, formats)
-        if kind in _MEMOIZED_KINDS:
-            type_convert = _memoized(type_convert)
+        if kind in MEMOIZED_KINDS:
+            type_convert = memoized(type_convert)
         convert = type_convert
         if spec.map is not None:
-            mapper = _value_mapper(spec.map, target, spec.quote, lenient_map)
+            mapper = value_mapper(spec.map, target, spec.quote, lenient_map)
 
             def convert(value: Any, _m: Callable[[Any], Any] = mapper,
                         _t: Callable[[Any], Any] = type_convert) -> Any:
@@ -448,9 +214,9 @@ class CompiledMapping:
             given = spec.fallback.from_ or spec.fallback.concat or []
             fallback_paths = ", ".join([given] if isinstance(given, str) else given) or "a constant"
         default = self._checked_default(target, spec, type_convert)
-        return _CompiledField(target, _readers(spec), convert, default, spec.required, on_invalid == "drop",
+        return _CompiledField(target, readers_of(spec), convert, default, spec.required, on_invalid == "drop",
                               target.endswith("external_id") or target in _TEXT_LIMITS, spec.fix, spec.quote,
-                              fallback, fallback_paths, _sources(spec), transform_for(kind, default_region, formats),
+                              fallback, fallback_paths, sources_of(spec), transform_for(kind, default_region, formats),
                               kind, spec.map is not None)
 
     def _checked_default(self, target: str, spec: FieldSpec, type_convert: Callable[[Any], Any]) -> Any:
@@ -495,7 +261,7 @@ class CompiledMapping:
         in order): all a delete sweep must read of a row for ``peek_id`` to name it."""
         spec = self.preset.fields["external_id"]
         paths: list[str] = []
-        for source in _sources(spec):
+        for source in sources_of(spec):
             if source[0] == "path":
                 paths.append(source[1])
             elif source[0] == "concat":
@@ -512,7 +278,7 @@ class CompiledMapping:
             if field.target == "external_id":
                 for read in field.reads:
                     value = read(record)
-                    if not _empty(value):
+                    if not empty_value(value):
                         text = clean_text(str(value))
                         return stand_in_id(text) if self.stand_in else text
         return None
@@ -528,7 +294,7 @@ class CompiledMapping:
             raw = None
             try:  # a reader may convert too (date + time)
                 raw = read(record)
-                if _empty(raw):
+                if empty_value(raw):
                     continue
                 if type(raw) is str:
                     raw = clean_text(raw)
@@ -710,94 +476,21 @@ class CompiledMapping:
             timezone=tz_name,
             type=values.get("type"),
             location=values.get("location"),
-            patient=_patient(values),
-            practitioner=_practitioner(values),
-            source_updated_at=_updated_utc(updated, read_tz),
+            patient=patient_of(values),
+            practitioner=practitioner_of(values),
+            source_updated_at=updated_utc(updated, read_tz),
             notes=tuple(notes),
             answer=values.get("answer"),
-            **_telehealth(values),
+            **telehealth(values),
             cancel_reason=values.get("cancel_reason"),
-            booked_at=_booked_utc(values.get("booked_at"), read_tz),
-            replaces=_replaced(values.get("replaces"), external_id),
+            booked_at=booked_utc(values.get("booked_at"), read_tz),
+            replaces=replaced_id(values.get("replaces"), external_id),
             former_id=former,
         )
 
 
 # The class's own ``apply``, as defined (CompiledMapping.applier: one patched in later is not it).
 _OWN_APPLY = CompiledMapping.apply
-
-
-def stand_in_id(readable: str) -> str:
-    """The id of a visit whose source has no id column, from its readable form (its time,
-    patient and doctor joined): a short stable hash, so that no patient's name is the record's
-    id (shown in `appointments list`, quarantine items and logs) while the same visit keeps the
-    same id on every run. 64 bits: a clash within one source's visits is beyond reach."""
-    return "v-" + hashlib.blake2b(readable.encode("utf-8"), digest_size=8).hexdigest()
-
-
-def holds_patient_data(fields: Mapping[str, Any]) -> bool:
-    """Whether the mapping's ``external_id`` is a stand-in joined from columns (``concat`` alone)
-    that include one the patient's name, phone, email or id is read from: then it is stored as
-    ``stand_in_id`` of that text. A composite key of id columns (two columns a table's key) is
-    no patient data and stays as read."""
-    spec = fields.get("external_id")
-    if spec is None or not spec.concat or spec.from_ or spec.column or spec.date or spec.value is not None:
-        return False
-    parts = set(spec.concat)
-    for target in ("patient.name", "patient.phone", "patient.email", "patient.external_id"):
-        other = fields.get(target)
-        if other is None:
-            continue
-        read = set(other.concat or [])
-        for source in (other.from_, other.column):
-            read.update([source] if isinstance(source, str) else source or [])
-        read.update(f"`{name}`" for name in list(read))
-        if parts & read:
-            return True
-    return False
-
-
-def _replaced(value: Any, external_id: Any) -> str | None:
-    """The id of the row a record replaces, as text; None when it names none or itself."""
-    if value is None or value == "":
-        return None
-    text = str(value)
-    return None if text == str(external_id) else text
-
-
-def place_zone_lookup(place_zones: tuple[tuple[str, str | None], ...]) -> Callable[[Any], str | None]:
-    """The zone of a record's location from clinic.places' ``timezone`` (``place_zones``),
-    looked up as ClinicSettings.place finds a place: by the location as sent, else the ``"*"``
-    entry; a listed place without a zone has none (the ``"*"`` zone is not its zone), nor
-    has a visit without a location."""
-    zones = dict(place_zones)
-    if not any(zones.values()):
-        return _no_zone
-    every = zones.get("*")
-
-    def place_zone(location: Any) -> str | None:
-        if not location:
-            return None
-        return zones.get(location, every)
-
-    return place_zone
-
-
-def _no_zone(_location: Any) -> None:
-    return None
-
-
-def _telehealth(values: dict[str, Any]) -> dict[str, Any]:
-    """The visit mode and its links. A link or dial-in without a mode implies one (a join
-    link: video; only a number: phone), so a CSV with just a `join_url` column works."""
-    mode = values.get("visit_mode")
-    join_url, provider_url, dial_in = (values.get("join_url"), values.get("provider_join_url"),
-                                       values.get("dial_in"))
-    if mode is None and (join_url or provider_url):
-        mode = "video"
-    elif mode is None and dial_in:
-        mode = "phone"
-    return {"visit_mode": mode, "join_url": join_url, "provider_join_url": provider_url, "dial_in": dial_in}
 
 
 def fallback_failed(field: _CompiledField, reason: str) -> str:
@@ -811,60 +504,6 @@ def _dropped_note(field: _CompiledField, exc: TransformError, raw: Any) -> str:
     """The data-quality note for an optional value that was dropped: the field, the problem
     and, for fields marked ``quote``, the value."""
     return f"{field.target}: dropped{quoted(raw, field.quote)} ({exc})"
-
-
-def _updated_utc(value: Any, tz_name: str) -> datetime | None:
-    """A naive update time is read in the record's zone, leniently at daylight-saving
-    changes (unlike start/end): it only orders updates, so an hour's doubt is no error."""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(tz_name))
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past datetime.max in UTC
-        raise MappingError("source_updated_at", "date-time out of range") from None
-
-
-def _booked_utc(value: Any, tz_name: str) -> datetime | None:
-    """The booking time in UTC (a naive one read in the record's zone, leniently); one that
-    cannot be placed is no booking time (the record is then judged by when it was first seen)."""
-    try:
-        return _updated_utc(value, tz_name)
-    except MappingError:
-        return None
-
-
-_PATIENT_KEYS = tuple((f"patient.{f}", f) for f in sorted(_PATIENT_FIELDS))
-_PRACTITIONER_KEYS = tuple((f"practitioner.{f}", f) for f in sorted(_PRACTITIONER_FIELDS))
-
-
-def _patient(values: dict[str, Any]) -> NormalizedPatient | None:
-    fields = {f: values[key] for key, f in _PATIENT_KEYS if key in values}
-    if "external_id" not in fields:
-        if len(fields) > 0 and any(k in fields for k in ("phone", "email", "name")):
-            raise MappingError("patient.external_id", "missing while other patient fields are given")
-        return None
-    fields["external_id"] = str(fields["external_id"])
-    if "phone" in fields:
-        fields["phone"], fallbacks = split_phone(fields["phone"])
-        if fallbacks:
-            fields["fallback_phones"] = fallbacks
-    return NormalizedPatient(**fields)
-
-
-def _practitioner(values: dict[str, Any]) -> NormalizedPractitioner | None:
-    fields = {f: values[key] for key, f in _PRACTITIONER_KEYS if key in values}
-    if "external_id" not in fields:
-        if "email" in fields:
-            fields["external_id"] = fields["email"]
-        else:
-            return None
-    fields["external_id"] = str(fields["external_id"])
-    return NormalizedPractitioner(**fields)
-
-
-
 
 
 def _unknown_fields(data: dict[str, Any], chain: list[Origin]) -> str | None:
@@ -923,8 +562,8 @@ _COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str,
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
-_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END, "_replaced": _replaced, "_stand_in_id": stand_in_id,
-            "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
+_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END, "_replaced": replaced_id, "_stand_in_id": stand_in_id,
+            "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": updated_utc,
             "_fallback_failed": fallback_failed,
-            "_booked_utc": _booked_utc,
+            "_booked_utc": booked_utc,
             "_CONNECTOR_NOTES": CONNECTOR_NOTES, "_ID_LIMIT": _ID_LIMIT, "_TEXT_LIMITS": _TEXT_LIMITS}

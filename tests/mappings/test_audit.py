@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from clinicsync.mappings.audit import audit_columns, audit_paths, suggest
-from clinicsync.mappings.engine import MappingPreset, load_mapping
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.preset_schema import MappingPreset
 
 
 def preset(**fields: Any) -> MappingPreset:

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 
 from clinicsync.connectors.hl7v2.parse import decode, parse_message, split_messages
 from clinicsync.mappings import codegen
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset, load_mapping
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.pathcode import PATH_NAMESPACE, Constants, path_source
 from clinicsync.mappings.paths import compile_path, compile_values
 from clinicsync.mappings.preset_files import PRESETS_DIR
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.cli.demo import generate_rows
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.preset_schema import MappingPreset
 
 BASE: dict[str, Any] = {"external_id": {"from": "id", "required": True}, "start": {"from": "start"},
                         "end": {"from": "end"}}

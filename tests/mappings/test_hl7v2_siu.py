@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from clinicsync.connectors.hl7v2.parse import decode, parse_message, split_messages
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset, load_mapping
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.mappings.transforms import TransformError, as_duration_minutes, as_hl7_datetime, as_language
 from tests.connectors.hl7v2_support import siu
 

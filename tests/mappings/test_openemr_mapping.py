@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset, load_mapping
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.preset_schema import MappingPreset
 
 EXPECTED_STATUS = {
     "-": "booked", "*": "booked", "+": "booked", "x": "cancelled", "?": "noshow", "@": "arrived",

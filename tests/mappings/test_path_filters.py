@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.paths import compile_path, compile_values
+from clinicsync.mappings.preset_schema import MappingPreset
 
 PATIENT = {
     "name": [{"use": "official", "given": ["Peter", "James"], "family": "Chalmers"},

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset, load_mapping
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 
 CHICAGO, DENVER, BERLIN = "America/Chicago", "America/Denver", "Europe/Berlin"
 PLACES = (("*", None), ("North", DENVER), ("Annex", None))

@@ -6,7 +6,7 @@ no table."""
 
 from __future__ import annotations
 
-from clinicsync.mappings.engine import MappingPreset
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.ingest.plausibility.contact_columns import ContactColumns
 
 PRESET = MappingPreset.model_validate({"name": "x", "fields": {

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.ingest.plausibility import Profile, ProfileReport
 
 NY = "America/New_York"

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset, stand_in_id
+from clinicsync.mappings.engine import CompiledMapping, stand_in_id
 from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.store.store import BatchOptions, Mapped, Store
 from clinicsync.sync.store.tables import APPOINTMENTS, EVENTS
 from tests.sync.test_store import appt

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from clinicsync.mappings.engine import CompiledMapping, MappingPreset
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.store.changes import Change, Stored, classify
 
 CHICAGO = "America/Chicago"

@@ -17,7 +17,7 @@ import re
 
 from clinicsync.common.names import name_words
 from clinicsync.mappings.audit import column_of, field_paths
-from clinicsync.mappings.engine import MappingPreset
+from clinicsync.mappings.preset_schema import MappingPreset
 
 # Words of a column name that make it someone else's contact than the patient's.
 _OTHERS = frozenset({"doctor", "doc", "dr", "physician", "practitioner", "provider", "prov", "staff", "employee",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from clinicsync.mappings.audit import field_paths
-from clinicsync.mappings.engine import MappingPreset
+from clinicsync.mappings.preset_schema import MappingPreset
 
 Level = Literal["error", "warning"]
 

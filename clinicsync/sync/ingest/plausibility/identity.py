@@ -23,8 +23,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.ingest.plausibility.finding import Finding, reads, share
 
 KEEP = 5_000  # distinct ids or names counted; past this the source has many, which is all that matters

@@ -19,8 +19,8 @@ from typing import Any
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import RawRecord
-from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.ingest.plausibility.finding import Finding
 from clinicsync.sync.ingest.plausibility.hours import StartHours
 from clinicsync.sync.ingest.plausibility.identity import PatientIdentity

@@ -28,8 +28,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.ingest.plausibility.contact_columns import ContactColumns
 from clinicsync.sync.ingest.plausibility.finding import Finding, Level, reads, share
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.mappings.preset_schema import MappingPreset
 from clinicsync.sync.ingest.plausibility.finding import Finding, reads, share
 
 MIN_RECORDS = 20
