@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -172,3 +173,30 @@ def test_a_start_of_its_own_keeps_the_minutes_unread() -> None:
     types = {"start_date": "DATE", "start_time": "INT"}
     guesses, unplaced = day_and_minutes([start], list(types), types, {"start_time": ["540", "570"]}, [])
     assert guesses == [start] and unplaced == list(types)
+
+
+def test_a_reference_to_the_staff_under_a_name_that_says_no_doctor(tmp_path: Any) -> None:
+    """The booking's `worker` (or any column whose own name says nothing of a doctor) declared as
+    a reference to a staff table whose rows name people: that column is the doctor's id, not the
+    email or the name standing in for one (two doctors may share a name; an email changes)."""
+    path = tmp_path / "plugin.db"
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    with sqlite3.connect(path) as connection:
+        connection.executescript("""
+            CREATE TABLE staff (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(100), phone VARCHAR(45));
+            CREATE TABLE bookings (id INTEGER PRIMARY KEY, worker INTEGER NOT NULL REFERENCES staff (id),
+              name VARCHAR(255), email VARCHAR(255), phone VARCHAR(45), starts_at DATETIME, ends_at DATETIME,
+              status VARCHAR(45));""")
+        connection.executemany("INSERT INTO staff VALUES (?, ?, ?, ?)",
+                               [(n, f"Dr. Staff{n} Example", f"staff{n}@clinic.example", f"+1 720 555 01{n:02d}")
+                                for n in (1, 2, 3)])
+        connection.executemany(
+            "INSERT INTO bookings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(n, 1 + n % 3, f"Client{n} Example", f"c{n}@example.org", f"(303) 44{n % 10}-{1000 + n}",
+              (now + timedelta(days=1 + n % 20, hours=n % 8)).isoformat(" "),
+              (now + timedelta(days=1 + n % 20, hours=n % 8, minutes=30)).isoformat(" "),
+              ("confirmed", "pending", "canceled")[n % 3]) for n in range(1, 61)])
+    proposal = discover_sql(f"sqlite:///{path}", name="bookings", clinic_zone=ZONE, stored_times="utc")
+    fields = (proposal.mapping or {})["fields"]
+    assert fields["practitioner.external_id"] == {"from": "worker"}, fields
+    assert "practitioner.name" in fields and "patient.phone" in fields

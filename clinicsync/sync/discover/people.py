@@ -524,7 +524,13 @@ class _Builder:
             target = self.schema.tables[own.target]
             columns = name_columns(target)[0]
             if columns and filled(self.run, q, target, columns):
-                return  # the doctor's table names the doctor: joined as a plain reference, placed by the scorer
+                # The doctor's table names the doctor: joined as a plain reference, its name placed by
+                # the scorer. The reference is the doctor's id whatever its own name says (a booking
+                # plugin's `worker`): without it the id would fall back to the email or the name.
+                why = f"references table {target.name!r} ({own.how}), whose rows name the doctor"
+                self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
+                                                 {"from": own.column}))
+                return
             alias = self.plan.alias("d")
             self.plan.join(target, alias, self.plan.on(own, alias, "a"))
             self.plan.add_columns(target, alias, stem_of(own.column, target.name), frozenset({own.target_column}))
