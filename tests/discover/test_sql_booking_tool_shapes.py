@@ -200,3 +200,6 @@ def test_a_reference_to_the_staff_under_a_name_that_says_no_doctor(tmp_path: Any
     fields = (proposal.mapping or {})["fields"]
     assert fields["practitioner.external_id"] == {"from": "worker"}, fields
     assert "practitioner.name" in fields and "patient.phone" in fields
+    # no customer table: the phone typed on each booking is the patient, read as the number it is
+    assert fields["patient.external_id"] == {"from": "phone", "type": "phone", "on_invalid": "drop",
+                                             "fallback": {"from": "email", "type": "email"}}, fields

@@ -742,9 +742,27 @@ def _patient_id_fallback(guesses: list[Guess]) -> None:
         guess = fields.get(stand_in)
         if guess is not None:
             spec = {k: v for k, v in guess.spec.items() if k in ("from", "concat")}
-            guesses.append(Guess("patient.external_id", guess.source, confidence,
-                                 f"no patient id column: the {stand_in.split('.')[1]} identifies the patient", spec))
+            why = f"no patient id column: the {stand_in.split('.')[1]} identifies the patient"
+            if stand_in == "patient.phone":
+                spec, why = _phone_as_id(spec, fields.get("patient.email"))
+            guesses.append(Guess("patient.external_id", guess.source, confidence, why, spec))
             return
+
+
+def _phone_as_id(spec: dict[str, Any], email: Guess | None) -> tuple[dict[str, Any], str]:
+    """A phone standing in for the patient's id, read as the number it is (+E.164): customers
+    who type their number into each booking write it two ways ('(312) 555-0140', '312.555.0140')
+    and are still one patient. A number that does not read falls back to the email, else to the
+    text as typed: the visit is never refused for it (the phone itself is then dropped with a note)."""
+    if email is not None:
+        fallback = {k: v for k, v in email.spec.items() if k in ("from", "concat")} | {"type": "email"}
+        also = "else the email"
+    else:
+        fallback = {**spec, "type": "string"}
+        also = "else the text as typed"
+    spec = {**spec, "type": "phone", "on_invalid": "drop", "fallback": fallback}
+    return spec, (f"no patient id column: the phone identifies the patient, as +E.164 so one number typed two "
+                  f"ways is one patient ({also} where it does not read as a phone)")
 
 
 def mapping_from(scored: Scored, name: str) -> dict[str, Any]:
