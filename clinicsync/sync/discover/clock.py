@@ -292,6 +292,16 @@ def typed_format(proposal: Proposal) -> str | None:
     return first if first and _PEOPLES.search(first) else None
 
 
+def day_and_clock(proposal: Proposal) -> tuple[str, str] | None:
+    """The day and time-of-day columns a start is read from (``{date:, time:}``), if it is: a
+    schedule kept as a calendar day beside a clock is written as the desk sees it. Whole minutes
+    since midnight (``time_unit: minutes``) count too: they are a clock as well."""
+    spec = ((proposal.mapping or {}).get("fields") or {}).get("start")
+    if isinstance(spec, Mapping) and isinstance(spec.get("date"), str) and isinstance(spec.get("time"), str):
+        return spec["date"], spec["time"]
+    return None
+
+
 def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequence[str],
                  fmt: str | None = None) -> list[datetime]:
     """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns, its parts joined
@@ -477,6 +487,11 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         if typed:
             evidence.local.append(f"the visits' starts are text written as people read them ({typed!r}): what "
                                   "was typed is the clinic's wall clock")
+        split = day_and_clock(proposal) if parts else None
+        if split:
+            evidence.local.append(f"the visits' starts are a day ({split[0]!r}) and a time of day ({split[1]!r}) "
+                                  "kept apart, as a diary keeps them: the clinic's wall clock (an instant kept in "
+                                  "UTC is one date-time)")
     instants = _instants_only(proposal, server_clock, server, evidence, options.stored_times)
     if instants is None and zoned:
         instants = _zoned_clock(evidence, options.stored_times, zoned)
