@@ -153,11 +153,26 @@ def split_phone(value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
+def _texts(e164: str) -> bool:
+    """Whether a number can take a text message: a mobile, or one its region's plan does not tell
+    from a landline (North America's)."""
+    phonenumbers = _phonenumbers()
+    kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def texts_to(value: str, region: str) -> bool:
+    """Whether ``value`` (as typed, read in ``region``) is a number a text message reaches."""
+    try:
+        return _texts(_phone_e164(value, region))
+    except TransformError:
+        return False
+
+
 def _first_mobile(parts: list[str], region: str) -> str | None:
     """The number a message goes to from a cell of several: the first mobile, else the first
     valid one, else None (the cell is refused as one number is); the cell's other valid
     numbers come with it as its fallbacks (a ``PhoneCell``; docs/mappings.md, "Phone cells")."""
-    phonenumbers = _phonenumbers()
     numbers: list[str] = []
     chosen: str | None = None
     for part in parts:
@@ -168,9 +183,7 @@ def _first_mobile(parts: list[str], region: str) -> str | None:
         if e164 in numbers:
             continue
         numbers.append(e164)
-        kind = phonenumbers.number_type(phonenumbers.parse(e164))
-        if chosen is None and kind in (phonenumbers.PhoneNumberType.MOBILE,
-                                       phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        if chosen is None and _texts(e164):
             chosen = e164
     if not numbers:
         return None

@@ -38,6 +38,8 @@ from typing import Any
 
 from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.endcolumn import Moments, paired_end
+from clinicsync.sync.discover.mobilefirst import mobile_order
+from clinicsync.sync.discover.ownclock import prefer_own_clock
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.statuses import status_words
 from clinicsync.sync.discover.values import ValueProfile, duration_type, profile
@@ -480,11 +482,27 @@ def score_columns(columns: Sequence[ColumnSample], *, region: str = "US") -> Sco
         placed[cand.field] = cand
         used.add(cand.column.name)
     scored = Scored()
+    prefer_own_clock(placed, candidates, used, scored.notes)
+    _mobiles_first(placed, extra, region)
     _end_beside(placed, read, used, scored)
     _assemble(placed, extra, scored, [c for c in read if "minute" in c.roles and c.name not in used])
     scored.unplaced = [c.name for c in read if c.name not in _sources(scored)]
     _left_out(scored, refused)
     return scored
+
+
+def _mobiles_first(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]], region: str) -> None:
+    """The patient's phone columns in the order a text message reaches them (mobilefirst.py)."""
+    first = placed.get("patient.phone")
+    if first is None or not extra.get("patient.phone"):
+        return
+    columns = [first, *extra["patient.phone"]]
+    order = mobile_order([(c.column.name, c.column.sample.values) for c in columns], region)
+    if order[0] != 0:
+        chosen = columns[order[0]]
+        placed["patient.phone"] = dataclasses.replace(
+            chosen, why=f"{chosen.why}; its values are mobiles more often than {first.column.name!r}'s")
+        extra["patient.phone"] = [columns[i] for i in order[1:]]
 
 
 def _end_beside(placed: dict[str, _Candidate], read: Sequence[_Column], used: set[str], scored: Scored) -> None:

@@ -55,8 +55,8 @@ ATTRIBUTES: dict[str, str] = {
         "name"),
     **dict.fromkeys(("apellido", "apellidos", "surname", "last", "lastname", "family", "familyname", "sobrenome",
                      "nachname", "cognome", "apelido", "lname", "sname"), "last_name"),
-    **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila", "fname"),
-                    "first_name"),
+    **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila", "fname",
+                     "forename", "forenames"), "first_name"),
     **dict.fromkeys((
         "telefono", "telefonos", "movil", "celular", "phone", "mobile", "cell", "cellphone", "tel", "telf",
         "tlf", "tele", "telemovel", "telefone", "telephone", "portable", "handy", "telefon", "mobil", "whatsapp",
@@ -93,7 +93,8 @@ PRACTITIONER_WORDS = frozenset({
     "physician", "prestador", "odontologo", "dentista", "dentist", "staff", "personal", "recurso",
     "resource", "psicologo", "fisio", "fisioterapeuta", "nutricionista", "behandler", "praticien",
     "profissional", "employee", "empleado", "agenda_de", "consultant", "attending", "dokter",
-    "agent", "specialist"})  # who delivers a booked service in booking tools (LatePoint's agent)
+    "agent", "specialist",  # who delivers a booked service in booking tools (LatePoint's agent)
+    "chir", "chirurgien"})  # French hospital systems' surgeon, the doctor of a consultation session
 APPOINTMENT_WORDS = frozenset({
     "cita", "citas", "appointment", "appointments", "appt", "turno", "consulta", "rdv", "rendezvous",
     "termin", "marcacao", "agendamento", "visit", "visita", "booking", "reserva", "event", "evento",
