@@ -132,6 +132,13 @@ def _through(builder: Builder, start: str, seen: set[str], hops: int) -> list[Re
     return None
 
 
+def _names_a_doctor(builder: Builder, table: str) -> bool:
+    """A row the visit is booked into that names its doctor (a session's ``chir_id``): what the
+    visit books, whatever the session table is called."""
+    return any(kind_of(r.column) == "provider" and not audit(r.column) and not someone_else(r.column)
+               for r in builder.schema.refs(table))
+
+
 def candidates(builder: Builder) -> list[Ref]:
     """The visit's references that may lead to its practitioner: what it books (a slot, a
     resource) first, then its owner user, then a staff or users table it names (not the
@@ -147,7 +154,7 @@ def candidates(builder: Builder) -> list[Ref]:
     def rank(ref: Ref) -> int:
         if someone_else(ref.column):
             return 9  # a referrer, a guarantor, a relative: a person, not the one who sees the patient
-        if words(ref.target) & BOOKED or words(ref.column) & BOOKED:
+        if words(ref.target) & BOOKED or words(ref.column) & BOOKED or _names_a_doctor(builder, ref.target):
             return 0
         if _owner(ref.column, main):
             return 1

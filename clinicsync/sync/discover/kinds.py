@@ -27,7 +27,8 @@ PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party
 PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
-                      "professional", "prof", "dokter",
+                      "professional", "prof", "dokter", "praticien", "praticiens", "medecin", "medecins",
+                      "chir", "chirurgien",  # French: Mediboard's chir_id names the doctor a session is for
                       # who delivers the booked service in booking tools (LatePoint's agents)
                       "agent", "agents", "specialist", "specialists"})
 # Column types by their declared names, as the people and doctors rules read them (graph.py and
@@ -139,6 +140,16 @@ def kind_of(name: str) -> str | None:
     return None
 
 
+def _own_word_off(tokens: list[str], table: str) -> list[str]:
+    """A column marked with its table's own word (``users.user_first_name``, ``patients.patient_lname``)
+    read without it, when what remains is a given or family name: a bare ``user_name`` stays the
+    login it is. FreeMED's glued prefixes (``ptlname``) are vocab.table_prefix's."""
+    rest = tokens[1:]
+    if len(tokens) > 1 and tokens[0] in stems(table) and {token_role(t) for t in rest} & {"first_name", "last_name"}:
+        return rest
+    return tokens
+
+
 def name_columns(table: Table) -> tuple[list[str], str]:
     """A table's columns that hold a person's name, given name first: ([given, family], "parts")
     or ([full], "full"); ([], "") when it has none."""
@@ -146,7 +157,7 @@ def name_columns(table: Table) -> tuple[list[str], str]:
     for column, type_name in table.columns.items():
         if not TEXT.search(type_name) or audit(column):
             continue
-        tokens = without_prefixes(name_tokens(column), [table.prefix])  # FreeMED's patient: ptlname, ptfname
+        tokens = _own_word_off(without_prefixes(name_tokens(column), [table.prefix]), table.name)
         roles = {token_role(t) for t in tokens}
         if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
                 or any(t[-1].isdigit() for t in tokens):

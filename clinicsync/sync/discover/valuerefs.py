@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, stems
+from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, name_columns, stems
 from clinicsync.sync.discover.probe import Run
 
 SHARE = 0.95  # of a column's distinct sampled values, found as the other table's keys
@@ -113,7 +113,8 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                 continue
             if whole and not _numeric(values):
                 continue
-            if _numeric(values) and len(values) < MIN_NUMBERS and not _related(column, target) >= 3:
+            if _numeric(values) and len(values) < MIN_NUMBERS and not (_related(column, target) >= 3
+                                                                       or _doctor_user(column, target)):
                 continue  # a few small numbers are the keys of every table: only the table the name says
             hits = sum(v in found or v.lower() in found for v in values)
             if hits >= SHARE * len(values):
@@ -140,9 +141,18 @@ def _related(column: str, target: Table) -> int:
     own, other = kind_of(column), _glued_kind(target.name)
     if own is not None and own == other:
         return 2
+    if _doctor_user(column, target):
+        return 2
     if own == "patient" and other == "person" and not words(target.name) & USER:
         return 1
     return 0
+
+
+def _doctor_user(column: str, target: Table) -> bool:
+    """A column named for the doctor (``chir_id``, ``praticien_id``) and a users table: practice
+    systems keep their doctors as the system's users, so the name says that table as surely as a
+    shared word would (a handful of doctors is a handful of small numbers)."""
+    return kind_of(column) == "provider" and bool(words(target.name) & USER)
 
 
 def _abbreviates(short: str, word: str) -> bool:
@@ -184,6 +194,11 @@ def _choose(column: str, targets: list[Table], schema: Schema) -> Table | None:
     ranked = sorted(((_related(column, t), t.name) for t in targets), reverse=True)
     if ranked[0][0] > 0 and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
         return next(t for t in targets if t.name == ranked[0][1])
+    if ranked[0][0] >= 2:  # a users table and its 1:1 extension row alike: the one that names the person
+        tied = [t for t in targets if _related(column, t) == ranked[0][0]]
+        named = [t for t in tied if name_columns(t)[0]]
+        if len(named) == 1:
+            return named[0]
     if ranked[0][0] == 0 and kind_of(column) is not None:
         names = {t.name for t in targets}
         children = {t.name for t in targets for r in schema.refs(t.name) if r.target in names - {t.name}}
