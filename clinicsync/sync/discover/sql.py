@@ -42,7 +42,15 @@ from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
-from clinicsync.sync.discover.pg_schemas import choose_schema, partitions, partitions_note, without_partitions
+from clinicsync.sync.discover.pg_schemas import (
+    PathInspector,
+    choose_schema,
+    partitions,
+    partitions_note,
+    used_schemas,
+    with_search_path,
+    without_partitions,
+)
 from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -122,11 +130,14 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     name = name or default_name(parsed)
     if timezone is not None:
         valid_zone(timezone, "--timezone")
+    given = url
     where = choose_schema(url, table, timeout, _APPOINTMENT_NAMES.search)
     url, table = where.url, where.table
     written_url, secrets = secret_url(url, name)
     with reading(url, timeout) as connection:
-        inspector = inspect(connection)
+        inspector: Any = inspect(connection)
+        if len(where.schemas) > 1:  # the tables of every schema on the search path, read as one
+            inspector = PathInspector(inspector, where.schemas)
         children = partitions(connection)  # a partitioned table's parts are never the source; its parent is
         readable = with_views(inspector, without_partitions(inspector.get_table_names(), children), table,
                               _APPOINTMENT_NAMES.search)
@@ -162,6 +173,13 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             settle_clock(connection, run_checked, proposal, timezone)
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None
+        if isinstance(inspector, PathInspector):  # the URL keeps the schemas the query reads, no other
+            used = used_schemas(where.schemas, inspector.owners, query, lambda n: quote_name(connection, n))
+            if len(used) < len(where.schemas):
+                proposal.connector["url"] = secret_url(with_search_path(given, used), name)[0]
+            if len(used) > 1:
+                proposal.notes.append(f"the query reads tables of schemas {', '.join(map(repr, used))}: the URL's "
+                                      "search path lists each of them (options=-csearch_path)")
     proposal.connector_notes["name"] = named
     if where.note:
         proposal.notes.append(where.note)
