@@ -77,6 +77,7 @@ from clinicsync.sync.discover.sql_reading import (
 )
 from clinicsync.sync.discover.statuses import rescheduled_note, status_word
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
+from clinicsync.sync.discover.textwindow import text_window
 from clinicsync.sync.discover.valuerefs import value_references
 from clinicsync.sync.discover.views import keyed_views, with_views
 from clinicsync.sync.discover.visitzone import clinic_zone
@@ -506,6 +507,15 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name), schema.tables)
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
+    on_text = None  # a start kept as ISO text: the window compares it as text (textwindow.py)
+    if start is not None and start_column is not None and not dated and start.spec == {"from": start_column} \
+            and plan.select[start_column] == f"a.{plan.quote(start_column)}" \
+            and re.search(r"char|text|string", plan.types[start_column], re.I):
+        on_text = text_window(run, connection.dialect.name, plan.quote(main.name), start_column,
+                              plan.select[start_column], values.get(start_column, []))
+        extra_notes.append(on_text.note)
+        if on_text.condition is not None:
+            conditions, dated = [on_text.condition], True
     day = plan.day_window(start.spec.get("date") if start is not None else None)
     if not conditions and day is not None:
         conditions, dated, start_column = [day[1]], True, day[0]
@@ -516,7 +526,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     joined = sorted({t for t in plan.tables_of.values() if t != main.name})
     notes["query"] = (f"table {main.name!r} (the most appointment-like: dates and references to "
                       f"{', '.join(joined) or 'no table'})"
-                      + (f", in the window on {start_column!r}" if dated else
+                      + (f", in the window on {start_column!r}"
+                         + (" (ISO text, compared as text)" if on_text is not None else "") if dated else
                          ", all rows: the start is not a date column, so no window can be applied")
                       + (f"; soft-deleted rows left out: {softdelete.describe(gone)}" if gone is not None else "")
                       + "".join(f"; {t} rows deleted: {softdelete.describe(o)}" for o, t, _ in owners))
