@@ -47,7 +47,7 @@ def _uid(kind: str, n: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://clinic.example/{kind}/{n}"))
 
 
-def _fill(url: str, people: str, declared: bool) -> follow.Want:
+def _fill(url: str, people: str, declared: bool, visits: str = "scheduling") -> follow.Want:
     """The three schemas and their rows; what the store must hold for each visit."""
     q = path_entry(people)
     patient_ref = f" REFERENCES {q}.patients(uid)" if declared else ""
@@ -55,11 +55,11 @@ def _fill(url: str, people: str, declared: bool) -> follow.Want:
     want: follow.Want = {}
     with psycopg.connect(url, autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute(f"""
-CREATE SCHEMA {q}; CREATE SCHEMA staff; CREATE SCHEMA scheduling;
+CREATE SCHEMA {q}; CREATE SCHEMA staff; CREATE SCHEMA IF NOT EXISTS {visits};
 CREATE TABLE {q}.patients (uid varchar(36) PRIMARY KEY, given_name text NOT NULL, family_name text NOT NULL,
   mobile text);
 CREATE TABLE staff.doctors (uid varchar(36) PRIMARY KEY, full_name text NOT NULL, email text);
-CREATE TABLE scheduling.visits (id serial PRIMARY KEY, client_uid varchar(36) NOT NULL{patient_ref},
+CREATE TABLE {visits}.visits (id serial PRIMARY KEY, client_uid varchar(36) NOT NULL{patient_ref},
   provider_uid varchar(36) NOT NULL{doctor_ref}, starts_at timestamp NOT NULL, ends_at timestamp NOT NULL,
   status text NOT NULL);""")
         cursor.executemany("INSERT INTO staff.doctors VALUES (%s, %s, %s)",
@@ -76,7 +76,7 @@ CREATE TABLE scheduling.visits (id serial PRIMARY KEY, client_uid varchar(36) NO
             want[str(n + 1)] = {"status": "booked", "patient": patient, "name": f"Given{p} Family{p}",
                                 "phone": f"+1617555{1000 + p}" if p % 5 else None,
                                 "doctor": _uid("doctor", doctor)}
-        cursor.executemany("INSERT INTO scheduling.visits (client_uid, provider_uid, starts_at, ends_at, status) "
+        cursor.executemany(f"INSERT INTO {visits}.visits (client_uid, provider_uid, starts_at, ends_at, status) "
                            "VALUES (%s, %s, %s, %s, %s)", rows)
     return want
 
@@ -97,6 +97,13 @@ def test_declared_references_across_three_schemas(database: str, tmp_path: Path,
     options, out = _run(database, tmp_path, cli, want)
     assert options == "-csearch_path=scheduling,people,staff"  # public is read by nothing: left off
     assert "the query reads tables of schemas 'scheduling', 'people', 'staff'" in " ".join(out.split())
+
+
+@pytest.mark.postgres
+def test_visits_in_the_default_schema_refer_to_two_others(database: str, tmp_path: Path, cli: Any) -> None:
+    want = _fill(database, "people", declared=True, visits="public")
+    options, _ = _run(database, tmp_path, cli, want)
+    assert options == "-csearch_path=public,people,staff"
 
 
 @pytest.mark.postgres
