@@ -9,7 +9,6 @@ means (patient id, name, phone, doctor). Each test runs in a database of its own
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,27 +19,11 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from clinicsync.sync.discover.pg_schemas import path_entry, with_search_path
-from tests.conftest import POSTGRES_URL
 from tests.discover import follow_support as follow
 
 VISITS = 90
 DOCTORS = {1: ("Dr. Ines Varga", "i.varga@clinic.example"), 2: ("Dr. Tomas Reyes", "t.reyes@clinic.example"),
            3: ("Dr. Mei Tanaka", None)}
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"cs_schemas_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("CREATE TABLE public.app_settings (key text PRIMARY KEY, value text)")
-    try:
-        yield url
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _uid(kind: str, n: int) -> str:
