@@ -7,8 +7,6 @@ a database of its own: the suite's other tests keep their tables in schemas of t
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +15,6 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from clinicsync.sync.discover.sql import DiscoverError, discover_sql
-from tests.conftest import POSTGRES_URL
 from tests.discover.files_support import check_proposal
 
 VISITS = 80
@@ -33,22 +30,6 @@ CREATE TABLE {schema}.appointments (
   doctor_id integer NOT NULL REFERENCES {schema}.doctors(id), starts_at timestamp NOT NULL,
   ends_at timestamp NOT NULL, status text NOT NULL);
 """
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    """A fresh database (dropped afterwards) whose ``public`` holds only an unrelated table."""
-    name = f"cs_schema_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("CREATE TABLE public.app_settings (key text PRIMARY KEY, value text)")
-    try:
-        yield url
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _fill(url: str, schema: str) -> None:

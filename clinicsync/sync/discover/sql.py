@@ -42,7 +42,15 @@ from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
-from clinicsync.sync.discover.pg_schemas import choose_schema, partitions, partitions_note, without_partitions
+from clinicsync.sync.discover.pg_schemas import (
+    PathInspector,
+    choose_schema,
+    partitions,
+    partitions_note,
+    used_schemas,
+    with_search_path,
+    without_partitions,
+)
 from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -69,6 +77,7 @@ from clinicsync.sync.discover.sql_reading import (
 )
 from clinicsync.sync.discover.statuses import rescheduled_note, status_word
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
+from clinicsync.sync.discover.textwindow import text_window
 from clinicsync.sync.discover.valuerefs import value_references
 from clinicsync.sync.discover.views import keyed_views, with_views
 from clinicsync.sync.discover.visitzone import clinic_zone
@@ -122,11 +131,14 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     name = name or default_name(parsed)
     if timezone is not None:
         valid_zone(timezone, "--timezone")
+    given = url
     where = choose_schema(url, table, timeout, _APPOINTMENT_NAMES.search)
     url, table = where.url, where.table
     written_url, secrets = secret_url(url, name)
     with reading(url, timeout) as connection:
-        inspector = inspect(connection)
+        inspector: Any = inspect(connection)
+        if len(where.schemas) > 1:  # the tables of every schema on the search path, read as one
+            inspector = PathInspector(inspector, where.schemas)
         children = partitions(connection)  # a partitioned table's parts are never the source; its parent is
         readable = with_views(inspector, without_partitions(inspector.get_table_names(), children), table,
                               _APPOINTMENT_NAMES.search)
@@ -162,6 +174,13 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             settle_clock(connection, run_checked, proposal, timezone)
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None
+        if isinstance(inspector, PathInspector):  # the URL keeps the schemas the query reads, no other
+            used = used_schemas(where.schemas, inspector.owners, query, lambda n: quote_name(connection, n))
+            if len(used) < len(where.schemas):
+                proposal.connector["url"] = secret_url(with_search_path(given, used), name)[0]
+            if len(used) > 1:
+                proposal.notes.append(f"the query reads tables of schemas {', '.join(map(repr, used))}: the URL's "
+                                      "search path lists each of them (options=-csearch_path)")
     proposal.connector_notes["name"] = named
     if where.note:
         proposal.notes.append(where.note)
@@ -488,6 +507,15 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name), schema.tables)
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
+    on_text = None  # a start kept as ISO text: the window compares it as text (textwindow.py)
+    if start is not None and start_column is not None and not dated and start.spec == {"from": start_column} \
+            and plan.select[start_column] == f"a.{plan.quote(start_column)}" \
+            and re.search(r"char|text|string", plan.types[start_column], re.I):
+        on_text = text_window(run, connection.dialect.name, plan.quote(main.name), start_column,
+                              plan.select[start_column], values.get(start_column, []))
+        extra_notes.append(on_text.note)
+        if on_text.condition is not None:
+            conditions, dated = [on_text.condition], True
     day = plan.day_window(start.spec.get("date") if start is not None else None)
     if not conditions and day is not None:
         conditions, dated, start_column = [day[1]], True, day[0]
@@ -498,7 +526,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     joined = sorted({t for t in plan.tables_of.values() if t != main.name})
     notes["query"] = (f"table {main.name!r} (the most appointment-like: dates and references to "
                       f"{', '.join(joined) or 'no table'})"
-                      + (f", in the window on {start_column!r}" if dated else
+                      + (f", in the window on {start_column!r}"
+                         + (" (ISO text, compared as text)" if on_text is not None else "") if dated else
                          ", all rows: the start is not a date column, so no window can be applied")
                       + (f"; soft-deleted rows left out: {softdelete.describe(gone)}" if gone is not None else "")
                       + "".join(f"; {t} rows deleted: {softdelete.describe(o)}" for o, t, _ in owners))
