@@ -3,7 +3,7 @@ customers table beside it (a WordPress booking plugin's ``{"Name": ..., "Email":
 discover reads the patient's name, phone and email from the keys whose names and values say so,
 and the connector reads that column as JSON. A key named like a phone whose values are no
 phones, a JSON list (a form's field definitions) and free text are no person. Schemas built
-here, in SQLite files, discover run on them."""
+here, in SQLite files (and PostgreSQL's jsonb), discover run on them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
 
 from clinicsync.connectors.sql import json_text
 from clinicsync.sync.discover.sql import discover_sql
@@ -101,3 +104,23 @@ def test_the_connector_reads_json_text_as_its_object() -> None:
     assert json_text(' [1, 2]') == [1, 2]
     assert json_text("{not json") == "{not json"
     assert json_text("Ana Ruiz") == "Ana Ruiz" and json_text(None) is None and json_text(7) == 7
+
+
+@pytest.mark.postgres
+def test_a_jsonb_column_of_form_answers_on_postgresql(postgres_url: str) -> None:
+    """PostgreSQL's jsonb comes to the reader as an object, not text: its keys are read all the same."""
+    engine = create_engine(postgres_url)
+    now = datetime.now().replace(microsecond=0, second=0, minute=0)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE bookings (id INTEGER PRIMARY KEY, customer_id INTEGER, "
+                                "start_at TIMESTAMP, end_at TIMESTAMP, status VARCHAR(16), answers JSONB)"))
+        for n in range(1, 41):
+            start = now + timedelta(days=1 + n % 20, hours=n % 7)
+            connection.execute(text("INSERT INTO bookings VALUES (:n, :c, :s, :e, 'booked', CAST(:a AS JSONB))"),
+                               {"n": n, "c": 300 + n % 15, "s": start, "e": start + timedelta(minutes=30),
+                                "a": json.dumps(_person(n))})
+    engine.dispose()
+    proposal = discover_sql(postgres_url, stored_times="local", clinic_zone=ZONE, region="US")
+    fields = (proposal.mapping or {})["fields"]
+    assert fields["patient.phone"]["from"] == "answers.Phone", fields
+    assert fields["patient.name"]["from"] == "answers.Name", fields

@@ -26,6 +26,16 @@ _WHOLE = re.compile(r"int|number|numeric|decimal", re.I)
 _PLAIN_KEY = re.compile(r"[^.\[\]`]+")
 
 
+def as_text(value: Any) -> str | None:
+    """A sampled value as text: a JSON column's object or list (PostgreSQL's json/jsonb come as
+    Python objects) as its JSON, anything else as ``str`` does."""
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
 def objects(values: Sequence[str | None]) -> list[dict[str, Any]] | None:
     """The sampled values as JSON objects when at least ``SHARE`` of the non-empty ones are, else None."""
     present = [v for v in values if v is not None and v.strip()]

@@ -476,7 +476,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                   if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
-    texts = {o: [None if r[i] is None else str(r[i]) for r in rows] for i, o in enumerate(outs)}
+    texts = {o: [jsontext.as_text(r[i]) for r in rows] for i, o in enumerate(outs)}
     guesses, unplaced, said = household.placed(guesses, unplaced, people.household, texts, region_code)
     extra_notes += said
     zero: list[str] = []
