@@ -124,3 +124,26 @@ def test_a_jsonb_column_of_form_answers_on_postgresql(postgres_url: str) -> None
     fields = (proposal.mapping or {})["fields"]
     assert fields["patient.phone"]["from"] == "answers.Phone", fields
     assert fields["patient.name"]["from"] == "answers.Name", fields
+
+
+def test_a_doctors_profile_json_is_not_the_patient(tmp_path: Path) -> None:
+    """The doctor's row keeps its own JSON profile (name, email, phone): joined for the doctor,
+    it is never read as the patient's contact."""
+    path = tmp_path / "staff.db"
+    connection = sqlite3.connect(path)
+    connection.executescript("CREATE TABLE doctors (id INTEGER PRIMARY KEY, name VARCHAR(60), profile TEXT);"
+                             "CREATE TABLE bookings (id INTEGER PRIMARY KEY, doctor_id INTEGER REFERENCES "
+                             "doctors(id), start_at DATETIME, end_at DATETIME, status VARCHAR(16));")
+    connection.executemany("INSERT INTO doctors VALUES (?, ?, ?)",
+                           [(d, f"Dr. Doc{d}", json.dumps(_person(d))) for d in range(1, 9)])
+    now = datetime.now().replace(microsecond=0, second=0, minute=0)
+    for n in range(1, 61):
+        start = now + timedelta(days=1 + n % 20, hours=n % 7)
+        connection.execute("INSERT INTO bookings VALUES (?, ?, ?, ?, 'booked')",
+                           (n, 1 + n % 8, str(start), str(start + timedelta(minutes=30))))
+    connection.commit()
+    connection.close()
+    proposal = discover_sql(f"sqlite:///{path}", stored_times="local", clinic_zone=ZONE, region="US")
+    fields = (proposal.mapping or {})["fields"]
+    assert not any(f.startswith("patient.") and "profile" in str(s) for f, s in fields.items()), fields
+    assert "json_columns" not in proposal.connector

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from clinicsync.mappings.paths import QUOTE
@@ -88,12 +88,13 @@ def _spec(spec: Mapping[str, Any], column: str) -> dict[str, Any]:
 
 
 def placed(guesses: list[Guess], unplaced: list[str], values: Mapping[str, Sequence[str | None]],
-           types: Mapping[str, str], region: str, zero: list[str]
+           types: Mapping[str, str], region: str, zero: list[str], own: Collection[str]
            ) -> tuple[list[Guess], list[str], list[str], list[str]]:
     """The patient's name, phone and email no column gave, read from the keys of a not-placed
     text column of JSON objects; the guesses, the columns still not placed, the columns the
     connector reads as JSON, and what was looked at (notes). A patient id column whose 0 names
-    no one is added to ``zero`` (the query reads it as NULL there)."""
+    no one is added to ``zero`` (the query reads it as NULL there). Only the visit's or the
+    patient's own columns (``own``) are looked at: a doctor's profile JSON names the doctor."""
     have = {g.field for g in guesses}
     wanted = [f for f in PERSON_FIELDS if f not in have]
     if not wanted:
@@ -102,7 +103,7 @@ def placed(guesses: list[Guess], unplaced: list[str], values: Mapping[str, Seque
     taken: list[str] = []
     notes: list[str] = []
     for column in unplaced:
-        if not wanted or not _TEXT.search(types.get(column) or ""):
+        if not wanted or column not in own or not _TEXT.search(types.get(column) or ""):
             continue
         items = objects(values.get(column, ()))
         if items is None:

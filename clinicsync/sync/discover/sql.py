@@ -480,7 +480,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced, said = household.placed(guesses, unplaced, people.household, texts, region_code)
     extra_notes += said
     zero: list[str] = []
-    guesses, unplaced, json_columns, said = jsontext.placed(guesses, unplaced, texts, plan.types, region_code, zero)
+    patient_own = {o for o, t in plan.tables_of.items() if t == main.name or t in people.patient_tables}
+    guesses, unplaced, json_columns, said = jsontext.placed(guesses, unplaced, texts, plan.types, region_code, zero,
+                                                            patient_own)
     extra_notes += said
     for column in zero:
         plan.select[column] = f"NULLIF({plan.select[column]}, 0)"
