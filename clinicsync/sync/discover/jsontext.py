@@ -57,7 +57,8 @@ def objects(values: Sequence[str | None]) -> list[dict[str, Any]] | None:
 def key_samples(items: Sequence[Mapping[str, Any]]) -> list[ColumnSample]:
     """Each top-level key of the objects as a column: its scalar values as text (None where a
     row lacks it or holds a list or an object)."""
-    keys = list(dict.fromkeys(k for item in items for k in item if isinstance(k, str) and k.strip()))
+    keys = list(dict.fromkeys(k for item in items for k in item  # a key with a backquote has no path
+                              if isinstance(k, str) and k.strip() and QUOTE not in k))
     return [ColumnSample(key, "TEXT", [_scalar(item.get(key)) for item in items]) for key in keys]
 
 
