@@ -124,14 +124,17 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                 "unbestätigt", "angefragt", "in attesa", "awaiting host", "awaiting confirmation",
                 # a booking tool's booking held until it is paid (LatePoint's payment_pending,
                 # WooCommerce's "pending payment"): a booking not yet confirmed
-                "payment pending", "pending payment", "awaiting payment"),
+                "payment pending", "pending payment", "awaiting payment",
+                # held until the booker finishes the booking form (Simply Schedule Appointments)
+                "pending form", "awaiting form"),
     "cancelled": ("cancelada por el paciente", "cancelada por paciente", "cancelada por la clínica",
                   "cancelada por la clinica", "anulada por el paciente", "suspendida", "suspendido",
                   "desmarcado", "desmarcou", "cancelado pelo paciente", "cancelada pelo paciente",
                   "annulée par le patient", "annule par le patient", "annulation", "excusé", "excuse",
                   "abgesagt vom patienten",
                   "ausgefallen", "gelöscht", "geloescht", "annullato", "annullata", "eliminada", "eliminado",
-                  "user cancelled", "center cancelled", "centre cancelled", "patient cancelled", "clinic cancelled"),
+                  "user cancelled", "center cancelled", "centre cancelled", "patient cancelled", "clinic cancelled",
+                  "abandoned"),  # a booking held (unpaid, form unfinished) and given up: its slot is free again
     "noshow": ("no acudió", "no acudio", "no vino", "no se presentó", "no se presento", "inasistencia",
                "no compareceu", "não compareceu", "nao compareceu", "faltou", "falto", "faltó",
                "absent", "absente", "non venu", "nicht gekommen", "nichterscheinen", "non presentato",

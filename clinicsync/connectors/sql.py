@@ -29,6 +29,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import structlog
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -173,17 +174,32 @@ def rereads_by_time(value: Any) -> bool:
 _PLAIN_TYPES = frozenset({type(None), str, int, float, datetime, date, time})
 
 
-def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool) -> dict[str, Any]:
-    """A result row as the mapping reads it: by column name, each value made plain (``plain_value``).
+def json_text(value: Any) -> Any:
+    """A text value holding a JSON object or list, as that object or list (what mapping paths
+    walk into); anything else (no JSON, a bare number or word, NULL) as it is."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
+              json_columns: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A result row as the mapping reads it: by column name, each value made plain (``plain_value``),
+    the text of a ``json_columns`` column read as its JSON object.
     An idle poll re-reads its overlap's rows (each dropped by its hash): a call per value
     was most of their cost, and a loop over the values most of what was left: rows of plain
     values alone (the usual) are found so by one call."""
     data = dict(zip(columns, row, strict=True))
-    if _PLAIN_TYPES.issuperset(map(type, row)):
-        return data
-    for name, value in data.items():
-        if type(value) not in _PLAIN_TYPES:
-            data[name] = plain_value(value, mysql)
+    if not _PLAIN_TYPES.issuperset(map(type, row)):
+        for name, value in data.items():
+            if type(value) not in _PLAIN_TYPES:
+                data[name] = plain_value(value, mysql)
+    for name in json_columns:
+        if name in data:
+            data[name] = json_text(data[name])
     return data
 
 
@@ -230,6 +246,7 @@ class SqlConnector(Connector):
         # The read's check that passed (its digest, its result) and its mark for the cursor (``_statement``).
         self._passed: tuple[str, CheckedStatement] | None = None
         self._guard_mark: dict[str, Any] | None = None
+        self._json_columns = frozenset(self.settings.json_columns)
 
     # -- plumbing -----------------------------------------------------------------------
     @property
@@ -399,7 +416,7 @@ class SqlConnector(Connector):
             pending = []
             for row in rows:
                 number += 1
-                pending.append(RawRecord(_row_data(columns, row, mysql), f"{label}:row {number}"))
+                pending.append(RawRecord(_row_data(columns, row, mysql, self._json_columns), f"{label}:row {number}"))
         until = self.settings.window.sweep_until(utcnow()) if "window_end" in inner.binds else None
         # A snapshot keeps no cursor of its own: the stored one carries the guard's mark only.
         yield Batch(pending or [], self._marked(cursor), snapshot=True, snapshot_end=True,
@@ -423,8 +440,8 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False), params):
-                    records.extend(RawRecord(_row_data(columns, row, mysql), f"{label}:past the window")
-                                   for row in rows)
+                    records.extend(RawRecord(_row_data(columns, row, mysql, self._json_columns),
+                                             f"{label}:past the window") for row in rows)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading past the window", exc, self.settings.timeout) from None
         return records
@@ -481,7 +498,7 @@ class SqlConnector(Connector):
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             for row in rows:
-                data = _row_data(columns, row, mysql)
+                data = _row_data(columns, row, mysql, self._json_columns)
                 value = data[column_name]
                 if value is None:
                     rejected.append(Rejected(
@@ -547,7 +564,7 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, sql, self._params(inner, None, False)):
-                    records.extend(_row_data(columns, row, mysql) for row in rows)
+                    records.extend(_row_data(columns, row, mysql, self._json_columns) for row in rows)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc, self.settings.timeout) from None
         until = self.settings.window.sweep_until(utcnow())
@@ -634,7 +651,7 @@ class SqlConnector(Connector):
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading a sample", exc, self.settings.timeout) from None
         label = self._label()
-        records = [RawRecord(_row_data(columns, row, mysql),
+        records = [RawRecord(_row_data(columns, row, mysql, self._json_columns),
                              f"{label}:row {number}") for number, row in enumerate(rows, start=1)]
         return Sample(records, label, columns)
 

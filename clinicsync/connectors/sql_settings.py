@@ -133,6 +133,10 @@ class SqlSettings(ConnectorSettings):
         None, description="one SELECT/WITH; binds :cursor :window_start :window_end are available")
     table: str | None = Field(None, description="instead of query: a table (schema.table) to read")
     columns: list[str] | None = Field(None, min_length=1, description="with table: the columns (default all)")
+    json_columns: list[str] = Field(
+        default_factory=list, description="columns whose text holds a JSON object (a booking form's answers): "
+                                          "read as that object, so a mapping path walks into it "
+                                          "(`customer_information.Phone`)")
     mode: Literal["incremental", "snapshot"] = Field(
         "incremental", description="incremental: rows whose cursor_column moved on; snapshot: the whole "
                                    "window every run, what disappeared is deleted")

@@ -527,6 +527,7 @@ def as_visit_mode(value: Any) -> str:
     """A visit mode: ``in_person``, ``video`` or ``phone``. Besides the words above, a code
     that names video (or a virtual room) or a telephone counts, an http(s) join link reads as
     video and a ``tel:`` URI as phone (a path to a join link is a marker of a video visit).
+    A JSON document is none, even one that mentions a phone.
     Anything else is not a mode (dropped with a note; map the source's words with ``map:``)."""
     text = " ".join(str(value).strip().lower().replace("_", " ").split())
     found = _MODE_BY_WORD.get(text) or _MODE_BY_WORD.get(text.replace(" ", "_"))
@@ -536,6 +537,8 @@ def as_visit_mode(value: Any) -> str:
         return "video"
     if text.startswith("tel:"):
         return "phone"
+    if text.startswith(("{", "[")):  # a JSON document (a form's settings) that mentions a phone is no mode
+        raise TransformError("not a visit mode (a JSON document; map the source's words with map:)")
     for hint, mode in _MODE_HINTS:
         if hint in text:
             return mode

@@ -6,7 +6,8 @@
 * the person who delivers the booked service called an AGENT (or specialist), with a name,
   email and phone on their own row: the doctor, never the patient's phone;
 * two IANA zones on the booking, the booker's and the site's: the visit is in the site's;
-* ``payment_pending``: a booking held until paid is pending;
+* ``payment_pending``: a booking held until paid is pending, ``pending_form`` one held until the
+  form is finished too; an ``abandoned`` hold is cancelled;
 * a service's ``price_min`` and ``duration_name`` are no default length;
 * activation keys and nonces of the people's rows stay out of the read, as passwords do.
 """
@@ -123,6 +124,13 @@ def test_the_bookers_zone_alone_is_left_out() -> None:
 
 def test_a_booking_held_until_paid_is_pending() -> None:
     assert [status_word(w)[0] for w in ("payment_pending", "Pending payment", "awaiting_payment")] == ["pending"] * 3
+
+
+def test_a_booking_held_for_its_form_is_pending_and_an_abandoned_one_cancelled() -> None:
+    """A booking held until the booker finishes the form is not confirmed yet; one given up (its
+    slot free again) is no visit."""
+    assert [status_word(w)[0] for w in ("pending_form", "Awaiting form", "abandoned")] == \
+        ["pending", "pending", "cancelled"]
 
 
 def test_a_price_minimum_or_a_length_label_is_no_default_length() -> None:

@@ -27,7 +27,16 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import cancelflags, doneflags, household, slottime, softdelete, splitlength, stamps
+from clinicsync.sync.discover import (
+    cancelflags,
+    doneflags,
+    household,
+    jsontext,
+    slottime,
+    softdelete,
+    splitlength,
+    stamps,
+)
 from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
@@ -486,10 +495,16 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                   if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
-    guesses, unplaced, said = household.placed(guesses, unplaced, people.household,
-                                               {o: [None if r[i] is None else str(r[i]) for r in rows]
-                                                for i, o in enumerate(outs)}, region_code)
+    texts = {o: [jsontext.as_text(r[i]) for r in rows] for i, o in enumerate(outs)}
+    guesses, unplaced, said = household.placed(guesses, unplaced, people.household, texts, region_code)
     extra_notes += said
+    zero: list[str] = []
+    patient_own = {o for o, t in plan.tables_of.items() if t == main.name or t in people.patient_tables}
+    guesses, unplaced, json_columns, said = jsontext.placed(guesses, unplaced, texts, plan.types, region_code, zero,
+                                                            patient_own)
+    extra_notes += said
+    for column in zero:
+        plan.select[column] = f"NULLIF({plan.select[column]}, 0)"
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
     values = {s.name: s.values for s in samples}
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
@@ -523,6 +538,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         conditions.append(kept)
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),
                  **{k: v for k, v in connector.items() if k not in ("name", "kind", "url")}}
+    if json_columns:
+        connector["json_columns"] = json_columns
+        notes["json_columns"] = "their text is JSON objects: the patient's fields are read from their keys"
     joined = sorted({t for t in plan.tables_of.values() if t != main.name})
     notes["query"] = (f"table {main.name!r} (the most appointment-like: dates and references to "
                       f"{', '.join(joined) or 'no table'})"

@@ -47,9 +47,19 @@ _OWN_ID = frozenset({"object", "obj", "seq", "sequence", "serial", "row", "line"
 
 def _own_identity(table: Table, column: str) -> bool:
     """A column whose name says only "this row's id": the table's own words, an id, or a word
-    of a row's own numbering (object, sequence, server)."""
+    of a row's own numbering (object, sequence, server). Not the ends of a link table named by
+    the tables it joins (``staff_appointments``: ``staff_id``, ``appointment_id``): two columns
+    each naming a different word of the table's name are what it links."""
     rest = stems(column) - stems(table.name) - _IDENTIFIER
-    return rest <= _OWN_ID
+    return rest <= _OWN_ID and not (stems(column) - _IDENTIFIER - _OWN_ID and column in _link_ends(table))
+
+
+def _link_ends(table: Table) -> set[str]:
+    """The columns (not the key) whose words, an id's aside, are each one word of the table's
+    name, when at least two different words are so named; else none."""
+    named = {c: frozenset(stems(c) - _IDENTIFIER) for c in table.columns if c not in table.primary_key}
+    ends = {c: w for c, w in named.items() if len(w) == 1 and w <= stems(table.name)}
+    return set(ends) if len(set(ends.values())) >= 2 else set()
 
 
 def _candidate(table: Table, column: str, known: set[str]) -> bool:
@@ -194,6 +204,11 @@ def _choose(column: str, targets: list[Table], schema: Schema) -> Table | None:
     ranked = sorted(((_related(column, t), t.name) for t in targets), reverse=True)
     if ranked[0][0] > 0 and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
         return next(t for t in targets if t.name == ranked[0][1])
+    if ranked[0][0] == 3:  # several named alike: the one whose name adds fewest words to the column's
+        mine = stems(column) - _IDENTIFIER  # (appointment_id -> wp_ssa_appointments, not ..._appointment_meta)
+        alike = sorted((len(stems(t.name) - mine), t.name) for t in targets if _related(column, t) == 3)
+        if alike[0][0] < alike[1][0]:
+            return next(t for t in targets if t.name == alike[0][1])
     if ranked[0][0] >= 2:  # a users table and its 1:1 extension row alike: the one that names the person
         tied = [t for t in targets if _related(column, t) == ranked[0][0]]
         named = [t for t in tied if name_columns(t)[0]]
