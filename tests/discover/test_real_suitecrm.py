@@ -145,6 +145,7 @@ def test_suitecrm_meetings_uuid_attendees_and_deleted_rows(mariadb_database: dic
     query = connector["query"]
     assert fields["start"] == {"from": "date_start"} and fields["end"] == {"from": "date_end"}
     assert fields["duration_minutes"] == {"from": "length_minutes"}  # duration_hours x 60 + duration_minutes
+    assert "duration_hours: a time with no date" not in out  # a part of the length, no clock time
     assert "COALESCE(a.deleted, 0) = 0" in query  # a meeting deleted in the CRM is never imported
     # the patient: the first live attendee row; a removed attendee's row (deleted 1) is passed over
     assert "FROM meetings_contacts AS cs_l WHERE cs_l.meeting_id = a.id AND COALESCE(cs_l.deleted, 0) = 0" in query

@@ -62,6 +62,9 @@ class People:
     stand_ins: set[str] = field(default_factory=set)  # refused as the patient: few values (the owner user?)
     filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
     household: Household | None = None  # the household's phones, read after the person's own (household.py)
+    # the person rows behind the patient's role row (roleperson.py), table -> alias: a deleted one
+    # withdraws the visit whatever its table's name (a Laravel ``users`` row with ``deleted_at``)
+    persons: dict[str, str] = field(default_factory=dict)
 
 
 class Builder(Protocol):

@@ -587,14 +587,15 @@ def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str,
     builder = _Builder(run, schema, plan, region)
     for what, step in (("the patient", builder.patient), ("the doctor", builder.provider)):
         state, people = plan.state(), builder.people
-        kept = (list(people.guesses), dict(people.refused), set(people.handled), set(people.patient_tables))
+        kept = (list(people.guesses), dict(people.refused), set(people.handled), set(people.patient_tables),
+                dict(people.persons))
         try:
             with savepoint():
                 step()
         except SQLAlchemyError as exc:
             plan.restore(state)
-            people.guesses, people.refused, people.handled, people.patient_tables = (
-                kept[0], kept[1], kept[2], kept[3])
+            people.guesses, people.refused, people.handled, people.patient_tables, people.persons = (
+                kept[0], kept[1], kept[2], kept[3], kept[4])
             people.filters.clear()
             people.notes.append(f"{what}: not followed past the appointment's own columns: reading the linked "
                                 f"tables failed ({describe(exc)})")
