@@ -39,12 +39,14 @@ def _at(n: int) -> datetime:
                                                                                          minutes=30 * (n % 8))
 
 
-def _rows(database: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
+def _rows(database: dict[str, Any], sql: str) -> list[dict[str, Any]]:
+    """The proposed query's rows over every date, by column name."""
     connection = data.mysql(database)
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql.replace(":window_start", "'2000-01-01'").replace(":window_end", "'2100-01-01'"))
-            return list(cursor.fetchall())
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         connection.close()
 
@@ -83,4 +85,65 @@ def test_a_deleted_person_behind_the_patients_role_row_withdraws_its_visits(mari
     assert f"{users} rows deleted: 'deleted_at' set means deleted" in proposal.connector_notes["query"]
     read = _rows(mariadb_database, query)
     want = [v for v in range(1, VISITS + 1) if 1 + v % 30 not in gone]
-    assert sorted(int(r[0]) for r in read) == want
+    assert sorted(int(r["id"]) for r in read) == want
+
+
+TYPED_LINK_DDL = """CREATE TABLE client (id VARCHAR(17) PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40),
+  deleted TINYINT(1) DEFAULT 0);
+CREATE TABLE user (id VARCHAR(17) PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40));
+CREATE TABLE account (id VARCHAR(17) PRIMARY KEY, name VARCHAR(60));
+CREATE TABLE email_address (id VARCHAR(17) PRIMARY KEY, name VARCHAR(255), lower VARCHAR(255),
+  opt_out TINYINT(1) DEFAULT 0, deleted TINYINT(1) DEFAULT 0);
+CREATE TABLE entity_email_address (id INT PRIMARY KEY, entity_id VARCHAR(17), email_address_id VARCHAR(17),
+  entity_type VARCHAR(100), `primary` TINYINT(1) DEFAULT 0, deleted TINYINT(1) DEFAULT 0);
+CREATE TABLE booking (id INT PRIMARY KEY, client_id VARCHAR(17), user_id VARCHAR(17), date_start DATETIME,
+  date_end DATETIME, FOREIGN KEY (client_id) REFERENCES client (id), FOREIGN KEY (user_id) REFERENCES user (id))"""
+
+
+@pytest.mark.mariadb
+def test_an_email_kept_behind_a_typed_link_table_is_followed(mariadb_database: dict[str, Any]) -> None:
+    """A CRM's shape (EspoCRM's ``entity_email_address``: ``entity_type`` + ``entity_id``): the
+    client's email only in a shared table, linked by a type naming the client's table ('Client'
+    for ``client``) and an id holding its keys. The client's row taken is the primary one not
+    deleted (an older non-primary address, a primary row deleted, an address row deleted are
+    passed over); the 'User' and 'Account' rows are others' addresses."""
+    clients = [f"c{i:04d}" for i in range(30)]
+    users, accounts = [f"u{i:04d}" for i in range(5)], [f"x{i:04d}" for i in range(8)]
+    addresses: list[tuple[Any, ...]] = []
+    links: list[tuple[Any, ...]] = []
+    want: dict[str, str] = {}
+
+    def link(owner: str, kind: str, mail: str, primary: int, deleted: int = 0, gone: int = 0) -> None:
+        address = f"e{len(addresses):04d}"
+        addresses.append((address, mail, mail.lower(), gone))
+        links.append((len(links) + 1, owner, address, kind, primary, deleted))
+
+    for i, client in enumerate(clients):
+        link(client, "Client", f"old.{i}@example.de", 0)  # an older address, not the primary
+        if i % 4 == 0:
+            link(client, "Client", f"removed.{i}@example.de", 1, deleted=1)  # a primary row removed
+        if i % 5 == 0:
+            link(client, "Client", f"bounced.{i}@example.de", 1, gone=1)  # its address row deleted
+        link(client, "Client", f"client.{i}@example.de", 1)
+        want[client] = f"client.{i}@example.de"
+    for i, user in enumerate(users):
+        link(user, "User", f"staff.{i}@clinic.de", 1)
+    for i, account in enumerate(accounts):
+        link(account, "Account", f"info.{i}@firm.de", 1)
+    _load(mariadb_database, TYPED_LINK_DDL, [
+        ("INSERT INTO client VALUES (%s, %s, 'Lang', 0)", [(c, f"Eva{i}") for i, c in enumerate(clients)]),
+        ("INSERT INTO user VALUES (%s, %s, 'Weber')", [(u, f"Doc{i}") for i, u in enumerate(users)]),
+        ("INSERT INTO account VALUES (%s, %s)", [(a, f"Firm {i}") for i, a in enumerate(accounts)]),
+        ("INSERT INTO email_address VALUES (%s, %s, %s, 0, %s)", addresses),
+        ("INSERT INTO entity_email_address VALUES (%s, %s, %s, %s, %s, %s)", links),
+        ("INSERT INTO booking VALUES (%s, %s, %s, %s, %s)",
+         [(v, clients[v % 30], users[v % 5], _at(v), _at(v) + timedelta(minutes=30)) for v in range(1, VISITS + 1)])])
+    fields, query, proposal = _proposal(mariadb_database)
+    assert fields["patient.email"] == {"from": "patient_email"}
+    assert "cs_r.entity_type = 'Client'" in query
+    note = next(n for n in proposal.notes if n.startswith("patient.email: table 'entity_email_address'"))
+    assert "'Client' rows name 'client' (100% of their 'entity_id' values are its keys)" in note
+    assert "the primary first ('primary')" in note and "not deleted" in note
+    read = _rows(mariadb_database, query)
+    got = {r["client_id"]: r["patient_email"] for r in read}
+    assert len(read) == VISITS and got == want, got

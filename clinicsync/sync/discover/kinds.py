@@ -74,6 +74,7 @@ class Builder(Protocol):
     schema: Schema
     plan: ReadPlan
     people: People
+    region: str
     q: Callable[[str], str]
 
     def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True,

@@ -35,6 +35,7 @@ from clinicsync.sync.discover import (
     roleperson,
     softdelete,
     stamps,
+    typedlinks,
 )
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
@@ -78,6 +79,12 @@ def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = Fal
     if same >= 0.9 * len(present):
         return f"{column!r} equals the appointment's own key {key!r} on {round(100 * same / len(present))}% of visits"
     return None
+
+
+def _has_column(chain: list[tuple[Table, str]], kind: str) -> bool:
+    """Whether a table of the chain has a column whose name says ``kind`` (email, phone): the
+    scorer places it from the values, so no link table is looked for."""
+    return any(kind in {token_role(t) for t in name_tokens(c)} for table, _ in chain for c in table.columns)
 
 
 def _rank(ref: Ref) -> int:
@@ -445,6 +452,14 @@ class _Builder:
             for guess in self.contacts(chain[:1]):
                 if not any(g.field == guess.field for g in people.guesses):
                     people.guesses.append(guess)
+        missing = tuple(k for k in ("email", "phone") if not any(g.field == f"patient.{k}" for g in people.guesses)
+                        and not _has_column(chain, k))
+        if missing:  # kept in a shared table by a typed link (typedlinks.py): the person's own table first
+            for table, at in chain:
+                people.guesses += typedlinks.place(self, table, at, missing)
+                missing = tuple(k for k in missing if not any(g.field == f"patient.{k}" for g in people.guesses))
+                if not missing:
+                    break
         people.household = next((h for t, at in chain if (h := household.join(self, t, at, people.patient_tables))
                                  is not None), None)  # the household's phone, read after the person's own
 

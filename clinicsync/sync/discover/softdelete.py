@@ -23,7 +23,9 @@ from clinicsync.common.soft_delete import meaning, owns_visits
 from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.readplan import ReadPlan
 
-_PREFERRED = re.compile(r"^(is_?)?(preferred|primary|principal|default|main|preferid[oa])$", re.I)
+# ``primary_address`` of a CRM's email link rows: the person's primary one of several
+_PREFERRED = re.compile(r"^(is_?)?(preferred|primary|principal|default|main|preferid[oa])"
+                        r"(_?(address|email|phone|number|contact))?$", re.I)
 _DATE = re.compile(r"date|time", re.I)
 _TEXT = re.compile(r"char|text|string|enum", re.I)
 _TRUE_WORDS = "('Y', 'YES', 'T', 'TRUE', '1', 'S', 'SI', 'J', 'JA')"
