@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from clinicsync.sync.discover import typedlinks
 from clinicsync.sync.discover.sql import discover_sql
 from tests.discover import sql_support as data
 
@@ -147,3 +148,11 @@ def test_an_email_kept_behind_a_typed_link_table_is_followed(mariadb_database: d
     read = _rows(mariadb_database, query)
     got = {r["client_id"]: r["patient_email"] for r in read}
     assert len(read) == VISITS and got == want, got
+
+
+@pytest.mark.parametrize(("value", "table", "names"), [
+    ("Contacts", "contacts", True), ("Contact", "contacts", True), ("Client", "client", True),
+    ("res.partner", "res_partner", True), ("App\\Models\\Patient", "patients", True),
+    ("Users", "contacts", False), ("Accounts", "contacts", False), ("partner", "res_partner", False)])
+def test_a_type_value_names_a_table_by_its_word(value: str, table: str, names: bool) -> None:
+    assert typedlinks.names_table(value, table) is names
