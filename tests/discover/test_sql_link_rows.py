@@ -156,3 +156,31 @@ def test_an_email_kept_behind_a_typed_link_table_is_followed(mariadb_database: d
     ("Users", "contacts", False), ("Accounts", "contacts", False), ("partner", "res_partner", False)])
 def test_a_type_value_names_a_table_by_its_word(value: str, table: str, names: bool) -> None:
     assert typedlinks.names_table(value, table) is names
+
+
+CALL_CENTRE_DDL = """CREATE TABLE agents (id INT PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40),
+  extension VARCHAR(10));
+CREATE TABLE doctors (id INT PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40), email VARCHAR(80));
+CREATE TABLE patients (id INT PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40), mobile VARCHAR(30));
+CREATE TABLE appointments (id INT PRIMARY KEY, patient_id INT, agent_id INT, doctor_id INT, starts DATETIME,
+  FOREIGN KEY (patient_id) REFERENCES patients (id), FOREIGN KEY (agent_id) REFERENCES agents (id),
+  FOREIGN KEY (doctor_id) REFERENCES doctors (id))"""
+
+
+@pytest.mark.mariadb
+def test_a_call_centre_agent_beside_the_doctor_is_not_the_doctor(mariadb_database: dict[str, Any]) -> None:
+    """``agent_id`` (the call-centre agent who booked the visit) listed before ``doctor_id``: an
+    agent is a booking tool's practitioner only where nothing names one by a stronger word
+    (LatePoint's ``agent_id`` alone stays the doctor: test_real_latepoint)."""
+    _load(mariadb_database, CALL_CENTRE_DDL, [
+        ("INSERT INTO agents VALUES (%s, %s, 'Callcenter', %s)", [(a, f"Agent{a}", f"{100 + a}") for a in range(1, 4)]),
+        ("INSERT INTO doctors VALUES (%s, %s, 'Arzt', %s)", [(d, f"Doc{d}", f"doc{d}@praxis.de") for d in range(1, 5)]),
+        ("INSERT INTO patients VALUES (%s, %s, 'Lang', %s)", [(p, f"Eva{p}", f"+49 151 {20000000 + p}")
+                                                              for p in range(1, 31)]),
+        ("INSERT INTO appointments VALUES (%s, %s, %s, %s, %s)",
+         [(v, 1 + v % 30, 1 + v % 3, 1 + v % 4, _at(v)) for v in range(1, VISITS + 1)])])
+    fields, query, proposal = _proposal(mariadb_database)
+    assert "doctor_id" in str(fields["practitioner.external_id"]), fields
+    assert "agent_id" not in str(fields["practitioner.external_id"])
+    assert "Agent" not in str(fields.get("practitioner.name")) and "agents" not in query
+    assert any(n.startswith("'agent_id': an agent's or specialist's row") for n in proposal.notes), proposal.notes

@@ -27,9 +27,11 @@ PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party
 PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
-                      "professional", "prof", "dokter",
-                      # who delivers the booked service in booking tools (LatePoint's agents)
-                      "agent", "agents", "specialist", "specialists"})
+                      "professional", "prof", "dokter"} | {"agent", "agents", "specialist", "specialists"})
+# Words that name the one who delivers the booked service in booking tools (LatePoint's agents),
+# but in a call centre's schema the one who booked the visit: read as the doctor only where the
+# visit names no practitioner by a stronger word (``weak_provider``).
+WEAK_PROVIDER = frozenset({"agent", "agents", "specialist", "specialists"})
 # Column types by their declared names, as the people and doctors rules read them (graph.py and
 # valuerefs.py keep their own: a key is int|serial; a text key may be a uuid).
 TEXT = re.compile(r"char|text|string|clob", re.I)
@@ -141,6 +143,12 @@ def kind_of(name: str) -> str | None:
     if found & PERSON:
         return "person"
     return None
+
+
+def weak_provider(name: str) -> bool:
+    """Whether a name says provider only by a weak word (``agent_id``, ``wp_latepoint_agents``)."""
+    found = words(name) | stems(name)
+    return bool(found & WEAK_PROVIDER) and not found & (PROVIDER - WEAK_PROVIDER)
 
 
 def name_columns(table: Table) -> tuple[list[str], str]:

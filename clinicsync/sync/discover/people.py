@@ -38,7 +38,17 @@ from clinicsync.sync.discover import (
     typedlinks,
 )
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
-from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
+from clinicsync.sync.discover.kinds import (
+    TEXT,
+    USER,
+    WHOLE,
+    People,
+    Run,
+    filled,
+    kind_of,
+    name_columns,
+    weak_provider,
+)
 from clinicsync.sync.discover.personshape import holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
@@ -85,6 +95,21 @@ def _has_column(chain: list[tuple[Table, str]], kind: str) -> bool:
     """Whether a table of the chain has a column whose name says ``kind`` (email, phone): the
     scorer places it from the values, so no link table is looked for."""
     return any(kind in {token_role(t) for t in name_tokens(c)} for table, _ in chain for c in table.columns)
+
+
+def _weak_beside_strong(refs: list[Ref], others: list[str]) -> list[str]:
+    """The visit's columns that say provider only by a weak word (an agent, a specialist) when
+    another of its columns says practitioner by a strong one (``doctor_id``); [] otherwise."""
+    def provider(ref: Ref) -> bool:
+        return (kind_of(ref.target) == "provider" or kind_of(ref.column) == "provider") and not audit(ref.column) \
+            and ref.column not in others
+
+    def weak(ref: Ref) -> bool:
+        return (kind_of(ref.column) != "provider" or weak_provider(ref.column)) and \
+            (kind_of(ref.target) != "provider" or weak_provider(ref.target))
+
+    found = [r for r in refs if provider(r)]
+    return [r.column for r in found if weak(r)] if any(not weak(r) for r in found) else []
 
 
 def _rank(ref: Ref) -> int:
@@ -515,6 +540,13 @@ class _Builder:
             self.people.handled.update(others)
             self.people.notes.append(f"{', '.join(map(repr, others))}: a referrer's or another role's person, not "
                                      "the doctor: left out of the query")
+        agents = _weak_beside_strong(self.schema.refs(main.name), others)
+        if agents:  # an agent beside a doctor: the call centre's who booked the visit, not who sees the patient
+            others += agents
+            self.people.handled.update(agents)
+            self.people.notes.append(f"{', '.join(map(repr, agents))}: an agent's or specialist's row beside the "
+                                     "practitioner the visit names by a stronger word: who booked or handled the "
+                                     "visit, not the doctor: left out of the query")
         own = next((r for r in self.schema.refs(main.name)
                     if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)
                     and r.column not in others), None)
