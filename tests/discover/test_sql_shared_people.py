@@ -15,28 +15,12 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.discover.sql import discover_sql
 from tests.discover import sql_support as data
 
 VISITS = 60
 
 
-def _load(database: dict[str, Any], ddl: str, inserts: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
-    connection = data.mysql(database)
-    try:
-        data.run_sql(connection, ddl)
-        with connection.cursor() as cursor:
-            for sql, rows in inserts:
-                cursor.executemany(sql, rows)
-    finally:
-        connection.close()
-
-
-def _proposal(database: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
-    proposal = discover_sql(str(database["url"]), name="c", timezone="Europe/Berlin", region="DE",
-                            stored_times="local")
-    assert proposal.mapping is not None
-    return proposal.mapping["fields"], proposal.connector["query"], proposal
+_load, _proposal = data.load_tables, data.berlin_proposal
 
 
 def _at(n: int) -> datetime:
