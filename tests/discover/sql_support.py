@@ -328,3 +328,26 @@ def assert_imported(found: dict[str, dict[str, Any]], expected: Sequence[Expecte
 
 def today_plus(days: int) -> date:
     return date.today() + timedelta(days=days)
+
+
+def load_tables(database: dict[str, Any], ddl: str, inserts: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+    """Run ``ddl`` on the MariaDB ``database`` and insert each (statement, rows) of ``inserts``."""
+    connection = mysql(database)
+    try:
+        run_sql(connection, ddl)
+        with connection.cursor() as cursor:
+            for sql, rows in inserts:
+                cursor.executemany(sql, rows)
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def berlin_proposal(database: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
+    """discover's proposal for ``database`` read in Berlin: (its fields, its query, the proposal)."""
+    from clinicsync.sync.discover.sql import discover_sql
+
+    proposal = discover_sql(str(database["url"]), name="c", timezone="Europe/Berlin", region="DE",
+                            stored_times="local")
+    assert proposal.mapping is not None
+    return proposal.mapping["fields"], proposal.connector["query"], proposal

@@ -15,28 +15,12 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.discover.sql import discover_sql
 from tests.discover import sql_support as data
 
 VISITS = 60
 
 
-def _load(database: dict[str, Any], ddl: str, inserts: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
-    connection = data.mysql(database)
-    try:
-        data.run_sql(connection, ddl)
-        with connection.cursor() as cursor:
-            for sql, rows in inserts:
-                cursor.executemany(sql, rows)
-    finally:
-        connection.close()
-
-
-def _proposal(database: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
-    proposal = discover_sql(str(database["url"]), name="c", timezone="Europe/Berlin", region="DE",
-                            stored_times="local")
-    assert proposal.mapping is not None
-    return proposal.mapping["fields"], proposal.connector["query"], proposal
+_load, _proposal = data.load_tables, data.berlin_proposal
 
 
 def _at(n: int) -> datetime:
@@ -153,7 +137,9 @@ def test_length_split_over_hours_and_minutes_with_no_end(mariadb_database: dict[
         ("INSERT INTO calls VALUES (%s, %s, %s, %s, %s)",
          [(v, 1 + v % 30, _at(v), int(v % 4 == 0), 0 if v % 4 == 0 else (15, 30, 45)[v % 3])
           for v in range(1, VISITS + 1)])])
-    fields, query, _ = _proposal(mariadb_database)
+    fields, query, proposal = _proposal(mariadb_database)
     # an hour-long call keeps minutes 0: the minutes column alone would make it zero minutes long
     assert fields["duration_minutes"] == {"from": "length_minutes"}
     assert "COALESCE(a.duration_hours, 0) * 60 + COALESCE(a.duration_minutes, 0) AS length_minutes" in query
+    # the hours column is a part of the length, no clock time waiting for a date
+    assert not [n for n in proposal.notes if n.startswith("duration_hours:")], proposal.notes

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from clinicsync.sync.discover import linkstatus, softdelete
+from clinicsync.sync.discover import linkstatus, softdelete, typedlinks
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -142,10 +142,13 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     outs = [plan.add(alias, c, f"patient_{c}", person.name, person.columns[c]) for c in names]
     people.guesses.append(Guess("patient.name", " + ".join(outs), 0.8, f"the linked person's {', '.join(names)}",
                                 {"from": outs[0]} if len(outs) == 1 else {"concat": outs}))
-    for role, column in _filled_roles(builder, person).items():
+    roles = _filled_roles(builder, person)
+    for role, column in roles.items():
         out = plan.add(alias, column, f"patient_{role}", person.name, person.columns[column])
         people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the linked person's {column!r}", {"from": out}))
     people.notes.append(f"the patient: {why}")
+    # an email or phone the person's row lacks, kept in a shared table by a typed link (typedlinks.py)
+    people.guesses += typedlinks.place(builder, person, alias, tuple(k for k in ("email", "phone") if k not in roles))
 
 
 def _organizer(builder: Builder, onward: Ref) -> tuple[str, str] | None:

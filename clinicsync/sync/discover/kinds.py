@@ -28,9 +28,12 @@ PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", 
                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
                       "professional", "prof", "dokter", "praticien", "praticiens", "medecin", "medecins",
-                      "chir", "chirurgien",  # French: Mediboard's chir_id names the doctor a session is for
-                      # who delivers the booked service in booking tools (LatePoint's agents)
-                      "agent", "agents", "specialist", "specialists"})
+                      "chir", "chirurgien"}  # French: Mediboard's chir_id names the doctor a session is for
+            | {"agent", "agents", "specialist", "specialists"})
+# Words that name the one who delivers the booked service in booking tools (LatePoint's agents),
+# but in a call centre's schema the one who booked the visit: read as the doctor only where the
+# visit names no practitioner by a stronger word (``weak_provider``).
+WEAK_PROVIDER = frozenset({"agent", "agents", "specialist", "specialists"})
 # Column types by their declared names, as the people and doctors rules read them (graph.py and
 # valuerefs.py keep their own: a key is int|serial; a text key may be a uuid).
 TEXT = re.compile(r"char|text|string|clob", re.I)
@@ -63,6 +66,9 @@ class People:
     stand_ins: set[str] = field(default_factory=set)  # refused as the patient: few values (the owner user?)
     filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
     household: Household | None = None  # the household's phones, read after the person's own (household.py)
+    # the person rows behind the patient's role row (roleperson.py), table -> alias: a deleted one
+    # withdraws the visit whatever its table's name (a Laravel ``users`` row with ``deleted_at``)
+    persons: dict[str, str] = field(default_factory=dict)
 
 
 class Builder(Protocol):
@@ -72,6 +78,7 @@ class Builder(Protocol):
     schema: Schema
     plan: ReadPlan
     people: People
+    region: str
     q: Callable[[str], str]
 
     def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True,
@@ -148,6 +155,12 @@ def _own_word_off(tokens: list[str], table: str) -> list[str]:
     if len(tokens) > 1 and tokens[0] in stems(table) and {token_role(t) for t in rest} & {"first_name", "last_name"}:
         return rest
     return tokens
+
+
+def weak_provider(name: str) -> bool:
+    """Whether a name says provider only by a weak word (``agent_id``, ``wp_latepoint_agents``)."""
+    found = words(name) | stems(name)
+    return bool(found & WEAK_PROVIDER) and not found & (PROVIDER - WEAK_PROVIDER)
 
 
 def name_columns(table: Table) -> tuple[list[str], str]:

@@ -35,9 +35,20 @@ from clinicsync.sync.discover import (
     roleperson,
     softdelete,
     stamps,
+    typedlinks,
 )
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
-from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
+from clinicsync.sync.discover.kinds import (
+    TEXT,
+    USER,
+    WHOLE,
+    People,
+    Run,
+    filled,
+    kind_of,
+    name_columns,
+    weak_provider,
+)
 from clinicsync.sync.discover.personshape import holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
@@ -78,6 +89,27 @@ def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = Fal
     if same >= 0.9 * len(present):
         return f"{column!r} equals the appointment's own key {key!r} on {round(100 * same / len(present))}% of visits"
     return None
+
+
+def _has_column(chain: list[tuple[Table, str]], kind: str) -> bool:
+    """Whether a table of the chain has a column whose name says ``kind`` (email, phone): the
+    scorer places it from the values, so no link table is looked for."""
+    return any(kind in {token_role(t) for t in name_tokens(c)} for table, _ in chain for c in table.columns)
+
+
+def _weak_beside_strong(refs: list[Ref], others: list[str]) -> list[str]:
+    """The visit's columns that say provider only by a weak word (an agent, a specialist) when
+    another of its columns says practitioner by a strong one (``doctor_id``); [] otherwise."""
+    def provider(ref: Ref) -> bool:
+        return (kind_of(ref.target) == "provider" or kind_of(ref.column) == "provider") and not audit(ref.column) \
+            and ref.column not in others
+
+    def weak(ref: Ref) -> bool:
+        return (kind_of(ref.column) != "provider" or weak_provider(ref.column)) and \
+            (kind_of(ref.target) != "provider" or weak_provider(ref.target))
+
+    found = [r for r in refs if provider(r)]
+    return [r.column for r in found if weak(r)] if any(not weak(r) for r in found) else []
 
 
 def _rank(ref: Ref) -> int:
@@ -445,6 +477,14 @@ class _Builder:
             for guess in self.contacts(chain[:1]):
                 if not any(g.field == guess.field for g in people.guesses):
                     people.guesses.append(guess)
+        missing = tuple(k for k in ("email", "phone") if not any(g.field == f"patient.{k}" for g in people.guesses)
+                        and not _has_column(chain, k))
+        if missing:  # kept in a shared table by a typed link (typedlinks.py): the person's own table first
+            for table, at in chain:
+                people.guesses += typedlinks.place(self, table, at, missing)
+                missing = tuple(k for k in missing if not any(g.field == f"patient.{k}" for g in people.guesses))
+                if not missing:
+                    break
         people.household = next((h for t, at in chain if (h := household.join(self, t, at, people.patient_tables))
                                  is not None), None)  # the household's phone, read after the person's own
 
@@ -500,6 +540,13 @@ class _Builder:
             self.people.handled.update(others)
             self.people.notes.append(f"{', '.join(map(repr, others))}: a referrer's or another role's person, not "
                                      "the doctor: left out of the query")
+        agents = _weak_beside_strong(self.schema.refs(main.name), others)
+        if agents:  # an agent beside a doctor: the call centre's who booked the visit, not who sees the patient
+            others += agents
+            self.people.handled.update(agents)
+            self.people.notes.append(f"{', '.join(map(repr, agents))}: an agent's or specialist's row beside the "
+                                     "practitioner the visit names by a stronger word: who booked or handled the "
+                                     "visit, not the doctor: left out of the query")
         own = next((r for r in self.schema.refs(main.name)
                     if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)
                     and r.column not in others), None)
@@ -593,14 +640,15 @@ def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str,
     builder = _Builder(run, schema, plan, region)
     for what, step in (("the patient", builder.patient), ("the doctor", builder.provider)):
         state, people = plan.state(), builder.people
-        kept = (list(people.guesses), dict(people.refused), set(people.handled), set(people.patient_tables))
+        kept = (list(people.guesses), dict(people.refused), set(people.handled), set(people.patient_tables),
+                dict(people.persons))
         try:
             with savepoint():
                 step()
         except SQLAlchemyError as exc:
             plan.restore(state)
-            people.guesses, people.refused, people.handled, people.patient_tables = (
-                kept[0], kept[1], kept[2], kept[3])
+            people.guesses, people.refused, people.handled, people.patient_tables, people.persons = (
+                kept[0], kept[1], kept[2], kept[3], kept[4])
             people.filters.clear()
             people.notes.append(f"{what}: not followed past the appointment's own columns: reading the linked "
                                 f"tables failed ({describe(exc)})")

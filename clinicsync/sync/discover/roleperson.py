@@ -11,7 +11,9 @@ only along a reference that is not an audit column, whose target is a users tabl
 name, and whose values are distinct over the role rows the visits name (one person per role row:
 a clerk who entered the rows repeats). The users table is joined under its own alias with the
 ``patient`` stem, so the doctor's own walk into the same table (a second alias, ``doctor``) never
-mixes the two.
+mixes the two. The users row so joined is the patient's person: its soft-delete flag (a Laravel
+``deleted_at``) withdraws the visit as the patient's own would (softdelete.owners), though a
+users table's name says no patient.
 """
 
 from __future__ import annotations
@@ -51,5 +53,6 @@ def follow(builder: Builder, chain: list[tuple[Table, str]]) -> list[tuple[Table
         builder.plan.join(target, hop, builder.plan.on(ref, hop, at))
         builder.plan.add_columns(target, hop, "patient", frozenset({ref.target_column}))
         builder.stamp_row(target, hop)
+        builder.people.persons[target.name] = hop
         return [*chain, (target, hop)]
     return chain

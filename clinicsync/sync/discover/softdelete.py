@@ -16,14 +16,16 @@ compared as upper-case words); NULL is "not deleted".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from clinicsync.common.soft_delete import meaning, owns_visits
 from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.readplan import ReadPlan
 
-_PREFERRED = re.compile(r"^(is_?)?(preferred|primary|principal|default|main|preferid[oa])$", re.I)
+# ``primary_address`` of a CRM's email link rows: the person's primary one of several
+_PREFERRED = re.compile(r"^(is_?)?(preferred|primary|principal|default|main|preferid[oa])"
+                        r"(_?(address|email|phone|number|contact))?$", re.I)
 _DATE = re.compile(r"date|time", re.I)
 _TEXT = re.compile(r"char|text|string|enum", re.I)
 _TRUE_WORDS = "('Y', 'YES', 'T', 'TRUE', '1', 'S', 'SI', 'J', 'JA')"
@@ -73,17 +75,20 @@ def describe(found: Flag) -> str:
     return f"{found.column!r} {what} means deleted"
 
 
-def owners(plan: ReadPlan, tables: Iterable[Table]) -> list[tuple[Flag, str, str]]:
+def owners(plan: ReadPlan, tables: Iterable[Table], persons: Mapping[str, str] | None = None
+           ) -> list[tuple[Flag, str, str]]:
     """The soft-delete conditions of the joined rows that own the visit (the patient's table and
-    its person's, found by name: common/soft_delete.py ``owns_visits``), each ``(flag,
-    table name, condition)``: a deleted patient's visits are not reminded. A row joined with
-    LEFT JOIN and missing gives NULL, which the condition keeps."""
+    its person's, found by name: common/soft_delete.py ``owns_visits``; and ``persons``, table ->
+    alias, the person rows the patient's role row was followed to, whatever their names: a
+    ``users`` row), each ``(flag, table name, condition)``: a deleted patient's visits are not
+    reminded. A row joined with LEFT JOIN and missing gives NULL, which the condition keeps."""
     found = []
+    persons = persons or {}
     for table in tables:
-        if table.name == plan.main.name or not owns_visits(table.name):
+        if table.name == plan.main.name or not (owns_visits(table.name) or table.name in persons):
             continue
         gone = flag(table, plan.dialect)
-        alias = _alias(plan, table)
+        alias = persons.get(table.name) or _alias(plan, table)
         if gone is not None and alias is not None:
             found.append((gone, table.name, kept(gone, alias, plan.quote(gone.column))))
     return found

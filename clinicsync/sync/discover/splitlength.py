@@ -37,9 +37,12 @@ def _pair(plan: ReadPlan) -> tuple[str, str] | None:
     return None
 
 
-def placed(plan: ReadPlan, guesses: list[Guess], unplaced: list[str]) -> tuple[list[Guess], list[str]]:
+def placed(plan: ReadPlan, guesses: list[Guess], unplaced: list[str],
+           notes: list[str] | None = None) -> tuple[list[Guess], list[str]]:
     """``guesses`` with ``duration_minutes`` read from both columns, when the visit has the pair
-    and the scorer took its minutes column or no length; both taken off ``unplaced``."""
+    and the scorer took its minutes column or no length; both taken off ``unplaced``, and the
+    scorer's ``notes`` about either column (``duration_hours: a time with no date column``: its
+    0..23 read as hours of a day) taken off ``notes``: the column is a length's part, no clock."""
     pair = _pair(plan)
     current = next((g for g in guesses if g.field == "duration_minutes"), None)
     if pair is None or (current is not None and current.spec.get("from") != pair[1]):
@@ -50,4 +53,6 @@ def placed(plan: ReadPlan, guesses: list[Guess], unplaced: list[str]) -> tuple[l
     guess = Guess("duration_minutes", out, 0.8, f"the length in two columns: {hours!r} x 60 + {minutes!r} "
                                                 "(an hour-long visit keeps 0 minutes)", {"from": out})
     kept = [g for g in guesses if g.field != "duration_minutes"] + [guess]
+    if notes is not None:
+        notes[:] = [n for n in notes if not any(n.startswith(f"{column}: a time with no ") for column in pair)]
     return kept, [u for u in unplaced if u not in pair]

@@ -463,7 +463,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
         kept_rows = [softdelete.kept(gone, "a", quote_name(connection, gone.column))] if gone is not None else []
-        owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)))
+        owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)), people.persons)
         kept = " AND ".join(kept_rows + [condition for _, _, condition in owners] + people.filters)
         try:
             with connection.begin_nested():
@@ -509,7 +509,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     values = {s.name: s.values for s in samples}
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
     guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
-    guesses, unplaced = splitlength.placed(plan, guesses, unplaced)
+    guesses, unplaced = splitlength.placed(plan, guesses, unplaced, scored.notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
         guesses, unplaced, None)
