@@ -119,15 +119,6 @@ def build(cursor: Any, phones: bool = True) -> dict[str, real.Want]:
     return expected
 
 
-def mapped_by_hand(path: Path) -> int:
-    """The admin's answer to discover's question: the CRM's two unknown meeting words given a
-    status in the mapping file, one typed line a word. The lines typed."""
-    mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
-    unknown = {w: s for w, s in WORDS.items() if w not in (mapping.get("status_map") or {})}
-    mapping["status_map"] = {**(mapping.get("status_map") or {}), **unknown}
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return len(unknown)
-
 
 @pytest.mark.mariadb
 def test_suitecrm_meetings_uuid_attendees_and_deleted_rows(mariadb_database: dict[str, Any], tmp_path: Path,
@@ -153,7 +144,7 @@ def test_suitecrm_meetings_uuid_attendees_and_deleted_rows(mariadb_database: dic
     assert "assigned_user_id" in str(fields["practitioner.external_id"]) or "assigned_user_id" in query
     assert fields["practitioner.name"] == {"concat": ["doctor_first_name", "doctor_last_name"]}
     assert "patient.email" not in fields  # reached only through email_addr_bean_rel: not followed, said so
-    edits = mapped_by_hand(mapping_path)
+    edits = real.words_mapped(mapping_path, WORDS)
     # beyond getting-started's six-line settings file: the URL, the clock answer, a line a word
     assert data.admin_lines("", command, edits) == 4
     _, checked, _ = run("check")
@@ -174,7 +165,7 @@ def test_suitecrm_with_emails_only_fails_check(mariadb_database: dict[str, Any],
     mapping_path = next((tmp_path / "mappings").glob("*.yaml"))
     fields = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))["fields"]
     assert "patient.phone" not in fields and "patient.email" not in fields  # no values: left out
-    mapped_by_hand(mapping_path)
+    real.words_mapped(mapping_path, WORDS)
     _, checked, _ = run("check", expect=1)
     errors = [line for line in checked.splitlines() if ": error: " in line]
     assert len(errors) == 1 and "error: patient.phone, patient.email: only 0 of" in errors[0], checked

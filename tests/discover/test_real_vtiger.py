@@ -124,15 +124,6 @@ def expected(truth: dict[str, dict[str, Any]], window: str) -> dict[str, real.Wa
             for k, t in truth.items() if t["visit"] and t[window]}
 
 
-def mapped_by_hand(path: Path) -> int:
-    """The admin's answer to discover's question: the CRM's unknown event words given a status in
-    the mapping file, one typed line a word. The lines typed."""
-    mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
-    unknown = {w: s for w, s in WORDS.items() if w not in (mapping.get("status_map") or {})}
-    mapping["status_map"] = {**(mapping.get("status_map") or {}), **unknown}
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return len(unknown)
-
 
 @pytest.mark.mariadb
 def test_vtiger_meetings_deleted_on_their_shared_entity_row(mariadb_database: dict[str, Any], tmp_path: Path,
@@ -159,7 +150,7 @@ def test_vtiger_meetings_deleted_on_their_shared_entity_row(mariadb_database: di
     assert "COALESCE(e2.deleted, 0) = 0" in query, query
     assert "appointments whose vtiger_crmentity row (the same key: the record's shared row) is deleted" in out
     assert "error: practitioner.external_id: none of the" in out  # the owner on the shared row: not followed
-    edits = mapped_by_hand(real.mapping_file(tmp_path))
+    edits = real.words_mapped(real.mapping_file(tmp_path), WORDS)
     assert data.admin_lines(settings.read_text(encoding="utf-8").split("connectors:")[0], command, edits) <= 11
     run("sync", "--once", "--json", expect=None)
     found = data.stored(run)
