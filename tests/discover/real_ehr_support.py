@@ -80,6 +80,16 @@ def written_mapping(folder: Path) -> dict[str, Any]:
     return mapping
 
 
+def words_mapped(path: Path, words: dict[str, str]) -> int:
+    """The admin's answer to discover's question: each unknown status word of ``words`` given its
+    status in the mapping file at ``path``, one typed line a word. The lines typed."""
+    mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
+    unknown = {w: s for w, s in words.items() if w not in (mapping.get("status_map") or {})}
+    mapping["status_map"] = {**(mapping.get("status_map") or {}), **unknown}
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return len(unknown)
+
+
 def wrong_fields(got: dict[str, Any] | None, want: Want, zone: str) -> list[str]:
     """Which of a visit's fields the store holds differently (field names, never values)."""
     if got is None:

@@ -119,15 +119,6 @@ def build(cursor: Any, phones: bool = True) -> dict[str, real.Want]:
     return expected
 
 
-def mapped_by_hand(path: Path) -> int:
-    """The admin's answer to discover's question: the CRM's two unknown meeting words given a
-    status in the mapping file, one typed line a word. The lines typed."""
-    mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
-    unknown = {w: s for w, s in WORDS.items() if w not in (mapping.get("status_map") or {})}
-    mapping["status_map"] = {**(mapping.get("status_map") or {}), **unknown}
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return len(unknown)
-
 
 @pytest.mark.mariadb
 def test_suitecrm_meetings_uuid_attendees_and_deleted_rows(mariadb_database: dict[str, Any], tmp_path: Path,
@@ -157,7 +148,7 @@ def test_suitecrm_meetings_uuid_attendees_and_deleted_rows(mariadb_database: dic
     assert fields["patient.email"] == {"from": "patient_email"}
     assert "cs_r.bean_module = 'Contacts'" in query and "CASE WHEN COALESCE(cs_r.primary_address, 0) <> 0" in query
     assert "table 'email_addr_bean_rel' links rows of any table by 'bean_module' and 'bean_id'" in out
-    edits = mapped_by_hand(mapping_path)
+    edits = real.words_mapped(mapping_path, WORDS)
     # beyond getting-started's six-line settings file: the URL, the clock answer, a line a word
     assert data.admin_lines("", command, edits) == 4
     _, checked, _ = run("check")
@@ -180,6 +171,6 @@ def test_suitecrm_with_emails_only_reminds_by_email(mariadb_database: dict[str, 
     fields = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))["fields"]
     assert "patient.phone" not in fields  # no values: left out
     assert fields["patient.email"] == {"from": "patient_email"}
-    mapped_by_hand(mapping_path)
+    real.words_mapped(mapping_path, WORDS)
     _, checked, _ = run("check")
     assert "0 problems" in checked and "(100%) upcoming visits can be reminded" in checked, checked

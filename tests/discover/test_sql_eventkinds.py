@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from clinicsync.sync.discover.eventkinds import kind_filter
 from clinicsync.sync.discover.graph import Table
+from tests.discover import sql_support as data
+
+ZONE = "America/New_York"
 
 TABLE = Table("agenda", {"id": "INTEGER", "patient_id": "INTEGER", "event_type": "VARCHAR(20)",
                          "starts": "DATETIME"}, ["id"], [], frozenset({"patient_id", "event_type"}))
@@ -69,3 +76,56 @@ def test_rows_without_a_kind_read_when_they_carry_the_patient(db: sqlite3.Connec
     assert "no kind" not in note
     add(db, "Video", 5, True)
     assert kept(db, condition) == {"Consultation": 30, None: 6, "Video": 5}
+
+
+def test_a_kind_word_glued_to_another_is_a_kind_column(db: sqlite3.Connection) -> None:
+    """``activitytype`` (a CRM's one word for the activity's type) is read as a kind code like
+    ``event_type``; a ``time_start`` (ending in 'art') is not."""
+    glued = Table("glued", {"id": "INTEGER", "patient_id": "INTEGER", "activitytype": "VARCHAR(20)",
+                             "time_start": "VARCHAR(20)"}, ["id"], [], frozenset({"patient_id", "activitytype"}))
+    db.execute("CREATE TABLE glued (id INTEGER PRIMARY KEY, patient_id INTEGER, activitytype VARCHAR(20), "
+               "time_start VARCHAR(20))")
+    db.executemany("INSERT INTO glued (patient_id, activitytype, time_start) VALUES (?, ?, ?)",
+                   [(p, k, "09:00") for k, p, n in (("Meeting", 3, 30), ("Task", None, 8)) for _ in range(n)])
+    found = kind_filter(lambda sql: db.execute(sql).fetchall(),
+                        lambda n: f'"{n}"', glued, "patient_id", '"patient_id" IS NOT NULL')
+    assert found is not None
+    assert found[0] == "(a.\"activitytype\" IS NULL OR a.\"activitytype\" NOT IN ('Task'))", found
+    assert "'activitytype' mixes event kinds: 'Task' (8 rows, none naming the patient)" in found[1]
+
+
+def test_kinds_of_a_visit_whose_patient_is_a_link_row(tmp_path: Path, cli: Any) -> None:
+    """The patient reached through link rows (activity -> link -> contact): a kind whose rows have
+    no link row (a task) is left out of the query by its kind, like one naming no patient column."""
+    path = tmp_path / "crm.db"
+    connection = sqlite3.connect(path)
+    connection.executescript("""
+        CREATE TABLE contacts (contact_id INTEGER PRIMARY KEY, first_name VARCHAR(40), last_name VARCHAR(40),
+          mobile VARCHAR(30), email VARCHAR(80));
+        CREATE TABLE activities (activity_id INTEGER PRIMARY KEY, subject VARCHAR(80), activity_type VARCHAR(20),
+          start_time DATETIME NOT NULL, end_time DATETIME, status VARCHAR(20));
+        CREATE TABLE activity_contacts (activity_id INTEGER NOT NULL REFERENCES activities(activity_id),
+          contact_id INTEGER NOT NULL REFERENCES contacts(contact_id), PRIMARY KEY (activity_id, contact_id));
+    """)
+    connection.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?)",
+                           [(c, f"Zelda{c}", f"Quill{c}", f"+1 212 555 {1000 + c}", f"z{c}@example.org")
+                            for c in range(1, 13)])
+    slots = data.future_slots(ZONE, 48)
+    rows = [(n, "Visit" if n % 4 else "Prepare report", "Task" if n % 4 == 0 else "Meeting", start,
+             start + timedelta(minutes=30), "booked") for n, start in enumerate(slots, 1)]
+    connection.executemany("INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?)",
+                           [(n, s, k, a.isoformat(sep=" "), b.isoformat(sep=" "), st) for n, s, k, a, b, st in rows])
+    connection.executemany("INSERT INTO activity_contacts VALUES (?, ?)",
+                           [(n, 1 + n % 12) for n, _, kind, *_ in rows if kind == "Meeting"])
+    connection.commit()
+    connection.close()
+    settings = data.admin_settings(tmp_path, ZONE, agendas=False)
+    run = cli(settings)
+    _, out, _ = run("discover", f"sqlite:///{path}", "--table", "activities", "--stored-times", "local", "--write",
+                    expect=None)
+    print(out)
+    assert "'activity_type' mixes event kinds: 'Task' (12 rows, none naming the patient) are no visits" in out, out
+    query = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]["query"]
+    assert "NOT IN ('Task')" in query, query
+    run("sync", "--once")
+    assert set(data.stored(run)) == {str(n) for n, _, kind, *_ in rows if kind == "Meeting"}

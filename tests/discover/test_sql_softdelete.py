@@ -75,3 +75,42 @@ def test_prefixed_and_joined_flags_are_honoured_then_checked(server: ehr.Server,
     assert any("`patients.pat_deleted` marks 1 row(s) of patients deleted" in m
                and "the visits of these patients rows" in m for m in soft), soft
     assert "Quill" not in report and "+1 212" not in report
+
+
+SHARED_DDL = """
+CREATE TABLE records (record_id INTEGER PRIMARY KEY, module VARCHAR(30) NOT NULL,
+  created_time {TS} NOT NULL, modified_time {TS} NOT NULL, deleted SMALLINT NOT NULL DEFAULT 0);
+CREATE TABLE patients (patient_id INTEGER PRIMARY KEY REFERENCES records(record_id), first_name VARCHAR(40),
+  last_name VARCHAR(40) NOT NULL, mobile VARCHAR(30));
+CREATE TABLE visits (visit_id INTEGER PRIMARY KEY REFERENCES records(record_id),
+  patient_id INTEGER NOT NULL REFERENCES patients(patient_id), visit_start {TS} NOT NULL, visit_end {TS} NOT NULL,
+  visit_status VARCHAR(20) NOT NULL)
+"""
+GONE_RECORDS = {105, 117, 130}  # the visits whose shared row is marked deleted
+
+
+def test_deleted_flag_on_the_shared_record_row(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
+    """A CRM keeps every record's deleted flag on one shared row (the visit's own key is a foreign
+    key to that row's key, the same value): a visit deleted there is left out of the query, said so."""
+    url, opener, dialect = server
+    with opener() as cursor:
+        for statement in SHARED_DDL.replace("{TS}", ehr.TYPES[dialect]["TS"]).split(";"):
+            cursor.execute(statement)
+        slots = data.future_slots(ZONE, VISITS)
+        made = slots[0] - timedelta(days=30)
+        cursor.executemany("INSERT INTO records VALUES (%s, %s, %s, %s, %s)",
+                           [(n, "Patients", made, made, 0) for n in range(1, 11)]
+                           + [(100 + n, "Visits", made, made, int(100 + n in GONE_RECORDS))
+                              for n in range(1, VISITS + 1)])
+        cursor.executemany("INSERT INTO patients VALUES (%s, %s, %s, %s)",
+                           [(n, f"Zelda{n}", f"Quill{n}", f"+1 212 555 {1000 + n}") for n in range(1, 11)])
+        cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)",
+                           [(100 + n, 1 + n % 10, start, start + timedelta(minutes=30), "booked")
+                            for n, start in enumerate(slots, 1)])
+    settings = data.admin_settings(tmp_path, ZONE, agendas=False)
+    run = cli(settings)
+    _, out, _ = run("discover", url, "--table", "visits", "--stored-times", "local", "--write")
+    assert "0 would be quarantined, 0 problems" in out, out
+    assert "appointments whose records row (the same key: the record's shared row) is deleted are left out" in out
+    run("sync", "--once")
+    assert set(data.stored(run)) == {str(100 + n) for n in range(1, VISITS + 1)} - {str(g) for g in GONE_RECORDS}

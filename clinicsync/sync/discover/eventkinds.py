@@ -14,9 +14,9 @@ the imported visits, and the admin adds it to the list. A row without a kind (NU
 without one were among those left out (``x NOT IN (...)`` is never true for NULL, so it is said).
 
 How, kept cheap: only the visit table's short text columns whose name says a kind (type, code,
-kind, category) are asked, one grouped count each; a column with more than ``MAX_KINDS`` values
-is no kind code. Only plain codes (letters, digits, inner spaces, ``. _ -``) are ever written
-into the query.
+kind, category; glued to the word before it too: ``activitytype``) are asked, one grouped count
+each; a column with more than ``MAX_KINDS`` values is no kind code. Only plain codes (letters,
+digits, inner spaces, ``. _ -``) are ever written into the query.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ MAX_KINDS = 20  # distinct values of a kind code
 CARRY = 0.9  # of a visit kind's rows that name the patient
 OTHERS = 0.5  # at most, of the other kinds' rows that name one
 _KIND_WORDS = frozenset({"type", "code", "kind", "category", "tipo", "categoria", "genre", "art"})
+# a kind word glued to the word before it (Vtiger's ``activitytype``, ``eventcategory``); only
+# the longer words, so that no ``start`` ends in ``art``
+_GLUED_KIND = re.compile(r"[a-z](type|kind|category|categoria|tipo)$", re.I)
 _PLAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,48}[A-Za-z0-9._-])?")
 
 
@@ -43,7 +46,7 @@ def kind_filter(run: Run, q: Callable[[str], str], main: Table, patient: str, na
     ``patient`` that a row names one."""
     for column, type_name in main.columns.items():
         if column == patient or column in main.primary_key or audit(column) or not TEXT.search(type_name) \
-                or not set(name_tokens(column)) & _KIND_WORDS:
+                or not (set(name_tokens(column)) & _KIND_WORDS or _GLUED_KIND.search(column)):
             continue
         rows = run(f"SELECT {q(column)}, COUNT(*), COUNT(CASE WHEN {named} THEN 1 END) FROM {q(main.name)} "
                    f"GROUP BY {q(column)}")

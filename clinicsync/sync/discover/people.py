@@ -443,6 +443,7 @@ class _Builder:
         link = attendees.linked(self) if chosen is None else None
         if link is not None:  # the booking's users, through a link table: the first is the patient
             attendees.place_linked(self, *link)
+            self._linked_kinds(link[0])
             return
         if chosen is None:
             if reasons:
@@ -511,6 +512,18 @@ class _Builder:
         why = f"{empty}link table {link.table!r} ({link.column!r} -> {ref.column!r}), its newest row not deleted"
         self.people.guesses.append(Guess("practitioner.external_id", out, 0.85, why, {"from": out}))
         return target, alias, why
+
+    def _linked_kinds(self, link: Ref) -> None:
+        """The kinds of rows no link row names a patient on (a task beside the meetings) left out
+        as for a patient column of the visit's own (eventkinds.py): a row names one when a link
+        row points at it."""
+        q, main = self.q, self.plan.main
+        named = (f"EXISTS (SELECT 1 FROM {q(link.table)} AS cs_k WHERE cs_k.{q(link.column)} = "
+                 f"{q(main.name)}.{q(link.target_column)})")
+        kinds = eventkinds.kind_filter(self.run, q, main, link.target_column, named)
+        if kinds is not None:
+            self.people.filters.append(kinds[0])
+            self.people.notes.append(kinds[1])
 
     def _open_slots(self, column: str) -> None:
         """Rows that name no patient (a free slot offered for booking, a doctor's blocked time)

@@ -94,6 +94,28 @@ def owners(plan: ReadPlan, tables: Iterable[Table], persons: Mapping[str, str] |
     return found
 
 
+def shared_row(plan: ReadPlan, tables: dict[str, Table]) -> tuple[Flag, str, str] | None:
+    """The soft-delete condition of the row the visit shares its key with: a CRM keeps every
+    record's deleted flag, owner and stamps in one entity table (Vtiger's ``crmentity``), and the
+    visit's own primary key is a declared foreign key to that table's primary key (the same
+    value, one row each). The visit is deleted when that row says so: the row is joined on the
+    key, ``(flag, table name, condition)``; None when the key refers to no such row with a flag."""
+    main, key = plan.main, plan.main.key
+    if key is None or flag(main, plan.dialect) is not None:
+        return None
+    for own, target, target_column in main.references:
+        shared = tables.get(target)
+        if own != key or shared is None or shared.name == main.name or shared.key != target_column:
+            continue
+        gone = flag(shared, plan.dialect)
+        if gone is None:
+            return None
+        alias = plan.alias("e")
+        plan.join(shared, alias, f"{alias}.{plan.quote(target_column)} = a.{plan.quote(key)}")
+        return gone, shared.name, kept(gone, alias, plan.quote(gone.column))
+    return None
+
+
 def _alias(plan: ReadPlan, table: Table) -> str | None:
     """The alias ``table`` is joined under directly (not a row picked by a subquery)."""
     head = f"LEFT JOIN {plan.quote(table.name)} AS "

@@ -464,6 +464,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         _join_references(schema, plan, people)
         kept_rows = [softdelete.kept(gone, "a", quote_name(connection, gone.column))] if gone is not None else []
         owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)), people.persons)
+        shared = softdelete.shared_row(plan, schema.tables)
+        if shared is not None:
+            owners.insert(0, shared)
         kept = " AND ".join(kept_rows + [condition for _, _, condition in owners] + people.filters)
         try:
             with connection.begin_nested():
@@ -594,6 +597,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         proposal.notes.append(f"soft-deleted appointments are left out of the query ({softdelete.describe(gone)}); "
                               "one deleted after it was imported is found by the delete sweep")
     for owner, owner_table, _ in owners:
+        if shared is not None and owner_table == shared[1]:
+            proposal.notes.append(f"appointments whose {owner_table} row (the same key: the record's shared row) "
+                                  f"is deleted are left out of the query ({softdelete.describe(owner)})")
+            continue
         proposal.notes.append(f"visits of a deleted {owner_table} row are left out of the query "
                               f"({softdelete.describe(owner)}): its patient is not reminded")
     if "timezone" not in connector and zone_guess is None:
