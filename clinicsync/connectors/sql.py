@@ -213,7 +213,8 @@ def _error_code(exc: SQLAlchemyError) -> str:
 @lru_cache(maxsize=1024)
 def _table_read(table_name: str, columns: tuple[str, ...], dialect: Dialect) -> CheckedStatement:
     """A ``table:`` source's read in its dialect, built and compiled once per table, columns and
-    engine (a SQL source's engine serves its next polls: sql_session.read_engine), not at each poll."""
+    engine (a SQL source's engine serves its next polls: sql_session.read_engine), not at each poll;
+    only once the dialect has met its server (MySQL's quoting follows the server's ``sql_mode``)."""
     schema, _, name = table_name.rpartition(".")
     source = table(name, *[column(c) for c in columns], schema=schema or None)
     query = select(*source.c) if columns else select(literal_column("*")).select_from(source)
@@ -269,7 +270,10 @@ class SqlConnector(Connector):
         the check, and sqlglot's import with it; anything else is checked as before."""
         s = self.settings
         if s.table:
-            return _table_read(s.table, tuple(s.columns or ()), self.engine.dialect)
+            met = self.engine.dialect
+            if getattr(met, "server_version_info", None) is None:  # not connected yet: its quoting may change
+                return _table_read.__wrapped__(s.table, tuple(s.columns or ()), met)
+            return _table_read(s.table, tuple(s.columns or ()), met)
         sql = s.preset.query if s.preset else s.query
         assert sql is not None  # settings guarantee one source
         dialect = self.engine.dialect.name
