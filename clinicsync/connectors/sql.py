@@ -26,12 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import orjson
 import structlog
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import ColumnClause
 
@@ -224,6 +226,17 @@ def _error_code(exc: SQLAlchemyError) -> str:
     return f"{type(original).__name__}" + (f" {code}" if code is not None else "")
 
 
+@lru_cache(maxsize=1024)
+def _table_read(table_name: str, columns: tuple[str, ...], dialect: Dialect) -> CheckedStatement:
+    """A ``table:`` source's read in its dialect, built and compiled once per table, columns and
+    engine (a SQL source's engine serves its next polls: sql_session.read_engine), not at each poll;
+    only once the dialect has met its server (MySQL's quoting follows the server's ``sql_mode``)."""
+    schema, _, name = table_name.rpartition(".")
+    source = table(name, *[column(c) for c in columns], schema=schema or None)
+    query = select(*source.c) if columns else select(literal_column("*")).select_from(source)
+    return CheckedStatement(str(query.compile(dialect=dialect)), frozenset())
+
+
 class SqlConnector(Connector):
     kind = "sql"
     reads_current_state = True  # a read of the source as it is now (Connector.reads_current_state)
@@ -274,10 +287,10 @@ class SqlConnector(Connector):
         the check, and sqlglot's import with it; anything else is checked as before."""
         s = self.settings
         if s.table:
-            schema, _, name = s.table.rpartition(".")
-            source = table(name, *[column(c) for c in s.columns or []], schema=schema or None)
-            query = select(*source.c) if s.columns else select(literal_column("*")).select_from(source)
-            return CheckedStatement(str(query.compile(dialect=self.engine.dialect)), frozenset())
+            met = self.engine.dialect
+            if getattr(met, "server_version_info", None) is None:  # not connected yet: its quoting may change
+                return _table_read.__wrapped__(s.table, tuple(s.columns or ()), met)
+            return _table_read(s.table, tuple(s.columns or ()), met)
         sql = s.preset.query if s.preset else s.query
         assert sql is not None  # settings guarantee one source
         dialect = self.engine.dialect.name

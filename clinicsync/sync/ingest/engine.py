@@ -615,7 +615,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
             elif upkeep:
                 warn_orphans_if_due(settings, store, report)
         with bulk_stage():
-            for config in settings.connectors:
+            for config in _polled_candidates(settings, only):
                 if not config.enabled or not is_polled(config) or (only and config.name not in only):
                     continue
                 if mapping_record(config.mapping, settings.base_dir) == "waitlist":
@@ -635,6 +635,18 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
+
+
+def _polled_candidates(settings: Settings, only: list[str] | None) -> list[ConnectorSettings]:
+    """The sources a run may poll, in the settings' order: the one ``only`` names by the
+    settings' index (the service polls one source a run, and a walk over all of them grew each
+    poll with their count), else each that ``only`` names, else all."""
+    if only and len(set(only)) == 1:
+        try:
+            return [settings.connector(only[0])]
+        except KeyError:
+            return []
+    return [config for config in settings.connectors if not only or config.name in only]
 
 
 def zone_rules_pass(settings: Settings, store: Store, report: RunReport) -> None:

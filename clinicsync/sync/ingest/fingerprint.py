@@ -39,6 +39,7 @@ from clinicsync.common import timeutil
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings import engine as mapping_engine
 from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.config.settings.per_load import once_per_load
 from clinicsync.sync.store.known_prints import HALVES, KnownPrints
 from clinicsync.sync.store.quarantine import Sighting
 
@@ -107,13 +108,13 @@ def mapping_epoch(mapping: CompiledMapping, config: ConnectorSettings, source_zo
     described = {
         "format": FORMAT,
         "code": _code_digest(),
-        "mapping": mapping.preset.model_dump(mode="json", by_alias=True),
+        "mapping": _preset_dump(mapping),
         "source_zone": source_zone,
         # the time convention and the places' zones decide a visit's instant and zone: a change maps every row again
         "stored_times": mapping.stored_times,
         "place_zones": mapping.place_zones,
         "default_region": default_region,
-        "connector": _without_userinfo(config.model_dump(mode="json")),
+        "connector": _connector_dump(config),
     }
     return hashlib.blake2b(orjson.dumps(described, option=orjson.OPT_SORT_KEYS, default=str),
                            digest_size=_DIGEST_SIZE).digest()
@@ -137,9 +138,8 @@ def read_epoch(mapping: CompiledMapping, config: ConnectorSettings) -> str:
     (sync/store/changes.py ``as_correction``): an incremental read would otherwise see only the
     rows changed since, and a fix would never reach the visits already stored. An upgrade of
     clinicsync re-maps (``mapping_epoch``) but does not re-read."""
-    read = _without_userinfo({key: value for key, value in config.model_dump(mode="json").items()
-                              if key in _READ_SETTINGS})
-    mapped = {"mapping": mapping.preset.model_dump(mode="json", by_alias=True),
+    read = {key: value for key, value in _connector_dump(config).items() if key in _READ_SETTINGS}
+    mapped = {"mapping": _preset_dump(mapping),
               "stored_times": mapping.stored_times, "place_zones": mapping.place_zones}
     return ".".join(hashlib.blake2b(orjson.dumps(part, option=orjson.OPT_SORT_KEYS, default=str),
                                     digest_size=_DIGEST_SIZE).hexdigest() for part in (read, mapped))
@@ -163,6 +163,24 @@ def split_cursor(stored: Mapping[str, Any] | None) -> tuple[dict[str, Any] | Non
 def with_epoch(cursor: Mapping[str, Any] | None, epoch: str) -> dict[str, Any]:
     """The cursor to store: the connector's, and the read epoch it was read under."""
     return {**(cursor or {}), EPOCH_KEY: epoch}
+
+
+def _connector_dump(config: ConnectorSettings) -> dict[str, Any]:
+    """The connector's settings as the epochs describe them (no URL user info), dumped once per
+    settings object: the service's every poll describes its source, and the dump and the walk
+    over it were a good part of an idle poll's CPU. Settings are not changed in place once loaded;
+    a change is a new load, hence a new object. Never changed by its readers."""
+    dumped: dict[str, Any] = once_per_load(config, "epoch_dump",
+                                           lambda loaded: _without_userinfo(loaded.model_dump(mode="json")))
+    return dumped
+
+
+def _preset_dump(mapping: CompiledMapping) -> dict[str, Any]:
+    """The mapping's preset as the epochs describe it, once per compiled mapping (never changed
+    once built: mappings/engine.py ``load_mapping``). Never changed by its readers."""
+    dumped: dict[str, Any] = once_per_load(mapping, "epoch_preset",
+                                           lambda loaded: loaded.preset.model_dump(mode="json", by_alias=True))
+    return dumped
 
 
 def _without_userinfo(value: Any) -> Any:

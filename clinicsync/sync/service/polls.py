@@ -86,6 +86,7 @@ class PollPool:
                  clock: Callable[[], datetime] = utcnow, worker: str | None = None) -> None:
         self.engine, self.poll, self.size, self.board, self.stop = engine, poll, size, board, stop
         self.sources = {source.name: source for source in sources}
+        self._leases: dict[str, timedelta] = {}  # lease_for's, by source, while self.sources stays
         self.timezone, self.clock = timezone, clock
         self.worker = worker or leases.worker_id()
         # No lane around a poll: on SQLite its writes take the store's lane one transaction at a
@@ -132,6 +133,7 @@ class PollPool:
             return
         added = sources.keys() - self.sources.keys()
         self.sources = sources
+        self._leases = {}  # a source's schedule may have changed with the list
         self._claimable = set(sources)
         self._failing &= sources.keys()
         self._known = None
@@ -145,9 +147,15 @@ class PollPool:
     # -- the lease of each source -------------------------------------------------------------
     def lease_for(self, name: str) -> timedelta:
         """At most one poll interval, so a dead worker costs a source one slot at most; a cron
-        schedule (no fixed interval) and a long interval get LEASE_MAX."""
-        schedule = self.sources[name].schedule
-        return min(schedule.period(), LEASE_MAX) if schedule.interval is not None else LEASE_MAX
+        schedule (no fixed interval) and a long interval get LEASE_MAX. Worked out once per source
+        while its schedule stays (a claim on PostgreSQL asks for each of the worker's sources:
+        parsing every interval again at each claim grew each poll with the sources)."""
+        found = self._leases.get(name)
+        if found is None:
+            schedule = self.sources[name].schedule
+            found = min(schedule.period(), LEASE_MAX) if schedule.interval is not None else LEASE_MAX
+            self._leases[name] = found
+        return found
 
     def _latest_due(self, name: str, now: datetime) -> datetime:
         """The furthest a source's next poll may be from ``now`` under its schedule as set now."""

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from clinicsync.common.schedule import Schedule
 from clinicsync.sync.service import leases
@@ -19,6 +20,7 @@ from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult
 from clinicsync.sync.service.polls import PolledSource, PollPool
 from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import POLL_SCHEDULE
 from tests.sync.service.test_polls import START, Clock, _wait
 from tests.sync.test_push_round_trips import Wire, round_trips
 
@@ -62,3 +64,31 @@ def test_an_idle_poll_costs_the_scheduler_two_round_trips(store: Store, tmp_path
     finally:
         pool.stop.set()
         pool.close()
+
+
+def test_a_claim_parses_no_sources_schedule_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim on PostgreSQL sets the lease of whichever due source it takes, so it asks the lease
+    of each of the worker's sources: worked out once per source, not parsed from its interval
+    again at every claim (a cost per poll that grew with the sources)."""
+    sources = [PolledSource(f"s{n}", Schedule(interval="1m" if n % 2 else "90s")) for n in range(40)]
+    pool = PollPool(store.engine, sources, lambda name: None, size=2, board=JobBoard(), stop=threading.Event(),
+                    clock=Clock(), worker="a")
+    leases.enrol(store.engine, {source.name: START for source in sources}, START)
+    names = [source.name for source in sources]
+    first = leases.claim_due(store.engine, "a", names, START, 2, pool.lease_for)
+    assert len(first.claims) == 2
+    parsed: list[str] = []
+    real = Schedule.period
+
+    def period(self: Schedule) -> timedelta:
+        parsed.append(str(self.interval))
+        return real(self)
+
+    monkeypatch.setattr(Schedule, "period", period)
+    again = leases.claim_due(store.engine, "a", names, START, 2, pool.lease_for)
+    assert [claim.connector for claim in again.claims] == ["s10", "s11"]  # earliest due, then by name
+    assert parsed == []
+    with store.engine.connect() as connection:  # each lease still its own source's interval
+        expiries = dict(connection.execute(select(POLL_SCHEDULE.c.connector, POLL_SCHEDULE.c.lease_expires)
+                                           .where(POLL_SCHEDULE.c.connector.in_(["s10", "s11"]))).all())
+    assert expiries == {"s10": START + timedelta(seconds=90), "s11": START + timedelta(minutes=1)}

@@ -314,10 +314,12 @@ class Settings(SettingsRoot):
                     and (getattr(config, "writeback", None) or getattr(config, "responses_file", None)))
 
     def connector(self, name: str) -> ConnectorSettings:
-        for item in self.connectors:
-            if item.name == name:
-                return item
-        raise KeyError(name)
+        """The source named ``name`` (KeyError: none), by an index of this load's list: the
+        service asks at every poll, and a scan of its sources grew each poll with their count."""
+        found = _connector_index(self.connectors).get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
 
 
 # Each list of connectors' sites by source name, kept with the list it was made from (so an id
@@ -333,6 +335,23 @@ def _site_index(connectors: list[ConnectorSettings]) -> dict[str, str | None]:
             _SITE_INDEXES.clear()
         found = _SITE_INDEXES[id(connectors)] = (connectors, {item.name: item.site for item in connectors})
     return found[1]
+
+
+_CONNECTOR_INDEXES: dict[int, tuple[list[ConnectorSettings], int, dict[str, ConnectorSettings]]] = {}
+
+
+def _connector_index(connectors: list[ConnectorSettings]) -> dict[str, ConnectorSettings]:
+    """Each source by name, kept with the list (and its length) it was made from, as
+    ``_site_index``; the first of a name wins, as the scan it replaces did."""
+    found = _CONNECTOR_INDEXES.get(id(connectors))
+    if found is None or found[0] is not connectors or found[1] != len(connectors):
+        if len(_CONNECTOR_INDEXES) >= 32:  # settings read again (a reload, tests): the old ones go
+            _CONNECTOR_INDEXES.clear()
+        index: dict[str, ConnectorSettings] = {}
+        for item in connectors:
+            index.setdefault(item.name, item)
+        found = _CONNECTOR_INDEXES[id(connectors)] = (connectors, len(connectors), index)
+    return found[2]
 
 
 ROOT_PROBLEM_AT = re.compile(r"^([a-z_]+(?:\.[\w-]+)+): ")
