@@ -97,10 +97,10 @@ TIMEOUT = 30.0
 _APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consulta|termin|rdv|rendez|encounter|"
                                 r"schedule|event|reserv", re.I)
 _PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
-                           r"person|persona|profesional|dentist|therapist|demographic|usuario", re.I)
+                           r"person|persona|profesional|dentist|therapist|demographic|usuario|contact", re.I)
 # An appointment over an encounter or a visit (OpenMRS keeps all three, each with dates and a patient).
 _BOOKING_NAMES = re.compile(r"appoint|booking|cita|turno|termin|rdv|rendez|reserv|agendamento", re.I)
-_STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)$", re.I)
+_STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)(_?id)?$", re.I)
 # A copy of the visit table kept by the product (old versions, an archive, a log): same columns,
 # rows that are no longer the visits, so it never outranks the table it copies.
 _COPIES = frozenset({"history", "hist", "archive", "archived", "log", "logs", "audit", "backup", "bak", "old",
@@ -220,6 +220,10 @@ def _appointment_score(table: Table, schema: Schema) -> float:
     refs = schema.refs(table.name)
     # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
     people = sum(bool(_PERSON_NAMES.search(ref.target)) and not audit(ref.column) for ref in refs)
+    if not people:  # its people as child rows (a CRM activity's contacts, a booking's attendees)
+        people = int(any(_PERSON_NAMES.search(r.target) and not audit(r.column)
+                         for child in schema.children(table.name) for r in schema.refs(child.table)
+                         if r.target != table.name))
     statused = any(_STATUS_NAMES.search(c) for c in table.columns)
     return (min(dates, 3) + 2 * min(people, 2) + 3 * bool(_APPOINTMENT_NAMES.search(table.name))
             + 1.5 * bool(_BOOKING_NAMES.search(table.name)) + 0.5 * statused
