@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 
+from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import linkstatus, softdelete, typedlinks
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, name_columns
+from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, level_column, name_columns
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.rolelevels import patients_role
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 _MOBILE = re.compile(r"mobile|cell|movil|celular|handy|portable", re.I)
@@ -31,14 +33,35 @@ def _roles(columns: dict[str, str]) -> dict[str, str]:
     return out
 
 
+# What a contact value looks like, whatever the country: an address with an @ and a dot after it;
+# six digits or more among a phone's own signs. A 0/1 "do not email" flag is neither.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^[+(]?[0-9][0-9 ()./-]{5,}[0-9]$")
+_SAMPLE = 50
+_SHARE = 0.8
+
+
+def _holds(builder: Builder, person: Table, column: str, role: str) -> bool:
+    """Whether ``column``'s filled values are what its name says (emails, phone numbers): a column
+    named for a contact but holding a flag (CiviCRM's ``do_not_email``, ``do_not_phone``) is never
+    the contact. A column with no value at all passes here: the fill count below leaves it out."""
+    q = builder.q
+    rows = builder.run(first_rows(f"SELECT {q(column)} FROM {q(person.name)} WHERE {q(column)} IS NOT NULL",
+                                  _SAMPLE, builder.plan.dialect))
+    values = [str(r[0]).strip() for r in rows if r[0] is not None and str(r[0]).strip()]
+    shape = _EMAIL if role == "email" else _PHONE
+    return not values or sum(bool(shape.match(v)) for v in values) >= _SHARE * len(values)
+
+
 def _filled_roles(builder: Builder, person: Table) -> dict[str, str]:
     """The person's email and phone columns, each the one filled on most rows (a mobile first
     on a tie): a contacts table keeps home, mobile, work and other phones, and the first by
-    name (``phone_home``) is often empty on every row. A kind whose columns are all empty is
-    left out: never placed against its own sample."""
+    name (``phone_home``) is often empty on every row. A kind whose columns are all empty, or hold
+    something else (a flag), is left out: never placed against its own sample."""
     q, out = builder.q, {}
     for role in ("email", "phone"):
-        columns = [c for c in person.columns if role in {token_role(t) for t in name_tokens(c)}]
+        columns = [c for c in person.columns if role in {token_role(t) for t in name_tokens(c)}
+                   and _holds(builder, person, c, role)]
         if not columns:
             continue
         counts = builder.run(f"SELECT {', '.join(f'COUNT({q(c)})' for c in columns)} FROM {q(person.name)}")[0]
@@ -125,18 +148,26 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     organizer = _organizer(builder, onward)
     besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
     besides += softdelete.live_links(table, "cs_l", q, plan.dialect)
+    ranked = level_column(table, link.column, onward.column)
+    role = None if ranked is None else patients_role(builder.run, q, table, ranked, onward.column)
+    if role is not None:
+        besides += f" AND cs_l.{q(str(ranked))} = {role}"
     alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t",
                                      besides)
     order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
     linkstatus.place(builder, table.name, link.column, f"a.{q(link.target_column)}", order, besides)
     out_id = plan.add(alias, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
     first = f"the lowest {level!r}, then " if level else ""
+    if role is not None:
+        first = (f"{level!r} {role}, the role with the most persons (the others' few persons see or enter many "
+                 "visits: staff), then ")
     passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"
     why = (f"the visit names no patient: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
            f"{onward.column!r}); the person of its first row{passed} ({first}the lowest {onward.column!r}) is the "
            "patient; the others (participants) are not imported and get no reminder unless mapped")
     people.guesses.append(Guess("patient.external_id", out_id, 0.75, why, {"from": out_id}))
     people.patient_tables.add(person.name)
+    people.persons[person.name] = alias  # its own deleted flag withdraws its visits, whatever its name
     people.handled.add(link.column)
     names = name_columns(person)[0]
     outs = [plan.add(alias, c, f"patient_{c}", person.name, person.columns[c]) for c in names]
@@ -147,8 +178,14 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
         out = plan.add(alias, column, f"patient_{role}", person.name, person.columns[column])
         people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the linked person's {column!r}", {"from": out}))
     people.notes.append(f"the patient: {why}")
-    # an email or phone the person's row lacks, kept in a shared table by a typed link (typedlinks.py)
-    people.guesses += typedlinks.place(builder, person, alias, tuple(k for k in ("email", "phone") if k not in roles))
+    # an email or phone the person's row lacks: in rows of its own (a contact's phones), else in a
+    # shared table by a typed link (typedlinks.py)
+    people.guesses += [g for g in builder.contacts([(person, alias)], held=set(roles))
+                       if g.field.removeprefix("patient.") in ("email", "phone") and g.field.removeprefix("patient.")
+                       not in roles]
+    placed = {g.field for g in people.guesses}
+    people.guesses += typedlinks.place(builder, person, alias, tuple(
+        k for k in ("email", "phone") if k not in roles and f"patient.{k}" not in placed))
 
 
 def _organizer(builder: Builder, onward: Ref) -> tuple[str, str] | None:

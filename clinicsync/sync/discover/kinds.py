@@ -90,7 +90,8 @@ class Builder(Protocol):
 
     def name(self, who: str, chain: list[tuple[Table, str]]) -> Guess | None: ...
 
-    def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]: ...
+    def contacts(self, chain: list[tuple[Table, str]], who: str = "patient",
+                 held: set[str] | None = None) -> list[Guess]: ...
 
     def owned(self, table: str) -> list[Ref]: ...
 
@@ -98,6 +99,12 @@ class Builder(Protocol):
 # A link table's column that ranks its rows (the owner before a participant): whole numbers
 # named so (``reservation_user_level``, ``role``, ``position``, ``seq``).
 _LEVEL = re.compile(r"level|role|rank|position|type|kind|order|seq", re.I)
+
+
+def level_column(links: Table, link_column: str, person_column: str) -> str | None:
+    """The link table's column that ranks its rows (a level, a role, an order), if it has one."""
+    return next((c for c, t in links.columns.items() if c not in (link_column, person_column)
+                 and WHOLE.search(t) and _LEVEL.search(c) and not audit(c)), None)
 
 
 def join_first_linked(builder: Builder, person: Table, links: Table, link_column: str, at: str, onward: Ref,
@@ -109,8 +116,7 @@ def join_first_linked(builder: Builder, person: Table, links: Table, link_column
     a condition on the link row (``cs_l``) that passes over some (the organizer's own contact).
     The join's alias and the ranking column (None when the link table has none)."""
     q, plan = builder.q, builder.plan
-    level = next((c for c, t in links.columns.items() if c not in (link_column, onward.column)
-                  and WHOLE.search(t) and _LEVEL.search(c) and not audit(c)), None)
+    level = level_column(links, link_column, onward.column)
     order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
     alias = plan.alias(prefix)
     first = first_rows(f"SELECT cs_l.{q(onward.column)} FROM {q(links.name)} AS cs_l WHERE "

@@ -260,13 +260,17 @@ class _Builder:
         return Guess(f"{who}.name", " + ".join(outs), 0.85, why, spec)
 
     # -- phones and emails in a typed table --------------------------------------------------
-    def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]:
+    def contacts(self, chain: list[tuple[Table, str]], who: str = "patient",
+                 held: set[str] | None = None) -> list[Guess]:
         """A person's phones and emails from the tables that belong to the chain's rows: typed
         rows (a code per row), else plain rows (an address or contact table with a phone column)
-        for a kind the person's own tables (all the patient's, for the patient) hold no column of."""
+        for a kind the person's own tables (all the patient's, for the patient) hold no column of.
+        ``held``: the kinds those tables hold as values, when known (a ``do_not_phone`` flag is
+        named for a phone but holds none); else read from their column names."""
         out: list[Guess] = []
         mine = {t.name for t, _ in chain} | (self.people.patient_tables if who == "patient" else set())
-        own = {token_role(t) for name in mine for c in self.schema.tables[name].columns for t in name_tokens(c)}
+        own: set[str | None] = set(held) if held is not None else {
+            token_role(t) for name in mine for c in self.schema.tables[name].columns for t in name_tokens(c)}
         for table, alias in chain:
             for child in self.owned(table.name):
                 found = self._typed(child, alias, who) or self._plain(child, alias, who, own)
