@@ -146,6 +146,7 @@ class CalendarOracle:
         self.visible = messages.visible()
         messages.run()
         self.answers = messages.answers  # each visit's answer over time, as clinicsync must work it out
+        self.away: dict[tuple[str, datetime], datetime] = {}
         self.landed: set[datetime] = set()
         self.truth: dict[tuple[str, str], Version] = {}
         self.initials = {p.id: "".join(f"{part[0]}." for part in (p.name.split()[0], p.name.split()[-1]))
@@ -154,6 +155,20 @@ class CalendarOracle:
         self.problems: list[tuple[datetime, str]] = []
         self._reported: set[str] = set()
         self.frozen: dict[tuple[str, str], list[tuple[str, str, datetime, datetime, str, str]]] = {}
+
+    def learn_given_away(self, away: dict[tuple[str, datetime], datetime]) -> None:
+        """WAITLIST: the freed times the waiting list gave away so far, as the store holds them.
+        A desk cancel whose time went out to a waiting patient is not undone (the desk page
+        offers no Undo then), so the cancel's decline stands and the event stays marked: the
+        answers are worked out again with what the messages oracle is given after the run
+        (``Oracle(scenario, given_away)``). Built without it, the answers would hold an Undo
+        the desk was never offered and expect the event booked again."""
+        if away == self.away:
+            return
+        self.away = dict(away)
+        messages = Oracle(self.s, self.away)
+        messages.run()
+        self.answers = messages.answers
 
     def _advance(self, now: datetime) -> None:
         for at in sorted(t for t in self.visible if t <= now and t not in self.landed):

@@ -116,20 +116,18 @@ COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fa
                                  Fault.KILLED_CALENDAR_WRITE, Fault.PATIENT_REPLIES,
                                  Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES,
                                  Fault.PROVIDER_DOWN, Fault.LATE_COMMIT, Fault.PROVIDER_THROTTLED,
-                                 Fault.SOURCE_DOWN, Fault.FORGETFUL, Fault.OVERLAPPING_SYNC, Fault.DESK)
+                                 Fault.SOURCE_DOWN, Fault.FORGETFUL, Fault.OVERLAPPING_SYNC, Fault.DESK,
+                                 Fault.WAITLIST)
 # FORGETFUL is in: it draws its events after every other fault's, so the others' runs stay as
 # they were, and a month shows nothing forgotten yet (the soak's year does).
 # OVERLAPPING_SYNC is in: drawn after FORGETFUL, at a tick no other fault uses (nor the tick
 # after one), it adds one cancellation and a second run at that tick; the others' draws stay.
 # DESK is in: its actors draw from a stream of their own, after every other fault, so the other
 # draws stay as they were.
-# WAITLIST stays out for now: the scenario draws nothing for it (its entries and actors have
-# streams of their own), and with the desk alone it agrees with the oracle (the waiting-list
-# simulation tests, waitlist_run.py, run it so; so do 30 days of seed 7, and 30 days of seeds
-# 9601 and 11 with every other fault). With every
-# other fault, the month of seed 7 shows visit F00061's event marked cancelled by the patient
-# where the calendar oracle expects it booked; until that is read out (product or oracle), it is
-# run by name: CLINICSYNC_SIM_FAULTS=<the combinable list>,waitlist.
+# WAITLIST is in: the scenario draws nothing for it (its entries and actors have streams of
+# their own). A desk cancel whose time the waiting list gave away is not undone; the calendar
+# oracle learns those times from the store as the run goes (they decide whether the cancel's
+# decline stands and the event stays marked).
 # DISPATCH_LONG_DOWN stays out: it is DISPATCH_DOWN's outage made two days long (one `down` each run).
 # FALL_BACK_NIGHT combines with all of these but stays out of the set: it moves the start of a
 # run that has no October night (a month from March) to three days before it, a run of another

@@ -194,13 +194,12 @@ class Driver:
                     self.overlapping_sync(worker, now, late)  # checked at cron's next run, a tick later
                 elif now in syncs and s.overlap_import is not None and s.overlap_import.at == now:
                     self.overlapping_import(worker, now, s.overlap_import)
-                    if self.calendar is not None:
-                        self.calendar.check(now)
+                    self.check_calendar(worker, now)
                 elif now in syncs:
                     completed = worker  # a killed sync restarts the worker; its calendar writes may be lost
                     worker = self.sync(worker, now)
-                    if self.calendar is not None and worker is completed:
-                        self.calendar.check(now)
+                    if worker is completed:
+                        self.check_calendar(worker, now)
                     self.check_source_shown(worker, now)
                     self.check_rename_refused(worker, now)
                 for reply in replies.get(now, []):
@@ -282,6 +281,15 @@ class Driver:
         elif now >= down[1] and self.pm_outage is not None:
             self.pm_outage.close()
             self.pm_outage, self.pm_db = None, self.folders.pm_db
+
+    def check_calendar(self, worker: Worker, now: datetime) -> None:
+        """The calendar files after this tick's sync; the calendar oracle first learns which freed
+        times the waiting list gave away so far (a desk cancel of one is not undone)."""
+        if self.calendar is None:
+            return
+        if self.waitlist is not None:
+            self.calendar.learn_given_away(given_away(read_rows(worker.store)))
+        self.calendar.check(now)
 
     def check_source_shown(self, worker: Worker, now: datetime) -> None:
         """SOURCE_DOWN: after a sync, `status` (find_stalls) names pm while it has been
