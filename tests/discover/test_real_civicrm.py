@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import pytest
 import yaml
 
@@ -36,15 +35,6 @@ FIRST = ["Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Jack", "Mia", "N
 LAST = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Davies", "Evans"]
 STATUS = {1: "booked", 2: "fulfilled", 3: "cancelled", 8: "noshow"}
 PATIENTS, MEETINGS = 60, 140
-
-
-def valid(rng: random.Random, head: str) -> str:
-    """A valid UK number that begins with ``head`` (+44 20 8: a London line; +44 7911: a mobile)."""
-    digits = 12 - len(head) + 1  # +44 and ten national digits
-    while True:
-        number = f"{head}{rng.randrange(10**digits):0{digits}d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(number)):
-            return number
 
 
 def national(e164: str) -> str:
@@ -87,7 +77,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
                        "sort_name, is_deleted, created_date) VALUES (%s, 'Individual', %s, %s, %s, %s, %s, %s)",
                        (contact, first, last, f"{first} {last}", f"{last}, {first}", 1 if n % 29 == 28 else 0,
                         wall - timedelta(days=200 + n)))
-        home, mobile = valid(rng, "+44208"), valid(rng, "+447911")
+        home, mobile = real.valid_number(rng, "+44208", 13), real.valid_number(rng, "+447911", 13)
         cursor.execute("INSERT INTO civicrm_phone (contact_id, location_type_id, is_primary, phone, phone_numeric, "
                        "phone_type_id) VALUES (%s, 1, 1, %s, %s, 1)", (contact, national(home), home[1:]))
         if n % 7:

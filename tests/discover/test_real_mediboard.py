@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import pytest
 import yaml
 
@@ -32,14 +31,6 @@ LAST = ["MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "PETIT", "DURAND", "L
 # knowledge no value carries, so discover leaves it unplaced and every visit not cancelled is booked.
 CHRONO = {16: "booked", 32: "booked", 48: "booked", 64: "booked"}
 PATIENTS, DAYS = 70, 24
-
-
-def valid(rng: random.Random, head: str) -> str:
-    """A number of the French plan that begins with ``head`` (+336: a mobile, +331: Paris's lines)."""
-    while True:
-        number = f"{head}{rng.randrange(10**8):08d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(number)):
-            return number
 
 
 def spaced(e164: str) -> str:
@@ -72,8 +63,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     patients: dict[int, tuple[str, str]] = {}
     for p in range(1, PATIENTS + 1):
         first, last = FIRST[p % len(FIRST)], LAST[(p * 3) % len(LAST)]
-        mobile = valid(rng, "+336")
-        landline = valid(rng, "+331")
+        mobile = real.valid_number(rng, "+336", 12)
+        landline = real.valid_number(rng, "+331", 12)
         cursor.execute("INSERT INTO patients (patient_id, nom, prenom, civilite, naissance, sexe, ville, cp, tel, "
                        "tel2, email, matricule) VALUES (%s, %s, %s, 'mme', %s, 'f', 'Paris', '75011', %s, %s, %s, "
                        "%s)", (p, last, first, f"19{50 + p % 50}-0{1 + p % 9}-1{p % 9}", spaced(landline),

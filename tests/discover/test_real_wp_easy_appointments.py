@@ -118,15 +118,13 @@ def test_easy_appointments_through_discover_check_and_sync(mariadb_database: dic
     _, out, _ = run("discover", *command, "--write", expect=1)
     print(out)
     assert "'reservation'" in out and "(reasons: status x" in out, out
-    mapping_path = real.mapping_file(tmp_path)
-    mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+    mapping = real.written_mapping(tmp_path)
     assert mapping["status_map"] == {w: s for w, s in STATUS.items() if w != "reservation"}
     fields = mapping["fields"]
     assert fields["start"] == {"date": "date", "time": "start"} and fields["end"] == {"date": "date", "time": "end"}
     assert fields["practitioner.external_id"] == {"from": "worker"}, fields
-    mapping["status_map"]["reservation"] = "pending"  # the admin's answer: the form holds the slot meanwhile
-    mapping_path.write_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    assert data.admin_lines(before, command, edits=1) == 8  # getting-started's six, the URL, one word
+    edits = real.words_mapped(real.mapping_file(tmp_path), {"reservation": "pending"})  # the form holds the slot
+    assert data.admin_lines(before, command, edits) == 8  # getting-started's six, the URL, one word
     _, checked, _ = run("check")
     assert "0 would be quarantined, 0 problems" in checked, checked
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
