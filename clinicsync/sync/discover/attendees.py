@@ -19,6 +19,7 @@ from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, level_column, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.rolelevels import patients_role
+from clinicsync.sync.discover.values import profile
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 _MOBILE = re.compile(r"mobile|cell|movil|celular|handy|portable", re.I)
@@ -33,10 +34,6 @@ def _roles(columns: dict[str, str]) -> dict[str, str]:
     return out
 
 
-# What a contact value looks like, whatever the country: an address with an @ and a dot after it;
-# six digits or more among a phone's own signs. A 0/1 "do not email" flag is neither.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^[+(]?[0-9][0-9 ()./-]{5,}[0-9]$")
 _SAMPLE = 50
 _SHARE = 0.8
 
@@ -48,9 +45,8 @@ def _holds(builder: Builder, person: Table, column: str, role: str) -> bool:
     q = builder.q
     rows = builder.run(first_rows(f"SELECT {q(column)} FROM {q(person.name)} WHERE {q(column)} IS NOT NULL",
                                   _SAMPLE, builder.plan.dialect))
-    values = [str(r[0]).strip() for r in rows if r[0] is not None and str(r[0]).strip()]
-    shape = _EMAIL if role == "email" else _PHONE
-    return not values or sum(bool(shape.match(v)) for v in values) >= _SHARE * len(values)
+    read = profile([None if r[0] is None else str(r[0]) for r in rows], builder.region)
+    return read.present == 0 or read.share(role) >= _SHARE
 
 
 def _filled_roles(builder: Builder, person: Table) -> dict[str, str]:
