@@ -9,7 +9,7 @@ Snapshot mode reads the whole window every run; what disappeared from it is dele
 behind the same safety stop as the CSV snapshot mode.
 
 ``overlap_seconds`` (default 60) starts each read that much before the stored value
-(``overlap_start``): a row stamped before a later one but committed after it was read (a
+(``sql_cursor.overlap_start``): a row stamped before a later one but committed after it was read (a
 short transaction on a busy database) is still read, and so are rows a naive wall-clock
 column stamps in the hour repeated when clocks go back. What the overlap re-reads is known:
 the cursor keeps the content hashes of the rows read at or after the next read's start
@@ -23,7 +23,6 @@ stored.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -59,6 +58,13 @@ from clinicsync.connectors.base import (
     naive_zone,
 )
 from clinicsync.connectors.sql_clock import FUTURE_FIX, FUTURE_STAMPS, Ceiling, database_now
+from clinicsync.connectors.sql_cursor import (
+    encode_cursor_value,
+    known_rows,
+    overlap_start,
+    rereads_by_time,
+    stored_boundary,
+)
 from clinicsync.connectors.sql_passed import GUARD_KEY, CheckedStatement, mark_of, remembered, statement_digest
 from clinicsync.connectors.sql_session import (
     apply_timeout,
@@ -89,87 +95,9 @@ WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "app
 BOOKING_BINDS = frozenset({"patient_id", "doctor_id", "location", "type", "mode", "start_local", "end_local",
                            "start_utc", "end_utc", "timezone", "slot_id", "entry_id"})
 _SOURCE = "clinicsync_src"
-_CURSOR_TYPES: dict[str, type] = {"int": int, "str": str, "float": float, "datetime": datetime, "date": date}
-
-
-def encode_cursor_value(value: Any) -> tuple[str, Any]:
-    """A cursor value as (type tag, JSON value); the tag restores it exactly."""
-    if isinstance(value, datetime):
-        return "datetime", value.isoformat()
-    if isinstance(value, date):
-        return "date", value.isoformat()
-    if isinstance(value, int | float | str) and not isinstance(value, bool):
-        return type(value).__name__, value
-    raise FatalConnectorError(f"cursor_column values of type {type(value).__name__} are not supported; "
-                              "use a date-time, date, integer or text column")
-
-
-def decode_cursor_value(tag: str, value: Any) -> Any:
-    if tag == "datetime":
-        return datetime.fromisoformat(value)
-    if tag == "date":
-        return date.fromisoformat(value)
-    return _CURSOR_TYPES[tag](value)
-
-
-def _boundary(cursor: Cursor | None, column_name: str | None) -> Any:
-    """The stored cursor value, or None on a first run (or after cursor_column changed)."""
-    if not cursor or column_name is None or cursor.get("column") != column_name:
-        return None
-    return decode_cursor_value(cursor["type"], cursor["value"])
-
-
-# A text column of ISO date-times (SQLite has no date-time type): compared as text, so the
-# overlap's start is written back in the value's own shape.
-_TEXT_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T])\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?")
-_TIMESPEC = {0: "seconds", 4: "milliseconds", 7: "microseconds"}
 # At most this many hashes of rows before the stored value travel in the cursor; older ones
 # re-read are recognized by the store's fingerprints instead.
 RECENT_LIMIT = 10_000
-
-
-def repeated(wall: datetime, source_zone: ZoneInfo) -> timedelta:
-    """How long the clock went back around the naive wall time ``wall``: nothing, unless
-    ``wall`` lies in the hour repeated when clocks go back (an ambiguous wall time, read both
-    ways: fold=0 the first pass, fold=1 the second). Rows changed after the clock went back
-    are stamped from the start of that hour again, so a cursor inside it must re-read that
-    far; a cursor before it has nothing below it to miss, one after it is past it, and a wall
-    time the spring change skipped repeats nothing. It depends on the value alone, not on
-    when it is read: the read and the hashes kept for it (``SqlConnector._cursor``) agree."""
-    first = wall.replace(tzinfo=source_zone, fold=0).utcoffset()
-    second = wall.replace(tzinfo=source_zone, fold=1).utcoffset()
-    assert first is not None and second is not None
-    return max(first - second, timedelta(0))
-
-
-def overlap_start(value: Any, overlap: timedelta, source_zone: ZoneInfo) -> Any:
-    """Where a read after the cursor value ``value`` starts (``>=``): an aware date-time minus
-    the overlap; a naive one (wall clock in ``source_zone``) minus the overlap and, inside the
-    hour repeated when clocks go back, that hour (``repeated``); a date minus one day; a text
-    ISO date-time as a naive one, in its own format. Integers and other text cannot be re-read
-    by time: ``value`` itself. No overlap (0): ``value``, the clock change included."""
-    if overlap <= timedelta(0):
-        return value
-    try:
-        if isinstance(value, datetime):
-            if value.tzinfo is not None and value.utcoffset() is not None:
-                return value - overlap
-            return value - overlap - repeated(value, source_zone)
-        if isinstance(value, date):
-            return value - timedelta(days=1)
-        if isinstance(value, str) and (shape := _TEXT_DATETIME.fullmatch(value)):
-            start = overlap_start(datetime.fromisoformat(value), overlap, source_zone)
-            return start.isoformat(sep=shape.group(1), timespec=_TIMESPEC[len(shape.group(2) or "")])
-    except OverflowError:  # a value near year 1: read from the start
-        if isinstance(value, datetime):
-            return datetime.min.replace(tzinfo=value.tzinfo)
-        return date.min if isinstance(value, date) else value
-    return value
-
-
-def rereads_by_time(value: Any) -> bool:
-    """Can a read start an overlap before this cursor value (a date-time or date)?"""
-    return isinstance(value, date) or (isinstance(value, str) and _TEXT_DATETIME.fullmatch(value) is not None)
 
 
 # Values ``plain_value`` returns as they are: most of a row's, left alone without a call each.
@@ -203,16 +131,6 @@ def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
         if name in data:
             data[name] = json_text(data[name])
     return data
-
-
-def _known(cursor: Cursor | None, boundary: Any) -> list[tuple[Any, str]]:
-    """The (value, content hash) of the rows the stored cursor says were read at or after the
-    next read's start: at the stored value (``seen``) and before it (``recent``)."""
-    if cursor is None or boundary is None:
-        return []
-    known = [(boundary, digest) for digest in cursor.get("seen", [])]
-    known += [(decode_cursor_value(cursor["type"], value), digest) for value, digest in cursor.get("recent", [])]
-    return known
 
 
 def _error_code(exc: SQLAlchemyError) -> str:
@@ -401,7 +319,7 @@ class SqlConnector(Connector):
         try:
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
-                self._probe(connection, inner, _boundary(cursor, self.settings.cursor_column))
+                self._probe(connection, inner, stored_boundary(cursor, self.settings.cursor_column))
                 if self.settings.mode == "snapshot":
                     yield from self._snapshot(connection, inner, cursor, mysql)
                 else:
@@ -472,7 +390,7 @@ class SqlConnector(Connector):
                      mysql: bool) -> Iterator[Batch]:
         column_name = self.settings.cursor_column
         assert column_name is not None
-        boundary = _boundary(cursor, column_name)
+        boundary = stored_boundary(cursor, column_name)
         if boundary is not None and cursor is not None and cursor.get("ahead") != AHEAD_ALL \
                 and "window_end" in inner.binds:
             # A cursor stored while the read stopped at the window's end: rows past it then were
@@ -492,7 +410,7 @@ class SqlConnector(Connector):
         # Rows the next read may read again (value, content hash): those the cursor knows,
         # then each row read; a row whose hash is known was stored (the hash covers the
         # cursor column, so a row changed since is never taken for it).
-        kept = _known(cursor, boundary)
+        kept = known_rows(cursor, boundary)
         already = frozenset(digest for _, digest in kept)
         # The cursor never passes the database's now (sql_clock): a row stamped ahead would
         # skip every change made before its stamp. A cursor stored ahead before is pulled back.

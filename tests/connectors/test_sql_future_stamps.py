@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from clinicsync.connectors.sql import SqlConnector, decode_cursor_value
+from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_clock import FUTURE_STAMPS
+from clinicsync.connectors.sql_cursor import decode_cursor_value
 from clinicsync.connectors.sql_settings import SqlSettings
 from clinicsync.sync.store.db import make_engine
 from tests.connectors.test_sql import MAPPING, METADATA, QUERY, Source

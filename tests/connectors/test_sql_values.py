@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from clinicsync.connectors.sql import (
-    _row_data,
+from clinicsync.connectors.sql import _row_data
+from clinicsync.connectors.sql_cursor import (
     decode_cursor_value,
     encode_cursor_value,
     overlap_start,

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from clinicsync.sync.discover.scoring import ColumnSample, score_columns
+from clinicsync.sync.discover.columns import ColumnSample
+from clinicsync.sync.discover.scoring import score_columns
 
 FIRST = datetime(2030, 3, 4, 8, 0)
 

@@ -12,7 +12,8 @@ import yaml
 
 from clinicsync.mappings.engine import load_mapping, stand_in_id
 from clinicsync.mappings.model import MappingError
-from clinicsync.sync.discover.scoring import ColumnSample, Scored, mapping_from, score_columns
+from clinicsync.sync.discover.columns import ColumnSample
+from clinicsync.sync.discover.scoring import Scored, mapping_from, score_columns
 from clinicsync.sync.discover.statuses import status_words
 from clinicsync.sync.discover.values import profile
 

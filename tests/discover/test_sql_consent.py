@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.discover.scoring import ColumnSample, score_columns
+from clinicsync.sync.discover.columns import ColumnSample
+from clinicsync.sync.discover.scoring import score_columns
 from tests.discover import real_ehr_support as real
 
 FLAGS = ["0", "1", "1", "1"] * 10

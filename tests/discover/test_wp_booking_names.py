@@ -4,9 +4,10 @@ service's ``minCapacity`` is a count of people (not a default length in minutes)
 
 from __future__ import annotations
 
+from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.proposal import Guess
-from clinicsync.sync.discover.scoring import ColumnSample, score_columns
+from clinicsync.sync.discover.scoring import score_columns
 
 STARTS = ["2026-12-01 15:00:00", "2026-12-02 16:30:00", "2026-12-03 14:15:00"]
 ENDS = ["2026-12-01 15:30:00", "2026-12-02 17:00:00", "2026-12-03 14:45:00"]

@@ -26,12 +26,13 @@ from clinicsync.connectors.text_encoding import MARK_ERRORS, display_name, inspe
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.preset_files import PRESETS_DIR
 from clinicsync.sync.discover.clock import given_convention, write_clock
+from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.compiled import compile_proposal
 from clinicsync.sync.discover.csv_clock import PROBE_ZONES, settle_csv_clock
 from clinicsync.sync.discover.file_clock import written_at
 from clinicsync.sync.discover.naming import connector_name, region_of
 from clinicsync.sync.discover.proposal import Guess, Proposal
-from clinicsync.sync.discover.scoring import ColumnSample, mapping_from, score_columns
+from clinicsync.sync.discover.scoring import mapping_from, score_columns
 from clinicsync.sync.discover.statuses import rescheduled_note, status_words
 from clinicsync.sync.discover.values import profile
 

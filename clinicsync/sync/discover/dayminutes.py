@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from clinicsync.mappings.transforms import MINUTES_A_DAY
+from clinicsync.sync.discover.columns import path_of
 from clinicsync.sync.discover.proposal import Guess
-from clinicsync.sync.discover.scoring import path_of
 from clinicsync.sync.discover.vocab import name_tokens
 
 DAY_SHARE = 0.9  # of the values, read as minutes, that fall from 05:00 to 22:00

@@ -15,8 +15,9 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from clinicsync.mappings.paths import QUOTE
+from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.proposal import Guess
-from clinicsync.sync.discover.scoring import ColumnSample, score_columns
+from clinicsync.sync.discover.scoring import score_columns
 
 PERSON_FIELDS = ("patient.name", "patient.phone", "patient.email")
 SHARE = 0.8  # of the non-empty sampled values that must be JSON objects

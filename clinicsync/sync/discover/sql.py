@@ -44,6 +44,7 @@ from clinicsync.sync.discover.clock import (
     given_convention,
     settle_clock,
 )
+from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.dayminutes import day_and_minutes
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.identity import find_identity
@@ -65,13 +66,7 @@ from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.rolerefs import role_references
-from clinicsync.sync.discover.scoring import (
-    LEFT_OUT,
-    NO_VISIT_ID,
-    ColumnSample,
-    left_out_stands,
-    score_columns,
-)
+from clinicsync.sync.discover.scoring import LEFT_OUT, NO_VISIT_ID, left_out_stands, score_columns
 from clinicsync.sync.discover.sql_reading import (
     MAX_WORDS,
     SWEEP_NOTE,
