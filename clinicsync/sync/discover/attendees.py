@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import linkstatus, softdelete, typedlinks
+from clinicsync.sync.discover import contactlists, linkstatus, softdelete, typedlinks
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, level_column, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -173,6 +173,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     for role, column in roles.items():
         out = plan.add(alias, column, f"patient_{role}", person.name, person.columns[column])
         people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the linked person's {column!r}", {"from": out}))
+    for column in contactlists.named_columns(person, set(roles.values())):
+        plan.add(alias, column, f"patient_{column}", person.name, person.columns[column])  # read by its values later
     people.notes.append(f"the patient: {why}")
     # an email or phone the person's row lacks: in rows of its own (a contact's phones), else in a
     # shared table by a typed link (typedlinks.py)

@@ -5,7 +5,8 @@ name and its values: a key is the patient's phone only when its values parse as 
 patient field no column of the visit gave is placed on the path into the JSON
 (``customer_information.Phone``); the connector reads that column's text as JSON
 (``json_columns``). A column is taken only when most of its sampled values are JSON objects; a
-JSON list (a form's field definitions) or free text is no person."""
+JSON list (a form's field definitions) or free text is no person, except a list of contact objects
+(a person's phones or emails as ``[{"value": ..., "label": ...}]``: contactlists.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from clinicsync.mappings.paths import QUOTE
+from clinicsync.sync.discover import contactlists
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.scoring import score_columns
@@ -109,6 +111,14 @@ def placed(guesses: list[Guess], unplaced: list[str], values: Mapping[str, Seque
             continue
         items = objects(values.get(column, ()))
         if items is None:
+            listed = contactlists.contact_field(values.get(column, ()), region) \
+                if _PLAIN_KEY.fullmatch(column) else None
+            if listed is not None and listed[0] in wanted:
+                field, key, why = listed
+                read = contactlists.paths(column, key)
+                added.append(Guess(field, read[0], 0.8, f"{column!r}: {why}", {"from": read}))
+                wanted.remove(field)
+                taken.append(column)
             continue
         scored = score_columns(key_samples(items), region=region)
         found = [g for g in scored.guesses if g.field in wanted]

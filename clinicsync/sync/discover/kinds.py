@@ -119,8 +119,12 @@ def join_first_linked(builder: Builder, person: Table, links: Table, link_column
     level = level_column(links, link_column, onward.column)
     order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
     alias = plan.alias(prefix)
+    # a link row naming nobody (a colleague invited by user id, the person column empty) is never
+    # the first: MariaDB and SQL Server sort NULL before every key, so it would be taken, and the
+    # visit would have no patient though its next row names one
     first = first_rows(f"SELECT cs_l.{q(onward.column)} FROM {q(links.name)} AS cs_l WHERE "
-                       f"cs_l.{q(link_column)} = {at}{besides} ORDER BY {', '.join(order)}", 1, plan.dialect)
+                       f"cs_l.{q(link_column)} = {at}{besides} AND cs_l.{q(onward.column)} IS NOT NULL "
+                       f"ORDER BY {', '.join(order)}", 1, plan.dialect)
     plan.join(person, alias, f"{alias}.{q(onward.target_column)} = ({first})")
     builder.stamp_row(person, alias)
     return alias, level

@@ -542,7 +542,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                  **{k: v for k, v in connector.items() if k not in ("name", "kind", "url")}}
     if json_columns:
         connector["json_columns"] = json_columns
-        notes["json_columns"] = "their text is JSON objects: the patient's fields are read from their keys"
+        notes["json_columns"] = ("their text is JSON (objects, or lists of contacts): the patient's fields "
+                                 "are read from their keys")
     joined = sorted({t for t in plan.tables_of.values() if t != main.name})
     notes["query"] = (f"table {main.name!r} (the most appointment-like: dates and references to "
                       f"{', '.join(joined) or 'no table'})"
