@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from clinicsync.common.types import utcnow
+from clinicsync.common.waitlist_states import ENTRY_STATUSES
 from clinicsync.connectors.rest_api import RestApiSettings
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import load_waitlist_mapping
@@ -27,7 +28,6 @@ from clinicsync.sync.ingest.engine import source_timezone
 from clinicsync.sync.server.api import DATE_TIME, PROBLEMS, KeyFirstRoute, PatientIn, Source, Strict, _count
 from clinicsync.sync.server.problems import FieldProblem, Problem
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import ENTRY_STATUSES
 from clinicsync.sync.waitlist.api_entries import entries_of, remove_from_api, save_from_api
 from clinicsync.sync.waitlist.entries import entry_dict
 

@@ -52,10 +52,8 @@ if TYPE_CHECKING:
 # The states of a reminder (model/reminders.py takes them from here), as plain text: they key
 # the figures `status --json` prints, and orjson takes only an exact str as a key.
 REMINDER_STATUSES = tuple(status.value for status in ReminderStatus)
-# What a patient's reply did (model/responses.py), and the states of a waiting-list entry
-# (model/waitlist.py): here, so the stages read them without the model.
+# What a patient's reply did (model/responses.py): here, so the stages read it without the model.
 REPLY_OUTCOMES = ("applied", "no_appointment", "unrecognized", "opted_out", "opted_in", "help", "duplicate")
-ENTRY_STATUSES = ("waiting", "booked", "removed", "expired")
 # The reason of a pending reminder whose last send failed with a passing fault (429, 5xx, a
 # refused connection): the dispatcher writes it, `status` reads it (sync/checks/stalls.py).
 RETRYING = "will retry: "

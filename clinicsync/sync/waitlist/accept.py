@@ -29,25 +29,27 @@ from typing import Any, Literal
 import structlog
 from sqlalchemy import Connection, Engine, and_, exists, select, update
 
+from clinicsync.common.waitlist_states import BookingStatus, EntryStatus, OfferStatus, SlotStatus
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.waitlist.entries import same_need_ids
 
 S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS  # noqa: E741
-ANSWERABLE = ("sent", "expired")  # an offer that reached its patient; a run-out hold may still win an open slot
+# an offer that reached its patient; a run-out hold may still win an open slot
+ANSWERABLE = (OfferStatus.SENT, OfferStatus.EXPIRED)
 Outcome = Literal["won", "taken", "declined", "closed", "invalid", "have_one", "held_for_other"]
-LIVE = ("pending", "sent", "expired")  # offers a patient may still answer, or be sent
+LIVE = (OfferStatus.PENDING, OfferStatus.SENT, OfferStatus.EXPIRED)  # offers a patient may still answer, or be sent
 log = structlog.get_logger("clinicsync.waitlist")
 
 
 def _state(offer: Any) -> Outcome:
     """What an offer that cannot be answered any more shows."""
     status = offer.status
-    if status == "accepted":
+    if status == OfferStatus.ACCEPTED:
         return "won"
-    if status == "taken_by_other":
+    if status == OfferStatus.TAKEN_BY_OTHER:
         return "taken"
-    if status == "declined":
+    if status == OfferStatus.DECLINED:
         return "declined"
     return "closed"
 
@@ -61,47 +63,49 @@ def accept(engine: Engine, offer_id: int, now: datetime, lead: timedelta) -> Out
         offer = connection.execute(select(O).where(O.c.id == offer_id)).first()
         if offer is None:
             return "invalid"
-        if offer.status == "taken_by_other" and offer.told_at is None:  # told here, on the page: no message
+        if offer.status == OfferStatus.TAKEN_BY_OTHER and offer.told_at is None:  # told here, on the page: no message
             connection.execute(update(O).where(O.c.id == offer_id, O.c.told_at.is_(None)).values(
                 told_at=now, answered_at=now))
         if offer.status not in ANSWERABLE:
-            if offer.status == "withdrawn" and won_elsewhere(connection, offer):
+            if offer.status == OfferStatus.WITHDRAWN and won_elsewhere(connection, offer):
                 return "have_one"
             return _state(offer)
         needs = _lock_entries(connection, offer.entry_id)
         if won_elsewhere(connection, offer, needs):
             connection.execute(update(O).where(O.c.id == offer_id, O.c.status.in_(ANSWERABLE)).values(
-                status="withdrawn", answered_at=now))
+                status=OfferStatus.WITHDRAWN, answered_at=now))
             return "have_one"
-        waiting = connection.execute(select(E.c.status).where(E.c.id == offer.entry_id)).scalar() == "waiting"
-        run_out = offer.status == "expired" or (offer.hold_until is not None and offer.hold_until <= now)
-        conditions = [S.c.id == offer.slot_id, S.c.status == "open", S.c.start_utc > now + lead]
+        waiting = connection.execute(select(E.c.status).where(E.c.id == offer.entry_id)).scalar() == EntryStatus.WAITING
+        run_out = offer.status == OfferStatus.EXPIRED or (offer.hold_until is not None and offer.hold_until <= now)
+        conditions = [S.c.id == offer.slot_id, S.c.status == SlotStatus.OPEN, S.c.start_utc > now + lead]
         if run_out:  # a late tap takes a slot nobody took, never one held for someone else now
             conditions.append(~_held_for_another(offer_id, offer.slot_id, now))
         won = waiting and bool(connection.execute(update(S).where(*conditions).values(
-            status="taken", taken_offer_id=offer_id, taken_at=now, booking_status="pending",
-            booking_attempts=0)).rowcount)
+            status=SlotStatus.TAKEN, taken_offer_id=offer_id, taken_at=now,
+            booking_status=BookingStatus.PENDING, booking_attempts=0)).rowcount)
         if won:
-            connection.execute(update(O).where(O.c.id == offer_id).values(status="accepted", answered_at=now))
+            connection.execute(update(O).where(O.c.id == offer_id).values(status=OfferStatus.ACCEPTED,
+                                                                          answered_at=now))
             connection.execute(update(O).where(O.c.slot_id == offer.slot_id, O.c.id != offer_id,
-                                               O.c.status.in_(ANSWERABLE)).values(status="taken_by_other"))
-            connection.execute(update(O).where(O.c.slot_id == offer.slot_id, O.c.status == "pending").values(
-                status="withdrawn"))
+                                               O.c.status.in_(ANSWERABLE)).values(status=OfferStatus.TAKEN_BY_OTHER))
+            connection.execute(update(O).where(O.c.slot_id == offer.slot_id, O.c.status == OfferStatus.PENDING)
+                               .values(status=OfferStatus.WITHDRAWN))
             # The patient's other live offers (other slots, duplicate entries of this need) end
             # here, in the same transaction: one patient, one slot.
             connection.execute(update(O).where(O.c.entry_id.in_(needs), O.c.slot_id != offer.slot_id,
-                                               O.c.status.in_(LIVE)).values(status="withdrawn"))
+                                               O.c.status.in_(LIVE)).values(status=OfferStatus.WITHDRAWN))
             log.info("waitlist.taken", slot_id=offer.slot_id, offer_id=offer_id)
             return "won"
-        if connection.execute(select(O.c.status).where(O.c.id == offer_id)).scalar() == "accepted":
+        if connection.execute(select(O.c.status).where(O.c.id == offer_id)).scalar() == OfferStatus.ACCEPTED:
             return "won"  # the same offer, answered twice at once (a double tap, two tabs)
         slot_status = connection.execute(select(S.c.status).where(S.c.id == offer.slot_id)).scalar()
-        if slot_status == "taken":
+        if slot_status == SlotStatus.TAKEN:
             # Told here, on the page: no message follows.
-            connection.execute(update(O).where(O.c.id == offer_id, O.c.status.in_((*ANSWERABLE, "taken_by_other")))
-                               .values(status="taken_by_other", answered_at=now, told_at=now))
+            connection.execute(update(O).where(O.c.id == offer_id,
+                                               O.c.status.in_((*ANSWERABLE, OfferStatus.TAKEN_BY_OTHER)))
+                               .values(status=OfferStatus.TAKEN_BY_OTHER, answered_at=now, told_at=now))
             return "taken"
-        if waiting and run_out and slot_status == "open" and connection.execute(
+        if waiting and run_out and slot_status == SlotStatus.OPEN and connection.execute(
                 select(_held_for_another(offer_id, offer.slot_id, now))).scalar():
             return "held_for_other"
         return "closed"
@@ -109,7 +113,7 @@ def accept(engine: Engine, offer_id: int, now: datetime, lead: timedelta) -> Out
 
 def _held_for_another(offer_id: int, slot_id: int, now: datetime) -> Any:
     """Another offer of the slot is out and its hold still runs: the slot is promised."""
-    return exists().where(O.c.slot_id == slot_id, O.c.id != offer_id, O.c.status == "sent",
+    return exists().where(O.c.slot_id == slot_id, O.c.id != offer_id, O.c.status == OfferStatus.SENT,
                           O.c.hold_until.is_not(None), O.c.hold_until > now)
 
 
@@ -127,7 +131,7 @@ def won_elsewhere(connection: Connection, offer: Any, needs: list[int] | None = 
     of a duplicate of it, on another slot)? Read with a lock (``FOR UPDATE``) so that on
     PostgreSQL and MariaDB it sees what an acceptance committed while we waited."""
     needs = needs if needs is not None else (same_need_ids(connection, offer.entry_id) or [offer.entry_id])
-    query = select(O.c.id).where(and_(O.c.entry_id.in_(needs), O.c.status == "accepted",
+    query = select(O.c.id).where(and_(O.c.entry_id.in_(needs), O.c.status == OfferStatus.ACCEPTED,
                                       O.c.slot_id != offer.slot_id)).limit(1)
     if connection.dialect.name != "sqlite":
         query = query.with_for_update()
@@ -143,5 +147,5 @@ def decline(engine: Engine, offer_id: int, now: datetime) -> Outcome:
         if offer.status not in ANSWERABLE:
             return _state(offer)
         connection.execute(update(O).where(O.c.id == offer_id, O.c.status.in_(ANSWERABLE)).values(
-            status="declined", answered_at=now))
+            status=OfferStatus.DECLINED, answered_at=now))
         return "declined"

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.waitlist_states import OfferStatus, SlotStatus
 from clinicsync.sync.store.db import insert_ignoring_duplicates
 from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
@@ -39,7 +40,7 @@ A = table_of(Appointment)
 S = FREED_SLOTS
 O = WAITLIST_OFFERS  # noqa: E741 - the offers table, as the other tables' one-letter names
 CONSUMER = WAITLIST_CONSUMER
-OUT = ("pending", "sent")  # offers still out: they close with their slot
+OUT = (OfferStatus.PENDING, OfferStatus.SENT)  # offers still out: they close with their slot
 FREED_BY_EVENT = {"cancelled": "source", "deleted": "deleted"}
 
 
@@ -89,12 +90,13 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
         return
     already = connection.execute(select(S.c.id).where(
         S.c.appointment_id == appointment.id, S.c.start_utc == appointment.start_utc,
-        S.c.status != "withdrawn").limit(1)).first()
+        S.c.status != SlotStatus.WITHDRAWN).limit(1)).first()
     if already is not None:
         return
     if connection.execute(update(S).where(  # freed before, withdrawn by an undo, freed again: the same row
             S.c.appointment_id == appointment.id, S.c.appointment_version == appointment.version,
-            S.c.status == "withdrawn").values(status="open", freed_by=freed_by, freed_at=now, closed_at=None)).rowcount:
+            S.c.status == SlotStatus.WITHDRAWN).values(status=SlotStatus.OPEN, freed_by=freed_by, freed_at=now,
+                                                       closed_at=None)).rowcount:
         report.freed += 1
         return
     report.freed += inserted(connection, S, insert_ignoring_duplicates(connection, S).values(
@@ -102,7 +104,7 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
         practitioner_ref=appointment.practitioner_ref, location_ref=appointment.location_ref,
         visit_type=appointment.type, visit_mode=appointment.visit_mode, start_utc=appointment.start_utc,
         end_utc=appointment.end_utc, timezone=appointment.timezone, freed_by=freed_by, freed_at=now,
-        status="open", booking_attempts=0))
+        status=SlotStatus.OPEN, booking_attempts=0))
 
 
 def from_events(connection: Connection, now: datetime, lead: timedelta, report: DetectReport) -> None:
@@ -129,7 +131,7 @@ def from_answers(connection: Connection, now: datetime, lead: timedelta, report:
     """Patients' cancels (participation ``declined``) and the desk's, on appointments the source
     still lists as active and still far enough ahead, not freed yet for their version."""
     not_freed = ~select(S.c.id).where(S.c.appointment_id == A.c.id, S.c.appointment_version == A.c.version,
-                                      S.c.status != "withdrawn").exists()
+                                      S.c.status != SlotStatus.WITHDRAWN).exists()
     ahead = and_(A.c.start_utc > now + lead, A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES), not_freed)
     for row in connection.execute(select(A).where(ahead, A.c.participation == "declined")).all():
         _free(connection, row, "patient", now, lead, report)
@@ -141,32 +143,32 @@ def from_answers(connection: Connection, now: datetime, lead: timedelta, report:
         _free(connection, row, "desk", now, lead, report)
 
 
-def close_slot(connection: Connection, slot_id: int, status: str, now: datetime) -> bool:
+def close_slot(connection: Connection, slot_id: int, status: SlotStatus, now: datetime) -> bool:
     """Close an open slot (expired, withdrawn, filled_by_source) and the offers still out for it.
     Conditional on ``open``: a slot taken meanwhile stays taken."""
-    closed = connection.execute(update(S).where(S.c.id == slot_id, S.c.status == "open").values(
+    closed = connection.execute(update(S).where(S.c.id == slot_id, S.c.status == SlotStatus.OPEN).values(
         status=status, closed_at=now)).rowcount
     if closed:
         connection.execute(update(O).where(O.c.slot_id == slot_id, O.c.status.in_(OUT)).values(
-            status="expired" if status == "expired" else "withdrawn"))
+            status=OfferStatus.EXPIRED if status == SlotStatus.EXPIRED else OfferStatus.WITHDRAWN))
     return bool(closed)
 
 
 def reconcile(connection: Connection, now: datetime, lead: timedelta, report: DetectReport) -> None:
     """Close the open slots whose time is too close, came back, or was booked by the source."""
-    slots = connection.execute(select(S).where(S.c.status == "open")).all()
+    slots = connection.execute(select(S).where(S.c.status == SlotStatus.OPEN)).all()
     if not slots:
         return
     own = {r.id: r for r in connection.execute(select(A).where(A.c.id.in_([s.appointment_id for s in slots])))}
     for slot in slots:
         if slot.start_utc <= now + lead:
-            if close_slot(connection, slot.id, "expired", now):
+            if close_slot(connection, slot.id, SlotStatus.EXPIRED, now):
                 report.expired += 1
             continue
         mine = own.get(slot.appointment_id)
         if (mine is not None and holds(mine, _desk_cancelled(connection, [mine.id]))
                 and mine.start_utc < slot.end_utc and slot.start_utc < mine.end_utc):
-            if close_slot(connection, slot.id, "withdrawn", now):
+            if close_slot(connection, slot.id, SlotStatus.WITHDRAWN, now):
                 report.withdrawn += 1
             continue
         if slot.practitioner_ref is None:
@@ -177,7 +179,7 @@ def reconcile(connection: Connection, now: datetime, lead: timedelta, report: De
             A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES))).all()
         cancelled_by_desk = _desk_cancelled(connection, [r.id for r in overlapping])
         if (any(holds(r, cancelled_by_desk) for r in overlapping)
-                and close_slot(connection, slot.id, "filled_by_source", now)):
+                and close_slot(connection, slot.id, SlotStatus.FILLED_BY_SOURCE, now)):
             report.filled_by_source += 1
 
 

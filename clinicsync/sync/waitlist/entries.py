@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, update
 
 from clinicsync.common.hashing import content_hash
+from clinicsync.common.waitlist_states import ENTRY_STATUSES
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
 from clinicsync.sync.store.bulk import select_in
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.store.tables import ENTRY_STATUSES, WAITLIST_ENTRIES
+from clinicsync.sync.store.tables import WAITLIST_ENTRIES
 
 E = WAITLIST_ENTRIES.c
 DESK = "desk"  # added_by marker's prefix is the login; the connector stays the patient's own

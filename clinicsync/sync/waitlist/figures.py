@@ -16,13 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, func, or_, select, true
 
-from clinicsync.sync.store.model.waitlist import (
-    FREED_SLOTS,
-    OFFER_STATUSES,
-    SLOT_STATUSES,
-    WAITLIST_ENTRIES,
-    WAITLIST_OFFERS,
-)
+from clinicsync.common.waitlist_states import OFFER_STATUSES, SLOT_STATUSES
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 
 S = FREED_SLOTS.c
 O = WAITLIST_OFFERS.c  # noqa: E741 - the table's initial, as elsewhere

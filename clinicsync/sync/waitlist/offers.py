@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, and_, func, select, update
 from clinicsync.common.timeutil import moment_in_pass
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.waitlist_states import EntryStatus, OfferStatus, SlotStatus
 from clinicsync.notifiers.base import CHANNELS, Message, Notifier, OptedOutError, PermanentError, RetryableError
 from clinicsync.notifiers.registry import build_notifier
 from clinicsync.sync.config.settings import Settings
@@ -52,7 +53,7 @@ P = table_of(Patient)
 D = table_of(Practitioner)
 L = table_of(Location)
 S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS  # noqa: E741
-OUT = ("pending", "sent")
+OUT = (OfferStatus.PENDING, OfferStatus.SENT)
 log = structlog.get_logger("clinicsync.waitlist")
 
 
@@ -91,14 +92,16 @@ def plan_offers(connection: Connection, settings: Settings, now: datetime, repor
     """Expire run-out holds, then choose the next offers of every open slot."""
     config = settings.waitlist
     report.hold_expired += connection.execute(update(O).where(
-        O.c.status == "sent", O.c.hold_until.is_not(None), O.c.hold_until <= now).values(
-        status="expired")).rowcount or 0
-    for slot in connection.execute(select(S).where(S.c.status == "open").order_by(S.c.start_utc, S.c.id)).all():
+        O.c.status == OfferStatus.SENT, O.c.hold_until.is_not(None), O.c.hold_until <= now).values(
+        status=OfferStatus.EXPIRED)).rowcount or 0
+    open_slots = select(S).where(S.c.status == SlotStatus.OPEN).order_by(S.c.start_utc, S.c.id)
+    for slot in connection.execute(open_slots).all():
         offers = connection.execute(select(O.c.entry_id, O.c.status).where(O.c.slot_id == slot.id)).all()
         room = min(config.at_once() - sum(o.status in OUT for o in offers), config.max_offers_per_slot - len(offers))
         if room <= 0:
             continue
-        rows = connection.execute(select(E).where(E.c.status == "waiting", E.c.connector == slot.connector)).all()
+        rows = connection.execute(select(E).where(E.c.status == EntryStatus.WAITING,
+                                                  E.c.connector == slot.connector)).all()
         entries = [Entry.of(r) for r in _one_per_need(connection, rows, {o.entry_id for o in offers})]
         if not entries:
             continue
@@ -108,7 +111,7 @@ def plan_offers(connection: Connection, settings: Settings, now: datetime, repor
                                           booked=booked), {r.id: need_key(r) for r in rows})
         for place, entry in enumerate(best[:room], start=len(offers) + 1):
             report.offered += inserted(connection, O, insert_ignoring_duplicates(connection, O).values(
-                slot_id=slot.id, entry_id=entry.id, rank=place, status="pending", created_at=now))
+                slot_id=slot.id, entry_id=entry.id, rank=place, status=OfferStatus.PENDING, created_at=now))
 
 
 def _one_per_need(connection: Connection, rows: Sequence[Any], offered: set[int]) -> list[Any]:
@@ -119,7 +122,7 @@ def _one_per_need(connection: Connection, rows: Sequence[Any], offered: set[int]
     left out."""
     keys = {row.id: need_key(row) for row in rows}
     won = {int(i) for i in connection.execute(select(O.c.entry_id).join(E, E.c.id == O.c.entry_id).where(
-        O.c.status == "accepted", E.c.status == "waiting")).scalars()}
+        O.c.status == OfferStatus.ACCEPTED, E.c.status == EntryStatus.WAITING)).scalars()}
     done = {keys[i] for i in (offered | won) if i in keys}
     return [row for row in rows if keys[row.id] not in done]
 
@@ -229,7 +232,8 @@ class OfferSender:
         """The chosen offers of open slots, best first."""
         with self.engine.connect() as connection:
             ids = list(connection.execute(select(O.c.id).select_from(O.join(S, S.c.id == O.c.slot_id)).where(
-                O.c.status == "pending", S.c.status == "open").order_by(S.c.start_utc, O.c.rank, O.c.id)).scalars())
+                O.c.status == OfferStatus.PENDING, S.c.status == SlotStatus.OPEN)
+                .order_by(S.c.start_utc, O.c.rank, O.c.id)).scalars())
         yield from ids
 
     def send_offer(self, offer_id: int, report: OfferReport) -> None:
@@ -241,16 +245,16 @@ class OfferSender:
             return
         channels = self.channels(recipient)
         if not channels:
-            self._mark(offer_id, "failed", from_status="pending")
+            self._mark(offer_id, OfferStatus.FAILED, from_status=OfferStatus.PENDING)
             report.failed += 1
             return
         sent = self.at()  # the hold runs from the send, as the message says
         hold_until = sent + self.settings.waitlist.hold_for()
         with self.engine.begin() as connection:  # the claim, committed before any send
             claimed = connection.execute(update(O).where(
-                O.c.id == offer_id, O.c.status == "pending",
-                select(S.c.id).where(S.c.id == O.c.slot_id, S.c.status == "open").exists()).values(
-                status="sent", sent_at=sent, hold_until=hold_until,
+                O.c.id == offer_id, O.c.status == OfferStatus.PENDING,
+                select(S.c.id).where(S.c.id == O.c.slot_id, S.c.status == SlotStatus.OPEN).exists()).values(
+                status=OfferStatus.SENT, sent_at=sent, hold_until=hold_until,
                 message_key=f"waitlist:offer:{offer_id}")).rowcount
         if not claimed:
             return
@@ -258,10 +262,11 @@ class OfferSender:
                             hold_until if self.settings.waitlist.strategy == "sequential" else None, sent)
         outcome = self._deliver(recipient, draft, channels, f"waitlist:offer:{offer_id}")
         if outcome == "retry":
-            self._mark(offer_id, "pending", from_status="sent", sent_at=None, hold_until=None, message_key=None)
+            self._mark(offer_id, OfferStatus.PENDING, from_status=OfferStatus.SENT, sent_at=None, hold_until=None,
+                       message_key=None)
             report.deferred += 1
         elif outcome is None:
-            self._mark(offer_id, "failed", from_status="sent")
+            self._mark(offer_id, OfferStatus.FAILED, from_status=OfferStatus.SENT)
             report.failed += 1
         else:
             with self.engine.begin() as connection:
@@ -272,7 +277,7 @@ class OfferSender:
         """Offers another patient took, shown to their patient and not told yet."""
         with self.engine.connect() as connection:
             return list(connection.execute(select(O.c.id).where(
-                O.c.status == "taken_by_other", O.c.told_at.is_(None), O.c.sent_at.is_not(None))
+                O.c.status == OfferStatus.TAKEN_BY_OTHER, O.c.told_at.is_(None), O.c.sent_at.is_not(None))
                 .order_by(O.c.id)).scalars())
 
     def tell_taken(self, offer_id: int, report: OfferReport) -> None:
@@ -333,7 +338,7 @@ class OfferSender:
             return channel
         return None
 
-    def _mark(self, offer_id: int, status: str, *, from_status: str, **values: Any) -> None:
+    def _mark(self, offer_id: int, status: OfferStatus, *, from_status: OfferStatus, **values: Any) -> None:
         with self.engine.begin() as connection:
             connection.execute(update(O).where(and_(O.c.id == offer_id, O.c.status == from_status)).values(
                 status=status, **values))

@@ -13,7 +13,8 @@ matching and offers, booking) meet only here:
   from ``open`` to ``taken``), so exactly one offer wins across workers.
 - ``waitlist_offer``: one row per (slot, entry): never two offers to one patient for one slot.
 
-Times are UTC; each slot and entry keeps its IANA zone. Never patient data beyond refs.
+Times are UTC; each slot and entry keeps its IANA zone. Never patient data beyond refs. The
+states of each row are common/waitlist_states.py's enums.
 """
 
 from __future__ import annotations
@@ -25,25 +26,6 @@ from sqlmodel import Field, SQLModel
 
 from clinicsync.common.model_table import table_of
 from clinicsync.common.types import utc_column
-
-"""waiting: may receive offers · booked: an accepted offer was booked for it · removed: the
-source or the desk took it off the list · expired: its ``expires_at`` passed."""
-
-SLOT_STATUSES = ("open", "taken", "expired", "filled_by_source", "withdrawn")
-"""open: offers may go out · taken: one offer was accepted (``taken_offer_id``) · expired: its
-start came closer than the lead time unfilled · filled_by_source: the source booked the time
-itself · withdrawn: the cancelled appointment came back (un-cancelled, or moved back)."""
-
-OFFER_STATUSES = ("pending", "sent", "accepted", "declined", "taken_by_other", "expired", "withdrawn", "failed")
-"""pending: chosen, not yet sent (e.g. quiet hours) · sent: on its way, held until ``hold_until``
-in sequential mode · accepted: won the slot · declined: "No thanks" · taken_by_other: another
-patient took it (told so once: ``told_at``) · expired: its hold or the slot's time ran out ·
-withdrawn: the slot was withdrawn or filled by the source · failed: could not be delivered."""
-
-BOOKING_STATUSES = ("pending", "written", "desk_task", "failed")
-"""For a taken slot: pending: to be written to the source · written: the source has it
-(``booked_external_id``) · desk_task: the source cannot be written; the front desk books it by
-hand from the status page · failed: the write-back was refused (``booking_error``)."""
 
 
 class WaitlistEntry(SQLModel, table=True):
@@ -73,7 +55,7 @@ class WaitlistEntry(SQLModel, table=True):
     # The patient's existing later appointment this entry would replace (offered for release
     # when they accept an earlier slot), if known: appointment.id.
     current_appointment_id: int | None = None
-    status: str = Field(default="waiting", max_length=16)  # sync/store/tables.py ENTRY_STATUSES
+    status: str = Field(default="waiting", max_length=16)  # common/waitlist_states.py EntryStatus
     added_by: str | None = Field(default=None, max_length=64)  # staff login when the desk added it
     content_hash: str = Field(max_length=32)
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
@@ -99,10 +81,10 @@ class FreedSlot(SQLModel, table=True):
     timezone: str = Field(max_length=64)
     freed_by: str = Field(max_length=16)  # patient (SMS/link) | source (cancel) | deleted | desk
     freed_at: datetime = Field(sa_column=utc_column(nullable=False))
-    status: str = Field(default="open", max_length=16)  # SLOT_STATUSES
+    status: str = Field(default="open", max_length=16)  # SlotStatus
     taken_offer_id: int | None = None  # waitlist_offer.id that won
     taken_at: datetime | None = Field(default=None, sa_column=utc_column())
-    booking_status: str | None = Field(default=None, max_length=16)  # BOOKING_STATUSES, once taken
+    booking_status: str | None = Field(default=None, max_length=16)  # BookingStatus, once taken
     booked_external_id: str | None = Field(default=None, max_length=255)  # the source's new id
     booking_error: str | None = Field(default=None, max_length=500)  # never patient data
     booking_attempts: int = 0
@@ -121,7 +103,7 @@ class WaitlistOffer(SQLModel, table=True):
     entry_id: int = Field(foreign_key="waitlist_entry.id")
     rank: int  # its place in the slot's order (priority, then waiting time)
     channel: str | None = Field(default=None, max_length=16)  # sms | email | whatsapp | …
-    status: str = Field(default="pending", max_length=16)  # OFFER_STATUSES
+    status: str = Field(default="pending", max_length=16)  # OfferStatus
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     hold_until: datetime | None = Field(default=None, sa_column=utc_column())
