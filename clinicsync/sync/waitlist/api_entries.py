@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from clinicsync.common.waitlist_states import EntryStatus
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.entries import (
@@ -42,7 +43,7 @@ def save_from_api(store: Store, source: str, entry: NormalizedWaitlistEntry, now
         checked = check_entry(connection, source, entry, now)
         if checked.refusal is not None:
             return ApiSave(refusal=checked.refusal)
-        if entry.status == "waiting":
+        if entry.status == EntryStatus.WAITING:
             found = live_duplicate(connection, need_of(source, entry), except_key=entry.external_id)
             if found is not None:
                 return ApiSave(duplicate=str(found.external_id))

@@ -35,6 +35,7 @@ import structlog
 from sqlalchemy import Connection
 
 from clinicsync.common.types import utcnow
+from clinicsync.common.waitlist_states import BookingStatus
 from clinicsync.connectors.base import Connector, ConnectorError
 from clinicsync.connectors.registry import build_connector
 from clinicsync.connectors.waitlist_booking import (
@@ -81,7 +82,8 @@ def run_booking(settings: Settings, store: Store, now: datetime | None = None) -
                         report[outcome] += 1
 
             def failed(connection: Connection, reason: str, slot_id: int = slot_id) -> None:
-                WaitlistRows.finish_booking_in(connection, slot_id, "failed", f"{SET_ASIDE}{reason}"[:ERROR_LIMIT])
+                WaitlistRows.finish_booking_in(connection, slot_id, BookingStatus.FAILED,
+                                               f"{SET_ASIDE}{reason}"[:ERROR_LIMIT])
 
             if run_isolated(store.engine, Item(STAGE, f"slot:{slot_id}"), handle, failed, now).failed:
                 report["set_aside"] += 1
@@ -108,14 +110,14 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
         return None
     slot, entry, attempt = found
     if slot.start_utc <= now:  # stuck until its time went by (a long outage): nobody can come any more
-        rows.finish_booking(slot.id, "failed", "the slot's time passed before it could be booked")
-        return "failed"
+        rows.finish_booking(slot.id, BookingStatus.FAILED, "the slot's time passed before it could be booked")
+        return BookingStatus.FAILED
     config = next((c for c in settings.connectors if c.name == slot.connector), None)
     why_not = _why_not_writable(store, config, slot, entry, connectors)
     if why_not is not None:
         rows.hand_to_desk(slot.id, why_not, entry.id, now)
         log.info("waitlist.booking.desk_task", slot=slot.id, connector=slot.connector)
-        return "desk_task"
+        return BookingStatus.DESK_TASK
     assert config is not None
     connector = connectors[config.name]
     assert isinstance(connector, Books)
@@ -131,25 +133,26 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
             request = with_server_location(connector, request, rows.appointment_external_id(slot.appointment_id))
         result = connector.book_waitlist(request)
     except BookingRefused as exc:
-        rows.finish_booking(slot.id, "failed", refusal_text(exc, _patient_words(store, entry))[:ERROR_LIMIT])
+        rows.finish_booking(slot.id, BookingStatus.FAILED,
+                            refusal_text(exc, _patient_words(store, entry))[:ERROR_LIMIT])
         log.warning("waitlist.booking.refused", slot=slot.id, connector=slot.connector)
-        return "failed"
+        return BookingStatus.FAILED
     except ConnectorError as exc:  # unreachable, or a setting the IT person must fix: try again next pass
         give_up = attempt >= booking_settings(settings).max_attempts
         if give_up:
-            rows.finish_booking(slot.id, "failed", f"gave up after {attempt} attempts: {exc}"[:ERROR_LIMIT])
+            rows.finish_booking(slot.id, BookingStatus.FAILED, f"gave up after {attempt} attempts: {exc}"[:ERROR_LIMIT])
         else:
             rows.note_booking_error(slot.id, str(exc)[:ERROR_LIMIT])
         log.warning("waitlist.booking.retry", slot=slot.id, connector=slot.connector, attempt=attempt,
                     error=type(exc).__name__)
-        return "failed" if give_up else "retrying"
+        return BookingStatus.FAILED if give_up else "retrying"
     from clinicsync.sync.waitlist.release import after_booking  # the reply path: only once a slot is booked
 
     with rows.booked(slot.id, result.external_id, entry.id, now) as connection:
         after_booking(connection, settings, entry, now)
     _store_created(settings, store, config, result, slot.id)
     log.info("waitlist.booking.written", slot=slot.id, connector=slot.connector, attempt=attempt)
-    return "written"
+    return BookingStatus.WRITTEN
 
 
 def _requeue_retried(connection: Connection, now: datetime) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from clinicsync.common.timeutil import iso_z
+from clinicsync.common.waitlist_states import BOOKING_STATUSES, BookingStatus
 from clinicsync.sync.store.tables import FREED_SLOTS as S
 from clinicsync.sync.store.tables import HasEngine
 
@@ -20,9 +21,10 @@ def booking_status(store: HasEngine) -> dict[str, Any]:
         counts: dict[str, int] = dict(connection.execute(select(S.c.booking_status, func.count()).where(
             S.c.booking_status.is_not(None)).group_by(S.c.booking_status)).all())
         failing = connection.execute(select(S).where(
-            (S.c.booking_status == "failed") | ((S.c.booking_status == "pending") & S.c.booking_error.is_not(None)))
+            (S.c.booking_status == BookingStatus.FAILED)
+            | ((S.c.booking_status == BookingStatus.PENDING) & S.c.booking_error.is_not(None)))
             .order_by(S.c.taken_at, S.c.id).limit(20)).all()
-    return {**{state: int(counts.get(state, 0)) for state in ("pending", "written", "desk_task", "failed")},
+    return {**{state: int(counts.get(state, 0)) for state in BOOKING_STATUSES},
             "failing": [{"slot": r.id, "connector": r.connector, "status": r.booking_status,
                          "attempts": r.booking_attempts, "start": iso_z(r.start_utc), "error": r.booking_error}
                         for r in failing]}

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, update
 
 from clinicsync.common.hashing import content_hash
-from clinicsync.common.waitlist_states import ENTRY_STATUSES
+from clinicsync.common.waitlist_states import ENTRY_STATUSES, EntryStatus
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
 from clinicsync.sync.store.bulk import select_in
@@ -68,14 +68,15 @@ def _content(entry: NormalizedWaitlistEntry) -> dict[str, Any]:
             **({"later": entry.later_appointment_ref} if entry.later_appointment_ref else {})}
 
 
-def _status(wanted: str, current: str | None, expires_at: datetime | None, now: datetime) -> str:
-    if current == "booked":
-        return "booked"
-    if wanted == "removed":
-        return "removed"
+def _status(wanted: str, current: str | None, expires_at: datetime | None, now: datetime) -> EntryStatus:
+    """``wanted``: the source's word for the entry (the normalized record's status)."""
+    if current == EntryStatus.BOOKED:
+        return EntryStatus.BOOKED
+    if wanted == EntryStatus.REMOVED:
+        return EntryStatus.REMOVED
     if expires_at is not None and expires_at <= now:
-        return "expired"
-    return "waiting"
+        return EntryStatus.EXPIRED
+    return EntryStatus.WAITING
 
 
 def store_patients(store: Store, connection: Connection, connector: str,
@@ -113,7 +114,7 @@ def apply_entries(connection: Connection, connector: str, entries: Sequence[Norm
         marker = content_hash(_content(entry))
         known = stored.get(external_id)
         if known is None:
-            if entry.status == "removed":
+            if entry.status == EntryStatus.REMOVED:
                 counts.unchanged += 1
                 continue
             connection.execute(insert(WAITLIST_ENTRIES).values(
@@ -130,7 +131,7 @@ def apply_entries(connection: Connection, connector: str, entries: Sequence[Norm
         connection.execute(update(WAITLIST_ENTRIES).where(E.id == row_id).values(
             **_columns(entry, later.get(external_id)), waiting_since=entry.waiting_since or since, status=new_status,
             content_hash=marker, updated_at=now))
-        if new_status == "removed" and status != "removed":
+        if new_status == EntryStatus.REMOVED and status != EntryStatus.REMOVED:
             counts.removed += 1
         else:
             counts.updated += 1
@@ -151,8 +152,8 @@ def remove_entries(connection: Connection, connector: str, external_ids: Iterabl
     if not ids:
         return 0
     result = connection.execute(update(WAITLIST_ENTRIES).where(
-        E.connector == connector, E.external_id.in_(ids), E.status.in_(("waiting", "expired")))
-        .values(status="removed", updated_at=now, content_hash="removed"))
+        E.connector == connector, E.external_id.in_(ids), E.status.in_((EntryStatus.WAITING, EntryStatus.EXPIRED)))
+        .values(status=EntryStatus.REMOVED, updated_at=now, content_hash="removed"))
     return int(result.rowcount or 0)
 
 
@@ -166,7 +167,7 @@ def remove_absent(connection: Connection, connector: str, seen: set[str], now: d
     entries it no longer lists were taken off its list. A listing that would remove more than
     ``max_share`` of them (and at least ``min_stop``: a truncated export) removes nothing and raises."""
     waiting = [row[0] for row in connection.execute(select(E.external_id).where(
-        E.connector == connector, E.status == "waiting", E.added_by.is_(None)))]
+        E.connector == connector, E.status == EntryStatus.WAITING, E.added_by.is_(None)))]
     absent = [external_id for external_id in waiting if external_id not in seen]
     if len(absent) >= min_stop and len(absent) > max_share * len(waiting):
         raise TooManyAbsent(
@@ -179,7 +180,8 @@ def remove_absent(connection: Connection, connector: str, seen: set[str], now: d
 def expire_due(connection: Connection, now: datetime) -> int:
     """Entries whose ``expires_at`` has passed stop waiting."""
     result = connection.execute(update(WAITLIST_ENTRIES).where(
-        E.status == "waiting", E.expires_at.is_not(None), E.expires_at <= now).values(status="expired",
+        E.status == EntryStatus.WAITING, E.expires_at.is_not(None), E.expires_at <= now).values(
+        status=EntryStatus.EXPIRED,
                                                                                        updated_at=now))
     return int(result.rowcount or 0)
 
@@ -224,12 +226,12 @@ def add_entry(connection: Connection, new: NewEntry, now: datetime, *, added_by:
     if row is None:
         result = connection.execute(insert(WAITLIST_ENTRIES).values(
             connector=new.connector, external_id=key, **values, waiting_since=new.waiting_since or now,
-            status=_status("waiting", None, new.expires_at, now), added_by=added_by, content_hash=marker,
+            status=_status(EntryStatus.WAITING, None, new.expires_at, now), added_by=added_by, content_hash=marker,
             updated_at=now))
         inserted = result.inserted_primary_key
         assert inserted is not None
         return int(inserted[0]), "created"
-    status = _status("waiting", row.status, new.expires_at, now)
+    status = _status(EntryStatus.WAITING, row.status, new.expires_at, now)
     if row.content_hash == marker and row.status == status:
         return int(row.id), "unchanged"
     connection.execute(update(WAITLIST_ENTRIES).where(E.id == row.id).values(
@@ -251,7 +253,8 @@ def remove_by_key(connection: Connection, connector: str, external_id: str, now:
 def remove_by_id(connection: Connection, entry_id: int, now: datetime) -> bool:
     """The desk takes an entry off the list; False when there was none waiting by that id."""
     result = connection.execute(update(WAITLIST_ENTRIES).where(
-        E.id == entry_id, E.status.in_(("waiting", "expired"))).values(status="removed", updated_at=now))
+        E.id == entry_id, E.status.in_((EntryStatus.WAITING, EntryStatus.EXPIRED))).values(
+        status=EntryStatus.REMOVED, updated_at=now))
     return bool(result.rowcount)
 
 
@@ -281,7 +284,7 @@ def live_duplicate(connection: Connection, values: dict[str, Any], *, except_key
     ``except_key`` (the entry being updated). For the REST API and the desk's "Add to
     waitlist" form: one live entry per patient and need, so a second add answers with the
     first instead of doubling the patient's offers. ``values`` holds the NEED columns."""
-    conditions = [E.status == "waiting", *_same_need(values)]
+    conditions = [E.status == EntryStatus.WAITING, *_same_need(values)]
     if except_key is not None:
         conditions.append(E.external_id != except_key)
     return connection.execute(select(WAITLIST_ENTRIES).where(and_(*conditions)).order_by(E.id).limit(1)).first()
@@ -310,7 +313,7 @@ def same_need_ids(connection: Connection, entry_id: int) -> list[int]:
         return []
     values = {key: getattr(row, key) for key in NEED}
     ids = {int(found) for found in connection.execute(select(E.id).where(
-        E.status == "waiting", *_same_need(values))).scalars()}
+        E.status == EntryStatus.WAITING, *_same_need(values))).scalars()}
     return sorted(ids | {entry_id})
 
 
@@ -326,7 +329,7 @@ def status_counts(connection: Connection, connectors: Collection[str] | None = N
     return counts
 
 
-def entry_rows(connection: Connection, statuses: Sequence[str] = ("waiting",), limit: int = 200,
+def entry_rows(connection: Connection, statuses: Sequence[str] = (EntryStatus.WAITING,), limit: int = 200,
                connector: str | None = None, external_id: str | None = None,
                connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Entries in offer order (priority, then the longest waiting), as plain dicts

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, func, or_, select, true
 
-from clinicsync.common.waitlist_states import OFFER_STATUSES, SLOT_STATUSES
+from clinicsync.common.waitlist_states import OFFER_STATUSES, SLOT_STATUSES, BookingStatus, SlotStatus
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 
 S = FREED_SLOTS.c
 O = WAITLIST_OFFERS.c  # noqa: E741 - the table's initial, as elsewhere
-REFILLED = (S.status == "taken") & or_(S.booking_status.is_(None), S.booking_status != "failed")
+REFILLED = (S.status == SlotStatus.TAKEN) & or_(S.booking_status.is_(None), S.booking_status != BookingStatus.FAILED)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from clinicsync.common.timeutil import TimeError, zone
+from clinicsync.common.waitlist_states import EntryStatus
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EARLIEST = datetime.min.replace(tzinfo=UTC)  # an open start
@@ -166,7 +167,7 @@ class Entry:
     priority: int
     waiting_since: datetime
     expires_at: datetime | None = None
-    status: str = "waiting"
+    status: str = EntryStatus.WAITING
 
     @classmethod
     def of(cls, row: Any) -> Entry:
@@ -183,7 +184,7 @@ def refusal(slot: Slot, entry: Entry, *, match: str, now: datetime,
             booked_from: datetime | None = None) -> str | None:
     """Why ``entry`` does not fit ``slot`` (a few words, never a value), or None when it fits.
     ``booked_from``: the start of the patient's earliest active appointment still ahead."""
-    if entry.status != "waiting":
+    if entry.status != EntryStatus.WAITING:
         return "not waiting"
     if entry.connector != slot.connector:
         return "another source"

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from clinicsync.common.waitlist_states import EntryStatus
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
 from clinicsync.sync.store.tables import APPOINTMENTS as A
@@ -49,7 +50,7 @@ class Checked:
 def check_entry(connection: Connection, connector: str, entry: NormalizedWaitlistEntry, now: datetime) -> Checked:
     """Refuse a waiting entry no offer could reach; resolve its later visit. An entry the
     source takes off its list is never refused (there is nothing to offer)."""
-    if entry.status != "waiting":
+    if entry.status != EntryStatus.WAITING:
         return Checked()
     refusal = (_unreachable(connection, connector, entry) or _unknown_doctor(connection, connector, entry)
                or _only_past(entry, now))

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
 
+from clinicsync.common.waitlist_states import OfferStatus, SlotStatus
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 
 
@@ -22,7 +23,7 @@ def offer_out(connection: Connection, patients: Iterable[Any]) -> bool:
     entry, offer, slot = WAITLIST_ENTRIES, WAITLIST_OFFERS, FREED_SLOTS
     found = connection.execute(
         select(offer.c.id).join(entry, entry.c.id == offer.c.entry_id).join(slot, slot.c.id == offer.c.slot_id)
-        .where(tuple_(entry.c.connector, entry.c.patient_ref).in_(keys), offer.c.status == "sent",
-               slot.c.status == "open")
+        .where(tuple_(entry.c.connector, entry.c.patient_ref).in_(keys), offer.c.status == OfferStatus.SENT,
+               slot.c.status == SlotStatus.OPEN)
         .limit(1)).first()
     return found is not None
