@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from clinicsync.common.timeutil import TimeError, localize
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.waitlist_states import OfferStatus, SlotStatus
 from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import parse_weekly
 from clinicsync.sync.config.clinic import ClinicSettings
@@ -78,9 +79,10 @@ def waitlist_view(store: Store, full: bool, sources: Collection[str] | None = No
         offer["patient"] = _patient(patients.get((offer["connector"], offer["patient_ref"])), offer["patient_ref"],
                                     full)
         offer["slot"] = by_slot.get(offer["slot_id"])
-    return {"entries": entries, "offers_out": [o for o in offers if o["status"] in ("pending", "sent")],
-            "open_slots": [s for s in slots if s["status"] == "open"],
-            "accepted": [s for s in slots if s["status"] == "taken"],
+    return {"entries": entries,
+            "offers_out": [o for o in offers if o["status"] in (OfferStatus.PENDING, OfferStatus.SENT)],
+            "open_slots": [s for s in slots if s["status"] == SlotStatus.OPEN],
+            "accepted": [s for s in slots if s["status"] == SlotStatus.TAKEN],
             "expired": [s for s in slots if s["status"] == "expired"], "counts": rows.counts, "totals": rows.totals,
             "winners": {o["slot_id"]: o["patient"] for o in offers if o["status"] == "accepted"}}
 

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import and_, exists, insert, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.waitlist_states import BookingStatus, EntryStatus, SlotStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.waitlist_booking import booking_settings
 from clinicsync.sync.store.model import Appointment, Patient, Practitioner, table_of
@@ -91,16 +92,16 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
                                          .outerjoin(P, patient)
                                          .outerjoin(D, and_(D.c.connector == S.c.connector,
                                                             D.c.external_id == S.c.practitioner_ref)))
-            .where(S.c.status == "taken"))
+            .where(S.c.status == SlotStatus.TAKEN))
     with store.engine.connect() as connection:
-        for row in connection.execute(base.where(S.c.booking_status == "desk_task", S.c.start_utc > now)
+        for row in connection.execute(base.where(S.c.booking_status == BookingStatus.DESK_TASK, S.c.start_utc > now)
                                       .order_by(S.c.start_utc)):
             out.append(_task("book", row, full))
         for row in connection.execute(base.where(
-                S.c.booking_status == "failed",
+                S.c.booking_status == BookingStatus.FAILED,
                 ~_done(("waitlist_dropped",), S.c.appointment_id, S.c.appointment_version)).order_by(S.c.start_utc)):
             out.append(_task("call", row, full))
-        for row in connection.execute(base.where(S.c.booking_status == "pending", S.c.start_utc > now)
+        for row in connection.execute(base.where(S.c.booking_status == BookingStatus.PENDING, S.c.start_utc > now)
                                       .order_by(S.c.start_utc)):
             out.append(_task("coming", row, full))
         if booking_settings(settings).release_later != "keep":
@@ -153,7 +154,7 @@ def answer_task(settings: Settings, store: Store, kind: str, slot_id: int, answe
     if action is None:
         raise UnknownAnswer(f"{kind}/{answer}")
     with store.engine.begin() as connection:
-        slot = connection.execute(select(S).where(S.c.id == slot_id, S.c.status == "taken")).first()
+        slot = connection.execute(select(S).where(S.c.id == slot_id, S.c.status == SlotStatus.TAKEN)).first()
         if slot is None:
             return None
         entry = connection.execute(select(E).join(OF, OF.c.entry_id == E.c.id).where(
@@ -166,22 +167,23 @@ def answer_task(settings: Settings, store: Store, kind: str, slot_id: int, answe
             later = connection.execute(select(A.c.id, A.c.version).where(
                 A.c.id == entry.current_appointment_id, A.c.connector == entry.connector,
                 A.c.patient_ref == entry.patient_ref)).first()
-            if later is None or slot.booking_status != "written":
+            if later is None or slot.booking_status != BookingStatus.WRITTEN:
                 return None
             target, version = later.id, later.version
         elif answer == "booked":
-            wanted = "desk_task" if kind == "book" else "failed"
+            wanted = BookingStatus.DESK_TASK if kind == "book" else BookingStatus.FAILED
             changed = connection.execute(update(S).where(S.c.id == slot_id, S.c.booking_status == wanted).values(
-                booking_status="written", booking_error=None)).rowcount
+                booking_status=BookingStatus.WRITTEN, booking_error=None)).rowcount
             if changed != 1:
                 return None
             prior = {"prior_answer": wanted, "reason": entry.status}
-            connection.execute(update(E).where(E.c.id == entry.id, E.c.status.in_(("waiting", "expired"))).values(
-                status="booked", updated_at=now))
+            still_waiting = E.c.status.in_((EntryStatus.WAITING, EntryStatus.EXPIRED))
+            connection.execute(update(E).where(E.c.id == entry.id, still_waiting).values(
+                status=EntryStatus.BOOKED, updated_at=now))
             entry = connection.execute(select(E).where(E.c.id == entry.id)).first()
             if booking_settings(settings).release_later == "auto":
                 after_booking(connection, settings, entry, now)
-        elif slot.booking_status != "failed":
+        elif slot.booking_status != BookingStatus.FAILED:
             return None
         written = connection.execute(insert(DK).values(appointment_id=target, version=version, action=action,
                                                        user=user[:64], role=role[:16], source="by_hand", at=now,

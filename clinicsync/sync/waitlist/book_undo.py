@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from clinicsync.common.waitlist_states import BookingStatus, EntryStatus, SlotStatus
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.store.model import Patient, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
@@ -24,7 +25,7 @@ from clinicsync.sync.store.store import Store
 S, E, OF, DK, W = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS, DESK_ACTIONS, WRITEBACKS
 P = table_of(Patient)
 BOOKED = "waitlist_booked"
-PRIOR_BOOKING = ("desk_task", "failed")
+PRIOR_BOOKING = (BookingStatus.DESK_TASK, BookingStatus.FAILED)
 
 
 class NotUndone(Exception):
@@ -51,7 +52,7 @@ def undo_booked(store: Store, action_id: int, user: str, now: datetime, window: 
             raise NotUndone("This booking was recorded without what an undo needs: the slot stays booked.")
         slot = connection.execute(select(S).where(
             S.c.appointment_id == target.appointment_id, S.c.appointment_version == target.version,
-            S.c.status == "taken", S.c.booking_status == "written").with_for_update()).first()
+            S.c.status == SlotStatus.TAKEN, S.c.booking_status == BookingStatus.WRITTEN).with_for_update()).first()
         entry = connection.execute(select(E).join(OF, OF.c.entry_id == E.c.id).where(
             OF.c.id == slot.taken_offer_id)).first() if slot is not None else None
         if slot is None or entry is None:
@@ -62,7 +63,7 @@ def undo_booked(store: Store, action_id: int, user: str, now: datetime, window: 
             raise NotUndone("The patient's later visit was already released at the source: the booking stands. "
                             "Book the later visit again there if the slot was not booked after all.")
         connection.execute(update(S).where(S.c.id == slot.id).values(booking_status=target.prior_answer))
-        if entry.status == "booked" and target.reason in ("waiting", "expired"):
+        if entry.status == EntryStatus.BOOKED and target.reason in (EntryStatus.WAITING, EntryStatus.EXPIRED):
             connection.execute(update(E).where(E.c.id == entry.id).values(status=target.reason, updated_at=now))
         connection.execute(update(DK).where(DK.c.id == target.id).values(undone_at=now, undone_by=user[:64]))
     return int(slot.id)
@@ -80,7 +81,7 @@ def undo_offer(store: Store, action_id: int, now: datetime, window: timedelta) -
                                  & (S.c.appointment_version == DK.c.version))
                          .join(OF, OF.c.id == S.c.taken_offer_id).join(E, E.c.id == OF.c.entry_id)
                          .outerjoin(P, (P.c.connector == E.c.connector) & (P.c.external_id == E.c.patient_ref)))
-            .where(DK.c.id == action_id, DK.c.action == BOOKED, S.c.status == "taken")).first()
+            .where(DK.c.id == action_id, DK.c.action == BOOKED, S.c.status == SlotStatus.TAKEN)).first()
     if row is None or row.undone_at is not None or row.prior_answer not in PRIOR_BOOKING or now - row.at > window:
         return None
     return {"id": row.id, "appointment_id": row.appointment_id,

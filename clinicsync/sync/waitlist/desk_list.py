@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from clinicsync.common.waitlist_states import EntryStatus
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import PATIENTS, PRACTITIONERS
 from clinicsync.sync.waitlist.entries import NewEntry, add_entry, duplicate_of, entry_dict, entry_rows, remove_by_id
@@ -44,7 +45,7 @@ def page_rows(store: Store, sources: Collection[str] | None, shown: int) -> Page
     of ``sources`` (a site-scoped user's; None: all), read in one connection."""
     rows = store.waitlist_rows
     with store.engine.connect() as connection:
-        entries = [entry_dict(r) for r in entry_rows(connection, ("waiting",), shown, connectors=sources)]
+        entries = [entry_dict(r) for r in entry_rows(connection, (EntryStatus.WAITING,), shown, connectors=sources)]
         slots = rows.shown_slots(connection, sources, 3 * shown)
         offers = rows.shown_offers(connection, sources, 2 * shown)
         people = {(e["connector"], e["patient_ref"]) for e in entries} | {(o["connector"], o["patient_ref"])
