@@ -440,3 +440,25 @@ def test_no_source_at_all_fails(write_settings: Callable[..., Path], cli: Any) -
     (finding,) = [f for f in report["findings"] if f["level"] == "error"]
     assert finding["message"].startswith("connectors: no source is configured")
     assert "clinicsync discover <url> --write" in finding["message"]
+
+
+SMTP_ONLY = ("notifiers:\n  - {name: mail, kind: smtp, host: 127.0.0.1, port: 2525, security: none, "
+             "sender: 'C <r@clinic.example>'}\n")
+
+
+@pytest.mark.postgres
+def test_phones_with_only_an_email_notifier_remind_nobody(configure: Callable[..., Any], tmp_path: Path) -> None:
+    """Every patient has a phone and none an email, and the only notifier sends email: every
+    reminder would be planned and skipped. Counting "a phone or an email" passed it (84 of 84 can
+    be reminded); reachable is now on a channel that is sent, and the finding names the notifier
+    missing. The same visits with an SMS-capable outbox beside it pass."""
+    command = configure(query().replace("p.email AS patient_email", "NULL AS patient_email"))
+    settings = tmp_path / "settings.yaml"
+    plain_settings = settings.read_text(encoding="utf-8")
+    settings.write_text(plain_settings + SMTP_ONLY, encoding="utf-8")
+    _, out, _ = command("check", "--json", "--offline", expect=1)
+    (finding,) = errors(json.loads(out)["connectors"][0])
+    assert finding["field"] == "patient.phone" and "only 0 of 84 (0%) upcoming visits" in finding["message"]
+    assert "84 have only a phone" in finding["message"] and "add a notifier for SMS" in finding["message"]
+    settings.write_text(plain_settings, encoding="utf-8")  # the default dry-run outbox sends every channel
+    command("check", "--offline", expect=0)

@@ -21,6 +21,7 @@ from clinicsync.notifiers.base import (
     CHANNELS,
 )
 from clinicsync.sync.config.clinic import ClinicSettings
+from clinicsync.sync.config.routes import PHONE_CHANNELS
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.reminders import Offset, RemindersSettings
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
@@ -51,7 +52,6 @@ OLD_START_KINDS = frozenset({"cancelled", "reassigned"})
 # whose schedule the visit left).
 CURRENT_DOCTOR_KINDS = frozenset({"declined"})
 STALE_DECLINE = "the patient's answer no longer stands"  # a `declined` notice whose answer was cleared
-PHONE_CHANNELS = ("sms", "whatsapp")
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
 
 

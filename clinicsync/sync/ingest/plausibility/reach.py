@@ -4,7 +4,9 @@ A phone or email in another table that the mapping never joined maps without an 
 every reminder is then quietly planned for nobody. Counted over the visits still ahead
 that reminders are planned for. Fewer than half reachable fails `check` when reminders are
 on (a clinic may have some patients without either, not most): the setup cannot do its
-job. The finding names the columns of the raw rows that look like a phone or an email and
+job. Reachable means on a channel that is sent: phones with only an email notifier (or emails
+with only SMS) remind nobody, and the finding says which notifier is missing. The finding
+names the columns of the raw rows that look like a phone or an email and
 hold one on the unreachable visits (by name, never a value), the likeliest fix: never a
 doctor's, a staff member's or an emergency contact's column, the patient's own table's first
 (contact_columns.py). Visits with
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.mappings.preset_schema import MappingPreset
+from clinicsync.sync.config.routes import PHONE_CHANNELS, RoutingError, resolve_routes
 from clinicsync.sync.ingest.plausibility.contact_columns import ContactColumns
 from clinicsync.sync.ingest.plausibility.finding import Finding, Level, reads, share
 
@@ -47,16 +50,50 @@ _PHONE_LIKE = re.compile(r"(\d\D{0,2}){6,}")
 class Needs:
     """What the settings ask of each visit: a way to remind the patient (reminders on), and a
     doctor named or emailed (calendars or doctors' agendas on). ``Needs()`` asks nothing: the
-    reach findings then only warn (a profile built without settings)."""
+    reach findings then only warn (a profile built without settings).
+
+    ``routed``: the channels a notifier sends (sync/config/routes.py), ``listed`` the reminders'
+    channels: a patient is reachable only on a channel in both (or their own preferred one, when
+    routed), with its address, as the dispatcher sends. A phone is no reach when only email
+    goes out, nor an email when only SMS does. None: not known (any phone or email counts)."""
 
     reminders: bool = False
     doctors: bool = False
+    routed: frozenset[str] | None = None
+    listed: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, settings: Settings) -> Needs:
         reminders = settings.reminders
+        try:
+            routed: frozenset[str] | None = frozenset(resolve_routes(settings))
+        except RoutingError:  # a broken route is `config validate`'s to report
+            routed = None
         return cls(reminders=reminders.enabled,
-                   doctors=settings.calendar.provider != "none" or (reminders.enabled and reminders.agenda.enabled))
+                   doctors=settings.calendar.provider != "none" or (reminders.enabled and reminders.agenda.enabled),
+                   routed=routed, listed=tuple(reminders.channels))
+
+    def reaches(self, patient: Any) -> bool:
+        """Whether a message can go to ``patient`` on a channel that is sent, with their consent."""
+        if patient is None or patient.channel == "none":
+            return False
+        phone = bool(patient.phone and patient.allow_sms)
+        email = bool(patient.email and patient.allow_email)
+        if self.routed is None:
+            return phone or email
+        tried = ([patient.channel] if patient.channel in self.routed else []) + list(self.listed)
+        return any(c in self.routed and (phone if c in PHONE_CHANNELS else email) for c in tried)
+
+    def unsent(self, patient: Any) -> str | None:
+        """The kind of contact the patient has that no channel sent uses (``phone``, ``email``),
+        when that is why they cannot be reached; None otherwise."""
+        if self.routed is None or patient is None or self.reaches(patient):
+            return None
+        if patient.phone and patient.allow_sms:
+            return "phone"
+        if patient.email and patient.allow_email:
+            return "email"
+        return None
 
 
 def _contact_value(value: Any) -> bool:
@@ -72,6 +109,7 @@ class Reach:
         self.now, self.needs, self.preset = now, needs or Needs(), preset
         self.upcoming = self.reachable = self.with_doctor = self.doctor_known = self.no_patient = 0
         self.candidates: Counter[str] = Counter()  # column -> unreachable upcoming visits it holds a contact on
+        self.unsent: Counter[str] = Counter()  # phone / email -> upcoming visits only that contact reaches, unsent
         self.columns = ContactColumns(preset)
 
     def add(self, appointment: NormalizedAppointment, record: Mapping[str, Any] | None = None) -> None:
@@ -80,9 +118,10 @@ class Reach:
         self.upcoming += 1
         patient = appointment.patient
         self.no_patient += patient is None
-        reachable = bool(patient is not None and patient.channel != "none"
-                         and ((patient.phone and patient.allow_sms) or (patient.email and patient.allow_email)))
+        reachable = self.needs.reaches(patient)
         self.reachable += reachable
+        if (kind := self.needs.unsent(patient)) is not None:
+            self.unsent[kind] += 1
         if not reachable and isinstance(record, Mapping):
             for key, value in record.items():
                 if (isinstance(key, str) and _CONTACT_NAME.search(key) and _contact_value(value)
@@ -140,7 +179,14 @@ class Reach:
         level: Level = "error" if self.needs.reminders else "warning"
         seen = f"only {share(self.reachable, self.upcoming)} upcoming visits have a usable phone or email"
         mapped = self._reads_contact()
-        if self.candidates:
+        if self.unsent:
+            kinds = " and ".join(f"{n} have only {'a phone' if k == 'phone' else 'an email'}"
+                                 for k, n in self.unsent.most_common())
+            sent = ", ".join(c for c in self.needs.listed if self.needs.routed and c in self.needs.routed) or "none"
+            hint = (f"{kinds}, which no channel that is sent reaches (reminders.channels sent by a notifier: "
+                    f"{sent}): add a notifier for {'SMS' if 'phone' in self.unsent else 'email'} under `notifiers:` "
+                    "and list its channel in reminders.channels (docs/notifiers.md)")
+        elif self.candidates:
             ranked = sorted(self.candidates.items(), key=lambda item: (not self.columns.patients_own(item[0]),
                                                                        -item[1]))
             named = ", ".join(f"`{c}` (on {n})" for c, n in ranked[:3])
