@@ -78,3 +78,31 @@ def test_status_codes_are_read_through_the_list_that_covers_them(mariadb_databas
     assert proposal.mapping is not None
     assert proposal.mapping["status_map"] == {"1": "booked", "3": "cancelled"}, proposal.mapping["status_map"]
     assert any("list 'engagement_state'" in note for note in proposal.notes), proposal.notes
+
+
+@pytest.mark.mariadb
+def test_the_role_whose_label_delivers_the_visit_is_the_doctor(mariadb_database: dict[str, Any]) -> None:
+    """``party_role`` 1 'Assigned staff' (three persons), 2 'Source' (one person on every visit),
+    3 'Targets' (many): the assigned one is the doctor on every visit, the target the patient,
+    who entered it neither."""
+    truth = _load(mariadb_database)
+    fields, query, _ = data.berlin_proposal(mariadb_database)
+    assert "cs_l.party_role = 3" in query and "cs_l.party_role = 1" in query, query
+    assert "cs_l.party_role = 2" not in query, query
+    assert fields["practitioner.external_id"] == {"from": "doctor_id"}, fields
+    assert "practitioner.name" in fields, fields
+    rows = _rows(mariadb_database, query)
+    assert {int(r["id"]): (int(r["patient_id"]), int(r["doctor_id"])) for r in rows if int(r["id"]) in truth} == {
+        v: (t["patient"], t["doctor"]) for v, t in truth.items()}
+
+
+def _rows(database: dict[str, Any], query: str) -> list[dict[str, Any]]:
+    """The proposed query's rows over every date."""
+    connection = data.mysql(database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(query.replace(":window_start", "'2000-01-01'").replace(":window_end", "'2100-01-01'"))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        connection.close()

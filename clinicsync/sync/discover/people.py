@@ -551,6 +551,8 @@ class _Builder:
     # -- the doctor ----------------------------------------------------------------------------
     def provider(self) -> None:
         main, q = self.plan.main, self.q
+        if any(g.field == "practitioner.external_id" for g in self.people.guesses):
+            return  # reached with the patient, through the link table's role (optionroles.py)
         others = [r.column for r in self.schema.refs(main.name) if doctors.someone_else(r.column)
                   and (kind_of(r.target) == "provider" or kind_of(r.column) == "provider")]
         if others:  # not joined: their names would be read as the doctor's
