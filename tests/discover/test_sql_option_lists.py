@@ -106,3 +106,15 @@ def _rows(database: dict[str, Any], query: str) -> list[dict[str, Any]]:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         connection.close()
+
+
+@pytest.mark.mariadb
+def test_kinds_whose_label_is_no_visit_are_left_out(mariadb_database: dict[str, Any]) -> None:
+    """Every engagement names a client (the target's link row), emails too: the rows alone do not
+    tell them apart. ``kind_id`` read through 'engagement_kind': 3 'Email' left out, 1 'Meeting'
+    read, and every meeting kept."""
+    truth = _load(mariadb_database)
+    _, query, proposal = data.berlin_proposal(mariadb_database)
+    assert "(a.kind_id IS NULL OR a.kind_id NOT IN ('2', '3'))" in query, query
+    assert any("'Phone Call'" in note and "not guessed to be a phone visit" in note for note in proposal.notes)
+    assert {int(r["id"]) for r in _rows(mariadb_database, query)} == set(truth)
