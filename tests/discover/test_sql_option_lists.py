@@ -118,3 +118,42 @@ def test_kinds_whose_label_is_no_visit_are_left_out(mariadb_database: dict[str, 
     assert "(a.kind_id IS NULL OR a.kind_id NOT IN ('2', '3'))" in query, query
     assert any("'Phone Call'" in note and "not guessed to be a phone visit" in note for note in proposal.notes)
     assert {int(r["id"]) for r in _rows(mariadb_database, query)} == set(truth)
+
+
+TEXT_LIST_DDL = """CREATE TABLE list_options (list_id VARCHAR(100) NOT NULL, option_id VARCHAR(100) NOT NULL,
+  title VARCHAR(255), seq INT, PRIMARY KEY (list_id, option_id));
+CREATE TABLE clients (id INT PRIMARY KEY, fname VARCHAR(40), lname VARCHAR(40), email VARCHAR(120));
+CREATE TABLE bookings (id INT PRIMARY KEY, client_id INT REFERENCES clients (id), starts_at TIMESTAMP,
+  minutes INT, appt_state SMALLINT, room SMALLINT)"""
+
+
+@pytest.mark.postgres
+def test_a_list_named_by_text_in_the_same_table_is_read_too(database: str) -> None:
+    """OpenEMR's shape on PostgreSQL: the list's name is a text column of the option table itself
+    (``list_id``), the codes text, the status column a number. 'rooms' covers the same codes, but
+    its labels are no status words: 'appt_state' is read, 10 'Booked' -> booked, 30 'Did not attend'
+    -> noshow, 20 'Left a voicemail' asked."""
+    import psycopg
+
+    from clinicsync.sync.discover.sql import discover_sql
+
+    start = datetime.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    with psycopg.connect(database, autocommit=True) as connection:
+        for statement in TEXT_LIST_DDL.split(";"):
+            connection.execute(statement)
+        for list_id, options in {"appt_state": [("10", "Booked"), ("20", "Left a voicemail"), ("30", "Did not attend")],
+                                 "rooms": [("10", "Room A"), ("20", "Room B"), ("30", "Room C")]}.items():
+            for seq, (option, title) in enumerate(options):
+                connection.execute("INSERT INTO list_options VALUES (%s, %s, %s, %s)", (list_id, option, title, seq))
+        for c in range(1, 31):
+            connection.execute("INSERT INTO clients VALUES (%s, %s, %s, %s)",
+                               (c, f"Given{c}", f"Family{c}", f"client{c}@example.de"))
+        for b in range(1, 61):
+            connection.execute("INSERT INTO bookings VALUES (%s, %s, %s, 30, %s, %s)",
+                               (b, 1 + b % 30, start + timedelta(days=b % 15, hours=b % 8), (10, 20, 30)[b % 3],
+                                10 * (1 + b % 3)))
+    proposal = discover_sql(database, name="c", timezone="Europe/Berlin", region="DE", stored_times="local")
+    assert proposal.mapping is not None
+    assert proposal.mapping["status_map"] == {"10": "booked", "30": "noshow"}, proposal.mapping["status_map"]
+    assert [w.value for w in proposal.status_words if w.status is None] == ["20"]
+    assert any("list 'appt_state'" in n and "'20' say no known status" in n for n in proposal.notes), proposal.notes
