@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover.graph import Ref, Schema, Table, words
-from clinicsync.sync.discover.kinds import TEXT
+from clinicsync.sync.discover.graph import Ref, Schema, Table
+from clinicsync.sync.discover.kinds import TEXT, stems
 from clinicsync.sync.discover.probe import Run
 
 MAX_OPTIONS = 5000  # rows read from one option table: a list table is small
@@ -43,13 +43,8 @@ class OptionList:
 
 
 def _stems(name: str) -> set[str]:
-    """A name's words without plurals' ``s`` and without words every code column carries."""
-    out = set()
-    for word in words(name):
-        word = word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-        if word not in _IGNORED:
-            out.add(word)
-    return out
+    """A name's words as references compare them (kinds.stems), without the words every code column carries."""
+    return stems(name) - _IGNORED
 
 
 def _shape(schema: Schema, table: Table) -> tuple[str, str, list[str], Ref | None, str | None] | None:

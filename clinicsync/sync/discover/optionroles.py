@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clinicsync.sync.discover import softdelete
-from clinicsync.sync.discover.graph import Ref, Table, words
-from clinicsync.sync.discover.kinds import WHOLE, Builder, join_first_linked
+from clinicsync.sync.discover.graph import Ref, Table
+from clinicsync.sync.discover.kinds import WHOLE, Builder, join_first_linked, stems
 from clinicsync.sync.discover.optionlists import choose, option_lists
 from clinicsync.sync.discover.proposal import Guess
 
@@ -39,13 +39,9 @@ class Roles:
     where: str
 
 
-def _stems(text: str) -> set[str]:
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words(text)}
-
-
 def _says(texts: tuple[str, ...], kind: frozenset[str]) -> bool:
     """A role's label (or name) says ``kind``, and no word of who entered it."""
-    said = set().union(*(_stems(t) for t in texts)) if texts else set()
+    said = set().union(*(stems(t) for t in texts)) if texts else set()
     return bool(said & kind) and not said & ENTERED
 
 
