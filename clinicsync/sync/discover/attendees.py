@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import contactlists, linkstatus, softdelete, typedlinks
+from clinicsync.sync.discover import contactlists, linkstatus, optionroles, softdelete, typedlinks
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, level_column, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -146,6 +146,9 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     besides += softdelete.live_links(table, "cs_l", q, plan.dialect)
     ranked = level_column(table, link.column, onward.column)
     role = None if ranked is None else patients_role(builder.run, q, table, ranked, onward.column)
+    labelled = None if ranked is None else optionroles.read(builder, table, ranked)
+    if labelled is not None and labelled.patient is not None:
+        role = labelled.patient  # the role's own words say it: a target's, a client's
     if role is not None:
         besides += f" AND cs_l.{q(str(ranked))} = {role}"
     alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t",
@@ -157,6 +160,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     if role is not None:
         first = (f"{level!r} {role}, the role with the most persons (the others' few persons see or enter many "
                  "visits: staff), then ")
+    if labelled is not None and role == labelled.patient:
+        first = f"{level!r} {role}, the role its label in {labelled.where} gives the one the visit is for, then "
     passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"
     why = (f"the visit names no patient: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
            f"{onward.column!r}); the person of its first row{passed} ({first}the lowest {onward.column!r}) is the "
@@ -184,6 +189,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
     placed = {g.field for g in people.guesses}
     people.guesses += typedlinks.place(builder, person, alias, tuple(
         k for k in ("email", "phone") if k not in roles and f"patient.{k}" not in placed))
+    if labelled is not None and ranked is not None:
+        optionroles.place_doctor(builder, link, onward, str(ranked), labelled)
 
 
 def _organizer(builder: Builder, onward: Ref) -> tuple[str, str] | None:

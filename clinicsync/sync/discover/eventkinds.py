@@ -32,7 +32,7 @@ from clinicsync.sync.discover.vocab import name_tokens
 MAX_KINDS = 20  # distinct values of a kind code
 CARRY = 0.9  # of a visit kind's rows that name the patient
 OTHERS = 0.5  # at most, of the other kinds' rows that name one
-_KIND_WORDS = frozenset({"type", "code", "kind", "category", "tipo", "categoria", "genre", "art"})
+KIND_WORDS = frozenset({"type", "code", "kind", "category", "tipo", "categoria", "genre", "art"})
 # a kind word glued to the word before it (Vtiger's ``activitytype``, ``eventcategory``); only
 # the longer words, so that no ``start`` ends in ``art``
 _GLUED_KIND = re.compile(r"[a-z](type|kind|category|categoria|tipo)$", re.I)
@@ -46,7 +46,7 @@ def kind_filter(run: Run, q: Callable[[str], str], main: Table, patient: str, na
     ``patient`` that a row names one."""
     for column, type_name in main.columns.items():
         if column == patient or column in main.primary_key or audit(column) or not TEXT.search(type_name) \
-                or not (set(name_tokens(column)) & _KIND_WORDS or _GLUED_KIND.search(column)):
+                or not (set(name_tokens(column)) & KIND_WORDS or _GLUED_KIND.search(column)):
             continue
         rows = run(f"SELECT {q(column)}, COUNT(*), COUNT(CASE WHEN {named} THEN 1 END) FROM {q(main.name)} "
                    f"GROUP BY {q(column)}")
@@ -60,11 +60,11 @@ def kind_filter(run: Run, q: Callable[[str], str], main: Table, patient: str, na
         if not visits or not rest_rows or rest_named > OTHERS * rest_rows \
                 or not all(_PLAIN.fullmatch(v) for v in others if v is not None):
             continue
-        return _left_out(f"a.{q(column)}", others, column in main.nullable), _note(column, others)
+        return left_out(f"a.{q(column)}", others, column in main.nullable), _note(column, others)
     return None
 
 
-def _left_out(column: str, others: dict[str | None, tuple[int, int]], nullable: bool) -> str:
+def left_out(column: str, others: dict[str | None, tuple[int, int]], nullable: bool) -> str:
     """The SQL that keeps every row but those of ``others``' kinds: ``NOT IN`` is never true for
     a NULL kind, so a row without one (in a column that allows it) is read only through an
     explicit ``IS NULL``, written unless NULL is among the kinds left out."""

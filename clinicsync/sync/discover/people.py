@@ -32,6 +32,7 @@ from clinicsync.sync.discover import (
     history,
     household,
     kinship,
+    optionkinds,
     roleperson,
     softdelete,
     stamps,
@@ -524,7 +525,8 @@ class _Builder:
         q, main = self.q, self.plan.main
         named = (f"EXISTS (SELECT 1 FROM {q(link.table)} AS cs_k WHERE cs_k.{q(link.column)} = "
                  f"{q(main.name)}.{q(link.target_column)})")
-        kinds = eventkinds.kind_filter(self.run, q, main, link.target_column, named)
+        kinds = eventkinds.kind_filter(self.run, q, main, link.target_column, named) or \
+            optionkinds.kind_filter(self.run, q, self.schema, main, self.plan.dialect)
         if kinds is not None:
             self.people.filters.append(kinds[0])
             self.people.notes.append(kinds[1])
@@ -543,7 +545,9 @@ class _Builder:
             empty = f"is empty or {blank}" if int(blanks) else "is empty"
             self.people.notes.append(f"{int(total) - named} of {int(total)} rows name no patient ({column!r} "
                                      f"{empty}: free slots or blocked time): left out of the query")
-        kinds = eventkinds.kind_filter(self.run, q, main, column, f"{q(column)} IS NOT NULL AND {q(column)} <> {blank}")
+        named_one = f"{q(column)} IS NOT NULL AND {q(column)} <> {blank}"
+        kinds = eventkinds.kind_filter(self.run, q, main, column, named_one) or \
+            optionkinds.kind_filter(self.run, q, self.schema, main, self.plan.dialect)
         if kinds is not None:
             self.people.filters.append(kinds[0])
             self.people.notes.append(kinds[1])
@@ -551,6 +555,8 @@ class _Builder:
     # -- the doctor ----------------------------------------------------------------------------
     def provider(self) -> None:
         main, q = self.plan.main, self.q
+        if any(g.field == "practitioner.external_id" for g in self.people.guesses):
+            return  # reached with the patient, through the link table's role (optionroles.py)
         others = [r.column for r in self.schema.refs(main.name) if doctors.someone_else(r.column)
                   and (kind_of(r.target) == "provider" or kind_of(r.column) == "provider")]
         if others:  # not joined: their names would be read as the doctor's

@@ -32,6 +32,7 @@ from clinicsync.sync.discover import (
     doneflags,
     household,
     jsontext,
+    optionstatuses,
     slottime,
     softdelete,
     splitlength,
@@ -51,6 +52,7 @@ from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
+from clinicsync.sync.discover.optionlists import option_lists
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.pg_schemas import (
     PathInspector,
@@ -563,6 +565,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     status_words = _all_status_words(connection, plan, kept, by_field.get("status"),
                                      flags.words([]) if flags is not None else
                                      done.words() if done is not None else scored.status_words)
+    status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}
@@ -659,3 +662,22 @@ def _all_status_words(connection: Connection, plan: ReadPlan, kept: str, guess: 
         out.append(StatusWord(word, known.status, int(count), known.confidence) if known is not None else
                    StatusWord(word, guessed, int(count), 0.6 if guessed else 0.0))
     return out
+
+
+def _listed_statuses(connection: Connection, schema: Schema, plan: ReadPlan, guess: Guess | None,
+                     words: list[StatusWord], notes: list[str]) -> list[StatusWord]:
+    """Status codes whose words are a list of a shared option table (optionstatuses.py), read
+    through it; the words as they were when no list fits or the list cannot be read."""
+    if guess is None or guess.source not in plan.select or all(w.status is not None for w in words):
+        return words
+    try:
+        with connection.begin_nested():
+            lists = option_lists(schema, lambda sql: run_checked(connection, sql),
+                                 lambda n: quote_name(connection, n), connection.dialect.name)
+    except SQLAlchemyError:
+        return words
+    read = optionstatuses.read(lists, guess.source, plan.tables_of.get(guess.source, plan.main.name), words)
+    if read is None:
+        return words
+    notes.append(read[1])
+    return read[0]
