@@ -129,3 +129,35 @@ def test_kinds_of_a_visit_whose_patient_is_a_link_row(tmp_path: Path, cli: Any) 
     assert "NOT IN ('Task')" in query, query
     run("sync", "--once")
     assert set(data.stored(run)) == {str(n) for n, _, kind, *_ in rows if kind == "Meeting"}
+
+
+def test_calls_left_out_though_they_name_the_patient(db: sqlite3.Connection) -> None:
+    """A call logged against the patient names them on every row, as a visit does; its kind says a
+    phone call, so it is left out beside the kinds naming no one, said so by name."""
+    add(db, "Meeting", 30, True)
+    add(db, "Call", 9, True)
+    add(db, "Task", 6, False)
+    condition, note = propose(db)
+    assert condition == "(a.\"event_type\" IS NULL OR a.\"event_type\" NOT IN ('Call', 'Task'))", condition
+    assert "'Task' (6 rows, none naming the patient) are no visits" in note, note
+    assert "'Call' (9 rows, 9 naming someone) are phone calls logged against the contact" in note, note
+    add(db, "Video call", 4, True)  # a video visit, though its kind says call: read
+    assert kept(db, condition) == {"Meeting": 30, "Video call": 4}
+
+
+def test_calls_left_out_when_no_other_kind_is_left_out(db: sqlite3.Connection) -> None:
+    add(db, "Meeting", 30, True)
+    add(db, "Phone call", 5, True)
+    condition, note = propose(db)
+    assert condition == "(a.\"event_type\" IS NULL OR a.\"event_type\" NOT IN ('Phone call'))", condition
+    assert "are no visits (a visit's kind" not in note
+
+
+def test_a_table_of_nothing_but_calls_keeps_them(db: sqlite3.Connection) -> None:
+    """Where the calls are the only kind naming the patient, they are what the table holds: kept,
+    the kinds naming no one left out as before."""
+    add(db, "Call", 20, True)
+    add(db, "Task", 6, False)
+    condition, note = propose(db)
+    assert condition == "(a.\"event_type\" IS NULL OR a.\"event_type\" NOT IN ('Task'))", condition
+    assert "phone calls" not in note

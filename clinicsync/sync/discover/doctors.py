@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import personrow, softdelete
@@ -163,18 +164,31 @@ def candidates(builder: Builder) -> list[Ref]:
     return [r for r in sorted(refs, key=rank) if rank(r) < 9]
 
 
-def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
+@dataclass(frozen=True)
+class Origin:
+    """A row joined to the visit one to one that holds the references to follow instead of the
+    visit itself (a CRM's shared record row, sharedowner.py): the table, its alias, and what the
+    proposal's reason says of it."""
+
+    table: Table
+    alias: str
+    said: str
+
+
+def follow(builder: Builder, refs: list[Ref], onward: bool = False, origin: Origin | None = None) -> bool:
     """Join the first of ``refs`` that reaches a named person, and propose that person as the
     practitioner (id, name; email from its columns); False when none does. ``onward``: only a
-    person beyond the first row (a resource that names its user)."""
+    person beyond the first row (a resource that names its user). ``origin``: the row ``refs``
+    start from when it is not the visit's own."""
     q, plan = builder.q, builder.plan
+    start, start_alias = (plan.main, "a") if origin is None else (origin.table, origin.alias)
     for first in refs:
-        if not filled(builder.run, q, plan.main, [first.column]):
+        if not filled(builder.run, q, start, [first.column]):
             continue  # a reference the visits leave empty (an optional calendar, a team) reaches nobody
         path = person_path(builder, first)
         if path is None or (onward and len(path) < 2):
             continue
-        at, before = "a", "a"
+        at, before = start_alias, start_alias
         for ref in path:
             before = at
             alias = plan.alias("d")
@@ -189,9 +203,12 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
         builder.people.handled.add(first.column)
         out = plan.add(at, last.target_column, "doctor_id", end.name, end.columns[last.target_column])
         plan.add_columns(end, at, "doctor", frozenset({last.target_column}))  # its email, for the scorer
-        hops = " -> ".join([plan.main.name, *(r.target for r in path)])
+        hops = " -> ".join([plan.main.name, *([] if origin is None else [origin.table.name]),
+                            *(r.target for r in path)])
         why = (f"followed {hops} ({', '.join(f'{r.column!r} {r.how}' for r in path)}) to the row with a "
                "person's name: the practitioner is that person, not the row the visit books")
+        if origin is not None:
+            why = f"{origin.said}; {why}"
         units = _units_beside(builder, path[-1], before, at) if len(path) > 1 else None
         if units is None:
             builder.people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))

@@ -5,6 +5,8 @@ Why: a general ERP/CRM agenda keeps meetings beside phone calls, emails and auto
 rows that name no patient drops most of them, but a call or an email logged against a contact
 names one too, and is no visit. When one or a few kinds carry the patient on (nearly) every row
 and the other kinds mostly do not, those other kinds are left out, said so with the figures.
+A kind that says a phone call (callkinds.py) names the contact called on every row and is left
+out all the same, unless no other kind names the patient (then the calls are what the table holds).
 
 The query names the kinds left out (``code NOT IN (...)``), never the kinds kept: a visit kind
 the clinic adds after discover ran ("Video consultation") is read like the others (its rows
@@ -22,8 +24,9 @@ digits, inner spaces, ``. _ -``) are ever written into the query.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from clinicsync.sync.discover.callkinds import is_call
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import TEXT
 from clinicsync.sync.discover.probe import Run
@@ -54,13 +57,19 @@ def kind_filter(run: Run, q: Callable[[str], str], main: Table, patient: str, na
             continue
         counts = {None if v is None else str(v): (int(n), int(p)) for v, n, p in rows}
         visits = {v for v, (n, p) in counts.items() if p >= CARRY * n and p > 0}
-        others = {v: c for v, c in counts.items() if v not in visits}
+        calls = {v for v in visits if is_call(v)}  # they name the contact called: no visits all the same
+        visits -= calls
+        if not visits:  # nothing but calls names the patient: the calls are what the table holds
+            visits, calls = calls, set()
+        others = {v: c for v, c in counts.items() if v not in visits and v not in calls}
         rest_rows = sum(n for n, _ in others.values())
         rest_named = sum(p for _, p in others.values())
-        if not visits or not rest_rows or rest_named > OTHERS * rest_rows \
-                or not all(_PLAIN.fullmatch(v) for v in others if v is not None):
+        if rest_named > OTHERS * rest_rows:
+            others = {}
+        left = {**others, **{v: counts[v] for v in calls}}
+        if not visits or not left or not all(_PLAIN.fullmatch(v) for v in left if v is not None):
             continue
-        return left_out(f"a.{q(column)}", others, column in main.nullable), _note(column, others)
+        return left_out(f"a.{q(column)}", left, column in main.nullable), _note(column, others, calls, counts)
     return None
 
 
@@ -76,12 +85,21 @@ def left_out(column: str, others: dict[str | None, tuple[int, int]], nullable: b
     return listed if None in others or not nullable else f"({column} IS NULL OR {listed})"
 
 
-def _note(column: str, others: dict[str | None, tuple[int, int]]) -> str:
+def _note(column: str, others: dict[str | None, tuple[int, int]], calls: set[str | None],
+          counts: dict[str | None, tuple[int, int]]) -> str:
     """What is left out and why, with the counts: each kind's rows and how many name someone."""
     def one(value: str | None, rows: int, named: int) -> str:
         who = "none naming the patient" if not named else f"{named} naming someone"
         return f"{'no kind' if value is None else repr(value)} ({rows} rows, {who})"
-    kinds = ", ".join(one(v, *others[v]) for v in sorted(others, key=lambda v: (v is None, v or "")))
-    return (f"{column!r} mixes event kinds: {kinds} are no visits (a visit's kind names the patient on at "
-            f"least {round(100 * CARRY)}% of its rows): left out of the query; any other kind is read, one added "
-            "later too (add it to the list if it is no visit)")
+
+    def listed(values: Iterable[str | None]) -> str:
+        return ", ".join(one(v, *counts[v]) for v in sorted(values, key=lambda v: (v is None, v or "")))
+    said = []
+    if others:
+        said.append(f"{listed(others)} are no visits (a visit's kind names the patient on at least "
+                    f"{round(100 * CARRY)}% of its rows)")
+    if calls:
+        said.append(f"{listed(calls)} are phone calls logged against the contact they were made to, no visits "
+                    "(nor phone visits)")
+    return (f"{column!r} mixes event kinds: {'; '.join(said)}: left out of the query; any other kind is read, one "
+            "added later too (add it to the list if it is no visit)")

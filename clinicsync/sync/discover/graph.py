@@ -30,8 +30,10 @@ _AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(
                     r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
                     re.I)
 _BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)
-# A login's secrets (a users table joined to reach the doctor's name and email): never read.
-_SECRET = re.compile(r"(^|_)pass(word|wd)?($|_)|password|passwd|(^|_)(pwd|salt|secret|token|otp|api_?key|nonce)($|_)|"
+# A login's secrets (a users table joined to reach the doctor's name and email): never read; a
+# CRM's users row keeps its password's hash and its web service key too (``user_hash``, ``accesskey``)
+_SECRET = re.compile(r"(^|_)pass(word|wd)?($|_)|password|passwd|"
+                     r"(^|_)(pwd|salt|secret|token|otp|api_?key|access_?key|nonce|hash)($|_)|"
                      r"(activation|reset|verification|confirmation)_?(key|code|hash)", re.I)
 
 

@@ -34,6 +34,7 @@ from clinicsync.sync.discover import (
     kinship,
     optionkinds,
     roleperson,
+    sharedowner,
     softdelete,
     stamps,
     typedlinks,
@@ -610,7 +611,8 @@ class _Builder:
             self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
                                              {"from": own.column}))
         else:
-            doctors.follow(self, doctors.candidates(self)) or doctors.unit_owner(self) or doctors.parent_link(self)
+            doctors.follow(self, doctors.candidates(self)) or sharedowner.follow(self) or doctors.unit_owner(self) \
+                or doctors.parent_link(self)
             return
         chain = [(target, alias)]
         hop_ref = self._person_ref(target.name)

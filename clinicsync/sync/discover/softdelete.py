@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from clinicsync.common.soft_delete import meaning, owns_visits
+from clinicsync.sync.discover import sharedrow
 from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.readplan import ReadPlan
 
@@ -100,20 +101,17 @@ def shared_row(plan: ReadPlan, tables: dict[str, Table]) -> tuple[Flag, str, str
     visit's own primary key is a declared foreign key to that table's primary key (the same
     value, one row each). The visit is deleted when that row says so: the row is joined on the
     key, ``(flag, table name, condition)``; None when the key refers to no such row with a flag."""
-    main, key = plan.main, plan.main.key
-    if key is None or flag(main, plan.dialect) is not None:
+    if flag(plan.main, plan.dialect) is not None:
         return None
-    for own, target, target_column in main.references:
-        shared = tables.get(target)
-        if own != key or shared is None or shared.name == main.name or shared.key != target_column:
-            continue
-        gone = flag(shared, plan.dialect)
-        if gone is None:
-            return None
-        alias = plan.alias("e")
-        plan.join(shared, alias, f"{alias}.{plan.quote(target_column)} = a.{plan.quote(key)}")
-        return gone, shared.name, kept(gone, alias, plan.quote(gone.column))
-    return None
+    found = sharedrow.shared_table(plan.main, tables)
+    if found is None:
+        return None
+    shared, column = found
+    gone = flag(shared, plan.dialect)
+    if gone is None:
+        return None
+    alias = sharedrow.joined(plan, shared, column)
+    return gone, shared.name, kept(gone, alias, plan.quote(gone.column))
 
 
 def _alias(plan: ReadPlan, table: Table) -> str | None:
