@@ -32,6 +32,7 @@ from clinicsync.sync.discover import (
     history,
     household,
     kinship,
+    polyrefs,
     roleperson,
     softdelete,
     stamps,
@@ -444,6 +445,8 @@ class _Builder:
         if chosen is None and attendee is not None:
             attendees.place(self, attendee)
             return
+        if chosen is not None and self._polymorphic_beside_links(chosen):
+            return
         link = attendees.linked(self) if chosen is None else None
         if link is not None:  # the booking's users, through a link table: the first is the patient
             attendees.place_linked(self, *link)
@@ -492,6 +495,23 @@ class _Builder:
                     break
         people.household = next((h for t, at in chain if (h := household.join(self, t, at, people.patient_tables))
                                  is not None), None)  # the household's phone, read after the person's own
+
+    def _polymorphic_beside_links(self, ref: Ref) -> bool:
+        """Whether ``ref``, the patient's reference, is a polymorphic one (polyrefs.py) and link rows
+        name people of its same table: then the link rows give the patient, the person ``ref`` names
+        first among them (placed here), and ``ref`` itself is not followed."""
+        named = polyrefs.find(self, ref)
+        link = attendees.linked(self, ref.target) if named is not None else None
+        if named is None or link is None:
+            return False
+        self.people.handled.update({ref.column, named.type_column})
+        attendees.place_linked(self, *link, named=named)
+        self._linked_kinds(link[0])
+        self.people.notes.append(
+            f"{ref.column!r} names a row of the table its {named.type_column!r} says (a polymorphic reference): "
+            f"{ref.target!r} only where that is {named.value}; the patient is read from {link[0].table!r}, "
+            f"the person {ref.column!r} names first")
+        return True
 
     def _through_link(self, link: Ref, own: Ref | None, share: float) -> tuple[Table, str, str] | None:
         """The doctor from a link table's row (the appointment's own column first where set)."""
