@@ -53,9 +53,11 @@ def typed(e164: str, style: int) -> str:
             f"1{d}")[style % 4]
 
 
-def build(cursor: Any) -> dict[str, real.Want]:
+def build(cursor: Any, attendees: bool = True) -> dict[str, real.Want]:
     """The CRM's rows: doctors as users, patients as contacts with their phone rows, visits as
-    meetings; what the store must then hold per visit in the window."""
+    meetings; what the store must then hold per visit in the window. Not ``attendees``: the desk
+    files each meeting under its patient (the parent) and invites no one; an Account's meeting
+    then names no patient."""
     real.load_schema(cursor, "espocrm")
     rng = random.Random(8316)
     new_id = _Ids(rng)
@@ -126,14 +128,14 @@ def build(cursor: Any) -> dict[str, real.Want]:
         if v % 11 == 0:  # an attendee removed later: its row stays, deleted
             links.append((contact_ids[(contact_ids.index(patient) + 2) % CONTACTS], mid, "None", 1))
         invitees.append((doctor, mid, "Accepted", 0))
-        if not deleted:
+        if not deleted and (attendees or parent[0] == "Contact"):
             name, phone = people[patient]
             expected[mid] = (start.isoformat() + "Z", WORDS[word], patient, name, phone, doctor)
     real.insert_rows(cursor, "INSERT INTO meeting (id, name, deleted, status, date_start, date_end, date_start_date, "
                              "parent_id, parent_type, assigned_user_id, created_by_id, modified_by_id, created_at, "
                              f"modified_at, is_all_day) VALUES ({', '.join(['%s'] * 14)}, 0)", meetings)
     real.insert_rows(cursor, "INSERT INTO contact_meeting (contact_id, meeting_id, status, deleted) "
-                             "VALUES (%s, %s, %s, %s)", links)
+                             "VALUES (%s, %s, %s, %s)", links if attendees else [])
     real.insert_rows(cursor, "INSERT INTO meeting_user (user_id, meeting_id, status, deleted) "
                              "VALUES (%s, %s, %s, %s)", invitees)
     return expected
@@ -175,3 +177,26 @@ def test_espocrm_meetings_text_ids_parent_and_typed_phone_links(mariadb_database
     found = real.sync_and_compare(run, connector, expected, ZONE)
     wrong = {k for k, want in expected.items() if real.wrong_fields(found.get(k), want, ZONE)}
     assert not wrong, sorted(wrong)[:5]  # every visit right, the companions' meetings too
+
+
+@pytest.mark.mariadb
+def test_espocrm_meetings_filed_under_their_contact_only(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                         cli: Any) -> None:
+    """No attendee rows: the polymorphic parent is the patient, joined only where `parent_type`
+    is 'Contact' (an Account's meeting names no patient and is never imported as one), its
+    contact's name taken as the patient's (not a guardian's by the column's word 'parent')."""
+    expected, settings, run = real.admin_start(mariadb_database, lambda cursor: build(cursor, attendees=False),
+                                               tmp_path, ZONE, REGION, cli)
+    command = [str(mariadb_database["url"]), "--stored-times", "utc"]
+    _, out, _ = run("discover", *command, "--write", expect=1)
+    print(out)
+    query = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]["query"]
+    assert "LEFT JOIN contact AS t1 ON t1.id = a.parent_id AND a.parent_type = 'Contact'" in query, query
+    fields = real.written_mapping(tmp_path)["fields"]
+    assert fields["patient.external_id"] == {"from": "patient_id"}
+    assert fields["patient.name"] == {"concat": ["contact_first_name", "contact_last_name"]}, fields
+    real.words_mapped(real.mapping_file(tmp_path), WORDS)
+    _, checked, _ = run("check", expect=None)
+    print(checked)
+    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    real.sync_and_compare(run, connector, expected, ZONE)

@@ -125,3 +125,30 @@ def test_a_number_marked_invalid_or_do_not_call_is_passed_over(mariadb_database:
     assert "none marked unusable (number_entry.'is_invalid', number_entry.'do_not_call')" in note, note
     got = {r["client_id"]: r["patient_phone"] for r in _rows(mariadb_database, query)}
     assert got == want, {k: (v, want[k]) for k, v in got.items() if v != want[k]}
+
+
+@pytest.mark.mariadb
+def test_a_polymorphic_reference_alone_names_a_patient_only_on_its_type(mariadb_database: dict[str, Any]) -> None:
+    """The same visits with no attendee rows: ``regarding_id`` is the patient only where
+    ``regarding_type`` is 'Person' (the join says so, the patient's id is the joined person's key,
+    and a company's visits, naming no patient, are left out); the person's name is the patient's."""
+    people = [f"p{i:05d}" for i in range(40)]
+    visits, want = [], {}
+    for v in range(1, VISITS + 1):
+        company = v % 5 == 0
+        patient = people[1 + v % 39]
+        visits.append((v, f"Visit {v}", "k00000" if company else patient, "Company" if company else "Person",
+                       _at(v), _at(v) + timedelta(minutes=30)))
+        if not company:
+            want[v] = patient
+    _load(mariadb_database, REGARDING_DDL, [
+        ("INSERT INTO person VALUES (%s, %s, 'Lang', %s)",
+         [(p, f"Eva{i}", f"+49 151 {20000000 + i}") for i, p in enumerate(people)]),
+        ("INSERT INTO company VALUES (%s, %s)", [("k00000", "Firm")]),
+        ("INSERT INTO engagement VALUES (%s, %s, %s, %s, %s, %s)", visits)])
+    fields, query, _ = _proposal(mariadb_database)
+    assert "ON t1.id = a.regarding_id AND a.regarding_type = 'Person'" in query, query
+    assert fields["patient.external_id"] == {"from": "patient_id"}, fields
+    assert fields["patient.name"] == {"concat": ["person_given_name", "person_family_name"]}, fields
+    got = {r["id"]: r["patient_id"] for r in _rows(mariadb_database, query)}
+    assert got == want, {k: (v, want.get(k)) for k, v in got.items() if v != want.get(k)}

@@ -8,7 +8,10 @@ and its name ("parent") is a role in the polymorphism, not a person: followed as
 those visits get a wrong patient and its joined name columns read as a guardian's. When the
 visit's link rows name people of that same table (the meeting's attendees), they are the patient,
 and the person the reference names on a row of the person's type is ranked first among them: on a
-meeting with a companion too, the record the desk filed it under says who the patient is.
+meeting with a companion too, the record the desk filed it under says who the patient is. With
+no such link rows (or rows for under half the visits), the reference is the patient only on its
+rows of the person's type: joined so, its joined columns named for the person's table, and the
+other types' rows (an account's meeting) left out as naming no patient.
 """
 
 from __future__ import annotations
