@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import contactlists, linkstatus, optionroles, softdelete, typedlinks
+from clinicsync.sync.discover import contactlists, linkstatus, optionroles, polyrefs, softdelete, typedlinks
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, level_column, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -116,10 +116,12 @@ def place(builder: Builder, ref: Ref) -> None:
     people.notes.append(f"table {table.name!r} was read as the visit's attendees: check that its rows are people")
 
 
-def linked(builder: Builder) -> tuple[Ref, Ref] | None:
+def linked(builder: Builder, to: str | None = None) -> tuple[Ref, Ref] | None:
     """A link table whose rows point at the visit and at a person-like table that holds a name and
     an email or phone (the booking's users): (the link's reference to the visit, its reference to
-    the person); None when the visit has none. A link to a practitioner's table is not one."""
+    the person); None when the visit has none. A link to a practitioner's table is not one.
+    ``to``: a table the visit's own reference already says holds people (polyrefs.py): only links
+    to it, which count without an email or phone column of its own (kept in rows elsewhere)."""
     main = builder.plan.main
     for ref in builder.owned(main.name):
         if ref.table == main.name:
@@ -128,17 +130,19 @@ def linked(builder: Builder) -> tuple[Ref, Ref] | None:
             if onward.target in (main.name, ref.table) or audit(onward.column):
                 continue
             person = builder.schema.tables[onward.target]
-            if kind_of(person.name) == "provider" or person.key is None:
+            if kind_of(person.name) == "provider" or person.key is None or to not in (None, person.name):
                 continue
             names = name_columns(person)[0]
-            if names and _roles(person.columns) and filled(builder.run, builder.q, person, names):
+            if names and (to or _roles(person.columns)) and filled(builder.run, builder.q, person, names):
                 return ref, onward
     return None
 
 
-def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
+def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polymorphic | None = None) -> None:
     """Join the person the visit's first link row names (the lowest level first: the owner before
-    a participant, then by the person's key) and propose it as the patient: id, name, phone, email."""
+    a participant, then by the person's key) and propose it as the patient: id, name, phone, email.
+    ``named``: the visit's polymorphic reference to that person's table; the link row of the
+    person it names comes first (polyrefs.py)."""
     plan, people, q = builder.plan, builder.people, builder.q
     table, person = builder.schema.tables[link.table], builder.schema.tables[onward.target]
     organizer = _organizer(builder, onward)
@@ -151,20 +155,28 @@ def place_linked(builder: Builder, link: Ref, onward: Ref) -> None:
         role = labelled.patient  # the role's own words say it: a target's, a client's
     if role is not None:
         besides += f" AND cs_l.{q(str(ranked))} = {role}"
+    first = "" if named is None else named.names(q, f"cs_l.{q(onward.column)}")
     alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t",
-                                     besides)
-    order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
+                                     besides, first)
+    order = ([f"CASE WHEN {first} THEN 0 ELSE 1 END"] if first else []) + \
+        ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
     linkstatus.place(builder, table.name, link.column, f"a.{q(link.target_column)}", order, besides)
     out_id = plan.add(alias, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
-    first = f"the lowest {level!r}, then " if level else ""
-    if role is not None:
-        first = (f"{level!r} {role}, the role with the most persons (the others' few persons see or enter many "
+    rank = ""
+    if named is not None:
+        rank = f"the one the visit's own {named.id_column!r} names where its {named.type_column!r} is {named.value}, "
+    if labelled is not None and role is not None and role == labelled.patient:
+        rank += f"{level!r} {role}, the role its label in {labelled.where} gives the one the visit is for, then "
+    elif role is not None:
+        rank += (f"{level!r} {role}, the role with the most persons (the others' few persons see or enter many "
                  "visits: staff), then ")
-    if labelled is not None and role == labelled.patient:
-        first = f"{level!r} {role}, the role its label in {labelled.where} gives the one the visit is for, then "
+    elif level:
+        rank += f"the lowest {level!r}, then "
     passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"
-    why = (f"the visit names no patient: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
-           f"{onward.column!r}); the person of its first row{passed} ({first}the lowest {onward.column!r}) is the "
+    head = "the visit names no patient" if named is None else \
+        f"the visit's {named.id_column!r} names rows of several tables (by {named.type_column!r})"
+    why = (f"{head}: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
+           f"{onward.column!r}); the person of its first row{passed} ({rank}the lowest {onward.column!r}) is the "
            "patient; the others (participants) are not imported and get no reminder unless mapped")
     people.guesses.append(Guess("patient.external_id", out_id, 0.75, why, {"from": out_id}))
     people.patient_tables.add(person.name)

@@ -108,24 +108,26 @@ def level_column(links: Table, link_column: str, person_column: str) -> str | No
 
 
 def join_first_linked(builder: Builder, person: Table, links: Table, link_column: str, at: str, onward: Ref,
-                      prefix: str, besides: str = "") -> tuple[str, str | None]:
+                      prefix: str, besides: str = "", first: str = "") -> tuple[str, str | None]:
     """Join ``person`` as the one the visit's first row of the link table ``links`` names (its
     ``link_column`` equal to ``at``, the visit's side), the lowest level first, then the lowest
     person key: one rule for the patient among a booking's attendees and for the doctor, room or
     resource a series books, so both pick the same row a desk would call the first. ``besides``:
-    a condition on the link row (``cs_l``) that passes over some (the organizer's own contact).
-    The join's alias and the ranking column (None when the link table has none)."""
+    a condition on the link row (``cs_l``) that passes over some (the organizer's own contact);
+    ``first``: a condition on it that ranks its rows first (the person the visit's own reference
+    names). The join's alias and the ranking column (None when the link table has none)."""
     q, plan = builder.q, builder.plan
     level = level_column(links, link_column, onward.column)
-    order = ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
+    order = ([f"CASE WHEN {first} THEN 0 ELSE 1 END"] if first else []) + \
+        ([f"cs_l.{q(level)}"] if level else []) + [f"cs_l.{q(onward.column)}"]
     alias = plan.alias(prefix)
     # a link row naming nobody (a colleague invited by user id, the person column empty) is never
     # the first: MariaDB and SQL Server sort NULL before every key, so it would be taken, and the
     # visit would have no patient though its next row names one
-    first = first_rows(f"SELECT cs_l.{q(onward.column)} FROM {q(links.name)} AS cs_l WHERE "
-                       f"cs_l.{q(link_column)} = {at}{besides} AND cs_l.{q(onward.column)} IS NOT NULL "
-                       f"ORDER BY {', '.join(order)}", 1, plan.dialect)
-    plan.join(person, alias, f"{alias}.{q(onward.target_column)} = ({first})")
+    row = first_rows(f"SELECT cs_l.{q(onward.column)} FROM {q(links.name)} AS cs_l WHERE "
+                     f"cs_l.{q(link_column)} = {at}{besides} AND cs_l.{q(onward.column)} IS NOT NULL "
+                     f"ORDER BY {', '.join(order)}", 1, plan.dialect)
+    plan.join(person, alias, f"{alias}.{q(onward.target_column)} = ({row})")
     builder.stamp_row(person, alias)
     return alias, level
 

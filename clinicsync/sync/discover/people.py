@@ -33,6 +33,7 @@ from clinicsync.sync.discover import (
     household,
     kinship,
     optionkinds,
+    polyrefs,
     roleperson,
     sharedowner,
     softdelete,
@@ -446,6 +447,9 @@ class _Builder:
         if chosen is None and attendee is not None:
             attendees.place(self, attendee)
             return
+        named = polyrefs.find(self, chosen) if chosen is not None else None
+        if chosen is not None and named is not None and self._polymorphic_beside_links(chosen, named):
+            return
         link = attendees.linked(self) if chosen is None else None
         if link is not None:  # the booking's users, through a link table: the first is the patient
             attendees.place_linked(self, *link)
@@ -459,8 +463,16 @@ class _Builder:
         self._open_slots(chosen.column)
         target = self.schema.tables[chosen.target]
         alias = self.plan.alias("t")
-        self.plan.join(target, alias, self.plan.on(chosen, alias, "a"))
-        self.plan.add_columns(target, alias, stem_of(chosen.column, target.name), frozenset({chosen.target_column}))
+        on = self.plan.on(chosen, alias, "a")
+        if named is not None:  # a polymorphic reference: a person only on its rows of the person's type
+            on += f" AND a.{self.q(named.type_column)} = {named.value}"
+            people.handled.add(named.type_column)
+            people.filters.append(f"a.{self.q(named.type_column)} = {named.value}")
+            people.notes.append(f"rows whose {named.type_column!r} is not {named.value} name no patient (their "
+                                f"{chosen.column!r} is another table's key): left out of the query")
+        self.plan.join(target, alias, on)
+        stem = target.name if named is not None else stem_of(chosen.column, target.name)
+        self.plan.add_columns(target, alias, stem, frozenset({chosen.target_column}))
         self.stamp_row(target, alias)
         chain = roleperson.follow(self, self.chain(target, alias))
         people.patient_tables.update(t.name for t, _ in chain)
@@ -469,16 +481,24 @@ class _Builder:
               f"followed {hops}"
         if reasons:
             why += "; passed over: " + "; ".join(reasons)
-        people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
+        if named is None:
+            people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
+        else:  # its id on another type's rows is no person's: the joined person's key instead
+            out = self.plan.add(alias, chosen.target_column, "patient_id", target.name,
+                                target.columns[chosen.target_column])
+            why += (f"; {chosen.column!r} names a row of the table its {named.type_column!r} says (a polymorphic "
+                    f"reference): a patient only where that is {named.value}")
+            people.guesses.append(Guess("patient.external_id", out, 0.9, why, {"from": out}))
         own_name = name_columns(target)[0]
         # A table and a column whose names say no person (``fk_contact`` -> ``llx_socpeople``): its
         # joined name columns are nobody's by their names, so the reference says whose they are.
         person_words = PATIENT_WORDS | PRACTITIONER_WORDS
-        unnamed = kind_of(target.name) is None and not set(name_tokens(chosen.column)) & person_words
+        unnamed = named is not None or (kind_of(target.name) is None
+                                        and not set(name_tokens(chosen.column)) & person_words)
         if unnamed or not (own_name and filled(self.run, self.q, target, own_name)):
-            named = self.name("patient", chain)
-            if named is not None:
-                people.guesses.append(named)
+            name_guess = self.name("patient", chain)
+            if name_guess is not None:
+                people.guesses.append(name_guess)
         people.guesses.extend(self.contacts(chain[1:] if len(chain) > 1 else chain))
         if len(chain) > 1:  # the patient table's own children too (its phones)
             for guess in self.contacts(chain[:1]):
@@ -494,6 +514,30 @@ class _Builder:
                     break
         people.household = next((h for t, at in chain if (h := household.join(self, t, at, people.patient_tables))
                                  is not None), None)  # the household's phone, read after the person's own
+
+    def _polymorphic_beside_links(self, ref: Ref, named: polyrefs.Polymorphic) -> bool:
+        """Whether link rows name people of the table ``ref``, the patient's polymorphic reference
+        (polyrefs.py), points at: then the link rows give the patient, the person ``ref`` names
+        first among them (placed here), and ``ref`` itself is not followed."""
+        link = attendees.linked(self, ref.target)
+        if link is None or not self._links_most(link[0]):
+            return False
+        self.people.handled.update({ref.column, named.type_column})
+        attendees.place_linked(self, *link, named=named)
+        self._linked_kinds(link[0])
+        self.people.notes.append(
+            f"{ref.column!r} names a row of the table its {named.type_column!r} says (a polymorphic reference): "
+            f"{ref.target!r} only where that is {named.value}; the patient is read from {link[0].table!r}, "
+            f"the person {ref.column!r} names first")
+        return True
+
+    def _links_most(self, link: Ref) -> bool:
+        """Whether ``link``'s rows point at least at half the visits (an attendee table the desk
+        never fills names no one)."""
+        q = self.q
+        linked = self.run(f"SELECT COUNT(DISTINCT {q(link.column)}) FROM {q(link.table)}")[0][0]
+        visits = self.run(f"SELECT COUNT(*) FROM {q(self.plan.main.name)}")[0][0]
+        return int(linked or 0) >= 0.5 * int(visits or 0) > 0
 
     def _through_link(self, link: Ref, own: Ref | None, share: float) -> tuple[Table, str, str] | None:
         """The doctor from a link table's row (the appointment's own column first where set)."""

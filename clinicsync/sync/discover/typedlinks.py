@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import softdelete
+from clinicsync.sync.discover import softdelete, unreachable
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, WHOLE, Builder
 from clinicsync.sync.discover.proposal import Guess
@@ -64,7 +64,8 @@ def names_table(value: str, table: str) -> bool:
     return _norm("_".join(parts)) == wanted or _norm(parts[-1]) == wanted
 
 
-def _literal(value: object) -> str | None:
+def literal(value: object) -> str | None:
+    """``value`` as a SQL string literal when it is a plain word safe to write into a query, else None."""
     text = str(value)
     return f"'{text}'" if isinstance(value, str) and _SAFE.fullmatch(text) and "'" not in text else None
 
@@ -84,7 +85,7 @@ def _types(builder: Builder, link: Table, person: Table) -> list[tuple[str, str]
         if len(rows) > MAX_TYPES:
             continue
         out += [(column, str(r[0])) for r in rows
-                if r[0] is not None and _literal(r[0]) and names_table(str(r[0]), person.name)]
+                if r[0] is not None and literal(r[0]) and names_table(str(r[0]), person.name)]
     return out
 
 
@@ -94,7 +95,7 @@ def _share(builder: Builder, link: Table, type_column: str, value: str, id_colum
     held, found = builder.run(f"SELECT COUNT(DISTINCT cs_l.{q(id_column)}), COUNT(DISTINCT cs_p.{q(str(person.key))}) "
                               f"FROM {q(link.name)} AS cs_l LEFT JOIN {q(person.name)} AS cs_p ON "
                               f"cs_p.{q(str(person.key))} = cs_l.{q(id_column)} "
-                              f"WHERE cs_l.{q(type_column)} = {_literal(value)}")[0]
+                              f"WHERE cs_l.{q(type_column)} = {literal(value)}")[0]
     return int(found or 0) / int(held) if int(held or 0) >= MIN_IDS else 0.0
 
 
@@ -102,7 +103,7 @@ def _value(builder: Builder, link: Table, type_column: str, value: str, id_colum
            kinds: tuple[str, ...]) -> list[tuple[Table, Ref | None, str, str, float]]:
     """Where the type's email or phone is: a column of the link rows, or of the rows they refer to."""
     q, region, found = builder.q, builder.region, []
-    where = f"cs_l.{q(type_column)} = {_literal(value)}"
+    where = f"cs_l.{q(type_column)} = {literal(value)}"
     holders: list[tuple[Table, Ref | None]] = [(link, None)]
     holders += [(builder.schema.tables[r.target], r) for r in builder.schema.refs(link.name)
                 if r.column not in (id_column, type_column) and not audit(r.column) and r.target != link.name]
@@ -158,12 +159,16 @@ def place(builder: Builder, person: Table, alias: str, kinds: tuple[str, ...], w
     for found in _find(builder, person, kinds):
         link = found.link
         ref = Ref(link.name, found.id_column, person.name, str(person.key), declared=False, by_values=True)
-        extra = f"cs_r.{q(found.type_column)} = {_literal(found.type_value)}"
+        extra = f"cs_r.{q(found.type_column)} = {literal(found.type_value)}"
         holder_gone = softdelete.flag(found.holder, plan.dialect) if found.via is not None else None
-        if found.via is not None and holder_gone is not None:
+        unusable = unreachable.flags(found.holder)
+        if found.via is None and unusable:
+            extra += " AND " + unreachable.clear(unusable, "cs_r", q)
+        kept = ([softdelete.kept(holder_gone, "cs_h", q(holder_gone.column))] if holder_gone is not None else []) + \
+            ([unreachable.clear(unusable, "cs_h", q)] if unusable else [])
+        if found.via is not None and kept:
             extra += (f" AND EXISTS (SELECT 1 FROM {q(found.holder.name)} AS cs_h WHERE "
-                      f"cs_h.{q(found.via.target_column)} = cs_r.{q(found.via.column)} AND "
-                      f"{softdelete.kept(holder_gone, 'cs_h', q(holder_gone.column))})")
+                      f"cs_h.{q(found.via.target_column)} = cs_r.{q(found.via.column)} AND {' AND '.join(kept)})")
         picked = builder.pick(ref, alias, extra)
         if picked is None:
             continue
@@ -180,6 +185,8 @@ def place(builder: Builder, person: Table, alias: str, kinds: tuple[str, ...], w
         if gone is not None or holder_gone is not None:
             how.append("not deleted (" + ", ".join(f"{t.name}.{softdelete.describe(g)}" for t, g in
                                                    ((link, gone), (found.holder, holder_gone)) if g) + ")")
+        if unusable:
+            how.append("none marked unusable (" + ", ".join(f"{found.holder.name}.{c!r}" for c in unusable) + ")")
         preferred = softdelete.preferred(link)
         if preferred is not None:
             how.append(f"the primary first ({preferred!r})")
