@@ -115,8 +115,8 @@ def test_krayin_meetings_through_discover_check_and_sync(mariadb_database: dict[
     """Each meeting at its wall time in the clinic's zone; the owner user as the doctor; the
     participant person as the patient (the first participant row that names a person: a colleague's
     row names none), with their name and the first number of their JSON list of contact numbers.
-    Not yet told apart: the calls and lunches (timed, with a participant, in the same table): they
-    are imported too, and nothing else is."""
+    The calls and lunches of the same table (timed, with a participant) are left out by their kind's
+    words."""
     truth, settings, run = real.admin_start(mariadb_database, build, tmp_path, ZONE, REGION, cli)
     others = truth.pop("others")
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
@@ -132,4 +132,5 @@ def test_krayin_meetings_through_discover_check_and_sync(mariadb_database: dict[
                 for k, t in truth.items() if datetime.fromisoformat(t["start"]) >= now - BACK}
     wrong = {k: w for k, want in expected.items() if (w := real.wrong_fields(found.get(k), want, ZONE))}
     assert wrong == {}, list(wrong.items())[:5]
-    assert {others[k] for k in set(found) - set(expected)} <= {"call", "lunch"}, sorted(set(found) - set(expected))
+    assert set(found) == set(expected), sorted({others.get(k, "meeting") for k in set(found) ^ set(expected)})
+    assert "a.type NOT IN ('call', 'email', 'lunch', 'note')" in connector["query"], connector["query"]

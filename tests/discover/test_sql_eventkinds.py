@@ -161,3 +161,21 @@ def test_a_table_of_nothing_but_calls_keeps_them(db: sqlite3.Connection) -> None
     condition, note = propose(db)
     assert condition == "(a.\"event_type\" IS NULL OR a.\"event_type\" NOT IN ('Task'))", condition
     assert "phone calls" not in note
+
+
+def test_emails_notes_and_lunches_left_out_though_they_name_the_patient(db: sqlite3.Connection) -> None:
+    """A CRM logs an email, a note or a business lunch against the contact as it books a meeting
+    (Krayin's activities): every kind names the patient, so only the kind's words tell them apart.
+    A kind whose words say a visit too is read ('Consultation note' is no note), and a word the rule
+    does not know is read (the admin adds it if it is no visit)."""
+    add(db, "meeting", 30, True)
+    add(db, "email", 12, True)
+    add(db, "note", 7, True)
+    add(db, "lunch", 3, True)
+    add(db, "Consultation note", 4, True)
+    add(db, "Hausbesuch", 5, True)
+    condition, note = propose(db)
+    assert condition == "(a.\"event_type\" IS NULL OR a.\"event_type\" NOT IN ('email', 'lunch', 'note'))", condition
+    assert "'email' (12 rows, 12 naming someone), 'lunch' (3 rows, 3 naming someone), 'note' (7 rows, 7 naming " \
+           "someone) say an email, a note, a task or an outing" in note, note
+    assert kept(db, condition) == {"meeting": 30, "Consultation note": 4, "Hausbesuch": 5}

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from clinicsync.sync.discover.callkinds import is_call
 from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.kindwords import is_call
 from clinicsync.sync.discover.sharedowner import owner_columns
 from tests.discover import ehr_support as ehr
 from tests.discover import sql_support as data

@@ -5,8 +5,9 @@ Why: a general ERP/CRM agenda keeps meetings beside phone calls, emails and auto
 rows that name no patient drops most of them, but a call or an email logged against a contact
 names one too, and is no visit. When one or a few kinds carry the patient on (nearly) every row
 and the other kinds mostly do not, those other kinds are left out, said so with the figures.
-A kind that says a phone call (callkinds.py) names the contact called on every row and is left
-out all the same, unless no other kind names the patient (then the calls are what the table holds).
+A kind that says a phone call, or an email, a note, a task or an outing (kindwords.py: ``call``,
+``Email``, ``Lunch``) names the contact on every row and is left out all the same, unless no other
+kind names the patient (then those are what the table holds).
 
 The query names the kinds left out (``code NOT IN (...)``), never the kinds kept: a visit kind
 the clinic adds after discover ran ("Video consultation") is read like the others (its rows
@@ -26,9 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from clinicsync.sync.discover.callkinds import is_call
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import TEXT
+from clinicsync.sync.discover.kindwords import is_call, is_no_visit
 from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.vocab import name_tokens
 
@@ -58,18 +59,20 @@ def kind_filter(run: Run, q: Callable[[str], str], main: Table, patient: str, na
         counts = {None if v is None else str(v): (int(n), int(p)) for v, n, p in rows}
         visits = {v for v, (n, p) in counts.items() if p >= CARRY * n and p > 0}
         calls = {v for v in visits if is_call(v)}  # they name the contact called: no visits all the same
-        visits -= calls
-        if not visits:  # nothing but calls names the patient: the calls are what the table holds
-            visits, calls = calls, set()
-        others = {v: c for v, c in counts.items() if v not in visits and v not in calls}
+        logged = {v for v in visits if is_no_visit(v)}  # an email, a note, a lunch logged against the contact
+        if not visits - calls - logged:  # nothing else names the patient: the calls are what the table holds
+            calls, logged = set(), set()
+        visits -= calls | logged
+        others = {v: c for v, c in counts.items() if v not in visits | calls | logged}
         rest_rows = sum(n for n, _ in others.values())
         rest_named = sum(p for _, p in others.values())
         if rest_named > OTHERS * rest_rows:
             others = {}
-        left = {**others, **{v: counts[v] for v in calls}}
+        left = {**others, **{v: counts[v] for v in calls | logged}}
         if not visits or not left or not all(_PLAIN.fullmatch(v) for v in left if v is not None):
             continue
-        return left_out(f"a.{q(column)}", left, column in main.nullable), _note(column, others, calls, counts)
+        return left_out(f"a.{q(column)}", left, column in main.nullable), _note(column, others, calls, logged,
+                                                                                counts)
     return None
 
 
@@ -85,7 +88,7 @@ def left_out(column: str, others: dict[str | None, tuple[int, int]], nullable: b
     return listed if None in others or not nullable else f"({column} IS NULL OR {listed})"
 
 
-def _note(column: str, others: dict[str | None, tuple[int, int]], calls: set[str | None],
+def _note(column: str, others: dict[str | None, tuple[int, int]], calls: set[str | None], logged: set[str | None],
           counts: dict[str | None, tuple[int, int]]) -> str:
     """What is left out and why, with the counts: each kind's rows and how many name someone."""
     def one(value: str | None, rows: int, named: int) -> str:
@@ -101,5 +104,7 @@ def _note(column: str, others: dict[str | None, tuple[int, int]], calls: set[str
     if calls:
         said.append(f"{listed(calls)} are phone calls logged against the contact they were made to, no visits "
                     "(nor phone visits)")
+    if logged:
+        said.append(f"{listed(logged)} say an email, a note, a task or an outing logged against the contact, no visit")
     return (f"{column!r} mixes event kinds: {'; '.join(said)}: left out of the query; any other kind is read, one "
             "added later too (add it to the list if it is no visit)")

@@ -14,33 +14,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from clinicsync.sync.discover.callkinds import is_call
 from clinicsync.sync.discover.eventkinds import KIND_WORDS, left_out
 from clinicsync.sync.discover.graph import Schema, Table, audit, words
+from clinicsync.sync.discover.kindwords import NOT_VISITS, VISITS, is_call
 from clinicsync.sync.discover.optionlists import choose, option_lists
 from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.vocab import name_tokens
 
 MAX_KINDS = 40  # distinct values of a kind code
-VISITS = frozenset({"meeting", "appointment", "consultation", "visit", "session", "booking", "examination",
-                    "checkup", "treatment", "therapy", "interview"})
-MESSAGES = frozenset({"email", "mail", "sms", "text", "message", "letter", "fax", "print", "pdf", "task", "note",
-                      "reminder", "newsletter", "mailing", "contribution", "payment", "membership", "pledge"})
-
-
 def _said(texts: tuple[str, ...]) -> set[str]:
     return {w.replace("-", "") for t in texts for w in words(t.replace("e-mail", "email").replace("E-mail", "email"))}
 
 
 def _call(texts: tuple[str, ...]) -> bool:
-    """A label that says a phone call (callkinds.py: 'Phone Call', not 'Video call')."""
+    """A label that says a phone call (kindwords.py: 'Phone Call', not 'Video call')."""
     return any(is_call(t) for t in texts)
 
 
 def _kind_list(labels: Sequence[tuple[str, ...]]) -> bool:
     """A list of event kinds: a visit's label beside a message's or a call's."""
     said = [_said(t) for t in labels]
-    return any(s & VISITS for s in said) and any(s & MESSAGES or _call(t) for s, t in zip(said, labels, strict=True))
+    return any(s & VISITS for s in said) and any(s & NOT_VISITS or _call(t) for s, t in zip(said, labels, strict=True))
 
 
 def kind_filter(run: Run, q: Callable[[str], str], schema: Schema, main: Table,
@@ -61,13 +55,13 @@ def kind_filter(run: Run, q: Callable[[str], str], schema: Schema, main: Table,
             continue
         # every code of the list that says no visit, those no row holds yet too (a first email next week)
         out = {c: t for c, t in option.labels.items() if c.lstrip("-").isdigit() and not _said(t) & VISITS
-               and (_said(t) & MESSAGES or _call(t))}
+               and (_said(t) & NOT_VISITS or _call(t))}
         if not out:
             continue
         others: dict[str | None, tuple[int, int]] = {c: (counts.get(c, 0), 0) for c in out}
         condition = left_out(f"a.{q(column)}", others, column in main.nullable)
         kinds = ", ".join(f"{c} {out[c][0]!r} ({counts.get(c, 0)} rows)" for c in sorted(out, key=int))
-        calls = [repr(out[c][0]) for c in out if _call(out[c]) and not _said(out[c]) & MESSAGES]
+        calls = [repr(out[c][0]) for c in out if _call(out[c]) and not _said(out[c]) & NOT_VISITS]
         note = (f"{column!r} is a kind code read through table {option.table!r}, list {option.group!r}: {kinds} "
                 "are no visits: left out of the query; any other kind is read")
         if calls:

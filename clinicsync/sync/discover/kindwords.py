@@ -1,5 +1,7 @@
-"""A kind code that says a phone call (``Call``, ``Phone call``, ``Outbound call``, ``Anruf``,
-``Llamada``): a CRM's activity table logs the calls it makes to a contact beside the meetings.
+"""What an event kind's words say: a visit (``Meeting``, ``Appointment``), a phone call (``Call``,
+``Phone call``, ``Outbound call``, ``Anruf``, ``Llamada``), or another thing a CRM logs against a
+contact beside the meetings (an email, a note, a task, a lunch): read by the kind rules from a
+kind column's values (eventkinds.py) and from a shared list's labels (optionkinds.py).
 
 Why: a call is logged against the contact it was made to, so it names the patient as a visit
 does, and the kind rule (eventkinds.py) that tells visits by the patient they name keeps it. A
@@ -31,3 +33,26 @@ def is_call(kind: str | None) -> bool:
         return False
     found = {w.lower() for w in _WORD.findall(kind)}
     return bool(found & _CALL) and found <= _CALL | _QUALIFIER
+
+
+# A visit's kind words; a kind that says one of them is read, whatever else it says ('Phone consultation').
+VISITS = frozenset({"meeting", "appointment", "consultation", "visit", "session", "booking", "examination",
+                    "checkup", "treatment", "therapy", "interview"})
+# Things logged against a contact that are no visits: messages, notes, tasks, money, social events.
+NOT_VISITS = frozenset({"email", "mail", "sms", "text", "message", "letter", "fax", "print", "pdf", "task", "todo",
+                        "note", "reminder", "newsletter", "mailing", "contribution", "payment", "membership", "pledge",
+                        "deadline", "lunch", "dinner", "breakfast", "holiday", "vacation", "absence", "leave"})
+
+
+def words_of(kind: str) -> set[str]:
+    """A kind's words, lower case, ``e-mail`` as ``email``."""
+    return {w.lower() for w in _WORD.findall(kind.replace("e-mail", "email").replace("E-mail", "email"))}
+
+
+def is_no_visit(kind: str | None) -> bool:
+    """Whether a kind says a message, a note, a task or a social event and no visit: ``Email``,
+    ``Note``, ``Lunch``; not ``Meeting``, not a word it does not know (that one is read)."""
+    if kind is None:
+        return False
+    found = words_of(kind)
+    return bool(found & NOT_VISITS) and not found & VISITS
