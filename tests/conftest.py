@@ -118,7 +118,7 @@ _SCHEMAS = SchemaPool(POSTGRES_URL)
 # first: xdist hands tests out in order, and one of these drawn near the end of a random order
 # keeps one worker busy while the other has nothing left (a tail of up to its whole length).
 LONGEST_FIRST = (
-    "tests/simulation/test_simulation.py::test_twenty_days_across_the_dst_change_with_every_combinable_fault",
+    "tests/simulation/test_simulation.py::test_ten_days_across_the_dst_change_with_every_combinable_fault",
     "tests/simulation/test_simulation.py::test_an_import_open_while_the_service_plans_on_postgres",
     "tests/simulation/test_waitlist_simulation.py::test_a_week_with_waitlist_entries_every_offer_checked",
 )

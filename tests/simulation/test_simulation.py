@@ -1,4 +1,4 @@
-"""The clinic simulation in the suite: twenty days across the spring DST change with every
+"""The clinic simulation in the suite: ten days across the spring DST change with every
 combinable fault, on SQLite and PostgreSQL (a month per seed on both under `soak`); each fault
 class alone; the known failures of issue 28 as strict
 xfails (remove a fault from faults.KNOWN_FAILING once its branch is merged).
@@ -26,11 +26,13 @@ DAYS = int(os.environ.get("CLINICSYNC_SIM_DAYS", "30"))
 FAULT_DAYS = min(DAYS, 5)  # one fault class alone: five days show it
 
 
-# The main suite's run of every combinable fault: the first seed for twenty days, which reach
-# past the spring DST change (asserted below: seed 7 starts on 11 March), where its month took
-# 62 s on SQLite and 172 s on PostgreSQL at load ~7. Every fault event of the seed's month
-# happens inside the twenty days too (asserted); the months run under `soak`.
-SHORT_DAYS = 20
+# The main suite's run of every combinable fault: ten days of seed 5, which starts on 20 March and
+# so reaches past the spring DST change (28 March; asserted below) within its window. Seed 7's
+# twenty days (11 to 30 March) took 47 s on SQLite and 48 s on PostgreSQL at load ~5, most of
+# them the eight days before any fault or the change; its month runs under `soak` with seed 11's.
+# Every fault event of seed 5's month happens inside the ten days too (asserted), and the oracle
+# judges the run as it judges a month.
+SHORT_SEED, SHORT_DAYS = 5, 10
 
 
 def _store_params(seed: int, marks: list[pytest.MarkDecorator]) -> list[object]:
@@ -62,8 +64,8 @@ def _run_every_combinable_fault(seed: int, days: int, store: str, request: pytes
     assert successors > 0, scenario.describe()
 
 
-@pytest.mark.parametrize(("seed", "store"), _store_params(SEEDS[0], []))
-def test_twenty_days_across_the_dst_change_with_every_combinable_fault(
+@pytest.mark.parametrize(("seed", "store"), _store_params(SHORT_SEED, []))
+def test_ten_days_across_the_dst_change_with_every_combinable_fault(
         seed: int, store: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     scenario = generate(seed, SHORT_DAYS, frozenset(COMBINABLE))
     assert len({t.astimezone(TZ).utcoffset() for t in scenario.ticks()}) == 2, scenario.describe()
