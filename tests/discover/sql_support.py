@@ -351,3 +351,21 @@ def berlin_proposal(database: dict[str, Any]) -> tuple[dict[str, Any], str, Any]
                             stored_times="local")
     assert proposal.mapping is not None
     return proposal.mapping["fields"], proposal.connector["query"], proposal
+
+
+def visit_at(n: int) -> datetime:
+    """The ``n``-th test visit's naive local start: 09:00 plus half hours, 1 to 20 days ahead."""
+    return datetime.now().replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 + n % 20,
+                                                                                         minutes=30 * (n % 8))
+
+
+def proposed_rows(database: dict[str, Any], sql: str) -> list[dict[str, Any]]:
+    """A proposed query's rows in the MariaDB ``database`` over every date, by column name."""
+    connection = mysql(database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.replace(":window_start", "'2000-01-01'").replace(":window_end", "'2100-01-01'"))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        connection.close()

@@ -6,7 +6,7 @@ objects (``[{"value": ..., "label": ...}]``), and a visit's link rows where a ro
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,22 +16,6 @@ from tests.discover import sql_support as data
 
 VISITS = 60
 _load, _proposal = data.load_tables, data.berlin_proposal
-
-
-def _at(n: int) -> datetime:
-    return datetime.now().replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 + n % 20,
-                                                                                         minutes=30 * (n % 8))
-
-
-def _rows(database: dict[str, Any], sql: str) -> list[dict[str, Any]]:
-    connection = data.mysql(database)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql.replace(":window_start", "'2000-01-01'").replace(":window_end", "'2100-01-01'"))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        connection.close()
 
 
 LISTS_DDL = """CREATE TABLE staff (id INT PRIMARY KEY, full_name VARCHAR(80), email VARCHAR(80));
@@ -61,7 +45,8 @@ def test_a_persons_json_list_of_contacts_gives_the_phone_and_email(mariadb_datab
          [(i, f"Given{i} Family{i}", _numbers(i), json.dumps([{"address": f"c{i}@mail.example.de", "primary": True}]),
            json.dumps(["vip", "new"][: i % 3])) for i in range(1, 41)]),
         ("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)",
-         [(v, _at(v), _at(v) + timedelta(minutes=30), 1 + v % 3, 1 + v % 40) for v in range(1, VISITS + 1)])])
+         [(v, data.visit_at(v), data.visit_at(v) + timedelta(minutes=30), 1 + v % 3, 1 + v % 40)
+          for v in range(1, VISITS + 1)])])
     fields, _, proposal = _proposal(mariadb_database)
     phones = fields["patient.phone"]["from"]
     assert phones[0].endswith("phones[0].number") and phones[1].endswith("phones[1].number"), fields
@@ -109,10 +94,10 @@ def test_a_link_row_naming_no_person_is_never_the_first(mariadb_database: dict[s
         ("INSERT INTO persons VALUES (%s, %s, %s)", [(p, f"Given{p} Family{p}", f"+49 151 {20000000 + p}")
                                                      for p in range(1, 31)]),
         ("INSERT INTO events VALUES (%s, 'Termin', %s, %s, %s)",
-         [(e, _at(e), _at(e) + timedelta(minutes=30), 1 + e % 3) for e in range(1, VISITS + 1)]),
+         [(e, data.visit_at(e), data.visit_at(e) + timedelta(minutes=30), 1 + e % 3) for e in range(1, VISITS + 1)]),
         ("INSERT INTO event_participants VALUES (%s, %s, %s, %s)", participants)])
     fields, query, _ = _proposal(mariadb_database)
     assert fields["patient.external_id"] == {"from": "patient_id"}, fields
-    rows = _rows(mariadb_database, query)
+    rows = data.proposed_rows(mariadb_database, query)
     assert len(rows) == VISITS and all(r["patient_id"] == 1 + r["id"] % 30 for r in rows), \
         [r["id"] for r in rows if r["patient_id"] != 1 + r["id"] % 30][:5]

@@ -5,7 +5,7 @@ typed link, whose own row says one is unusable (invalid, the owner asked not to 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,23 +15,6 @@ from tests.discover import sql_support as data
 VISITS = 60
 
 _load, _proposal = data.load_tables, data.berlin_proposal
-
-
-def _at(n: int) -> datetime:
-    return datetime.now().replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 + n % 20,
-                                                                                         minutes=30 * (n % 8))
-
-
-def _rows(database: dict[str, Any], sql: str) -> list[dict[str, Any]]:
-    """The proposed query's rows over every date, by column name."""
-    connection = data.mysql(database)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql.replace(":window_start", "'2000-01-01'").replace(":window_end", "'2100-01-01'"))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        connection.close()
 
 
 REGARDING_DDL = """CREATE TABLE person (id VARCHAR(12) PRIMARY KEY, given_name VARCHAR(40), family_name VARCHAR(40),
@@ -57,7 +40,7 @@ def test_a_polymorphic_reference_ranks_the_attendee_it_names_first(mariadb_datab
         patient = people[1 + v % 39]
         company = v % 5 == 0
         visits.append((v, f"Visit {v}", companies[0] if company else patient, "Company" if company else "Person",
-                       _at(v), _at(v) + timedelta(minutes=30)))
+                       data.visit_at(v), data.visit_at(v) + timedelta(minutes=30)))
         links.append((len(links) + 1, v, patient))
         if v % 4 == 1:  # a companion with a lower key, listed too
             links.append((len(links) + 1, v, people[0] if patient != people[0] else people[1]))
@@ -73,7 +56,7 @@ def test_a_polymorphic_reference_ranks_the_attendee_it_names_first(mariadb_datab
     assert "CASE WHEN (a.regarding_type = 'Person' AND a.regarding_id = cs_l.person_id) THEN 0" in query, query
     assert any("a polymorphic reference" in n for n in proposal.notes), proposal.notes
     assert fields["patient.name"] == {"concat": ["patient_given_name", "patient_family_name"]}
-    got = {r["id"]: r["patient_id"] for r in _rows(mariadb_database, query)}
+    got = {r["id"]: r["patient_id"] for r in data.proposed_rows(mariadb_database, query)}
     assert got == want, {k: (v, want[k]) for k, v in got.items() if v != want[k]}
 
 
@@ -117,13 +100,13 @@ def test_a_number_marked_invalid_or_do_not_call_is_passed_over(mariadb_database:
         ("INSERT INTO number_entry VALUES (%s, %s, %s, %s)", entries),
         ("INSERT INTO number_party VALUES (%s, %s, %s, %s, %s)", owners),
         ("INSERT INTO booking VALUES (%s, %s, %s, %s, %s)",
-         [(v, clients[v % 30], f"s{v % 4:04d}", _at(v), _at(v) + timedelta(minutes=30))
+         [(v, clients[v % 30], f"s{v % 4:04d}", data.visit_at(v), data.visit_at(v) + timedelta(minutes=30))
           for v in range(1, VISITS + 1)])])
     fields, query, proposal = _proposal(mariadb_database)
     assert fields["patient.phone"] == {"from": "patient_phone"}, fields
     note = next(n for n in proposal.notes if n.startswith("patient.phone: table 'number_party'"))
     assert "none marked unusable (number_entry.'is_invalid', number_entry.'do_not_call')" in note, note
-    got = {r["client_id"]: r["patient_phone"] for r in _rows(mariadb_database, query)}
+    got = {r["client_id"]: r["patient_phone"] for r in data.proposed_rows(mariadb_database, query)}
     assert got == want, {k: (v, want[k]) for k, v in got.items() if v != want[k]}
 
 
@@ -138,7 +121,7 @@ def test_a_polymorphic_reference_alone_names_a_patient_only_on_its_type(mariadb_
         company = v % 5 == 0
         patient = people[1 + v % 39]
         visits.append((v, f"Visit {v}", "k00000" if company else patient, "Company" if company else "Person",
-                       _at(v), _at(v) + timedelta(minutes=30)))
+                       data.visit_at(v), data.visit_at(v) + timedelta(minutes=30)))
         if not company:
             want[v] = patient
     _load(mariadb_database, REGARDING_DDL, [
@@ -150,5 +133,5 @@ def test_a_polymorphic_reference_alone_names_a_patient_only_on_its_type(mariadb_
     assert "ON t1.id = a.regarding_id AND a.regarding_type = 'Person'" in query, query
     assert fields["patient.external_id"] == {"from": "patient_id"}, fields
     assert fields["patient.name"] == {"concat": ["person_given_name", "person_family_name"]}, fields
-    got = {r["id"]: r["patient_id"] for r in _rows(mariadb_database, query)}
+    got = {r["id"]: r["patient_id"] for r in data.proposed_rows(mariadb_database, query)}
     assert got == want, {k: (v, want.get(k)) for k, v in got.items() if v != want.get(k)}

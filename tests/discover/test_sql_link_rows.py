@@ -18,23 +18,6 @@ VISITS = 60
 _load, _proposal = data.load_tables, data.berlin_proposal
 
 
-def _at(n: int) -> datetime:
-    return datetime.now().replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 + n % 20,
-                                                                                         minutes=30 * (n % 8))
-
-
-def _rows(database: dict[str, Any], sql: str) -> list[dict[str, Any]]:
-    """The proposed query's rows over every date, by column name."""
-    connection = data.mysql(database)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql.replace(":window_start", "'2000-01-01'").replace(":window_end", "'2100-01-01'"))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        connection.close()
-
-
 DELETED_USER_DDL = """CREATE TABLE members (id INT PRIMARY KEY, given_name VARCHAR(40), family_name VARCHAR(40),
   phone VARCHAR(20), mail VARCHAR(80), deleted_at TIMESTAMP NULL);
 CREATE TABLE clients (id INT PRIMARY KEY, member_id INT NOT NULL, FOREIGN KEY (member_id) REFERENCES members (id));
@@ -61,13 +44,13 @@ def test_a_deleted_person_behind_the_patients_role_row_withdraws_its_visits(mari
         ("INSERT INTO clients VALUES (%s, %s)", [(c, 2 + c) for c in range(1, 31)]),
         ("INSERT INTO therapists VALUES (%s, %s)", [(1, 1), (2, 2)]),
         ("INSERT INTO sessions VALUES (%s, %s, %s, %s)",
-         [(v, 1 + v % 30, 1 + v % 2, _at(v)) for v in range(1, VISITS + 1)])])
+         [(v, 1 + v % 30, 1 + v % 2, data.visit_at(v)) for v in range(1, VISITS + 1)])])
     fields, query, proposal = _proposal(mariadb_database)
     assert fields["patient.name"] == {"concat": ["patient_given_name", "patient_family_name"]}
     patient = query.split(" AS patient_given_name")[0].rsplit(" ", 1)[-1].split(".")[0]
     assert f"{patient}.deleted_at IS NULL" in query
     assert f"{users} rows deleted: 'deleted_at' set means deleted" in proposal.connector_notes["query"]
-    read = _rows(mariadb_database, query)
+    read = data.proposed_rows(mariadb_database, query)
     want = [v for v in range(1, VISITS + 1) if 1 + v % 30 not in gone]
     assert sorted(int(r["id"]) for r in read) == want
 
@@ -121,14 +104,15 @@ def test_an_email_kept_behind_a_typed_link_table_is_followed(mariadb_database: d
         ("INSERT INTO email_address VALUES (%s, %s, %s, 0, %s)", addresses),
         ("INSERT INTO entity_email_address VALUES (%s, %s, %s, %s, %s, %s)", links),
         ("INSERT INTO booking VALUES (%s, %s, %s, %s, %s)",
-         [(v, clients[v % 30], users[v % 5], _at(v), _at(v) + timedelta(minutes=30)) for v in range(1, VISITS + 1)])])
+         [(v, clients[v % 30], users[v % 5], data.visit_at(v), data.visit_at(v) + timedelta(minutes=30))
+          for v in range(1, VISITS + 1)])])
     fields, query, proposal = _proposal(mariadb_database)
     assert fields["patient.email"] == {"from": "patient_email"}
     assert "cs_r.entity_type = 'Client'" in query
     note = next(n for n in proposal.notes if n.startswith("patient.email: table 'entity_email_address'"))
     assert "'Client' rows name 'client' (100% of their 'entity_id' values are its keys)" in note
     assert "the primary first ('primary')" in note and "not deleted" in note
-    read = _rows(mariadb_database, query)
+    read = data.proposed_rows(mariadb_database, query)
     got = {r["client_id"]: r["patient_email"] for r in read}
     assert len(read) == VISITS and got == want, got
 
@@ -161,7 +145,7 @@ def test_a_call_centre_agent_beside_the_doctor_is_not_the_doctor(mariadb_databas
         ("INSERT INTO patients VALUES (%s, %s, 'Lang', %s)", [(p, f"Eva{p}", f"+49 151 {20000000 + p}")
                                                               for p in range(1, 31)]),
         ("INSERT INTO appointments VALUES (%s, %s, %s, %s, %s)",
-         [(v, 1 + v % 30, 1 + v % 3, 1 + v % 4, _at(v)) for v in range(1, VISITS + 1)])])
+         [(v, 1 + v % 30, 1 + v % 3, 1 + v % 4, data.visit_at(v)) for v in range(1, VISITS + 1)])])
     fields, query, proposal = _proposal(mariadb_database)
     assert "doctor_id" in str(fields["practitioner.external_id"]), fields
     assert "agent_id" not in str(fields["practitioner.external_id"])

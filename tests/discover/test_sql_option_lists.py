@@ -91,21 +91,9 @@ def test_the_role_whose_label_delivers_the_visit_is_the_doctor(mariadb_database:
     assert "cs_l.party_role = 2" not in query, query
     assert fields["practitioner.external_id"] == {"from": "doctor_id"}, fields
     assert "practitioner.name" in fields, fields
-    rows = _rows(mariadb_database, query)
+    rows = data.proposed_rows(mariadb_database, query)
     assert {int(r["id"]): (int(r["patient_id"]), int(r["doctor_id"])) for r in rows if int(r["id"]) in truth} == {
         v: (t["patient"], t["doctor"]) for v, t in truth.items()}
-
-
-def _rows(database: dict[str, Any], query: str) -> list[dict[str, Any]]:
-    """The proposed query's rows over every date."""
-    connection = data.mysql(database)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(query.replace(":window_start", "'2000-01-01'").replace(":window_end", "'2100-01-01'"))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        connection.close()
 
 
 @pytest.mark.mariadb
@@ -117,7 +105,7 @@ def test_kinds_whose_label_is_no_visit_are_left_out(mariadb_database: dict[str, 
     _, query, proposal = data.berlin_proposal(mariadb_database)
     assert "(a.kind_id IS NULL OR a.kind_id NOT IN ('2', '3'))" in query, query
     assert any("'Phone Call'" in note and "not guessed to be a phone visit" in note for note in proposal.notes)
-    assert {int(r["id"]) for r in _rows(mariadb_database, query)} == set(truth)
+    assert {int(r["id"]) for r in data.proposed_rows(mariadb_database, query)} == set(truth)
 
 
 TEXT_LIST_DDL = """CREATE TABLE list_options (list_id VARCHAR(100) NOT NULL, option_id VARCHAR(100) NOT NULL,
