@@ -576,3 +576,21 @@ def test_a_code_or_number_word_in_front_of_a_reference_is_no_part_of_its_stem() 
     assert [token_role(t) for t in ("nm", "tlp", "poli", "tanggal", "jam")] == \
         ["name", "phone", "location", "date", "time"]
     assert (kind_of("pasien"), kind_of("dokter")) == ("patient", "provider")
+
+
+def test_a_joined_doctors_columns_are_never_cited_for_the_patients_fields() -> None:
+    """A doctor's users row joined beside the visit brings its ``language`` and ``tz`` settings
+    (Vtiger's ``vtiger_users``, empty on every row): they could never be the patient's language or
+    the visit's zone, so the "left out, not guessed" notes do not cite them as if they had been
+    weighed and refused."""
+    now = ["2030-01-07 09:00:00", "2030-01-07 09:30:00", "2030-01-08 10:00:00"] * 4
+    scored = score_columns([
+        ColumnSample("id", "INTEGER", [str(n) for n in range(12)]),
+        ColumnSample("date_start", "DATETIME", now),
+        ColumnSample("doctor_language", "VARCHAR(36)", [None] * 12, table="vtiger_users"),
+        ColumnSample("doctor_tz", "VARCHAR(200)", [None] * 12, table="vtiger_users"),
+        ColumnSample("doctor_user_preferences", "TEXT", [None] * 12, table="vtiger_users"),
+    ])
+    assert not any("doctor_" in n for n in scored.notes), scored.notes
+    assert not any(g.source.startswith("doctor_") and not g.field.startswith("practitioner.")
+                   for g in scored.guesses), scored.guesses

@@ -385,12 +385,25 @@ def _refusal(column: Column, field: str) -> str | None:
     return None
 
 
+def _may_be(column: Column, field: str) -> bool:
+    """Whether ``column`` may be ``field`` at all, before its values are asked: a column of a
+    person's table is only that person's (a patients table's "estado" is no appointment status, a
+    joined doctor's ``language`` or ``tz`` says nothing of the patient), and a column named for an
+    emergency contact, a fax or a pager is never the patient's phone. Asked first, so that the
+    "left out" notes never cite a column that could not have been the field."""
+    if column.owner is not None and not field.startswith(f"{column.owner}."):
+        return False
+    return not (field == "patient.phone" and set(column.tokens) & _NOT_PATIENTS_PHONE)
+
+
 def candidates_of(column: Column, refused: dict[str, list[str]] | None = None) -> list[Candidate]:
     if set(column.tokens) & IGNORED_WORDS:
         return []
     found: list[Candidate] = []
     named = _by_name(column)
     for field, base in named:
+        if not _may_be(column, field):
+            continue
         reason = _refusal(column, field)
         if reason is not None:
             if refused is not None:
@@ -401,16 +414,11 @@ def candidates_of(column: Column, refused: dict[str, list[str]] | None = None) -
         found.append(Candidate(column, field, score, f"name ~ {' '.join(column.tokens)!r}; {detail}"))
     if not named:
         for field, base in _by_values(column):
-            if field in PER_VISIT_FIELDS and not _own_lookup(column, field):
+            if not _may_be(column, field) or (field in PER_VISIT_FIELDS and not _own_lookup(column, field)):
                 continue
             fit, detail = _agreement(column, field)
             found.append(Candidate(column, field, base, f"by its values: {detail}"))
-    if column.owner is not None:  # a patients table's "estado" is no appointment status
-        found = [c for c in found if c.field.startswith(f"{column.owner}.")]
-    if set(column.tokens) & _NOT_PATIENTS_PHONE:  # by its name or its values: never the patient's phone
-        found = [c for c in found if c.field != "patient.phone"]
     return found
-
 
 
 def whole_numbers(column: Column, top: int) -> bool:
