@@ -37,6 +37,10 @@ def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[
     assert connector["mode"] == "snapshot" and "cursor_column" not in connector
     assert "# table 'demographics' supplies " in (tmp_path / "settings.yaml").read_text()
     assert "a.pid <> 0" in connector["query"]  # the blocked hours are no visits
+    # the patient's social security number, birth date, race, address and comments are sampled, placed
+    # on nothing, and never read by the source's query (nor the visit's free-text notes)
+    assert not {"t1.ss", "t1.DOB", "t1.race", "t1.address", "t1.comments", "a.notes"} & set(
+        connector["query"].replace(",", " ").split()), connector["query"]
     fields = real.written_mapping(tmp_path)["fields"]
     assert fields["start"] == {"from": "start", "type": "unix_seconds"}  # not the row's `timestamp`
     assert fields["end"] == {"from": "end", "type": "unix_seconds"}

@@ -62,3 +62,6 @@ class Proposal:
     # Environment variables the admin must set (placeholders used in ``connector``): name -> what.
     secret_env: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)  # anything else the admin should know
+    # The query reading only what the mapping uses (minimalread.py), once the clock is settled on
+    # the whole one; None: ``connector["query"]`` is already that.
+    minimal_query: str | None = None

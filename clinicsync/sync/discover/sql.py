@@ -32,6 +32,7 @@ from clinicsync.sync.discover import (
     doneflags,
     household,
     jsontext,
+    minimalread,
     optionstatuses,
     slottime,
     softdelete,
@@ -180,6 +181,8 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             settle_clock(connection, run_checked, proposal, timezone)
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None
+        if proposal.minimal_query is not None:  # the clock read every sampled stamp; the source reads the mapped
+            proposal.connector["query"] = proposal.minimal_query
         if isinstance(inspector, PathInspector):  # the URL keeps the schemas the query reads, no other
             used = used_schemas(where.schemas, inspector.owners, query, lambda n: quote_name(connection, n))
             if len(used) < len(where.schemas):
@@ -609,6 +612,12 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if "timezone" not in connector and zone_guess is None:
         proposal.notes.append("no zone was found: the connector uses clinic.timezone (or give --timezone)")
     proposal.notes.append(f"unknown schema: read by its shape from table {main.name!r} and {len(rows)} sampled rows")
+    assert proposal.mapping is not None
+    keep = minimalread.used(proposal.mapping["fields"], proposal.connector) | ({gone.column} if gone else set())
+    dropped = minimalread.prune(plan, keep)
+    if dropped:  # the whole read stays until the clock is settled: its stamps are evidence (discover_sql)
+        proposal.minimal_query = plan.sql(" AND ".join(conditions))
+        proposal.notes.append(minimalread.note(dropped))
     return proposal
 
 
