@@ -58,6 +58,17 @@ def flag(table: Table, dialect: str) -> Flag | None:
     return None
 
 
+def stamp_beside(table: Table, found: Flag | None) -> Flag | None:
+    """The table's deletion stamp (``deletedAt``) when its soft-delete flag is another column
+    (``isCanceled``). Why: a product that keeps both sets the stamp when a row is trashed and the
+    flag for something else; keeping only the flag's rows lets every trashed row through."""
+    if found is None or found.meaning == "gone_at":
+        return None
+    names = list(table.columns)
+    return next((Flag(column, "gone_at", False) for column, type_name in table.columns.items()
+                 if meaning(column, names) == "gone_at" and _DATE.search(type_name)), None)
+
+
 def kept(found: Flag, alias: str, quote: str) -> str:
     """The SQL condition that keeps the rows not deleted (``quote``: the quoted column name)."""
     ref = f"{alias}.{quote}"

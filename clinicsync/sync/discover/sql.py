@@ -460,13 +460,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,
                           connection.dialect.name)
     gone = softdelete.flag(main, connection.dialect.name)
+    stamp = softdelete.stamp_beside(main, gone)
     order = main.key or next(iter(main.columns))
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
-        kept_rows = [softdelete.kept(gone, "a", quote_name(connection, gone.column))] if gone is not None else []
+        kept_rows = [softdelete.kept(f, "a", quote_name(connection, f.column)) for f in (gone, stamp) if f is not None]
         owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)), people.persons)
         shared = softdelete.shared_row(plan, schema.tables)
         if shared is not None:
@@ -488,7 +489,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns} | \
         set(people.household.outs if people.household is not None else ())  # never the person's own phone
     left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
-        g.source for g in people.guesses} | ({gone.column} if gone is not None else set())
+        g.source for g in people.guesses} | {f.column for f in (gone, stamp) if f is not None}
     prefixes = tuple(p for p in {main.prefix} | {schema.tables[t].prefix for t in set(plan.tables_of.values())} if p)
     samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
                             plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)
@@ -600,7 +601,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     proposal.notes.extend(people.notes)
     proposal.notes.extend(extra_notes)
     if gone is not None:
-        proposal.notes.append(f"soft-deleted appointments are left out of the query ({softdelete.describe(gone)}); "
+        deleted_when = "; ".join(softdelete.describe(f) for f in (gone, stamp) if f is not None)
+        proposal.notes.append(f"soft-deleted appointments are left out of the query ({deleted_when}); "
                               "one deleted after it was imported is found by the delete sweep")
     for owner, owner_table, _ in owners:
         if shared is not None and owner_table == shared[1]:
