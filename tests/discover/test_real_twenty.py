@@ -5,10 +5,12 @@ columns. A visit is a `calendarEvent` (`startsAt` timestamptz, `isCanceled` a bo
 a soft delete); its people are `calendarEventParticipant` child rows: the organizer
 (`isOrganizer`) is a `workspaceMember`, the doctor; the other participant a `person`, the patient,
 whose phone is split in `phonesPrimaryPhoneNumber` (national) and `phonesPrimaryPhoneCallingCode`.
-A few events have two patients (the first by key is the one reminded). No foreign keys declared.
+A few events have two patients (the one with the lowest person key is the one reminded). No foreign keys declared.
 Driven as the admin would: ``discover --write`` (which runs ``check``), then ``sync --once``.
 
-What it measures today (BEFORE any rule for this shape) is printed and held by the asserts below."""
+Where discover stands (asserted below): times, patients and phones right on the visits it stores,
+nothing soft-deleted stored, and `check` failing because no doctor is reached (the organizer's
+participant row is not read as the doctor yet), the participant's RSVP read as the visit's status."""
 
 from __future__ import annotations
 
@@ -85,7 +87,7 @@ def build(connection: psycopg.Connection[Any]) -> tuple[dict[str, real.Want], se
                                '"displayName", "isOrganizer", "responseStatus", "personId") VALUES (%s, %s, %s, %s, '
                                "false, %s, %s)", (participant, event, f"p{person[:6]}@mail.example.org", name,
                                                   rng.choice(["NEEDS_ACTION", "ACCEPTED", "TENTATIVE"]), person))
-        person, name, phone, deleted = rows[0][1]
+        person, name, phone, deleted = min((r[1] for r in rows), key=lambda p: p[0])  # the lowest person key
         if trashed or deleted:
             gone.add(event)
             continue
@@ -119,3 +121,10 @@ def test_twenty_calendar_events_through_discover_check_and_sync(database: str, t
     print(f"FIGURES: right {right}/{len(truth)}, admin lines {lines}, discover/check exit {code}, "
           f"stored {len(found)}, stored-but-gone {len(set(found) & gone)}, wrong fields {fields}")
     assert lines <= real.ADMIN_LIMIT  # six settings lines and the URL
+    assert code == 1 and "error: practitioner.external_id: none of the" in out, out  # said, not passed
+    assert not set(found) & gone  # a soft-deleted event (deletedAt) or a trashed patient is never stored
+    assert set(found) <= set(truth)
+    # what it stores, it stores at the right time for the right patient (the doctor aside)
+    assert all(set(wrong[k]) <= {"doctor", "patient", "name", "phone"} for k in found), \
+        {k: wrong[k] for k in found if set(wrong[k]) - {"doctor", "patient", "name", "phone"}}
+    assert sum(1 for k in found if set(wrong[k]) & {"patient", "name", "phone"}) <= 0.05 * len(found)
