@@ -136,3 +136,19 @@ def test_write_states_a_missing_clinic_name_before_its_summary(clinic_db: str, t
     lines = out.splitlines()
     said = next(i for i, line in enumerate(lines) if line.startswith("note: clinic.name is not set"))
     assert lines[-1].startswith("checked: 1 sources") and said < len(lines) - 1
+
+
+def test_a_long_not_placed_list_is_cut_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A joined users table brings dozens of settings columns: the plain output lists the first
+    ones and counts the rest (the JSON report keeps them all)."""
+    from clinicsync.sync.cli import discover as command
+    from clinicsync.sync.discover.proposal import Proposal
+
+    proposal = Proposal(kind="sql", name="x", product=None, product_confidence=0.0, connector={},
+                        unplaced=[f"doctor_setting_{n}" for n in range(command.UNPLACED_SHOWN + 7)])
+    lines: list[str] = []
+    monkeypatch.setattr(command, "_say", lambda line="", **_: lines.append(line))
+    command._print_proposal(proposal)
+    (line,) = [line for line in lines if line.startswith("not placed:")]
+    assert "doctor_setting_19" in line and "doctor_setting_20" not in line
+    assert line.endswith("and 7 more (all of them: --json)"), line

@@ -27,6 +27,8 @@ _KINDS = {"csv": ("clinicsync.sync.discover.csv", "discover_csv", "CSV"),
           "hl7": ("clinicsync.sync.discover.hl7", "discover_hl7", "HL7 v2"),
           "sql": ("clinicsync.sync.discover.sql", "discover_sql", "SQL")}
 
+UNPLACED_SHOWN = 20  # column names listed as not placed before they are counted
+
 
 def source_kind(target: str) -> str | None:
     """Which discoverer reads ``target``: sql, fhir, csv, hl7, or None when none does."""
@@ -108,8 +110,9 @@ def _print_proposal(proposal: Any) -> None:
         for word in proposal.status_words:
             meaning = word.status or "? (unknown: give it a status in the mapping file)"
             _say(f"  {word.value!r:<20} -> {meaning}  ({word.count} row(s), {word.confidence:.2f})")
-    if proposal.unplaced:
-        _say(f"not placed: {', '.join(proposal.unplaced)}")
+    if proposal.unplaced:  # a joined users table brings dozens of settings columns: the first ones, counted
+        shown, more = proposal.unplaced[:UNPLACED_SHOWN], len(proposal.unplaced) - UNPLACED_SHOWN
+        _say(f"not placed: {', '.join(shown)}" + (f" and {more} more (all of them: --json)" if more > 0 else ""))
     for note in proposal.notes:
         _say(f"note: {note}")
     for var, meaning in proposal.secret_env.items():

@@ -182,7 +182,7 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None
         if proposal.minimal_query is not None:  # the clock read every sampled stamp; the source reads the mapped
-            proposal.connector["query"] = proposal.minimal_query
+            proposal.connector["query"], proposal.minimal_query = proposal.minimal_query, None
         if isinstance(inspector, PathInspector):  # the URL keeps the schemas the query reads, no other
             used = used_schemas(where.schemas, inspector.owners, query, lambda n: quote_name(connection, n))
             if len(used) < len(where.schemas):
