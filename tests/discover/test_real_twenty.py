@@ -8,9 +8,11 @@ whose phone is split in `phonesPrimaryPhoneNumber` (national) and `phonesPrimary
 A few events have two patients (the one with the lowest person key is the one reminded). No foreign keys declared.
 Driven as the admin would: ``discover --write`` (which runs ``check``), then ``sync --once``.
 
-Where discover stands (asserted below): times, patients and phones right on the visits it stores,
-nothing soft-deleted stored, and `check` failing because no doctor is reached (the organizer's
-participant row is not read as the doctor yet), the participant's RSVP read as the visit's status."""
+Where discover stands (asserted below): every visit it stores right, the doctor the member the
+organizer's participant row names (73 of 119, was 0); nothing soft-deleted stored. Not yet: the
+participant's RSVP (`responseStatus`) is read as the visit's status, so its NEEDS_ACTION is asked
+and those visits are set aside until it is mapped, and a cancelled event (`isCanceled`) is left
+out as a deleted one rather than stored as cancelled."""
 
 from __future__ import annotations
 
@@ -121,10 +123,10 @@ def test_twenty_calendar_events_through_discover_check_and_sync(database: str, t
     print(f"FIGURES: right {right}/{len(truth)}, admin lines {lines}, discover/check exit {code}, "
           f"stored {len(found)}, stored-but-gone {len(set(found) & gone)}, wrong fields {fields}")
     assert lines <= real.ADMIN_LIMIT  # six settings lines and the URL
-    assert code == 1 and "error: practitioner.external_id: none of the" in out, out  # said, not passed
+    assert code == 1 and "NEEDS_ACTION" in out and "practitioner" not in " ".join(
+        line for line in out.splitlines() if ": error: " in line), out  # asked for a word, no error
     assert not set(found) & gone  # a soft-deleted event (deletedAt) or a trashed patient is never stored
     assert set(found) <= set(truth)
-    # what it stores, it stores at the right time for the right patient (the doctor aside)
-    assert all(set(wrong[k]) <= {"doctor", "patient", "name", "phone"} for k in found), \
-        {k: wrong[k] for k in found if set(wrong[k]) - {"doctor", "patient", "name", "phone"}}
-    assert sum(1 for k in found if set(wrong[k]) & {"patient", "name", "phone"}) <= 0.05 * len(found)
+    # what it stores is right: time, patient, phone and the organizer's member as the doctor
+    assert all(not wrong[k] for k in found), {k: wrong[k] for k in found if wrong[k]}
+    assert right >= 73, right  # was 0 of 119 (no doctor on any visit)

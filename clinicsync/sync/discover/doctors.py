@@ -173,6 +173,9 @@ class Origin:
     table: Table
     alias: str
     said: str
+    # the references were found filled on the rows that are joined (the flagged organizer rows of
+    # a participants table, most of whose other rows name a patient instead): not asked again of all
+    checked: bool = False
 
 
 def follow(builder: Builder, refs: list[Ref], onward: bool = False, origin: Origin | None = None) -> bool:
@@ -183,7 +186,7 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False, origin: Orig
     q, plan = builder.q, builder.plan
     start, start_alias = (plan.main, "a") if origin is None else (origin.table, origin.alias)
     for first in refs:
-        if not filled(builder.run, q, start, [first.column]):
+        if not (origin is not None and origin.checked) and not filled(builder.run, q, start, [first.column]):
             continue  # a reference the visits leave empty (an optional calendar, a team) reaches nobody
         path = person_path(builder, first)
         if path is None or (onward and len(path) < 2):

@@ -33,6 +33,7 @@ from clinicsync.sync.discover import (
     household,
     kinship,
     optionkinds,
+    organizerrows,
     polyrefs,
     roleperson,
     sharedowner,
@@ -626,6 +627,8 @@ class _Builder:
             row = self.run(f"SELECT COUNT(*), COUNT({q(own.column)}) FROM {q(main.name)}")[0]
             share = int(row[1]) / int(row[0]) if row[0] else 1.0
         if links and (own is None or share < 0.5):
+            if own is None and organizerrows.follow(self):
+                return  # the participant rows flag the organizer: the newest staff row may be a colleague's
             found = self._through_link(links[0], own, share)
             if found is None:
                 return
@@ -655,8 +658,8 @@ class _Builder:
             self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
                                              {"from": own.column}))
         else:
-            doctors.follow(self, doctors.candidates(self)) or sharedowner.follow(self) or doctors.unit_owner(self) \
-                or doctors.parent_link(self)
+            doctors.follow(self, doctors.candidates(self)) or sharedowner.follow(self) \
+                or organizerrows.follow(self) or doctors.unit_owner(self) or doctors.parent_link(self)
             return
         chain = [(target, alias)]
         hop_ref = self._person_ref(target.name)
