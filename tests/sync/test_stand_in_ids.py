@@ -6,6 +6,7 @@ the same row (its reminders and history), no visit cancelled or created, no even
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -76,8 +77,7 @@ def test_a_visit_stored_under_the_readable_id_is_re_keyed_in_place(store: Store)
         events_after = connection.execute(select(EVENTS.c.id)).all()
     assert after == {stand_in_id(READABLE): rows[READABLE], old_b.external_id: rows[old_b.external_id]}
     assert events_after == events_before  # nothing announced: the patient is told nothing
-    moved = replace(hashed, start=hashed.start.replace(hour=hashed.start.hour + 1),
-                    end=hashed.end.replace(hour=hashed.end.hour + 1))
+    moved = replace(hashed, start=hashed.start + timedelta(hours=1), end=hashed.end + timedelta(hours=1))
     assert _apply(store, "later", moved).rescheduled == 1  # a later change reaches the same row
     with store.engine.connect() as connection:
         assert connection.execute(select(APPOINTMENTS.c.id).where(
