@@ -23,10 +23,20 @@ from functools import lru_cache
 from types import CodeType
 from typing import Any
 
-import orjson
-
-from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
+from clinicsync.mappings.codememo import (
+    DATETIME_MEMO_LIMIT,
+    MEMO_LIMIT,
+    SHORT_MEMO_KINDS,
+    GroupMemo,
+    Memo,
+    group_key,
+    keep_group,
+    remember,
+    remember_raw,
+    span_of,
+    status_of,
+)
 from clinicsync.mappings.model import (
     MappingError,
     NormalizedAppointment,
@@ -44,7 +54,6 @@ from clinicsync.mappings.transforms import PhoneCell, TransformError, clean_text
 CompiledMapping = Any
 _CompiledField = Any
 
-MEMO_LIMIT = 65_536  # distinct values kept per memo; the memo starts over past that
 # The generated code builds every appointment, patient and practitioner with all fields given:
 # positionally, without a frozen dataclass's per-field object.__setattr__ (model.positional_builder).
 _BUILD_APPOINTMENT = positional_builder(NormalizedAppointment)
@@ -52,71 +61,6 @@ _BUILD_PATIENT = positional_builder(NormalizedPatient)
 _BUILD_PRACTITIONER = positional_builder(NormalizedPractitioner)
 _MAX_STEPS = 12  # deeper paths keep the interpreted getter (Python nests at most 20 loops)
 _PATIENT_TARGETS = ("name", "phone", "email", "language", "channel")
-
-
-# Date-times change with every slot and a source lists them roughly in order, so their memos
-# only need the recent ones; a memo of 65,536 of them held ~10 MB each at a million rows
-# (M1's peak is a goal). Phones and emails repeat across the whole file: they keep MEMO_LIMIT.
-DATETIME_MEMO_LIMIT = 8_192
-_SHORT_MEMO_KINDS = frozenset({"datetime", "date", "time"})
-
-
-class Memo(dict[Any, tuple[bool | None, Any]]):
-    """A conversion's memo and how many distinct values it keeps before it starts over."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-
-def _remember(memo: Memo, convert: Callable[[Any], Any], key: Any) -> tuple[bool | None, Any]:
-    """``convert(key)`` or its TransformError's message, kept in ``memo``."""
-    try:
-        known: tuple[bool | None, Any] = (True, convert(key))
-    except TransformError as exc:
-        known = (False, str(exc))
-    return kept(memo, key, known, memo.limit)
-
-
-# A raw text that is blank (``raw.strip()`` empty): no value, not seen (see _remember_raw).
-_BLANK: tuple[None, None] = (None, None)
-
-
-def _remember_raw(memo: Memo, convert: Callable[[Any], Any], raw: str) -> tuple[bool | None, Any]:
-    """What one reader's raw text (exactly ``str``) converts to, kept in ``memo`` under the raw
-    text itself: ``_BLANK`` for a blank text, else ``convert`` of the text (cleaned of control
-    characters when it is not printable) or its TransformError's message. Why keyed by the raw
-    text: the generated code then looks the memo up before any test of the text, so a repeated
-    value (a slot's start, a duration, a zone) costs one ``dict.get``, not a strip and an
-    ``isprintable`` first. Every entry is a pure function of its key, so a hit gives
-    what the tests and the conversion would."""
-    if not raw.strip():
-        return kept(memo, raw, _BLANK, memo.limit)
-    try:
-        known: tuple[bool | None, Any] = (True, convert(raw if raw.isprintable() else clean_text(raw)))
-    except TransformError as exc:
-        known = (False, str(exc))
-    return kept(memo, raw, known, memo.limit)
-
-
-def _status_of(memo: dict[str, str], lookup: Callable[[Any], str], word: Any) -> str:
-    """The mapping's status for ``word``, remembered per text (an unknown word raises anew)."""
-    status = lookup(word)
-    if type(word) is str:
-        kept(memo, word, status, MEMO_LIMIT)
-    return status
-
-
-def _span(memo: dict[int, timedelta], minutes: Any) -> timedelta:
-    """``timedelta(minutes=minutes)``, kept in ``memo`` when ``minutes`` is an ``int`` (the
-    generated code looks it up there first). Why: a duration repeats on most rows (15, 30,
-    60 minutes) and timedelta's keyword constructor costs ~4,000 instructions a row (by
-    callgrind); a kept one is the same value. Its errors (OverflowError, TypeError) are the
-    constructor's own, raised where they were; nothing that fails is kept."""
-    span = timedelta(minutes=minutes)
-    if type(minutes) is int:
-        kept(memo, minutes, span, MEMO_LIMIT)
-    return span
 
 
 class _Source:
@@ -201,7 +145,7 @@ def _convert(out: _Source, field: _CompiledField, var: str, cleaned: bool) -> li
         return [f"value = {convert}({text})"]
     if field.kind == "string":
         return [f"value = {text}.strip()"]
-    limit = DATETIME_MEMO_LIMIT if field.kind in _SHORT_MEMO_KINDS else MEMO_LIMIT
+    limit = DATETIME_MEMO_LIMIT if field.kind in SHORT_MEMO_KINDS else MEMO_LIMIT
     memo = out.constants.bind(Memo(limit), "_memo")
     transform = out.constants.bind(field.transform, "_tr")
     return [f"key = {text}",
@@ -272,9 +216,9 @@ def _remembered(field: _CompiledField) -> bool:
 def _text_value(out: _Source, field: _CompiledField, ind: int, single: bool) -> None:
     """Statements setting ``seen`` and ``value`` from ``raw``, exactly a ``str``."""
     if single and _remembered(field):
-        # The memo first, keyed by the raw text (_remember_raw): a hit skips the blank and
+        # The memo first, keyed by the raw text (codememo.remember_raw): a hit skips the blank and
         # printable tests. known[0]: True a value, False an error, None a blank text.
-        memo = out.constants.bind(Memo(DATETIME_MEMO_LIMIT if field.kind in _SHORT_MEMO_KINDS else MEMO_LIMIT),
+        memo = out.constants.bind(Memo(DATETIME_MEMO_LIMIT if field.kind in SHORT_MEMO_KINDS else MEMO_LIMIT),
                                   "_memo")
         transform = out.constants.bind(field.transform, "_tr")
         out.add(ind, f"known = {memo}.get(raw)")
@@ -451,55 +395,6 @@ def _groups(fields: list[_CompiledField]) -> list[Group]:
     return grouped
 
 
-_KEY_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
-
-
-def _group_key(value: Any) -> bytes | None:
-    """The JSON text of ``value`` (it tells 1, 1.0 and true apart), or None for what is not
-    plain JSON data (a str or dict subclass, a date, an object …), which is never remembered.
-    A tuple and a NaN are written as a list and as null: an entry is used only for a value
-    equal to the one it was made from (see _group)."""
-    try:
-        return orjson.dumps(value, option=_KEY_OPTIONS)
-    except TypeError:
-        return None
-
-
-# A group's memo keeps each distinct source value (a patient resource) for the equality test:
-# it starts over past this much key text too (JSON text or column text), about 20-40 MB of
-# Python objects for patient resources.
-GROUP_TEXT_LIMIT = 8_000_000
-
-
-class GroupMemo(dict[Any, list[Any]]):
-    """A group's entries by key, with the length of key text they hold and how many lookups
-    found an entry since it last started over."""
-
-    text = 0
-    hits = 0
-
-
-# A group memo that has kept this many entries without one of them found again starts over: its
-# key holds something that differs on every record (a Cal.com webhook's group is keyed by the
-# whole ``payload``, uid and times included), so each entry (~15 KB of key and parsed payload)
-# only costs memory: ~50 MB at GROUP_TEXT_LIMIT, ~4 MB at this (measured). One hit lets it grow.
-GROUP_TRIAL = 256
-
-
-def _keep(memo: GroupMemo, key: Any, entry: list[Any]) -> None:
-    size = len(memo)
-    if size >= MEMO_LIMIT or memo.text >= GROUP_TEXT_LIMIT or (size >= GROUP_TRIAL and not memo.hits):
-        memo.clear()
-        memo.text = memo.hits = 0
-    if type(key) is bytes:
-        # orjson's result keeps the buffer it wrote into: ~16 KB behind a 2.5 KB Cal.com payload,
-        # so the memo held six times the text it counted (~100 MB at the limit for one
-        # webhook source). Kept, it is copied to its own size; a lookup still uses the original.
-        key = bytes(memoryview(key))
-    memo[key] = entry
-    memo.text += len(key) if type(key) is bytes else sum(map(len, filter(None, key)))  # parts: text or None
-
-
 def _group(out: _Source, signature: tuple[str, ...], group: list[tuple[int, _CompiledField]],
            variables: list[str]) -> None:
     """Fields of one patient or practitioner (see _groups), remembered per distinct source
@@ -637,7 +532,7 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(1, "if end_raw is not None:")
     _to_utc(out, "end", "end_raw", 2)
     add(1, f"elif {got('duration_minutes')} is not None:")
-    # timedelta(minutes=...) by _span's memo: the same value, its errors raised in the same place.
+    # timedelta(minutes=...) by span_of's memo: the same value, its errors raised in the same place.
     minutes = got("duration_minutes")
     add(2, f"span = _spans.get({minutes}) if type({minutes}) is int else None")
     add(2, "try:")
@@ -736,9 +631,9 @@ def generate(mapping: CompiledMapping, runtime: Mapping[str, Any],
     namespace: dict[str, Any] = {
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,
-        "_span": _span, "_spans": {},
-        "_remember": _remember, "_remember_raw": _remember_raw, "_group_key": _group_key, "_keep": _keep,
-        "_status_of": _status_of,
+        "_span": span_of, "_spans": {},
+        "_remember": remember, "_remember_raw": remember_raw, "_group_key": group_key, "_keep": keep_group,
+        "_status_of": status_of,
         "_statuses": {}, "_status": mapping._status, "_utc_memo": mapping._utc.memo,
         "_utc_known": mapping._utc.known, "_datetime": datetime, "_place_zones": dict(mapping.place_zones),
         "_place_every": dict(mapping.place_zones).get("*"),

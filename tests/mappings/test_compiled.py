@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinicsync.connectors.hl7v2.parse import decode, parse_message, split_messages
-from clinicsync.mappings import codegen
+from clinicsync.mappings import codegen, codememo
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.pathcode import PATH_NAMESPACE, Constants, path_source
 from clinicsync.mappings.paths import compile_path, compile_values
@@ -132,8 +132,9 @@ def test_generated_code_maps_every_record_as_the_interpreted_engine(name: str, k
 
 def test_memos_that_start_over_give_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(codegen, "MEMO_LIMIT", 3)
+    monkeypatch.setattr(codememo, "MEMO_LIMIT", 3)
     monkeypatch.setattr(codegen, "DATETIME_MEMO_LIMIT", 2)
-    monkeypatch.setattr(codegen, "GROUP_TEXT_LIMIT", 500)
+    monkeypatch.setattr(codememo, "GROUP_TEXT_LIMIT", 500)
     for name, kind in (("csv_default", "csv"), ("fhir_r4", "json")):
         mapping = load_mapping(name, "America/New_York", "US")
         for record in RECORDS[kind][:300] * 2:
@@ -141,7 +142,7 @@ def test_memos_that_start_over_give_the_same_results(monkeypatch: pytest.MonkeyP
 
 
 # Durations as a CSV gives them (text) and as JSON or a custom connector might (numbers, a boolean):
-# repeated (kept by codegen._span), out of timedelta's range, past the date-time range, or no duration.
+# repeated (kept by codememo.span_of), out of timedelta's range, past the date-time range, or no duration.
 DURATIONS = ["30", "30", "15", " 45 ", "0", "-5", "30", "99999999999", "1000000000", "1e400", "45 min", "n/a",
              30, 30, 15, True, 2.5, 10**20, -(10**9), 0, 30]
 
@@ -153,6 +154,7 @@ def test_durations_kept_by_their_memo_map_as_the_interpreted_engine(monkeypatch:
     (issue 32): the same end, the same errors (out of range, end not after start, not a
     duration), warm, cold and with the memo starting over."""
     monkeypatch.setattr(codegen, "MEMO_LIMIT", limit)
+    monkeypatch.setattr(codememo, "MEMO_LIMIT", limit)
     mapping = load_mapping("csv_default", "America/New_York", "US")
     spans = mapping._generated.__globals__["_spans"]  # type: ignore[attr-defined]
     spans.clear()
@@ -379,9 +381,10 @@ _REMEMBERED_COLUMNS = ["start", "end", "duration_minutes", "timezone", "visit_mo
 @pytest.mark.parametrize("limit", [3, 65_536])
 def test_remembered_by_raw_text_maps_as_the_interpreted_engine(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
     """The generated code looks a converted field's memo up by the raw text before testing it
-    (codegen._remember_raw): blank, control-laden and clean texts, in both orders, warm, cold
+    (codememo.remember_raw): blank, control-laden and clean texts, in both orders, warm, cold
     and with the memo starting over, map exactly as the interpreted engine maps them."""
     monkeypatch.setattr(codegen, "MEMO_LIMIT", limit)
+    monkeypatch.setattr(codememo, "MEMO_LIMIT", limit)
     monkeypatch.setattr(codegen, "DATETIME_MEMO_LIMIT", limit)
     mapping = load_mapping("csv_default", "Europe/Berlin", "US")  # another zone: not the cached source
     for record in RECORDS["csv"][:6]:

@@ -1,5 +1,5 @@
 """A mapping's per-patient memo holds what it counts: the JSON text of a source value is kept
-at its own size, not in the buffer orjson wrote it into (stop 50: a Cal.com payload of 2.5 KB
+at its own size, not in the buffer orjson wrote it into (a Cal.com payload of 2.5 KB
 kept 16 KB, so the memo's 8 MB bound on text was ~50 MB of keys)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import tracemalloc
 from pathlib import Path
 
-from clinicsync.mappings.codegen import GROUP_TRIAL, GroupMemo, _group_key, _keep
+from clinicsync.mappings.codememo import GROUP_TRIAL, GroupMemo, group_key, keep_group
 from clinicsync.mappings.engine import load_mapping
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "calcom" / "booking_created.json"
@@ -40,9 +40,9 @@ def test_a_kept_key_costs_about_its_text() -> None:
     try:
         before = tracemalloc.get_traced_memory()[0]
         for value in values:
-            key = _group_key(value)
+            key = group_key(value)
             assert key is not None
-            _keep(memo, key, [value, (), (), None, None])
+            keep_group(memo, key, [value, (), (), None, None])
             del key
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
@@ -50,7 +50,7 @@ def test_a_kept_key_costs_about_its_text() -> None:
     assert len(memo) == 300 and memo.text == sum(map(len, memo))
     text = memo.text
     assert held < 1.5 * text, (held, text)  # before: ~6.5x the text
-    hit = memo.get(_group_key({**PAYLOAD, "uid": "booking-7"}))
+    hit = memo.get(group_key({**PAYLOAD, "uid": "booking-7"}))
     assert hit is not None and hit[0] is values[7]  # looked up by a fresh key: same bytes, same entry
 
 
