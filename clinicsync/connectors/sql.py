@@ -253,7 +253,7 @@ class SqlConnector(Connector):
         calendar; a visit moved there would stay at its old time, or be deleted by the sweep.
         ``ahead`` still bounds what a snapshot reads and what the delete sweep lists."""
         window = self.settings.window
-        now = utcnow().astimezone(zone(self.settings.window_zone)).replace(tzinfo=None)
+        now = utcnow().astimezone(self._window_clock()).replace(tzinfo=None)
         params: dict[str, Any] = {"window_start": now - window.back_delta,
                                   "window_end": WINDOW_END_UNBOUNDED if changed_only else now + window.ahead_delta}
         if "cursor" in inner.binds or wrapper_cursor:
@@ -380,6 +380,16 @@ class SqlConnector(Connector):
     def _source_clock(self) -> ZoneInfo:
         """The zone of the source's naive date-times (UTC for stored_times: utc, ``naive_zone``)."""
         return zone(self.source_zone or naive_zone(self.settings, self.settings.timezone or "UTC"))
+
+    def _window_clock(self) -> ZoneInfo:
+        """The zone of the :window_start/:window_end binds: ``window.timezone`` when given, else
+        the source's clock. Why not the settings' default (UTC): a source whose zone is the
+        clinic's (no ``timezone:`` of its own) keeps local wall time, and a window on a date
+        column (``CAST(:window_start AS DATE)``) cut at UTC's date read the clinic's day before
+        (or missed its yesterday) around midnight."""
+        if "timezone" in self.settings.window.model_fields_set:
+            return zone(self.settings.window.timezone)
+        return self._source_clock()
 
     def _overlap_start(self, value: Any) -> Any:
         """The start of the read after ``value`` (``overlap_start``)."""

@@ -169,8 +169,10 @@ class SqlSettings(ConnectorSettings):
 
     @property
     def window_zone(self) -> str:
-        """The zone of the window binds: ``window.timezone`` when given, else the zone the source
-        writes naive date-times in (UTC for ``stored_times: utc``, else its ``timezone:``)."""
+        """The zone of the window binds as the settings alone say it: ``window.timezone`` when
+        given, else the zone the source writes naive date-times in (UTC for ``stored_times:
+        utc``, else its ``timezone:``). The connector reads clinic.timezone where this says UTC
+        for want of a ``timezone:`` (``SqlConnector._window_clock``)."""
         if "timezone" in self.window.model_fields_set:
             return self.window.timezone
         if self.stored_times == "utc":

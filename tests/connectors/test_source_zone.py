@@ -8,8 +8,10 @@ import os
 import textwrap
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -116,3 +118,35 @@ def test_the_sql_window_follows_the_source_zone_unless_set() -> None:
     assert SqlSettings(**base, timezone="America/New_York",
                        window={"timezone": "UTC"}).window_zone == "UTC"
     assert SqlSettings(**base).window_zone == "UTC"
+
+
+def test_the_sql_window_of_a_source_in_the_clinics_zone_is_the_clinics_wall_clock(tmp_path: Path) -> None:
+    """A source with no ``timezone:`` keeps the clinic's wall time: its window binds are that
+    clock's, not UTC's (a window on a date column cut at UTC's date read the clinic's day before
+    around midnight). ``window.timezone`` given still wins."""
+    from sqlalchemy import create_engine
+
+    from clinicsync.connectors.sql import SqlConnector
+    from clinicsync.connectors.sql_settings import SqlSettings
+
+    url = f"sqlite:///{tmp_path / 'binds.db'}"
+    with create_engine(url).begin() as connection:
+        connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    query = "SELECT id, :window_start AS window_start FROM t"
+    kiritimati = ZoneInfo("Pacific/Kiritimati")  # UTC+14: the wall clock is never UTC's day and hour
+
+    def window_start(**window: Any) -> datetime:
+        connector = SqlConnector(SqlSettings(name="src", mapping="m", url=url, query=query, mode="snapshot",
+                                             window={"back": "1d", **window}))
+        connector.source_zone = "Pacific/Kiritimati"  # set by sync/: the clinic's zone
+        try:
+            record = next(r for batch in connector.fetch(None) for r in batch.records)
+        finally:
+            connector.close()
+        return datetime.fromisoformat(str(record.data["window_start"]))
+
+    wall = datetime.now(kiritimati).replace(tzinfo=None) - timedelta(days=1)
+    assert abs(window_start() - wall) < timedelta(minutes=1)
+    utc_wall = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
+    assert abs(window_start(timezone="UTC") - utc_wall) < timedelta(minutes=1)
