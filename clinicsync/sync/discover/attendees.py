@@ -126,7 +126,11 @@ def linked(builder: Builder, to: str | None = None) -> tuple[Ref, Ref] | None:
     for ref in builder.owned(main.name):
         if ref.table == main.name:
             continue
-        for onward in builder.schema.refs(ref.table):
+        # Of a link row's people, the patients' or contacts' table before a login table: a CRM's
+        # participant row names a person or a user (a colleague), in whatever order its columns
+        # (or its declared keys) come; a booking tool whose patients log in has users only.
+        onwards = sorted(builder.schema.refs(ref.table), key=lambda r: _login_rank(builder.schema.tables[r.target]))
+        for onward in onwards:
             if onward.target in (main.name, ref.table) or audit(onward.column):
                 continue
             person = builder.schema.tables[onward.target]
@@ -136,6 +140,11 @@ def linked(builder: Builder, to: str | None = None) -> tuple[Ref, Ref] | None:
             if names and (to or _roles(person.columns)) and filled(builder.run, builder.q, person, names):
                 return ref, onward
     return None
+
+
+def _login_rank(table: Table) -> int:
+    """0 a patients' table, 1 another person table, 2 a login (users) table."""
+    return 0 if kind_of(table.name) == "patient" else 2 if words(table.name) & USER else 1
 
 
 def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polymorphic | None = None) -> None:

@@ -90,6 +90,7 @@ from clinicsync.sync.discover.views import keyed_views, with_views
 from clinicsync.sync.discover.visitzone import clinic_zone
 
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
+FIRST_ROWS = 200  # rows a look-alike's date columns are looked at in
 SAMPLE_ROWS = 50
 TIMEOUT = 30.0
 _APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consulta|termin|rdv|rendez|encounter|"
@@ -207,16 +208,26 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
 
 # -- unknown schemas ---------------------------------------------------------------------------
 
-def _own_dates(table: Table) -> int:
-    return sum((bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I)))
-               and not _STAMP_NAMES.search(c) for c, t in table.columns.items())
+def _date_columns(table: Table) -> list[str]:
+    """The columns that may hold a visit's day or time: a date type or a date-like name, a row's
+    own stamps (created, modified, voided, last login, birth) aside."""
+    return [c for c, t in table.columns.items()
+            if (bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I)))
+            and not _STAMP_NAMES.search(c)]
 
 
-def _appointment_score(table: Table, schema: Schema) -> float:
+def _own_dates(table: Table, empty: frozenset[str] = frozenset()) -> int:
+    return sum(c not in empty for c in _date_columns(table))
+
+
+def _appointment_score(table: Table, schema: Schema, empty: frozenset[str] = frozenset()) -> float:
+    """How appointment-like a table is by its shape. ``empty``: its date columns found without a
+    value in its first rows, which count for nothing (a contacts' email table with an empty
+    ``hold_date`` and ``reset_date`` is no diary)."""
     # A row's own stamps (created, modified, voided, last login, birth) are no visit's time: a series
     # or a users table with stamps only must not outrank the occurrences that hold start and end.
     booked = slottime.booked_dates(table, schema, _own_dates)
-    dates = _own_dates(table) or booked
+    dates = _own_dates(table, empty) or booked
     refs = schema.refs(table.name)
     # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
     people = sum(bool(_PERSON_NAMES.search(ref.target)) and not audit(ref.column) for ref in refs)
@@ -231,10 +242,13 @@ def _appointment_score(table: Table, schema: Schema) -> float:
             ) * bool(dates) * (0.5 if words(table.name) & _COPIES else 1)
 
 
-def _pick_table(schema: Schema, wanted: str | None, has_rows: Callable[[Table], bool] | None = None) -> Table:
+def _pick_table(schema: Schema, wanted: str | None,
+                filled: Callable[[Table, list[str]], set[str] | None] | None = None) -> Table:
     """The appointment table: the one given with --table, else the most appointment-like by its
-    shape among the tables that hold rows (an empty look-alike beside a populated one, a copy or
-    an archive, is never the source; ``has_rows`` asks the database, one cheap read a table)."""
+    shape and its rows among the tables that hold rows (an empty look-alike beside a populated
+    one, a copy or an archive, is never the source; nor a table whose date columns are all
+    empty). ``filled`` asks the database, one cheap read a table: None for a table without rows,
+    else which of the given date columns hold a value in its first rows."""
     if wanted is not None:
         found = schema.find(wanted)
         if found is not None:
@@ -247,9 +261,15 @@ def _pick_table(schema: Schema, wanted: str | None, has_rows: Callable[[Table], 
     if not scored:
         raise DiscoverError("no table with dates was found: which table holds the appointments? Give it with "
                             "--table")
-    if has_rows is not None:
-        populated = [(s, n) for s, n in scored[:MAX_LOOKALIKES] if has_rows(schema.tables[n])]
-        scored = populated or scored
+    if filled is not None:
+        populated = []
+        for _, name in scored[:MAX_LOOKALIKES]:
+            table = schema.tables[name]
+            dates = _date_columns(table)
+            has = filled(table, dates)
+            if has is not None and (score := _appointment_score(table, schema, frozenset(dates) - has)) > 0:
+                populated.append((score, name))
+        scored = sorted(populated, reverse=True) or scored
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
         raise DiscoverError(f"several tables look like appointments ({', '.join(tied)}): pick one with --table")
@@ -444,8 +464,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
 
     schema = keyed_views(read_schema(inspector, names, views), views, run, lambda n: quote_name(connection, n))
 
-    def has_rows(table: Table) -> bool:
-        return bool(run(first_rows(f"SELECT 1 FROM {quote_name(connection, table.name)}", 1, connection.dialect.name)))
+    def filled(table: Table, columns: list[str]) -> set[str] | None:
+        """None for a table without rows, else which of ``columns`` hold a value in its first rows."""
+        listed = ", ".join(quote_name(connection, c) for c in columns) or "1"
+        rows = run(first_rows(f"SELECT {listed} FROM {quote_name(connection, table.name)}", FIRST_ROWS,
+                              connection.dialect.name))
+        if not rows:
+            return None
+        return {c for at, c in enumerate(columns) if any(row[at] is not None for row in rows)}
 
     try:  # references kept without a declared key (a text UID column): found by their values
         with connection.begin_nested():
@@ -454,7 +480,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             schema.learn(role_references(schema, run, lambda n: quote_name(connection, n)))
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
-    main = _pick_table(schema, wanted, has_rows)
+    main = _pick_table(schema, wanted, filled)
 
     region_code = region or region_of(timezone)
     learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,

@@ -70,6 +70,27 @@ def _candidate(table: Table, column: str, known: set[str]) -> bool:
             and bool(_TEXT.search(type_name) or WHOLE.search(type_name)))
 
 
+def _extension(table: Table, known: set[str]) -> bool:
+    """A patient's or provider's row keyed by its person's key, with no name of its own (OpenMRS
+    ``patient.patient_id`` is ``person.person_id``): its key is a reference to the person table,
+    tried against person tables only (``_person_table``), never declared here."""
+    key = table.key
+    said = stems(key) - _IDENTIFIER if key is not None else set()
+    return (key is not None and key not in known and kind_of(table.name) in ("patient", "provider")
+            and len(said) == 1 and kind_of(next(iter(said))) in ("patient", "provider")
+            and not name_columns(table)[0]
+            and bool(_TEXT.search(table.columns[key]) or WHOLE.search(table.columns[key])))
+
+
+def _person_table(table: Table, schema: Schema) -> bool:
+    """A table of persons, not a login table, nor a person's names or attributes (a table that
+    refers to another person table: ``person_name`` -> ``person``)."""
+    def personal(other: Table) -> bool:
+        return _glued_kind(other.name) == "person" and not words(other.name) & USER
+    return personal(table) and not any(personal(schema.tables[r.target]) for r in schema.refs(table.name)
+                                       if r.target != table.name)
+
+
 def _numeric(values: set[str]) -> bool:
     return all(_NUMBER.fullmatch(v) for v in values)
 
@@ -83,10 +104,13 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     ``as_text``: the join then compares the key written as text (``ReadPlan.on``). ``dialect``:
     SQLAlchemy's name of the server's dialect, whose SQL cuts each sample to its first rows."""
     samples: dict[tuple[str, str], set[str]] = {}
+    extensions = {(t.name, str(t.key)) for t in schema.tables.values()
+                  if _extension(t, {r.column for r in schema.refs(t.name)})}
     for table in list(schema.tables.values()):
         known = {r.column for r in schema.refs(table.name)}
         for column in table.columns:
-            if len(samples) >= MAX_COLUMNS or not _candidate(table, column, known):
+            if len(samples) >= MAX_COLUMNS or not (_candidate(table, column, known)
+                                                   or (table.name, column) in extensions):
                 continue
             rows = run(first_rows(f"SELECT {quote(column)} FROM {quote(table.name)} WHERE {quote(column)} "
                                   "IS NOT NULL", SAMPLE, dialect))
@@ -123,15 +147,17 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                 continue
             if whole and not _numeric(values):
                 continue
-            if _numeric(values) and len(values) < MIN_NUMBERS and not (_related(column, target) >= 3
-                                                                       or _doctor_user(column, target)):
+            if (owner, column) in extensions and not (_person_table(target, schema) and len(values) >= MIN_NUMBERS):
+                continue
+            if _numeric(values) and len(values) < MIN_NUMBERS and not (
+                    _related(column, target, owner) >= 3 or _doctor_user(_said_name(column, owner), target)):
                 continue  # a few small numbers are the keys of every table: only the table the name says
             hits = sum(v in found or v.lower() in found for v in values)
             if hits >= SHARE * len(values):
                 matches.setdefault((owner, column), []).append(target)
     out = []
     for (owner, column), found_targets in matches.items():
-        chosen = _choose(column, found_targets, schema)
+        chosen = _choose(column, found_targets, schema, owner)
         if chosen is not None:
             text_to_number = not mixed and not _whole_column(schema, owner, column) and _whole_column(
                 schema, chosen.name, str(chosen.key))
@@ -140,18 +166,44 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     return out
 
 
-def _related(column: str, target: Table) -> int:
+# Words of a code kept on a row: alone they name no table (``visit_type_id`` is no
+# ``person_attribute_type``); with the words before them they may (``visit_type``).
+_CODE_WORDS = frozenset({"type", "kind", "status", "state", "level", "category", "class", "group", "mode"})
+
+
+def _said(column: str, owner: str) -> set[str]:
+    """The words of a column's name that say what it points at: its identifier words aside, and
+    its own table's words aside when others remain (``civicrm_activity.activity_type_id`` says a
+    type, not an activity: its ``activity`` is the row's own; ``activity_contact.activity_id``
+    still says the activity)."""
+    mine = stems(column) - _IDENTIFIER
+    return (mine - stems(owner)) or mine
+
+
+def _said_name(column: str, owner: str) -> str:
+    """``column`` as far as it says what it points at (``_said``), for ``kind_of``:
+    ``reservation_resources.resource_level_id`` is a level, no resource (no doctor)."""
+    said = _said(column, owner)
+    kept = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", column).lower())
+            if w and stems(w) & said]
+    return "_".join(kept) if kept and said != stems(column) - _IDENTIFIER else column
+
+
+def _related(column: str, target: Table, owner: str = "") -> int:
     """How closely a column's name points at a table: 3 a shared word (``user_uid`` -> ``app_user``,
     ``USERUID`` -> ``Users``), 2 the same kind of person (patient, person, provider), 1 a patient's
-    person (``patient_uid`` -> ``person``, not a login table), 0 nothing."""
-    mine = stems(column) - _IDENTIFIER
+    person (``patient_uid`` -> ``person``, not a login table), 0 nothing. ``owner``: the column's
+    table (``_said``)."""
+    mine = _said(column, owner)
     theirs = stems(target.name)
+    if mine <= _CODE_WORDS and not stems(column) - _IDENTIFIER <= theirs:
+        mine = set()  # a code's word alone (``visit.visit_type_id``) names no table but its own list
     if theirs & mine or (len(mine) == 1 and any(_abbreviates(w, t) for w in mine for t in theirs)):
         return 3
-    own, other = kind_of(column), _glued_kind(target.name)
+    own, other = kind_of(_said_name(column, owner)), _glued_kind(target.name)
     if own is not None and own == other:
         return 2
-    if _doctor_user(column, target):
+    if _doctor_user(_said_name(column, owner), target):
         return 2
     if own == "patient" and other == "person" and not words(target.name) & USER:
         return 1
@@ -193,7 +245,7 @@ def _comparable(schema: Schema, table: str, column: str, whole_key: bool) -> boo
     return _whole_column(schema, table, column) == whole_key or whole_key
 
 
-def _choose(column: str, targets: list[Table], schema: Schema) -> Table | None:
+def _choose(column: str, targets: list[Table], schema: Schema, owner: str = "") -> Table | None:
     """The one table a column refers to: the only match (text UIDs, or whole numbers matching one
     table only), else the one its name points at most closely (``_related``); else, for a name
     that says a person (``PATIENTUID``) when no table is named so, the one matching table the
@@ -201,16 +253,16 @@ def _choose(column: str, targets: list[Table], schema: Schema) -> Table | None:
     overlap the parent's by chance, the column names the parent); None when that does not decide."""
     if len(targets) == 1:
         return targets[0]
-    ranked = sorted(((_related(column, t), t.name) for t in targets), reverse=True)
+    ranked = sorted(((_related(column, t, owner), t.name) for t in targets), reverse=True)
     if ranked[0][0] > 0 and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
         return next(t for t in targets if t.name == ranked[0][1])
     if ranked[0][0] == 3:  # several named alike: the one whose name adds fewest words to the column's
-        mine = stems(column) - _IDENTIFIER  # (appointment_id -> wp_ssa_appointments, not ..._appointment_meta)
-        alike = sorted((len(stems(t.name) - mine), t.name) for t in targets if _related(column, t) == 3)
+        mine = _said(column, owner)  # (appointment_id -> wp_ssa_appointments, not ..._appointment_meta)
+        alike = sorted((len(stems(t.name) - mine), t.name) for t in targets if _related(column, t, owner) == 3)
         if alike[0][0] < alike[1][0]:
             return next(t for t in targets if t.name == alike[0][1])
     if ranked[0][0] >= 2:  # a users table and its 1:1 extension row alike: the one that names the person
-        tied = [t for t in targets if _related(column, t) == ranked[0][0]]
+        tied = [t for t in targets if _related(column, t, owner) == ranked[0][0]]
         named = [t for t in tied if name_columns(t)[0]]
         if len(named) == 1:
             return named[0]

@@ -1,0 +1,179 @@
+"""Schemas that declare no foreign key (many installs never do: MyISAM tables, Laravel and
+WordPress apps, dumps restored without constraints): which table refers to which is read from
+names and values, and it must come out as it would with the keys declared. Each schema is built
+here, in an SQLite file without a single REFERENCES clause, and discover run on it.
+
+- A contacts' email table whose two date columns are empty on every row is no diary: the
+  activity table beside it, whose child rows name the contacts, is the visits' table.
+- A code named with its own table's word (``crm_activity.activity_type_id``) refers to no table
+  that shares only that word (``crm_activity_contact``); a code's word alone (``visit_type_id``)
+  names no other table's list (``person_attribute_type``).
+- A patient row keyed by its person's key (``patient.patient_id`` is ``person.person_id``) is
+  followed to the person and its names, never a names table itself, never the patient's
+  identifier rows.
+- Of a participant row's two people columns, the person (patient, contact) before the login
+  (a colleague's user row), whatever the columns' order."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect
+
+from clinicsync.sync.discover.graph import read_schema
+from clinicsync.sync.discover.sql import discover_sql
+from clinicsync.sync.discover.sql_reading import quote_name, run_checked
+from clinicsync.sync.discover.valuerefs import value_references
+
+ZONE = "America/Chicago"
+
+
+def _database(folder: Path, ddl: str, rows: dict[str, list[tuple[object, ...]]]) -> str:
+    path = folder / "nokeys.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(ddl)
+    for table, values in rows.items():
+        if values:
+            marks = ", ".join("?" for _ in values[0])
+            connection.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
+    connection.commit()
+    connection.close()
+    return f"sqlite:///{path}"
+
+
+def _found_by_values(url: str) -> set[tuple[str, str, str]]:
+    """The references discover finds by values: (table, column, target table)."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        schema = read_schema(inspector, inspector.get_table_names(), ())
+        refs = value_references(schema, lambda sql: run_checked(connection, sql),
+                                lambda n: quote_name(connection, n), connection.dialect.name, mixed=True)
+    engine.dispose()
+    return {(r.table, r.column, r.target) for r in refs}
+
+
+def _soon(n: int) -> datetime:
+    return datetime.now().replace(microsecond=0, second=0, minute=0) + timedelta(days=1 + n % 20, hours=n % 7)
+
+
+CRM = """
+CREATE TABLE crm_contact (id INTEGER PRIMARY KEY, first_name VARCHAR(64), last_name VARCHAR(64),
+  created_date DATETIME, modified_date DATETIME);
+CREATE TABLE crm_email (id INTEGER PRIMARY KEY, contact_id INTEGER, email VARCHAR(254), is_primary TINYINT,
+  hold_date DATETIME, reset_date DATETIME);
+CREATE TABLE crm_phone (id INTEGER PRIMARY KEY, contact_id INTEGER, phone VARCHAR(32), is_primary TINYINT);
+CREATE TABLE crm_activity (id INTEGER PRIMARY KEY, activity_type_id INTEGER, subject VARCHAR(255),
+  activity_date_time DATETIME, duration INTEGER, status VARCHAR(16));
+CREATE TABLE crm_activity_contact (id INTEGER PRIMARY KEY, activity_id INTEGER, contact_id INTEGER,
+  record_type_id INTEGER);
+"""
+
+
+def _crm(folder: Path) -> str:
+    contacts = [(c, f"Given{c}", f"Family{c}", "2024-01-05 10:00:00", "2024-02-05 10:00:00") for c in range(1, 41)]
+    activities, links = [], []
+    for n in range(1, 121):
+        activities.append((n, 1 + n % 3, "Consultation", str(_soon(n)), 30, "Scheduled"))
+        links.append((2 * n - 1, n, 1 + n % 40, 3))  # the patient's row
+        links.append((2 * n, n, 41 + n % 2, 1))  # the assignee's row (a doctor, a contact too)
+    contacts += [(41, "Amara", "Diallo", "2024-01-05 10:00:00", None), (42, "Henrik", "Olsen", None, None)]
+    return _database(folder, CRM, {
+        "crm_contact": contacts,
+        "crm_email": [(c, c, f"given{c}@example.org", 1, None, None) for c in range(1, 43)],
+        "crm_phone": [(c, c, f"(312) 555-{1000 + c:04d}", 1) for c in range(1, 41)],
+        "crm_activity": activities, "crm_activity_contact": links})
+
+
+def test_an_email_table_with_empty_dates_is_no_diary_and_a_code_is_no_reference(tmp_path: Path) -> None:
+    url = _crm(tmp_path)
+    assert ("crm_activity", "activity_type_id", "crm_activity_contact") not in _found_by_values(url)
+    assert ("crm_activity_contact", "activity_id", "crm_activity") in _found_by_values(url)
+    proposal = discover_sql(url, stored_times="local", clinic_zone=ZONE, region="US")
+    assert "FROM crm_activity AS a" in proposal.connector["query"], proposal.connector["query"]
+    fields = (proposal.mapping or {})["fields"]
+    assert fields["start"] == {"from": "activity_date_time"}, fields["start"]
+
+
+OPENMRS_LIKE = """
+CREATE TABLE person (person_id INTEGER PRIMARY KEY, gender VARCHAR(1), birthdate DATE, voided TINYINT,
+  date_created DATETIME);
+CREATE TABLE person_name (person_name_id INTEGER PRIMARY KEY, person_id INTEGER, given_name VARCHAR(50),
+  family_name VARCHAR(50), preferred TINYINT, voided TINYINT);
+CREATE TABLE person_attribute_type (person_attribute_type_id INTEGER PRIMARY KEY, name VARCHAR(50));
+CREATE TABLE person_attribute (person_attribute_id INTEGER PRIMARY KEY, person_id INTEGER, value VARCHAR(50),
+  person_attribute_type_id INTEGER, voided TINYINT);
+CREATE TABLE patient (patient_id INTEGER PRIMARY KEY, allergy_status VARCHAR(50), voided TINYINT,
+  date_created DATETIME);
+CREATE TABLE patient_identifier (patient_identifier_id INTEGER PRIMARY KEY, patient_id INTEGER,
+  identifier VARCHAR(50), voided TINYINT);
+CREATE TABLE visit (visit_id INTEGER PRIMARY KEY, patient_id INTEGER, visit_type_id INTEGER,
+  date_started DATETIME);
+CREATE TABLE appointment (appointment_id INTEGER PRIMARY KEY, patient_id INTEGER, start_date_time DATETIME,
+  end_date_time DATETIME, status VARCHAR(45), date_created DATETIME);
+"""
+
+
+def _openmrs_like(folder: Path) -> str:
+    # Persons 1-10 are staff, 11-70 patients: a patient's key is its person's key.
+    people = [(p, "F", "1980-01-01", 0, "2024-01-05 10:00:00") for p in range(1, 71)]
+    names = [(p + 500, p, f"Given{p}", f"Family{p}", 1, 0) for p in range(1, 71)]  # names keyed apart
+    phones = [(p + 900, p, f"(312) 555-{1000 + p:04d}", 1, 0) for p in range(11, 71)]
+    patients = [(p, "Unknown", 0, "2024-01-05 10:00:00") for p in range(11, 71)]
+    identifiers = [(p - 10, p, f"GAN{p:06d}", 0) for p in range(11, 71)]  # 1, 2, 3 … as persons are
+    visits = [(v, 11 + v % 60, 1 + v % 2, "2024-03-01 09:00:00") for v in range(1, 80)]
+    appointments = [(n, 11 + n % 60, str(_soon(n)), str(_soon(n) + timedelta(minutes=30)), "Scheduled",
+                     "2024-03-01 09:00:00") for n in range(1, 121)]
+    return _database(folder, OPENMRS_LIKE, {
+        "person": people, "person_name": names, "person_attribute_type": [(1, "phoneNumber"), (2, "email")],
+        "person_attribute": phones, "patient": patients, "patient_identifier": identifiers, "visit": visits,
+        "appointment": appointments})
+
+
+def test_a_patient_keyed_by_its_persons_key_reaches_the_persons_names(tmp_path: Path) -> None:
+    url = _openmrs_like(tmp_path)
+    found = _found_by_values(url)
+    assert ("patient", "patient_id", "person") in found, found
+    assert not {f for f in found if f[0] == "patient_identifier" and f[1] == "patient_identifier_id"}, found
+    assert ("visit", "visit_type_id", "person_attribute_type") not in found, found
+    proposal = discover_sql(url, stored_times="local", clinic_zone=ZONE, region="US")
+    fields = (proposal.mapping or {})["fields"]
+    assert fields["patient.external_id"] == {"from": "patient_id"}, fields
+    assert "patient_given_name" in str(fields["patient.name"]), fields["patient.name"]
+    assert "patient.phone" in fields, fields
+    why = next(g.why for g in proposal.guesses if g.field == "patient.external_id")
+    assert "appointment -> patient -> person" in why, why
+
+
+CRM_LINKS = """
+CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(120), status TINYINT);
+CREATE TABLE persons (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(120), phone VARCHAR(32),
+  user_id INTEGER);
+CREATE TABLE activities (id INTEGER PRIMARY KEY, title VARCHAR(100), type VARCHAR(20), schedule_from DATETIME,
+  schedule_to DATETIME, user_id INTEGER);
+CREATE TABLE activity_participants (id INTEGER PRIMARY KEY, activity_id INTEGER, user_id INTEGER,
+  person_id INTEGER);
+"""
+
+
+def _crm_links(folder: Path) -> str:
+    activities, participants = [], []
+    for n in range(1, 81):
+        activities.append((n, "Visit", "meeting", str(_soon(n)), str(_soon(n) + timedelta(minutes=30)), 1 + n % 3))
+        participants.append((2 * n - 1, n, 1 + (n + 1) % 3, None))  # a colleague invited, written first
+        participants.append((2 * n, n, None, 1 + n % 50))
+    return _database(folder, CRM_LINKS, {
+        "users": [(u, f"Dr. User{u}", f"user{u}@clinic.example.com", 1) for u in range(1, 4)],
+        "persons": [(p, f"Person {p}", f"person{p}@example.org", f"(312) 555-{2000 + p:04d}", None)
+                    for p in range(1, 51)],
+        "activities": activities, "activity_participants": participants})
+
+
+def test_a_participant_row_names_the_person_before_the_colleagues_login(tmp_path: Path) -> None:
+    proposal = discover_sql(_crm_links(tmp_path), stored_times="local", clinic_zone=ZONE, region="US")
+    why = next(g.why for g in proposal.guesses if g.field == "patient.external_id")
+    assert "links it to 'persons'" in why, why
+    fields = (proposal.mapping or {})["fields"]
+    assert "patient.phone" in fields, fields
