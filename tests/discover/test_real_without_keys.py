@@ -1,7 +1,9 @@
 """The real products' tests again, their DDL run without its foreign keys: many installs never
 declare them (MyISAM tables, frameworks that keep references in code, dumps restored without
 constraints), and discover must then find by names and values what the keys said: the visit
-table, the patient through a 1:1 person row, the person a participant row names, the doctor.
+table, the patient through a 1:1 person row, the person a participant row names, the party a
+numbered name is, a code named for its table, the doctor. Not yet: Vtiger (its activity is
+keyed by its shared record row's key, under another name).
 Each product's own test, unchanged, is the judge (every visit compared)."""
 
 from __future__ import annotations
@@ -14,18 +16,28 @@ from tests.discover import real_ehr_support
 from tests.discover.test_real_bahmni import test_bahmni_on_mariadb_through_discover_check_and_sync as bahmni
 from tests.discover.test_real_bookly import test_bookly_status_and_patient_on_the_child_row as bookly
 from tests.discover.test_real_civicrm import test_civicrm_activities_through_discover_check_and_sync as civicrm
+from tests.discover.test_real_gnuhealth import test_gnuhealth_current_address_beside_the_direct_party as gnuhealth
 from tests.discover.test_real_infyomhms import test_infyom_hms_two_roles_one_users_table as infyomhms
+from tests.discover.test_real_khanza import (
+    test_khanza_composite_key_indonesian_words_and_coded_references as khanza,
+)
 from tests.discover.test_real_krayin import test_krayin_meetings_through_discover_check_and_sync as krayin
 from tests.discover.test_real_openhospital import test_open_hospital_wards_flags_and_default_lengths as openhospital
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
+)
+from tests.discover.test_real_wp_easy_appointments import (
+    test_easy_appointments_through_discover_check_and_sync as easy_appointments,
 )
 
 # Collected here under these names, each run with the keys taken out (``_without_keys``).
 test_bahmni_without_keys = bahmni
 test_bookly_without_keys = bookly
 test_civicrm_without_keys = civicrm
+test_easy_appointments_without_keys = easy_appointments
+test_gnuhealth_without_keys = gnuhealth
 test_infyomhms_without_keys = infyomhms
+test_khanza_without_keys = khanza
 test_krayin_without_keys = krayin
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched

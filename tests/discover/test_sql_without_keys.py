@@ -177,3 +177,88 @@ def test_a_participant_row_names_the_person_before_the_colleagues_login(tmp_path
     assert "links it to 'persons'" in why, why
     fields = (proposal.mapping or {})["fields"]
     assert "patient.phone" in fields, fields
+
+
+TRYTON_LIKE = """
+CREATE TABLE party_party (id INTEGER PRIMARY KEY, name VARCHAR(80), lastname VARCHAR(80), active BOOLEAN);
+CREATE TABLE party_contact_mechanism (id INTEGER PRIMARY KEY, party INTEGER, type VARCHAR(20), value VARCHAR(120),
+  active BOOLEAN);
+CREATE TABLE person_name (id INTEGER PRIMARY KEY, party INTEGER, given VARCHAR(80), family VARCHAR(80));
+CREATE TABLE clinic_patient (id INTEGER PRIMARY KEY, name INTEGER, puid VARCHAR(20));
+CREATE TABLE clinic_doctor (id INTEGER PRIMARY KEY, name INTEGER, code VARCHAR(20));
+CREATE TABLE clinic_appointment (id INTEGER PRIMARY KEY, patient INTEGER, healthprof INTEGER,
+  appointment_date DATETIME, state VARCHAR(20));
+"""
+
+
+def _tryton_like(folder: Path) -> str:
+    parties = [(p, f"Given{p}", f"Family{p}", 1) for p in range(1, 81)]
+    mechanisms = [(p, p, "mobile", f"(312) 555-{3000 + p:04d}", 1) for p in range(1, 81)]
+    mechanisms += [(100 + p, p, "email", f"party{p}@example.org", 1) for p in range(1, 81)]
+    names = [(p, p, f"Given{p}", f"Family{p}") for p in range(1, 81)]  # numbered as the parties are
+    patients = [(n, 4 + n, f"PUID{n}") for n in range(1, 71)]  # parties 5-74
+    doctors = [(d, d, f"DOC{d}") for d in range(1, 4)]  # parties 1-3
+    appointments = [(n, 1 + n % 70, 1 + n % 3, str(_soon(n)), "confirmed") for n in range(1, 121)]
+    return _database(folder, TRYTON_LIKE, {
+        "party_party": parties, "party_contact_mechanism": mechanisms, "person_name": names,
+        "clinic_patient": patients, "clinic_doctor": doctors, "clinic_appointment": appointments})
+
+
+def test_a_name_kept_as_a_number_is_the_party_that_holds_the_name(tmp_path: Path) -> None:
+    """Tryton's ``name`` (an integer) is the party; a table's first word names its parent
+    (``party_contact_mechanism.party``), not the row itself; the person's names table, numbered as
+    the parties are, is not the party."""
+    url = _tryton_like(tmp_path)
+    found = _found_by_values(url)
+    assert {("clinic_patient", "name", "party_party"), ("clinic_doctor", "name", "party_party"),
+            ("party_contact_mechanism", "party", "party_party")} <= found, found
+    proposal = discover_sql(url, stored_times="utc", clinic_zone=ZONE, region="US")
+    fields = (proposal.mapping or {})["fields"]
+    assert "party_party_name" in str(fields["patient.name"]), fields["patient.name"]
+    assert "patient.phone" in fields and "practitioner.name" in fields, fields
+
+
+KHANZA_LIKE = """
+CREATE TABLE dokter (kd_dokter VARCHAR(20) PRIMARY KEY, nm_dokter VARCHAR(50), email VARCHAR(80));
+CREATE TABLE pasien (no_rkm_medis VARCHAR(15) PRIMARY KEY, nm_pasien VARCHAR(40), no_tlp VARCHAR(40));
+CREATE TABLE booking_registrasi (no_rkm_medis VARCHAR(15), tanggal_periksa DATE, kd_dokter VARCHAR(20),
+  waktu_kunjungan DATETIME, status VARCHAR(20), PRIMARY KEY (no_rkm_medis, tanggal_periksa));
+"""
+
+
+def test_codes_named_for_their_table_refer_to_it(tmp_path: Path) -> None:
+    """A key named for its table in two words (``kd_dokter`` of ``dokter``, ``no_rkm_medis`` of
+    ``pasien``) is what a column of that name elsewhere refers to, without a declared key."""
+    appointments = [(f"{1 + n % 60:06d}", str(_soon(n).date()), f"D{1 + n % 3:03d}", str(_soon(n)), "Belum")
+                    for n in range(1, 121)]
+    url = _database(tmp_path, KHANZA_LIKE, {
+        "dokter": [(f"D{d:03d}", f"dr. Dokter {d}", f"dokter{d}@rs.example.id") for d in range(1, 4)],
+        "pasien": [(f"{p:06d}", f"Pasien {p}", f"0812-3456-{p:04d}") for p in range(1, 61)],
+        "booking_registrasi": list({(a[0], a[1]): a for a in appointments}.values())})
+    proposal = discover_sql(url, stored_times="local", clinic_zone="Asia/Jakarta", region="ID")
+    fields = (proposal.mapping or {})["fields"]
+    assert "nm_dokter" in str(fields.get("practitioner.name")), fields
+    assert "nm_pasien" in str(fields.get("patient.name")), fields
+
+
+BOOKING_TOOL = """
+CREATE TABLE wp_ea_staff (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(100), phone VARCHAR(45));
+CREATE TABLE wp_ea_services (id INTEGER PRIMARY KEY, name VARCHAR(100), duration INTEGER);
+CREATE TABLE wp_ea_appointments (id INTEGER PRIMARY KEY, service INTEGER, worker INTEGER, name VARCHAR(255),
+  email VARCHAR(255), phone VARCHAR(45), date DATE, start TIME, end TIME, status VARCHAR(45));
+"""
+
+
+def test_a_worker_column_is_the_staff_row_it_numbers(tmp_path: Path) -> None:
+    """Easy Appointments' ``worker`` (3 staff: a few small numbers, as every table's keys are)
+    refers to the staff table, the one table of the same kind of person."""
+    appointments = [(n, 1 + n % 3, 1 + n % 3, f"Client {n}", f"client{n}@example.org", f"(312) 555-{4000 + n:04d}",
+                     str(_soon(n).date()), _soon(n).strftime("%H:%M:%S"),
+                     (_soon(n) + timedelta(minutes=30)).strftime("%H:%M:%S"), "confirmed") for n in range(1, 101)]
+    url = _database(tmp_path, BOOKING_TOOL, {
+        "wp_ea_staff": [(s, f"Dr. Staff {s}", f"staff{s}@clinic.example.com", None) for s in range(1, 4)],
+        "wp_ea_services": [(s, f"Service {s}", 30) for s in range(1, 4)],
+        "wp_ea_appointments": appointments})
+    assert ("wp_ea_appointments", "worker", "wp_ea_staff") in _found_by_values(url)
+    fields = (discover_sql(url, stored_times="local", clinic_zone=ZONE, region="US").mapping or {})["fields"]
+    assert fields["practitioner.external_id"] == {"from": "worker"}, fields

@@ -134,14 +134,25 @@ def bookkeeping(column: str) -> bool:
 
 
 def _key_owners(tables: Iterable[Table]) -> dict[str, Table]:
-    """Identifier-like primary key names (``pid``, ``patient_id``; not ``id``, which every table
-    may have, nor a lookup's ``code``) that only one table has, lower-cased, each to its table:
-    a column of that name elsewhere refers to it."""
+    """Identifier-like primary key names (``pid``, ``patient_id``, a code named for its table
+    in two words or more: SIMRS Khanza's ``kd_dokter`` of ``dokter``, ``no_rkm_medis``; not
+    ``id``, which every table may have, nor a lookup's bare ``code``), lower-cased, each to the
+    one table that has it: a column of that name elsewhere refers to it. Of several tables
+    keyed alike (Vtiger's ``activityid`` of ``vtiger_activity`` and of its custom-fields row
+    ``vtiger_activitycf``), the one whose name holds the key's word."""
     owners: dict[str, list[Table]] = {}
     for table in tables:
-        if table.key is not None and table.key.lower() != "id" and "id" in table.key.lower():
-            owners.setdefault(table.key.lower(), []).append(table)
-    return {key: found[0] for key, found in owners.items() if len(found) == 1}
+        key = table.key
+        if key is not None and key.lower() != "id" and ("id" in key.lower() or len(words(key)) >= 2):
+            owners.setdefault(key.lower(), []).append(table)
+    chosen = {}
+    for key, found in owners.items():
+        if len(found) > 1:
+            said = {w.removesuffix("id") for w in words(key)} - {"", "id"}
+            found = [t for t in found if said & words(t.name)]
+        if len(found) == 1:
+            chosen[key] = found[0]
+    return chosen
 
 
 def implied_references(table: Table, schema: Schema) -> list[Ref]:

@@ -12,13 +12,20 @@ plain codes, never quoted text from the data). A column refers to a table when a
 ``SHARE`` of its distinct sampled values are that table's keys. Among several tables that match
 (1, 2, 3 … are the keys of every table) the one the column's name points at is taken, none when
 the name does not decide; fewer than ``MIN_NUMBERS`` distinct whole numbers match only a table
-the name shares a word with. Identifier-like text (UUIDs) matches one table only.
+the name shares a word with, or one of the same kind of person (``worker`` -> ``wp_ea_staff``).
+Identifier-like text (UUIDs) matches one table only.
+
+What a name says is read with care: a code named with its own table's word or a code word
+alone (``activity_type_id``, ``visit_type_id``) names no table that shares only that word; a
+whole number called ``name`` is a person's row (Tryton's ``name`` -> ``party_party``), the
+person table that refers to no other; a patient's or provider's row keyed by its person's key
+(OpenMRS ``patient.patient_id``) refers to the person table by that key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
@@ -50,8 +57,19 @@ def _own_identity(table: Table, column: str) -> bool:
     of a row's own numbering (object, sequence, server). Not the ends of a link table named by
     the tables it joins (``staff_appointments``: ``staff_id``, ``appointment_id``): two columns
     each naming a different word of the table's name are what it links."""
-    rest = stems(column) - stems(table.name) - _IDENTIFIER
-    return rest <= _OWN_ID and not (stems(column) - _IDENTIFIER - _OWN_ID and column in _link_ends(table))
+    mine = stems(column) - _IDENTIFIER
+    head = _last_word(table.name)
+    if mine and mine <= stems(table.name) and head not in mine and not mine & _OWN_ID:
+        return False  # the parent a table's name begins with: ``party_contact_mechanism.party``
+    rest = mine - stems(table.name)
+    return rest <= _OWN_ID and not (mine - _OWN_ID and column in _link_ends(table))
+
+
+def _last_word(name: str) -> str:
+    """The last word of a name as ``stems`` reads it (``party_contact_mechanism`` -> mechanism)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    parts = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
+    return next(iter(stems(parts[-1])), "") if parts else ""
 
 
 def _link_ends(table: Table) -> set[str]:
@@ -66,7 +84,8 @@ def _candidate(table: Table, column: str, known: set[str]) -> bool:
     type_name = table.columns[column]
     return (column not in known and column not in table.primary_key and not audit(column)
             and not _own_identity(table, column)
-            and bool(words(column) & _IDENTIFIER or column.lower().endswith("id"))
+            and bool(words(column) & _IDENTIFIER or column.lower().endswith("id")
+                     or (WHOLE.search(type_name) and (kind_of(column) is not None or _numbered_name(column))))
             and bool(_TEXT.search(type_name) or WHOLE.search(type_name)))
 
 
@@ -82,13 +101,20 @@ def _extension(table: Table, known: set[str]) -> bool:
             and bool(_TEXT.search(table.columns[key]) or WHOLE.search(table.columns[key])))
 
 
-def _person_table(table: Table, schema: Schema) -> bool:
+def _person_table(table: Table, schema: Schema, found: Sequence[Ref] = ()) -> bool:
     """A table of persons, not a login table, nor a person's names or attributes (a table that
-    refers to another person table: ``person_name`` -> ``person``)."""
+    refers to another person table: ``person_name`` -> ``person``; ``found``: references found
+    by values in the same pass, not learned yet)."""
     def personal(other: Table) -> bool:
         return _glued_kind(other.name) == "person" and not words(other.name) & USER
-    return personal(table) and not any(personal(schema.tables[r.target]) for r in schema.refs(table.name)
-                                       if r.target != table.name)
+    refs = [*schema.refs(table.name), *(r for r in found if r.table == table.name)]
+    return personal(table) and not any(personal(schema.tables[r.target]) for r in refs if r.target != table.name)
+
+
+def _numbered_name(column: str) -> bool:
+    """A person's ``name`` kept as a whole number: a reference to the person row that holds the
+    name (Tryton: ``gnuhealth_patient.name`` -> ``party_party``), chosen among person tables."""
+    return words(column) == {"name"}
 
 
 def _numeric(values: set[str]) -> bool:
@@ -149,15 +175,19 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                 continue
             if (owner, column) in extensions and not (_person_table(target, schema) and len(values) >= MIN_NUMBERS):
                 continue
-            if _numeric(values) and len(values) < MIN_NUMBERS and not (
-                    _related(column, target, owner) >= 3 or _doctor_user(_said_name(column, owner), target)):
+            if _numbered_name(column) and _glued_kind(target.name) != "person":
+                continue  # a numbered name is a person's row (``_choose``), whatever table shares the word
+            if _numeric(values) and len(values) < MIN_NUMBERS and not _numbered_name(column) and not (
+                    _related(column, target, owner) >= 2 or _doctor_user(_said_name(column, owner), target)):
                 continue  # a few small numbers are the keys of every table: only the table the name says
             hits = sum(v in found or v.lower() in found for v in values)
             if hits >= SHARE * len(values):
                 matches.setdefault((owner, column), []).append(target)
-    out = []
-    for (owner, column), found_targets in matches.items():
-        chosen = _choose(column, found_targets, schema, owner)
+    out: list[Ref] = []
+    # Numbered names last: their person table is the one that refers to no other person table,
+    # by the references this pass found too (``person_name.party`` -> ``party_party``).
+    for (owner, column), found_targets in sorted(matches.items(), key=lambda m: _numbered_name(m[0][1])):
+        chosen = _choose(column, found_targets, schema, owner, out)
         if chosen is not None:
             text_to_number = not mixed and not _whole_column(schema, owner, column) and _whole_column(
                 schema, chosen.name, str(chosen.key))
@@ -245,12 +275,16 @@ def _comparable(schema: Schema, table: str, column: str, whole_key: bool) -> boo
     return _whole_column(schema, table, column) == whole_key or whole_key
 
 
-def _choose(column: str, targets: list[Table], schema: Schema, owner: str = "") -> Table | None:
+def _choose(column: str, targets: list[Table], schema: Schema, owner: str = "",
+            found: Sequence[Ref] = ()) -> Table | None:
     """The one table a column refers to: the only match (text UIDs, or whole numbers matching one
     table only), else the one its name points at most closely (``_related``); else, for a name
     that says a person (``PATIENTUID``) when no table is named so, the one matching table the
     others refer to (a person table beside its address rows: the child's own serial numbers
     overlap the parent's by chance, the column names the parent); None when that does not decide."""
+    if _numbered_name(column):
+        persons = [t for t in targets if _person_table(t, schema, found)]
+        return persons[0] if len(persons) == 1 else None
     if len(targets) == 1:
         return targets[0]
     ranked = sorted(((_related(column, t, owner), t.name) for t in targets), reverse=True)
