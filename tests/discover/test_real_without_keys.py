@@ -2,8 +2,7 @@
 declare them (MyISAM tables, frameworks that keep references in code, dumps restored without
 constraints), and discover must then find by names and values what the keys said: the visit
 table, the patient through a 1:1 person row, the person a participant row names, the party a
-numbered name is, a code named for its table, the doctor. Not yet: Vtiger (its activity is
-keyed by its shared record row's key, under another name).
+numbered name is, a code named for its table, a record's shared row (Vtiger), the doctor.
 Each product's own test, unchanged, is the judge (every visit compared)."""
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from tests.discover.test_real_openhospital import test_open_hospital_wards_flags
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
 )
+from tests.discover.test_real_vtiger import test_vtiger_meetings_reach_their_owner_user_and_leave_calls_out as vtiger
 from tests.discover.test_real_wp_easy_appointments import (
     test_easy_appointments_through_discover_check_and_sync as easy_appointments,
 )
@@ -41,6 +41,7 @@ test_khanza_without_keys = khanza
 test_krayin_without_keys = krayin
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
+test_vtiger_without_keys = vtiger
 
 
 @pytest.fixture(autouse=True)

@@ -262,3 +262,48 @@ def test_a_worker_column_is_the_staff_row_it_numbers(tmp_path: Path) -> None:
     assert ("wp_ea_appointments", "worker", "wp_ea_staff") in _found_by_values(url)
     fields = (discover_sql(url, stored_times="local", clinic_zone=ZONE, region="US").mapping or {})["fields"]
     assert fields["practitioner.external_id"] == {"from": "worker"}, fields
+
+
+CRM_ENTITY = """
+CREATE TABLE crm_users (id INTEGER PRIMARY KEY, user_name VARCHAR(60), first_name VARCHAR(30),
+  last_name VARCHAR(30), email1 VARCHAR(100));
+CREATE TABLE crm_entity (crmid INTEGER PRIMARY KEY, smcreatorid INTEGER, smownerid INTEGER, setype VARCHAR(30),
+  deleted INTEGER, modifiedtime DATETIME);
+CREATE TABLE crm_contactdetails (contactid INTEGER PRIMARY KEY, firstname VARCHAR(40), lastname VARCHAR(80),
+  mobile VARCHAR(50), email VARCHAR(100));
+CREATE TABLE crm_activity (activityid INTEGER PRIMARY KEY, subject VARCHAR(100), date_start DATE,
+  time_start TIME, time_end TIME, eventstatus VARCHAR(50));
+CREATE TABLE crm_activitycf (activityid INTEGER PRIMARY KEY, cf_room VARCHAR(20));
+CREATE TABLE crm_cntactivityrel (contactid INTEGER, activityid INTEGER, PRIMARY KEY (contactid, activityid));
+"""
+
+
+def test_a_record_keyed_by_its_shared_rows_key_reaches_the_owner_and_the_deleted_flag(tmp_path: Path) -> None:
+    """Vtiger's shape without its keys: contacts and activities numbered from one sequence, each
+    with its row in the entity table (its owner user, its deleted flag); the activity's key is
+    that row's key under another name, and its custom-fields row holds the same numbers. The
+    activity reaches its owner as the doctor, and a deleted entity row leaves it out."""
+    entity, contacts, activities, cf, links = [], [], [], [], []
+    for c in range(1, 41):
+        entity.append((c, 1, 1, "Contacts", 0, "2024-01-05 10:00:00"))
+        contacts.append((c, f"Given{c}", f"Family{c}", f"(312) 555-{5000 + c:04d}", f"c{c}@example.org"))
+    for n in range(41, 161):
+        at = _soon(n)
+        entity.append((n, 1, 2 + n % 3, "Events", int(n % 20 == 0), "2024-03-01 09:00:00"))
+        activities.append((n, "Consultation", str(at.date()), at.strftime("%H:%M:%S"),
+                           (at + timedelta(minutes=30)).strftime("%H:%M:%S"), "Planned"))
+        cf.append((n, "Room 1"))
+        links.append((1 + n % 40, n))
+    url = _database(tmp_path, CRM_ENTITY, {
+        "crm_users": [(u, f"user{u}", f"First{u}", f"Last{u}", f"user{u}@clinic.example.com") for u in range(1, 5)],
+        "crm_entity": entity, "crm_contactdetails": contacts, "crm_activity": activities, "crm_activitycf": cf,
+        "crm_cntactivityrel": links})
+    found = _found_by_values(url)
+    assert ("crm_activity", "activityid", "crm_entity") in found, found
+    assert not {f for f in found if f[0] == "crm_contactdetails"}, found  # numbered 1, 2, 3 …: held by any table
+    proposal = discover_sql(url, stored_times="local", clinic_zone=ZONE, region="US")
+    query = proposal.connector["query"]
+    assert "FROM crm_activity AS a" in query and "crm_cntactivityrel" in query, query
+    assert "crmid = a.activityid" in query and ".deleted, 0) = 0" in query, query
+    why = next(g.why for g in proposal.guesses if g.field == "practitioner.external_id")
+    assert "'smownerid'" in why, why

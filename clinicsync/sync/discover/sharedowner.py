@@ -50,7 +50,7 @@ def follow(builder: Builder) -> bool:
     users row and propose that person as the practitioner (id, name, email: doctors.follow);
     False when the visit has no shared row, or its row no owner that reaches a named user."""
     plan = builder.plan
-    found = sharedrow.shared_table(plan.main, builder.schema.tables)
+    found = sharedrow.shared_table(plan.main, builder.schema.tables, builder.schema.refs(plan.main.name))
     if found is None:
         return False
     shared, key = found

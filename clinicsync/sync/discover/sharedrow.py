@@ -10,19 +10,20 @@ query joins the entity table once, however many of its columns are read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.graph import Ref, Table
 from clinicsync.sync.discover.readplan import ReadPlan
 
 
-def shared_table(main: Table, tables: Mapping[str, Table]) -> tuple[Table, str] | None:
+def shared_table(main: Table, tables: Mapping[str, Table], found: Iterable[Ref] = ()) -> tuple[Table, str] | None:
     """The table whose primary key the visit's own one-column key is a declared foreign key to
-    (the same value, one row each), with that key column; None when the visit has no such row."""
+    (the same value, one row each), with that key column; None when the visit has no such row.
+    ``found``: the visit's references found without a declared key (valuerefs.py's shared rows)."""
     key = main.key
     if key is None:
         return None
-    for own, target, target_column in main.references:
+    for own, target, target_column in [*main.references, *((r.column, r.target, r.target_column) for r in found)]:
         shared = tables.get(target)
         if own == key and shared is not None and shared.name != main.name and shared.key == target_column:
             return shared, target_column

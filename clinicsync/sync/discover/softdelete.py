@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from clinicsync.common.soft_delete import meaning, owns_visits
 from clinicsync.sync.discover import sharedrow
-from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.graph import Ref, Table
 from clinicsync.sync.discover.readplan import ReadPlan
 
 # ``primary_address`` of a CRM's email link rows: the person's primary one of several
@@ -106,18 +106,18 @@ def owners(plan: ReadPlan, tables: Iterable[Table], persons: Mapping[str, str] |
     return found
 
 
-def shared_row(plan: ReadPlan, tables: dict[str, Table]) -> tuple[Flag, str, str] | None:
+def shared_row(plan: ReadPlan, tables: dict[str, Table], found: Iterable[Ref] = ()) -> tuple[Flag, str, str] | None:
     """The soft-delete condition of the row the visit shares its key with: a CRM keeps every
     record's deleted flag, owner and stamps in one entity table (Vtiger's ``crmentity``), and the
-    visit's own primary key is a declared foreign key to that table's primary key (the same
+    visit's own primary key is a foreign key to that table's primary key, declared or found (the same
     value, one row each). The visit is deleted when that row says so: the row is joined on the
     key, ``(flag, table name, condition)``; None when the key refers to no such row with a flag."""
     if flag(plan.main, plan.dialect) is not None:
         return None
-    found = sharedrow.shared_table(plan.main, tables)
-    if found is None:
+    row = sharedrow.shared_table(plan.main, tables, found)
+    if row is None:
         return None
-    shared, column = found
+    shared, column = row
     gone = flag(shared, plan.dialect)
     if gone is None:
         return None

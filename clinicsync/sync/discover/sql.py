@@ -495,7 +495,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         _join_references(schema, plan, people)
         kept_rows = [softdelete.kept(f, "a", quote_name(connection, f.column)) for f in (gone, stamp) if f is not None]
         owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)), people.persons)
-        shared = softdelete.shared_row(plan, schema.tables)
+        shared = softdelete.shared_row(plan, schema.tables, schema.refs(main.name))
         if shared is not None:
             owners.insert(0, shared)
         kept = " AND ".join(kept_rows + [condition for _, _, condition in owners] + people.filters)

@@ -111,6 +111,48 @@ def _person_table(table: Table, schema: Schema, found: Sequence[Ref] = ()) -> bo
     return personal(table) and not any(personal(schema.tables[r.target]) for r in refs if r.target != table.name)
 
 
+def _key_samples(schema: Schema, run: Run, quote: Callable[[str], str], dialect: str,
+                 extensions: set[tuple[str, str]], budget: int) -> dict[tuple[str, str], tuple[set[str], bool]]:
+    """Each table's one-column whole-number key, sampled (``_shared_rows``): its distinct values
+    and whether its numbering starts past the first numbers (drawn from a sequence it shares)."""
+    out: dict[tuple[str, str], tuple[set[str], bool]] = {}
+    for table in list(schema.tables.values()):
+        key = table.key
+        if len(out) >= budget:
+            break
+        if key is None or (table.name, key) in extensions or not WHOLE.search(table.columns[key]) or \
+                any(r.column == key for r in schema.refs(table.name)):
+            continue
+        rows = run(first_rows(f"SELECT {quote(key)} FROM {quote(table.name)}", SAMPLE, dialect))
+        values = {str(r[0]).strip() for r in rows if r[0] is not None}
+        if len(values) < MIN_NUMBERS or not _numeric(values):
+            continue
+        numbers = sorted(int(v) for v in values)
+        out[(table.name, key)] = ({str(n) for n in numbers[:DISTINCT]}, numbers[0] > MIN_NUMBERS)
+    return out
+
+
+def _shared_rows(schema: Schema, keys: dict[tuple[str, str], tuple[set[str], bool]],
+                 holds: dict[str, list[tuple[str, str]]]) -> list[Ref]:
+    """A record keyed by its shared row's key under another name (Vtiger's ``activityid`` is a
+    ``vtiger_crmentity.crmid``): a table whose key holds the keys of two tables or more is a
+    shared entity table, and a table whose numbering starts past the first numbers (drawn from
+    that shared sequence) and is held by that one shared table refers to it by its key (its 1:1
+    custom-fields row, ``vtiger_activitycf``, holds its keys too, and no other table's). A table
+    numbered 1, 2, 3 … is held by every bigger table: never matched so."""
+    held_by: dict[tuple[str, str], list[str]] = {}
+    for holder, held in holds.items():
+        for keyed in held:
+            held_by.setdefault(keyed, []).append(holder)
+    out = []
+    for (owner, key), (_, offset) in keys.items():
+        shared = [t for t in held_by.get((owner, key), []) if len(holds[t]) >= 2]  # not a 1:1 custom-fields row
+        if offset and len(shared) == 1:
+            entity = schema.tables[shared[0]]
+            out.append(Ref(owner, key, entity.name, str(entity.key), declared=False, by_values=True))
+    return out
+
+
 def _numbered_name(column: str) -> bool:
     """A person's ``name`` kept as a whole number: a reference to the person row that holds the
     name (Tryton: ``gnuhealth_patient.name`` -> ``party_party``), chosen among person tables."""
@@ -144,15 +186,17 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
             if not values or not all(_PLAIN.fullmatch(v) for v in values):
                 continue
             samples[(table.name, column)] = set(sorted(values)[:DISTINCT])
-    if not samples:
+    keys = _key_samples(schema, run, quote, dialect, extensions, MAX_COLUMNS - len(samples))
+    if not samples and not keys:
         return []
     matches: dict[tuple[str, str], list[Table]] = {}
+    holds: dict[str, list[tuple[str, str]]] = {}  # a table's key holding other tables' keys
     targets = [t for t in schema.tables.values() if t.key is not None][:MAX_TARGETS]
     for target in targets:
         key = str(target.key)
         whole = bool(WHOLE.search(target.columns[key]))
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
-        wanted = set()
+        wanted = {v for (owner, _), (values, _) in keys.items() if owner != target.name and whole for v in values}
         for (owner, column), values in samples.items():
             if owner == target.name or not _comparable(schema, owner, column, whole):
                 continue
@@ -168,6 +212,10 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                                                 f"WHERE {quote(key)} IN ({literals})")}
         if uuid_key:
             found |= {v.lower() for v in found}
+        if whole:
+            for (owner, column), (values, _) in keys.items():
+                if owner != target.name and values <= found:
+                    holds.setdefault(target.name, []).append((owner, column))
         for (owner, column), values in samples.items():
             if owner == target.name or not _comparable(schema, owner, column, whole):
                 continue
@@ -183,7 +231,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
             hits = sum(v in found or v.lower() in found for v in values)
             if hits >= SHARE * len(values):
                 matches.setdefault((owner, column), []).append(target)
-    out: list[Ref] = []
+    out: list[Ref] = _shared_rows(schema, keys, holds)
     # Numbered names last: their person table is the one that refers to no other person table,
     # by the references this pass found too (``person_name.party`` -> ``party_party``).
     for (owner, column), found_targets in sorted(matches.items(), key=lambda m: _numbered_name(m[0][1])):
