@@ -7,7 +7,8 @@ What discover must read: the start as the session's day at the visit's own time 
 session's opening time, and no end from the session's closing time), as the clinic's wall clock
 without asking (a day and a clock kept apart are a diary's); the doctor as the user the session
 names (a few small numbers, matched by values to the one users table that names people); the
-cancelled flag as a deletion; the mobile before the landline."""
+cancelled flag as the visit's status (cancelled when set, else booked: no status column says
+otherwise); the mobile before the landline."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def test_a_visit_in_a_doctors_session(tmp_path: Path) -> None:
     assert any("a day" in n and "time of day" in n for n in proposal.notes), proposal.notes
     assert "users" in proposal.connector["query"] and "user_settings" not in proposal.connector["query"]
     assert fields["practitioner.name"]["concat"][0].endswith("user_first_name"), fields["practitioner.name"]
-    assert "cancelled" in proposal.connector["query"].split("WHERE", 1)[1]
+    assert "THEN 'booked' ELSE 'cancelled' END AS status" in proposal.connector["query"], proposal.connector["query"]
+    assert fields["status"] == {"from": "status"}, fields.get("status")
     assert fields["patient.phone"]["from"][0].endswith("phone_2"), fields["patient.phone"]
 
     assert fields["patient.name"] == {"concat": ["patient_forename", "patient_surname"]}, fields["patient.name"]

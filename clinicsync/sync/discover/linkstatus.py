@@ -13,9 +13,12 @@ double bookings; the proposal's note says the other customers are not imported.
 
 from __future__ import annotations
 
+import re
+
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import audit
 from clinicsync.sync.discover.kinds import Builder
+from clinicsync.sync.discover.probe import value_counts
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
@@ -42,7 +45,33 @@ def place(builder: Builder, links: str, link_column: str, at: str, order: list[s
     ranked = ", ".join(o.replace("cs_l.", "cs_s.") for o in order)
     sql = first_rows(f"SELECT cs_s.{q(column)} FROM {q(links)} AS cs_s WHERE cs_s.{q(link_column)} = {at}"
                      f"{besides.replace('cs_l.', 'cs_s.')} ORDER BY {ranked}", 1, plan.dialect)
+    words = value_counts(builder.run, q, links, column)
+    if _rsvp(column, words):
+        out = plan.expr(f"({sql})", "answer", links, table.columns[column])
+        said = {w: _RSVP[w.strip().lower().replace("-", "_")] for w in words}
+        why = (f"{links}.{column!r} of the same first row that names the patient is that person's reply to the "
+               "invitation, not the visit's status: " + ", ".join(f"{w!r} {a or 'no answer yet'}"
+                                                                  for w, a in said.items()))
+        builder.people.guesses.append(Guess("answer", out, 0.75, why, {"from": out, "map": said}))
+        return
     out = plan.expr(f"({sql})", "status", links, table.columns[column])
     why = (f"the visit's table has no status; {links}.{column!r} of the same first row that names the patient "
            "(each customer's booking keeps its own)")
     builder.people.guesses.append(Guess("status", out, 0.75, why, {"from": out}))
+
+
+# A calendar participant's reply (iCalendar PARTSTAT, as Google, Microsoft and CRMs keep it): the
+# patient's answer, never the visit's status. None: no answer yet.
+_RSVP: dict[str, str | None] = {
+    "accepted": "confirmed", "declined": "declined", "tentative": None, "needs_action": None, "needsaction": None,
+    "no_response": None, "noresponse": None, "none": None, "pending": None, "invited": None, "delegated": None}
+
+
+def _rsvp(column: str, words: dict[str, int]) -> bool:
+    """A participant's reply: named so (``responseStatus``, ``rsvp``, ``partstat``) with
+    reply words only, or reply words that no visit status has (``NEEDS_ACTION``, ``TENTATIVE``)."""
+    spelled = {w.strip().lower().replace("-", "_") for w in words}
+    if not spelled or not spelled <= set(_RSVP):
+        return False
+    named = bool(re.search(r"response|rsvp|partstat|reply|attendance", column, re.I))
+    return named or bool(spelled & {"needs_action", "needsaction", "tentative"})

@@ -29,6 +29,7 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import (
     cancelflags,
+    cancelstatus,
     doneflags,
     household,
     jsontext,
@@ -547,6 +548,12 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
         guesses, unplaced, None)
+    cancel = flags is None and done is None and cancelstatus.applies(gone, guesses)
+    if cancel and gone is not None:  # the flag is the status: the row is read, a deletion stamp still leaves it out
+        guesses.append(cancelstatus.guess(plan, gone))
+        gone, stamp = stamp, None
+        standing = [] if gone is None else [softdelete.kept(gone, "a", quote_name(connection, gone.column))]
+        kept = " AND ".join(standing + [condition for _, _, condition in owners] + people.filters)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
@@ -594,7 +601,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         connector["timezone"] = zone_value
     status_words = _all_status_words(connection, plan, kept, by_field.get("status"),
                                      flags.words([]) if flags is not None else
-                                     done.words() if done is not None else scored.status_words)
+                                     done.words() if done is not None else
+                                     cancelstatus.WORDS if cancel else scored.status_words)
     status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
