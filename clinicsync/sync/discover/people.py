@@ -17,7 +17,7 @@ engine's own reader (``values.profile``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -53,6 +53,7 @@ from clinicsync.sync.discover.kinds import (
     name_columns,
     weak_provider,
 )
+from clinicsync.sync.discover.mobilefirst import mobile_share
 from clinicsync.sync.discover.personshape import holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
@@ -68,6 +69,7 @@ _NOT_PHONE = re.compile(r"fax|pager|beeper", re.I)
 _SAFE_CODE = re.compile(r"[\w ./+-]{1,64}")  # no quote, backslash or colon (a bind in text())
 MAX_HOPS = 3  # appointment -> patient -> person -> party
 SAMPLE = 2000  # rows read to judge a candidate or a type code
+MOBILE_SHARE = 0.8  # of a phone type code's numbers, mobiles, for its rows to go first
 WEAK_SHARE = 20  # a candidate with at most one distinct value per this many visits stands in for the patient
 
 
@@ -181,11 +183,13 @@ class _Builder:
             self.plan.stamps.append(stamp)
 
     def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True,
-             first: bool = False) -> str | None:
+             first: bool = False, before: Sequence[str] = ()) -> str | None:
         """Join the one row of ``child.table`` that stands for the parent row: not deleted, the
         person's own (kinship.py), still open where kept with history (history.py), the
         preferred one first, then the newest (its start, its stamps, then its key); ``first``:
-        the first by key instead (a booking's first attendee). None without a key."""
+        the first by key instead (a booking's first attendee); ``before``: orderings (over
+        ``cs_r``) that go first of all (a mobile's row before the primary landline's). None
+        without a key."""
         table = self.schema.tables[child.table]
         if table.key is None:
             return None
@@ -201,7 +205,7 @@ class _Builder:
             conditions.append(history.current("cs_r", q(end)))
         if extra:
             conditions.append(extra)
-        order = []
+        order = list(before)
         preferred = softdelete.preferred(table) if prefer else None
         if preferred is not None:
             order.append(f"CASE WHEN {softdelete.truthy(table, preferred, 'cs_r', q(preferred), dialect)} "
@@ -344,6 +348,10 @@ class _Builder:
                 return []  # one row holds a phone and an email in columns of their own: an address row
                 # whose 'type' says which address (home, official), not a typed value: read as plain rows
             if "phone" in best and not _NOT_PHONE.search(label):
+                at = values.index(best["phone"][1])
+                if rank == 1 and mobile_share([None if r[at] is None else str(r[at]) for r in found],
+                                              self.region) >= MOBILE_SHARE:
+                    rank = 0  # a code no label names, whose numbers a text reaches (where the plan tells)
                 phones.append((rank, -len(found), code, label, best["phone"][1], best["phone"][0]))
             elif "email" in best:
                 emails.append((0, -len(found), code, label, best["email"][1], best["email"][0]))
@@ -404,12 +412,16 @@ class _Builder:
                     best = score
             if best is None:
                 continue
-            picked = picked or self.pick(child, parent_alias, prefer=True)
+            mobiles = self._mobile_rows(table, child, best[2]) if kind == "phone" else None
+            picked = picked or self.pick(child, parent_alias, prefer=True,
+                                         before=[mobiles[0]] if mobiles is not None else [])
             if picked is None:
                 return []
             out = self.plan.add(picked, best[2], f"{who}_{kind}".replace("practitioner_", "doctor_"), table.name,
                                 table.columns[best[2]])
             how = [h for h in (history.describe(table), kinship.describe(table)) if h] or ["the newest row"]
+            if mobiles is not None:
+                how.insert(0, mobiles[1])
             why = (f"table {table.name!r} ({child.column!r} -> {child.target}, {child.how}): column {best[2]!r}, "
                    f"{round(best[1] * 100)}% of its values are {'phone numbers' if kind == 'phone' else 'emails'}; "
                    + "; ".join(how))
@@ -417,6 +429,32 @@ class _Builder:
         if picked is not None:
             self.stamp_children(child, parent_alias)
         return guesses
+
+    def _mobile_rows(self, table: Table, child: Ref, phone: str) -> tuple[str, str] | None:
+        """The ordering that puts a person's mobile row first, and why: of a phone table's type
+        code column (CiviCRM's ``phone_type_id``), the code whose numbers a text reaches
+        (mobilefirst.py's test, where the numbering plan tells) while the others' do not; None
+        when no code tells (North America, or no type column)."""
+        q = self.q
+        for column in table.columns:
+            if column in (phone, child.column, table.key) or audit(column) or not _STRONG_TYPE.search(column):
+                continue
+            rows = self.run(first_rows(f"SELECT {q(column)}, {q(phone)} FROM {q(table.name)} WHERE {q(column)} "
+                                       f"IS NOT NULL AND {q(phone)} IS NOT NULL", SAMPLE, self.plan.dialect))
+            by_code: dict[Any, list[str | None]] = {}
+            for code, number in rows:
+                by_code.setdefault(code, []).append(None if number is None else str(number))
+            shares = {code: mobile_share(numbers, self.region) for code, numbers in by_code.items()
+                      if len(numbers) >= 3}
+            mobile = [c for c, share in shares.items() if share >= MOBILE_SHARE]
+            others = [share for c, share in shares.items() if c not in mobile]
+            literal = _literal(mobile[0]) if len(mobile) == 1 else None
+            if literal is None or not others or max(others) > 1 - MOBILE_SHARE:
+                continue
+            return (f"CASE WHEN cs_r.{q(column)} = {literal} THEN 0 ELSE 1 END",
+                    f"the row whose {column!r} is {literal} first ({round(shares[mobile[0]] * 100)}% of its "
+                    "numbers are mobiles, which a text reaches)")
+        return None
 
     # -- the patient ---------------------------------------------------------------------------
     def patient(self) -> None:
