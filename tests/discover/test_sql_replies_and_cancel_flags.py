@@ -71,3 +71,20 @@ def test_a_cancelled_flag_without_a_status_column_is_the_status(tmp_path: Path) 
     statuses = {int(r["id"]): r["status"] for r in rows}
     assert statuses[10] == "cancelled" and statuses[11] == "booked", statuses  # the cancelled one is read
     assert 25 not in statuses and 50 not in statuses  # trashed (deleted_at): left out, cancelled or not
+
+
+def test_a_calendar_events_participants_are_not_the_visits(tmp_path: Path) -> None:
+    """Named as calendars name them (``calendar_events``, ``event_participants``): a participant
+    row of a calendar event books no slot (what a row is, its name's last word says: an event),
+    so the events stay the visits, one per event, however the participants' name begins."""
+    url = _database(tmp_path)
+    named = tmp_path / "named.db"
+    with sqlite3.connect(tmp_path / "calendar.db") as source, sqlite3.connect(named) as copy:
+        source.backup(copy)
+        copy.execute("ALTER TABLE meetings RENAME TO calendar_events")
+        copy.execute("ALTER TABLE meeting_participants RENAME TO event_participants")
+        copy.execute("ALTER TABLE event_participants RENAME COLUMN meeting_id TO event_id")
+    assert url.endswith("calendar.db")
+    proposal = discover_sql(f"sqlite:///{named}", stored_times="local", clinic_zone="America/Chicago", region="US")
+    assert "FROM calendar_events AS a" in proposal.connector["query"], proposal.connector["query"]
+    assert "answer" in (proposal.mapping or {})["fields"]

@@ -8,10 +8,11 @@ the plain reference's (sql.py) or the doctor's path through the slot (doctors.fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from clinicsync.sync.discover.doctors import BOOKED
-from clinicsync.sync.discover.graph import Schema, Table, audit, words
+from clinicsync.sync.discover.graph import Schema, Table, audit
 
 # What booking a slot says of a table beside its dates: its rows are the occurrences booked (as
 # much as a name that says booking), which a request for a visit, with one date of its own and
@@ -26,5 +27,17 @@ def booked_dates(table: Table, schema: Schema, dates: Callable[[Table], int]) ->
         return 0
     found = [dates(schema.tables[r.target]) for r in schema.refs(table.name)
              if not audit(r.column) and r.target != table.name
-             and (words(r.target) & BOOKED or words(r.column) & BOOKED)]
+             and (_head(r.target) in BOOKED or _head(r.column) in BOOKED)]
     return max(found, default=0)
+
+
+def _head(name: str) -> str:
+    """A name's last word, an identifier's aside (``calendar_events`` -> events, ``time_slot_id``
+    -> slot): what the row is. A participant row of a ``calendar_events`` row books no slot: the
+    event is the visit, however its name begins."""
+    parts = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower())
+             if w and w not in _IDENTIFIER]
+    return parts[-1] if parts else ""
+
+
+_IDENTIFIER = frozenset({"id", "uid", "uuid", "fk", "ref", "key", "no", "nr"})
