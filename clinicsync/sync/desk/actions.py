@@ -252,8 +252,9 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
     messages it cancelled while the visit is ahead (pending again as they were, one due this
     very minute too: the dispatcher judges what has become late, as for any message), the
     write-back (withdrawn while still queued, a patient's write-back it pushed aside pending
-    again, else the answer and status as they were queued after it), the doctor's last word (sync/desk/doctor_word.py: a notice withdrawn while unsent, else the
-    doctor is told the visit is on, or off, again).
+    again, else the answer and status as they were queued after it), the doctor's last word
+    (sync/desk/doctor_word.py: a notice withdrawn while unsent, else the doctor is told the
+    visit is on, or off, again).
     The calendar stage renders the restored answer at its next pass like any other change.
     Returns the appointment's id, None if no such action."""
     with writer(store.engine) as connection:
