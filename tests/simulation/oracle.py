@@ -561,10 +561,17 @@ class Oracle:
                 visit.on_again, visit.doctor_declined = None, True
         if step == "cancel":
             visit.pending += dropped
-            # The doctor's last word on this version: off (this cancel's notice, or the patient's
-            # own before a phone confirmation the doctor never heard of). Unsent, it is withdrawn;
-            # once it went, the doctor is told the visit is on again. Nothing when the answer put
-            # back is the patient's own decline, which stands.
+            if notice is not None and notice in visit.pending:
+                # This cancel's own notice, unsent, is withdrawn whatever answer is put back (the
+                # patient's own decline too): the doctor's last word is as before the cancel,
+                # which planned it because that word was not a decline.
+                visit.pending.remove(notice)
+                visit.doctor_declined, visit.declined_notice = False, None
+                return
+            # The doctor's last word on this version: off (this cancel's notice, sent, or the
+            # patient's own before a phone confirmation the doctor never heard of). Unsent, it is
+            # withdrawn; once it went, the doctor is told the visit is on again. Nothing when the
+            # answer put back is the patient's own decline, which stands.
             last_word = notice or visit.declined_notice
             if prior != "decline" and visit.doctor_declined:
                 if last_word is not None and last_word in visit.pending:

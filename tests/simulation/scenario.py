@@ -660,7 +660,29 @@ class _Generator:
                 else:
                     continue
                 s.desk.append(DeskAct(at, key[0], key[1], steps, rng.choice(DESK_REASONS), race=rng.random() < 0.2))
+        self._desk_after_declines(avoid)
         s.desk.sort(key=lambda a: a.at)
+
+    def _desk_after_declines(self, avoid: set[datetime]) -> None:
+        """DESK after PATIENT_REPLIES: for about half the patients' SMS declines, the desk cancels
+        the visit the decline is likely about (the patient's earliest visit ahead) in that tick or
+        the next two and takes the cancel back (at once, a second cancel after it, or once its
+        notices went): the Undo must put back the patient's own decline. From a stream of its own,
+        drawn after the other desk acts: the scenarios without declines stay as they were."""
+        s = self.s
+        rng = random.Random(f"desk-declines/{s.seed}")
+        for reply in s.replies:
+            if REPLY_TEXTS[reply.text] != "decline" or rng.random() < 0.5:
+                continue
+            at = reply.at + TICK * rng.randint(0, 2)
+            steps = rng.choice((("cancel", "undo"), ("cancel", "undo", "cancel"), ("cancel", "undo-later")))
+            if at in avoid or at >= s.end or at.astimezone(TZ).time() > WORK_UNTIL:
+                continue
+            ahead = sorted((v.start, k) for k, v in self._held_at(at).items()
+                           if v.patient == reply.patient and v.start > at + timedelta(hours=1))
+            if ahead:
+                key = ahead[0][1]
+                s.desk.append(DeskAct(at, key[0], key[1], steps, rng.choice(DESK_REASONS)))
 
     def _held_at(self, at: datetime) -> dict[tuple[Source, str], Version]:
         """The visits the sources hold booked just before ``at`` (their last change before it)."""

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from clinicsync.sync.desk import actions
+from clinicsync.sync.desk.doctor_word import cancel_undone
 from clinicsync.sync.reminders import answers
 from clinicsync.sync.reminders.planned_rows import reminder_key
 from tests.simulation.faults import COMBINABLE, Fault
 from tests.simulation.run import Driver, quiet_logs
-from tests.simulation.scenario import TICK, DeskAct, Reply, Scenario, Version, generate
+from tests.simulation.scenario import TICK, Change, DeskAct, Reply, Scenario, Version, generate
 
 SEED, DAYS = 7, 2
 
@@ -133,3 +134,56 @@ def test_the_desk_draws_from_its_own_stream_and_moves_no_other_draw() -> None:
     assert len(s.desk) > 20 and any(a.race for a in s.desk) and any(a.stale for a in s.desk)
     assert any("undo" in a.steps for a in s.desk) and any("undo-later" in a.steps for a in s.desk)
     assert all(isinstance(a.at, datetime) and a.at > s.golive for a in s.desk)
+
+
+def _declined_then_cancelled() -> tuple[Scenario, Version, Version]:
+    """Two days, two visits of the go-live export the source leaves alone, each its texting
+    patient's earliest: each patient declines by SMS at 10:00; the source gives the second to
+    another doctor at 10:30 (a new version: that doctor was told nothing); at 11:00 the desk
+    cancels the first, undoes it and cancels again, and cancels the second and undoes it."""
+    s = generate(SEED, DAYS, frozenset({Fault.DESK}))
+    at = s.golive + 8 * TICK  # 10:00 on the first day
+    texting = {p.id for p in s.patients if p.channel == "sms"}
+    changed = {(c.version.source, c.version.external_id) for c in s.changes if c.at > s.golive}
+    first: dict[str, datetime] = {}
+    for c in s.changes:
+        first[c.version.patient] = min(first.get(c.version.patient, c.version.start), c.version.start)
+    ahead = sorted((c.version for c in s.changes if c.at <= s.golive and c.version.source == "front"
+                    and c.version.start > at + timedelta(days=1) and c.version.patient in texting
+                    and ("front", c.version.external_id) not in changed
+                    and first[c.version.patient] == c.version.start), key=lambda v: v.external_id)
+    again, undone = ahead[0], ahead[1]
+    other = next(d.id for d in s.doctors if d.id != undone.doctor)
+    s.changes = sorted([*s.changes, Change(at + 2 * TICK, "move", replace(undone, doctor=other,
+                                                                         updated_at=at + 2 * TICK))],
+                       key=lambda c: c.at)
+    s.replies = [Reply(at, v.patient, "No", f"SMaimed{i}") for i, v in enumerate((again, undone))]
+    s.desk = [DeskAct(at + 4 * TICK, "front", again.external_id, ("cancel", "undo", "cancel"), "moved"),
+              DeskAct(at + 4 * TICK, "front", undone.external_id, ("cancel", "undo"), "moved")]
+    return s, again, undone
+
+
+def test_undo_of_a_cancel_after_an_sms_decline_tells_the_doctor_only_of_the_decline(tmp_path: Path) -> None:
+    s, again, undone = _declined_then_cancelled()
+    driver = _run(s, tmp_path)
+    verdict = driver.verdict  # type: ignore[attr-defined]
+    assert verdict.ok, verdict.report()
+    assert _doctors_word(driver, again) == ["declined"]  # the patient's; the desk's cancels add nothing
+    assert _doctors_word(driver, undone) == ["declined"]  # the first doctor's, of the patient's decline
+    assert driver.desk is not None
+    assert (driver.desk.tally["recorded cancel"], driver.desk.tally["undone"]) == (3, 2), driver.desk.tally
+
+
+def test_the_oracle_sees_a_doctor_told_of_a_cancel_that_was_undone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gap as it was: the Undo put back the patient's decline and left the cancel's own notice,
+    planned for the doctor who took the visit over, to go out."""
+    def kept_when_declined(connection: Any, appointment: Any, target: Any, now: datetime) -> None:
+        if target.prior_answer != "declined":
+            cancel_undone(connection, appointment, target, now)
+
+    monkeypatch.setattr(actions, "cancel_undone", kept_when_declined)
+    s, _, undone = _declined_then_cancelled()
+    verdict = _run(s, tmp_path).verdict  # type: ignore[attr-defined]
+    assert not verdict.ok
+    assert f"declined [front/{undone.external_id}]" in verdict.report(), verdict.report()

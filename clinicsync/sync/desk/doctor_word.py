@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from clinicsync.common.vocabulary import ReminderStatus
-from clinicsync.sync.reminders.answers import HEARD, doctors_last_word, plan_doctor_notice
+from clinicsync.sync.reminders.answers import HEARD, declined_notice_key, doctors_last_word, plan_doctor_notice
 from clinicsync.sync.reminders.doctor_values import ON_AGAIN_NOTES
 from clinicsync.sync.reminders.planned_rows import reminder_key
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
@@ -25,6 +25,7 @@ from clinicsync.sync.store.model.reminders import REMINDERS
 DK, RM = DESK_ACTIONS, REMINDERS
 CONFIRMED_BY_PHONE = "the patient confirmed by phone"  # the reason of the "declined" notice a confirmation withdrew
 CONFIRMATION_UNDONE = "the desk undid its confirmation"
+CANCEL_UNDONE = "the desk undid its cancel"
 
 
 def on_again_key(appointment: Any, action_id: int) -> str:
@@ -82,17 +83,28 @@ def confirmation_undone(connection: Connection, appointment: Any, target: Any, n
 
 
 def cancel_undone(connection: Connection, appointment: Any, target: Any, now: datetime) -> None:
-    """After the cancel's undo the doctor's last word is that the visit is on: their standing
-    "declined" notice is withdrawn while unsent; once sent, the doctor gets the "on again"
-    notice. Nothing when the answer put back is itself a decline (the patient's own, which stands),
-    or when the decline never reached the doctor (not HEARD)."""
+    """After the cancel's undo the doctor's last word is what it was before the cancel. The
+    cancel's own notice, still unsent, is withdrawn whatever answer is put back (the patient's
+    own decline included: the doctor is not told of a cancel that was undone, and the cancel
+    taken again plans a notice of its own, its key naming that action). Otherwise, when the
+    answer put back is not a decline: the doctor's standing "declined" notice is withdrawn while
+    unsent, and once sent the doctor gets the "on again" notice. Nothing more when the answer put
+    back is the patient's own decline (which stands), or when the decline never reached the
+    doctor (not HEARD)."""
     if not appointment.practitioner_ref:
         return
+    own = connection.execute(select(RM.c.id).where(RM.c.key == declined_notice_key(appointment, target.id),
+                                                   RM.c.status == ReminderStatus.PENDING)).first()
+    if own is not None:
+        _withdraw(connection, own.id, CANCEL_UNDONE, now)
+        return
+    if target.prior_answer == "declined":
+        return
     last = doctors_last_word(connection, appointment)
-    if last is None or last.kind != "declined" or target.prior_answer == "declined":
+    if last is None or last.kind != "declined":
         return
     if last.status == ReminderStatus.PENDING:
-        _withdraw(connection, last.id, "the desk undid its cancel", now)
+        _withdraw(connection, last.id, CANCEL_UNDONE, now)
         return
     plan_doctor_notice(connection, appointment, "confirmation",
           reminder_key(appointment.id, "practitioner", "confirmation", f"undo{target.id}", appointment.version),
