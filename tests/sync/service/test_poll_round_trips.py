@@ -92,3 +92,31 @@ def test_a_claim_parses_no_sources_schedule_again(store: Store, monkeypatch: pyt
         expiries = dict(connection.execute(select(POLL_SCHEDULE.c.connector, POLL_SCHEDULE.c.lease_expires)
                                            .where(POLL_SCHEDULE.c.connector.in_(["s10", "s11"]))).all())
     assert expiries == {"s10": START + timedelta(seconds=90), "s11": START + timedelta(minutes=1)}
+
+
+def test_claims_and_releases_build_no_statement(store: Store) -> None:
+    """Every poll is a claim and a release: each runs a statement built once, not one built again
+    (SQLAlchemy's construction and cache key of the claim's CTEs cost more CPU than its round
+    trip), with two lease lengths among the sources too."""
+    from sqlalchemy import event
+
+    executed: list[object] = []
+
+    def seen(_conn: object, clause: object, *_rest: object) -> None:
+        executed.append(clause)
+
+    sources = {f"s{n}": timedelta(minutes=1 if n % 2 else 2) for n in range(6)}
+    leases.enrol(store.engine, {name: START for name in sources}, START)
+    event.listen(store.engine, "before_execute", seen)
+    try:
+        for round_ in range(2):
+            claimed = leases.claim_due(store.engine, "a", sources, START + timedelta(seconds=round_), 3,
+                                       sources.__getitem__)
+            assert len(claimed.claims) == 3
+            for claim in claimed.claims:
+                assert leases.release(store.engine, "a", claim.connector, START + timedelta(hours=1), START)
+    finally:
+        event.remove(store.engine, "before_execute", seen)
+    claims, releases = executed[0], executed[1]
+    assert len(executed) == 8
+    assert executed == [claims, releases, releases, releases] * 2
