@@ -110,17 +110,17 @@ class Claimed:
 
 
 def claim_due(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,
-              lease: Callable[[str], timedelta]) -> Claimed:
+              lease: Callable[[str], timedelta], roster: Roster | None = None) -> Claimed:
     """:func:`claim`, and the next wake-up in the same statement. On PostgreSQL one statement in
     autocommit (its own transaction: one round trip where the claim's transaction and the
     wake-up's read took seven): the due rows picked ``FOR UPDATE SKIP LOCKED`` in a CTE, leased
     by an ``UPDATE … FROM`` it, the wake-up read over the rows it did not pick (one snapshot: a
     picked row still shows its old times there). Elsewhere one transaction: the claim as before,
-    then the read."""
+    then the read. ``roster``: ``Roster.of(connectors, lease)``, when the caller keeps it."""
     if limit <= 0 or not connectors:
         return Claimed([], None)
     if engine.dialect.name == "postgresql":
-        return _claim_postgres(engine, worker, connectors, now, limit, lease)
+        return _claim_postgres(engine, worker, connectors, now, limit, lease, roster)
     with writer(engine) as connection:
         due = connection.execute(_due(engine, connectors, now, limit)).all()
         for name, _ in due:
@@ -146,18 +146,34 @@ def _wake(engine: Engine, connectors: Collection[str], worker: str,
             .where(_among(engine, connectors), T.c.holder.is_distinct_from(worker), T.c.connector.not_in(picked)))
 
 
+@dataclass(frozen=True)
+class Roster:
+    """Sources as a PostgreSQL claim sends them: their names joined (see ``_SEPARATOR``) and, per
+    lease length, the names of that length. The poll pool keeps one per set of sources while
+    their schedules stay (polls.py): worked out at every claim, asking each source's lease cost a
+    worker of 1,000 sources more CPU per poll than the claim's round trip."""
+
+    names: str
+    leases: tuple[tuple[timedelta, str], ...]
+
+    @classmethod
+    def of(cls, connectors: Collection[str], lease: Callable[[str], timedelta]) -> Roster:
+        groups: dict[timedelta, list[str]] = {}
+        for name in connectors:
+            groups.setdefault(lease(name), []).append(name)
+        return cls(_joined(connectors), tuple((length, _joined(names)) for length, names in sorted(groups.items())))
+
+
 def _claim_postgres(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,
-                    lease: Callable[[str], timedelta]) -> Claimed:
-    groups: dict[timedelta, list[str]] = {}
-    for name in connectors:
-        groups.setdefault(lease(name), []).append(name)
-    params: dict[str, Any] = {"names": _joined(connectors), "now": now, "limit": limit, "worker": worker}
-    for n, (length, names) in enumerate(sorted(groups.items())):
+                    lease: Callable[[str], timedelta], roster: Roster | None) -> Claimed:
+    roster = roster or Roster.of(connectors, lease)
+    params: dict[str, Any] = {"names": roster.names, "now": now, "limit": limit, "worker": worker}
+    for n, (length, names) in enumerate(roster.leases):
         params[f"expires{n}"] = now + length
-        if len(groups) > 1:
-            params[f"lease{n}"] = _joined(names)
+        if len(roster.leases) > 1:
+            params[f"lease{n}"] = names
     with one_statement(engine) as connection:
-        rows = connection.execute(_postgres_claim(len(groups)), params).all()
+        rows = connection.execute(_postgres_claim(len(roster.leases)), params).all()
     claims = sorted((Claim(name, due) for name, due in rows if name is not None), key=lambda c: (c.due, c.connector))
     return Claimed(claims, next((due for name, due in rows if name is None), None))
 
