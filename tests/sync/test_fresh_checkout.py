@@ -68,3 +68,25 @@ def test_one_the_server_dropped_while_it_sat_there_is_replaced(engine: Engine, m
         admin.execute("SELECT pg_terminate_backend(%s)", (first,))
     monkeypatch.setattr(db, "FRESH_FOR", 0.0)
     assert _backend(engine) != first  # the ping found it dead: a new connection, no error
+
+
+def test_the_connection_checked_in_last_is_handed_out_first(postgres_url: str) -> None:
+    """Threads sharing the pool (a service's poll slots, its scheduler, its jobs): a checkout takes
+    the connection just checked in, which needs no ping, not the one that sat longest."""
+    engine = make_engine(postgres_url, pool_size=2, max_overflow=0)
+    try:
+        pings = _counted(engine)
+        with engine.connect() as older, engine.connect() as newer:
+            old_pid = older.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            newer.exec_driver_sql("SELECT 1")
+            older.close()  # checked in first; it is made to have sat for a minute below
+            newer_pid = newer.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        record = engine.pool._pool.queue  # type: ignore[attr-defined]
+        for pooled in record:
+            if pooled.dbapi_connection.info.backend_pid == old_pid:
+                db._RETURNED[pooled.dbapi_connection] -= 60.0
+        for _ in range(3):
+            assert _backend(engine) == newer_pid
+        assert pings == []  # first-in-first-out handed out the one that sat, and pinged it
+    finally:
+        engine.dispose()

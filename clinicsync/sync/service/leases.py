@@ -21,11 +21,13 @@ import socket
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Integer,
     Select,
     String,
     any_,
@@ -108,17 +110,17 @@ class Claimed:
 
 
 def claim_due(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,
-              lease: Callable[[str], timedelta]) -> Claimed:
+              lease: Callable[[str], timedelta], roster: Roster | None = None) -> Claimed:
     """:func:`claim`, and the next wake-up in the same statement. On PostgreSQL one statement in
     autocommit (its own transaction: one round trip where the claim's transaction and the
     wake-up's read took seven): the due rows picked ``FOR UPDATE SKIP LOCKED`` in a CTE, leased
     by an ``UPDATE … FROM`` it, the wake-up read over the rows it did not pick (one snapshot: a
     picked row still shows its old times there). Elsewhere one transaction: the claim as before,
-    then the read."""
+    then the read. ``roster``: ``Roster.of(connectors, lease)``, when the caller keeps it."""
     if limit <= 0 or not connectors:
         return Claimed([], None)
     if engine.dialect.name == "postgresql":
-        return _claim_postgres(engine, worker, connectors, now, limit, lease)
+        return _claim_postgres(engine, worker, connectors, now, limit, lease, roster)
     with writer(engine) as connection:
         due = connection.execute(_due(engine, connectors, now, limit)).all()
         for name, _ in due:
@@ -144,33 +146,79 @@ def _wake(engine: Engine, connectors: Collection[str], worker: str,
             .where(_among(engine, connectors), T.c.holder.is_distinct_from(worker), T.c.connector.not_in(picked)))
 
 
+@dataclass(frozen=True)
+class Roster:
+    """Sources as a PostgreSQL claim sends them: their names joined (see ``_SEPARATOR``) and, per
+    lease length, the names of that length. The poll pool keeps one per set of sources while
+    their schedules stay (polls.py): worked out at every claim, asking each source's lease cost a
+    worker of 1,000 sources more CPU per poll than the claim's round trip."""
+
+    names: str
+    leases: tuple[tuple[timedelta, str], ...]
+
+    @classmethod
+    def of(cls, connectors: Collection[str], lease: Callable[[str], timedelta]) -> Roster:
+        groups: dict[timedelta, list[str]] = {}
+        for name in connectors:
+            groups.setdefault(lease(name), []).append(name)
+        return cls(_joined(connectors), tuple((length, _joined(names)) for length, names in sorted(groups.items())))
+
+
 def _claim_postgres(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,
-                    lease: Callable[[str], timedelta]) -> Claimed:
-    picked = _due(engine, connectors, now, limit).cte("picked")
-    taken = (update(T).where(T.c.connector == picked.c.connector)
-             .values(holder=worker, lease_expires=_expiries(engine, connectors, now, lease), last_started=now)
-             .returning(T.c.connector, T.c.next_due).cte("taken"))
-    wake = _wake(engine, connectors, worker, select(picked.c.connector)).scalar_subquery()
-    # one row per claim, and one with no connector: the wake-up (NULL when there is no row)
-    statement = union_all(select(taken.c.connector, taken.c.next_due), select(null(), wake))
+                    lease: Callable[[str], timedelta], roster: Roster | None) -> Claimed:
+    roster = roster or Roster.of(connectors, lease)
+    params: dict[str, Any] = {"names": roster.names, "now": now, "limit": limit, "worker": worker}
+    for n, (length, names) in enumerate(roster.leases):
+        params[f"expires{n}"] = now + length
+        if len(roster.leases) > 1:
+            params[f"lease{n}"] = names
     with one_statement(engine) as connection:
-        rows = connection.execute(statement).all()
+        rows = connection.execute(_postgres_claim(len(roster.leases)), params).all()
     claims = sorted((Claim(name, due) for name, due in rows if name is not None), key=lambda c: (c.due, c.connector))
     return Claimed(claims, next((due for name, due in rows if name is None), None))
 
 
-def _expiries(engine: Engine, connectors: Collection[str], now: datetime,
-              lease: Callable[[str], timedelta]) -> ColumnElement[datetime] | datetime:
-    """Each claimed row's lease expiry: one value for all when the connectors share one lease
-    (the usual case: one interval), else one per group of connectors with the same lease."""
-    groups: dict[timedelta, list[str]] = {}
-    for name in connectors:
-        groups.setdefault(lease(name), []).append(name)
-    if len(groups) == 1:
-        return now + next(iter(groups))
-    return case(*((_among(engine, names, f"lease{n}"), literal(now + length, UtcDateTime()))
-                  for n, (length, names) in enumerate(sorted(groups.items()))),
-                else_=T.c.lease_expires)
+# The worker's sources go to the claim as one text the server splits (string_to_array): psycopg
+# dumps a list parameter element by element at every claim, a cost per poll that grows with the
+# sources. A source's name is letters, digits, ``_`` and ``-`` (connectors/base.py): never a comma.
+_SEPARATOR = ","
+
+
+def _joined(names: Collection[str]) -> str:
+    return _SEPARATOR.join(sorted(names))
+
+
+def _split(joined: Any) -> Any:
+    return func.string_to_array(joined, literal(_SEPARATOR), type_=ARRAY(String()))
+
+
+@lru_cache(maxsize=16)
+def _postgres_claim(groups: int) -> Any:
+    """The PostgreSQL claim of :func:`claim_due`, built once per number of lease lengths among
+    the worker's sources (one, usually), every value a parameter: built at each claim, its
+    construction and cache key cost SQLAlchemy more CPU than the statement's round trip, at every
+    poll. Parameters: ``names`` (the worker's sources), ``now``, ``limit``, ``worker`` and
+    ``expires{n}`` (with ``lease{n}``, the sources of each lease length, when there are several)."""
+    names = _split(bindparam("names", type_=String()))
+    now, worker = bindparam("now", type_=UtcDateTime()), bindparam("worker", type_=String())
+    picked = (select(T.c.connector, T.c.next_due)
+              .where(T.c.connector == any_(names), T.c.next_due <= now,
+                     or_(T.c.holder.is_(None), T.c.lease_expires < now))
+              .order_by(T.c.next_due, T.c.connector).limit(bindparam("limit", type_=Integer()))
+              .with_for_update(skip_locked=True)).cte("picked")
+    expires: Any = bindparam("expires0", type_=UtcDateTime())
+    if groups > 1:
+        expires = case(*((T.c.connector == any_(_split(bindparam(f"lease{n}", type_=String()))),
+                          bindparam(f"expires{n}", type_=UtcDateTime())) for n in range(groups)),
+                       else_=T.c.lease_expires)
+    taken = (update(T).where(T.c.connector == picked.c.connector)
+             .values(holder=worker, lease_expires=expires, last_started=now)
+             .returning(T.c.connector, T.c.next_due).cte("taken"))
+    wake = (select(func.min(func.coalesce(T.c.lease_expires, T.c.next_due), type_=UtcDateTime()))
+            .where(T.c.connector == any_(names), T.c.holder.is_distinct_from(worker),
+                   T.c.connector.not_in(select(picked.c.connector)))).scalar_subquery()
+    # one row per claim, and one with no connector: the wake-up (NULL when there is no row)
+    return union_all(select(taken.c.connector, taken.c.next_due), select(null(), wake))
 
 
 def renew(engine: Engine, worker: str, expiries: Mapping[str, datetime]) -> set[str]:
@@ -181,19 +229,25 @@ def renew(engine: Engine, worker: str, expiries: Mapping[str, datetime]) -> set[
         return lost
     with writer(engine) as connection:
         for name, until in sorted(expiries.items()):
-            done = connection.execute(update(T).where(T.c.connector == name, T.c.holder == worker)
-                                      .values(lease_expires=until))
+            done = connection.execute(_RENEWED, {"name": name, "worker": worker, "until": until})
             if done.rowcount == 0:
                 lost.add(name)
     return lost
+
+
+# A lease's renewal and release, built once (a release ends every poll): see _postgres_claim.
+_RENEWED = update(T).where(T.c.connector == bindparam("name"), T.c.holder == bindparam("worker")) \
+    .values(lease_expires=bindparam("until", type_=UtcDateTime()))
+_RELEASED = update(T).where(T.c.connector == bindparam("name"), T.c.holder == bindparam("worker")).values(
+    holder=None, lease_expires=None, next_due=bindparam("due", type_=UtcDateTime()),
+    last_finished=bindparam("ended", type_=UtcDateTime()))
 
 
 def release(engine: Engine, worker: str, connector: str, next_due: datetime, now: datetime) -> bool:
     """The poll is over: the source is due again at ``next_due`` and free. False when ``worker``
     no longer held it: the row is another worker's now and keeps its schedule."""
     with one_statement(engine) as connection:  # its own transaction: one round trip
-        done = connection.execute(update(T).where(T.c.connector == connector, T.c.holder == worker).values(
-            holder=None, lease_expires=None, next_due=next_due, last_finished=now))
+        done = connection.execute(_RELEASED, {"name": connector, "worker": worker, "due": next_due, "ended": now})
     return bool(done.rowcount)
 
 

@@ -87,6 +87,7 @@ class PollPool:
         self.engine, self.poll, self.size, self.board, self.stop = engine, poll, size, board, stop
         self.sources = {source.name: source for source in sources}
         self._leases: dict[str, timedelta] = {}  # lease_for's, by source, while self.sources stays
+        self._rosters: dict[frozenset[str], leases.Roster] = {}  # a claim's sources, likewise (roster)
         self.timezone, self.clock = timezone, clock
         self.worker = worker or leases.worker_id()
         # No lane around a poll: on SQLite its writes take the store's lane one transaction at a
@@ -133,7 +134,7 @@ class PollPool:
             return
         added = sources.keys() - self.sources.keys()
         self.sources = sources
-        self._leases = {}  # a source's schedule may have changed with the list
+        self._leases, self._rosters = {}, {}  # a source's schedule may have changed with the list
         self._claimable = set(sources)
         self._failing &= sources.keys()
         self._known = None
@@ -155,6 +156,19 @@ class PollPool:
             schedule = self.sources[name].schedule
             found = min(schedule.period(), LEASE_MAX) if schedule.interval is not None else LEASE_MAX
             self._leases[name] = found
+        return found
+
+    def roster(self, names: Collection[str]) -> leases.Roster | None:
+        """``names`` as a PostgreSQL claim sends them, worked out once while the sources stay (the
+        healthy and the failing sources: a few sets); None on other stores, which do not use it."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        key = frozenset(names)
+        found = self._rosters.get(key)
+        if found is None:
+            if len(self._rosters) >= 64:  # the failing sources come and go: keep a few sets only
+                self._rosters.clear()
+            found = self._rosters[key] = leases.Roster.of(key, self.lease_for)
         return found
 
     def _latest_due(self, name: str, now: datetime) -> datetime:
@@ -282,10 +296,12 @@ class PollPool:
         # wake-up in the past, so the next tick claims again
         wakes: dict[str, datetime | None] = {}
         if failing and room > 0:
-            claimed = leases.claim_due(self.engine, self.worker, failing, now, min(free, room), self.lease_for)
+            claimed = leases.claim_due(self.engine, self.worker, failing, now, min(free, room), self.lease_for,
+                                       self.roster(failing))
             claims, wakes["failing"] = claimed.claims, claimed.wake
         if free - len(claims) > 0:
-            claimed = leases.claim_due(self.engine, self.worker, healthy, now, free - len(claims), self.lease_for)
+            claimed = leases.claim_due(self.engine, self.worker, healthy, now, free - len(claims), self.lease_for,
+                                       self.roster(healthy))
             claims, wakes["healthy"] = claims + claimed.claims, claimed.wake
         # what may be claimed next: the failing ones wait for a slot of their share to free (a
         # poll's end rings the wake), not spun on while due

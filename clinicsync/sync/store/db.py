@@ -57,8 +57,9 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # pool_use_lifo: the connection checked in last is handed out first (see FRESH_FOR below).
     engine = create_engine(driver_url(url), echo=echo, pool_size=pool_size, max_overflow=max_overflow,
-                           pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
+                           pool_timeout=pool_timeout, pool_pre_ping=True, pool_use_lifo=True, hide_parameters=True)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgres_session)
         if engine.dialect.driver == "psycopg":
@@ -84,6 +85,11 @@ _UNPINGED: ContextVar[bool] = ContextVar("clinicsync_unpinged_checkout", default
 # idle timeout or a firewall may have dropped it. One the server drops within that second fails its
 # first statement, as one dropped in the middle of a transaction does, and SQLAlchemy then
 # invalidates it and every pooled connection as old, so none is handed out dead again.
+# The pool hands out the connection checked in last (LIFO): in `clinicsync run` a dozen threads
+# (poll slots, scheduler, jobs) share the pool, and first-in-first-out handed each checkout the
+# connection that had sat longest, past FRESH_FOR at a poll a second, so nearly every checkout of
+# an idle poll and of its claim and release was pinged. Last-in-first-out reuses the few
+# connections just used; the others sit (and are pinged when next needed).
 FRESH_FOR = 1.0
 _RETURNED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # DBAPI connection -> checked in
 

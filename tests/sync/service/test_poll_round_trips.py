@@ -92,3 +92,66 @@ def test_a_claim_parses_no_sources_schedule_again(store: Store, monkeypatch: pyt
         expiries = dict(connection.execute(select(POLL_SCHEDULE.c.connector, POLL_SCHEDULE.c.lease_expires)
                                            .where(POLL_SCHEDULE.c.connector.in_(["s10", "s11"]))).all())
     assert expiries == {"s10": START + timedelta(seconds=90), "s11": START + timedelta(minutes=1)}
+
+
+def test_claims_and_releases_build_no_statement(store: Store) -> None:
+    """Every poll is a claim and a release: each runs a statement built once, not one built again
+    (SQLAlchemy's construction and cache key of the claim's CTEs cost more CPU than its round
+    trip), with two lease lengths among the sources too."""
+    from sqlalchemy import event
+
+    executed: list[object] = []
+
+    def seen(_conn: object, clause: object, *_rest: object) -> None:
+        executed.append(clause)
+
+    sources = {f"s{n}": timedelta(minutes=1 if n % 2 else 2) for n in range(6)}
+    leases.enrol(store.engine, {name: START for name in sources}, START)
+    event.listen(store.engine, "before_execute", seen)
+    try:
+        for round_ in range(2):
+            claimed = leases.claim_due(store.engine, "a", sources, START + timedelta(seconds=round_), 3,
+                                       sources.__getitem__)
+            assert len(claimed.claims) == 3
+            for claim in claimed.claims:
+                assert leases.release(store.engine, "a", claim.connector, START + timedelta(hours=1), START)
+    finally:
+        event.remove(store.engine, "before_execute", seen)
+    claims, releases = executed[0], executed[1]
+    assert len(executed) == 8
+    assert executed == [claims, releases, releases, releases] * 2
+
+
+def test_a_claim_asks_no_source_its_lease_again(store: Store) -> None:
+    """The pool's claims on PostgreSQL send the worker's sources and their lease lengths: worked
+    out once while the sources stay, not asked of each source at every claim (a cost per poll
+    that grew with the sources), and worked out again when the list changes."""
+    clock, polled = Clock(), []
+    sources = [PolledSource(f"s{n}", Schedule(interval="1m" if n % 2 else "90s")) for n in range(40)]
+    pool = PollPool(store.engine, sources, lambda name: polled.append(name) or {"failed": False}, size=2,
+                    board=JobBoard(), stop=threading.Event(), clock=clock, worker="a")
+    asked: list[str] = []
+    lease_for = pool.lease_for
+
+    def counted(name: str) -> timedelta:
+        asked.append(name)
+        return lease_for(name)
+
+    pool.lease_for = counted  # type: ignore[method-assign]
+    leases.enrol(store.engine, {source.name: START for source in sources}, START)  # all due at once
+    pool.start()
+    try:
+        for round_ in range(4):
+            pool.tick()
+            assert _wait(lambda: len(polled) == 2 * (round_ + 1) and not pool.inflight())
+        assert len(polled) == 8
+        again = sorted({name for name in asked if asked.count(name) > 1 and name not in polled})
+        assert again == []  # the old claim asked all 40 sources at each of its 4 claims
+        pool.set_sources(sources[:30])
+        asked.clear()
+        pool.tick()
+        assert _wait(lambda: len(polled) == 10 and not pool.inflight())
+        assert sorted(set(asked)) == sorted(s.name for s in sources[:30])  # the new list's, once each
+    finally:
+        pool.stop.set()
+        pool.close()
