@@ -54,6 +54,15 @@ structlog.reset_defaults()
 REQUIRE_SERVICES = os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> None:
+    """Each test starts from structlog's defaults: a test that ran the CLI's or the service's
+    logging set-up in this worker leaves it configured (a ``warning`` level's filtering wrapper
+    drops the info events another test's ``capture_logs`` waits for: the settings watch's tests
+    failed so, by the order xdist gave them)."""
+    structlog.reset_defaults()
+
+
 def _unavailable(what: str, exc: Exception) -> None:
     message = f"{what} is not reachable ({type(exc).__name__}: {exc})"
     if REQUIRE_SERVICES:

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
@@ -57,14 +56,6 @@ def service_key(folder: Path, name: str = "key.json") -> Path:
         encoding="utf-8",
     )
     return path
-
-
-@pytest.fixture(autouse=True)
-def _info_reaches_the_capture() -> None:
-    """structlog's defaults: a test run before in the same worker may have left the CLI's
-    logging configured at ``warning`` (a filtering wrapper), which drops an info event before
-    ``capture_logs`` sees it; this module's events are info."""
-    structlog.reset_defaults()
 
 
 @pytest.fixture
