@@ -307,3 +307,28 @@ def test_a_record_keyed_by_its_shared_rows_key_reaches_the_owner_and_the_deleted
     assert "crmid = a.activityid" in query and ".deleted, 0) = 0" in query, query
     why = next(g.why for g in proposal.guesses if g.field == "practitioner.external_id")
     assert "'smownerid'" in why, why
+
+
+UNIQUE_KEY = """
+CREATE TABLE patient_data (id INTEGER PRIMARY KEY, pid BIGINT NOT NULL UNIQUE, fname VARCHAR(60),
+  lname VARCHAR(60), phone_cell VARCHAR(30));
+CREATE TABLE calendar_events (pc_eid INTEGER PRIMARY KEY, pc_pid VARCHAR(11), pc_eventDate DATE,
+  pc_startTime TIME, pc_endTime TIME, pc_title VARCHAR(40));
+"""
+
+
+def test_a_column_named_after_a_unique_key_refers_to_it(tmp_path: Path) -> None:
+    """OpenEMR's shape: the visit's ``pc_pid`` (text) holds ``patient_data.pid``, a unique key
+    beside the table's own ``id``, numbered apart from it; no key declares it. The patient is
+    the row whose ``pid`` it names, never the row whose ``id`` happens to be that number."""
+    patients = [(p, 1000 + p, f"Given{p}", f"Family{p}", f"(617) 253-{1000 + p:04d}") for p in range(1, 41)]
+    patients += [(1000 + p, p, f"Other{p}", f"Other{p}", None) for p in range(1, 41)]  # ids that read as pids
+    visits = [(n, str(1000 + 1 + n % 40), str(_soon(n).date()), _soon(n).strftime("%H:%M:%S"),
+               (_soon(n) + timedelta(minutes=20)).strftime("%H:%M:%S"), "visit") for n in range(1, 121)]
+    url = _database(tmp_path, UNIQUE_KEY, {"patient_data": patients, "calendar_events": visits})
+    assert ("calendar_events", "pc_pid", "patient_data") in _found_by_values(url)
+    proposal = discover_sql(url, stored_times="local", clinic_zone="America/New_York", region="US")
+    assert "ON t1.pid = a.pc_pid" in proposal.connector["query"] or ".pid = a.pc_pid" in proposal.connector["query"], \
+        proposal.connector["query"]
+    fields = (proposal.mapping or {})["fields"]
+    assert "fname" in str(fields["patient.name"]) and "patient.phone" in fields, fields

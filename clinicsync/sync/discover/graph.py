@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -65,6 +65,9 @@ class Table:
     primary_key: list[str]
     references: list[tuple[str, str, str]]  # declared: (own column, referred table, referred column)
     nullable: frozenset[str] = frozenset()
+    # one-column unique keys besides the primary key (OpenEMR's patient_data.pid beside its id):
+    # another table may refer to one of them (valuerefs.py)
+    unique: tuple[str, ...] = ()
 
     @property
     def key(self) -> str | None:
@@ -188,6 +191,30 @@ def implied_references(table: Table, schema: Schema) -> list[Ref]:
     return found
 
 
+def _unique_columns(inspector: Any, wanted: Sequence[str]) -> dict[str, list[str]]:
+    """Each table's one-column unique keys (unique indexes and constraints), in bulk where the
+    dialect can; none where the database does not say (a login that may not read them)."""
+    found: dict[str, list[str]] = {}
+    if not wanted:
+        return found
+    try:
+        try:
+            indexes = dict(inspector.get_multi_indexes(filter_names=wanted))
+            constraints = dict(inspector.get_multi_unique_constraints(filter_names=wanted))
+        except NotImplementedError:
+            indexes = {(None, n): inspector.get_indexes(n) for n in wanted}
+            constraints = {(None, n): inspector.get_unique_constraints(n) for n in wanted}
+    except Exception:
+        return found
+    for source, unique_only in ((indexes, True), (constraints, False)):
+        for (_, name), listed in source.items():
+            for each in listed or []:
+                columns = [c for c in each.get("column_names") or [] if c]
+                if len(columns) == 1 and (each.get("unique") or not unique_only):
+                    found.setdefault(name, []).append(columns[0])
+    return found
+
+
 def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = ()) -> Schema:
     """Every table's columns, key and declared references, read in bulk (one pass per kind of
     fact where the dialect can: PostgreSQL reads all tables in a statement each). ``views``: the
@@ -225,6 +252,11 @@ def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = (
                 if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
         tables[name] = Table(name, {c["name"]: str(c["type"]) for c in cols}, pk, refs,
                              frozenset(c["name"] for c in cols if c.get("nullable", True)))
+    unique = _unique_columns(inspector, wanted)
+    for name, found in unique.items():
+        table = tables.get(name)
+        if table is not None:
+            tables[name] = replace(table, unique=tuple(c for c in found if c in table.columns and c != table.key))
     tables.update({name: Table(name, {}, [], []) for name in unreflected})  # columns from information_schema
     _add_unreflected(inspector, tables)
     _type_by_values(inspector, tables)

@@ -191,14 +191,19 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
         return []
     matches: dict[tuple[str, str], list[Table]] = {}
     holds: dict[str, list[tuple[str, str]]] = {}  # a table's key holding other tables' keys
-    targets = [t for t in schema.tables.values() if t.key is not None][:MAX_TARGETS]
-    for target in targets:
-        key = str(target.key)
+    # A table's primary key, and its one-column unique keys for a column named after one
+    # (OpenEMR's ``pc_pid`` -> ``patient_data.pid``, beside its ``id``).
+    targets = [(t, str(t.key), False) for t in schema.tables.values() if t.key is not None][:MAX_TARGETS]
+    targets += [(t, u, True) for t in schema.tables.values() for u in t.unique if len(u) >= 3][:MAX_TARGETS]
+    named: dict[tuple[str, str], tuple[Table, str]] = {}  # a column's unique key by its name
+    for target, key, by_name in targets:
         whole = bool(WHOLE.search(target.columns[key]))
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
         wanted = {v for (owner, _), (values, _) in keys.items() if owner != target.name and whole for v in values}
         for (owner, column), values in samples.items():
             if owner == target.name or not _comparable(schema, owner, column, whole):
+                continue
+            if by_name and not column.lower().endswith(key.lower()):
                 continue
             if whole and not _numeric(values):
                 continue
@@ -221,6 +226,10 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                 continue
             if whole and not _numeric(values):
                 continue
+            if by_name:
+                if column.lower().endswith(key.lower()) and all(v in found for v in values):
+                    named[(owner, column)] = (target, key)
+                continue
             if (owner, column) in extensions and not (_person_table(target, schema) and len(values) >= MIN_NUMBERS):
                 continue
             if _numbered_name(column) and _glued_kind(target.name) != "person":
@@ -235,12 +244,12 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     # Numbered names last: their person table is the one that refers to no other person table,
     # by the references this pass found too (``person_name.party`` -> ``party_party``).
     for (owner, column), found_targets in sorted(matches.items(), key=lambda m: _numbered_name(m[0][1])):
+        if (owner, column) in named:
+            continue
         chosen = _choose(column, found_targets, schema, owner, out)
         if chosen is not None:
-            text_to_number = not mixed and not _whole_column(schema, owner, column) and _whole_column(
-                schema, chosen.name, str(chosen.key))
-            out.append(Ref(owner, column, chosen.name, str(chosen.key), declared=False, by_values=True,
-                           as_text=text_to_number))
+            out.append(_ref(schema, owner, column, chosen, str(chosen.key), mixed))
+    out += [_ref(schema, owner, column, table, key, mixed) for (owner, column), (table, key) in named.items()]
     return out
 
 
@@ -265,6 +274,13 @@ def _said_name(column: str, owner: str) -> str:
     kept = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", column).lower())
             if w and stems(w) & said]
     return "_".join(kept) if kept and said != stems(column) - _IDENTIFIER else column
+
+
+def _ref(schema: Schema, owner: str, column: str, target: Table, key: str, mixed: bool) -> Ref:
+    """The reference found, marked ``as_text`` where a text column holds a number key on a
+    database that does not compare them by itself (``value_references``)."""
+    text_to_number = not mixed and not _whole_column(schema, owner, column) and _whole_column(schema, target.name, key)
+    return Ref(owner, column, target.name, key, declared=False, by_values=True, as_text=text_to_number)
 
 
 def _related(column: str, target: Table, owner: str = "") -> int:
