@@ -32,6 +32,7 @@ from sqlalchemy import Connection, delete, func, or_, select
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.timeutil import zone
 from clinicsync.common.types import utcnow
+from clinicsync.common.waitlist_states import BookingStatus, EntryStatus, SlotStatus
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.store.db import upsert_statement
@@ -110,7 +111,8 @@ def waitlist_sources(settings: Settings, connection: Connection, now: datetime) 
     if any(c.enabled and wants_waitlist(settings, c) for c in settings.connectors):
         return Verdict.work()
     E = WAITLIST_ENTRIES.c
-    if _any(connection, select(E.id).where(E.status == "waiting", E.expires_at.is_not(None), E.expires_at <= now)):
+    expired = select(E.id).where(E.status == EntryStatus.WAITING, E.expires_at.is_not(None), E.expires_at <= now)
+    if _any(connection, expired):
         return Verdict.work()
     return Verdict.idle({"expired": 0, "sources": {}})
 
@@ -118,7 +120,7 @@ def waitlist_sources(settings: Settings, connection: Connection, now: datetime) 
 def waitlist_book(settings: Settings, connection: Connection, now: datetime) -> Verdict:
     """Work: a taken slot whose booking is pending, or a set-aside booking staff retry."""
     S = FREED_SLOTS.c
-    if _any(connection, select(S.id).where(S.status == "taken", S.booking_status == "pending"),
+    if _any(connection, select(S.id).where(S.status == SlotStatus.TAKEN, S.booking_status == BookingStatus.PENDING),
             _retries("waitlist_book")):
         return Verdict.work()
     return Verdict.idle(dict.fromkeys(BOOKING_OUTCOMES, 0))

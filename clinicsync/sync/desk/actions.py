@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
+from clinicsync.common.waitlist_states import SlotStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.desk.doctor_word import cancel_undone, confirmation_undone, tell_doctor_confirmed
 from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START, source_kind, writes_back
@@ -293,7 +294,7 @@ def _time_given_away(connection: Connection, target: Any) -> bool:
                                                  WAITLIST_OFFERS.c.sent_at.is_not(None)).exists()
     return connection.execute(select(FREED_SLOTS.c.id).where(
         FREED_SLOTS.c.appointment_id == target.appointment_id, FREED_SLOTS.c.appointment_version == target.version,
-        (FREED_SLOTS.c.status == "taken") | offered).limit(1)).first() is not None
+        (FREED_SLOTS.c.status == SlotStatus.TAKEN) | offered).limit(1)).first() is not None
 
 
 def _restore_answer(connection: Connection, settings: Settings, appointment: Any, target: Any, now: datetime) -> None:

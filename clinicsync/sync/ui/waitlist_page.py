@@ -84,7 +84,7 @@ def waitlist_view(store: Store, full: bool, sources: Collection[str] | None = No
             "open_slots": [s for s in slots if s["status"] == SlotStatus.OPEN],
             "accepted": [s for s in slots if s["status"] == SlotStatus.TAKEN],
             "expired": [s for s in slots if s["status"] == "expired"], "counts": rows.counts, "totals": rows.totals,
-            "winners": {o["slot_id"]: o["patient"] for o in offers if o["status"] == "accepted"}}
+            "winners": {o["slot_id"]: o["patient"] for o in offers if o["status"] == OfferStatus.ACCEPTED}}
 
 
 def _prefill(store: Store, appointment_id: int | None) -> dict[str, Any]:
