@@ -87,16 +87,7 @@ def _declined_then_phoned() -> tuple[Scenario, Version, Version]:
     the doctor was told it is on again)."""
     s = generate(SEED, DAYS, frozenset({Fault.DESK}))
     at = s.golive + 8 * TICK  # 10:00 on the first day
-    texting = {p.id for p in s.patients if p.channel == "sms"}
-    changed = {(c.version.source, c.version.external_id) for c in s.changes if c.at > s.golive}
-    first: dict[str, datetime] = {}  # each patient's earliest start, any visit, any version
-    for c in s.changes:
-        first[c.version.patient] = min(first.get(c.version.patient, c.version.start), c.version.start)
-    ahead = sorted((c.version for c in s.changes if c.at <= s.golive and c.version.source == "front"
-                    and c.version.start > at + timedelta(days=1) and c.version.patient in texting
-                    and ("front", c.version.external_id) not in changed
-                    and first[c.version.patient] == c.version.start), key=lambda v: v.external_id)
-    phoned, undone = ahead[0], ahead[1]
+    phoned, undone = _texters_earliest_untouched(s, at)[:2]
     s.replies = [Reply(at, v.patient, "No", f"SMaimed{i}") for i, v in enumerate((phoned, undone))]
     s.desk = [DeskAct(at + 4 * TICK, "front", phoned.external_id, ("confirmed_by_phone",)),
               DeskAct(at + 4 * TICK, "front", undone.external_id, ("confirmed_by_phone", "undo-later"))]
@@ -143,16 +134,7 @@ def _declined_then_cancelled() -> tuple[Scenario, Version, Version]:
     cancels the first, undoes it and cancels again, and cancels the second and undoes it."""
     s = generate(SEED, DAYS, frozenset({Fault.DESK}))
     at = s.golive + 8 * TICK  # 10:00 on the first day
-    texting = {p.id for p in s.patients if p.channel == "sms"}
-    changed = {(c.version.source, c.version.external_id) for c in s.changes if c.at > s.golive}
-    first: dict[str, datetime] = {}
-    for c in s.changes:
-        first[c.version.patient] = min(first.get(c.version.patient, c.version.start), c.version.start)
-    ahead = sorted((c.version for c in s.changes if c.at <= s.golive and c.version.source == "front"
-                    and c.version.start > at + timedelta(days=1) and c.version.patient in texting
-                    and ("front", c.version.external_id) not in changed
-                    and first[c.version.patient] == c.version.start), key=lambda v: v.external_id)
-    again, undone = ahead[0], ahead[1]
+    again, undone = _texters_earliest_untouched(s, at)[:2]
     other = next(d.id for d in s.doctors if d.id != undone.doctor)
     s.changes = sorted([*s.changes, Change(at + 2 * TICK, "move", replace(undone, doctor=other,
                                                                          updated_at=at + 2 * TICK))],
@@ -187,3 +169,17 @@ def test_the_oracle_sees_a_doctor_told_of_a_cancel_that_was_undone(
     verdict = _run(s, tmp_path).verdict  # type: ignore[attr-defined]
     assert not verdict.ok
     assert f"declined [front/{undone.external_id}]" in verdict.report(), verdict.report()
+
+
+def _texters_earliest_untouched(s: Scenario, at: datetime) -> list[Version]:
+    """The go-live export's visits of the front source that the source leaves alone, each its
+    texting patient's earliest (any visit, any version), more than a day after ``at``, by id."""
+    texting = {p.id for p in s.patients if p.channel == "sms"}
+    changed = {(c.version.source, c.version.external_id) for c in s.changes if c.at > s.golive}
+    first: dict[str, datetime] = {}
+    for c in s.changes:
+        first[c.version.patient] = min(first.get(c.version.patient, c.version.start), c.version.start)
+    return sorted((c.version for c in s.changes if c.at <= s.golive and c.version.source == "front"
+                   and c.version.start > at + timedelta(days=1) and c.version.patient in texting
+                   and ("front", c.version.external_id) not in changed
+                   and first[c.version.patient] == c.version.start), key=lambda v: v.external_id)
