@@ -8,9 +8,9 @@ the plain reference's (sql.py) or the doctor's path through the slot (doctors.fo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
+from clinicsync.common.names import name_words
 from clinicsync.sync.discover.doctors import BOOKED
 from clinicsync.sync.discover.graph import Schema, Table, audit
 
@@ -35,8 +35,7 @@ def _head(name: str) -> str:
     """A name's last word, an identifier's aside (``calendar_events`` -> events, ``time_slot_id``
     -> slot): what the row is. A participant row of a ``calendar_events`` row books no slot: the
     event is the visit, however its name begins."""
-    parts = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower())
-             if w and w not in _IDENTIFIER]
+    parts = [w for w in name_words(name) if w not in _IDENTIFIER]
     return parts[-1] if parts else ""
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from clinicsync.common.names import name_words
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, name_columns, stems
@@ -67,8 +68,7 @@ def _own_identity(table: Table, column: str) -> bool:
 
 def _last_word(name: str) -> str:
     """The last word of a name as ``stems`` reads it (``party_contact_mechanism`` -> mechanism)."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-    parts = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
+    parts = name_words(name)
     return next(iter(stems(parts[-1])), "") if parts else ""
 
 
@@ -199,7 +199,8 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     for target, key, by_name in targets:
         whole = bool(WHOLE.search(target.columns[key]))
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
-        wanted = {v for (owner, _), (values, _) in keys.items() if owner != target.name and whole for v in values}
+        shared_keys = whole and not by_name  # whether this key may hold other tables' keys (_shared_rows)
+        wanted = {v for (owner, _), (values, _) in keys.items() if owner != target.name and shared_keys for v in values}
         for (owner, column), values in samples.items():
             if owner == target.name or not _comparable(schema, owner, column, whole):
                 continue
@@ -217,7 +218,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                                                 f"WHERE {quote(key)} IN ({literals})")}
         if uuid_key:
             found |= {v.lower() for v in found}
-        if whole:
+        if shared_keys:
             for (owner, column), (values, _) in keys.items():
                 if owner != target.name and values <= found:
                     holds.setdefault(target.name, []).append((owner, column))
@@ -271,8 +272,7 @@ def _said_name(column: str, owner: str) -> str:
     """``column`` as far as it says what it points at (``_said``), for ``kind_of``:
     ``reservation_resources.resource_level_id`` is a level, no resource (no doctor)."""
     said = _said(column, owner)
-    kept = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", column).lower())
-            if w and stems(w) & said]
+    kept = [w for w in name_words(column) if stems(w) & said]
     return "_".join(kept) if kept and said != stems(column) - _IDENTIFIER else column
 
 
