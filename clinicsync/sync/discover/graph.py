@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy.engine.reflection import ObjectKind
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.sync.discover.vocab import table_prefix, without_prefixes
 
@@ -204,7 +205,7 @@ def _unique_columns(inspector: Any, wanted: Sequence[str]) -> dict[str, list[str
         except NotImplementedError:
             indexes = {(None, n): inspector.get_indexes(n) for n in wanted}
             constraints = {(None, n): inspector.get_unique_constraints(n) for n in wanted}
-    except Exception:
+    except SQLAlchemyError:  # a grant that cannot list them: no unique key known
         return found
     for source, unique_only in ((indexes, True), (constraints, False)):
         for (_, name), listed in source.items():
