@@ -277,6 +277,14 @@ def _pick_table(schema: Schema, wanted: str | None,
     return schema.tables[scored[0][1]]
 
 
+def _standing(plan: ReadPlan, flags: Sequence[softdelete.Flag | None], owners: Sequence[tuple[Any, str, str]],
+              filters: Sequence[str]) -> str:
+    """The query's condition that keeps the rows standing: not deleted by the visit's own flags,
+    nor by a row that owns it (the patient's, the shared record row), nor by the people's filters."""
+    return " AND ".join([softdelete.kept(f, "a", plan.quote(f.column)) for f in flags if f is not None]
+                        + [condition for _, _, condition in owners] + list(filters))
+
+
 def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
     """The appointment's other references (its service, location, a doctor of its own): each
     table joined, its columns named by the referring column's stem (``paciente_nombre``)."""
@@ -494,12 +502,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
-        kept_rows = [softdelete.kept(f, "a", quote_name(connection, f.column)) for f in (gone, stamp) if f is not None]
         owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)), people.persons)
         shared = softdelete.shared_row(plan, schema.tables, schema.refs(main.name))
         if shared is not None:
             owners.insert(0, shared)
-        kept = " AND ".join(kept_rows + [condition for _, _, condition in owners] + people.filters)
+        kept = _standing(plan, (gone, stamp), owners, people.filters)
         try:
             with connection.begin_nested():
                 rows = run_checked(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",
@@ -552,8 +559,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if cancel and gone is not None:  # the flag is the status: the row is read, a deletion stamp still leaves it out
         guesses.append(cancelstatus.guess(plan, gone))
         gone, stamp = stamp, None
-        standing = [] if gone is None else [softdelete.kept(gone, "a", quote_name(connection, gone.column))]
-        kept = " AND ".join(standing + [condition for _, _, condition in owners] + people.filters)
+        kept = _standing(plan, (gone,), owners, people.filters)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
