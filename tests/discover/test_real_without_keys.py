@@ -7,6 +7,7 @@ Each product's own test, unchanged, is the judge (every visit compared)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -51,3 +52,17 @@ def _without_keys() -> Iterator[None]:
         yield
     finally:
         real_ehr_support.KEYS["declared"] = True
+
+
+def test_the_ddl_run_here_declares_no_key() -> None:
+    """The harness itself: every product's DDL, as run here, keeps its tables and columns and
+    loses every foreign key (else the tests above would judge the keyed schema again)."""
+    for schema in sorted(real_ehr_support.FIXTURES.glob("*/schema.sql")):
+        ddl = "\n".join(line for line in schema.read_text(encoding="utf-8").splitlines() if not line.startswith("--"))
+        for statement in filter(str.strip, ddl.split(";")):
+            stripped = real_ehr_support.without_keys(statement)
+            if stripped is None:
+                assert "FOREIGN KEY" in statement.upper() or "REFERENCES" in statement.upper(), statement
+                continue
+            assert not re.search(r"FOREIGN\s+KEY|\sREFERENCES\s", stripped, re.I), (schema.parent.name, stripped)
+            assert stripped.count("(") == stripped.count(")"), stripped
