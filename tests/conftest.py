@@ -122,7 +122,7 @@ def postgres_schema() -> Iterator[str]:
 _SCHEMAS = SchemaPool(POSTGRES_URL)
 
 
-# The suite's longest tests (stop 63's baseline at load 7-11: the PostgreSQL month 312 s, the
+# The suite's longest tests (the PostgreSQL month 312 s, the
 # SQLite month 100 s, the import held open on PostgreSQL 59 s, the waiting-list week 46 s), run
 # first: xdist hands tests out in order, and one of these drawn near the end of a random order
 # keeps one worker busy while the other has nothing left (a tail of up to its whole length).

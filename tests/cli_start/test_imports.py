@@ -50,19 +50,19 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # An idle `sync --once` (what cron runs every few minutes, issue 60) imports what its run uses:
 # not the FHIR stack (a waiting list books on a FHIR server only when one is configured), not
 # another database's dialect, not the dry run's machinery, not rich's progress bars (no terminal),
-# not the `calendar` command module (imported once only for its one-line note). Stop 61: not the
+# not the `calendar` command module (imported once only for its one-line note). Not the
 # reply path (an answer to record: record, dispatch, the messages' templates and babel's dates), not
 # the waiting list's offers (off here), not the push path (a booked slot), and not jinja2 (the
 # calendar compiles its templates on the first event it renders; an idle pass renders none), and
 # not the model's table classes (sqlmodel, the ORM): the sync path reads and writes sync/store/tables.py's
-# Core tables; the model is the schema, imported to create or migrate a store. Stop 61 (cronstart2):
+# Core tables; the model is the schema, imported to create or migrate a store.
 # not typer's pydantic adapters (an option left out is None without one, cli/coercion.py), not
 # phonenumbers (imported on the first number a mapping or the store reads), not hl7 (on the first
 # HL7 time), not the plausibility profile (a dry run's and `check`'s).
 NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
                      "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic",
                      "phonenumbers", "hl7",
-                     # stop 63: rich's traceback and pretty-printer are hidden from structlog's import
+                     # Rich's traceback and pretty-printer are hidden from structlog's import
                      # (common/logs.py), and with them pygments and attrs
                      "pygments", "attr",
                      # dateutil only for a time in a daylight-saving gap or overlap (common/timeutil.py)
@@ -81,7 +81,7 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.waitlist.sources", "clinicsync.sync.waitlist.book",
                              "clinicsync.sync.waitlist.stage", "clinicsync.sync.responses.writeback",
                              "clinicsync.sync.responses.source_answers", "rich.traceback", "rich.pretty",
-                             # stop 63: a mapping's record kind without the waitlist engine (mappings/record_kind.py)
+                             # A mapping's record kind without the waitlist engine (mappings/record_kind.py)
                              "clinicsync.mappings.waitlist",
                              # push runs left open closed without what `status` reports (sync/runs/interrupted.py)
                              "clinicsync.sync.checks.stalls", "clinicsync.sync.runs.mllp_state",
@@ -89,7 +89,7 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.ingest.orphans",
                              # mappings checked without the whole-source check (sync/checks/mapping_check.py)
                              "clinicsync.sync.checks.source_check", "clinicsync.mappings.audit",
-                             # stop 63 (lead): piped, the report is written plain and the consoles are
+                             # Piped, the report is written plain and the consoles are
                              # made on first use (cli/terminal.py); structlog's import keeps from rich's
                              # console (common/logs.py)
                              "rich.console", "rich.table", "rich.text", "clinicsync.sync.cli.consoles")
@@ -200,9 +200,9 @@ def test_an_idle_sync_once_imports_only_what_its_run_uses(tmp_path: Path) -> Non
     assert not json_modules & set(NOT_FOR_IDLE_SYNC_MODULES), sorted(json_modules & set(NOT_FOR_IDLE_SYNC_MODULES))
 
 
-# An idle poll of a SQL source on PostgreSQL (stop 62): the driver and its dialect, nothing more.
+# An idle poll of a SQL source on PostgreSQL: the driver and its dialect, nothing more.
 # Its query was checked by the guard on the first poll and the verdict kept in the cursor
-# (connectors/sql_passed.py): no sqlglot; no other database's dialect or driver. Stop 63: not the
+# (connectors/sql_passed.py): no sqlglot; no other database's dialect or driver. Not the
 # waiting list's booking types (connectors/waitlist_booking.py, imported by a booking).
 NOT_FOR_IDLE_SQL_SYNC = ("sqlglot", "pymysql", "jwt", "httpx", "requests", "fastapi", "botocore", "alembic",
                          "sqlmodel")

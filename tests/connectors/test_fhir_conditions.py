@@ -1,5 +1,5 @@
-"""A FHIR server's lasting refusals are logged once while they stand (stop 53), as stop 52's
-h/logrepeat did for six other conditions (sync/runs/standing.py). On main `fhir.reference.unavailable`
+"""A FHIR server's lasting refusals are logged once while they stand, as six other conditions
+are (sync/runs/standing.py). On main `fhir.reference.unavailable`
 (a read scope not granted: every Practitioner read 403) and `fhir.sweep.id_search_refused` (a
 server without `_id` search) were warnings once per process, so once per `sync --once`: 288 a
 day under cron, for as long as the scope is missing. The connector cannot reach the store (the

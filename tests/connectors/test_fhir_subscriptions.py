@@ -745,7 +745,7 @@ def test_the_poll_reads_the_rest_hook_subscription_and_a_deleted_errored_or_ende
 
 async def test_a_renamed_fhir_source_is_answered_503_until_source_rename(
         fake: FakeFhir, notifier: Notifier, store: Store, write_settings: Callable[..., Path], cli: Any) -> None:
-    """Stop 51 (h/pushorphan): the FHIR connector renamed `ehr` -> `emr` in the settings (the
+    """The FHIR connector renamed `ehr` -> `emr` in the settings (the
     subscription's endpoint moved with it). On main the notified reschedule was stored under
     `emr` as a new visit; now 503 with Retry-After and nothing stored, and the server's retry
     after `source rename` is the reschedule of the moved visit."""
@@ -773,7 +773,7 @@ async def test_a_renamed_fhir_source_is_answered_503_until_source_rename(
 
 def test_a_subscription_the_poll_cannot_read_is_one_warning_not_one_per_poll(
         write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
-    """Stop 52 (h/logrepeat): the server refuses `GET Subscription/<id>` (a scope the client
+    """The server refuses `GET Subscription/<id>` (a scope the client
     lost). On main each poll, every few minutes under cron, logged `fhir.subscription.unread`
     at warning; now once, the polls after it at debug (sync/runs/standing.py), and a `.resolved`
     line once it is read again."""

@@ -431,7 +431,7 @@ def test_serve_mllp_serves_until_stopped_and_records_its_run(write_settings: Set
 def test_a_renamed_listener_source_is_not_acknowledged_until_source_rename(
         listen: ListenerFactory, store: Store, loop_thread: LoopThread, write_settings: SettingsFactory,
         cli: Callable[[Path | None], Any]) -> None:
-    """Stop 51 (h/pushorphan): the `siu` listener renamed `siu-new` in the settings. On main its
+    """The `siu` listener renamed `siu-new` in the settings. On main its
     next message of a visit it had stored (an S13) was stored under the new name as a new visit
     (AA, a second `created`), and `source rename` was then refused. Now it gets no ACK, as for a
     store outage, so the sender resends; after `source rename` the resend is the reschedule."""

@@ -154,7 +154,7 @@ def test_an_outage_backlog_replayed_shuffled_and_then_again_ends_at_the_newest_s
     move, and for every third a cancellation), then replays them in a burst out of order,
     and after a reconnect replays the whole queue once more. Every visit ends as its newest
     message says, the second replay changes nothing. Right on main too: pinned. (60
-    appointments until stop 62: 30 still give every day of the 15 and both endings.)"""
+    appointments before: 30 still give every day of the 15 and both endings.)"""
     rng = random.Random(51)  # starts at 14:00 EDT (18:00 UTC) on days after the spring-forward
     messages, expected = [], {}
     for n in range(30):

@@ -363,7 +363,7 @@ def test_failing_handshakes_and_a_failed_reload_are_told_by_any_process_on_the_s
 
 def test_a_client_ca_ending_before_the_listeners_own_certificate_is_named_first(tmp_path: Path) -> None:
     """Both end within the warning: the CA in 5 days, the listener's certificate in 10. At the
-    merge of stop 53 the stall and `check` named the certificate only (10 days), so an admin who
+    first version the stall and `check` named the certificate only (10 days), so an admin who
     planned by it lost every sender at day 5; now both, the first to end first."""
     files = certificates(tmp_path, timedelta(days=10), ca_valid_for=timedelta(days=5))
     config = Hl7v2Settings.model_validate({"name": "siu", "kind": "hl7v2", "listen": {"tls": {

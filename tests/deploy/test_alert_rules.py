@@ -160,7 +160,7 @@ def subscription_stopped(store: Store) -> None:
 
 
 def source_orphaned(store: Store) -> None:
-    """A source this store synced that the settings no longer name (renamed in them: stop 51),
+    """A source this store synced that the settings no longer name (renamed in them),
     with a future visit."""
     put(store, appointment("A9", utcnow() + timedelta(days=3)), connector="clinic-csv")
     now = utcnow()
@@ -180,7 +180,7 @@ def certificate_expired(store: Store) -> None:
 
 
 def client_ca_expiring(store: Store) -> None:
-    """The client CA of a mutual-TLS listener ends in 5 days (stop 53: no rule read its gauge,
+    """The client CA of a mutual-TLS listener ends in 5 days (no rule read its gauge,
     so only `clinicsync status` told)."""
     certificates(TLS["pathology"], timedelta(days=90), ca_valid_for=timedelta(days=5))
 
@@ -210,7 +210,7 @@ def service_process(store: Store, process: str, digest: str, started_ago: timede
 
 
 def settings_not_applied(store: Store) -> None:
-    """settings.yaml edited 40 minutes ago; the service started before was not restarted (stop 52)."""
+    """settings.yaml edited 40 minutes ago; the service started before was not restarted."""
     service_process(store, "clinic-srv:4242", "a" * 16, timedelta(days=30), timedelta(minutes=40))
 
 
@@ -221,7 +221,7 @@ def settings_differ(store: Store) -> None:
 
 
 def stage_hung(store: Store) -> None:
-    """A worker has been inside the calendar stage for 40 minutes (stop 53: a Google call that
+    """A worker has been inside the calendar stage for 40 minutes (a Google call that
     never returns), holding its lock: every other run skips the stage."""
     assert HELD.enter_context(calendar_lock(store.engine)) is not None
     with store.engine.begin() as connection:
@@ -230,7 +230,7 @@ def stage_hung(store: Store) -> None:
 
 def handshakes_failing(store: Store) -> None:
     """Every TLS handshake of the running `hospital` listener has failed for 20 minutes, as the
-    listener notes it in the store (stop 53: not only at `hl7 listen --metrics-port`)."""
+    listener notes it in the store (not only at `hl7 listen --metrics-port`)."""
     note_listener(store.engine, "hospital", ListenerState(utcnow() - timedelta(minutes=20), None))
 
 
@@ -387,7 +387,7 @@ def test_a_push_run_cut_off_by_a_crash_is_closed_as_interrupted(settings: Settin
 
 def test_a_client_ca_and_a_certificate_both_ending_are_named_in_the_alert_the_first_to_end_first(
         tmp_path: Path) -> None:
-    """Stop 54: the stall and `check` name both, the first to end first (stop 53); the alert's
+    """The stall and `check` name both, the first to end first; the alert's
     ``or`` kept the certificate's series, so a CA ending in 5 days behind a certificate of 10 read
     'expires in 9d 23h'. Now its value is the first to end and its summary names both."""
     expiring = "ClinicsyncMllpCertificateExpiring"

@@ -1,5 +1,5 @@
 """A patient's language is parsed once per distinct value, and the values remembered are
-bounded: babel accepts any script subtag, so a source's values are not a closed set (stop 50)."""
+bounded: babel accepts any script subtag, so a source's values are not a closed set."""
 
 from __future__ import annotations
 

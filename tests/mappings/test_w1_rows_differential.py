@@ -20,7 +20,7 @@ from clinicsync.sync.cli.demo import COLUMNS
 
 # Every shape class of W1's export at a quarter of its 20,000 rows: each status, type, location,
 # time zone, note and error (field and reason) that 20,000 rows give (checked when the size was
-# cut, stop 62); the memos' limits (8,192 and 65,536 distinct values) are not reached at either.
+# cut); the memos' limits (8,192 and 65,536 distinct values) are not reached at either.
 ROWS = 5_000
 
 

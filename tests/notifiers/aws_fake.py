@@ -45,7 +45,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def moto_sns(aws_credentials: None) -> Iterator[str]:
     """moto's server on a loopback port, answering: yields its URL. Its first SNS request loads
     moto's backend (~0.9 s wall at load 7, against 10 ms warm), which a loaded machine stretched
-    past the notifier's 2 s timeout (stop 63: a ReadTimeoutError on the opt-out list); that
+    past the notifier's 2 s timeout (a ReadTimeoutError on the opt-out list); that
     request is made here, with a long timeout, so that the tests time only the notifier's."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)

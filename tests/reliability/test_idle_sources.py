@@ -7,7 +7,7 @@ The real service loop (runner.Service) with real CSV sources on a SQLite store, 
 real time: polls every second, the stages' settle shortened from 2 s to 0.3 s. The test waits
 on what the service did (rings, passes, polls counted), never on how long it took: on a loaded
 machine the two changed sources' polls may end more than the settle apart, and then a second
-pass is right (stop 63: a loaded CI run saw 3 passes where 2 were asserted)."""
+pass is right (a loaded CI run saw 3 passes where 2 were asserted)."""
 
 from __future__ import annotations
 

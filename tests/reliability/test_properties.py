@@ -115,7 +115,7 @@ def test_mapping_engine_maps_or_names_the_field(record: dict[str, str]) -> None:
                 max_size=8))
 # zoneinfo reads a zone's key as a file path: a folder of the tz database ("America") raised
 # IsADirectoryError, and a key longer than a file name (a nested value, as drawn once) OSError,
-# both quarantined as an "unexpected mapping failure" instead of an unknown zone (stop 51).
+# both quarantined as an "unexpected mapping failure" instead of an unknown zone.
 @example([{"appointment_id": "A1", "start": "2027-01-14 10:00", "duration_minutes": 20, "timezone": "America"}])
 @example([{"appointment_id": "A2", "start": "2027-01-14 10:00", "duration_minutes": 20,
            "timezone": {"nested": ["x" * 300]}}])
@@ -160,7 +160,7 @@ def poll_once(store: Store, content: bytes, **extra: Any) -> tuple[str, dict[str
         else:
             assert again.error is None and again.counts.fetched == 0, "a stored file was read again"
     # Each example is a source of its own, done with once polled: retired, as an admin would, so
-    # that the next example's first run on the shared store is not refused as a rename (stop 51).
+    # that the next example's first run on the shared store is not refused as a rename.
     with store.engine.connect() as connection:
         if has_visits(connection, name):
             retire_source(store.engine, name, ())

@@ -244,7 +244,7 @@ def test_any_searchset_is_synced_without_crashing(store: Store, served: list[Pag
     """Each example syncs a new source into the one store, retired after it as an admin retires a
     source gone for good: otherwise a visit an example stored ahead (an odd start in 2031) makes
     the next example's first run refused as a likely rename (sync/ingest/orphans.py), which is right,
-    and not this test's point (stop 63: 1 in a few runs, by the draw)."""
+    and not this test's point (1 in a few runs, by the draw)."""
     name = f"f{uuid.uuid4().hex[:12]}"
     try:
         _sync_and_check(store, served, name)

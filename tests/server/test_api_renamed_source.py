@@ -1,4 +1,4 @@
-"""A push source renamed in settings.yaml (stop 51, h/pushorphan), through the real app and the
+"""A push source renamed in settings.yaml, through the real app and the
 CLI as the admin types it, on SQLite and on PostgreSQL.
 
 On main, a REST API source renamed in the settings (`name: website` -> `name: site`, the same API

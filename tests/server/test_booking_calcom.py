@@ -302,7 +302,7 @@ def test_each_calcom_location_kind_lands_where_it_belongs(kind: str | None, give
 
 async def test_a_renamed_calcom_source_is_answered_503_until_source_rename(
         write_settings: Callable[..., Path], tmp_path: Path, store: Store, cli: Callable[[Path | None], Any]) -> None:
-    """Stop 51 (h/pushorphan): the Cal.com connector renamed `booking` -> `cal` in the settings
+    """The Cal.com connector renamed `booking` -> `cal` in the settings
     (and the webhook URL in Cal.com). On main the reschedule was stored under `cal` as a new
     booking (200 `created`: a second visit, a second confirmation). Now 503 with Retry-After,
     nothing stored, counted; Cal.com's retry after `source rename` moves the visit."""

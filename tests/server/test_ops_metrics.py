@@ -66,7 +66,7 @@ async def test_the_lag_gauge_names_the_consumers_switched_on_as_the_age_gauge_do
     docs/architecture.md named one; the calendar reads no outbox) is no consumer: neither is a
     series of clinicsync_outbox_lag_events. On main both were (4 and 4
     events behind, for ever: ClinicsyncOutboxLagging fires past 1000) while the age gauge and
-    the stall had left them out since h/history. Switched on, the waiting list is counted."""
+    the stall had left them out. Switched on, the waiting list is counted."""
     seed(store)  # two events
     with store.engine.begin() as connection:
         connection.execute(insert(CONSUMERS), [

@@ -250,7 +250,7 @@ class Worker:
         except RuntimeError as exc:
             # KILLED_PUSH's Killed (a BaseException) raised inside the app can end the TestClient's
             # portal thread before the client waits on it, which anyio then reports as this; under
-            # load it did (stop 53, 1 run in a broad run). The process died either way.
+            # load it did. The process died either way.
             if self.killed and "portal is not running" in str(exc):
                 raise Killed("push") from exc
             raise

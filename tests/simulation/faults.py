@@ -39,7 +39,7 @@ class Fault(StrEnum):
     DISPATCH_LONG_DOWN = "dispatch_long_down"
     # No archive_dir (settings.yaml's default): every export stays in the drop folder, and the run
     # outlives the cursor's memory of the files it read (DONE_LIMIT, 10,000 files, lowered to
-    # KEPT_EXPORTS_LIMIT): a forgotten export must not be read again (stop 49, a22adcf).
+    # KEPT_EXPORTS_LIMIT): a forgotten export must not be read again.
     KEPT_EXPORTS = "kept_exports"
     # The practice database the SQL connector reads incrementally (cursor_column updated_at, naive
     # local DATETIME text in Europe/Madrid):
@@ -53,17 +53,17 @@ class Fault(StrEnum):
     FORGETFUL = "forgetful"
     # The admin renames the CSV source in settings.yaml one evening (front -> desk, at 21:00) and
     # runs `clinicsync source rename front desk` the next morning at 06:00, before cron's sync
-    # (stop 51): the new name's first run is refused meanwhile, so no visit is imported, reminded
+    # at 06:00; the new name's first run is refused meanwhile, so no visit is imported, reminded
     # or put on a calendar twice; afterwards everything goes on under the new name.
     SOURCE_RENAMED = "source_renamed"
     # Two `sync --once` overlap (cron's next run while a long one is still in its calendar stage,
     # a CronJob with concurrencyPolicy Allow): on one working day the desk cancels a visit of a
     # doctor whose file the tick's run is writing, saved while that run reads the doctor's
     # events; a second run, started then, imports it before the first has written the file
-    # (stop 52). Its calendar stage is skipped (the calendar lock); cron's next run, a tick
+    # itself. Its calendar stage is skipped (the calendar lock); cron's next run, a tick
     # later, must leave the doctor's file showing the visit cancelled.
     OVERLAPPING_SYNC = "overlapping_sync"
-    # An import still open while another process imports and plans (stop 53, h/overlap): on one
+    # An import still open while another process imports and plans: on one
     # working day the desk moves a front visit booked ahead at the tick the website pushes a new
     # booking; the tick's `sync --once` pauses once it has written the move's rows and event,
     # before its commit, while the service (`run`, another process) stores the push and runs its
@@ -107,7 +107,7 @@ class KnownFailure:
 # Faults whose run fails at this base. Remove an entry once its branch is merged (issue 28's
 # five, obs1-obs5, are fixed on main). Both below: the SQL connector's incremental read is
 # `cursor_column >= stored max`, so a row whose stamp is below the stored max when it becomes
-# visible is never read; h/overlap adds `overlap_seconds` (the read starts that much before it).
+# visible is never read; the overlap adds `overlap_seconds` (the read starts that much before it).
 KNOWN_FAILING: dict[Fault, KnownFailure] = {}
 
 # Faults every seed can carry together in one run (the others change the run's shape).

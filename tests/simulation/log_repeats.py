@@ -1,4 +1,4 @@
-"""Log lines per day under cron (stop 52, h/logrepeat): `sync --once` and `remind --once`
+"""Log lines per day under cron: `sync --once` and `remind --once`
 every 5 minutes of a fake clock for a few days, on the simulation's clinic (its settings,
 its CSV drop, its practice database), with standing faults, and the warning and error
 lines counted per event and day from the JSON log.

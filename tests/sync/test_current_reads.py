@@ -1,4 +1,4 @@
-"""A poll reads the source as it is now; a message was sent earlier (stop 51).
+"""A poll reads the source as it is now; a message was sent earlier.
 
 Two updates of one visit stamped alike cannot be ordered by their stamps. For messages (an HL7
 feed, a webhook) the later arrival may be the older one, so such an update never brings a

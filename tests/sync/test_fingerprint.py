@@ -174,7 +174,7 @@ def test_a_changed_clinic_timezone_maps_every_row_again(configure: Callable[...,
     drop(row("a"), row("b"), newline="\r\n")
     counts = run(moved)
     assert sorted(mapped) == ["a", "b"]
-    # The same local times, an hour later in Chicago: corrected, not rescheduled (stop 51).
+    # The same local times, an hour later in Chicago: corrected, not rescheduled.
     assert (counts.rescheduled, counts.updated, counts.corrected) == (0, 2, 2)
     after = stored(moved)
     assert all(after[k][0] == before[k][0] + timedelta(hours=1) for k in ("a", "b"))

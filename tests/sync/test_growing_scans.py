@@ -77,40 +77,40 @@ def _dispatch_people(store: Store) -> object:
 
 
 def _notifiers_health(store: Store) -> object:
-    """Stop 52: each notifier's 7 days and newest attempt, through (notifier, created_at)."""
+    """Each notifier's 7 days and newest attempt, through (notifier, created_at)."""
     found = queries.notifiers_health(store, NOW - timedelta(days=7))
     assert found and all("last_at" in entry for entry in found)
     return found
 
 
 def _scrape_reminders_replies_writebacks(store: Store) -> object:
-    """Stop 53: /metrics counted every reminder, reply and write-back ever, at each scrape."""
+    """/metrics counted every reminder, reply and write-back ever, at each scrape."""
     from clinicsync.sync.responses.metrics import response_gauges
 
     return list(response_gauges(store))
 
 
 def _scrape_runs(store: Store) -> object:
-    """Stop 53: /metrics counted every run kept (`store.run_history_days`) by connector and status."""
+    """/metrics counted every run kept (`store.run_history_days`) by connector and status."""
     from clinicsync.sync.server.metrics import sync_gauges
 
     return list(sync_gauges(store))
 
 
 def _scrape_failing_links(store: Store) -> object:
-    """Stop 53: /metrics' failing calendar links read every link ever written."""
+    """/metrics' failing calendar links read every link ever written."""
     from clinicsync.sync.calendar.metrics import calendar_gauges
 
     return list(calendar_gauges(store))
 
 
 def _calendar_health(store: Store) -> object:
-    """Stop 53: the status page counted every calendar link by state."""
+    """The status page counted every calendar link by state."""
     return queries.calendar_health(store)
 
 
 def _status_reminders_writebacks(store: Store) -> object:
-    """Stop 53: `clinicsync status` counted every reminder and write-back by status."""
+    """`clinicsync status` counted every reminder and write-back by status."""
     from clinicsync.sync.reminders.queries import reminder_counts
     from clinicsync.sync.responses.writeback_status import writeback_status
 
@@ -147,7 +147,7 @@ def test_the_check_sees_a_scan(store: Store) -> None:
 
 def test_the_source_answers_stage_reads_only_the_answers_not_recorded(store: Store,
                                                                       write_settings: SettingsFactory) -> None:
-    """Stop 52: each sync pass's source-answer stage read every appointment ever imported for
+    """Each sync pass's source-answer stage read every appointment ever imported for
     the few whose source answer is not their answer yet; ix_appointment_source_answer holds those."""
     from sqlalchemy import update
 
@@ -167,7 +167,7 @@ def test_the_source_answers_stage_reads_only_the_answers_not_recorded(store: Sto
 
 
 def test_the_bounded_figures_count_every_live_row_and_the_settled_rows_of_the_window(store: Store) -> None:
-    """Stop 53: what the figures now mean. A reminder waiting or unknown is counted however old
+    """What the figures now mean. A reminder waiting or unknown is counted however old
     (the alert on unknown ones, the work to do); one sent or delivered is counted while due in
     the last ``RECENT`` (or later); a run still running however old; a pending or failing
     calendar link always."""

@@ -1,4 +1,4 @@
-"""What grows with time rather than with visits is bounded by the retention pass (stop 53), on
+"""What grows with time rather than with visits is bounded by the retention pass, on
 SQLite and PostgreSQL:
 
 - a service whose sources only push runs the retention pass too: on main only a poll's run
@@ -83,7 +83,7 @@ def stage_row(run_id: str, stage: str, status: str, days: float, heartbeat_days:
     started = NOW - timedelta(days=days)
     # A heartbeat given is counted back from the real time of the insert, not from NOW (read at
     # collection): a suite that takes longer than run_progress.STALE_AFTER after collection made a
-    # "still beating" row stale (failed twice in stop 53's loaded fresh-clone runs).
+    # "still beating" row stale (failed twice in loaded fresh-clone runs).
     beat = NOW - timedelta(days=days) if heartbeat_days is None else utcnow() - timedelta(days=heartbeat_days)
     return {
         "run_id": run_id,

@@ -51,7 +51,7 @@ def test_poll_lock_on_mariadb(mariadb_database: dict[str, object]) -> None:
 
 
 def held_is_told(engine: Engine) -> None:
-    """``lock_held`` tells a held lock from a free one without taking it (stop 53: `status`
+    """``lock_held`` tells a held lock from a free one without taking it (`status`
     names a worker hung in the calendar stage; taking the lock to look would make a run that
     starts at that moment skip its stage)."""
     assert lock_held(engine, "stage", "calendar") is False

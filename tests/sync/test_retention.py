@@ -139,7 +139,7 @@ def test_old_visits_and_their_patients_are_forgotten_and_nothing_recent_or_ahead
 ], ids=["all-read", "one-behind", "no-consumer"])
 def test_a_forgotten_visits_events_and_delivery_attempts_go_with_its_data(
         store: Store, offsets: dict[str, int], kept: set[str], gone: int) -> None:
-    """Stop 52: the outbox and the delivery attempts grew by a few rows a visit for as long as the
+    """The outbox and the delivery attempts grew by a few rows a visit for as long as the
     clinic ran. A forgotten visit's events go once every consumer has read them, and the attempts
     to deliver its messages go; a visit within the window keeps both."""
     events_and_attempts_go(store, offsets, kept, gone)

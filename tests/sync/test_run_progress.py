@@ -172,7 +172,7 @@ def test_finished_stages_are_kept_a_week(store: Store) -> None:
 def test_a_runs_one_statement_writes_are_each_their_own_transaction(store: Store) -> None:
     """A stage's progress rows, the run's row and a stage lock's holder row are each one statement
     written in autocommit (db.one_statement): no transaction is left open after it, so none was
-    begun (on PostgreSQL no BEGIN and no COMMIT round trip: one of three, stop 55), and each row is
+    begun (on PostgreSQL no BEGIN and no COMMIT round trip: one of three), and each row is
     committed when the statement returns (another connection sees it)."""
     left_open: list[tuple[str, bool]] = []
 

@@ -1,4 +1,4 @@
-"""A worker of an older release meets a store a newer release migrated (stop 52): a cron job
+"""A worker of an older release meets a store a newer release migrated: a cron job
 forgotten on another host, still on the previous version, after `clinicsync db upgrade` ran with
 the new one. On main it read "the database schema is not current: run `clinicsync db upgrade`"
 on PostgreSQL (and that `db upgrade` then failed inside alembic: it cannot locate the revision),

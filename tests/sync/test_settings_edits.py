@@ -1,4 +1,4 @@
-"""Settings edited months after go-live, through the CLI as an admin runs it (stop 51).
+"""Settings edited months after go-live, through the CLI as an admin runs it.
 
 Each edit makes every stored record map differently; what must patients and doctors get then?
 

@@ -1,4 +1,4 @@
-"""A source renamed in settings.yaml, or removed from it, months after go-live (stop 51): the
+"""A source renamed in settings.yaml, or removed from it, months after go-live: the
 clinic's admin, through the CLI, on the embedded default settings (the CSV demo, .ics
 calendars, the outbox notifier), on SQLite and on PostgreSQL.
 

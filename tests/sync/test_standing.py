@@ -1,5 +1,5 @@
 """A standing condition is logged when it starts, changes and ends, with a daily reminder,
-not at every cron run (stop 52, sync/runs/standing.py): on SQLite and PostgreSQL, through the
+not at every cron run (sync/runs/standing.py): on SQLite and PostgreSQL, through the
 store (each cron run is a process of its own), and through the engine's own conditions — a
 source that cannot be read, a source the settings no longer name."""
 

@@ -1,5 +1,5 @@
-"""The batch path's shortcuts against the plain way they replace (issue 32, branch
-``h/firststore``), compared column by column where tests/sync/test_store_import.py's digest
+"""The batch path's shortcuts against the plain way they replace, compared column by column where
+tests/sync/test_store_import.py's digest
 leaves columns out (timings, ids) or does not reach (a batch whose new ids are not
 consecutive, keyed updates on each store)."""
 
@@ -140,7 +140,7 @@ def _raw(store: Store, table: str) -> list[tuple[Any, ...]]:
 
 def test_inlined_constants_and_left_out_nulls_store_what_binding_every_value_stores(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 32 (branch h/firstimport5): a SQLite batch writes its constant columns (connector,
+    """A SQLite batch writes its constant columns (connector,
     version, created_at, updated_at) as literals and leaves out the columns None in every row;
     the rows are those of the INSERT that binds every value, column by column with their
     storage classes, over batches where an optional column is set in some rows only, in none,

@@ -1,4 +1,4 @@
-"""A tz database rule change keeps stored visits at their local time (stop 50, sync/store/zonerules.py).
+"""A tz database rule change keeps stored visits at their local time (sync/store/zonerules.py).
 
 The rule change is simulated without touching the system: ``zic`` compiles a zone "Test/Clinic"
 into a temporary folder that zoneinfo is pointed at (``reset_tzpath``), first with US-style
@@ -336,7 +336,7 @@ def test_a_reminder_already_sent_stands_for_the_corrected_time(
         clinic: Any, tz_rules: Callable[[str, str], None], store: Store) -> None:
     """A reminder sent before the correction told 09:00 local, which the visit still is: its
     offset is not planned again for the corrected start, and its answer link still shows the
-    visit rather than "changed since this message was sent" (stop 51)."""
+    visit rather than "changed since this message was sent"."""
     from sqlalchemy import update
 
     from clinicsync.sync.responses.link_page import moved

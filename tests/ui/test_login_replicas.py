@@ -1,4 +1,4 @@
-"""The status page's login defence across replicas (issue 32, stop 50): two apps, each with its
+"""The status page's login defence across replicas: two apps, each with its
 own engine, on one store, as two replicas behind a load balancer. On PostgreSQL they share
 failed logins, lockouts and logouts (sync/ui/shared_login.py); on SQLite each keeps its own
 (one host: documented). A store that cannot be reached leaves each replica on its own, never

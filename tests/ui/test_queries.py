@@ -81,13 +81,13 @@ def test_health_connectors_notifiers_calendar_and_quarantine(store: Store) -> No
         "failed", 3 * 3600, "drop folder unreadable", 1)
     [named] = queries.connectors_health(store, NOW, named={"csv"})
     assert named["state"] == csv["state"] != "not in settings"
-    # renamed in the settings (stop 51): the page says so, as `clinicsync status` does, not "failed"/"ok"
+    # renamed in the settings: the page says so, as `clinicsync status` does, not "failed"/"ok"
     [renamed] = queries.connectors_health(store, NOW, named={"clinic-csv"})
     assert renamed["state"] == "not in settings"
     notifiers = {n["notifier"]: n for n in queries.notifiers_health(store, NOW - timedelta(days=7))}
     assert notifiers["mail"]["outcomes"] == {"sent": 2}
     assert notifiers["sms"]["outcomes"] == {"sent": 1, "permanent": 1}
-    # The latest attempt is the newest one (by its time, through (notifier, created_at): stop 52),
+    # The latest attempt is the newest one (by its time, through (notifier, created_at)),
     # here the delivered one of 18 November, not the one inserted last; make the refusal newer.
     assert (notifiers["sms"]["last_outcome"], notifiers["sms"]["last_status"]) == ("sent", "delivered")
     with store.engine.begin() as c:
@@ -163,7 +163,7 @@ def test_a_phone_number_in_the_id_column_shows_the_viewer_no_digit_of_it(store: 
 def test_ids_whose_digits_look_like_a_phone_number_stay_readable(store: Store) -> None:
     """A source's own ids with date-like digit groups are no phone numbers: libphonenumber's
     lenient free-text matcher masked 'NA-2026-11-0001' as 'NA-••• ••• 0001' for every role, so
-    the front desk could not find the record at the source (h/phonetable's screenshots)."""
+    the front desk could not find the record at the source."""
     seed(store)
     for record_id in ("NA-2026-11-0001", "SIU-202611260001", "appt/2026-11-26/1042"):
         viewer, desk = shown_record_id(store, record_id)

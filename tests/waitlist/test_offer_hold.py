@@ -143,7 +143,7 @@ def test_the_hold_is_labelled_with_its_own_zone_name_and_day_past_a_daylight_sav
 def test_a_send_is_judged_and_held_from_the_whole_minutes_the_loop_took_as_a_reminder_is(
     store: Store, reminder_settings: SettingsMaker, fake_api: FakeApi, tmp_path: Path
 ) -> None:
-    """Stop 54: one rule for the moment of a pass (timeutil.moment_in_pass), the reminders'
+    """One rule for the moment of a pass (timeutil.moment_in_pass), the reminders'
     whole minutes: a provider that takes 90 s a message sends the second offer 1 minute in
     (main: 90 s, the waitlist counted exact time), and quick sends at exactly the stage's time."""
     settings = make(reminder_settings, fake_api)

@@ -87,7 +87,7 @@ def test_with_the_dry_run_outbox_offers_are_written_as_files(store: Store, write
 
 def test_offers_without_links_are_one_error_not_one_per_run(
         store: Store, reminder_settings: SettingsMaker) -> None:
-    """Stop 52 (h/logrepeat): the stage's `waitlist.no_links` was an error at every run of
+    """The stage's `waitlist.no_links` was an error at every run of
     `sync --once` (288 a day under cron) until the setting is fixed; now once, the runs after
     it at debug (sync/runs/standing.py), and `.resolved` once the links can be made."""
     from structlog.testing import capture_logs

@@ -113,7 +113,7 @@ def test_every_language_of_the_offer_page_has_the_english_words() -> None:
 ])
 async def test_the_page_says_until_when_a_sequential_offer_is_held_with_its_zone_and_day(
         reminder_settings: SettingsMaker, store: Store, tmp_path: Path, hold: str, shown: dict[str, str]) -> None:
-    """Stop 55: as the SMS and the email, the page states the hold of a `sequential` offer in the
+    """As the SMS and the email, the page states the hold of a `sequential` offer in the
     slot's zone, labelled with the hold's own abbreviation, and its day when that is not today."""
     from tests.waitlist.test_offers import waitlist
 

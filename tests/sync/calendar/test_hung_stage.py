@@ -1,4 +1,4 @@
-"""A worker hung inside the calendar stage (stop 53): a Google call that never returns, a
+"""A worker hung inside the calendar stage: a Google call that never returns, a
 process stopped with SIGSTOP, a write blocked on NFS. It holds the calendar lock, so every
 other run skips the stage ("busy") and no doctor's calendar changes. On main nothing named it:
 no stall, no gauge, no alert. Now its holder (host, pid, since when) is in the store from the
@@ -175,7 +175,7 @@ async def test_the_status_page_names_the_hung_stage(store: Store, tmp_path: Path
 
 @STORES
 def test_a_worker_hung_inside_the_write_back_stage_is_named_too(store: Store, settings: Settings) -> None:
-    """The write-back stage is one worker at a time too (h/overlap's ``stage_lock``): a worker
+    """The write-back stage is one worker at a time too (``stage_lock``): a worker
     hung in it keeps every patient's answer from reaching its source, so it is the same stall,
     with what waits named (at the merge of both branches only the calendar stage was looked at)."""
     from clinicsync.sync.runs.stage_locks import stage_lock

@@ -79,7 +79,7 @@ def _sync(mode: str, calendar: CalendarSettings, store: Store, fake: FakeGoogle)
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(STEP, max_size=14))
-# Found here (stop 46): the delete sent, a crash before its bookkeeping, the visit booked again as
+# Found here: the delete sent, a crash before its bookkeeping, the visit booked again as
 # it was: the link still vouched for the deleted event, and no run brought it back.
 @example(steps=[("book", "A0", "D01", 0), ("book", "A2", "D01", 7), ("sync", "clean"), ("cancel", "A2"),
                 ("sync", "crash"), ("book", "A2", "D01", 7)])

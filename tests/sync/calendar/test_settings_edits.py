@@ -450,7 +450,7 @@ def test_an_ics_template_edit_rewrites_every_event_in_one_run(settings, store: S
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_events_left_behind_are_one_warning_not_one_per_run(settings, store: Store,  # type: ignore[no-untyped-def]
                                                             fake_google: FakeGoogle) -> None:
-    """Stop 52 (h/logrepeat): events nothing can remove were a `calendar.left_behind` warning at
+    """Events nothing can remove were a `calendar.left_behind` warning at
     every run (288 a day under cron); now one, the runs after it at debug, and a `.resolved`
     line once they are gone (sync/runs/standing.py). `calendar status` says so all along."""
     from structlog.testing import capture_logs

@@ -246,7 +246,7 @@ def test_an_in_person_visits_instructions_are_directions_and_a_booking_offers_we
     assert "calendar.google.com" not in moved.html + moved.text
 
 
-# -- the waitlist offer's SMS states its hold (stop 55) ------------------------------------------
+# -- the waitlist offer's SMS states its hold ------------------------------------------
 
 OFFER_URL = "https://clinic.example.org/w/3LkaBcDeFgHiJk"  # a four-character id and its 10-character MAC
 SLOT = datetime(2030, 11, 5, 15, tzinfo=UTC)  # Tue Nov 5, 10:00 EST: after the autumn change

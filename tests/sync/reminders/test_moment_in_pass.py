@@ -1,4 +1,4 @@
-"""The moment of a pass (stop 54): one helper for the reminders' dispatcher and the waitlist."""
+"""The moment of a pass: one helper for the reminders' dispatcher and the waitlist."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Edits of the notifier and reminder settings months after go-live (stop 51): what they do to
+"""Edits of the notifier and reminder settings months after go-live: what they do to
 messages already planned, waiting for a retry, or handed over. Never twice, never lost, and
 nothing stuck where nobody sees it. On SQLite and PostgreSQL, with the scripted notifier plugin
 (and a real SMTP notifier that is never reached where a channel must have no notifier)."""

@@ -202,7 +202,7 @@ def test_the_writers_lock_is_each_stores_own(store: Store) -> None:
     wait for each other's imports: the key is scoped by the schema, as every lock of
     sync/store/locks.py. With one key for the database, a consumer of one store waited for every
     import of the other, and under the suite's load a writer queued behind the other's waiting
-    consumer stalled this module's paused import past its wait (stop 53, at the merge)."""
+    consumer stalled this module's paused import past its wait."""
     from clinicsync.sync.store.db import make_engine
     from clinicsync.sync.store.outbox import writers_key, writing_events
     from tests.conftest import postgres_schema

@@ -35,7 +35,7 @@ FIRST = datetime.fromisoformat("2026-11-24T12:00:00+00:00")  # every appointment
 SECOND = datetime.fromisoformat("2027-01-06T03:30:00+00:00")  # 22:30 in New York: inside the quiet hours
 THIRD = datetime.fromisoformat("2027-01-08T13:10:00+00:00")
 # sha256 of the reminder table (every column, by id) after each pass, on main (b979ef5); then
-# changed on purpose by issue 57 obs 6 (h/degrade), every row of the difference read: visits
+# changed on purpose by issue 57 obs 6, every row of the difference read: visits
 # already under way (arrived, checked-in, fulfilled) get no reminders (their 3d/1d/1h rows gone),
 # and a 1 h reminder that quiet hours moved to 08:00 for an 08:15 visit — its very last
 # moment, missed by any pass a second late — goes at 20:59 the evening before (timing.SEND_ROOM).

@@ -2,7 +2,7 @@
 messages at one a second, a provider answering in minutes). Each message is judged when it
 goes, not when the pass began: on main the quiet hours and every "too late" were judged at the
 pass's start, so a pass begun at 20:20 sent its third SMS at 21:00, inside the quiet hours
-(stop 53: the waiting list's offers had the same fault, h/waithold)."""
+(the waiting list's offers had the same fault)."""
 
 from __future__ import annotations
 

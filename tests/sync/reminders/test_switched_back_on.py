@@ -1,4 +1,4 @@
-"""Reminders switched off for months, then on again (stop 53, docs/operations.md "A stage switched
+"""Reminders switched off for months, then on again (docs/operations.md "A stage switched
 off"): while off, the planner's offset holds nothing, so the events of visits forgotten meanwhile
 go; switched back on, the patients of visits ahead get what they were not told, and nothing is
 sent about a visit already past. On SQLite and PostgreSQL."""

@@ -126,7 +126,7 @@ START_FR = datetime(2026, 12, 5, 15, tzinfo=UTC)
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_waitlist_offer_is_checked_with_the_hold_the_clinics_strategy_gives_it(  # type: ignore[no-untyped-def]
         cli, tmp_path: Path, store_url: str) -> None:
-    """Stop 55: the offer's SMS states its hold (sequential): checked with it, at the costly clock,
+    """The offer's SMS states its hold (sequential): checked with it, at the costly clock,
     ending on another day than the send. A 30-minute hold fits one segment (its weekday shown);
     a week-long one shows its short date and takes two, a problem named with the hold; `batch`
     has no hold, and its offer is checked without one."""

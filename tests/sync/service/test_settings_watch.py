@@ -1,4 +1,4 @@
-"""A process that runs for months keeps what it read at start (stop 52). `clinicsync run` reads
+"""A process that runs for months keeps what it read at start. `clinicsync run` reads
 settings.yaml and every ``*_file`` secret once; an edit or a rotated secret without a restart
 went unseen on main (no job looked, no stall, no metric). Now the service looks every 30 s,
 says so once in the log, notes itself in the store, and after ``service.stall_after``
@@ -131,7 +131,7 @@ def test_a_touch_or_an_edit_put_back_is_no_change(files: tuple[Path, Path], stor
 
 def test_the_files_read_at_start_are_read_and_hashed_the_one_way_every_watched_file_is(
         files: tuple[Path, Path], store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stop 54: the look at a file read at start re-hashed it itself (its own stat, read and
+    """The look at a file read at start re-hashed it itself (its own stat, read and
     sha256); now it goes through settings_base.read_file like a file read at its use, so what
     is kept of a file (its stat from the open handle, its digest) is made in one place."""
     path, secret = files

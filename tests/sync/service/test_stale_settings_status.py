@@ -1,4 +1,4 @@
-"""The report (stop 52), with the API main already had: `clinicsync run` loads its settings as
+"""The report, with the API main already had: `clinicsync run` loads its settings as
 the CLI does, an admin edits settings.yaml and a ``*_file`` secret rotates, nobody restarts the
 service; its jobs run on for an hour. On main nothing noticed: no job looked at the files and
 `status` (read by a cron job's process, or the admin) had no stall. Now the service's own jobs

@@ -1,6 +1,6 @@
-"""The files a service reads at each use, and cron runs' settings (stop 53).
+"""The files a service reads at each use, and cron runs' settings.
 
-Stop 52's watch compared settings.yaml and the ``*_file`` secrets, read once at start. A
+The first watch compared settings.yaml and the ``*_file`` secrets, read once at start. A
 `clinicsync run` also reads, by itself and at each use, the message templates
 (``reminders.templates``: a Renderer per dispatch, Jinja's mtime check at every message), each
 connector's mapping file and its ``extends`` chain (at every poll) and the Google service-account
@@ -170,7 +170,7 @@ def test_a_template_added_to_the_folder_is_watched_from_the_next_look(site: Path
 def test_a_cron_job_on_an_old_copy_beside_the_service_on_the_new_one_is_a_stall(
     site: Path, store: Store, tmp_path: Path, cli: Callable[[Path | None], object]
 ) -> None:
-    """The common case stop 52 left: the service restarted on the edited settings.yaml, the
+    """The common case the first watch left: the service restarted on the edited settings.yaml, the
     host's crontab still running `sync --once` with the copy it always had."""
     old = tmp_path / "old"
     old.mkdir()
