@@ -149,6 +149,7 @@ def test_librehealth_renamed_calendar_text_references_and_status_list(mariadb_da
                 for k, t in truth.items()}
     found = real.sync_and_compare(run, connector, expected, ZONE)
     assert [k for k, t in truth.items() if found[k]["end"] != t["end"]] == []
+    assert {found[k]["location"] for k in truth} == {None}  # pc_location's serialized PHP is no place
     assert [k for k, t in truth.items() if found[k]["patient"].get("email") != t["email"]] == []
     assert [k for k, t in truth.items() if (found[k]["practitioner"].get("name"), found[k]["practitioner"].get("email"))
             != (t["doctor_name"], t["doctor_email"])] == []

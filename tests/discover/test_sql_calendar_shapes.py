@@ -11,7 +11,8 @@ SQLite file:
 * ``apptstatus`` is a status column (vocab's glued owner word), the codes read through the list,
   and a status column with one code on every row gives way to one that varies;
 * ``aid`` is the doctor: a few numbers that are all the users table's keys, on a visit that
-  names no staff otherwise (valuerefs' opaque staff column; doctors' stand-in kept)."""
+  names no staff otherwise (valuerefs' opaque staff column; doctors' stand-in kept);
+* a ``location`` holding PHP's serialize() text is no place (values.py's structures)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from clinicsync.sync.discover.vocab import name_tokens
 
 ZONE = "America/Chicago"
 CODES = {"-": "booked", "x": "cancelled", "?": "noshow", ">": "fulfilled"}
+# The calendar's location as PHP's serialize() keeps it (every field empty): no place's name.
+LOCATION = 'a:3:{s:14:"event_location";s:0:"";s:13:"event_street1";s:0:"";s:10:"event_city";s:0:"";}'
 DOCTORS = {4: ("Grace", "Holloway"), 5: ("Samuel", "Okoye"), 6: ("Irene", "Castillo")}
 
 
@@ -45,7 +48,7 @@ def _build(path: Path) -> dict[str, tuple[str, str]]:
                                      category_id INTEGER REFERENCES categories(id));
             CREATE TABLE calendar_events (eid INTEGER PRIMARY KEY, aid TEXT, pid INTEGER REFERENCES patients(id),
                                           eventdate DATE, starttime TIME, endtime TIME, title TEXT,
-                                          eventstatus INTEGER, apptstatus TEXT);
+                                          eventstatus INTEGER, apptstatus TEXT, location TEXT);
         """)
         db.executemany("INSERT INTO list_options VALUES (?, ?, ?, ?)",
                        [("apptstat", "-", "- None", 1), ("apptstat", "x", "x Canceled", 2),
@@ -68,9 +71,9 @@ def _build(path: Path) -> dict[str, tuple[str, str]]:
         for n in range(1, 81):
             start = (now + timedelta(days=1 + n % 30)).replace(hour=8 + n % 8, minute=15 * (n % 4))
             code, doctor = list(CODES)[n % 4 if n % 3 else 0], 4 + n % 3
-            db.execute("INSERT INTO calendar_events VALUES (?, ?, ?, ?, ?, ?, 'Office Visit', 1, ?)",
+            db.execute("INSERT INTO calendar_events VALUES (?, ?, ?, ?, ?, ?, 'Office Visit', 1, ?, ?)",
                        (n, str(doctor), 1 + n % 40, f"{start:%Y-%m-%d}", f"{start:%H:%M:%S}",
-                        f"{start + timedelta(minutes=15):%H:%M:%S}", code))
+                        f"{start + timedelta(minutes=15):%H:%M:%S}", code, LOCATION))
             truth[str(n)] = (CODES[code], str(doctor))
     return truth
 
@@ -124,3 +127,11 @@ def test_an_opaque_column_holding_a_few_user_ids_is_the_doctor(tmp_path: Path) -
     named = {str(r[doctor]): " ".join(str(r[c]) for c in name["concat"]) if "concat" in name else str(r[name["from"]])
              for r in rows}
     assert named == {str(u): f"{first} {last}" for u, (first, last) in DOCTORS.items()}
+
+
+def test_a_serialized_structure_is_no_place(tmp_path: Path) -> None:
+    path = tmp_path / "clinic.db"
+    _build(path)
+    proposal = discover_sql(f"sqlite:///{path}", name="clinic", timezone=ZONE, table="calendar_events")
+    assert proposal.mapping is not None
+    assert "location" not in proposal.mapping["fields"], proposal.mapping["fields"].get("location")

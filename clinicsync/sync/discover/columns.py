@@ -200,7 +200,8 @@ def _agreement(column: Column, field: str) -> tuple[float, str]:
     if field in ("patient.external_id", "practitioner.external_id"):
         return 1.0 - p.share("email") * 0.5, f"{p.distinct} distinct values"
     # names, type, location: words, not numbers or dates
-    wordy = 1.0 - max(p.share("integer"), p.share("date"), p.share("datetime"), p.share("time"))
+    wordy = 1.0 - max(p.share("integer"), p.share("date"), p.share("datetime"), p.share("time"),
+                      p.share("structure"))
     return wordy, f"{_pct(wordy)} {of} are words"
 
 
