@@ -5,7 +5,10 @@ with spaces (`tabPatient Appointment`), text keys (`HLC-APP-2026-00001`), Link f
 text without foreign keys, the day (`appointment_date`) apart from the time, a length in
 minutes, status words ('Scheduled', 'Checked Out', 'No Show' ...), the site's zone in
 `tabSingles`; beside the appointments, a year of Patient Encounters (a day, a time, the patient,
-the practitioner and the appointment it came from), all in the past. Driven as the admin would:
+the practitioner and the appointment it came from), all in the past, Frappe's own calendar
+(`tabEvent`, an event per appointment of the practitioners whose calendars sync, staff meetings,
+participants as Dynamic Links in `tabEvent Participants`) and the Fee Validity of each paid
+consultation (the patient, the practitioner, days ahead). Driven as the admin would:
 ``discover --write`` (which runs ``check``), then ``sync --once``, with the catalogue blind
 (its recognition returns nothing), as on a product it has never seen."""
 
@@ -41,6 +44,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     """The product's rows; what the store must then hold per visit (every field the judge reads)."""
     real.run_ddl(cursor, FIXTURE / "catalogue" / "erpnext" / "schema.sql")
     real.run_ddl(cursor, FIXTURE / "ehr" / "frappe_health" / "encounter.sql")
+    real.run_ddl(cursor, FIXTURE / "ehr" / "frappe_health" / "calendar.sql")
     rng = random.Random(5907)
     now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0)  # Frappe writes the site's wall clock
     cursor.execute("INSERT INTO `tabSingles` (doctype, field, value) VALUES ('System Settings', 'time_zone', %s), "
@@ -103,6 +107,39 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
             "doctor_id": practitioner and practitioner[0],
             "doctor_name": practitioner and f"{practitioner[1]} {practitioner[2]}",
             "doctor_email": practitioner and practitioner[3], "zone": ZONE}
+    events = 0
+
+    def event(local: datetime, minutes: int, subject: str, status: str, people: list[tuple[str, str]]) -> str:
+        """Frappe's calendar event (a practitioner's Google-synced calendar, a staff meeting),
+        its participants as Dynamic Links (doctype, name)."""
+        nonlocal events
+        events += 1
+        key = f"EV{events:05d}"
+        cursor.execute("INSERT INTO `tabEvent` (name, creation, modified, modified_by, owner, subject, event_category, "
+                       "event_type, send_reminder, starts_on, ends_on, status, sync_with_google_calendar, "
+                       "description) VALUES (%s, %s, %s, 'Administrator', 'Administrator', %s, 'Event', 'Public', 0, "
+                       "%s, %s, %s, 1, '')", (key, now - timedelta(days=3), now - timedelta(days=2), subject, local,
+                                             local + timedelta(minutes=minutes), status))
+        for at, (doctype, name) in enumerate(people, 1):
+            cursor.execute("INSERT INTO `tabEvent Participants` (name, creation, modified, idx, reference_doctype, "
+                           "reference_docname, parent, parentfield, parenttype) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+                           "'event_participants', 'Event')", (f"{key}-{at}", now, now, at, doctype, name, key))
+        return key
+
+    for key, t in truth.items():  # the practitioners whose calendars sync: an event per appointment
+        if t["doctor_id"] in (PRACTITIONERS[0][0], PRACTITIONERS[1][0]):
+            local = datetime.strptime(t["start"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=ZoneInfo("UTC")).astimezone(
+                ZoneInfo(ZONE)).replace(tzinfo=None)
+            minutes = int((datetime.fromisoformat(t["end"][:-1]) - datetime.fromisoformat(t["start"][:-1])).seconds
+                          // 60)
+            made = event(local, minutes, f"Patient Appointment with {t['name']}",
+                         "Cancelled" if t["status"] == "cancelled" else "Open",
+                         [("Patient", t["patient_id"]), ("Healthcare Practitioner", t["doctor_id"])])
+            cursor.execute("UPDATE `tabPatient Appointment` SET event = %s WHERE name = %s", (made, key))
+    for n in range(30):  # staff meetings: no patient
+        day = now.date() + timedelta(days=1 + n)
+        event(datetime(day.year, day.month, day.day, 13, 0), 60, "Department meeting", "Open",
+              [("Healthcare Practitioner", PRACTITIONERS[n % len(PRACTITIONERS)][0])])
     for n in range(PAST):  # last year's visits, each with its encounter: out of the window, no reminder
         day = now.date() - timedelta(days=20 + 2 * n)
         local = datetime(day.year, day.month, day.day, 9 + n % 8, 15 * (n % 4))
@@ -119,6 +156,12 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
                         patients[patient][0], f"HLC-APP-2026-{number:05d}", patient, patients[patient][0],
                         local.date(), (local + timedelta(minutes=10)).time(), practitioner[0],
                         f"{practitioner[1]} {practitioner[2]}"))
+        cursor.execute("INSERT INTO `tabFee Validity` (name, creation, modified, practitioner, patient, "
+                       "medical_department, status, patient_appointment, max_visits, visited, start_date, valid_till) "
+                       "VALUES (%s, %s, %s, %s, %s, 'General Medicine', %s, %s, 2, 1, %s, %s)",
+                       (f"HLC-FEV-2026-{1 + n:05d}", local, local, practitioner[0], patient,
+                        "Active" if n < 30 else "Expired", f"HLC-APP-2026-{number:05d}", local.date(),
+                        local.date() + timedelta(days=90)))  # a paid consultation's free follow-ups: ahead too
     return truth
 
 
