@@ -132,7 +132,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         truth[str(eid)] = {
             "start": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "end": (utc + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "status": CODES[code], "patient_id": str(patient), "name": name, "phone": phone, "email": patient_email,
+            "status": CODES[code], "type": dict((c, t) for c, t, _ in CATEGORIES)[catid],
+            "patient_id": str(patient), "name": name, "phone": phone, "email": patient_email,
             "doctor_id": str(user), "doctor_name": f"{first} {last}", "doctor_email": email, "zone": ZONE}
     return truth
 
@@ -150,6 +151,7 @@ def test_librehealth_renamed_calendar_text_references_and_status_list(mariadb_da
     found = real.sync_and_compare(run, connector, expected, ZONE)
     assert [k for k, t in truth.items() if found[k]["end"] != t["end"]] == []
     assert {found[k]["location"] for k in truth} == {None}  # pc_location's serialized PHP is no place
+    assert [k for k, t in truth.items() if found[k]["type"] != t["type"]] == []  # the category's name
     assert [k for k, t in truth.items() if found[k]["patient"].get("email") != t["email"]] == []
     assert [k for k, t in truth.items() if (found[k]["practitioner"].get("name"), found[k]["practitioner"].get("email"))
             != (t["doctor_name"], t["doctor_email"])] == []

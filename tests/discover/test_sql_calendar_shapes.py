@@ -12,7 +12,9 @@ SQLite file:
   and a status column with one code on every row gives way to one that varies;
 * ``aid`` is the doctor: a few numbers that are all the users table's keys, on a visit that
   names no staff otherwise (valuerefs' opaque staff column; doctors' stand-in kept);
-* a ``location`` holding PHP's serialize() text is no place (values.py's structures)."""
+* a ``location`` holding PHP's serialize() text is no place (values.py's structures);
+* the category the visit names (``catid`` -> ``categories.catname``) is its type: ``cat`` is
+  how PHP schedulers abbreviate category (vocab)."""
 
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ def _build(path: Path) -> dict[str, tuple[str, str]]:
                                      facility_id INTEGER REFERENCES facility(id),
                                      category_id INTEGER REFERENCES categories(id));
             CREATE TABLE calendar_events (eid INTEGER PRIMARY KEY, aid TEXT, pid INTEGER REFERENCES patients(id),
+                                          catid INTEGER REFERENCES categories(id),
                                           eventdate DATE, starttime TIME, endtime TIME, title TEXT,
                                           eventstatus INTEGER, apptstatus TEXT, location TEXT);
         """)
@@ -71,8 +74,8 @@ def _build(path: Path) -> dict[str, tuple[str, str]]:
         for n in range(1, 81):
             start = (now + timedelta(days=1 + n % 30)).replace(hour=8 + n % 8, minute=15 * (n % 4))
             code, doctor = list(CODES)[n % 4 if n % 3 else 0], 4 + n % 3
-            db.execute("INSERT INTO calendar_events VALUES (?, ?, ?, ?, ?, ?, 'Office Visit', 1, ?, ?)",
-                       (n, str(doctor), 1 + n % 40, f"{start:%Y-%m-%d}", f"{start:%H:%M:%S}",
+            db.execute("INSERT INTO calendar_events VALUES (?, ?, ?, ?, ?, ?, ?, 'Office Visit', 1, ?, ?)",
+                       (n, str(doctor), 1 + n % 40, 1 + n % 2, f"{start:%Y-%m-%d}", f"{start:%H:%M:%S}",
                         f"{start + timedelta(minutes=15):%H:%M:%S}", code, LOCATION))
             truth[str(n)] = (CODES[code], str(doctor))
     return truth
@@ -135,3 +138,13 @@ def test_a_serialized_structure_is_no_place(tmp_path: Path) -> None:
     proposal = discover_sql(f"sqlite:///{path}", name="clinic", timezone=ZONE, table="calendar_events")
     assert proposal.mapping is not None
     assert "location" not in proposal.mapping["fields"], proposal.mapping["fields"].get("location")
+
+
+def test_the_category_abbreviated_cat_is_the_visits_type(tmp_path: Path) -> None:
+    path = tmp_path / "clinic.db"
+    _build(path)
+    proposal = discover_sql(f"sqlite:///{path}", name="clinic", timezone=ZONE, table="calendar_events")
+    assert proposal.mapping is not None
+    spec = proposal.mapping["fields"].get("type")
+    assert spec is not None and spec["from"].endswith("catname"), spec
+    assert {str(r[spec["from"]]) for r in _rows(path, proposal.connector["query"])} == {"Office Visit", "New Patient"}

@@ -41,7 +41,7 @@ ATTRIBUTES: dict[str, str] = {
                      "stato", "etat", "condicion", "disposition"), "status"),
     **dict.fromkeys((
         "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo", "motif", "anlass",
-        "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie",
+        "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie", "cat",
         "visittype", "servico", "especialidade", "specialite", "fachrichtung", "leistung", "procedimiento",
         "procedure", "tratamiento", "treatment", "tipologia", "consulta", "visit", "visita", "agenda"),
         "type"),
