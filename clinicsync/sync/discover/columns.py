@@ -49,6 +49,7 @@ _NOT_PATIENTS_PHONE = frozenset({"emergency", "emergencia", "guardian", "tutor",
 _MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
                            "portable", "mobil", "cel", "telemovel", "cellulare"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
+_ONE_VALUE_ROWS = 10  # sampled rows a status column holding one code on all of them needs to be weighed down
 
 
 @dataclass
@@ -187,6 +188,11 @@ def _agreement(column: Column, field: str) -> tuple[float, str]:
         low = p.distinct <= max(12, p.present // 3)
         share = p.share("status")
         fit = (0.6 if low else 0.1) + 0.4 * share
+        if p.distinct == 1 and p.present >= _ONE_VALUE_ROWS and share < 1:
+            # One code on every sampled row, no status word: it tells no visit from another (a
+            # calendar's event flag beside its appointment status: OpenEMR's ``pc_eventstatus``
+            # is 1 on every row, ``pc_apptstatus`` holds the codes); a column that varies goes first.
+            fit *= 0.5
         return fit, f"{p.distinct} distinct words, {_pct(share)} {of} known status words"
     if field == "external_id":
         unique = p.distinct / p.present
@@ -194,7 +200,8 @@ def _agreement(column: Column, field: str) -> tuple[float, str]:
     if field in ("patient.external_id", "practitioner.external_id"):
         return 1.0 - p.share("email") * 0.5, f"{p.distinct} distinct values"
     # names, type, location: words, not numbers or dates
-    wordy = 1.0 - max(p.share("integer"), p.share("date"), p.share("datetime"), p.share("time"))
+    wordy = 1.0 - max(p.share("integer"), p.share("date"), p.share("datetime"), p.share("time"),
+                      p.share("structure"))
     return wordy, f"{_pct(wordy)} {of} are words"
 
 

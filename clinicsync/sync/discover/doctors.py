@@ -140,14 +140,22 @@ def _names_a_doctor(builder: Builder, table: str) -> bool:
                for r in builder.schema.refs(table))
 
 
+def _staff(table: str) -> bool:
+    return kind_of(table) == "provider" or bool(words(table) & USER)
+
+
 def candidates(builder: Builder) -> list[Ref]:
     """The visit's references that may lead to its practitioner: what it books (a slot, a
     resource) first, then its owner user, then a staff or users table it names (not the
     patient's, nor a referrer's, a guarantor's or a relative's)."""
     main = builder.plan.main
     people = builder.people
+    # A stand-in passed over for the patient (a handful of values over many visits) is what a doctor
+    # column looks like: kept when its name says owner, or when it points at a staff or users table
+    # (LibreHealth's ``pc_aid`` -> ``users``: a practice's doctors are a few of its users).
     refs = [r for r in builder.schema.refs(main.name)
-            if (r.column not in people.handled or (r.column in people.stand_ins and _owner(r.column, main)))
+            if (r.column not in people.handled
+                or (r.column in people.stand_ins and (_owner(r.column, main) or _staff(r.target))))
             and r.target != main.name
             and r.target not in builder.people.patient_tables
             and (not audit(r.column) or _owner(r.column, main))]

@@ -25,10 +25,15 @@ def booked_dates(table: Table, schema: Schema, dates: Callable[[Table], int]) ->
     a schedule, a calendar), when ``table`` has none of its own; 0 otherwise."""
     if dates(table):
         return 0
-    found = [dates(schema.tables[r.target]) for r in schema.refs(table.name)
-             if not audit(r.column) and r.target != table.name
-             and (_head(r.target) in BOOKED or _head(r.column) in BOOKED)]
-    return max(found, default=0)
+    return max((dates(slot) for slot in booked_tables(table, schema)), default=0)
+
+
+def booked_tables(table: Table, schema: Schema) -> list[Table]:
+    """The slot, schedule or calendar tables ``table`` books (the reference's table or column is
+    named so): where a booking's visit times are kept."""
+    return [schema.tables[r.target] for r in schema.refs(table.name)
+            if not audit(r.column) and r.target != table.name and r.target in schema.tables
+            and (_head(r.target) in BOOKED or _head(r.column) in BOOKED)]
 
 
 def _head(name: str) -> str:

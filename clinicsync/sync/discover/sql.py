@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, inspect
@@ -30,6 +31,7 @@ from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import (
     cancelflags,
     cancelstatus,
+    daysahead,
     doneflags,
     household,
     jsontext,
@@ -244,12 +246,14 @@ def _appointment_score(table: Table, schema: Schema, empty: frozenset[str] = fro
 
 
 def _pick_table(schema: Schema, wanted: str | None,
-                filled: Callable[[Table, list[str]], set[str] | None] | None = None) -> Table:
+                filled: Callable[[Table, list[str]], set[str] | None] | None = None,
+                ahead: Callable[[Table], bool | None] | None = None) -> Table:
     """The appointment table: the one given with --table, else the most appointment-like by its
     shape and its rows among the tables that hold rows (an empty look-alike beside a populated
     one, a copy or an archive, is never the source; nor a table whose date columns are all
     empty). ``filled`` asks the database, one cheap read a table: None for a table without rows,
-    else which of the given date columns hold a value in its first rows."""
+    else which of the given date columns hold a value in its first rows; ``ahead``, whether one
+    of them holds a day ahead (daysahead.py: a record of the past gives way to the book)."""
     if wanted is not None:
         found = schema.find(wanted)
         if found is not None:
@@ -270,6 +274,8 @@ def _pick_table(schema: Schema, wanted: str | None,
             has = filled(table, dates)
             if has is not None and (score := _appointment_score(table, schema, frozenset(dates) - has)) > 0:
                 populated.append((score, name))
+        if ahead is not None:
+            populated = daysahead.weigh(populated, lambda n: ahead(schema.tables[n]))
         scored = sorted(populated, reverse=True) or scored
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
@@ -489,7 +495,20 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             schema.learn(role_references(schema, run, lambda n: quote_name(connection, n)))
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
-    main = _pick_table(schema, wanted, filled)
+    today = datetime.now(UTC).date()
+
+    def ahead(table: Table) -> bool | None:
+        """Its own dates ahead, else those of the slot it books (a booking's visit times) or, for
+        a row with a time of day and no day, of the rows it belongs to (its session's day)."""
+        parents = [schema.tables[r.target] for r in schema.refs(table.name)
+                   if r.target != table.name and r.target in schema.tables and not audit(r.column)] \
+            if daysahead.day_elsewhere(table) else []
+        with connection.begin_nested():
+            told = [daysahead.holds_days_ahead(run, lambda n: quote_name(connection, n), t, _date_columns(t), today)
+                    for t in [table, *slottime.booked_tables(table, schema), *parents]]
+        return True if any(told) else False if False in told else None
+
+    main = _pick_table(schema, wanted, filled, ahead)
 
     region_code = region or region_of(timezone)
     learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,

@@ -32,6 +32,7 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, name_columns, stems
 from clinicsync.sync.discover.probe import Run
+from clinicsync.sync.discover.vocab import token_role
 
 SHARE = 0.95  # of a column's distinct sampled values, found as the other table's keys
 SAMPLE = 200  # rows read per candidate column
@@ -42,6 +43,7 @@ MAX_TARGETS = 400  # tables asked for their keys
 _IDENTIFIER = frozenset({"id", "uid", "uuid", "guid", "ref", "key", "fk", "no", "nr", "num", "code"})
 _TEXT = re.compile(r"char|text|string|uuid|uniqueidentifier", re.I)
 _UUID_TYPE = re.compile(r"uuid|uniqueidentifier", re.I)
+_DATED = re.compile(r"date|time", re.I)  # a column type that holds a day or a time
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # safe inside '…' and text() (no quote, no colon)
 _NUMBER = re.compile(r"-?[0-9]{1,18}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
@@ -236,7 +238,8 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
             if _numbered_name(column) and _glued_kind(target.name) != "person":
                 continue  # a numbered name is a person's row (``_choose``), whatever table shares the word
             if _numeric(values) and len(values) < MIN_NUMBERS and not _numbered_name(column) and not (
-                    _related(column, target, owner) >= 2 or _doctor_user(_said_name(column, owner), target)):
+                    _related(column, target, owner) >= 2 or _doctor_user(_said_name(column, owner), target)
+                    or (len(values) >= 2 and _opaque_staff(column, owner, target, schema))):
                 continue  # a few small numbers are the keys of every table: only the table the name says
             hits = sum(v in found or v.lower() in found for v in values)
             if hits >= SHARE * len(values):
@@ -309,6 +312,32 @@ def _doctor_user(column: str, target: Table) -> bool:
     systems keep their doctors as the system's users, so the name says that table as surely as a
     shared word would (a handful of doctors is a handful of small numbers)."""
     return kind_of(column) == "provider" and bool(words(target.name) & USER)
+
+
+def _staff_table(table: Table) -> bool:
+    return bool(words(table.name) & USER) or kind_of(table.name) == "provider"
+
+
+def _opaque_staff(column: str, owner: str, target: Table, schema: Schema) -> bool:
+    """A column whose name says nothing (OpenEMR's and LibreHealth's ``pc_aid`` beside ``pc_pid``:
+    no attribute word, no kind of person, no word any table of the schema has) holding a few
+    numbers that are all keys of the staff or users table, on a table that refers to no staff
+    table yet: a visit names its patient and the one who sees them, and a practice's doctors
+    are a handful of its users, so the handful of small numbers is that table's. Not a column
+    whose name points somewhere (``facility_id`` beside ``facility``, ``location_id``), which
+    the name decides; not a table's second staff column (its author, its doctor named already);
+    only on a table of dated rows that is no person's or staff's own (NOSH's ``providers.practice_id``
+    holding 1 is the practice, not a user), and for two values or more (the caller's)."""
+    table = schema.tables.get(owner)
+    if table is None or _staff_table(table) or kind_of(owner) is not None or \
+            not any(_DATED.search(t) for t in table.columns.values()):
+        return False
+    said = _said(column, owner)
+    if not said or kind_of(_said_name(column, owner)) is not None or any(token_role(w) for w in said):
+        return False
+    if not _staff_table(target) or target.name == owner or any(said & stems(t) for t in schema.tables):
+        return False
+    return not any(_staff_table(schema.tables[r.target]) for r in schema.refs(owner) if r.target in schema.tables)
 
 
 def _abbreviates(short: str, word: str) -> bool:

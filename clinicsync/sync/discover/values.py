@@ -37,6 +37,10 @@ _LOCAL_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})")
 _YEAR_FIRST = re.compile(r"(\d{4})([/.])(\d{1,2})\2(\d{1,2})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp]\.?[Mm]\.?)?")
 _INTEGER = re.compile(r"[+-]?\d+")
+# A serialized structure, not words: PHP's serialize() (``a:6:{s:14:"event_location";...}``, what
+# OpenEMR-family calendars keep in ``pc_location``) or a JSON object or array. Shown to a patient
+# as a place or a visit type it would read as noise.
+_STRUCTURE = re.compile(r'^(?:[aO]:\d+:[{"]|\{\s*["}]|\[\s*[\]{"\d])')
 _DURATION_UNIT = re.compile(r"\d+(?:\.\d+)?\s*[a-zA-Z]+")
 _PHONE_SHAPE = re.compile(r"(?:tel:|whatsapp:)?\+?[\d\s().-]{6,24}")
 _MONTH_FIRST_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "BZ", "CA"})
@@ -196,6 +200,9 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
                     and not clock.group(4):  # '0:30': before 05:00 no visit's clock, a length (hours:minutes)
                 hit("duration")
                 units += 1
+            continue
+        if _STRUCTURE.match(value):
+            hit("structure")
             continue
         if "@" in value:
             try:

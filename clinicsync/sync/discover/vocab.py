@@ -41,7 +41,7 @@ ATTRIBUTES: dict[str, str] = {
                      "stato", "etat", "condicion", "disposition"), "status"),
     **dict.fromkeys((
         "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo", "motif", "anlass",
-        "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie",
+        "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie", "cat",
         "visittype", "servico", "especialidade", "specialite", "fachrichtung", "leistung", "procedimiento",
         "procedure", "tratamiento", "treatment", "tipologia", "consulta", "visit", "visita", "agenda"),
         "type"),
@@ -99,6 +99,11 @@ APPOINTMENT_WORDS = frozenset({
     "cita", "citas", "appointment", "appointments", "appt", "turno", "consulta", "rdv", "rendezvous",
     "termin", "marcacao", "agendamento", "visit", "visita", "booking", "reserva", "event", "evento",
     "encounter", "sesion", "session", "appuntamento", "kunjungan"})
+# Owner words a glued attribute is split from (vocab's _owner_glued); not a login's ("user":
+# ``username``, ``usertype`` are the account's login and kind, not a person's name or a visit type).
+_OWNERS = frozenset(w for w in PATIENT_WORDS | PRACTITIONER_WORDS | APPOINTMENT_WORDS
+                    if len(w) >= 3 and "_" not in w and w not in ("user", "usuario"))
+_OWNERS_LONGEST_FIRST = sorted(_OWNERS, key=len, reverse=True)
 # Columns that describe what the scorer does not map (so a match on "fecha" in them is no start).
 IGNORED_WORDS = frozenset({
     "nacimiento", "birth", "birthdate", "dob", "nascimento", "naissance", "geburt", "geburtsdatum",
@@ -128,8 +133,8 @@ def name_tokens(name: str) -> list[str]:
     ('tel2' -> ['tel2']) and are then tried without them."""
     tokens = name_words(name)
     if name.isupper():  # OC_PLANNING_PLANNEDEND: capitals leave no hump between the glued words
-        return [part for t in tokens for part in _unglued(t)]
-    return tokens
+        tokens = [part for t in tokens for part in _unglued(t)]
+    return [part for t in tokens for part in _owner_glued(t)]
 
 
 _GLUED_TAIL = re.compile(r"^([a-z]{4,}?)(end|start|date|time|uid|id)$")
@@ -142,6 +147,22 @@ def _unglued(token: str) -> list[str]:
     if glued is None or token_role(token) is not None:
         return [token]
     return [glued.group(1), glued.group(2)]
+
+
+def _owner_glued(token: str) -> list[str]:
+    """A token that glues the thing it describes to the attribute, with no hump or underscore
+    between them (OpenEMR's and LibreHealth's ``pc_apptstatus``, the tracker's ``apptdate``):
+    split into the owner word (an appointment's, a patient's, a practitioner's) and the
+    attribute word the roles know ('apptstatus' -> appt, status), unless the whole token is a
+    word already. Only an owner word as the head: an unknown head ('catname') says nothing of
+    whose attribute it is, and splitting it could make a category's name a person's."""
+    if token_role(token) is not None or token in _OWNERS:
+        return [token]
+    for owner in _OWNERS_LONGEST_FIRST:
+        rest = token[len(owner):]
+        if token.startswith(owner) and len(rest) >= 4 and token_role(rest) is not None:
+            return [owner, rest]
+    return [token]
 
 
 def table_prefix(columns: Sequence[str]) -> str:
