@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,8 +83,10 @@ def _fill(cursor: Any, dialect: str, start_of: str = "iso", due_ahead: bool = Fa
         record, doctor = 1000 + n, 1 + n % 2
         state = "deleted" if n % 11 == 0 else "cancelled" if n % 7 == 0 else "confirmed"
         written = (f"{start:%Y-%m-%d %H:%M:%S}" if start_of == "iso" else
-                   str(int(start.replace(tzinfo=ZoneInfo(follow.ZONE)).timestamp())))
+                   str(int(start.replace(tzinfo=UTC if start_of == "wall" else ZoneInfo(follow.ZONE)).timestamp())))
         attributes: dict[str, Any] = {"starts_at": written, "practitioner": str(doctor), "note": "Check-up"}
+        if start_of == "wall":  # the wall clock written as if UTC, its slot beside it
+            attributes["slot"] = f"{start:%H%M}-{start + timedelta(minutes=20):%H%M}"
         if n % 3 == 0:  # a guest
             attributes |= {"guest_name": f"Guest{n} Visitor", "guest_phone": f"+1 646 555 {n:04d}"}
             patient, name, phone, email = f"+1646555{n:04d}", f"Guest{n} Visitor", f"+1646555{n:04d}", None
@@ -157,3 +159,17 @@ def test_unix_seconds_with_no_time_of_day_beside_them_are_instants(
     assert fields["start"] == {"from": "starts_at", "type": "unix_seconds"}
     _checked(found, want)
 
+
+
+def test_unix_seconds_that_write_the_wall_clock_beside_their_slot(server: ehr.Server, tmp_path: Path,
+                                                                  cli: Any) -> None:
+    """Unix seconds whose clock in UTC is the slot's time on every row ("0900-0920" beside
+    09:00 UTC): the wall clock written as if UTC, read as the clinic's local time (the query
+    turns the number into that date-time in each server), the slot's length the visits'."""
+    url, opener, dialect = server
+    with opener() as cursor:
+        want = _fill(cursor, dialect, start_of="wall")
+    fields, out, found = follow.discover_and_sync(url, tmp_path, cli)
+    assert fields["start"] == {"from": "starts_at"} and fields["duration_minutes"] == {"value": 20}, fields
+    assert "the site's wall clock written as if UTC" in out, out
+    _checked(found, want)

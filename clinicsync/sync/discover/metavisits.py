@@ -106,9 +106,9 @@ def shared_prefix(keys: Sequence[str]) -> str:
     return max(good, key=len) if good and len(keys) > 1 else ""
 
 
-def _slot_length(found: VisitRows) -> tuple[int, str]:
+def _slot_length(found: VisitRows) -> tuple[int, str] | None:
     """The visits' usual length from a key written as a time range ("0900-0930", "09:00 - 09:30"):
-    the most common span, else the scorer's default."""
+    the most common span; None when no key is one."""
     for key in found.keys:
         spans = []
         for value in found.values[key].values():
@@ -120,8 +120,7 @@ def _slot_length(found: VisitRows) -> tuple[int, str]:
             common = Counter(spans).most_common(1)[0]
             return common[0], (f"{key!r} writes each visit's slot as a time range: {common[0]} minutes on "
                                f"{common[1]} of {len(spans)} sampled visits, taken for all")
-    return DEFAULT_MINUTES, (f"no end or duration key: visits are taken as {DEFAULT_MINUTES} minutes; set the "
-                             "clinic's usual length")
+    return None
 
 
 def _status_words(rows: Sequence[tuple[Any, int]]) -> list[StatusWord]:
@@ -330,9 +329,12 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
         bounds = ("CAST(:window_start AS DATE) AND CAST(:window_end AS DATE)" if window.startswith("CAST(")
                   else ":window_start AND :window_end")
         where.append(f"{window} BETWEEN {bounds}")
-    if "start" in fields and "end" not in fields and "duration_minutes" not in fields:
-        minutes, why = _slot_length(found)
+    length = fields.get("duration_minutes")
+    if "start" in fields and "end" not in fields and (length is None or set(length) == {"value"}):
+        minutes, why = _slot_length(found) or (DEFAULT_MINUTES, f"no end or duration key: visits are taken as "
+                                                                f"{DEFAULT_MINUTES} minutes; set the clinic's usual length")
         fields["duration_minutes"] = {"value": minutes}
+        guesses[:] = [g for g in guesses if g.field != "duration_minutes"]
         guesses.append(Guess("duration_minutes", "constant", 0.6, why, fields["duration_minutes"]))
         notes.append(f"duration_minutes: {why}")
     if status_column is not None:
