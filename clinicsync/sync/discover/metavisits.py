@@ -331,8 +331,9 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
         where.append(f"{window} BETWEEN {bounds}")
     length = fields.get("duration_minutes")
     if "start" in fields and "end" not in fields and (length is None or set(length) == {"value"}):
-        minutes, why = _slot_length(found) or (DEFAULT_MINUTES, f"no end or duration key: visits are taken as "
-                                                                f"{DEFAULT_MINUTES} minutes; set the clinic's usual length")
+        minutes, why = _slot_length(found) or (
+            DEFAULT_MINUTES, f"no end or duration key: visits are taken as {DEFAULT_MINUTES} minutes; set the "
+                             "clinic's usual length")
         fields["duration_minutes"] = {"value": minutes}
         guesses[:] = [g for g in guesses if g.field != "duration_minutes"]
         guesses.append(Guess("duration_minutes", "constant", 0.6, why, fields["duration_minutes"]))
