@@ -10,11 +10,7 @@ key was rejected: a key written twice for a visit would double the visit's row.
 
 The rest follows the data:
 
-- the start: a date-time key, a date key with a time key, or Unix seconds. Unix seconds are an
-  instant, unless a sibling key of the same rows gives the time of day (a slot "0900-0930", a
-  "09:00") and that time is the seconds' own clock read in UTC on (nearly) every row: then the
-  number is the site's wall clock written as if it were UTC (PHP's ``strtotime`` under
-  WordPress, which runs PHP in UTC), and the query turns it into that wall-clock date-time.
+- the start, its window and the visits' length: metastart.py.
 - the status: the entity's status column (``post_status``), its words read after the prefix they
   all share (``sln-b-canceled`` -> canceled), WordPress's own lifecycle words (publish, future,
   draft) read as what they mean for a booking; the rows thrown away (trash, auto-draft) are left
@@ -31,16 +27,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from clinicsync.sync.discover import metapeople
+from clinicsync.sync.discover import metapeople, metastart
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.metarows import MetaTable, VisitRows, literal
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
-from clinicsync.sync.discover.scoring import DEFAULT_MINUTES, score_columns
+from clinicsync.sync.discover.scoring import score_columns
 from clinicsync.sync.discover.sql_reading import run_checked, visits_zone
 from clinicsync.sync.discover.statuses import status_word
 
@@ -50,7 +45,6 @@ _STATUS = re.compile(r"(?i)^([a-z]+_)?(status|state)$")
 _GONE = ("trash", "auto-draft", "deleted", "removed")
 # WordPress's post statuses (wp-includes/post.php, get_post_statuses) as a booking's.
 _LIFECYCLE = {"publish": "booked", "future": "booked", "private": "booked", "draft": "pending", "pending": "pending"}
-_CLOCK = re.compile(r"^\s*(\d{1,2}):?(\d{2})")
 
 
 def _name(key: str, taken: set[str]) -> str:
@@ -68,59 +62,12 @@ def _pivot(pair: MetaTable, key: str, owner: str, quote: Callable[[str], str]) -
             f"WHERE m.{quote(pair.owner)} = {owner} AND m.{quote(pair.key)} = {literal(key)})")
 
 
-def wall_clock(seconds: str, dialect: str) -> str:
-    """Unix seconds as the naive date-time they write in UTC: the site's wall clock."""
-    if dialect in ("mysql", "mariadb"):
-        return f"TIMESTAMPADD(SECOND, CAST({seconds} AS SIGNED), TIMESTAMP '1970-01-01 00\\:00\\:00')"
-    if dialect == "sqlite":
-        return f"datetime(CAST({seconds} AS INTEGER), 'unixepoch')"
-    return f"(TIMESTAMP '1970-01-01 00\\:00\\:00' + CAST({seconds} AS BIGINT) * INTERVAL '1 second')"
-
-
-def _clock_of(text: str | None) -> tuple[int, int] | None:
-    found = _CLOCK.match(text or "")
-    return (int(found.group(1)), int(found.group(2))) if found else None
-
-
-def written_as_utc(found: VisitRows, key: str) -> str | None:
-    """The sibling key whose time of day is the Unix seconds' own clock in UTC on 90 % of the
-    rows (the wall clock written as if UTC), or None (the seconds are an instant)."""
-    seconds = {o: v for o, v in found.values.get(key, {}).items() if v and v.strip().isdigit()}
-    for other in found.keys:
-        if other == key or other in found.dated:
-            continue
-        pairs = [(_clock_of(found.values[other].get(o)), datetime.fromtimestamp(int(v), UTC))
-                 for o, v in seconds.items() if o in found.values[other]]
-        clocks = [(c, m) for c, m in pairs if c is not None]
-        if len(clocks) >= max(3, 0.8 * len(seconds)) and \
-                sum(c == (m.hour, m.minute) for c, m in clocks) >= 0.9 * len(clocks):
-            return other
-    return None
-
-
 def shared_prefix(keys: Sequence[str]) -> str:
     """The namespace most of a type's keys share (``sln_booking_``, ``appointment_``): the
     plugin's, not a word of the field; '' when fewer than 80 % of the keys have one."""
     counts = Counter(k[:at + 1] for k in keys for at, c in enumerate(k) if c == "_" and 0 < at < len(k) - 1)
     good = [p for p, n in counts.items() if n >= 0.8 * len(keys)]
     return max(good, key=len) if good and len(keys) > 1 else ""
-
-
-def _slot_length(found: VisitRows) -> tuple[int, str] | None:
-    """The visits' usual length from a key written as a time range ("0900-0930", "09:00 - 09:30"):
-    the most common span; None when no key is one."""
-    for key in found.keys:
-        spans = []
-        for value in found.values[key].values():
-            parts = re.fullmatch(r"\s*(\d{1,2}):?(\d{2})\s*-\s*(\d{1,2}):?(\d{2})\s*", value or "")
-            if parts:
-                a, b, c, d = (int(x) for x in parts.groups())
-                spans.append((c * 60 + d) - (a * 60 + b))
-        if spans and len(spans) >= 0.8 * len(found.values[key]) and all(0 < x <= 480 for x in spans):
-            common = Counter(spans).most_common(1)[0]
-            return common[0], (f"{key!r} writes each visit's slot as a time range: {common[0]} minutes on "
-                               f"{common[1]} of {len(spans)} sampled visits, taken for all")
-    return None
 
 
 def _status_words(rows: Sequence[tuple[Any, int]]) -> list[StatusWord]:
@@ -186,6 +133,40 @@ def _doctor_fields(outs: dict[str, str], values: dict[str, list[str | None]], re
             guesses.append(Guess("practitioner.name", title, 0.7, "the title of the doctor's row",
                                  fields["practitioner.name"]))
     return ", ".join(sorted(f.split(".")[1] for f in fields if f.startswith("practitioner.")))
+
+
+def _patient_fields(own: dict[str, Guess], theirs: dict[str, Guess], person: metapeople.Link | None,
+                    person_out: dict[str, str], keys: dict[str, str], fields: dict[str, dict[str, Any]],
+                    guesses: list[Guess]) -> list[Guess]:
+    """The registered person's fields as the fallback of the visit's own (a guest's keys come
+    first where a visit has them), and the person's id, else the visit's own contact, as the
+    patient's id. The guesses, each field once."""
+    for field_name, guess in theirs.items():
+        person_field = "patient." + field_name.split(".", 1)[1] if "." in field_name else None
+        if person_field is None or person_field == "patient.external_id" or (
+                field_name.startswith("practitioner") and f"patient.{field_name.split('.', 1)[1]}" in theirs):
+            continue
+        spec = dict(guess.spec)
+        mine = next((g for g in guesses if g.field == person_field), None)
+        fields[person_field] = _with_fallback(fields[person_field], spec) if mine is not None else spec
+        guesses = [g for g in guesses if g.field != person_field]
+        guesses.append(Guess(person_field, f"{mine.source} | {guess.source}" if mine else guess.source,
+                             guess.confidence * 0.9, (f"the visit's own {mine.why}; else " if mine else "")
+                             + f"the registered person's {guess.why}", fields[person_field]))
+    if person is not None:
+        own_id = fields.get("patient.external_id")
+        if own_id is None or set(_sources(own_id)) & {o for o, k in keys.items() if k == person.name}:
+            # the visit's own id of the person is the link itself: a guest is known by the visit's contact
+            own_id = next(({k: v for k, v in own[f].spec.items() if k in ("from", "concat")}
+                           | {"type": "email" if f == "patient.email" else "string"}
+                           for f in ("patient.email", "patient.phone") if f in own), None)
+        fields["patient.external_id"] = _with_fallback({"from": person_out["id"]}, own_id)
+        guesses = [g for g in guesses if g.field != "patient.external_id"]
+        guesses.append(Guess("patient.external_id", person_out["id"], 0.85,
+                             f"the {person.pair.entity.name!r} row that {person.name!r} names"
+                             + ("; a guest: the visit's own contact" if own_id else ""),
+                             fields["patient.external_id"]))
+    return guesses
 
 
 def _with_fallback(spec: dict[str, Any], fallback: dict[str, Any] | None) -> dict[str, Any]:
@@ -277,67 +258,13 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
             continue
         fields[field_name] = dict(guess.spec)
         guesses.append(guess)
-    for field_name, guess in theirs.items():
-        person_field = "patient." + field_name.split(".", 1)[1] if "." in field_name else None
-        if person_field is None or person_field == "patient.external_id" or (
-                field_name.startswith("practitioner") and f"patient.{field_name.split('.', 1)[1]}" in theirs):
-            continue
-        spec = dict(guess.spec)
-        mine = next((g for g in guesses if g.field == person_field), None)
-        fields[person_field] = _with_fallback(fields[person_field], spec) if mine is not None else spec
-        guesses = [g for g in guesses if g.field != person_field]
-        guesses.append(Guess(person_field, f"{mine.source} | {guess.source}" if mine else guess.source,
-                             guess.confidence * 0.9, (f"the visit's own {mine.why}; else " if mine else "")
-                             + f"the registered person's {guess.why}", fields[person_field]))
-    if person is not None:
-        own_id = fields.get("patient.external_id")
-        if own_id is None or set(_sources(own_id)) & {o for o, k in keys.items() if k == person.name}:
-            # the visit's own id of the person is the link itself: a guest is known by the visit's contact
-            own_id = next(({k: v for k, v in own[f].spec.items() if k in ("from", "concat")}
-                           | {"type": "email" if f == "patient.email" else "string"}
-                           for f in ("patient.email", "patient.phone") if f in own), None)
-        fields["patient.external_id"] = _with_fallback({"from": person_out["id"]}, own_id)
-        guesses = [g for g in guesses if g.field != "patient.external_id"]
-        guesses.append(Guess("patient.external_id", person_out["id"], 0.85,
-                             f"the {person.pair.entity.name!r} row that {person.name!r} names"
-                             + ("; a guest: the visit's own contact" if own_id else ""),
-                             fields["patient.external_id"]))
-    if "start" not in fields and found.dated:
-        first = next(o for o, k in keys.items() if k == found.dated[0])
-        unix = all(v is None or v.strip().isdigit() for v in column_values[first])
-        fields["start"] = {"from": first, **({"type": "unix_seconds"} if unix else {})}
-        guesses.append(Guess("start", first, 0.8, f"{found.dated[0]!r}: the type's dated key", fields["start"]))
+    guesses = _patient_fields(own, theirs, person, person_out, keys, fields, guesses)
     if provider is not None:
         placed = _doctor_fields(doctor_out, column_values, region, fields, guesses, provider)
         notes.append(f"the doctor: the {provider.pair.entity.name!r} row that {provider.name!r} names ({placed})")
-    start = fields.get("start")
-    window = None
-    if isinstance(start, dict) and start.get("type") == "unix_seconds" and isinstance(start.get("from"), str):
-        key = keys.get(start["from"], "")
-        sibling = written_as_utc(found, key)
-        if sibling is not None:
-            select[start["from"]] = wall_clock(select[start["from"]], dialect)
-            fields["start"] = {"from": start["from"]}
-            notes.append(f"start: {key!r} is Unix seconds whose clock in UTC is the time {sibling!r} gives on "
-                         "every sampled row: the site's wall clock written as if UTC, read as that local time")
-        window = select[start["from"]] if sibling is not None else None
-    elif isinstance(start, dict) and isinstance(start.get("from"), str) and start["from"] in keys:
-        window = None  # a text date-time: read whole
-    elif isinstance(start, dict) and isinstance(start.get("date"), str) and dialect != "sqlite":
-        window = f"CAST({select[start['date']]} AS DATE)"
-    if window is not None and dialect != "sqlite":
-        bounds = ("CAST(:window_start AS DATE) AND CAST(:window_end AS DATE)" if window.startswith("CAST(")
-                  else ":window_start AND :window_end")
-        where.append(f"{window} BETWEEN {bounds}")
-    length = fields.get("duration_minutes")
-    if "start" in fields and "end" not in fields and (length is None or set(length) == {"value"}):
-        minutes, why = _slot_length(found) or (
-            DEFAULT_MINUTES, f"no end or duration key: visits are taken as {DEFAULT_MINUTES} minutes; set the "
-                             "clinic's usual length")
-        fields["duration_minutes"] = {"value": minutes}
-        guesses[:] = [g for g in guesses if g.field != "duration_minutes"]
-        guesses.append(Guess("duration_minutes", "constant", 0.6, why, fields["duration_minutes"]))
-        notes.append(f"duration_minutes: {why}")
+    window = metastart.settle(found, fields, guesses, select, keys, column_values, dialect, notes)
+    if window is not None:
+        where.append(window)
     if status_column is not None:
         fields["status"] = {"from": _name(status_column, set())}
         guesses.append(Guess("status", fields["status"]["from"], 0.9, f"the entity's {status_column!r}",
@@ -356,6 +283,7 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
         connector["timezone"] = zone_value
     if window is None:
         notes.append("the start is not a date column the database can compare: every visit row is read")
+    guesses = [Guess(g.field, g.source, g.confidence, g.why, fields[g.field]) for g in guesses if g.field in fields]
     status_map = {w.value: w.status for w in words if w.status is not None}
     return Proposal(kind="sql", name=name, product=None, product_confidence=0.0, connector=connector,
                     connector_notes=connector_notes, mapping={"status_map": status_map, "fields": fields},
