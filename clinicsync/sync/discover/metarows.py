@@ -63,6 +63,7 @@ class VisitRows:
     dated: list[str] = field(default_factory=list)
     why: str = ""
     others: list[MetaTable] = field(default_factory=list)  # the schema's key/value tables (its people's)
+    named: bool = False  # the type or its dated keys are named for visits
 
 
 def literal(value: str) -> str:
@@ -195,7 +196,8 @@ def visit_rows(schema: Schema, run: Run, quote: Callable[[str], str], now: datet
                    + f"its keys {', '.join(map(repr, sorted(dated)))} hold dates"
                    + (" reaching ahead of today" if ahead >= 0.05 else "")
                    + (" and it is named for visits" if named else ""))
-            found = VisitRows(pair, kind, keys, values, sorted(dated, key=lambda k: -len(values[k])), why, pairs)
+            found = VisitRows(pair, kind, keys, values, sorted(dated, key=lambda k: -len(values[k])), why, pairs,
+                              named)
             if best is None or score > best[0]:
                 best = (score, found)
     return best[1] if best is not None else None

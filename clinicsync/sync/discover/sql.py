@@ -492,9 +492,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
     region_code = region or region_of(timezone)
-    if wanted is None:  # a visit's fields kept as key/value rows, unless a table of its own is named for bookings
+    if wanted is None:  # a visit's fields kept as key/value rows, unless a table of its own with rows is named so
         as_rows = metarows.visit_rows(schema, run, lambda n: quote_name(connection, n))
-        if as_rows is not None and not any(_BOOKING_NAMES.search(t.name) and _own_dates(t) and filled(t, []) is not None
+        rival = _BOOKING_NAMES if as_rows is not None and as_rows.named else _APPOINTMENT_NAMES
+        if as_rows is not None and not any(rival.search(t.name) and _own_dates(t) and filled(t, []) is not None
                                            for t in schema.tables.values()):
             return metavisits.proposal(connection, as_rows, name, url, timezone, region_code)
     main = _pick_table(schema, wanted, filled)
