@@ -493,7 +493,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         pass  # an odd column type the reads could not compare: the declared and named references stand
     region_code = region or region_of(timezone)
     if wanted is None:  # a visit's fields kept as key/value rows, unless a table of its own with rows is named so
-        as_rows = metarows.visit_rows(schema, run, lambda n: quote_name(connection, n))
+        try:  # a read the database refuses (an odd type) leaves the schema to be read by its columns
+            with connection.begin_nested():
+                as_rows = metarows.visit_rows(schema, run, lambda n: quote_name(connection, n))
+        except SQLAlchemyError:
+            as_rows = None
         rival = _BOOKING_NAMES if as_rows is not None and as_rows.named else _APPOINTMENT_NAMES
         if as_rows is not None and not any(rival.search(t.name) and _own_dates(t) and filled(t, []) is not None
                                            for t in schema.tables.values()):
