@@ -3,8 +3,9 @@ visit's key or own column names by their id, found by the values, never by a pro
 
 - the registered patient: a key or column named for a person (user, customer, client,
   author...) whose non-zero sampled values are (80 %) ids of another key/value table's entity
-  (WordPress's ``_appointment_user`` or ``post_author`` -> ``wp_users``). A guest has none: the
-  visit's own meta stand in (metavisits.py).
+  (WordPress's ``_appointment_user`` or ``post_author`` -> ``wp_users``), else a key naming rows
+  of another type of the visits' own table (BirchPress's ``_birs_client_id`` -> a ``birs_client``
+  post). A guest has none: the visit's own meta stand in (metavisits.py).
 - the doctor: a key named for a provider (doctor, staff, agent, attendant...) whose values are
   ids of an entity's rows, possibly of the visits' own entity table (Salon Booking System's
   ``_sln_booking_attendant`` names an ``sln_attendant`` post).
@@ -53,12 +54,14 @@ class Joined:
     outs: dict[str, str] = field(default_factory=dict)
 
 
-def _linked(run: Run, quote: Callable[[str], str], pair: MetaTable, ids: Sequence[str]) -> bool:
+def _linked(run: Run, quote: Callable[[str], str], pair: MetaTable, ids: Sequence[str], other: str = "") -> bool:
+    """80 % of ``ids`` are keys of ``pair``'s entity rows (``other``: a condition they meet too)."""
     distinct = sorted(set(ids))[:200]
     if len(distinct) < 2 or pair.entity.key is None:
         return False
     listed = ", ".join(str(int(i)) for i in distinct)
-    hits = run(f"SELECT COUNT(*) FROM {quote(pair.entity.name)} WHERE {quote(pair.entity.key)} IN ({listed})")[0][0]
+    hits = run(f"SELECT COUNT(*) FROM {quote(pair.entity.name)} WHERE {quote(pair.entity.key)} IN ({listed})"
+               + (f" AND {other}" if other else ""))[0][0]
     return bool(hits >= 0.8 * len(distinct))
 
 
@@ -72,11 +75,12 @@ def registered(run: Run, quote: Callable[[str], str], found: VisitRows) -> Link 
     entity = found.pair.entity
     where = (f" WHERE {quote(found.pair.type_column)} = {literal(found.type_value)}"
              if found.pair.type_column and found.type_value else "")
+    keyed: list[tuple[str, bool, list[str]]] = [(k, True, _ids(list(found.values[k].values())))
+                                                for k in found.keys if _PERSON_KEY.search(k)]
     for pair in found.others:
         if pair.entity.name == entity.name:
             continue
-        options: list[tuple[str, bool, list[str]]] = [(k, True, _ids(list(found.values[k].values())))
-                                                      for k in found.keys if _PERSON_KEY.search(k)]
+        options = list(keyed)
         for column, type_name in entity.columns.items():
             if _PERSON_KEY.search(column) and column != entity.key and re.search(r"(?i)int", type_name):
                 rows = run(f"SELECT {quote(column)} FROM {quote(entity.name)}{where} "
@@ -85,6 +89,11 @@ def registered(run: Run, quote: Callable[[str], str], found: VisitRows) -> Link 
         for name, is_key, ids in options:
             if _linked(run, quote, pair, ids):
                 return Link(pair, name, is_key, ids)
+    if found.pair.type_column is not None and found.type_value is not None:  # a person kept as a row of
+        other = f"{quote(found.pair.type_column)} <> {literal(found.type_value)}"  # another type (a client post)
+        for name, is_key, ids in keyed:
+            if _linked(run, quote, found.pair, ids, other):
+                return Link(found.pair, name, is_key, ids)
     return None
 
 

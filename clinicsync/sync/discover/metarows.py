@@ -64,6 +64,8 @@ class VisitRows:
     why: str = ""
     others: list[MetaTable] = field(default_factory=list)  # the schema's key/value tables (its people's)
     named: bool = False  # the type or its dated keys are named for visits
+    parent_link: str | None = None  # the key naming the dated row each visit books (its slot), if any
+    parent_keys: frozenset[str] = frozenset()  # the keys read off that row
 
 
 def literal(value: str) -> str:
@@ -169,6 +171,7 @@ def visit_rows(schema: Schema, run: Run, quote: Callable[[str], str], now: datet
     that reach ahead or are named for visits."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     best: tuple[float, VisitRows] | None = None
+    sampled: dict[str | None, dict[str, dict[Any, str | None]]] = {}
     pairs = meta_tables(schema)
     for pair in pairs:
         if pair.type_column is None:
@@ -180,6 +183,8 @@ def visit_rows(schema: Schema, run: Run, quote: Callable[[str], str], now: datet
             kinds = [str(k) for k, _ in counted[:MAX_TYPES] if k is not None and ":" not in str(k)]
         for kind in kinds:
             values = _sample(run, quote, pair, kind)
+            if pair.type_column is not None:
+                sampled[kind] = values
             dated = dated_keys(values)
             if not dated:
                 continue
@@ -200,4 +205,37 @@ def visit_rows(schema: Schema, run: Run, quote: Callable[[str], str], now: datet
                               named)
             if best is None or score > best[0]:
                 best = (score, found)
-    return best[1] if best is not None else None
+    if best is None:
+        return None
+    return _booking_of(run, quote, best[1], sampled) or best[1]
+
+
+def _booking_of(run: Run, quote: Callable[[str], str], slot: VisitRows,
+                sampled: dict[str | None, dict[str, dict[Any, str | None]]]) -> VisitRows | None:
+    """The rows of another type that each name one row of the dated type by a key, when there
+    are such (BirchPress: an ``appointment1on1`` per client names the ``appointment`` that holds
+    the time and the staff member): those are the visits, each read with its own keys and its
+    slot's. Their own status is the visit's (a client cancels their place, the slot stays).
+    None when no type names the dated rows (80 % of a key's sampled values)."""
+    pair = slot.pair
+    if pair.type_column is None or slot.type_value is None or pair.entity.key is None:
+        return None
+    for kind, values in sampled.items():
+        if kind == slot.type_value:
+            continue
+        for key, by_id in values.items():
+            ids = sorted({v.strip() for v in by_id.values() if v and v.strip().isdigit()})[:200]
+            if len(ids) < 2 or len(ids) < 0.5 * len(by_id):
+                continue
+            hits = run(f"SELECT COUNT(*) FROM {quote(pair.entity.name)} WHERE {quote(pair.entity.key)} IN "
+                       f"({', '.join(ids)}) AND {quote(pair.type_column)} = {literal(slot.type_value)}")[0][0]
+            if hits < 0.8 * len(ids):
+                continue
+            own = sorted(values, key=lambda k: -len(values[k]))
+            theirs = [k for k in slot.keys if k not in values]
+            why = (f"rows of {pair.entity.name!r} whose {pair.type_column} is {kind!r}, each naming by {key!r} "
+                   f"the {slot.type_value!r} row that holds its time ({slot.why})")
+            return VisitRows(pair, kind, own + theirs, {**{k: slot.values[k] for k in theirs}, **values},
+                             slot.dated, why, slot.others, slot.named or bool(_VISIT_WORDS.search(kind or "")),
+                             key, frozenset(theirs))
+    return None

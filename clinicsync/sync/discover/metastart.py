@@ -9,8 +9,10 @@ is read from, how, and the window the query reads.
   ``strtotime`` under WordPress, which runs PHP in UTC), and the query turns it into that
   naive date-time, read as the clinic's local time. Reading every such number as an instant
   (rejected) puts a New York clinic's 09:00 visit at 04:00.
-- the window: on that wall-clock date-time, or on the day key (whole days), in MariaDB and
-  PostgreSQL; a text date-time and SQLite's text dates are read whole (no bound compares them).
+- the window: on that wall-clock date-time, on an instant's UTC date-time (the connector's
+  window binds then written in UTC: ``window.timezone``), or on the day key (whole days), in
+  MariaDB and PostgreSQL; a text date-time and SQLite's text dates are read whole (no bound
+  compares them).
 - the length: a key written as a time range gives its most common span; else the scorer's
   default, said so.
 """
@@ -96,7 +98,8 @@ def settle(found: VisitRows, fields: dict[str, dict[str, Any]], guesses: list[Gu
             fields["start"] = {"from": start["from"]}
             notes.append(f"start: {key!r} is Unix seconds whose clock in UTC is the time {sibling!r} gives on "
                          "every sampled row: the site's wall clock written as if UTC, read as that local time")
-        window = select[start["from"]] if sibling is not None else None
+        # an instant: its UTC date-time, compared with binds the connector writes in UTC (window.timezone)
+        window = select[start["from"]] if sibling is not None else wall_clock(select[start["from"]], dialect)
     elif isinstance(start, dict) and isinstance(start.get("from"), str) and start["from"] in keys:
         window = None  # a text date-time: read whole
     elif isinstance(start, dict) and isinstance(start.get("date"), str) and dialect != "sqlite":

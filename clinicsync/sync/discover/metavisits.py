@@ -205,6 +205,11 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
             notes.append(f"rows whose {status_column} is {', '.join(map(repr, gone))} are thrown away: left out")
         words = _status_words([(w, n) for w, n in rows if str(w) not in gone])
     keys: dict[str, str] = {}  # output -> meta key
+    joins: list[str] = []
+    slot_sql = f"s.{quote(entity.key or '')}"
+    if found.parent_link is not None:  # the row each visit books (its time, its doctor): joined once
+        joins.append(f"LEFT JOIN {quote(entity.name)} AS s ON " + metapeople.key_equals(
+            slot_sql, _pivot(pair, found.parent_link, key_sql, quote), entity.columns[entity.key or ""], dialect))
     for key in found.keys:
         values = list(found.values[key].values())
         if any(v and re.match(r"^(a|O|s):\d+:", v) for v in values):
@@ -212,7 +217,8 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
             continue
         out = _name(key, taken)
         keys[out] = key
-        select[out] = _pivot(pair, key, key_sql, quote)
+        select[out] = _pivot(pair, key, slot_sql if key in found.parent_keys else key_sql, quote)
+
     def out_name(wanted: str) -> str:
         return _name(wanted, taken)
 
@@ -223,7 +229,6 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
         return select[next(o for o, k in keys.items() if k == link.name)] if link.is_key else f"a.{quote(link.name)}"
 
     person = metapeople.registered(run, quote, found)
-    joins: list[str] = []
     person_out: dict[str, str] = {}
     if person is not None:
         row = metapeople.joined(run, quote, dialect, person, link_sql(person), "u", "person", pivot, out_name, select)
@@ -246,7 +251,11 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
     spelled: dict[str, str] = {}  # the name the scorer reads -> the query's output
     for out, key in keys.items():
         spelled[_name(key.lstrip("_").removeprefix(prefix), set(spelled))] = out
-    theirs_spelled = {o.removeprefix("person_"): o for o in person_out if o != person_out.get("id")}
+    theirs_prefix = shared_prefix([c.lstrip("_") for o, c in person_out.items() if o != person_out.get("id")])
+    theirs_spelled: dict[str, str] = {}
+    for out, column in person_out.items():
+        if out != person_out.get("id"):
+            theirs_spelled[_name(column.lstrip("_").removeprefix(theirs_prefix), set(theirs_spelled))] = out
     own = _respelled(_scored([ColumnSample(n, None, column_values[o]) for n, o in spelled.items()], region), spelled)
     theirs = _respelled(_scored([ColumnSample(n, None, column_values[o]) for n, o in theirs_spelled.items()], region),
                         theirs_spelled) if person is not None else {}
@@ -265,6 +274,7 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
     window = metastart.settle(found, fields, guesses, select, keys, column_values, dialect, notes)
     if window is not None:
         where.append(window)
+    instant = window is not None and fields.get("start", {}).get("type") == "unix_seconds"
     if status_column is not None:
         fields["status"] = {"from": _name(status_column, set())}
         guesses.append(Guess("status", fields["status"]["from"], 0.9, f"the entity's {status_column!r}",
@@ -278,6 +288,9 @@ def proposal(connection: Connection, found: VisitRows, name: str, url: str, time
                        "query": f"the visits are {found.why}",
                        "mode": "a meta row's change stamps no column: the window is re-read every run, what "
                                "vanished is deleted"}
+    if instant:
+        connector["window"] = {"timezone": "UTC"}
+        connector_notes["window"] = "the start is Unix seconds, compared as its UTC date-time: the binds are UTC"
     zone_value = visits_zone(connection, timezone, None, connector_notes)
     if zone_value:
         connector["timezone"] = zone_value
