@@ -23,7 +23,6 @@ from tests.discover import wordpress_support as wp
 ZONE = "America/Denver"
 REGION = "US"
 SLOTS = 150
-BACK = timedelta(days=1)
 STATUS = {"publish": "booked", "pending": "pending", "cancelled": "cancelled"}
 STAFF = [("Dr. Maria Lopez", "m.lopez@clinic.example.com"), ("Dr. Sam Okafor", "s.okafor@clinic.example.com"),
          ("Hannah Berg, NP", "h.berg@clinic.example.com")]
@@ -56,10 +55,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         clients.append((client, f"{first} {last}", e164, email))
     truth: dict[str, dict[str, Any]] = {}
     for visit in range(SLOTS):
-        past = visit % 4 == 0
-        day = (now - timedelta(days=1 + visit % 6)) if past else (now + timedelta(days=1 + visit % 25))
-        start = day.replace(hour=8 + visit % 9, minute=30 * (visit % 2))
-        if abs(start - (now - BACK)) < timedelta(minutes=45):
+        start = wp.visit_start(now, visit, 8 + visit % 9, 30 * (visit % 2))
+        if start is None:
             continue
         doctor = staff[visit % len(staff)]
         slot = wp.insert_post(cursor, site, "birs_appointment", "publish", "", site_now - timedelta(days=5),
@@ -78,7 +75,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
                                        ("_birs_appointment1on1_price", "80"),
                                        ("_birs_appointment1on1_payment_status", "not-paid")])
         truth[str(booking)] = {"start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "status": STATUS[status], "in_window": start >= now - BACK,
+                               "status": STATUS[status], "in_window": start >= now - wp.BACK,
                                "patient_id": str(client), "name": name, "phone": e164, "email": email,
                                "doctor_id": str(doctor), "doctor_name": STAFF[visit % len(staff)][0]}
     wp.insert_post(cursor, site, "birs_appointment", "auto-draft", "", site_now)  # an abandoned form

@@ -26,7 +26,6 @@ from tests.discover import wordpress_support as wp
 ZONE = "America/New_York"
 REGION = "US"
 VISITS = 160
-BACK = timedelta(days=1)  # the SQL connector's default window: visits that started up to a day ago
 
 
 def build(cursor: Any) -> dict[str, dict[str, Any]]:
@@ -37,11 +36,9 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     registered = sorted(site.customers)
     truth: dict[str, dict[str, Any]] = {}
     for visit in range(VISITS):
-        past = visit % 4 == 0
-        day = (now - timedelta(days=1 + visit % 6)) if past else (now + timedelta(days=1 + visit % 25))
-        start = day.replace(hour=8 + visit % 9, minute=30 * (visit % 2))
-        if abs(start - (now - BACK)) < timedelta(minutes=45):
-            continue  # at the window's edge as the test runs: in or out depends on the second it syncs
+        start = wp.visit_start(now, visit, 8 + visit % 9, 30 * (visit % 2))
+        if start is None:
+            continue
         wall = start.replace(tzinfo=None)
         end = wall + timedelta(minutes=30)
         status = "draft" if visit % 5 == 0 else "future" if visit % 13 == 0 else "publish"
@@ -70,7 +67,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
             continue
         truth[str(post)] = {"start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                             "status": "pending" if status == "draft" else "booked",
-                            "in_window": start >= now - BACK, "patient_id": patient,
+                            "in_window": start >= now - wp.BACK, "patient_id": patient,
                             "name": f"{first} {last}", "phone": phone, "email": email}
     return truth
 

@@ -27,7 +27,6 @@ from tests.discover import wordpress_support as wp
 ZONE = "America/Chicago"
 REGION = "US"
 VISITS = 170
-BACK = timedelta(days=1)
 STATUS = {"sln-b-pending": "pending", "sln-b-paid": "booked", "sln-b-paylater": "booked",
           "sln-b-canceled": "cancelled", "sln-b-confirmed": "booked"}
 ATTENDANTS = [("Dr. Maria Lopez", "m.lopez@clinic.example.com", "(312) 555-0110"),
@@ -54,11 +53,9 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     registered = sorted(site.customers)
     truth: dict[str, dict[str, Any]] = {}
     for visit in range(VISITS):
-        past = visit % 4 == 0
-        day = (now - timedelta(days=1 + visit % 6)) if past else (now + timedelta(days=1 + visit % 25))
-        start = day.replace(hour=9 + visit % 8, minute=15 * (visit % 4))
-        if abs(start - (now - BACK)) < timedelta(minutes=45):
-            continue  # at the window's edge as the test runs
+        start = wp.visit_start(now, visit, 9 + visit % 8, 15 * (visit % 4))
+        if start is None:
+            continue
         wall = start.replace(tzinfo=None)
         status = "sln-b-trash" if visit % 19 == 0 else list(STATUS)[(visit * 7) % len(STATUS)]
         if visit % 23 == 0:
@@ -85,7 +82,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         if status == "sln-b-trash":
             continue
         truth[str(post)] = {"start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "status": STATUS[status],
-                            "in_window": day.date() >= (now - BACK).date(),  # the window is on the day key
+                            "in_window": start.date() >= (now - wp.BACK).date(),  # the window is on the day key
                             # a guest has no id: the number typed identifies them (as +E.164), as discover
                             # reads any visit without a patient id
                             "patient_id": str(user) if user else e164, "name": f"{first} {last}",

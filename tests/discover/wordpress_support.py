@@ -34,6 +34,18 @@ class Site:
         return self.next_post - 1
 
 
+BACK = timedelta(days=1)  # the SQL connector's default window: visits that started up to a day ago
+
+
+def visit_start(now: datetime, visit: int, hour: int, minute: int) -> datetime | None:
+    """The ``visit``-th booking's local start at ``hour``:``minute``: a quarter of them in the
+    last six days, the rest in the next 25; None at the window's edge as the test runs (in or
+    out would depend on the second it syncs)."""
+    day = now - timedelta(days=1 + visit % 6) if visit % 4 == 0 else now + timedelta(days=1 + visit % 25)
+    start = day.replace(hour=hour, minute=minute)
+    return None if abs(start - (now - BACK)) < timedelta(minutes=45) else start
+
+
 def typed(e164: str, style: int) -> str:
     """A US number as people type it into a form."""
     area, exchange, line = e164[2:5], e164[5:8], e164[8:]
