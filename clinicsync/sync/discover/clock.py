@@ -564,9 +564,15 @@ def _instants_only(proposal: Proposal, server_clock: set[str], server: str | Non
     """NOSH: the visits are Unix seconds (instants) and the only stamps MySQL TIMESTAMPs, which
     come back in the server's zone. Nothing to ask: the convention is the server's, and it
     reads the stamps only. None when anything else decides."""
-    spec = ((proposal.mapping or {}).get("fields") or {}).get("start")
-    if given or evidence.utc or evidence.local or not server_clock or not isinstance(spec, Mapping) \
-            or spec.get("type") != "unix_seconds" or server is None:
+    fields = (proposal.mapping or {}).get("fields") or {}
+    spec, end = fields.get("start"), fields.get("end")
+    if given or evidence.utc or evidence.local or not isinstance(spec, Mapping) or spec.get("type") != "unix_seconds":
+        return None
+    if (not server_clock or server is None) and proposal.connector.get("cursor_column") is None \
+            and (end is None or (isinstance(end, Mapping) and end.get("type") == "unix_seconds")):
+        return Clock("local", "not needed: the visits' times are Unix seconds (instants: no convention) and the "
+                              "read has no cursor and no other date-time the convention would change")
+    if not server_clock or server is None:
         return None
     why = (f"the visits' times are Unix seconds (instants: no convention); the change stamps "
            f"({', '.join(sorted(server_clock))}) are TIMESTAMP columns, which come back in the server's zone, {server}")

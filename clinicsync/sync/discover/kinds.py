@@ -29,12 +29,13 @@ PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", 
                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
                       "professional", "prof", "dokter", "praticien", "praticiens", "medecin", "medecins",
                       "chir", "chirurgien"}  # French: Mediboard's chir_id names the doctor a session is for
-            | {"agent", "agents", "specialist", "specialists", "worker", "workers"})
+            | {"agent", "agents", "specialist", "specialists", "worker", "workers", "attendant", "attendants"})
 # Words that name the one who delivers the booked service in booking tools (LatePoint's agents,
-# Easy Appointments' workers),
+# Easy Appointments' workers, a salon's attendants),
 # but in a call centre's schema the one who booked the visit: read as the doctor only where the
 # visit names no practitioner by a stronger word (``weak_provider``).
-WEAK_PROVIDER = frozenset({"agent", "agents", "specialist", "specialists", "worker", "workers"})
+WEAK_PROVIDER = frozenset({"agent", "agents", "specialist", "specialists", "worker", "workers", "attendant",
+                           "attendants"})  # Salon Booking System's attendant: who sees the customer
 # Column types by their declared names, as the people and doctors rules read them (graph.py and
 # valuerefs.py keep their own: a key is int|serial; a text key may be a uuid).
 TEXT = re.compile(r"char|text|string|clob", re.I)

@@ -35,6 +35,8 @@ from clinicsync.sync.discover import (
     doneflags,
     household,
     jsontext,
+    metarows,
+    metavisits,
     minimalread,
     optionstatuses,
     slottime,
@@ -495,6 +497,17 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             schema.learn(role_references(schema, run, lambda n: quote_name(connection, n)))
     except SQLAlchemyError:
         pass  # an odd column type the reads could not compare: the declared and named references stand
+    region_code = region or region_of(timezone)
+    if wanted is None:  # a visit's fields kept as key/value rows, unless a table of its own with rows is named so
+        try:  # a read the database refuses (an odd type) leaves the schema to be read by its columns
+            with connection.begin_nested():
+                as_rows = metarows.visit_rows(schema, run, lambda n: quote_name(connection, n))
+        except SQLAlchemyError:
+            as_rows = None
+        rival = _BOOKING_NAMES if as_rows is not None and as_rows.named else _APPOINTMENT_NAMES
+        if as_rows is not None and not any(rival.search(t.name) and _own_dates(t) and filled(t, []) is not None
+                                           for t in schema.tables.values()):
+            return metavisits.proposal(connection, as_rows, name, url, timezone, region_code)
     today = datetime.now(UTC).date()
 
     def ahead(table: Table) -> bool | None:
@@ -510,7 +523,6 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
 
     main = _pick_table(schema, wanted, filled, ahead)
 
-    region_code = region or region_of(timezone)
     learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,
                           connection.dialect.name)
     gone = softdelete.flag(main, connection.dialect.name)

@@ -93,7 +93,7 @@ PRACTITIONER_WORDS = frozenset({
     "physician", "prestador", "odontologo", "dentista", "dentist", "staff", "personal", "recurso",
     "resource", "psicologo", "fisio", "fisioterapeuta", "nutricionista", "behandler", "praticien",
     "profissional", "employee", "empleado", "agenda_de", "consultant", "attending", "dokter",
-    "agent", "specialist",  # who delivers a booked service in booking tools (LatePoint's agent)
+    "agent", "specialist", "attendant",  # who delivers a booked service in booking tools (LatePoint's agent)
     "chir", "chirurgien"})  # French hospital systems' surgeon, the doctor of a consultation session
 APPOINTMENT_WORDS = frozenset({
     "cita", "citas", "appointment", "appointments", "appt", "turno", "consulta", "rdv", "rendezvous",
