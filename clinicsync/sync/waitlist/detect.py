@@ -11,6 +11,12 @@ by itself. Three ways an appointment is cancelled, three readers, one row per fr
 A slot is inserted only while its start is further ahead than ``waitlist.lead_time``, once per
 (appointment, version) (the table's unique key) and once per freed time: the source's own
 cancel that follows a patient's "cancel" (the write-back) frees no second slot for the same time.
+A freed time is a doctor's (a slot copies the doctor, offers match it, a booking over it fills it
+for that doctor only): a cancelled visit the source then gives to another doctor at the same start
+frees that doctor's time too, a slot of its own, while the first doctor's stays open. Keyed by
+visit and start alone, the second doctor's time was taken as freed already and never offered to
+the patients waiting for that doctor; moving the open slot to the new doctor instead would take
+back a time still free in the first doctor's day, and any offer already out for it.
 A slot withdrawn because its visit held the time again (the desk undid its cancel before anyone
 was offered it) is opened again, the same row, when the visit is cancelled again.
 
@@ -88,8 +94,9 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
     """One freed_slot for this appointment's time, unless too close, or already freed."""
     if appointment.start_utc <= now + lead:
         return
-    already = connection.execute(select(S.c.id).where(
+    already = connection.execute(select(S.c.id).where(  # this doctor's time, freed already (module docstring)
         S.c.appointment_id == appointment.id, S.c.start_utc == appointment.start_utc,
+        S.c.practitioner_ref.is_not_distinct_from(appointment.practitioner_ref),
         S.c.status != SlotStatus.WITHDRAWN).limit(1)).first()
     if already is not None:
         return
