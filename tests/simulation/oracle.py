@@ -539,7 +539,13 @@ class Oracle:
                    list[Pending]], now: datetime) -> None:
         step, prior, notice, dropped = last
         away = self.given_away.get((key[1], visit.version.start))
-        if step == "cancel" and prior != "decline" and away is not None and away <= now:
+        # Given away *before* now: at a tick the desk's steps come before the waiting list's cycle
+        # (run.py: the desk acts, then the waitlist actors run the stage and patients accept), so
+        # a time freed by a cancel and offered at the tick of its Undo went out after the Undo
+        # (seed 7303: cancel, Undo, cancel at 13:00, the slot offered and taken at 13:00 after
+        # them; the Undo stood). The sync's own waitlist stage, earlier in the tick, cannot offer
+        # a time the desk frees later in that tick.
+        if step == "cancel" and prior != "decline" and away is not None and away < now:
             return  # the time went out to a waiting patient: the page offers no Undo, the cancel stands
         visit.desk[-1][1] = visit.story[-1][3] = True
         if step not in DESK_ANSWERS:

@@ -39,7 +39,7 @@ from sqlalchemy import insert, select
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept as accept_offer
-from tests.simulation.scenario import TZ, ZONE, Scenario
+from tests.simulation.scenario import TZ, ZONE, Scenario, Version
 
 LEAD_TIME = timedelta(hours=2)
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
@@ -110,20 +110,37 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(TZ).strftime("%a %Y-%m-%d %H:%M")
 
 
-def expected_slots(scenario: Scenario, entries: list[Entry]) -> dict[str, list[str]]:
-    """Per cancelled or deleted front-desk appointment freed further ahead than the lead time:
-    the entries that match it (before bookings: the run removes the booked ones as it goes)."""
-    out: dict[str, list[str]] = {}
+def freed_versions(scenario: Scenario) -> dict[str, Version]:
+    """Per front-desk appointment cancelled or deleted at the source further ahead than the lead
+    time: the version that freed it (its doctor's time at its start)."""
+    out: dict[str, Version] = {}
     for change in scenario.changes:
         v = change.version
         if v.source != SOURCE or change.kind not in ("cancel", "delete") or change.at <= scenario.golive:
             continue
-        if v.start - change.at <= LEAD_TIME:
-            continue
+        if v.start - change.at > LEAD_TIME:
+            out[v.external_id] = v
+    return out
+
+
+def expected_slots(scenario: Scenario, entries: list[Entry]) -> dict[str, list[str]]:
+    """Per cancelled or deleted front-desk appointment freed further ahead than the lead time:
+    the entries that match it (before bookings: the run removes the booked ones as it goes)."""
+    out: dict[str, list[str]] = {}
+    for external_id, v in freed_versions(scenario).items():
         fits = [e.external_id for e in entries if e.patient != v.patient and e.doctor in (None, v.doctor)]
         if fits:
-            out[v.external_id] = fits
+            out[external_id] = fits
     return out
+
+
+def _slot_of(slots: list[Any], v: Version) -> Any | None:
+    """The freed slot of the time ``v`` frees: its doctor's at its start. A visit may hold more
+    than one slot (declined under one doctor, then given to another at the same start: each
+    doctor's time is freed, docs/waitlist.md), so the visit's id alone does not name it."""
+    mine = [s for s in slots if s["external_id"] == v.external_id]
+    return next((s for s in mine if s["practitioner_ref"] == v.doctor and s["start_utc"] == v.start),
+                mine[-1] if mine else None)
 
 
 def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, list[Any]]) -> WaitlistVerdict:
@@ -140,9 +157,9 @@ def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, lis
     verdict.offers = len(rows["offers"])
 
     expected = expected_slots(scenario, entries)
-    slot_of = {s["external_id"]: s for s in rows["slots"]}
+    freed = freed_versions(scenario)
     for external_id, fits in expected.items():
-        slot = slot_of.get(external_id)
+        slot = _slot_of(rows["slots"], freed[external_id])
         still_waiting = [f for f in fits if f not in booked_entries or (
             slot is not None and any(entry_key[o["entry_id"]] == f for o in by_slot.get(slot["id"], [])))]
         if not still_waiting:
