@@ -183,3 +183,21 @@ def _texters_earliest_untouched(s: Scenario, at: datetime) -> list[Version]:
                    and c.version.start > at + timedelta(days=1) and c.version.patient in texting
                    and ("front", c.version.external_id) not in changed
                    and first[c.version.patient] == c.version.start), key=lambda v: v.external_id)
+
+
+def test_the_oracle_undoes_a_cancel_whose_time_the_waiting_list_offered_later_in_the_same_tick() -> None:
+    """At a tick the desk's steps come before the waitlist's cycle: a time freed by a cancel and
+    offered at the tick of its Undo went out after the Undo, which stands (seed 7303: cancel,
+    Undo, cancel at 13:00, the slot offered and taken at 13:00). Offered a tick before, the
+    Undo is refused and the cancel stands alone."""
+    from tests.simulation.oracle import Oracle
+
+    s, target, _ = _aimed()
+    act = next(a for a in s.desk if a.external_id == target.external_id)
+    key = ("front", target.external_id)
+    same_tick = Oracle(s, {(target.external_id, target.start): act.at})
+    same_tick.run()
+    assert [(a, u) for _, a, _, u in same_tick.desk_record()[key]] == [("cancel", True), ("cancel", False)]
+    before = Oracle(s, {(target.external_id, target.start): act.at - TICK})
+    before.run()
+    assert [(a, u) for _, a, _, u in before.desk_record()[key]] == [("cancel", False)]

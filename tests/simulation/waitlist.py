@@ -139,7 +139,7 @@ def _slot_of(slots: list[Any], v: Version) -> Any | None:
     than one slot (declined under one doctor, then given to another at the same start: each
     doctor's time is freed, docs/waitlist.md), so the visit's id alone does not name it."""
     mine = [s for s in slots if s["external_id"] == v.external_id]
-    return next((s for s in mine if s["practitioner_ref"] == v.doctor and s["start_utc"] == v.start),
+    return next((s for s in mine if s.get("practitioner_ref") == v.doctor and s["start_utc"] == v.start),
                 mine[-1] if mine else None)
 
 
@@ -211,6 +211,22 @@ def read_rows(store: Store) -> dict[str, list[Any]]:
         offers = [dict(r._mapping) for r in connection.execute(select(WAITLIST_OFFERS))]
         entries = [dict(r._mapping) for r in connection.execute(select(WAITLIST_ENTRIES))]
     return {"slots": slots, "offers": offers, "entries": entries}
+
+
+def freed_by_whom(scenario: Scenario, rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """``rows`` with each slot's ``freed_patient`` the patient the visit had when it was freed,
+    by the scenario: the one an offer of it must not go to (waitlist_messages.py). The store's
+    visit names its patient at the end of the run, and the source may give a visit to another
+    patient after its time was offered (PATIENT_CHANGES; seed 8801: F00006 freed by P03's cancel,
+    offered to P04, then corrected at the source to P04's)."""
+    versions: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for change in scenario.changes:
+        versions[change.version.external_id].append((change.at, change.version.patient))
+    slots = []
+    for slot in rows["slots"]:
+        then = [patient for at, patient in versions.get(slot["external_id"], []) if at <= slot["freed_at"]]
+        slots.append({**slot, "freed_patient": then[-1]} if then else slot)
+    return {**rows, "slots": slots}
 
 
 def given_away(rows: dict[str, list[Any]]) -> dict[tuple[str, datetime], datetime]:
