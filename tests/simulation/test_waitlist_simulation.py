@@ -175,3 +175,20 @@ def test_the_message_oracle_reads_who_freed_a_slot_when_it_was_freed() -> None:
                             freed_patient="P2")  # the store's visit, corrected to the winner's after the offer
     assert "P2, whose entry does not fit it" in _found(sent, rows, happened)
     assert _found(sent, freed_by_whom(scenario, rows), happened) == ""
+
+
+def test_the_oracle_wants_no_offer_for_a_time_another_visit_of_the_doctor_still_holds() -> None:
+    """Two patients booked with one doctor at one time, one cancelled: the doctor's time is not
+    free (the waiting list closes the slot as filled by the source), so no offer is wanted."""
+    from dataclasses import replace
+
+    from tests.simulation.scenario import Change
+
+    scenario = generate(SEED, DAYS)
+    entries = entries_for(scenario)
+    external_id = next(iter(expected_slots(scenario, entries)))
+    cancel = next(c for c in scenario.changes
+                  if c.version.external_id == external_id and c.kind in ("cancel", "delete"))
+    twin = replace(cancel.version, external_id="F09999", status="booked", deleted=False)
+    scenario.changes.insert(0, Change(scenario.golive - timedelta(days=1), "book", twin))
+    assert external_id not in expected_slots(scenario, entries)

@@ -110,15 +110,27 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(TZ).strftime("%a %Y-%m-%d %H:%M")
 
 
+VISIT = timedelta(minutes=30)  # every front-desk visit's length (clinic.export_csv)
+
+
 def freed_versions(scenario: Scenario) -> dict[str, Version]:
     """Per front-desk appointment cancelled or deleted at the source further ahead than the lead
-    time: the version that freed it (its doctor's time at its start)."""
+    time: the version that freed it (its doctor's time at its start). None while another booked
+    visit of that doctor at that source overlaps it: the doctor's time is not free (the scenario
+    books two patients at one time now and then), and the waiting list closes such a slot at once,
+    ``filled_by_source`` (docs/waitlist.md; seed 8803: F00003 deleted, F00004 booked with the same
+    doctor at the same start since before it)."""
     out: dict[str, Version] = {}
+    current: dict[str, Version] = {}
     for change in scenario.changes:
         v = change.version
+        current[v.external_id] = v
         if v.source != SOURCE or change.kind not in ("cancel", "delete") or change.at <= scenario.golive:
             continue
-        if v.start - change.at > LEAD_TIME:
+        held = any(o.source == SOURCE and o.external_id != v.external_id and o.doctor == v.doctor
+                   and o.status == "booked" and not o.deleted and abs(o.start - v.start) < VISIT
+                   for o in current.values())
+        if v.start - change.at > LEAD_TIME and not held:
             out[v.external_id] = v
     return out
 
