@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.common.waitlist_states import OfferStatus, SlotStatus
@@ -135,19 +135,24 @@ def from_events(connection: Connection, now: datetime, lead: timedelta, report: 
 
 
 def from_answers(connection: Connection, now: datetime, lead: timedelta, report: DetectReport) -> None:
-    """Patients' cancels (participation ``declined``) and the desk's, on appointments the source
-    still lists as active and still far enough ahead, not freed yet for their version."""
+    """The desk's cancels and patients' (participation ``declined``), on appointments the source
+    still lists as active and still far enough ahead, not freed yet for their version. The desk's
+    first: its cancel declines the visit too, so read after the patients' it was told as the
+    patient's (``freed_by``); a desk cancel of a visit its patient had declined already stays the
+    patient's (their decline freed the time)."""
     not_freed = ~select(S.c.id).where(S.c.appointment_id == A.c.id, S.c.appointment_version == A.c.version,
                                       S.c.status != SlotStatus.WITHDRAWN).exists()
     ahead = and_(A.c.start_utc > now + lead, A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES), not_freed)
-    for row in connection.execute(select(A).where(ahead, A.c.participation == "declined")).all():
-        _free(connection, row, "patient", now, lead, report)
     desk = select(DESK_ACTIONS.c.id).where(DESK_ACTIONS.c.appointment_id == A.c.id,
                                            DESK_ACTIONS.c.version == A.c.version,
                                            DESK_ACTIONS.c.action == "cancel",
-                                           DESK_ACTIONS.c.undone_at.is_(None)).exists()
+                                           DESK_ACTIONS.c.undone_at.is_(None),
+                                           or_(DESK_ACTIONS.c.prior_answer.is_(None),
+                                               DESK_ACTIONS.c.prior_answer != "declined")).exists()
     for row in connection.execute(select(A).where(ahead, desk)).all():
         _free(connection, row, "desk", now, lead, report)
+    for row in connection.execute(select(A).where(ahead, A.c.participation == "declined")).all():
+        _free(connection, row, "patient", now, lead, report)
 
 
 def close_slot(connection: Connection, slot_id: int, status: SlotStatus, now: datetime) -> bool:
