@@ -35,10 +35,17 @@ The rules, as read here (where the docs leave room, the reading is written down)
   is skipped (superseded) when a reminder for the visit's current start is due and within its
   bound and before ``min_lead``, or has gone.
 - Settings change (offsets): pending reminders of a removed offset are cancelled; an added
-  offset is planned for each visit ahead whose new reminder time has not passed.
+  offset is planned for each visit ahead whose new reminder time has not passed, a visit its
+  patient declined included (docs/responses.md: "an offset added by a settings change — is
+  skipped when due, reason the patient declined"): a reminder due while the visit's answer is
+  a decline is skipped, and one due after the desk confirmed by phone goes.
 - A visit given to another doctor at the same time (DOCTOR_CHANGES) is a change the patient
-  is told of (a reschedule notice, unless a notice is still unsent); its reminders and the
-  patient's answer stand.
+  is told of (a reschedule notice, unless a notice is still unsent); the patient's answer
+  stands, and, a move in docs/reminders.md's table ("start, end or doctor changed": the offsets
+  planned for the new start), each offset with no reminder pending or sent for that start is
+  planned again: those a decline dropped come back, to go if the answer is no longer a decline
+  when due (seed 8812: declined by SMS, confirmed by phone, given to another doctor: its 1-day
+  reminder went, as did the 2-hour one the settings change had added while it was declined).
 - A visit given to another patient at the same time (PATIENT_CHANGES: the source corrects a
   booking made under the wrong patient) is cancelled for the one who had it and booked for the
   one who has it now: every unsent message of the first is dropped, and the first gets one
@@ -53,10 +60,11 @@ The rules, as read here (where the docs leave room, the reading is written down)
   given since it was last moved); none: nothing happens. A confirmation makes an unsent
   confirmation request moot (skipped). A cancellation drops every unsent message to the patient
   and tells the doctor at once by email (``declined``; staff get no quiet hours), while the visit
-  is ahead and still booked; no reminder is planned for it any more (a settings change adds
-  none), though the source still holds it. A move to another start clears the answer (it was for
-  the old time): the visit then gets its reminders and the reschedule notice as any move does,
-  and a doctor's ``declined`` email not sent yet is not sent (it would name the new time).
+  is ahead and still booked; a reminder planned for it afterwards (a settings change, another
+  doctor) is skipped when due while the decline stands, though the source still holds it. A move
+  to another start clears the answer (it was for the old time): the visit then gets its
+  reminders and the reschedule notice as any move does, and a doctor's ``declined`` email not
+  sent yet is not sent (it would name the new time).
 - The front desk (DESK, docs/status-page.md), after the tick's replies: an action is recorded
   when it fits the visit now (the visit held booked, not closed by a standing cancel, no-show or
   came in; confirm, message, request handled and cancel before the start, came in and no-show
@@ -382,6 +390,9 @@ class Oracle:
         elif v.start == old.start and v.doctor != old.doctor:  # another doctor, same time: told, answer kept
             if not baseline and not any(p.own and p.kind != "reminder" for p in visit.pending):
                 self._notice(visit, "rescheduled", now)
+            covered = {p.offset for p in visit.pending if p.kind == "reminder" and p.start == v.start}
+            covered |= {o for o, at in visit.sent_reminders if at == v.start}
+            self._reminders(visit, now, [o for o in self.offsets if o not in covered], known)
         elif v.start != old.start:
             visit.pending = [p for p in visit.pending if p.kind != "reminder"]
             if visit.answer is not None:  # it was for the old time
@@ -425,7 +436,7 @@ class Oracle:
         self.offsets = new
         for visit in self.visits.values():
             visit.pending = [p for p in visit.pending if p.kind != "reminder" or p.offset in new]
-            if visit.active and visit.version.start > now and visit.answer != "decline":
+            if visit.active and visit.version.start > now:  # a declined one's skipped when due
                 self._reminders(visit, now, added)
 
     def _plan_agendas(self, now: datetime) -> None:
@@ -539,7 +550,13 @@ class Oracle:
                    list[Pending]], now: datetime) -> None:
         step, prior, notice, dropped = last
         away = self.given_away.get((key[1], visit.version.start))
-        if step == "cancel" and prior != "decline" and away is not None and away <= now:
+        # Given away *before* now: at a tick the desk's steps come before the waiting list's cycle
+        # (run.py: the desk acts, then the waitlist actors run the stage and patients accept), so
+        # a time freed by a cancel and offered at the tick of its Undo went out after the Undo
+        # (seed 7303: cancel, Undo, cancel at 13:00, the slot offered and taken at 13:00 after
+        # them; the Undo stood). The sync's own waitlist stage, earlier in the tick, cannot offer
+        # a time the desk frees later in that tick.
+        if step == "cancel" and prior != "decline" and away is not None and away < now:
             return  # the time went out to a waiting patient: the page offers no Undo, the cancel stands
         visit.desk[-1][1] = visit.story[-1][3] = True
         if step not in DESK_ANSWERS:
@@ -660,6 +677,9 @@ class Oracle:
                     else:
                         visit.pending.remove(p)
             for p in reminders:
+                if visit.answer == "decline":  # planned while declined, or since: skipped when due
+                    visit.pending.remove(p)
+                    continue
                 length = offset_length(p.offset or "0m")
                 late = now > p.due + length / 4 or now > p.start - MIN_LEAD
                 superseded = any(

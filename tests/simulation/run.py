@@ -42,7 +42,7 @@ from tests.simulation.scenario import (
 )
 from tests.simulation.verdict import Verdict, judge
 from tests.simulation.waitlist import SETTINGS_YAML as WAITLIST_SETTINGS
-from tests.simulation.waitlist import given_away, judge_waitlist, read_rows
+from tests.simulation.waitlist import freed_by_whom, given_away, judge_waitlist, read_rows
 from tests.simulation.waitlist_actors import WaitlistActors
 from tests.simulation.waitlist_messages import judge_messages
 
@@ -219,7 +219,7 @@ class Driver:
                 self.after_tick(worker, now)
             stuck = self.stuck_runs(worker.store, ticks[-1])
             if self.waitlist is not None:
-                self.waitlist_rows = read_rows(worker.store)
+                self.waitlist_rows = freed_by_whom(s, read_rows(worker.store))
                 self.problems += judge_messages(self.mailbag.sent, self.waitlist_rows, self.waitlist.happened)
                 self.problems += self.waitlist.check_history(worker.store, self.waitlist_rows, ticks[-1])
                 offers = judge_waitlist(s, self.waitlist.entries, self.waitlist_rows)  # every expected slot offered

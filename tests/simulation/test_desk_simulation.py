@@ -18,7 +18,7 @@ from clinicsync.sync.reminders import answers
 from clinicsync.sync.reminders.planned_rows import reminder_key
 from tests.simulation.faults import COMBINABLE, Fault
 from tests.simulation.run import Driver, quiet_logs
-from tests.simulation.scenario import TICK, Change, DeskAct, Reply, Scenario, Version, generate
+from tests.simulation.scenario import TICK, TZ, Change, DeskAct, Reply, Scenario, Version, generate
 
 SEED, DAYS = 7, 2
 
@@ -183,3 +183,40 @@ def _texters_earliest_untouched(s: Scenario, at: datetime) -> list[Version]:
                    and c.version.start > at + timedelta(days=1) and c.version.patient in texting
                    and ("front", c.version.external_id) not in changed
                    and first[c.version.patient] == c.version.start), key=lambda v: v.external_id)
+
+
+def test_the_oracle_undoes_a_cancel_whose_time_the_waiting_list_offered_later_in_the_same_tick() -> None:
+    """At a tick the desk's steps come before the waitlist's cycle: a time freed by a cancel and
+    offered at the tick of its Undo went out after the Undo, which stands (seed 7303: cancel,
+    Undo, cancel at 13:00, the slot offered and taken at 13:00). Offered a tick before, the
+    Undo is refused and the cancel stands alone."""
+    from tests.simulation.oracle import Oracle
+
+    s, target, _ = _aimed()
+    act = next(a for a in s.desk if a.external_id == target.external_id)
+    key = ("front", target.external_id)
+    same_tick = Oracle(s, {(target.external_id, target.start): act.at})
+    same_tick.run()
+    assert [(a, u) for _, a, _, u in same_tick.desk_record()[key]] == [("cancel", True), ("cancel", False)]
+    before = Oracle(s, {(target.external_id, target.start): act.at - TICK})
+    before.run()
+    assert [(a, u) for _, a, _, u in before.desk_record()[key]] == [("cancel", False)]
+
+
+def test_a_visit_declined_phoned_and_given_to_another_doctor_gets_its_reminders_again(tmp_path: Path) -> None:
+    """Declined by SMS (its reminders dropped), confirmed by phone, then given to another doctor
+    at the same start: a move (docs/reminders.md), so the offsets are planned again and, the
+    answer no longer a decline, go (seed 8812's F00018, which the oracle expected silent)."""
+    s, phoned, _ = _declined_then_phoned()
+    s.desk = [a for a in s.desk if a.external_id == phoned.external_id]
+    at = s.golive + 14 * TICK  # 13:00, after the phone confirmation
+    other = next(d.id for d in s.doctors if d.id != phoned.doctor)
+    s.changes = sorted([*s.changes, Change(at, "move", replace(phoned, doctor=other, updated_at=at))],
+                       key=lambda c: c.at)
+    s.days = max(s.days, (phoned.start.astimezone(TZ).date() - s.first_day).days + 1)  # quiet days to its start
+    driver = _run(s, tmp_path)
+    verdict = driver.verdict  # type: ignore[attr-defined]
+    assert verdict.ok, verdict.report()
+    went = [m.identity.detail.split()[0] for m in driver.mailbag.sent if m.identity.kind == "reminder"
+            and m.identity.subject == f"front/{phoned.external_id}"]
+    assert {"1d", "1h"} <= set(went), went

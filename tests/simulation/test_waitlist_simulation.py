@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.simulation.mailbag import Identity, Sent
 from tests.simulation.scenario import TZ, generate, local
-from tests.simulation.waitlist import LEAD_TIME, entries_for, expected_slots, judge_waitlist
+from tests.simulation.waitlist import LEAD_TIME, entries_for, expected_slots, freed_by_whom, judge_waitlist
 from tests.simulation.waitlist_actors import Happened
 from tests.simulation.waitlist_messages import judge_messages
 from tests.simulation.waitlist_run import simulate_waitlist
@@ -45,8 +45,8 @@ def _case() -> tuple[Any, Any, str, dict[str, Any]]:
         change = next(c for c in scenario.changes
                       if c.version.external_id == external_id and c.kind in ("cancel", "delete"))
         rows["slots"].append({"id": slot_id, "external_id": external_id, "start_utc": change.version.start,
-                              "freed_at": change.at, "status": "open", "taken_offer_id": None,
-                              "booking_status": None})
+                              "practitioner_ref": change.version.doctor, "freed_at": change.at, "status": "open",
+                              "taken_offer_id": None, "booking_status": None})
         if slot_id > 1:
             rows["offers"].append(_offer(rows, fits[0], change.at, offer_id=100 + slot_id, slot_id=slot_id))
     return scenario, entries, next(iter(expected.values()))[0], rows
@@ -65,6 +65,18 @@ def test_the_oracle_wants_an_offer_for_a_freed_slot_with_someone_waiting() -> No
     freed_at = rows["slots"][0]["freed_at"]
     rows["offers"].append(_offer(rows, first, freed_at))
     assert judge_waitlist(scenario, entries, rows).ok
+
+
+def test_the_oracle_judges_the_slot_of_the_cancelled_doctors_time() -> None:
+    """A visit declined under one doctor, then given to another and cancelled at the source,
+    holds a slot per doctor: the one judged is the cancelled version's doctor's."""
+    scenario, entries, first, rows = _case()
+    slot = rows["slots"][0]
+    rows["slots"].append({**slot, "id": 99, "practitioner_ref": "D-other"})  # listed last: the visit names neither
+    rows["offers"].append(_offer(rows, first, slot["freed_at"]))  # slot 1, the cancelled doctor's, offered
+    assert judge_waitlist(scenario, entries, rows).ok
+    rows["offers"][-1]["slot_id"] = 99  # only the other doctor's time offered: slot 1 got none
+    assert "slot 1 " in " ".join(judge_waitlist(scenario, entries, rows).problems)
 
 
 def test_the_oracle_refuses_twice_quiet_hours_late_offers_and_two_winners() -> None:
@@ -151,3 +163,32 @@ def test_the_message_oracle_sees_a_misfit_the_winner_offered_again_a_bad_rank_an
     sent, rows, happened = _bag()
     winner_told = [*sent, Sent(Identity("P2", "offer/12", "waitlist taken", ""), sent[-1].at)]
     assert "'just been taken' for offer 12" in _found(winner_told, rows, happened)
+
+
+def test_the_message_oracle_reads_who_freed_a_slot_when_it_was_freed() -> None:
+    """The source gives the visit to another patient after its time was offered (PATIENT_CHANGES):
+    the store names the later patient; the offer is judged by the patient who freed it."""
+    scenario = generate(SEED, DAYS)
+    booked = next(c for c in scenario.changes if c.version.patient not in ("P1", "P2", "P3"))
+    sent, rows, happened = _bag()
+    rows["slots"][0].update(external_id=booked.version.external_id, freed_at=booked.at + timedelta(minutes=1),
+                            freed_patient="P2")  # the store's visit, corrected to the winner's after the offer
+    assert "P2, whose entry does not fit it" in _found(sent, rows, happened)
+    assert _found(sent, freed_by_whom(scenario, rows), happened) == ""
+
+
+def test_the_oracle_wants_no_offer_for_a_time_another_visit_of_the_doctor_still_holds() -> None:
+    """Two patients booked with one doctor at one time, one cancelled: the doctor's time is not
+    free (the waiting list closes the slot as filled by the source), so no offer is wanted."""
+    from dataclasses import replace
+
+    from tests.simulation.scenario import Change
+
+    scenario = generate(SEED, DAYS)
+    entries = entries_for(scenario)
+    external_id = next(iter(expected_slots(scenario, entries)))
+    cancel = next(c for c in scenario.changes
+                  if c.version.external_id == external_id and c.kind in ("cancel", "delete"))
+    twin = replace(cancel.version, external_id="F09999", status="booked", deleted=False)
+    scenario.changes.insert(0, Change(scenario.golive - timedelta(days=1), "book", twin))
+    assert external_id not in expected_slots(scenario, entries)

@@ -39,7 +39,7 @@ from sqlalchemy import insert, select
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept as accept_offer
-from tests.simulation.scenario import TZ, ZONE, Scenario
+from tests.simulation.scenario import TZ, ZONE, Scenario, Version
 
 LEAD_TIME = timedelta(hours=2)
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
@@ -110,20 +110,49 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(TZ).strftime("%a %Y-%m-%d %H:%M")
 
 
+VISIT = timedelta(minutes=30)  # every front-desk visit's length (clinic.export_csv)
+
+
+def freed_versions(scenario: Scenario) -> dict[str, Version]:
+    """Per front-desk appointment cancelled or deleted at the source further ahead than the lead
+    time: the version that freed it (its doctor's time at its start). None while another booked
+    visit of that doctor at that source overlaps it: the doctor's time is not free (the scenario
+    books two patients at one time now and then), and the waiting list closes such a slot at once,
+    ``filled_by_source`` (docs/waitlist.md; seed 8803: F00003 deleted, F00004 booked with the same
+    doctor at the same start since before it)."""
+    out: dict[str, Version] = {}
+    current: dict[str, Version] = {}
+    for change in scenario.changes:
+        v = change.version
+        current[v.external_id] = v
+        if v.source != SOURCE or change.kind not in ("cancel", "delete") or change.at <= scenario.golive:
+            continue
+        held = any(o.source == SOURCE and o.external_id != v.external_id and o.doctor == v.doctor
+                   and o.status == "booked" and not o.deleted and abs(o.start - v.start) < VISIT
+                   for o in current.values())
+        if v.start - change.at > LEAD_TIME and not held:
+            out[v.external_id] = v
+    return out
+
+
 def expected_slots(scenario: Scenario, entries: list[Entry]) -> dict[str, list[str]]:
     """Per cancelled or deleted front-desk appointment freed further ahead than the lead time:
     the entries that match it (before bookings: the run removes the booked ones as it goes)."""
     out: dict[str, list[str]] = {}
-    for change in scenario.changes:
-        v = change.version
-        if v.source != SOURCE or change.kind not in ("cancel", "delete") or change.at <= scenario.golive:
-            continue
-        if v.start - change.at <= LEAD_TIME:
-            continue
+    for external_id, v in freed_versions(scenario).items():
         fits = [e.external_id for e in entries if e.patient != v.patient and e.doctor in (None, v.doctor)]
         if fits:
-            out[v.external_id] = fits
+            out[external_id] = fits
     return out
+
+
+def _slot_of(slots: list[Any], v: Version) -> Any | None:
+    """The freed slot of the time ``v`` frees: its doctor's at its start. A visit may hold more
+    than one slot (declined under one doctor, then given to another at the same start: each
+    doctor's time is freed, docs/waitlist.md), so the visit's id alone does not name it."""
+    mine = [s for s in slots if s["external_id"] == v.external_id]
+    return next((s for s in mine if s.get("practitioner_ref") == v.doctor and s["start_utc"] == v.start),
+                mine[-1] if mine else None)
 
 
 def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, list[Any]]) -> WaitlistVerdict:
@@ -140,9 +169,9 @@ def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, lis
     verdict.offers = len(rows["offers"])
 
     expected = expected_slots(scenario, entries)
-    slot_of = {s["external_id"]: s for s in rows["slots"]}
+    freed = freed_versions(scenario)
     for external_id, fits in expected.items():
-        slot = slot_of.get(external_id)
+        slot = _slot_of(rows["slots"], freed[external_id])
         still_waiting = [f for f in fits if f not in booked_entries or (
             slot is not None and any(entry_key[o["entry_id"]] == f for o in by_slot.get(slot["id"], [])))]
         if not still_waiting:
@@ -194,6 +223,22 @@ def read_rows(store: Store) -> dict[str, list[Any]]:
         offers = [dict(r._mapping) for r in connection.execute(select(WAITLIST_OFFERS))]
         entries = [dict(r._mapping) for r in connection.execute(select(WAITLIST_ENTRIES))]
     return {"slots": slots, "offers": offers, "entries": entries}
+
+
+def freed_by_whom(scenario: Scenario, rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """``rows`` with each slot's ``freed_patient`` the patient the visit had when it was freed,
+    by the scenario: the one an offer of it must not go to (waitlist_messages.py). The store's
+    visit names its patient at the end of the run, and the source may give a visit to another
+    patient after its time was offered (PATIENT_CHANGES; seed 8801: F00006 freed by P03's cancel,
+    offered to P04, then corrected at the source to P04's)."""
+    versions: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for change in scenario.changes:
+        versions[change.version.external_id].append((change.at, change.version.patient))
+    slots = []
+    for slot in rows["slots"]:
+        then = [patient for at, patient in versions.get(slot["external_id"], []) if at <= slot["freed_at"]]
+        slots.append({**slot, "freed_patient": then[-1]} if then else slot)
+    return {**rows, "slots": slots}
 
 
 def given_away(rows: dict[str, list[Any]]) -> dict[tuple[str, datetime], datetime]:

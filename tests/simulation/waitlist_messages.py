@@ -3,7 +3,8 @@ notice that reached a patient, read back from the outbox (mailbag.py, stamped wi
 went), against what the waiting list must send:
 
 1. an offer goes to the patient of its entry (the right person), and that entry fits the slot:
-   its doctor or any, and not the patient whose visit freed it;
+   its doctor or any, and not the patient whose visit freed it (the visit's patient then:
+   waitlist.py ``freed_by_whom``);
 2. one slot, one offer to a patient: never twice (a second message of one offer, or a second
    offer of the slot to the same patient);
 3. no offer of a slot after a patient took it (its winner, from the patients' own record), and

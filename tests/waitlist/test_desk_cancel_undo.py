@@ -116,3 +116,23 @@ def test_cancel_undo_cancel_frees_the_time_again_for_a_patient_who_joined_meanwh
     again = run_waitlist(settings, store, DAY + timedelta(minutes=11))
     assert (again["freed"], again["sent"]) == (1, 1)
     assert _state(store, target) == ("declined", ["open"], 1)
+
+
+
+def test_the_desks_cancel_frees_the_time_as_the_desks_and_after_a_patients_decline_as_theirs(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The desk's cancel declines the visit too: the slot still says the desk freed it (the
+    Waitlist page's "who freed it", docs/waitlist.md's table). Recorded on a visit its patient had
+    declined by SMS (before the waitlist's cycle), the time is the patient's freeing."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    target = _visit(store)
+    _cancel(settings, store, target, DAY)
+    handle_reply(settings, store, "sms", "+12125550201", "cancel", "SM1", DAY - timedelta(hours=1))  # W1's B1
+    with store.engine.connect() as connection:
+        b1 = int(connection.execute(select(A.c.id).where(A.c.external_id == "B1")).scalar_one())
+    _cancel(settings, store, b1, DAY)
+    assert run_waitlist(settings, store, DAY)["freed"] == 2
+    with store.engine.connect() as connection:
+        freed = dict(connection.execute(select(FREED_SLOTS.c.appointment_id, FREED_SLOTS.c.freed_by)).all())
+    assert freed == {target: "desk", b1: "patient"}

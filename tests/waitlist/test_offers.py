@@ -362,3 +362,30 @@ def test_a_visit_the_desk_rebooks_after_the_patients_cancel_frees_only_its_old_t
     after = run_waitlist(settings, store, DAY + timedelta(minutes=1))
     assert after["freed"] == 0 and after["withdrawn"] == 0
     assert [(s.start_utc, s.status) for s in rows(store, FREED_SLOTS)] == [(START, "open")]
+
+
+def test_a_declined_visit_given_to_another_doctor_frees_that_doctors_time_for_their_waiting_patient(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The patient cancels by SMS; the source, not told, gives the visit to another doctor at the
+    same time (the decline stands), then cancels it. Each doctor's time is free: the first
+    doctor's slot stays open, and the second doctor's is a slot of its own, offered to the
+    patient waiting for that doctor; the source's cancel frees no third."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    put(store, appointment("B5", START + timedelta(days=40), patient="W5", phone="+12125550205", doctor="D2"))
+    w5 = entry(store, "W5", doctor="D2")
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY - timedelta(hours=1))
+    assert run_waitlist(settings, store, DAY)["freed"] == 1
+    assert w5 not in offers(store)  # D1's time: offered to D1's patients only
+
+    put(store, appointment("A1", START, patient="P1", phone=PHONE, doctor="D2"))  # given to D2, still declined
+    moved = run_waitlist(settings, store, DAY + timedelta(minutes=1))
+    assert (moved["freed"], moved["withdrawn"]) == (1, 0)
+    assert [(s.practitioner_ref, s.status) for s in rows(store, FREED_SLOTS)] == [("D1", "open"), ("D2", "open")]
+    d2 = rows(store, FREED_SLOTS)[1].id
+    assert [(o.entry_id, o.status) for o in rows(store, WAITLIST_OFFERS) if o.slot_id == d2] == [(w5, "sent")]
+    assert "+12125550205" in [m["to"] for m in texts(tmp_path)]
+
+    put(store, appointment("A1", START, patient="P1", phone=PHONE, doctor="D2", status="cancelled"))
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=2))["freed"] == 0  # D2's time is freed already
+    assert len(rows(store, FREED_SLOTS)) == 2

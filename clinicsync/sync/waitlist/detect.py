@@ -11,6 +11,12 @@ by itself. Three ways an appointment is cancelled, three readers, one row per fr
 A slot is inserted only while its start is further ahead than ``waitlist.lead_time``, once per
 (appointment, version) (the table's unique key) and once per freed time: the source's own
 cancel that follows a patient's "cancel" (the write-back) frees no second slot for the same time.
+A freed time is a doctor's (a slot copies the doctor, offers match it, a booking over it fills it
+for that doctor only): a cancelled visit the source then gives to another doctor at the same start
+frees that doctor's time too, a slot of its own, while the first doctor's stays open. Keyed by
+visit and start alone, the second doctor's time was taken as freed already and never offered to
+the patients waiting for that doctor; moving the open slot to the new doctor instead would take
+back a time still free in the first doctor's day, and any offer already out for it.
 A slot withdrawn because its visit held the time again (the desk undid its cancel before anyone
 was offered it) is opened again, the same row, when the visit is cancelled again.
 
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.common.waitlist_states import OfferStatus, SlotStatus
@@ -88,8 +94,9 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
     """One freed_slot for this appointment's time, unless too close, or already freed."""
     if appointment.start_utc <= now + lead:
         return
-    already = connection.execute(select(S.c.id).where(
+    already = connection.execute(select(S.c.id).where(  # this doctor's time, freed already (module docstring)
         S.c.appointment_id == appointment.id, S.c.start_utc == appointment.start_utc,
+        S.c.practitioner_ref.is_not_distinct_from(appointment.practitioner_ref),
         S.c.status != SlotStatus.WITHDRAWN).limit(1)).first()
     if already is not None:
         return
@@ -128,19 +135,24 @@ def from_events(connection: Connection, now: datetime, lead: timedelta, report: 
 
 
 def from_answers(connection: Connection, now: datetime, lead: timedelta, report: DetectReport) -> None:
-    """Patients' cancels (participation ``declined``) and the desk's, on appointments the source
-    still lists as active and still far enough ahead, not freed yet for their version."""
+    """The desk's cancels and patients' (participation ``declined``), on appointments the source
+    still lists as active and still far enough ahead, not freed yet for their version. The desk's
+    first: its cancel declines the visit too, so read after the patients' it was told as the
+    patient's (``freed_by``); a desk cancel of a visit its patient had declined already stays the
+    patient's (their decline freed the time)."""
     not_freed = ~select(S.c.id).where(S.c.appointment_id == A.c.id, S.c.appointment_version == A.c.version,
                                       S.c.status != SlotStatus.WITHDRAWN).exists()
     ahead = and_(A.c.start_utc > now + lead, A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES), not_freed)
-    for row in connection.execute(select(A).where(ahead, A.c.participation == "declined")).all():
-        _free(connection, row, "patient", now, lead, report)
     desk = select(DESK_ACTIONS.c.id).where(DESK_ACTIONS.c.appointment_id == A.c.id,
                                            DESK_ACTIONS.c.version == A.c.version,
                                            DESK_ACTIONS.c.action == "cancel",
-                                           DESK_ACTIONS.c.undone_at.is_(None)).exists()
+                                           DESK_ACTIONS.c.undone_at.is_(None),
+                                           or_(DESK_ACTIONS.c.prior_answer.is_(None),
+                                               DESK_ACTIONS.c.prior_answer != "declined")).exists()
     for row in connection.execute(select(A).where(ahead, desk)).all():
         _free(connection, row, "desk", now, lead, report)
+    for row in connection.execute(select(A).where(ahead, A.c.participation == "declined")).all():
+        _free(connection, row, "patient", now, lead, report)
 
 
 def close_slot(connection: Connection, slot_id: int, status: SlotStatus, now: datetime) -> bool:
