@@ -114,7 +114,8 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, real.Want]:
 def test_dhis2_tracker_events_people_as_attribute_rows(postgres_url: str, tmp_path: Path, cli: Any) -> None:
     """What discover reads today (the score, per field, of the 120 visits ahead): the start on
     the due day (``duedate``, its words glued; never the epoch ``lastsynchronized`` every row
-    holds), every status word known, the nurse through the assigned user's own person row (never the clerk of ``lastupdatedby``).
+    holds), every status word known, the nurse through the assigned user's own person row (never
+    the clerk of ``lastupdatedby``).
     The patient's name and phone are attribute rows keyed by an attribute's id, which discover
     does not read yet: it leaves the patient out, and `check` fails, saying nobody can be reminded."""
     with psycopg.connect(postgres_url, autocommit=True) as connection:
