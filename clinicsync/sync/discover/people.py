@@ -52,7 +52,7 @@ from clinicsync.sync.discover.kinds import (
     weak_provider,
 )
 from clinicsync.sync.discover.personrows import SAMPLE
-from clinicsync.sync.discover.personshape import holds_a_person
+from clinicsync.sync.discover.personshape import demographic, holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.vocab import PATIENT_WORDS, PRACTITIONER_WORDS, name_tokens, token_role
@@ -119,6 +119,12 @@ class _Builder(ContactRows):
         if not candidates:  # a person's table by its columns, its name an abbreviation (personshape.py)
             candidates = [r for r in self.schema.refs(main.name) if r.target != main.name and kind_of(r.target) is None
                           and kind_of(r.column) is None and holds_a_person(self.schema.tables[r.target])]
+        if all(audit(r.column) for r in candidates):  # a de-identified participant (personshape.py)
+            candidates += [r for r in self.schema.refs(main.name) if r.target != main.name and kind_of(r.target) is None
+                          and kind_of(r.column) is None and not audit(r.column)
+                          and demographic(self.schema.tables[r.target],
+                                          [self.schema.tables[o.target] for o in self.schema.refs(r.target)
+                                           if not audit(o.column) and o.target != main.name])]
         candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"]
         attendee = attendees.child(self)
         if attendee is not None:  # the booking's user is its owner, the patient is among its attendees
