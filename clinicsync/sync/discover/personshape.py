@@ -35,9 +35,11 @@ def demographic(table: Table, referred: list[Table]) -> bool:
     on the table or on a row it refers to (``referred``: a participant row naming its person).
     Why: a trial's participant has no name or contact, so neither names nor ``holds_a_person``
     find it, and the visit's participant id is then left out. A birth date alone is rejected (a
-    newborn's record, a document's date of birth field); both together are a person's."""
+    newborn's record, a document's date of birth field); both together are a person's. Only
+    a row with no name of its own: a named person (a CRM contact a phone row refers to) is found
+    by its name, through the routes that say which person is the patient."""
     for shape in (table, *referred):
         tokens = {t for c in shape.columns if not audit(c) for t in name_tokens(c)}
-        if tokens & _BIRTH and tokens & _SEX:
+        if tokens & _BIRTH and tokens & _SEX and not name_columns(shape)[0]:
             return True
     return False
