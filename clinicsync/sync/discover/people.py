@@ -29,6 +29,7 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import (
     attendees,
+    attributerows,
     doctors,
     eventkinds,
     household,
@@ -154,6 +155,9 @@ class _Builder(ContactRows):
         if link is not None:  # the booking's users, through a link table: the first is the patient
             attendees.place_linked(self, *link)
             self._linked_kinds(link[0])
+            return
+        if chosen is None and (kept := attributerows.find(self)) is not None:
+            attributerows.place(self, kept)  # a person kept as attribute rows (attributerows.py)
             return
         if chosen is None:
             if reasons:
