@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
+from clinicsync.sync.discover.contactrows import code_literal
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, kind_of
 from clinicsync.sync.discover.proposal import Guess
@@ -49,15 +50,6 @@ class Found:
     value_column: str
     label_column: str
     fields: dict[str, tuple[Any, str]]  # "phone" / "first" / "last" / "full" -> (code, label)
-
-
-def _literal(code: Any) -> str | None:
-    if isinstance(code, bool):
-        return None
-    if isinstance(code, int):
-        return str(code)
-    text = str(code)
-    return f"'{text}'" if re.fullmatch(r"[\w .-]{1,64}", text) else None
 
 
 def _attribute_table(builder: Any, person: Table, child: Ref) -> tuple[Ref, str, str] | None:
@@ -85,7 +77,7 @@ def _fields(builder: Any, child: Ref, definition: Ref, value: str, label: str) -
         SAMPLE, builder.plan.dialect))
     by_code: dict[Any, tuple[str, list[str | None]]] = {}
     for code, name, text in rows:
-        if code is not None and name is not None and _literal(code) is not None:
+        if code is not None and name is not None and code_literal(code) is not None:
             by_code.setdefault(code, (str(name), []))[1].append(None if text is None else str(text))
     found: dict[str, tuple[Any, str]] = {}
     phones = []
@@ -159,7 +151,7 @@ def place(builder: Any, found: Found) -> None:
         code, _ = found.fields[field]
         alias = plan.alias("t")
         plan.join(attributes, alias, f"{alias}.{q(found.values.column)} = {at}.{q(found.values.target_column)} "
-                                     f"AND {alias}.{q(found.definition.column)} = {_literal(code)}")
+                                     f"AND {alias}.{q(found.definition.column)} = {code_literal(code)}")
         outs[field] = plan.add(alias, found.value_column, f"patient_{field}", attributes.name,
                                attributes.columns[found.value_column])
     label = {f: found.fields[f][1] for f in found.fields}
