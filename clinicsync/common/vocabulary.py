@@ -49,7 +49,7 @@ class ReminderStatus(StrEnum):
 STATUS_SYNONYMS: dict[str, str] = {
     **{w: "booked" for w in (
         "booked", "scheduled", "confirmed", "reserved", "open", "active", "approved", "new", "created",
-        "tentative", "unconfirmed", "not confirmed", "planned", "programada", "programado", "reservada",
+        "tentative", "unconfirmed", "not confirmed", "planned", "schedule", "programada", "programado", "reservada",
         "reservado", "confirmada", "confirmado", "agendada", "agendado", "citada", "pendiente de confirmar",
         "réservé", "reserve", "confirmé", "confirme", "planifié", "gebucht", "bestätigt", "bestaetigt",
         "geplant", "marcada", "marcado", "prenotato", "confermato")},
@@ -58,10 +58,12 @@ STATUS_SYNONYMS: dict[str, str] = {
     **{w: "cancelled" for w in (
         "cancelled", "canceled", "cancel", "void", "voided", "deleted", "removed", "withdrawn",
         "cancelled by patient", "cancelled by clinic", "late cancel", "rejected", "declined", "cancelada",
+        "skipped",  # a planned follow-up the clinic decided not to hold: nobody is to come
         "lmc", "last minute cancellation", "late cancellation",
         "cancelado", "anulada", "anulado", "annulé", "annule", "annulée", "storniert", "abgesagt",
         "cancellato", "desmarcada")},
     **{w: "noshow" for w in ("noshow", "no show", "no-show", "dna", "did not attend", "missed", "absent",
+                             "overdue",  # its due day passed with no visit recorded
                              "dnka", "did not keep appointment",
                              "no asistió", "no asistio", "no presentado", "ausente", "non présenté",
                              "nicht erschienen", "falta")},

@@ -36,7 +36,7 @@ _SAFE_CODE = re.compile(r"[\w ./+-]{1,64}")  # no quote, backslash or colon (a b
 MOBILE_SHARE = 0.8  # of a phone type code's numbers, mobiles, for its rows to go first
 
 
-def _literal(code: Any) -> str | None:
+def code_literal(code: Any) -> str | None:
     """A type code as an SQL literal, or None when it is not a plain code (never quoted text)."""
     if isinstance(code, bool):
         return None
@@ -111,7 +111,7 @@ class ContactRows(PersonRows):
         phones: list[tuple[int, int, Any, str, str, float]] = []
         emails: list[tuple[int, int, Any, str, str, float]] = []
         for code, found in by_code.items():
-            if len(found) < 3 or _literal(code) is None:
+            if len(found) < 3 or code_literal(code) is None:
                 continue
             label = labels.get(str(code), str(code))
             rank = 0 if _MOBILE.search(label) else 2 if _LANDLINE.search(label) else 1
@@ -146,7 +146,7 @@ class ContactRows(PersonRows):
                 continue
             outs, parts = [], []
             for _, _, code, label, value_column, share in chosen:
-                literal = _literal(code)
+                literal = code_literal(code)
                 picked = self.pick(child, parent_alias, f"cs_r.{q(type_column)} = {literal}")
                 if picked is None:
                     continue
@@ -230,7 +230,7 @@ class ContactRows(PersonRows):
                       if len(numbers) >= 3}
             mobile = [c for c, share in shares.items() if share >= MOBILE_SHARE]
             others = [share for c, share in shares.items() if c not in mobile]
-            literal = _literal(mobile[0]) if len(mobile) == 1 else None
+            literal = code_literal(mobile[0]) if len(mobile) == 1 else None
             if literal is None or not others or max(others) > 1 - MOBILE_SHARE:
                 continue
             return (f"CASE WHEN cs_r.{q(column)} = {literal} THEN 0 ELSE 1 END",

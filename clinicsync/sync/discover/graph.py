@@ -27,7 +27,10 @@ from clinicsync.sync.discover.vocab import table_prefix, without_prefixes
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
 _IMPLIED = re.compile(r"(?:id_?)?(.+?)(?:_?id)?", re.I)
 _WHOLE = re.compile(r"int|serial", re.I)
-_AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(id|user)$|^(created|changed|updated|"
+# Also glued with no separator in all-lowercase schemas (``lastupdatedby``, ``creatoruserid``): the
+# clerk who last touched a users row, never the person the row is.
+_AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|^creator_?user_?id$|_by$|by_?(id|user)$|"
+                    r"^(last_?)?(created|changed|updated|"
                     r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
                     re.I)
 _BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)

@@ -41,7 +41,9 @@ WEAK_PROVIDER = frozenset({"agent", "agents", "specialist", "specialists", "work
 TEXT = re.compile(r"char|text|string|clob", re.I)
 WHOLE = re.compile(r"int|serial|number|numeric", re.I)  # a whole-number column type
 _NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
-                       "phonetic", "soundex", "user", "username", "login", "file", "display"})
+                       "phonetic", "soundex", "user", "username", "login", "file", "display",
+                       # who did a task on the row (a form's ``interviewer_name``): staff, never its person
+                       "interviewer", "examiner", "validator", "reviewer", "observer", "recorder", "signer"})
 USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's account, never their identity
 
 

@@ -29,6 +29,7 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import (
     attendees,
+    attributerows,
     doctors,
     eventkinds,
     household,
@@ -52,7 +53,7 @@ from clinicsync.sync.discover.kinds import (
     weak_provider,
 )
 from clinicsync.sync.discover.personrows import SAMPLE
-from clinicsync.sync.discover.personshape import holds_a_person
+from clinicsync.sync.discover.personshape import demographic, holds_a_person
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.vocab import PATIENT_WORDS, PRACTITIONER_WORDS, name_tokens, token_role
@@ -119,6 +120,12 @@ class _Builder(ContactRows):
         if not candidates:  # a person's table by its columns, its name an abbreviation (personshape.py)
             candidates = [r for r in self.schema.refs(main.name) if r.target != main.name and kind_of(r.target) is None
                           and kind_of(r.column) is None and holds_a_person(self.schema.tables[r.target])]
+        if all(audit(r.column) for r in candidates):  # a de-identified participant (personshape.py)
+            candidates += [r for r in self.schema.refs(main.name) if r.target != main.name and kind_of(r.target) is None
+                          and kind_of(r.column) is None and not audit(r.column)
+                          and demographic(self.schema.tables[r.target],
+                                          [self.schema.tables[o.target] for o in self.schema.refs(r.target)
+                                           if not audit(o.column) and o.target != main.name])]
         candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"]
         attendee = attendees.child(self)
         if attendee is not None:  # the booking's user is its owner, the patient is among its attendees
@@ -148,6 +155,9 @@ class _Builder(ContactRows):
         if link is not None:  # the booking's users, through a link table: the first is the patient
             attendees.place_linked(self, *link)
             self._linked_kinds(link[0])
+            return
+        if chosen is None and (kept := attributerows.find(self)) is not None:
+            attributerows.place(self, kept)  # a person kept as attribute rows (attributerows.py)
             return
         if chosen is None:
             if reasons:

@@ -39,6 +39,7 @@ from clinicsync.sync.discover import (
     metavisits,
     minimalread,
     optionstatuses,
+    removedstatus,
     slottime,
     softdelete,
     splitlength,
@@ -528,6 +529,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     gone = softdelete.flag(main, connection.dialect.name)
     stamp = softdelete.stamp_beside(main, gone)
     order = main.key or next(iter(main.columns))
+    removed = removedstatus.removed_filter(run, schema, main, lambda n: quote_name(connection, n),
+                                           connection.dialect.name)
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
@@ -537,7 +540,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         shared = softdelete.shared_row(plan, schema.tables, schema.refs(main.name))
         if shared is not None:
             owners.insert(0, shared)
-        kept = _standing(plan, (gone, stamp), owners, people.filters)
+        kept = _standing(plan, (gone, stamp), owners, [*people.filters, *(removed[:1] if removed else ())])
         try:
             with connection.begin_nested():
                 rows = run_checked(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",
@@ -627,7 +630,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                          + (" (ISO text, compared as text)" if on_text is not None else "") if dated else
                          ", all rows: the start is not a date column, so no window can be applied")
                       + (f"; soft-deleted rows left out: {softdelete.describe(gone)}" if gone is not None else "")
-                      + "".join(f"; {t} rows deleted: {softdelete.describe(o)}" for o, t, _ in owners))
+                      + "".join(f"; {t} rows deleted: {softdelete.describe(o)}" for o, t, _ in owners)
+                      + (f"; {removed[1]}" if removed else ""))
     zone_guess = by_field.get("timezone")
     try:
         zone_value = visits_zone(connection, timezone, zone_guess.source if zone_guess else None, notes)

@@ -29,7 +29,9 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys(("minute", "minuto"), "minute"),  # a time of day's minute, beside an hour column (FreeMED)
     **dict.fromkeys((
         "inicio", "start", "starts", "begin", "beginn", "debut", "comienzo", "desde", "from", "datetime",
-        "when", "scheduled", "inizio", "anfang", "starttime", "startdate"), "start"),
+        "when", "scheduled", "inizio", "anfang", "starttime", "startdate",
+        # the day a follow-up is due, glued with no hump (a tracker's ``duedate``): the visit's day
+        "duedate"), "start"),
     **dict.fromkeys(("fin", "end", "ends", "fim", "termino", "ende", "until", "hasta", "to", "finish",
                      "stop", "endtime", "enddate", "fine", "bis", "final", "salida"), "end"),
     **dict.fromkeys((

@@ -1,0 +1,167 @@
+"""A patient kept as attribute rows: the visit reaches (over a hop or two) a row that holds no
+name or contact column of its own, because the product stores each of a person's attributes as a
+row of another table: (the person's key, the attribute's key, the value), the attribute's key
+naming a row of a definitions table whose label says what it is ("First name", "Mobile number").
+A public-health tracker's tracked entities, a configurable registry's people, keep this shape.
+
+Why: discover follows a patient only to tables or columns named for a person, or whose own
+columns are a person's (personshape.py); the key/value reader (metarows.py) needs a key column
+holding the attribute's name as text. Here the key is a number naming a definition, so the
+patient, name and phone were all left out and nobody could be reminded.
+
+The rule, read from the data, never from a product's names: from the visit, over at most
+``MAX_HOPS`` references that are no audit column and lead to no doctor's or login's table, a
+table P whose rows are the parents of an attribute table A (A refers to P and to a definitions
+table D with a text label; A has one text value column), where the values of one definition
+parse as phone numbers (80 % of at least ``MIN_VALUES``): P's rows are people. Its key is the
+patient's id; the phone definition (a mobile's label first), and the definitions whose labels are
+a given and a family name (or a full name), are each joined once as the patient's fields.
+Rejected: reading every definition as a column (a registry keeps dozens: national ids, birth
+dates); taking P without a phone among its attributes (an order's line items look the same).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from clinicsync.connectors.sql_limit import first_rows
+from clinicsync.sync.discover.contactrows import code_literal
+from clinicsync.sync.discover.graph import Ref, Table, audit, words
+from clinicsync.sync.discover.kinds import TEXT, USER, kind_of
+from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.values import profile
+from clinicsync.sync.discover.vocab import name_tokens, token_role
+
+MAX_HOPS = 2
+MIN_VALUES = 5
+SAMPLE = 2000  # attribute rows read to learn the definitions' values
+_VALUE = re.compile(r"(?i)^(value|val|attribute_?value|attr_?value|field_?value)$")
+_LABEL = re.compile(r"(?i)^(name|label|display_?name|title|short_?name)$")
+_MOBILE = re.compile(r"(?i)mobile|cell|movil|celular|sms|handy|portable|whatsapp")
+
+
+@dataclass(frozen=True)
+class Found:
+    path: list[Ref]  # from the visit to the person table
+    values: Ref  # attribute rows -> the person table
+    definition: Ref  # attribute rows -> the definitions table
+    value_column: str
+    label_column: str
+    fields: dict[str, tuple[Any, str]]  # "phone" / "first" / "last" / "full" -> (code, label)
+
+
+def _attribute_table(builder: Any, person: Table, child: Ref) -> tuple[Ref, str, str] | None:
+    """(the reference to the definitions, the value column, the label column) of ``child``'s
+    table, when it is an attribute table of ``person``'s rows."""
+    table = builder.schema.tables[child.table]
+    values = [c for c, t in table.columns.items() if TEXT.search(t) and _VALUE.match(c)]
+    for ref in builder.schema.refs(child.table):
+        definitions = builder.schema.tables.get(ref.target)
+        if ref.column == child.column or definitions is None or ref.target in (person.name, child.table) \
+                or audit(ref.column) or len(values) != 1:
+            continue
+        label = next((c for c, t in definitions.columns.items() if _LABEL.match(c) and TEXT.search(t)), None)
+        if label is not None:
+            return ref, values[0], label
+    return None
+
+
+def _fields(builder: Any, child: Ref, definition: Ref, value: str, label: str) -> dict[str, tuple[Any, str]]:
+    """The definitions that are the person's phone and name, by their labels and values."""
+    q = builder.q
+    rows = builder.run(first_rows(
+        f"SELECT v.{q(definition.column)}, d.{q(label)}, v.{q(value)} FROM {q(child.table)} AS v "
+        f"JOIN {q(definition.target)} AS d ON d.{q(definition.target_column)} = v.{q(definition.column)}",
+        SAMPLE, builder.plan.dialect))
+    by_code: dict[Any, tuple[str, list[str | None]]] = {}
+    for code, name, text in rows:
+        if code is not None and name is not None and code_literal(code) is not None:
+            by_code.setdefault(code, (str(name), []))[1].append(None if text is None else str(text))
+    found: dict[str, tuple[Any, str]] = {}
+    phones = []
+    for code, (name, texts) in by_code.items():
+        roles = {token_role(t) for t in name_tokens(name.replace(" ", "_"))}
+        p = profile(texts, builder.region)
+        if p.present >= MIN_VALUES and p.share("phone") >= 0.8 and "fax" not in name.lower():
+            phones.append((0 if _MOBILE.search(name) else 1, -p.present, code, name))
+        elif "first_name" in roles and "first" not in found:
+            found["first"] = (code, name)
+        elif "last_name" in roles and "last" not in found:
+            found["last"] = (code, name)
+        elif roles == {"name"} and "full" not in found:
+            found["full"] = (code, name)
+    if phones:
+        _, _, code, name = sorted(phones, key=lambda x: x[:2])[0]
+        found["phone"] = (code, name)
+    return found
+
+
+def find(builder: Any) -> Found | None:
+    """The visit's path to a table whose rows are people by their attribute rows, or None."""
+    main = builder.plan.main
+    level: list[tuple[str, list[Ref]]] = [(main.name, [])]
+    for _ in range(MAX_HOPS):
+        below: list[tuple[str, list[Ref]]] = []
+        for table, path in level:
+            for ref in builder.schema.refs(table):
+                if ref.target == main.name or audit(ref.column) or any(r.target == ref.target for r in path) \
+                        or kind_of(ref.target) == "provider" or words(ref.target) & USER:
+                    continue
+                chain = [*path, ref]
+                person = builder.schema.tables[ref.target]
+                if person.key is not None:
+                    for child in builder.schema.children(ref.target):
+                        if audit(child.column) or child.table in (main.name, ref.target):
+                            continue
+                        shape = _attribute_table(builder, person, child)
+                        if shape is None:
+                            continue
+                        fields = _fields(builder, child, *shape)
+                        if "phone" in fields:
+                            return Found(chain, child, shape[0], shape[1], shape[2], fields)
+                below.append((ref.target, chain))
+        level = below
+    return None
+
+
+def place(builder: Any, found: Found) -> None:
+    """Join the path and the attribute rows once per field; the patient's guesses added."""
+    plan, q, people = builder.plan, builder.q, builder.people
+    at = "a"
+    for ref in found.path:
+        alias = plan.alias("t")
+        plan.join(builder.schema.tables[ref.target], alias, plan.on(ref, alias, at))
+        builder.stamp_row(builder.schema.tables[ref.target], alias)
+        at = alias
+    person = builder.schema.tables[found.path[-1].target]
+    people.handled.add(found.path[0].column)
+    people.patient_tables.update(r.target for r in found.path)
+    hops = " -> ".join([plan.main.name, *(r.target for r in found.path)])
+    attributes = builder.schema.tables[found.values.table]
+    why = (f"followed {hops}: its rows are people by their attribute rows in {found.values.table!r} "
+           f"(keyed by {found.definition.column!r}, named in {found.definition.target!r}.{found.label_column})")
+    key = plan.add(at, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
+    people.guesses.append(Guess("patient.external_id", key, 0.85, why, {"from": key}))
+    outs: dict[str, str] = {}
+    for field in ("phone", "first", "last", "full"):
+        if field not in found.fields:
+            continue
+        code, _ = found.fields[field]
+        alias = plan.alias("t")
+        plan.join(attributes, alias, f"{alias}.{q(found.values.column)} = {at}.{q(found.values.target_column)} "
+                                     f"AND {alias}.{q(found.definition.column)} = {code_literal(code)}")
+        outs[field] = plan.add(alias, found.value_column, f"patient_{field}", attributes.name,
+                               attributes.columns[found.value_column])
+    label = {f: found.fields[f][1] for f in found.fields}
+    people.guesses.append(Guess("patient.phone", outs["phone"], 0.85,
+                                f"the attribute {label['phone']!r} of {found.values.table!r}: its values are "
+                                "phone numbers", {"from": outs["phone"]}))
+    parts = [outs[f] for f in ("first", "last") if f in outs] if "first" in outs and "last" in outs else \
+        [outs["full"]] if "full" in outs else []
+    if parts:
+        names = " and ".join(repr(label[f]) for f in ("first", "last", "full") if f in outs and outs[f] in parts)
+        spec: dict[str, Any] = {"from": parts[0]} if len(parts) == 1 else {"concat": parts}
+        people.guesses.append(Guess("patient.name", " + ".join(parts), 0.85,
+                                    f"the attribute(s) {names} of {found.values.table!r}", spec))
