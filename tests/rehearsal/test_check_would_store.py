@@ -125,3 +125,46 @@ def test_a_key_many_visits_share_as_the_visit_id_fails(check: Callable[..., Any]
     assert finding["check"] == "stored" and finding["field"] == "external_id"
     assert f"external_id: {VISITS} visits read (distinct id and start) are kept as 3" in finding["message"]
     assert "map it from the visit row's own key" in plain
+
+
+# What discover proposed for BirchPress before it read WordPress's key/value rows (its blind
+# trial): WordPress's posts table, windowed on the post's creation date. `check` passed it on
+# the one row created today (an abandoned form); the first sync imported none of the visits.
+POSTS_QUERY = """SELECT a.`ID`, a.post_date, a.ping_status, a.post_name, a.post_modified, a.guid, a.post_type,
+  COALESCE(a.post_modified, a.post_modified_gmt) AS changed_at
+FROM wp_posts AS a
+WHERE a.post_date BETWEEN :window_start AND :window_end"""
+POSTS_MAPPING = """\
+name: posts
+status_map: {open: booked}
+fields:
+  external_id: {from: ID}
+  start: {from: post_date}
+  duration_minutes: {value: 30}
+  status: {from: ping_status}
+  type: {from: post_type}
+  patient.external_id: {from: post_name}
+  patient.name: {from: post_name}
+  source_updated_at: {from: post_modified, on_invalid: drop}
+"""
+
+
+@pytest.mark.mariadb
+def test_birchpress_read_as_posts_by_their_creation_date_fails(
+        mariadb_database: dict[str, Any], tmp_path: Path, write_settings: Callable[..., Path], cli: Any) -> None:
+    from tests.discover import real_ehr_support as real
+    from tests.discover import test_real_wp_birchpress as birchpress
+
+    real.built(mariadb_database, birchpress.build)
+    (tmp_path / "posts.yaml").write_text(POSTS_MAPPING, encoding="utf-8")
+    connector = {"name": "posts", "kind": "sql", "mapping": str(tmp_path / "posts.yaml"),
+                 "url": mariadb_database["url"], "query": POSTS_QUERY, "mode": "incremental",
+                 "cursor_column": "changed_at", "initial_cursor": "1970-01-01 00:00:00", "stored_times": "utc"}
+    text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
+    command = cli(write_settings(text, timezone=birchpress.ZONE))
+    _, out, _ = command("check", "--json", "--offline", expect=1)
+    result = json.loads(out)["connectors"][0]
+    assert result["sample"]["mapped"] == 1 and result["sample"]["quarantined"] == {}
+    (finding,) = errors(result)
+    assert finding["field"] == "start" and "none of the 1 visit(s) a sync would store starts after now" in \
+        finding["message"]
