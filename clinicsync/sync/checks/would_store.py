@@ -29,6 +29,7 @@ Errors only name counts and columns, never a value.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def _scratch(folder: Path) -> str:
     template = _TEMPLATE.get("path")
     if template is None or not template.exists():
         home = Path(tempfile.mkdtemp(prefix="clinicsync-check-"))
+        atexit.register(shutil.rmtree, home, True)  # the process's template goes with it
         template = home / "template.db"
         engine = make_engine(f"sqlite:///{template}")
         try:
