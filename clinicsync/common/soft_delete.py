@@ -26,8 +26,9 @@ from typing import Literal
 Meaning = Literal["gone", "alive", "gone_at"]
 
 # A flag whose true value means deleted: voided, is_deleted, isdeleted, del_flag, anulado, …; a visit's
-# cancelled flag (`is_cancelled`, French `annule` '0'/'1') too: set, the visit is off like a voided one.
-_GONE = re.compile(r"^(is_?)?(voided|void|retired|deleted|removed|archived|trashed|inactive|del_?flag|"
+# cancelled flag (`is_cancelled`, French `annule` '0'/'1') too: set, the visit is off like a voided one; WordPress's
+# word for a row moved to the trash, `trash` 1 (Booking Calendar), as `trashed`.
+_GONE = re.compile(r"^(is_?)?(voided|void|retired|deleted|removed|archived|trash|trashed|inactive|del_?flag|"
                    r"cancell?ed|anulad[oa]|borrad[oa]|eliminad[oa]|annul[eé]e?|supprim[eé]e?)$", re.I)
 # A flag whose false value means deleted: active, is_active, isactive, enabled, vigente, …
 _ALIVE = re.compile(r"^(is_?)?(active|enabled|activ[oa]|vigente)$", re.I)

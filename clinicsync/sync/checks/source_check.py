@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 SAMPLE_SIZE = 20  # records the mapping's path audit looks at
 SAMPLE_LIMIT = 1_000  # a push source's or an archived file's sample: enough for the plausibility profile
 MAX_RECORDS = 1_000_000  # read whole up to this many records per source
+PAIRS_KEPT = 200_000  # distinct (id, start) of the mapped visits counted, for the rehearsed import's fold
 _FLAT = frozenset({"csv", "sql"})  # sources with exact columns (audit_columns), others by path
 _UNIT = {"fhir": "Appointment", "hl7v2": "message"}
 NOTHING_READ = ("0 records sampled: the source answers but returns no record in its window, so nothing can be "
@@ -77,6 +78,8 @@ class SourceCheck:
     implausible_allowed: bool = False  # `check --allow-implausible`: its errors do not fail the source
     unfiltered: list[Unfiltered] = field(default_factory=list)  # soft-delete flags the query leaves out
     whole_source: list[PlausibilityFinding] = field(default_factory=list)  # status words beyond the window
+    visit_pairs: int = 0  # distinct (id, start) among the mapped visits (bounded: PAIRS_KEPT)
+    whole_rows: int | None = None  # a SQL source's rows with its window opened wide
 
     @property
     def implausible(self) -> int:
@@ -187,11 +190,14 @@ class _Appointments:
         from clinicsync.sync.ingest.plausibility import Needs, Profile  # `check`'s, not `sync`'s
 
         self.result, self.fill = result, FieldFill(mapping)
+        self.pairs: set[tuple[str, Any]] = set()
         self.profile = Profile(mapping.preset, settings.clinic_for(result.connector).timezone,
                                needs=Needs.of(settings))
 
     def __call__(self, record: Mapping[str, Any], appointment: NormalizedAppointment) -> None:
         self.fill.add((appointment,))
+        if len(self.pairs) < PAIRS_KEPT:
+            self.pairs.add((appointment.external_id, appointment.start))
         self.profile.add(record, appointment)
         if appointment.location and appointment.visit_mode in (None, "in_person"):
             self.result.locations[appointment.location] += 1
@@ -200,6 +206,7 @@ class _Appointments:
 
     def finish(self) -> None:
         self.result.empty_fields = self.fill.empty()
+        self.result.visit_pairs = len(self.pairs)
         report = self.profile.report()
         named = self.profile.soft_deleted.columns  # flags the rows carry: the profile's finding already names them
         unfiltered = [u.finding for u in self.result.unfiltered if u.column not in named]
@@ -260,9 +267,11 @@ def _reach_and_read(config: ConnectorSettings, result: SourceCheck, mapper: _Map
         if mapping is not None and connector.kind == "sql":
             from clinicsync.sync.checks.soft_delete_columns import left_out
             from clinicsync.sync.checks.status_words import unknown_words
+            from clinicsync.sync.checks.would_store import whole_rows
 
             result.unfiltered = left_out(connector)
             result.whole_source = unknown_words(connector, mapping)
+            result.whole_rows = whole_rows(connector)
         read = _read(connector, mapper, max_records) if connector.polled else None
         sample = None if read is not None else connector.sample(min(SAMPLE_LIMIT, max_records))
         return True, read, sample
@@ -341,6 +350,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
         result.sample_source = read
         mapper.finish()
         seen.finish()
+        _rehearsed(settings, config, result, mapping)
         if config.kind in _FLAT and mapper.head:  # a CSV header / SQL result set: the record's keys
             result.findings = audit_columns(mapping.preset, list(mapper.head[0]),
                                             own_fields(config.mapping, settings.base_dir))
@@ -366,3 +376,27 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     if not sample.records and not sample.rejected:
         result.problems.append(NOTHING_READ)
     return result
+
+
+def _rehearsed(settings: Settings, config: ConnectorSettings, result: SourceCheck, mapping: CompiledMapping) -> None:
+    """The import a sync would make of the source, rehearsed by the sync on a scratch store
+    (would_store.py), set against what was read: an import that keeps none of the mapped records
+    is a problem; visits folded by a shared id, or none ahead while the source holds more rows,
+    are the plausibility profile's errors (``--allow-implausible`` passes them)."""
+    from clinicsync.sync.checks.would_store import findings, rehearse
+    from clinicsync.sync.ingest.plausibility.finding import Finding as Judged
+
+    if not result.whole or not result.mapped:
+        return
+    kept = rehearse(settings, config)
+    if kept is None:
+        return
+    spec = mapping.preset.fields.get("start")
+    start = getattr(spec, "from_", None) if spec is not None else None
+    found = findings(kept, result.mapped, result.visit_pairs, result.whole_rows,
+                     start if isinstance(start, str) else None, settings)
+    result.problems.extend(message for field_name, message in found if not field_name)
+    report = result.plausibility
+    if report is not None and report.visits:
+        report.findings = [*(Judged("stored", "error", field_name, message) for field_name, message in found
+                             if field_name), *report.findings]

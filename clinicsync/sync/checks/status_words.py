@@ -21,6 +21,7 @@ Bound to nothing (NULL), ``updated_at >= :cursor`` matched no row and no word wa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +61,18 @@ def _earliest(initial: str | int | None) -> Any:
     return _EARLIEST_TIME
 
 
+def opened_wide(settings: Any, quote: Callable[[str], str]) -> tuple[str, dict[str, Any]] | None:
+    """The SQL source's read over all its rows, with its binds: a ``table:`` whole, a query with
+    its window (and cursor) binds opened wide; None when it has neither."""
+    if settings.table:
+        return f"SELECT * FROM {'.'.join(quote(part) for part in str(settings.table).split('.'))}", {}
+    query = settings.preset.query if settings.preset else settings.query
+    if not isinstance(query, str):
+        return None
+    wide = {**_WIDE, "cursor": _earliest(settings.initial_cursor)}
+    return query, {k: v for k, v in wide.items() if f":{k}" in query}
+
+
 def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Finding]:
     """The finding naming the unknown words with their row counts ([] when all are known, or
     the source is no SQL query, or the read fails: the window's own check still stands)."""
@@ -69,16 +82,11 @@ def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Findin
     if connector.kind != "sql" or column is None or engine is None:
         return []
     quote = engine.dialect.identifier_preparer.quote
-    if settings.table:
-        source = ".".join(quote(part) for part in str(settings.table).split("."))
-        sql, binds = f"SELECT {quote(column)}, COUNT(*) FROM {source} GROUP BY {quote(column)}", {}
-    else:
-        query = settings.preset.query if settings.preset else settings.query
-        if not isinstance(query, str):
-            return []
-        sql = (f"SELECT q.{quote(column)}, COUNT(*) FROM (\n{query}\n) AS q GROUP BY q.{quote(column)}")
-        wide = {**_WIDE, "cursor": _earliest(settings.initial_cursor)}
-        binds = {k: v for k, v in wide.items() if f":{k}" in query}
+    read = opened_wide(settings, quote)
+    if read is None:
+        return []
+    source, binds = read
+    sql = f"SELECT q.{quote(column)}, COUNT(*) FROM (\n{source}\n) AS q GROUP BY q.{quote(column)}"
     try:
         with read_only_connection(engine, settings.timeout, connector.name) as connection:
             rows = connection.execute(text(first_rows(sql, MAX_WORDS + 1, engine.dialect.name)), binds).all()

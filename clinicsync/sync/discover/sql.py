@@ -29,10 +29,13 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import (
+    approvalflags,
     cancelflags,
     cancelstatus,
+    daterows,
     daysahead,
     doneflags,
+    formtext,
     household,
     jsontext,
     metarows,
@@ -280,6 +283,8 @@ def _pick_table(schema: Schema, wanted: str | None,
         if ahead is not None:
             populated = daysahead.weigh(populated, lambda n: ahead(schema.tables[n]))
         scored = sorted(populated, reverse=True) or scored
+    # a visit's dates kept as rows of their own give way to the visits they name (daterows.py)
+    scored = daterows.give_way(scored, schema, {n: _date_columns(schema.tables[n]) for _, n in scored}) or scored
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
         raise DiscoverError(f"several tables look like appointments ({', '.join(tied)}): pick one with --table")
@@ -534,6 +539,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
+        daterows.first_and_last(plan, schema, {t: _date_columns(schema.tables[t]) for t in schema.tables})
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
         owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)), people.persons)
@@ -562,6 +568,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
                             plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)
                for i, out in enumerate(outs) if out not in mine and out not in left_out]
+    samples += formtext.placed(plan, samples)  # a form's fields kept as one text column (formtext.py)
     scored = score_columns(samples, region=region_code)
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     extra_notes: list[str] = []
@@ -590,6 +597,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
         guesses, unplaced, None)
     cancel = flags is None and done is None and cancelstatus.applies(gone, guesses)
+    approved = False
+    if flags is None and done is None and not cancel:  # a 0/1 approval flag, no status placed (approvalflags.py)
+        guesses, unplaced, approved = approvalflags.placed(plan, guesses, unplaced, values)
     if cancel and gone is not None:  # the flag is the status: the row is read, a deletion stamp still leaves it out
         guesses.append(cancelstatus.guess(plan, gone))
         gone, stamp = stamp, None
@@ -643,7 +653,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     status_words = _all_status_words(connection, plan, kept, by_field.get("status"),
                                      flags.words([]) if flags is not None else
                                      done.words() if done is not None else
-                                     cancelstatus.WORDS if cancel else scored.status_words)
+                                     cancelstatus.WORDS if cancel else
+                                     approvalflags.WORDS if approved else scored.status_words)
     status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
