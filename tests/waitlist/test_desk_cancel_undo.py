@@ -19,7 +19,7 @@ from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.waitlist.accept import decline
+from clinicsync.sync.waitlist.accept import accept, decline
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker
 from tests.waitlist.test_offers import DAY, PHONE, entry, make, waiting_patients
@@ -197,3 +197,30 @@ def test_a_cancel_whose_offer_ran_out_of_its_hold_while_the_slot_is_open_still_r
     assert undo_offer(store, cancel, later) is None
     with pytest.raises(Refused, match="waiting list already has this time"):
         _undo(settings, store, target, cancel, later)
+
+
+def test_an_offer_whose_hold_ran_out_is_withdrawn_with_its_slot_and_takes_nothing_once_the_row_opens_again(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """Sequential offers: the patient cancelled by SMS, the first waiting patient's hold ran out
+    unanswered (a late tap could still take the open slot). The desk then confirms the visit by
+    phone: the slot is withdrawn, and that run-out offer with it. The desk's cancel later opens the
+    same row again: the old offer can no longer take it, so it is not out, and the Undo stands."""
+    settings = make(reminder_settings, strategy="sequential", hold="5m")
+    waiting_patients(store)
+    target = _visit(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY - timedelta(hours=1))
+    assert run_waitlist(settings, store, DAY)["sent"] == 1
+    _only_those_offered_wait(store)
+    run_waitlist(settings, store, DAY + timedelta(minutes=9))  # the hold ran out
+    record_action(settings, store, target, "confirmed_by_phone", "desk1", "front_desk", DAY + timedelta(minutes=10),
+                  seen=seen_of(store, [target])[target].digest)
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=11))["withdrawn"] == 1
+    with store.engine.connect() as connection:
+        old = connection.execute(select(WAITLIST_OFFERS.c.id, WAITLIST_OFFERS.c.status)).one()
+    assert old.status == "withdrawn"
+    again = _cancel(settings, store, target, DAY + timedelta(minutes=20))
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=21))["sent"] == 0
+    assert _state(store, target) == ("declined", ["open"], 1)  # the same row, its old offer
+    assert accept(store.engine, old.id, DAY + timedelta(minutes=22), timedelta(hours=4)) == "closed"
+    assert undo_offer(store, again, DAY + timedelta(minutes=22)) is not None
+    _undo(settings, store, target, again, DAY + timedelta(minutes=22))

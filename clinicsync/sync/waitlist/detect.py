@@ -158,12 +158,19 @@ def from_answers(connection: Connection, now: datetime, lead: timedelta, report:
 
 def close_slot(connection: Connection, slot_id: int, status: SlotStatus, now: datetime) -> bool:
     """Close an open slot (expired, withdrawn, filled_by_source) and the offers still out for it.
-    Conditional on ``open``: a slot taken meanwhile stays taken."""
+    Conditional on ``open``: a slot taken meanwhile stays taken. Withdrawn or filled, the offers
+    whose hold ran out are withdrawn too: a late tap may take an open slot (accept.py), and a
+    withdrawn row is opened again when its visit is cancelled again, where such an old offer would
+    take the time anew and keep the desk's Undo refused (sync/desk/actions.py). An expired slot is
+    never opened again: its offers expire with it."""
     closed = connection.execute(update(S).where(S.c.id == slot_id, S.c.status == SlotStatus.OPEN).values(
         status=status, closed_at=now)).rowcount
-    if closed:
+    if closed and status == SlotStatus.EXPIRED:
         connection.execute(update(O).where(O.c.slot_id == slot_id, O.c.status.in_(OUT)).values(
-            status=OfferStatus.EXPIRED if status == SlotStatus.EXPIRED else OfferStatus.WITHDRAWN))
+            status=OfferStatus.EXPIRED))
+    elif closed:
+        connection.execute(update(O).where(O.c.slot_id == slot_id, O.c.status.in_((*OUT, OfferStatus.EXPIRED)))
+                           .values(status=OfferStatus.WITHDRAWN))
     return bool(closed)
 
 
