@@ -192,3 +192,27 @@ def test_the_oracle_wants_no_offer_for_a_time_another_visit_of_the_doctor_still_
     twin = replace(cancel.version, external_id="F09999", status="booked", deleted=False)
     scenario.changes.insert(0, Change(scenario.golive - timedelta(days=1), "book", twin))
     assert external_id not in expected_slots(scenario, entries)
+
+
+def test_the_oracle_wants_no_offer_to_a_patient_booked_earlier_all_the_while_the_slot_is_offered() -> None:
+    """The waiting list offers no patient a slot that would cost them an earlier visit
+    (docs/waitlist.md, "Matching"): a waiting patient booked at the front desk before the freed
+    time, that visit not over while the slot may be offered, is not owed an offer; once that
+    visit is over within the span, they are again."""
+    from dataclasses import replace
+
+    from tests.simulation.scenario import Change
+
+    scenario = generate(SEED, DAYS)
+    entries = entries_for(scenario)
+    external_id, fits = next(iter(expected_slots(scenario, entries).items()))
+    cancel = next(c for c in scenario.changes
+                  if c.version.external_id == external_id and c.kind in ("cancel", "delete"))
+    patient = next(e.patient for e in entries if e.external_id == fits[0])
+    earlier = replace(cancel.version, external_id="F09998", patient=patient, status="booked", deleted=False,
+                      start=cancel.version.start - timedelta(hours=1))
+    scenario.changes.insert(0, Change(scenario.golive - timedelta(days=1), "book", earlier))
+    assert fits[0] not in expected_slots(scenario, entries).get(external_id, [])
+    long_before = replace(earlier, start=cancel.at - timedelta(days=2))  # over before the slot is freed
+    scenario.changes[0] = Change(scenario.golive - timedelta(days=1), "book", long_before)
+    assert fits[0] in expected_slots(scenario, entries)[external_id]

@@ -135,12 +135,43 @@ def freed_versions(scenario: Scenario) -> dict[str, Version]:
     return out
 
 
+def _freed_at(scenario: Scenario, v: Version) -> datetime:
+    """When the cancel or delete that left ``v`` came."""
+    return next(c.at for c in scenario.changes if c.version is v and c.kind in ("cancel", "delete"))
+
+
+def _booked_earlier_throughout(scenario: Scenario, patient: str, v: Version) -> bool:
+    """Whether ``patient`` held a booked front-desk visit starting before ``v``'s time ends, and
+    not over yet, all the while ``v``'s slot could be offered (from its freeing to the lead time
+    before its start, or the run's end): the waiting list offers no patient a slot that would cost
+    them an earlier visit (docs/waitlist.md, "Matching"; sync/waitlist/match.py), so no offer to
+    them is wanted. Judged at the freeing and after each change in that span; a visit that ends
+    within it frees the patient for the rest (an offer is wanted again). Seed 8903: WL001's
+    patient had F00063 on 04-21, before slot F00039's 04-24, past the run's end."""
+    since, until = _freed_at(scenario, v), min(scenario.end, v.start - LEAD_TIME)
+    current: dict[str, Version] = {}
+
+    def holds() -> bool:
+        return any(o.source == SOURCE and o.patient == patient and o.status == "booked" and not o.deleted
+                   and o.start < v.start + VISIT and o.start + VISIT > until for o in current.values())
+
+    for change in scenario.changes:
+        if change.at > since and not holds():
+            return False
+        if change.at > until:
+            break
+        current[change.version.external_id] = change.version
+    return holds()
+
+
 def expected_slots(scenario: Scenario, entries: list[Entry]) -> dict[str, list[str]]:
     """Per cancelled or deleted front-desk appointment freed further ahead than the lead time:
-    the entries that match it (before bookings: the run removes the booked ones as it goes)."""
+    the entries that match it (before bookings: the run removes the booked ones as it goes), but
+    for a patient booked earlier all along (``_booked_earlier_throughout``)."""
     out: dict[str, list[str]] = {}
     for external_id, v in freed_versions(scenario).items():
-        fits = [e.external_id for e in entries if e.patient != v.patient and e.doctor in (None, v.doctor)]
+        fits = [e.external_id for e in entries if e.patient != v.patient and e.doctor in (None, v.doctor)
+                and not _booked_earlier_throughout(scenario, e.patient, v)]
         if fits:
             out[external_id] = fits
     return out

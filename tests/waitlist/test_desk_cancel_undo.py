@@ -1,7 +1,8 @@
 """The desk's cancel and the waiting list: its Undo is refused, and not offered on the
-"Recorded" line, only when the time went out to a waiting patient (an offer sent, or the slot
-taken). A slot freed and offered to nobody is no promise: the cancel is undone and the next
-waitlist cycle withdraws the slot. A cancel that put back the patient's own decline is undone
+"Recorded" line, only when the time is out to a waiting patient (an offer sent and still
+answerable, or the slot taken): offers all declined, or withdrawn, promise nothing. A slot
+freed and offered to nobody is no promise: the cancel is undone and the next waitlist cycle
+withdraws the slot. A cancel that put back the patient's own decline is undone
 even when the time was offered: the decline keeps it free. Through the real desk actions and
 the real waitlist stage, on SQLite and PostgreSQL."""
 
@@ -18,6 +19,7 @@ from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
+from clinicsync.sync.waitlist.accept import accept, decline
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker
 from tests.waitlist.test_offers import DAY, PHONE, entry, make, waiting_patients
@@ -136,3 +138,89 @@ def test_the_desks_cancel_frees_the_time_as_the_desks_and_after_a_patients_decli
     with store.engine.connect() as connection:
         freed = dict(connection.execute(select(FREED_SLOTS.c.appointment_id, FREED_SLOTS.c.freed_by)).all())
     assert freed == {target: "desk", b1: "patient"}
+
+
+def _only_those_offered_wait(store: Store) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(delete(WAITLIST_ENTRIES).where(WAITLIST_ENTRIES.c.id.not_in(
+            select(WAITLIST_OFFERS.c.entry_id))))
+
+
+def _decline_all(store: Store, at: Any) -> None:
+    with store.engine.connect() as connection:
+        sent = list(connection.execute(select(WAITLIST_OFFERS.c.id).where(
+            WAITLIST_OFFERS.c.status == "sent")).scalars())
+    for offer in sent:
+        assert decline(store.engine, offer, at) == "declined"
+
+
+def test_a_cancel_whose_offers_all_came_back_declined_is_undone_and_so_is_the_same_cancel_again(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The time went out and both patients said "No thanks": nothing is out any more, so the
+    Undo stands (offered on the "Recorded" line too) and the slot is withdrawn. The cancel taken
+    again opens the same row, which keeps those old answered offers: they promise nothing
+    either, and its Undo is not refused for them."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    target = _visit(store)
+    first = _cancel(settings, store, target, DAY)
+    assert run_waitlist(settings, store, DAY)["sent"] == 2
+    _decline_all(store, DAY + timedelta(minutes=1))
+    _only_those_offered_wait(store)
+    later = DAY + timedelta(minutes=5)
+    assert undo_offer(store, first, later) is not None
+    _undo(settings, store, target, first, later)
+    assert run_waitlist(settings, store, later + timedelta(minutes=1))["withdrawn"] == 1
+    again = _cancel(settings, store, target, DAY + timedelta(minutes=10))
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=11))["sent"] == 0  # both said no to this time
+    assert _state(store, target) == ("declined", ["open"], 2)  # the same row, its two old offers
+    assert undo_offer(store, again, DAY + timedelta(minutes=12)) is not None
+    _undo(settings, store, target, again, DAY + timedelta(minutes=12))
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=13))["withdrawn"] == 1
+    assert _state(store, target) == (None, ["withdrawn"], 2)
+
+
+def test_a_cancel_whose_offer_ran_out_of_its_hold_while_the_slot_is_open_still_refuses_the_undo(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """Sequential offers: the first patient's hold ran out unanswered. Their late tap may still
+    take the slot nobody took (accept.py), so the time is still out and the cancel stands."""
+    settings = make(reminder_settings, strategy="sequential", hold="5m")
+    waiting_patients(store)
+    target = _visit(store)
+    cancel = _cancel(settings, store, target, DAY)
+    assert run_waitlist(settings, store, DAY)["sent"] == 1
+    _only_those_offered_wait(store)  # nobody else to offer it to once the hold runs out
+    later = DAY + timedelta(minutes=9)
+    run_waitlist(settings, store, later)
+    with store.engine.connect() as connection:
+        assert list(connection.execute(select(WAITLIST_OFFERS.c.status)).scalars()) == ["expired"]
+    assert undo_offer(store, cancel, later) is None
+    with pytest.raises(Refused, match="waiting list already has this time"):
+        _undo(settings, store, target, cancel, later)
+
+
+def test_an_offer_whose_hold_ran_out_is_withdrawn_with_its_slot_and_takes_nothing_once_the_row_opens_again(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """Sequential offers: the patient cancelled by SMS, the first waiting patient's hold ran out
+    unanswered (a late tap could still take the open slot). The desk then confirms the visit by
+    phone: the slot is withdrawn, and that run-out offer with it. The desk's cancel later opens the
+    same row again: the old offer can no longer take it, so it is not out, and the Undo stands."""
+    settings = make(reminder_settings, strategy="sequential", hold="5m")
+    waiting_patients(store)
+    target = _visit(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY - timedelta(hours=1))
+    assert run_waitlist(settings, store, DAY)["sent"] == 1
+    _only_those_offered_wait(store)
+    run_waitlist(settings, store, DAY + timedelta(minutes=9))  # the hold ran out
+    record_action(settings, store, target, "confirmed_by_phone", "desk1", "front_desk", DAY + timedelta(minutes=10),
+                  seen=seen_of(store, [target])[target].digest)
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=11))["withdrawn"] == 1
+    with store.engine.connect() as connection:
+        old = connection.execute(select(WAITLIST_OFFERS.c.id, WAITLIST_OFFERS.c.status)).one()
+    assert old.status == "withdrawn"
+    again = _cancel(settings, store, target, DAY + timedelta(minutes=20))
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=21))["sent"] == 0
+    assert _state(store, target) == ("declined", ["open"], 1)  # the same row, its old offer
+    assert accept(store.engine, old.id, DAY + timedelta(minutes=22), timedelta(hours=4)) == "closed"
+    assert undo_offer(store, again, DAY + timedelta(minutes=22)) is not None
+    _undo(settings, store, target, again, DAY + timedelta(minutes=22))

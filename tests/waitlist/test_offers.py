@@ -389,3 +389,23 @@ def test_a_declined_visit_given_to_another_doctor_frees_that_doctors_time_for_th
     put(store, appointment("A1", START, patient="P1", phone=PHONE, doctor="D2", status="cancelled"))
     assert run_waitlist(settings, store, DAY + timedelta(minutes=2))["freed"] == 0  # D2's time is freed already
     assert len(rows(store, FREED_SLOTS)) == 2
+
+
+def test_a_visit_given_to_another_doctor_that_holds_its_time_again_withdraws_only_that_doctors_slot(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The source cancels the visit, its time is offered, then the source books it again with
+    another doctor at the same start: the visit holds the second doctor's time, not the first's,
+    which is still free in the first doctor's day; its slot stays open, its offers still out.
+    Moved back onto the first doctor, the visit holds that time again and the slot is withdrawn."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    put(store, appointment("A1", START, patient="P1", phone=PHONE, status="cancelled"))
+    assert run_waitlist(settings, store, DAY)["sent"] == 2
+    put(store, appointment("A1", START, patient="P1", phone=PHONE, doctor="D2"))  # booked again, with D2
+    moved = run_waitlist(settings, store, DAY + timedelta(minutes=1))
+    assert (moved["freed"], moved["withdrawn"]) == (0, 0)
+    assert [(s.practitioner_ref, s.status) for s in rows(store, FREED_SLOTS)] == [("D1", "open")]
+    assert {o.status for o in rows(store, WAITLIST_OFFERS)} == {"sent"}
+    put(store, appointment("A1", START, patient="P1", phone=PHONE))  # back with D1: D1's time is held again
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=2))["withdrawn"] == 1
+    assert [(s.practitioner_ref, s.status) for s in rows(store, FREED_SLOTS)] == [("D1", "withdrawn")]

@@ -46,6 +46,7 @@ from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
+from clinicsync.sync.waitlist.accept import ANSWERABLE
 
 A = table_of(Appointment)
 P = table_of(Patient)
@@ -284,17 +285,23 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
 
 def _time_given_away(connection: Connection, target: Any) -> bool:
     """Whether undoing the desk's cancel ``target`` would take back a time the waiting list gave
-    away: a slot freed on its version that went out to a patient (an offer sent) or was taken.
-    A slot freed and offered to nobody yet is no promise (the waitlist withdraws it once the visit
-    holds its time again); nor is one whose cancel only put back the patient's own decline, which
-    keeps the time free."""
+    away: a slot freed on its version that was taken, or is open with an offer still out, one a
+    patient can still take it with (sent; or sent and its hold run out, as a late tap still takes
+    an open slot nobody took: sync/waitlist/accept.py). An offer answered "No thanks", withdrawn
+    (the slot withdrawn before, a row a later cancel opens again keeps those), or never sent
+    promises nothing, nor does a slot freed and offered to nobody yet (the waitlist withdraws it
+    once the visit holds its time again); nor one whose cancel only put back the patient's own
+    decline, which keeps the time free. Any offer ever sent was rejected as the test: a slot
+    opened again kept its old answered offers, and refused the Undo with nothing out."""
     if target.action != "cancel" or target.prior_answer == "declined":
         return False
-    offered = select(WAITLIST_OFFERS.c.id).where(WAITLIST_OFFERS.c.slot_id == FREED_SLOTS.c.id,
-                                                 WAITLIST_OFFERS.c.sent_at.is_not(None)).exists()
+    out = select(WAITLIST_OFFERS.c.id).where(WAITLIST_OFFERS.c.slot_id == FREED_SLOTS.c.id,
+                                             WAITLIST_OFFERS.c.sent_at.is_not(None),
+                                             WAITLIST_OFFERS.c.status.in_(ANSWERABLE)).exists()
     return connection.execute(select(FREED_SLOTS.c.id).where(
         FREED_SLOTS.c.appointment_id == target.appointment_id, FREED_SLOTS.c.appointment_version == target.version,
-        (FREED_SLOTS.c.status == SlotStatus.TAKEN) | offered).limit(1)).first() is not None
+        (FREED_SLOTS.c.status == SlotStatus.TAKEN) | ((FREED_SLOTS.c.status == SlotStatus.OPEN) & out))
+        .limit(1)).first() is not None
 
 
 def _restore_answer(connection: Connection, settings: Settings, appointment: Any, target: Any, now: datetime) -> None:

@@ -21,9 +21,10 @@ A slot withdrawn because its visit held the time again (the desk undid its cance
 was offered it) is opened again, the same row, when the visit is cancelled again.
 
 An open slot closes when its start comes within the lead time (``expired``), when its own
-appointment holds the time again (``withdrawn``: un-cancelled, the patient confirmed again, or
-moved back), or when the source books another appointment over it for the same doctor
-(``filled_by_source``). The offers still out for it close with it."""
+appointment holds the time again with the same doctor (``withdrawn``: un-cancelled, the patient
+confirmed again, or moved back; a visit that holds the time with another doctor takes nothing
+from the first doctor's day, whose slot stays open with its offers), or when the source books
+another appointment over it for the same doctor (``filled_by_source``). The offers still out for it close with it."""
 
 from __future__ import annotations
 
@@ -157,12 +158,19 @@ def from_answers(connection: Connection, now: datetime, lead: timedelta, report:
 
 def close_slot(connection: Connection, slot_id: int, status: SlotStatus, now: datetime) -> bool:
     """Close an open slot (expired, withdrawn, filled_by_source) and the offers still out for it.
-    Conditional on ``open``: a slot taken meanwhile stays taken."""
+    Conditional on ``open``: a slot taken meanwhile stays taken. Withdrawn or filled, the offers
+    whose hold ran out are withdrawn too: a late tap may take an open slot (accept.py), and a
+    withdrawn row is opened again when its visit is cancelled again, where such an old offer would
+    take the time anew and keep the desk's Undo refused (sync/desk/actions.py). An expired slot is
+    never opened again: its offers expire with it."""
     closed = connection.execute(update(S).where(S.c.id == slot_id, S.c.status == SlotStatus.OPEN).values(
         status=status, closed_at=now)).rowcount
-    if closed:
+    if closed and status == SlotStatus.EXPIRED:
         connection.execute(update(O).where(O.c.slot_id == slot_id, O.c.status.in_(OUT)).values(
-            status=OfferStatus.EXPIRED if status == SlotStatus.EXPIRED else OfferStatus.WITHDRAWN))
+            status=OfferStatus.EXPIRED))
+    elif closed:
+        connection.execute(update(O).where(O.c.slot_id == slot_id, O.c.status.in_((*OUT, OfferStatus.EXPIRED)))
+                           .values(status=OfferStatus.WITHDRAWN))
     return bool(closed)
 
 
@@ -178,7 +186,8 @@ def reconcile(connection: Connection, now: datetime, lead: timedelta, report: De
                 report.expired += 1
             continue
         mine = own.get(slot.appointment_id)
-        if (mine is not None and holds(mine, _desk_cancelled(connection, [mine.id]))
+        if (mine is not None and mine.practitioner_ref == slot.practitioner_ref  # this doctor's time held again
+                and holds(mine, _desk_cancelled(connection, [mine.id]))
                 and mine.start_utc < slot.end_utc and slot.start_utc < mine.end_utc):
             if close_slot(connection, slot.id, SlotStatus.WITHDRAWN, now):
                 report.withdrawn += 1
