@@ -382,11 +382,16 @@ def _rehearsed(settings: Settings, config: ConnectorSettings, result: SourceChec
     """The import a sync would make of the source, rehearsed by the sync on a scratch store
     (would_store.py), set against what was read: an import that keeps none of the mapped records
     is a problem; visits folded by a shared id, or none ahead while the source holds more rows,
-    are the plausibility profile's errors (``--allow-implausible`` passes them)."""
+    are the plausibility profile's errors (``--allow-implausible`` passes them).
+
+    Not for a FHIR server: the rehearsal reads the source a second time, which a database or a
+    file takes at no one's cost, but an EHR's production API counts (a second token, a second
+    paging through its rate limit) at every `check`; its ids and window are the server's own
+    (``Appointment.id``, its ``date`` search), not a query an admin wrote."""
     from clinicsync.sync.checks.would_store import findings, rehearse
     from clinicsync.sync.ingest.plausibility.finding import Finding as Judged
 
-    if not result.whole or not result.mapped:
+    if not result.whole or not result.mapped or config.kind == "fhir":
         return
     kept = rehearse(settings, config)
     if kept is None:
