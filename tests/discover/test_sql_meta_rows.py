@@ -118,6 +118,28 @@ def test_visits_kept_as_attribute_rows_in_both_servers(server: ehr.Server, tmp_p
     _checked(found, want)
 
 
+HOSTILE = "x\\' OR 1=1 -- "  # a meta key a plugin (or an attacker) wrote: quote, backslash
+
+
+def _fill_hostile(cursor: Any, dialect: str) -> follow.Want:
+    """The same records, every visit also carrying a key that would close a string literal on
+    MySQL and MariaDB (where a backslash escapes the quote after it) were it written in."""
+    want = _fill(cursor, dialect)
+    mark = "?" if dialect == "sqlite" else "%s"
+    cursor.execute("INSERT INTO record_attributes (id, record_id, attribute, value) SELECT id + 100000, record_id, "
+                   f"{mark}, 'x' FROM record_attributes WHERE attribute = 'starts_at'", (HOSTILE,))
+    return want
+
+
+def test_a_key_that_is_no_plain_word_is_never_written_into_the_query(server: ehr.Server, tmp_path: Path,
+                                                                     cli: Any) -> None:
+    """A hostile key on every visit is passed over (metarows.plain): the proposal reads every
+    other key as before, and the query holds no part of the hostile one."""
+    want, _fields, found = follow.built_and_synced(server, _fill_hostile, tmp_path, cli)
+    assert not [p for p in tmp_path.rglob("*.yaml") if "1=1" in p.read_text(encoding="utf-8")]
+    _checked(found, want)
+
+
 @contextmanager
 def _sqlite(path: Path) -> Iterator[Any]:
     connection = sqlite3.connect(path)

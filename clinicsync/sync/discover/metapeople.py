@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clinicsync.sync.discover.kinds import kind_of
-from clinicsync.sync.discover.metarows import MetaTable, VisitRows, literal
+from clinicsync.sync.discover.metarows import MetaTable, VisitRows, literal, plain
 
 Run = Callable[[str], list[tuple[Any, ...]]]
 SAMPLE = 50
@@ -142,7 +142,7 @@ def joined(run: Run, quote: Callable[[str], str], dialect: str, link: Link, link
     counted = run(f"SELECT {quote(pair.key)}, COUNT(*) FROM {quote(pair.meta.name)} WHERE {quote(pair.owner)} "
                   f"IN ({listed}) GROUP BY {quote(pair.key)}")
     for key, count in counted:
-        if key is None or _SECRET.search(str(key)) or ":" in str(key) or count < 0.5 * persons:
+        if key is None or _SECRET.search(str(key)) or not plain(str(key)) or count < 0.5 * persons:
             continue
         key_out = name(f"{stem}_{key}")
         out.outs[key_out] = str(key)

@@ -68,9 +68,23 @@ class VisitRows:
     parent_keys: frozenset[str] = frozenset()  # the keys read off that row
 
 
+_UNSAFE = re.compile(r"[:'\\\x00]")
+
+
+def plain(text: str) -> bool:
+    """Whether a key or a type read from the data may be written into the proposed query as a
+    literal: no quote, no backslash (an escape on MySQL and MariaDB, a plain character on
+    PostgreSQL: no one escaping serves both), no colon (a bind in SQLAlchemy's ``text()``), no NUL.
+    Real plugins' keys and types are words (``_sln_booking_date``, ``sln_booking``); any other is
+    passed over, so a hostile meta key can never write SQL into an admin's settings."""
+    return not _UNSAFE.search(text)
+
+
 def literal(value: str) -> str:
-    """A SQL string literal ('' doubled; ':' escaped for SQLAlchemy's ``text()``)."""
-    return "'" + value.replace("'", "''").replace(":", "\\:") + "'"
+    """A SQL string literal of a value :func:`plain` let through (ValueError otherwise)."""
+    if not plain(value):
+        raise ValueError("not a plain key or type: never written into a query")
+    return "'" + value + "'"
 
 
 def _singular(word: str) -> str:
@@ -160,7 +174,7 @@ def _sample(run: Run, quote: Callable[[str], str], pair: MetaTable, type_value: 
                f"ORDER BY {pk} DESC LIMIT {SAMPLE_ENTITIES}) AS s ON s.{pk} = m.{quote(pair.owner)}")
     out: dict[str, dict[Any, str | None]] = defaultdict(dict)
     for key, value, owner in rows:
-        if key is not None and ":" not in str(key):
+        if key is not None and plain(str(key)):
             out[str(key)][owner] = None if value is None else str(value)
     return dict(out)
 
@@ -180,7 +194,7 @@ def visit_rows(schema: Schema, run: Run, quote: Callable[[str], str], now: datet
             column = quote(pair.type_column)
             counted = run(f"SELECT {column}, COUNT(*) FROM {quote(pair.entity.name)} GROUP BY {column} "
                           f"ORDER BY COUNT(*) DESC")
-            kinds = [str(k) for k, _ in counted[:MAX_TYPES] if k is not None and ":" not in str(k)]
+            kinds = [str(k) for k, _ in counted[:MAX_TYPES] if k is not None and plain(str(k))]
         for kind in kinds:
             values = _sample(run, quote, pair, kind)
             if pair.type_column is not None:
