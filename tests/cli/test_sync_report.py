@@ -11,7 +11,8 @@ import pytest
 
 from clinicsync.sync.cli import main as cli_main
 from clinicsync.sync.cli.context import out_console
-from clinicsync.sync.ingest.engine import ConnectorReport, Counts, RunReport
+from clinicsync.sync.ingest.engine import Counts
+from clinicsync.sync.ingest.reports import ConnectorReport, RunReport
 
 ERROR = "connection refused [Errno 111] to db:5432"
 

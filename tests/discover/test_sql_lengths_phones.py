@@ -16,7 +16,7 @@ import pytest
 from clinicsync.mappings.model import MappingError
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.discover.sql import discover_sql
-from clinicsync.sync.ingest.engine import mapping_for
+from clinicsync.sync.ingest.source_settings import mapping_for
 from tests.discover.files_support import check_proposal, window_rows
 
 DDL = """

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from clinicsync.common.schedule import Schedule
 from clinicsync.sync.config.settings import load_settings
-from clinicsync.sync.ingest.engine import ConnectorReport, RunReport
+from clinicsync.sync.ingest.reports import ConnectorReport, RunReport
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.jobs import (
     STAGES,

@@ -59,8 +59,9 @@ from clinicsync.connectors.rest_api import key_digest
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.sync.cli.demo import COLUMNS
 from clinicsync.sync.config.settings import Settings, load_settings, settings_model
-from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+from clinicsync.sync.ingest.engine import sync_connector
 from clinicsync.sync.ingest.mllp_receiver import Receiver
+from clinicsync.sync.ingest.reports import new_run_id
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.store import Store

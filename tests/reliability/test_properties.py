@@ -28,8 +28,9 @@ from clinicsync.mappings.model import MappingError
 from clinicsync.sync.cli.demo import COLUMNS
 from clinicsync.sync.config.settings import Settings, settings_model
 from clinicsync.sync.ingest.batch_map import map_batch
-from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+from clinicsync.sync.ingest.engine import sync_connector
 from clinicsync.sync.ingest.orphans import has_visits, retire_source
+from clinicsync.sync.ingest.reports import new_run_id
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.store import COUNT_KEYS, Store
 

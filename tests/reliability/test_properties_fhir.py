@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from clinicsync.sync.config.settings import Settings, settings_model
-from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+from clinicsync.sync.ingest.engine import sync_connector
 from clinicsync.sync.ingest.orphans import has_visits, retire_source
+from clinicsync.sync.ingest.reports import new_run_id
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES

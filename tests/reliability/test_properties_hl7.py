@@ -24,8 +24,9 @@ from sqlalchemy import text
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.sync.config.settings import settings_model
-from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+from clinicsync.sync.ingest.engine import sync_connector
 from clinicsync.sync.ingest.mllp_receiver import Receiver
+from clinicsync.sync.ingest.reports import new_run_id
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.ingest.batch_map import map_batch
-from clinicsync.sync.ingest.engine import mapping_for, sync_connector
+from clinicsync.sync.ingest.engine import sync_connector
+from clinicsync.sync.ingest.source_settings import mapping_for
 from clinicsync.sync.store.store import Counts, Store
 
 DAY = (date.today() + timedelta(days=10)).isoformat()

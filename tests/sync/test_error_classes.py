@@ -83,13 +83,13 @@ def test_check_raises_a_bug_while_loading_a_mapping_instead_of_blaming_the_mappi
     """`check` says "mapping does not load" only for a mapping that does not (MappingLoadError);
     a ValueError from a bug is raised with its traceback, not filed as the admin's mapping to fix."""
     from clinicsync.sync.checks.source_check import check_connector
-    from clinicsync.sync.ingest import engine as ingest_engine
+    from clinicsync.sync.ingest import source_settings
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("a bug while compiling")
 
     config = _settings(write_settings, tmp_path)
     assert check_connector(config, config.connectors[0]).problems == []  # the mapping itself loads
-    monkeypatch.setattr(ingest_engine, "load_mapping", broken)
+    monkeypatch.setattr(source_settings, "load_mapping", broken)
     with pytest.raises(ValueError, match="a bug while compiling"):
         check_connector(config, config.connectors[0])

@@ -163,7 +163,7 @@ def test_finished_stages_are_kept_a_week(store: Store) -> None:
     recent.stage_started("calendar")
     recent.stage_advanced("calendar", 40, 90)
     recent.stage_finished("calendar")
-    assert prune_stages(store) == 1  # the retention pass's (sync/ingest/engine.py retention_pass)
+    assert prune_stages(store) == 1  # the retention pass's (sync/ingest/after_run.py retention_pass)
     with store.engine.connect() as connection:
         left = connection.execute(STAGES.select()).all()
     assert [(r.run_id, r.status, r.rows, r.total) for r in left] == [("recent", "ok", 40, 90)]

@@ -148,7 +148,8 @@ def test_a_poll_under_its_lock_remembers_people_and_a_bare_sync_connector_does_n
     """Only the caller knows it is the connector's sole writer: a poll (under the poll lock)
     says so; sync_connector called on its own (tests, tools) keeps the safe default."""
     from clinicsync.sync.config.settings import load_settings
-    from clinicsync.sync.ingest.engine import new_run_id, sync_connector, sync_once
+    from clinicsync.sync.ingest.engine import sync_connector, sync_once
+    from clinicsync.sync.ingest.reports import new_run_id
     from tests.connectors.csv_support import rows, write_drop
 
     seen: list[bool] = []

@@ -22,7 +22,8 @@ from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import push
 from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.config.settings.calendar import CalendarSettings
-from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+from clinicsync.sync.ingest.engine import sync_connector
+from clinicsync.sync.ingest.reports import new_run_id
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.store.model import Appointment, Event

@@ -1,4 +1,4 @@
-"""`sync --once`'s upkeep when due, not at every run (issue 60, sync/store/upkeep.py, sync/ingest/engine.py).
+"""`sync --once`'s upkeep when due, not at every run (issue 60, sync/store/upkeep.py, sync/ingest/after_run.py).
 
 Cron runs `sync --once` every few minutes: the run history's and the stages' pruning, forgetting
 old patient data and the look for orphaned sources are done at most every UPKEEP_EVERY (an hour)
@@ -19,9 +19,11 @@ from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import Settings, load_settings
-from clinicsync.sync.ingest import engine
-from clinicsync.sync.ingest.engine import RunReport, retention_if_due, sync_once, warn_orphans_if_due
+from clinicsync.sync.ingest import after_run
+from clinicsync.sync.ingest.after_run import retention_if_due, warn_orphans_if_due
+from clinicsync.sync.ingest.engine import sync_once
 from clinicsync.sync.ingest.orphans import Orphan
+from clinicsync.sync.ingest.reports import RunReport
 from clinicsync.sync.store import retention, upkeep
 from clinicsync.sync.store.model import Appointment, Patient
 from clinicsync.sync.store.store import Store
@@ -66,13 +68,13 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The upkeep parts run, in order (each still does its real work)."""
     done: list[str] = []
     for name in ("_prune_run_history", "_prune_stage_history", "_forget_patient_data", "warn_orphans"):
-        real = getattr(engine, name)
+        real = getattr(after_run, name)
 
         def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
             done.append(_name)
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(engine, name, counted)
+        monkeypatch.setattr(after_run, name, counted)
     return done
 
 
@@ -129,7 +131,7 @@ def test_a_pass_that_used_its_whole_bound_stays_due(store: Store, settings: Sett
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A store catching up (more to forget than one pass may) goes on at the next run."""
     monkeypatch.setattr(retention, "FORGOTTEN_PER_CALL", 1)
-    monkeypatch.setattr(engine, "FORGOTTEN_PER_CALL", 1)
+    monkeypatch.setattr(after_run, "FORGOTTEN_PER_CALL", 1)
     _add_visits(store, ("old-1", NOON - KEEP - timedelta(days=3)), ("old-2", NOON - KEEP - timedelta(days=2)))
     retention_if_due(settings, store, NOON)
     assert _forgotten(store) == {"old-1"}
@@ -142,7 +144,7 @@ def test_a_pass_that_used_its_whole_bound_stays_due(store: Store, settings: Sett
 
 def test_a_failed_part_stays_due(store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch,
                                  calls: list[str]) -> None:
-    monkeypatch.setattr(engine, "_prune_stage_history", lambda store, now=None: calls.append("failed") and None)
+    monkeypatch.setattr(after_run, "_prune_stage_history", lambda store, now=None: calls.append("failed") and None)
     retention_if_due(settings, store, NOON)
     retention_if_due(settings, Store(store.engine), NOON + timedelta(minutes=5))
     assert calls.count("failed") == 2 and calls.count("_prune_run_history") == 1
@@ -152,7 +154,7 @@ def test_orphans_are_looked_for_when_the_names_change_and_at_every_run_while_one
         store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     found: list[list[Orphan]] = []
     answer: list[Orphan] = []
-    monkeypatch.setattr(engine, "warn_orphans", lambda settings, store, report: found.append(answer) or answer)
+    monkeypatch.setattr(after_run, "warn_orphans", lambda settings, store, report: found.append(answer) or answer)
     warn_orphans_if_due(settings, store, RunReport("r"), NOON)
     warn_orphans_if_due(settings, store, RunReport("r"), NOON + timedelta(minutes=5))
     assert len(found) == 1  # none found: not again within the hour
@@ -177,7 +179,7 @@ def test_a_typo_fixed_within_the_hour_is_looked_at_again(
     def look(settings: Settings, store: Store, report: RunReport) -> list[Orphan]:
         found.append(settings.connectors[0].name)
         return [] if settings.connectors[0].name == "emr" else orphaned
-    monkeypatch.setattr(engine, "warn_orphans", look)
+    monkeypatch.setattr(after_run, "warn_orphans", look)
     typo = settings.model_copy(update={"connectors": [settings.connectors[0].model_copy(update={"name": "emrr"})]})
     assert settings.connectors[0].name == "emr"
     warn_orphans_if_due(settings, store, RunReport("r"), NOON)

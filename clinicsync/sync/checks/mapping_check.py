@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from clinicsync.mappings.model import MappingLoadError
 from clinicsync.mappings.record_kind import mapping_record
-from clinicsync.sync.ingest.engine import mapping_for
+from clinicsync.sync.ingest.source_settings import mapping_for
 
 if TYPE_CHECKING:
     from clinicsync.sync.config.settings import Settings

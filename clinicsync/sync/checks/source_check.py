@@ -34,8 +34,8 @@ from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.checks.status_vocabulary import HiddenStatusWords
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.empty_fields import FieldFill
-from clinicsync.sync.ingest.engine import mapping_for, source_clock, source_timezone, stored_times
 from clinicsync.sync.ingest.plausibility.shape import status_column
+from clinicsync.sync.ingest.source_settings import mapping_for, source_clock, source_timezone, stored_times
 
 if TYPE_CHECKING:
     from clinicsync.mappings.waitlist import NormalizedWaitlistEntry

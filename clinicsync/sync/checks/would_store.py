@@ -84,7 +84,8 @@ def _scratch(folder: Path) -> str:
 def rehearse(settings: Settings, config: ConnectorSettings) -> Kept | None:
     """The connector's import run by the sync on a scratch store (nothing read is moved: a dry
     run archives no file and stores no cursor of the real store); None when it could not run."""
-    from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+    from clinicsync.sync.ingest.engine import sync_connector
+    from clinicsync.sync.ingest.reports import new_run_id
     from clinicsync.sync.store.store import Store
 
     with tempfile.TemporaryDirectory(prefix="clinicsync-check-") as folder:

@@ -48,7 +48,7 @@ from clinicsync.sync.cli.terminal import is_terminal
 if TYPE_CHECKING:
 
     from clinicsync.sync.config.settings import Settings
-    from clinicsync.sync.ingest.engine import ConnectorReport, RunReport
+    from clinicsync.sync.ingest.reports import ConnectorReport, RunReport
     from clinicsync.sync.runs.run_progress import StageActivity
     from clinicsync.sync.store.store import Store
 

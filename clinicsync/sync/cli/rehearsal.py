@@ -16,7 +16,8 @@ import structlog
 from sqlalchemy import func, select
 
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import BatchCallback, RunReport, sync_once
+from clinicsync.sync.ingest.engine import BatchCallback, sync_once
+from clinicsync.sync.ingest.reports import RunReport
 from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.runs.progress import NO_PROGRESS, ProgressObserver
 from clinicsync.sync.store.db import discard_rehearsal, make_rehearsal_engine

@@ -52,8 +52,9 @@ from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.batch_map import map_batch
-from clinicsync.sync.ingest.engine import mapping_for, new_run_id
 from clinicsync.sync.ingest.orphans import RECENT, first_run_refusal, recent_window
+from clinicsync.sync.ingest.reports import new_run_id
+from clinicsync.sync.ingest.source_settings import mapping_for
 from clinicsync.sync.ingest.supersede import recording, supersede
 from clinicsync.sync.store.bulk import Processor, bind_processors, placeholder, quoted
 from clinicsync.sync.store.db import at_cursor, begin_first, first_statement, on_live_connection

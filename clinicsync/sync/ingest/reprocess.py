@@ -26,8 +26,9 @@ from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.connectors.registry import connector_kind
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.batch_map import map_batch
-from clinicsync.sync.ingest.engine import live_from, mapping_for, new_run_id
 from clinicsync.sync.ingest.fingerprint import query_changed, read_epoch, split_cursor
+from clinicsync.sync.ingest.reports import new_run_id
+from clinicsync.sync.ingest.source_settings import live_from, mapping_for
 from clinicsync.sync.ingest.supersede import Within, recording, supersede
 from clinicsync.sync.store import quarantine
 from clinicsync.sync.store.quarantine import Q

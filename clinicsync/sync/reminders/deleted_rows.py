@@ -21,7 +21,7 @@ from clinicsync.connectors.base import ConnectorError, ConnectorSettings
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.model import MappingLoadError
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import mapping_for
+from clinicsync.sync.ingest.source_settings import mapping_for
 from clinicsync.sync.ingest.supersede import listed_visits
 from clinicsync.sync.store.store import Store
 

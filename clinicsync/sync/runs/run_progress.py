@@ -134,7 +134,7 @@ def prune_stages(store: HasEngine, now: datetime | None = None) -> int:
     """The stages' rows past KEEP_FINISHED (the history past a week is noise), each stage's newest
     row aside: `status`, the stalls and the stage-failing gauge read it (sync/checks/stalls.py
     ``_latest_stage_rows``). A row still `running` goes once its heartbeat is that old too (a
-    worker killed mid-stage). Called by the retention pass (sync/ingest/engine.py ``retention_pass``).
+    worker killed mid-stage). Called by the retention pass (sync/ingest/after_run.py ``retention_pass``).
     Why not as a stage ends, as on main: a stage that never runs again (a removed source's
     import) kept its week of rows for ever, and every row a killed worker left `running` stayed
     too. Per stage through ix_run_stage_stage_started (the names by a loose index scan, then its

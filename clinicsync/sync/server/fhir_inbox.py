@@ -26,8 +26,9 @@ from clinicsync.connectors.fhir.notifications import Change, Notification
 from clinicsync.connectors.fhir.references import ReferenceResolver
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import new_run_id, poll_connector
+from clinicsync.sync.ingest.engine import poll_connector
 from clinicsync.sync.ingest.push import PushReceiver
+from clinicsync.sync.ingest.reports import new_run_id
 from clinicsync.sync.ingest.subscriptions import Heard, note_heard, note_reconciled, request_reconcile
 from clinicsync.sync.store.store import Store
 

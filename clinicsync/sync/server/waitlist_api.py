@@ -24,7 +24,7 @@ from clinicsync.connectors.rest_api import RestApiSettings
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import load_waitlist_mapping
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import source_timezone
+from clinicsync.sync.ingest.source_settings import source_timezone
 from clinicsync.sync.server.api import DATE_TIME, PROBLEMS, KeyFirstRoute, PatientIn, Source, Strict, _count
 from clinicsync.sync.server.problems import FieldProblem, Problem
 from clinicsync.sync.store.store import Store

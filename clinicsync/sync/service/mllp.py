@@ -21,8 +21,9 @@ from clinicsync.connectors.hl7v2.mllp import Handler, MllpListener
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
 from clinicsync.connectors.hl7v2.tls import CHECK_EVERY_SECONDS, ListenerTls
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import mapping_for, new_run_id
 from clinicsync.sync.ingest.mllp_receiver import Receiver
+from clinicsync.sync.ingest.reports import new_run_id
+from clinicsync.sync.ingest.source_settings import mapping_for
 from clinicsync.sync.runs.mllp_state import ListenerState, forget_listener, note_listener
 from clinicsync.sync.store.store import Store
 

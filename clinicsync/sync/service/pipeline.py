@@ -17,15 +17,9 @@ from clinicsync.connectors.sql_session import keeping_engines
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.checks.stage_probes import PROBES, Probe, Verdict, after_pass, marked_result, read_marks
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.ingest.engine import (
-    BatchCallback,
-    RunReport,
-    new_run_id,
-    retention_pass,
-    sync_once,
-    warn_orphans,
-    zone_rules_pass,
-)
+from clinicsync.sync.ingest.after_run import retention_pass, warn_orphans, zone_rules_pass
+from clinicsync.sync.ingest.engine import BatchCallback, sync_once
+from clinicsync.sync.ingest.reports import RunReport, new_run_id
 from clinicsync.sync.runs.interrupted import close_interrupted_runs
 from clinicsync.sync.runs.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker, no_ticks
 from clinicsync.sync.runs.run_progress import RunRecorder

@@ -36,7 +36,7 @@ from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, WaitlistMappin
 from clinicsync.sync.checks.stage_probes import wants_waitlist
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.batch_map import raw_text
-from clinicsync.sync.ingest.engine import source_timezone, stored_times
+from clinicsync.sync.ingest.source_settings import source_timezone, stored_times
 from clinicsync.sync.runs.progress import Ticker, no_ticks
 from clinicsync.sync.store import quarantine
 from clinicsync.sync.store.locks import try_lock
@@ -73,7 +73,7 @@ class SourceReport:
 
 
 def _mapping(settings: Settings, config: ConnectorSettings, ref: str) -> WaitlistMapping:
-    """Compiled as the appointment mapping is (sync/ingest/engine.py ``mapping_for``): the source's
+    """Compiled as the appointment mapping is (sync/ingest/source_settings.py ``mapping_for``): the source's
     zone as the default, and its ``stored_times`` for naive date-times."""
     region = settings.clinic_for(config.name).default_region  # the region of the source's practice (site)
     return load_waitlist_mapping(ref, source_timezone(settings, config), region, settings.base_dir,

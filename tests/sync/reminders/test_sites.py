@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.sync.config.settings import Settings, load_settings
-from clinicsync.sync.ingest.engine import source_timezone
+from clinicsync.sync.ingest.source_settings import source_timezone
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses.record import handle_reply

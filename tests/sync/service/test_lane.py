@@ -25,7 +25,8 @@ from clinicsync.connectors.csv_drop import CsvDropConnector
 from clinicsync.connectors.registry import build_connector
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.ingest import engine as sync_engine
-from clinicsync.sync.ingest.engine import new_run_id, poll_connector
+from clinicsync.sync.ingest.engine import poll_connector
+from clinicsync.sync.ingest.reports import new_run_id
 from clinicsync.sync.service import jobs as service_jobs
 from clinicsync.sync.service.jobs import ServiceContext, collect_jobs, connector_jobs, stages_jobs
 from clinicsync.sync.service.runner import Service
