@@ -195,3 +195,20 @@ def test_unix_seconds_that_write_the_wall_clock_beside_their_slot(server: ehr.Se
     assert fields["start"] == {"from": "starts_at"} and fields["duration_minutes"] == {"value": 20}, fields
     assert "the site's wall clock written as if UTC" in out, out
     _checked(found, want)
+
+
+def test_a_person_key_holding_digits_of_another_kind_is_no_id(tmp_path: Path, cli: Any) -> None:
+    """A member key written '²' on one visit and in Arabic-Indic digits on another: ``isdigit``
+    calls both whole numbers, ``int()`` refuses the first (discover stopped with an error) and a
+    query written with the second would not parse. Both are passed over as ids (metarows.whole_number);
+    every other visit is read as before."""
+    with _sqlite(tmp_path / "records.db") as cursor:
+        want = _fill(cursor, "sqlite")
+        visits = [r for (r,) in cursor.execute("SELECT record_id FROM record_attributes WHERE attribute = 'member' "
+                                               "ORDER BY record_id") if str(r) in want][:2]
+        for record, odd in zip(visits, ["\u00b2", "\u0661\u0662\u0663"], strict=True):
+            cursor.execute("UPDATE record_attributes SET value = ? WHERE record_id = ? AND attribute = 'member'",
+                           (odd, record))
+            del want[str(record)]
+    _fields, _out, found = follow.discover_and_sync(f"sqlite:///{tmp_path / 'records.db'}", tmp_path, cli)
+    assert follow.wrong({k: v for k, v in found.items() if k in want}, want, follow.PEOPLE_FIELDS) == {}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clinicsync.sync.discover.kinds import kind_of
-from clinicsync.sync.discover.metarows import MetaTable, VisitRows, literal, plain
+from clinicsync.sync.discover.metarows import MetaTable, VisitRows, literal, plain, whole_number
 
 Run = Callable[[str], list[tuple[Any, ...]]]
 SAMPLE = 50
@@ -66,7 +66,7 @@ def _linked(run: Run, quote: Callable[[str], str], pair: MetaTable, ids: Sequenc
 
 
 def _ids(values: Sequence[str | None]) -> list[str]:
-    return [v.strip() for v in values if v and v.strip().isdigit() and v.strip() != "0"]
+    return [v.strip() for v in values if v and whole_number(v) and v.strip() != "0"]
 
 
 def registered(run: Run, quote: Callable[[str], str], found: VisitRows) -> Link | None:

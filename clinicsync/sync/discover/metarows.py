@@ -87,6 +87,15 @@ def literal(value: str) -> str:
     return "'" + value + "'"
 
 
+def whole_number(value: str) -> bool:
+    """Whether a value read from the data is a whole number as ASCII digits: what ``int()`` and
+    a SQL literal both read the same. ``str.isdigit`` also accepts '²' (which ``int()`` refuses:
+    discover stopped with an error on one hostile value) and other scripts' digits (which a
+    query written with them would not parse)."""
+    stripped = value.strip()
+    return stripped.isascii() and stripped.isdigit()
+
+
 def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
@@ -238,7 +247,7 @@ def _booking_of(run: Run, quote: Callable[[str], str], slot: VisitRows,
         if kind == slot.type_value:
             continue
         for key, by_id in values.items():
-            ids = sorted({v.strip() for v in by_id.values() if v and v.strip().isdigit()})[:200]
+            ids = sorted({v.strip() for v in by_id.values() if v and whole_number(v)})[:200]
             if len(ids) < 2 or len(ids) < 0.5 * len(by_id):
                 continue
             hits = run(f"SELECT COUNT(*) FROM {quote(pair.entity.name)} WHERE {quote(pair.entity.key)} IN "

@@ -24,7 +24,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from clinicsync.sync.discover.metarows import VisitRows
+from clinicsync.sync.discover.metarows import VisitRows, whole_number
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.scoring import DEFAULT_MINUTES
 
@@ -48,7 +48,7 @@ def _clock_of(text: str | None) -> tuple[int, int] | None:
 def written_as_utc(found: VisitRows, key: str) -> str | None:
     """The sibling key whose time of day is the Unix seconds' own clock in UTC on 90 % of the
     rows (the wall clock written as if UTC), or None (the seconds are an instant)."""
-    seconds = {o: v for o, v in found.values.get(key, {}).items() if v and v.strip().isdigit()}
+    seconds = {o: v for o, v in found.values.get(key, {}).items() if v and whole_number(v)}
     for other in found.keys:
         if other == key or other in found.dated:
             continue
@@ -85,7 +85,7 @@ def settle(found: VisitRows, fields: dict[str, dict[str, Any]], guesses: list[Gu
     in step); the query's window condition, or None when every row is read."""
     if "start" not in fields and found.dated:
         first = next(o for o, k in keys.items() if k == found.dated[0])
-        unix = all(v is None or v.strip().isdigit() for v in column_values[first])
+        unix = all(v is None or whole_number(v) for v in column_values[first])
         fields["start"] = {"from": first, **({"type": "unix_seconds"} if unix else {})}
         guesses.append(Guess("start", first, 0.8, f"{found.dated[0]!r}: the type's dated key", fields["start"]))
     start = fields.get("start")
