@@ -144,11 +144,13 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "arrived": ("en consulta", "en espera", "presente", "chegou", "na sala de espera", "en salle d'attente",
                 "im wartezimmer", "arrivato", "arrivata", "in progress", "in-progress", "in session",
                 "in consultation", "with doctor", "with provider", "in room"),
-    "checked-in": ("registrada", "admitido", "check in", "angemeldet", "enregistré", "enregistre", "checkedin"),
+    "checked-in": ("registrada", "admitido", "check in", "angemeldet", "enregistré", "enregistre", "checkedin",
+                   "admitted"),  # a veterinary practice's patient admitted to its hospital: at the clinic
     "fulfilled": ("realizado", "completado", "finalizado", "terminada", "terminado", "concluida", "concluido",
                   "concluída", "concluído", "realizada com sucesso", "atendido", "effectué", "effectue",
                   "effectuée", "effectuee", "honoré", "honore", "durchgeführt", "durchgefuehrt",
-                  "behandelt", "completato", "eseguito"),
+                  "behandelt", "completato", "eseguito",
+                  "billed", "invoiced"),  # a practice's visit charged to its client: seen and done
 }
 for _status, _words in _MORE_SYNONYMS.items():
     for _word in _words:

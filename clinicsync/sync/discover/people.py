@@ -36,6 +36,7 @@ from clinicsync.sync.discover import (
     optionkinds,
     organizerrows,
     polyrefs,
+    rolelinks,
     roleperson,
     sharedowner,
     typedlinks,
@@ -413,6 +414,15 @@ def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str,
     whose reads fail (a schema's odd types) is undone inside its ``savepoint`` and said in a
     note: the rest of the proposal stands."""
     builder = _Builder(run, schema, plan, region)
+    state = plan.state()
+    try:  # who the visit is about as link rows typed by a role word (rolelinks.py)
+        with savepoint():
+            if rolelinks.place(builder):
+                return builder.people
+    except SQLAlchemyError as exc:
+        plan.restore(state)
+        builder.people = People()
+        builder.people.notes.append(f"the role-typed link rows could not be read ({describe(exc)})")
     for what, step in (("the patient", builder.patient), ("the doctor", builder.provider)):
         state, people = plan.state(), builder.people
         kept = (list(people.guesses), dict(people.refused), set(people.handled), set(people.patient_tables),

@@ -1,0 +1,41 @@
+"""A table that copies another table's dates onto its own rows: a generic store's participation
+rows (one per role a party plays in an act: customer, patient, clinician, schedule) repeat the
+act's ``activity_start_time`` and ``activity_end_time`` so that a party's diary is read on one
+index; an audit or history table may do the same.
+
+Why: such a table is the schema's most dated table after the one it copies, with a reference to
+it and to the people; it tied with the acts themselves and the admin was asked to pick one with
+--table (and picked, it would give a visit per role: five visits for one appointment).
+
+The rule, from the shape: a candidate B that refers (declared, or learned from its values) to
+another candidate A, and whose date columns are A's by name (every date column of B that A
+also has, at least one, and B has no date of its own beside them), gives way to A: its rows are
+A's rows seen from another side. Rejected: keeping whichever scores higher (they tie, or the copy
+wins by its people), and asking the database whether the values match (a read per candidate pair,
+while the names with a reference already say it).
+"""
+
+from __future__ import annotations
+
+from clinicsync.sync.discover.graph import Schema, audit
+
+
+def copies(table: str, schema: Schema, dates: dict[str, list[str]]) -> str | None:
+    """The candidate whose dates ``table`` copies (``dates``: each candidate's date columns), or None."""
+    own = set(dates.get(table, []))
+    if not own:
+        return None
+    key = set(schema.tables[table].primary_key)
+    for ref in schema.refs(table):  # its own key naming another row is a subclass row's, no reference to a parent
+        if ref.target == table or audit(ref.column) or ref.target not in dates or ref.column in key:
+            continue
+        if own <= set(dates[ref.target]):
+            return ref.target
+    return None
+
+
+def give_way(scored: list[tuple[float, str]], schema: Schema,
+             dates: dict[str, list[str]]) -> list[tuple[float, str]]:
+    """``scored`` (score, table) without the tables that copy another candidate's dates."""
+    candidates = {name: dates.get(name, []) for _, name in scored}
+    return [(score, name) for score, name in scored if copies(name, schema, candidates) is None]

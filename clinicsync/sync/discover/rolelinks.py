@@ -1,0 +1,239 @@
+"""Who a record is about, kept as link rows typed by a role WORD: a generic act/participation
+store (HL7 RIM-shaped, as veterinary and hospital suites built on an archetype framework keep
+it) has one table of records of every kind (``acts``: appointments beside invoices, clinical
+events and reminders, told apart by a kind column) and one table of participations, each row
+naming a record, a party (``entities``) and its role as text (``participation.customer``,
+``participation.patient``, ``participation.clinician``, ``participation.schedule``,
+``participation.author``). The parties' names are their attribute rows (name, value).
+
+Why: no column of the record names a person, so the patient and the doctor were never reached
+and `check` failed on a schema that holds them one link away; and every kind of record in the
+window was read as a visit.
+
+The rule, read from the data, never from a product's names:
+
+- the link table is a child of the visit table with one other reference (to the parties) and a
+  short text column whose few values (at most ``MAX_ROLES``) are role words: a value whose
+  words say who delivers the visit (clinician, provider, practitioner ...) is the doctor's role;
+  one that says who receives it (patient, customer, client) a patient's role; one that says who
+  entered it (author, creator) neither.
+- of several receiving roles (a vet's patient is a pet, its owner the customer), the patient to
+  remind is the role whose parties have contact rows (the most of them, at least ``REACHABLE``):
+  a pet has no phone, its owner does; the pet's name is never the recipient's.
+- the visits are the records of the kinds (a text column of the visit table whose values split
+  cleanly by that role's links) whose rows carry the patient's role, and of those the kinds
+  reaching ahead of today when any does (an invoice names the customer too, but lies behind).
+  The query keeps those kinds by name: a generic store holds dozens of record kinds, and a list
+  of those left out would let every new kind of record in as a visit.
+- the party's name: its attribute rows whose keys are a given and a family name, else its own
+  name column; its phone: its contact rows' attributes (attributecontacts.py).
+Rejected: taking the first receiving role (the pet's name and no phone), joining every role
+(a clerk as the author would be read as the doctor).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from clinicsync.sync.discover import attributecontacts, softdelete
+from clinicsync.sync.discover.graph import Ref, Table, audit
+from clinicsync.sync.discover.kinds import TEXT, Builder, join_first_linked, name_columns, stems
+from clinicsync.sync.discover.metarows import literal, plain
+from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.vocab import name_tokens, token_role
+
+MAX_ROLES = 20
+MAX_KINDS = 200
+REACHABLE = 0.5  # of a role's parties with a contact row, to be the one reminded
+CLEAN = 0.9  # of a kind's rows with (or without) the patient's link: the kind column splits by it
+DELIVERS = frozenset({"clinician", "provider", "practitioner", "doctor", "vet", "veterinarian", "performer",
+                      "physician", "therapist", "dentist", "assignee"})
+RECEIVES = frozenset({"patient", "customer", "client", "subject", "recipient", "owner"})
+ENTERED = frozenset({"author", "creator", "entered", "reporter", "source", "clerk"})
+_CONTACT = frozenset({"contact", "phone", "telecom", "address", "mechanism"})
+
+
+@dataclass(frozen=True)
+class RoleLinks:
+    """``links`` names a visit by ``visit`` and a party by ``party``, its role in ``role``."""
+
+    links: Table
+    visit: Ref
+    party: Ref
+    role: str
+    values: tuple[str, ...]
+
+
+def _says(value: str, kind: frozenset[str]) -> bool:
+    said = stems(value)
+    return bool(said & kind) and not said & ENTERED
+
+
+def find(builder: Builder) -> RoleLinks | None:
+    """The visit's role-typed link table, or None."""
+    schema, main, q = builder.schema, builder.plan.main, builder.q
+    for visit in schema.children(main.name):
+        links = schema.tables[visit.table]
+        onward = [r for r in schema.refs(links.name) if r.target not in (main.name, links.name)
+                  and not audit(r.column) and r.column != visit.column and r.target in schema.tables]
+        if len(onward) != 1:
+            continue
+        taken = {visit.column, onward[0].column, *links.primary_key}
+        for column, type_name in links.columns.items():
+            if column in taken or not TEXT.search(type_name):
+                continue
+            rows = builder.run(f"SELECT {q(column)}, COUNT(*) FROM {q(links.name)} WHERE {q(column)} IS NOT NULL "
+                               f"GROUP BY {q(column)}")
+            values = tuple(str(r[0]) for r in rows)
+            if not 1 < len(values) <= MAX_ROLES or not all(plain(v) for v in values):
+                continue
+            if any(_says(v, DELIVERS) for v in values) and any(_says(v, RECEIVES) for v in values):
+                return RoleLinks(links, visit, onward[0], column, values)
+    return None
+
+
+def _contact_tables(builder: Builder, party: Table) -> list[Ref]:
+    """References into the party's rows (or into a row keyed by the party's key: a subclass
+    table) from tables named for contacts."""
+    schema = builder.schema
+    tops = [party.name] + [r.table for r in schema.children(party.name)
+                           if r.column in schema.tables[r.table].primary_key]
+    return [r for top in tops for r in schema.children(top)
+            if stems(r.table) & _CONTACT and r.column not in schema.tables[r.table].primary_key]
+
+
+def _reach(builder: Builder, found: RoleLinks, value: str, contacts: list[Ref]) -> float:
+    """The share of the role's parties with a contact row."""
+    q, links = builder.q, found.links
+    if not contacts:
+        return 0.0
+    exists = " OR ".join(f"EXISTS (SELECT 1 FROM {q(c.table)} AS cs_c WHERE cs_c.{q(c.column)} = "
+                         f"cs_l.{q(found.party.column)})" for c in contacts)
+    row = builder.run(f"SELECT COUNT(DISTINCT cs_l.{q(found.party.column)}), COUNT(DISTINCT CASE WHEN {exists} "
+                      f"THEN cs_l.{q(found.party.column)} END) FROM {q(links.name)} AS cs_l "
+                      f"WHERE cs_l.{q(found.role)} = {literal(value)}")[0]
+    return int(row[1]) / int(row[0]) if row[0] else 0.0
+
+
+def _kinds(builder: Builder, found: RoleLinks, patient: str) -> tuple[str, list[str]] | None:
+    """The visit table's kind column and the kinds kept (those whose rows carry the patient's
+    role, reaching ahead when any does); None when no column splits by it."""
+    q, main = builder.q, builder.plan.main
+    linked = (f"EXISTS (SELECT 1 FROM {q(found.links.name)} AS cs_l WHERE cs_l.{q(found.visit.column)} = "
+              f"a.{q(found.visit.target_column)} AND cs_l.{q(found.role)} = {literal(patient)})")
+    dates = [c for c, t in main.columns.items() if re.search(r"(?i)date|time", t)]
+    best: tuple[int, str, list[str]] | None = None
+    for column, type_name in main.columns.items():
+        if not TEXT.search(type_name) or column in main.primary_key or re.search(r"(?i)status|state", column):
+            continue
+        latest = f", MAX(a.{q(dates[0])})" if dates else ", NULL"
+        rows = builder.run(f"SELECT a.{q(column)}, COUNT(*), SUM(CASE WHEN {linked} THEN 1 ELSE 0 END){latest} "
+                           f"FROM {q(main.name)} AS a GROUP BY a.{q(column)}")
+        if not 1 < len(rows) <= MAX_KINDS or any(r[0] is None or not plain(str(r[0])) for r in rows):
+            continue
+        shares = [(str(r[0]), int(r[2] or 0) / int(r[1]), r[3]) for r in rows]
+        if not all(s >= CLEAN or s <= 1 - CLEAN for _, s, _ in shares):
+            continue
+        carried = [(k, latest_at) for k, s, latest_at in shares if s >= CLEAN]
+        if not carried or len(carried) == len(shares):
+            continue
+        today = builder.run("SELECT CURRENT_TIMESTAMP")[0][0]
+        ahead = [k for k, at in carried if at is not None and str(at) > str(today)]
+        kept = ahead or [k for k, _ in carried]
+        named = 0 if stems(column) & {"type", "kind", "class", "arch", "short", "archetype"} else 1
+        if best is None or (named, len(kept)) < (best[0], len(best[2])):
+            best = (named, column, kept)
+    return None if best is None else (best[1], best[2])
+
+
+def _name(builder: Builder, who: str, party: Table, alias: str) -> Guess | None:
+    """The party's name: its attribute rows whose keys say a given and a family name (read from
+    the keys its rows hold), else its own name column(s)."""
+    q, plan = builder.q, builder.plan
+    attributes = attributecontacts.attributes_of(builder, party)
+    if attributes is not None:
+        table, owner, key, value = attributes.table, attributes.owner, attributes.key, attributes.value
+        keys = [str(r[0]) for r in builder.run(f"SELECT DISTINCT {q(key)} FROM {q(table.name)}")]
+        roles = {k: {token_role(t) for t in name_tokens(k)} for k in keys if plain(k)}
+        given = next((k for k, r in roles.items() if "first_name" in r), None)
+        family = next((k for k, r in roles.items() if "last_name" in r), None)
+        if given and family:
+            outs = [plan.expr(f"(SELECT MAX(cs_m.{q(value)}) FROM {q(table.name)} AS cs_m WHERE cs_m.{q(owner)} = "
+                              f"{alias}.{q(str(party.key))} AND cs_m.{q(key)} = {literal(k)})",
+                              f"{who}_{k}", table.name, "varchar") for k in (given, family)]
+            return Guess(f"{'practitioner' if who == 'doctor' else who}.name", " + ".join(outs), 0.8,
+                         f"the {table.name!r} rows {given!r} and {family!r} of the {who}'s {party.name!r} row",
+                         {"concat": outs})
+    columns = name_columns(party)[0]
+    if not columns:
+        return None
+    outs = [plan.add(alias, c, f"{who}_{c}", party.name, party.columns[c]) for c in columns]
+    return Guess(f"{'practitioner' if who == 'doctor' else who}.name", " + ".join(outs), 0.7,
+                 f"the name column(s) of the {who}'s {party.name!r} row",
+                 {"from": outs[0]} if len(outs) == 1 else {"concat": outs})
+
+
+def _join(builder: Builder, found: RoleLinks, value: str, prefix: str) -> str:
+    q = builder.q
+    besides = f" AND cs_l.{q(found.role)} = {literal(value)}" + softdelete.live_links(found.links, "cs_l", q,
+                                                                                       builder.plan.dialect)
+    alias, _ = join_first_linked(builder, builder.schema.tables[found.party.target], found.links, found.visit.column,
+                                 f"a.{q(found.visit.target_column)}", found.party, prefix, besides)
+    return alias
+
+
+def place(builder: Builder) -> bool:
+    """Propose the patient and the doctor through the visit's role-typed link rows, and keep the
+    visit table's kinds that are visits; False when the visit has no such links."""
+    found = find(builder)
+    if found is None:
+        return False
+    people, plan = builder.people, builder.plan
+    party = builder.schema.tables[found.party.target]
+    if party.key is None:
+        return False
+    contacts = _contact_tables(builder, party)
+    receiving = [v for v in found.values if _says(v, RECEIVES)]
+    reach = {v: _reach(builder, found, v, contacts) for v in receiving}
+    patient = max(receiving, key=lambda v: (reach[v], -receiving.index(v)))
+    if len(receiving) > 1 and reach[patient] < REACHABLE:
+        people.notes.append(f"table {found.links.name!r}: roles {', '.join(map(repr, receiving))} each name who the "
+                            "visit is for, and none's parties have contact rows: no patient proposed")
+        return False
+    kinds = _kinds(builder, found, patient)
+    if kinds is not None:
+        column, kept = kinds
+        people.filters.append(f"a.{builder.q(column)} IN ({', '.join(literal(k) for k in kept)})")
+        people.handled.add(column)
+        people.notes.append(f"the visits are the rows of {column!r} {', '.join(map(repr, kept))}: the kinds whose rows "
+                            f"name a {patient!r} in {found.links.name!r} and reach ahead of today (the other kinds "
+                            "are records of the past or name no one to remind)")
+    alias = _join(builder, found, patient, "p")
+    out = plan.add(alias, str(party.key), "patient_id", party.name, party.columns[str(party.key)])
+    others = [v for v in receiving if v != patient]
+    why = (f"table {found.links.name!r} links the visit to {party.name!r} by role ({found.role!r}); the party in "
+           f"role {patient!r} is the patient" + (f" (of the roles {', '.join(map(repr, receiving))}, the one whose "
+                                                 f"parties have contact rows: {reach[patient]:.0%})" if others else ""))
+    people.guesses.append(Guess("patient.external_id", out, 0.8, why, {"from": out}))
+    people.patient_tables.add(party.name)
+    people.notes.append(f"the patient: {why}")
+    named = _name(builder, "patient", party, alias)
+    if named is not None:
+        people.guesses.append(named)
+    for contact in contacts:  # its phone: a contact row whose fields are attribute rows (attributecontacts.py)
+        phone = attributecontacts.place(builder, contact, party, alias)
+        if phone:
+            people.guesses += phone
+            break
+    doctors = [v for v in found.values if _says(v, DELIVERS)]
+    if len(doctors) == 1:
+        alias = _join(builder, found, doctors[0], "d")
+        out = plan.add(alias, str(party.key), "doctor_id", party.name, party.columns[str(party.key)])
+        why = f"the party in role {doctors[0]!r} of table {found.links.name!r} (who delivers the visit) is the doctor"
+        people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))
+        people.notes.append(f"the doctor: {why}")
+        named = _name(builder, "doctor", party, alias)
+        if named is not None:
+            people.guesses.append(named)
+    return True
