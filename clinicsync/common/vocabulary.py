@@ -69,7 +69,8 @@ STATUS_SYNONYMS: dict[str, str] = {
                              "nicht erschienen", "falta")},
     **{w: "arrived" for w in ("arrived", "here", "present", "waiting", "in room", "llegó", "llego",
                               "en sala", "arrivé", "arrive", "angekommen",
-                              "walk in")},  # a patient who came in unbooked: at the clinic now
+                              "walk in",  # a patient who came in unbooked: at the clinic now
+                              "assessed", "triaged")},  # seen by the triage nurse, waiting for the doctor (Tamanu)
     **{w: "checked-in" for w in ("checked-in", "checked in", "checkin", "check-in", "registered",
                                  "admitida", "registrado")},
     **{w: "fulfilled" for w in ("fulfilled", "completed", "complete", "done", "attended", "seen", "finished",

@@ -48,6 +48,7 @@ def test_a_word_that_is_no_fhir_spelling_is_still_refused() -> None:
     ("no_show", "noshow"), ("did_not_attend", "noshow"), ("user_cancelled", "cancelled"),
     ("center_cancelled", "cancelled"), ("Missed", "noshow"), ("Completed", "fulfilled"), ("done", "fulfilled"),
     ("arrived", "arrived"), ("fulfilled", "fulfilled"),
+    ("Assessed", "arrived"), ("triaged", "arrived"),  # Tamanu: assessed at triage, waiting to be seen
 ])
 def test_discover_reads_product_family_spellings(word: str, status: str | None) -> None:
     assert status_word(word)[0] == status

@@ -305,7 +305,8 @@ def day_and_clock(proposal: Proposal) -> tuple[str, str] | None:
 def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequence[str],
                  fmt: str | None = None) -> list[datetime]:
     """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns, its parts joined
-    as the mapping joins them."""
+    as the mapping joins them; a start kept as text is parsed as the mapping parses it (else a
+    text start gave no hours to judge, and discover asked for the convention)."""
     q = connection.dialect.identifier_preparer.quote
     names = ", ".join(f"clinicsync_q.{q(p)}" for p in parts)
     binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
@@ -315,7 +316,12 @@ def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequenc
                                       SAMPLED_STARTS, connection.dialect.name), binds)
     starts = []
     for row in rows:
-        if len(row) == 1:
+        if len(row) == 1 and isinstance(row[0], str):  # text a date-time (Tamanu's char(19)): its hours count too
+            try:
+                value = parse_datetime(row[0].strip(), (fmt,) if fmt else ())
+            except TimeError:
+                continue
+        elif len(row) == 1:
             value = row[0]
         else:
             try:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinicsync.sync.discover.domains import type_name as reflected_type
 from clinicsync.sync.discover.vocab import table_prefix, without_prefixes
 
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
@@ -254,7 +255,7 @@ def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = (
         refs = [(fk["constrained_columns"][0], fk["referred_table"], fk["referred_columns"][0])
                 for fk in foreign.get((_, name)) or []
                 if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
-        tables[name] = Table(name, {c["name"]: str(c["type"]) for c in cols}, pk, refs,
+        tables[name] = Table(name, {c["name"]: reflected_type(c["type"]) for c in cols}, pk, refs,
                              frozenset(c["name"] for c in cols if c.get("nullable", True)))
     unique = _unique_columns(inspector, wanted)
     for name, found in unique.items():

@@ -181,12 +181,16 @@ def weak_provider(name: str) -> bool:
 
 def name_columns(table: Table) -> tuple[list[str], str]:
     """A table's columns that hold a person's name, given name first: ([given, family], "parts")
-    or ([full], "full"); ([], "") when it has none."""
-    given = family = full = None
+    or ([full], "full"); ([], "") when it has none. A ``display_name`` is a full name only in a
+    table with no other name column: beside given and family names it is a handle or a label
+    (why "display" is no name word), alone it is how a login table names its person."""
+    given = family = full = shown = None
     for column, type_name in table.columns.items():
         if not TEXT.search(type_name) or audit(column):
             continue
         tokens = _own_word_off(without_prefixes(name_tokens(column), [table.prefix]), table.name)
+        if tokens == ["display", "name"] and shown is None:
+            shown = column
         roles = {token_role(t) for t in tokens}
         if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
                 or any(t[-1].isdigit() for t in tokens):
@@ -203,6 +207,8 @@ def name_columns(table: Table) -> tuple[list[str], str]:
         return [full, family], "parts"
     if full:
         return [full], "full"
+    if shown:  # a login table's only name (Tamanu's users.display_name: 'Dr Sereana Tuilagi')
+        return [shown], "full"
     return [], ""
 
 

@@ -32,6 +32,8 @@ from clinicsync.sync.discover import (
     attributerows,
     doctors,
     eventkinds,
+    extension,
+    filledrefs,
     household,
     optionkinds,
     organizerrows,
@@ -180,6 +182,7 @@ class _Builder(ContactRows):
         self.plan.add_columns(target, alias, stem, frozenset({chosen.target_column}))
         self.stamp_row(target, alias)
         chain = roleperson.follow(self, self.chain(target, alias))
+        chain += extension.join(self, chain, stem)  # the person's 1:1 rows (extension.py)
         people.patient_tables.update(t.name for t, _ in chain)
         hops = " -> ".join([main.name, *(t.name for t, _ in chain)])
         why = f"references table {target.name!r} ({chosen.how}); " \
@@ -320,9 +323,10 @@ class _Builder(ContactRows):
             self.people.notes.append(f"{', '.join(map(repr, agents))}: an agent's or specialist's row beside the "
                                      "practitioner the visit names by a stronger word: who booked or handled the "
                                      "visit, not the doctor: left out of the query")
-        own = next((r for r in self.schema.refs(main.name)
-                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)
-                    and r.column not in others), None)
+        own = filledrefs.fullest(self.run, q, main, [
+            r for r in self.schema.refs(main.name)
+            if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)
+            and r.column not in others])
         links = [c for c in self.schema.children(main.name)
                  if self.schema.tables[c.table].key is not None
                  and any(kind_of(r.target) == "provider" for r in self.schema.refs(c.table))]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from clinicsync.common.names import name_words
 
@@ -213,11 +214,24 @@ def token_role(token: str) -> str | None:
     return None
 
 
+_CONTACT = frozenset({"contact", "contacts"})
+_NUMBER = frozenset({"number", "no", "num", "nr", "nbr"})
+
+
+def _contact_number(tokens: Sequence[str]) -> bool:
+    """'contact' followed by 'number' (``primary_contact_number``, ``contact_no``): how
+    Commonwealth English (Fiji, India, Australia, the UK) names a phone; "number" alone is an
+    identifier (a record number), so the pair is read, not the word."""
+    return any(a in _CONTACT and b in _NUMBER for a, b in pairwise(tokens))
+
+
 def column_roles(tokens: Sequence[str]) -> set[str]:
     """The roles of a column's words. A start or an end beside a word that names the visit as
     well as its booking ('booking' in Amelia's ``bookingStart``/``bookingEnd``) is the visit's
     moment: that word is read as the visit there, not as when the visit was booked."""
     roles = {role for t in tokens if (role := token_role(t)) is not None}
+    if _contact_number(tokens):
+        roles = (roles - {"id"}) | {"phone"}
     said = any(token_role(t) in ("start", "end") and t not in ("datetime", "when") for t in tokens)
     if said and "created" in roles and all(t in APPOINTMENT_WORDS for t in tokens if token_role(t) == "created"):
         roles.discard("created")
