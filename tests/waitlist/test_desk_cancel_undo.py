@@ -12,14 +12,24 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
-from clinicsync.sync.desk.actions import Refused, record_action, seen_of, undo_action, undo_offer
+from clinicsync.sync.desk.actions import (
+    Refused,
+    actions_of,
+    record_action,
+    seen_of,
+    undo_action,
+    undo_offer,
+    undoable,
+)
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept, decline
+from clinicsync.sync.waitlist.book_tasks import answer_task
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker
 from tests.waitlist.test_offers import DAY, PHONE, entry, make, waiting_patients
@@ -224,3 +234,40 @@ def test_an_offer_whose_hold_ran_out_is_withdrawn_with_its_slot_and_takes_nothin
     assert accept(store.engine, old.id, DAY + timedelta(minutes=22), timedelta(hours=4)) == "closed"
     assert undo_offer(store, again, DAY + timedelta(minutes=22)) is not None
     _undo(settings, store, target, again, DAY + timedelta(minutes=22))
+
+
+def test_the_desks_booking_of_the_waiting_patient_does_not_hide_the_undo_of_a_cancel_the_patient_declined(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The patient cancelled by SMS, a waiting patient took the time, the desk recorded the cancel
+    and then answered the waitlist task "book this patient" (a source not written to). The
+    answer is kept on the freed visit's row but is the booking's, with its own Undo: the cancel's
+    Undo is still offered and stands (the decline is put back, the booking is untouched), and
+    the visit's page never offers to take back the booking as if it were a step on the visit."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    target = _visit(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY - timedelta(hours=1))
+    assert run_waitlist(settings, store, DAY)["sent"] == 2
+    with store.engine.connect() as connection:
+        first = connection.execute(select(WAITLIST_OFFERS.c.id).order_by(WAITLIST_OFFERS.c.id)).scalars().first()
+    assert accept(store.engine, first, DAY + timedelta(minutes=1), timedelta(hours=4)) == "won"
+    with store.engine.begin() as connection:  # the booking stage's answer for a source it cannot write
+        slot = connection.execute(select(FREED_SLOTS.c.id)).scalar_one()
+        connection.execute(update(FREED_SLOTS).values(booking_status="desk_task"))
+    cancel = _cancel(settings, store, target, DAY + timedelta(minutes=2))
+    recorded = undo_offer(store, cancel, DAY + timedelta(minutes=2))  # the "Recorded … Undo" line, drawn now
+    assert recorded is not None
+    booked = answer_task(settings, store, "book", slot, "booked", "desk2", "front_desk", DAY + timedelta(minutes=3))
+    assert booked is not None
+    later = DAY + timedelta(minutes=5)
+    assert undoable(actions_of(store, target), later).id == cancel  # the visit's own latest step
+    with pytest.raises(Refused, match="waitlist task"):
+        _undo(settings, store, target, booked, later)
+    assert undo_offer(store, cancel, later) is not None
+    undo_action(settings, store, cancel, "desk1", later, recorded["seen"])  # pressed on the line drawn before
+    with store.engine.connect() as connection:
+        rows = {r.action: r.undone_at for r in connection.execute(select(DESK_ACTIONS))}
+        booking = connection.execute(select(FREED_SLOTS.c.status, FREED_SLOTS.c.booking_status)).one()
+    assert rows == {"cancel": later, "waitlist_booked": None}
+    assert tuple(booking) == ("taken", "written")
+    assert _state(store, target)[0] == "declined"  # the patient's own decline, put back

@@ -86,9 +86,12 @@ class Seen:
 
 
 def _digest(appointment: Any, actions: Iterable[Any]) -> str:
+    """The visit as the desk saw it: its row and the desk's steps on it (a waitlist task's
+    answer kept on its row is the booking's, not the visit's: the "Recorded … Undo" line drawn
+    after a cancel still holds once the desk books the waiting patient into the time)."""
     parts = [appointment.version, appointment.status, appointment.start_utc.isoformat(),
              appointment.participation or "-", appointment.deleted_at is not None]
-    parts += [f"{a.id}{'u' if a.undone_at else ''}" for a in actions]
+    parts += [f"{a.id}{'u' if a.undone_at else ''}" for a in actions if a.action in DESK_ACTIONS_KINDS]
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:20]
 
 
@@ -272,7 +275,9 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
         if now - target.at > UNDO_WINDOW:
             raise Refused(f"Undo is offered for {int(UNDO_WINDOW.total_seconds() // 60)} minutes after an action; "
                           "record what happened instead.")
-        if any(a.id > target.id and a.undone_at is None for a in actions):
+        if target.action not in DESK_ACTIONS_KINDS:  # a waitlist task's answer: book_undo.py takes it back
+            raise Refused("This is the answer to a waitlist task: take it back on the Waitlist page.")
+        if any(a.id > target.id for a in _visit_stack(actions)):
             raise Refused("A later action was recorded on this visit: undo that one first.")
         if _time_given_away(connection, target):
             raise Refused("The waiting list already has this time (offered or taken): the cancel stands. "
@@ -360,9 +365,20 @@ def actions_of(store: Store, appointment_id: int) -> list[Any]:
         return _actions(connection, [appointment_id]).get(appointment_id, [])
 
 
+def _visit_stack(actions: list[Any]) -> list[Any]:
+    """The desk's standing actions on the visit itself, oldest first: what its Undo takes back,
+    latest first. The desk's answers to a waitlist task (waitlist_booked, …) are kept on the
+    freed visit's row too, but they are about the waiting patient's booking, have their own Undo
+    (sync/waitlist/book_undo.py) and are not a later step on the visit: counted here, booking a
+    waiting patient into a time the visit's patient declined hid the Undo of the desk's cancel
+    (which puts that decline back and keeps the time free), and the visit's page offered an Undo
+    of the booking that marked its row undone and left the booking as it was."""
+    return [a for a in actions if a.undone_at is None and a.action in DESK_ACTIONS_KINDS]
+
+
 def undoable(actions: list[Any], now: datetime) -> Any | None:
-    """The action the page offers to undo: the latest standing one, within UNDO_WINDOW."""
-    standing = [a for a in actions if a.undone_at is None]
+    """The action the page offers to undo: the latest standing one on the visit, within UNDO_WINDOW."""
+    standing = _visit_stack(actions)
     return standing[-1] if standing and now - standing[-1].at <= UNDO_WINDOW else None
 
 
