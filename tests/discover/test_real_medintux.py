@@ -58,9 +58,9 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     real.insert_rows(cursor, "INSERT INTO Personnes (GUID, Login, PassWord, Droits, Sexe, CodeSpec, NumOrdre, Nom, "
                              "Prenom, Adresse, CodePostal, Ville, Tel_1, Tel_2, Tel_3, EMail, ID_PrimKey, Qualite, "
                              "Titre) VALUES (%s, %s, '', '-adm-med', 'F', '01', %s, %s, %s, '12 rue des Tilleuls', "
-                             "'69003', 'LYON', '04 78 12 34 56', '      ', '      ', '', %s, %s, %s)",
+                             "'69003', 'LYON', '04 78 12 34 56', '      ', '      ', %s, %s, %s, %s)",
                      [(str(uuid.UUID(int=rng.getrandbits(128))).upper(), login, f"{691000000 + key}", last, first,
-                       key, "Médecin généraliste" if (login, last, first, key) in DOCTORS else "Secrétaire",
+                       f"{login}@cabinet-bellecour.example.fr" if key % 3 else "", key, "Médecin généraliste" if (login, last, first, key) in DOCTORS else "Secrétaire",
                        "Dr" if (login, last, first, key) in DOCTORS else "")
                       for login, last, first, key in users])
     patients: dict[int, dict[str, Any]] = {}
@@ -127,7 +127,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
                            "end": (utc + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                            "status": STATUS[word], "patient_ids": {patient["guid"], str(p)},
                            "name": patient["name"], "phone": patient["phone"], "type": kind,
-                           "doctor_ids": {login, str(doctor_key)}, "doctor_name": f"{first} {last}"}
+                           "doctor_ids": {login, str(doctor_key)}, "doctor_name": f"{first} {last}",
+                           "doctor_email": f"{login}@cabinet-bellecour.example.fr" if doctor_key % 3 else None}
     real.insert_rows(cursor, "INSERT INTO agenda (Date_Time, Duree, Nom, Prenom, Tel, RDV_PrisPar, RDV_PrisAvec, "
                              "Note, Type, GUID, status, Adresse) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                              "%s, %s)", rows)
@@ -139,13 +140,16 @@ def wrong(got: dict[str, Any] | None, want: dict[str, Any]) -> list[str]:
     and the doctor's id may be any of the product's own stable ids for them."""
     if got is None:
         return ["missing", "start", "end", "status", "patient", "name", "phone", "type", "doctor", "doctor_name",
-                "zone"]
+                "doctor_email", "patient_email", "zone"]
     patient, doctor = got.get("patient") or {}, got.get("practitioner") or {}
     checks = {"start": got["start"] == want["start"], "end": got.get("end") == want["end"],
               "status": got["status"] == want["status"], "patient": patient.get("id") in want["patient_ids"],
               "name": patient.get("name") == want["name"], "phone": patient.get("phone") == want["phone"],
               "type": got.get("type") == want["type"], "doctor": doctor.get("id") in want["doctor_ids"],
-              "doctor_name": doctor.get("name") == want["doctor_name"], "zone": got.get("timezone") == ZONE}
+              "doctor_name": doctor.get("name") == want["doctor_name"],
+              "doctor_email": doctor.get("email") == want["doctor_email"],
+              "patient_email": patient.get("email") is None,  # the desk's address is no patient's
+              "zone": got.get("timezone") == ZONE}
     return [field for field, right in checks.items() if not right]
 
 
