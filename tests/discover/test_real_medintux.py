@@ -60,7 +60,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
                              "Titre) VALUES (%s, %s, '', '-adm-med', 'F', '01', %s, %s, %s, '12 rue des Tilleuls', "
                              "'69003', 'LYON', '04 78 12 34 56', '      ', '      ', %s, %s, %s, %s)",
                      [(str(uuid.UUID(int=rng.getrandbits(128))).upper(), login, f"{691000000 + key}", last, first,
-                       f"{login}@cabinet-bellecour.example.fr" if key % 3 else "", key, "Médecin généraliste" if (login, last, first, key) in DOCTORS else "Secrétaire",
+                       f"{login}@cabinet-bellecour.example.fr" if key % 3 else "", key,
+                       "Médecin généraliste" if (login, last, first, key) in DOCTORS else "Secrétaire",
                        "Dr" if (login, last, first, key) in DOCTORS else "")
                       for login, last, first, key in users])
     patients: dict[int, dict[str, Any]] = {}

@@ -19,14 +19,32 @@ from collections.abc import Sequence
 
 from clinicsync.sync.discover.mobilefirst import mobile_order
 
+COPY = 0.9  # of the rows where both are filled, the same digits: a copy of the number, not another
+
 
 def in_turn(best: str, held: Sequence[tuple[str, Sequence[str | None]]], region: str) -> list[str]:
-    """``held``'s columns (name, sampled cells, in the table's order), the one the scorer chose
-    first unless another holds mobiles clearly more often, then the rest in the table's order."""
-    ordered = [*(c for c in held if c[0] == best), *(c for c in held if c[0] != best)]
-    order = mobile_order(ordered, region)
-    head = ordered[order[0]][0]
-    return [head, *(name for name, _ in held if name != head)]
+    """``held``'s columns (name, sampled cells of the same rows, in the table's order), the one
+    the scorer chose first unless another holds mobiles clearly more often, then the rest in the
+    table's order; a column that copies another's number in other characters (CiviCRM's
+    ``phone_numeric`` beside ``phone``) is left out: it adds no number."""
+    kept: list[tuple[str, Sequence[str | None]]] = []
+    for column in [*(c for c in held if c[0] == best), *(c for c in held if c[0] != best)]:
+        if not any(_copies(column[1], other[1]) for other in kept):
+            kept.append(column)
+    order = mobile_order(kept, region)
+    head = kept[order[0]][0]
+    return [head, *(name for name, _ in held if name != head and any(name == k for k, _ in kept))]
+
+
+def _digits(cell: str | None) -> str:
+    return "".join(c for c in cell or "" if c.isdigit())
+
+
+def _copies(cells: Sequence[str | None], others: Sequence[str | None]) -> bool:
+    """Whether ``cells`` hold ``others``' numbers on the same rows: the same last nine digits
+    (a leading 0 or a country code aside) on at least ``COPY`` of the rows where both are filled."""
+    both = [(_digits(a), _digits(b)) for a, b in zip(cells, others, strict=False) if _digits(a) and _digits(b)]
+    return bool(both) and sum(a[-9:] == b[-9:] for a, b in both) >= COPY * len(both)
 
 
 def describe(columns: Sequence[str]) -> str:
