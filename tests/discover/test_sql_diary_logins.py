@@ -123,3 +123,21 @@ def test_phone_columns_in_turn_mobiles_first_copies_left_out() -> None:
     assert in_turn("tel_a", [("tel_a", landline), ("tel_b", mobiles)], "FR") == ["tel_b", "tel_a"]
     copy = ["33478123456", "33478654321", None, "33478000002"]
     assert in_turn("tel_a", [("tel_a", landline), ("tel_copy", copy)], "FR") == ["tel_a"]
+
+
+def test_the_diary_owner_when_the_rows_do_not_tell() -> None:
+    """A solo practice: nobody's visits clash at one start, so the rows do not tell the diary's
+    owner from who booked; the column whose name ends in a word for "by" goes last."""
+    from clinicsync.sync.discover.graph import Table
+    from clinicsync.sync.discover.logins import owner_first
+
+    table = Table("agenda", {"Date_Time": "DATETIME", "RDV_PrisPar": "VARCHAR(20)", "RDV_PrisAvec": "VARCHAR(20)"},
+                  [], [])
+    asked: list[str] = []
+
+    def run(sql: str) -> list[tuple[int]]:
+        asked.append(sql)
+        return [(0,)]
+
+    assert owner_first(run, str, table, ["RDV_PrisPar", "RDV_PrisAvec"]) == ["RDV_PrisAvec", "RDV_PrisPar"]
+    assert all("Date_Time" in sql for sql in asked)  # the start each value is compared at

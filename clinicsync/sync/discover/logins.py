@@ -13,13 +13,15 @@ across the doctors' diaries. Read from the rows, whatever the columns are called
 
 Rejected: a table with a login column only (a patient portal's ``FchPat_LoginPatient`` sits
 on the patient's row); the password is what makes it an account table. Ordering the two
-columns by their names' words (``par``, ``by``): every language has its own, the rows do not.
+columns by their names' words first (``par``, ``by``): every language has its own, the rows do
+not; the words only break a tie the rows leave.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from clinicsync.common.names import name_words
 from clinicsync.sync.discover.graph import Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT
 from clinicsync.sync.discover.probe import Run
@@ -53,11 +55,21 @@ def clashes(run: Run, q: Callable[[str], str], table: Table, column: str) -> int
 
 def owner_first(run: Run, q: Callable[[str], str], table: Table, columns: Sequence[str]) -> list[str]:
     """``columns`` (each naming the same users table) with the diary's owner first: the one whose
-    values clash least with the starts, when it clashes strictly less than every other; else as given."""
+    values clash least with the starts, when it clashes strictly less than every other; where the
+    rows do not tell (a solo practice: nobody's visits clash), a column whose name ends in a word
+    for "by" (``PrisPar``, ``booked_by``, ``reservado_por``) goes last: it says who did it."""
     if len(columns) < 2:
         return list(columns)
     counted = {c: clashes(run, q, table, c) for c in columns}
     best = min(columns, key=lambda c: counted[c])
     if sum(counted[c] == counted[best] for c in columns) > 1:
-        return list(columns)
+        return sorted(columns, key=_by_whom)  # stable: the order given, who-did-it columns last
     return [best, *(c for c in columns if c != best)]
+
+
+_BY = frozenset({"by", "par", "por", "von", "da", "door"})  # the last word of "booked by" in several languages
+
+
+def _by_whom(column: str) -> bool:
+    parts = name_words(column)
+    return bool(parts) and parts[-1].lower() in _BY
