@@ -121,6 +121,8 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                "confirmée", "confirmee", "réservée", "reservee", "prévu", "prevu", "prévue", "prevue",
                "planifiée", "planifiee", "rendez-vous pris", "termin gebucht", "vereinbart", "verschoben",
                "reservado pelo paciente", "prenotata", "confermata",
+               # a French diary's status never set ("Statut non défini"): the visit stands as booked
+               "statut non défini", "statut non defini", "non défini", "non defini",
                "accepted"),  # a booking tool's booking the host accepted (Cal.com's ACCEPTED)
     "pending": ("por aprobar", "en espera de confirmación", "en espera de confirmacion", "a confirmar",
                 "aguardando", "aguardando confirmação", "aguardando confirmacao", "à confirmer", "a confirmer",
@@ -143,6 +145,7 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                "absent", "absente", "non venu", "nicht gekommen", "nichterscheinen", "non presentato",
                "assente"),
     "arrived": ("en consulta", "en espera", "presente", "chegou", "na sala de espera", "en salle d'attente",
+                "présent en salle d'attente", "present en salle d'attente", "présent", "arrivé", "arrivée",
                 "im wartezimmer", "arrivato", "arrivata", "in progress", "in-progress", "in session",
                 "in consultation", "with doctor", "with provider", "in room"),
     "checked-in": ("registrada", "admitido", "check in", "angemeldet", "enregistré", "enregistre", "checkedin",
@@ -151,6 +154,8 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                   "concluída", "concluído", "realizada com sucesso", "atendido", "effectué", "effectue",
                   "effectuée", "effectuee", "honoré", "honore", "durchgeführt", "durchgefuehrt",
                   "behandelt", "completato", "eseguito",
+                  "rendez-vous terminé", "rendez-vous termine", "terminé", "termine", "terminée", "terminee",
+                  "consultation terminée",
                   "billed", "invoiced"),  # a practice's visit charged to its client: seen and done
 }
 for _status, _words in _MORE_SYNONYMS.items():

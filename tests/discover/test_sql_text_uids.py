@@ -73,7 +73,9 @@ def _fill(cursor: Any) -> tuple[follow.Want, dict[str, str]]:
             person, first, last, email = STAFF[login]
             key = f"{node} {seq}"
             want[key] = {"status": "booked", "patient": str(patient), "name": f"Given{patient} Family{patient}",
-                         "phone": None if patient % 7 == 0 else f"+3362200{patient:02d}00",
+                         # the cell, else the landline beside it (the address row's phones read in turn)
+                         "phone": f"+3362200{patient:02d}00" if patient % 7 else "+33478000000" if patient % 4 == 0
+                         else None,
                          "email": f"given{patient}@mail.example.org" if patient % 2 else None,
                          "doctor": str(person), "doctor_name": f"{first} {last}", "doctor_email": email}
             ends[key] = data.utc(start + timedelta(minutes=minutes), follow.ZONE)

@@ -13,6 +13,7 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import (
     history,
     kinship,
+    phonecolumns,
     softdelete,
 )
 from clinicsync.sync.discover.graph import Ref, Table, audit
@@ -185,12 +186,15 @@ class ContactRows(PersonRows):
         picked: str | None = None
         for kind in kinds:
             best: tuple[int, float, str] | None = None
+            held: list[tuple[str, list[str | None]]] = []  # every column of the kind, in table order
             for index, column in enumerate(values):
-                p = profile([None if r[index] is None else str(r[index]) for r in rows], self.region)
-                if p.present < 3 or p.share(kind) < 0.8:
+                cells = [None if r[index] is None else str(r[index]) for r in rows]
+                p = profile(cells, self.region)
+                if p.present < 3 or p.share(kind) < 0.8 or _NOT_PHONE.search(column):
                     continue
+                held.append((column, cells))
                 score = (1 if _MOBILE.search(column) else 0, p.share(kind), column)
-                if (best is None or score[:2] > best[:2]) and not _NOT_PHONE.search(column):
+                if best is None or score[:2] > best[:2]:
                     best = score
             if best is None:
                 continue
@@ -199,15 +203,22 @@ class ContactRows(PersonRows):
                                          before=[mobiles[0]] if mobiles is not None else [])
             if picked is None:
                 return []
-            out = self.plan.add(picked, best[2], f"{who}_{kind}".replace("practitioner_", "doctor_"), table.name,
-                                table.columns[best[2]])
+            # The person's other phone columns after it (a desk's Tel1, Tel2, Tel3, the landline
+            # first): read in turn where it is empty, mobiles first (phonecolumns.py).
+            order = phonecolumns.in_turn(best[2], held, self.region) if kind == "phone" else [best[2]]
+            stem = f"{who}_{kind}".replace("practitioner_", "doctor_")
+            outs = [self.plan.add(picked, c, stem if at == 0 else f"{stem}{at + 1}", table.name, table.columns[c])
+                    for at, c in enumerate(order)]
             how = [h for h in (history.describe(table), kinship.describe(table)) if h] or ["the newest row"]
             if mobiles is not None:
                 how.insert(0, mobiles[1])
-            why = (f"table {table.name!r} ({child.column!r} -> {child.target}, {child.how}): column {best[2]!r}, "
+            if len(order) > 1:
+                how.insert(0, phonecolumns.describe(order))
+            why = (f"table {table.name!r} ({child.column!r} -> {child.target}, {child.how}): column {order[0]!r}, "
                    f"{round(best[1] * 100)}% of its values are {'phone numbers' if kind == 'phone' else 'emails'}; "
                    + "; ".join(how))
-            guesses.append(Guess(f"{who}.{kind}", out, 0.8, why, {"from": out}))
+            guesses.append(Guess(f"{who}.{kind}", " + ".join(outs), 0.8, why,
+                                 {"from": outs[0] if len(outs) == 1 else outs}))
         if picked is not None:
             self.stamp_children(child, parent_alias)
         return guesses

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import personrow, softdelete
+from clinicsync.sync.discover import logins, personrow, softdelete
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -68,7 +68,13 @@ def _label(table: Table) -> str | None:
 
 
 def _person_like(builder: Builder, name: str) -> bool:
-    return kind_of(name) in ("provider", "person") or bool(words(name) & USER)
+    return kind_of(name) in ("provider", "person") or bool(words(name) & USER) or _accounts(builder, name)
+
+
+def _accounts(builder: Builder, name: str) -> bool:
+    """A users table named otherwise (``Personnes``): its rows sign in (logins.py)."""
+    table = builder.schema.tables.get(name)
+    return table is not None and logins.holds_logins(table)
 
 
 def named(builder: Builder, table: Table) -> bool:
@@ -140,8 +146,8 @@ def _names_a_doctor(builder: Builder, table: str) -> bool:
                for r in builder.schema.refs(table))
 
 
-def _staff(table: str) -> bool:
-    return kind_of(table) == "provider" or bool(words(table) & USER)
+def _staff(builder: Builder, table: str) -> bool:
+    return kind_of(table) == "provider" or bool(words(table) & USER) or _accounts(builder, table)
 
 
 def candidates(builder: Builder) -> list[Ref]:
@@ -155,7 +161,7 @@ def candidates(builder: Builder) -> list[Ref]:
     # (LibreHealth's ``pc_aid`` -> ``users``: a practice's doctors are a few of its users).
     refs = [r for r in builder.schema.refs(main.name)
             if (r.column not in people.handled
-                or (r.column in people.stand_ins and (_owner(r.column, main) or _staff(r.target))))
+                or (r.column in people.stand_ins and (_owner(r.column, main) or _staff(builder, r.target))))
             and r.target != main.name
             and r.target not in builder.people.patient_tables
             and (not audit(r.column) or _owner(r.column, main))]
@@ -167,9 +173,19 @@ def candidates(builder: Builder) -> list[Ref]:
             return 0
         if _owner(ref.column, main):
             return 1
-        return 2 if kind_of(ref.target) == "provider" or words(ref.target) & USER else 9
+        return 2 if _staff(builder, ref.target) else 9
 
-    return [r for r in sorted(refs, key=rank) if rank(r) < 9]
+    ranked = [r for r in sorted(refs, key=rank) if rank(r) < 9]
+    # Two columns naming the same users table at the same rank (whose diary, who booked): the
+    # diary's owner first, by the rows (logins.owner_first).
+    for at, ref in enumerate(ranked):
+        same = [r for r in ranked[at:] if (rank(r), r.target) == (rank(ref), ref.target)]
+        if len(same) >= 2 and same[0] is ref:
+            order = logins.owner_first(builder.run, builder.q, main, [r.column for r in same])
+            by_column = {r.column: r for r in same}
+            rest = [r for r in ranked[at:] if r not in same]
+            return [*ranked[:at], *(by_column[c] for c in order), *rest]
+    return ranked
 
 
 @dataclass(frozen=True)

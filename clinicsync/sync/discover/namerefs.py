@@ -13,7 +13,9 @@ emails) are sampled, ``SAMPLE`` distinct values each, plain words only (never qu
 the data beyond letters, digits, spaces and ``. _ -``). Each other table's text columns are asked
 once which of those values they hold and how often. A column refers to a target column when at
 least ``SHARE`` of its distinct values are found there, each on exactly one row. A column matching
-more than one target is left alone (the name would have to decide, and here it does not).
+more than one target is left alone (the name would have to decide, and here it does not),
+unless one of them names the person on its rows and the others are its one-to-one rows
+(twinrows.py: a patient's GUID on the patient index and on the patient's sheet).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_limit import first_rows
+from clinicsync.sync.discover import twinrows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit
 from clinicsync.sync.discover.kinds import TEXT
 from clinicsync.sync.discover.probe import Run
@@ -81,8 +84,13 @@ def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main:
             for column, values in samples.items():
                 if sum(v in once for v in values) >= SHARE * len(values):
                     matches.setdefault(column, []).append((target.name, target_column))
-    return [Ref(main.name, column, found[0][0], found[0][1], declared=False, by_values=True)
-            for column, found in matches.items() if len(found) == 1]
+    out = [Ref(main.name, column, found[0][0], found[0][1], declared=False, by_values=True)
+           for column, found in matches.items() if len(found) == 1]
+    for column, held in matches.items():  # one person's rows, one to one: the one that names them
+        if len(held) > 1:
+            out += twinrows.person_of(run, quote, schema, main.name, column, held,
+                                      ", ".join(f"'{v}'" for v in sorted(samples[column])))
+    return out
 
 
 def learn_text_references(schema: Schema, run: Run, quote: Callable[[str], str], main: Table, region: str,

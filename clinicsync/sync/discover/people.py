@@ -122,7 +122,8 @@ class _Builder(ContactRows):
                       if kind_of(r.target) in ("patient", "person") or kind_of(r.column) in ("patient", "person")]
         if not candidates:  # a person's table by its columns, its name an abbreviation (personshape.py)
             candidates = [r for r in self.schema.refs(main.name) if r.target != main.name and kind_of(r.target) is None
-                          and kind_of(r.column) is None and holds_a_person(self.schema.tables[r.target])]
+                          and kind_of(r.column) is None
+                          and holds_a_person(self.schema.tables[r.target], self._twins(r.target))]
         if all(audit(r.column) for r in candidates):  # a de-identified participant (personshape.py)
             candidates += [r for r in self.schema.refs(main.name) if r.target != main.name and kind_of(r.target) is None
                           and kind_of(r.column) is None and not audit(r.column)
@@ -222,6 +223,11 @@ class _Builder(ContactRows):
                     break
         people.household = next((h for t, at in chain if (h := household.join(self, t, at, people.patient_tables))
                                  is not None), None)  # the household's phone, read after the person's own
+
+    def _twins(self, table: str) -> list[Table]:
+        """The rows joined one to one to ``table`` by a text key found in both (twinrows.py)."""
+        return [self.schema.tables[r.table] for r in self.schema.children(table)
+                if r.by_values and r.table != self.plan.main.name and r.table in self.schema.tables]
 
     def _polymorphic_beside_links(self, ref: Ref, named: polyrefs.Polymorphic) -> bool:
         """Whether link rows name people of the table ``ref``, the patient's polymorphic reference

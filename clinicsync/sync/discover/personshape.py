@@ -12,18 +12,24 @@ person's name and contact are never taken this way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from clinicsync.sync.discover.graph import Table, audit
 from clinicsync.sync.discover.kinds import name_columns
+from clinicsync.sync.discover.logins import holds_logins
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 
-def holds_a_person(table: Table) -> bool:
+def holds_a_person(table: Table, extensions: Sequence[Table] = ()) -> bool:
     """Whether ``table``'s columns are a person's: a name (given and family, or a full name)
-    and a phone or an email column (or one named ``contact``, as these apps call the phone)."""
-    if not name_columns(table)[0]:
+    and a phone or an email column (or one named ``contact``, as these apps call the phone), on
+    the table or on one of its one-to-one ``extensions`` (MedinTux's patient index names the
+    person, the patient's sheet that holds the same GUID keeps the phones: twinrows.py). Never
+    a table of accounts that sign in (logins.py): the system's users are its staff."""
+    if not name_columns(table)[0] or holds_logins(table):
         return False
     return any(not audit(c) and any(token_role(t) in ("phone", "email") or t.startswith("contact")
-                                    for t in name_tokens(c)) for c in table.columns)
+                                    for t in name_tokens(c)) for shape in (table, *extensions) for c in shape.columns)
 
 
 _BIRTH = frozenset({"birth", "dob", "birthday", "birthdate", "born", "nacimiento", "geburtsdatum", "naissance"})

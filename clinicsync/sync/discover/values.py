@@ -43,6 +43,16 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _STRUCTURE = re.compile(r'^(?:[aO]:\d+:[{"]|\{\s*["}]|\[\s*[\]{"\d])')
 _DURATION_UNIT = re.compile(r"\d+(?:\.\d+)?\s*[a-zA-Z]+")
 _PHONE_SHAPE = re.compile(r"(?:tel:|whatsapp:)?\+?[\d\s().-]{6,24}")
+_CELL_PARTS = re.compile(r"\s*[/;]\s*|\s*,\s+")  # between the numbers of one cell (transforms' cells)
+
+
+def _phone_cell(value: str) -> bool:
+    """A cell of several numbers as desks type them ("04 78 12 34 56 / 06 12 34 56 78"): each
+    part a phone's shape; the phone reader then takes its first mobile."""
+    parts = _CELL_PARTS.split(value)
+    return len(parts) > 1 and all(_PHONE_SHAPE.fullmatch(p) for p in parts)
+
+
 _MONTH_FIRST_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "BZ", "CA"})
 _BOOLEAN_WORDS = frozenset({"y", "n", "yes", "no", "si", "sí", "s", "true", "false", "1", "0", "x", "c", "oui",
                             "non", "ja", "nein", "sim", "nao", "não", "confirmed", "declined"})
@@ -166,9 +176,11 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
             continue
         year_first = _YEAR_FIRST.match(value)
         local = year_first or _LOCAL_DATE.match(value)
+        rest = value[local.end():].strip().lstrip(",").strip() if local is not None else ""
+        clock = _TIME.fullmatch(rest) if rest else None
+        if local is not None and rest and clock is None and _PHONE_SHAPE.fullmatch(value):
+            local = None  # a date's shape at its start only: a dotted number ("04.20.78.45.17"), read below
         if local is not None:
-            rest = value[local.end():].strip().lstrip(",").strip()
-            clock = _TIME.fullmatch(rest) if rest else None
             if rest and clock is None:
                 continue
             if year_first is not None:  # 2026/03/02: year, month, day
@@ -218,7 +230,7 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
                 hit("minutes")
             if UNIX_SECONDS_RANGE[0] <= number < UNIX_SECONDS_RANGE[1]:
                 hit("unix_seconds")  # a date-time only where the column's type or name says so (scoring.py)
-        if _PHONE_SHAPE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7:
+        if (_PHONE_SHAPE.fullmatch(value) or _phone_cell(value)) and sum(c.isdigit() for c in value) >= 7:
             try:
                 as_phone(value)
                 hit("phone")
