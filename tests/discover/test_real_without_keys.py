@@ -23,6 +23,9 @@ from tests.discover.test_real_khanza import (
 )
 from tests.discover.test_real_krayin import test_krayin_meetings_through_discover_check_and_sync as krayin
 from tests.discover.test_real_openhospital import test_open_hospital_wards_flags_and_default_lengths as openhospital
+from tests.discover.test_real_openvpms import (
+    test_openvpms_acts_with_role_typed_participations_and_attribute_rows as openvpms,
+)
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
 )
@@ -42,6 +45,7 @@ test_khanza_without_keys = khanza
 test_krayin_without_keys = krayin
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
+test_openvpms_without_keys = openvpms
 test_vtiger_without_keys = vtiger
 
 

@@ -46,6 +46,7 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role
 MAX_ROLES = 20
 MAX_KINDS = 200
 REACHABLE = 0.5  # of a role's parties with a contact row, to be the one reminded
+SUBCLASS = 0.95  # of a contact row's party column found among the party table's keys
 CLEAN = 0.9  # of a kind's rows with (or without) the patient's link: the kind column splits by it
 DELIVERS = frozenset({"clinician", "provider", "practitioner", "doctor", "vet", "veterinarian", "performer",
                       "physician", "therapist", "dentist", "assignee"})
@@ -94,13 +95,28 @@ def find(builder: Builder) -> RoleLinks | None:
 
 
 def _contact_tables(builder: Builder, party: Table) -> list[Ref]:
-    """References into the party's rows (or into a row keyed by the party's key: a subclass
-    table) from tables named for contacts."""
-    schema = builder.schema
-    tops = [party.name] + [r.table for r in schema.children(party.name)
-                           if r.column in schema.tables[r.table].primary_key]
-    return [r for top in tops for r in schema.children(top)
-            if stems(r.table) & _CONTACT and r.column not in schema.tables[r.table].primary_key]
+    """References to the party's rows from tables named for contacts: to the party table itself,
+    or to a row keyed by the party's key (a subclass table: ``contacts.party_id`` -> ``parties``,
+    whose ``party_id`` is an ``entities`` key), told by the declared key or, undeclared, by the
+    values (``SUBCLASS`` of the referring column's values are the party's keys)."""
+    schema, q = builder.schema, builder.q
+    found = []
+    for table in schema.tables.values():
+        if not stems(table.name) & _CONTACT or table.name == party.name:
+            continue
+        for ref in schema.refs(table.name):
+            if ref.column in table.primary_key or ref.target == table.name or audit(ref.column):
+                continue
+            subclass = any(r.target == party.name and r.column in schema.tables[ref.target].primary_key
+                           for r in schema.refs(ref.target))
+            if ref.target == party.name or subclass:
+                found.append(ref)
+                continue
+            row = builder.run(f"SELECT COUNT({q(ref.column)}), SUM(CASE WHEN {q(ref.column)} IN (SELECT "
+                              f"{q(str(party.key))} FROM {q(party.name)}) THEN 1 ELSE 0 END) FROM {q(table.name)}")[0]
+            if row[0] and int(row[1] or 0) >= SUBCLASS * int(row[0]):
+                found.append(ref)
+    return found
 
 
 def _reach(builder: Builder, found: RoleLinks, value: str, contacts: list[Ref]) -> float:
