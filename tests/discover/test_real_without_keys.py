@@ -23,11 +23,11 @@ from tests.discover.test_real_khanza import (
 )
 from tests.discover.test_real_krayin import test_krayin_meetings_through_discover_check_and_sync as krayin
 from tests.discover.test_real_openhospital import test_open_hospital_wards_flags_and_default_lengths as openhospital
-from tests.discover.test_real_openvpms import (
-    test_openvpms_acts_with_role_typed_participations_and_attribute_rows as openvpms,
-)
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
+)
+from tests.discover.test_real_openvpms import (
+    test_openvpms_acts_with_role_typed_participations_and_attribute_rows as openvpms,
 )
 from tests.discover.test_real_vtiger import test_vtiger_meetings_reach_their_owner_user_and_leave_calls_out as vtiger
 from tests.discover.test_real_wp_easy_appointments import (
