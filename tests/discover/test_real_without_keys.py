@@ -26,6 +26,9 @@ from tests.discover.test_real_openhospital import test_open_hospital_wards_flags
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
 )
+from tests.discover.test_real_openvpms import (
+    test_openvpms_acts_with_role_typed_participations_and_attribute_rows as openvpms,
+)
 from tests.discover.test_real_vtiger import test_vtiger_meetings_reach_their_owner_user_and_leave_calls_out as vtiger
 from tests.discover.test_real_wp_easy_appointments import (
     test_easy_appointments_through_discover_check_and_sync as easy_appointments,
@@ -42,6 +45,7 @@ test_khanza_without_keys = khanza
 test_krayin_without_keys = krayin
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
+test_openvpms_without_keys = openvpms
 test_vtiger_without_keys = vtiger
 
 

@@ -63,8 +63,9 @@ class _Rows:
                                     (self.link, record, party, role, start, end))
 
 
-def build(path: Path) -> dict[str, tuple[str, str, str, str]]:
-    """The rows; per booking: the client's id, name, E.164 phone, and the practitioner's id."""
+def build(path: Path, vets: bool = True) -> dict[str, tuple[str, str, str, str]]:
+    """The rows; per booking: the client's id, name, E.164 phone, and the practitioner's id
+    (``vets`` False: a practice that books its rooms only, no practitioner named: the room's)."""
     connection = sqlite3.connect(path)
     connection.executescript(DDL)
     rows, rng = _Rows(connection), random.Random(41)
@@ -91,9 +92,9 @@ def build(path: Path) -> dict[str, tuple[str, str, str, str]]:
     for r in range(1, 61):
         keeper, vet = 100 + r % 20, 1 + r % 2
         start = now + timedelta(days=1 + r % 15, hours=r % 6)
-        rows.record(r, "visit.booking", start, [("role.subject", 200 + r % 20), ("role.client", keeper),
-                                                 ("role.practitioner", vet), ("role.room", 4), ("role.creator", 3)])
-        expected[str(r)] = (str(keeper), *keepers[keeper], str(vet))
+        roles = [("role.subject", 200 + r % 20), ("role.client", keeper), ("role.room", 4), ("role.creator", 3)]
+        rows.record(r, "visit.booking", start, roles + ([("role.practitioner", vet)] if vets else []))
+        expected[str(r)] = (str(keeper), *keepers[keeper], str(vet) if vets else "4")
     for r in range(61, 141):  # bills behind (they name the client) and recalls ahead (they name the animal)
         rows.record(r, "bill.invoice", now - timedelta(days=r), [("role.client", 100 + r % 20), ("role.creator", 3)])
         rows.record(r + 100, "recall.due", now + timedelta(days=r), [("role.subject", 200 + r % 20)])
@@ -133,3 +134,21 @@ def test_link_rows_copying_the_record_times_give_way_to_the_records(tmp_path: Pa
     proposal = discover_sql(f"sqlite:///{tmp_path / 'store.db'}", name="store", clinic_zone="Europe/London",
                             stored_times="local")
     assert "FROM record AS a" in proposal.connector["query"]
+
+
+def test_a_practice_booking_rooms_only_proposes_the_room_as_the_calendar_owner(tmp_path: Path) -> None:
+    """No role says who delivers the visit: the room the visit is booked in stands for the doctor,
+    named by its own label (never a person's name rows, which a room has none of), and said so."""
+    expected = build(tmp_path / "store.db", vets=False)
+    proposal = discover_sql(f"sqlite:///{tmp_path / 'store.db'}", name="store", clinic_zone="Europe/London",
+                            stored_times="local")
+    fields, query = (proposal.mapping or {})["fields"], proposal.connector["query"]
+    assert fields["practitioner.external_id"] == {"from": "doctor_id"}, fields
+    assert fields["practitioner.name"] == {"from": "doctor_label"}, fields
+    assert any("'role.room'" in n and "calendar" in n for n in proposal.notes), proposal.notes
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(text(query), {"window_start": datetime(2000, 1, 1),
+                                                "window_end": datetime(2100, 1, 1)}).mappings().all()
+    assert {str(r["record_id"]): (str(r["patient_id"]), str(r["doctor_id"]), r["doctor_label"]) for r in rows} == {
+        k: (v[0], "4", "Room A") for k, v in expected.items()}

@@ -27,6 +27,9 @@ The rule, read from the data, never from a product's names:
   of those left out would let every new kind of record in as a visit.
 - the party's name: its attribute rows whose keys are a given and a family name, else its own
   name column; its phone: its contact rows' attributes (attributecontacts.py).
+- no role says who delivers the visit (a practice that books rooms): the calendar's role (schedule,
+  room, resource ...) is proposed as the doctor, with its name, said so: its agenda and calendar
+  go to the owner of that calendar.
 Rejected: taking the first receiving role (the pet's name and no phone), joining every role
 (a clerk as the author would be read as the doctor).
 """
@@ -46,10 +49,13 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role
 MAX_ROLES = 20
 MAX_KINDS = 200
 REACHABLE = 0.5  # of a role's parties with a contact row, to be the one reminded
+SUBCLASS = 0.95  # of a contact row's party column found among the party table's keys
 CLEAN = 0.9  # of a kind's rows with (or without) the patient's link: the kind column splits by it
 DELIVERS = frozenset({"clinician", "provider", "practitioner", "doctor", "vet", "veterinarian", "performer",
                       "physician", "therapist", "dentist", "assignee"})
 RECEIVES = frozenset({"patient", "customer", "client", "subject", "recipient", "owner"})
+_LABEL = re.compile(r"(?i)^(name|label|title|display_?name|caption|description)$")
+CALENDAR = frozenset({"schedule", "room", "resource", "calendar", "diary", "chair"})
 ENTERED = frozenset({"author", "creator", "entered", "reporter", "source", "clerk"})
 _CONTACT = frozenset({"contact", "phone", "telecom", "address", "mechanism"})
 
@@ -88,19 +94,34 @@ def find(builder: Builder) -> RoleLinks | None:
             values = tuple(str(r[0]) for r in rows)
             if not 1 < len(values) <= MAX_ROLES or not all(plain(v) for v in values):
                 continue
-            if any(_says(v, DELIVERS) for v in values) and any(_says(v, RECEIVES) for v in values):
+            if any(_says(v, DELIVERS | CALENDAR) for v in values) and any(_says(v, RECEIVES) for v in values):
                 return RoleLinks(links, visit, onward[0], column, values)
     return None
 
 
 def _contact_tables(builder: Builder, party: Table) -> list[Ref]:
-    """References into the party's rows (or into a row keyed by the party's key: a subclass
-    table) from tables named for contacts."""
-    schema = builder.schema
-    tops = [party.name] + [r.table for r in schema.children(party.name)
-                           if r.column in schema.tables[r.table].primary_key]
-    return [r for top in tops for r in schema.children(top)
-            if stems(r.table) & _CONTACT and r.column not in schema.tables[r.table].primary_key]
+    """References to the party's rows from tables named for contacts: to the party table itself,
+    or to a row keyed by the party's key (a subclass table: ``contacts.party_id`` -> ``parties``,
+    whose ``party_id`` is an ``entities`` key), told by the declared key or, undeclared, by the
+    values (``SUBCLASS`` of the referring column's values are the party's keys)."""
+    schema, q = builder.schema, builder.q
+    found = []
+    for table in schema.tables.values():
+        if not stems(table.name) & _CONTACT or table.name == party.name:
+            continue
+        for ref in schema.refs(table.name):
+            if ref.column in table.primary_key or ref.target == table.name or audit(ref.column):
+                continue
+            subclass = any(r.target == party.name and r.column in schema.tables[ref.target].primary_key
+                           for r in schema.refs(ref.target))
+            if ref.target == party.name or subclass:
+                found.append(ref)
+                continue
+            row = builder.run(f"SELECT COUNT({q(ref.column)}), SUM(CASE WHEN {q(ref.column)} IN (SELECT "
+                              f"{q(str(party.key))} FROM {q(party.name)}) THEN 1 ELSE 0 END) FROM {q(table.name)}")[0]
+            if row[0] and int(row[1] or 0) >= SUBCLASS * int(row[0]):
+                found.append(ref)
+    return found
 
 
 def _reach(builder: Builder, found: RoleLinks, value: str, contacts: list[Ref]) -> float:
@@ -147,11 +168,11 @@ def _kinds(builder: Builder, found: RoleLinks, patient: str) -> tuple[str, list[
     return None if best is None else (best[1], best[2])
 
 
-def _name(builder: Builder, who: str, party: Table, alias: str) -> Guess | None:
+def _name(builder: Builder, who: str, party: Table, alias: str, own: bool = False) -> Guess | None:
     """The party's name: its attribute rows whose keys say a given and a family name (read from
-    the keys its rows hold), else its own name column(s)."""
+    the keys its rows hold), else (or ``own``: a calendar's) its own name column(s)."""
     q, plan = builder.q, builder.plan
-    attributes = attributecontacts.attributes_of(builder, party)
+    attributes = None if own else attributecontacts.attributes_of(builder, party)
     if attributes is not None:
         table, owner, key, value = attributes.table, attributes.owner, attributes.key, attributes.value
         keys = [str(r[0]) for r in builder.run(f"SELECT DISTINCT {q(key)} FROM {q(table.name)}")]
@@ -166,6 +187,8 @@ def _name(builder: Builder, who: str, party: Table, alias: str) -> Guess | None:
                          f"the {table.name!r} rows {given!r} and {family!r} of the {who}'s {party.name!r} row",
                          {"concat": outs})
     columns = name_columns(party)[0]
+    if not columns and own:  # a room's or a schedule's label
+        columns = [c for c, t in party.columns.items() if _LABEL.match(c) and TEXT.search(t)][:1]
     if not columns:
         return None
     outs = [plan.add(alias, c, f"{who}_{c}", party.name, party.columns[c]) for c in columns]
@@ -227,13 +250,18 @@ def place(builder: Builder) -> bool:
             people.guesses += phone
             break
     doctors = [v for v in found.values if _says(v, DELIVERS)]
-    if len(doctors) == 1:
-        alias = _join(builder, found, doctors[0], "d")
+    calendars = [v for v in found.values if _says(v, CALENDAR) and v not in doctors]
+    if len(doctors) == 1 or (not doctors and len(calendars) == 1):
+        role = doctors[0] if doctors else calendars[0]
+        alias = _join(builder, found, role, "d")
         out = plan.add(alias, str(party.key), "doctor_id", party.name, party.columns[str(party.key)])
-        why = f"the party in role {doctors[0]!r} of table {found.links.name!r} (who delivers the visit) is the doctor"
+        why = (f"the party in role {role!r} of table {found.links.name!r} (who delivers the visit) is the doctor"
+               if doctors else f"no role names who delivers the visit: the party in role {role!r} of table "
+               f"{found.links.name!r}, the calendar the visit is booked in, stands for the doctor (its name is the "
+               "calendar's: a room or a resource, no person)")
         people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))
         people.notes.append(f"the doctor: {why}")
-        named = _name(builder, "doctor", party, alias)
+        named = _name(builder, "doctor", party, alias, own=not doctors)  # a room has no given name
         if named is not None:
             people.guesses.append(named)
     return True
