@@ -2,7 +2,7 @@
 declare them (MyISAM tables, frameworks that keep references in code, dumps restored without
 constraints), and discover must then find by names and values what the keys said: the visit
 table, the patient through a 1:1 person row, the person a participant row names, the party a
-numbered name is, a code named for its table, a record's shared row (Vtiger), the doctor.
+numbered name is, a person's 1:1 extension row (Tamanu's additional data), a code named for its table, a record's shared row (Vtiger), the doctor.
 Each product's own test, unchanged, is the judge (every visit compared)."""
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from tests.discover.test_real_openhospital import test_open_hospital_wards_flags
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
 )
+from tests.discover.test_real_tamanu import (
+    test_tamanu_text_datetimes_additional_data_phones_and_location_groups as tamanu,
+)
 from tests.discover.test_real_vtiger import test_vtiger_meetings_reach_their_owner_user_and_leave_calls_out as vtiger
 from tests.discover.test_real_wp_easy_appointments import (
     test_easy_appointments_through_discover_check_and_sync as easy_appointments,
@@ -42,6 +45,7 @@ test_khanza_without_keys = khanza
 test_krayin_without_keys = krayin
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
+test_tamanu_without_keys = tamanu
 test_vtiger_without_keys = vtiger
 
 
