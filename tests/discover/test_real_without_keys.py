@@ -2,8 +2,9 @@
 declare them (MyISAM tables, frameworks that keep references in code, dumps restored without
 constraints), and discover must then find by names and values what the keys said: the visit
 table, the patient through a 1:1 person row, the person a participant row names, the party a
-numbered name is, a person's 1:1 extension row (Tamanu's additional data), a code named for its table, a record's shared row (Vtiger), the doctor.
-Each product's own test, unchanged, is the judge (every visit compared)."""
+numbered name is, a person's 1:1 extension row (Tamanu's additional data), a code named for
+its table, a record's shared row (Vtiger), the doctor. Each product's own test, unchanged, is
+the judge (every visit compared)."""
 
 from __future__ import annotations
 
