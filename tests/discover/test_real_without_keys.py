@@ -2,8 +2,9 @@
 declare them (MyISAM tables, frameworks that keep references in code, dumps restored without
 constraints), and discover must then find by names and values what the keys said: the visit
 table, the patient through a 1:1 person row, the person a participant row names, the party a
-numbered name is, a code named for its table, a record's shared row (Vtiger), the doctor.
-Each product's own test, unchanged, is the judge (every visit compared)."""
+numbered name is, a person's 1:1 extension row (Tamanu's additional data), a code named for
+its table, a record's shared row (Vtiger), the doctor. Each product's own test, unchanged, is
+the judge (every visit compared)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ from tests.discover.test_real_openmrs_apptsched import (
 from tests.discover.test_real_openvpms import (
     test_openvpms_acts_with_role_typed_participations_and_attribute_rows as openvpms,
 )
+from tests.discover.test_real_tamanu import (
+    test_tamanu_text_datetimes_additional_data_phones_and_location_groups as tamanu,
+)
 from tests.discover.test_real_vtiger import test_vtiger_meetings_reach_their_owner_user_and_leave_calls_out as vtiger
 from tests.discover.test_real_wp_easy_appointments import (
     test_easy_appointments_through_discover_check_and_sync as easy_appointments,
@@ -46,6 +50,7 @@ test_krayin_without_keys = krayin
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
 test_openvpms_without_keys = openvpms
+test_tamanu_without_keys = tamanu
 test_vtiger_without_keys = vtiger
 
 

@@ -97,6 +97,9 @@ def test_the_phone_is_read_from_the_persons_one_to_one_row_never_the_emergency_c
     assert columns[0].endswith("_contact_number") and "other" not in columns[0], phone
     assert not any("emergency" in c for c in columns), phone
     assert "client_profile" in given.connector["query"]
+    # the profile row withdraws no visit when deleted (the client's own row says whether the client is)
+    assert not any("client_profile row" in n for n in given.notes), given.notes
+    assert any("deleted client row" in n for n in given.notes), given.notes
 
 
 @pytest.mark.postgres

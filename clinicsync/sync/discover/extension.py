@@ -9,7 +9,8 @@ primary key, or a one-column unique key, holds at most one row per person: that 
 person's, as much as the person's own row. It is joined on the person and its columns given to
 the scorer under the person's stem, where the usual rules place them (a phone only from values
 that parse; a column named for an emergency contact, a guardian or next of kin is never the
-patient's phone).
+patient's phone). Its deleted row is left out of the join and withdraws no visit: the person's
+own row says whether the person is deleted (``owners``).
 Rejected: following every child named for the patient (encounters, care plans: several rows
 per person, whose numbers, if any, belong to an event); the table's name (``additional``,
 ``extra``, ``details``), which another product words otherwise.
@@ -18,7 +19,7 @@ per person, whose numbers, if any, belong to an event); the table's name (``addi
 from __future__ import annotations
 
 from clinicsync.sync.discover import softdelete
-from clinicsync.sync.discover.graph import Ref, Table, audit
+from clinicsync.sync.discover.graph import Ref, Schema, Table, audit
 from clinicsync.sync.discover.personrows import PersonRows
 
 MAX_EXTENSIONS = 2  # extension tables joined per person table
@@ -52,3 +53,14 @@ def join(rows: PersonRows, chain: list[tuple[Table, str]], stem: str) -> list[tu
             seen.add(table.name)
             joined.append((table, alias))
     return joined
+
+
+def owners(schema: Schema, main: str, names: set[str]) -> list[str]:
+    """The person tables of ``names`` whose deleted row withdraws the visit: all but an extension
+    row, reached backwards (it refers to another of them by its key, and neither the visit nor
+    any of them refers to it). OpenMRS's ``patient``, keyed by its ``person`` too, is reached
+    forwards from the visit: it stays an owner."""
+    reached = {r.target for t in names | {main} for r in schema.refs(t)}
+    return [n for n in sorted(names)
+            if n in reached or not any(r.target in names and r.target != n and one_per_person(schema.tables[n], r)
+                                       for r in schema.refs(n))]

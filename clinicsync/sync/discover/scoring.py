@@ -37,7 +37,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clinicsync.sync.discover import consent
+from clinicsync.sync.discover import complement, consent
 from clinicsync.sync.discover.columns import (
     CONSENTS,
     Candidate,
@@ -94,6 +94,10 @@ def score_columns(columns: Sequence[ColumnSample], *, region: str = "US") -> Sco
         if cand.field in placed:
             if cand.field in ("patient.phone", "patient.email") and cand.score >= 0.5:
                 extra.setdefault(cand.field, []).append(cand)  # a second phone: the fallback
+                used.add(cand.column.name)
+            elif cand.field in complement.FIELDS and cand.field not in extra and complement.complements(
+                    placed[cand.field].column.sample.values, cand.column.sample.values):
+                extra[cand.field] = [cand]  # the same field on the other rows (complement.py)
                 used.add(cand.column.name)
             continue
         placed[cand.field] = cand

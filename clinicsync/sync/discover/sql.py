@@ -36,6 +36,7 @@ from clinicsync.sync.discover import (
     daterows,
     daysahead,
     doneflags,
+    extension,
     formtext,
     household,
     jsontext,
@@ -545,7 +546,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         daterows.first_and_last(plan, schema, {t: _date_columns(schema.tables[t]) for t in schema.tables})
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
-        owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)), people.persons)
+        owners = softdelete.owners(plan, (schema.tables[t] for t in extension.owners(schema, main.name,
+                                                                                    people.patient_tables)),
+                                   people.persons)
         shared = softdelete.shared_row(plan, schema.tables, schema.refs(main.name))
         if shared is not None:
             owners.insert(0, shared)

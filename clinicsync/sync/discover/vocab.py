@@ -228,11 +228,13 @@ def _contact_number(tokens: Sequence[str]) -> bool:
 def column_roles(tokens: Sequence[str]) -> set[str]:
     """The roles of a column's words. A start or an end beside a word that names the visit as
     well as its booking ('booking' in Amelia's ``bookingStart``/``bookingEnd``) is the visit's
-    moment: that word is read as the visit there, not as when the visit was booked."""
+    moment: that word is read as the visit there, not as when the visit was booked; so is it
+    beside a type (Tamanu's ``booking_type_id``: the kind of a room booking)."""
     roles = {role for t in tokens if (role := token_role(t)) is not None}
     if _contact_number(tokens):
         roles = (roles - {"id"}) | {"phone"}
     said = any(token_role(t) in ("start", "end") and t not in ("datetime", "when") for t in tokens)
+    said = said or "type" in roles  # 'booking_type': the visit's kind, not when it was booked
     if said and "created" in roles and all(t in APPOINTMENT_WORDS for t in tokens if token_role(t) == "created"):
         roles.discard("created")
     return roles
