@@ -10,19 +10,24 @@ it and to the people; it tied with the acts themselves and the admin was asked t
 The rule, from the shape: a candidate B that refers (declared, or learned from its values) to
 another candidate A, and whose date columns are A's by name (every date column of B that A
 also has, at least one, and B has no date of its own beside them), gives way to A: its rows are
-A's rows seen from another side. Rejected: keeping whichever scores higher (they tie, or the copy
-wins by its people), and asking the database whether the values match (a read per candidate pair,
-while the names with a reference already say it).
+A's rows seen from another side. A row's own stamps (created, changed, deleted: stamps.py) are
+no copy: every table of a framework has them (a booking's ``deleted_at`` beside its patient's is
+not the patient's date), so they are left out on both sides.
+
+Rejected: keeping whichever scores higher (they tie, or the copy wins by its people), and asking
+the database whether the values match (a read per candidate pair, while the names with a
+reference already say it).
 """
 
 from __future__ import annotations
 
 from clinicsync.sync.discover.graph import Schema, audit
+from clinicsync.sync.discover.stamps import stamp_columns
 
 
 def copies(table: str, schema: Schema, dates: dict[str, list[str]]) -> str | None:
     """The candidate whose dates ``table`` copies (``dates``: each candidate's date columns), or None."""
-    own = set(dates.get(table, []))
+    own = set(dates.get(table, [])) - set(stamp_columns(schema.tables[table]))
     if not own:
         return None
     key = set(schema.tables[table].primary_key)
