@@ -104,7 +104,7 @@ def test_only_plain_type_codes_enter_the_query() -> None:
 def test_the_appointment_table_wins_over_encounters_and_visits() -> None:
     """OpenMRS keeps encounters and visits beside Bahmni's appointments, each with dates and a
     patient: the booking-named table with a status is the appointment one."""
-    from clinicsync.sync.discover.sql import _pick_table
+    from clinicsync.sync.discover.tablechoice import pick_table
 
     person = {"patient": _table("patient", {"patient_id": "INT"}, "patient_id"),
               "provider": _table("provider", {"provider_id": "INT"}, "provider_id")}
@@ -116,7 +116,7 @@ def test_the_appointment_table_wins_over_encounters_and_visits() -> None:
                      "patient_appointment": _table("patient_appointment", {
                          "patient_appointment_id": "INT", "start_date_time": "DATETIME", "status": "VARCHAR(45)",
                          **dated}, "patient_appointment_id")})
-    assert _pick_table(schema, None).name == "patient_appointment"
+    assert pick_table(schema, None).name == "patient_appointment"
 
 
 def test_a_column_named_as_one_tables_key_refers_to_it() -> None:

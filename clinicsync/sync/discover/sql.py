@@ -32,7 +32,6 @@ from clinicsync.sync.discover import (
     approvalflags,
     cancelflags,
     cancelstatus,
-    copieddates,
     daterows,
     daysahead,
     doneflags,
@@ -95,30 +94,24 @@ from clinicsync.sync.discover.sql_reading import (
 )
 from clinicsync.sync.discover.statuses import rescheduled_note, status_word
 from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
+from clinicsync.sync.discover.tablechoice import (
+    APPOINTMENT_NAMES,
+    BOOKING_NAMES,
+    DATE_TYPES,
+    date_columns,
+    own_dates,
+    pick_table,
+)
 from clinicsync.sync.discover.textwindow import text_window
 from clinicsync.sync.discover.valuerefs import value_references
 from clinicsync.sync.discover.views import keyed_views, with_views
 from clinicsync.sync.discover.visitzone import clinic_zone
 
-MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 FIRST_ROWS = 200  # rows a look-alike's date columns are looked at in
 SAMPLE_ROWS = 50
 TIMEOUT = 30.0
-_APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consulta|termin|rdv|rendez|encounter|"
-                                r"schedule|event|reserv", re.I)
-_PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
-                           r"person|persona|profesional|dentist|therapist|demographic|usuario|contact", re.I)
-# An appointment over an encounter or a visit (OpenMRS keeps all three, each with dates and a patient).
-_BOOKING_NAMES = re.compile(r"appoint|booking|cita|turno|termin|rdv|rendez|reserv|agendamento", re.I)
-_STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)(_?id)?$", re.I)
-# A copy of the visit table kept by the product (old versions, an archive, a log): same columns,
-# rows that are no longer the visits, so it never outranks the table it copies.
-_COPIES = frozenset({"history", "hist", "archive", "archived", "log", "logs", "audit", "backup", "bak", "old",
-                     "copy", "trash", "deleted", "versions", "revisions"})
 _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
                       r"update_datetime|mtime)", re.I)
-_DATE_TYPES = re.compile(r"date|time", re.I)
-_STAMP_NAMES = re.compile(r"creat|modif|updat|chang|login|birth|insert|sent|void|retir", re.I)
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
@@ -151,7 +144,7 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
     if timezone is not None:
         valid_zone(timezone, "--timezone")
     given = url
-    where = choose_schema(url, table, timeout, _APPOINTMENT_NAMES.search)
+    where = choose_schema(url, table, timeout, APPOINTMENT_NAMES.search)
     url, table = where.url, where.table
     written_url, secrets = secret_url(url, name)
     with reading(url, timeout) as connection:
@@ -160,7 +153,7 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             inspector = PathInspector(inspector, where.schemas)
         children = partitions(connection)  # a partitioned table's parts are never the source; its parent is
         readable = with_views(inspector, without_partitions(inspector.get_table_names(), children), table,
-                              _APPOINTMENT_NAMES.search)
+                              APPOINTMENT_NAMES.search)
         names = readable.names
         by_lower = {n.lower(): n for n in names}
         columns: dict[str, set[str]] = {}
@@ -218,82 +211,6 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
 
 
 # -- unknown schemas ---------------------------------------------------------------------------
-
-def _date_columns(table: Table) -> list[str]:
-    """The columns that may hold a visit's day or time: a date type or a date-like name, a row's
-    own stamps (created, modified, voided, last login, birth) aside."""
-    return [c for c, t in table.columns.items()
-            if (bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I)))
-            and not _STAMP_NAMES.search(c)]
-
-
-def _own_dates(table: Table, empty: frozenset[str] = frozenset()) -> int:
-    return sum(c not in empty for c in _date_columns(table))
-
-
-def _appointment_score(table: Table, schema: Schema, empty: frozenset[str] = frozenset()) -> float:
-    """How appointment-like a table is by its shape. ``empty``: its date columns found without a
-    value in its first rows, which count for nothing (a contacts' email table with an empty
-    ``hold_date`` and ``reset_date`` is no diary)."""
-    # A row's own stamps (created, modified, voided, last login, birth) are no visit's time: a series
-    # or a users table with stamps only must not outrank the occurrences that hold start and end.
-    booked = slottime.booked_dates(table, schema, _own_dates)
-    dates = _own_dates(table, empty) or booked
-    refs = schema.refs(table.name)
-    # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
-    people = sum(bool(_PERSON_NAMES.search(ref.target)) and not audit(ref.column) for ref in refs)
-    if not people:  # its people as child rows (a CRM activity's contacts, a booking's attendees)
-        people = int(any(_PERSON_NAMES.search(r.target) and not audit(r.column)
-                         for child in schema.children(table.name) for r in schema.refs(child.table)
-                         if r.target != table.name))
-    statused = any(_STATUS_NAMES.search(c) for c in table.columns)
-    return (min(dates, 3) + 2 * min(people, 2) + 3 * bool(_APPOINTMENT_NAMES.search(table.name))
-            + 1.5 * bool(_BOOKING_NAMES.search(table.name)) + 0.5 * statused
-            + 0.5 * min(len(refs), 3) + slottime.BOOKS_SLOT * bool(booked)
-            ) * bool(dates) * (0.5 if words(table.name) & _COPIES else 1)
-
-
-def _pick_table(schema: Schema, wanted: str | None,
-                filled: Callable[[Table, list[str]], set[str] | None] | None = None,
-                ahead: Callable[[Table], bool | None] | None = None) -> Table:
-    """The appointment table: the one given with --table, else the most appointment-like by its
-    shape and its rows among the tables that hold rows (an empty look-alike beside a populated
-    one, a copy or an archive, is never the source; nor a table whose date columns are all
-    empty). ``filled`` asks the database, one cheap read a table: None for a table without rows,
-    else which of the given date columns hold a value in its first rows; ``ahead``, whether one
-    of them holds a day ahead (daysahead.py: a record of the past gives way to the book)."""
-    if wanted is not None:
-        found = schema.find(wanted)
-        if found is not None:
-            return found
-        close = sorted(n for n in schema.tables if wanted.lower() in n.lower())[:10]
-        raise DiscoverError(f"--table: no table {wanted!r} in this database ({len(schema.tables)} tables; "
-                            + (f"names like it: {', '.join(close)})" if close else "none has a name like it)"))
-    scored = sorted(((s, t.name) for t in schema.tables.values() if (s := _appointment_score(t, schema)) > 0),
-                    reverse=True)
-    if not scored:
-        raise DiscoverError("no table with dates was found: which table holds the appointments? Give it with "
-                            "--table")
-    if filled is not None:
-        populated = []
-        for _, name in scored[:MAX_LOOKALIKES]:
-            table = schema.tables[name]
-            dates = _date_columns(table)
-            has = filled(table, dates)
-            if has is not None and (score := _appointment_score(table, schema, frozenset(dates) - has)) > 0:
-                populated.append((score, name))
-        if ahead is not None:
-            populated = daysahead.weigh(populated, lambda n: ahead(schema.tables[n]))
-        scored = sorted(populated, reverse=True) or scored
-    # a visit's dates kept as rows of their own give way to the visits they name (daterows.py)
-    scored = daterows.give_way(scored, schema, {n: _date_columns(schema.tables[n]) for _, n in scored}) or scored
-    # a table that repeats another candidate's dates on its rows gives way to it (copieddates.py)
-    scored = copieddates.give_way(scored, schema, {n: _date_columns(schema.tables[n]) for _, n in scored}) or scored
-    if len(scored) > 1 and scored[0][0] == scored[1][0]:
-        tied = [n for s, n in scored if s == scored[0][0]]
-        raise DiscoverError(f"several tables look like appointments ({', '.join(tied)}): pick one with --table")
-    return schema.tables[scored[0][1]]
-
 
 def _standing(plan: ReadPlan, flags: Sequence[softdelete.Flag | None], owners: Sequence[tuple[Any, str, str]],
               filters: Sequence[str]) -> str:
@@ -428,7 +345,7 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
     main = plan.main
     columns = stamps.stamp_columns(main)
     if scored_updated is not None and scored_updated.source in main.columns \
-            and _DATE_TYPES.search(main.columns[scored_updated.source]) and scored_updated.source not in columns:
+            and DATE_TYPES.search(main.columns[scored_updated.source]) and scored_updated.source not in columns:
         columns.insert(0, scored_updated.source)  # the scorer's reading, in any language ('modifie_le')
     changed = [c for c in columns if _UPDATED.search(c) or stamps.is_change(c)
                or (scored_updated and c == scored_updated.source)]
@@ -514,8 +431,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                 as_rows = metarows.visit_rows(schema, run, lambda n: quote_name(connection, n))
         except SQLAlchemyError:
             as_rows = None
-        rival = _BOOKING_NAMES if as_rows is not None and as_rows.named else _APPOINTMENT_NAMES
-        if as_rows is not None and not any(rival.search(t.name) and _own_dates(t) and filled(t, []) is not None
+        rival = BOOKING_NAMES if as_rows is not None and as_rows.named else APPOINTMENT_NAMES
+        if as_rows is not None and not any(rival.search(t.name) and own_dates(t) and filled(t, []) is not None
                                            for t in schema.tables.values()):
             return metavisits.proposal(connection, as_rows, name, url, timezone, region_code)
     today = datetime.now(UTC).date()
@@ -527,11 +444,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                    if r.target != table.name and r.target in schema.tables and not audit(r.column)] \
             if daysahead.day_elsewhere(table) else []
         with connection.begin_nested():
-            told = [daysahead.holds_days_ahead(run, lambda n: quote_name(connection, n), t, _date_columns(t), today)
+            told = [daysahead.holds_days_ahead(run, lambda n: quote_name(connection, n), t, date_columns(t), today)
                     for t in [table, *slottime.booked_tables(table, schema), *parents]]
         return True if any(told) else False if False in told else None
 
-    main = _pick_table(schema, wanted, filled, ahead)
+    main = pick_table(schema, wanted, filled, ahead)
 
     learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,
                           connection.dialect.name)
@@ -543,7 +460,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
-        daterows.first_and_last(plan, schema, {t: _date_columns(schema.tables[t]) for t in schema.tables})
+        daterows.first_and_last(plan, schema, {t: date_columns(schema.tables[t]) for t in schema.tables})
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
         owners = softdelete.owners(plan, (schema.tables[t] for t in extension.owners(schema, main.name,
