@@ -3,7 +3,8 @@ declare them (MyISAM tables, frameworks that keep references in code, dumps rest
 constraints), and discover must then find by names and values what the keys said: the visit
 table, the patient through a 1:1 person row, the person a participant row names, the party a
 numbered name is, a person's 1:1 extension row (Tamanu's additional data), a code named for
-its table, a record's shared row (Vtiger), the doctor. Each product's own test, unchanged, is
+its table, a record's shared row (Vtiger), the doctor, a login's person kept in a 1:1 profile row
+keyed alike (DHIS2's users and userinfo). Each product's own test, unchanged, is
 the judge (every visit compared)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.discover import real_ehr_support
 from tests.discover.test_real_bahmni import test_bahmni_on_mariadb_through_discover_check_and_sync as bahmni
 from tests.discover.test_real_bookly import test_bookly_status_and_patient_on_the_child_row as bookly
 from tests.discover.test_real_civicrm import test_civicrm_activities_through_discover_check_and_sync as civicrm
+from tests.discover.test_real_dhis2 import test_dhis2_tracker_events_people_as_attribute_rows as dhis2
 from tests.discover.test_real_gnuhealth import test_gnuhealth_current_address_beside_the_direct_party as gnuhealth
 from tests.discover.test_real_infyomhms import test_infyom_hms_two_roles_one_users_table as infyomhms
 from tests.discover.test_real_khanza import (
@@ -42,6 +44,7 @@ from tests.discover.test_real_wp_easy_appointments import (
 test_bahmni_without_keys = bahmni
 test_bookly_without_keys = bookly
 test_civicrm_without_keys = civicrm
+test_dhis2_without_keys = dhis2
 test_easy_appointments_without_keys = easy_appointments
 test_gnuhealth_without_keys = gnuhealth
 test_infyomhms_without_keys = infyomhms

@@ -12,7 +12,8 @@ here, in an SQLite file without a single REFERENCES clause, and discover run on 
   followed to the person and its names, never a names table itself, never the patient's
   identifier rows.
 - Of a participant row's two people columns, the person (patient, contact) before the login
-  (a colleague's user row), whatever the columns' order."""
+  (a colleague's user row), whatever the columns' order.
+- A login table without a name reaches its person in the 1:1 profile row keyed alike."""
 
 from __future__ import annotations
 
@@ -332,3 +333,41 @@ def test_a_column_named_after_a_unique_key_refers_to_it(tmp_path: Path) -> None:
         proposal.connector["query"]
     fields = (proposal.mapping or {})["fields"]
     assert "fname" in str(fields["patient.name"]) and "patient.phone" in fields, fields
+
+
+LOGIN_PROFILE = """
+CREATE TABLE app_users (user_id INTEGER PRIMARY KEY, username VARCHAR(60), password VARCHAR(60), disabled TINYINT);
+CREATE TABLE app_user_profile (user_profile_id INTEGER PRIMARY KEY, first_name VARCHAR(60),
+  last_name VARCHAR(60), email VARCHAR(120));
+CREATE TABLE clients (client_id INTEGER PRIMARY KEY, first_name VARCHAR(60), last_name VARCHAR(60),
+  mobile VARCHAR(32));
+CREATE TABLE bookings (booking_id INTEGER PRIMARY KEY, client_id INTEGER, assigned_user_id INTEGER,
+  starts_at DATETIME, ends_at DATETIME, status VARCHAR(16));
+"""
+
+
+def _login_profile(folder: Path) -> str:
+    # Three doctors' logins, numbered past the first users (admins); their names only in the profile rows.
+    users = [(u, f"login{u}", "x", 0) for u in range(1, 8)]
+    profiles = [(u, f"Given{u}", f"Family{u}", f"doctor{u}@clinic.example.com") for u in range(1, 8)]
+    clients = [(c, f"Client{c}", f"Surname{c}", f"(312) 555-{3000 + c:04d}") for c in range(1, 41)]
+    bookings = [(n, 1 + n % 40, 5 + n % 3, str(_soon(n)), str(_soon(n) + timedelta(minutes=20)), "booked")
+                for n in range(1, 91)]
+    return _database(folder, LOGIN_PROFILE, {"app_users": users, "app_user_profile": profiles, "clients": clients,
+                                              "bookings": bookings})
+
+
+def test_a_nameless_login_reaches_its_person_in_a_profile_row_keyed_alike(tmp_path: Path) -> None:
+    """A login table without a name (username, password) whose key is a profile table's key: the
+    doctor's name and email are that profile row's, reached from the booking's user through the
+    login as a declared key would (without it the doctor had an id and no name, and `check`
+    failed: no agenda could reach them)."""
+    url = _login_profile(tmp_path)
+    found = _found_by_values(url)
+    assert ("app_users", "user_id", "app_user_profile") in found, found
+    assert not {f for f in found if f[0] == "app_user_profile"}, found  # the profile refers to no login
+    proposal = discover_sql(url, stored_times="local", clinic_zone=ZONE, region="US")
+    fields = (proposal.mapping or {})["fields"]
+    assert "first_name" in str(fields["practitioner.name"]) and "last_name" in str(fields["practitioner.name"]), fields
+    assert "practitioner.email" in fields, fields
+    assert "JOIN app_user_profile" in proposal.connector["query"], proposal.connector["query"]

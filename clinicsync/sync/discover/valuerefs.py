@@ -19,7 +19,10 @@ What a name says is read with care: a code named with its own table's word or a 
 alone (``activity_type_id``, ``visit_type_id``) names no table that shares only that word; a
 whole number called ``name`` is a person's row (Tryton's ``name`` -> ``party_party``), the
 person table that refers to no other; a patient's or provider's row keyed by its person's key
-(OpenMRS ``patient.patient_id``) refers to the person table by that key.
+(OpenMRS ``patient.patient_id``) refers to the person table by that key; a login table with no
+name (DHIS2's ``users``) refers by its key to the one table named for it that names a person and
+holds every sampled key as its own (``userinfo``: a 1:1 profile row keyed alike). Rejected for
+that last: any table holding the keys (1, 2, 3 … are every table's), a profile found by name alone.
 """
 
 from __future__ import annotations
@@ -103,6 +106,26 @@ def _extension(table: Table, known: set[str]) -> bool:
             and bool(_TEXT.search(table.columns[key]) or WHOLE.search(table.columns[key])))
 
 
+def _nameless_login(table: Table, known: set[str]) -> bool:
+    """A login table with no name of its own, keyed by one column that refers to nothing yet
+    (DHIS2's ``users``: username, password, no name): its person may be kept in a 1:1 row of a
+    table named for it and keyed alike (``userinfo.userinfoid`` holds ``users.userid``)."""
+    key = table.key
+    return (key is not None and key not in known and bool(words(table.name) & USER)
+            and not name_columns(table)[0]
+            and bool(_TEXT.search(table.columns[key]) or WHOLE.search(table.columns[key])))
+
+
+def _profile_of(login: Table, target: Table) -> bool:
+    """Whether ``target`` may be the login table's 1:1 profile row: a table that names a person,
+    whose name holds the login table's word and more (``userinfo``, ``user_profile``,
+    ``accounts_userprofile`` beside ``users``). The caller also asks that every sampled login
+    key be one of its keys."""
+    glued = "".join(name_words(target.name)).lower()
+    return (target.name != login.name and bool(name_columns(target)[0])
+            and any(len(stem) >= 4 and stem in glued and glued != stem for stem in stems(login.name)))
+
+
 def _person_table(table: Table, schema: Schema, found: Sequence[Ref] = ()) -> bool:
     """A table of persons, not a login table, nor a person's names or attributes (a table that
     refers to another person table: ``person_name`` -> ``person``; ``found``: references found
@@ -176,11 +199,13 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     samples: dict[tuple[str, str], set[str]] = {}
     extensions = {(t.name, str(t.key)) for t in schema.tables.values()
                   if _extension(t, {r.column for r in schema.refs(t.name)})}
+    logins = {(t.name, str(t.key)) for t in schema.tables.values()
+              if _nameless_login(t, {r.column for r in schema.refs(t.name)})}
     for table in list(schema.tables.values()):
         known = {r.column for r in schema.refs(table.name)}
         for column in table.columns:
             if len(samples) >= MAX_COLUMNS or not (_candidate(table, column, known)
-                                                   or (table.name, column) in extensions):
+                                                   or (table.name, column) in extensions | logins):
                 continue
             rows = run(first_rows(f"SELECT {quote(column)} FROM {quote(table.name)} WHERE {quote(column)} "
                                   "IS NOT NULL", SAMPLE, dialect))
@@ -188,7 +213,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
             if not values or not all(_PLAIN.fullmatch(v) for v in values):
                 continue
             samples[(table.name, column)] = set(sorted(values)[:DISTINCT])
-    keys = _key_samples(schema, run, quote, dialect, extensions, MAX_COLUMNS - len(samples))
+    keys = _key_samples(schema, run, quote, dialect, extensions | logins, MAX_COLUMNS - len(samples))
     if not samples and not keys:
         return []
     matches: dict[tuple[str, str], list[Table]] = {}
@@ -198,6 +223,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     targets = [(t, str(t.key), False) for t in schema.tables.values() if t.key is not None][:MAX_TARGETS]
     targets += [(t, u, True) for t in schema.tables.values() for u in t.unique if len(u) >= 3][:MAX_TARGETS]
     named: dict[tuple[str, str], tuple[Table, str]] = {}  # a column's unique key by its name
+    profiles: dict[tuple[str, str], list[Table]] = {}  # a nameless login's 1:1 profile tables
     for target, key, by_name in targets:
         whole = bool(WHOLE.search(target.columns[key]))
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
@@ -233,6 +259,10 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                 if column.lower().endswith(key.lower()) and all(v in found for v in values):
                     named[(owner, column)] = (target, key)
                 continue
+            if (owner, column) in logins:
+                if _profile_of(schema.tables[owner], target) and all(v in found for v in values):
+                    profiles.setdefault((owner, column), []).append(target)
+                continue
             if (owner, column) in extensions and not (_person_table(target, schema) and len(values) >= MIN_NUMBERS):
                 continue
             if _numbered_name(column) and _glued_kind(target.name) != "person":
@@ -254,6 +284,8 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
         if chosen is not None:
             out.append(_ref(schema, owner, column, chosen, str(chosen.key), mixed))
     out += [_ref(schema, owner, column, table, key, mixed) for (owner, column), (table, key) in named.items()]
+    out += [_ref(schema, owner, column, tables[0], str(tables[0].key), mixed)
+            for (owner, column), tables in profiles.items() if len(tables) == 1]
     return out
 
 
