@@ -9,7 +9,8 @@ study coordinator who entered the row, no doctor. Besides the events, a real ins
 case report forms filled at past visits (`event_crf`, with their dates).
 
 What discover must do: read the visits (start, status, the participant's id found by its
-demographics: a birth date and a sex), leave out the visits whose record status is removed, take
+demographics: a birth date and a sex), take the visit's kind from its definition's name (not the
+definitions' constant ``type``, "scheduled" on every row), leave out the visits whose record status is removed, take
 no form's interviewer as the participant's name, and `check` must fail, saying nobody can be
 reminded and no doctor is reached: a setup that cannot work."""
 
@@ -30,6 +31,7 @@ ZONE = "Europe/Amsterdam"
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "ehr" / "openclinica" / "schema.sql"
 EVENT_STATUS = [(1, "scheduled"), (2, "not_scheduled"), (3, "data_entry_started"), (4, "completed"),
                 (5, "stopped"), (6, "skipped"), (7, "locked"), (8, "signed")]
+DEFINITIONS = ((1, "Screening"), (2, "Baseline"), (3, "Month 3 visit"), (4, "Month 6 visit"))
 WORDS = {"scheduled": "booked", "data_entry_started": "arrived", "completed": "fulfilled", "stopped": "cancelled",
          "skipped": "cancelled"}  # stopped: the admin's one typed line
 
@@ -53,7 +55,7 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, tuple[str, str, str]
             f"+3120555{uid:04d}"))
     ex("INSERT INTO study (study_id, name, unique_identifier, status_id, owner_id, date_created, oc_oid) "
        "VALUES (1, 'Heart Failure Follow-up', 'HF-2025', 1, 1, %s, 'S_HF2025')", (today - timedelta(days=400),))
-    for did, name in ((1, "Screening"), (2, "Baseline"), (3, "Month 3 visit"), (4, "Month 6 visit")):
+    for did, name in DEFINITIONS:
         ex("INSERT INTO study_event_definition (study_event_definition_id, study_id, name, repeating, type, "
            "owner_id, status_id, date_created, ordinal, oc_oid) VALUES (%s, 1, %s, false, 'scheduled', 1, 1, %s, "
            "%s, %s)", (did, name, today - timedelta(days=400), did, f"SE_{did}"))
@@ -116,3 +118,7 @@ def test_openclinica_de_identified_participants_cannot_be_reminded(postgres_url:
              for k, want in expected.items()
              if (found[k]["start"], found[k]["status"], (found[k].get("patient") or {}).get("id")) != want}
     assert not wrong, list(wrong.items())[:5]
+    # the visit's kind is its definition's name; the definitions' constant ``type`` ("scheduled") is no kind
+    assert fields["type"] == {"from": "study_event_definition_name"}, fields.get("type")
+    kinds = dict(DEFINITIONS)
+    assert [k for k in expected if found[k].get("type") != kinds[1 + int(k) % 4]] == []

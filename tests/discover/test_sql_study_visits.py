@@ -73,3 +73,36 @@ def test_participants_by_demographics_removed_records_and_interviewers(tmp_path:
     assert "patient.name" not in fields, fields  # the interviewer is nobody's name here
     assert "(a.record_status_id IS NULL OR a.record_status_id NOT IN (5))" in query, query
     assert "calls that record status removed" in proposal.connector_notes["query"]
+
+
+DEFINED = """
+CREATE TABLE event_definition (event_definition_id INTEGER PRIMARY KEY, name VARCHAR(60), type VARCHAR(20),
+  ordinal INTEGER);
+CREATE TABLE study_event (study_event_id INTEGER PRIMARY KEY, participant_code VARCHAR(20),
+  event_definition_id INTEGER REFERENCES event_definition(event_definition_id), event_start DATETIME,
+  event_end DATETIME, state VARCHAR(20))
+"""
+
+
+def test_the_visits_kind_is_its_definitions_name_not_a_constant_state(tmp_path: Path) -> None:
+    """A visit of a defined kind ("Screening", "Month 3 visit") whose definition also holds a
+    constant ``type`` saying a state ("scheduled" on every row): the definition's name is the
+    visit's kind; the constant state word is no kind (the patient would read "scheduled" as what
+    they come for)."""
+    connection = sqlite3.connect(tmp_path / "defined.db")
+    connection.executescript(DEFINED)
+    kinds = ["Screening", "Baseline", "Month 3 visit", "Month 6 visit"]
+    connection.executemany("INSERT INTO event_definition VALUES (?, ?, 'scheduled', ?)",
+                           [(n, kind, n) for n, kind in enumerate(kinds, 1)])
+    today = datetime.now().replace(minute=0, second=0, microsecond=0)
+    for v in range(1, 81):
+        start = today + timedelta(days=1 + v % 20, hours=v % 6)
+        connection.execute("INSERT INTO study_event VALUES (?, ?, ?, ?, ?, 'booked')",
+                           (v, f"ST-{1 + v % 30:03d}", 1 + v % 4, start.isoformat(" "),
+                            (start + timedelta(minutes=40)).isoformat(" ")))
+    connection.commit()
+    connection.close()
+    proposal = discover_sql(f"sqlite:///{tmp_path / 'defined.db'}", name="site", clinic_zone="Europe/Amsterdam",
+                            stored_times="local")
+    fields = (proposal.mapping or {})["fields"]
+    assert "name" in str(fields.get("type")) and "event_definition" in str(fields.get("type")), fields.get("type")

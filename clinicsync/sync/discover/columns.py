@@ -202,6 +202,12 @@ def _agreement(column: Column, field: str) -> tuple[float, str]:
     # names, type, location: words, not numbers or dates
     wordy = 1.0 - max(p.share("integer"), p.share("date"), p.share("datetime"), p.share("time"),
                       p.share("structure"))
+    if field == "type" and p.distinct == 1 and p.present >= _ONE_VALUE_ROWS and p.share("status") == 1:
+        # One status word on every sampled row is a definition's constant flag (OpenClinica's event
+        # definitions all say ``scheduled``), not what the patient is seen for: shown to patients
+        # as the visit's kind it reads as noise, so it is left unplaced. One other word on every
+        # row ("Consultation" at a one-service practice) is still the visit's kind.
+        return 0.0, f"one status word on all {p.present} sampled rows: a state, not the visit's kind"
     return wordy, f"{_pct(wordy)} {of} are words"
 
 

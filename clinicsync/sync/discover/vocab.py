@@ -46,7 +46,7 @@ ATTRIBUTES: dict[str, str] = {
         "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo", "motif", "anlass",
         "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie", "cat",
         "visittype", "servico", "especialidade", "specialite", "fachrichtung", "leistung", "procedimiento",
-        "procedure", "tratamiento", "treatment", "tipologia", "consulta", "visit", "visita", "agenda"),
+        "procedure", "tratamiento", "treatment", "tipologia", "consulta", "visit", "visita", "agenda", "definition"),
         "type"),
     **dict.fromkeys((
         "sala", "consultorio", "room", "location", "ubicacion", "sede", "lugar", "clinica", "clinic", "site",
