@@ -75,6 +75,7 @@ STATUS_SYNONYMS: dict[str, str] = {
                                  "admitida", "registrado")},
     **{w: "fulfilled" for w in ("fulfilled", "completed", "complete", "done", "attended", "seen", "finished",
                                 "closed", "checked out", "checked-out", "atendida", "atendido", "realizada",
+                                "visited",  # the patient came (a public-health follow-up's word: Simple)
                                 "completada", "finalizada", "terminé", "terminée", "erledigt",
                                 "abgeschlossen")},
     **{w: "waitlist" for w in ("waitlist", "waitlisted", "wait list", "lista de espera", "liste d'attente")},

@@ -49,6 +49,7 @@ def test_a_word_that_is_no_fhir_spelling_is_still_refused() -> None:
     ("center_cancelled", "cancelled"), ("Missed", "noshow"), ("Completed", "fulfilled"), ("done", "fulfilled"),
     ("arrived", "arrived"), ("fulfilled", "fulfilled"),
     ("Assessed", "arrived"), ("triaged", "arrived"),  # Tamanu: assessed at triage, waiting to be seen
+    ("visited", "fulfilled"), ("Visited", "fulfilled"),  # a public-health follow-up the patient came to
 ])
 def test_discover_reads_product_family_spellings(word: str, status: str | None) -> None:
     assert status_word(word)[0] == status

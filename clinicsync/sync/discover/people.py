@@ -293,18 +293,22 @@ class _Builder(ContactRows):
     def _open_slots(self, column: str) -> None:
         """Rows that name no patient (a free slot offered for booking, a doctor's blocked time)
         are no patient's visit: left out, said so. No patient is NULL, or the 0 (a whole-number
-        column) or '' (a text one) that PHP applications write (NOSH's ``pid`` 0)."""
+        column) or '' (a text one) that PHP applications write (NOSH's ``pid`` 0). A column of
+        another type (a UUID, a binary key) has no blank value: only NULL, and comparing it with
+        '' is an error on PostgreSQL (Simple's ``appointments.patient_id uuid``)."""
         q, main = self.q, self.plan.main
-        blank = "0" if WHOLE.search(main.columns.get(column, "")) else "''"
-        total, present, blanks = self.run(f"SELECT COUNT(*), COUNT({q(column)}), "
-                                          f"COUNT(CASE WHEN {q(column)} = {blank} THEN 1 END) FROM {q(main.name)}")[0]
+        column_type = main.columns.get(column, "")
+        blank = "0" if WHOLE.search(column_type) else "''" if TEXT.search(column_type) else None
+        blank_count = f"COUNT(CASE WHEN {q(column)} = {blank} THEN 1 END)" if blank else "0"
+        total, present, blanks = self.run(f"SELECT COUNT(*), COUNT({q(column)}), {blank_count} "
+                                          f"FROM {q(main.name)}")[0]
         named = int(present) - int(blanks)
         if 0 < named < int(total):
             self.people.filters.append(f"a.{q(column)} <> {blank}" if int(blanks) else f"a.{q(column)} IS NOT NULL")
             empty = f"is empty or {blank}" if int(blanks) else "is empty"
             self.people.notes.append(f"{int(total) - named} of {int(total)} rows name no patient ({column!r} "
                                      f"{empty}: free slots or blocked time): left out of the query")
-        named_one = f"{q(column)} IS NOT NULL AND {q(column)} <> {blank}"
+        named_one = f"{q(column)} IS NOT NULL" + (f" AND {q(column)} <> {blank}" if blank else "")
         kinds = eventkinds.kind_filter(self.run, q, main, column, named_one) or \
             optionkinds.kind_filter(self.run, q, self.schema, main, self.plan.dialect)
         if kinds is not None:
