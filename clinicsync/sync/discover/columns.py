@@ -47,7 +47,7 @@ _SQL_KINDS = (("TIMESTAMP", "datetime"), ("DATETIME", "datetime"), ("DATE", "dat
 _NOT_PATIENTS_PHONE = frozenset({"emergency", "emergencia", "guardian", "tutor", "kin", "carrier", "fax", "pager",
                                  "beeper", "notfall"})
 _MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
-                           "portable", "mobil", "cel", "telemovel", "cellulare"})
+                           "portable", "mobil", "cel", "telemovel", "cellulare", "wireless"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
 _ONE_VALUE_ROWS = 10  # sampled rows a status column holding one code on all of them needs to be weighed down
 
