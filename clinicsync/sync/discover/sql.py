@@ -44,6 +44,7 @@ from clinicsync.sync.discover import (
     minimalread,
     optionstatuses,
     removedstatus,
+    slotpattern,
     slottime,
     softdelete,
     splitlength,
@@ -59,6 +60,7 @@ from clinicsync.sync.discover.clock import (
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.dayminutes import day_and_minutes
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
+from clinicsync.sync.discover.headrefs import learn_head_references
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
@@ -452,6 +454,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
 
     learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,
                           connection.dialect.name)
+    learn_head_references(schema, run, lambda n: quote_name(connection, n), main, connection.begin_nested,
+                          connection.dialect.name)
     gone = softdelete.flag(main, connection.dialect.name)
     stamp = softdelete.stamp_beside(main, gone)
     order = main.key or next(iter(main.columns))
@@ -516,6 +520,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
     guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
     guesses, unplaced = splitlength.placed(plan, guesses, unplaced, scored.notes)
+    guesses, unplaced = slotpattern.placed(run, plan, guesses, unplaced, values, scored.notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
         guesses, unplaced, None)
