@@ -42,6 +42,7 @@ from clinicsync.sync.discover import (
     metarows,
     metavisits,
     minimalread,
+    numbercodes,
     optionstatuses,
     removedstatus,
     slotpattern,
@@ -584,6 +585,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                      cancelstatus.WORDS if cancel else
                                      approvalflags.WORDS if approved else scored.status_words)
     status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
+    said_codes = numbercodes.note(by_field.get("status"), status_words)
+    if said_codes is not None:
+        extra_notes.append(said_codes)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}
