@@ -18,7 +18,7 @@ from tests.discover import sql_support as data
 
 SCHEMA = data.FIXTURES / "catalogue" / "opendental" / "schema.sql"
 ZONE = "America/Chicago"
-GRANTS = ("appointment", "patient", "provider", "appointmenttype")  # docs/connectors/sql.md: the login
+GRANTS = ("appointment", "patient", "provider", "appointmenttype", "operatory")  # docs/connectors/sql.md: the login
 # Open Dental's ApptStatus numbers and what the store makes of them; 6 Planned, 7 PtNote and
 # 8 PtNoteCompleted are no visit on the schedule and are never imported.
 STATUS = {1: "booked", 2: "fulfilled", 3: "cancelled", 4: "booked", 5: "cancelled"}

@@ -118,7 +118,8 @@ PRODUCTS: tuple[Product, ...] = (
          "patient": _cols("patnum", "lname", "fname", "preferred", "wirelessphone", "hmphone", "wkphone", "email",
                           "txtmsgok", "language", "datetstamp"),
          "provider": _cols("provnum", "abbr", "fname", "lname", "datetstamp"),
-         "appointmenttype": _cols("appointmenttypenum", "appointmenttypename")},
+         "appointmenttype": _cols("appointmenttypenum", "appointmenttypename"),
+         "operatory": _cols("operatorynum", "opname")},
         "appointment", "aptstatus", None,
         "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/catalogue/opendental)"),
     Product(
