@@ -121,7 +121,7 @@ PRODUCTS: tuple[Product, ...] = (
          "appointmenttype": _cols("appointmenttypenum", "appointmenttypename"),
          "operatory": _cols("operatorynum", "opname")},
         "appointment", "aptstatus", None,
-        "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/catalogue/opendental)"),
+        "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/ehr/opendental)"),
     Product(
         "erpnext_healthcare", "Frappe Health (ERPNext Healthcare)",
         {"tabpatient appointment": _cols("name", "status", "appointment_date", "appointment_time", "duration",
