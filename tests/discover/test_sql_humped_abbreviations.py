@@ -4,8 +4,9 @@ named by a short stem and a number word after a hump (``PatNum``, ``ProvNum``, n
 row stamp glued to its letter (``DateTStamp``), and the US word for a mobile (``WirelessPhone``)
 beside a home and a work line. Read before as a lone letter and "name" (any name, nobody's), a
 joined ``PatNum_FName`` as an id, and the home line first, the patient's name and the doctor's
-were never placed and every patient with a cell phone and a home line was texted at home.
-A schema built here, in SQLite, discover run on it."""
+were never placed and every patient with a cell phone and a home line was texted at home. A
+0/1 flag named with a time word (``TimeLocked``) is no time of day. A schema built here, in
+SQLite, discover run on it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.readplan import stem_of
+from clinicsync.sync.discover.scoring import score_columns
 from clinicsync.sync.discover.sql import discover_sql
 from clinicsync.sync.discover.vocab import column_roles, name_tokens
 
@@ -69,3 +72,14 @@ def test_abbreviated_names_wireless_first_and_the_row_stamp(tmp_path: Path) -> N
     assert fields["patient.phone"]["from"][0] == "Client_WirelessPhone", fields  # the mobile first
     assert fields["patient.email"]["from"] == "Client_EMail", fields
     assert fields["source_updated_at"]["from"] == "DateTStamp", fields
+
+
+def test_a_flag_named_with_a_time_word_is_no_time_of_day() -> None:
+    """``TimeLocked`` 0/1 (the length may not be recomputed) says something of the time, and is
+    none: no start time is placed from it, and no note says a time lacks its date."""
+    scored = score_columns([ColumnSample("BookingNum", "INTEGER", [str(n) for n in range(20)]),
+                            ColumnSample("StartDateTime", "DATETIME", [f"2026-03-0{1 + n % 9} 09:00:00"
+                                                                       for n in range(20)]),
+                            ColumnSample("TimeLocked", "TINYINT", ["0", "1", "0", "0"] * 5)])
+    assert not any("TimeLocked" in n for n in scored.notes), scored.notes
+    assert "TimeLocked" in scored.unplaced and all(g.source != "TimeLocked" for g in scored.guesses)
