@@ -1,4 +1,4 @@
-"""Open Dental in a real MariaDB: its own tables (tests/fixtures/catalogue/opendental), a small
+"""Open Dental in a real MariaDB: its own tables (tests/fixtures/ehr/opendental), a small
 practice's synthetic rows, and the admin's path from a fresh settings file to the imported visits
 (`discover --write`, `check`, `sync --once`) in at most six typed lines."""
 
@@ -16,9 +16,9 @@ import yaml
 from tests.discover import catalogue_support as catalogue
 from tests.discover import sql_support as data
 
-SCHEMA = data.FIXTURES / "catalogue" / "opendental" / "schema.sql"
+SCHEMA = data.FIXTURES / "ehr" / "opendental" / "schema.sql"
 ZONE = "America/Chicago"
-GRANTS = ("appointment", "patient", "provider", "appointmenttype")  # docs/connectors/sql.md: the login
+GRANTS = ("appointment", "patient", "provider", "appointmenttype", "operatory")  # docs/connectors/sql.md: the login
 # Open Dental's ApptStatus numbers and what the store makes of them; 6 Planned, 7 PtNote and
 # 8 PtNoteCompleted are no visit on the schedule and are never imported.
 STATUS = {1: "booked", 2: "fulfilled", 3: "cancelled", 4: "booked", 5: "cancelled"}

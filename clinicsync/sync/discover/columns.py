@@ -47,8 +47,9 @@ _SQL_KINDS = (("TIMESTAMP", "datetime"), ("DATETIME", "datetime"), ("DATE", "dat
 _NOT_PATIENTS_PHONE = frozenset({"emergency", "emergencia", "guardian", "tutor", "kin", "carrier", "fax", "pager",
                                  "beeper", "notfall"})
 _MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
-                           "portable", "mobil", "cel", "telemovel", "cellulare"})
+                           "portable", "mobil", "cel", "telemovel", "cellulare", "wireless"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
+_FLAG_ROWS = 5  # sampled values, all of them yes/no, for a column named with a time word to be a flag
 _ONE_VALUE_ROWS = 10  # sampled rows a status column holding one code on all of them needs to be weighed down
 
 
@@ -247,7 +248,9 @@ def _by_name(column: Column) -> list[tuple[str, float]]:
                     + (0.05 if column.sample.table and "name" in roles else 0.0)))
     if kind == "time" and p.share("duration") >= 0.8 and "duration" not in roles:
         out.append(("duration_minutes", 0.75))  # '0:30' on every row: a length, no visit's clock
-        timeish = set()
+        timeish: set[str] = set()
+    elif kind is None and p.present >= _FLAG_ROWS and p.distinct <= 2 and p.share("boolean") >= 1.0:
+        timeish = set()  # 'TimeLocked', 'all_day' holding 0/1: a flag about the time, no date nor time of day
     else:
         timeish = roles & {"start", "date", "time", "end"}
     if timeish and not roles & {"updated", "created"}:

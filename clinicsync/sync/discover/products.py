@@ -118,9 +118,10 @@ PRODUCTS: tuple[Product, ...] = (
          "patient": _cols("patnum", "lname", "fname", "preferred", "wirelessphone", "hmphone", "wkphone", "email",
                           "txtmsgok", "language", "datetstamp"),
          "provider": _cols("provnum", "abbr", "fname", "lname", "datetstamp"),
-         "appointmenttype": _cols("appointmenttypenum", "appointmenttypename")},
+         "appointmenttype": _cols("appointmenttypenum", "appointmenttypename"),
+         "operatory": _cols("operatorynum", "opname")},
         "appointment", "aptstatus", None,
-        "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/catalogue/opendental)"),
+        "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/ehr/opendental)"),
     Product(
         "erpnext_healthcare", "Frappe Health (ERPNext Healthcare)",
         {"tabpatient appointment": _cols("name", "status", "appointment_date", "appointment_time", "duration",

@@ -120,4 +120,10 @@ def stem_of(column: str, fallback: str) -> str:
     record number and doctor's code; else ``kd_dokter_nm_dokter`` reads as an id, no name);
     ``pid`` (a letter or two left: no word) -> ``fallback``, the joined table's name (NOSH's ``demographics``)."""
     stem = re.sub(r"(?i)(^id_?|^(no|nr|nro|num|kd|kode|cod)_|_?(uu|g|u)?id$|_(no|nr|nro|num|number)$)", "", column)
+    stem = _HUMPED_NUMBER.sub("", stem)
     return stem if len(stem) > 2 else fallback
+
+
+# A number's word after a hump (``PatNum``, ``ProvNum``, ``ClinicNo``): the reference's stem is the
+# words before it, as ``patient_no``'s is ``patient`` (kept, ``PatNum_FName`` reads as an id).
+_HUMPED_NUMBER = re.compile(r"(?<=[a-z])(Num|No|Nr|Nro|Number)$")

@@ -42,8 +42,10 @@ from clinicsync.sync.discover import (
     metarows,
     metavisits,
     minimalread,
+    numbercodes,
     optionstatuses,
     removedstatus,
+    slotpattern,
     slottime,
     softdelete,
     splitlength,
@@ -59,6 +61,7 @@ from clinicsync.sync.discover.clock import (
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.dayminutes import day_and_minutes
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
+from clinicsync.sync.discover.headrefs import learn_head_references
 from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
@@ -452,6 +455,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
 
     learn_text_references(schema, run, lambda n: quote_name(connection, n), main, region_code, connection.begin_nested,
                           connection.dialect.name)
+    learn_head_references(schema, run, lambda n: quote_name(connection, n), main, connection.begin_nested,
+                          connection.dialect.name)
     gone = softdelete.flag(main, connection.dialect.name)
     stamp = softdelete.stamp_beside(main, gone)
     order = main.key or next(iter(main.columns))
@@ -516,6 +521,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
     guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
     guesses, unplaced = splitlength.placed(plan, guesses, unplaced, scored.notes)
+    guesses, unplaced = slotpattern.placed(run, plan, guesses, unplaced, values, scored.notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
         guesses, unplaced, None)
@@ -579,6 +585,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                      cancelstatus.WORDS if cancel else
                                      approvalflags.WORDS if approved else scored.status_words)
     status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
+    said_codes = numbercodes.note(by_field.get("status"), status_words)
+    if said_codes is not None:
+        extra_notes.append(said_codes)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}

@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.proposal import Guess
 
-_STAMP = re.compile(r"creat|chang|updat|modif|void|retir|delet|edit|mtime|ctime|actualiz|alta|geaendert|"
+# 'tstamp': a date-time stamp abbreviated (``DateTStamp``, ``tstamp``), the row's own change stamp
+_STAMP = re.compile(r"creat|chang|updat|modif|void|retir|delet|edit|mtime|ctime|actualiz|alta|geaendert|tstamp|"
                     r"write_?(date|at|time)", re.I)
-_CHANGED = re.compile(r"chang|updat|modif|edit|mtime|actualiz|geaendert|write_?(date|at|time)", re.I)
+_CHANGED = re.compile(r"chang|updat|modif|edit|mtime|actualiz|geaendert|tstamp|write_?(date|at|time)", re.I)
 _CREATED = re.compile(r"creat|ctime|alta", re.I)
 _MOMENT = re.compile(r"timestamp|datetime", re.I)
 _OUTS = re.compile(r" \+ | \| ")  # a guess's source: its output columns, joined (" + ") or in turn (" | ")

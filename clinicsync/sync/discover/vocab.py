@@ -52,7 +52,9 @@ ATTRIBUTES: dict[str, str] = {
         "sala", "consultorio", "room", "location", "ubicacion", "sede", "lugar", "clinica", "clinic", "site",
         "local", "lieu", "raum", "ort", "cabinet", "salle", "centro", "center", "centre", "office", "oficina",
         "box", "gabinete", "sucursal", "branch", "standort", "praxis", "unidad", "unidade", "place", "sitio",
-        "localizacao", "localisation", "despacho", "stanza", "poli", "poliklinik", "ruang", "ruangan"), "location"),
+        "localizacao", "localisation", "despacho", "stanza", "poli", "poliklinik", "ruang", "ruangan",
+        # a dental practice's treatment room: the chair a visit is booked in
+        "operatory", "operatorio", "chair", "sillon"), "location"),
     **dict.fromkeys((
         "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display", "nama", "nm"),
         "name"),
@@ -79,7 +81,8 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "actualizado", "actualizacion", "updated", "modified", "modificado", "modificacion", "changed",
         "geandert", "aenderung", "modifie", "atualizado", "lastmodified", "mtime", "edited", "editado",
-        "lastupdated", "timestamp", "update"), "updated"),  # MySQL's TIMESTAMP column: the row's own stamp (NOSH)
+        # MySQL's TIMESTAMP column: the row's own stamp (NOSH); 'tstamp' abbreviated (``DateTStamp``)
+        "lastupdated", "timestamp", "update", "tstamp"), "updated"),
     **dict.fromkeys(("creado", "creada", "creacion", "created", "create", "creation", "book", "booked", "alta",
                      "registro", "erstellt", "cree", "criado", "criacao", "ctime", "reservado", "booking"),
                     "created"),  # 'create_datetime', 'book_datetime': when the row was written or booked
@@ -134,10 +137,25 @@ def name_tokens(name: str) -> list[str]:
     """A column name's words as every layer splits them (common/names.py: 'fechaCita' ->
     ['fecha', 'cita']), an all-capital name's glued words split too. Digits stay attached
     ('tel2' -> ['tel2']) and are then tried without them."""
-    tokens = name_words(name)
+    tokens = _initials_glued(name_words(name))
     if name.isupper():  # OC_PLANNING_PLANNEDEND: capitals leave no hump between the glued words
         tokens = [part for t in tokens for part in _unglued(t)]
     return [part for t in tokens for part in _owner_glued(t)]
+
+
+def _initials_glued(tokens: Sequence[str]) -> list[str]:
+    """A lone letter glued back to the word after it when together they are a word the roles know:
+    a name abbreviated to its initial keeps its hump (``FName``, ``LName``, ``EMail``,
+    ``DateTStamp``) and splits into a letter that says nothing and a word that says too little
+    ('f', 'name': any name, not the first). A lone letter before a word they do not make one
+    with stays as it was ('MiddleI', ``pName``)."""
+    out: list[str] = []
+    for token in tokens:
+        if out and len(out[-1]) == 1 and out[-1].isalpha() and token_role(out[-1] + token) is not None:
+            out[-1] += token
+        else:
+            out.append(token)
+    return out
 
 
 _GLUED_TAIL = re.compile(r"^([a-z]{4,}?)(end|start|date|time|uid|id)$")
