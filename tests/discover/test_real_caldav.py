@@ -3,12 +3,17 @@ tests/fixtures/ehr/baikal, with its SOURCE note), on MariaDB and on PostgreSQL: 
 calendars, each event a row of ``calendarobjects`` whose ``calendardata`` blob (MEDIUMBLOB,
 bytea) holds the whole iCalendar object, ``firstoccurence``/``lastoccurence``/``lastmodified``
 Unix seconds beside it; a calendar's owner a row of ``calendarinstances`` (a shared calendar has
-a row per sharer, the owner's first), the owner's name and email a row of ``principals``.
-Realistic synthetic events (tests/discover/ical_support.py): zones by TZID (the clinic's and
-another), a Z time with a DURATION, floating times, cancelled and tentative ones, attendees with
-and without CN, one by phone, the doctor as chair, a room as a resource; a day off, a weekly
-series and a task beside them. Driven as the admin would: ``discover --write`` (which runs
-``check``), then ``sync --once``, every field of every visit compared with the truth."""
+a row per sharer, the owner's first), the owner's name and email a row of ``principals``. And
+Nextcloud's (tests/fixtures/ehr/nextcloud): ``oc_calendarobjects`` (LONGBLOB, bytea) whose
+calendar is an ``oc_calendars`` row, its owner ``principals/users/<uid>`` an ``oc_users`` row
+(the display name; the email only as a preference, so the event's organizer gives it), a
+subscribed feed's cached events in the same table (``calendartype`` 1) and an event in the trash
+bin (``deleted_at``), neither a visit. Realistic synthetic events
+(tests/discover/ical_support.py): zones by TZID (the clinic's and another), a Z time with a
+DURATION, floating times, cancelled and tentative ones, attendees with and without CN, one by
+phone, the doctor as chair, a room as a resource; a day off, a weekly series and a task beside
+them. Driven as the admin would: ``discover --write`` (which runs ``check``), then ``sync
+--once``, every field of every visit compared with the truth."""
 
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ from tests.discover import real_ehr_support as real
 from tests.discover import sql_support as data
 
 FOLDER = real.FIXTURES / "baikal"
+NEXTCLOUD = real.FIXTURES / "nextcloud"
+TRASHED = "105"  # a visit the doctor deleted: in Nextcloud's trash bin (deleted_at), never imported
 
 
 def _fill(cursor: Any) -> dict[str, dict[str, Any]]:
@@ -57,6 +64,40 @@ def _fill(cursor: Any) -> dict[str, dict[str, Any]]:
     return truth
 
 
+def _fill_nextcloud(cursor: Any) -> dict[str, dict[str, Any]]:
+    """Nextcloud's users (a display name; the email kept as a preference), one calendar each (the
+    principal path made from the user's id), a subscribed holiday feed whose cached events share
+    the objects table (calendartype 1, its own ids), the events; one in the trash bin."""
+    rows, truth = cal.build()
+    users = [("admin", "Praxis Admin", "it@praxis-mitte.example"), ("empfang", "Empfang", None)]
+    users += [(uri.rsplit("/", 1)[1], name, email) for uri, name, email in cal.DOCTORS]
+    for uid, name, email in users:
+        cursor.execute("INSERT INTO oc_users (uid, displayname, password) VALUES (%s, %s, %s)",
+                       (uid, name, "3|$argon2id$v=19$m=65536,t=4,p=1$c2FsdA$aGFzaA"))
+        if email:
+            cursor.execute("INSERT INTO oc_preferences (userid, appid, configkey, configvalue) "
+                           "VALUES (%s, 'settings', 'email', %s)", (uid, email))
+    for n, (uri, _, _) in enumerate(cal.DOCTORS, start=1):
+        cursor.execute("INSERT INTO oc_calendars (id, principaluri, displayname, uri, synctoken, calendarorder, "
+                       "calendarcolor, components, transparent) VALUES (%s, %s, 'Persönlich', 'personal', %s, 0, "
+                       "'#0082c9', 'VEVENT,VTODO', 0)", (n, uri, 10 + n))
+    cursor.execute("INSERT INTO oc_calendarsubscriptions (id, uri, principaluri, source, displayname, refreshrate, "
+                   "calendarorder, lastmodified, synctoken) VALUES (1, 'feiertage', %s, "
+                   "'https://feiertage.example/berlin.ics', 'Feiertage', 'P1W', 1, %s, 1)",
+                   (cal.DOCTORS[0][0], rows[0].modified))
+    feed = [cal.Row(800 + n, 1, row.text.replace("UID:", "UID:feed-"), row.first, row.last, row.modified)
+            for n, row in enumerate(rows[:2])]  # a feed's timed events, cached: never a doctor's visit
+    for row, kind in [*((r, 0) for r in rows), *((r, 1) for r in feed)]:
+        blob = row.text.encode()
+        cursor.execute("INSERT INTO oc_calendarobjects (id, calendardata, uri, calendarid, lastmodified, etag, size, "
+                       "componenttype, firstoccurence, lastoccurence, uid, classification, calendartype, deleted_at) "
+                       "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s)",
+                       (row.id, blob, f"{row.uid}.ics", row.calendar, row.modified, cal.etag(row.text), len(blob),
+                        row.kind, row.first, row.last, row.uid, kind,
+                        row.modified if str(row.id) == TRASHED else None))
+    return {k: v for k, v in truth.items() if k != TRASHED}
+
+
 def _trial(url: str, truth: dict[str, dict[str, Any]], folder: Path, cli: Any) -> None:
     settings = real.settings_file(folder, cal.ZONE, cal.REGION)
     before = settings.read_text(encoding="utf-8")
@@ -78,6 +119,23 @@ def _trial(url: str, truth: dict[str, dict[str, Any]], folder: Path, cli: Any) -
     print("fields right:", right, "of", total, wrong[:10])
     assert set(found) == set(truth), sorted(set(found) ^ set(truth))
     assert right == total, wrong[:10]
+
+
+def test_nextcloud_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:
+    def build(cursor: Any) -> dict[str, dict[str, Any]]:
+        real.run_ddl(cursor, NEXTCLOUD / "schema.mysql.sql")
+        return _fill_nextcloud(cursor)
+    truth = real.built(mariadb_database, build)
+    _trial(str(mariadb_database["url"]), truth, tmp_path, cli)
+
+
+@pytest.mark.postgres
+def test_nextcloud_on_postgresql(postgres_url: str, tmp_path: Path, cli: Any) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        real.run_ddl(connection, NEXTCLOUD / "schema.pgsql.sql")
+        with connection.cursor() as cursor:
+            truth = _fill_nextcloud(cursor)
+    _trial(postgres_url, truth, tmp_path, cli)
 
 
 def test_sabre_dav_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:

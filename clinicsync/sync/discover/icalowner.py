@@ -52,8 +52,10 @@ class Owner:
     first_row: bool  # several rows a calendar: read the first only
     principal: Table | None  # the principal's own row
     principal_path: str | None
+    principal_prefix: str  # what the path adds before the principal's column ('' for the whole path)
     name: str | None
     email: str | None
+    kind: tuple[str, int] | None = None  # the link's type column and the value that names this table
 
     def why(self) -> str:
         held = f"{self.principal.name!r} ({', '.join(c for c in (self.name, self.email) if c)})" \
@@ -86,9 +88,23 @@ def follow(schema: Schema, found: IcalTable, rows: Rows, quote: Callable[[str], 
                     continue
                 first = key not in calendar.primary_key and key not in calendar.unique
                 principal = _principal(schema, calendar, path, rows, quote, dialect)
-                return Owner(calendar, link, key, path, first and calendar.key is not None,
-                             *(principal or (None, None, None, None)))
+                table, column, prefix, name, email = principal or (None, None, "", None, None)
+                return Owner(calendar, link, key, path, first and calendar.key is not None, table, column, prefix,
+                             name, email, _kind(events, found, link))
     return None
+
+
+def _kind(events: Table, found: IcalTable, link: str) -> tuple[str, int] | None:
+    """A link that names rows of more than one table says which in a type column beside it
+    (``calendartype`` beside ``calendarid``: a calendar's events, or a subscribed feed's copies):
+    the value most sampled rows carry is the calendars' (the diary is most of the events)."""
+    stem = _STEM.sub("", link).lower()
+    column = next((c for c, t in events.columns.items() if _WHOLE.search(t or "")
+                   and c.lower().replace("_", "") == f"{stem}type"), None) if stem else None
+    if column is None:
+        return None
+    values = [v for r in found.rows if (v := whole(r.get(column))) is not None]
+    return (column, max(set(values), key=values.count)) if values else None
 
 
 def _key(calendar: Table, link: str, rank: int) -> str | None:
@@ -131,24 +147,32 @@ def _paths(sampled: Sequence[tuple[Any, ...]]) -> list[str]:
 
 
 def _principal(schema: Schema, calendar: Table, path: str, rows: Rows, quote: Callable[[str], str],
-               dialect: str) -> tuple[Table, str, str | None, str | None] | None:
-    """The table whose rows are the principals the calendars name: (table, its path column, name
-    column, email column)."""
+               dialect: str) -> tuple[Table, str, str, str | None, str | None] | None:
+    """The table whose rows are the principals the calendars name: (table, its column naming the
+    principal, the prefix the path adds to it, name column, email column). The column is the
+    table's key or unique (one row a person): the whole path (``principals/anna``), else the
+    path's last segment under one shared prefix (``principals/users/`` + a user's id)."""
     named = _paths(rows(first_rows(f"SELECT {quote(path)} FROM {quote(calendar.name)} WHERE {quote(path)} IS NOT NULL",
                                    PROBE_ROWS, dialect)))
     if not named:
         return None
-    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in sorted(set(named)))
-    for table in schema.tables.values():
-        if table.name == calendar.name:
-            continue
-        for column, kind in table.columns.items():
-            if not _HOLDS_TEXT.search(kind or ""):
+    prefixes = {p.rsplit("/", 1)[0] + "/" for p in named}
+    tries = [("", sorted(set(named)))]
+    if len(prefixes) == 1:
+        prefix = prefixes.pop()
+        tries.append((prefix, sorted({p.removeprefix(prefix) for p in named})))
+    for prefix, values in tries:
+        listed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+        for table in schema.tables.values():
+            if table.name == calendar.name:
                 continue
-            hit = rows(f"SELECT COUNT(*) FROM {quote(table.name)} WHERE {quote(column)} IN ({listed})")
-            if not hit or not int(hit[0][0] or 0):
-                continue
-            return (table, column, *_person_columns(table, column, rows, quote, dialect))
+            for column, kind in table.columns.items():
+                one = table.primary_key == [column] or column in table.unique
+                if not one or not _HOLDS_TEXT.search(kind or ""):
+                    continue
+                hit = rows(f"SELECT COUNT(*) FROM {quote(table.name)} WHERE {quote(column)} IN ({listed})")
+                if hit and int(hit[0][0] or 0):
+                    return (table, column, prefix, *_person_columns(table, column, rows, quote, dialect))
     return None
 
 

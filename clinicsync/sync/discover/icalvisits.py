@@ -9,7 +9,9 @@ way to each calendar's owner): the connector reads the column with ``ical_column
 - The patient is the event's attendee who is not its organizer (ical_text.py), known by email,
   else by phone.
 - The doctor is the calendar's owner (icalowner.py), the ORGANIZER where the calendar names no one.
-- The read: VEVENT rows only where a column names the component; the window on the first and
+- The read: VEVENT rows only where a column names the component; rows a trash bin holds (a
+  deletion flag or a Unix-second ``deleted_at``, the event's or its calendar's) left out; only the
+  calendars' rows where a type column says what the link names (icalowner.py); the window on the first and
   last occurrence columns (Unix seconds: the binds are UTC, written as seconds in the database's
   own SQL, so the column's index serves); a snapshot each run (a change stamp in Unix seconds is
   no date-time the incremental cursor can re-read by time), the change stamp read as
@@ -26,6 +28,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from clinicsync.common.soft_delete import meaning
+from clinicsync.sync.discover import softdelete
+from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.icalfind import IcalTable
 from clinicsync.sync.discover.icalowner import Owner
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -59,6 +64,28 @@ def text_of(expression: str, kind: str | None, dialect: str) -> str:
     return f"CAST({expression} AS TEXT)" if dialect == "sqlite" else expression
 
 
+def _standing(table: Table, alias: str, quote: Callable[[str], str], dialect: str) -> str | None:
+    """The condition that keeps ``table``'s rows not deleted (softdelete.py's flags), or a
+    deletion stamp kept as Unix seconds (a trash bin's ``deleted_at`` INTEGER): NULL is kept."""
+    found = softdelete.flag(table, dialect)
+    if found is not None:
+        return softdelete.kept(found, alias, quote(found.column))
+    names = list(table.columns)
+    stamp = next((c for c, k in table.columns.items()
+                  if meaning(c, names) == "gone_at" and re.search(r"int|number|numeric", k or "", re.I)), None)
+    return f"{alias}.{quote(stamp)} IS NULL" if stamp is not None else None
+
+
+def _prefixed(prefix: str, column: str, dialect: str) -> str:
+    """``prefix`` written before ``column``'s text (the principal's path made from a user's id)."""
+    if not prefix:
+        return column
+    literal = "'" + prefix.replace("'", "''") + "'"
+    if dialect in ("mysql", "mariadb"):
+        return f"CONCAT({literal}, {column})"
+    return f"({literal} + {column})" if dialect == "mssql" else f"({literal} || {column})"
+
+
 def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name: str, url: str,
              timezone: str | None) -> Proposal:
     """The connector and mapping (module docstring)."""
@@ -78,14 +105,18 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
         select.append(text_of(f"o.{quote(owner.path)}", owner.calendar.columns.get(owner.path), dialect)
                       + " AS owner_principal")
         if owner.principal is not None and owner.principal_path is not None:
-            joins.append(f"LEFT JOIN {quote(owner.principal.name)} AS p ON p.{quote(owner.principal_path)} = "
+            joins.append(f"LEFT JOIN {quote(owner.principal.name)} AS p ON "
+                         f"{_prefixed(owner.principal_prefix, f'p.{quote(owner.principal_path)}', dialect)} = "
                          f"o.{quote(owner.path)}")
             kinds = owner.principal.columns
             if owner.name:
                 select.append(text_of(f"p.{quote(owner.name)}", kinds.get(owner.name), dialect) + " AS owner_name")
             if owner.email:
                 select.append(text_of(f"p.{quote(owner.email)}", kinds.get(owner.email), dialect) + " AS owner_email")
-    where: list[str] = []
+    where = [c for c in (_standing(table, "a", quote, dialect),
+                         _standing(owner.calendar, "o", quote, dialect) if owner is not None else None) if c]
+    if owner is not None and owner.kind is not None:
+        where.append(f"a.{quote(owner.kind[0])} = {owner.kind[1]}")
     if found.kind is not None:
         where.append(f"a.{quote(found.kind)} = 'VEVENT'")
     if found.last is not None:
