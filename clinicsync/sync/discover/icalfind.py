@@ -5,7 +5,9 @@ Found by the values, never by the column's name: a column is taken when at least
 sampled non-empty values begin with ``BEGIN:VCALENDAR`` (at least ``MIN_OBJECTS`` of them). A
 value carrying a METHOD property is a scheduling message (iTIP: an invitation in a CalDAV inbox),
 not a stored event: RFC 4791 forbids METHOD in a calendar object resource, so such columns are
-passed over. Among several, the table with the most rows holding events wins.
+passed over. Among several, the table with the most rows holding events wins. The probe reads
+the first characters of each roomy text or blob column (never a whole file of a documents table)
+and reads a table's rows whole only when a column opens as a calendar.
 
 The plain columns beside it are told by their values too, compared with the sampled events
 (each parsed by the connector's own reader, connectors/ical_text.py): a whole-number column equal
@@ -37,6 +39,8 @@ Rows = Callable[[str], list[tuple[Any, ...]]]  # a guarded read of raw values (b
 SHARE = 0.8
 MIN_OBJECTS = 3
 PROBE_ROWS = 30
+ROOM = 1000  # characters a string type must hold to be looked at: a calendar object is longer than 255
+HEAD = 24  # characters of each value the first probe reads
 _HOLDS_TEXT = re.compile(r"char|text|clob|blob|bytea|binary|string", re.I)
 _WHOLE = re.compile(r"int|number|numeric|decimal", re.I)
 _SHORT = re.compile(r"char|string|binary", re.I)
@@ -85,8 +89,13 @@ def find(schema: Schema, rows: Rows, quote: Callable[[str], str], wanted: str | 
     for table in schema.tables.values():
         if wanted is not None and table.name.lower() != wanted.lower():
             continue
-        columns = [c for c, t in table.columns.items() if _HOLDS_TEXT.search(t or "")]
+        columns = [c for c, t in table.columns.items() if _roomy(t)]
         if not columns:
+            continue
+        heads = ", ".join(_head(quote(c), dialect) for c in columns)
+        opened = rows(first_rows(f"SELECT {heads} FROM {quote(table.name)}", PROBE_ROWS, dialect))
+        columns = [c for at, c in enumerate(columns) if _mostly_objects([r[at] for r in opened])]
+        if not columns:  # no column opens as a calendar: the table's rows are not read whole
             continue
         listed = list(table.columns)
         head = ", ".join(quote(c) for c in listed)
@@ -107,6 +116,29 @@ def find(schema: Schema, rows: Rows, quote: Callable[[str], str], wanted: str | 
     if not found:
         return None
     return max(found, key=lambda pair: pair[0])[1]
+
+
+def _roomy(kind: str | None) -> bool:
+    """A type that holds a calendar object (hundreds of characters): text, a blob, or a string
+    of at least ``ROOM`` characters (a VARCHAR(255) never holds one)."""
+    if not kind or not _HOLDS_TEXT.search(kind):
+        return False
+    size = re.search(r"\((\d+)\)", kind)
+    return size is None or int(size.group(1)) >= ROOM
+
+
+def _head(column: str, dialect: str) -> str:
+    """The first ``HEAD`` characters (bytes of a blob) of a column: the probe reads no whole
+    document of a table of files."""
+    if dialect in ("mysql", "mariadb", "mssql"):
+        return f"SUBSTRING({column}, 1, {HEAD})"
+    return f"substr({column}, 1, {HEAD})"
+
+
+def _mostly_objects(values: Sequence[Any]) -> bool:
+    present = [v for v in values if v is not None and (ical_text.as_text(v) or "").strip()]
+    objects = sum(ical_text.looks_like(v) for v in present)
+    return objects >= MIN_OBJECTS and objects >= SHARE * len(present)
 
 
 def _told(found: IcalTable) -> IcalTable:
