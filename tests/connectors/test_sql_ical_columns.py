@@ -173,3 +173,20 @@ def test_a_sync_stores_each_visit_by_its_zone_and_quarantines_what_is_set_aside_
     assert len(items) == 4, reasons  # three set aside by the connector, the repeated 02:30 by the mapping
     assert all(i["count"] == 2 for i in items), items  # seen at both syncs: one item each
     assert sum(r.startswith("calendardata: ") for r in reasons) == 3, reasons
+
+
+def test_an_incremental_read_sets_a_row_aside_once_and_moves_past_it(tmp_path: Path, mapping: Path) -> None:
+    """The cursor moves past a set-aside row as past a record: the next read does not take it
+    again (its item in the quarantine is not counted up at every poll)."""
+    url = database(tmp_path / "cal.db", ROWS)
+    connector = SqlConnector(SqlSettings(name="src", mapping=str(mapping), url=url, table="events",
+                                         cursor_column="lastmodified", ical_columns=["calendardata"]))
+    try:
+        first = list(connector.fetch(None))
+        assert sorted(r.data["id"] for b in first for r in b.records) == [1, 2, 3, 7]
+        assert len([r for b in first for r in b.rejected]) == 3
+        cursor = next(b.cursor for b in reversed(first) if b.cursor is not None)
+        again = list(connector.fetch(cursor))
+        assert not [r for b in again for r in b.rejected] and not [r for b in again for r in b.records]
+    finally:
+        connector.close()
