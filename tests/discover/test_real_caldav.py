@@ -29,7 +29,7 @@ from tests.discover import ical_support as cal
 from tests.discover import real_ehr_support as real
 from tests.discover import sql_support as data
 
-FOLDER = real.FIXTURES / "baikal"
+SABRE = real.FIXTURES / "baikal"
 NEXTCLOUD = real.FIXTURES / "nextcloud"
 TRASHED = "105"  # a visit the doctor deleted: in Nextcloud's trash bin (deleted_at), never imported
 
@@ -121,35 +121,26 @@ def _trial(url: str, truth: dict[str, dict[str, Any]], folder: Path, cli: Any) -
     assert right == total, wrong[:10]
 
 
-def test_nextcloud_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:
+PRODUCTS = {"sabre_dav": (SABRE, _fill), "nextcloud": (NEXTCLOUD, _fill_nextcloud)}
+
+
+@pytest.mark.parametrize("product", list(PRODUCTS))
+def test_on_mariadb(product: str, mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:
+    folder, fill = PRODUCTS[product]
+
     def build(cursor: Any) -> dict[str, dict[str, Any]]:
-        real.run_ddl(cursor, NEXTCLOUD / "schema.mysql.sql")
-        return _fill_nextcloud(cursor)
+        real.run_ddl(cursor, folder / "schema.mysql.sql")
+        return fill(cursor)
     truth = real.built(mariadb_database, build)
     _trial(str(mariadb_database["url"]), truth, tmp_path, cli)
 
 
 @pytest.mark.postgres
-def test_nextcloud_on_postgresql(postgres_url: str, tmp_path: Path, cli: Any) -> None:
+@pytest.mark.parametrize("product", list(PRODUCTS))
+def test_on_postgresql(product: str, postgres_url: str, tmp_path: Path, cli: Any) -> None:
+    folder, fill = PRODUCTS[product]
     with psycopg.connect(postgres_url, autocommit=True) as connection:
-        real.run_ddl(connection, NEXTCLOUD / "schema.pgsql.sql")
+        real.run_ddl(connection, folder / "schema.pgsql.sql")
         with connection.cursor() as cursor:
-            truth = _fill_nextcloud(cursor)
-    _trial(postgres_url, truth, tmp_path, cli)
-
-
-def test_sabre_dav_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:
-    def build(cursor: Any) -> dict[str, dict[str, Any]]:
-        real.run_ddl(cursor, FOLDER / "schema.mysql.sql")
-        return _fill(cursor)
-    truth = real.built(mariadb_database, build)
-    _trial(str(mariadb_database["url"]), truth, tmp_path, cli)
-
-
-@pytest.mark.postgres
-def test_sabre_dav_on_postgresql(postgres_url: str, tmp_path: Path, cli: Any) -> None:
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        real.run_ddl(connection, FOLDER / "schema.pgsql.sql")
-        with connection.cursor() as cursor:
-            truth = _fill(cursor)
+            truth = fill(cursor)
     _trial(postgres_url, truth, tmp_path, cli)
