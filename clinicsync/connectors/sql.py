@@ -40,6 +40,7 @@ from clinicsync.common.hashing import content_hash
 from clinicsync.common.schedule import Schedule
 from clinicsync.common.timeutil import zone
 from clinicsync.common.types import utcnow
+from clinicsync.connectors import ical_text
 from clinicsync.connectors.base import (
     Batch,
     CheckResult,
@@ -116,13 +117,17 @@ def json_text(value: Any) -> Any:
 
 
 def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
-              json_columns: frozenset[str] = frozenset()) -> dict[str, Any]:
+              json_columns: frozenset[str] = frozenset(), ical_columns: frozenset[str] = frozenset()
+              ) -> dict[str, Any]:
     """A result row as the mapping reads it: by column name, each value made plain (``plain_value``),
-    the text of a ``json_columns`` column read as its JSON object.
+    the text of a ``json_columns`` column read as its JSON object, that of an ``ical_columns`` column
+    as its event's fields (ical_text.py; taken before a blob is made hex, ``ical_text.Unread`` when
+    set aside: ``_unread``).
     An idle poll re-reads its overlap's rows (each dropped by its hash): a call per value
     was most of their cost, and a loop over the values most of what was left: rows of plain
     values alone (the usual) are found so by one call."""
     data = dict(zip(columns, row, strict=True))
+    events = {name: data[name] for name in ical_columns if name in data}
     if not _PLAIN_TYPES.issuperset(map(type, row)):
         for name, value in data.items():
             if type(value) not in _PLAIN_TYPES:
@@ -130,7 +135,20 @@ def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
     for name in json_columns:
         if name in data:
             data[name] = json_text(data[name])
+    for name, value in events.items():
+        data[name] = ical_text.read(name, value)
     return data
+
+
+def _unread(data: dict[str, Any], ical_columns: frozenset[str], position: str) -> Rejected | None:
+    """The row set aside when an ``ical_columns`` column's event was (its reason names the column;
+    the raw row keeps the text as read, as a quarantined record's raw does), else None."""
+    for name in sorted(ical_columns):
+        value = data.get(name)
+        if isinstance(value, ical_text.Unread):
+            raw = {k: (v.text if isinstance(v, ical_text.Unread) else v) for k, v in data.items()}
+            return Rejected(position, value.reason, raw=orjson.dumps(raw, default=str).decode())
+    return None
 
 
 def _error_code(exc: SQLAlchemyError) -> str:
@@ -178,6 +196,7 @@ class SqlConnector(Connector):
         self._passed: tuple[str, CheckedStatement] | None = None
         self._guard_mark: dict[str, Any] | None = None
         self._json_columns = frozenset(self.settings.json_columns)
+        self._ical_columns = frozenset(self.settings.ical_columns)
 
     # -- plumbing -----------------------------------------------------------------------
     @property
@@ -279,6 +298,10 @@ class SqlConnector(Connector):
         if missing:
             raise FatalConnectorError(f"connector {self.name}: the query returns no column(s) {missing} "
                                       f"(it returns {columns})")
+        unknown = sorted(self._ical_columns - set(columns))
+        if unknown:
+            raise FatalConnectorError(f"connector {self.name}: ical_columns names {unknown}, which the query does "
+                                      f"not return (it returns {columns})")
         return columns
 
     def _stream(self, connection: Connection, sql: str, params: dict[str, Any]
@@ -344,10 +367,17 @@ class SqlConnector(Connector):
                                           self._params(inner, None, False)):
             if pending is not None:
                 yield Batch(pending, None, snapshot=True, source=label)
-            pending = []
+            pending, aside = [], []
             for row in rows:
                 number += 1
-                pending.append(RawRecord(_row_data(columns, row, mysql, self._json_columns), f"{label}:row {number}"))
+                data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns)
+                unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
+                if unread is not None:
+                    aside.append(unread)
+                else:
+                    pending.append(RawRecord(data, f"{label}:row {number}"))
+            if aside:
+                yield Batch([], None, aside, snapshot=True, source=label)
         until = self.settings.window.sweep_until(utcnow()) if "window_end" in inner.binds else None
         # A snapshot keeps no cursor of its own: the stored one carries the guard's mark only.
         yield Batch(pending or [], self._marked(cursor), snapshot=True, snapshot_end=True,
@@ -371,8 +401,9 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False), params):
-                    records.extend(RawRecord(_row_data(columns, row, mysql, self._json_columns),
-                                             f"{label}:past the window") for row in rows)
+                    read = (_row_data(columns, row, mysql, self._json_columns, self._ical_columns) for row in rows)
+                    records.extend(RawRecord(data, f"{label}:past the window") for data in read
+                                   if not self._ical_columns or _unread(data, self._ical_columns, "") is None)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading past the window", exc, self.settings.timeout) from None
         return records
@@ -439,7 +470,7 @@ class SqlConnector(Connector):
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             for row in rows:
-                data = _row_data(columns, row, mysql, self._json_columns)
+                data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns)
                 value = data[column_name]
                 if value is None:
                     rejected.append(Rejected(
@@ -457,6 +488,11 @@ class SqlConnector(Connector):
                 if last is None or held > last:
                     last = held  # a late commit in the overlap leaves the cursor where it is
                 kept.append((value, digest))
+                unread = _unread(data, self._ical_columns, f"{label}:{column_name}={value}") \
+                    if self._ical_columns else None
+                if unread is not None:  # set aside once: the cursor moves past it as past a record
+                    rejected.append(unread)
+                    continue
                 records.append(RawRecord(data, f"{label}:{column_name}={value}"))
             if records or rejected:
                 stored = self._cursor(column_name, last, kept)
@@ -505,7 +541,7 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, sql, self._params(inner, None, False)):
-                    records.extend(_row_data(columns, row, mysql, self._json_columns) for row in rows)
+                    records.extend(_row_data(columns, row, mysql, self._json_columns) for row in rows)  # ids only
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc, self.settings.timeout) from None
         until = self.settings.window.sweep_until(utcnow())
@@ -592,9 +628,15 @@ class SqlConnector(Connector):
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading a sample", exc, self.settings.timeout) from None
         label = self._label()
-        records = [RawRecord(_row_data(columns, row, mysql, self._json_columns),
-                             f"{label}:row {number}") for number, row in enumerate(rows, start=1)]
-        return Sample(records, label, columns)
+        records, aside = [], []
+        for number, row in enumerate(rows, start=1):
+            data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns)
+            unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
+            if unread is not None:
+                aside.append(unread)
+            else:
+                records.append(RawRecord(data, f"{label}:row {number}"))
+        return Sample(records, label, columns, aside)
 
     # -- write-back ------------------------------------------------------------------------
     def _writeback_statement(self) -> CheckedStatement:

@@ -137,6 +137,10 @@ class SqlSettings(ConnectorSettings):
         default_factory=list, description="columns whose text holds a JSON object (a booking form's answers): "
                                           "read as that object, so a mapping path walks into it "
                                           "(`customer_information.Phone`)")
+    ical_columns: list[str] = Field(
+        default_factory=list, description="columns whose text (or blob) holds a whole iCalendar object, as a "
+                                          "CalDAV server keeps an event: read into plain fields a mapping path "
+                                          "names (`calendardata.dtstart`, `.attendee_email`; docs/connectors/sql.md)")
     mode: Literal["incremental", "snapshot"] = Field(
         "incremental", description="incremental: rows whose cursor_column moved on; snapshot: the whole "
                                    "window every run, what disappeared is deleted")
@@ -202,6 +206,7 @@ class SqlSettings(ConnectorSettings):
                              + (f" (found {' and '.join(sources)})" if sources else ""))
         if self.columns is not None and not self.table:
             raise ValueError("columns go with table")
+        self._check_ical_columns()
         if self.mode == "incremental" and not self.cursor_column:
             raise ValueError("mode incremental needs cursor_column (an updated-at or increasing id column); "
                              "for a schema without one use mode: snapshot")
@@ -223,6 +228,20 @@ class SqlSettings(ConnectorSettings):
                 raise ValueError("writeback.status_map is needed with the write-back statement, e.g. "
                                  "{accepted: SMS, cancelled: x}")
         return self
+
+    def _check_ical_columns(self) -> None:
+        """Each of ``ical_columns`` a column name, read one way: never also as JSON, and among
+        ``columns`` when the table's columns are listed."""
+        for name in self.ical_columns:
+            if not name.strip():
+                raise ValueError("ical_columns: an empty column name")
+        twice = sorted(set(self.ical_columns) & set(self.json_columns))
+        if twice:
+            raise ValueError(f"ical_columns: {', '.join(twice)} also in json_columns (a column's text is read one way)")
+        if self.columns is not None:
+            missing = sorted(set(self.ical_columns) - set(self.columns))
+            if missing:
+                raise ValueError(f"ical_columns: {', '.join(missing)} not among columns")
 
     def _preset_writeback(self) -> str | None:
         return load_query_preset(self.query_preset).writeback_statement if self.query_preset else None

@@ -38,6 +38,9 @@ from clinicsync.sync.discover import (
     extension,
     formtext,
     household,
+    icalfind,
+    icalowner,
+    icalvisits,
     jsontext,
     metarows,
     metavisits,
@@ -186,7 +189,10 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
             if note:
                 proposal.notes.append(note)
         try:  # how the database writes its date-times, last: it may stop and ask
-            settle_clock(connection, run_checked, proposal, timezone)
+            if proposal.connector.get("ical_columns"):  # each event says its clock (icalvisits.py)
+                proposal.notes.append(icalvisits.CLOCK_NOTE)
+            else:
+                settle_clock(connection, run_checked, proposal, timezone)
         except ClockUnclear as exc:
             raise DiscoverError(str(exc)) from None
         if proposal.minimal_query is not None:  # the clock read every sampled stamp; the source reads the mapped
@@ -410,6 +416,12 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         return run_checked(connection, sql)
 
     schema = keyed_views(read_schema(inspector, names, views), views, run, lambda n: quote_name(connection, n))
+    raw = icalfind.raw_reader(connection)
+    events = icalfind.find(schema, raw, lambda n: quote_name(connection, n), wanted, connection.dialect.name)
+    if events is not None:  # visits kept as iCalendar text: read by their values, not by the shape
+        calendar_owner = icalowner.follow(schema, events, raw, lambda n: quote_name(connection, n),
+                                          connection.dialect.name)
+        return icalvisits.proposal(connection, events, calendar_owner, name, url, timezone)
 
     def filled(table: Table, columns: list[str]) -> set[str] | None:
         """None for a table without rows, else which of ``columns`` hold a value in its first rows."""
