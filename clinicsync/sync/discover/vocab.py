@@ -54,7 +54,8 @@ ATTRIBUTES: dict[str, str] = {
         "box", "gabinete", "sucursal", "branch", "standort", "praxis", "unidad", "unidade", "place", "sitio",
         "localizacao", "localisation", "despacho", "stanza", "poli", "poliklinik", "ruang", "ruangan",
         # a dental practice's treatment room: the chair a visit is booked in
-        "operatory", "operatorio", "chair", "sillon"), "location"),
+        "operatory", "operatorio", "chair", "sillon",
+        "facility", "facilities"), "location"),  # a public-health programme's clinic: its facility
     **dict.fromkeys((
         "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display", "nama", "nm"),
         "name"),
