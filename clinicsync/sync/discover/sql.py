@@ -43,6 +43,7 @@ from clinicsync.sync.discover import (
     metavisits,
     minimalread,
     optionstatuses,
+    ownnoun,
     removedstatus,
     slottime,
     softdelete,
@@ -579,6 +580,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                      cancelstatus.WORDS if cancel else
                                      approvalflags.WORDS if approved else scored.status_words)
     status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
+    status_words, said_noun = ownnoun.read(status_words, main.name)
+    if said_noun:
+        extra_notes.append(said_noun)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     fields = {g.field: g.spec for g in guesses}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}
