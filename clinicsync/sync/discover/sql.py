@@ -37,6 +37,7 @@ from clinicsync.sync.discover import (
     doneflags,
     extension,
     formtext,
+    fullerfirst,
     household,
     jsontext,
     metarows,
@@ -503,6 +504,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
     texts = {o: [jsontext.as_text(r[i]) for r in rows] for i, o in enumerate(outs)}
+    guesses, unplaced = fullerfirst.placed(guesses, scored.guesses, people.typed_rows, plan.select, texts, unplaced)
     guesses, unplaced, said = household.placed(guesses, unplaced, people.household, texts, region_code)
     extra_notes += said
     zero: list[str] = []
