@@ -207,26 +207,6 @@ def build(cursor: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
     return expected
 
 
-def want(truth: dict[str, Any]) -> real.Want:
-    """The fields every real-product test compares."""
-    return (truth["start"], truth["status"], truth["patient"], truth["name"], truth["phone"], truth["doctor"])
-
-
-def scores(found: dict[str, dict[str, Any]], truth: dict[str, dict[str, Any]]) -> dict[str, int]:
-    """Per field, how many visits the store holds right."""
-    def got(visit: dict[str, Any] | None) -> dict[str, Any]:
-        visit = visit or {}
-        patient, doctor = visit.get("patient") or {}, visit.get("practitioner") or {}
-        return {"start": visit.get("start"), "end": visit.get("end"), "status": visit.get("status"),
-                "patient": patient.get("id"), "name": patient.get("name"), "phone": patient.get("phone"),
-                "email": patient.get("email"), "doctor": doctor.get("id"), "doctor_name": doctor.get("name"),
-                "doctor_email": doctor.get("email"), "zone": visit.get("timezone"), "location": visit.get("location"),
-                "type": visit.get("type")}
-    fields = ("start", "end", "status", "patient", "name", "phone", "email", "doctor", "doctor_name", "doctor_email",
-              "zone", "location", "type")
-    return {f: sum(got(found.get(k)).get(f) == t[f] for k, t in truth.items()) for f in fields}
-
-
 def _through_discover(database: dict[str, Any], tmp_path: Path, cli: Any, prefix: str) -> None:
     """The admin's four steps on the install, every field of every visit ahead compared."""
     truth, settings, run = real.admin_start(database, lambda cursor: build(cursor, prefix), tmp_path, ZONE, REGION,
@@ -242,8 +222,8 @@ def _through_discover(database: dict[str, Any], tmp_path: Path, cli: Any, prefix
     # the doctor's email from the doctor's own contact row first: no doctor has a typed email row
     assert fields["practitioner.email"]["from"][0] == "doctor_email", fields["practitioner.email"]
     assert "a.patient_id <> 0" in connector["query"]  # a doctor's unavailable block is no visit
-    found = real.sync_and_compare(run, connector, {k: want(t) for k, t in truth.items()}, ZONE)
-    right = scores(found, truth)
+    found = real.sync_and_compare(run, connector, {k: real.want(t) for k, t in truth.items()}, ZONE)
+    right = real.scores(found, truth)
     print("scores", right, "of", len(truth))
     assert right == dict.fromkeys(right, len(truth)), right
 
