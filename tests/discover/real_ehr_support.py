@@ -211,3 +211,25 @@ def openmrs_history(cursor: Any, patients: Sequence[int], base: datetime, identi
     insert_rows(cursor, "INSERT INTO encounter (encounter_type, patient_id, location_id, encounter_datetime, "
                         "creator, date_created, visit_id, uuid) VALUES (1, %s, 1, %s, 2, %s, %s, UUID())",
                 [(p, when + timedelta(minutes=20), when, v) for v, p, when in past])
+
+
+def want(truth: dict[str, Any]) -> Want:
+    """The fields every real-product test compares, of a visit's truth by field name."""
+    return (truth["start"], truth["status"], truth["patient"], truth["name"], truth["phone"], truth["doctor"])
+
+
+def _stored_fields(visit: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored visit's fields by the names a truth uses."""
+    visit = visit or {}
+    patient, doctor = visit.get("patient") or {}, visit.get("practitioner") or {}
+    return {"start": visit.get("start"), "end": visit.get("end"), "status": visit.get("status"),
+            "patient": patient.get("id"), "name": patient.get("name"), "phone": patient.get("phone"),
+            "email": patient.get("email"), "doctor": doctor.get("id"), "doctor_name": doctor.get("name"),
+            "doctor_email": doctor.get("email"), "zone": visit.get("timezone"), "location": visit.get("location"),
+            "type": visit.get("type")}
+
+
+def scores(found: dict[str, dict[str, Any]], truth: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Per field the truth holds, how many visits the store holds right."""
+    fields = [f for f in _stored_fields(None) if any(f in t for t in truth.values())]
+    return {f: sum(_stored_fields(found.get(k)).get(f) == t.get(f) for k, t in truth.items()) for f in fields}

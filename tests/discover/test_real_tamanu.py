@@ -239,25 +239,6 @@ def _history(rows: _Rows, rng: random.Random, ids: list[str], doctors: list[tupl
                                             "care_plan_id": refs["carePlan.diabetes"]})
 
 
-def want(truth: dict[str, Any]) -> real.Want:
-    """The fields every real-product test compares."""
-    return (truth["start"], truth["status"], truth["patient"], truth["name"], truth["phone"], truth["doctor"])
-
-
-def scores(found: dict[str, dict[str, Any]], truth: dict[str, dict[str, Any]]) -> dict[str, int]:
-    """Per field, how many visits the store holds right."""
-    def got(visit: dict[str, Any] | None) -> dict[str, Any]:
-        visit = visit or {}
-        patient, doctor = visit.get("patient") or {}, visit.get("practitioner") or {}
-        return {"start": visit.get("start"), "end": visit.get("end"), "status": visit.get("status"),
-                "patient": patient.get("id"), "name": patient.get("name"), "phone": patient.get("phone"),
-                "doctor": doctor.get("id"), "doctor_name": doctor.get("name"), "doctor_email": doctor.get("email"),
-                "zone": visit.get("timezone"), "location": visit.get("location"), "type": visit.get("type")}
-    fields = ("start", "end", "status", "patient", "name", "phone", "doctor", "doctor_name", "doctor_email", "zone",
-              "location", "type")
-    return {f: sum(got(found.get(k)).get(f) == t[f] for k, t in truth.items()) for f in fields}
-
-
 @pytest.mark.postgres
 def test_tamanu_text_datetimes_additional_data_phones_and_location_groups(postgres_url: str, tmp_path: Path,
                                                                            cli: Any) -> None:
@@ -275,8 +256,8 @@ def test_tamanu_text_datetimes_additional_data_phones_and_location_groups(postgr
     assert "BETWEEN" in connector["query"]  # the window on the text start: not the whole table
     fields = real.written_mapping(tmp_path)["fields"]
     assert fields["practitioner.external_id"] == {"from": "clinician_id"}, fields
-    found = real.sync_and_compare(run, connector, {k: want(t) for k, t in truth.items()}, ZONE)
-    right = scores(found, truth)
+    found = real.sync_and_compare(run, connector, {k: real.want(t) for k, t in truth.items()}, ZONE)
+    right = real.scores(found, truth)
     print("scores", right, "of", len(truth))
     assert min(right.values()) >= 0.95 * len(truth), right  # a room booking's place and kind too
     assert "+6797" not in json.dumps(found)  # an emergency contact's number is never the patient's

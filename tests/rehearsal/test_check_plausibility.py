@@ -462,3 +462,21 @@ def test_phones_with_only_an_email_notifier_remind_nobody(configure: Callable[..
     assert "84 have only a phone" in finding["message"] and "add a notifier for SMS" in finding["message"]
     settings.write_text(plain_settings, encoding="utf-8")  # the default dry-run outbox sends every channel
     command("check", "--offline", expect=0)
+
+
+@pytest.mark.postgres
+def test_a_mapped_doctor_email_no_doctor_has_warns_when_agendas_are_on(check: Callable[..., Any],
+                                                                       tmp_path: Path) -> None:
+    """The doctor's email read from rows no doctor owns (a patients' typed contact table): every
+    doctor has a name, none an email, and the agendas (on by default) go to the email. It used to
+    pass without a word, and no doctor ever got an agenda; a warning (a source whose doctors keep
+    no email is set up right, and says so the same way)."""
+    (tmp_path / "practice.yaml").write_text(MAPPING + "  practitioner.email: {from: doctor_email}\n", encoding="utf-8")
+    result, plain = check(query().replace("d.name AS doctor_name", "d.name AS doctor_name, NULL AS doctor_email"),
+                          expect=0)
+    (finding,) = [f for f in result["plausibility"]["findings"] if f["field"] == "practitioner.email"]
+    assert finding["level"] == "warning" and "none of the 84 upcoming visits" in finding["message"]
+    assert "`doctor_email`" in finding["message"] and "warning: practitioner.email" in plain
+    result, _ = check(query().replace("d.name AS doctor_name", "d.name AS doctor_name, d.email AS doctor_email"),
+                      expect=0)
+    assert not [f for f in result["plausibility"]["findings"] if f["field"] == "practitioner.email"]

@@ -153,6 +153,7 @@ class ContactRows(PersonRows):
                     continue
                 wanted = field_name.replace(".", "_").replace("practitioner_", "doctor_")
                 outs.append(self.plan.add(picked, value_column, wanted, table.name, table.columns[value_column]))
+                self.people.typed_rows[outs[-1]] = parent_alias
                 parts.append(f"type {label!r} ({round(share * 100)}% of its values are "
                              f"{'phone numbers' if field_name.endswith('phone') else 'emails'})")
             if not outs:

@@ -73,6 +73,9 @@ class People:
     # the person rows behind the patient's role row (roleperson.py), table -> alias: a deleted one
     # withdraws the visit whatever its table's name (a Laravel ``users`` row with ``deleted_at``)
     persons: dict[str, str] = field(default_factory=dict)
+    # a value read from a person's typed rows (contactrows.py), output -> the alias of the person's
+    # row those rows belong to: a column of that same row may reach more visits (fullerfirst.py)
+    typed_rows: dict[str, str] = field(default_factory=dict)
 
 
 class Builder(Protocol):

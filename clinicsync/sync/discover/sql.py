@@ -37,6 +37,7 @@ from clinicsync.sync.discover import (
     doneflags,
     extension,
     formtext,
+    fullerfirst,
     household,
     icalfind,
     icalowner,
@@ -47,6 +48,7 @@ from clinicsync.sync.discover import (
     minimalread,
     numbercodes,
     optionstatuses,
+    ownnoun,
     removedstatus,
     slotpattern,
     slottime,
@@ -519,6 +521,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes,
                                       {r.column for r in schema.refs(main.name)})
     texts = {o: [jsontext.as_text(r[i]) for r in rows] for i, o in enumerate(outs)}
+    guesses, unplaced = fullerfirst.placed(guesses, scored.guesses, people.typed_rows, plan.select, texts, unplaced)
     guesses, unplaced, said = household.placed(guesses, unplaced, people.household, texts, region_code)
     extra_notes += said
     zero: list[str] = []
@@ -597,6 +600,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                      cancelstatus.WORDS if cancel else
                                      approvalflags.WORDS if approved else scored.status_words)
     status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
+    status_words, said_noun = ownnoun.read(status_words, main.name)
+    if said_noun:
+        extra_notes.append(said_noun)
     said_codes = numbercodes.note(by_field.get("status"), status_words)
     if said_codes is not None:
         extra_notes.append(said_codes)

@@ -17,7 +17,10 @@ that, so the admin is told how many rather than left to wonder which contact is 
 A doctor: when calendars or doctors' agendas are on, practitioners with neither a name nor
 an email on every visit (a resource's or a slot's key taken for the doctor) reach no
 calendar and no agenda: that fails too, as does no doctor on any visit. Fewer than half of
-the visits with a doctor only warns (a clinic's reminders work without one).
+the visits with a doctor only warns (a clinic's reminders work without one). With agendas on, a
+mapped doctor's email that no visit's doctor has warns: the agendas go to the doctor's email,
+and a column read from rows no doctor owns (a patients' typed contact table) sends none (a
+warning, not a failure: a source whose doctors keep no email at all is set up right).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Needs:
 
     reminders: bool = False
     doctors: bool = False
+    agendas: bool = False  # the doctors' agendas are on: each goes to the doctor's email
     routed: frozenset[str] | None = None
     listed: tuple[str, ...] = ()
 
@@ -71,6 +75,7 @@ class Needs:
             routed = None
         return cls(reminders=reminders.enabled,
                    doctors=settings.calendar.provider != "none" or (reminders.enabled and reminders.agenda.enabled),
+                   agendas=reminders.enabled and reminders.agenda.enabled,
                    routed=routed, listed=tuple(reminders.channels))
 
     def reaches(self, patient: Any) -> bool:
@@ -108,6 +113,7 @@ class Reach:
     def __init__(self, now: datetime, needs: Needs | None = None, preset: MappingPreset | None = None) -> None:
         self.now, self.needs, self.preset = now, needs or Needs(), preset
         self.upcoming = self.reachable = self.with_doctor = self.doctor_known = self.no_patient = 0
+        self.doctor_emailed = 0
         self.candidates: Counter[str] = Counter()  # column -> unreachable upcoming visits it holds a contact on
         self.unsent: Counter[str] = Counter()  # phone / email -> upcoming visits only that contact reaches, unsent
         self.columns = ContactColumns(preset)
@@ -132,6 +138,7 @@ class Reach:
         if doctor is not None and doctor.external_id:
             self.with_doctor += 1
             self.doctor_known += bool(doctor.name or doctor.email)
+            self.doctor_emailed += bool(doctor.email)
 
     def summary(self) -> dict[str, Any]:
         return {"upcoming": self.upcoming, "reachable": self.reachable, "with_doctor": self.with_doctor,
@@ -158,6 +165,14 @@ class Reach:
                                  "calendars and agendas reach nobody. The doctor id is likely a slot's, a "
                                  "resource's or a schedule's key: follow it in the connector's query to the user, "
                                  "staff or person row, and map practitioner.name and practitioner.email from it"))
+        elif (self.needs.agendas and self.with_doctor >= MIN_UPCOMING and not self.doctor_emailed
+              and (mapped := reads(self.preset, "practitioner.email"))):
+            found.append(Finding("reach", "warning", "practitioner.email",
+                                 f"practitioner.email: none of the {self.with_doctor} upcoming visits with a doctor "
+                                 f"has the doctor's email{mapped}: no doctor gets an agenda. The column is read "
+                                 "from rows no doctor has (a table of typed contact rows kept for the patients?): "
+                                 "map practitioner.email from the column of the doctor's own row that holds it, "
+                                 "or turn agendas off (reminders.agenda.enabled: false)"))
         if self.needs.doctors and not self.with_doctor:
             found.append(Finding("reach", "error", "practitioner.external_id",
                                  f"practitioner.external_id: none of the {self.upcoming} upcoming visits has a "
