@@ -95,5 +95,6 @@ def test_simple_uuid_patients_facilities_and_a_day_without_a_time(postgres_url: 
     assert "reading the linked tables failed" not in out, out
     # the day without a time of day: no start is guessed, said so, and check fails on it
     assert "start" not in fields, fields["start"]
-    assert "note: scheduled_date: a date with no time column to join it to" in out, out
+    assert "note: scheduled_date: a date with no time column to join it to: visits kept as a day without a time" \
+        in out, out
     assert "would be quarantined (reasons: start x" in out, out

@@ -260,8 +260,13 @@ def _assemble(placed: dict[str, Candidate], extra: dict[str, list[Candidate]], s
     for part in ("start.date", "start.time", "end.date", "end.time"):
         cand = placed.get(part)
         if cand is not None and not any(cand.column.name in g.source.split(" + ") for g in guesses):
+            day_only = part == "start.date" and start is None
             scored.notes.append(f"{cand.column.name}: a {part.split('.')[1]} with no "
-                                f"{'time' if part.endswith('date') else 'date'} column to join it to")
+                                f"{'time' if part.endswith('date') else 'date'} column to join it to"
+                                + (": visits kept as a day without a time of day (a follow-up due that day) "
+                                   "cannot be imported yet, since every message and calendar entry is planned "
+                                   "from a visit's time; no start is guessed (getting-started: 'A day without "
+                                   "a time')" if day_only else ""))
     for person in ("patient", "practitioner"):
         name = _person_name(person, placed)
         if name is not None:
