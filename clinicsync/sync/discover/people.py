@@ -289,6 +289,25 @@ class _Builder(ContactRows):
         if kinds is not None:
             self.people.filters.append(kinds[0])
             self.people.notes.append(kinds[1])
+            return
+        self._unlinked_rows(link, named)
+
+    def _unlinked_rows(self, link: Ref, named: str) -> None:
+        """Rows no link row points at, where most rows have one, left out as rows naming no
+        patient are (``_open_slots``): a booking tool keeps the requested time on one row and the
+        booking that confirms it on a child row (a request never confirmed, a slot put on hold,
+        has none); stored, such a row would be a visit of nobody in the doctor's calendar.
+        Rejected: keeping them with no patient (`check` counted them only as "nobody to remind")."""
+        q, main = self.q, self.plan.main
+        total, linked = self.run(f"SELECT COUNT(*), COUNT(CASE WHEN {named} THEN 1 END) FROM {q(main.name)}")[0]
+        total, linked = int(total or 0), int(linked or 0)
+        if not linked * 2 >= total > linked:
+            return
+        self.people.filters.append(f"EXISTS (SELECT 1 FROM {q(link.table)} AS cs_k WHERE cs_k.{q(link.column)} = "
+                                   f"a.{q(link.target_column)})")
+        self.people.notes.append(f"{total - linked} of {total} rows have no {link.table!r} row naming a person "
+                                 f"(a request never confirmed, a time on hold): no patient's visit, left out of "
+                                 f"the query")
 
     def _open_slots(self, column: str) -> None:
         """Rows that name no patient (a free slot offered for booking, a doctor's blocked time)
