@@ -14,6 +14,11 @@ A's rows seen from another side. A row's own stamps (created, changed, deleted: 
 no copy: every table of a framework has them (a booking's ``deleted_at`` beside its patient's is
 not the patient's date), so they are left out on both sides.
 
+A copy whose own name says a booking or an appointment, of a record whose name says neither, is
+the booking that confirms the record, and the record gives way to it (a booking plugin keeps
+each form entry, abandoned or paid, and copies the entry's day and times onto the booking it
+becomes: ``appointment_bookings.entry_id`` -> ``entries``); the entries are no visits.
+
 Rejected: keeping whichever scores higher (they tie, or the copy wins by its people), and asking
 the database whether the values match (a read per candidate pair, while the names with a
 reference already say it).
@@ -21,12 +26,16 @@ reference already say it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clinicsync.sync.discover.graph import Schema, audit
 from clinicsync.sync.discover.stamps import stamp_columns
 
 
-def copies(table: str, schema: Schema, dates: dict[str, list[str]]) -> str | None:
-    """The candidate whose dates ``table`` copies (``dates``: each candidate's date columns), or None."""
+def copies(table: str, schema: Schema, dates: dict[str, list[str]],
+           booking: Callable[[str], bool] = lambda _name: False) -> str | None:
+    """The candidate whose dates ``table`` copies (``dates``: each candidate's date columns), or None.
+    ``booking``: whether a table's name says a booking or an appointment."""
     own = set(dates.get(table, [])) - set(stamp_columns(schema.tables[table]))
     if not own:
         return None
@@ -34,13 +43,30 @@ def copies(table: str, schema: Schema, dates: dict[str, list[str]]) -> str | Non
     for ref in schema.refs(table):  # its own key naming another row is a subclass row's, no reference to a parent
         if ref.target == table or audit(ref.column) or ref.target not in dates or ref.column in key:
             continue
-        if own <= set(dates[ref.target]):
+        if own <= set(dates[ref.target]) and not _confirms(table, ref.target, booking):
             return ref.target
     return None
 
 
-def give_way(scored: list[tuple[float, str]], schema: Schema,
-             dates: dict[str, list[str]]) -> list[tuple[float, str]]:
+def _confirms(table: str, record: str, booking: Callable[[str], bool]) -> bool:
+    """Whether ``table`` is named a booking and ``record`` is not, read past the start the two
+    names share (``wp_bookingpress_appointment_bookings`` beside ``wp_bookingpress_entries``: the
+    product's own name says 'booking' in both)."""
+    a, b = table.lower(), record.lower()
+    shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return booking(table[shared:]) and not booking(record[shared:])
+
+
+def give_way(scored: list[tuple[float, str]], schema: Schema, dates: dict[str, list[str]],
+             booking: Callable[[str], bool] = lambda _name: False) -> list[tuple[float, str]]:
     """``scored`` (score, table) without the tables that copy another candidate's dates."""
     candidates = {name: dates.get(name, []) for _, name in scored}
-    return [(score, name) for score, name in scored if copies(name, schema, candidates) is None]
+    confirmed = {record for _, name in scored if (record := _copied(name, schema, candidates)) is not None
+                 and _confirms(name, record, booking)}
+    return [(score, name) for score, name in scored
+            if name not in confirmed and copies(name, schema, candidates, booking) is None]
+
+
+def _copied(table: str, schema: Schema, dates: dict[str, list[str]]) -> str | None:
+    """The candidate whose dates ``table`` copies, whatever the names say."""
+    return copies(table, schema, dates)

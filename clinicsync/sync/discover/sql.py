@@ -17,6 +17,7 @@ lengths), the connection and its guarded reads in sql_reading.py.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -264,6 +265,22 @@ def _join_status_lookup(schema: Schema, plan: ReadPlan, parent: Table, alias: st
         return
 
 
+def _without_strangers(guess: Guess, strangers: set[str]) -> Guess | None:
+    """``guess`` without the fallbacks read from a table that is not the patient's, when it is a
+    chain of fallbacks (``from: [a, b, c]``: each read when the one before is empty) and some of
+    it stays: the booking's own phone then the customer's, without the form entry's copy. None
+    for a single column or a concatenation (a name's parts), which the caller leaves out whole."""
+    chain = guess.spec.get("from")
+    if not isinstance(chain, list) or set(guess.spec) - {"from", "on_invalid"}:
+        return None
+    kept = [c for c in chain if c not in strangers]
+    if not kept or len(kept) == len(chain):
+        return None
+    spec = {**guess.spec, "from": kept if len(kept) > 1 else kept[0]}
+    return dataclasses.replace(guess, source=" + ".join(kept), spec=spec,
+                               why=f"{guess.why}; left out: {', '.join(sorted(strangers))} (not the patient's tables)")
+
+
 def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, schema: Schema, run: Any,
            notes: list[str]) -> tuple[list[Guess], list[str]]:
     """The scorer's guesses with the people part's over them; a person field from a table that
@@ -282,7 +299,10 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
             continue
         outs = [o for o in guess.source.split(" + ") if o in plan.tables_of]
         strangers = sorted({plan.tables_of[o] for o in outs} - patient_tables)
-        if strangers:
+        kept = _without_strangers(guess, {o for o in outs if plan.tables_of[o] not in patient_tables})
+        if strangers and kept is not None:
+            placed[field_name] = kept  # a fallback read from another table's copy: the others stand
+        elif strangers:
             del placed[field_name]
             refused[field_name] = (f"{guess.source!r} is a column of table {strangers[0]!r}, not of the patient's "
                                    "tables")

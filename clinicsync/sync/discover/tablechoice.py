@@ -99,7 +99,8 @@ def pick_table(schema: Schema, wanted: str | None,
     # a visit's dates kept as rows of their own give way to the visits they name (daterows.py)
     scored = daterows.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored}) or scored
     # a table that repeats another candidate's dates on its rows gives way to it (copieddates.py)
-    scored = copieddates.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored}) or scored
+    scored = copieddates.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored},
+                                  booking=lambda n: bool(BOOKING_NAMES.search(n))) or scored
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
         raise DiscoverError(f"several tables look like appointments ({', '.join(tied)}): pick one with --table")
