@@ -22,14 +22,23 @@ written: CONFIRMED, TENTATIVE, CANCELLED), who organizes it and who attends. Why
   address (RFC 5545's CAL-ADDRESS is any URI; RFC 3966's tel: is the one for a number), its CN as
   ``attendee_name``. A number typed into the description is not read: no convention says where.
 
+A recurring series (RRULE, RDATE, or a series stored with its changed occurrences: VEVENTs
+sharing a UID, each override naming the occurrence it replaces by RECURRENCE-ID) is expanded,
+when the caller gives a span (``read``'s ``between``: the connector's read window), into one
+field set an occurrence (``Series``), by the ``recurring-ical-events`` library (on ``icalendar``):
+RRULE with COUNT, UNTIL or none, EXDATE, RDATE, overrides (a moved occurrence at its new time, a
+cancelled one with STATUS:CANCELLED), a TZID's wall clock kept across a DST change. Each
+occurrence carries ``recurrence_id`` (its original start, UTC) and ``occurrence_id`` (the UID and
+that start: ``UID/20261207T080000Z``), so a moved occurrence keeps its id (a reschedule, not a
+new visit), a row read again gives the same ids, and an occurrence taken out of the series
+(EXDATE, a shorter COUNT) is missing from the next read as a deleted row is. Why a span, never
+unbounded: an infinite series has no last occurrence. Rejected: dateutil's rrule by hand (the
+overrides, RDATE periods and EXDATE zones are the library's tested work, not ours to redo).
+
 Set aside, each with a reason naming the column and never a value of the event (``Unread``):
 text that does not parse as iCalendar or holds no VEVENT; an all-day event (DTSTART;VALUE=DATE),
-which has no time of day (a doctor's day off, a holiday), so no visit; a recurring series (RRULE,
-RDATE or several VEVENTs: a series and its changed occurrences), whose occurrences are not
-expanded, since a row is one visit here and a guessed occurrence would be a wrong time. Rejected:
-expanding a series into one record per occurrence within the window (each its own id, the
-series' changes spread over all of them), which the row-per-visit cursor and delete sweep do not
-carry."""
+which has no time of day (a doctor's day off, a holiday), so no visit, a series of them too; a
+recurring series read without a span (no window to bound it)."""
 
 from __future__ import annotations
 
@@ -39,10 +48,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
+import recurring_ical_events
 
 FIELDS = ("dtstart", "dtend", "duration", "timezone", "summary", "location", "description", "status", "uid",
           "sequence", "url", "categories", "organizer_email", "organizer_name", "attendee_email", "attendee_name",
-          "attendee_phone", "last_modified")
+          "attendee_phone", "last_modified", "recurrence_id", "occurrence_id")
 _SERIES = ("RRULE", "RDATE")
 
 
@@ -52,6 +62,13 @@ class Unread:
 
     reason: str
     text: str | None = None  # the column's text as read (the quarantined row's raw), never in the reason
+
+
+@dataclass(frozen=True)
+class Series:
+    """A recurring series' occurrences inside the span it was read for, each its fields."""
+
+    occurrences: tuple[dict[str, Any], ...]
 
 
 def as_text(value: Any) -> str | None:
@@ -73,8 +90,10 @@ def looks_like(value: Any) -> bool:
     return text is not None and text.lstrip("\ufeff \r\n\t")[:15].upper() == "BEGIN:VCALENDAR"
 
 
-def read(column: str, value: Any) -> dict[str, Any] | Unread | None:
-    """The event in ``value`` as plain fields, ``Unread`` when it is set aside, None for no value."""
+def read(column: str, value: Any, between: tuple[datetime, datetime] | None = None
+         ) -> dict[str, Any] | Series | Unread | None:
+    """The event in ``value`` as plain fields, a ``Series`` of its occurrences inside ``between``
+    (aware instants) when it recurs, ``Unread`` when it is set aside, None for no value."""
     if value is None:
         return None
     text = as_text(value)
@@ -82,11 +101,11 @@ def read(column: str, value: Any) -> dict[str, Any] | Unread | None:
         return Unread(f"{column}: not UTF-8 text, so no iCalendar object")
     if not text.strip():
         return None
-    found = _read(column, text)
+    found = _read(column, text, between)
     return Unread(found.reason, text) if isinstance(found, Unread) else found
 
 
-def _read(column: str, text: str) -> dict[str, Any] | Unread:
+def _read(column: str, text: str, between: tuple[datetime, datetime] | None) -> dict[str, Any] | Series | Unread:
     try:
         calendar = icalendar.Calendar.from_ical(text)
         events = calendar.walk("VEVENT")
@@ -94,10 +113,9 @@ def _read(column: str, text: str) -> dict[str, Any] | Unread:
         return Unread(f"{column}: not iCalendar text (the library could not parse it)")
     if not events:
         return Unread(f"{column}: an iCalendar object without a VEVENT (no event)")
-    if len(events) > 1 or any(events[0].get(p) is not None for p in _SERIES):
-        return Unread(f"{column}: a recurring series (RRULE/RDATE, or a series with changed occurrences): its "
-                      "occurrences are not expanded, so it is set aside, not read as one visit")
     try:
+        if len(events) > 1 or any(events[0].get(p) is not None for p in _SERIES):
+            return _series(column, calendar, events, between)
         return _fields(column, events[0])
     except _SetAside as exc:
         return Unread(str(exc))
@@ -107,6 +125,33 @@ def _read(column: str, text: str) -> dict[str, Any] | Unread:
 
 class _SetAside(Exception):
     pass
+
+
+def _series(column: str, calendar: Any, events: list[Any], between: tuple[datetime, datetime] | None) -> Series:
+    """The occurrences inside ``between`` (module docstring)."""
+    for event in events:
+        start = event.get("DTSTART")
+        if start is not None and not isinstance(start.dt, datetime):
+            raise _SetAside(f"{column}: an all-day event (DTSTART;VALUE=DATE): it has no time of day, so it is set "
+                            "aside, not read as a visit")
+    if between is None:
+        raise _SetAside(f"{column}: a recurring series read without a window: its occurrences are not expanded")
+    found = []
+    for occurrence in recurring_ical_events.of(calendar).between(*between):
+        fields = _fields(column, occurrence)
+        original = occurrence.get("RECURRENCE-ID")
+        moment = original.dt if original is not None else occurrence.get("DTSTART").dt
+        if not isinstance(moment, datetime):
+            raise _SetAside(f"{column}: an occurrence whose RECURRENCE-ID has no time of day")
+        if moment.tzinfo is None:  # floating: the clinic's wall clock, kept as written (no instant to give)
+            stamp, fields["recurrence_id"] = moment.strftime("%Y%m%dT%H%M%S"), moment.isoformat()
+        else:
+            utc = moment.astimezone(UTC)
+            stamp, fields["recurrence_id"] = utc.strftime("%Y%m%dT%H%M%SZ"), utc.isoformat()
+        fields["occurrence_id"] = f"{fields['uid'] or ''}/{stamp}"
+        found.append(fields)
+    found.sort(key=lambda f: str(f["recurrence_id"]))
+    return Series(tuple(found))
 
 
 def _fields(column: str, event: Any) -> dict[str, Any]:

@@ -117,12 +117,13 @@ def json_text(value: Any) -> Any:
 
 
 def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
-              json_columns: frozenset[str] = frozenset(), ical_columns: frozenset[str] = frozenset()
-              ) -> dict[str, Any]:
+              json_columns: frozenset[str] = frozenset(), ical_columns: frozenset[str] = frozenset(),
+              between: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
     """A result row as the mapping reads it: by column name, each value made plain (``plain_value``),
     the text of a ``json_columns`` column read as its JSON object, that of an ``ical_columns`` column
     as its event's fields (ical_text.py; taken before a blob is made hex, ``ical_text.Unread`` when
-    set aside: ``_unread``).
+    set aside: ``_unread``; a recurring series' occurrences inside ``between``, an
+    ``ical_text.Series``: ``_occurrences``).
     An idle poll re-reads its overlap's rows (each dropped by its hash): a call per value
     was most of their cost, and a loop over the values most of what was left: rows of plain
     values alone (the usual) are found so by one call."""
@@ -136,8 +137,24 @@ def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
         if name in data:
             data[name] = json_text(data[name])
     for name, value in events.items():
-        data[name] = ical_text.read(name, value)
+        data[name] = ical_text.read(name, value, between)
     return data
+
+
+def _occurrences(data: dict[str, Any], ical_columns: frozenset[str]) -> list[dict[str, Any]]:
+    """The records a row gives: itself, or one an occurrence of the recurring series its
+    ``ical_columns`` column holds (that column's value the occurrence's fields; none when no
+    occurrence falls inside the window). A second series column in the same row is set aside:
+    which of the two a record would be is no rule."""
+    series = [name for name in sorted(ical_columns) if isinstance(data.get(name), ical_text.Series)]
+    if not series:
+        return [data]
+    first, *others = series
+    base = {**data, **{n: ical_text.Unread(f"{n}: a second recurring series in the row ({first} is expanded)")
+                       for n in others}}
+    if others:
+        return [base]
+    return [{**base, first: occurrence} for occurrence in data[first].occurrences]
 
 
 def _unread(data: dict[str, Any], ical_columns: frozenset[str], position: str) -> Rejected | None:
@@ -363,6 +380,7 @@ class SqlConnector(Connector):
         label = self._label()
         pending: list[RawRecord] | None = None
         number = 0
+        between = self._span()
         for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False),
                                           self._params(inner, None, False)):
             if pending is not None:
@@ -370,12 +388,14 @@ class SqlConnector(Connector):
             pending, aside = [], []
             for row in rows:
                 number += 1
-                data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns)
-                unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
-                if unread is not None:
-                    aside.append(unread)
-                else:
-                    pending.append(RawRecord(data, f"{label}:row {number}"))
+                read = _row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
+                for data in _occurrences(read, self._ical_columns) if self._ical_columns else (read,):
+                    unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns \
+                        else None
+                    if unread is not None:
+                        aside.append(unread)
+                    else:
+                        pending.append(RawRecord(data, f"{label}:row {number}"))
             if aside:
                 yield Batch([], None, aside, snapshot=True, source=label)
         until = self.settings.window.sweep_until(utcnow()) if "window_end" in inner.binds else None
@@ -397,12 +417,17 @@ class SqlConnector(Connector):
             params["window_start"] = params["window_end"] - SWEEP_EDGE
         params["window_end"] = WINDOW_END_UNBOUNDED
         label, records = self._label(), list[RawRecord]()
+        # A series' occurrences past the end: as far again as the window reaches ahead (``_span``).
+        end = self._span()[1]
+        between = (end - SWEEP_EDGE, end + self.settings.window.ahead_delta)
         try:
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False), params):
-                    read = (_row_data(columns, row, mysql, self._json_columns, self._ical_columns) for row in rows)
-                    records.extend(RawRecord(data, f"{label}:past the window") for data in read
+                    read = (_row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
+                            for row in rows)
+                    records.extend(RawRecord(data, f"{label}:past the window") for whole in read
+                                   for data in _occurrences(whole, self._ical_columns)
                                    if not self._ical_columns or _unread(data, self._ical_columns, "") is None)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading past the window", exc, self.settings.timeout) from None
@@ -411,6 +436,14 @@ class SqlConnector(Connector):
     def _source_clock(self) -> ZoneInfo:
         """The zone of the source's naive date-times (UTC for stored_times: utc, ``naive_zone``)."""
         return zone(self.source_zone or naive_zone(self.settings, self.settings.timezone or "UTC"))
+
+    def _span(self) -> tuple[datetime, datetime]:
+        """The instants a recurring series in an ``ical_columns`` column is expanded between: the
+        read window (now - ``window.back`` to now + ``window.ahead``), in every mode. A snapshot
+        reads it each run, so a series' next occurrences come as the window moves on; the delete
+        sweep lists the same span; never unbounded (an infinite series has no last occurrence)."""
+        now, window = utcnow(), self.settings.window
+        return now - window.back_delta, now + window.ahead_delta
 
     def _window_clock(self) -> ZoneInfo:
         """The zone of the :window_start/:window_end binds: ``window.timezone`` when given, else
@@ -466,11 +499,12 @@ class SqlConnector(Connector):
         marked = False  # a batch stored the cursor with the guard's mark
         sql = self._wrapped(inner, after_cursor=start is not None)
         params = self._params(inner, start, start is not None, changed_only=True)
+        between = self._span()
         for columns, rows in self._stream(connection, sql, params):
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             for row in rows:
-                data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns)
+                data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
                 value = data[column_name]
                 if value is None:
                     rejected.append(Rejected(
@@ -488,12 +522,13 @@ class SqlConnector(Connector):
                 if last is None or held > last:
                     last = held  # a late commit in the overlap leaves the cursor where it is
                 kept.append((value, digest))
-                unread = _unread(data, self._ical_columns, f"{label}:{column_name}={value}") \
-                    if self._ical_columns else None
-                if unread is not None:  # set aside once: the cursor moves past it as past a record
-                    rejected.append(unread)
-                    continue
-                records.append(RawRecord(data, f"{label}:{column_name}={value}"))
+                for each in _occurrences(data, self._ical_columns) if self._ical_columns else (data,):
+                    unread = _unread(each, self._ical_columns, f"{label}:{column_name}={value}") \
+                        if self._ical_columns else None
+                    if unread is not None:  # set aside once: the cursor moves past it as past a record
+                        rejected.append(unread)
+                        continue
+                    records.append(RawRecord(each, f"{label}:{column_name}={value}"))
             if records or rejected:
                 stored = self._cursor(column_name, last, kept)
                 marked = marked or stored is not None
@@ -540,8 +575,13 @@ class SqlConnector(Connector):
         try:
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
+                between = self._span()
                 for columns, rows in self._stream(connection, sql, self._params(inner, None, False)):
-                    records.extend(_row_data(columns, row, mysql, self._json_columns) for row in rows)  # ids only
+                    # ids only; an id read from an ``ical_columns`` column (a series' occurrence ids) is expanded
+                    events = self._ical_columns & set(columns)
+                    read = (_row_data(columns, row, mysql, self._json_columns, events, between) for row in rows)
+                    records.extend({k: None if isinstance(v, ical_text.Unread) else v for k, v in data.items()}
+                                   for whole in read for data in _occurrences(whole, events))
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc, self.settings.timeout) from None
         until = self.settings.window.sweep_until(utcnow())
@@ -629,13 +669,15 @@ class SqlConnector(Connector):
             raise connector_error(self.name, "reading a sample", exc, self.settings.timeout) from None
         label = self._label()
         records, aside = [], []
+        between = self._span()
         for number, row in enumerate(rows, start=1):
-            data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns)
-            unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
-            if unread is not None:
-                aside.append(unread)
-            else:
-                records.append(RawRecord(data, f"{label}:row {number}"))
+            read = _row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
+            for data in _occurrences(read, self._ical_columns) if self._ical_columns else (read,):
+                unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
+                if unread is not None:
+                    aside.append(unread)
+                else:
+                    records.append(RawRecord(data, f"{label}:row {number}"))
         return Sample(records, label, columns, aside)
 
     # -- write-back ------------------------------------------------------------------------

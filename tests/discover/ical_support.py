@@ -3,7 +3,8 @@ a row, the whole object in a text or blob column): the events of three doctors' 
 every form a client writes (a TZID's wall clock in the clinic's zone and in another, a UTC time
 with a trailing Z and a DURATION, a floating time, a cancelled and a tentative one, attendees with
 and without CN, one reached by phone, the doctor listed as chair), beside what must be set aside
-(an all-day day off, a weekly series, a task), and what the store must then hold of each visit."""
+(an all-day day off, a task), a weekly series with a date taken out, a moved and a cancelled
+occurrence (a visit an occurrence), and what the store must then hold of each visit."""
 
 from __future__ import annotations
 
@@ -124,21 +125,57 @@ def build(rng: random.Random | None = None) -> tuple[list[Row], dict[str, dict[s
             "patient": email or phone, "name": name, "phone": phone, "email": email,
             "doctor": uri, "doctor_name": doctor_name, "doctor_email": doctor_email,
             "zone": OTHER_ZONE if form == "other" else ZONE, "location": location}
-    rows += _set_aside(now, today, clinic, len(rows))
+    others, series_truth = _set_aside(now, today, clinic, len(rows))
+    rows += others
+    truth.update(series_truth)
     return rows, truth
 
 
-def _set_aside(now: datetime, today: Any, clinic: ZoneInfo, count: int) -> list[Row]:
-    """A day off (all-day), a weekly series, and a task: never a visit."""
+def _weekly(now: datetime, series: datetime, uid: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """A weekly series of six (COUNT) in the clinic's zone, the doctor's calendar its owner's: the
+    third taken out (EXDATE), the fourth moved to the next day at 11:00 and the fifth cancelled
+    (overrides by RECURRENCE-ID, in the same object as a calendar client stores them); and the
+    truth of each occurrence, by its id (the UID and its original start in UTC)."""
+    uri, doctor_name, doctor_email = DOCTORS[1]
+    patient = ["LOCATION:Sprechzimmer 2", f"ORGANIZER;CN={doctor_name}:mailto:{doctor_email}",
+               "ATTENDEE;CN=Karl Braun;PARTSTAT=ACCEPTED:mailto:karl.braun@mail.example"]
+    week = [(series.replace(tzinfo=None) + timedelta(weeks=n)).replace(tzinfo=series.tzinfo) for n in range(6)]
+    moved = week[3].replace(hour=11) + timedelta(days=1)
+    master = [f"UID:{uid}", f"DTSTAMP:{_stamp(now)}", f"DTSTART;TZID={ZONE}:{_wall(series)}",
+              f"DTEND;TZID={ZONE}:{_wall(series + timedelta(minutes=30))}", "RRULE:FREQ=WEEKLY;COUNT=6",
+              f"EXDATE;TZID={ZONE}:{_wall(week[2])}", "SUMMARY:Physiotherapie Karl Braun", *patient]
+    overrides = [[f"UID:{uid}", f"DTSTAMP:{_stamp(now)}", f"RECURRENCE-ID;TZID={ZONE}:{_wall(week[3])}",
+                  f"DTSTART;TZID={ZONE}:{_wall(moved)}", f"DTEND;TZID={ZONE}:{_wall(moved + timedelta(minutes=30))}",
+                  "SEQUENCE:1", "SUMMARY:Physiotherapie Karl Braun", *patient],
+                 [f"UID:{uid}", f"DTSTAMP:{_stamp(now)}", f"RECURRENCE-ID;TZID={ZONE}:{_wall(week[4])}",
+                  f"DTSTART;TZID={ZONE}:{_wall(week[4])}",
+                  f"DTEND;TZID={ZONE}:{_wall(week[4] + timedelta(minutes=30))}", "STATUS:CANCELLED",
+                  "SEQUENCE:1", "SUMMARY:Physiotherapie Karl Braun", *patient]]
+    text = _object(master).replace("END:VCALENDAR\r\n", "".join(
+        "BEGIN:VEVENT\r\n" + "\r\n".join(o) + "\r\nEND:VEVENT\r\n" for o in overrides) + "END:VCALENDAR\r\n")
+    truth: dict[str, dict[str, Any]] = {}
+    for n, original in enumerate(week):
+        if n == 2:
+            continue
+        start = moved if n == 3 else original
+        truth[f"{uid}/{_stamp(original)}"] = {
+            "start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": (start + timedelta(minutes=30)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "status": "cancelled" if n == 4 else "booked", "patient": "karl.braun@mail.example",
+            "name": "Karl Braun", "phone": None, "email": "karl.braun@mail.example", "doctor": uri,
+            "doctor_name": doctor_name, "doctor_email": doctor_email, "zone": ZONE, "location": "Sprechzimmer 2"}
+    return text, truth
+
+
+def _set_aside(now: datetime, today: Any, clinic: ZoneInfo, count: int
+               ) -> tuple[list[Row], dict[str, dict[str, Any]]]:
+    """A day off (all-day) and a task, never a visit; a weekly series, a visit an occurrence."""
     off = today + timedelta(days=9)
     series = datetime(off.year, off.month, off.day, 7, 30, tzinfo=clinic)
     day_off = _object([f"UID:off-{count}", f"DTSTAMP:{_stamp(now)}", f"DTSTART;VALUE=DATE:{off:%Y%m%d}",
                        f"DTEND;VALUE=DATE:{off + timedelta(days=1):%Y%m%d}", "SUMMARY:Urlaub",
                        "TRANSP:TRANSPARENT"])
-    weekly = _object([f"UID:series-{count}", f"DTSTAMP:{_stamp(now)}", f"DTSTART;TZID={ZONE}:{_wall(series)}",
-                      f"DTEND;TZID={ZONE}:{_wall(series + timedelta(minutes=30))}", "RRULE:FREQ=WEEKLY;COUNT=6",
-                      "SUMMARY:Physiotherapie Karl Braun",
-                      "ATTENDEE;CN=Karl Braun;PARTSTAT=ACCEPTED:mailto:karl.braun@mail.example"])
+    weekly, truth = _weekly(now, series, f"series-{count}")
     task = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Nextcloud Tasks v0.16.1\r\nBEGIN:VTODO\r\n"
             f"UID:todo-{count}\r\nDTSTAMP:{_stamp(now)}\r\nSUMMARY:Befunde abzeichnen\r\nEND:VTODO\r\n"
             "END:VCALENDAR\r\n")
@@ -147,7 +184,7 @@ def _set_aside(now: datetime, today: Any, clinic: ZoneInfo, count: int) -> list[
     return [Row(900, 1, day_off, midnight, midnight + 86_400, modified),
             Row(901, 2, weekly, int(series.timestamp()), int((series + timedelta(weeks=5, minutes=30)).timestamp()),
                 modified),
-            Row(902, 3, task, None, None, modified, "VTODO")]
+            Row(902, 3, task, None, None, modified, "VTODO")], truth
 
 
 def etag(text: str) -> str:

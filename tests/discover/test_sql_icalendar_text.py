@@ -71,7 +71,10 @@ def test_events_kept_as_icalendar_text_are_found_by_their_values_and_every_field
     assert right == total, wrong[:10]
     _, out, _ = run("quarantine", "list", "--json")
     reasons = sorted(i["reason"] for i in json.loads(out)["items"])
-    assert len(reasons) == 2 and all(r.startswith("payload: ") for r in reasons), reasons  # the day off, the series
+    assert len(reasons) == 1 and reasons[0].startswith("payload: an all-day event"), reasons  # the day off
+    assert fields["external_id"] == {"from": ["payload.occurrence_id", "item_no"]}, fields
+    series = sorted(k for k in found if k.startswith("series-"))
+    assert len(series) == 5 and all(found[k]["patient"]["name"] == "Karl Braun" for k in series), series
     mapping = yaml.safe_load((tmp_path / "mappings" / "diary.yaml").read_text(encoding="utf-8"))
     assert mapping["status_map"] == {"CONFIRMED": "booked", "TENTATIVE": "pending", "CANCELLED": "cancelled"}
 

@@ -2,10 +2,12 @@
 way to each calendar's owner): the connector reads the column with ``ical_columns``
 (connectors/ical_text.py), the mapping names the event's fields inside it.
 
-- The visit's id is the row's key (a moved event keeps its row); its start, end and zone are the
-  event's (a TZID's zone is the visit's); its status the event's STATUS, RFC 5545's three words
-  for an event mapped (CONFIRMED, TENTATIVE, CANCELLED); its place the LOCATION. The SUMMARY is
-  left out: a diary's title is often the patient's name, never a visit type to show in messages.
+- The visit's id is the row's key (a moved event keeps its row), an occurrence of a recurring
+  series its ``occurrence_id`` (the UID and the occurrence's original start: ical_text.py); its
+  start, end and zone are the event's (a TZID's zone is the visit's); its status the event's
+  STATUS, RFC 5545's three words for an event mapped (CONFIRMED, TENTATIVE, CANCELLED); its place
+  the LOCATION. The SUMMARY is left out: a diary's title is often the patient's name, never a
+  visit type to show in messages.
 - The patient is the event's attendee who is not its organizer (ical_text.py), known by email,
   else by phone.
 - The doctor is the calendar's owner (icalowner.py), the ORGANIZER where the calendar names no one.
@@ -130,7 +132,7 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
              + (f"\nWHERE {' AND '.join(where)}" if where else ""))
     path = f"{column}."
     fields: dict[str, dict[str, Any]] = {
-        "external_id": {"from": key} if key else {"from": f"{path}uid"},
+        "external_id": {"from": [f"{path}occurrence_id", key or f"{path}uid"]},
         "start": {"from": f"{path}dtstart"},
         "end": {"from": f"{path}dtend"},
         "timezone": {"from": f"{path}timezone"},
@@ -175,8 +177,9 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
     mapping = {"status_map": {w.value: w.status for w in status_words}, "fields": fields}
     out = Proposal(kind="sql", name=name, product=None, product_confidence=0.0, connector=connector,
                    connector_notes=notes, mapping=mapping, guesses=guesses, status_words=status_words)
-    out.notes.append(f"visits kept as iCalendar text: {share}; an all-day event and a recurring series are set "
-                     "aside (quarantined once, with the reason), never read as a visit at a guessed time")
+    out.notes.append(f"visits kept as iCalendar text: {share}; a recurring series is read as its occurrences in "
+                     "the window (each its own id); an all-day event is set aside (quarantined once, with the "
+                     "reason), never read as a visit at a guessed time")
     if owner is None:
         out.notes.append("the doctor: no calendar's owner was found beside the events: the event's ORGANIZER")
     return out
@@ -188,5 +191,5 @@ def _why(field: str, share: str, owner: Owner | None, found: IcalTable) -> str:
     if field == "source_updated_at":
         return f"{found.changed!r}: Unix seconds, named for a change"
     if field == "external_id":
-        return "the table's primary key"
+        return "an occurrence of a series: its UID and original start; else the table's primary key"
     return f"{share}: the event's own field"
