@@ -218,7 +218,7 @@ def want(truth: dict[str, Any]) -> Want:
     return (truth["start"], truth["status"], truth["patient"], truth["name"], truth["phone"], truth["doctor"])
 
 
-def _stored_fields(visit: dict[str, Any] | None) -> dict[str, Any]:
+def stored_fields(visit: dict[str, Any] | None) -> dict[str, Any]:
     """A stored visit's fields by the names a truth uses."""
     visit = visit or {}
     patient, doctor = visit.get("patient") or {}, visit.get("practitioner") or {}
@@ -231,5 +231,5 @@ def _stored_fields(visit: dict[str, Any] | None) -> dict[str, Any]:
 
 def scores(found: dict[str, dict[str, Any]], truth: dict[str, dict[str, Any]]) -> dict[str, int]:
     """Per field the truth holds, how many visits the store holds right."""
-    fields = [f for f in _stored_fields(None) if any(f in t for t in truth.values())]
-    return {f: sum(_stored_fields(found.get(k)).get(f) == t.get(f) for k, t in truth.items()) for f in fields}
+    fields = [f for f in stored_fields(None) if any(f in t for t in truth.values())]
+    return {f: sum(stored_fields(found.get(k)).get(f) == t.get(f) for k, t in truth.items()) for f in fields}
