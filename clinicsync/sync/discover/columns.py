@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clinicsync.sync.discover import consent
+from clinicsync.sync.discover.practicerow import is_practice_table
 from clinicsync.sync.discover.values import ValueProfile, duration_type, profile
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
@@ -48,6 +49,7 @@ _NOT_PATIENTS_PHONE = frozenset({"emergency", "emergencia", "guardian", "tutor",
                                  "beeper", "notfall"})
 _MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
                            "portable", "mobil", "cel", "telemovel", "cellulare", "wireless"})
+_PATIENT_CONTACT = frozenset({"patient.phone", "patient.email"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
 _FLAG_ROWS = 5  # sampled values, all of them yes/no, for a column named with a time word to be a flag
 _ONE_VALUE_ROWS = 10  # sampled rows a status column holding one code on all of them needs to be weighed down
@@ -405,10 +407,13 @@ def _may_be(column: Column, field: str) -> bool:
     """Whether ``column`` may be ``field`` at all, before its values are asked: a column of a
     person's table is only that person's (a patients table's "estado" is no appointment status, a
     joined doctor's ``language`` or ``tz`` says nothing of the patient), and a column named for an
-    emergency contact, a fax or a pager is never the patient's phone. Asked first, so that the
+    emergency contact, a fax or a pager is never the patient's phone, nor is the practice's own
+    row's mobile or email (practicerow.py). Asked first, so that the
     "left out" notes never cite a column that could not have been the field."""
     if column.owner is not None and not field.startswith(f"{column.owner}."):
         return False
+    if field in _PATIENT_CONTACT and is_practice_table(column.sample.table, column.owner):
+        return False  # the clinic's own mobile and email (practicerow.py)
     return not (field == "patient.phone" and set(column.tokens) & _NOT_PATIENTS_PHONE)
 
 
