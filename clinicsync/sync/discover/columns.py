@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.practicerow import is_practice_table
+from clinicsync.sync.discover.unixstamps import are_stamps
 from clinicsync.sync.discover.values import ValueProfile, duration_type, profile
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
@@ -304,10 +305,11 @@ def _by_values(column: Column) -> list[tuple[str, float]]:
     if p.present == 0:
         return []
     out: list[tuple[str, float]] = []
+    stamps = are_stamps(column.sample.values, column.declared)  # Unix seconds read as phones (unixstamps.py)
     for value_class, field, weight in (("email", "patient.email", 0.6), ("phone", "patient.phone", 0.6),
                                        ("zone", "timezone", 0.7), ("url", "join_url", 0.4),
                                        ("channel", "patient.channel", 0.5)):
-        if p.share(value_class) >= 0.8:
+        if p.share(value_class) >= 0.8 and not (stamps and value_class == "phone"):
             out.append((field, weight * p.share(value_class)))
     if p.share("status") >= 0.6 and p.distinct <= max(12, p.present // 3):
         out.append(("status", 0.65 * p.share("status")))
