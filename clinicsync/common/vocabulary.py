@@ -106,6 +106,17 @@ def fhir_status(word: str) -> str | None:
     return _FHIR_BY_LETTERS.get(_letters(word))
 
 
+# Words that are a status only as a value of the column already chosen as the visit's status:
+# 'Consultation' in a status column says the patient is with the doctor now (arrived: a desk's
+# queue of Waiting, Consultation, Complete), but a title or type column full of 'Consultation'
+# is the visit's kind. Kept out of STATUS_SYNONYMS, which the scorer reads to decide which
+# column is the status (``discover/values.py``): there the word would pull the type column in.
+# Read only when the status column's words are mapped (``discover/statuses.py``).
+STATUS_COLUMN_SYNONYMS: dict[str, str] = {
+    "consultation": "arrived", "consulta": "arrived", "konsultation": "arrived",
+}
+
+
 # Words that say a visit was moved, which products write on different rows: Easy!Appointments
 # on the same row at its new time (booked), others on the OLD row, kept beside a new row booked
 # at the new time (it is then superseded, not booked). Which one a source does is read from its

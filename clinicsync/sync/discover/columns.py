@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clinicsync.sync.discover import consent
+from clinicsync.sync.discover.practicerow import is_practice_table
+from clinicsync.sync.discover.unixstamps import are_stamps
 from clinicsync.sync.discover.values import ValueProfile, duration_type, profile
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
@@ -48,6 +50,7 @@ _NOT_PATIENTS_PHONE = frozenset({"emergency", "emergencia", "guardian", "tutor",
                                  "beeper", "notfall"})
 _MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
                            "portable", "mobil", "cel", "telemovel", "cellulare", "wireless"})
+_PATIENT_CONTACT = frozenset({"patient.phone", "patient.email"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
 _FLAG_ROWS = 5  # sampled values, all of them yes/no, for a column named with a time word to be a flag
 _ONE_VALUE_ROWS = 10  # sampled rows a status column holding one code on all of them needs to be weighed down
@@ -302,10 +305,11 @@ def _by_values(column: Column) -> list[tuple[str, float]]:
     if p.present == 0:
         return []
     out: list[tuple[str, float]] = []
+    stamps = are_stamps(column.sample.values, column.declared)  # Unix seconds read as phones (unixstamps.py)
     for value_class, field, weight in (("email", "patient.email", 0.6), ("phone", "patient.phone", 0.6),
                                        ("zone", "timezone", 0.7), ("url", "join_url", 0.4),
                                        ("channel", "patient.channel", 0.5)):
-        if p.share(value_class) >= 0.8:
+        if p.share(value_class) >= 0.8 and not (stamps and value_class == "phone"):
             out.append((field, weight * p.share(value_class)))
     if p.share("status") >= 0.6 and p.distinct <= max(12, p.present // 3):
         out.append(("status", 0.65 * p.share("status")))
@@ -405,10 +409,13 @@ def _may_be(column: Column, field: str) -> bool:
     """Whether ``column`` may be ``field`` at all, before its values are asked: a column of a
     person's table is only that person's (a patients table's "estado" is no appointment status, a
     joined doctor's ``language`` or ``tz`` says nothing of the patient), and a column named for an
-    emergency contact, a fax or a pager is never the patient's phone. Asked first, so that the
+    emergency contact, a fax or a pager is never the patient's phone, nor is the practice's own
+    row's mobile or email (practicerow.py). Asked first, so that the
     "left out" notes never cite a column that could not have been the field."""
     if column.owner is not None and not field.startswith(f"{column.owner}."):
         return False
+    if field in _PATIENT_CONTACT and is_practice_table(column.sample.table, column.owner):
+        return False  # the clinic's own mobile and email (practicerow.py)
     return not (field == "patient.phone" and set(column.tokens) & _NOT_PATIENTS_PHONE)
 
 
