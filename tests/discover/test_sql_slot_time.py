@@ -9,7 +9,10 @@ status and a task still to do, and a walk-in, read as what they are."""
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,3 +118,31 @@ def test_a_practitioner_without_a_person_names_nobody(mariadb_database: dict[str
 ])
 def test_status_words_of_an_ending_and_a_walk_in(word: str, status: str | None) -> None:
     assert status_word(word)[0] == status
+
+
+def test_a_links_table_naming_the_visit_by_resource_id_books_no_slot(tmp_path: Path) -> None:
+    """A table of two ids and a code (``"resourceId"`` -> the appointment, ``"targetId"`` -> its
+    patient): "resource" names a bookable resource elsewhere, but a table named for the visits is
+    no slot. The appointments are the visits, their patient followed through the links (the old
+    reading took the links for the visits: no start, the visit id a patient's)."""
+    path = tmp_path / "links.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "CREATE TABLE appointment (id TEXT PRIMARY KEY, start_at DATETIME, end_at DATETIME, status TEXT);"
+        'CREATE TABLE appointment_links ("resourceId" TEXT, "targetId" TEXT, code TEXT);'
+        "CREATE TABLE patient (id TEXT PRIMARY KEY, name TEXT, phone TEXT);")
+    patients = [str(uuid.uuid4()) for _ in range(10)]
+    for n, pid in enumerate(patients):
+        connection.execute("INSERT INTO patient VALUES (?, ?, ?)", (pid, f"Ana Ruiz{n}", f"(312) 555-{1000 + n}"))
+    now = datetime.now().replace(microsecond=0, second=0, minute=0)
+    for n in range(VISITS):
+        visit, start = str(uuid.uuid4()), now + timedelta(days=1 + n % 20, hours=n % 7)
+        connection.execute("INSERT INTO appointment VALUES (?, ?, ?, 'booked')",
+                           (visit, str(start), str(start + timedelta(minutes=30))))
+        connection.execute("INSERT INTO appointment_links VALUES (?, ?, 'patient')", (visit, patients[n % 10]))
+    connection.commit()
+    connection.close()
+    proposal = discover_sql(f"sqlite:///{path}", stored_times="local", clinic_zone=ZONE, region="PT")
+    fields = (proposal.mapping or {})["fields"]
+    assert fields["start"] == {"from": "start_at"} and fields["external_id"] == {"from": "id"}, fields
+    assert "FROM appointment AS a" in proposal.connector["query"], proposal.connector["query"]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from clinicsync.common.names import name_words
 from clinicsync.sync.discover.doctors import BOOKED
 from clinicsync.sync.discover.graph import Schema, Table, audit
+from clinicsync.sync.discover.vocab import APPOINTMENT_WORDS
 
 # What booking a slot says of a table beside its dates: its rows are the occurrences booked (as
 # much as a name that says booking), which a request for a visit, with one date of its own and
@@ -30,10 +31,14 @@ def booked_dates(table: Table, schema: Schema, dates: Callable[[Table], int]) ->
 
 def booked_tables(table: Table, schema: Schema) -> list[Table]:
     """The slot, schedule or calendar tables ``table`` books (the reference's table or column is
-    named so): where a booking's visit times are kept."""
+    named so): where a booking's visit times are kept. A table named for the visits themselves
+    (its last word an appointment's) is no slot, whatever the column: a row that refers to it by
+    ``resourceId`` (a references or links table of two ids and a code) is a part of the visit,
+    and was taken for the visits with no start of its own."""
     return [schema.tables[r.target] for r in schema.refs(table.name)
             if not audit(r.column) and r.target != table.name and r.target in schema.tables
-            and (_head(r.target) in BOOKED or _head(r.column) in BOOKED)]
+            and (_head(r.target) in BOOKED or _head(r.column) in BOOKED)
+            and _head(r.target) not in APPOINTMENT_WORDS]
 
 
 def _head(name: str) -> str:

@@ -1,0 +1,89 @@
+"""A table whose text column holds whole FHIR resources, each of the type the table is named
+for (``"Appointment".content = '{"resourceType": "Appointment", "status": "booked", "start":
+"2026-12-01T09:00:00-05:00", "participant": [{"actor": {"reference": "Patient/<id>"}}, ...]}'``):
+a FHIR server's own store, one table per resource type, read from its database instead of its
+API. There the visit's fields are JSON paths, its patient and doctor references kept as
+'Patient/<id>' text to other tables' JSON, the patient's phone a telecom entry chosen by its
+system, and the columns beside (search-parameter copies, ``text[]`` references, a ``deleted``
+flag, reference and lookup tables keyed by the resource's id) are the server's indexes.
+
+Read by its shape, such a store came out wrong (a references table of two ids and a code taken
+for the visits, no start at all), so discover says what the store is and stops, pointing to
+the server's FHIR API (``kind: fhir``, whose mapping ``fhir_r4`` reads these same resources),
+rather than propose a mapping that cannot work. The rule is the JSON's own word: a column
+where most sampled values are JSON objects whose ``resourceType`` is the table's name (case
+and separators aside); a table of another name holding such JSON (a cache of one type) is read
+by its shape as before. Rejected: mapping the JSON paths from SQL (participants picked by
+reference type, a telecom picked by system, joins on 'Type/<id>' text: not built yet), and
+recognizing a store by its table names (any server that keeps resources as JSON per type
+table is this)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from clinicsync.connectors.sql_limit import first_rows
+from clinicsync.sync.discover.jsontext import as_text
+from clinicsync.sync.discover.sql_reading import quote_name, run_checked
+
+SAMPLE = 20
+SHARE = 0.8  # of the non-empty sampled values that must be resources of the table's type
+MIN_RESOURCES = 3
+_TEXT = re.compile(r"char|text|clob|json|string", re.I)
+_SEPARATORS = re.compile(r"[^a-z0-9]")
+
+
+def _plain(name: str) -> str:
+    return _SEPARATORS.sub("", name.lower())
+
+
+def holds_own_resources(table: str, values: Sequence[Any]) -> bool:
+    """Whether ``values`` (a column's sampled values) are mostly JSON objects whose
+    ``resourceType`` names ``table``."""
+    present = [t for v in values if (t := as_text(v)) is not None and t.strip()]
+    own = 0
+    for value in present:
+        if value.lstrip()[:1] != "{":
+            continue
+        try:
+            item = json.loads(value)
+        except ValueError:
+            continue
+        kind = item.get("resourceType") if isinstance(item, dict) else None
+        own += isinstance(kind, str) and _plain(kind) == _plain(table)
+    return own >= MIN_RESOURCES and own >= SHARE * len(present)
+
+
+def resource_tables(connection: Connection, inspector: Any, names: Sequence[str],
+                    candidate: Callable[[str], Any]) -> list[tuple[str, str]]:
+    """The (table, column) pairs among the tables ``candidate`` takes for visits whose text
+    column holds resources of the table's own type."""
+    found: list[tuple[str, str]] = []
+    for table in names:
+        if not candidate(table):
+            continue
+        texts = [c["name"] for c in inspector.get_columns(table) if _TEXT.search(str(c["type"]))]
+        if not texts:
+            continue
+        listed = ", ".join(quote_name(connection, c) for c in texts)
+        rows = run_checked(connection, first_rows(f"SELECT {listed} FROM {quote_name(connection, table)}", SAMPLE,
+                                                  connection.dialect.name))
+        column = next((c for at, c in enumerate(texts) if holds_own_resources(table, [r[at] for r in rows])), None)
+        if column is not None:
+            found.append((table, column))
+    return found
+
+
+def refusal(found: Sequence[tuple[str, str]]) -> str:
+    """What discover says of such a store instead of a proposal."""
+    named = ", ".join(f"{table!r}.{column!r}" for table, column in found)
+    return (f"{named} hold{'s' if len(found) == 1 else ''} whole FHIR resources as JSON, each of the type its table "
+            "is named for: a FHIR server's own store. Its visits' patients and doctors are references inside that "
+            "JSON ('Patient/<id>'), which discover does not map from SQL; read the appointments through the "
+            "server's FHIR API instead: `clinicsync discover <the server's FHIR base URL>` (kind: fhir, "
+            "docs/connectors/fhir.md)")
