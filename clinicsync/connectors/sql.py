@@ -24,12 +24,11 @@ stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import structlog
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.engine import Dialect
@@ -67,6 +66,7 @@ from clinicsync.connectors.sql_cursor import (
     stored_boundary,
 )
 from clinicsync.connectors.sql_passed import GUARD_KEY, CheckedStatement, mark_of, remembered, statement_digest
+from clinicsync.connectors.sql_rows import occurrences, row_data, unread_row
 from clinicsync.connectors.sql_session import (
     apply_timeout,
     connector_error,
@@ -99,73 +99,6 @@ _SOURCE = "clinicsync_src"
 # At most this many hashes of rows before the stored value travel in the cursor; older ones
 # re-read are recognized by the store's fingerprints instead.
 RECENT_LIMIT = 10_000
-
-
-# Values ``plain_value`` returns as they are: most of a row's, left alone without a call each.
-_PLAIN_TYPES = frozenset({type(None), str, int, float, datetime, date, time})
-
-
-def json_text(value: Any) -> Any:
-    """A text value holding a JSON object or list, as that object or list (what mapping paths
-    walk into); anything else (no JSON, a bare number or word, NULL) as it is."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
-
-
-def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
-              json_columns: frozenset[str] = frozenset(), ical_columns: frozenset[str] = frozenset(),
-              between: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
-    """A result row as the mapping reads it: by column name, each value made plain (``plain_value``),
-    the text of a ``json_columns`` column read as its JSON object, that of an ``ical_columns`` column
-    as its event's fields (ical_text.py; taken before a blob is made hex, ``ical_text.Unread`` when
-    set aside: ``_unread``; a recurring series' occurrences inside ``between``, an
-    ``ical_text.Series``: ``_occurrences``).
-    An idle poll re-reads its overlap's rows (each dropped by its hash): a call per value
-    was most of their cost, and a loop over the values most of what was left: rows of plain
-    values alone (the usual) are found so by one call."""
-    data = dict(zip(columns, row, strict=True))
-    events = {name: data[name] for name in ical_columns if name in data}
-    if not _PLAIN_TYPES.issuperset(map(type, row)):
-        for name, value in data.items():
-            if type(value) not in _PLAIN_TYPES:
-                data[name] = plain_value(value, mysql)
-    for name in json_columns:
-        if name in data:
-            data[name] = json_text(data[name])
-    for name, value in events.items():
-        data[name] = ical_text.read(name, value, between)
-    return data
-
-
-def _occurrences(data: dict[str, Any], ical_columns: frozenset[str]) -> list[dict[str, Any]]:
-    """The records a row gives: itself, or one an occurrence of the recurring series its
-    ``ical_columns`` column holds (that column's value the occurrence's fields; none when no
-    occurrence falls inside the window). A second series column in the same row is set aside:
-    which of the two a record would be is no rule."""
-    series = [name for name in sorted(ical_columns) if isinstance(data.get(name), ical_text.Series)]
-    if not series:
-        return [data]
-    first, *others = series
-    base = {**data, **{n: ical_text.Unread(f"{n}: a second recurring series in the row ({first} is expanded)")
-                       for n in others}}
-    if others:
-        return [base]
-    return [{**base, first: occurrence} for occurrence in data[first].occurrences]
-
-
-def _unread(data: dict[str, Any], ical_columns: frozenset[str], position: str) -> Rejected | None:
-    """The row set aside when an ``ical_columns`` column's event was (its reason names the column;
-    the raw row keeps the text as read, as a quarantined record's raw does), else None."""
-    for name in sorted(ical_columns):
-        value = data.get(name)
-        if isinstance(value, ical_text.Unread):
-            raw = {k: (v.text if isinstance(v, ical_text.Unread) else v) for k, v in data.items()}
-            return Rejected(position, value.reason, raw=orjson.dumps(raw, default=str).decode())
-    return None
 
 
 def _error_code(exc: SQLAlchemyError) -> str:
@@ -388,9 +321,9 @@ class SqlConnector(Connector):
             pending, aside = [], []
             for row in rows:
                 number += 1
-                read = _row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
-                for data in _occurrences(read, self._ical_columns) if self._ical_columns else (read,):
-                    unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns \
+                read = row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
+                for data in occurrences(read, self._ical_columns) if self._ical_columns else (read,):
+                    unread = unread_row(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns \
                         else None
                     if unread is not None:
                         aside.append(unread)
@@ -424,11 +357,11 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False), params):
-                    read = (_row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
+                    read = (row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
                             for row in rows)
                     records.extend(RawRecord(data, f"{label}:past the window") for whole in read
-                                   for data in _occurrences(whole, self._ical_columns)
-                                   if not self._ical_columns or _unread(data, self._ical_columns, "") is None)
+                                   for data in occurrences(whole, self._ical_columns)
+                                   if not self._ical_columns or unread_row(data, self._ical_columns, "") is None)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading past the window", exc, self.settings.timeout) from None
         return records
@@ -504,7 +437,7 @@ class SqlConnector(Connector):
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             for row in rows:
-                data = _row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
+                data = row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
                 value = data[column_name]
                 if value is None:
                     rejected.append(Rejected(
@@ -522,8 +455,8 @@ class SqlConnector(Connector):
                 if last is None or held > last:
                     last = held  # a late commit in the overlap leaves the cursor where it is
                 kept.append((value, digest))
-                for each in _occurrences(data, self._ical_columns) if self._ical_columns else (data,):
-                    unread = _unread(each, self._ical_columns, f"{label}:{column_name}={value}") \
+                for each in occurrences(data, self._ical_columns) if self._ical_columns else (data,):
+                    unread = unread_row(each, self._ical_columns, f"{label}:{column_name}={value}") \
                         if self._ical_columns else None
                     if unread is not None:  # set aside once: the cursor moves past it as past a record
                         rejected.append(unread)
@@ -579,9 +512,9 @@ class SqlConnector(Connector):
                 for columns, rows in self._stream(connection, sql, self._params(inner, None, False)):
                     # ids only; an id read from an ``ical_columns`` column (a series' occurrence ids) is expanded
                     events = self._ical_columns & set(columns)
-                    read = (_row_data(columns, row, mysql, self._json_columns, events, between) for row in rows)
+                    read = (row_data(columns, row, mysql, self._json_columns, events, between) for row in rows)
                     records.extend({k: None if isinstance(v, ical_text.Unread) else v for k, v in data.items()}
-                                   for whole in read for data in _occurrences(whole, events))
+                                   for whole in read for data in occurrences(whole, events))
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc, self.settings.timeout) from None
         until = self.settings.window.sweep_until(utcnow())
@@ -671,9 +604,9 @@ class SqlConnector(Connector):
         records, aside = [], []
         between = self._span()
         for number, row in enumerate(rows, start=1):
-            read = _row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
-            for data in _occurrences(read, self._ical_columns) if self._ical_columns else (read,):
-                unread = _unread(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
+            read = row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
+            for data in occurrences(read, self._ical_columns) if self._ical_columns else (read,):
+                unread = unread_row(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
                 if unread is not None:
                     aside.append(unread)
                 else:

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from clinicsync.connectors.sql import _row_data
 from clinicsync.connectors.sql_cursor import (
     decode_cursor_value,
     encode_cursor_value,
     overlap_start,
     rereads_by_time,
 )
+from clinicsync.connectors.sql_rows import row_data
 from clinicsync.connectors.sql_session import plain_value
 
 PLAIN_CASES = [
@@ -46,11 +46,11 @@ def test_plain_values(value: Any, mysql: bool, expected: Any) -> None:
 
 @pytest.mark.parametrize(("value", "mysql", "expected"), PLAIN_CASES)
 def test_a_row_is_made_plain_value_by_value(value: Any, mysql: bool, expected: Any) -> None:
-    """``_row_data`` skips the values' loop for a row of plain values alone (the usual row): a
+    """``row_data`` skips the values' loop for a row of plain values alone (the usual row): a
     row with one other value among plain ones still has that one made plain."""
     stamp = datetime(2026, 3, 2, 10, 0)
     row = ("A-17", 30, 1.5, None, stamp, value)
-    assert _row_data(["id", "minutes", "share", "note", "updated_at", "v"], row, mysql) == {
+    assert row_data(["id", "minutes", "share", "note", "updated_at", "v"], row, mysql) == {
         "id": "A-17", "minutes": 30, "share": 1.5, "note": None, "updated_at": stamp, "v": expected}
 
 

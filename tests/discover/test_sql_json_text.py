@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from clinicsync.connectors.sql import json_text
+from clinicsync.connectors.sql_rows import json_text
 from clinicsync.sync.discover.sql import discover_sql
 
 ZONE = "America/Chicago"
