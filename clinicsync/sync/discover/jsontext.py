@@ -39,8 +39,8 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
-def objects(values: Sequence[str | None]) -> list[dict[str, Any]] | None:
-    """The sampled values as JSON objects when at least ``SHARE`` of the non-empty ones are, else None."""
+def parsed_objects(values: Sequence[str | None]) -> tuple[list[dict[str, Any]], int]:
+    """The sampled values that are JSON objects, parsed, and how many values were not empty."""
     present = [v for v in values if v is not None and v.strip()]
     parsed: list[dict[str, Any]] = []
     for value in present:
@@ -52,7 +52,13 @@ def objects(values: Sequence[str | None]) -> list[dict[str, Any]] | None:
             continue
         if isinstance(item, dict):
             parsed.append(item)
-    if len(parsed) < MIN_OBJECTS or len(parsed) < SHARE * len(present):
+    return parsed, len(present)
+
+
+def objects(values: Sequence[str | None]) -> list[dict[str, Any]] | None:
+    """The sampled values as JSON objects when at least ``SHARE`` of the non-empty ones are, else None."""
+    parsed, present = parsed_objects(values)
+    if len(parsed) < MIN_OBJECTS or len(parsed) < SHARE * present:
         return None
     return parsed
 

@@ -20,7 +20,6 @@ table is this)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover.jsontext import as_text
+from clinicsync.sync.discover.jsontext import as_text, parsed_objects
 from clinicsync.sync.discover.sql_reading import quote_name, run_checked
 
 SAMPLE = 20
@@ -45,18 +44,9 @@ def _plain(name: str) -> str:
 def holds_own_resources(table: str, values: Sequence[Any]) -> bool:
     """Whether ``values`` (a column's sampled values) are mostly JSON objects whose
     ``resourceType`` names ``table``."""
-    present = [t for v in values if (t := as_text(v)) is not None and t.strip()]
-    own = 0
-    for value in present:
-        if value.lstrip()[:1] != "{":
-            continue
-        try:
-            item = json.loads(value)
-        except ValueError:
-            continue
-        kind = item.get("resourceType") if isinstance(item, dict) else None
-        own += isinstance(kind, str) and _plain(kind) == _plain(table)
-    return own >= MIN_RESOURCES and own >= SHARE * len(present)
+    parsed, present = parsed_objects([as_text(v) for v in values])
+    own = sum(isinstance(kind := item.get("resourceType"), str) and _plain(kind) == _plain(table) for item in parsed)
+    return own >= MIN_RESOURCES and own >= SHARE * present
 
 
 def resource_tables(connection: Connection, inspector: Any, names: Sequence[str],
