@@ -61,12 +61,8 @@ def give_way(scored: list[tuple[float, str]], schema: Schema, dates: dict[str, l
              booking: Callable[[str], bool] = lambda _name: False) -> list[tuple[float, str]]:
     """``scored`` (score, table) without the tables that copy another candidate's dates."""
     candidates = {name: dates.get(name, []) for _, name in scored}
-    confirmed = {record for _, name in scored if (record := _copied(name, schema, candidates)) is not None
+    confirmed = {record for _, name in scored if (record := copies(name, schema, candidates)) is not None
                  and _confirms(name, record, booking)}
     return [(score, name) for score, name in scored
             if name not in confirmed and copies(name, schema, candidates, booking) is None]
 
-
-def _copied(table: str, schema: Schema, dates: dict[str, list[str]]) -> str | None:
-    """The candidate whose dates ``table`` copies, whatever the names say."""
-    return copies(table, schema, dates)
