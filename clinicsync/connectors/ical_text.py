@@ -130,8 +130,8 @@ class _SetAside(Exception):
 def _series(column: str, calendar: Any, events: list[Any], between: tuple[datetime, datetime] | None) -> Series:
     """The occurrences inside ``between`` (module docstring)."""
     for event in events:
-        start = event.get("DTSTART")
-        if start is not None and not isinstance(start.dt, datetime):
+        start = _start(column, event)
+        if not isinstance(start.dt, datetime):
             raise _SetAside(f"{column}: an all-day event (DTSTART;VALUE=DATE): it has no time of day, so it is set "
                             "aside, not read as a visit")
     if between is None:
@@ -154,10 +154,19 @@ def _series(column: str, calendar: Any, events: list[Any], between: tuple[dateti
     return Series(tuple(found))
 
 
-def _fields(column: str, event: Any) -> dict[str, Any]:
+def _start(column: str, event: Any) -> Any:
+    """The event's DTSTART property; set aside when it has none, or two (RFC 5545 allows one:
+    which of them is the visit's start is no rule; the library gives them as a list)."""
     start_prop = event.get("DTSTART")
     if start_prop is None:
         raise _SetAside(f"{column}: an event without DTSTART (no start)")
+    if isinstance(start_prop, list):
+        raise _SetAside(f"{column}: an event with DTSTART given {len(start_prop)} times (one start is allowed)")
+    return start_prop
+
+
+def _fields(column: str, event: Any) -> dict[str, Any]:
+    start_prop = _start(column, event)
     start = start_prop.dt
     if not isinstance(start, datetime):
         raise _SetAside(f"{column}: an all-day event (DTSTART;VALUE=DATE): it has no time of day, so it is set "
