@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +65,7 @@ from clinicsync.sync.discover.clock import (
     settle_clock,
 )
 from clinicsync.sync.discover.columns import ColumnSample
+from clinicsync.sync.discover.cursorchoice import choose_cursor
 from clinicsync.sync.discover.dayminutes import day_and_minutes
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.headrefs import learn_head_references
@@ -92,7 +93,6 @@ from clinicsync.sync.discover.rolerefs import role_references
 from clinicsync.sync.discover.scoring import LEFT_OUT, NO_VISIT_ID, left_out_stands, score_columns
 from clinicsync.sync.discover.sql_reading import (
     MAX_WORDS,
-    SWEEP_NOTE,
     DiscoverError,
     default_name,
     quote_name,
@@ -107,7 +107,6 @@ from clinicsync.sync.discover.successors import creation_note, creation_rule, su
 from clinicsync.sync.discover.tablechoice import (
     APPOINTMENT_NAMES,
     BOOKING_NAMES,
-    DATE_TYPES,
     date_columns,
     own_dates,
     pick_table,
@@ -120,8 +119,6 @@ from clinicsync.sync.discover.visitzone import clinic_zone
 FIRST_ROWS = 200  # rows a look-alike's date columns are looked at in
 SAMPLE_ROWS = 50
 TIMEOUT = 30.0
-_UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
-                      r"update_datetime|mtime)", re.I)
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
@@ -372,70 +369,6 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
     return kept, [o for o in plan.select if o not in used]
 
 
-def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
-            connector: dict[str, Any], run: Any, unstamped: dict[str, list[str]],
-            tables: Mapping[str, Table]) -> None:
-    """Incremental on a stamp that moves when any table read changes, else snapshot (said why).
-    ``unstamped``: the joined tables that supply a placed field and have no change stamp
-    (stamps.unstamped_sources): their edits move no cursor, so the read is a snapshot."""
-    main = plan.main
-    columns = stamps.stamp_columns(main)
-    if scored_updated is not None and scored_updated.source in main.columns \
-            and DATE_TYPES.search(main.columns[scored_updated.source]) and scored_updated.source not in columns:
-        columns.insert(0, scored_updated.source)  # the scorer's reading, in any language ('modifie_le')
-    changed = [c for c in columns if _UPDATED.search(c) or stamps.is_change(c)
-               or (scored_updated and c == scored_updated.source)]
-    if not changed:
-        connector["mode"] = "snapshot"
-        notes["mode"] = ("no column stamps the appointment's changes: the window is re-read every run, what "
-                         "vanished is deleted")
-        return
-    if unstamped:
-        connector["mode"] = "snapshot"
-        notes["mode"] = (unstamped_reason(unstamped, tables) + ": no cursor sees a change there, so the "
-                         "window is re-read every run, what vanished is deleted")
-        return
-    most = stamps.greatest(plan.dialect)
-    base_table = Table(main.name, {c: main.columns[c] for c in columns}, main.primary_key, [], main.nullable)
-    if len(columns) == 1:  # the visit's one stamp: empty on a row, that row's changes move no cursor
-        column = columns[0]
-        empty = run(f"SELECT COUNT(*) FROM {plan.quote(main.name)} WHERE {plan.quote(column)} IS NULL")[0][0] \
-            if column in main.nullable else 0
-        if empty:
-            connector["mode"] = "snapshot"
-            notes["mode"] = (f"{column!r} is empty on {empty} row(s) and no other column stamps the row: the "
-                             "window is re-read every run, what vanished is deleted")
-            return
-    if len(columns) == 1 and not plan.stamps:
-        column = columns[0]
-        connector["mode"], connector["cursor_column"] = "incremental", column
-        notes["mode"] = f"column {column!r} looks like an updated-at stamp: deletes are found by " + SWEEP_NOTE
-        notes["cursor_column"] = "the updated-at column"
-        return
-    base = stamps.row_stamp(base_table, "a", plan.quote, most)
-    assert base is not None
-    expression = stamps.combined(base, plan.stamps, plan.dialect)
-    out = plan.expr(expression, "changed_at", main.name, "TIMESTAMP")
-    connector["mode"], connector["cursor_column"] = "incremental", out
-    joined = sorted({t for t in plan.tables_of.values() if t != main.name})
-    notes["mode"] = ("incremental: deletes are found by " + SWEEP_NOTE +
-                     (f"; a change in a joined table ({', '.join(joined)}) moves the cursor too" if joined else ""))
-    notes["cursor_column"] = (f"the latest change stamp of every table read (GREATEST of {', '.join(columns)} and "
-                              "the joined tables' stamps, each COALESCEd: a stamp set only on update is empty on rows "
-                              "never changed)")
-
-
-def unstamped_reason(unstamped: dict[str, list[str]], tables: Mapping[str, Table]) -> str:
-    """Which joined tables have no change stamp and what they supply, for the proposal's note;
-    a table stamped only on creation is named with its stamp (why it is not enough)."""
-    def why(table: str) -> str:
-        created = stamps.creation_only(tables[table]) if table in tables else []
-        return (f" (only a creation stamp, {', '.join(map(repr, created))}: a row edited in place moves "
-                "nothing)") if created else ""
-    return "; ".join(f"table {table!r} supplies {', '.join(fields)} and has no change stamp{why(table)}"
-                     for table, fields in unstamped.items())
-
-
 def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str], name: str, url: str,
                     timezone: str | None, wanted: str | None, sample_rows: int,
                     region: str | None = None, views: Sequence[str] = ()) -> Proposal:
@@ -578,7 +511,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     start_column = start.source if start is not None and start.source in plan.select else None
     dated = start_column is not None and bool(re.search(r"date|time", plan.types[start_column], re.I))
     connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url}
-    _cursor(plan, next((g for g in scored.guesses if g.field == "source_updated_at"), None), notes, connector,
+    choose_cursor(plan, next((g for g in scored.guesses if g.field == "source_updated_at"), None), notes, connector,
             run, stamps.unstamped_sources(guesses, plan.tables_of, schema.tables, main.name), schema.tables)
     conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
         else []
