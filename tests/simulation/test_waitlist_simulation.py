@@ -216,3 +216,37 @@ def test_the_oracle_wants_no_offer_to_a_patient_booked_earlier_all_the_while_the
     long_before = replace(earlier, start=cancel.at - timedelta(days=2))  # over before the slot is freed
     scenario.changes[0] = Change(scenario.golive - timedelta(days=1), "book", long_before)
     assert fits[0] in expected_slots(scenario, entries)[external_id]
+
+
+def test_the_oracle_excuses_a_patient_whose_earlier_visits_take_turns_until_the_slot() -> None:
+    """The waiting list counts a patient's earlier visit until it ends (sync/waitlist/match.py): a
+    second earlier visit booked before the first is over keeps the patient from the slot, and
+    the oracle wants no offer then; booked only after the first is over, the patient was free
+    in between and an offer is wanted (seed 9947: F00043, then F00046, before slot F00040)."""
+    from dataclasses import replace
+
+    from tests.simulation.scenario import Change
+
+    scenario = generate(SEED, DAYS)
+    entries = entries_for(scenario)
+    external_id, fits = next((k, f) for k, f in expected_slots(scenario, entries).items()
+                             if next(c for c in scenario.changes if c.version.external_id == k
+                                     and c.kind in ("cancel", "delete")).version.start
+                             - next(c for c in scenario.changes if c.version.external_id == k
+                                    and c.kind in ("cancel", "delete")).at > timedelta(hours=12))
+    cancel = next(c for c in scenario.changes
+                  if c.version.external_id == external_id and c.kind in ("cancel", "delete"))
+    patient = next(e.patient for e in entries if e.external_id == fits[0])
+    first_ends = cancel.at + (cancel.version.start - cancel.at) / 3  # over well before the slot's lead time
+    first = replace(cancel.version, external_id="F09997", patient=patient, status="booked", deleted=False,
+                    start=first_ends - timedelta(minutes=30))
+    second = replace(first, external_id="F09996", start=cancel.version.start - timedelta(hours=1))
+    scenario.changes.insert(0, Change(scenario.golive - timedelta(days=1), "book", first))
+    booked_second = Change(first_ends - timedelta(minutes=10), "book", second)  # before the first is over
+    scenario.changes.append(booked_second)
+    scenario.changes.sort(key=lambda c: c.at)
+    assert fits[0] not in expected_slots(scenario, entries).get(external_id, [])
+    scenario.changes.remove(booked_second)
+    scenario.changes.append(Change(first_ends + timedelta(hours=1), "book", second))  # a free hour between
+    scenario.changes.sort(key=lambda c: c.at)
+    assert fits[0] in expected_slots(scenario, entries)[external_id]

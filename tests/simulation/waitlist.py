@@ -141,27 +141,34 @@ def _freed_at(scenario: Scenario, v: Version) -> datetime:
 
 
 def _booked_earlier_throughout(scenario: Scenario, patient: str, v: Version) -> bool:
-    """Whether ``patient`` held a booked front-desk visit starting before ``v``'s time ends, and
-    not over yet, all the while ``v``'s slot could be offered (from its freeing to the lead time
-    before its start, or the run's end): the waiting list offers no patient a slot that would cost
-    them an earlier visit (docs/waitlist.md, "Matching"; sync/waitlist/match.py), so no offer to
-    them is wanted. Judged at the freeing and after each change in that span; a visit that ends
-    within it frees the patient for the rest (an offer is wanted again). Seed 8903: WL001's
-    patient had F00063 on 04-21, before slot F00039's 04-24, past the run's end."""
+    """Whether ``patient`` held, at every moment ``v``'s slot could be offered (from its freeing
+    to the lead time before its start, or the run's end), a booked front-desk visit starting
+    before ``v``'s time ends and not over at that moment: the waiting list offers no patient a
+    slot that would cost them an earlier visit (docs/waitlist.md, "Matching";
+    sync/waitlist/match.py counts a visit until it ends), so no offer to them is wanted. The
+    visits may take turns: one booked before the first is over keeps the patient excused
+    (seed 9947: WL002's patient had F00043 on 04-06, and F00046 on 04-07 booked on 04-04, before
+    slot F00040's 04-08). A gap, a moment no such visit covers, makes an offer wanted again.
+    Seed 8903: WL001's patient had F00063 on 04-21, before slot F00039's 04-24, past the run's end."""
     since, until = _freed_at(scenario, v), min(scenario.end, v.start - LEAD_TIME)
     current: dict[str, Version] = {}
 
-    def holds() -> bool:
-        return any(o.source == SOURCE and o.patient == patient and o.status == "booked" and not o.deleted
-                   and o.start < v.start + VISIT and o.start + VISIT > until for o in current.values())
+    def covered(moment: datetime, *, strictly: bool) -> bool:
+        """Whether a current earlier visit is not over at ``moment`` (at a change's own moment
+        the change is applied before the waiting list runs, so a visit ending then may hand over)."""
+        ends = [o.start + VISIT for o in current.values()
+                if o.source == SOURCE and o.patient == patient and o.status == "booked" and not o.deleted
+                and o.start < v.start + VISIT]
+        return any(end > moment if strictly else end >= moment for end in ends)
 
     for change in scenario.changes:
-        if change.at > since and not holds():
-            return False
-        if change.at > until:
-            break
+        if change.at > since:
+            if change.at >= until:
+                return covered(until, strictly=True)
+            if not covered(change.at, strictly=False):
+                return False
         current[change.version.external_id] = change.version
-    return holds()
+    return covered(until, strictly=True)
 
 
 def expected_slots(scenario: Scenario, entries: list[Entry]) -> dict[str, list[str]]:
