@@ -54,6 +54,15 @@ _PATIENT_CONTACT = frozenset({"patient.phone", "patient.email"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
 _FLAG_ROWS = 5  # sampled values, all of them yes/no, for a column named with a time word to be a flag
 _ONE_VALUE_ROWS = 10  # sampled rows a status column holding one code on all of them needs to be weighed down
+# A series' repeat rule ("repeat_type": none, weekly): how a booking recurs, never what the patient
+# is seen for, whatever "type" its name ends in.
+_REPEAT_WORDS = frozenset({"repeat", "recurrence", "recurring", "recur", "rrule", "frequency", "freq",
+                           "periodicity", "repetition"})
+_REPEAT_VALUES = frozenset({"none", "never", "once", "daily", "weekly", "biweekly", "monthly", "yearly", "annually",
+                            "custom", "weekdays", "day", "week", "month", "year"})
+# A lowercase code ("pat", "simple", "meeting"): a record's internal kind as the product stores it,
+# read by no patient; a visit type a practice types is a word as people write it.
+_CODE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass
@@ -212,7 +221,26 @@ def _agreement(column: Column, field: str) -> tuple[float, str]:
         # as the visit's kind it reads as noise, so it is left unplaced. One other word on every
         # row ("Consultation" at a one-service practice) is still the visit's kind.
         return 0.0, f"one status word on all {p.present} sampled rows: a state, not the visit's kind"
+    if field == "type" and p.distinct == 1 and p.present >= _ONE_VALUE_ROWS and _one_code(column):
+        # The same lowercase code on every row ("pat" of a calendar's temp/pat kind, a service's
+        # "simple" booking mode, the "meeting" the rows were chosen by): the product's own kind of
+        # record, the same for every visit; told to a patient as their visit's kind it is noise.
+        # One word as people write it on every row ("Consultation") is still the visit's kind.
+        return 0.0, f"one lowercase code on all {p.present} sampled rows: the record's kind, not the visit's"
+    if field == "type" and sum(v.strip().lower() in _REPEAT_VALUES for v in _filled(column)) >= 0.8 * p.present:
+        return 0.0, f"{of}, 80% or more are repeat rules (weekly, none): how a series recurs"
     return wordy, f"{_pct(wordy)} {of} are words"
+
+
+def _filled(column: Column) -> list[str]:
+    """The column's sampled values that hold something (for a rule over the words themselves)."""
+    return [v for v in column.sample.values if v is not None and v.strip()]
+
+
+def _one_code(column: Column) -> bool:
+    """Whether every sampled value is one and the same lowercase code."""
+    values = {v.strip() for v in _filled(column)}
+    return len(values) == 1 and _CODE.fullmatch(next(iter(values))) is not None
 
 
 # A column whose name says one of these roles is that field, with that name score.
@@ -392,6 +420,8 @@ def _refusal(column: Column, field: str) -> str | None:
                 "that refers to the same row: not a value of this visit")
     if field == "type" and set(column.tokens) & _CANCEL_WORDS:
         return f"{column.name!r} is a cancellation's reason, not the visit's type"
+    if field == "type" and set(column.tokens) & _REPEAT_WORDS:
+        return f"{column.name!r} is a series' repeat rule, not the visit's type"
     if field == "type" and column.roles - {"type", "name", "id"}:  # a type row's setting ("type_booking_mode")
         return f"{column.name!r} names another attribute ({', '.join(sorted(column.roles - {'type', 'name', 'id'}))})"
     if field.split(".")[-1] in ("name", "first", "last") and column.roles & {"updated", "created"}:
