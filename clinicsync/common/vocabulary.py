@@ -135,7 +135,9 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                "reservado pelo paciente", "prenotata", "confermata",
                # a French diary's status never set ("Statut non défini"): the visit stands as booked
                "statut non défini", "statut non defini", "non défini", "non defini",
-               "accepted"),  # a booking tool's booking the host accepted (Cal.com's ACCEPTED)
+               "accepted",  # a booking tool's booking the host accepted (Cal.com's ACCEPTED)
+               # a workflow's stage named as the step's verb (Odoo medical's 'Confirm')
+               "confirm"),
     "pending": ("por aprobar", "en espera de confirmación", "en espera de confirmacion", "a confirmar",
                 "aguardando", "aguardando confirmação", "aguardando confirmacao", "à confirmer", "a confirmer",
                 "unbestätigt", "angefragt", "in attesa", "awaiting host", "awaiting confirmation",
@@ -143,7 +145,12 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                 # WooCommerce's "pending payment"): a booking not yet confirmed
                 "payment pending", "pending payment", "awaiting payment",
                 # held until the booker finishes the booking form (Simply Schedule Appointments)
-                "pending form", "awaiting form"),
+                "pending form", "awaiting form",
+                # a booking a clash put aside for the staff to look at (Odoo medical's stage)
+                "pending review", "in review", "under review",
+                # a booking not yet confirmed: a workflow's first stage (Odoo medical's 'Draft'), a
+                # WordPress post waiting for approval (metavisits.py reads its post_status so too)
+                "draft"),
     "cancelled": ("cancelada por el paciente", "cancelada por paciente", "cancelada por la clínica",
                   "cancelada por la clinica", "anulada por el paciente", "suspendida", "suspendido",
                   "desmarcado", "desmarcou", "cancelado pelo paciente", "cancelada pelo paciente",

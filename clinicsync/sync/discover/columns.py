@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clinicsync.sync.discover import consent
-from clinicsync.sync.discover.practicerow import is_practice_table
+from clinicsync.sync.discover.practicerow import is_practice_table, reached_as_a_place
 from clinicsync.sync.discover.unixstamps import are_stamps
 from clinicsync.sync.discover.values import ValueProfile, duration_type, profile
 from clinicsync.sync.discover.vocab import (
@@ -446,6 +446,8 @@ def _may_be(column: Column, field: str) -> bool:
         return False
     if field in _PATIENT_CONTACT and is_practice_table(column.sample.table, column.owner):
         return False  # the clinic's own mobile and email (practicerow.py)
+    if field in _PATIENT_CONTACT and reached_as_a_place(column.tokens, column.sample.table, column.owner):
+        return False  # a medical centre's row reached through its reference (practicerow.py)
     return not (field == "patient.phone" and set(column.tokens) & _NOT_PATIENTS_PHONE)
 
 

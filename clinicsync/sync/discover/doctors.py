@@ -34,6 +34,12 @@ _UNIT = frozenset({"ward", "wards", "department", "departments", "dept", "room",
                    "resource", "resources", "theatre", "theater", "bay", "chair", "clinic", "clinics", "team",
                    "teams", "servicio", "sala", "station"})
 _LABEL = re.compile(r"name|label|title|description|display|nombre", re.I)
+# A book of visits kept per doctor: the calendar, agenda or diary a visit is booked in. Named by
+# the visit's own reference with no practitioner in reach, it owns the visit like a ward does
+# (a desktop EMR's agenda: ``EVENTS.CAL_ID`` -> ``CALENDAR``, labelled 'Agenda Dr Morel', its user
+# kept in another database). Rejected: the rest of ``BOOKED`` ('slot', 'shift', 'availability'),
+# a time's row many doctors share, whose label names no one.
+_BOOKS = frozenset({"calendar", "calendars", "agenda", "agendas", "diary", "diaries", "agendamento"})
 
 
 def bare(column: str, table: Table) -> str:
@@ -322,11 +328,12 @@ def _units_beside(builder: Builder, last: Ref, hop_alias: str, person_alias: str
 
 def unit_owner(builder: Builder) -> bool:
     """No practitioner in reach: the ward, department, room or resource the visit names owns its
-    calendar (its id and name as the doctor's), said so in the reason; False when there is none."""
+    calendar (its id and name as the doctor's), said so in the reason; so does the calendar or
+    agenda table it is booked in (``_BOOKS``); False when there is none."""
     plan, main = builder.plan, builder.plan.main
     units = (r for r in builder.schema.refs(main.name)
              if r.column not in builder.people.handled and r.target != main.name
-             and (words(r.target) & _UNIT or words(r.column) & _UNIT))
+             and (words(r.target) & (_UNIT | _BOOKS) or words(r.column) & _UNIT))
     for ref, table, label, alias in _joined_units(builder, units, "a"):
         builder.people.handled.add(ref.column)
         name = plan.add(alias, label, "doctor_name", table.name, table.columns[label])

@@ -57,6 +57,7 @@ from clinicsync.sync.discover.kinds import (
 )
 from clinicsync.sync.discover.personrows import SAMPLE
 from clinicsync.sync.discover.personshape import demographic, holds_a_person
+from clinicsync.sync.discover.practicerow import names_a_place
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.vocab import PATIENT_WORDS, PRACTITIONER_WORDS, name_tokens, token_role
@@ -130,7 +131,8 @@ class _Builder(ContactRows):
                           and demographic(self.schema.tables[r.target],
                                           [self.schema.tables[o.target] for o in self.schema.refs(r.target)
                                            if not audit(o.column) and o.target != main.name])]
-        candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"]
+        candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"
+                      and not names_a_place(name_tokens(r.column))]  # a place's reference (practicerow.py)
         attendee = attendees.child(self)
         if attendee is not None:  # the booking's user is its owner, the patient is among its attendees
             candidates = [r for r in candidates if kind_of(r.column) == "patient" or kind_of(r.target) == "patient"]

@@ -18,7 +18,7 @@ value on every visit (one patient booked many times in a small sample would lose
 
 from __future__ import annotations
 
-from clinicsync.sync.discover.vocab import name_tokens
+from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 PRACTICE_WORDS = frozenset({
     "clinic", "clinics", "clinica", "clinicas", "clinique", "klinik", "practice", "practices", "praxis",
@@ -38,3 +38,30 @@ def is_practice_table(table: str | None, owner: str | None) -> bool:
     while len(words) > 1 and words[-1] in _ABOUT:
         words = words[:-1]
     return bool(words) and words[-1] in PRACTICE_WORDS
+
+
+def reached_as_a_place(tokens: list[str], table: str | None, owner: str | None) -> bool:
+    """Whether a joined column (``table`` not None) no person owns is a place's: its own name's
+    words (the reference it was reached through, ``institution_phone`` from ``institution_id``,
+    ``clinic_email``, ``location_phone``) say a location. Its phone and email are the place's,
+    never a patient's.
+
+    Why: an ERP keeps people and places in one contacts table (Odoo's ``res_partner`` holds the
+    patient, the doctor and the medical centre), so the table's name says nothing and only the
+    reference tells the medical centre's row apart; read as the patient's fallback phone and
+    email, every patient without one was texted and mailed at the clinic's own desk.
+    Rejected: refusing a location word in any column (a patient's own ``office_phone`` on the
+    patients table is theirs: an owned column is never asked here)."""
+    if table is None or owner is not None:
+        return False
+    return names_a_place(tokens)
+
+
+def names_a_place(tokens: list[str]) -> bool:
+    """Whether a column's words say a location (``institution_id``, ``facility_id``,
+    ``clinic_phone``): a reference so named is the visit's place, never its patient, even into a
+    contacts table that holds people too (people.py does not weigh it as the patient, so it is
+    joined with the visit's other references and its name read as the location).
+    Rejected: weighing it as the patient and passing it over as weak (few distinct values, like
+    who entered the rows): passed over, it was never joined, and the visit's location was lost."""
+    return any(token_role(t) == "location" for t in tokens)

@@ -41,7 +41,13 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys(("zona", "timezone", "tz", "zone", "fuso", "zeitzone", "fuseau", "horaria", "tzid",
                      "zonahoraria"), "zone"),
     **dict.fromkeys(("estado", "status", "state", "situacion", "statut", "estatus", "situacao", "zustand",
-                     "stato", "etat", "condicion", "disposition"), "status"),
+                     "stato", "etat", "condicion", "disposition",
+                     # a workflow's stage: an ERP's or a CRM's record moves through named stages
+                     # (Odoo's ``stage_id`` -> ``*_stage.name``: 'Draft', 'Confirm', 'Done'), which
+                     # are its status; read like a status lookup's name, its words then mapped
+                     # (rejected: reading the stage's name by its values alone: a named column's
+                     # values are asked only to confirm its name)
+                     "stage"), "status"),
     **dict.fromkeys((
         "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo", "motif", "anlass",
         "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie", "cat",
@@ -55,7 +61,10 @@ ATTRIBUTES: dict[str, str] = {
         "localizacao", "localisation", "despacho", "stanza", "poli", "poliklinik", "ruang", "ruangan",
         # a dental practice's treatment room: the chair a visit is booked in
         "operatory", "operatorio", "chair", "sillon",
-        "facility", "facilities"), "location"),  # a public-health programme's clinic: its facility
+        "facility", "facilities",  # a public-health programme's clinic: its facility
+        # the medical centre a visit is held at (Odoo medical's ``institution_id``, a hospital
+        # information system's institution): a place, whose name is the visit's location
+        "institution", "institucion", "instituicao"), "location"),
     **dict.fromkeys((
         "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display", "nama", "nm"),
         "name"),
