@@ -3,7 +3,8 @@ text column holds a whole object a row, calendars and vCards alike, the cards fi
 first rows are all cards); the calendar a row of a folders table, its owner a user's key (no
 principal path anywhere), the user a row with a name and an email; the events' own reference to
 a user names who wrote the event (the front desk), not whose diary it is; the table keyed by its
-owner and path, with a one-column unique id beside. Schemas built here, in SQLite files; the
+owner and path, with a one-column unique id beside; a colleague's inbox of invitations
+(METHOD:REQUEST) in the same column, among the first rows. Schemas built here, in SQLite files; the
 product trial is test_real_davical.py. Then ``sync`` and every field of every visit compared."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _card(n: int) -> str:
             f"TEL;TYPE=CELL:0151 {2345600 + n}\r\nUID:card-{n}\r\nEND:VCARD\r\n")
 
 
-def _database(folder: Path, kind: str | None) -> tuple[str, dict[str, dict[str, Any]]]:
+def _database(folder: Path, kind: str | None, inbox: int = 0) -> tuple[str, dict[str, dict[str, Any]]]:
     path = folder / "store.db"
     rows, truth = cal.build()
     kind_column = f", {kind} TEXT" if kind else ""
@@ -53,7 +54,10 @@ def _database(folder: Path, kind: str | None) -> tuple[str, dict[str, dict[str, 
               *(("VCARD",) if kind else ())) for n in range(40)]  # the address books, stored first
     events = [(r.calendar, f"/{r.uid}.ics", r.id, DESK if r.id % 2 else r.calendar, r.calendar, r.text,
                cal.etag(r.text), *((r.kind,) if kind else ())) for r in rows]
-    connection.executemany(f"INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?{extra})", cards + events)
+    invitations = [(2, f"/.in/{r.uid}.ics", 7000 + n, 1, 2, r.text.replace(
+        "CALSCALE:GREGORIAN", "CALSCALE:GREGORIAN\r\nMETHOD:REQUEST"), "x", *(("VEVENT",) if kind else ()))
+        for n, r in enumerate(rows[:inbox])]  # a colleague's inbox: invitations, stored before the events
+    connection.executemany(f"INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?{extra})", cards + invitations + events)
     connection.commit()
     connection.close()
     doctors = {uri: str(n) for n, (uri, _, _) in enumerate(cal.DOCTORS, start=1)}
@@ -87,3 +91,21 @@ def test_calendars_beside_cards_are_read_and_the_doctor_is_the_calendars_user(
     _, out, _ = run("quarantine", "list", "--json")
     reasons = sorted(i["reason"] for i in json.loads(out)["items"])
     assert not any("VCARD" in r or "vCard" in r for r in reasons), reasons
+
+
+def test_an_inboxs_messages_beside_the_events_are_left_out(tmp_path: Path, cli: Any) -> None:
+    """A server that keeps its inboxes' invitations (METHOD:REQUEST, RFC 5546) as rows of the same
+    column as the calendars' events, some among the first rows: the column is still the diary,
+    those rows are never visits."""
+    url, truth = _database(tmp_path, "component", inbox=12)
+    proposal = discover_sql(url, name="dav", clinic_zone=cal.ZONE, region=cal.REGION)
+    assert proposal.connector["ical_columns"] == ["body"], proposal.connector
+    assert "a.body NOT LIKE '%\nMETHOD:%'" in proposal.connector["query"], proposal.connector["query"]
+    settings = write_proposal(proposal, tmp_path, cal.ZONE, cal.REGION)
+    run = cli(settings)
+    run("sync", "--once", "--json")
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    found = {a["external_id"]: a for a in json.loads(out)["items"]}
+    assert set(truth) <= set(found) and not {str(7000 + n) for n in range(12)} & set(found), sorted(found)
+    right, total, wrong = cal.scores(found, truth)
+    assert right == total, wrong[:10]

@@ -4,10 +4,16 @@ calendar object (``BEGIN:VCALENDAR … BEGIN:VEVENT …``), as a CalDAV server k
 Found by the values, never by the column's name: a column is taken when at least ``SHARE`` of its
 sampled non-empty values begin with ``BEGIN:VCALENDAR`` (at least ``MIN_OBJECTS`` of them). A
 value carrying a METHOD property is a scheduling message (iTIP: an invitation in a CalDAV inbox),
-not a stored event: RFC 4791 forbids METHOD in a calendar object resource, so such columns are
-passed over. Among several, the table with the most rows holding events wins. The probe reads
-the first characters of each roomy text or blob column (never a whole file of a documents table)
-and reads a table's rows whole only when a column opens as a calendar.
+not a stored event: RFC 4791 forbids METHOD in a calendar object resource, so a column whose
+objects mostly carry one (an inbox's own table) is passed over. A server may keep its inboxes'
+messages in the same column as the calendars (DAViCal writes an invitation to a colleague's
+``.in`` collection as a ``caldav_data`` row): those rows are left out, of the sample and of the
+connector's read (``SCHEDULING``: a line that opens with ``METHOD:``, a real line break before
+it, which no folded or escaped text has). Rejected: passing over the whole column for one such
+row (the diary was then not found at all). Among several, the table with the most rows holding
+events wins. The probe reads the first characters of each roomy text or blob column (never a
+whole file of a documents table) and reads a table's rows whole only when a column opens as a
+calendar.
 
 A server that is also an address book (CalDAV beside CardDAV, RFC 6352) may keep both kinds of
 object in the one column, a vCard a row beside the calendars (DAViCal's ``caldav_data``): its
@@ -54,6 +60,7 @@ _HOLDS_TEXT = re.compile(r"char|text|clob|blob|bytea|binary|string", re.I)
 _WHOLE = re.compile(r"int|number|numeric|decimal", re.I)
 _CHANGE = re.compile(r"modif|updat|chang|mtime|edited", re.I)
 _METHOD = re.compile(r"(^|\n)METHOD[:;]", re.I)
+SCHEDULING = "%\nMETHOD:%"  # LIKE pattern of a scheduling message's text (RFC 5546)
 _DIRECTORY = re.compile(r"^BEGIN:V(CALENDAR|CARD)\b", re.I)  # the two text directory objects a DAV server keeps
 OPENING = "BEGIN:VCALENDAR"
 _COMPONENTS = {"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"}
@@ -122,10 +129,12 @@ def find(schema: Schema, rows: Rows, quote: Callable[[str], str], wanted: str | 
             objects = [v for v in present if ical_text.looks_like(v)]
             if len(objects) < MIN_OBJECTS or len(objects) < SHARE * len(present):
                 continue
-            if any(_METHOD.search(ical_text.as_text(v) or "") for v in objects):
+            stored = [v for v in objects if not _message(v)]
+            if len(stored) < MIN_OBJECTS or len(objects) - len(stored) >= SHARE * len(objects):
                 continue  # scheduling messages (an inbox), not stored events
+            objects = stored
             plain = [{c: r[i] for i, c in enumerate(listed) if c != column} for r in sampled
-                     if r[at] is not None and ical_text.looks_like(r[at])]
+                     if r[at] is not None and ical_text.looks_like(r[at]) and not _message(r[at])]
             events = [e if isinstance(e, dict) else {} for e in (ical_text.read(column, v) for v in objects)]
             found.append((len(objects), _told(IcalTable(table, column, len(objects), len(present), events,
                                                          rows=plain, mixed=mixed))))
@@ -155,6 +164,11 @@ def _mostly_objects(values: Sequence[Any], kind: Callable[[Any], bool] = ical_te
     present = [v for v in values if v is not None and (ical_text.as_text(v) or "").strip()]
     objects = sum(kind(v) for v in present)
     return objects >= MIN_OBJECTS and objects >= SHARE * len(present)
+
+
+def _message(value: Any) -> bool:
+    """The calendar object is a scheduling message (it carries METHOD), not a stored event."""
+    return bool(_METHOD.search(ical_text.as_text(value) or ""))
 
 
 def _directory(value: Any) -> bool:
