@@ -4,17 +4,32 @@ calendar object (``BEGIN:VCALENDAR … BEGIN:VEVENT …``), as a CalDAV server k
 Found by the values, never by the column's name: a column is taken when at least ``SHARE`` of its
 sampled non-empty values begin with ``BEGIN:VCALENDAR`` (at least ``MIN_OBJECTS`` of them). A
 value carrying a METHOD property is a scheduling message (iTIP: an invitation in a CalDAV inbox),
-not a stored event: RFC 4791 forbids METHOD in a calendar object resource, so such columns are
-passed over. Among several, the table with the most rows holding events wins. The probe reads
-the first characters of each roomy text or blob column (never a whole file of a documents table)
-and reads a table's rows whole only when a column opens as a calendar.
+not a stored event: RFC 4791 forbids METHOD in a calendar object resource, so a column whose
+objects mostly carry one (an inbox's own table) is passed over. A server may keep its inboxes'
+messages in the same column as the calendars (DAViCal writes an invitation to a colleague's
+``.in`` collection as a ``caldav_data`` row): those rows are left out, of the sample and of the
+connector's read (``SCHEDULING``: a line that opens with ``METHOD:``, a real line break before
+it, which no folded or escaped text has). Rejected: passing over the whole column for one such
+row (the diary was then not found at all). Among several, the table with the most rows holding
+events wins. The probe reads the first characters of each roomy text or blob column (never a
+whole file of a documents table) and reads a table's rows whole only when a column opens as a
+calendar.
+
+A server that is also an address book (CalDAV beside CardDAV, RFC 6352) may keep both kinds of
+object in the one column, a vCard a row beside the calendars (DAViCal's ``caldav_data``): its
+first rows can be all vCards. A column whose sampled values are mostly text directory objects
+(``BEGIN:VCALENDAR`` or ``BEGIN:VCARD``, RFC 6350 shares the form) is therefore read again on its
+calendar rows only (the value's first characters compared in SQL), and the connector then reads
+those rows only where no component column says which they are (``mixed``). Rejected: reading more
+first rows (an address book can be thousands of cards before the first event).
 
 The plain columns beside it are told by their values too, compared with the sampled events
 (each parsed by the connector's own reader, connectors/ical_text.py): a whole-number column equal
 to the events' starts in Unix seconds is the first occurrence, one equal to their ends the last
 (the window reads on them, the database's index with it); a whole-number column of Unix seconds
 named for a change (modified, updated) is the change stamp; a short text column whose values are
-all component names (VEVENT, VTODO) is the component's kind, read as VEVENT only. Rejected:
+all component names (VEVENT, VTODO) is the component's kind, read as VEVENT only (a TEXT column
+too: PostgreSQL servers keep short words in TEXT; the values decide). Rejected:
 reading the window from the text (no database compares inside it), and taking a column named
 ``calendardata`` (another server names it otherwise; the values say what it holds)."""
 
@@ -43,9 +58,11 @@ ROOM = 1000  # characters a string type must hold to be looked at: a calendar ob
 HEAD = 24  # characters of each value the first probe reads
 _HOLDS_TEXT = re.compile(r"char|text|clob|blob|bytea|binary|string", re.I)
 _WHOLE = re.compile(r"int|number|numeric|decimal", re.I)
-_SHORT = re.compile(r"char|string|binary", re.I)
 _CHANGE = re.compile(r"modif|updat|chang|mtime|edited", re.I)
 _METHOD = re.compile(r"(^|\n)METHOD[:;]", re.I)
+SCHEDULING = "%\nMETHOD:%"  # LIKE pattern of a scheduling message's text (RFC 5546)
+_DIRECTORY = re.compile(r"^BEGIN:V(CALENDAR|CARD)\b", re.I)  # the two text directory objects a DAV server keeps
+OPENING = "BEGIN:VCALENDAR"
 _COMPONENTS = {"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"}
 _EPOCH = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01
 
@@ -64,6 +81,7 @@ class IcalTable:
     changed: str | None = None  # Unix seconds of the row's last change
     kind: str | None = None  # the component's name (VEVENT)
     rows: list[dict[str, Any]] = field(default_factory=list)  # the sampled rows' plain columns
+    mixed: bool = False  # other directory objects (vCards) share the column: read its calendars only
 
 
 def raw_reader(connection: Connection) -> Rows:
@@ -94,7 +112,7 @@ def find(schema: Schema, rows: Rows, quote: Callable[[str], str], wanted: str | 
             continue
         heads = ", ".join(_head(quote(c), dialect) for c in columns)
         opened = rows(first_rows(f"SELECT {heads} FROM {quote(table.name)}", PROBE_ROWS, dialect))
-        columns = [c for at, c in enumerate(columns) if _mostly_objects([r[at] for r in opened])]
+        columns = [c for at, c in enumerate(columns) if _mostly_objects([r[at] for r in opened], _directory)]
         if not columns:  # no column opens as a calendar: the table's rows are not read whole
             continue
         listed = list(table.columns)
@@ -103,16 +121,23 @@ def find(schema: Schema, rows: Rows, quote: Callable[[str], str], wanted: str | 
         for column in columns:
             at = listed.index(column)
             present = [r[at] for r in sampled if r[at] is not None and ical_text.as_text(r[at])]
+            mixed = any(not ical_text.looks_like(v) and _directory(v) for v in present)
+            if mixed:  # vCards beside the calendars: the calendar rows sampled on their own
+                sampled = rows(first_rows(f"SELECT {head} FROM {quote(table.name)} WHERE "
+                                          f"{calendar_rows(quote(column), dialect)}", PROBE_ROWS, dialect))
+                present = [r[at] for r in sampled if r[at] is not None and ical_text.as_text(r[at])]
             objects = [v for v in present if ical_text.looks_like(v)]
             if len(objects) < MIN_OBJECTS or len(objects) < SHARE * len(present):
                 continue
-            if any(_METHOD.search(ical_text.as_text(v) or "") for v in objects):
+            stored = [v for v in objects if not _message(v)]
+            if len(stored) < MIN_OBJECTS or len(objects) - len(stored) >= SHARE * len(objects):
                 continue  # scheduling messages (an inbox), not stored events
+            objects = stored
             plain = [{c: r[i] for i, c in enumerate(listed) if c != column} for r in sampled
-                     if r[at] is not None and ical_text.looks_like(r[at])]
+                     if r[at] is not None and ical_text.looks_like(r[at]) and not _message(r[at])]
             events = [e if isinstance(e, dict) else {} for e in (ical_text.read(column, v) for v in objects)]
             found.append((len(objects), _told(IcalTable(table, column, len(objects), len(present), events,
-                                                         rows=plain))))
+                                                         rows=plain, mixed=mixed))))
     if not found:
         return None
     return max(found, key=lambda pair: pair[0])[1]
@@ -127,18 +152,35 @@ def _roomy(kind: str | None) -> bool:
     return size is None or int(size.group(1)) >= ROOM
 
 
-def _head(column: str, dialect: str) -> str:
-    """The first ``HEAD`` characters (bytes of a blob) of a column: the probe reads no whole
+def _head(column: str, dialect: str, length: int = HEAD) -> str:
+    """The first ``length`` characters (bytes of a blob) of a column: the probe reads no whole
     document of a table of files."""
     if dialect in ("mysql", "mariadb", "mssql"):
-        return f"SUBSTRING({column}, 1, {HEAD})"
-    return f"substr({column}, 1, {HEAD})"
+        return f"SUBSTRING({column}, 1, {length})"
+    return f"substr({column}, 1, {length})"
 
 
-def _mostly_objects(values: Sequence[Any]) -> bool:
+def _mostly_objects(values: Sequence[Any], kind: Callable[[Any], bool] = ical_text.looks_like) -> bool:
     present = [v for v in values if v is not None and (ical_text.as_text(v) or "").strip()]
-    objects = sum(ical_text.looks_like(v) for v in present)
+    objects = sum(kind(v) for v in present)
     return objects >= MIN_OBJECTS and objects >= SHARE * len(present)
+
+
+def _message(value: Any) -> bool:
+    """The calendar object is a scheduling message (it carries METHOD), not a stored event."""
+    return bool(_METHOD.search(ical_text.as_text(value) or ""))
+
+
+def _directory(value: Any) -> bool:
+    """The value is a text directory object a DAV server keeps: a calendar or a vCard."""
+    text = ical_text.as_text(value)
+    return text is not None and bool(_DIRECTORY.match(text.lstrip("\ufeff \r\n\t")))
+
+
+def calendar_rows(column: str, dialect: str) -> str:
+    """The condition that keeps the rows whose ``column`` (quoted) opens as a calendar object:
+    its first characters, compared in the database's own SQL (a blob's bytes too)."""
+    return f"{_head(column, dialect, len(OPENING))} = '{OPENING}'"
 
 
 def _told(found: IcalTable) -> IcalTable:
@@ -156,7 +198,7 @@ def _told(found: IcalTable) -> IcalTable:
             elif found.changed is None and _CHANGE.search(column) and numbers and \
                     all(n is not None and _EPOCH[0] <= n < _EPOCH[1] for n in numbers):
                 found.changed = column
-        elif _SHORT.search(kind or "") and found.kind is None:
+        elif _HOLDS_TEXT.search(kind or "") and column != found.column and found.kind is None:
             words = {ical_text.as_text(v) for v in values if v is not None}
             if words and words <= _COMPONENTS and "VEVENT" in words:
                 found.kind = column

@@ -56,8 +56,11 @@ class Owner:
     name: str | None
     email: str | None
     kind: tuple[str, int] | None = None  # the link's type column and the value that names this table
+    said: str = ""  # the reason, where the owner was found another way (icalusers.py)
 
     def why(self) -> str:
+        if self.said:
+            return self.said
         held = f"{self.principal.name!r} ({', '.join(c for c in (self.name, self.email) if c)})" \
             if self.principal is not None else "no table of principals (the organizer's name and email instead)"
         return (f"the calendar's owner: {self.link!r} names a row of {self.calendar.name!r} (its {self.key!r}"
@@ -172,11 +175,11 @@ def _principal(schema: Schema, calendar: Table, path: str, rows: Rows, quote: Ca
                     continue
                 hit = rows(f"SELECT COUNT(*) FROM {quote(table.name)} WHERE {quote(column)} IN ({listed})")
                 if hit and int(hit[0][0] or 0):
-                    return (table, column, prefix, *_person_columns(table, column, rows, quote, dialect))
+                    return (table, column, prefix, *person_columns(table, column, rows, quote, dialect))
     return None
 
 
-def _person_columns(table: Table, path: str, rows: Rows, quote: Callable[[str], str],
+def person_columns(table: Table, path: str, rows: Rows, quote: Callable[[str], str],
                     dialect: str) -> tuple[str | None, str | None]:
     """The principal row's name column (named for a name) and email column (its values emails)."""
     texts = [c for c, k in table.columns.items() if c != path and _HOLDS_TEXT.search(k or "")]

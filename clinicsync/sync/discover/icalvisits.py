@@ -11,7 +11,8 @@ way to each calendar's owner): the connector reads the column with ``ical_column
 - The patient is the event's attendee who is not its organizer (ical_text.py), known by email,
   else by phone.
 - The doctor is the calendar's owner (icalowner.py), the ORGANIZER where the calendar names no one.
-- The read: VEVENT rows only where a column names the component; rows a trash bin holds (a
+- The read: VEVENT rows only where a column names the component; no scheduling message (an
+  inbox's invitation kept in the same column: icalfind.py); rows a trash bin holds (a
   deletion flag or a Unix-second ``deleted_at``, the event's or its calendar's) left out; only the
   calendars' rows where a type column says what the link names (icalowner.py); the window on the first and
   last occurrence columns (Unix seconds: the binds are UTC, written as seconds in the database's
@@ -33,7 +34,7 @@ from sqlalchemy import Connection
 from clinicsync.common.soft_delete import meaning
 from clinicsync.sync.discover import softdelete
 from clinicsync.sync.discover.graph import Table
-from clinicsync.sync.discover.icalfind import IcalTable
+from clinicsync.sync.discover.icalfind import SCHEDULING, IcalTable, calendar_rows
 from clinicsync.sync.discover.icalowner import Owner
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.sql_reading import visits_zone
@@ -94,7 +95,7 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
     quote: Callable[[str], str] = connection.dialect.identifier_preparer.quote
     dialect = connection.dialect.name
     table, column = found.table, found.column
-    key = table.key
+    key = table.key or next(iter(table.unique), None)  # a composite key (owner, path): its one-column unique id
     select = [f"a.{quote(c)}" for c in dict.fromkeys([key or column, column, *(c for c in (found.changed,) if c)])]
     joins: list[str] = []
     if owner is not None:
@@ -121,6 +122,9 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
         where.append(f"a.{quote(owner.kind[0])} = {owner.kind[1]}")
     if found.kind is not None:
         where.append(f"a.{quote(found.kind)} = 'VEVENT'")
+    elif found.mixed:  # vCards in the same column, no column saying which: the calendar rows only
+        where.append(calendar_rows(f"a.{quote(column)}", dialect))
+    where.append(f"a.{quote(column)} NOT LIKE '{SCHEDULING}'")  # an inbox's messages kept beside the events
     if found.last is not None:
         last = f"a.{quote(found.last)}"
         where.append(f"({last} IS NULL OR {last} >= {seconds(':window_start', dialect)})")

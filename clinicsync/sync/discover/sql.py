@@ -42,6 +42,7 @@ from clinicsync.sync.discover import (
     household,
     icalfind,
     icalowner,
+    icalusers,
     icalvisits,
     jsontext,
     metarows,
@@ -380,7 +381,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     events = icalfind.find(schema, raw, lambda n: quote_name(connection, n), wanted, connection.dialect.name)
     if events is not None:  # visits kept as iCalendar text: read by their values, not by the shape
         calendar_owner = icalowner.follow(schema, events, raw, lambda n: quote_name(connection, n),
-                                          connection.dialect.name)
+                                          connection.dialect.name) \
+            or icalusers.follow(schema, events, raw, lambda n: quote_name(connection, n), connection.dialect.name)
         return icalvisits.proposal(connection, events, calendar_owner, name, url, timezone)
 
     def filled(table: Table, columns: list[str]) -> set[str] | None:
