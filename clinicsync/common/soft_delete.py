@@ -29,12 +29,16 @@ Meaning = Literal["gone", "alive", "gone_at"]
 # cancelled flag (`is_cancelled`, French `annule` '0'/'1') too: set, the visit is off like a voided one; WordPress's
 # word for a row moved to the trash, `trash` 1 (Booking Calendar), as `trashed`.
 _GONE = re.compile(r"^(is_?)?(voided|void|retired|deleted|removed|archived|trash|trashed|inactive|del_?flag|"
-                   r"cancell?ed|anulad[oa]|borrad[oa]|eliminad[oa]|annul[eé]e?|supprim[eé]e?)$", re.I)
+                   r"cancell?ed|anulad[oa]|borrad[oa]|eliminad[oa]|annul[eé]e?|supprim[eé]e?|"
+                   # German, Portuguese, Italian, Dutch and Indonesian: deleted, removed
+                   r"gel(oe|ö)scht|entfernt|exclu[ií]d[oa]|eliminat[oa]|cancellat[oa]|verwijderd|dihapus|hapus)$",
+                   re.I)
 # A flag whose false value means deleted: active, is_active, isactive, enabled, vigente, …
-_ALIVE = re.compile(r"^(is_?)?(active|enabled|activ[oa]|vigente)$", re.I)
+_ALIVE = re.compile(r"^(is_?)?(active|enabled|activ[oa]|vigente|aktiv|attiv[oa]|ativ[oa]|actif|aktif)$", re.I)
 # A date or time that, when set, says when the row was deleted.
 _GONE_AT = re.compile(r"^(deleted_?(at|on)|date_?deleted|deletion_?date|(voided|removed|retired|archived|trashed)_?at|"
-                      r"date_?(voided|retired)|cancell?(ed_?(at|on|date)|ation_?date)|date_?cancell?ed)$", re.I)
+                      r"date_?(voided|retired)|cancell?(ed_?(at|on|date)|ation_?date)|date_?cancell?ed|"
+                      r"gel(oe|ö)scht_?(am|um|datum))$", re.I)
 # ``cancelled_at``, ``CANCELATIONDATE``: a visit with a cancellation date is gone like a voided one
 # (products that keep the row and date its cancellation rather than change a status word).
 # The tables whose deleted row takes its visits with it: the patient (or the person behind it).

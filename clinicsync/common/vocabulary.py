@@ -52,23 +52,35 @@ STATUS_SYNONYMS: dict[str, str] = {
         "tentative", "unconfirmed", "not confirmed", "planned", "schedule", "programada", "programado", "reservada",
         "reservado", "confirmada", "confirmado", "agendada", "agendado", "citada", "pendiente de confirmar",
         "réservé", "reserve", "confirmé", "confirme", "planifié", "gebucht", "bestätigt", "bestaetigt",
-        "geplant", "marcada", "marcado", "prenotato", "confermato")},
+        "geplant", "marcada", "marcado", "prenotato", "confermato",
+        "pris",  # French: a rendez-vous taken
+        "terjadwal",  # Indonesian: scheduled
+        "onayland\u0131", "onaylandi", "planland\u0131", "planlandi",  # Turkish: confirmed, planned
+        "zaplanowana", "zaplanowany", "potwierdzona")},  # Polish: planned, confirmed
     **{w: "pending" for w in ("pending", "requested", "awaiting", "pendiente", "solicitada", "en attente",
-                              "ausstehend", "pendente")},
+                              "ausstehend", "pendente", "beklemede", "oczekująca", "oczekujaca")},
     **{w: "cancelled" for w in (
         "cancelled", "canceled", "cancel", "void", "voided", "deleted", "removed", "withdrawn",
         "cancelled by patient", "cancelled by clinic", "late cancel", "rejected", "declined", "cancelada",
         "skipped",  # a planned follow-up the clinic decided not to hold: nobody is to come
         "lmc", "last minute cancellation", "late cancellation",
         "cancelado", "anulada", "anulado", "annulé", "annule", "annulée", "storniert", "abgesagt",
+        "batal", "dibatalkan",  # Indonesian
+        "iptal", "iptal edildi",  # Turkish
+        "odwołana", "odwolana", "anulowana",  # Polish
         "cancellato", "desmarcada")},
     **{w: "noshow" for w in ("noshow", "no show", "no-show", "dna", "did not attend", "missed", "absent",
                              "overdue",  # its due day passed with no visit recorded
                              "dnka", "did not keep appointment",
                              "no asistió", "no asistio", "no presentado", "ausente", "non présenté",
-                             "nicht erschienen", "falta")},
+                             "nicht erschienen", "falta",
+                             "non honoré", "non honore", "lapin",  # French: a rendez-vous not kept
+                             "broken",  # a dental practice's broken appointment: missed without notice
+                             "left without being seen", "lwbs",
+                             "gelmedi", "nieobecność", "nieobecnosc", "tidak hadir")},
     **{w: "arrived" for w in ("arrived", "here", "present", "waiting", "in room", "llegó", "llego",
                               "en sala", "arrivé", "arrive", "angekommen",
+                              "erschienen", "anwesend", "im wartezimmer",  # German: came, present, waiting room
                               "walk in",  # a patient who came in unbooked: at the clinic now
                               "assessed", "triaged")},  # seen by the triage nurse, waiting for the doctor (Tamanu)
     **{w: "checked-in" for w in ("checked-in", "checked in", "checkin", "check-in", "registered",
@@ -77,7 +89,9 @@ STATUS_SYNONYMS: dict[str, str] = {
                                 "closed", "checked out", "checked-out", "atendida", "atendido", "realizada",
                                 "visited",  # the patient came (a public-health follow-up's word: Simple)
                                 "completada", "finalizada", "terminé", "terminée", "erledigt",
-                                "abgeschlossen")},
+                                "abgeschlossen",
+                                "vu", "asistió", "asistio", "compareceu",  # seen; came (Spanish, Portuguese)
+                                "selesai", "tamamland\u0131", "tamamlandi", "zrealizowana")},
     **{w: "waitlist" for w in ("waitlist", "waitlisted", "wait list", "lista de espera", "liste d'attente")},
     **{w: "entered-in-error" for w in ("entered-in-error", "error", "erroneous", "duplicate")},
 }

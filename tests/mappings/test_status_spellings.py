@@ -55,6 +55,19 @@ def test_discover_reads_product_family_spellings(word: str, status: str | None) 
     assert status_word(word)[0] == status
 
 
+@pytest.mark.parametrize(("word", "status"), [
+    ("erschienen", "arrived"), ("pris", "booked"), ("non honoré", "noshow"), ("Non_Honore", "noshow"),
+    ("vu", "fulfilled"), ("Broken", "noshow"), ("Asistió", "fulfilled"), ("compareceu", "fulfilled"),
+    ("terjadwal", "booked"), ("batal", "cancelled"), ("selesai", "fulfilled"), ("tidak hadir", "noshow"),
+    ("iptal", "cancelled"), ("tamamland\u0131", "fulfilled"), ("gelmedi", "noshow"), ("beklemede", "pending"),
+    ("zaplanowana", "booked"), ("odwołana", "cancelled"), ("zrealizowana", "fulfilled"), ("nieobecność", "noshow"),
+])
+def test_discover_reads_the_words_of_clinics_in_more_languages(word: str, status: str) -> None:
+    """A diary's words in German, French, Spanish, Portuguese, Indonesian, Turkish and Polish (and a
+    dental practice's 'Broken'): each asked of the admin before, mapped now."""
+    assert status_word(word)[0] == status
+
+
 @pytest.mark.parametrize("word", ["rescheduled", "Rescheduled", "RESCHEDULED", "re-scheduled", "moved"])
 def test_rescheduled_is_no_synonym_of_booked(word: str) -> None:
     assert STATUS_SYNONYMS.get(status_key(word)) is None

@@ -50,6 +50,7 @@ ATTRIBUTES: dict[str, str] = {
                      "stage"), "status"),
     **dict.fromkeys((
         "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo", "motif", "anlass",
+        "grund", "behandlung",  # German: the reason for the visit, the treatment
         "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie", "cat",
         "visittype", "servico", "especialidade", "specialite", "fachrichtung", "leistung", "procedimiento",
         "procedure", "tratamiento", "treatment", "tipologia", "consulta", "visit", "visita", "agenda", "definition"),
