@@ -101,10 +101,14 @@ def _pg_cursor(url: str) -> Iterator[Any]:
 
 @contextmanager
 def _maria_cursor(database: dict[str, Any]) -> Iterator[Any]:
+    """A cursor whose rows commit as one transaction when the block ends (the DDL commits
+    itself): row by row in autocommit, each INSERT waited for InnoDB's log flush (~7 ms)."""
     connection = mysql(database)
     try:
+        connection.autocommit(False)
         with connection.cursor() as cursor:
             yield cursor
+        connection.commit()
     finally:
         connection.close()
 
