@@ -50,6 +50,32 @@ _DEFAULT_RENDERER = structlog._config._BUILTIN_DEFAULT_PROCESSORS[-1]  # colours
 structlog._config._BUILTIN_DEFAULT_PROCESSORS[-1] = structlog.dev.ConsoleRenderer(  # type: ignore[index]
     colors=_DEFAULT_RENDERER._colors, exception_formatter=structlog.dev.plain_traceback)
 structlog.reset_defaults()
+
+
+def _one_preferred_tls_context() -> None:
+    """PyMySQL offers TLS to every server unless told not to (its PREFERRED mode): each
+    connection first builds a client context loaded with the system's CA store (~80 ms of CPU
+    on a loaded 2-core machine against ~2 ms for the connection itself), then falls back to
+    plain text when the server offers no TLS, as the test server does. The suite opens
+    thousands of MariaDB connections (each CLI command's source engine, each fixture's admin
+    connection). That context is the same for every connection (no CA, no client certificate,
+    nothing of the host in it) and an SSLContext is made to be shared, so the tests build it
+    once per process: the handshake is offered and refused as before, and a connection given
+    its own TLS options (a CA, a certificate) still gets a context of its own."""
+    create = pymysql.connections.Connection._create_ssl_ctx
+    shared: dict[str, object] = {}
+
+    def preferred(self: pymysql.connections.Connection, sslp: object) -> object:
+        if sslp != {}:
+            return create(self, sslp)
+        if "context" not in shared:
+            shared["context"] = create(self, sslp)
+        return shared["context"]
+
+    pymysql.connections.Connection._create_ssl_ctx = preferred
+
+
+_one_preferred_tls_context()
 # CI sets this so that a database that is down fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1"
 

@@ -5,7 +5,8 @@ sync/store/model/polls.py; its Core twin in sync/store/tables.py). The loop that
 A claim is one transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` of the due rows whose lease is
 free or ran out, then their holder and lease set, as the PostgreSQL job queues claim jobs
 (procrastinate, pgqueuer, Oban, graphile-worker): two workers claiming at once take different
-rows and neither waits for the other. MySQL 8 and MariaDB 10.6 lock the same way. SQLite has
+rows and neither waits for the other. MySQL and MariaDB (InnoDB) lock every row a locking read
+scans, so there the due rows are read first, then locked by key (:func:`_lock_due_by_key`). SQLite has
 one writer: the same statements run in one ``BEGIN IMMEDIATE`` transaction (``writer``), where
 ``with_for_update`` renders nothing and the write lock does the job. On PostgreSQL the claim and
 the read of the next wake-up are one statement, and the release another, each in autocommit: an
@@ -26,10 +27,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Integer,
     Select,
     String,
+    and_,
     any_,
     bindparam,
     case,
@@ -122,7 +125,10 @@ def claim_due(engine: Engine, worker: str, connectors: Collection[str], now: dat
     if engine.dialect.name == "postgresql":
         return _claim_postgres(engine, worker, connectors, now, limit, lease, roster)
     with writer(engine) as connection:
-        due = connection.execute(_due(engine, connectors, now, limit)).all()
+        if engine.dialect.name in ("mysql", "mariadb"):
+            due = _lock_due_by_key(connection, engine, connectors, now, limit)
+        else:
+            due = [(name, next_due) for name, next_due in connection.execute(_due(engine, connectors, now, limit))]
         for name, _ in due:
             connection.execute(update(T).where(T.c.connector == name).values(
                 holder=worker, lease_expires=now + lease(name), last_started=now))
@@ -132,10 +138,51 @@ def claim_due(engine: Engine, worker: str, connectors: Collection[str], now: dat
 
 def _due(engine: Engine, connectors: Collection[str], now: datetime, limit: int) -> Select[Any]:
     return (select(T.c.connector, T.c.next_due)
-            .where(_among(engine, connectors), T.c.next_due <= now,
-                   or_(T.c.holder.is_(None), T.c.lease_expires < now))
+            .where(_among(engine, connectors), _free(now))
             .order_by(T.c.next_due, T.c.connector).limit(limit)
             .with_for_update(skip_locked=True))
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    """Due at ``now`` and free, or held by a lease that ran out."""
+    return and_(T.c.next_due <= now, or_(T.c.holder.is_(None), T.c.lease_expires < now))
+
+
+def _lock_due_by_key(connection: Connection, engine: Engine, connectors: Collection[str], now: datetime,
+                     limit: int) -> list[tuple[str, datetime]]:
+    """The MySQL/MariaDB pick of :func:`claim_due`: up to ``limit`` due, free rows that no
+    concurrent claim holds, locked in this transaction (earliest due first).
+
+    InnoDB locks every row a locking read scans, not the ones it returns: ``ORDER BY … LIMIT n
+    FOR UPDATE SKIP LOCKED`` over the due rows sorts them all, so it locks them all, and two
+    other workers claiming at the same moment skip every one and claim nothing while rows are
+    left. So the candidates are read first without a lock (the transaction's snapshot, ordered,
+    twice the limit), then locked by primary key ``FOR UPDATE SKIP LOCKED``, no more at a time
+    than are still wanted (a read by key locks only the rows it finds; ``FORCE INDEX``, because
+    on a small table the optimizer prefers a full scan, which locks every row): the rows another claim
+    holds are skipped, and the condition is checked again on the row as committed (a claim that
+    committed since the snapshot has taken it). When every candidate was skipped or taken, the
+    next ones of the snapshot are read, until ``limit`` rows are locked or none is left. Still
+    one transaction: the leases are set on the locked rows before it commits. Usually two round
+    trips."""
+    order = (T.c.next_due, T.c.connector)
+    taken: list[tuple[str, datetime]] = []
+    seen: list[str] = []
+    while len(taken) < limit:
+        candidates = list(connection.execute(
+            select(T.c.connector).where(_among(engine, connectors), _free(now), T.c.connector.not_in(seen))
+            .order_by(*order).limit(2 * limit)).scalars())
+        if not candidates:
+            break
+        seen += candidates
+        while candidates and len(taken) < limit:
+            wanted = limit - len(taken)
+            batch, candidates = candidates[:wanted], candidates[wanted:]
+            taken += [(name, due) for name, due in connection.execute(
+                select(T.c.connector, T.c.next_due).with_hint(T, "FORCE INDEX (PRIMARY)")
+                .where(T.c.connector.in_(batch), _free(now))
+                .order_by(*order).with_for_update(skip_locked=True))]
+    return sorted(taken, key=lambda row: (row[1], row[0]))
 
 
 def _wake(engine: Engine, connectors: Collection[str], worker: str,

@@ -182,6 +182,45 @@ def test_claims_at_the_same_moment_take_different_sources_on_mariadb(mariadb_dat
         engine.dispose()
 
 
+def _claim_beside_an_open_claim(engine: Engine) -> None:
+    """A worker claims while another's claim holds its transaction open (its lease callable runs
+    in it, after its rows are locked): the second takes the due rows the first left, not none."""
+    names = [source.name for source in _sources(6)]
+    leases.enrol(engine, dict.fromkeys(names, START + MINUTE), START)
+    locked, go = threading.Event(), threading.Event()
+    first: list[str] = []
+
+    def held(_: str) -> timedelta:
+        locked.set()
+        go.wait(10)
+        return MINUTE
+
+    thread = threading.Thread(target=lambda: first.extend(
+        c.connector for c in leases.claim(engine, "a", names, START, 4, held)))
+    thread.start()
+    try:
+        assert locked.wait(10)
+        second = [c.connector for c in leases.claim(engine, "b", names, START, 4, lambda _: MINUTE)]
+    finally:
+        go.set()
+        thread.join(10)
+    assert first == ["s0", "s1", "s2", "s3"]  # earliest due first: all due at once, by name
+    assert second == ["s4", "s5"]
+
+
+@pytest.mark.mariadb
+def test_a_claim_beside_an_open_claim_takes_the_rows_left_on_mariadb(mariadb_database: dict[str, object]) -> None:
+    """InnoDB locks the rows a locking read scans: an ordered, limited pick of the due rows
+    locked all six, and the second claim took none. (PostgreSQL's claim is one statement, its
+    leases worked out before it: there is no open claim to claim beside.)"""
+    engine = make_engine(str(mariadb_database["url"]))
+    POLL_SCHEDULE.create(engine)
+    try:
+        _claim_beside_an_open_claim(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_dead_workers_sources_are_polled_by_another_within_one_interval(store: Store) -> None:
     clock, recorder = Clock(), Recorder()
