@@ -15,6 +15,7 @@ from clinicsync.sync.discover import (
     kinship,
     phonecolumns,
     softdelete,
+    subtypes,
 )
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import (
@@ -94,6 +95,8 @@ class ContactRows(PersonRows):
                  and not audit(c)]
         strong = [c for c in types if _STRONG_TYPE.search(c)]  # "type", "kind" over a "country_code"
         types = strong if len(strong) == 1 else types
+        if len(types) > 1 and (own := subtypes.row_type(self.run, self.q, table, types, self.plan.dialect)):
+            types = [own]  # the kind of every row; the other a sub-kind of one of them (subtypes.py)
         values = [c for c, t in table.columns.items() if TEXT.search(t) and c not in types and c != child.column
                   and not audit(c) and "uuid" not in c.lower() and "reason" not in c.lower()]
         if len(types) != 1 or not values:

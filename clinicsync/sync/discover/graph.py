@@ -32,7 +32,13 @@ _WHOLE = re.compile(r"int|serial", re.I)
 # clerk who last touched a users row, never the person the row is.
 _AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|^creator_?user_?id$|_by$|by_?(id|user)$|"
                     r"^(last_?)?(created|changed|updated|"
-                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
+                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$|"
+                    # A write verb then a user (``change_user_id``, ``create_user``, ``modify_usr_id``): the
+                    # audit column of a versioned entity, kept on every table. Read as a users reference it
+                    # made the user who last saved the visit its patient; rejected: a verb alone
+                    # (``changed``), which names a stamp or a flag, not a person.
+                    r"^(last_?)?(create|creation|change|update|modify|modification|edit|delete|void|retire)_?"
+                    r"(user|usr)(_?id)?$",
                     re.I)
 _BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)
 # A login's secrets (a users table joined to reach the doctor's name and email): never read; a
@@ -251,7 +257,7 @@ def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = (
     for (_, name), cols in columns.items():
         if name not in chosen:
             continue
-        pk = list((keys.get((_, name)) or {}).get("constrained_columns") or [])
+        pk = list((keys.get((_, name)) or {}).get("constrained_columns") or []) or _undeclared_key(cols)
         refs = [(fk["constrained_columns"][0], fk["referred_table"], fk["referred_columns"][0])
                 for fk in foreign.get((_, name)) or []
                 if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
@@ -266,6 +272,17 @@ def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = (
     _add_unreflected(inspector, tables)
     _type_by_values(inspector, tables)
     return Schema(tables)
+
+
+def _undeclared_key(columns: list[dict[str, Any]]) -> list[str]:
+    """A table that declares no primary key: its NOT NULL whole-number ``id`` column, the key its
+    application gives every row from a sequence (an ORM that maps the key but whose migration
+    never declared the constraint). Without it a person's typed contact rows had no order, so no
+    newest row, and the patient's phone and email were never read. Rejected: a unique text
+    column (a ``uuid``), which orders no rows by age."""
+    found = [c for c in columns if str(c["name"]).lower() == "id" and not c.get("nullable", True)
+             and _WHOLE.search(reflected_type(c["type"]))]
+    return [str(found[0]["name"])] if len(found) == 1 else []
 
 
 _UNTYPED = frozenset({"NULL", ""})  # how SQLAlchemy names a SQLite column declared without a type

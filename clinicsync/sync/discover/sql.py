@@ -51,6 +51,7 @@ from clinicsync.sync.discover import (
     numbercodes,
     optionstatuses,
     ownnoun,
+    phptext,
     removedstatus,
     slotpattern,
     slottime,
@@ -488,7 +489,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     patient_own = {o for o, t in plan.tables_of.items() if t == main.name or t in people.patient_tables}
     guesses, unplaced, json_columns, said = jsontext.placed(guesses, unplaced, texts, plan.types, region_code, zero,
                                                             patient_own)
-    extra_notes += said
+    extra_notes += said + phptext.notes(guesses, unplaced, texts, patient_own)
     for column in zero:
         plan.select[column] = f"NULLIF({plan.select[column]}, 0)"
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)

@@ -151,7 +151,23 @@ def name_tokens(name: str) -> list[str]:
     tokens = _initials_glued(name_words(name))
     if name.isupper():  # OC_PLANNING_PLANNEDEND: capitals leave no hump between the glued words
         tokens = [part for t in tokens for part in _unglued(t)]
-    return [part for t in tokens for part in _owner_glued(t)]
+    return [part for t in tokens for part in _owner_glued(t) for part in _contact_glued(part)]
+
+
+_CONTACT_TAIL = re.compile(r"^([a-z]{3,}?)(email|phone)$")
+
+
+def _contact_glued(token: str) -> list[str]:
+    """A token that glues any head word to a contact word, all lower-case (SORMAS's
+    ``useremail``, Turba's ``object_cellphone`` head aside): split off the contact word, which
+    says what the value is whoever's row it sits on (the row's table says whose). Unlike
+    ``_owner_glued`` the head need not be an owner: an email is an email on a login's row too.
+    Rejected: splitting off any attribute after any head ('username' -> user, name: a login, not
+    a person's name); a contact word says what its values are, the scorer still reads them."""
+    glued = _CONTACT_TAIL.match(token)
+    if glued is None or token_role(token) is not None:
+        return [token]
+    return [glued.group(1), glued.group(2)]
 
 
 def _initials_glued(tokens: Sequence[str]) -> list[str]:
