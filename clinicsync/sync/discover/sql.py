@@ -386,13 +386,16 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         return icalvisits.proposal(connection, events, calendar_owner, name, url, timezone)
 
     def filled(table: Table, columns: list[str]) -> set[str] | None:
-        """None for a table without rows, else which of ``columns`` hold a value in its first rows."""
+        """None for a table without rows, else which of ``columns`` hold a value in its first rows.
+        A 0 is no value (PHP writes it for "none": a participant row's recurrence date, 0 but on a
+        reply for one occurrence), and a column 0 on most rows holds no date."""
         listed = ", ".join(quote_name(connection, c) for c in columns) or "1"
         rows = run(first_rows(f"SELECT {listed} FROM {quote_name(connection, table.name)}", FIRST_ROWS,
                               connection.dialect.name))
         if not rows:
             return None
-        return {c for at, c in enumerate(columns) if any(row[at] is not None for row in rows)}
+        return {c for at, c in enumerate(columns) if any(row[at] is not None for row in rows)
+                and 2 * sum(str(row[at]).strip() in ("0", "") for row in rows) <= len(rows)}
 
     try:  # references kept without a declared key (a text UID column): found by their values
         with connection.begin_nested():
