@@ -157,6 +157,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     organizer = _organizer(builder, onward)
     besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
     besides += softdelete.live_links(table, "cs_l", q, plan.dialect)
+    if onward.typed is not None:  # the rows of the patients' type only (typedrefs.py)
+        besides += f" AND cs_l.{q(onward.typed[0])} = {onward.typed[1]}"
     ranked = level_column(table, link.column, onward.column)
     role = None if ranked is None else patients_role(builder.run, q, table, ranked, onward.column)
     labelled = None if ranked is None else optionroles.read(builder, table, ranked)

@@ -56,10 +56,15 @@ class Ref:
     # a text column holding a whole-number key where the database compares them only as like with
     # like (PostgreSQL: text = integer fails): the join compares the key written as text
     as_text: bool = False
+    # (type column, SQL literal): the reference holds on the rows whose type column has that value
+    # only, its other rows naming other tables' keys (typedrefs.py: a participant's account or contact)
+    typed: tuple[str, str] | None = None
 
     @property
     def how(self) -> str:
         """How the reference was found, for a proposal's reason."""
+        if self.typed is not None:
+            return f"by its values, on its rows whose {self.typed[0]!r} is {self.typed[1]}"
         return "declared" if self.declared else "by its values" if self.by_values else "by its name"
 
 
