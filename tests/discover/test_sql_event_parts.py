@@ -19,7 +19,9 @@ text, a reply, the occurrence a reply is for). Each class:
   ``account_id``, named with the honorific the row keeps apart (sharedowner.py); an event only
   staff take part in is no patient's visit;
 * each occurrence is a visit: the event's row joined to each of its date rows, the id the event's
-  key with the start, a date row flagged as an exception left out (occurrences.py)."""
+  key with the start, a date row flagged as an exception left out, a participant's reply for one
+  occurrence (its ``reply_date`` that start, 0 for the whole series) read on that one only
+  (occurrences.py)."""
 
 from __future__ import annotations
 
@@ -86,6 +88,8 @@ def _build(path: Path) -> dict[str, str]:
         for week in (1, 2, 3):
             db.execute("INSERT INTO org_diary_dates VALUES (1, ?, ?, ?)",
                        (first + week * WEEK, first + week * WEEK + 1800, int(week == 2)))
+        db.execute("INSERT INTO org_diary_people (diary_id, reply_date, person_kind, person_ref, status) "
+                   "VALUES (1, ?, 'c', '3', 'R')", (first + 3 * WEEK,))  # the patient declines the last session
     return patients
 
 
@@ -159,3 +163,15 @@ def test_each_occurrence_is_a_visit(tmp_path: Path) -> None:
     assert got == sorted(tuple(d) for d in dates)  # the series' three sessions, not the one taken out
     assert len(got) == 30 + 2
 
+
+def test_a_reply_for_one_occurrence_is_that_occurrences_status(tmp_path: Path) -> None:
+    path = tmp_path / "diary.db"
+    _build(path)
+    proposal = discover_sql(f"sqlite:///{path}", clinic_zone="Europe/Vienna", region="AT")
+    fields = proposal.mapping["fields"]
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(proposal.connector["query"]),
+                                  {"window_start": 0, "window_end": 2**40}).mappings().all()
+    series = sorted((r[fields["start"]["from"]], r[fields["status"]["from"]]) for r in rows if r["diary_id"] == 1)
+    assert [status for _, status in series] == ["A", "A", "R"]

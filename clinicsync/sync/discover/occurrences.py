@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from clinicsync.sync.discover.graph import Ref, Schema, Table, bookkeeping
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.vocab import name_tokens, token_role
@@ -74,9 +75,37 @@ def join(plan: ReadPlan, found: Occurrences, main_dates: list[str]) -> Occurrenc
         own_span = column in main_dates or bool({token_role(t) for t in name_tokens(column)} & {"end"})
         if own_span and plan.select.get(column) == f"a.{q(column)}":
             del plan.select[column], plan.tables_of[column], plan.types[column]
-    start = plan.expr(f"o.{q(found.start)}", found.start, table.name, table.columns[found.start])
+    plan.occurrence = f"o.{q(found.start)}"
+    start = plan.expr(plan.occurrence, found.start, table.name, table.columns[found.start])
     end = plan.expr(f"o.{q(found.end)}", found.end, table.name, table.columns[found.end])
     return Occurrences(found.table, found.ref, found.start, found.end, found.flag, (start, end))
+
+
+def replies(run: Run, plan: ReadPlan, links: Table, skip: tuple[str, ...]) -> tuple[str, str] | None:
+    """Where each read row is an occurrence and the participant rows say which occurrence a row is
+    for (a whole-number column, 0 for the whole series on most rows, else an occurrence's start:
+    a patient declining one session of a weekly series), the condition that keeps the rows for
+    this occurrence or the whole series, and the one that ranks this occurrence's first, on the
+    link row ``cs_l``; None otherwise. Why: the series' row and the one declined both name the
+    patient, and the first by person was either: every session read as declined, or none."""
+    if not plan.occurrence:
+        return None
+    q = plan.quote
+    occurring = plan.occurrence.split(".", 1)[1]
+    table = next((j.split(" ")[1] for j in plan.joins if j.startswith("JOIN ") and " AS o ON " in j), None)
+    if table is None:
+        return None
+    for column, type_name in links.columns.items():
+        if column in skip or column in links.primary_key or not _FLAG_TYPE.search(type_name) or bookkeeping(column):
+            continue
+        total, zero, other = run(
+            f"SELECT COUNT(*), COUNT(CASE WHEN {q(column)} = 0 THEN 1 END), COUNT(CASE WHEN {q(column)} <> 0 AND "
+            f"{q(column)} NOT IN (SELECT {occurring} FROM {table}) THEN 1 END) FROM {q(links.name)}")[0]
+        if int(total) and 2 * int(zero) > int(total) and int(zero) < int(total) and not int(other):
+            # ranked by "not 0" among the two kept, never by the occurrence itself: SQLite refuses an
+            # outer column in the ORDER BY of a subquery inside a join's condition
+            return f" AND cs_l.{q(column)} IN (0, {plan.occurrence})", f"cs_l.{q(column)} <> 0"
+    return None
 
 
 def identify(found: Occurrences, plan: ReadPlan, guesses: list[Guess]) -> list[Guess]:

@@ -400,10 +400,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         return {c for at, c in enumerate(columns) if any(row[at] is not None for row in rows)
                 and 2 * sum(str(row[at]).strip() in ("0", "") for row in rows) <= len(rows)}
 
-    try:  # references kept without a declared key (a text UID column): found by their values
-        with connection.begin_nested():  # a participant's typed id first: as a whole it names no one table
+    try:  # a participant's typed id first (typedrefs.py): as a whole it names no one table
+        with connection.begin_nested():
             schema.learn(typed_references(schema, run, lambda n: quote_name(connection, n), connection.dialect.name,
                                           mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
+    except SQLAlchemyError:
+        pass  # a type or id column the reads could not compare: the references found otherwise stand
+    try:  # references kept without a declared key (a text UID column): found by their values
+        with connection.begin_nested():
             schema.learn(value_references(schema, run, lambda n: quote_name(connection, n), connection.dialect.name,
                                           mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
             schema.learn(role_references(schema, run, lambda n: quote_name(connection, n)))
