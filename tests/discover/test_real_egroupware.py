@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from tests.discover import real_ehr_support as real
 
 ZONE, REGION = "Europe/Berlin", "DE"
@@ -208,9 +206,6 @@ def _other_events(cursor: Any, today: Any, clinic: ZoneInfo, event: Any, occurs:
     takes_part(holiday, "u", DOCTORS[2][0], "A", "CHAIR")
 
 
-@pytest.mark.xfail(strict=True, reason="discover stops before reading: 'several tables look like appointments "
-                   "(egw_cal_user, egw_cal): pick one with --table'; given --table egw_cal it reads no patient and no "
-                   "doctor (the participants' typed rows and the owner's contact are not followed)")
 def test_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) -> None:
     """The bar every product is held to: the six settings lines and ``discover --write``, then
     at least 95 % of the visits right on each field EGroupware keeps."""

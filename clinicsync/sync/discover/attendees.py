@@ -14,7 +14,15 @@ from __future__ import annotations
 import re
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import contactlists, linkstatus, optionroles, polyrefs, softdelete, typedlinks
+from clinicsync.sync.discover import (
+    contactlists,
+    linkstatus,
+    occurrences,
+    optionroles,
+    polyrefs,
+    softdelete,
+    typedlinks,
+)
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, level_column, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -157,6 +165,9 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     organizer = _organizer(builder, onward)
     besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
     besides += softdelete.live_links(table, "cs_l", q, plan.dialect)
+    if onward.typed is not None:  # the rows of the patients' type only (typedrefs.py)
+        besides += f" AND cs_l.{q(onward.typed[0])} = {onward.typed[1]}"
+    per_occurrence = occurrences.replies(builder.run, plan, table, (link.column, onward.column))
     ranked = level_column(table, link.column, onward.column)
     role = None if ranked is None else patients_role(builder.run, q, table, ranked, onward.column)
     labelled = None if ranked is None else optionroles.read(builder, table, ranked)
@@ -165,6 +176,9 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     if role is not None:
         besides += f" AND cs_l.{q(str(ranked))} = {role}"
     first = "" if named is None else named.names(q, f"cs_l.{q(onward.column)}")
+    if per_occurrence is not None:  # a reply for this occurrence before the series' (occurrences.py)
+        besides += per_occurrence[0]
+        first = f"({first}) OR {per_occurrence[1]}" if first else per_occurrence[1]
     alias, level = join_first_linked(builder, person, table, link.column, f"a.{q(link.target_column)}", onward, "t",
                                      besides, first)
     order = ([f"CASE WHEN {first} THEN 0 ELSE 1 END"] if first else []) + \

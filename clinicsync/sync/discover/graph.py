@@ -62,10 +62,15 @@ class Ref:
     # a text column holding a whole-number key where the database compares them only as like with
     # like (PostgreSQL: text = integer fails): the join compares the key written as text
     as_text: bool = False
+    # (type column, SQL literal): the reference holds on the rows whose type column has that value
+    # only, its other rows naming other tables' keys (typedrefs.py: a participant's account or contact)
+    typed: tuple[str, str] | None = None
 
     @property
     def how(self) -> str:
         """How the reference was found, for a proposal's reason."""
+        if self.typed is not None:
+            return f"by its values, on its rows whose {self.typed[0]!r} is {self.typed[1]}"
         return "declared" if self.declared else "by its values" if self.by_values else "by its name"
 
 
@@ -153,7 +158,10 @@ def _key_owners(tables: Iterable[Table]) -> dict[str, Table]:
     ``id``, which every table may have, nor a lookup's bare ``code``), lower-cased, each to the
     one table that has it: a column of that name elsewhere refers to it. Of several tables
     keyed alike (Vtiger's ``activityid`` of ``vtiger_activity`` and of its custom-fields row
-    ``vtiger_activitycf``), the one whose name holds the key's word."""
+    ``vtiger_activitycf``), the one whose name holds the key's word; of several that all hold it
+    (``cal_id`` keying ``calendar`` and ``calendar_repeats``), the one whose name starts every
+    other's: the others are its extension rows, one each for some of its rows, named after it, so
+    a column of that name elsewhere names the row they all extend."""
     owners: dict[str, list[Table]] = {}
     for table in tables:
         key = table.key
@@ -164,9 +172,16 @@ def _key_owners(tables: Iterable[Table]) -> dict[str, Table]:
         if len(found) > 1:
             said = {w.removesuffix("id") for w in words(key)} - {"", "id"}
             found = [t for t in found if said & words(t.name)]
+            found = _extended(found) or found
         if len(found) == 1:
             chosen[key] = found[0]
     return chosen
+
+
+def _extended(tables: list[Table]) -> list[Table]:
+    """Of tables keyed alike, the one whose name starts every other's (``calendar`` of
+    ``calendar_repeats``, ``calendar_extra``): the row the others extend. Empty for none."""
+    return [t for t in tables if all(o is t or o.name.lower().startswith(t.name.lower() + "_") for o in tables)]
 
 
 def implied_references(table: Table, schema: Schema) -> list[Ref]:

@@ -169,9 +169,12 @@ def kind_of(name: str) -> str | None:
 def _own_word_off(tokens: list[str], table: str) -> list[str]:
     """A column marked with its table's own word (``users.user_first_name``, ``patients.patient_lname``)
     read without it, when what remains is a given or family name: a bare ``user_name`` stays the
-    login it is. FreeMED's glued prefixes (``ptlname``) are vocab.table_prefix's."""
+    login it is. FreeMED's glued prefixes (``ptlname``) are vocab.table_prefix's. A lone letter
+    before a given or family name is vCard's ``N`` (the structured name: ``n_given``,
+    ``n_family``, as address books keep it), no number's ``n``."""
     rest = tokens[1:]
-    if len(tokens) > 1 and tokens[0] in stems(table) and {token_role(t) for t in rest} & {"first_name", "last_name"}:
+    if len(tokens) > 1 and (tokens[0] in stems(table) or len(tokens[0]) == 1) \
+            and {token_role(t) for t in rest} & {"first_name", "last_name"}:
         return rest
     return tokens
 

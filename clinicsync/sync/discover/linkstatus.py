@@ -19,7 +19,7 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import audit
 from clinicsync.sync.discover.kinds import Builder
 from clinicsync.sync.discover.probe import value_counts
-from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 
@@ -75,3 +75,25 @@ def _rsvp(column: str, words: dict[str, int]) -> bool:
         return False
     named = bool(re.search(r"response|rsvp|partstat|reply|attendance", column, re.I))
     return named or bool(spelled & {"needs_action", "needsaction", "tentative"})
+
+
+# A participant's reply kept as iCalendar PARTSTAT's initial (groupware writes one letter a row):
+# accepted, unknown / needs action, tentative, rejected, delegated. The patient's reply is the
+# visit's status: declined, the visit is off; tentative, it waits on the patient.
+_INITIALS: dict[str, str] = {"A": "booked", "U": "booked", "N": "booked", "D": "booked", "T": "pending",
+                             "R": "cancelled"}
+
+
+def initials(words: list[StatusWord], from_link: bool) -> tuple[list[StatusWord], str | None]:
+    """``words`` read as a participant's PARTSTAT initials when the status is a link row's
+    (``from_link``) and every word is one of them, ``A`` among them; a note saying so. ``words``
+    as they are otherwise (one letter alone says nothing on a visit's own row)."""
+    if not from_link or not words or any(w.value.strip().upper() not in _INITIALS for w in words) \
+            or "A" not in {w.value.strip().upper() for w in words}:
+        return words, None
+    read = [StatusWord(w.value, w.status or _INITIALS[w.value.strip().upper()], w.count, w.confidence or 0.7)
+            for w in words]
+    note = ("status: the participant row's one-letter reply read as iCalendar's PARTSTAT initials ("
+            + ", ".join(f"{w.value!r} {w.status}" for w in read) + "): A accepted, U/N no answer yet and "
+            "D delegated stay booked, T tentative is pending, R rejected cancels the visit")
+    return read, note

@@ -160,7 +160,7 @@ class _Builder(ContactRows):
         link = attendees.linked(self) if chosen is None else None
         if link is not None:  # the booking's users, through a link table: the first is the patient
             attendees.place_linked(self, *link)
-            self._linked_kinds(link[0])
+            self._linked_kinds(link[0], link[1])
             return
         if chosen is None and (kept := attributerows.find(self)) is not None:
             attributerows.place(self, kept)  # a person kept as attribute rows (attributerows.py)
@@ -279,22 +279,24 @@ class _Builder(ContactRows):
         self.people.guesses.append(Guess("practitioner.external_id", out, 0.85, why, {"from": out}))
         return target, alias, why
 
-    def _linked_kinds(self, link: Ref) -> None:
+    def _linked_kinds(self, link: Ref, onward: Ref | None = None) -> None:
         """The kinds of rows no link row names a patient on (a task beside the meetings) left out
         as for a patient column of the visit's own (eventkinds.py): a row names one when a link
-        row points at it."""
+        row points at it (of the patients' type, where the link's rows are typed: a meeting of
+        staff alone has rows of theirs only, typedrefs.py)."""
         q, main = self.q, self.plan.main
+        only = f" AND cs_k.{q(onward.typed[0])} = {onward.typed[1]}" if onward is not None and onward.typed else ""
         named = (f"EXISTS (SELECT 1 FROM {q(link.table)} AS cs_k WHERE cs_k.{q(link.column)} = "
-                 f"{q(main.name)}.{q(link.target_column)})")
+                 f"{q(main.name)}.{q(link.target_column)}{only})")
         kinds = eventkinds.kind_filter(self.run, q, main, link.target_column, named) or \
             optionkinds.kind_filter(self.run, q, self.schema, main, self.plan.dialect)
         if kinds is not None:
             self.people.filters.append(kinds[0])
             self.people.notes.append(kinds[1])
             return
-        self._unlinked_rows(link, named)
+        self._unlinked_rows(link, named, only)
 
-    def _unlinked_rows(self, link: Ref, named: str) -> None:
+    def _unlinked_rows(self, link: Ref, named: str, only: str = "") -> None:
         """Rows no link row points at, where most rows have one, left out as rows naming no
         patient are (``_open_slots``): a booking tool keeps the requested time on one row and the
         booking that confirms it on a child row (a request never confirmed, a slot put on hold,
@@ -306,10 +308,11 @@ class _Builder(ContactRows):
         if not linked * 2 >= total > linked:
             return
         self.people.filters.append(f"EXISTS (SELECT 1 FROM {q(link.table)} AS cs_k WHERE cs_k.{q(link.column)} = "
-                                   f"a.{q(link.target_column)})")
+                                   f"a.{q(link.target_column)}{only})")
+        what = "of the patients' type (a meeting of staff alone, a blocked time)" if only else \
+            "(a request never confirmed, a time on hold)"
         self.people.notes.append(f"{total - linked} of {total} rows have no {link.table!r} row naming a person "
-                                 f"(a request never confirmed, a time on hold): no patient's visit, left out of "
-                                 f"the query")
+                                 f"{what}: no patient's visit, left out of the query")
 
     def _open_slots(self, column: str) -> None:
         """Rows that name no patient (a free slot offered for booking, a doctor's blocked time)
@@ -398,7 +401,8 @@ class _Builder(ContactRows):
                                              {"from": own.column}))
         else:
             doctors.follow(self, doctors.candidates(self)) or sharedowner.follow(self) \
-                or organizerrows.follow(self) or doctors.unit_owner(self) or doctors.parent_link(self)
+                or organizerrows.follow(self) or doctors.unit_owner(self) or doctors.parent_link(self) \
+                or sharedowner.account_person(self)
             return
         chain = [(target, alias)]
         hop_ref = self._person_ref(target.name)

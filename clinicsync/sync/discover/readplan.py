@@ -28,6 +28,9 @@ class ReadPlan:
     types: dict[str, str] = field(default_factory=dict)
     stamps: list[str] = field(default_factory=list)  # change stamps of the joined tables
     aliases: int = 0
+    # the occurrence's start as the read selects it, when each row is an occurrence of an event
+    # (occurrences.py): a participant's reply for one occurrence is read on that occurrence only
+    occurrence: str = ""
 
     def __post_init__(self) -> None:
         for column, type_name in self.main.columns.items():

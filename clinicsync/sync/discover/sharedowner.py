@@ -20,7 +20,9 @@ import re
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import doctors, sharedrow
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, WHOLE, Builder, kind_of, stems
+from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, kind_of, stems
+from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.vocab import name_tokens
 
 SHARE = 0.8  # of the distinct owners of the visits' shared rows, found as the users table's keys
 SAMPLE = 2000  # visits whose owners are read
@@ -114,3 +116,75 @@ def _owners(builder: Builder, shared: Table, key: str, column: str) -> list[str]
         f"cs_e.{q(key)} = cs_a.{q(str(main.key))} WHERE cs_e.{q(column)} IS NOT NULL", SAMPLE, builder.plan.dialect))
     values = sorted({str(r[0]).strip() for r in rows if str(r[0]).strip()})
     return values[:DISTINCT] if all(_PLAIN.fullmatch(v) for v in values) else []
+
+
+_ACCOUNT = frozenset({"account", "accounts", "login", "principal", *USER})
+
+
+def account_person(builder: Builder) -> bool:
+    """The doctor as the visit's own owner when that owner is an account and the account's person
+    is the address-book row that carries the account's id in a unique column (``owner`` ->
+    ``contacts.account_id``: groupware keeps each user's own contact so). Proposed as the
+    practitioner: the owner's id, the person's name and email. False when the visit has no owner
+    column, or its owners (at least ``SHARE`` of the distinct ones) are no such person's.
+
+    Why: the owner's account row names no one (a login, a password), and the person row refers
+    to the account, not the account to it, so no path from the visit reaches a name; every visit
+    then had no doctor and `check` failed."""
+    plan, q = builder.plan, builder.q
+    main = plan.main
+    for column in owner_columns(main):
+        if not WHOLE.search(main.columns[column]) or column in builder.people.handled:
+            continue
+        rows = builder.run(first_rows(f"SELECT DISTINCT {q(column)} FROM {q(main.name)} WHERE {q(column)} IS NOT NULL",
+                                      DISTINCT, plan.dialect))
+        values = sorted({str(r[0]).strip() for r in rows})
+        if not values or not all(_NUMBER.fullmatch(v) for v in values):
+            continue
+        for table in builder.schema.tables.values():
+            held = [u for u in table.unique if words(u) & _ACCOUNT and WHOLE.search(table.columns[u])]
+            if table.name == main.name or not held or not doctors.named(builder, table):
+                continue
+            unique = held[0]
+            found = builder.run(f"SELECT COUNT(*) FROM {q(table.name)} WHERE {q(unique)} IN ({', '.join(values)})")
+            if int(found[0][0]) < SHARE * len(values):
+                continue
+            alias = plan.alias("d")
+            plan.join(table, alias, f"{alias}.{q(unique)} = a.{q(column)}")
+            builder.stamp_row(table, alias)
+            plan.add_columns(table, alias, "doctor", frozenset({unique}))
+            builder.people.handled.add(column)
+            why = (f"the visit's owner {column!r} is an account: {table.name}.{unique!r} (unique) carries it on "
+                   "that account's own person row, whose name and email are the doctor's")
+            builder.people.guesses.append(Guess("practitioner.external_id", column, 0.8, why, {"from": column}))
+            named_as = builder.name("doctor", [(table, alias)])
+            if named_as is not None:
+                builder.people.guesses.append(_titled(builder, table, alias, named_as,
+                                                      f"{q(unique)} IN ({', '.join(values)})"))
+            builder.people.guesses.extend(builder.contacts([(table, alias)], "practitioner"))
+            builder.people.notes.append(f"the doctor: {why}")
+            return True
+    return False
+
+
+_HONORIFIC = frozenset({"prefix", "honorific", "salutation"})
+
+
+def _titled(builder: Builder, table: Table, alias: str, named_as: Guess, owners: str) -> Guess:
+    """The doctor's name with the honorific the person row keeps apart (vCard's ``n_prefix``:
+    "Dr."), when it is filled there: a patient reads "Dr. Weber" in the reminder, as the desk says
+    it. The name as it is when the row has no such column, or the owners' rows (``owners``, a
+    condition) leave it empty on most."""
+    column = next((c for c in table.columns if set(name_tokens(c)) & _HONORIFIC and TEXT.search(table.columns[c])),
+                  None)
+    parts = named_as.spec.get("concat") or ([named_as.spec["from"]] if isinstance(named_as.spec.get("from"), str)
+                                            else None)
+    q = builder.q
+    counts = builder.run(f"SELECT COUNT(*), COUNT({q(column)}) FROM {q(table.name)} WHERE {owners}")[0] \
+        if column is not None else (0, 0)
+    if column is None or parts is None or 2 * int(counts[1]) < int(counts[0]) or not int(counts[0]):
+        return Guess("practitioner.name", named_as.source, named_as.confidence, named_as.why, named_as.spec)
+    out = builder.plan.add(alias, column, f"doctor_{column}", table.name, table.columns[column])
+    return Guess("practitioner.name", " + ".join([out, *parts]), named_as.confidence,
+                 f"{named_as.why}, after its honorific {column!r}", {**named_as.spec, "concat": [out, *parts]}
+                 if "concat" in named_as.spec else {"concat": [out, *parts]})

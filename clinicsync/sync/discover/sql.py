@@ -45,10 +45,12 @@ from clinicsync.sync.discover import (
     icalusers,
     icalvisits,
     jsontext,
+    linkstatus,
     metarows,
     metavisits,
     minimalread,
     numbercodes,
+    occurrences,
     optionstatuses,
     ownnoun,
     phptext,
@@ -114,6 +116,7 @@ from clinicsync.sync.discover.tablechoice import (
     pick_table,
 )
 from clinicsync.sync.discover.textwindow import text_window
+from clinicsync.sync.discover.typedrefs import typed_references
 from clinicsync.sync.discover.valuerefs import value_references
 from clinicsync.sync.discover.views import keyed_views, with_views
 from clinicsync.sync.discover.visitzone import clinic_zone
@@ -387,14 +390,23 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         return icalvisits.proposal(connection, events, calendar_owner, name, url, timezone)
 
     def filled(table: Table, columns: list[str]) -> set[str] | None:
-        """None for a table without rows, else which of ``columns`` hold a value in its first rows."""
+        """None for a table without rows, else which of ``columns`` hold a value in its first rows.
+        A 0 is no value (PHP writes it for "none": a participant row's recurrence date, 0 but on a
+        reply for one occurrence), and a column 0 on most rows holds no date."""
         listed = ", ".join(quote_name(connection, c) for c in columns) or "1"
         rows = run(first_rows(f"SELECT {listed} FROM {quote_name(connection, table.name)}", FIRST_ROWS,
                               connection.dialect.name))
         if not rows:
             return None
-        return {c for at, c in enumerate(columns) if any(row[at] is not None for row in rows)}
+        return {c for at, c in enumerate(columns) if any(row[at] is not None for row in rows)
+                and 2 * sum(str(row[at]).strip() in ("0", "") for row in rows) <= len(rows)}
 
+    try:  # a participant's typed id first (typedrefs.py): as a whole it names no one table
+        with connection.begin_nested():
+            schema.learn(typed_references(schema, run, lambda n: quote_name(connection, n), connection.dialect.name,
+                                          mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
+    except SQLAlchemyError:
+        pass  # a type or id column the reads could not compare: the references found otherwise stand
     try:  # references kept without a declared key (a text UID column): found by their values
         with connection.begin_nested():
             schema.learn(value_references(schema, run, lambda n: quote_name(connection, n), connection.dialect.name,
@@ -440,7 +452,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
-        daterows.first_and_last(plan, schema, {t: date_columns(schema.tables[t]) for t in schema.tables})
+        series = occurrences.find(schema, main, {t: date_columns(schema.tables[t]) for t in schema.tables})
+        if series is not None:  # each occurrence of the event a visit (occurrences.py)
+            series = occurrences.join(plan, series, date_columns(main))
+        else:
+            daterows.first_and_last(plan, schema, {t: date_columns(schema.tables[t]) for t in schema.tables})
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
         owners = softdelete.owners(plan, (schema.tables[t] for t in extension.owners(schema, main.name,
@@ -476,6 +492,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     extra_notes: list[str] = []
     guesses, unplaced = _merge(scored.guesses, people, plan, schema, run, extra_notes)
+    if series is not None:
+        guesses = occurrences.identify(series, plan, guesses)
     if main.key is None:
         sample = {o: [row[i] for row in rows] for i, o in enumerate(outs)
                   if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
@@ -561,6 +579,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                      cancelstatus.WORDS if cancel else
                                      approvalflags.WORDS if approved else scored.status_words)
     status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
+    status_source = by_field["status"].source if "status" in by_field else None
+    status_words, said_initials = linkstatus.initials(status_words, status_source is not None and plan.tables_of.get(
+        status_source, main.name) != main.name)  # a participant's PARTSTAT initial (linkstatus.py)
+    if said_initials:
+        extra_notes.append(said_initials)
     status_words, said_noun = ownnoun.read(status_words, main.name)
     if said_noun:
         extra_notes.append(said_noun)

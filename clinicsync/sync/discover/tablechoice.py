@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from clinicsync.sync.discover import copieddates, daterows, daysahead, slottime
+from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, slottime
 from clinicsync.sync.discover.graph import Schema, Table, words
 from clinicsync.sync.discover.people import audit
 from clinicsync.sync.discover.sql_reading import DiscoverError
@@ -135,6 +135,8 @@ def pick_table(schema: Schema, wanted: str | None,
     # a table that repeats another candidate's dates on its rows gives way to it (copieddates.py)
     scored = copieddates.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored},
                                   booking=lambda n: bool(BOOKING_NAMES.search(n))) or scored
+    # an event's occurrences and participants, rows of their own naming it, give way to it (eventparts.py)
+    scored = eventparts.parent_of_tie(scored, schema)
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
         raise DiscoverError(f"several tables look like appointments ({', '.join(tied)}): pick one with --table")
