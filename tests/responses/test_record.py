@@ -61,6 +61,18 @@ def test_yes_accepts_the_nearest_upcoming_appointment_and_queues_the_write_back(
     assert reply(settings, store, "y", "SM3").outcome == "no_appointment"
 
 
+def test_two_visits_at_one_start_in_two_sources_the_reply_goes_by_source_not_by_save_order(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """One patient booked at the same time in two sources: which one a bare "X" answers is the
+    first by source name, then id, whichever source the store happened to save first (after an
+    outage the other source may be polled first)."""
+    settings = reminder_settings(BASE)
+    put(store, appointment("F9", START), connector="front")  # saved first
+    put(store, appointment("M3", START), connector="billing")
+    reply(settings, store, "X", "SM1")
+    assert participation(store) == {"F9": None, "M3": "declined"}
+
+
 def test_a_retried_webhook_changes_nothing(store: Store, reminder_settings: SettingsMaker) -> None:
     settings = reminder_settings(BASE)
     put(store, appointment("A1", START), appointment("A2", START + timedelta(days=1)))

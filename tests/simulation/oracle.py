@@ -56,8 +56,8 @@ The rules, as read here (where the docs leave room, the reading is written down)
   whatever the visit does next, unless the visit is given back to them before it went: then
   it is dropped and they get no second confirmation (nothing changed for them).
 - Patients' replies (PATIENT_REPLIES, docs/responses.md), after the tick's sync: a reply
-  answers the patient's nearest upcoming active visit (any source) that awaits an answer (none
-  given since it was last moved); none: nothing happens. A confirmation makes an unsent
+  answers the patient's nearest upcoming active visit (any source; at one start, by source and
+  id) that awaits an answer (none given since it was last moved); none: nothing happens. A confirmation makes an unsent
   confirmation request moot (skipped). A cancellation drops every unsent message to the patient
   and tells the doctor at once by email (``declined``; staff get no quiet hours), while the visit
   is ahead and still booked; a reminder planned for it afterwards (a settings change, another
@@ -457,7 +457,9 @@ class Oracle:
                    and visit.active and visit.version.start > now and visit.answer is None]
         if not waiting:
             return
-        key, visit = min(waiting, key=lambda kv: kv[1].version.start)  # a tie: the one stored first
+        # a tie (one patient at one time in two sources): by source, then id (responses/record.py)
+        key, visit = min(waiting, key=lambda kv: (kv[1].version.start, kv[1].version.source,
+                                                  kv[1].version.external_id))
         visit.answer = REPLY_TEXTS[reply.text]
         self.answers[key].append((now, 1, visit.answer))
         visit.story.append(["patient", visit.answer, "by SMS reply", False])

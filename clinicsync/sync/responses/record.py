@@ -56,7 +56,10 @@ def _patients(connection: Connection, phone: str) -> list[Any]:
 
 
 def awaiting_appointment(connection: Connection, patients: list[Any], now: datetime) -> Any | None:
-    """The nearest upcoming active appointment of these patients that awaits an answer."""
+    """The nearest upcoming active appointment of these patients that awaits an answer. Two at
+    the same start (one patient booked at one time in two sources) are told apart by source and
+    id, never by the order the store happened to save them in: which visit a bare "X" answers must
+    not depend on which source a worker polled first after an outage."""
     if not patients:
         return None
     keys = [(p.connector, p.external_id) for p in patients]
@@ -64,7 +67,7 @@ def awaiting_appointment(connection: Connection, patients: list[Any], now: datet
         select(A).where(tuple_(A.c.connector, A.c.patient_ref).in_(keys), A.c.start_utc > now,
                         A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES),
                         or_(A.c.participation.is_(None), A.c.participation.in_([a for a in AWAITING if a])))
-        .order_by(A.c.start_utc, A.c.id).limit(1)).first()
+        .order_by(A.c.start_utc, A.c.connector, A.c.external_id).limit(1)).first()
 
 
 def handle_reply(settings: Settings, store: Store, channel: str, sender: str, body: str,
