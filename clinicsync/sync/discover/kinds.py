@@ -134,7 +134,10 @@ def join_first_linked(builder: Builder, person: Table, links: Table, link_column
     row = first_rows(f"SELECT cs_l.{q(onward.column)} FROM {q(links.name)} AS cs_l WHERE "
                      f"cs_l.{q(link_column)} = {at}{besides} AND cs_l.{q(onward.column)} IS NOT NULL "
                      f"ORDER BY {', '.join(order)}", 1, plan.dialect)
-    plan.join(person, alias, f"{alias}.{q(onward.target_column)} = ({row})")
+    key = f"{alias}.{q(onward.target_column)}"
+    if onward.as_text:  # a text id holding number keys, where the database compares only like with like
+        key = f"CAST({key} AS VARCHAR(64))"
+    plan.join(person, alias, f"{key} = ({row})")
     builder.stamp_row(person, alias)
     return alias, level
 
