@@ -6,8 +6,10 @@ statement, and the per-visit comparison with the store."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import textwrap
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -134,6 +136,12 @@ def valid_number(rng: Any, head: str, length: int) -> str:
         number = f"{head}{rng.randrange(10**digits):0{digits}d}"
         if phonenumbers.is_valid_number(phonenumbers.parse(number)):
             return number
+
+
+def seeded_uuid(rng: random.Random) -> str:
+    """A version-4 UUID drawn from ``rng``: a table keyed by UUIDs is sampled in key order, so
+    ids drawn afresh on each run would give discover a different sample each time."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def words_mapped(path: Path, words: dict[str, str]) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,14 +45,15 @@ class _Rows:
 
     def __init__(self, connection: psycopg.Connection[Any], made: datetime) -> None:
         self.connection, self.made = connection, made
+        self.ids = random.Random(2214)  # a discover sample is drawn in id order: the same on each run
 
     def resource(self, kind: str, body: dict[str, Any], columns: dict[str, Any], deleted: bool = False,
                  when: datetime | None = None) -> str:
-        rid = str(uuid.uuid4())
+        rid = real.seeded_uuid(self.ids)
         stamp = when or self.made
         content = {"resourceType": kind, "id": rid,
-                   "meta": {"versionId": str(uuid.uuid4()), "lastUpdated": stamp.isoformat(timespec="milliseconds"),
-                            "project": PROJECT}, **body}
+                   "meta": {"versionId": real.seeded_uuid(self.ids),
+                            "lastUpdated": stamp.isoformat(timespec="milliseconds"), "project": PROJECT}, **body}
         row = {"id": rid, "content": json.dumps(content), "lastUpdated": stamp, "compartments": [PROJECT],
                "deleted": deleted, "projectId": PROJECT, **columns}
         names = ", ".join(f'"{c}"' for c in row)
@@ -74,7 +74,7 @@ def _person(rows: _Rows, kind: str, given: str, family: str, telecom: list[dict[
                         columns, deleted)
     rows.lookup("HumanName", {"resourceId": rid, "name": f"{given} {family}", "given": given, "family": family})
     for index, point in enumerate(telecom):
-        rows.lookup("ContactPoint", {"id": str(uuid.uuid4()), "resourceId": rid, "index": index,
+        rows.lookup("ContactPoint", {"id": real.seeded_uuid(rows.ids), "resourceId": rid, "index": index,
                                      "content": json.dumps(point), "system": point["system"],
                                      "value": point["value"]})
     return rid

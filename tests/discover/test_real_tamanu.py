@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,11 @@ EXTRA: list[str] = []
 SYSTEM_USER = "00000000-0000-0000-0000-000000000000"
 
 
+_IDS = random.Random()
+
+
 def _id() -> str:
-    return str(uuid.uuid4())
+    return real.seeded_uuid(_IDS)
 
 
 def _typed(e164: str, n: int) -> str:
@@ -129,6 +131,7 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
     """The schema from the fixture, filled; per visit every field the store must hold."""
     real.run_ddl(connection, FIXTURE)
     rng = random.Random(6579)
+    _IDS.seed(6579)
     clinic = ZoneInfo(ZONE)
     now = datetime.now(UTC).replace(microsecond=0)
     local_now = now.astimezone(clinic).replace(tzinfo=None)
