@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.practicerow import is_practice_table, reached_as_a_place
 from clinicsync.sync.discover.unixstamps import are_stamps
-from clinicsync.sync.discover.values import ValueProfile, duration_type, profile
+from clinicsync.sync.discover.values import ValueProfile, duration_type, filled, profile
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
     IGNORED_WORDS,
@@ -227,19 +227,15 @@ def _agreement(column: Column, field: str) -> tuple[float, str]:
         # record, the same for every visit; told to a patient as their visit's kind it is noise.
         # One word as people write it on every row ("Consultation") is still the visit's kind.
         return 0.0, f"one lowercase code on all {p.present} sampled rows: the record's kind, not the visit's"
-    if field == "type" and sum(v.strip().lower() in _REPEAT_VALUES for v in _filled(column)) >= 0.8 * p.present:
+    if field == "type" and sum(v.strip().lower() in _REPEAT_VALUES
+                               for v in filled(column.sample.values)) >= 0.8 * p.present:
         return 0.0, f"{of}, 80% or more are repeat rules (weekly, none): how a series recurs"
     return wordy, f"{_pct(wordy)} {of} are words"
 
 
-def _filled(column: Column) -> list[str]:
-    """The column's sampled values that hold something (for a rule over the words themselves)."""
-    return [v for v in column.sample.values if v is not None and v.strip()]
-
-
 def _one_code(column: Column) -> bool:
     """Whether every sampled value is one and the same lowercase code."""
-    values = {v.strip() for v in _filled(column)}
+    values = {v.strip() for v in filled(column.sample.values)}
     return len(values) == 1 and _CODE.fullmatch(next(iter(values))) is not None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from clinicsync.common.names import plain
 from clinicsync.common.vocabulary import CHANNELS, status_key
 from clinicsync.mappings.transforms import TransformError, as_boolean
+from clinicsync.sync.discover.values import filled
 from clinicsync.sync.discover.vocab import CHANNEL_WORDS
 
 _YES = ("1", "true", "yes", "y", "t", "on")  # as_boolean's words: the map of a refusal column lists every one
@@ -48,7 +49,7 @@ def consent_field(tokens: Sequence[str]) -> tuple[str, bool] | None:
 def yes_no_share(values: Sequence[str | None]) -> tuple[float, int]:
     """The share of non-empty sampled values that read as yes/no (as the mapping reads them),
     and how many were non-empty."""
-    present = [v for v in values if v is not None and v.strip()]
+    present = filled(values)
     if not present:
         return 0.0, 0
     read = 0

@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from clinicsync.sync.discover.graph import Table
-from clinicsync.sync.discover.values import profile
+from clinicsync.sync.discover.values import filled, profile
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 SHARE = 0.8  # of the non-empty sampled values that must be JSON lists of objects
@@ -56,7 +56,7 @@ def _entries(value: str | None) -> list[dict[str, Any]] | None:
 def contact_field(values: Sequence[str | None], region: str) -> tuple[str, str, str] | None:
     """(field, key, why) when most sampled values are JSON lists of objects whose ``key`` holds
     phone numbers (``patient.phone``) or emails (``patient.email``) on most first entries; else None."""
-    present = [v for v in values if v is not None and v.strip()]
+    present = filled(values)
     lists = [e for e in map(_entries, present) if e is not None]
     firsts = [e[0] for e in lists if e]
     if len(firsts) < MIN_LISTS or len(lists) < SHARE * len(present):

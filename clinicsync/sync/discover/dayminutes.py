@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from clinicsync.mappings.transforms import MINUTES_A_DAY
 from clinicsync.sync.discover.columns import path_of
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.values import filled
 from clinicsync.sync.discover.vocab import name_tokens
 
 DAY_SHARE = 0.9  # of the values, read as minutes, that fall from 05:00 to 22:00
@@ -29,7 +30,7 @@ _MOMENT = {"start": frozenset({"start", "begin", "from", "starts", "inicio"}),
 
 
 def _whole(values: Sequence[str | None]) -> list[int] | None:
-    seen = [v.strip() for v in values if v is not None and v.strip()]
+    seen = [v.strip() for v in filled(values)]
     if not seen or not all(v.isdigit() for v in seen):
         return None
     return [int(v) for v in seen]

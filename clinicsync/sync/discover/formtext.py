@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.readplan import ReadPlan
+from clinicsync.sync.discover.values import filled
 
 ITEMS = "~|\n;&"  # what joins a form's items
 PARTS = "^=:"  # what joins an item's parts (the field's type, its name, its value)
@@ -38,7 +39,7 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,40}$")
 
 def shape(values: Sequence[str | None]) -> tuple[str, str, int] | None:
     """(item separator, part separator, parts per item) of form text, or None."""
-    texts = [v for v in values if v and v.strip()]
+    texts = filled(values)
     if len(texts) < 2 or any(v.lstrip().startswith(("{", "[", "a:", "O:")) for v in texts):
         return None
     for item in ITEMS:

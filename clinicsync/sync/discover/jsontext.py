@@ -20,6 +20,7 @@ from clinicsync.sync.discover import contactlists
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.scoring import score_columns
+from clinicsync.sync.discover.values import filled
 
 PERSON_FIELDS = ("patient.name", "patient.phone", "patient.email")
 SHARE = 0.8  # of the non-empty sampled values that must be JSON objects
@@ -41,7 +42,7 @@ def as_text(value: Any) -> str | None:
 
 def parsed_objects(values: Sequence[str | None]) -> tuple[list[dict[str, Any]], int]:
     """The sampled values that are JSON objects, parsed, and how many values were not empty."""
-    present = [v for v in values if v is not None and v.strip()]
+    present = filled(values)
     parsed: list[dict[str, Any]] = []
     for value in present:
         if value.lstrip()[:1] != "{":

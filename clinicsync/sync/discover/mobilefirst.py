@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clinicsync.mappings.transforms import texts_to
+from clinicsync.sync.discover.values import filled
 
 MARGIN = 0.3  # more of its filled values mobiles than the first column's, to go before it
 
 
 def mobile_share(values: Sequence[str | None], region: str) -> float:
     """The share of filled values that are numbers a text message reaches."""
-    filled = [v for v in values if v and v.strip()]
-    return sum(texts_to(v, region) for v in filled) / len(filled) if filled else 0.0
+    present = filled(values)
+    return sum(texts_to(v, region) for v in present) / len(present) if present else 0.0
 
 
 def mobile_order(columns: Sequence[tuple[str, Sequence[str | None]]], region: str) -> list[int]:

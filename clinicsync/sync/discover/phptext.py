@@ -15,6 +15,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.values import filled
 
 _SERIALIZED = re.compile(r"^(?:a|O|C):\d+:[{\"]")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -33,7 +34,7 @@ def notes(guesses: Sequence[Guess], unplaced: Sequence[str], texts: Mapping[str,
     for column in unplaced:
         if column not in own:
             continue
-        present = [v for v in texts.get(column, ()) if v and v.strip()]
+        present = filled(texts.get(column, ()))
         serialized = [v for v in present if _SERIALIZED.match(v.strip())]
         if present and len(serialized) >= SHARE * len(present) and any(_EMAIL.search(v) for v in serialized):
             found.append(f"{column!r} ({len(serialized)} of {len(present)} sampled values)")

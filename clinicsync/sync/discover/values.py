@@ -46,6 +46,12 @@ _PHONE_SHAPE = re.compile(r"(?:tel:|whatsapp:)?\+?[\d\s().-]{6,24}")
 _CELL_PARTS = re.compile(r"\s*[/;]\s*|\s*,\s+")  # between the numbers of one cell (transforms' cells)
 
 
+def filled(values: Sequence[str | None]) -> list[str]:
+    """The sampled values that hold something: a NULL and a blank cell say the same (nothing),
+    so every reader of a sample skips both the same way."""
+    return [v for v in values if v is not None and v.strip()]
+
+
 def _phone_cell(value: str) -> bool:
     """A cell of several numbers as desks type them ("04 78 12 34 56 / 06 12 34 56 78"): each
     part a phone's shape; the phone reader then takes its first mobile."""
@@ -153,7 +159,7 @@ def _time_format(match: re.Match[str]) -> str:
 def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
     """Count each value class over the non-empty values (``region``: the clinic's
     default_region, for phone numbers without a country code and d/m vs m/d order)."""
-    present = [v.strip() for v in values if v is not None and v.strip()]
+    present = [v.strip() for v in filled(values)]
     result = ValueProfile(present=len(present), distinct=len(set(present)))
     if not present:
         return result
