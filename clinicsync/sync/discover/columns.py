@@ -323,6 +323,11 @@ def _by_name(column: Column) -> list[tuple[str, float]]:
     return out
 
 
+def fields_by_name(column: Column) -> set[str]:
+    """The fields the column's name alone points at (before its values are weighed)."""
+    return {field for field, _ in _by_name(column)}
+
+
 def _by_values(column: Column) -> list[tuple[str, float]]:
     """(field, score) for a column whose name said nothing: what its values are."""
     p = column.profile

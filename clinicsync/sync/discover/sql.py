@@ -60,6 +60,7 @@ from clinicsync.sync.discover import (
     softdelete,
     splitlength,
     stamps,
+    thinfallback,
 )
 from clinicsync.sync.discover.clock import (
     ClockOptions,
@@ -492,6 +493,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     extra_notes: list[str] = []
     guesses, unplaced = _merge(scored.guesses, people, plan, schema, run, extra_notes)
+    guesses, unplaced = thinfallback.placed(run, connection.begin_nested, plan, kept, samples, guesses, unplaced,
+                                            region_code, connection.dialect.name, extra_notes)
     if series is not None:
         guesses = occurrences.identify(series, plan, guesses)
     if main.key is None:
