@@ -13,8 +13,10 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.desk.actions import record_action, seen_of, undo_action
+from clinicsync.sync.cli.appointments import appointment_story
+from clinicsync.sync.desk.actions import record_action, seen_of, source_hint, undo_action
 from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.responses.history import visit_history
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.responses.writeback import process_writebacks
 from clinicsync.sync.store.model import Appointment
@@ -177,3 +179,40 @@ def test_a_write_back_from_before_the_link_is_found_by_its_moment(
     _undo(settings, store, target, cancelled, NOW + timedelta(minutes=1))
     assert _outbox(store) == [("declined", "cancelled", "superseded")]
     assert process_writebacks(settings, store, NOW + timedelta(minutes=2))["done"] == 0
+
+
+def _desk_rows(settings: Settings, store: Store, target: int) -> list[tuple[str, str | None, str]]:
+    """The desk's rows of the visit's History: (what, written, what the page says of the source)."""
+    with store.engine.connect() as connection:
+        entries = [e for e in visit_history(connection, target) if e.actor == "front desk"]
+    return [(e.what, e.written, source_hint(settings, "c1", e.action, e.source or "none", e.written, e.undone))
+            for e in entries]
+
+
+def test_history_says_what_became_of_each_desk_steps_write_back_by_its_link(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """A patient's SMS decline and the desk's cancel in the same minute: History lists the
+    decline as the patient's by SMS and the cancel as the desk's, and says of the cancel's
+    write-back what its own row says (to be written, written, withdrawn by the undo), never the
+    patient's row's state; `appointments show` says the same."""
+    settings = _settings(reminder_settings, tmp_path)
+    target = _visit(settings, store)
+    assert handle_reply(settings, store, "sms", "+12125550101", "NO", "SM1",
+                        NOW - timedelta(seconds=30)).outcome == "applied"
+    first = _act(settings, store, target, "cancel", NOW)
+    assert _desk_rows(settings, store, target) == [
+        ("cancelled", "pending", "to be written back to c1 (csv) at the next run")]
+    assert process_writebacks(settings, store, NOW)["done"] == 1  # the cancel's; the decline superseded by it
+    assert _desk_rows(settings, store, target) == [("cancelled", "done", "written back to c1 (csv)")]
+    _undo(settings, store, target, first, NOW + timedelta(seconds=10))
+    second = _act(settings, store, target, "cancel", NOW + timedelta(seconds=20))
+    _undo(settings, store, target, second, NOW + timedelta(seconds=30))
+    assert _desk_rows(settings, store, target) == [
+        ("cancelled", "done", "written back to c1 (csv)"),
+        ("cancelled", "superseded", "withdrawn by its undo before it was written back to c1 (csv)")]
+    with store.engine.connect() as connection:
+        patients = [(e.actor, e.what, e.how) for e in visit_history(connection, target) if e.actor != "front desk"]
+    assert patients == [("patient", "declined", "by SMS reply")]
+    story = appointment_story(store, "c1", "A1")
+    assert [(d["action"], d["written"], d["undone"]) for d in story["desk_actions"]] == [
+        ("cancel", "done", True), ("cancel", "superseded", True)]

@@ -159,11 +159,21 @@ def why_not(action: str, appointment: Any, standing: tuple[str, ...], now: datet
     return None
 
 
-def source_hint(settings: Settings, connector: str, action: str, source: str) -> str:
-    """What became of the action at the source, in words for the desk."""
+def source_hint(settings: Settings, connector: str, action: str, source: str, written: str | None = None,
+                undone: bool = False) -> str:
+    """What became of the action at the source, in words for the desk. ``written``: the status of
+    the write-back row linked to the action (None: a row from before the link, said as before)."""
     kind = source_kind(settings, connector)
     if source == "queued":
-        return f"written back to {connector} ({kind})"
+        where = f"{connector} ({kind})"
+        if written == "pending":
+            return f"to be written back to {where} at the next run"
+        if written == "superseded":
+            return (f"withdrawn by its undo before it was written back to {where}" if undone else
+                    f"not written back to {where}: a later answer went instead")
+        if written == "set_aside":
+            return f"not written back to {where}: set aside after an error (clinicsync set-aside list)"
+        return f"written back to {where}"
     if action == "cancel":
         return f"still booked in {kind}: cancel it in {kind} too (this source is not written back)"
     if action == "confirmed_by_phone":
