@@ -31,13 +31,17 @@ def own_writeback(connection: Connection, settings: Settings, appointment: Any, 
     means an older action), the old rule stands: the visit's newest unlinked row written at or
     before the action's moment, if written at that very moment (``apply_answer`` dates the row
     with the action's own time)."""
-    linked = connection.execute(select(W.c.id, W.c.status, W.c.created_at).where(
-        W.c.desk_action_id == target.id).order_by(W.c.id).limit(1)).first()
+    linked = connection.execute(
+        select(W.c.id, W.c.status, W.c.created_at).where(W.c.desk_action_id == target.id).order_by(W.c.id).limit(1)
+    ).first()
     if linked is not None or not settings.responses.writeback:
         return linked
-    older = connection.execute(select(W.c.id, W.c.status, W.c.created_at).where(
-        W.c.appointment_id == appointment.id, W.c.desk_action_id.is_(None), W.c.created_at <= target.at)
-        .order_by(W.c.id.desc()).limit(1)).first()
+    older = connection.execute(
+        select(W.c.id, W.c.status, W.c.created_at)
+        .where(W.c.appointment_id == appointment.id, W.c.desk_action_id.is_(None), W.c.created_at <= target.at)
+        .order_by(W.c.id.desc())
+        .limit(1)
+    ).first()
     return older if older is not None and older.created_at >= target.at else None
 
 
@@ -45,12 +49,15 @@ def _undone_actions_rows(connection: Connection, appointment_id: int) -> set[int
     """The own rows (first linked row) of the visit's desk actions that were undone: withdrawn by
     their Undo, never anyone's answer to give back."""
     undone = select(DK.c.id).where(DK.c.appointment_id == appointment_id, DK.c.undone_at.is_not(None))
-    return {int(i) for i in connection.execute(select(func.min(W.c.id)).where(
-        W.c.desk_action_id.in_(undone)).group_by(W.c.desk_action_id)).scalars()}
+    return {
+        int(i)
+        for i in connection.execute(
+            select(func.min(W.c.id)).where(W.c.desk_action_id.in_(undone)).group_by(W.c.desk_action_id)
+        ).scalars()
+    }
 
 
-def restore_writeback(connection: Connection, settings: Settings, appointment: Any, target: Any,
-                      now: datetime) -> None:
+def restore_writeback(connection: Connection, settings: Settings, appointment: Any, target: Any, now: datetime) -> None:
     """The outbox as it would be without the action ``target`` (already marked undone).
 
     Its own row is withdrawn while pending, and so is any row the desk queued after it (a later
@@ -66,27 +73,61 @@ def restore_writeback(connection: Connection, settings: Settings, appointment: A
     if own is None:
         return  # nothing of the action's in the outbox
     went = own.status not in NOT_WRITTEN and target.source == "queued"  # a source that takes no answers: none went
-    after = connection.execute(select(W.c.id, W.c.desk_action_id).where(
-        W.c.appointment_id == appointment.id, W.c.id > own.id)).all()
+    after = connection.execute(
+        select(W.c.id, W.c.desk_action_id).where(W.c.appointment_id == appointment.id, W.c.id > own.id)
+    ).all()
     desks = [own.id] + [r.id for r in after if r.desk_action_id is not None]
-    connection.execute(update(W).where(W.c.id.in_(desks), W.c.status == "pending").values(
-        status="superseded", done_at=now))
+    connection.execute(
+        update(W).where(W.c.id.in_(desks), W.c.status == "pending").values(status="superseded", done_at=now)
+    )
     if any(r.desk_action_id is None for r in after):
         return  # the patient answered after the action: their answer is the source's last word
     status = None
     if target.action == "cancel":
         status = "cancelled" if target.prior_answer == "declined" and settings.responses.decline_cancels else "booked"
     skip = _undone_actions_rows(connection, appointment.id)
-    lost = next((r for r in connection.execute(select(W.c.id, W.c.appointment_status).where(
-        W.c.appointment_id == appointment.id, W.c.id < own.id, W.c.status == "superseded",
-        W.c.done_at >= target.at).order_by(W.c.id.desc())) if r.id not in skip), None)
+    lost = next(
+        (
+            r
+            for r in connection.execute(
+                select(W.c.id, W.c.appointment_status)
+                .where(
+                    W.c.appointment_id == appointment.id,
+                    W.c.id < own.id,
+                    W.c.status == "superseded",
+                    W.c.done_at >= target.at,
+                )
+                .order_by(W.c.id.desc())
+            )
+            if r.id not in skip
+        ),
+        None,
+    )
     if lost is not None:  # the patient's answer the action's write-back pushed aside: pending again
-        connection.execute(update(W).where(W.c.id == lost.id).values(
-            status="pending", done_at=None, next_at=now, last_error=None,
-            appointment_status=(lost.appointment_status or status) if went else lost.appointment_status))
+        connection.execute(
+            update(W)
+            .where(W.c.id == lost.id)
+            .values(
+                status="pending",
+                done_at=None,
+                next_at=now,
+                last_error=None,
+                appointment_status=(lost.appointment_status or status) if went else lost.appointment_status,
+            )
+        )
     elif went:
-        connection.execute(insert(W).values(
-            appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
-            patient_ref=appointment.patient_ref, participant_status=target.prior_answer or "needs-action",
-            appointment_status=status, status="pending", attempts=0, next_at=now, created_at=now,
-            desk_action_id=target.id))
+        connection.execute(
+            insert(W).values(
+                appointment_id=appointment.id,
+                connector=appointment.connector,
+                external_id=appointment.external_id,
+                patient_ref=appointment.patient_ref,
+                participant_status=target.prior_answer or "needs-action",
+                appointment_status=status,
+                status="pending",
+                attempts=0,
+                next_at=now,
+                created_at=now,
+                desk_action_id=target.id,
+            )
+        )
