@@ -27,6 +27,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("writeback") as batch:
+        batch.drop_constraint("fk_writeback_desk_action", type_="foreignkey")  # first: MariaDB's key needs the index
         batch.drop_index("ix_writeback_desk_action")
-        batch.drop_constraint("fk_writeback_desk_action", type_="foreignkey")
         batch.drop_column("desk_action_id")
