@@ -231,7 +231,8 @@ def appointment_story(store: Store, connector: str, external_id: str) -> dict[st
                        "channel": r.channel, "status": r.status, "reason": r.reason,
                        "sent_at": iso_utc(r.sent_at) if r.sent_at else None} for r in reminders],
         "desk_actions": [{"at": iso_utc(e.at), "action": e.action, "user": e.user, "reason": e.reason,
-                          "source": e.source, "undone": e.undone} for e in history if e.actor == "front desk"],
+                          "source": e.source, "written": e.written, "undone": e.undone}
+                         for e in history if e.actor == "front desk"],
     }
 
 
@@ -249,7 +250,8 @@ def _print_story(story: dict[str, list[dict[str, Any]]], when: Any) -> None:
         ("desk actions", story["desk_actions"],
          lambda r: f"{when(r['at'])}  {DESK_WORDS.get(r['action'], r['action'])} by {r['user']}"
                    + (f"; reason: {r['reason']}" if r["reason"] else "")
-                   + f" (write-back: {r['source']})" + ("; undone" if r["undone"] else "")),
+                   + f" (write-back: {r['source']}" + (f", {r['written']}" if r.get("written") else "") + ")"
+                   + ("; undone" if r["undone"] else "")),
     )
     for title, items, line in sections:
         out_console.print(f"{title}:" if items else f"{title}: none", highlight=False)

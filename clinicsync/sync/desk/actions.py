@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, ReminderStatus
 from clinicsync.common.waitlist_states import SlotStatus
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.desk.doctor_word import cancel_undone, confirmation_undone, tell_doctor_confirmed
 from clinicsync.sync.desk.sources import CLOSING, OPEN_AT_START, source_kind, writes_back
+from clinicsync.sync.desk.writeback_undo import restore_writeback
 from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.answers import apply_answer
 from clinicsync.sync.reminders.txn import writer
@@ -158,11 +159,21 @@ def why_not(action: str, appointment: Any, standing: tuple[str, ...], now: datet
     return None
 
 
-def source_hint(settings: Settings, connector: str, action: str, source: str) -> str:
-    """What became of the action at the source, in words for the desk."""
+def source_hint(settings: Settings, connector: str, action: str, source: str, written: str | None = None,
+                undone: bool = False) -> str:
+    """What became of the action at the source, in words for the desk. ``written``: the status of
+    the write-back row linked to the action (None: a row from before the link, said as before)."""
     kind = source_kind(settings, connector)
     if source == "queued":
-        return f"written back to {connector} ({kind})"
+        where = f"{connector} ({kind})"
+        if written == "pending":
+            return f"to be written back to {where} at the next run"
+        if written == "superseded":
+            return (f"withdrawn by its undo before it was written back to {where}" if undone else
+                    f"not written back to {where}: a later answer went instead")
+        if written == "set_aside":
+            return f"not written back to {where}: set aside after an error (clinicsync set-aside list)"
+        return f"written back to {where}"
     if action == "cancel":
         return f"still booked in {kind}: cancel it in {kind} too (this source is not written back)"
     if action == "confirmed_by_phone":
@@ -234,10 +245,10 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
                 received_at=now))
             apply_answer(connection, settings, appointment, answer, now, desk_action=action_id,
                          desk_reason=CANCEL_REASONS[reason] if action == "cancel" and reason else None)
-            if action == "cancel":  # the desk cancels the visit, not only the patient's attendance
-                newest = select(func.max(WRITEBACKS.c.id)).where(
-                    WRITEBACKS.c.appointment_id == appointment.id, WRITEBACKS.c.status == "pending").scalar_subquery()
-                connection.execute(update(WRITEBACKS).where(WRITEBACKS.c.id == newest).values(
+            if action == "cancel":
+                # The desk cancels the visit, not only the patient's attendance: on its own row, found by
+                # its link (a patient's answer queued in the same moment keeps the status it was given).
+                connection.execute(update(WRITEBACKS).where(WRITEBACKS.c.desk_action_id == action_id).values(
                     appointment_status="cancelled"))
             if pending:
                 cancelled = [r.id for r in connection.execute(select(RM.c.id).where(
@@ -256,8 +267,9 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
     no later action on it) and restore what it changed: the answer as it was, the patient's
     messages it cancelled while the visit is ahead (pending again as they were, one due this
     very minute too: the dispatcher judges what has become late, as for any message), the
-    write-back (withdrawn while still queued, a patient's write-back it pushed aside pending
-    again, else the answer and status as they were queued after it), the doctor's last word
+    write-back (sync/desk/writeback_undo.py: its own row, found by its link, withdrawn while
+    still queued, a patient's write-back it pushed aside pending again, else the answer and
+    status as they were queued after it), the doctor's last word
     (sync/desk/doctor_word.py: a notice withdrawn while unsent, else the doctor is told the
     visit is on, or off, again).
     The calendar stage renders the restored answer at its next pass like any other change.
@@ -310,8 +322,11 @@ def _time_given_away(connection: Connection, target: Any) -> bool:
 
 
 def _restore_answer(connection: Connection, settings: Settings, appointment: Any, target: Any, now: datetime) -> None:
-    connection.execute(update(A).where(A.c.id == appointment.id).values(
-        participation=target.prior_answer, participation_at=target.prior_answer_at))
+    """The answer as it was before the action, unless the patient answered since (through an
+    answer link, after the desk's step): their answer is newer than both and stands."""
+    if appointment.participation_at is None or appointment.participation_at <= target.at:
+        connection.execute(update(A).where(A.c.id == appointment.id).values(
+            participation=target.prior_answer, participation_at=target.prior_answer_at))
     connection.execute(update(RESPONSES).where(RESPONSES.c.provider_id == f"{DESK_TRACE}{target.id}").values(
         outcome="undone"))
     ids = [int(i) for i in (target.cancelled_reminders or "").split(",") if i]
@@ -319,44 +334,11 @@ def _restore_answer(connection: Connection, settings: Settings, appointment: Any
         connection.execute(update(RM).where(  # (a cancel undone at once): the dispatcher skips what is late
             RM.c.id.in_(ids), RM.c.status == ReminderStatus.CANCELLED, RM.c.reason == DECLINED_REASON,
             RM.c.due_at < appointment.start_utc).values(status=ReminderStatus.PENDING, reason=None, updated_at=now))
-    _restore_writeback(connection, settings, appointment, target, now)
+    restore_writeback(connection, settings, appointment, target, now)
     if target.action == "cancel":
         cancel_undone(connection, appointment, target, now)
     else:
         confirmation_undone(connection, appointment, target, now)
-
-
-def _restore_writeback(connection: Connection, settings: Settings, appointment: Any, target: Any,
-                       now: datetime) -> None:
-    """The outbox as it would be without the action. Its own write-back (the newest of the
-    visit's at the action's moment) and any queued after it are withdrawn while still pending;
-    a write-back of the patient's that the write-back stage superseded by the action's is pending
-    again (a decline by SMS is still written back). Once the action's own went, the source is
-    told the answer and status as they were: the patient's decline again (its status cancelled
-    when ``decline_cancels`` says a decline cancels), else booked with the answer before."""
-    W = WRITEBACKS
-    own = connection.execute(select(W.c.id, W.c.status, W.c.created_at).where(
-        W.c.appointment_id == appointment.id, W.c.created_at <= target.at).order_by(W.c.id.desc()).limit(1)).first()
-    if own is None or own.created_at < target.at:
-        return  # nothing of the action's in the outbox
-    went = own.status != "pending" and target.source == "queued"  # a source that does not take answers: none went
-    connection.execute(update(W).where(W.c.appointment_id == appointment.id, W.c.id >= own.id,
-                                       W.c.status == "pending").values(status="superseded", done_at=now))
-    status = None
-    if target.action == "cancel":
-        status = "cancelled" if target.prior_answer == "declined" and settings.responses.decline_cancels else "booked"
-    lost = connection.execute(select(W.c.id, W.c.appointment_status).where(
-        W.c.appointment_id == appointment.id, W.c.id < own.id, W.c.status == "superseded",
-        W.c.done_at >= target.at).order_by(W.c.id.desc()).limit(1)).first()
-    if lost is not None:  # the patient's answer the action's write-back pushed aside: pending again
-        connection.execute(update(W).where(W.c.id == lost.id).values(
-            status="pending", done_at=None, next_at=now, last_error=None,
-            appointment_status=(lost.appointment_status or status) if went else lost.appointment_status))
-    elif went:
-        connection.execute(insert(W).values(
-            appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
-            patient_ref=appointment.patient_ref, participant_status=target.prior_answer or "needs-action",
-            appointment_status=status, status="pending", attempts=0, next_at=now, created_at=now))
 
 
 def actions_of(store: Store, appointment_id: int) -> list[Any]:

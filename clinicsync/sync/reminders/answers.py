@@ -44,7 +44,8 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
     ``desk_action``: the front desk recorded it (sync/desk/actions.py, that action's id), with
     ``desk_reason`` (staff words): a decline is then the desk's cancel, the doctor's notice says
     so and its key names the action, so the same cancel taken again after an undo is a notice
-    of its own rather than the withdrawn one."""
+    of its own rather than the withdrawn one; the write-back row carries the action's id
+    (``desk_action_id``), the link by which the action's cancel and Undo find their own row."""
     status = PARTICIPATION[action]
     connection.execute(update(A).where(A.c.id == appointment.id).values(participation=status, participation_at=now))
     config = settings.responses
@@ -61,7 +62,7 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
             appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
             patient_ref=appointment.patient_ref, participant_status=status,
             appointment_status="cancelled" if status == "declined" and config.decline_cancels else None,
-            status="pending", attempts=0, next_at=now, created_at=now))
+            status="pending", attempts=0, next_at=now, created_at=now, desk_action_id=desk_action))
 
 
 def declined_notice_key(appointment: Any, desk_action: int | None) -> str:

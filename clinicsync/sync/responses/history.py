@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select, tuple_
 from clinicsync.common.types import utcnow
 from clinicsync.sync.store.model import Appointment, table_of
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
-from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 
 A = table_of(Appointment)
 DESK_TRACE = "desk:"  # the provider id prefix of the answer row a desk action writes
@@ -47,7 +47,9 @@ class Entry:
     ``user``: the desk's login (staff, never patient data); ``how``: the channel in words, empty
     where there was none to speak of; ``words``: the patient's own text (PHI: only for the
     front desk's view); ``reason``: the desk's reason in staff words; ``action``: the desk
-    action's kind or the answer's; ``source``: a desk action's write-back (queued, by_hand, none)."""
+    action's kind or the answer's; ``source``: a desk action's write-back (queued, by_hand, none);
+    ``written``: what became of the write-back it queued, its row's status found by the row's link
+    to the action (pending, done, superseded, set_aside …), None for a row written before the link."""
 
     at: datetime
     actor: str
@@ -59,6 +61,7 @@ class Entry:
     reason: str | None = None
     outcome: str = "applied"
     source: str | None = None
+    written: str | None = None
     request: bool = False
     undone: bool = False
     undone_by: str | None = None
@@ -86,11 +89,12 @@ def _answer(r: Any, full: bool) -> Entry:
                  undone=r.outcome == "undone")
 
 
-def _desk(r: Any, words: str | None = None) -> Entry:
+def _desk(r: Any, words: str | None = None, written: str | None = None) -> Entry:
     how = "by phone" if r.action in ("confirmed_by_phone", "left_message") else ""
     return Entry(at=r.at, actor="front desk", what=DESK_WORDS.get(r.action, r.action), how=how, action=r.action,
                  words=words,
                  user=r.user, reason=CANCEL_REASONS.get(r.reason, r.reason) if r.reason else None, source=r.source,
+                 written=written,
                  undone=r.undone_at is not None, undone_by=r.undone_by)
 
 
@@ -106,7 +110,13 @@ def visit_history(connection: Connection, appointment_id: int, full: bool = Fals
     # words: PHI, so only in the front desk's view
     notes = {r.provider_id[len(DESK_TRACE):]: r.body for r in responses
              if full and r.body and (r.provider_id or "").startswith(DESK_TRACE)}
-    entries += [_desk(r, notes.get(str(r.id))) for r in connection.execute(
+    # each desk action's own write-back (its first linked row: an undo's restoring row comes later)
+    written: dict[int, str] = {}
+    for w in connection.execute(select(WRITEBACKS.c.desk_action_id, WRITEBACKS.c.status).where(
+            WRITEBACKS.c.appointment_id == appointment_id, WRITEBACKS.c.desk_action_id.is_not(None))
+            .order_by(WRITEBACKS.c.id)):
+        written.setdefault(int(w.desk_action_id), w.status)
+    entries += [_desk(r, notes.get(str(r.id)), written.get(r.id)) for r in connection.execute(
         select(DESK_ACTIONS).where(DESK_ACTIONS.c.appointment_id == appointment_id)
         .order_by(DESK_ACTIONS.c.at, DESK_ACTIONS.c.id))]
     answer = connection.execute(select(A.c.participation, A.c.participation_at).where(A.c.id == appointment_id)).first()

@@ -233,6 +233,7 @@ WRITEBACKS = Table(
     Column("last_error", Text(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("done_at", UtcDateTime(), nullable=True),
+    Column("desk_action_id", Integer(), nullable=True),
 )
 
 SET_ASIDE = Table(

@@ -374,7 +374,7 @@ def history_item(e: Entry) -> dict[str, Any]:
         if e.undone:
             parts.append(f"undone by user {e.undone_by}")
         return {"at": e.at, "what": "desk", "title": e.title, "detail": "; ".join(parts), "undone": e.undone,
-                "action": e.action, "source": e.source, "text": e.words}
+                "action": e.action, "source": e.source, "written": e.written, "text": e.words}
     detail = e.how
     if e.undone:
         detail += "; undone by the front desk"

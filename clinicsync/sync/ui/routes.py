@@ -336,7 +336,8 @@ def timeline_page(request: Request, user: User,
 def _with_source_hint(settings: Settings, connector: str, item: dict[str, Any]) -> dict[str, Any]:
     """A desk action's history row with what became of it at the source (written back, or
     what to do there by hand); every other row as it is."""
-    if item["what"] != "desk" or not (hint := source_hint(settings, connector, item["action"], item["source"])):
+    if item["what"] != "desk" or not (hint := source_hint(settings, connector, item["action"], item["source"],
+                                                          item.get("written"), item.get("undone", False))):
         return item
     return {**item, "detail": f"{item['detail']}; {hint}"}
 

@@ -41,9 +41,17 @@ RESPONSES = table_of(Response)
 
 class Writeback(SQLModel, table=True):
     """An answer still to be written back to its source: pending -> done, or retried with
-    backoff (``next_at``) and visible in `status` until it goes through."""
+    backoff (``next_at``) and visible in `status` until it goes through.
 
-    __table_args__ = (Index("ix_writeback_status_next", "status", "next_at"),)
+    ``desk_action_id`` links the row to the front desk's action it carries (a confirmation by
+    phone, a cancel; sync/desk/actions.py), so that action's Undo and its cancel find their own
+    row by the link rather than by the moment it was written: two desk steps in one second, or a
+    patient's SMS answer in the same minute, could otherwise be taken for it. NULL for a
+    patient's or a source's answer, an undo's restoring row, and every row written before the
+    link existed (migration 0046)."""
+
+    __table_args__ = (Index("ix_writeback_status_next", "status", "next_at"),
+                      Index("ix_writeback_desk_action", "desk_action_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     appointment_id: int = Field(foreign_key="appointment.id")
@@ -58,6 +66,7 @@ class Writeback(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))  # never PHI: connector errors only
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     done_at: datetime | None = Field(default=None, sa_column=utc_column())
+    desk_action_id: int | None = Field(default=None, foreign_key="desk_action.id")
 
 
 WRITEBACKS = table_of(Writeback)
