@@ -12,10 +12,10 @@ from typing import Any, cast
 
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError
+from clinicsync.mappings.digitclock import DIGIT_CLOCKS, digit_clock
 from clinicsync.mappings.model import quoted_code
 from clinicsync.mappings.paths import compile_path, compile_values
 from clinicsync.mappings.preset_schema import FieldSpec
-from clinicsync.mappings.digitclock import DIGIT_CLOCKS, digit_clock
 from clinicsync.mappings.transforms import TransformError, combine_date_minutes, combine_date_time
 from clinicsync.mappings.window import PlausibleWindow, plausible_utc
 

@@ -94,7 +94,8 @@ def build(connection: psycopg.Connection[Any]) -> tuple[dict[str, dict[str, Any]
             continue
         truth[_iso(start)] = {"end": _iso(start + timedelta(minutes=minutes)),
                               "status": "pending" if status & 4 else "booked", "name": name,
-                              "doctor": str(room[0]), "doctor_name": room[1], "doctor_email": room[2], "zone": ZONE, "location": AREA}
+                              "doctor": str(room[0]), "doctor_name": room[1], "doctor_email": room[2], "zone": ZONE,
+                              "location": AREA}
     for s, room in enumerate(rooms[:2]):  # a weekly series of four, one entry row per occurrence
         first = today + timedelta(days=2 + s)
         start = datetime(first.year, first.month, first.day, 19, 0, tzinfo=clinic)
@@ -109,5 +110,6 @@ def build(connection: psycopg.Connection[Any]) -> tuple[dict[str, dict[str, Any]
             at = start + timedelta(weeks=week)
             booking(at, 30, room, name, repeat=repeat[0])
             truth[_iso(at)] = {"end": _iso(at + timedelta(minutes=30)), "status": "booked", "name": name,
-                               "doctor": str(room[0]), "doctor_name": room[1], "doctor_email": room[2], "zone": ZONE, "location": AREA}
+                               "doctor": str(room[0]), "doctor_name": room[1], "doctor_email": room[2], "zone": ZONE,
+                               "location": AREA}
     return truth, ahead

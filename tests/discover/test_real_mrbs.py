@@ -20,7 +20,6 @@ import yaml
 from tests.discover import mrbs_data as mrbs
 from tests.discover import real_ehr_support as real
 
-
 # what the admin types for the product's status bits (STATUS_PRIVATE 1, STATUS_TENTATIVE 4)
 NUMBERS = {"0": "booked", "1": "booked", "4": "pending", "5": "pending"}
 
