@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError
+from clinicsync.mappings.digitclock import DIGIT_CLOCKS, digit_clock
 from clinicsync.mappings.model import quoted_code
 from clinicsync.mappings.paths import compile_path, compile_values
 from clinicsync.mappings.preset_schema import FieldSpec
@@ -126,7 +127,8 @@ def _joined(paths: list[str]) -> Callable[[Any], Any]:
 
 def _date_time(date_path: str, time_path: str, unit: str = "clock") -> Callable[[Any], Any]:
     get_date, get_time = compile_path(date_path), compile_path(time_path)
-    combine = combine_date_minutes if unit == "minutes" else combine_date_time
+    combine = combine_date_minutes if unit == "minutes" else digit_clock(unit) if unit in DIGIT_CLOCKS \
+        else combine_date_time
 
     def date_time(record: Any) -> Any:
         day, clock = get_date(record), get_time(record)

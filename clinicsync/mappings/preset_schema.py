@@ -39,9 +39,11 @@ class FieldSpec(BaseModel):
                           "with from: the fallback when no from path has a usable value")
     date: str | None = Field(None, description="path of a date; with `time:` read as one local date-time")
     time: str | None = Field(None, description="path of a time of day, combined with `date:`")
-    time_unit: Literal["clock", "minutes"] = Field(
-        "clock", description="what `time:` holds: a time of day (clock), or whole minutes since that day's "
-                             "midnight (minutes: 540 is 09:00, as booking plugins keep it)")
+    time_unit: Literal["clock", "minutes", "hhmmss", "hhmm"] = Field(
+        "clock", description="what `time:` holds: a time of day (clock), whole minutes since that day's "
+                             "midnight (minutes: 540 is 09:00, as booking plugins keep it), or a clock written as "
+                             "a whole number (hhmmss: 93000 is 09:30:00; hhmm: 930 is 09:30), where a negative "
+                             "number is no time of day")
     value: Any = Field(None, description="a constant")
     type: str | None = None
     map: dict[str, Any] | None = Field(

@@ -76,5 +76,6 @@ def test_the_ddl_run_here_declares_no_key() -> None:
             if stripped is None:
                 assert "FOREIGN KEY" in statement.upper() or "REFERENCES" in statement.upper(), statement
                 continue
-            assert not re.search(r"FOREIGN\s+KEY|\sREFERENCES\s", stripped, re.I), (schema.parent.name, stripped)
+            said = re.sub(r"/\*.*?\*/", "", stripped, flags=re.S)  # a comment's words (WebCalendar's) are no key
+            assert not re.search(r"FOREIGN\s+KEY|\sREFERENCES\s", said, re.I), (schema.parent.name, stripped)
             assert stripped.count("(") == stripped.count(")"), stripped

@@ -7,11 +7,13 @@ patient is still the participant of the contacts' type: the join writes the cont
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from clinicsync.sync.discover.sql import discover_sql
 from tests.discover.test_sql_event_parts import _build
@@ -49,9 +51,11 @@ def test_the_patient_is_reached_through_a_text_id_on_postgresql(postgres_url: st
     fields = proposal.mapping["fields"]
     assert "patient.external_id" in fields, proposal.notes
     query = proposal.connector["query"]
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        cursor = connection.execute(query)  # no window: the start is Unix seconds, every row is read
-        rows: list[Any] = cursor.fetchall()
-        names = [d.name for d in cursor.description or []]
+    # the window on the Unix seconds, its binds the connector's date-times (UTC), opened wide
+    wide = {"window_start": datetime(2000, 1, 1), "window_end": datetime(2100, 1, 1)}
+    with sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)).connect() as connection:
+        result = connection.execute(sa.text(query), {k: v for k, v in wide.items() if f":{k}" in query})
+        names = list(result.keys())
+        rows: list[Any] = result.fetchall()
     got = {str(r[names.index("diary_id")]): str(r[names.index(fields["patient.external_id"]["from"])]) for r in rows}
     assert got == patients

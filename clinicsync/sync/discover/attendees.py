@@ -21,10 +21,20 @@ from clinicsync.sync.discover import (
     optionroles,
     polyrefs,
     softdelete,
+    staffrows,
     typedlinks,
 )
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, Builder, filled, join_first_linked, kind_of, level_column, name_columns
+from clinicsync.sync.discover.kinds import (
+    USER,
+    WHOLE,
+    Builder,
+    filled,
+    join_first_linked,
+    kind_of,
+    level_column,
+    name_columns,
+)
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.rolelevels import patients_role
 from clinicsync.sync.discover.values import profile
@@ -164,7 +174,15 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     table, person = builder.schema.tables[link.table], builder.schema.tables[onward.target]
     organizer = _organizer(builder, onward)
     besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
-    besides += softdelete.live_links(table, "cs_l", q, plan.dialect)
+    # the doctor listed among the participants, told by the visits each person is on (staffrows.py)
+    whole = bool(WHOLE.search(table.columns[onward.column]))
+    told = organizer is not None or named is not None or onward.typed is not None \
+        or level_column(table, link.column, onward.column) is not None  # the rows say who is who already
+    staff = None if told else staffrows.find(builder, table, link.column, onward.column, whole)
+    if staff is not None:
+        besides += f" AND cs_l.{q(onward.column)} NOT IN ({staff.literals})"
+    live = softdelete.live_links(table, "cs_l", q, plan.dialect)
+    besides += live
     if onward.typed is not None:  # the rows of the patients' type only (typedrefs.py)
         besides += f" AND cs_l.{q(onward.typed[0])} = {onward.typed[1]}"
     per_occurrence = occurrences.replies(builder.run, plan, table, (link.column, onward.column))
@@ -196,6 +214,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     elif level:
         rank += f"the lowest {level!r}, then "
     passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"
+    if staff is not None:
+        passed = f" that is not staff's ({len(staff.keys)} person(s) on nearly every visit, the doctors)"
     head = "the visit names no patient" if named is None else \
         f"the visit's {named.id_column!r} names rows of several tables (by {named.type_column!r})"
     why = (f"{head}: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
@@ -226,6 +246,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
         k for k in ("email", "phone") if k not in roles and f"patient.{k}" not in placed))
     if labelled is not None and ranked is not None:
         optionroles.place_doctor(builder, link, onward, str(ranked), labelled)
+    if staff is not None:
+        staffrows.place_doctor(builder, table, link, onward, staff, live)
 
 
 def _organizer(builder: Builder, onward: Ref) -> tuple[str, str] | None:

@@ -43,6 +43,8 @@ from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_settings import load_query_preset
+from clinicsync.mappings.digitclock import DIGIT_CLOCKS, digit_clock
+from clinicsync.mappings.transforms import TransformError
 from clinicsync.sync.discover.ahead import future_cursor_note
 from clinicsync.sync.discover.clock_names import drop_local_booked_at, named_reason, utc_named_start
 from clinicsync.sync.discover.proposal import Proposal
@@ -302,8 +304,15 @@ def day_and_clock(proposal: Proposal) -> tuple[str, str] | None:
     return None
 
 
+def digit_unit(proposal: Proposal) -> str | None:
+    """How the start's clock is written when it is a whole number (``time_unit`` hhmmss/hhmm)."""
+    spec = ((proposal.mapping or {}).get("fields") or {}).get("start")
+    unit = spec.get("time_unit") if isinstance(spec, Mapping) else None
+    return unit if unit in DIGIT_CLOCKS else None
+
+
 def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequence[str],
-                 fmt: str | None = None) -> list[datetime]:
+                 fmt: str | None = None, digits: str | None = None) -> list[datetime]:
     """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns, its parts joined
     as the mapping joins them; a start kept as text is parsed as the mapping parses it (else a
     text start gave no hours to judge, and discover asked for the convention)."""
@@ -323,6 +332,11 @@ def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequenc
                 continue
         elif len(row) == 1:
             value = row[0]
+        elif digits is not None:  # a YYYYMMDD day and its clock as whole numbers (digitdates.py)
+            try:
+                value = digit_clock(digits)(row[0], row[1])
+            except TransformError:
+                continue
         else:
             try:
                 value = parse_datetime(" ".join(str(v).strip() for v in row if v is not None), (fmt,) if fmt else ())
@@ -482,7 +496,7 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
                                    [c for c in stamp_columns(proposal, columns) if c not in server_clock], now)
             parts, fmt = start_parts(proposal, columns)
             if parts:
-                starts = visit_starts(connection, run, query, parts, fmt)
+                starts = visit_starts(connection, run, query, parts, fmt, digit_unit(proposal))
                 zoned = parts[0] if len(parts) == 1 and zoned_values(connection, run, query, parts[0]) else None
         except (SQLAlchemyError, StatementRefused):
             stamps, now = [], datetime.now(UTC).replace(tzinfo=None)
@@ -493,8 +507,8 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         if typed:
             evidence.local.append(f"the visits' starts are text written as people read them ({typed!r}): what "
                                   "was typed is the clinic's wall clock")
-        split = day_and_clock(proposal) if parts else None
-        if split:
+        split = day_and_clock(proposal) if parts and digit_unit(proposal) is None else None
+        if split:  # (a clock kept as digits is a program's, gmdate('His') as often as date('His'): no sign)
             evidence.local.append(f"the visits' starts are a day ({split[0]!r}) and a time of day ({split[1]!r}) "
                                   "kept apart, as a diary keeps them: the clinic's wall clock (an instant kept in "
                                   "UTC is one date-time)")

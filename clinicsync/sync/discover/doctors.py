@@ -347,9 +347,36 @@ def unit_owner(builder: Builder) -> bool:
         builder.people.guesses.append(Guess("practitioner.external_id", ref.column, 0.7, why, {"from": ref.column}))
         builder.people.guesses.append(Guess("practitioner.name", name, 0.7, f"column {label!r} of {table.name!r}",
                                             {"from": name}))
+        email = _email_column(builder, table, label)
+        if email is not None:  # the unit's own address: its agenda's (as a booked resource's, parent_link)
+            out_email = plan.add(alias, email, "doctor_email", table.name, table.columns[email])
+            builder.people.guesses.append(Guess("practitioner.email", out_email, 0.7, f"column {email!r} of "
+                                                f"{table.name!r}: its values are emails", {"from": out_email}))
+        _unit_place(builder, table, alias)
         builder.people.notes.append(f"the doctor: {why}")
         return True
     return False
+
+
+def _unit_place(builder: Builder, unit: Table, at: str) -> None:
+    """Where a unit that owns the calendar is (a room's area, building or site): the one labelled
+    row the unit refers to, its label the visit's location, since the unit's own name now names
+    the doctor. Nothing when the unit refers to none, or to several such rows (not guessed)."""
+    refs = [r for r in builder.schema.refs(unit.name) if r.target != unit.name and not audit(r.column)
+            and r.target in builder.schema.tables and _label(builder.schema.tables[r.target]) is not None]
+    if len(refs) != 1 or any(g.field == "location" for g in builder.people.guesses):
+        return
+    ref, plan = refs[0], builder.plan
+    place = builder.schema.tables[ref.target]
+    label = _label(place)
+    assert label is not None
+    alias = plan.alias("d")
+    plan.join(place, alias, plan.on(ref, alias, at))
+    builder.stamp_row(place, alias)
+    out = plan.add(alias, label, "place_name", place.name, place.columns[label])
+    builder.people.guesses.append(Guess("location", out, 0.7, f"column {label!r} of {place.name!r}, the "
+                                        f"{unit.name!r} row's ({ref.column!r}): where the unit that owns the "
+                                        "calendar is", {"from": out}))
 
 
 def parent_link(builder: Builder) -> bool:

@@ -35,6 +35,7 @@ from clinicsync.sync.discover import (
     cancelstatus,
     daterows,
     daysahead,
+    digitdates,
     doneflags,
     extension,
     formtext,
@@ -50,6 +51,7 @@ from clinicsync.sync.discover import (
     metavisits,
     minimalread,
     numbercodes,
+    numberwindow,
     occurrences,
     optionstatuses,
     ownnoun,
@@ -517,6 +519,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     values = {s.name: s.values for s in samples}
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
     guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
+    guesses, unplaced = digitdates.placed(guesses, unplaced, plan.types, values, scored.notes)
     guesses, unplaced = splitlength.placed(plan, guesses, unplaced, scored.notes)
     guesses, unplaced = slotpattern.placed(run, plan, guesses, unplaced, values, scored.notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
@@ -551,6 +554,13 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     day = plan.day_window(start.spec.get("date") if start is not None else None)
     if not conditions and day is not None:
         conditions, dated, start_column = [day[1]], True, day[0]
+    numbers = numberwindow.window(plan, start.spec, connection.dialect.name) if start is not None and \
+        not conditions else None
+    if numbers is not None:  # a start kept as numbers: Unix seconds, or a YYYYMMDD day and its clock
+        conditions, dated, start_column = list(numbers.conditions), True, numbers.column
+        if numbers.utc_binds:
+            connector["window"] = {"timezone": "UTC"}
+            notes["window"] = "the start is Unix seconds: the window's binds are UTC, made seconds"
     if kept:
         conditions.append(kept)
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),

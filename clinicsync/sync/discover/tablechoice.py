@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, slottime
+from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, seriesrows, slottime
 from clinicsync.sync.discover.graph import Schema, Table, words
 from clinicsync.sync.discover.people import audit
 from clinicsync.sync.discover.sql_reading import DiscoverError
@@ -132,6 +132,8 @@ def pick_table(schema: Schema, wanted: str | None,
         scored = sorted(populated, reverse=True) or scored
     # a visit's dates kept as rows of their own give way to the visits they name (daterows.py)
     scored = daterows.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored}) or scored
+    # a series row gives way to its occurrences, rows naming it by a series' column (seriesrows.py)
+    scored = seriesrows.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored}) or scored
     # a table that repeats another candidate's dates on its rows gives way to it (copieddates.py)
     scored = copieddates.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored},
                                   booking=lambda n: bool(BOOKING_NAMES.search(n))) or scored

@@ -43,7 +43,7 @@ DISTINCT = 40  # distinct values kept per column
 MIN_NUMBERS = 10  # distinct whole numbers a column needs before it is matched by value
 MAX_COLUMNS = 200  # candidate columns sampled at all
 MAX_TARGETS = 400  # tables asked for their keys
-_IDENTIFIER = frozenset({"id", "uid", "uuid", "guid", "ref", "key", "fk", "no", "nr", "num", "code"})
+_IDENTIFIER = frozenset({"id", "uid", "uuid", "guid", "ref", "key", "fk", "no", "nr", "num", "code", "login"})
 _TEXT = re.compile(r"char|text|string|uuid|uniqueidentifier", re.I)
 _UUID_TYPE = re.compile(r"uuid|uniqueidentifier", re.I)
 _DATED = re.compile(r"date|time", re.I)  # a column type that holds a day or a time
@@ -87,7 +87,10 @@ def _link_ends(table: Table) -> set[str]:
 
 def _candidate(table: Table, column: str, known: set[str]) -> bool:
     type_name = table.columns[column]
-    return (column not in known and column not in table.primary_key and not audit(column)
+    # a link row's key is its references (``webcal_entry_user``: the event's id and the login); a
+    # one-column key is the row's own
+    return (column not in known and (column not in table.primary_key or len(table.primary_key) > 1)
+            and not audit(column)
             and not _own_identity(table, column)
             and bool(words(column) & _IDENTIFIER or column.lower().endswith("id")
                      or (WHOLE.search(type_name) and (kind_of(column) is not None or _numbered_name(column))))
