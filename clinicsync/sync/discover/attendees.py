@@ -21,6 +21,7 @@ from clinicsync.sync.discover import (
     optionroles,
     polyrefs,
     softdelete,
+    staffpersons,
     typedlinks,
 )
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
@@ -167,6 +168,10 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     besides += softdelete.live_links(table, "cs_l", q, plan.dialect)
     if onward.typed is not None:  # the rows of the patients' type only (typedrefs.py)
         besides += f" AND cs_l.{q(onward.typed[0])} = {onward.typed[1]}"
+    staff = staffpersons.passed_over(builder, table.name, link.column, onward, "" if onward.typed is None else
+                                     f" AND cs_l.{q(onward.typed[0])} = {onward.typed[1]}")
+    if staff is not None:  # the practice's own people listed beside the patient (staffpersons.py)
+        besides += f" AND cs_l.{q(onward.column)} NOT IN ({staff[0]})"
     per_occurrence = occurrences.replies(builder.run, plan, table, (link.column, onward.column))
     ranked = level_column(table, link.column, onward.column)
     role = None if ranked is None else patients_role(builder.run, q, table, ranked, onward.column)
@@ -196,6 +201,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     elif level:
         rank += f"the lowest {level!r}, then "
     passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"
+    if staff is not None:
+        passed += f" that is no login's own person ({staff[1]}: the staff)"
     head = "the visit names no patient" if named is None else \
         f"the visit's {named.id_column!r} names rows of several tables (by {named.type_column!r})"
     why = (f"{head}: table {table.name!r} links it to {person.name!r} ({link.column!r}, "
