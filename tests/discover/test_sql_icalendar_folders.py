@@ -14,6 +14,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
+
 from clinicsync.sync.discover.sql import discover_sql
 from tests.discover import ical_support as cal
 from tests.discover.files_support import write_proposal
@@ -86,3 +89,62 @@ def test_every_calendar_table_is_read_and_its_owner_is_the_doctor(tmp_path: Path
     assert {k: (d.get("id"), d.get("name")) for k, d in doctors.items()} == {
         k: (logins[t["doctor"]], t["doctor_name"]) for k, t in truth.items()
     }
+
+
+def _meeting(uid: str, organizer: tuple[str, str, str], invited: list[tuple[str, str, str]], start: str) -> str:
+    """A team meeting as a calendar client writes it: the attendees' lines folded at 75 octets."""
+    lines = [
+        f"UID:{uid}",
+        "DTSTAMP:20260101T000000Z",
+        f"DTSTART;TZID={cal.ZONE}:{start}",
+        f"DTEND;TZID={cal.ZONE}:{start[:9]}235900",
+        "SUMMARY:Team",
+        f"ORGANIZER;CN={organizer[1]}:mailto:{organizer[2]}",
+    ]
+    for _, name, mail in invited:
+        line = f"ATTENDEE;CN={name};PARTSTAT=ACCEPTED;ROLE=REQ-PARTICIPANT:mailto:{mail}"
+        lines.append("\r\n ".join(line[i : i + 74] for i in range(0, len(line), 74)))
+    return cal._object(lines)
+
+
+@pytest.mark.postgres
+def test_a_meeting_of_users_alone_copied_into_each_calendar_is_no_visit(postgres_url: str) -> None:
+    """A meeting the server copies into each invited colleague's calendar: every attendee a user
+    (by email, the lines folded), so no copy is a visit; an event whose attendee is reached by
+    phone only, or is a patient's email, is one."""
+    anna, jonas, mira = cal.DOCTORS
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE TABLE members (login VARCHAR(64) PRIMARY KEY, full_name VARCHAR(80), mail VARCHAR(80))")
+        db.execute(
+            "CREATE TABLE folders (folder_path VARCHAR(255) PRIMARY KEY, owner_login VARCHAR(64) NOT NULL, "
+            "table_url VARCHAR(255))"
+        )
+        for number, (uri, name, mail) in enumerate(cal.DOCTORS, start=1):
+            login = uri.rsplit("/", 1)[1]
+            table = f"box_{login.replace('.', '')[:6]}{number}a1"
+            db.execute("INSERT INTO members VALUES (%s, %s, %s)", (login, name, mail))
+            db.execute(f"CREATE TABLE {table} {SHAPE}")
+            db.execute("INSERT INTO folders VALUES (%s, %s, %s)", (f"/{login}/calendar", login, f"{BASE}/{table}"))
+            db.execute(
+                f"INSERT INTO {table} VALUES ('team.ics', %s, 0, NULL)",
+                (_meeting("team-1", anna, [jonas, mira], "20300107T170000"),),
+            )
+            for n, who in enumerate((f"mailto:p{number}@mail.example", f"tel:+4915112345{number:02d}")):
+                text = cal._object(
+                    [
+                        f"UID:v{number}{n}",
+                        "DTSTAMP:20260101T000000Z",
+                        f"DTSTART;TZID={cal.ZONE}:2030010{number}T0{8 + n}0000",
+                        f"DTEND;TZID={cal.ZONE}:2030010{number}T0{8 + n}3000",
+                        "SUMMARY:Kontrolle",
+                        f"ORGANIZER;CN={name}:mailto:{mail}",
+                        f"ATTENDEE;CN=Patient {n}:{who}",
+                    ]
+                )
+                db.execute(f"INSERT INTO {table} VALUES (%s, %s, 0, NULL)", (f"v{n}.ics", text))
+    proposal = discover_sql(postgres_url, name="diary", clinic_zone=cal.ZONE, region=cal.REGION)
+    with psycopg.connect(postgres_url) as db:
+        read = db.execute(
+            proposal.connector["query"].replace(":window_start", "'2000-01-01'").replace(":window_end", "'2200-01-01'")
+        ).fetchall()
+    assert sorted(r[0].rsplit("/", 1)[1] for r in read) == ["v0.ics"] * 3 + ["v1.ics"] * 3, read

@@ -62,6 +62,24 @@ class Folders:
             )
         return "\n  UNION ALL ".join(branches)
 
+    def patients_only(self, column: str, quote: Callable[[str], str], dialect: str) -> str | None:
+        """The condition that leaves out an event every attendee of which is a user (a staff
+        meeting: the server copies it into each invited colleague's calendar, each copy a row);
+        an event with no attendee, or one whose attendee is no user (a patient, by email or
+        phone), is kept. PostgreSQL only (its regular expressions list an object's lines; folded
+        lines are unfolded first); None elsewhere."""
+        if dialect != "postgresql" or self.email is None:
+            return None
+        text = f"replace(replace(a.{quote(column)}, E'\\r\\n ', ''), E'\\n ', '')"
+        users = (
+            f"SELECT 1 FROM {quote(self.users.name)} AS cs_m WHERE cs_m.{quote(self.email)} <> '' AND "
+            f"lower(cs_l.line[1]) LIKE '%:mailto:' || lower(cs_m.{quote(self.email)})"
+        )
+        return (
+            f"({text} !~* E'\\nATTENDEE' OR EXISTS (SELECT 1 FROM regexp_matches({text}, "
+            f"E'\\nATTENDEE([^\\r\\n]*)', 'gi') AS cs_l(line) WHERE NOT EXISTS ({users})))"
+        )
+
     def why(self) -> str:
         held = ", ".join(c for c in (self.name, self.email) if c)
         return (

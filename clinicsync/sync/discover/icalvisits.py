@@ -139,6 +139,9 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
     elif found.mixed:  # vCards in the same column, no column saying which: the calendar rows only
         where.append(calendar_rows(f"a.{quote(column)}", dialect))
     where.append(f"a.{quote(column)} NOT LIKE '{SCHEDULING}'")  # an inbox's messages kept beside the events
+    staff = folders.patients_only(column, quote, dialect) if folders is not None else None
+    if staff is not None:  # a meeting of the users alone, copied into each one's calendar
+        where.append(staff)
     if found.last is not None:
         last = f"a.{quote(found.last)}"
         where.append(f"({last} IS NULL OR {last} >= {seconds(':window_start', dialect)})")
