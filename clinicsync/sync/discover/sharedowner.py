@@ -98,9 +98,12 @@ def calendar_owner(builder: Builder) -> bool:
         calendar = schema.tables[ref.target]
         on = f"cs_e.{builder.q(ref.target_column)} = cs_a.{builder.q(ref.column)}"
         for column in owner_columns(calendar):
+            if column in main.columns:  # every row of the schema has one: who entered it (OpenClinica's
+                continue  # ``owner_id``), not whose calendar a row is
             users = _users_ref(builder, calendar, column, _owners(builder, calendar, on, column))
-            if users is None or users.target == main.name:
-                continue
+            if users is None or users.target == main.name or users.target in builder.people.patient_tables \
+                    or not (words(users.target) & _ACCOUNT or kind_of(users.target) == "provider"):
+                continue  # an owner among the patients' people (a course's booker) keeps no diary
             state = plan.state()
             alias = plan.alias("e")
             plan.join(calendar, alias, plan.on(ref, alias, "a"))

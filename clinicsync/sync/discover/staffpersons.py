@@ -20,8 +20,9 @@ patient's weekly series of sessions is many rows too).
 from __future__ import annotations
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover.graph import Ref, audit, words
+from clinicsync.sync.discover.graph import Ref, audit
 from clinicsync.sync.discover.kinds import USER, Builder
+from clinicsync.sync.discover.vocab import name_tokens
 
 SHARE = 0.5  # of the participants' distinct persons that may be logins' before it is no staff
 SAMPLE = 5000  # participant rows read to count them
@@ -35,8 +36,9 @@ def passed_over(builder: Builder, links: str, link_column: str, onward: Ref, typ
     the rows of the patients' kind (``cs_l.…``)."""
     q, schema = builder.q, builder.schema
     for table in schema.tables.values():
-        if table.name in (links, onward.target, builder.plan.main.name) or not words(table.name) & _LOGINS:
-            continue
+        tokens = name_tokens(table.name)
+        if table.name in (links, onward.target, builder.plan.main.name) or not tokens or tokens[-1] not in _LOGINS:
+            continue  # a table of logins by its last word (``res_users``), not one about them (``user_statuses``)
         hop = next(
             (
                 r
@@ -45,8 +47,8 @@ def passed_over(builder: Builder, links: str, link_column: str, onward: Ref, typ
             ),
             None,
         )
-        if hop is None:
-            continue
+        if hop is None or hop.column in table.primary_key:
+            continue  # a login row names its person in a column of its own, never by its key
         staff = f"SELECT cs_u.{q(hop.column)} FROM {q(table.name)} AS cs_u WHERE cs_u.{q(hop.column)} IS NOT NULL"
         sample = first_rows(
             f"SELECT cs_l.{q(onward.column)} FROM {q(links)} AS cs_l WHERE cs_l.{q(onward.column)} IS NOT NULL{typed}",
