@@ -21,6 +21,7 @@ from clinicsync.sync.discover import (
     optionroles,
     polyrefs,
     softdelete,
+    staffpersons,
     staffrows,
     typedlinks,
 )
@@ -174,17 +175,20 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     table, person = builder.schema.tables[link.table], builder.schema.tables[onward.target]
     organizer = _organizer(builder, onward)
     besides = "" if organizer is None else f" AND cs_l.{q(onward.column)} NOT IN ({organizer[0]})"
-    # the doctor listed among the participants, told by the visits each person is on (staffrows.py)
+    typed = "" if onward.typed is None else f" AND cs_l.{q(onward.typed[0])} = {onward.typed[1]}"
+    # the practice's own people listed beside the patient: the persons a login points at
+    # (staffpersons.py), else, where the persons are the logins, those on nearly every visit (staffrows.py)
+    logins = staffpersons.passed_over(builder, table.name, link.column, onward, typed)
+    if logins is not None:
+        besides += f" AND cs_l.{q(onward.column)} NOT IN ({logins[0]})"
     whole = bool(WHOLE.search(table.columns[onward.column]))
-    told = organizer is not None or named is not None or onward.typed is not None \
+    told = logins is not None or organizer is not None or named is not None or onward.typed is not None \
         or level_column(table, link.column, onward.column) is not None  # the rows say who is who already
     staff = None if told else staffrows.find(builder, table, link.column, onward.column, whole)
     if staff is not None:
         besides += f" AND cs_l.{q(onward.column)} NOT IN ({staff.literals})"
     live = softdelete.live_links(table, "cs_l", q, plan.dialect)
-    besides += live
-    if onward.typed is not None:  # the rows of the patients' type only (typedrefs.py)
-        besides += f" AND cs_l.{q(onward.typed[0])} = {onward.typed[1]}"
+    besides += live + typed  # typed: the rows of the patients' type only (typedrefs.py)
     per_occurrence = occurrences.replies(builder.run, plan, table, (link.column, onward.column))
     ranked = level_column(table, link.column, onward.column)
     role = None if ranked is None else patients_role(builder.run, q, table, ranked, onward.column)
@@ -214,6 +218,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     elif level:
         rank += f"the lowest {level!r}, then "
     passed = "" if organizer is None else f" other than the organizer's own ({organizer[1]}, who is listed too)"
+    if logins is not None:
+        passed += f" that is no login's own person ({logins[1]}: the staff)"
     if staff is not None:
         passed = f" that is not staff's ({len(staff.keys)} person(s) on nearly every visit, the doctors)"
     head = "the visit names no patient" if named is None else \

@@ -35,6 +35,7 @@ from clinicsync.common.soft_delete import meaning
 from clinicsync.sync.discover import softdelete
 from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.icalfind import SCHEDULING, IcalTable, calendar_rows
+from clinicsync.sync.discover.icalfolders import Folders
 from clinicsync.sync.discover.icalowner import Owner
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.sql_reading import visits_zone
@@ -90,14 +91,27 @@ def _prefixed(prefix: str, column: str, dialect: str) -> str:
 
 
 def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name: str, url: str,
-             timezone: str | None) -> Proposal:
-    """The connector and mapping (module docstring)."""
+             timezone: str | None, folders: Folders | None = None) -> Proposal:
+    """The connector and mapping (module docstring); ``folders``: every calendar a table of its
+    own (icalfolders.py), read together, each one's owner the doctor."""
     quote: Callable[[str], str] = connection.dialect.identifier_preparer.quote
     dialect = connection.dialect.name
     table, column = found.table, found.column
     key = table.key or next(iter(table.unique), None)  # a composite key (owner, path): its one-column unique id
+    source = quote(table.name)
+    if folders is not None:  # one read of every calendar's table, each row's id its table's and its own
+        source = f"(\n  {folders.source(list(table.columns), quote, dialect)}\n)"
+        key = "cs_key"
     select = [f"a.{quote(c)}" for c in dict.fromkeys([key or column, column, *(c for c in (found.changed,) if c)])]
     joins: list[str] = []
+    if folders is not None:
+        joins.append(f"LEFT JOIN {quote(folders.users.name)} AS p ON p.{quote(folders.key)} = a.cs_owner")
+        select.append("a.cs_owner AS owner_principal")
+        kinds = folders.users.columns
+        if folders.name:
+            select.append(text_of(f"p.{quote(folders.name)}", kinds.get(folders.name), dialect) + " AS owner_name")
+        if folders.email:
+            select.append(text_of(f"p.{quote(folders.email)}", kinds.get(folders.email), dialect) + " AS owner_email")
     if owner is not None:
         on = f"o.{quote(owner.key)} = a.{quote(owner.link)}"
         if owner.first_row and owner.calendar.key is not None:
@@ -125,6 +139,9 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
     elif found.mixed:  # vCards in the same column, no column saying which: the calendar rows only
         where.append(calendar_rows(f"a.{quote(column)}", dialect))
     where.append(f"a.{quote(column)} NOT LIKE '{SCHEDULING}'")  # an inbox's messages kept beside the events
+    staff = folders.patients_only(column, quote, dialect) if folders is not None else None
+    if staff is not None:  # a meeting of the users alone, copied into each one's calendar
+        where.append(staff)
     if found.last is not None:
         last = f"a.{quote(found.last)}"
         where.append(f"({last} IS NULL OR {last} >= {seconds(':window_start', dialect)})")
@@ -132,7 +149,7 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
         first = f"a.{quote(found.first)}"
         where.append(f"({first} IS NULL OR {first} <= {seconds(':window_end', dialect)})")
     head = ",\n  ".join(select)
-    query = (f"SELECT\n  {head}\nFROM {quote(table.name)} AS a" + "".join(f"\n{j}" for j in joins)
+    query = (f"SELECT\n  {head}\nFROM {source} AS a" + "".join(f"\n{j}" for j in joins)
              + (f"\nWHERE {' AND '.join(where)}" if where else ""))
     path = f"{column}."
     fields: dict[str, dict[str, Any]] = {
@@ -147,10 +164,12 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
         "patient.email": {"from": f"{path}attendee_email"},
         "patient.phone": {"from": f"{path}attendee_phone"},
     }
-    has_name = owner is not None and owner.principal is not None and owner.name is not None
-    has_email = owner is not None and owner.principal is not None and owner.email is not None
+    has_name = (owner is not None and owner.principal is not None and owner.name is not None) or \
+        (folders is not None and folders.name is not None)
+    has_email = (owner is not None and owner.principal is not None and owner.email is not None) or \
+        (folders is not None and folders.email is not None)
     fields["practitioner.external_id"] = {"from": ["owner_principal", f"{path}organizer_email"]} \
-        if owner is not None else {"from": f"{path}organizer_email"}
+        if owner is not None or folders is not None else {"from": f"{path}organizer_email"}
     fields["practitioner.name"] = {"from": ["owner_name", f"{path}organizer_name"]} if has_name \
         else {"from": f"{path}organizer_name"}
     fields["practitioner.email"] = {"from": ["owner_email", f"{path}organizer_email"]} if has_email \
@@ -158,7 +177,8 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
     if found.changed is not None:
         fields["source_updated_at"] = {"from": found.changed, "type": "unix_seconds"}
     share = f"{found.objects} of {found.sampled} sampled values of {column!r} are iCalendar objects"
-    guesses = [Guess(f, str(spec.get("from")), 0.9, _why(f, share, owner, found), spec) for f, spec in fields.items()]
+    guesses = [Guess(f, str(spec.get("from")), 0.9, folders.why() if folders is not None and f.startswith(
+        "practitioner.") else _why(f, share, owner, found), spec) for f, spec in fields.items()]
     words = Counter(str(e.get("status") or "").upper() for e in found.events if e.get("status"))
     status_words = [StatusWord(w, s, words.get(w, 0), 0.95) for w, s in STATUSES.items()]
     connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url, "query": query, "mode": "snapshot",
@@ -184,7 +204,10 @@ def proposal(connection: Connection, found: IcalTable, owner: Owner | None, name
     out.notes.append(f"visits kept as iCalendar text: {share}; a recurring series is read as its occurrences in "
                      "the window (each its own id); an all-day event is set aside (quarantined once, with the "
                      "reason), never read as a visit at a guessed time")
-    if owner is None:
+    if folders is not None:
+        out.notes.append(f"the calendars: {folders.why()}; the read names the {len(folders.owners)} calendars' tables "
+                         "found now: a calendar made later is read once discover runs again")
+    elif owner is None:
         out.notes.append("the doctor: no calendar's owner was found beside the events: the event's ORGANIZER")
     return out
 

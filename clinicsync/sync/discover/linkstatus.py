@@ -17,10 +17,12 @@ import re
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import audit
-from clinicsync.sync.discover.kinds import Builder
+from clinicsync.sync.discover.kinds import TEXT, Builder
 from clinicsync.sync.discover.probe import value_counts
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.vocab import name_tokens, token_role
+
+_REPLY = re.compile(r"response|rsvp|partstat|reply|attendance", re.I)  # a participant's answer, by its name
 
 
 def _is_status(column: str) -> bool:
@@ -35,17 +37,21 @@ def place(builder: Builder, links: str, link_column: str, at: str, order: list[s
     asked about). Placed here, not by the scorer: the scorer reads a per-visit field only from
     the visit's own row, and this row is the visit's own booking, not a row shared by many."""
     plan, q = builder.plan, builder.q
-    if any(_is_status(c) for c in builder.schema.tables[plan.main.name].columns):
-        return
+    own_status = any(_is_status(c) for c in builder.schema.tables[plan.main.name].columns)
     table = builder.schema.tables[links]
-    column = next((c for c in table.columns if c != link_column and _is_status(c) and not audit(c)
-                   and "TEXT" not in table.columns[c].upper()), None)
+    kept = [c for c in table.columns if c != link_column and not audit(c) and "TEXT" not in table.columns[c].upper()]
+    # a status-named column first; else a short text named for the reply (a ``reply_date`` is a date)
+    column = next((c for c in kept if _is_status(c)), None) or next(
+        (c for c in kept if _REPLY.search(c) and TEXT.search(table.columns[c])), None)
     if column is None:
         return
     ranked = ", ".join(o.replace("cs_l.", "cs_s.") for o in order)
     sql = first_rows(f"SELECT cs_s.{q(column)} FROM {q(links)} AS cs_s WHERE cs_s.{q(link_column)} = {at}"
                      f"{besides.replace('cs_l.', 'cs_s.')} ORDER BY {ranked}", 1, plan.dialect)
     words = value_counts(builder.run, q, links, column)
+    # A reply is the patient's answer whether or not the visit keeps a status of its own (a
+    # groupware event has both: the event CONFIRMED, the patient's row DECLINED); a link row's
+    # status word stands for the visit's only where the visit has none.
     if _rsvp(column, words):
         out = plan.expr(f"({sql})", "answer", links, table.columns[column])
         said = {w: _RSVP[w.strip().lower().replace("-", "_")] for w in words}
@@ -53,6 +59,8 @@ def place(builder: Builder, links: str, link_column: str, at: str, order: list[s
                "invitation, not the visit's status: " + ", ".join(f"{w!r} {a or 'no answer yet'}"
                                                                   for w, a in said.items()))
         builder.people.guesses.append(Guess("answer", out, 0.75, why, {"from": out, "map": said}))
+        return
+    if own_status:
         return
     out = plan.expr(f"({sql})", "status", links, table.columns[column])
     why = (f"the visit's table has no status; {links}.{column!r} of the same first row that names the patient "
@@ -73,7 +81,7 @@ def _rsvp(column: str, words: dict[str, int]) -> bool:
     spelled = {w.strip().lower().replace("-", "_") for w in words}
     if not spelled or not spelled <= set(_RSVP):
         return False
-    named = bool(re.search(r"response|rsvp|partstat|reply|attendance", column, re.I))
+    named = bool(_REPLY.search(column))
     return named or bool(spelled & {"needs_action", "needsaction", "tentative"})
 
 

@@ -41,6 +41,7 @@ from clinicsync.sync.discover import (
     rolelinks,
     roleperson,
     sharedowner,
+    staffpersons,
     typedlinks,
 )
 from clinicsync.sync.discover.contactrows import ContactRows
@@ -286,6 +287,10 @@ class _Builder(ContactRows):
         staff alone has rows of theirs only, typedrefs.py)."""
         q, main = self.q, self.plan.main
         only = f" AND cs_k.{q(onward.typed[0])} = {onward.typed[1]}" if onward is not None and onward.typed else ""
+        staff = None if onward is None else staffpersons.passed_over(self, link.table, link.column, onward,
+                                                                     only.replace("cs_k.", "cs_l."))
+        if onward is not None and staff is not None:  # a meeting of staff alone names no patient
+            only += f" AND cs_k.{q(onward.column)} NOT IN ({staff[0]})"
         named = (f"EXISTS (SELECT 1 FROM {q(link.table)} AS cs_k WHERE cs_k.{q(link.column)} = "
                  f"{q(main.name)}.{q(link.target_column)}{only})")
         kinds = eventkinds.kind_filter(self.run, q, main, link.target_column, named) or \
@@ -401,7 +406,8 @@ class _Builder(ContactRows):
                                              {"from": own.column}))
         else:
             doctors.follow(self, doctors.candidates(self)) or sharedowner.follow(self) \
-                or organizerrows.follow(self) or doctors.unit_owner(self) or doctors.parent_link(self) \
+                or organizerrows.follow(self) or sharedowner.calendar_owner(self) \
+                or doctors.unit_owner(self) or doctors.parent_link(self) \
                 or sharedowner.account_person(self)
             return
         chain = [(target, alias)]

@@ -33,6 +33,8 @@ _RECORDER = re.compile(r"creat|author|modif|chang|updat|edit(ed|or)|writ|void|re
                        r"cancel|last_?(user|modif|edit|chang|updat)", re.I)
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # safe inside '…' (no quote, no colon)
 _NUMBER = re.compile(r"-?[0-9]{1,18}")
+# a table of logins, whatever its word
+_ACCOUNT = frozenset({"account", "accounts", "login", "logins", "principal", *USER})
 
 
 def recorder(column: str) -> bool:
@@ -59,7 +61,8 @@ def follow(builder: Builder) -> bool:
     passed = [c for c in shared.columns if c not in shared.primary_key and recorder(c)
               and (audit(c) or _OWNER.search(c) or c.lower().endswith(("id", "by")))]
     for column in owner_columns(shared):
-        ref = _users_ref(builder, shared, key, column)
+        ref = _users_ref(builder, shared, column, _owners(builder, shared, f"cs_e.{builder.q(key)} = "
+                                                  f"cs_a.{builder.q(str(builder.plan.main.key))}", column))
         if ref is None:
             continue
         state = plan.state()
@@ -75,21 +78,61 @@ def follow(builder: Builder) -> bool:
     return False
 
 
-def _users_ref(builder: Builder, shared: Table, key: str, column: str) -> Ref | None:
+def calendar_owner(builder: Builder) -> bool:
+    """The doctor as the owner user of the calendar the visit is in: the visit refers to a
+    calendar's row (a groupware's folder or container: ``cal_events.container_id`` ->
+    ``container``), and that row names the user who owns it (``container.owner_id`` ->
+    ``accounts``), whose name and email are the doctor's (doctors.follow). False when no row the
+    visit refers to names an owner that reaches a named user.
+
+    Why: such a visit names no practitioner of its own; the person who keeps the diary is one
+    join further, on the calendar's row, as a CalDAV server's collection names its owner
+    (icalusers.py, for events kept as iCalendar text). The owner is told from the row's other
+    users by its name, never a column of who created or changed it (``recorder``)."""
+    plan, schema = builder.plan, builder.schema
+    main = plan.main
+    for ref in schema.refs(main.name):
+        if ref.target == main.name or audit(ref.column) or ref.column in builder.people.handled \
+                or ref.target in builder.people.patient_tables:
+            continue
+        calendar = schema.tables[ref.target]
+        on = f"cs_e.{builder.q(ref.target_column)} = cs_a.{builder.q(ref.column)}"
+        for column in owner_columns(calendar):
+            if column in main.columns:  # every row of the schema has one: who entered it (OpenClinica's
+                continue  # ``owner_id``), not whose calendar a row is
+            users = _users_ref(builder, calendar, column, _owners(builder, calendar, on, column))
+            if users is None or users.target == main.name or users.target in builder.people.patient_tables \
+                    or not (words(users.target) & _ACCOUNT or kind_of(users.target) == "provider"):
+                continue  # an owner among the patients' people (a course's booker) keeps no diary
+            state = plan.state()
+            alias = plan.alias("e")
+            plan.join(calendar, alias, plan.on(ref, alias, "a"))
+            builder.stamp_row(calendar, alias)  # the row's stamps move when the calendar is given to another
+            said = (f"the visit names no doctor, but the {calendar.name!r} row it is in ({ref.column!r}: its "
+                    f"calendar) names the user who owns it ({column!r})")
+            if doctors.follow(builder, [users], origin=doctors.Origin(calendar, alias, said, checked=True)):
+                builder.people.handled.add(ref.column)
+                _honorific(builder, users)
+                return True
+            plan.restore(state)
+    return False
+
+
+def _users_ref(builder: Builder, shared: Table, column: str, values: list[str]) -> Ref | None:
     """The reference from the shared row's ``column`` to a users or staff table: declared (or
-    found by valuerefs.py), else the one such table whose keys hold the owners of the visits'
-    rows (at least ``SHARE`` of them), the table the column's name points at among several."""
+    found by valuerefs.py), else the one such table whose keys hold ``values``, the owners of
+    the visits' rows (at least ``SHARE`` of them), the table the column's name points at among
+    several."""
     declared = next((r for r in builder.schema.refs(shared.name) if r.column == column), None)
     if declared is not None:
         return declared
-    values = _owners(builder, shared, key, column)
     if not values:
         return None
     whole_owner = bool(WHOLE.search(shared.columns[column]))
     matched = []
     for table in builder.schema.tables.values():
         if table.key is None or table.name in (shared.name, builder.plan.main.name) \
-                or not (words(table.name) & USER or kind_of(table.name) == "provider"):
+                or not (words(table.name) & _ACCOUNT or kind_of(table.name) == "provider"):
             continue
         whole_key = bool(WHOLE.search(table.columns[table.key]))
         if (whole_owner and not whole_key) or (whole_key and not all(_NUMBER.fullmatch(v) for v in values)):
@@ -97,7 +140,9 @@ def _users_ref(builder: Builder, shared: Table, key: str, column: str) -> Ref | 
         literals = ", ".join(v if whole_key else f"'{v}'" for v in values)
         q = builder.q
         held = builder.run(f"SELECT COUNT(*) FROM {q(table.name)} WHERE {q(table.key)} IN ({literals})")[0][0]
-        if int(held) >= SHARE * len(values) and doctors.named(builder, table):
+        if int(held) >= SHARE * len(values) and (doctors.named(builder, table) or any(
+                doctors.named(builder, builder.schema.tables[r.target]) for r in builder.schema.refs(table.name)
+                if not audit(r.column) and r.target != table.name)):  # a login names its person
             as_text = builder.plan.dialect == "postgresql" and whole_key and not whole_owner
             matched.append(Ref(shared.name, column, table.name, table.key, declared=False, by_values=True,
                                as_text=as_text))
@@ -106,19 +151,17 @@ def _users_ref(builder: Builder, shared: Table, key: str, column: str) -> Ref | 
     return matched[0] if len(matched) == 1 else None
 
 
-def _owners(builder: Builder, shared: Table, key: str, column: str) -> list[str]:
+def _owners(builder: Builder, shared: Table, on: str, column: str) -> list[str]:
     """The distinct owners of the visits' shared rows (not every record's: a contact's owner says
-    nothing of the diary), read from at most ``SAMPLE`` visits (a join on the two keys, cheap on
-    any size), as plain codes only; none when any is not one."""
+    nothing of the diary), read from at most ``SAMPLE`` visits (a join on keys ``on``, the visit
+    ``cs_a`` and the row ``cs_e``: cheap on any size), as plain codes only; none when any is not one."""
     q, main = builder.q, builder.plan.main
     rows = builder.run(first_rows(
         f"SELECT cs_e.{q(column)} FROM {q(main.name)} AS cs_a JOIN {q(shared.name)} AS cs_e ON "
-        f"cs_e.{q(key)} = cs_a.{q(str(main.key))} WHERE cs_e.{q(column)} IS NOT NULL", SAMPLE, builder.plan.dialect))
+        f"{on} WHERE cs_e.{q(column)} IS NOT NULL", SAMPLE, builder.plan.dialect))
     values = sorted({str(r[0]).strip() for r in rows if str(r[0]).strip()})
     return values[:DISTINCT] if all(_PLAIN.fullmatch(v) for v in values) else []
 
-
-_ACCOUNT = frozenset({"account", "accounts", "login", "principal", *USER})
 
 
 def account_person(builder: Builder) -> bool:
@@ -167,6 +210,30 @@ def account_person(builder: Builder) -> bool:
     return False
 
 
+def _honorific(builder: Builder, users: Ref) -> None:
+    """The calendar owner's name with the honorific the person row keeps apart (``_titled``),
+    counted over the owners' own person rows: the users row, or the person it names."""
+    guesses = builder.people.guesses
+    at = next((n for n, g in enumerate(guesses) if g.field == "practitioner.name"), None)
+    parts = [] if at is None else (guesses[at].spec.get("concat") or [guesses[at].spec.get("from")])
+    selected = builder.plan.select.get(str(parts[0])) if parts else None
+    if at is None or selected is None:
+        return
+    alias = selected.split(".", 1)[0]
+    table = builder.schema.tables[builder.plan.tables_of[str(parts[0])]]
+    q = builder.q
+    owners = f"SELECT cs_o.{q(users.column)} FROM {q(users.table)} AS cs_o"
+    if table.name != users.target:  # the users row names its person (``accounts.contact_id``)
+        hop = next((r for r in builder.schema.refs(users.target) if r.target == table.name), None)
+        if hop is None:
+            return
+        owners = (f"SELECT cs_p.{q(hop.column)} FROM {q(users.target)} AS cs_p WHERE cs_p.{q(hop.column)} "
+                  f"IS NOT NULL AND cs_p.{q(users.target_column)} IN ({owners})")
+        guesses[at] = _titled(builder, table, alias, guesses[at], f"{q(hop.target_column)} IN ({owners})")
+        return
+    guesses[at] = _titled(builder, table, alias, guesses[at], f"{q(users.target_column)} IN ({owners})")
+
+
 _HONORIFIC = frozenset({"prefix", "honorific", "salutation"})
 
 
@@ -175,13 +242,16 @@ def _titled(builder: Builder, table: Table, alias: str, named_as: Guess, owners:
     "Dr."), when it is filled there: a patient reads "Dr. Weber" in the reminder, as the desk says
     it. The name as it is when the row has no such column, or the owners' rows (``owners``, a
     condition) leave it empty on most."""
-    column = next((c for c in table.columns if set(name_tokens(c)) & _HONORIFIC and TEXT.search(table.columns[c])),
-                  None)
     parts = named_as.spec.get("concat") or ([named_as.spec["from"]] if isinstance(named_as.spec.get("from"), str)
                                             else None)
     q = builder.q
-    counts = builder.run(f"SELECT COUNT(*), COUNT({q(column)}) FROM {q(table.name)} WHERE {owners}")[0] \
-        if column is not None else (0, 0)
+    column, counts = None, (0, 0)
+    for candidate in (c for c in table.columns if set(name_tokens(c)) & _HONORIFIC and TEXT.search(table.columns[c])):
+        # the first such column the owners' rows fill (an address book keeps a salutation beside N's prefix)
+        column = candidate
+        counts = builder.run(f"SELECT COUNT(*), COUNT({q(column)}) FROM {q(table.name)} WHERE {owners}")[0]
+        if int(counts[0]) and 2 * int(counts[1]) >= int(counts[0]):
+            break
     if column is None or parts is None or 2 * int(counts[1]) < int(counts[0]) or not int(counts[0]):
         return Guess("practitioner.name", named_as.source, named_as.confidence, named_as.why, named_as.spec)
     out = builder.plan.add(alias, column, f"doctor_{column}", table.name, table.columns[column])

@@ -42,6 +42,7 @@ from clinicsync.sync.discover import (
     fullerfirst,
     household,
     icalfind,
+    icalfolders,
     icalowner,
     icalusers,
     icalvisits,
@@ -387,10 +388,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     raw = icalfind.raw_reader(connection)
     events = icalfind.find(schema, raw, lambda n: quote_name(connection, n), wanted, connection.dialect.name)
     if events is not None:  # visits kept as iCalendar text: read by their values, not by the shape
-        calendar_owner = icalowner.follow(schema, events, raw, lambda n: quote_name(connection, n),
-                                          connection.dialect.name) \
+        folders = icalfolders.find(schema, events, raw, lambda n: quote_name(connection, n), connection.dialect.name)
+        calendar_owner = None if folders is not None else icalowner.follow(
+            schema, events, raw, lambda n: quote_name(connection, n), connection.dialect.name) \
             or icalusers.follow(schema, events, raw, lambda n: quote_name(connection, n), connection.dialect.name)
-        return icalvisits.proposal(connection, events, calendar_owner, name, url, timezone)
+        return icalvisits.proposal(connection, events, calendar_owner, name, url, timezone, folders)
 
     def filled(table: Table, columns: list[str]) -> set[str] | None:
         """None for a table without rows, else which of ``columns`` hold a value in its first rows.

@@ -31,6 +31,10 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "inicio", "start", "starts", "begin", "beginn", "debut", "comienzo", "desde", "from", "datetime",
         "when", "scheduled", "inizio", "anfang", "starttime", "startdate",
+        # iCalendar's own property name (RFC 5545 DTSTART), kept as the column's name by the
+        # groupware and CalDAV servers that parse their events into columns (DTEND beside it is
+        # the end named after the start, placed when its values are ends: endcolumn.py)
+        "dtstart",
         # the day a follow-up is due, glued with no hump (a tracker's ``duedate``): the visit's day
         "duedate"), "start"),
     **dict.fromkeys(("fin", "end", "ends", "fim", "termino", "ende", "until", "hasta", "to", "finish",
