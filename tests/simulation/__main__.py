@@ -100,8 +100,8 @@ def main() -> int:
         print(verdict.report() if not verdict.ok else
               f"ok   {verdict.scenario.describe()}: {verdict.expected} messages as expected, "
               f"calendars right at {verdict.calendar_checks} checks", flush=True)
-        for note in (n for n in verdict.notes if n.startswith(("desk:", "waitlist:")) and verdict.ok):
-            print(f"     {note}", flush=True)  # what the desk's and the waiting list's actors came to
+        for note in (n for n in verdict.notes if n.startswith(("desk:", "waitlist")) and verdict.ok):
+            print(f"     {note}", flush=True)  # what the desk's and the waiting list's actors came to, and the oracle
         print(f"     {time.perf_counter() - began:.1f} s", flush=True)
     return 1 if failed else 0
 

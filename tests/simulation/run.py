@@ -224,6 +224,7 @@ class Driver:
                 self.problems += self.waitlist.check_history(worker.store, self.waitlist_rows, ticks[-1])
                 offers = judge_waitlist(s, self.waitlist.entries, self.waitlist_rows)  # every expected slot offered
                 self.problems += [(ticks[-1], f"waitlist: {p}") for p in offers.problems]
+                self.notes += [f"waitlist oracle: {n}" for n in offers.notes]  # a slot rightly offered to nobody
                 self.notes.append(self.waitlist.notes(self.mailbag.sent))
             oracle = Oracle(s, given_away(self.waitlist_rows))
             expected = oracle.run()

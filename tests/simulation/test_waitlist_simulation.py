@@ -67,6 +67,44 @@ def test_the_oracle_wants_an_offer_for_a_freed_slot_with_someone_waiting() -> No
     assert judge_waitlist(scenario, entries, rows).ok
 
 
+def test_the_oracle_wants_an_offer_that_went_out_not_one_that_failed_or_waits() -> None:
+    """A failed offer (the product marks ``failed`` a patient it cannot reach) is no offer made:
+    the slot is missing, unless nobody waiting for it can be reached in the scenario; an offer
+    still pending is missing unless the run ended in the quiet night it was chosen in."""
+    from dataclasses import replace
+
+    scenario, entries, first, rows = _case()
+    slot = rows["slots"][0]
+    offer = _offer(rows, first, None, "failed")
+    rows["offers"].append(offer)
+    assert "none of which went out" in " ".join(judge_waitlist(scenario, entries, rows).problems)
+    offer["sent_at"] = slot["freed_at"]  # sent, then refused for good by every channel's provider: it went out
+    assert judge_waitlist(scenario, entries, rows).ok
+    offer.update(sent_at=None, status="pending", created_at=slot["freed_at"])
+    chosen_at_noon = local(slot["freed_at"].astimezone(TZ).date(), time(12, 0))
+    offer["created_at"] = chosen_at_noon
+    assert "none of which went out" in " ".join(judge_waitlist(scenario, entries, rows).problems)
+    offer["created_at"] = scenario.end - timedelta(hours=8)  # 22:00 on the last night: not due yet
+    assert judge_waitlist(scenario, entries, rows).ok
+
+    fits = expected_slots(scenario, entries)[slot["external_id"]]
+    failed = [{**_offer(rows, f, None, "failed", offer_id=50 + n), "created_at": chosen_at_noon}
+              for n, f in enumerate(fits)]  # each patient waiting for it offered, and none reached
+    rows["offers"] = [o for o in rows["offers"] if o["slot_id"] != 1] + failed
+    assert "none of which went out" in " ".join(judge_waitlist(scenario, entries, rows).problems)
+    patients = {e.patient for e in entries if e.external_id in fits}
+    known = min(c.at for c in scenario.changes if c.version.source == "front" and c.version.patient in patients)
+    for o in failed:  # offered before the front desk's source named any of them: no channel yet
+        o["created_at"] = known
+    verdict = judge_waitlist(scenario, entries, rows)
+    assert verdict.ok and "rightly: nobody waiting for it had a channel" in verdict.notes[0], verdict.report()
+    for o in failed:
+        o["created_at"] = chosen_at_noon
+    scenario.patients = [replace(p, phone="", email="") if p.id in patients else p for p in scenario.patients]
+    verdict = judge_waitlist(scenario, entries, rows)
+    assert verdict.ok and "rightly: nobody waiting for it had a channel" in verdict.notes[0], verdict.report()
+
+
 def test_the_oracle_judges_the_slot_of_the_cancelled_doctors_time() -> None:
     """A visit declined under one doctor, then given to another and cancelled at the source,
     holds a slot per doctor: the one judged is the cancelled version's doctor's."""

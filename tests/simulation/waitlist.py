@@ -18,7 +18,12 @@ What the oracle checks, from the scenario alone and the rows the run left (``jud
 
 1. every slot freed further ahead than the lead time, at the front desk's source, for which a
    matching patient was waiting (same doctor or any; not the patient who cancelled; not booked
-   by an earlier slot of the run), got at least one offer;
+   by an earlier slot of the run), got at least one offer that went out (``_went_out``): an
+   offer ``failed`` before any send (the patient has no channel) reached nobody and leaves the
+   slot missing, unless every patient waiting for it had no channel in the scenario when it was
+   offered (none at all, or not yet known at the front desk's source), and then the verdict
+   notes that failing was right; an offer still ``pending`` only when the run ended
+   in the quiet night it was chosen in;
 2. never two offers to one patient for one slot;
 3. no offer sent inside quiet hours (21:00-08:00, the slot's local time);
 4. no offer sent later than the lead time before the slot starts, none for a slot freed closer;
@@ -96,6 +101,7 @@ class WaitlistVerdict:
     expected_slots: int = 0
     offers: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what passed only by a rule worth saying
 
     @property
     def ok(self) -> bool:
@@ -103,7 +109,41 @@ class WaitlistVerdict:
 
     def report(self) -> str:
         head = f"waitlist: {self.expected_slots} slot(s) expected to get offers, {self.offers} offer(s) made"
-        return "\n".join([head, *(f"  {p}" for p in self.problems[:25])])
+        return "\n".join([head, *(f"  {p}" for p in self.problems[:25]), *(f"  note: {n}" for n in self.notes[:25])])
+
+
+QUIET_NIGHT = timedelta(hours=11)  # QUIET_FROM to QUIET_UNTIL
+
+
+def _went_out(offer: Any, end: datetime) -> bool:
+    """Whether an offer went out to its patient, as far as the waiting list could send it: sent
+    (``sent_at``: a provider that then refused every channel for good still had it), or past
+    being sent (answered, expired, taken by another, withdrawn). ``failed`` without a send is
+    an offer that reached nobody (sync/waitlist/offers.py: no channel), and ``pending`` one not
+    sent yet, which counts only when the run ended in the quiet night it was chosen in."""
+    if offer["sent_at"] is not None or offer["status"] not in ("failed", "pending"):
+        return True
+    chosen = offer.get("created_at")
+    return (offer["status"] == "pending" and chosen is not None and quiet(chosen) and quiet(end)
+            and end - chosen <= QUIET_NIGHT)
+
+
+# How long before an offer the front desk's source must have named a patient for the product to
+# know how to reach them: the CSV drop is read at the next sync, later when a fault delays it.
+KNOWN_WITHIN = timedelta(days=1)
+
+
+def _unreachable(scenario: Scenario, patient_id: str, offered_at: datetime | None) -> bool:
+    """A patient no offer can reach in the scenario when it was made: no channel, or no address
+    for any; or not yet known at the front desk's source (the product knows a patient's phone and
+    email from their visits at the entry's source, and the simulation's entries name only the
+    patient's id: a patient whose first visit there comes later has no channel yet)."""
+    patient = next((p for p in scenario.patients if p.id == patient_id), None)
+    if patient is None or patient.channel not in ("sms", "email", "whatsapp") or not (patient.phone or patient.email):
+        return True
+    return offered_at is not None and not any(
+        c.version.source == SOURCE and c.version.patient == patient_id and c.at <= offered_at - KNOWN_WITHIN
+        for c in scenario.changes)
 
 
 def _when(moment: datetime) -> str:
@@ -221,6 +261,17 @@ def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, lis
         elif not by_slot.get(slot["id"]):
             verdict.problems.append(f"missing: slot {slot['id']} ({external_id}, {_when(slot['start_utc'])}) got no "
                                     f"offer; waiting: {', '.join(still_waiting)}")
+        elif not any(_went_out(o, scenario.end) for o in by_slot[slot["id"]]):
+            states = ", ".join(sorted({o["status"] for o in by_slot[slot["id"]]}))
+            patients = {e.external_id: e.patient for e in entries}
+            offered_at = {entry_key[o["entry_id"]]: o.get("created_at") for o in by_slot[slot["id"]]}
+            if all(f in offered_at and _unreachable(scenario, patients[f], offered_at[f]) for f in still_waiting):
+                verdict.notes.append(f"slot {slot['id']} ({external_id}) offered only as {states}, rightly: nobody "
+                                     f"waiting for it had a channel when offered ({', '.join(still_waiting)})")
+            else:
+                verdict.problems.append(f"missing: slot {slot['id']} ({external_id}, {_when(slot['start_utc'])}) got "
+                                        f"offers ({states}) none of which went out; "
+                                        f"waiting: {', '.join(still_waiting)}")
     for slot_id, offers in by_slot.items():
         slot = slots.get(slot_id)
         patients = [entry_patient.get(o["entry_id"]) for o in offers]

@@ -250,6 +250,28 @@ def test_max_offers_per_slot_and_an_unreachable_patient(
     assert run_waitlist(settings, store, DAY + timedelta(minutes=1))["offered"] == 0  # two offers in all
 
 
+def test_sequential_after_a_failed_offer_the_slot_goes_to_the_next_patient(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """An offer that reached nobody (every channel refused for good; no channel at all) is no
+    offer out: the next cycle offers the slot to the next patient waiting, until one is reached."""
+    settings = reminder_settings(REMINDERS, outcomes='{"+12125550202": permanent, "ana@example.org": permanent}',
+                                 extra_notifiers=SERVER + waitlist("sequential"))
+    ids = waiting_patients(store)
+    with store.engine.begin() as connection:
+        from clinicsync.sync.store.model import Patient
+        patients = Patient.__table__  # type: ignore[attr-defined]
+        connection.execute(update(patients).where(patients.c.external_id == "W1").values(channel="none"))
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)
+    assert run_waitlist(settings, store, DAY)["failed"] == 1  # W2: SMS and email refused for good
+    assert offers(store)[ids["W2"]].status == "failed" and offers(store)[ids["W2"]].sent_at is not None
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=1))["failed"] == 1  # W1: no channel
+    assert offers(store)[ids["W1"]].status == "failed" and offers(store)[ids["W1"]].sent_at is None
+    assert run_waitlist(settings, store, DAY + timedelta(minutes=2))["sent"] == 1
+    assert offers(store)[ids["W3"]].status == "sent"
+    assert [m["to"] for m in texts(tmp_path)] == ["+12125550203"]
+    assert rows(store, FREED_SLOTS)[0].status == "open"
+
+
 def test_disabled_does_nothing(store: Store, reminder_settings: SettingsMaker) -> None:
     settings = reminder_settings(REMINDERS, extra_notifiers=SERVER)
     waiting_patients(store)

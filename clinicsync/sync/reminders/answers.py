@@ -37,8 +37,10 @@ def own_messages(appointment_id: int, patient_ref: str | None) -> tuple[ColumnEl
 
 def apply_answer(connection: Connection, settings: Settings, appointment: Any, action: str,
                  now: datetime, *, from_source: bool = False, desk_action: int | None = None,
-                 desk_reason: str | None = None) -> None:
-    """Record accepted/declined on the appointment and everything that follows from it.
+                 desk_reason: str | None = None) -> int | None:
+    """Record accepted/declined on the appointment and everything that follows from it; the id
+    of the write-back row it queued (None when none is: write-back off, or ``from_source``), so a
+    caller that adds to that row (a waitlist release) names it rather than looks for it.
     ``from_source``: the source itself recorded it (a desk confirmation), so it is neither
     written back nor announced to the doctor — the clinic's own system already shows it.
     ``desk_action``: the front desk recorded it (sync/desk/actions.py, that action's id), with
@@ -57,12 +59,14 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
         if config.notify_practitioner and appointment.practitioner_ref and not from_source:
             _notify_practitioner(connection, appointment, now, desk_action,
                                  desk_note(desk_reason) if desk_action is not None else None)
-    if config.writeback and not from_source:
-        connection.execute(insert(WRITEBACKS).values(
-            appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
-            patient_ref=appointment.patient_ref, participant_status=status,
-            appointment_status="cancelled" if status == "declined" and config.decline_cancels else None,
-            status="pending", attempts=0, next_at=now, created_at=now, desk_action_id=desk_action))
+    if not config.writeback or from_source:
+        return None
+    queued = connection.execute(insert(WRITEBACKS).values(
+        appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
+        patient_ref=appointment.patient_ref, participant_status=status,
+        appointment_status="cancelled" if status == "declined" and config.decline_cancels else None,
+        status="pending", attempts=0, next_at=now, created_at=now, desk_action_id=desk_action)).inserted_primary_key
+    return int(queued[0]) if queued is not None else None
 
 
 def declined_notice_key(appointment: Any, desk_action: int | None) -> str:

@@ -234,6 +234,7 @@ WRITEBACKS = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("done_at", UtcDateTime(), nullable=True),
     Column("desk_action_id", Integer(), nullable=True),
+    Column("freed_slot_id", Integer(), nullable=True),
 )
 
 SET_ASIDE = Table(

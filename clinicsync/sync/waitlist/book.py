@@ -149,7 +149,7 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
     from clinicsync.sync.waitlist.release import after_booking  # the reply path: only once a slot is booked
 
     with rows.booked(slot.id, result.external_id, entry.id, now) as connection:
-        after_booking(connection, settings, entry, now)
+        after_booking(connection, settings, entry, slot.id, now)
     _store_created(settings, store, config, result, slot.id)
     log.info("waitlist.booking.written", slot=slot.id, connector=slot.connector, attempt=attempt)
     return BookingStatus.WRITTEN

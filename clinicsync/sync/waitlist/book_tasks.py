@@ -182,7 +182,7 @@ def answer_task(settings: Settings, store: Store, kind: str, slot_id: int, answe
                 status=EntryStatus.BOOKED, updated_at=now))
             entry = connection.execute(select(E).where(E.c.id == entry.id)).first()
             if booking_settings(settings).release_later == "auto":
-                after_booking(connection, settings, entry, now)
+                after_booking(connection, settings, entry, slot_id, now)
         elif slot.booking_status != BookingStatus.FAILED:
             return None
         written = connection.execute(insert(DK).values(appointment_id=target, version=version, action=action,

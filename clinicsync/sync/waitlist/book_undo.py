@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from clinicsync.common.waitlist_states import BookingStatus, EntryStatus, SlotStatus
 from clinicsync.sync.reminders.txn import writer
@@ -57,9 +57,7 @@ def undo_booked(store: Store, action_id: int, user: str, now: datetime, window: 
             OF.c.id == slot.taken_offer_id)).first() if slot is not None else None
         if slot is None or entry is None:
             raise NotUndone("The slot changed since (at the source or by another desk): it stays as it is now.")
-        if entry.current_appointment_id is not None and connection.execute(select(W.c.id).where(
-                W.c.appointment_id == entry.current_appointment_id, W.c.appointment_status == "cancelled",
-                W.c.created_at >= target.at)).first() is not None:
+        if _released_by_booking(connection, slot, entry, target):
             raise NotUndone("The patient's later visit was already released at the source: the booking stands. "
                             "Book the later visit again there if the slot was not booked after all.")
         connection.execute(update(S).where(S.c.id == slot.id).values(booking_status=target.prior_answer))
@@ -67,6 +65,27 @@ def undo_booked(store: Store, action_id: int, user: str, now: datetime, window: 
             connection.execute(update(E).where(E.c.id == entry.id).values(status=target.reason, updated_at=now))
         connection.execute(update(DK).where(DK.c.id == target.id).values(undone_at=now, undone_by=user[:64]))
     return int(slot.id)
+
+
+def _released_by_booking(connection: Connection, slot: Any, entry: Any, target: Any) -> bool:
+    """Whether booking ``slot`` released the patient's later visit (``release_later: auto``):
+    the write-back linked to the slot (``writeback.freed_slot_id``, release.py).
+
+    Found by the link and not by time: "a cancel of the later visit written at or after the
+    booking's moment" was the old rule, and it took any such cancel for the release: the
+    patient's own decline of that visit by SMS in the same second (with ``decline_cancels``), or
+    the desk's cancel of it, refused the Undo of a booking that released nothing. A release
+    written before the link existed (migration 0047) has none; for those the old rule stands,
+    narrowed to what a release was: an unlinked cancel of the later visit written at the
+    booking's very moment (the desk's answer dates both with its own time, book_tasks.py)."""
+    if connection.execute(select(W.c.id).where(W.c.freed_slot_id == slot.id).limit(1)).first() is not None:
+        return True
+    if entry.current_appointment_id is None:
+        return False
+    return connection.execute(select(W.c.id).where(
+        W.c.appointment_id == entry.current_appointment_id, W.c.appointment_status == "cancelled",
+        W.c.freed_slot_id.is_(None), W.c.desk_action_id.is_(None), W.c.created_at == target.at).limit(1)
+    ).first() is not None
 
 
 def undo_offer(store: Store, action_id: int, now: datetime, window: timedelta) -> dict[str, Any] | None:

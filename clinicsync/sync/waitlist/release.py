@@ -12,6 +12,14 @@ two places and the later one is lost to everybody else. ``waitlist.booking.relea
 - ``keep``: nothing.
 
 Runs inside the transaction that marks the slot booked, so it happens exactly once.
+
+The release is the decline ``apply_answer`` queues for the later visit, made a cancel at the
+source: that row is named by the id ``apply_answer`` returns, and carries the slot it was
+released for (``writeback.freed_slot_id``), the link by which the desk's Undo of the booking knows
+the release as the booking's own (book_undo.py). It used to be found as the visit's newest
+pending write-back: the same row while every writer of the visit's write-back locks the visit's
+row first (as ``apply_answer`` and the desk's Undo do), but a rule of order that nothing here
+stated, and a row that said nothing of why it was written.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.settings import Settings
@@ -41,9 +49,10 @@ def later_appointment(connection: Connection, entry: Any) -> Any | None:
         A.c.connector == entry.connector, A.c.patient_ref == entry.patient_ref)).first()
 
 
-def after_booking(connection: Connection, settings: Settings, entry: Any, now: datetime) -> str | None:
-    """Handle the later appointment per ``release_later``; what was done: ``released`` (auto),
-    ``ask`` (a desk task shows), or None (nothing to release, or keep)."""
+def after_booking(connection: Connection, settings: Settings, entry: Any, slot_id: int, now: datetime) -> str | None:
+    """Handle the later appointment per ``release_later`` once slot ``slot_id`` is booked for
+    ``entry``; what was done: ``released`` (auto), ``ask`` (a desk task shows), or None (nothing
+    to release, or keep)."""
     mode = booking_settings(settings).release_later
     later = later_appointment(connection, entry)
     if later is None or mode == "keep":
@@ -51,9 +60,9 @@ def after_booking(connection: Connection, settings: Settings, entry: Any, now: d
     if mode == "auto" and settings.writes_back(later.connector):
         from clinicsync.sync.reminders.answers import apply_answer  # only to release one
 
-        apply_answer(connection, settings, later, "decline", now)
-        newest = select(func.max(WRITEBACKS.c.id)).where(
-            WRITEBACKS.c.appointment_id == later.id, WRITEBACKS.c.status == "pending").scalar_subquery()
-        connection.execute(update(WRITEBACKS).where(WRITEBACKS.c.id == newest).values(appointment_status="cancelled"))
+        queued = apply_answer(connection, settings, later, "decline", now)
+        if queued is not None:  # always, as writes_back says write-back is on
+            connection.execute(update(WRITEBACKS).where(WRITEBACKS.c.id == queued).values(
+                appointment_status="cancelled", freed_slot_id=slot_id))
         return "released"
     return "ask"

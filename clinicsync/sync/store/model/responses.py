@@ -48,10 +48,17 @@ class Writeback(SQLModel, table=True):
     row by the link rather than by the moment it was written: two desk steps in one second, or a
     patient's SMS answer in the same minute, could otherwise be taken for it. NULL for a
     patient's or a source's answer, an undo's restoring row, and every row written before the
-    link existed (migration 0046)."""
+    link existed (migration 0046).
+
+    ``freed_slot_id`` links the row that released a patient's later visit to the waitlist slot
+    whose booking released it (``waitlist.booking.release_later: auto``, sync/waitlist/release.py),
+    so the Undo of that booking by the desk knows the release as its own (sync/waitlist/book_undo.py)
+    rather than taking any cancel of the visit written since the booking's moment for it. NULL
+    for every other row, and for releases written before the link existed (migration 0047)."""
 
     __table_args__ = (Index("ix_writeback_status_next", "status", "next_at"),
-                      Index("ix_writeback_desk_action", "desk_action_id"))
+                      Index("ix_writeback_desk_action", "desk_action_id"),
+                      Index("ix_writeback_freed_slot", "freed_slot_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     appointment_id: int = Field(foreign_key="appointment.id")
@@ -67,6 +74,7 @@ class Writeback(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     done_at: datetime | None = Field(default=None, sa_column=utc_column())
     desk_action_id: int | None = Field(default=None, foreign_key="desk_action.id")
+    freed_slot_id: int | None = Field(default=None, foreign_key="freed_slot.id")
 
 
 WRITEBACKS = table_of(Writeback)
