@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from clinicsync.mappings.transforms import MINUTES_A_DAY
 from clinicsync.sync.discover.columns import path_of
 from clinicsync.sync.discover.proposal import Guess
-from clinicsync.sync.discover.values import filled
+from clinicsync.sync.discover.values import whole_numbers_of
 from clinicsync.sync.discover.vocab import name_tokens
 
 DAY_SHARE = 0.9  # of the values, read as minutes, that fall from 05:00 to 22:00
@@ -29,16 +29,9 @@ _MOMENT = {"start": frozenset({"start", "begin", "from", "starts", "inicio"}),
            "end": frozenset({"end", "finish", "until", "ends", "fin"})}
 
 
-def _whole(values: Sequence[str | None]) -> list[int] | None:
-    seen = [v.strip() for v in filled(values)]
-    if not seen or not all(v.isdigit() for v in seen):
-        return None
-    return [int(v) for v in seen]
-
-
 def minutes_reason(values: Sequence[str | None]) -> str | None:
     """Why ``values`` are no minutes since midnight; None when they are."""
-    numbers = _whole(values)
+    numbers = whole_numbers_of(values)
     if numbers is None:
         return "not all whole numbers"
     if max(numbers) > MINUTES_A_DAY:

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 from clinicsync.sync.discover.columns import path_of
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.values import whole_numbers_of
 from clinicsync.sync.discover.vocab import name_tokens
 
 _DATE_WORDS = frozenset({"date", "day", "fecha", "datum", "dia", "jour", "ymd"})
 _CLOCK_WORDS = frozenset({"time", "hour", "hora", "heure", "zeit", "clock", "hms", "hhmm", "hhmmss"})
 _NOT_THE_VISIT = re.compile(r"mod|creat|updat|chang|due|birth|login|sent|last|complet|end", re.I)
-_WHOLE = re.compile(r"-?\d+")
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,6 @@ class DigitStart:
     day: str
     clock: str
     unit: str
-
-
-def _numbers(values: Sequence[str | None]) -> list[int] | None:
-    seen = [str(v).strip() for v in values if v is not None and str(v).strip()]
-    if not seen or not all(_WHOLE.fullmatch(v) for v in seen):
-        return None
-    return [int(v) for v in seen]
 
 
 def _is_day(number: int) -> bool:
@@ -79,11 +72,11 @@ def find(unplaced: Sequence[str], types: Mapping[str, str],
     whole = [c for c in unplaced if re.search(r"int|number|numeric", types.get(c, ""), re.I)
              and not _NOT_THE_VISIT.search(c)]
     for day in whole:
-        stem, numbers = _stem(day, _DATE_WORDS), _numbers(samples.get(day, ()))
+        stem, numbers = _stem(day, _DATE_WORDS), whole_numbers_of(samples.get(day, ()), signed=True)
         if stem is None or not numbers or not all(_is_day(n) for n in numbers):
             continue
         for clock in whole:
-            clocks = _numbers(samples.get(clock, ()))
+            clocks = whole_numbers_of(samples.get(clock, ()), signed=True)
             if clock == day or _stem(clock, _CLOCK_WORDS) != stem or not clocks:
                 continue
             unit = _clock_unit(clocks)
@@ -101,7 +94,7 @@ def placed(guesses: Sequence[Guess], unplaced: Sequence[str], types: Mapping[str
     found = find(unplaced, types, samples)
     if found is None:
         return list(guesses), list(unplaced)
-    untimed = sum(n < 0 for n in _numbers(samples.get(found.clock, ())) or [])
+    untimed = sum(n < 0 for n in whole_numbers_of(samples.get(found.clock, ()), signed=True) or [])
     shown = {"hhmmss": "HHMMSS (93000 is 09:30:00)", "hhmm": "HHMM (930 is 09:30)"}[found.unit]
     guess = Guess("start", f"{found.day} + {found.clock}", 0.8,
                   f"date {found.day!r} (every sampled value a date written as YYYYMMDD) + {found.clock!r} (every "

@@ -37,6 +37,7 @@ _LOCAL_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})")
 _YEAR_FIRST = re.compile(r"(\d{4})([/.])(\d{1,2})\2(\d{1,2})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp]\.?[Mm]\.?)?")
 _INTEGER = re.compile(r"[+-]?\d+")
+_SIGNED = re.compile(r"-?\d+")
 # A serialized structure, not words: PHP's serialize() (``a:6:{s:14:"event_location";...}``, what
 # OpenEMR-family calendars keep in ``pc_location``) or a JSON object or array. Shown to a patient
 # as a place or a visit type it would read as noise.
@@ -50,6 +51,15 @@ def filled(values: Sequence[str | None]) -> list[str]:
     """The sampled values that hold something: a NULL and a blank cell say the same (nothing),
     so every reader of a sample skips both the same way."""
     return [v for v in values if v is not None and v.strip()]
+
+
+def whole_numbers_of(values: Sequence[str | None], signed: bool = False) -> list[int] | None:
+    """The filled sampled values as whole numbers; None when there are none or any is not one.
+    ``signed``: a leading minus allowed (a clock column's -1 for "no time")."""
+    seen = [v.strip() for v in filled(values)]
+    if not seen or not all(v.isdigit() or (signed and _SIGNED.fullmatch(v)) for v in seen):
+        return None
+    return [int(v) for v in seen]
 
 
 def _phone_cell(value: str) -> bool:
