@@ -55,7 +55,6 @@ from clinicsync.sync.discover import (
     numbercodes,
     numberwindow,
     occurrences,
-    optionstatuses,
     ownnoun,
     phptext,
     removedstatus,
@@ -82,7 +81,6 @@ from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.namerefs import learn_text_references
 from clinicsync.sync.discover.naming import region_of
-from clinicsync.sync.discover.optionlists import option_lists
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.pg_schemas import (
     PathInspector,
@@ -101,7 +99,6 @@ from clinicsync.sync.discover.resourcestore import refusal, resource_tables
 from clinicsync.sync.discover.rolerefs import role_references
 from clinicsync.sync.discover.scoring import LEFT_OUT, NO_VISIT_ID, left_out_stands, score_columns
 from clinicsync.sync.discover.sql_reading import (
-    MAX_WORDS,
     DiscoverError,
     default_name,
     quote_name,
@@ -111,8 +108,9 @@ from clinicsync.sync.discover.sql_reading import (
     valid_zone,
     visits_zone,
 )
-from clinicsync.sync.discover.statuses import rescheduled_note, status_word
-from clinicsync.sync.discover.successors import creation_note, creation_rule, successor_note, successor_rule
+from clinicsync.sync.discover.statuses import rescheduled_note
+from clinicsync.sync.discover.statusreads import all_status_words, creation_successors, listed_statuses
+from clinicsync.sync.discover.successors import successor_note, successor_rule
 from clinicsync.sync.discover.tablechoice import (
     APPOINTMENT_NAMES,
     BOOKING_NAMES,
@@ -600,12 +598,12 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         notes["timezone"] = "unknown: give the clinic's zone with --timezone"
     if zone_value:
         connector["timezone"] = zone_value
-    status_words = _all_status_words(connection, plan, kept, by_field.get("status"),
+    status_words = all_status_words(connection, plan, kept, by_field.get("status"),
                                      flags.words([]) if flags is not None else
                                      done.words() if done is not None else
                                      cancelstatus.WORDS if cancel else
                                      approvalflags.WORDS if approved else scored.status_words)
-    status_words = _listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
+    status_words = listed_statuses(connection, schema, plan, by_field.get("status"), status_words, extra_notes)
     status_source = by_field["status"].source if "status" in by_field else None
     status_words, said_initials = linkstatus.initials(status_words, status_source is not None and plan.tables_of.get(
         status_source, main.name) != main.name)  # a participant's PARTSTAT initial (linkstatus.py)
@@ -641,7 +639,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         proposal.unplaced = [u for u in unplaced if u != column]
         proposal.notes.append(successor_note(column, words))
     else:
-        _creation_successors(run, connection.dialect.name, plan, proposal, by_field, " AND ".join(conditions))
+        creation_successors(run, connection.dialect.name, plan, proposal, by_field, " AND ".join(conditions))
     moved = rescheduled_note(proposal.status_words)
     if moved is not None:
         proposal.notes.append(moved)
@@ -669,73 +667,3 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         proposal.notes.append(minimalread.note(dropped))
     return proposal
 
-
-def _creation_successors(run: Callable[[str], list[tuple[Any, ...]]], dialect: str, plan: ReadPlan,
-                         proposal: Proposal, by_field: dict[str, Guess], where: str) -> None:
-    """A product that moves a visit by booking a new row for the same patient at the moment it
-    marks the old one, and names the old row nowhere: where the data shows it consistently, the
-    query reads the old row's id (``replaces_id``) and ``replaces`` maps it; where it shows it
-    only for some rows, a note gives the counts and asks (successors.py)."""
-    def own(field_name: str) -> str | None:
-        guess = by_field.get(field_name)
-        if guess is None or plan.select.get(guess.source) != f"a.{plan.quote(guess.source)}":
-            return None
-        return guess.source
-    assert proposal.mapping is not None
-    rule = creation_rule(run, plan.quote, plan.main, dialect, own("status"), own("patient.external_id"),
-                         proposal.status_words)
-    if rule is None:
-        return
-    if rule.expression is None:
-        proposal.notes.append(creation_note(rule, None))
-        return
-    out = plan.expr(rule.expression, "replaces_id", plan.main.name, plan.main.columns[plan.main.key or ""])
-    proposal.connector["query"] = plan.sql(where)
-    proposal.mapping["fields"]["replaces"] = {"from": out}
-    proposal.mapping["status_map"].update(dict.fromkeys(rule.words, "cancelled"))
-    proposal.status_words = [StatusWord(w.value, "cancelled", w.count, 0.8) if w.value in rule.words else w
-                             for w in proposal.status_words]
-    proposal.notes.append(creation_note(rule, out))
-
-
-def _all_status_words(connection: Connection, plan: ReadPlan, kept: str, guess: Guess | None,
-                      sampled: Sequence[StatusWord]) -> list[StatusWord]:
-    """The status column's words over the whole table, not only the sample: a word the sample
-    missed would be quarantined on the first run. The scorer's reading of a word stands; a word
-    it did not see is read as a known synonym, else listed as unknown."""
-    if guess is None or guess.source not in plan.select:
-        return list(sampled)
-    expr = plan.select[guess.source]
-    where = f"\nWHERE {kept}" if kept else ""
-    rows = run_checked(connection, f"SELECT {expr}, COUNT(*)\n{plan.from_sql()}{where}\nGROUP BY {expr}\n"
-                            "ORDER BY COUNT(*) DESC")
-    seen = {w.value: w for w in sampled}
-    out = []
-    for value, count in rows[:MAX_WORDS]:
-        if value is None:
-            continue
-        word = str(value)
-        known = seen.get(word)
-        guessed = status_word(word)[0]  # read as the sample's words are
-        out.append(StatusWord(word, known.status, int(count), known.confidence) if known is not None else
-                   StatusWord(word, guessed, int(count), 0.6 if guessed else 0.0))
-    return out
-
-
-def _listed_statuses(connection: Connection, schema: Schema, plan: ReadPlan, guess: Guess | None,
-                     words: list[StatusWord], notes: list[str]) -> list[StatusWord]:
-    """Status codes whose words are a list of a shared option table (optionstatuses.py), read
-    through it; the words as they were when no list fits or the list cannot be read."""
-    if guess is None or guess.source not in plan.select or all(w.status is not None for w in words):
-        return words
-    try:
-        with connection.begin_nested():
-            lists = option_lists(schema, lambda sql: run_checked(connection, sql),
-                                 lambda n: quote_name(connection, n), connection.dialect.name)
-    except SQLAlchemyError:
-        return words
-    read = optionstatuses.read(lists, guess.source, plan.tables_of.get(guess.source, plan.main.name), words)
-    if read is None:
-        return words
-    notes.append(read[1])
-    return read[0]
