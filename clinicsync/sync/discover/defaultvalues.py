@@ -12,8 +12,7 @@ Rejected: leaving out any column with one value on every row (one word as people
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan
@@ -26,14 +25,15 @@ MIN_ROWS = 5  # filled sampled rows before a default can be said to be all there
 _LITERAL = re.compile(r"\(*N?'((?:[^']|'')*)'(?:::[\w ]+)?\)*")
 
 
-def declared_defaults(columns: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Each column's default text literal, from SQLAlchemy's ``get_columns``; columns whose
-    default is no text literal (none, a number, a function) are not listed."""
+def declared_defaults(defaults: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each column's default text literal, from the catalogue's defaults as the schema read them
+    (``graph.Table.defaults``: column, default as written); columns whose default is no text
+    literal (a number, a function) are not listed."""
     found = {}
-    for column in columns:
-        match = _LITERAL.fullmatch(str(column.get("default") or "").strip())
+    for name, written in defaults:
+        match = _LITERAL.fullmatch(written.strip())
         if match is not None and match.group(1).strip():
-            found[str(column["name"])] = match.group(1).replace("''", "'")
+            found[name] = match.group(1).replace("''", "'")
     return found
 
 

@@ -84,6 +84,9 @@ class Table:
     # one-column unique keys besides the primary key (OpenEMR's patient_data.pid beside its id):
     # another table may refer to one of them (valuerefs.py)
     unique: tuple[str, ...] = ()
+    # each column's declared default as the catalogue writes it (``'Sugar'::character varying``),
+    # for the columns that declare one: a value nobody set is no evidence (defaultvalues.py)
+    defaults: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str | None:
@@ -277,7 +280,9 @@ def read_schema(inspector: Any, names: Sequence[str], views: Collection[str] = (
                 for fk in foreign.get((_, name)) or []
                 if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
         tables[name] = Table(name, {c["name"]: reflected_type(c["type"]) for c in cols}, pk, refs,
-                             frozenset(c["name"] for c in cols if c.get("nullable", True)))
+                             frozenset(c["name"] for c in cols if c.get("nullable", True)),
+                             defaults=tuple((str(c["name"]), str(c["default"])) for c in cols
+                                            if c.get("default") is not None))
     unique = _unique_columns(inspector, wanted)
     for name, found in unique.items():
         table = tables.get(name)

@@ -377,15 +377,6 @@ def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: di
     return kept, [o for o in plan.select if o not in used]
 
 
-def _defaults(inspector: Any, table: str) -> dict[str, str]:
-    """The visit table's declared text defaults (defaultvalues.py); none when the catalogue
-    will not say (a view, a login without the right to read it)."""
-    try:
-        return defaultvalues.declared_defaults(inspector.get_columns(table))
-    except SQLAlchemyError:
-        return {}
-
-
 def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str], name: str, url: str,
                     timezone: str | None, wanted: str | None, sample_rows: int,
                     region: str | None = None, views: Sequence[str] = ()) -> Proposal:
@@ -527,8 +518,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         plan.select[column] = f"NULLIF({plan.select[column]}, 0)"
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
     values = {s.name: s.values for s in samples}
-    guesses, unplaced = defaultvalues.placed(_defaults(inspector, main.name), plan, guesses, unplaced, values,
-                                             extra_notes)
+    guesses, unplaced = defaultvalues.placed(defaultvalues.declared_defaults(main.defaults), plan, guesses,
+                                             unplaced, values, extra_notes)
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
     guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
     guesses, unplaced = digitdates.placed(guesses, unplaced, plan.types, values, scored.notes)
