@@ -151,27 +151,40 @@ def _ends_filled(store_url: str) -> None:
     assert retired == 0
 
 
-def test_0046_links_no_write_back_written_before_it_and_goes_back_cleanly(store_url: str) -> None:
-    """writeback.desk_action_id: every row written before the migration keeps its values with no
-    link (the desk's Undo takes the time rule for those); the downgrade drops the column, its
-    index and its foreign key, and the row stays."""
-    _desk_link(store_url)
+# A link column a migration added to the write-back queue: the revision before it, the column, its
+# index, and the foreign keys the queue keeps once the downgrade has dropped it.
+_WRITEBACK_LINKS = {
+    "0046": ("0045", "desk_action_id", "ix_writeback_desk_action", ["appointment"]),
+    "0047": ("0046", "freed_slot_id", "ix_writeback_freed_slot", ["appointment", "desk_action"]),
+}
+
+
+@pytest.mark.parametrize("revision", sorted(_WRITEBACK_LINKS))
+def test_a_write_back_link_leaves_rows_before_it_unlinked_and_goes_back_cleanly(store_url: str,
+                                                                                revision: str) -> None:
+    """writeback.desk_action_id (0046) and writeback.freed_slot_id (0047): a row written before
+    the migration keeps its values with no link (the desk's Undo and the Undo of *Booked by hand*
+    take the time rule for those); the downgrade drops the column, its index and its foreign key,
+    and the row and the earlier links stay."""
+    _writeback_link(store_url, revision)
 
 
 @pytest.mark.mariadb
-def test_0046_on_mariadb(mariadb_database: dict[str, object]) -> None:
+@pytest.mark.parametrize("revision", sorted(_WRITEBACK_LINKS))
+def test_a_write_back_link_on_mariadb(mariadb_database: dict[str, object], revision: str) -> None:
     """MariaDB refuses to drop an index its foreign key still needs: the downgrade drops the key first."""
-    _desk_link(str(mariadb_database["url"]))
+    _writeback_link(str(mariadb_database["url"]), revision)
 
 
-def _desk_link(store_url: str) -> None:
+def _writeback_link(store_url: str, revision: str) -> None:
     from alembic import command
     from sqlalchemy import inspect, text
 
     from clinicsync.sync.store.db import alembic_config
 
+    before, column, index, kept_keys = _WRITEBACK_LINKS[revision]
     engine = make_engine(store_url)
-    upgrade(engine, "0045")
+    upgrade(engine, before)
     at = "2026-11-01 10:00:00"
     with engine.begin() as connection:
         connection.execute(text(
@@ -183,61 +196,14 @@ def _desk_link(store_url: str) -> None:
             "next_at, created_at) VALUES (1, 'csv', 'A1', 'declined', 'pending', 0, :at, :at)"), {"at": at})
     upgrade(engine)
     with engine.connect() as connection:
-        row = connection.execute(text("SELECT participant_status, status, desk_action_id FROM writeback")).one()
+        row = connection.execute(text(f"SELECT participant_status, status, {column} FROM writeback")).one()
     assert tuple(row) == ("declined", "pending", None)
-    command.downgrade(alembic_config(engine), "0045")
+    command.downgrade(alembic_config(engine), before)
     with engine.connect() as connection:
         columns = {c["name"] for c in inspect(connection).get_columns("writeback")}
         indexes = {i["name"] for i in inspect(connection).get_indexes("writeback")}
         keys = inspect(connection).get_foreign_keys("writeback")
         kept = connection.execute(text("SELECT participant_status FROM writeback")).scalar_one()
     engine.dispose()
-    assert "desk_action_id" not in columns and "ix_writeback_desk_action" not in indexes
-    assert [k["referred_table"] for k in keys] == ["appointment"] and kept == "declined"
-
-
-def test_0047_links_no_write_back_written_before_it_and_goes_back_cleanly(store_url: str) -> None:
-    """writeback.freed_slot_id: a release written before the migration keeps its values with no
-    link (the Undo of *Booked by hand* takes the time rule for those); the downgrade drops the
-    column, its index and its foreign key, and the row and the desk's link stay."""
-    _slot_link(store_url)
-
-
-@pytest.mark.mariadb
-def test_0047_on_mariadb(mariadb_database: dict[str, object]) -> None:
-    _slot_link(str(mariadb_database["url"]))
-
-
-def _slot_link(store_url: str) -> None:
-    from alembic import command
-    from sqlalchemy import inspect, text
-
-    from clinicsync.sync.store.db import alembic_config
-
-    engine = make_engine(store_url)
-    upgrade(engine, "0046")
-    at = "2026-11-01 10:00:00"
-    with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO appointment (id, connector, external_id, status, start_utc, end_utc, timezone, version, "
-            "content_hash, created_at, updated_at) "
-            "VALUES (1, 'csv', 'A1', 'booked', :at, :at, 'UTC', 1, 'h', :at, :at)"), {"at": at})
-        connection.execute(text(
-            "INSERT INTO writeback (appointment_id, connector, external_id, participant_status, appointment_status, "
-            "status, attempts, next_at, created_at) "
-            "VALUES (1, 'csv', 'A1', 'declined', 'cancelled', 'pending', 0, :at, :at)"), {"at": at})
-    upgrade(engine)
-    with engine.connect() as connection:
-        row = connection.execute(text(
-            "SELECT appointment_status, status, desk_action_id, freed_slot_id FROM writeback")).one()
-    assert tuple(row) == ("cancelled", "pending", None, None)
-    command.downgrade(alembic_config(engine), "0046")
-    with engine.connect() as connection:
-        columns = {c["name"] for c in inspect(connection).get_columns("writeback")}
-        indexes = {i["name"] for i in inspect(connection).get_indexes("writeback")}
-        keys = inspect(connection).get_foreign_keys("writeback")
-        kept = connection.execute(text("SELECT appointment_status FROM writeback")).scalar_one()
-    engine.dispose()
-    assert "freed_slot_id" not in columns and "ix_writeback_freed_slot" not in indexes
-    assert "desk_action_id" in columns and kept == "cancelled"
-    assert sorted(k["referred_table"] for k in keys) == ["appointment", "desk_action"]
+    assert column not in columns and index not in indexes and kept == "declined"
+    assert sorted(k["referred_table"] for k in keys) == kept_keys
