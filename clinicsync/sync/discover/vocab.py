@@ -97,7 +97,9 @@ ATTRIBUTES: dict[str, str] = {
         "actualizado", "actualizacion", "updated", "modified", "modificado", "modificacion", "changed",
         "geandert", "aenderung", "modifie", "atualizado", "lastmodified", "mtime", "edited", "editado",
         # MySQL's TIMESTAMP column: the row's own stamp (NOSH); 'tstamp' abbreviated (``DateTStamp``)
-        "lastupdated", "timestamp", "update", "tstamp"), "updated"),
+        "lastupdated", "timestamp", "update", "tstamp",
+        # the verb and the noun as PHP systems name their stamp pair (``modify_time`` beside ``create_time``)
+        "modify", "modification", "modif"), "updated"),
     **dict.fromkeys(("creado", "creada", "creacion", "created", "create", "creation", "book", "booked", "alta",
                      "registro", "erstellt", "cree", "criado", "criacao", "ctime", "reservado", "booking"),
                     "created"),  # 'create_datetime', 'book_datetime': when the row was written or booked
