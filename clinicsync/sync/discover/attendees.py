@@ -90,10 +90,12 @@ def child(builder: Builder) -> Ref | None:
     """The table whose rows point at the visit and hold a person's name and an email or phone
     (not a link to a practitioner); None when the visit has none."""
     main = builder.plan.main
+    # a table the visit itself refers to is its parent (the patient it names), not rows of its own
+    parents = {r.target for r in builder.schema.refs(main.name) if not audit(r.column)}
     for ref in builder.owned(main.name):
         table = builder.schema.tables[ref.table]
-        if table.key is None or ref.table == main.name or kind_of(table.name) == "provider" or \
-                any(kind_of(r.target) == "provider" for r in builder.schema.refs(ref.table)):
+        if table.key is None or ref.table == main.name or ref.table in parents or kind_of(table.name) == "provider" \
+                or any(kind_of(r.target) == "provider" for r in builder.schema.refs(ref.table)):
             continue
         if name_columns(table)[0] and _roles(table.columns):
             return ref

@@ -85,12 +85,18 @@ def _link_ends(table: Table) -> set[str]:
     return set(ends) if len(set(ends.values())) >= 2 else set()
 
 
+# Words of a postal address's parts: a house or street number (``addr_str_nr``, ``house_no``) is
+# a small whole number that any table numbered 1, 2, 3 … holds among its keys, and refers to none.
+_ADDRESS = frozenset({"addr", "address", "street", "str", "house", "hausnr", "strasse", "calle", "rue", "zip",
+                      "postal", "postcode", "plz", "apt", "apartment", "flat", "suite", "building", "floor"})
+
+
 def _candidate(table: Table, column: str, known: set[str]) -> bool:
     type_name = table.columns[column]
     # a link row's key is its references (``webcal_entry_user``: the event's id and the login); a
     # one-column key is the row's own
     return (column not in known and (column not in table.primary_key or len(table.primary_key) > 1)
-            and not audit(column)
+            and not audit(column) and not words(column) & _ADDRESS
             and not _own_identity(table, column)
             and bool(words(column) & _IDENTIFIER or column.lower().endswith("id")
                      or (WHOLE.search(type_name) and (kind_of(column) is not None or _numbered_name(column))))
