@@ -23,6 +23,13 @@ ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as pat
 # How a visit takes place: at the clinic, by video, or by telephone. Stored as the
 # appointment's visit_mode; NULL (a source that says nothing) means in person.
 VISIT_MODES = frozenset({"in_person", "video", "phone"})
+# Words of a column's name that make the phone or email it holds someone else's than the
+# patient's: an emergency contact's, a guardian's, a relative's (a patient's row keeps them
+# beside the patient's own, ``relative_phone`` beside ``cellphone``). Discover never places such
+# a column as the patient's contact, and `check` never offers it as the likeliest fix.
+SOMEONE_ELSES_CONTACT = frozenset({
+    "emergency", "emergencia", "emerg", "ice", "notfall", "guardian", "tutor", "kin", "nok", "nextofkin",
+    "relative", "relatives", "spouse", "familiar", "pariente", "angehoerige", "angehoeriger"})
 
 
 

@@ -19,7 +19,8 @@ PRESET = MappingPreset.model_validate({"name": "x", "fields": {
 def test_the_doctor_s_table_and_other_people_s_columns_are_never_the_patient_s() -> None:
     columns = ContactColumns(PRESET)
     for theirs in ("medic_phone", "medic_mail", "doctor_contactno", "doctor_docEmail", "docEmail", "staff_mobile",
-                   "provider_phone", "emergency_contact_phone", "next_of_kin_phone", "EmergencyPhone"):
+                   "provider_phone", "emergency_contact_phone", "next_of_kin_phone", "EmergencyPhone",
+                   "care_person_relative_phone", "spouse_mobile", "telefono_familiar"):
         assert columns.someone_else(theirs), theirs
     for ours in ("user_contactno", "visit_phone", "contact_email", "office_phone", "mobile_no", "notice_email"):
         assert not columns.someone_else(ours), ours

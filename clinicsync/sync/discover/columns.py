@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clinicsync.common.vocabulary import SOMEONE_ELSES_CONTACT
 from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.practicerow import is_practice_table, reached_as_a_place
 from clinicsync.sync.discover.unixstamps import are_stamps
@@ -46,8 +47,7 @@ _SQL_KINDS = (("TIMESTAMP", "datetime"), ("DATETIME", "datetime"), ("DATE", "dat
               ("INT", "integer"), ("SERIAL", "integer"), ("NUMERIC", "integer"))
 # A phone column that is someone else's (the emergency contact's, a guardian's) or no number at all
 # (the phone's carrier, a fax): never the patient's phone, even as a fallback.
-_NOT_PATIENTS_PHONE = frozenset({"emergency", "emergencia", "guardian", "tutor", "kin", "carrier", "fax", "pager",
-                                 "beeper", "notfall"})
+_NOT_PATIENTS_PHONE = SOMEONE_ELSES_CONTACT | {"carrier", "fax", "pager", "beeper"}
 _MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
                            "portable", "mobil", "cel", "telemovel", "cellulare", "wireless"})
 _PATIENT_CONTACT = frozenset({"patient.phone", "patient.email"})
@@ -449,6 +449,8 @@ def _may_be(column: Column, field: str) -> bool:
         return False  # the clinic's own mobile and email (practicerow.py)
     if field in _PATIENT_CONTACT and reached_as_a_place(column.tokens, column.sample.table, column.owner):
         return False  # a medical centre's row reached through its reference (practicerow.py)
+    if field == "patient.email" and set(column.tokens) & SOMEONE_ELSES_CONTACT:
+        return False  # a relative's or an emergency contact's email
     return not (field == "patient.phone" and set(column.tokens) & _NOT_PATIENTS_PHONE)
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 
 from clinicsync.common.names import name_words
+from clinicsync.common.vocabulary import SOMEONE_ELSES_CONTACT
 from clinicsync.mappings.audit import column_of, field_paths
 from clinicsync.mappings.preset_schema import MappingPreset
 
 # Words of a column name that make it someone else's contact than the patient's.
-_OTHERS = frozenset({"doctor", "doc", "dr", "physician", "practitioner", "provider", "prov", "staff", "employee",
-                     "clinician", "therapist", "nurse", "dentist", "resource", "emergency", "emerg", "ice", "kin",
-                     "nok", "nextofkin", "referrer", "referring", "pcp"})
+_OTHERS = SOMEONE_ELSES_CONTACT | {"doctor", "doc", "dr", "physician", "practitioner", "provider", "prov", "staff",
+                                   "employee", "clinician", "therapist", "nurse", "dentist", "resource", "referrer",
+                                   "referring", "pcp"}
 _OTHER_PARTS = ("doctor", "physician", "practitioner", "provider", "staff", "emergenc", "nextofkin")
 _PREFIX = re.compile(r"^([A-Za-z0-9]+)[_.]")
 
