@@ -33,6 +33,7 @@ from clinicsync.sync.discover import (
     approvalflags,
     cancelflags,
     cancelstatus,
+    constantids,
     daterows,
     daysahead,
     defaultvalues,
@@ -520,6 +521,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     values = {s.name: s.values for s in samples}
     guesses, unplaced = defaultvalues.placed(defaultvalues.declared_defaults(main.defaults), plan, guesses,
                                              unplaced, values, extra_notes)
+    guesses, unplaced = constantids.placed(guesses, unplaced, values, extra_notes)
     guesses, unplaced = clinic_zone(guesses, unplaced, values, extra_notes)
     guesses, unplaced = day_and_minutes(guesses, unplaced, plan.types, values, scored.notes)
     guesses, unplaced = digitdates.placed(guesses, unplaced, plan.types, values, scored.notes)
