@@ -1,6 +1,9 @@
-"""A visit withdrawn by its record status: a column of the visit naming a row of a small status
-lookup table whose word for that row is "removed" or "deleted" (a trial system's ``status_id``
--> ``status``: 1 available, 5 removed, 7 auto-removed), beside the visit's own progress status.
+"""A visit withdrawn by its record status, beside the visit's own progress status: a column of
+the visit naming a row of a small status lookup table whose word for that row is "removed" or
+"deleted" (a trial system's ``status_id`` -> ``status``: 1 available, 5 removed, 7 auto-removed);
+or a status column of the visit whose words are only a record's life, blank for a live row and
+``void``, ``deleted``, ``hidden``, ``inactive`` for one taken away (a hospital system keeps
+``status`` so on every table, beside the appointment's ``appt_status``: ``removed_words``).
 
 Why: such a product never deletes a visit; an admin "removes" it by setting that code, and the
 visit's progress status (scheduled) is left as it was. Read as is, a removed visit is imported
@@ -68,4 +71,39 @@ def removed_filter(run: Run, schema: Schema, main: Table, quote: Callable[[str],
         return (f"({column} IS NULL OR {column} NOT IN ({listed}))",
                 f"visits whose {ref.column!r} is {listed} are left out: table {ref.target!r} calls that "
                 f"record status removed")
+    return None
+
+
+# A record's life as a record-status column words it: live, or taken away.
+LIVE_WORDS = frozenset({"", "normal", "active", "ok", "valid", "visible", "current", "live", "enabled"})
+GONE_WORDS = frozenset({"deleted", "void", "voided", "hidden", "inactive", "removed", "purged", "trash", "trashed",
+                        "disabled", "archived"})
+MAX_WORDS = 20  # distinct words a record-status column holds at most
+_PLAIN_TEXT = re.compile(r"char|text|string|clob", re.I)
+
+
+def removed_words(run: Run, main: Table, quote: Callable[[str], str]) -> tuple[str, str] | None:
+    """(the SQL condition keeping the visits whose record status is live, a note saying why), or
+    None: a text column of the visit named for a status whose words over the whole table are only
+    live ones (blank, ``normal``) and at least one of a record taken away (``GONE_WORDS``), on
+    fewer than half of the rows. A progress status (``pending``, ``cancelled``) has other words and
+    is never read so. The condition lists every word of ``GONE_WORDS``, not only those seen: a
+    record voided tomorrow is left out too."""
+    for column, type_name in main.columns.items():
+        if not _status_named(column) or audit(column) or not _PLAIN_TEXT.search(type_name):
+            continue  # (an enum type's words are the product's own progress states, and TRIM refuses one)
+        rows = run(f"SELECT LOWER(TRIM({quote(column)})), COUNT(*) FROM {quote(main.name)} "
+                   f"GROUP BY LOWER(TRIM({quote(column)}))")
+        if len(rows) > MAX_WORDS:
+            continue
+        counts = {("" if word is None else str(word)): int(count) for word, count in rows}
+        gone = sum(n for w, n in counts.items() if w in GONE_WORDS)
+        if not gone or any(w not in LIVE_WORDS | GONE_WORDS for w in counts) or 2 * gone >= sum(counts.values()):
+            continue
+        quoted = f"a.{quote(column)}"
+        listed = ", ".join(f"'{w}'" for w in sorted(GONE_WORDS))
+        seen = ", ".join(repr(w) for w in sorted(w for w in counts if w in GONE_WORDS))
+        return (f"({quoted} IS NULL OR LOWER(TRIM({quoted})) NOT IN ({listed}))",
+                f"visits whose {column!r} is a record taken away ({seen} on {gone} row(s), and the like) are left "
+                "out: the column holds a record's life, not the visit's progress")
     return None

@@ -454,6 +454,12 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     order = main.key or next(iter(main.columns))
     removed = removedstatus.removed_filter(run, schema, main, lambda n: quote_name(connection, n),
                                            connection.dialect.name)
+    if removed is None:
+        try:
+            with connection.begin_nested():
+                removed = removedstatus.removed_words(run, main, lambda n: quote_name(connection, n))
+        except SQLAlchemyError:  # a column type the server will not lower-case: nothing is read from it
+            removed = None
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
