@@ -334,8 +334,17 @@ def unit_owner(builder: Builder) -> bool:
     units = (r for r in builder.schema.refs(main.name)
              if r.column not in builder.people.handled and r.target != main.name
              and (words(r.target) & (_UNIT | _BOOKS) or words(r.column) & _UNIT))
+    typed = _doctor_typed(builder)
     for ref, table, label, alias in _joined_units(builder, units, "a"):
         builder.people.handled.add(ref.column)
+        if typed is not None:  # the doctor is named on the visit itself: the unit is where the visit is
+            if not any(g.field == "location" for g in builder.people.guesses):
+                out = plan.add(alias, label, "place_name", table.name, table.columns[label])
+                builder.people.guesses.append(Guess(
+                    "location", out, 0.7, f"column {label!r} of {table.name!r}, the {ref.column!r} the visit names "
+                    f"({ref.how}): the visit's doctor is typed in {typed!r}, so the unit is where it is, not whose "
+                    "calendar", {"from": out}))
+            return False
         name = plan.add(alias, label, "doctor_name", table.name, table.columns[label])
         length = next((c for c, t in table.columns.items() if WHOLE.search(t) and not audit(c)
                        and any(token_role(w) == "duration" for w in name_tokens(c))), None)
@@ -356,6 +365,20 @@ def unit_owner(builder: Builder) -> bool:
         builder.people.notes.append(f"the doctor: {why}")
         return True
     return False
+
+
+def _doctor_typed(builder: Builder) -> str | None:
+    """The visit's own text column that names its doctor (``to_staff_name``, ``doctor_name``: a
+    practitioner's word and a name's, filled on most rows), None when it has none: a ward or a
+    department the visit names is then where the visit is, and the doctor's calendar stays the
+    doctor's (the scorer places the name)."""
+    main, q = builder.plan.main, builder.q
+    for column, type_name in main.columns.items():
+        tokens = name_tokens(column)
+        if TEXT.search(type_name) and kind_of(column) == "provider" and not audit(column) \
+                and "name" in {token_role(t) for t in tokens} and filled(builder.run, q, main, [column]):
+            return column
+    return None
 
 
 def _unit_place(builder: Builder, unit: Table, at: str) -> None:

@@ -153,8 +153,13 @@ def stems(name: str) -> set[str]:
     for word in words(name):
         glued = _GLUED_ID.match(word)
         word = glued.group(1) if glued else word
-        out.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+        word = word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+        out.add(_ABBREVIATED.get(word, word))
     return out
+
+
+# Short forms a column keeps of its table's word (``to_dept_nr`` -> ``care_department``).
+_ABBREVIATED = {"dept": "department"}
 
 
 def kind_of(name: str) -> str | None:
