@@ -77,3 +77,65 @@ def refusal(found: Sequence[tuple[str, str]]) -> str:
             "JSON ('Patient/<id>'), which discover does not map from SQL; read the appointments through the "
             "server's FHIR API instead: `clinicsync discover <the server's FHIR base URL>` (kind: fhir, "
             "docs/connectors/fhir.md)")
+
+
+# FHIR R4's resource types (https://hl7.org/fhir/R4/resourcelist.html).
+_FHIR_TYPE_LIST = """
+Account ActivityDefinition AdverseEvent AllergyIntolerance Appointment AppointmentResponse AuditEvent Basic Binary
+BiologicallyDerivedProduct BodyStructure Bundle CapabilityStatement CarePlan CareTeam CatalogEntry ChargeItem
+ChargeItemDefinition Claim ClaimResponse ClinicalImpression CodeSystem Communication CommunicationRequest
+CompartmentDefinition Composition ConceptMap Condition Consent Contract Coverage CoverageEligibilityRequest
+CoverageEligibilityResponse DetectedIssue Device DeviceDefinition DeviceMetric DeviceRequest DeviceUseStatement
+DiagnosticReport DocumentManifest DocumentReference EffectEvidenceSynthesis Encounter Endpoint EnrollmentRequest
+EnrollmentResponse EpisodeOfCare EventDefinition Evidence EvidenceVariable ExampleScenario ExplanationOfBenefit
+FamilyMemberHistory Flag Goal GraphDefinition Group GuidanceResponse HealthcareService ImagingStudy Immunization
+ImmunizationEvaluation ImmunizationRecommendation ImplementationGuide InsurancePlan Invoice Library Linkage List
+Location Measure MeasureReport Media Medication MedicationAdministration MedicationDispense MedicationKnowledge
+MedicationRequest MedicationStatement MedicinalProduct MessageDefinition MessageHeader MolecularSequence NamingSystem
+NutritionOrder Observation ObservationDefinition OperationDefinition OperationOutcome Organization
+OrganizationAffiliation Parameters Patient PaymentNotice PaymentReconciliation Person PlanDefinition Practitioner
+PractitionerRole Procedure Provenance Questionnaire QuestionnaireResponse RelatedPerson RequestGroup ResearchDefinition
+ResearchElementDefinition ResearchStudy ResearchSubject RiskAssessment RiskEvidenceSynthesis Schedule SearchParameter
+ServiceRequest Slot Specimen SpecimenDefinition StructureDefinition StructureMap Subscription Substance
+SupplyDelivery SupplyRequest Task TerminologyCapabilities TestReport TestScript ValueSet VerificationResult
+VisionPrescription"""
+FHIR_TYPES = frozenset(_FHIR_TYPE_LIST.split())
+# Of them, the ones only a clinical record holds (a CRM's entity types include Person, Organization, Task).
+_CLINICAL = frozenset({"Patient", "Appointment", "Encounter", "Practitioner", "Observation", "Schedule", "Slot"})
+TYPE_SHARE = 0.9  # of a column's distinct values, FHIR resource types
+MAX_TYPES = 60  # distinct values read from a column
+_TYPE_COLUMN = re.compile(r"type", re.I)
+
+
+def typed_stores(connection: Connection, inspector: Any, names: Sequence[str]) -> list[tuple[str, str]]:
+    """(table, column) pairs whose column names the FHIR resource type of each row: a FHIR
+    server's generic store (HAPI's ``HFJ_RESOURCE.RES_TYPE``, a store keeping each resource's
+    type beside its JSON), where the resources themselves are JSON or compressed blobs keyed by
+    the row, and the tables beside hold only its search indexes (a date index is no visit). Known
+    by the column's values, not its table's name: at least two distinct values, nearly all of them
+    FHIR's resource types, one of them a clinical record's own (``_CLINICAL``)."""
+    found: list[tuple[str, str]] = []
+    for table in names:
+        for column in inspector.get_columns(table):
+            if not (_TYPE_COLUMN.search(str(column["name"])) and _TEXT.search(str(column["type"]))):
+                continue
+            quoted = quote_name(connection, str(column["name"]))
+            rows = run_checked(connection, first_rows(f"SELECT DISTINCT {quoted} FROM {quote_name(connection, table)} "
+                                                      f"WHERE {quoted} IS NOT NULL", MAX_TYPES,
+                                                      connection.dialect.name))
+            values = {str(r[0]).strip() for r in rows if str(r[0]).strip()}
+            if len(values) >= 2 and len(values & FHIR_TYPES) >= TYPE_SHARE * len(values) and values & _CLINICAL:
+                found.append((table, str(column["name"])))
+                break
+        if found:
+            return found
+    return found
+
+
+def typed_refusal(found: Sequence[tuple[str, str]]) -> str:
+    """What discover says of a generic FHIR store instead of a proposal."""
+    table, column = found[0]
+    return (f"{table!r}.{column!r} names each row's FHIR resource type (Patient, Appointment, …): a FHIR server's own "
+            "store, whose resources are kept whole (JSON or compressed) and whose other tables are its search "
+            "indexes, not visits. Read the appointments through the server's FHIR API instead: `clinicsync discover "
+            "<the server's FHIR base URL>` (kind: fhir, docs/connectors/fhir.md)")

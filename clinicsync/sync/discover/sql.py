@@ -96,7 +96,7 @@ from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
-from clinicsync.sync.discover.resourcestore import refusal, resource_tables
+from clinicsync.sync.discover.resourcestore import refusal, resource_tables, typed_refusal, typed_stores
 from clinicsync.sync.discover.rolerefs import role_references
 from clinicsync.sync.discover.scoring import LEFT_OUT, NO_VISIT_ID, left_out_stands, score_columns
 from clinicsync.sync.discover.sql_reading import (
@@ -186,6 +186,10 @@ def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: st
                                 APPOINTMENT_NAMES.search) if found is None else []
         if store:
             raise DiscoverError(refusal(store))
+        typed = typed_stores(connection, inspector, [n for n in names if n not in readable.views]) \
+            if found is None and table is None else []
+        if typed:
+            raise DiscoverError(typed_refusal(typed))
         if found is not None:
             proposal = product_proposal(connection, found, name, written_url, timezone)
         else:
