@@ -63,8 +63,12 @@ def gathered(dialect: str, value: str, source: str, where: str) -> str:
 
 
 def _filled(sql: str, type_name: str) -> str:
-    return f"({sql} IS NOT NULL AND {sql} <> '')" if _TEXT.search(type_name) else \
-        f"({sql} IS NOT NULL AND {sql} <> 0)"
+    """``sql`` holds a value: not NULL, nor the empty text or the 0 a NOT NULL column's default writes."""
+    if _TEXT.search(type_name):
+        return f"({sql} IS NOT NULL AND {sql} <> '')"
+    if re.search(r"int|numeric|decimal|number|float|double|real", type_name, re.I):
+        return f"({sql} IS NOT NULL AND {sql} <> 0)"
+    return f"{sql} IS NOT NULL"
 
 
 def _zone(name: Any) -> ZoneInfo:
@@ -237,11 +241,7 @@ def propose(run: Run, dialect: str, schema: Schema, main: Table, plan: ReadPlan,
         return None
     zone = by_field.get("timezone")
     zone_column = zone.source if zone is not None and zone.source in main.columns else None
-    try:
-        found = find(run, dialect, schema, main, plan, start, end if isinstance(end, str) else None,
-                     zone_column, None)
-    except Exception:
-        return None
+    found = find(run, dialect, schema, main, plan, start, end if isinstance(end, str) else None, zone_column, None)
     if found is None:
         return None
     if conditions:

@@ -574,7 +574,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         if numbers.utc_binds:
             connector["window"] = {"timezone": "UTC"}
             notes["window"] = "the start is Unix seconds: the window's binds are UTC, made seconds"
-    series_rows = rrulerows.propose(run, connection.dialect.name, schema, main, plan, by_field, conditions)
+    try:  # a series kept as one row with its rule as text (rrulerows.py); a read it cannot make leaves the rows
+        with connection.begin_nested():
+            series_rows = rrulerows.propose(run, connection.dialect.name, schema, main, plan, by_field, conditions)
+    except SQLAlchemyError:
+        series_rows = None
     if kept:
         conditions.append(kept)
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),
@@ -600,7 +604,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         notes["timezone"] = "unknown: give the clinic's zone with --timezone"
     if zone_value:
         connector["timezone"] = zone_value
-    if series_rows is not None:  # a series kept as one row with its rule as text (rrulerows.py)
+    if series_rows is not None:
         rrulerows.apply(series_rows, connector, notes, extra_notes, zone_value or timezone)
     status_words = all_status_words(connection, plan, kept, by_field.get("status"),
                                      flags.words([]) if flags is not None else
