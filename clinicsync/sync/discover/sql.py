@@ -70,6 +70,7 @@ from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
     clock_options,
+    current_options,
     given_convention,
     settle_clock,
 )
@@ -605,7 +606,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if zone_value:
         connector["timezone"] = zone_value
     if series_rows is not None:
-        rrulerows.apply(series_rows, connector, notes, extra_notes, zone_value or timezone)
+        rrulerows.apply(series_rows, connector, notes, extra_notes,
+                        zone_value or timezone or current_options().clinic_zone)
     status_words = all_status_words(connection, plan, kept, by_field.get("status"),
                                      flags.words([]) if flags is not None else
                                      done.words() if done is not None else
