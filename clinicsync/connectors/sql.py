@@ -67,6 +67,7 @@ from clinicsync.connectors.sql_cursor import (
 )
 from clinicsync.connectors.sql_passed import GUARD_KEY, CheckedStatement, mark_of, remembered, statement_digest
 from clinicsync.connectors.sql_rows import occurrences, row_data, unread_row
+from clinicsync.connectors.sql_series import expand
 from clinicsync.connectors.sql_session import (
     apply_timeout,
     connector_error,
@@ -147,6 +148,9 @@ class SqlConnector(Connector):
         self._guard_mark: dict[str, Any] | None = None
         self._json_columns = frozenset(self.settings.json_columns)
         self._ical_columns = frozenset(self.settings.ical_columns)
+        # the columns whose value may be set aside (an event's text, a series' rule: sql_series.py)
+        series = self.settings.series
+        self._expanded = self._ical_columns | (frozenset({series.rule}) if series is not None else frozenset())
 
     # -- plumbing -----------------------------------------------------------------------
     @property
@@ -322,8 +326,8 @@ class SqlConnector(Connector):
             for row in rows:
                 number += 1
                 read = row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
-                for data in occurrences(read, self._ical_columns) if self._ical_columns else (read,):
-                    unread = unread_row(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns \
+                for data in self._occurrences(read, between) if self._expanded else (read,):
+                    unread = unread_row(data, self._expanded, f"{label}:row {number}") if self._expanded \
                         else None
                     if unread is not None:
                         aside.append(unread)
@@ -360,8 +364,8 @@ class SqlConnector(Connector):
                     read = (row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
                             for row in rows)
                     records.extend(RawRecord(data, f"{label}:past the window") for whole in read
-                                   for data in occurrences(whole, self._ical_columns)
-                                   if not self._ical_columns or unread_row(data, self._ical_columns, "") is None)
+                                   for data in self._occurrences(whole, between)
+                                   if not self._expanded or unread_row(data, self._expanded, "") is None)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading past the window", exc, self.settings.timeout) from None
         return records
@@ -369,6 +373,14 @@ class SqlConnector(Connector):
     def _source_clock(self) -> ZoneInfo:
         """The zone of the source's naive date-times (UTC for stored_times: utc, ``naive_zone``)."""
         return zone(self.source_zone or naive_zone(self.settings, self.settings.timezone or "UTC"))
+
+    def _occurrences(self, read: dict[str, Any], between: tuple[datetime, datetime]) -> list[dict[str, Any]]:
+        """The records a fetched row gives (sql_rows.occurrences; a series row's occurrences inside
+        ``between``: sql_series.py)."""
+        series = self.settings.series
+        clock = self._source_clock()
+        return occurrences(read, self._ical_columns, None if series is None else
+                           lambda data: expand(data, series, between, clock))
 
     def _span(self) -> tuple[datetime, datetime]:
         """The instants a recurring series in an ``ical_columns`` column is expanded between: the
@@ -455,9 +467,9 @@ class SqlConnector(Connector):
                 if last is None or held > last:
                     last = held  # a late commit in the overlap leaves the cursor where it is
                 kept.append((value, digest))
-                for each in occurrences(data, self._ical_columns) if self._ical_columns else (data,):
-                    unread = unread_row(each, self._ical_columns, f"{label}:{column_name}={value}") \
-                        if self._ical_columns else None
+                for each in self._occurrences(data, between) if self._expanded else (data,):
+                    unread = unread_row(each, self._expanded, f"{label}:{column_name}={value}") \
+                        if self._expanded else None
                     if unread is not None:  # set aside once: the cursor moves past it as past a record
                         rejected.append(unread)
                         continue
@@ -605,8 +617,8 @@ class SqlConnector(Connector):
         between = self._span()
         for number, row in enumerate(rows, start=1):
             read = row_data(columns, row, mysql, self._json_columns, self._ical_columns, between)
-            for data in occurrences(read, self._ical_columns) if self._ical_columns else (read,):
-                unread = unread_row(data, self._ical_columns, f"{label}:row {number}") if self._ical_columns else None
+            for data in self._occurrences(read, between) if self._expanded else (read,):
+                unread = unread_row(data, self._expanded, f"{label}:row {number}") if self._expanded else None
                 if unread is not None:
                     aside.append(unread)
                 else:

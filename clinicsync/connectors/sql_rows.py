@@ -5,7 +5,7 @@ not be read. Kept apart from the connector (sql.py), which decides which rows to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
@@ -55,11 +55,15 @@ def row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool,
     return data
 
 
-def occurrences(data: dict[str, Any], ical_columns: frozenset[str]) -> list[dict[str, Any]]:
+def occurrences(data: dict[str, Any], ical_columns: frozenset[str],
+                series_rows: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     """The records a row gives: itself, or one an occurrence of the recurring series its
     ``ical_columns`` column holds (that column's value the occurrence's fields; none when no
     occurrence falls inside the window). A second series column in the same row is set aside:
-    which of the two a record would be is no rule."""
+    which of the two a record would be is no rule. ``series_rows``: a series kept as one row with
+    its rule as text, expanded first (sql_series.py)."""
+    if series_rows is not None:
+        return [each for row in series_rows(data) for each in occurrences(row, ical_columns)]
     series = [name for name in sorted(ical_columns) if isinstance(data.get(name), ical_text.Series)]
     if not series:
         return [data]

@@ -29,6 +29,7 @@ from clinicsync.connectors.base import (
     min_delete_stop_field,
     source_zone,
 )
+from clinicsync.connectors.sql_series import SeriesColumns
 from clinicsync.connectors.window import LookWindow
 
 PRESETS_DIR = Path(__file__).parent / "sql_presets"
@@ -141,6 +142,9 @@ class SqlSettings(ConnectorSettings):
         default_factory=list, description="columns whose text (or blob) holds a whole iCalendar object, as a "
                                           "CalDAV server keeps an event: read into plain fields a mapping path "
                                           "names (`calendardata.dtstart`, `.attendee_email`; docs/connectors/sql.md)")
+    series: SeriesColumns | None = Field(
+        None, description="a recurring series kept as one row with its RRULE text: each occurrence inside the "
+                          "window read as a record (docs/connectors/sql.md)")
     mode: Literal["incremental", "snapshot"] = Field(
         "incremental", description="incremental: rows whose cursor_column moved on; snapshot: the whole "
                                    "window every run, what disappeared is deleted")
@@ -207,6 +211,9 @@ class SqlSettings(ConnectorSettings):
         if self.columns is not None and not self.table:
             raise ValueError("columns go with table")
         self._check_ical_columns()
+        if self.series is not None and self.mode != "snapshot":
+            raise ValueError("series goes with mode snapshot: a series row changes rarely, its next occurrences "
+                             "come into the window as it moves on, so the window is read whole every run")
         if self.mode == "incremental" and not self.cursor_column:
             raise ValueError("mode incremental needs cursor_column (an updated-at or increasing id column); "
                              "for a schema without one use mode: snapshot")

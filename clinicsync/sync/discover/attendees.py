@@ -16,6 +16,7 @@ import re
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import (
     contactlists,
+    hostrows,
     linkstatus,
     occurrences,
     optionroles,
@@ -107,9 +108,12 @@ def place(builder: Builder, ref: Ref) -> None:
     it refers to one, else its email, else its own key, as the patient's id; its name, phone, email."""
     plan, people = builder.plan, builder.people
     table = builder.schema.tables[ref.table]
-    picked = builder.pick(ref, "a", prefer=False, first=True)
+    host = hostrows.host_flag(builder, ref)  # the organizer's own row is no patient (hostrows.py)
+    picked = builder.pick(ref, "a", extra=host[0] if host else "", prefer=False, first=True)
     if picked is None:
         return
+    if host is not None:
+        people.notes.append(host[1])
     builder.stamp_children(ref, "a")
     roles = _roles(table.columns)
     person = next((r for r in builder.schema.refs(table.name) if not audit(r.column)
@@ -132,9 +136,24 @@ def place(builder: Builder, ref: Ref) -> None:
         out = plan.add(picked, column, f"patient_{role}", table.name, table.columns[column])
         people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the attendee's {column!r}", {"from": out}))
     people.notes.append(f"the patient: {why}")
+    if person is not None and {"email", "phone"} - set(roles):
+        _person_contacts(builder, picked, person, set(roles))
     if words(table.name) & {"attendee", "attendees", "participant", "participants", "guest", "guests"}:
         return
     people.notes.append(f"table {table.name!r} was read as the visit's attendees: check that its rows are people")
+
+
+def _person_contacts(builder: Builder, picked: str, person: Ref, held: set[str]) -> None:
+    """An email or phone the attendee row lacks, read from the person it names (its row, or rows
+    of its own: an address book's phone numbers): the attendee row of a groupware calendar keeps
+    a name and an email, the contact it came from keeps the mobile."""
+    plan = builder.plan
+    target = builder.schema.tables[person.target]
+    alias = plan.alias("p")
+    plan.join(target, alias, f"{alias}.{builder.q(person.target_column)} = {picked}.{builder.q(person.column)}")
+    wanted = {"email", "phone"} - held
+    builder.people.guesses += [g for g in builder.contacts([(target, alias)], held=held)
+                               if g.field.removeprefix("patient.") in wanted]
 
 
 def linked(builder: Builder, to: str | None = None) -> tuple[Ref, Ref] | None:

@@ -7,6 +7,7 @@ of; of several phone rows, the one whose numbers a text reaches first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
@@ -46,6 +47,17 @@ def code_literal(code: Any) -> str | None:
         return str(code)
     text = str(code)
     return "'" + text + "'" if _SAFE_CODE.fullmatch(text) and "'" not in text else None
+
+
+def keyless_value(table: Table, child: Ref, parent_alias: str, value_column: str, condition: str,
+                  q: Callable[[str], str], dialect: str) -> str:
+    """The value of the person's row of ``table`` meeting ``condition`` (over ``cs_r``), read by
+    a subquery: a table without a key (an address book's phone numbers: the contact, a type, the
+    number) has no row to join by; of several, the lowest value, so every read gives the same."""
+    value = f"cs_r.{q(value_column)}"
+    return "(" + first_rows(f"SELECT {value} FROM {q(table.name)} AS cs_r WHERE cs_r.{q(child.column)} = "
+                            f"{parent_alias}.{q(child.target_column)} AND {condition} AND {value} IS NOT NULL "
+                            f"ORDER BY {value}", 1, dialect) + ")"
 
 
 class ContactRows(PersonRows):
@@ -89,7 +101,7 @@ class ContactRows(PersonRows):
         """A person's phones and emails from a table of typed rows (``who``: patient, or
         practitioner for an email only: the engine keeps no doctor's phone)."""
         table = self.schema.tables[child.table]
-        if table.key is None or child.table == self.plan.main.name:
+        if child.table == self.plan.main.name:
             return []
         types = [c for c in table.columns if c != child.column and c != table.key and _TYPE.search(c)
                  and not audit(c)]
@@ -104,9 +116,9 @@ class ContactRows(PersonRows):
         type_column, q = types[0], self.q
         gone = softdelete.flag(table, self.plan.dialect)
         where = f" WHERE {softdelete.kept(gone, 'cs_t', q(gone.column))}" if gone else ""
+        newest = f" ORDER BY cs_t.{q(table.key)} DESC" if table.key is not None else ""
         rows = self.run(first_rows(f"SELECT cs_t.{q(type_column)}, {', '.join(f'cs_t.{q(v)}' for v in values)} "
-                                   f"FROM {q(table.name)} AS cs_t{where} ORDER BY cs_t.{q(table.key)} DESC",
-                                   SAMPLE, self.plan.dialect))
+                                   f"FROM {q(table.name)} AS cs_t{where}{newest}", SAMPLE, self.plan.dialect))
         by_code: dict[Any, list[tuple[Any, ...]]] = {}
         for row in rows:
             if row[0] is not None:
@@ -151,10 +163,22 @@ class ContactRows(PersonRows):
             outs, parts = [], []
             for _, _, code, label, value_column, share in chosen:
                 literal = code_literal(code)
+                wanted = field_name.replace(".", "_").replace("practitioner_", "doctor_")
+                if table.key is None:  # rows without a key (an address book's numbers): the value itself
+                    outs.append(self.plan.expr(keyless_value(table, child, parent_alias, value_column,
+                                                             f"cs_r.{q(type_column)} = {literal}" + (
+                                                                 f" AND {softdelete.kept(gone, 'cs_r', q(gone.column))}"
+                                                                 if gone else ""), q,
+                                                             self.plan.dialect),
+                                               wanted, table.name, table.columns[value_column]))
+                    self.people.typed_rows[outs[-1]] = parent_alias
+                    parts.append(f"type {label!r} ({round(share * 100)}% of its values are "
+                                 f"{'phone numbers' if field_name.endswith('phone') else 'emails'}; the table has "
+                                 "no key: the lowest value of the type)")
+                    continue
                 picked = self.pick(child, parent_alias, f"cs_r.{q(type_column)} = {literal}")
                 if picked is None:
                     continue
-                wanted = field_name.replace(".", "_").replace("practitioner_", "doctor_")
                 outs.append(self.plan.add(picked, value_column, wanted, table.name, table.columns[value_column]))
                 self.people.typed_rows[outs[-1]] = parent_alias
                 parts.append(f"type {label!r} ({round(share * 100)}% of its values are "
@@ -162,7 +186,8 @@ class ContactRows(PersonRows):
             if not outs:
                 continue
             self.stamp_children(child, parent_alias)
-            how = "the newest row" if gone is None else f"not deleted ({softdelete.describe(gone)}), the newest row"
+            newest_row = "the newest row" if table.key is not None else "the lowest value"
+            how = newest_row if gone is None else f"not deleted ({softdelete.describe(gone)}), {newest_row}"
             others = kinship.describe(table)
             why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}"
                    + (f"; {others}" if others else ""))

@@ -43,7 +43,9 @@ WHOLE = re.compile(r"int|serial|number|numeric", re.I)  # a whole-number column 
 _NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
                        "phonetic", "soundex", "user", "username", "login", "file", "display",
                        # who did a task on the row (a form's ``interviewer_name``): staff, never its person
-                       "interviewer", "examiner", "validator", "reviewer", "observer", "recorder", "signer"})
+                       "interviewer", "examiner", "validator", "reviewer", "observer", "recorder", "signer",
+                       # a stamp or a preference about names (``last_modified``, a user's ``sort_name``)
+                       "modified", "updated", "changed", "sort"})
 USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's account, never their identity
 
 

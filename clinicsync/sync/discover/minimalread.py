@@ -39,6 +39,9 @@ def used(fields: Mapping[str, Any], connector: Mapping[str, Any]) -> set[str]:
     """The query's columns the mapping and the connector read."""
     out = {top_column(path) for spec in fields.values() for path in _paths(spec)}
     out |= {str(c) for c in connector.get("json_columns") or ()}
+    series = connector.get("series") or {}
+    out |= {str(v) for k, v in series.items() if k in ("rule", "id", "start", "end", "timezone_column")}
+    out |= {str(c) for c in series.get("exdates") or ()}
     if connector.get("cursor_column"):
         out.add(str(connector["cursor_column"]))
     return out

@@ -59,6 +59,7 @@ from clinicsync.sync.discover import (
     ownnoun,
     phptext,
     removedstatus,
+    rrulerows,
     slotpattern,
     slottime,
     softdelete,
@@ -70,6 +71,7 @@ from clinicsync.sync.discover.clock import (
     ClockOptions,
     ClockUnclear,
     clock_options,
+    current_options,
     given_convention,
     settle_clock,
 )
@@ -576,6 +578,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         if numbers.utc_binds:
             connector["window"] = {"timezone": "UTC"}
             notes["window"] = "the start is Unix seconds: the window's binds are UTC, made seconds"
+    try:  # a series kept as one row with its rule as text (rrulerows.py); a read it cannot make leaves the rows
+        with connection.begin_nested():
+            series_rows = rrulerows.propose(run, connection.dialect.name, schema, main, plan, by_field, conditions)
+    except SQLAlchemyError:
+        series_rows = None
     if kept:
         conditions.append(kept)
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),
@@ -601,6 +608,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         notes["timezone"] = "unknown: give the clinic's zone with --timezone"
     if zone_value:
         connector["timezone"] = zone_value
+    if series_rows is not None:
+        rrulerows.apply(series_rows, connector, notes, extra_notes,
+                        zone_value or timezone or current_options().clinic_zone)
     status_words = all_status_words(connection, plan, kept, by_field.get("status"),
                                      flags.words([]) if flags is not None else
                                      done.words() if done is not None else
