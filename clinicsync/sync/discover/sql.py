@@ -91,6 +91,7 @@ from clinicsync.sync.discover.pg_schemas import (
     with_search_path,
     without_partitions,
 )
+from clinicsync.sync.discover.polytypes import polymorphic_references
 from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -418,6 +419,13 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         with connection.begin_nested():
             schema.learn(typed_references(schema, run, lambda n: quote_name(connection, n), connection.dialect.name,
                                           mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
+    except SQLAlchemyError:
+        pass  # a type or id column the reads could not compare: the references found otherwise stand
+    try:  # a polymorphic id column, type by type (polytypes.py): as a whole it names no one table
+        with connection.begin_nested():
+            schema.learn(polymorphic_references(schema, run, lambda n: quote_name(connection, n),
+                                                connection.dialect.name,
+                                                mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
     except SQLAlchemyError:
         pass  # a type or id column the reads could not compare: the references found otherwise stand
     try:  # references kept without a declared key (a text UID column): found by their values
