@@ -38,6 +38,7 @@ from clinicsync.sync.discover import (
     defaultvalues,
     digitdates,
     doneflags,
+    endlesskinds,
     extension,
     formtext,
     fullerfirst,
@@ -583,6 +584,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             notes["window"] = "the start is Unix seconds: the window's binds are UTC, made seconds"
     if kept:
         conditions.append(kept)
+    endless = endlesskinds.kind_filter(run, plan, by_field)  # to-dos beside the visits (endlesskinds.py)
+    if endless is not None:
+        conditions.append(endless[0])
+        extra_notes.append(endless[1])
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),
                  **{k: v for k, v in connector.items() if k not in ("name", "kind", "url")}}
     if json_columns:
