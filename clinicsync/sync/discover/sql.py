@@ -33,6 +33,7 @@ from clinicsync.sync.discover import (
     approvalflags,
     cancelflags,
     cancelstatus,
+    childstatus,
     daterows,
     daysahead,
     defaultvalues,
@@ -554,6 +555,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses.append(cancelstatus.guess(plan, gone))
         gone, stamp = stamp, None
         kept = _standing(plan, (gone,), owners, people.filters)
+    if flags is None and done is None and not cancel and not approved:  # on the visit's own child row
+        guesses = childstatus.placed(run, schema, plan, guesses, extra_notes)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None

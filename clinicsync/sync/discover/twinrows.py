@@ -12,7 +12,8 @@ the same person, joined to it one to one: their phones are the person's.
 
 When both name the person (a user's account and its profile row, each holding the login once),
 the one whose rows sign in (a login and a password: logins.holds_logins) is the person's own,
-the profile its extension.
+the profile its extension; unless one of them holds the value as its key (an address book's
+contact id, which an account row only refers to): that is no login.
 Rejected: taking the table with more columns (the sheet) or the one whose column says ``guid``
 (both do, in other words); choosing when the named shares are close (nothing says which).
 """
@@ -51,7 +52,8 @@ def person_of(run: Run, q: Callable[[str], str], schema: Schema, owner: str, col
     shares = sorted(((_named_share(run, q, schema, t, c, literals), t, c) for t, c in targets), reverse=True)
     (best, table, key), rest = shares[0], shares[1:]
     accounts = [(n, t, c) for n, t, c in shares if n >= NAMED and holds_logins(schema.tables[t])]
-    if best >= NAMED and len(accounts) == 1:  # a user's account and its profile rows, all naming the user
+    keyed = any(c in schema.tables[t].primary_key for t, c in targets)  # one holds it as its key: the others refer
+    if best >= NAMED and len(accounts) == 1 and not keyed:  # a user's account and its profile rows, all naming the user
         (best, table, key), rest = accounts[0], [s for s in shares if s != accounts[0]]
     elif best < NAMED or any(best - share < LEAD for share, _, _ in rest):
         return []
