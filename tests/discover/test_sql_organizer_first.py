@@ -37,3 +37,23 @@ def test_the_patient_is_the_first_participant_after_the_organizer(mariadb_databa
     print(fields, proposal.notes)
     assert fields["patient.email"] == {"from": ["guests[1].email", "guests[2].email"]}, fields
     assert fields["patient.name"] == {"from": ["guests[1].name", "guests[2].name"]}, fields
+
+
+@pytest.mark.mariadb
+def test_a_row_with_no_participants_names_no_patient(mariadb_database: dict[str, Any]) -> None:
+    """A day off or a break (``guests`` empty: '', '[]' or NULL) is left out of the query, with a
+    note; every row with participants is read."""
+    rows, want = [], set()
+    for v in range(1, VISITS + 1):
+        guests = [{"name": DOCTORS[0][0], "email": DOCTORS[0][1], "role": "CHAIR"},
+                  {"name": f"Eva Lang{v}", "email": f"eva.lang{v}@mail.example", "role": "REQ-PARTICIPANT"}]
+        empty = ("", "[]", None)[v % 3] if v % 8 == 0 else "x"
+        rows.append((v, "Consult" if empty == "x" else "Day off", data.visit_at(v),
+                     data.visit_at(v) + timedelta(minutes=20), json.dumps(guests) if empty == "x" else empty))
+        if empty == "x":
+            want.add(v)
+    data.load_tables(mariadb_database, DDL, [("INSERT INTO session VALUES (%s, %s, %s, %s, %s)", rows)])
+    _, query, proposal = data.berlin_proposal(mariadb_database)
+    print(query, proposal.notes)
+    assert any("rows have no 'guests'" in n for n in proposal.notes), proposal.notes
+    assert {r["id"] for r in data.proposed_rows(mariadb_database, query)} == want

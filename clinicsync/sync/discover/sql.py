@@ -49,6 +49,7 @@ from clinicsync.sync.discover import (
     icalowner,
     icalusers,
     icalvisits,
+    jsonpatient,
     jsontext,
     linkstatus,
     metarows,
@@ -588,9 +589,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if kept:
         conditions.append(kept)
     endless = endlesskinds.kind_filter(run, plan, by_field)  # to-dos beside the visits (endlesskinds.py)
-    if endless is not None:
-        conditions.append(endless[0])
-        extra_notes.append(endless[1])
+    for left in (endless, jsonpatient.empty_filter(run, plan, guesses, json_columns)):  # nobody invited
+        if left is not None:
+            conditions.append(left[0])
+            extra_notes.append(left[1])
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),
                  **{k: v for k, v in connector.items() if k not in ("name", "kind", "url")}}
     if json_columns:

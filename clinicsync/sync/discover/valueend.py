@@ -12,9 +12,10 @@ in the column; of those, ``SHARE`` end the same day ``5`` minutes to 12 hours af
 (endcolumn's bounds); and both moments sit on the booking grid (whole 5 minutes, no seconds) on
 ``SHARE`` of them: a visit is booked on the grid, a stamp (a row's last change, when the desk
 closed it) is taken to the second. Exactly one column must qualify; two leave the end out.
-Rejected: a column named for a change or a creation (its name says what it is); reading an end
-from values that are all one length (a default the product writes is still the visit's length,
-so that is allowed, not required).
+The lengths must differ (at least two on the sample): a second moment always the same minutes
+after the start, unnamed, is as likely a fixed offset (a reminder's, a check-in's) as an end,
+while booked visits vary with their kind. A column named for a change or a creation is never
+looked at (its name says what it is).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def end_by_values(start: Moments, others: Sequence[Moments]) -> tuple[str, str] 
         ends = [(a, b) for a, b in pairs if a.date() == b.date()
                 and _SHORTEST <= (b - a).total_seconds() / 60 <= _LONGEST
                 and _on_grid(a.minute, a.second) and _on_grid(b.minute, b.second)]
-        if len(ends) >= SHARE * len(pairs):
-            lengths = [round((b - a).total_seconds() / 60) for a, b in ends]
+        lengths = [round((b - a).total_seconds() / 60) for a, b in ends]
+        if len(ends) >= SHARE * len(pairs) and len(set(lengths)) >= 2:
             found.append((column.name, f"by its values: {len(ends)} of {len(pairs)} sampled visits end the same day "
                                        f"{min(lengths)} to {max(lengths)} minutes after the start, on the booking "
                                        f"grid"))
