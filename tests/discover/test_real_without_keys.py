@@ -32,6 +32,7 @@ from tests.discover.test_real_openmrs_apptsched import (
 from tests.discover.test_real_openvpms import (
     test_openvpms_acts_with_role_typed_participations_and_attribute_rows as openvpms,
 )
+from tests.discover.test_real_roundcube_calendar import test_on_mariadb as roundcube_calendar
 from tests.discover.test_real_tamanu import (
     test_tamanu_text_datetimes_additional_data_phones_and_location_groups as tamanu,
 )
@@ -39,6 +40,7 @@ from tests.discover.test_real_vtiger import test_vtiger_meetings_reach_their_own
 from tests.discover.test_real_wp_easy_appointments import (
     test_easy_appointments_through_discover_check_and_sync as easy_appointments,
 )
+from tests.discover.test_real_x2crm import test_on_mariadb as x2crm
 
 # Collected here under these names, each run with the keys taken out (``_without_keys``).
 test_bahmni_without_keys = bahmni
@@ -53,8 +55,10 @@ test_krayin_without_keys = krayin
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
 test_openvpms_without_keys = openvpms
+test_roundcube_calendar_without_keys = roundcube_calendar
 test_tamanu_without_keys = tamanu
 test_vtiger_without_keys = vtiger
+test_x2crm_without_keys = x2crm
 
 
 @pytest.fixture(autouse=True)

@@ -455,7 +455,7 @@ def _may_be(column: Column, field: str) -> bool:
 
 
 def candidates_of(column: Column, refused: dict[str, list[str]] | None = None) -> list[Candidate]:
-    if set(column.tokens) & IGNORED_WORDS:
+    if _ignored(column.tokens):
         return []
     found: list[Candidate] = []
     named = _by_name(column)
@@ -477,6 +477,17 @@ def candidates_of(column: Column, refused: dict[str, list[str]] | None = None) -
             fit, detail = _agreement(column, field)
             found.append(Candidate(column, field, base, f"by its values: {detail}"))
     return found
+
+
+def _ignored(tokens: Sequence[str]) -> bool:
+    """Whether a column's words say something no field holds (a birth date, a postal address).
+    An address right after an email's word is the email's (``emailAddress``, ``email_address``:
+    a login table's, a profile's), not a postal one."""
+    kept = [t for at, t in enumerate(tokens) if not (t in _OF_EMAIL and at and token_role(tokens[at - 1]) == "email")]
+    return bool(set(kept) & IGNORED_WORDS)
+
+
+_OF_EMAIL = frozenset({"address", "adresse", "direccion", "endereco"})  # after an email's word: the email's
 
 
 def whole_numbers(column: Column, top: int) -> bool:

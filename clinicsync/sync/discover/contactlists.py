@@ -53,12 +53,32 @@ def _entries(value: str | None) -> list[dict[str, Any]] | None:
     return items
 
 
+def organizer_first(values: Sequence[str | None]) -> int:
+    """1 when the lists' first entry is the organizer, not a guest: a key of the entries whose
+    value says so (``"role": "ORGANIZER"``, chair, host, owner) on at least ``SHARE`` of the first
+    entries and on none of the others (a calendar's attendee list, as iCalendar writes it, names
+    the diary's owner first: the doctor, never the patient); else 0."""
+    lists = [e for e in map(_entries, filled(values)) if e]
+    if len(lists) < MIN_LISTS:
+        return 0
+    def organizer(entry: dict[str, Any]) -> bool:
+        return any(isinstance(v, str) and v.strip().lower() in _ORGANIZER for v in entry.values())
+    heads = sum(organizer(e[0]) for e in lists)
+    later = sum(organizer(x) for e in lists for x in e[1:])
+    return 1 if heads >= SHARE * len(lists) and not later else 0
+
+
+_ORGANIZER = frozenset({"organizer", "organiser", "chair", "host", "owner"})
+
+
 def contact_field(values: Sequence[str | None], region: str) -> tuple[str, str, str] | None:
     """(field, key, why) when most sampled values are JSON lists of objects whose ``key`` holds
-    phone numbers (``patient.phone``) or emails (``patient.email``) on most first entries; else None."""
+    phone numbers (``patient.phone``) or emails (``patient.email``) on most first entries (the
+    first after the organizer, ``organizer_first``); else None."""
     present = filled(values)
+    skip = organizer_first(values)
     lists = [e for e in map(_entries, present) if e is not None]
-    firsts = [e[0] for e in lists if e]
+    firsts = [e[skip] for e in lists if len(e) > skip]
     if len(firsts) < MIN_LISTS or len(lists) < SHARE * len(present):
         return None
     keys = list(dict.fromkeys(k for item in firsts for k, v in item.items() if isinstance(v, str)))
@@ -66,13 +86,27 @@ def contact_field(values: Sequence[str | None], region: str) -> tuple[str, str, 
         read = profile([item.get(key) if isinstance(item.get(key), str) else None for item in firsts], region)
         for kind, field in _KINDS.items():
             if read.present >= SHARE * len(firsts) and read.share(kind) >= SHARE:
-                why = (f"{len(lists)} of {len(present)} sampled values are JSON lists; key {key!r} of their first "
-                       f"entries: {round(100 * read.share(kind))}% of {read.present} are "
-                       f"{'phone numbers' if kind == 'phone' else 'emails'}; the second entry where the first has none")
+                entries = "first" if not skip else "first entries after the organizer's (the"
+                why = (f"{len(lists)} of {len(present)} sampled values are JSON lists; key {key!r} of their {entries} "
+                       f"{'entries' if not skip else 'doctor)'}: {round(100 * read.share(kind))}% of {read.present} "
+                       f"are {'phone numbers' if kind == 'phone' else 'emails'}; the next entry where that has none")
                 return field, key, why
     return None
 
 
-def paths(column: str, key: str) -> list[str]:
-    """The mapping paths of the first ``FALLBACKS`` entries' ``key`` in ``column``."""
-    return [f"{column}[{n}].{key}" for n in range(FALLBACKS)]
+def paths(column: str, key: str, skip: int = 0) -> list[str]:
+    """The mapping paths of the first ``FALLBACKS`` entries' ``key`` in ``column``, after ``skip``."""
+    return [f"{column}[{n}].{key}" for n in range(skip, skip + FALLBACKS)]
+
+
+def name_key(values: Sequence[str | None], skip: int, contact: str) -> str | None:
+    """The entries' key that names the person beside their ``contact`` key (``name``, ``cn``):
+    named so, and filled on at least ``SHARE`` of the entries read, with words, not contacts."""
+    entries = [e[skip] for e in map(_entries, filled(values)) if e is not None and len(e) > skip]
+    for key in dict.fromkeys(k for e in entries for k in e):
+        if key == contact or not any(token_role(t) == "name" for t in name_tokens(key)):
+            continue
+        named = [e.get(key) for e in entries if isinstance(e.get(key), str) and str(e.get(key)).strip()]
+        if len(named) >= SHARE * len(entries) and not any("@" in str(v) for v in named):
+            return key
+    return None

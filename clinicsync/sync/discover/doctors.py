@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import logins, personrow, softdelete
+from clinicsync.sync.discover import logins, personrow, softdelete, userchild
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -122,6 +122,9 @@ def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
     if best is None:  # a provider row whose name its person holds (personrow.py)
         best = personrow.reach(builder, first, {builder.plan.main.name, first.target}, MAX_HOPS - 1,
                                lambda t: _person_like(builder, t), someone_else)
+    if best is None:  # a user without a name, named by rows of its own (userchild.py)
+        best = next((path[:at + 1] for at, r in enumerate(path) if _person_like(builder, r.target)
+                     and userchild.named_child(builder, builder.schema.tables[r.target]) is not None), None)
     return best
 
 
@@ -249,12 +252,19 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False, origin: Orig
             why += f"; where {path[-1].column!r} is empty, {units[2]}"
             builder.people.guesses.append(Guess("practitioner.external_id", f"{out} + {units[0]}", 0.8, why,
                                                 {"from": [out, units[0]]}))
-        named = builder.name("doctor", [(end, at), *_person_joined(builder, end, at)])
-        if named is not None:
-            spec = named.spec if units is None else {**named.spec, "from": [units[1], *(
-                [named.spec["from"]] if isinstance(named.spec.get("from"), str) else named.spec.get("from") or [])]}
-            source = named.source if units is None else f"{units[1]} + {named.source}"
-            builder.people.guesses.append(Guess("practitioner.name", source, named.confidence, named.why, spec))
+        own = userchild.named_child(builder, end) if not named(builder, end) else None
+        mine = [userchild.join(builder, own, at)] if own is not None else _person_joined(builder, end, at)
+        if own is not None:  # the user's own named row: its name and email are the doctor's
+            plan.add_columns(mine[0][0], mine[0][1], "doctor", frozenset({own.column, str(mine[0][0].key)}))
+            why += f"; the user's name and email from its {own.table!r} row ({own.column!r})"
+        named_guess = builder.name("doctor", [(end, at), *mine])
+        if named_guess is not None:
+            spec = named_guess.spec if units is None else {**named_guess.spec, "from": [units[1], *(
+                [named_guess.spec["from"]] if isinstance(named_guess.spec.get("from"), str)
+                else named_guess.spec.get("from") or [])]}
+            source = named_guess.source if units is None else f"{units[1]} + {named_guess.source}"
+            builder.people.guesses.append(Guess("practitioner.name", source, named_guess.confidence, named_guess.why,
+                                                spec))
         builder.people.guesses.extend(builder.contacts([(end, at)], "practitioner"))
         builder.people.notes.append(f"the doctor: {why}")
         return True

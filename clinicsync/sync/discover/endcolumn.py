@@ -54,7 +54,8 @@ def named_as_end(start: str, other: str) -> bool:
     return False
 
 
-def _read(value: str | None, column: Moments) -> datetime | None:
+def read_moment(value: str | None, column: Moments) -> datetime | None:
+    """One sampled value of ``column`` as a naive UTC moment, None when it reads as none."""
     if value is None or not value.strip():
         return None
     try:
@@ -75,8 +76,8 @@ def paired_end(start: Moments, others: Sequence[Moments]) -> tuple[str | None, s
         return None
     refused = []
     for column in named:
-        pairs = [(a, b) for a, b in zip((_read(v, start) for v in start.values),
-                                       (_read(v, column) for v in column.values), strict=False)
+        pairs = [(a, b) for a, b in zip((read_moment(v, start) for v in start.values),
+                                       (read_moment(v, column) for v in column.values), strict=False)
                  if a is not None and b is not None]
         if len(pairs) < FEWEST:
             refused.append(f"{column.name!r} has a value beside the start on only {len(pairs)} sampled rows")

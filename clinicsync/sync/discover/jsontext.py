@@ -122,10 +122,17 @@ def placed(guesses: list[Guess], unplaced: list[str], values: Mapping[str, Seque
                 if _PLAIN_KEY.fullmatch(column) else None
             if listed is not None and listed[0] in wanted:
                 field, key, why = listed
-                read = contactlists.paths(column, key)
+                skip = contactlists.organizer_first(values.get(column, ()))
+                read = contactlists.paths(column, key, skip)
                 added.append(Guess(field, read[0], 0.8, f"{column!r}: {why}", {"from": read}))
                 wanted.remove(field)
                 taken.append(column)
+                named = contactlists.name_key(values.get(column, ()), skip, key) if skip else None
+                if named is not None and "patient.name" in wanted:  # an attendee's name beside the email
+                    names = contactlists.paths(column, named, skip)
+                    added.append(Guess("patient.name", names[0], 0.75, f"{column!r}: key {named!r} of the same "
+                                       "entries", {"from": names}))
+                    wanted.remove("patient.name")
             continue
         scored = score_columns(key_samples(items), region=region)
         found = [g for g in scored.guesses if g.field in wanted]

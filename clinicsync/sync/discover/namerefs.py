@@ -5,7 +5,8 @@ and ``doctb`` has no key or index at all.
 Why: the doctor's email is on that row; without the reference the doctor is only a name, and
 calendars and agendas reach nobody by email. valuerefs.py matches identifier-like columns to
 keys; this matches the visit's other text columns to any other table's text column whose values
-are unique there.
+are unique there. A few rows may hold a word that is nobody's login (X2-style ``Anyone``: the whole
+practice): nearly every row's value found still makes the reference, its other rows naming no one.
 
 How, kept cheap: only the visit table's own text columns whose name says no attribute (not a
 name, phone, email, status …) and whose sampled values are words (no dates, numbers, phones or
@@ -40,13 +41,16 @@ SAMPLE = 200  # distinct values read per candidate column
 MIN_DISTINCT = 2  # a column with one value matches any table holding it
 MAX_TARGETS = 120  # target columns asked
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")  # safe inside '…' and text()
+_BOUNDS = ("start", "end")  # roles of a time's bounds
 _NOT_WORDS = ("date", "datetime", "time", "integer", "phone", "email", "url", "zone")
 
 
 def _candidate(table: Table, column: str, known: set[str]) -> bool:
     if column in known or column in table.primary_key or audit(column) or not TEXT.search(table.columns[column]):
         return False
-    return not any(token_role(t) is not None for t in name_tokens(column))
+    # a bound's word ('to', 'from': ``assigned_to``) says a time only when the values are times,
+    # which the sample leaves out itself (``_NOT_WORDS``)
+    return not any(token_role(t) not in (None, *_BOUNDS) for t in name_tokens(column))
 
 
 def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main: Table,
@@ -55,17 +59,23 @@ def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main:
     text column (``declared`` False, ``by_values`` True), to be added with ``Schema.learn``."""
     known = {r.column for r in schema.refs(main.name)}
     samples: dict[str, set[str]] = {}
+    weights: dict[str, dict[str, int]] = {}  # per column, its rows per value
     for column in main.columns:
         if not _candidate(main, column, known):
             continue
-        rows = run(first_rows(f"SELECT DISTINCT {quote(column)} FROM {quote(main.name)} "
-                              f"WHERE {quote(column)} IS NOT NULL", SAMPLE, dialect))
-        values = {str(r[0]).strip() for r in rows if r[0] is not None and str(r[0]).strip()}
+        rows = run(first_rows(f"SELECT {quote(column)}, COUNT(*) FROM {quote(main.name)} "
+                              f"WHERE {quote(column)} IS NOT NULL GROUP BY {quote(column)}", SAMPLE, dialect))
+        counted: dict[str, int] = {}
+        for value, n in rows:
+            if value is not None and str(value).strip():
+                counted[str(value).strip()] = counted.get(str(value).strip(), 0) + int(n)
+        values = set(counted)
         found = profile(list(values), region)
         if len(values) < MIN_DISTINCT or not all(_PLAIN.fullmatch(v) for v in values) \
                 or any(found.share(kind) >= 0.5 for kind in _NOT_WORDS):
             continue
         samples[column] = values
+        weights[column] = counted
     if not samples:
         return []
     literals = ", ".join(f"'{v}'" for v in sorted(set().union(*samples.values())))
@@ -82,7 +92,7 @@ def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main:
                        f"WHERE {quote(target_column)} IN ({literals}) GROUP BY {quote(target_column)}")
             once = {str(v).strip() for v, n in rows if v is not None and int(n) == 1}
             for column, values in samples.items():
-                if sum(v in once for v in values) >= SHARE * len(values):
+                if _refers(values, weights[column], once):
                     matches.setdefault(column, []).append((target.name, target_column))
     out = [Ref(main.name, column, found[0][0], found[0][1], declared=False, by_values=True)
            for column, found in matches.items() if len(found) == 1]
@@ -91,6 +101,18 @@ def text_references(schema: Schema, run: Run, quote: Callable[[str], str], main:
             out += twinrows.person_of(run, quote, schema, main.name, column, held,
                                       ", ".join(f"'{v}'" for v in sorted(samples[column])))
     return out
+
+
+def _refers(values: set[str], rows: dict[str, int], once: set[str]) -> bool:
+    """Whether a column whose distinct ``values`` fill ``rows`` (per value) refers to a column
+    holding ``once`` once each: ``SHARE`` of its distinct values found, or ``SHARE`` of its rows
+    with at least half its distinct values found (a user's login on nearly every row, a word for
+    everyone or no one, ``Anyone``, on a few: that word is no user's, the others are)."""
+    found = [v for v in values if v in once]
+    if len(found) >= SHARE * len(values):
+        return True
+    total = sum(rows.values())
+    return len(found) >= max(MIN_DISTINCT, len(values) / 2) and sum(rows[v] for v in found) >= SHARE * total
 
 
 def learn_text_references(schema: Schema, run: Run, quote: Callable[[str], str], main: Table, region: str,

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref
 from clinicsync.sync.discover.kinds import TEXT, Builder
+from clinicsync.sync.discover.polytypes import TYPE_WORDS, names_prefixed
 from clinicsync.sync.discover.readplan import stem_of
-from clinicsync.sync.discover.typedlinks import literal, names_table
+from clinicsync.sync.discover.typedlinks import literal
 from clinicsync.sync.discover.vocab import name_tokens
 
-TYPE_WORDS = frozenset({"type", "model", "module", "class", "kind", "table", "entity"})
 MAX_TYPES = 50  # distinct values a type column may hold
 
 
@@ -63,6 +63,6 @@ def find(builder: Builder, ref: Ref) -> Polymorphic | None:
             continue
         for (value,) in rows:
             text = literal(value)
-            if value is not None and text is not None and names_table(str(value), ref.target):
+            if value is not None and text is not None and names_prefixed(str(value), ref.target, ref.table):
                 return Polymorphic(ref.column, column, text)
     return None

@@ -53,6 +53,7 @@ from clinicsync.sync.discover.mobilefirst import mobile_order
 from clinicsync.sync.discover.ownclock import prefer_own_clock
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.statuses import status_words
+from clinicsync.sync.discover.valueend import end_by_values
 from clinicsync.sync.discover.values import duration_type
 
 
@@ -136,6 +137,9 @@ def _end_beside(placed: dict[str, Candidate], read: Sequence[Column], used: set[
     moments = [Moments(c.name, c.sample.values, c.profile.datetime_format, c.unix_seconds())
                for c in [start.column, *free.values()]]
     found = paired_end(moments[0], moments[1:])
+    if found is None:  # no column named as the end: one whose values are (valueend.py), no stamp
+        found = end_by_values(moments[0], [m for m in moments[1:]
+                                           if not free[m.name].roles & {"updated", "created", "deleted"}])
     if found is not None and found[0] is not None:
         placed["end"] = Candidate(free[found[0]], "end", 0.8, found[1])
         used.add(found[0])

@@ -33,12 +33,14 @@ from clinicsync.sync.discover import (
     approvalflags,
     cancelflags,
     cancelstatus,
+    childstatus,
     constantids,
     daterows,
     daysahead,
     defaultvalues,
     digitdates,
     doneflags,
+    endlesskinds,
     extension,
     formtext,
     fullerfirst,
@@ -48,6 +50,7 @@ from clinicsync.sync.discover import (
     icalowner,
     icalusers,
     icalvisits,
+    jsonpatient,
     jsontext,
     linkstatus,
     metarows,
@@ -94,6 +97,7 @@ from clinicsync.sync.discover.pg_schemas import (
     with_search_path,
     without_partitions,
 )
+from clinicsync.sync.discover.polytypes import polymorphic_references
 from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -418,6 +422,13 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                           mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
     except SQLAlchemyError:
         pass  # a type or id column the reads could not compare: the references found otherwise stand
+    try:  # a polymorphic id column, type by type (polytypes.py): as a whole it names no one table
+        with connection.begin_nested():
+            schema.learn(polymorphic_references(schema, run, lambda n: quote_name(connection, n),
+                                                connection.dialect.name,
+                                                mixed=connection.dialect.name in ("mysql", "mariadb", "sqlite")))
+    except SQLAlchemyError:
+        pass  # a type or id column the reads could not compare: the references found otherwise stand
     try:  # references kept without a declared key (a text UID column): found by their values
         with connection.begin_nested():
             schema.learn(value_references(schema, run, lambda n: quote_name(connection, n), connection.dialect.name,
@@ -550,6 +561,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses.append(cancelstatus.guess(plan, gone))
         gone, stamp = stamp, None
         kept = _standing(plan, (gone,), owners, people.filters)
+    if flags is None and done is None and not cancel and not approved:  # on the visit's own child row
+        guesses = childstatus.placed(run, schema, plan, guesses, extra_notes)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
@@ -585,6 +598,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         series_rows = None
     if kept:
         conditions.append(kept)
+    endless = endlesskinds.kind_filter(run, plan, by_field)  # to-dos beside the visits (endlesskinds.py)
+    for left in (endless, jsonpatient.empty_filter(run, plan, guesses, json_columns)):  # nobody invited
+        if left is not None:
+            conditions.append(left[0])
+            extra_notes.append(left[1])
     connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),
                  **{k: v for k, v in connector.items() if k not in ("name", "kind", "url")}}
     if json_columns:

@@ -10,6 +10,10 @@ out left every visit without its patient. The row that names the person on (near
 matched row is the person's own; the others hold the same keys once each, so they are rows of
 the same person, joined to it one to one: their phones are the person's.
 
+When both name the person (a user's account and its profile row, each holding the login once),
+the one whose rows sign in (a login and a password: logins.holds_logins) is the person's own,
+the profile its extension; unless one of them holds the value as its key (an address book's
+contact id, which an account row only refers to): that is no login.
 Rejected: taking the table with more columns (the sheet) or the one whose column says ``guid``
 (both do, in other words); choosing when the named shares are close (nothing says which).
 """
@@ -20,6 +24,7 @@ from collections.abc import Callable
 
 from clinicsync.sync.discover.graph import Ref, Schema
 from clinicsync.sync.discover.kinds import name_columns
+from clinicsync.sync.discover.logins import holds_logins
 from clinicsync.sync.discover.probe import Run
 
 NAMED = 0.9  # of the matched rows whose name columns are all filled, on the chosen table
@@ -46,7 +51,11 @@ def person_of(run: Run, q: Callable[[str], str], schema: Schema, owner: str, col
     target's column to it (its one-to-one extension rows); none when the shares do not decide."""
     shares = sorted(((_named_share(run, q, schema, t, c, literals), t, c) for t, c in targets), reverse=True)
     (best, table, key), rest = shares[0], shares[1:]
-    if best < NAMED or any(best - share < LEAD for share, _, _ in rest):
+    accounts = [(n, t, c) for n, t, c in shares if n >= NAMED and holds_logins(schema.tables[t])]
+    keyed = any(c in schema.tables[t].primary_key for t, c in targets)  # one holds it as its key: the others refer
+    if best >= NAMED and len(accounts) == 1 and not keyed:  # a user's account and its profile rows, all naming the user
+        (best, table, key), rest = accounts[0], [s for s in shares if s != accounts[0]]
+    elif best < NAMED or any(best - share < LEAD for share, _, _ in rest):
         return []
     out = [Ref(owner, column, table, key, declared=False, by_values=True)]
     return out + [Ref(t, c, table, key, declared=False, by_values=True) for _, t, c in rest
