@@ -1,0 +1,35 @@
+"""The owner of the calendar row a visit is booked in, kept in the same people table as the
+patients: a room booking tool keeps everybody as one users table, the person a room is booked for
+and the doctor who owns the consulting room alike (``bookings.room_id`` -> ``rooms.owner_id`` ->
+``users``; ``bookings.booked_for_id`` -> ``users``).
+
+Why: an owner in the patients' table was never taken for the doctor (a course's booker, a member,
+owns the course row and is no doctor), so such a tool's room was proposed as the doctor: the
+room's name on every agenda, no doctor's email, the room's site as the place. What tells a
+diary's keeper from a booker is the rows: a booker books for themselves, the keeper of a room
+almost never has the room booked for them. The owner is the doctor where the visits' rows name
+at least two distinct owners and almost none (``OWN_SHARE``) is booked for its own owner.
+"""
+
+from __future__ import annotations
+
+from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.kinds import Builder
+
+OWN_SHARE = 0.02  # of the visits, the most that may be booked for the owner of their calendar row
+SAMPLE_LIMIT = 5000  # visits read, at most (the keys of the sampled rows only, joined by key)
+
+
+def keeps_diary(builder: Builder, calendar: Table, on: str, column: str) -> bool:
+    """Whether ``calendar``'s ``column`` (an owner in the patients' table) is the diary's keeper:
+    ``on`` joins the visit ``cs_a`` to its calendar row ``cs_e``."""
+    main, q = builder.plan.main, builder.q
+    patient = next((g.source for g in builder.people.guesses if g.field == "patient.external_id"), None)
+    if patient is None or patient not in main.columns:
+        return False
+    total, owners, own = builder.run(
+        f"SELECT COUNT(*), COUNT(DISTINCT cs_e.{q(column)}), "
+        f"COUNT(CASE WHEN cs_e.{q(column)} = cs_a.{q(patient)} THEN 1 END) "
+        f"FROM {q(main.name)} AS cs_a JOIN {q(calendar.name)} AS cs_e ON {on} "
+        f"WHERE cs_e.{q(column)} IS NOT NULL AND cs_a.{q(patient)} IS NOT NULL")[0]
+    return int(owners) >= 2 and int(own) <= OWN_SHARE * int(total)
