@@ -4,8 +4,8 @@ consulting room alike (not any product's tables). ``bookings.room_id`` -> ``room
 in the patients' table was never taken for the doctor (a course's booker owns its course), so the
 room was: its name on the agendas, no email. The rows tell a keeper from a booker: rooms owned by
 several people, almost never booked for their own owner — the owner is the doctor (id, name,
-email; diarykeeper.py). On PostgreSQL and MariaDB: discover --write, sync --once, every visit's
-patient and doctor."""
+email; diarykeeper.py), and the room's name is where the visit is. On PostgreSQL and MariaDB:
+discover --write, sync --once, every visit's patient, doctor and place."""
 
 from __future__ import annotations
 
@@ -57,3 +57,5 @@ def test_the_rooms_owner_is_the_doctor(server: ehr.Server, tmp_path: Path, cli: 
     assert fields["patient.external_id"] == {"from": "booked_for_id"}, fields
     assert follow.wrong(found, want, ["status", "patient", "name", "email", "doctor", "doctor_name",
                                       "doctor_email"]) == {}
+    rooms = {k: v.get("location") for k, v in found.items()}
+    assert rooms == {str(n + 1): f"Consulting room {1 + n % 3}" for n in range(60)}  # where the patient goes

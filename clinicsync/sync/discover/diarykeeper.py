@@ -8,13 +8,16 @@ owns the course row and is no doctor), so such a tool's room was proposed as the
 room's name on every agenda, no doctor's email, the room's site as the place. What tells a
 diary's keeper from a booker is the rows: a booker books for themselves, the keeper of a room
 almost never has the room booked for them. The owner is the doctor where the visits' rows name
-at least two distinct owners and almost none (``OWN_SHARE``) is booked for its own owner.
+at least two distinct owners and almost none (``OWN_SHARE``) is booked for its own owner. The
+room's own name is then where the visit is (its location), since it no longer names the doctor.
 """
 
 from __future__ import annotations
 
+from clinicsync.sync.discover import doctors
 from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.kinds import Builder
+from clinicsync.sync.discover.proposal import Guess
 
 OWN_SHARE = 0.02  # of the visits, the most that may be booked for the owner of their calendar row
 SAMPLE_LIMIT = 5000  # visits read, at most (the keys of the sampled rows only, joined by key)
@@ -33,3 +36,15 @@ def keeps_diary(builder: Builder, calendar: Table, on: str, column: str) -> bool
         f"FROM {q(main.name)} AS cs_a JOIN {q(calendar.name)} AS cs_e ON {on} "
         f"WHERE cs_e.{q(column)} IS NOT NULL AND cs_a.{q(patient)} IS NOT NULL")[0]
     return int(owners) >= 2 and int(own) <= OWN_SHARE * int(total)
+
+
+def room_place(builder: Builder, calendar: Table, alias: str) -> None:
+    """The room's (ward's, unit's) label as the visit's location, once its owner is the doctor:
+    where the patient goes. Nothing for a calendar row that is no such unit (a diary, a folder),
+    or where a location is placed already."""
+    label = doctors.unit_label(calendar)
+    if label is None or any(g.field == "location" for g in builder.people.guesses):
+        return
+    out = builder.plan.add(alias, label, "place_name", calendar.name, calendar.columns[label])
+    builder.people.guesses.append(Guess("location", out, 0.7, f"column {label!r} of {calendar.name!r}: the room "
+                                        "the visit is booked in, whose owner is the doctor", {"from": out}))

@@ -116,6 +116,7 @@ def calendar_owner(builder: Builder) -> bool:
             if doctors.follow(builder, [users], origin=doctors.Origin(calendar, alias, said, checked=True)):
                 builder.people.handled.add(ref.column)
                 _honorific(builder, users)
+                diarykeeper.room_place(builder, calendar, alias)
                 return True
             plan.restore(state)
     return False
