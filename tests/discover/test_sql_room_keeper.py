@@ -4,8 +4,9 @@ consulting room alike (not any product's tables). ``bookings.room_id`` -> ``room
 in the patients' table was never taken for the doctor (a course's booker owns its course), so the
 room was: its name on the agendas, no email. The rows tell a keeper from a booker: rooms owned by
 several people, almost never booked for their own owner — the owner is the doctor (id, name,
-email; diarykeeper.py), and the room's name is where the visit is. On PostgreSQL and MariaDB:
-discover --write, sync --once, every visit's patient, doctor and place."""
+email; diarykeeper.py), the room's name is where the visit is, and a booking made for one of the
+owners (a doctor's own) is no patient's visit. On PostgreSQL and MariaDB: discover --write,
+sync --once, every visit's patient, doctor and place, and no other visit."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def _fill(cursor: Any, dialect: str) -> follow.Want:
         want[str(n + 1)] = {"status": "booked", "patient": str(p), "name": f"{GIVEN[p % 11]} {FAMILY[p % 9]}",
                             "email": f"{GIVEN[p % 11]}{p}@mail.example".lower(), "doctor": str(1 + room),
                             "doctor_name": f"{first} {last}", "doctor_email": f"{first}.{last}@clinic.example".lower()}
+    for w, start in enumerate(follow.slots(5, seed=13)):  # the doctors' own bookings: no patient's visits
+        rows.append((100 + w, 1 + w % 3, 2 + (w + 1) % 3, 2, start, start + timedelta(hours=1), "booked"))
     cursor.executemany("INSERT INTO bookings VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
     return want
 
@@ -57,5 +60,6 @@ def test_the_rooms_owner_is_the_doctor(server: ehr.Server, tmp_path: Path, cli: 
     assert fields["patient.external_id"] == {"from": "booked_for_id"}, fields
     assert follow.wrong(found, want, ["status", "patient", "name", "email", "doctor", "doctor_name",
                                       "doctor_email"]) == {}
+    assert set(found) == set(want)  # a booking for a room's owner is the staff's own
     rooms = {k: v.get("location") for k, v in found.items()}
     assert rooms == {str(n + 1): f"Consulting room {1 + n % 3}" for n in range(60)}  # where the patient goes

@@ -9,7 +9,10 @@ room's name on every agenda, no doctor's email, the room's site as the place. Wh
 diary's keeper from a booker is the rows: a booker books for themselves, the keeper of a room
 almost never has the room booked for them. The owner is the doctor where the visits' rows name
 at least two distinct owners and almost none (``OWN_SHARE``) is booked for its own owner. The
-room's own name is then where the visit is (its location), since it no longer names the doctor.
+room's own name is then where the visit is (its location), since it no longer names the doctor,
+and a booking for one of the rooms' owners (the staff's colloquium, booked for a doctor) is the
+staff's own, no patient's visit: left out of the query by a subquery on the owners (an owner
+added later is covered), said in a note.
 """
 
 from __future__ import annotations
@@ -48,3 +51,19 @@ def room_place(builder: Builder, calendar: Table, alias: str) -> None:
     out = builder.plan.add(alias, label, "place_name", calendar.name, calendar.columns[label])
     builder.people.guesses.append(Guess("location", out, 0.7, f"column {label!r} of {calendar.name!r}: the room "
                                         "the visit is booked in, whose owner is the doctor", {"from": out}))
+
+
+def staff_left_out(builder: Builder, calendar: Table, column: str) -> None:
+    """Leave out the bookings made for a keeper of any calendar row (a doctor's own booking of the
+    seminar room): the keepers are the staff, and the patients' users table holds them too."""
+    main, q = builder.plan.main, builder.q
+    patient = next((g.source for g in builder.people.guesses if g.field == "patient.external_id"), None)
+    if patient is None or patient not in main.columns:
+        return
+    keepers = f"SELECT cs_k.{q(column)} FROM {q(calendar.name)} AS cs_k WHERE cs_k.{q(column)} IS NOT NULL"
+    left = builder.run(f"SELECT COUNT(*) FROM {q(main.name)} AS cs_a WHERE cs_a.{q(patient)} IN ({keepers})")
+    if not int(left[0][0]):
+        return
+    builder.people.filters.append(f"(a.{q(patient)} IS NULL OR a.{q(patient)} NOT IN ({keepers}))")
+    builder.people.notes.append(f"{left[0][0]} booking(s) made for an owner of a {calendar.name!r} row ({column!r}: "
+                                "the staff) are no patient's visits: left out of the query")

@@ -117,6 +117,8 @@ def calendar_owner(builder: Builder) -> bool:
                 builder.people.handled.add(ref.column)
                 _honorific(builder, users)
                 diarykeeper.room_place(builder, calendar, alias)
+                if users.target in builder.people.patient_tables:
+                    diarykeeper.staff_left_out(builder, calendar, column)
                 return True
             plan.restore(state)
     return False
