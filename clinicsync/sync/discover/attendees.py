@@ -98,9 +98,19 @@ def child(builder: Builder) -> Ref | None:
         if table.key is None or ref.table == main.name or ref.table in parents or kind_of(table.name) == "provider" \
                 or any(kind_of(r.target) == "provider" for r in builder.schema.refs(ref.table)):
             continue
-        if name_columns(table)[0] and _roles(table.columns):
+        names = name_columns(table)[0]
+        if names and _roles(table.columns) and (
+                filled(builder.run, builder.q, table, names) or not _names_a_person(builder, table, main.name)):
             return ref
     return None
+
+
+def _names_a_person(builder: Builder, table: Table, visit: str) -> bool:
+    """Whether the attendee rows refer to a table of people with names of their own (a users
+    table): then their own name columns, empty, are only a guest's, and the person they refer to
+    is the attendee (``linked``)."""
+    return any(r.target not in (visit, table.name) and not audit(r.column) and r.target in builder.schema.tables
+               and name_columns(builder.schema.tables[r.target])[0] for r in builder.schema.refs(table.name))
 
 
 def place(builder: Builder, ref: Ref) -> None:

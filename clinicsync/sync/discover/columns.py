@@ -407,6 +407,21 @@ def _own_lookup(column: Column, field: str) -> bool:
     return _FIELD_ROLES[field] in {token_role(t) for t in name_tokens(table)}
 
 
+def _dated(column: Column) -> bool:
+    """Whether the column's type or some of its sampled values say date-time (Unix seconds too)."""
+    p = column.profile
+    return bool(re.search(r"date|time", column.sample.type or "", re.I)) or any(
+        p.share(c) for c in ("date", "datetime", "local_date", "local_datetime", "unix_seconds"))
+
+
+def _words_not_dates(column: Column) -> bool:
+    """A column named with a stamp's word whose values are words, none a date (``booked_for_name``:
+    the person a room is booked for, "booked" as in "booked at"): a name, not a change stamp."""
+    values = [v for v in column.sample.values if v]
+    worded = [v for v in values if re.search(r"[^\W\d_]{2}", v)]
+    return bool(values) and not _dated(column) and len(worded) >= 0.8 * len(values)
+
+
 def _refusal(column: Column, field: str) -> str | None:
     """Why ``column`` may not be ``field`` whatever its name says, or None: no sampled value at
     all, values that contradict the field's kind, a per-visit field read from a joined row, a
@@ -425,7 +440,10 @@ def _refusal(column: Column, field: str) -> str | None:
         return f"{column.name!r} is a series' repeat rule, not the visit's type"
     if field == "type" and column.roles - {"type", "name", "id"}:  # a type row's setting ("type_booking_mode")
         return f"{column.name!r} names another attribute ({', '.join(sorted(column.roles - {'type', 'name', 'id'}))})"
-    if field.split(".")[-1] in ("name", "first", "last") and column.roles & {"updated", "created"}:
+    if field in _STAMPS and p.present and not _dated(column):
+        return f"{column.name!r}: none of {p.present} sampled values is a date-time, so no change stamp"
+    if field.split(".")[-1] in ("name", "first", "last") and column.roles & {"updated", "created"} \
+            and not _words_not_dates(column):
         return f"{column.name!r} is a row's change stamp, not a name"
     floor = _EVIDENCE_FLOOR.get(field)
     if floor is None or (field.endswith(".time") and whole_numbers(column, 23)):  # an hour, with its minute beside

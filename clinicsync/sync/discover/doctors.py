@@ -73,6 +73,11 @@ def _label(table: Table) -> str | None:
     return next((c for c, t in table.columns.items() if _LABEL.search(c) and TEXT.search(t) and not audit(c)), None)
 
 
+def unit_label(table: Table) -> str | None:
+    """The label of a ward's, a room's or a resource's table (its name says one), else None."""
+    return _label(table) if words(table.name) & _UNIT else None
+
+
 def _person_like(builder: Builder, name: str) -> bool:
     return kind_of(name) in ("provider", "person") or bool(words(name) & USER) or _accounts(builder, name)
 

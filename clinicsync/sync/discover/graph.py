@@ -220,6 +220,14 @@ def implied_references(table: Table, schema: Schema) -> list[Ref]:
     return found
 
 
+def _partial(index: dict[str, Any]) -> bool:
+    """A partial index (PostgreSQL's or SQLite's ``… WHERE is_primary``): unique only among the rows
+    its condition holds, so the column may repeat (a person's several emails, one primary): never
+    read as a key that holds one row per value."""
+    options = index.get("dialect_options") or {}
+    return any(options.get(k) is not None for k in ("postgresql_where", "sqlite_where"))
+
+
 def _unique_columns(inspector: Any, wanted: Sequence[str]) -> dict[str, list[str]]:
     """Each table's one-column unique keys (unique indexes and constraints), in bulk where the
     dialect can; none where the database does not say (a login that may not read them)."""
@@ -239,6 +247,8 @@ def _unique_columns(inspector: Any, wanted: Sequence[str]) -> dict[str, list[str
         for (_, name), listed in source.items():
             for each in listed or []:
                 columns = [c for c in each.get("column_names") or [] if c]
+                if _partial(each):  # unique among the rows its WHERE holds (a person's one primary email)
+                    continue
                 if len(columns) == 1 and (each.get("unique") or not unique_only):
                     found.setdefault(name, []).append(columns[0])
     return found

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import doctors, sharedrow
+from clinicsync.sync.discover import diarykeeper, doctors, sharedrow
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, kind_of, stems
 from clinicsync.sync.discover.proposal import Guess
@@ -101,8 +101,11 @@ def calendar_owner(builder: Builder) -> bool:
             if column in main.columns:  # every row of the schema has one: who entered it (OpenClinica's
                 continue  # ``owner_id``), not whose calendar a row is
             users = _users_ref(builder, calendar, column, _owners(builder, calendar, on, column))
-            if users is None or users.target == main.name or users.target in builder.people.patient_tables \
-                    or not (words(users.target) & _ACCOUNT or kind_of(users.target) == "provider"):
+            if users is None or users.target == main.name or not (words(users.target) & _ACCOUNT
+                                                                  or kind_of(users.target) == "provider"):
+                continue
+            if users.target in builder.people.patient_tables and not diarykeeper.keeps_diary(builder, calendar, on,
+                                                                                             column):
                 continue  # an owner among the patients' people (a course's booker) keeps no diary
             state = plan.state()
             alias = plan.alias("e")
@@ -113,6 +116,9 @@ def calendar_owner(builder: Builder) -> bool:
             if doctors.follow(builder, [users], origin=doctors.Origin(calendar, alias, said, checked=True)):
                 builder.people.handled.add(ref.column)
                 _honorific(builder, users)
+                diarykeeper.room_place(builder, calendar, alias)
+                if users.target in builder.people.patient_tables:
+                    diarykeeper.staff_left_out(builder, calendar, column)
                 return True
             plan.restore(state)
     return False

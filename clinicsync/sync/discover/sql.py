@@ -59,6 +59,7 @@ from clinicsync.sync.discover import (
     numbercodes,
     numberwindow,
     occurrences,
+    occurrencestatus,
     ownnoun,
     phptext,
     removedstatus,
@@ -524,6 +525,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                             region_code, connection.dialect.name, extra_notes)
     if series is not None:
         guesses = occurrences.identify(series, plan, guesses)
+        with connection.begin_nested():  # an occurrence's own status where it differs (occurrencestatus.py)
+            occurrencestatus.placed(run, plan, series, guesses, extra_notes)
     if main.key is None:
         sample = {o: [row[i] for row in rows] for i, o in enumerate(outs)
                   if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
