@@ -68,6 +68,7 @@ from clinicsync.sync.discover import (
     slottime,
     softdelete,
     splitlength,
+    staffmeetings,
     stamps,
     thinfallback,
 )
@@ -602,7 +603,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if kept:
         conditions.append(kept)
     endless = endlesskinds.kind_filter(run, plan, by_field)  # to-dos beside the visits (endlesskinds.py)
-    for left in (endless, jsonpatient.empty_filter(run, plan, guesses, json_columns)):  # nobody invited
+    for left in (endless, jsonpatient.empty_filter(run, plan, guesses, json_columns),  # nobody invited
+                 staffmeetings.staff_filter(run, plan, guesses, json_columns, schema.tables, people.patient_tables)):
         if left is not None:
             conditions.append(left[0])
             extra_notes.append(left[1])
