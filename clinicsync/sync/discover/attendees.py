@@ -16,6 +16,7 @@ import re
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import (
     contactlists,
+    grouprows,
     hostrows,
     linkstatus,
     occurrences,
@@ -218,6 +219,11 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
     staff = None if told else staffrows.find(builder, table, link.column, onward.column, whole)
     if staff is not None:
         besides += f" AND cs_l.{q(onward.column)} NOT IN ({staff.literals})"
+        people.not_patients += f" AND cs_l.{q(onward.column)} NOT IN ({staff.literals})"
+    groups = grouprows.not_persons(builder, person, onward.target_column)
+    if groups is not None:  # a group invited beside the staff is no patient (grouprows.py)
+        besides += f" AND cs_l.{q(onward.column)} NOT IN ({groups[0]})"
+        people.not_patients += f" AND cs_l.{q(onward.column)} NOT IN ({groups[0]})"
     live = softdelete.live_links(table, "cs_l", q, plan.dialect)
     besides += live + typed  # typed: the rows of the patients' type only (typedrefs.py)
     per_occurrence = occurrences.replies(builder.run, plan, table, (link.column, onward.column))
@@ -253,6 +259,8 @@ def place_linked(builder: Builder, link: Ref, onward: Ref, named: polyrefs.Polym
         passed += f" that is no login's own person ({logins[1]}: the staff)"
     if staff is not None:
         passed = f" that is not staff's ({len(staff.keys)} person(s) on nearly every visit, the doctors)"
+    if groups is not None:
+        passed += f" nor a group ({groups[1]})"
     head = "the visit names no patient" if named is None else \
         f"the visit's {named.id_column!r} names rows of several tables (by {named.type_column!r})"
     why = (f"{head}: table {table.name!r} links it to {person.name!r} ({link.column!r}, "

@@ -78,6 +78,8 @@ class People:
     # a value read from a person's typed rows (contactrows.py), output -> the alias of the person's
     # row those rows belong to: a column of that same row may reach more visits (fullerfirst.py)
     typed_rows: dict[str, str] = field(default_factory=dict)
+    # conditions on a participant row (alias ``cs_l``) that it names no patient: staff, a group
+    not_patients: str = ""
 
 
 class Builder(Protocol):

@@ -291,6 +291,7 @@ class _Builder(ContactRows):
                                                                      only.replace("cs_k.", "cs_l."))
         if onward is not None and staff is not None:  # a meeting of staff alone names no patient
             only += f" AND cs_k.{q(onward.column)} NOT IN ({staff[0]})"
+        only += self.people.not_patients.replace("cs_l.", "cs_k.")  # staff by their visits, groups
         named = (f"EXISTS (SELECT 1 FROM {q(link.table)} AS cs_k WHERE cs_k.{q(link.column)} = "
                  f"{q(main.name)}.{q(link.target_column)}{only})")
         kinds = eventkinds.kind_filter(self.run, q, main, link.target_column, named) or \

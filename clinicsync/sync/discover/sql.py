@@ -70,6 +70,7 @@ from clinicsync.sync.discover import (
     splitlength,
     staffmeetings,
     stamps,
+    templaterows,
     thinfallback,
 )
 from clinicsync.sync.discover.clock import (
@@ -479,6 +480,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                 removed = removedstatus.removed_words(run, main, lambda n: quote_name(connection, n))
         except SQLAlchemyError:  # a column type the server will not lower-case: nothing is read from it
             removed = None
+    model = templaterows.left_out(run, lambda n: quote_name(connection, n), main, connection.dialect.name)
+    models = [model[0]] if model is not None else []  # a series' template row is no visit (templaterows.py)
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
@@ -495,7 +498,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         shared = softdelete.shared_row(plan, schema.tables, schema.refs(main.name))
         if shared is not None:
             owners.insert(0, shared)
-        kept = _standing(plan, (gone, stamp), owners, [*people.filters, *(removed[:1] if removed else ())])
+        kept = _standing(plan, (gone, stamp), owners, [*people.filters, *models, *(removed[:1] if removed else ())])
         try:
             with connection.begin_nested():
                 rows = run_checked(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",
@@ -508,11 +511,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                       "it, from the appointment and the tables it refers to")
     if failed:
         people.notes.append(failed)
+    if model is not None:
+        people.notes.append(model[2])
     outs = list(plan.select)
     mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns} | \
         set(people.household.outs if people.household is not None else ())  # never the person's own phone
     left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
-        g.source for g in people.guesses} | {f.column for f in (gone, stamp) if f is not None}
+        g.source for g in people.guesses} | {f.column for f in (gone, stamp) if f is not None} | \
+        set(model[1:2] if model else ())
     prefixes = tuple(p for p in {main.prefix} | {schema.tables[t].prefix for t in set(plan.tables_of.values())} if p)
     samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
                             plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)
@@ -564,7 +570,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if cancel and gone is not None:  # the flag is the status: the row is read, a deletion stamp still leaves it out
         guesses.append(cancelstatus.guess(plan, gone))
         gone, stamp = stamp, None
-        kept = _standing(plan, (gone,), owners, people.filters)
+        kept = _standing(plan, (gone,), owners, [*people.filters, *models])
     if flags is None and done is None and not cancel and not approved:  # on the visit's own child row
         guesses = childstatus.placed(run, schema, plan, guesses, extra_notes)
     by_field = {g.field: g for g in guesses}
