@@ -32,11 +32,6 @@ STATUS = {"pending": "pending", "cancelled": "cancelled", "done": "fulfilled"}
 PATIENTS, VISITS = 40, 110
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> None:
-    cursor.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                   list(row.values()))
-
-
 def _local(e164: str, n: int) -> str:
     """A Kenyan mobile as a front desk types it."""
     rest = e164[4:]
@@ -56,7 +51,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     now = datetime.now(UTC).replace(microsecond=0)
     stamp = (now - timedelta(days=3)).astimezone(clinic).replace(tzinfo=None)
     for nr, ident, name in DEPARTMENTS:
-        _insert(cursor, "care_department", {
+        real.insert_row(cursor, "care_department", {
             "nr": nr, "id": ident, "type": "1", "name_formal": name, "name_short": name.split()[0],
             "LD_var": "LD" + name.replace(" ", ""), "description": "", "admit_outpatient": 1, "status": "",
             "modify_id": "admin", "modify_time": stamp, "create_id": "admin", "create_time": stamp, "is_pharmacy": 0,
@@ -65,13 +60,14 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     for d, doctor in enumerate(DOCTORS):  # the doctors are persons and staff (never linked from a visit)
         pid += 1
         given, family = doctor.removeprefix("Dr. ").split()
-        _insert(cursor, "care_person", {"pid": pid, "name_first": given, "name_last": family, "title": "Dr.",
+        real.insert_row(cursor, "care_person", {"pid": pid, "name_first": given, "name_last": family, "title": "Dr.",
                                         "date_reg": stamp, "status": "", "history": "Init.", "create_id": "admin",
                                         "create_time": stamp, "email": f"{given.lower()}@clinic.example"})
-        _insert(cursor, "care_personell", {"nr": 100001 + d, "pid": pid, "job_type_nr": 1, "job_function_title": 1,
+        real.insert_row(cursor, "care_personell",
+                        {"nr": 100001 + d, "pid": pid, "job_type_nr": 1, "job_function_title": 1,
                                            "status": "", "history": "Init.", "create_id": "admin",
                                            "create_time": stamp})
-        _insert(cursor, "care_users", {"name": f"{given} {family}", "login_id": given.lower(),
+        real.insert_row(cursor, "care_users", {"name": f"{given} {family}", "login_id": given.lower(),
                                        "staff_nr": 100001 + d, "permission": "_a_1_", "dept_nr": "1",
                                        "history": "", "create_time": stamp})
     patients = []
@@ -80,7 +76,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         given, family = GIVEN[p % len(GIVEN)], FAMILY[(p * 3) % len(FAMILY)]
         mobile = real.valid_number(rng, "+2547", 13) if p % 7 != 4 else None
         email = f"{given.lower()}.{family.lower()}{p}@mail.example" if p % 3 == 0 else None
-        _insert(cursor, "care_person", {
+        real.insert_row(cursor, "care_person", {
             "pid": pid, "hospital_file_nr": f"NBI-{2019 + p % 6}-{p:05d}", "date_reg": stamp,
             "name_first": given, "name_last": family, "date_birth": f"19{60 + p % 39}-0{1 + p % 9}-1{p % 9}",
             "sex": "fm"[p % 2], "addr_str": "Ngong Road", "addr_str_nr": str(p + 1), "phone_1_code": "020",
@@ -104,7 +100,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         state = "cancelled" if n % 11 == 3 else "done" if past else "pending"
         taken_away = n % 23 == 7
         history = f"Create: {stamp} : admin\n" + (f"Cancel: {stamp} : admin\n" if state == "cancelled" else "")
-        _insert(cursor, "care_encounter_appointment", {
+        real.insert_row(cursor, "care_encounter_appointment", {
             "pid": patient, "date": start.date(), "time": start.time(), "to_dept_id": dept_id, "to_dept_nr": dept_nr,
             "to_staff_nr": 0, "to_staff_name": doctor, "purpose": PURPOSES[n % len(PURPOSES)],
             "urgency": (0, 3, 7)[n % 3], "remind": int(n % 4 != 0), "remind_email": int(n % 3 == 0),

@@ -70,11 +70,6 @@ def _hex(rng: random.Random) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(32))
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> None:
-    cursor.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                   list(row.values()))
-
-
 def build(cursor: Any) -> dict[str, dict[str, Any]]:
     """The schema from the fixture, filled; per visit ahead every field the store must hold."""
     real.run_ddl(cursor, FIXTURE)
@@ -82,9 +77,10 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     vienna = ZoneInfo(ZONE)
     calendars = {}
     for login, name, email in [("empfang", "Empfang", "empfang@praxis-wieden.at"), *DOCTORS]:
-        _insert(cursor, "horde_users", {"user_uid": login, "user_pass": "$2y$10$" + "x" * 53})
+        real.insert_row(cursor, "horde_users", {"user_uid": login, "user_pass": "$2y$10$" + "x" * 53})
         calendar = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(23))
-        _insert(cursor, "kronolith_sharesng", {"share_name": calendar, "share_owner": login, "attribute_name": name,
+        real.insert_row(cursor, "kronolith_sharesng",
+                        {"share_name": calendar, "share_owner": login, "attribute_name": name,
                                                "attribute_color": "#a3c2e8", "perm_creator_2": 1,
                                                "perm_creator_4": 1, "attribute_type": 1})
         calendars[login] = calendar
@@ -93,7 +89,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         first, last = GIVEN[p % len(GIVEN)], FAMILY[(p * 7) % len(FAMILY)]
         mobile = _mobile(rng) if p % 9 != 4 else None
         email = f"{first.lower()}.{last.lower()}{p}@gmx.at"
-        _insert(cursor, "turba_objects", {"object_id": _hex(rng), "owner_id": "empfang", "object_type": "Object",
+        real.insert_row(cursor, "turba_objects",
+                        {"object_id": _hex(rng), "owner_id": "empfang", "object_type": "Object",
                                           "object_uid": f"{_hex(rng)}@praxis-wieden.at", "object_firstname": first,
                                           "object_lastname": last, "object_email": email,
                                           "object_cellphone": _typed(mobile, p) if mobile else None,
@@ -111,7 +108,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         status = rng.choices([2, 0, 1, 3], [70, 12, 8, 10])[0]
         reason = REASONS[n % len(REASONS)]
         event_id = _hex(rng)
-        _insert(cursor, "kronolith_events", {
+        real.insert_row(cursor, "kronolith_events", {
             "event_id": event_id, "event_uid": f"{time.strftime('%Y%m%d')}{_hex(rng)[:20]}@praxis-wieden.at",
             "calendar_id": calendars[login], "event_creator_id": "empfang", "event_title": f"{name} - {reason}",
             "event_description": "Bitte e-card mitbringen", "event_location": "Praxis Wieden, Ordination 1",
@@ -129,7 +126,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     for n in range(10):  # team meetings: the doctors as attendees, no patient
         local = datetime.combine(today + timedelta(days=2 + 7 * n), datetime.min.time()).replace(hour=13,
                                                                                                  tzinfo=vienna)
-        _insert(cursor, "kronolith_events", {
+        real.insert_row(cursor, "kronolith_events", {
             "event_id": _hex(rng), "event_uid": _hex(rng), "calendar_id": calendars["empfang"],
             "event_creator_id": "empfang", "event_title": "Teambesprechung", "event_status": 2,
             "event_attendees": attendees([(d[1], d[2], 2) for d in DOCTORS]),
@@ -138,14 +135,14 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
             "event_modified": int(time.time()), "event_private": 0, "event_recurtype": 0, "other_attributes": "[]"})
     for n, login in enumerate(["huber", "berger"] * 3):  # days off: all-day, local midnight to midnight
         day = today + timedelta(days=5 + 9 * n)
-        _insert(cursor, "kronolith_events", {
+        real.insert_row(cursor, "kronolith_events", {
             "event_id": _hex(rng), "event_uid": _hex(rng), "calendar_id": calendars[login], "event_creator_id": login,
             "event_title": "Urlaub", "event_status": 4, "event_attendees": "a:0:{}",
             "event_start": datetime.combine(day, datetime.min.time()),
             "event_end": datetime.combine(day + timedelta(days=1), datetime.min.time()), "event_allday": 1,
             "event_modified": int(time.time()), "event_private": 0, "event_recurtype": 0, "other_attributes": "[]"})
     lunch = datetime.combine(today - timedelta(days=90), datetime.min.time()).replace(hour=12, tzinfo=vienna)
-    _insert(cursor, "kronolith_events", {  # a weekly lunch block, every weekday since three months
+    real.insert_row(cursor, "kronolith_events", {  # a weekly lunch block, every weekday since three months
         "event_id": _hex(rng), "event_uid": _hex(rng), "calendar_id": calendars["empfang"],
         "event_creator_id": "empfang", "event_title": "Mittagspause", "event_status": 4, "event_attendees": "a:0:{}",
         "event_start": lunch.astimezone(UTC).replace(tzinfo=None),

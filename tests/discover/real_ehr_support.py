@@ -200,6 +200,14 @@ def sync_and_compare(run: Any, connector: dict[str, Any], expected: dict[str, Wa
     return found
 
 
+def insert_row(cursor: Any, table: str, row: dict[str, Any]) -> int:
+    """One row of a MariaDB ``table`` inserted as a product writes it (its columns named, each
+    quoted: products name columns ``key`` or ``status``); its AUTO_INCREMENT id, 0 for none."""
+    columns = ", ".join(f"`{c}`" for c in row)
+    cursor.execute(f"INSERT INTO `{table}` ({columns}) VALUES ({', '.join(['%s'] * len(row))})", list(row.values()))
+    return int(cursor.lastrowid or 0)
+
+
 def insert_rows(cursor: Any, sql: str, rows: list[tuple[Any, ...]] | list[Any]) -> None:
     """``executemany`` as one multi-row INSERT: pymysql batches only a VALUES clause of bare
     ``%s`` and runs one statement per row otherwise (``UUID()``, a constant), which made the

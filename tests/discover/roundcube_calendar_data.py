@@ -34,12 +34,6 @@ DOMAIN = "huisartsen-oost.example"
 PATIENTS, VISITS = 44, 84
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> int:
-    cursor.execute(f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in row)}) "
-                   f"VALUES ({', '.join(['%s'] * len(row))})", list(row.values()))
-    return int(cursor.lastrowid)
-
-
 def _local(moment: datetime) -> str:
     """As the driver writes a date: the server's zone (the clinic's), ``Y-m-d H:i:s``."""
     return moment.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M:%S")
@@ -65,17 +59,17 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     users: dict[str, tuple[int, str, str]] = {}  # login: user id, name, email
     for login, name in (("balie", "Balie Huisartsen Oost"), *DOCTORS):
         email = f"{login}@{DOMAIN}"
-        uid = _insert(cursor, "users", {"username": email, "mail_host": "localhost", "created": stamp,
+        uid = real.insert_row(cursor, "users", {"username": email, "mail_host": "localhost", "created": stamp,
                                         "last_login": _local(now - timedelta(hours=5)), "language": "nl_NL",
                                         "preferences": 'a:1:{s:8:"timezone";s:16:"Europe/Amsterdam";}'})
-        _insert(cursor, "identities", {"user_id": uid, "changed": stamp, "del": 0, "standard": 1, "name": name,
+        real.insert_row(cursor, "identities", {"user_id": uid, "changed": stamp, "del": 0, "standard": 1, "name": name,
                                        "organization": "Huisartsen Oost", "email": email,
                                        "signature": f"{name}\nHuisartsen Oost"})
         users[login] = (uid, name, email)
-    calendars = {login: _insert(cursor, "calendars", {"user_id": users[login][0], "name": f"Agenda {name}",
+    calendars = {login: real.insert_row(cursor, "calendars", {"user_id": users[login][0], "name": f"Agenda {name}",
                                                       "color": "cc0000", "showalarms": 1})
                  for login, name in DOCTORS}
-    desk = _insert(cursor, "calendars", {"user_id": users["balie"][0], "name": "Praktijk", "color": "0088cc",
+    desk = real.insert_row(cursor, "calendars", {"user_id": users["balie"][0], "name": "Praktijk", "color": "0088cc",
                                          "showalarms": 0})
     patients = []
     for p in range(PATIENTS):
@@ -84,7 +78,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         patients.append((name, email))
         if p % 2 == 0:  # the desk's address book: some patients, their mobile in the vCard
             mobile = real.valid_number(rng, "+316", 12)
-            _insert(cursor, "contacts", {
+            real.insert_row(cursor, "contacts", {
                 "changed": stamp, "del": 0, "name": name, "email": email, "firstname": name.split(" ", 1)[0],
                 "surname": name.split(" ", 1)[1], "user_id": users["balie"][0],
                 "vcard": f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:{name.split(' ', 1)[1]};{name.split(' ', 1)[0]};;;\r\n"
@@ -94,7 +88,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     def event(calendar: int, start: datetime, end: datetime, title: str, people: list[dict[str, Any]],
               status: str = "CONFIRMED", location: str = "", all_day: int = 0, recurrence: str | None = None,
               sequence: int = 0) -> int:
-        return _insert(cursor, "events", {
+        return real.insert_row(cursor, "events", {
             "calendar_id": calendar, "uid": real.seeded_uuid(rng).upper(), "created": _local(now - timedelta(days=20)),
             "changed": _local(now - timedelta(days=2)), "sequence": sequence, "start": _local(start),
             "end": _local(end), "recurrence": recurrence, "title": title, "description": "", "location": location,

@@ -48,24 +48,17 @@ def _typed(e164: str, n: int) -> str:
     return (ten, f"+91 {ten[:5]} {ten[5:]}", e164, "0" + ten, f"{ten[:5]}-{ten[5:]}")[n % 5]
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> int:
-    """One row of ``table`` inserted; its AUTO_INCREMENT id."""
-    columns = ", ".join(row)
-    cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(row))})", list(row.values()))
-    return int(cursor.lastrowid)
-
-
 def _contact(cursor: Any, prefix: str, row: dict[str, Any]) -> int:
-    return _insert(cursor, f"{prefix}contacts", {"contact_image": "uploads/images/Profile.png", **row})
+    return real.insert_row(cursor, f"{prefix}contacts", {"contact_image": "uploads/images/Profile.png", **row})
 
 
 def _doctors(cursor: Any, prefix: str, rng: random.Random) -> list[tuple[int, str, str]]:
     """The admin, a receptionist and three doctors (each a user, a contact and a doctor row)."""
-    _insert(cursor, f"{prefix}users", {"name": "Administrator", "username": "admin", "password": "x" * 32,
+    real.insert_row(cursor, f"{prefix}users", {"name": "Administrator", "username": "admin", "password": "x" * 32,
                                         "level": "Administrator", "is_active": 1, "prefered_language": "english"})
     desk = _contact(cursor, prefix, {"first_name": "Lata", "last_name": "Sawant", "display_name": "Lata Sawant",
                                      "phone_number": "9822012345", "email": "reception@sanjeevaniclinic.in"})
-    _insert(cursor, f"{prefix}users", {"name": "Lata Sawant", "username": "lata", "password": "y" * 32,
+    real.insert_row(cursor, f"{prefix}users", {"name": "Lata Sawant", "username": "lata", "password": "y" * 32,
                                         "level": "Receptionist", "is_active": 1, "contact_id": desk})
     doctors = []
     for n, (first, last, degree, speciality) in enumerate(DOCTORS):
@@ -73,10 +66,10 @@ def _doctors(cursor: Any, prefix: str, rng: random.Random) -> list[tuple[int, st
         contact = _contact(cursor, prefix, {"title": "Dr.", "first_name": first, "last_name": last,
                                             "display_name": f"Dr. {first} {last}", "phone_number": _typed(
                                                 _mobile(rng), n), "email": email})
-        user = _insert(cursor, f"{prefix}users", {"name": f"Dr. {first} {last}", "username": first.lower(),
+        user = real.insert_row(cursor, f"{prefix}users", {"name": f"Dr. {first} {last}", "username": first.lower(),
                                                    "password": "z" * 32, "level": "Doctor", "is_active": 1,
                                                    "contact_id": contact, "centers": "1"})
-        doctor = _insert(cursor, f"{prefix}doctor", {"contact_id": contact, "degree": degree,
+        doctor = real.insert_row(cursor, f"{prefix}doctor", {"contact_id": contact, "degree": degree,
                                                       "specification": speciality, "joining_date": "2019-06-01",
                                                       "gender": ("Male", "Female", "Male")[n], "userid": str(user),
                                                       "sync_status": 0})
@@ -104,7 +97,7 @@ def _patients(cursor: Any, prefix: str, rng: random.Random) -> dict[int, tuple[s
             "second_number": _typed(second, p + 1) if second and not quick else None,
             "email": email, "city": "Pune", "state": "Maharashtra", "country": "India",
             "address_line_1": f"{p + 4}, Shivaji Nagar" if p % 2 else None})
-        patient = _insert(cursor, f"{prefix}patient", {
+        patient = real.insert_row(cursor, f"{prefix}patient", {
             "contact_id": contact, "patient_since": f"{2019 + p % 6}-{1 + p % 12:02d}-{1 + p % 27:02d}",
             "display_id": f"PT{1000 + p}", "gender": ("Male", "Female")[p % 2],
             "dob": f"{1950 + p % 60}-{1 + p % 12:02d}-{1 + p % 27:02d}", "age": None,
@@ -140,7 +133,7 @@ def build(cursor: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
     rng = random.Random(2010)
     clinic = ZoneInfo(ZONE)
     today = datetime.now(clinic).date()
-    _insert(cursor, f"{prefix}clinic", {"start_time": "09:00", "end_time": "20:00", "time_interval": 0.25,
+    real.insert_row(cursor, f"{prefix}clinic", {"start_time": "09:00", "end_time": "20:00", "time_interval": 0.25,
                                          "clinic_name": "Sanjeevani Clinic", "clinic_address": "Shivaji Nagar, Pune",
                                          "landline": "020 2553 1234", "mobile": "9822098220",
                                          "email": "care@sanjeevaniclinic.in", "next_followup_days": 15})
@@ -161,26 +154,26 @@ def build(cursor: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
         title = name if n % 23 != 4 else name.upper()  # typed as the desk spelled it that day
         visit = 0
         if word == "Complete":
-            visit = _insert(cursor, f"{prefix}visit", {
+            visit = real.insert_row(cursor, f"{prefix}visit", {
                 "patient_id": pid, "userid": 2 + 2 * (n % 3), "doctor_id": doctor[0], "type": "Established Patient",
                 "visit_date": start.strftime("%Y-%m-%d"), "visit_time": start.strftime("%H:%M:%S"),
                 "notes": "Advised rest", "appointment_reason": REASONS[n % len(REASONS)], "clinic_id": 1,
                 "sync_status": 0})
-            _insert(cursor, f"{prefix}bill", {"clinic_id": 1, "doctor_id": doctor[0], "bill_date": start.date(),
+            real.insert_row(cursor, f"{prefix}bill", {"clinic_id": 1, "doctor_id": doctor[0], "bill_date": start.date(),
                                                "bill_time": start.time(), "patient_id": pid, "visit_id": visit,
                                                "total_amount": 300 + 50 * (n % 5), "due_amount": 0,
                                                "created_by": "lata"})
-        aid = _insert(cursor, f"{prefix}appointments", {
+        aid = real.insert_row(cursor, f"{prefix}appointments", {
             "appointment_date": start.date(), "start_time": start.time(), "end_time": end.time(), "title": title,
             "patient_id": pid, "userid": 3 + n % 3, "doctor_id": doctor[0], "status": word, "visit_id": visit,
             "appointment_reason": REASONS[n % len(REASONS)], "clinic_id": 1, "sync_status": 0})
         booked = datetime.combine(day - timedelta(days=2 + n % 9), datetime.min.time()) + timedelta(hours=10)
-        _insert(cursor, f"{prefix}appointment_log", {
+        real.insert_row(cursor, f"{prefix}appointment_log", {
             "appointment_id": aid, "change_date_time": booked.strftime("%d/%m/%Y %H:%M:%S"),
             "start_time": start.time(), "old_status": " ", "status": "Appointment", "from_time": booked.time(),
             "to_time": "00:00:00", "name": "Lata Sawant", "appointment_reason": REASONS[n % len(REASONS)]})
         if word != "Appointments" and word != "Pending":
-            _insert(cursor, f"{prefix}appointment_log", {
+            real.insert_row(cursor, f"{prefix}appointment_log", {
                 "appointment_id": aid, "change_date_time": (booked + timedelta(days=1)).strftime("%d/%m/%Y %H:%M:%S"),
                 "start_time": start.time(), "old_status": "Appointments", "status": word,
                 "from_time": booked.time(), "to_time": "00:00:00", "name": "Lata Sawant"})
@@ -194,15 +187,16 @@ def build(cursor: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
             "zone": ZONE, "location": "Sanjeevani Clinic", "type": REASONS[n % len(REASONS)]}
     for n in range(12):  # the doctors' unavailable blocks: no patient, no visit
         first = today + timedelta(days=3 + 5 * n)
-        _insert(cursor, f"{prefix}appointments", {
+        real.insert_row(cursor, f"{prefix}appointments", {
             "appointment_date": first, "end_date": first + timedelta(days=n % 3), "start_time": "13:00:00",
             "end_time": "15:00:00", "title": "", "patient_id": 0, "userid": 3 + n % 3,
             "doctor_id": doctors[n % 3][0], "status": "NotAvailable", "visit_id": 0, "clinic_id": 1,
             "sync_status": 0, "is_deleted": 1 if n == 5 else None})
     for n in range(30):  # follow-up dates the doctors set at past visits
-        _insert(cursor, f"{prefix}followup", {"doctor_id": doctors[n % 3][0], "patient_id": ids[(n * 7) % PATIENTS],
+        real.insert_row(cursor, f"{prefix}followup",
+                        {"doctor_id": doctors[n % 3][0], "patient_id": ids[(n * 7) % PATIENTS],
                                                "followup_date": today + timedelta(days=5 + n)})
-    _insert(cursor, f"{prefix}working_days", {"working_date": today + timedelta(days=40),
+    real.insert_row(cursor, f"{prefix}working_days", {"working_date": today + timedelta(days=40),
                                                "working_status": "Non Working", "working_reason": "Diwali"})
     return expected
 

@@ -42,26 +42,20 @@ def _typed(e164: str, n: int) -> str:
             f"{national[:4]}/{national[4:]}")[n % 5]
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> int:
-    cursor.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                   list(row.values()))
-    return int(cursor.lastrowid)
-
-
 def _accounts(cursor: Any, now: int) -> dict[int, tuple[str, str]]:
     """The groups, the admin, the front desk and the doctors (an account and its own contact)."""
     for gid, lid in ((1, "Default"), (2, "Admins")):
-        _insert(cursor, "egw_accounts", {"account_id": gid, "account_lid": lid, "account_pwd": "",
+        real.insert_row(cursor, "egw_accounts", {"account_id": gid, "account_lid": lid, "account_pwd": "",
                                          "account_status": "A", "account_type": "g", "account_primary_group": 0})
     people = [(5, "sysop", "Praxis", "Admin"), (6, "empfang", "Empfang", "Praxis Mitte"), *DOCTORS]
     out = {}
     for account, lid, given, family in people:
-        _insert(cursor, "egw_accounts", {"account_id": account, "account_lid": lid, "account_pwd": "{crypt}x",
+        real.insert_row(cursor, "egw_accounts", {"account_id": account, "account_lid": lid, "account_pwd": "{crypt}x",
                                          "account_lastlogin": now - 3600, "account_status": "A",
                                          "account_type": "u", "account_primary_group": -1})
         email = f"{lid}@praxis-mitte.example"
         title = "Dr. " if account >= 7 else ""
-        _insert(cursor, "egw_addressbook", {
+        real.insert_row(cursor, "egw_addressbook", {
             "contact_tid": "n", "contact_owner": 0, "n_family": family, "n_given": given, "n_prefix": title.strip()
             or None, "n_fn": f"{title}{given} {family}", "n_fileas": f"{family}, {given}",
             "org_name": "Praxis Mitte", "contact_email": email, "tel_work": "030 1234567",
@@ -86,7 +80,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         given, family = GIVEN[n % len(GIVEN)], FAMILY[(n * 5) % len(FAMILY)]
         e164 = real.valid_number(rng, "+4915", 14)
         email = f"{given.lower()}.{family.lower()}{n}@mail.example" if n % 3 else None
-        contact = _insert(cursor, "egw_addressbook", {
+        contact = real.insert_row(cursor, "egw_addressbook", {
             "contact_tid": "n", "contact_owner": -1, "n_family": family, "n_given": given,
             "n_fn": f"{given} {family}", "n_fileas": f"{family}, {given}", "tel_cell": _typed(e164, n),
             "tel_home": "030 " + str(rng.randrange(1_000_000, 9_999_999)) if n % 4 == 0 else None,
@@ -101,7 +95,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     def event(owner: int, title: str, start: datetime, minutes: int, location: str | None, creator: int,
               deleted: bool = False, reference: int = 0, recurrence: int = 0) -> int:
         begin = int(start.timestamp())
-        cal_id = _insert(cursor, "egw_cal", {
+        cal_id = real.insert_row(cursor, "egw_cal", {
             "cal_uid": f"calendar-{rng.getrandbits(48):x}-{owner}", "cal_owner": owner, "cal_modified": stamp,
             "cal_title": title, "cal_location": location, "cal_reference": reference, "cal_modifier": creator,
             "cal_creator": creator, "cal_created": stamp - 86_400 * 20, "cal_recurrence": recurrence, "tz_id": 1,

@@ -30,12 +30,6 @@ LABELS = ["Consultation", "Renouvellement", "Suivi", "Vaccin", "Certificat sport
 PATIENTS, VISITS = 60, 150
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> int:
-    columns = ", ".join(f"`{c}`" for c in row)
-    cursor.execute(f"INSERT INTO `{table}` ({columns}) VALUES ({', '.join(['%s'] * len(row))})", list(row.values()))
-    return int(cursor.lastrowid)
-
-
 def build(cursor: Any) -> int:
     """Three doctors' calendars with their weekly hours, 60 patients by UUID, 150 appointments
     (a third past, some cancelled or missed), meetings and days off with no patient. The number
@@ -47,16 +41,16 @@ def build(cursor: Any) -> int:
     patients = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(PATIENTS)]
     calendars = []
     for n, (name, user) in enumerate(zip(DOCTORS, users, strict=True)):
-        cal = _insert(cursor, "CALENDAR", {"CALUID": uuid.UUID(int=rng.getrandbits(128)).hex, "CAT_ID": -1,
+        cal = real.insert_row(cursor, "CALENDAR", {"CALUID": uuid.UUID(int=rng.getrandbits(128)).hex, "CAT_ID": -1,
                                            "SORT_ID": n, "ISVALID": 1, "ISVIRTUAL": 0, "STATUS": 0, "TYPE": 0,
                                            "DEFAULT": 1, "ISPRIV": 0, "DEFDURATION": 15, "LABEL": f"Agenda {name}"})
-        _insert(cursor, "USERCAL", {"USER_UUID": user, "CAL_ID": cal})
-        _insert(cursor, "PEOPLE", {"P_CALID": cal, "P_UID": user, "P_TYPE": 1})
+        real.insert_row(cursor, "USERCAL", {"USER_UUID": user, "CAL_ID": cal})
+        real.insert_row(cursor, "PEOPLE", {"P_CALID": cal, "P_UID": user, "P_TYPE": 1})
         for weekday in range(1, 6):
-            avail = _insert(cursor, "AVAIL", {"CAL_ID": cal, "WEEKDAY": weekday})
+            avail = real.insert_row(cursor, "AVAIL", {"CAL_ID": cal, "WEEKDAY": weekday})
             for start, end in (("08:30:00", "12:00:00"), ("14:00:00", "19:00:00")):
-                tr = _insert(cursor, "TR", {"FROM": start, "TO": end})
-                _insert(cursor, "AV_TO_TR", {"AVAIL_ID": avail, "TR_ID": tr})
+                tr = real.insert_row(cursor, "TR", {"FROM": start, "TO": end})
+                real.insert_row(cursor, "AV_TO_TR", {"AVAIL_ID": avail, "TR_ID": tr})
         calendars.append((cal, user))
     zone = ZoneInfo(ZONE)
     today = datetime.now(zone).date()
@@ -67,24 +61,25 @@ def build(cursor: Any) -> int:
         start = datetime(day.year, day.month, day.day, 9 + n % 9, 15 * (n % 4))
         status = (rng.choices([0, 1, 4], [30, 60, 10])[0] if future else rng.choices([2, 4, 5], [85, 10, 5])[0])
         cal, user = calendars[n % 3]
-        com = _insert(cursor, "COMMON", {"CAT_ID": -1, "TYPE_ID": 0, "STATUS_ID": status, "ISVIRTUAL": 0,
+        com = real.insert_row(cursor, "COMMON", {"CAT_ID": -1, "TYPE_ID": 0, "STATUS_ID": status, "ISVIRTUAL": 0,
                                          "ISPRIVATE": 0, "ISBUSY": 1, "ISGROUP": 0, "LABEL": LABELS[n % 6],
                                          "CONTENT": "Apporter la carte Vitale" if n % 11 == 0 else None,
                                          "TEXT_SITE": "Cabinet médical des Tilleuls"})
-        ev = _insert(cursor, "EVENTS", {"CAL_ID": cal, "COM_ID": com, "ISVALID": 1, "DTSTART": start,
+        ev = real.insert_row(cursor, "EVENTS", {"CAL_ID": cal, "COM_ID": com, "ISVALID": 1, "DTSTART": start,
                                         "DTEND": start + timedelta(minutes=15 * (1 + n % 2))})
-        _insert(cursor, "PEOPLE", {"P_EVID": ev, "P_UID": patients[rng.randrange(PATIENTS)], "P_TYPE": 0})
-        _insert(cursor, "PEOPLE", {"P_EVID": ev, "P_UID": user, "P_TYPE": 1})
+        real.insert_row(cursor, "PEOPLE", {"P_EVID": ev, "P_UID": patients[rng.randrange(PATIENTS)], "P_TYPE": 0})
+        real.insert_row(cursor, "PEOPLE", {"P_EVID": ev, "P_UID": user, "P_TYPE": 1})
         ahead += future
     for n in range(10):  # meetings and days off: no patient
         cal, user = calendars[n % 3]
-        com = _insert(cursor, "COMMON", {"CAT_ID": -1, "TYPE_ID": 0, "STATUS_ID": 1, "ISVIRTUAL": 0, "ISPRIVATE": 1,
+        com = real.insert_row(cursor, "COMMON",
+                              {"CAT_ID": -1, "TYPE_ID": 0, "STATUS_ID": 1, "ISVIRTUAL": 0, "ISPRIVATE": 1,
                                          "ISBUSY": 1, "ISGROUP": 0, "LABEL": ("Réunion", "Congés")[n % 2]})
         first = today + timedelta(days=4 + 6 * n)
-        ev = _insert(cursor, "EVENTS", {"CAL_ID": cal, "COM_ID": com, "ISVALID": 1,
+        ev = real.insert_row(cursor, "EVENTS", {"CAL_ID": cal, "COM_ID": com, "ISVALID": 1,
                                         "DTSTART": datetime(first.year, first.month, first.day, 12, 30),
                                         "DTEND": datetime(first.year, first.month, first.day, 14, 0)})
-        _insert(cursor, "PEOPLE", {"P_EVID": ev, "P_UID": user, "P_TYPE": 1})
+        real.insert_row(cursor, "PEOPLE", {"P_EVID": ev, "P_UID": user, "P_TYPE": 1})
     return ahead
 
 

@@ -33,12 +33,6 @@ EVENT = {"CONFIRMED": "booked", "TENTATIVE": "booked", "CANCELLED": "cancelled"}
 PATIENTS, VISITS = 30, 48
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> int:
-    cursor.execute(f"INSERT INTO {table} ({', '.join(f'`{c}`' for c in row)}) VALUES "
-                   f"({', '.join(['%s'] * len(row))})", list(row.values()))
-    return int(cursor.lastrowid or 0)
-
-
 def _key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -52,19 +46,19 @@ class Office:
         self.doctors: list[tuple[int, int, str, str]] = []  # user id, calendar id, name, email
         for login, name in [("admin", "System Administrator"), *DOCTORS]:
             email = f"{login}@praxis-mitte.example"
-            user = _insert(cursor, "core_user", {
+            user = real.insert_row(cursor, "core_user", {
                 "username": login, "displayName": name, "email": email, "recoveryEmail": email,
                 "createdAt": now - timedelta(days=400), "modifiedAt": now - timedelta(days=10),
                 "lastLogin": now - timedelta(hours=3), "timezone": ZONE, "language": "de", "homeDir": f"users/{login}"})
             given, _, family = name.replace("Dr. ", "").partition(" ")
-            contact = _insert(cursor, "addressbook_contact", {
+            contact = real.insert_row(cursor, "addressbook_contact", {
                 "addressBookId": 1, "createdBy": 1, "createdAt": now - timedelta(days=400),
                 "modifiedAt": now - timedelta(days=10), "goUserId": user, "firstName": given, "lastName": family,
                 "name": name, "uid": f"{uuid.UUID(int=rng.getrandbits(128))}@praxis-mitte.example"})
-            _insert(cursor, "addressbook_email_address", {"contactId": contact, "type": "work", "email": email})
+            real.insert_row(cursor, "addressbook_email_address", {"contactId": contact, "type": "work", "email": email})
             if login == "admin":
                 continue
-            calendar = _insert(cursor, "cal_calendars", {"group_id": 1, "user_id": user, "acl_id": 10 + user,
+            calendar = real.insert_row(cursor, "cal_calendars", {"group_id": 1, "user_id": user, "acl_id": 10 + user,
                                                          "name": name, "files_folder_id": 0})
             self.doctors.append((user, calendar, name, email))
         self.patients: list[tuple[int, str, str, str | None]] = []  # contact id, name, E.164, email
@@ -72,34 +66,35 @@ class Office:
             given, family = GIVEN[n % len(GIVEN)], FAMILY[(n * 5) % len(FAMILY)]
             e164 = real.valid_number(rng, "+4915", 14)
             email = f"{given.lower()}.{family.lower()}{n}@mail.example" if n % 3 else None
-            contact = _insert(cursor, "addressbook_contact", {
+            contact = real.insert_row(cursor, "addressbook_contact", {
                 "addressBookId": 2, "createdBy": 2, "createdAt": now - timedelta(days=200 - n),
                 "modifiedAt": now - timedelta(days=20), "firstName": given, "lastName": family,
                 "name": f"{given} {family}", "uid": f"{uuid.UUID(int=rng.getrandbits(128))}@praxis-mitte.example"})
             national = "0" + e164[3:]
-            _insert(cursor, "addressbook_phone_number", {"contactId": contact, "type": "mobile",
+            real.insert_row(cursor, "addressbook_phone_number", {"contactId": contact, "type": "mobile",
                                                          "number": (national, f"{national[:4]} {national[4:]}",
                                                                     f"+49 {e164[3:6]} {e164[6:]}")[n % 3]})
             if n % 4 == 0:
-                _insert(cursor, "addressbook_phone_number", {"contactId": contact, "type": "work",
+                real.insert_row(cursor, "addressbook_phone_number", {"contactId": contact, "type": "work",
                                                              "number": f"030 {rng.randrange(1_000_000, 9_999_999)}"})
             if email:
-                _insert(cursor, "addressbook_email_address", {"contactId": contact, "type": "home", "email": email})
+                real.insert_row(cursor, "addressbook_email_address",
+                                {"contactId": contact, "type": "home", "email": email})
             self.patients.append((contact, f"{given} {family}", e164, email))
 
     def event(self, doctor: tuple[int, int, str, str], patient: tuple[int, str, str, str | None], start: datetime,
               minutes: int, name: str, status: str = "CONFIRMED", reply: str = "NEEDS-ACTION", **extra: Any) -> int:
         user, calendar, doctor_name, doctor_email = doctor
-        event = _insert(self.cursor, "cal_events", {
+        event = real.insert_row(self.cursor, "cal_events", {
             "uuid": str(uuid.UUID(int=self.rng.getrandbits(128))), "calendar_id": calendar, "user_id": user,
             "start_time": int(start.timestamp()), "end_time": int((start + timedelta(minutes=minutes)).timestamp()),
             "timezone": ZONE, "name": name, "location": "Praxis Mitte", "ctime": self.stamp,
             "mtime": self.stamp + self.rng.randrange(0, 86400), "muser_id": 2, "status": status,
             "files_folder_id": 0, **extra})
-        _insert(self.cursor, "cal_participants", {"event_id": event, "name": doctor_name, "email": doctor_email,
+        real.insert_row(self.cursor, "cal_participants", {"event_id": event, "name": doctor_name, "email": doctor_email,
                                                   "user_id": user, "status": "ACCEPTED", "is_organizer": 1})
         contact, patient_name, _, email = patient
-        _insert(self.cursor, "cal_participants", {"event_id": event, "name": patient_name, "email": email or "",
+        real.insert_row(self.cursor, "cal_participants", {"event_id": event, "name": patient_name, "email": email or "",
                                                   "contact_id": contact, "status": reply})
         return event
 
@@ -138,12 +133,12 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     series = office.event(doctor, patient, week[0], 30, "Physiotherapie",
                           rrule=f"FREQ=WEEKLY;BYDAY={week[0].strftime('%a')[:2].upper()};UNTIL={until:%Y%m%dT%H%M%S}",
                           repeat_end_time=int(until.timestamp()))
-    _insert(cursor, "cal_exceptions", {"event_id": series, "time": int(week[2].timestamp()), "user_id": 2,
+    real.insert_row(cursor, "cal_exceptions", {"event_id": series, "time": int(week[2].timestamp()), "user_id": 2,
                                        "ctime": office.stamp, "mtime": office.stamp})
     moved = week[3].replace(hour=11) + timedelta(days=1)
     exception = office.event(doctor, patient, moved, 30, "Physiotherapie", exception_for_event_id=series,
                              recurrence_id=week[3].strftime("%Y%m%d"))
-    _insert(cursor, "cal_exceptions", {"event_id": series, "time": int(week[3].timestamp()),
+    real.insert_row(cursor, "cal_exceptions", {"event_id": series, "time": int(week[3].timestamp()),
                                        "exception_event_id": exception, "user_id": 2, "ctime": office.stamp,
                                        "mtime": office.stamp})
     for k, start in enumerate(week):

@@ -60,13 +60,6 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> None:
-    cursor.execute(
-        f"INSERT INTO {table} ({', '.join(f'`{c}`' for c in row)}) VALUES ({', '.join(['%s'] * len(row))})",
-        list(row.values()),
-    )
-
-
 class Clinic:
     """The practice's Tine: applications, groups, accounts with their contacts, containers."""
 
@@ -74,14 +67,14 @@ class Clinic:
         self.cursor, self.rng, self.now = cursor, rng, now
         self.apps = {name: _id(rng) for name in ("Tinebase", "Addressbook", "Calendar")}
         for order, (name, app) in enumerate(self.apps.items()):
-            _insert(
+            real.insert_row(
                 cursor,
                 "tine20_applications",
                 {"id": app, "name": name, "status": "enabled", "order": order, "version": "12.7"},
             )
         self.users, self.admins = _id(rng), _id(rng)
         for gid, name in ((self.users, "Users"), (self.admins, "Administrators")):
-            _insert(
+            real.insert_row(
                 cursor,
                 "tine20_groups",
                 {
@@ -115,7 +108,7 @@ class Clinic:
         }
         self.shared = self.container("Praxis", "shared", None, "Calendar", "Calendar_Model_Event")
         self.room = _id(rng)
-        _insert(
+        real.insert_row(
             cursor,
             "tine20_cal_resources",
             {
@@ -133,7 +126,7 @@ class Clinic:
 
     def container(self, name: str, kind: str, owner: str | None, app: str, model: str) -> str:
         cid = _id(self.rng)
-        _insert(
+        real.insert_row(
             self.cursor,
             "tine20_container",
             {
@@ -159,7 +152,7 @@ class Clinic:
         account, contact = _id(self.rng), _id(self.rng)
         title = "Dr. " if login in {d[0] for d in DOCTORS} else ""
         email = f"{login}@praxis-mitte.example"
-        _insert(
+        real.insert_row(
             self.cursor,
             "tine20_addressbook",
             {
@@ -181,7 +174,7 @@ class Clinic:
                 "seq": 1,
             },
         )
-        _insert(
+        real.insert_row(
             self.cursor,
             "tine20_accounts",
             {
@@ -218,7 +211,7 @@ class Clinic:
         **extra: Any,
     ) -> str:
         eid = _id(self.rng)
-        _insert(
+        real.insert_row(
             self.cursor,
             "tine20_cal_events",
             {
@@ -249,7 +242,7 @@ class Clinic:
         return eid
 
     def attends(self, event: str, kind: str, who: str, status: str, display: str | None = None) -> None:
-        _insert(
+        real.insert_row(
             self.cursor,
             "tine20_cal_attendee",
             {
@@ -278,7 +271,7 @@ def _patients(clinic: Clinic) -> list[tuple[str, str, str, str | None]]:
         e164 = real.valid_number(clinic.rng, "+4915", 14)
         email = f"{given.lower()}.{family.lower()}{n}@mail.example" if n % 3 else None
         contact = _id(clinic.rng)
-        _insert(
+        real.insert_row(
             clinic.cursor,
             "tine20_addressbook",
             {

@@ -40,11 +40,6 @@ def _typed(e164: str, n: int) -> str:
             f"{area}{mid}{end}")[n % 5]
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> None:
-    cursor.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                   list(row.values()))
-
-
 def _gmt(moment: datetime) -> tuple[int, int]:
     """``cal_date`` and ``cal_time`` of an instant, as PHP's gmdate('Ymd') and gmdate('His')."""
     utc = moment.astimezone(UTC)
@@ -67,7 +62,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
     staff = [("admin", "Office", "Admin", "Y"), ("frontdesk", "Front", "Desk", "N")]
     for login, given, family, admin in [*staff, *((d, g, f, "N") for d, g, f in DOCTORS)]:
         email = f"{login}@riversidefp.example"
-        _insert(cursor, "webcal_user", {"cal_login": login, "cal_passwd": "$2y$10$" + "x" * 53,
+        real.insert_row(cursor, "webcal_user", {"cal_login": login, "cal_passwd": "$2y$10$" + "x" * 53,
                                         "cal_firstname": given, "cal_lastname": family, "cal_is_admin": admin,
                                         "cal_email": email, "cal_enabled": "Y", "cal_telephone": "617-555-0100",
                                         "cal_title": "MD" if login not in ("admin", "frontdesk") else None})
@@ -78,7 +73,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         login = f"{given[0].lower()}{family.lower()}{p}"
         e164 = real.valid_number(rng, "+1617", 12) if p % 8 != 3 else None
         email = f"{given.lower()}.{family.lower()}{p}@mail.example" if p % 3 else None
-        _insert(cursor, "webcal_user", {"cal_login": login, "cal_passwd": None, "cal_firstname": given,
+        real.insert_row(cursor, "webcal_user", {"cal_login": login, "cal_passwd": None, "cal_firstname": given,
                                         "cal_lastname": family, "cal_is_admin": "N", "cal_email": email,
                                         "cal_enabled": "Y", "cal_telephone": _typed(e164, p) if e164 else None,
                                         "cal_birthday": int(f"19{50 + p}0{1 + p % 9}1{p % 9}")})
@@ -92,7 +87,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         nonlocal cal_id
         cal_id += 1
         day, clock = _gmt(start)
-        _insert(cursor, "webcal_entry", {
+        real.insert_row(cursor, "webcal_entry", {
             "cal_id": cal_id, "cal_create_by": creator, "cal_date": day if not untimed else int(
                 start.strftime("%Y%m%d")), "cal_time": clock if not untimed else -1, "cal_mod_date": mod_date,
             "cal_mod_time": mod_time, "cal_duration": minutes, "cal_priority": 5, "cal_type": kind,
@@ -101,7 +96,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         return cal_id
 
     def takes_part(event: int, login: str, status: str) -> None:
-        _insert(cursor, "webcal_entry_user", {"cal_id": event, "cal_login": login, "cal_status": status,
+        real.insert_row(cursor, "webcal_entry_user", {"cal_id": event, "cal_login": login, "cal_status": status,
                                               "cal_category": None, "cal_percent": 0})
 
     for n in range(VISITS):
@@ -136,7 +131,7 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         start = datetime(first.year, first.month, first.day, hour, 30, tzinfo=clinic)
         login, name, e164, email = patients[10 + s]
         event = entry("frontdesk", start, 30, "Physical therapy", "Exam Room 3", kind="M")
-        _insert(cursor, "webcal_entry_repeats", {"cal_id": event, "cal_type": "weekly", "cal_frequency": 1,
+        real.insert_row(cursor, "webcal_entry_repeats", {"cal_id": event, "cal_type": "weekly", "cal_frequency": 1,
                                                  "cal_count": 4, "cal_byday": ("MO", "TU", "WE", "TH", "FR",
                                                                                "SA", "SU")[first.weekday()]})
         takes_part(event, doctor, "A")

@@ -40,12 +40,6 @@ def _typed(e164: str, n: int) -> str:
             f"{area}{mid}{end}")[n % 5]
 
 
-def _insert(cursor: Any, table: str, row: dict[str, Any]) -> int:
-    cursor.execute(f"INSERT INTO {table} ({', '.join(f'`{c}`' for c in row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                   list(row.values()))
-    return int(cursor.lastrowid)
-
-
 def _unix(moment: datetime) -> int:
     """As X2CRM keeps every date: PHP's time(), seconds since 1970."""
     return int(moment.timestamp())
@@ -67,13 +61,13 @@ class Practice:
     def user(self, login: str, given: str, family: str) -> None:
         email = f"{login}@lakeshorefamily.example"
         created = _unix(self.now - timedelta(days=500))
-        _insert(self.cursor, "x2_users", {
+        real.insert_row(self.cursor, "x2_users", {
             "firstName": given, "lastName": family, "username": login, "password": "$2y$10$" + "x" * 53,
             "title": "MD" if login in {d[0] for d in DOCTORS} else None, "department": "Clinical",
             "officePhone": "312-555-0100", "emailAddress": email, "status": 1, "createDate": created,
             "lastUpdated": str(created), "updatedBy": "admin", "lastLogin": _unix(self.now - timedelta(hours=3)),
             "login": _unix(self.now - timedelta(hours=3)), "userKey": f"{self.rng.getrandbits(64):016x}"})
-        _insert(self.cursor, "x2_profile", {
+        real.insert_row(self.cursor, "x2_profile", {
             "fullName": f"{given} {family}", "username": login, "officePhone": "312-555-0100",
             "emailAddress": email, "status": 1, "lastUpdated": created, "updatedBy": "admin",
             "language": "en", "timeZone": ZONE, "widgets": "0:1:1:1:1:0:0:0:0:0:0:0:0:0",
@@ -83,7 +77,7 @@ class Practice:
     def contact(self, given: str, family: str, phone: str | None, phone2: str | None, email: str | None,
                 owner: str, lead: str = "Patient") -> int:
         created = _unix(self.now - timedelta(days=self.rng.randrange(30, 900)))
-        cid = _insert(self.cursor, "x2_contacts", {
+        cid = real.insert_row(self.cursor, "x2_contacts", {
             "name": f"{given} {family}", "firstName": given, "lastName": family, "phone": phone, "phone2": phone2,
             "email": email, "address": f"{self.rng.randrange(100, 9999)} N Clark St", "city": "Chicago",
             "state": "IL", "zipcode": "60614", "country": "United States", "visibility": 1, "assignedTo": owner,
@@ -96,15 +90,15 @@ class Practice:
     def action(self, row: dict[str, Any], subtype: str | None = None, status: str | None = None,
                text: str | None = None) -> int:
         created = _unix(self.now - timedelta(days=self.rng.randrange(1, 40)))
-        aid = _insert(self.cursor, "x2_actions", {
+        aid = real.insert_row(self.cursor, "x2_actions", {
             "visibility": 1, "showTime": 1, "priority": "1", "createDate": created, "lastUpdated": created,
             "updatedBy": "frontdesk", "reminder": "No", "allDay": 0, "color": "#6389de", "sticky": 0,
             "flowTriggered": 0, "timeSpent": 0, **row})
         if subtype or status:
-            _insert(self.cursor, "x2_action_meta_data", {"actionId": aid, "eventSubtype": subtype,
+            real.insert_row(self.cursor, "x2_action_meta_data", {"actionId": aid, "eventSubtype": subtype,
                                                          "eventStatus": status, "remoteSource": 0})
         if text:
-            _insert(self.cursor, "x2_action_text", {"actionId": aid, "text": text})
+            real.insert_row(self.cursor, "x2_action_text", {"actionId": aid, "text": text})
         return aid
 
 
