@@ -103,7 +103,7 @@ FHIR_TYPES = frozenset(_FHIR_TYPE_LIST.split())
 # Of them, the ones only a clinical record holds (a CRM's entity types include Person, Organization, Task).
 _CLINICAL = frozenset({"Patient", "Appointment", "Encounter", "Practitioner", "Observation", "Schedule", "Slot"})
 TYPE_SHARE = 0.9  # of a column's distinct values, FHIR resource types
-MAX_TYPES = 60  # distinct values read from a column
+TYPE_ROWS = 1000  # rows of a type-named column read (a store's first rows hold several types)
 _TYPE_COLUMN = re.compile(r"type", re.I)
 
 
@@ -112,24 +112,27 @@ def typed_stores(connection: Connection, inspector: Any, names: Sequence[str]) -
     server's generic store (HAPI's ``HFJ_RESOURCE.RES_TYPE``, a store keeping each resource's
     type beside its JSON), where the resources themselves are JSON or compressed blobs keyed by
     the row, and the tables beside hold only its search indexes (a date index is no visit). Known
-    by the column's values, not its table's name: at least two distinct values, nearly all of them
-    FHIR's resource types, one of them a clinical record's own (``_CLINICAL``)."""
-    found: list[tuple[str, str]] = []
+    by the column's values, not its table's name: at least two distinct values among its first
+    ``TYPE_ROWS`` rows, nearly all of them FHIR's resource types, one of them a clinical record's
+    own (``_CLINICAL``). One catalogue read for all tables and a bounded read per such column:
+    discover meets stores of millions of rows."""
+    try:
+        catalogue = {name: list(columns) for (_, name), columns in
+                     inspector.get_multi_columns(filter_names=list(names)).items()} if names else {}
+    except NotImplementedError:  # a dialect without bulk reflection: one table at a time
+        catalogue = {name: inspector.get_columns(name) for name in names}
     for table in names:
-        for column in inspector.get_columns(table):
+        for column in catalogue.get(table, []):
             if not (_TYPE_COLUMN.search(str(column["name"])) and _TEXT.search(str(column["type"]))):
                 continue
             quoted = quote_name(connection, str(column["name"]))
-            rows = run_checked(connection, first_rows(f"SELECT DISTINCT {quoted} FROM {quote_name(connection, table)} "
-                                                      f"WHERE {quoted} IS NOT NULL", MAX_TYPES,
+            rows = run_checked(connection, first_rows(f"SELECT {quoted} FROM {quote_name(connection, table)} "
+                                                      f"WHERE {quoted} IS NOT NULL", TYPE_ROWS,
                                                       connection.dialect.name))
             values = {str(r[0]).strip() for r in rows if str(r[0]).strip()}
             if len(values) >= 2 and len(values & FHIR_TYPES) >= TYPE_SHARE * len(values) and values & _CLINICAL:
-                found.append((table, str(column["name"])))
-                break
-        if found:
-            return found
-    return found
+                return [(table, str(column["name"]))]
+    return []
 
 
 def typed_refusal(found: Sequence[tuple[str, str]]) -> str:
