@@ -19,15 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref
 from clinicsync.sync.discover.kinds import TEXT, Builder
 from clinicsync.sync.discover.polytypes import TYPE_WORDS, names_prefixed
 from clinicsync.sync.discover.readplan import stem_of
-from clinicsync.sync.discover.typedlinks import literal
+from clinicsync.sync.discover.typedlinks import literal, type_values
 from clinicsync.sync.discover.vocab import name_tokens
-
-MAX_TYPES = 50  # distinct values a type column may hold
 
 
 @dataclass(frozen=True)
@@ -57,9 +54,8 @@ def find(builder: Builder, ref: Ref) -> Polymorphic | None:
         tokens = name_tokens(column)
         if column == ref.column or not TEXT.search(type_name) or tokens[:-1] != stem or tokens[-1] not in TYPE_WORDS:
             continue
-        rows = builder.run(first_rows(f"SELECT DISTINCT {q(column)} FROM {q(table.name)}", MAX_TYPES + 1,
-                                      builder.plan.dialect))
-        if len(rows) > MAX_TYPES:
+        rows = type_values(builder.run, table.name, column, q, builder.plan.dialect)
+        if rows is None:
             continue
         for (value,) in rows:
             text = literal(value)

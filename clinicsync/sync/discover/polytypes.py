@@ -27,12 +27,11 @@ from clinicsync.sync.discover.graph import Ref, Schema, Table
 from clinicsync.sync.discover.kinds import TEXT, WHOLE, name_columns
 from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.readplan import stem_of
-from clinicsync.sync.discover.typedlinks import literal, names_table
+from clinicsync.sync.discover.typedlinks import literal, names_table, type_values
 from clinicsync.sync.discover.vocab import name_tokens
 
 TYPE_WORDS = frozenset({"type", "model", "module", "class", "kind", "table", "entity"})
 SHARE = 0.95  # of a type's distinct sampled ids found as the named table's keys
-MAX_TYPES = 50  # distinct values a type column may hold
 MIN_IDS = 3  # distinct ids a type needs before its table is believed
 DISTINCT = 40  # distinct ids sampled per type
 
@@ -74,8 +73,8 @@ def polymorphic_references(schema: Schema, run: Run, quote: Callable[[str], str]
     for table in list(schema.tables.values()):
         known = {r.column for r in schema.refs(table.name)}
         for column, type_column in _pairs(table, known):
-            values = run(first_rows(f"SELECT DISTINCT {q(type_column)} FROM {q(table.name)}", MAX_TYPES + 1, dialect))
-            if len(values) > MAX_TYPES:
+            values = type_values(run, table.name, type_column, q, dialect)
+            if values is None:
                 continue
             matched: list[tuple[bool, int, Table]] = []  # (a person table, distinct ids, the table)
             for (value,) in values:

@@ -18,12 +18,14 @@ newest, then by key (``Builder.pick``); said so in the reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import softdelete, unreachable
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, WHOLE, Builder
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.values import profile
 
@@ -70,6 +72,14 @@ def literal(value: object) -> str | None:
     return f"'{text}'" if isinstance(value, str) and _SAFE.fullmatch(text) and "'" not in text else None
 
 
+def type_values(run: Run, table: str, column: str, quote: Callable[[str], str],
+                dialect: str) -> list[tuple[object, ...]] | None:
+    """A type column's distinct values, or None when it holds more than ``MAX_TYPES``: a column
+    with that many values names no small set of tables or kinds, so it is not read as one."""
+    rows = run(first_rows(f"SELECT DISTINCT {quote(column)} FROM {quote(table)}", MAX_TYPES + 1, dialect))
+    return None if len(rows) > MAX_TYPES else rows
+
+
 def _same_family(a: str, b: str) -> bool:
     return bool(TEXT.search(a) and TEXT.search(b)) or bool(WHOLE.search(a) and WHOLE.search(b))
 
@@ -80,9 +90,8 @@ def _types(builder: Builder, link: Table, person: Table) -> list[tuple[str, str]
     for column, type_name in link.columns.items():
         if column == link.key or not TEXT.search(type_name) or audit(column):
             continue
-        rows = builder.run(first_rows(f"SELECT DISTINCT {q(column)} FROM {q(link.name)}", MAX_TYPES + 1,
-                                      builder.plan.dialect))
-        if len(rows) > MAX_TYPES:
+        rows = type_values(builder.run, link.name, column, q, builder.plan.dialect)
+        if rows is None:
             continue
         out += [(column, str(r[0])) for r in rows
                 if r[0] is not None and literal(r[0]) and names_table(str(r[0]), person.name)]
