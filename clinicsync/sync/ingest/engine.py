@@ -42,6 +42,7 @@ from clinicsync.sync.ingest.fingerprint import (
     unchanged_records,
     with_epoch,
 )
+from clinicsync.sync.ingest.renamed import renaming
 from clinicsync.sync.ingest.reports import ConnectorReport, RunReport, new_run_id
 from clinicsync.sync.ingest.source_settings import mapping_for, source_clock, source_timezone
 from clinicsync.sync.ingest.subscriptions import note_server_status, subscription_state
@@ -207,6 +208,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             cursor = None
             bound.info("connector.reread", reason="the connector's query, mapping or cursor column changed: "
                        "the source's window is read again and stored visits corrected, nobody told")
+        given: set[str] = set()  # the ids a correcting read gave so far
+        # The newest change stamp stored before a correcting read: a visit new to the store stamped
+        # no later was in the source at the last read, unread or under another id: not news.
+        held_until = store.newest_stamp(config.name) if correcting else None
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = None
         if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (idle runs stay cheap)
@@ -227,6 +232,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 chains = supersede(store, config.name, mapped)
                 mapped, within = chains.mapped, recording(chains.edges, config.name, batch.within)
                 unchanged += chains.left_out  # an old row of a moved visit: fetched, nothing to store
+            if correcting and mapped:  # a visit under the id the changed settings give it now (renamed.py)
+                given.update(m.appointment.external_id for m in mapped)
+                given.update(known.skipped.values())
+                within = renaming(config.name, mapped, given, within)
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
             if profile is not None:
@@ -249,7 +258,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     seen = None
             options = BatchOptions(within=within, snapshot_end=snapshot_end, baseline=baseline, unchanged=unchanged,
                                    unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
-                                   current=connector.reads_current_state, correcting=correcting)
+                                   current=connector.reads_current_state, correcting=correcting,
+                                   held_until=held_until)
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined,
                             None if batch.cursor is None else with_epoch(batch.cursor, read_now))
             try:
