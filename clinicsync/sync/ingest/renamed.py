@@ -64,6 +64,14 @@ def renames(connection: Connection, connector: str, mapped: Sequence[Mapped], gi
     return moved
 
 
+def stamped(mapped: Sequence[Mapped]) -> set[tuple[str | None, datetime]]:
+    """The (patient id, change stamp) pairs of ``mapped``'s stamped records: a stored visit with
+    one of them that the read names by no id is the same source row under another id (one the
+    new ids give no session at its start): its end is a correction (records.py ``SnapshotEnd``)."""
+    return {(_key(m.appointment.start, m)[1], m.appointment.source_updated_at) for m in mapped
+            if not m.delete and m.appointment.source_updated_at is not None}
+
+
 def _key(start: datetime, record: Mapped) -> _Key:
     patient = record.appointment.patient
     return start, patient.external_id if patient is not None else None
