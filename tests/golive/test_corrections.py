@@ -197,3 +197,22 @@ def test_a_join_added_after_go_live_gives_each_visit_its_doctor_and_phone_and_te
                                      .where(REMINDERS.c.recipient == "patient")).all()
     assert Counter(kind for kind, _, _ in planned) == Counter({"reminder": VISITS}), planned  # nothing announced
     assert {status for _, _, status in planned} == {"pending"}, planned  # planned once, for the phone now known
+
+
+def test_an_id_built_another_way_in_an_incremental_read_keeps_every_visit(
+        source: Engine, store: Store, settings_with: Callable[..., Settings]) -> None:
+    """The query's id changed (a prefix now): the re-read finds every row under a new id; each
+    stored visit takes it (none is left under its old id for the delete sweep to cancel), and
+    nothing is created, cancelled or announced."""
+    sync(settings_with(RIGHT_JOIN), store, "first")
+    plan(settings_with(RIGHT_JOIN), store)
+    # '' is a quote inside the settings' YAML
+    prefixed = settings_with(RIGHT_JOIN.replace("SELECT a.id,", "SELECT CONCAT(''appt-'', a.id) AS id,"))
+    counts = sync(prefixed, store, "prefixed")
+    assert counts["fetched"] == VISITS and counts["created"] == counts["deleted"] == 0, counts
+    with store.engine.connect() as connection:
+        ids = set(connection.execute(select(APPOINTMENTS.c.external_id)
+                                     .where(APPOINTMENTS.c.deleted_at.is_(None))).scalars())
+    assert ids == {f"appt-{i}" for i in range(1, VISITS + 1)}, ids
+    plan(prefixed, store)
+    assert told(store) == Counter({"reminder": VISITS})
