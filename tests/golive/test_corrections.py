@@ -167,3 +167,52 @@ def test_quarantine_retry_after_a_query_fix_leaves_the_rows_to_the_re_read(
     assert counts["created"] == 1, counts  # read again from the source, with the fixed join's phone
     assert stored_phones(store)["103"] == phone(103)
     assert retry(fixed, store) == []  # its item closed by the import
+
+
+NO_CONTACT = ("SELECT a.id, a.patient_id, a.starts_at, a.minutes, a.status, a.updated_at, NULL AS phone"
+              " FROM appts a")
+
+
+def test_a_join_added_after_go_live_gives_each_visit_its_doctor_and_phone_and_tells_nobody(
+        source: Engine, store: Store, settings_with: Callable[..., Settings]) -> None:
+    """First synced with no contact or doctor join: nothing to remind by. The join added, the
+    next sync corrects every visit, its reminder kept planned with the phone now known; nobody is
+    told of a change (no confirmation, no "moved" for the doctor each visit gained)."""
+    bare = settings_with(NO_CONTACT)
+    sync(bare, store, "first")
+    plan(bare, store)
+    assert told(store) == Counter({"reminder": VISITS})
+    assert all(phone is None for phone in stored_phones(store).values())
+
+    fixed = settings_with(WITH_DOCTOR, DOCTOR_FIELDS)
+    counts = sync(fixed, store, "fixed")
+    assert counts["fetched"] == VISITS and counts.get("remapped") == VISITS, counts
+    with store.engine.connect() as connection:
+        doctors = connection.execute(select(APPOINTMENTS.c.practitioner_ref)).scalars().all()
+    assert len(doctors) == VISITS and all(doctors), doctors
+    assert stored_phones(store) == {str(100 + i): phone(100 + i) for i in range(1, VISITS + 1)}
+    plan(fixed, store)
+    with store.engine.connect() as connection:
+        planned = connection.execute(select(REMINDERS.c.kind, REMINDERS.c.channel, REMINDERS.c.status)
+                                     .where(REMINDERS.c.recipient == "patient")).all()
+    assert Counter(kind for kind, _, _ in planned) == Counter({"reminder": VISITS}), planned  # nothing announced
+    assert {status for _, _, status in planned} == {"pending"}, planned  # planned once, for the phone now known
+
+
+def test_an_id_built_another_way_in_an_incremental_read_keeps_every_visit(
+        source: Engine, store: Store, settings_with: Callable[..., Settings]) -> None:
+    """The query's id changed (a prefix now): the re-read finds every row under a new id; each
+    stored visit takes it (none is left under its old id for the delete sweep to cancel), and
+    nothing is created, cancelled or announced."""
+    sync(settings_with(RIGHT_JOIN), store, "first")
+    plan(settings_with(RIGHT_JOIN), store)
+    # '' is a quote inside the settings' YAML
+    prefixed = settings_with(RIGHT_JOIN.replace("SELECT a.id,", "SELECT CONCAT(''appt-'', a.id) AS id,"))
+    counts = sync(prefixed, store, "prefixed")
+    assert counts["fetched"] == VISITS and counts["created"] == counts["deleted"] == 0, counts
+    with store.engine.connect() as connection:
+        ids = set(connection.execute(select(APPOINTMENTS.c.external_id)
+                                     .where(APPOINTMENTS.c.deleted_at.is_(None))).scalars())
+    assert ids == {f"appt-{i}" for i in range(1, VISITS + 1)}, ids
+    plan(prefixed, store)
+    assert told(store) == Counter({"reminder": VISITS})

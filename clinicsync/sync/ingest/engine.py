@@ -15,6 +15,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ from clinicsync.sync.ingest.fingerprint import (
     unchanged_records,
     with_epoch,
 )
+from clinicsync.sync.ingest.renamed import renaming, stamped
 from clinicsync.sync.ingest.reports import ConnectorReport, RunReport, new_run_id
 from clinicsync.sync.ingest.source_settings import mapping_for, source_clock, source_timezone
 from clinicsync.sync.ingest.subscriptions import note_server_status, subscription_state
@@ -207,6 +209,11 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             cursor = None
             bound.info("connector.reread", reason="the connector's query, mapping or cursor column changed: "
                        "the source's window is read again and stored visits corrected, nobody told")
+        given: set[str] = set()  # the ids a correcting read gave so far
+        held: set[tuple[str | None, datetime]] = set()  # and its records' (patient, change stamp) pairs
+        # The newest change stamp stored before a correcting read: a visit new to the store stamped
+        # no later was in the source at the last read, unread or under another id: not news.
+        held_until = store.newest_stamp(config.name) if correcting else None
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = None
         if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (idle runs stay cheap)
@@ -227,6 +234,11 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 chains = supersede(store, config.name, mapped)
                 mapped, within = chains.mapped, recording(chains.edges, config.name, batch.within)
                 unchanged += chains.left_out  # an old row of a moved visit: fetched, nothing to store
+            if correcting and mapped:  # a visit under the id the changed settings give it now (renamed.py)
+                given.update(m.appointment.external_id for m in mapped)
+                given.update(known.skipped.values())
+                held.update(stamped(mapped))
+                within = renaming(config.name, mapped, given, within)
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
             if profile is not None:
@@ -245,11 +257,12 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 seen.update(s.record_id for s in known.sightings if s.record_id)
                 if batch.snapshot_end:
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until,
-                                               min_stop=batch.min_delete_stop)
+                                               min_stop=batch.min_delete_stop, held=held)
                     seen = None
             options = BatchOptions(within=within, snapshot_end=snapshot_end, baseline=baseline, unchanged=unchanged,
                                    unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
-                                   current=connector.reads_current_state, correcting=correcting)
+                                   current=connector.reads_current_state, correcting=correcting,
+                                   held_until=held_until)
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined,
                             None if batch.cursor is None else with_epoch(batch.cursor, read_now))
             try:

@@ -128,17 +128,24 @@ EPOCH_KEY = "_read_epoch"
 # poll's timeout or overlap, change how it reads, not what).
 _READ_SETTINGS = ("url", "query_preset", "query", "table", "columns", "mode", "cursor_column", "timezone",
                   "stored_times")
+# Settings that make other records of the same rows (a column read as JSON or iCalendar, a series
+# row read as its sessions, each with an id of its own): part of the read when set, so that
+# setting one re-reads the window as a correction, and a source that never set one keeps its epoch.
+_SHAPE_SETTINGS = ("json_columns", "ical_columns", "series")
 
 
 def read_epoch(mapping: CompiledMapping, config: ConnectorSettings) -> str:
     """What the user set that decides which rows a read finds and what they map to: the
-    connector's query or table, its cursor column and time settings (``query``.), then the
+    connector's query or table, its cursor column and time settings, the columns it reads as
+    records of their own (``query``.), then the
     mapping (.``mapping``), not the code. When it differs from the epoch the cursor was read
     under, the next sync re-reads the source's window and records what changed as a correction
     (sync/store/changes.py ``as_correction``): an incremental read would otherwise see only the
     rows changed since, and a fix would never reach the visits already stored. An upgrade of
     clinicsync re-maps (``mapping_epoch``) but does not re-read."""
-    read = {key: value for key, value in _connector_dump(config).items() if key in _READ_SETTINGS}
+    dumped = _connector_dump(config)
+    read = {key: value for key, value in dumped.items() if key in _READ_SETTINGS}
+    read.update({key: dumped[key] for key in _SHAPE_SETTINGS if dumped.get(key)})
     mapped = {"mapping": _preset_dump(mapping),
               "stored_times": mapping.stored_times, "place_zones": mapping.place_zones}
     return ".".join(hashlib.blake2b(orjson.dumps(part, option=orjson.OPT_SORT_KEYS, default=str),

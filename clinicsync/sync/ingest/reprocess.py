@@ -37,7 +37,8 @@ from clinicsync.sync.store.store import BatchOptions, Store
 IMPORTED = "imported"
 STILL_FAILING = "still failing"
 NOT_RETRYABLE = "not retryable"
-QUERY_CHANGED = ("the connector's query or cursor column changed since this row was read: run "
+QUERY_CHANGED = ("the connector's query, cursor column or row settings (series, ical_columns, json_columns) "
+                 "changed since this row was read: run "
                  "`clinicsync sync`, which reads it again from the source (a retry would map the row the old "
                  "query read)")
 

@@ -43,6 +43,19 @@ from clinicsync.sync.store.stand_in import rekey_stand_ins
 from clinicsync.sync.store.tables import APPOINTMENTS, EVENTS
 from clinicsync.sync.store.zonerules import remapped_unchanged
 
+# A visit new to the store that a correcting read found in the source as it was at the last read.
+_HELD = {"baseline": True, "correction": True}
+
+
+def _held(appointments: Sequence[NormalizedAppointment], held_until: datetime | None, inserted: set[str]) -> set[str]:
+    """The ids of ``inserted`` whose source change stamp is no later than ``held_until`` (the
+    newest the store held before a correcting read): the source held them then, so they are
+    a correction, not news. A record without a stamp cannot be told so: it is announced."""
+    if held_until is None or not inserted:
+        return set()
+    return {a.external_id for a in appointments if a.external_id in inserted
+            and a.source_updated_at is not None and a.source_updated_at <= held_until}
+
 
 def _answer_outlived(change: Change) -> bool:
     """Whether this change makes the patient's answer (``participation``) stale: the visit moved
@@ -68,7 +81,7 @@ class AppointmentWriter(StoreBase):
                              live: _Live | None = None, items: bool = True,
                              known: dict[str, tuple[Any, ...]] | None = None, fold: _Fold | None = None,
                              stored_ids: StoredIds | None = None, current: bool = False,
-                             correcting: bool = False) -> None:
+                             correcting: bool = False, held_until: datetime | None = None) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
@@ -78,7 +91,8 @@ class AppointmentWriter(StoreBase):
         ``known``: the first lookup's rows, already read (:class:`Known`). ``fold``: one new
         appointment and its ``created`` event go into it (:class:`_Fold`). ``stored_ids``:
         every id the connector has stored is in it (:class:`StoredIds`; None: look each up); the
-        ids inserted here are added."""
+        ids inserted here are added. ``held_until``: a correcting read's newest stamp stored before
+        it; an inserted record stamped no later is recorded as a correction (BatchOptions)."""
         if not appointments:
             return
         prints = prints or {}
@@ -188,10 +202,12 @@ class AppointmentWriter(StoreBase):
                                    rehashed)
         new_ids: list[int] = []
         recorded: set[int] = set()
+        corrected: set[int] = set()  # inserted, yet in the source at its last read (``held_until``)
         if inserts:
             names = [n for n in _ROW_NAMES if n not in unset and not (inline and n in inline)]
             at = names.index("external_id")  # its place in a row (the connector inlined or not)
             quiet = _before_go_live(connection, connector, [row[at] for row in inserts], live, items) if live else set()
+            in_source = _held(appointments, held_until, {row[at] for row in inserts} - quiet)
             if fold is not None and len(inserts) == 1 and not changes and not batch \
                     and _unprocessed(connection, _EVENT_NAMES[:-1]):
                 counts.created += 1
@@ -208,22 +224,26 @@ class AppointmentWriter(StoreBase):
             self._grown(connection, APPOINTMENTS, len(inserts))
             if quiet:
                 recorded = {new_id for new_id, row in zip(new_ids, inserts, strict=True) if row[at] in quiet}
+            if in_source:
+                corrected = {new_id for new_id, row in zip(new_ids, inserts, strict=True) if row[at] in in_source}
         if changes or new_ids:
             bare = orjson.dumps(marks).decode()  # the payload of every change that carries none (created)
             early = orjson.dumps({**marks, **_BEFORE_GO_LIVE}).decode()
+            held_mark = orjson.dumps({**marks, **_HELD}).decode()
             # Built bound: ``now`` is the only value with a bind processor (_EVENT_NAMES' others are
             # integers and text), so it goes through it once, not each row through processed_rows.
             bound = _unprocessed(connection, _EVENT_NAMES[:-1])
             stamp = _event_time(connection.dialect)(now) if bound else now
             # The updates' events first, then the created ones in id order (ids order the outbox).
-            copied = bound and not recorded and _created_by_select(connection, new_ids)
+            copied = bound and not recorded and not corrected and _created_by_select(connection, new_ids)
             if not copied:
                 created = Change("created")
                 changes.extend((new_id, created, 1) for new_id in new_ids)
             events = [
                 (appointment_id, change.kind, version,
                  orjson.dumps({**change.payload, **marks}).decode() if change.payload
-                 else early if appointment_id in recorded and change.kind == "created" else bare, stamp)
+                 else early if appointment_id in recorded and change.kind == "created"
+                 else held_mark if appointment_id in corrected and change.kind == "created" else bare, stamp)
                 for appointment_id, change, version in changes]
             writing_events(connection)  # before the first id is drawn (sync/store/outbox.py)
             if bound and len(events) == 1:  # a push's one event: its INSERT built once, at the driver

@@ -161,7 +161,7 @@ class BatchWriter(PeopleWriter, AppointmentWriter, Deletions, SourceState):
                                       items=present.items,
                                       known=None if known is None else known.appointments, fold=fold,
                                       stored_ids=None if memory is None else self._stored_ids, current=current,
-                                      correcting=correcting)
+                                      correcting=correcting, held_until=options.held_until)
             # A zone new to the store: its tz rules, recorded with the times computed by them. Not in a
             # push's one statement (the fold): the run's check records the configured zones instead.
             zones = {a.timezone for a in appointments} if fold is None else ()

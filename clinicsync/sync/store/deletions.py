@@ -155,7 +155,7 @@ class Deletions(StoreBase):
                        marks: dict[str, Any]) -> int:
         t = APPOINTMENTS.c
         future = connection.execute(self._compared(connector, end.now, end.until, t.id, t.external_id, t.version,
-                                                   t.source_updated_at)).all()
+                                                   t.source_updated_at, t.patient_ref)).all()
         absent = [row for row in future if row.external_id not in end.seen]
         if not absent:
             return 0
@@ -165,6 +165,11 @@ class Deletions(StoreBase):
         if len(absent) / len(future) > end.max_share and (len(absent) >= end.min_stop
                                                            or 2 * len(absent) > len(future)):
             raise SnapshotSafetyStop(len(absent), len(future), end.max_share, end.sweep)
-        return self._mark_deleted(connection, [
+        now = utcnow()
+        # Still in the source under another id (SnapshotEnd ``held``): ended as a correction, nobody told.
+        held = [row for row in absent if (row.patient_ref, row.source_updated_at) in end.held] if end.held else []
+        ended = [row for row in absent if row not in held] if held else absent
+        return sum(self._mark_deleted(connection, [
             {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}
-            for row in absent], utcnow(), marks)
+            for row in rows], now, payload)
+            for rows, payload in ((ended, marks), (held, {**marks, "baseline": True, "correction": True})))

@@ -62,7 +62,10 @@ class BatchOptions:
     ``current``: the records are the source's state read now (a poll: ``Connector.reads_current_state``),
     not messages sent earlier, so one whose time equals the stored one's is applied (``classify``).
     ``correcting``: the batch is a re-read after the connector's query, mapping or cursor column
-    changed: what only the fix changed is recorded as a correction (changes.py ``as_correction``)."""
+    changed: what only the fix changed is recorded as a correction (changes.py ``as_correction``).
+    ``held_until``: in such a read, the newest change stamp the store held before it; a record
+    new to the store whose stamp is no later was in the source at the last read (not read, or
+    under another id): it is recorded as a correction too, its reminders planned, not announced."""
 
     within: Within | None = None
     snapshot_end: SnapshotEnd | None = None
@@ -74,6 +77,7 @@ class BatchOptions:
     sightings: Sequence[quarantine.Sighting] = ()
     current: bool = False
     correcting: bool = False
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,10 @@ class SnapshotEnd:
     # Fewer deletions than this never stop, whatever their share, while the listing still holds
     # at least half of the window's visits.
     min_stop: int = MIN_DELETE_STOP
+    # A correcting read's (patient id, change stamp) pairs (sync/ingest/renamed.py): a visit it
+    # lists under no id, whose patient and stamp a record of it has, is still in the source under
+    # another id (a series row read as its sessions, none at the visit's start): ended, not news.
+    held: set[tuple[str | None, datetime]] = field(default_factory=set)
 
 
 class SnapshotSafetyStop(Exception):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.store import quarantine
@@ -65,6 +65,14 @@ class SourceState(StoreBase):
         with self.engine.begin() as connection:
             connection.execute(insert_ignoring_duplicates(connection, BASELINES).values(
                 connector=connector, run_id=run_id, recorded_at=utcnow()))
+
+    def newest_stamp(self, connector: str) -> datetime | None:
+        """The newest source change stamp among the connector's stored visits (None: none
+        stamped): a row stamped no later was in the source when it was last read."""
+        with self.engine.connect() as connection:
+            newest: datetime | None = connection.execute(select(func.max(APPOINTMENTS.c.source_updated_at))
+                                                         .where(APPOINTMENTS.c.connector == connector)).scalar()
+        return newest
 
     def fingerprints(self, connector: str, external_ids: Sequence[str]) -> dict[str, str]:
         """The stored raw-record fingerprints of these live appointments (deleted rows have
