@@ -6,29 +6,53 @@ import os
 import sys
 from collections.abc import Collection
 from functools import lru_cache
-from importlib.metadata import EntryPoints, entry_points
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
+
+from clinicsync.common.entry_point_cache import installed_key, keep, kept
 
 T = TypeVar("T")
 
 
+_ON_DISK = [False]
+
+
+def keep_on_disk() -> None:
+    """Let this process keep the scan in a file between starts (common/entry_point_cache.py):
+    the command line's entry turns it on; a library user (a test, an embedding) reads the
+    installed metadata each time, as before, and writes nothing."""
+    _ON_DISK[0] = True
+
+
 @lru_cache(maxsize=4)
-def _scan(path: tuple[str, ...]) -> Any:
+def _scan(path: tuple[str, ...]) -> tuple[Any, ...]:
     """Every entry point installed on ``path``: one scan of all distributions' metadata per
     process (each ``entry_points(group=…)`` call scans them all again, ~20 ms apiece, and
-    loading settings asks five times). Keyed by sys.path, so a distribution
-    put on the path later (a test's plugin) is found."""
-    return entry_points()  # Python 3.11: SelectableGroups; 3.12: EntryPoints; both select(group=…)
+    loading settings asks five times), or none when the scan kept from an earlier start still
+    holds (entry_point_cache.py's key: the installed distributions). Keyed by sys.path, so a
+    distribution put on the path later (a test's plugin) is found."""
+    key = installed_key(path) if _ON_DISK[0] else None
+    if key is not None and (found := kept(key)) is not None:
+        return tuple(found)
+    from importlib.metadata import entry_points  # on use: a kept scan needs none of it
+
+    scanned: Any = entry_points()
+    # Python 3.12: every entry point in one tuple. 3.11: a dict of them by group (its own views
+    # warn of their deprecation), each group in the scan's order, which is all a select keeps.
+    entries = tuple(scanned) if isinstance(scanned, tuple) else tuple(
+        entry for group in dict.values(scanned) for entry in group)
+    if key is not None:
+        keep(key, entries)
+    return entries
 
 
 @lru_cache(maxsize=16)
-def _selected(path: tuple[str, ...], group: str) -> EntryPoints:
+def _selected(path: tuple[str, ...], group: str) -> tuple[Any, ...]:
     """One group of the scan, selected once: selecting every group of every distribution (a
     few hundred entry points) to find two cost more than reading them (~15 ms a start)."""
-    return cast(EntryPoints, _scan(path).select(group=group))
+    return tuple(entry for entry in _scan(path) if entry.group == group)
 
 
-def _group(group: str) -> EntryPoints:
+def _group(group: str) -> tuple[Any, ...]:
     return _selected(tuple(sys.path), group)
 
 

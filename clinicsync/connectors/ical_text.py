@@ -47,9 +47,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import icalendar
-import recurring_ical_events
-
 FIELDS = ("dtstart", "dtend", "duration", "timezone", "summary", "location", "description", "status", "uid",
           "sequence", "url", "categories", "organizer_email", "organizer_name", "attendee_email", "attendee_name",
           "attendee_phone", "last_modified", "recurrence_id", "occurrence_id")
@@ -106,6 +103,10 @@ def read(column: str, value: Any, between: tuple[datetime, datetime] | None = No
 
 
 def _read(column: str, text: str, between: tuple[datetime, datetime] | None) -> dict[str, Any] | Series | Unread:
+    # imported on the first column read as iCalendar (~30 ms with recurring-ical-events and
+    # click): a SQL source imports this module for ``Unread``, and most have no such column
+    import icalendar
+
     try:
         calendar = icalendar.Calendar.from_ical(text)
         events = calendar.walk("VEVENT")
@@ -136,6 +137,8 @@ def _series(column: str, calendar: Any, events: list[Any], between: tuple[dateti
                             "aside, not read as a visit")
     if between is None:
         raise _SetAside(f"{column}: a recurring series read without a window: its occurrences are not expanded")
+    import recurring_ical_events  # on the first series (see _read)
+
     found = []
     for occurrence in recurring_ical_events.of(calendar).between(*between):
         fields = _fields(column, occurrence)

@@ -28,7 +28,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrulestr
 from pydantic import BaseModel, ConfigDict, Field
 
 from clinicsync.connectors import ical_text
@@ -124,6 +123,8 @@ def parses(value: Any) -> bool:
     text = rule_text(value)
     if text is None or "FREQ=" not in text.upper():
         return False
+    from dateutil.rrule import rrulestr  # on use: every SQL source imports this module, few read a rule
+
     try:
         rrulestr(_until_utc(text, ZoneInfo("UTC")), dtstart=datetime(2020, 1, 1, tzinfo=UTC))
     except (ValueError, TypeError, OverflowError):

@@ -204,8 +204,12 @@ def test_an_idle_sync_once_imports_only_what_its_run_uses(tmp_path: Path) -> Non
 # Its query was checked by the guard on the first poll and the verdict kept in the cursor
 # (connectors/sql_passed.py): no sqlglot; no other database's dialect or driver. Not the
 # waiting list's booking types (connectors/waitlist_booking.py, imported by a booking).
+# Not the iCalendar libraries: a SQL source reads a column as iCalendar text only when its
+# ``ical_columns`` name one (connectors/ical_text.py imports them on the first such column).
 NOT_FOR_IDLE_SQL_SYNC = ("sqlglot", "pymysql", "jwt", "httpx", "requests", "fastapi", "botocore", "alembic",
-                         "sqlmodel")
+                         "sqlmodel", "icalendar", "recurring_ical_events", "x_wr_timezone", "click",
+                         # nor dateutil: a repeat rule is parsed when a row holds one (connectors/sql_series.py)
+                         "dateutil")
 NOT_FOR_IDLE_SQL_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.sql_guard",
                                  "clinicsync.sync.discover", "clinicsync.sync.store.model", "sqlalchemy.orm",
                                  "clinicsync.connectors.waitlist_booking")

@@ -4,6 +4,7 @@ from typing import NoReturn
 
 from typer.core import TyperOption
 
+from clinicsync.common import plugins
 from clinicsync.sync.cli import coercion, conventions, process_end
 from clinicsync.sync.cli.main import app
 
@@ -23,7 +24,9 @@ coercion.install()  # an option left out builds no pydantic TypeAdapter (cron's 
 def entry() -> NoReturn:
     """The `clinicsync` console script and `python -m clinicsync`: the command line's command,
     then the process's end (process_end.py: without the interpreter's teardown when the command
-    left nothing open). Not ``main``: that name is the package's submodule (cli/main.py)."""
+    left nothing open). Not ``main``: that name is the package's submodule (cli/main.py).
+    The command keeps its scan of the installed plugins between starts (common/plugins.py)."""
+    plugins.keep_on_disk()
     process_end.run(app)
 
 
