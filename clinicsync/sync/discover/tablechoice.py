@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, seriesrows, slottime
+from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, seriesrows, slottime, supertypes
 from clinicsync.sync.discover.graph import Schema, Table, words
 from clinicsync.sync.discover.people import audit
 from clinicsync.sync.discover.sql_reading import DiscoverError
@@ -76,6 +76,12 @@ def own_dates(table: Table, empty: frozenset[str] = frozenset()) -> int:
     return sum(c not in empty for c in date_columns(table))
 
 
+def _person_table(schema: Schema, name: str) -> bool:
+    """Whether a referred table's rows are people: its name says so, or a one-to-one extension
+    of it holds a person's names (supertypes.py: a party with its person row)."""
+    return bool(_PERSON_NAMES.search(name)) or supertypes.named_by_extension(schema, name)
+
+
 def appointment_score(table: Table, schema: Schema, empty: frozenset[str] = frozenset()) -> float:
     """How appointment-like a table is by its shape. ``empty``: its date columns found without a
     value in its first rows, which count for nothing (a contacts' email table with an empty
@@ -86,9 +92,9 @@ def appointment_score(table: Table, schema: Schema, empty: frozenset[str] = froz
     dates = own_dates(table, empty) or booked
     refs = schema.refs(table.name)
     # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
-    people = sum(bool(_PERSON_NAMES.search(ref.target)) and not audit(ref.column) for ref in refs)
+    people = sum(_person_table(schema, ref.target) and not audit(ref.column) for ref in refs)
     if not people:  # its people as child rows (a CRM activity's contacts, a booking's attendees)
-        people = int(any(_PERSON_NAMES.search(r.target) and not audit(r.column)
+        people = int(any(_person_table(schema, r.target) and not audit(r.column)
                          for child in schema.children(table.name) for r in schema.refs(child.table)
                          if r.target != table.name))
     statused = any(_STATUS_NAMES.search(c) for c in table.columns)
