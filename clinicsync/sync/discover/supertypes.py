@@ -14,18 +14,34 @@ them otherwise.
 
 from __future__ import annotations
 
+import re
+
 from clinicsync.sync.discover.extension import one_per_person
-from clinicsync.sync.discover.graph import Schema
+from clinicsync.sync.discover.graph import Ref, Schema
 from clinicsync.sync.discover.kinds import name_columns
 from clinicsync.sync.discover.logins import holds_logins
 
+PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
+                          r"person|persona|profesional|dentist|therapist|demographic|usuario|contact", re.I)
 
-def named_by_extension(schema: Schema, table: str) -> bool:
-    """Whether a one-to-one extension of ``table`` (a table keyed by its reference to it) holds
-    a person's given and family names: ``table``'s rows are people."""
+
+def named_extension(schema: Schema, table: str) -> Ref | None:
+    """The reference of a one-to-one extension of ``table`` (a table keyed by its reference to
+    it) that holds a person's given and family names, or None."""
     for child in schema.children(table):
         extension = schema.tables.get(child.table)
         if extension is not None and one_per_person(extension, child) and not holds_logins(extension) \
                 and name_columns(extension)[1] == "parts":
-            return True
-    return False
+            return child
+    return None
+
+
+def named_by_extension(schema: Schema, table: str) -> bool:
+    """Whether ``table``'s rows are people: a one-to-one extension of it holds their names."""
+    return named_extension(schema, table) is not None
+
+
+def person_table(schema: Schema, name: str) -> bool:
+    """Whether a referred table's rows are people: its name says so, or a one-to-one extension
+    of it holds a person's names (a party with its person row)."""
+    return bool(PERSON_NAMES.search(name)) or named_by_extension(schema, name)

@@ -18,8 +18,6 @@ from clinicsync.sync.discover.vocab import column_roles, name_tokens
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consulta|termin|rdv|rendez|encounter|"
                                 r"schedule|event|reserv", re.I)
-_PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
-                           r"person|persona|profesional|dentist|therapist|demographic|usuario|contact", re.I)
 # An appointment over an encounter or a visit (OpenMRS keeps all three, each with dates and a patient).
 BOOKING_NAMES = re.compile(r"appoint|booking|cita|turno|termin|rdv|rendez|reserv|agendamento", re.I)
 _STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)(_?id)?$", re.I)
@@ -76,12 +74,6 @@ def own_dates(table: Table, empty: frozenset[str] = frozenset()) -> int:
     return sum(c not in empty for c in date_columns(table))
 
 
-def _person_table(schema: Schema, name: str) -> bool:
-    """Whether a referred table's rows are people: its name says so, or a one-to-one extension
-    of it holds a person's names (supertypes.py: a party with its person row)."""
-    return bool(_PERSON_NAMES.search(name)) or supertypes.named_by_extension(schema, name)
-
-
 def appointment_score(table: Table, schema: Schema, empty: frozenset[str] = frozenset()) -> float:
     """How appointment-like a table is by its shape. ``empty``: its date columns found without a
     value in its first rows, which count for nothing (a contacts' email table with an empty
@@ -92,9 +84,9 @@ def appointment_score(table: Table, schema: Schema, empty: frozenset[str] = froz
     dates = own_dates(table, empty) or booked
     refs = schema.refs(table.name)
     # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
-    people = sum(_person_table(schema, ref.target) and not audit(ref.column) for ref in refs)
+    people = sum(supertypes.person_table(schema, ref.target) and not audit(ref.column) for ref in refs)
     if not people:  # its people as child rows (a CRM activity's contacts, a booking's attendees)
-        people = int(any(_person_table(schema, r.target) and not audit(r.column)
+        people = int(any(supertypes.person_table(schema, r.target) and not audit(r.column)
                          for child in schema.children(table.name) for r in schema.refs(child.table)
                          if r.target != table.name))
     statused = any(_STATUS_NAMES.search(c) for c in table.columns)
