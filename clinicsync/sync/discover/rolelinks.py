@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinicsync.sync.discover import attributecontacts, history, softdelete, supertypes
+from clinicsync.sync.discover import attributecontacts, contactlinks, history, softdelete, supertypes
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Builder, join_first_linked, name_columns, stems
 from clinicsync.sync.discover.metarows import literal, plain
@@ -289,6 +289,8 @@ def place(builder: Builder) -> bool:
         if phone:
             people.guesses += phone
             break
+    else:  # its phone and email: contact rows it links to over a validity range (contactlinks.py)
+        people.guesses += contactlinks.place(builder, party, alias)
     doctors = [found.staff] if found.staff else [v for v in found.values if _says(v, DELIVERS)]
     calendars = [v for v in found.values if _says(v, CALENDAR) and v not in doctors]
     if len(doctors) == 1 or (not doctors and len(calendars) == 1):
