@@ -25,6 +25,7 @@ from tests.discover.test_real_khanza import (
     test_khanza_composite_key_indonesian_words_and_coded_references as khanza,
 )
 from tests.discover.test_real_krayin import test_krayin_meetings_through_discover_check_and_sync as krayin
+from tests.discover.test_real_ofbiz import test_on_mariadb as ofbiz
 from tests.discover.test_real_openhospital import test_open_hospital_wards_flags_and_default_lengths as openhospital
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
@@ -52,6 +53,7 @@ test_gnuhealth_without_keys = gnuhealth
 test_infyomhms_without_keys = infyomhms
 test_khanza_without_keys = khanza
 test_krayin_without_keys = krayin
+test_ofbiz_without_keys = ofbiz
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
 test_openvpms_without_keys = openvpms

@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinicsync.sync.discover import attributecontacts, softdelete
+from clinicsync.sync.discover import attributecontacts, contactlinks, history, softdelete, supertypes
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Builder, join_first_linked, name_columns, stems
 from clinicsync.sync.discover.metarows import literal, plain
@@ -48,12 +48,16 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 MAX_ROLES = 20
 MAX_KINDS = 200
+MIN_STAFF_LINKS = 10  # links of a role before its parties' spread says anything
+STAFF_SHARE = 0.25  # at most this many distinct parties per link: the few who deliver every visit
+STAFF_RATIO = 3  # times as many parties in the receiving role as in the delivering one
 REACHABLE = 0.5  # of a role's parties with a contact row, to be the one reminded
 SUBCLASS = 0.95  # of a contact row's party column found among the party table's keys
 CLEAN = 0.9  # of a kind's rows with (or without) the patient's link: the kind column splits by it
 DELIVERS = frozenset({"clinician", "provider", "practitioner", "doctor", "vet", "veterinarian", "performer",
                       "physician", "therapist", "dentist", "assignee"})
-RECEIVES = frozenset({"patient", "customer", "client", "subject", "recipient", "owner"})
+RECEIVES = frozenset({"patient", "customer", "client", "subject", "recipient", "owner", "attendee", "invitee",
+                      "guest"})
 _LABEL = re.compile(r"(?i)^(name|label|title|display_?name|caption|description)$")
 CALENDAR = frozenset({"schedule", "room", "resource", "calendar", "diary", "chair"})
 ENTERED = frozenset({"author", "creator", "entered", "reporter", "source", "clerk"})
@@ -69,6 +73,7 @@ class RoleLinks:
     party: Ref
     role: str
     values: tuple[str, ...]
+    staff: str | None = None  # the doctor's role told by its parties' spread (``_staff``), no word saying it
 
 
 def _says(value: str, kind: frozenset[str]) -> bool:
@@ -83,19 +88,44 @@ def find(builder: Builder) -> RoleLinks | None:
         links = schema.tables[visit.table]
         onward = [r for r in schema.refs(links.name) if r.target not in (main.name, links.name)
                   and not audit(r.column) and r.column != visit.column and r.target in schema.tables]
+        if len(onward) > 1:  # the party beside lookups (its role's type, a status): the reference to people
+            onward = [r for r in onward if supertypes.person_table(schema, r.target)]
         if len(onward) != 1:
             continue
-        taken = {visit.column, onward[0].column, *links.primary_key}
+        taken = {visit.column, onward[0].column}
         for column, type_name in links.columns.items():
-            if column in taken or not TEXT.search(type_name):
+            if column in taken or links.primary_key == [column] or not TEXT.search(type_name):
                 continue
             rows = builder.run(f"SELECT {q(column)}, COUNT(*) FROM {q(links.name)} WHERE {q(column)} IS NOT NULL "
                                f"GROUP BY {q(column)}")
             values = tuple(str(r[0]) for r in rows)
             if not 1 < len(values) <= MAX_ROLES or not all(plain(v) for v in values):
                 continue
-            if any(_says(v, DELIVERS | CALENDAR) for v in values) and any(_says(v, RECEIVES) for v in values):
+            if not any(_says(v, RECEIVES) for v in values):
+                continue
+            if any(_says(v, DELIVERS | CALENDAR) for v in values):
                 return RoleLinks(links, visit, onward[0], column, values)
+            staff = _staff(builder, links, column, onward[0].column, values)
+            if staff is not None:
+                return RoleLinks(links, visit, onward[0], column, values, staff)
+    return None
+
+
+def _staff(builder: Builder, links: Table, role: str, party: str, values: tuple[str, ...]) -> str | None:
+    """No role word says who delivers the visit (a calendar's ``owner`` and ``attendee``): the
+    role whose few parties hold many links (at most ``STAFF_SHARE`` of them: a clinic's handful
+    of doctors over its visits) beside a receiving role with ``STAFF_RATIO`` times as many
+    parties (the patients, each on a few visits). None when the spread does not tell them apart.
+    Rejected: reading ``owner`` as the doctor (a vet's patient has an owner who is reminded)."""
+    q = builder.q
+    rows = builder.run(f"SELECT {q(role)}, COUNT(*), COUNT(DISTINCT {q(party)}) FROM {q(links.name)} "
+                       f"WHERE {q(party)} IS NOT NULL GROUP BY {q(role)}")
+    spread = {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+    receiving = [v for v in values if _says(v, RECEIVES) and v in spread]
+    for value, (count, parties) in sorted(spread.items(), key=lambda item: item[1][1]):
+        if count >= MIN_STAFF_LINKS and parties <= STAFF_SHARE * count and \
+                any(other != value and spread[other][1] >= STAFF_RATIO * parties for other in receiving):
+            return value
     return None
 
 
@@ -187,6 +217,13 @@ def _name(builder: Builder, who: str, party: Table, alias: str, own: bool = Fals
                          f"the {table.name!r} rows {given!r} and {family!r} of the {who}'s {party.name!r} row",
                          {"concat": outs})
     columns = name_columns(party)[0]
+    extension = None if columns or own else supertypes.named_extension(builder.schema, party.name)
+    if extension is not None:  # a party's names on its person row, keyed by the party (supertypes.py)
+        person = builder.schema.tables[extension.table]
+        named_alias = plan.alias("n")
+        plan.join(person, named_alias, f"{named_alias}.{q(extension.column)} = {alias}.{q(extension.target_column)}")
+        builder.stamp_row(person, named_alias)
+        party, alias, columns = person, named_alias, name_columns(person)[0]
     if not columns and own:  # a room's or a schedule's label
         columns = [c for c, t in party.columns.items() if _LABEL.match(c) and TEXT.search(t)][:1]
     if not columns:
@@ -201,6 +238,9 @@ def _join(builder: Builder, found: RoleLinks, value: str, prefix: str) -> str:
     q = builder.q
     besides = f" AND cs_l.{q(found.role)} = {literal(value)}" + softdelete.live_links(found.links, "cs_l", q,
                                                                                        builder.plan.dialect)
+    ended = history.end_column(found.links)
+    if ended is not None:  # a link kept with a validity range: the one still open (a replaced doctor's has ended)
+        besides += f" AND {history.current('cs_l', q(ended))}"
     alias, _ = join_first_linked(builder, builder.schema.tables[found.party.target], found.links, found.visit.column,
                                  f"a.{q(found.visit.target_column)}", found.party, prefix, besides)
     return alias
@@ -217,7 +257,7 @@ def place(builder: Builder) -> bool:
     if party.key is None:
         return False
     contacts = _contact_tables(builder, party)
-    receiving = [v for v in found.values if _says(v, RECEIVES)]
+    receiving = [v for v in found.values if _says(v, RECEIVES) and v != found.staff]
     reach = {v: _reach(builder, found, v, contacts) for v in receiving}
     patient = max(receiving, key=lambda v: (reach[v], -receiving.index(v)))
     if len(receiving) > 1 and reach[patient] < REACHABLE:
@@ -249,13 +289,16 @@ def place(builder: Builder) -> bool:
         if phone:
             people.guesses += phone
             break
-    doctors = [v for v in found.values if _says(v, DELIVERS)]
+    else:  # its phone and email: contact rows it links to over a validity range (contactlinks.py)
+        people.guesses += contactlinks.place(builder, party, alias)
+    doctors = [found.staff] if found.staff else [v for v in found.values if _says(v, DELIVERS)]
     calendars = [v for v in found.values if _says(v, CALENDAR) and v not in doctors]
     if len(doctors) == 1 or (not doctors and len(calendars) == 1):
         role = doctors[0] if doctors else calendars[0]
         alias = _join(builder, found, role, "d")
         out = plan.add(alias, str(party.key), "doctor_id", party.name, party.columns[str(party.key)])
         why = (f"the party in role {role!r} of table {found.links.name!r} (who delivers the visit) is the doctor"
+               + (": no role word says so, its few parties are on many visits (the staff)" if found.staff else "")
                if doctors else f"no role names who delivers the visit: the party in role {role!r} of table "
                f"{found.links.name!r}, the calendar the visit is booked in, stands for the doctor (its name is the "
                "calendar's: a room or a resource, no person)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, seriesrows, slottime
+from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, seriesrows, slottime, supertypes
 from clinicsync.sync.discover.graph import Schema, Table, words
 from clinicsync.sync.discover.people import audit
 from clinicsync.sync.discover.sql_reading import DiscoverError
@@ -18,8 +18,6 @@ from clinicsync.sync.discover.vocab import column_roles, name_tokens
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consulta|termin|rdv|rendez|encounter|"
                                 r"schedule|event|reserv", re.I)
-_PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
-                           r"person|persona|profesional|dentist|therapist|demographic|usuario|contact", re.I)
 # An appointment over an encounter or a visit (OpenMRS keeps all three, each with dates and a patient).
 BOOKING_NAMES = re.compile(r"appoint|booking|cita|turno|termin|rdv|rendez|reserv|agendamento", re.I)
 _STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)(_?id)?$", re.I)
@@ -86,9 +84,9 @@ def appointment_score(table: Table, schema: Schema, empty: frozenset[str] = froz
     dates = own_dates(table, empty) or booked
     refs = schema.refs(table.name)
     # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
-    people = sum(bool(_PERSON_NAMES.search(ref.target)) and not audit(ref.column) for ref in refs)
+    people = sum(supertypes.person_table(schema, ref.target) and not audit(ref.column) for ref in refs)
     if not people:  # its people as child rows (a CRM activity's contacts, a booking's attendees)
-        people = int(any(_PERSON_NAMES.search(r.target) and not audit(r.column)
+        people = int(any(supertypes.person_table(schema, r.target) and not audit(r.column)
                          for child in schema.children(table.name) for r in schema.refs(child.table)
                          if r.target != table.name))
     statused = any(_STATUS_NAMES.search(c) for c in table.columns)
