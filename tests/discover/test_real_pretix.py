@@ -5,7 +5,7 @@ position: their name parts as JSON, maybe their own email, no date), the slot's 
 dated row it books (a ``subevent``, no slot word in its name), the booker's email and phone and
 the booking's one-letter status on the order the positions belong to (two people in one order),
 a position cancelled alone by its flag, labels kept as translations by language (JSON text),
-timestamptz columns. Driven as the admin would: ``discover --write`` (which runs ``check``: it
+timestamptz columns, the event's zone a row of its settings store. Driven as the admin would: ``discover --write`` (which runs ``check``: it
 fails until the three letters no data explains are given, as discover asks), then ``sync
 --once``, every field of every visit ahead compared with the truth (matched by its id)."""
 
@@ -39,6 +39,7 @@ def test_on_postgresql(database: str, tmp_path: Path, cli: Any) -> None:
     print(code, out, err, *(p.read_text(encoding="utf-8") for p in (tmp_path / "mappings").glob("*")))
     assert code == 1 and "holds one-letter codes (e, n, p)" in out, out
     assert "'c' read as cancelled" in out, out
+    assert "timezone: the 'pretixbase_event' row's settings ('pretixbase_event_settingsstore'" in out, out
     assert real.words_mapped(real.mapping_file(tmp_path), LETTERS) == 3
     code, out, _ = run("check", expect=None)
     print("CHECK", code, out)

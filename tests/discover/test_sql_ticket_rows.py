@@ -24,6 +24,8 @@ CREATE TABLE purchases (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFEREN
 CREATE TABLE tickets (id INTEGER PRIMARY KEY, purchase_id INTEGER NOT NULL REFERENCES purchases (id),
   sitting_id INTEGER NOT NULL REFERENCES sittings (id), holder_name TEXT, holder_email TEXT,
   cancelled BOOLEAN NOT NULL DEFAULT 0, valid_until DATETIME);
+CREATE TABLE show_options (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFERENCES shows (id), key TEXT NOT NULL,
+  value TEXT NOT NULL);
 """
 GIVEN = ["Anna", "Bernd", "Clara", "David", "Eva", "Franz", "Greta", "Hugo", "Ida", "Jakob"]
 
@@ -37,6 +39,8 @@ def build(folder: Path) -> str:
     now = datetime.now().replace(microsecond=0, second=0, minute=0)
     connection.execute("INSERT INTO shows VALUES (1, ?, ?, NULL)",
                        (json.dumps({"de": "Führung", "en": "Guided tour"}), now - timedelta(days=30)))
+    connection.executemany("INSERT INTO show_options (show_id, key, value) VALUES (1, ?, ?)",
+                           [("locale", "de"), ("timezone", "Europe/Vienna"), ("max_tickets", "4")])
     for s in range(1, 41):
         begins = now + timedelta(days=1 + s // 8, hours=s % 8)
         connection.execute("INSERT INTO sittings VALUES (?, 1, ?, ?, ?, ?)",
@@ -117,3 +121,11 @@ def test_without_a_doctor_the_calendar_is_the_named_row_the_slots_belong_to(tmp_
     assert fields["practitioner.external_id"] == {"from": "sitting_show_id"}, fields
     assert fields["practitioner.name"] == {"from": ["calendar_name.de", "calendar_name.en"]}, fields
     assert "JOIN shows AS" in query, query
+
+
+def test_the_zone_kept_as_a_settings_row_of_the_show_is_the_visits(tmp_path: Path) -> None:
+    """The show's options are key/value rows; its 'timezone' row (an IANA zone) is each visit's
+    zone, read per visit from its own show. Before: no zone found, the clinic's for every visit."""
+    proposal = _proposal(tmp_path)
+    assert proposal.mapping["fields"]["timezone"] == {"from": "visit_zone", "on_invalid": "drop"}
+    assert "FROM show_options AS z WHERE z.show_id = " in proposal.connector["query"]

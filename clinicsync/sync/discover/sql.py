@@ -68,6 +68,7 @@ from clinicsync.sync.discover import (
     phptext,
     removedstatus,
     rrulerows,
+    settingzone,
     slotpattern,
     slottime,
     softdelete,
@@ -555,6 +556,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                                                             patient_own)
     extra_notes += said + phptext.notes(guesses, unplaced, texts, patient_own)
     guesses, unplaced = calendarowner.placed(calendar, guesses, unplaced, extra_notes)
+    with connection.begin_nested():  # the zone kept as a settings row (settingzone.py)
+        guesses = settingzone.placed(run, schema, plan, guesses, extra_notes)
     guesses, by_language = i18ntext.placed(guesses, translated)
     json_columns = [*json_columns, *(c for c in by_language if c not in json_columns)]
     booking = None  # the booking a visit belongs to, when the visit's row is its person (bookingrow.py)
