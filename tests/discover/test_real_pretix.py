@@ -5,9 +5,10 @@ position: their name parts as JSON, maybe their own email, no date), the slot's 
 dated row it books (a ``subevent``, no slot word in its name), the booker's email and phone and
 the booking's one-letter status on the order the positions belong to (two people in one order),
 a position cancelled alone by its flag, labels kept as translations by language (JSON text),
-timestamptz columns, the event's zone a row of its settings store. Driven as the admin would: ``discover --write`` (which runs ``check``: it
-fails until the three letters no data explains are given, as discover asks), then ``sync
---once``, every field of every visit ahead compared with the truth (matched by its id)."""
+timestamptz columns, the event's zone a row of its settings store. Driven as the admin would:
+``discover --write`` (which runs ``check``: it fails until the three letters no data explains
+are given, as discover asks), then ``sync --once``, every field of every visit ahead compared
+with the truth (matched by its id)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,4 @@ def test_on_postgresql(database: str, tmp_path: Path, cli: Any) -> None:
     scores = real.scores(found, truth)
     print("fields right of", len(truth), scores, "stored", len(found))
     assert set(found) == set(truth), sorted(set(found) ^ set(truth))[:5]
-    # the product sold (the item: first, second dose, booster) is not read as the visit's type yet
-    right = {f: n for f, n in scores.items() if f != "type"}
-    assert right == dict.fromkeys(right, len(truth)), scores
+    assert scores == dict.fromkeys(scores, len(truth)), scores

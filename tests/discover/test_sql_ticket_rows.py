@@ -21,8 +21,10 @@ CREATE TABLE sittings (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFERENC
   place TEXT, begins DATETIME NOT NULL, ends DATETIME);
 CREATE TABLE purchases (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFERENCES shows (id), ref TEXT NOT NULL,
   state CHAR(1) NOT NULL, buyer_email TEXT, buyer_phone TEXT, placed DATETIME NOT NULL, cancelled_at DATETIME);
+CREATE TABLE offers (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFERENCES shows (id), name TEXT NOT NULL);
 CREATE TABLE tickets (id INTEGER PRIMARY KEY, purchase_id INTEGER NOT NULL REFERENCES purchases (id),
-  sitting_id INTEGER NOT NULL REFERENCES sittings (id), holder_name TEXT, holder_email TEXT,
+  sitting_id INTEGER NOT NULL REFERENCES sittings (id), offer_id INTEGER NOT NULL REFERENCES offers (id),
+  holder_name TEXT, holder_email TEXT,
   cancelled BOOLEAN NOT NULL DEFAULT 0, valid_until DATETIME);
 CREATE TABLE show_options (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFERENCES shows (id), key TEXT NOT NULL,
   value TEXT NOT NULL);
@@ -41,6 +43,9 @@ def build(folder: Path) -> str:
                        (json.dumps({"de": "Führung", "en": "Guided tour"}), now - timedelta(days=30)))
     connection.executemany("INSERT INTO show_options (show_id, key, value) VALUES (1, ?, ?)",
                            [("locale", "de"), ("timezone", "Europe/Vienna"), ("max_tickets", "4")])
+    connection.executemany("INSERT INTO offers VALUES (?, 1, ?)",
+                           [(1, json.dumps({"de": "Erwachsene", "en": "Adult"})),
+                            (2, json.dumps({"de": "Kinder", "en": "Child"}))])
     for s in range(1, 41):
         begins = now + timedelta(days=1 + s // 8, hours=s % 8)
         connection.execute("INSERT INTO sittings VALUES (?, 1, ?, ?, ?, ?)",
@@ -55,8 +60,8 @@ def build(folder: Path) -> str:
                             now - timedelta(days=3, hours=p), now - timedelta(days=1) if state == "x" else None))
         for k in range(2 if p % 3 == 0 else 1):
             ticket += 1
-            connection.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                               (ticket, p, 1 + p % 40, f"{GIVEN[ticket % 10]} Huber{ticket}",
+            connection.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                               (ticket, p, 1 + p % 40, 1 + k, f"{GIVEN[ticket % 10]} Huber{ticket}",
                                 f"holder{ticket}@mail.example" if k == 0 and p % 2 else None,
                                 k == 1 and p % 9 == 0))
     connection.commit()
@@ -99,7 +104,8 @@ def test_the_bookings_status_is_its_peoples_and_a_letter_read_from_its_stamp(tmp
     and every ticket of a withdrawn purchase stayed booked."""
     proposal = _proposal(tmp_path)
     query = proposal.connector["query"]
-    assert "THEN t2.state ELSE" in query, query
+    purchase = query.split("LEFT JOIN purchases AS ")[1].split(" ")[0]
+    assert f"= 'booked' THEN {purchase}.state ELSE" in query, query
     assert proposal.mapping["status_map"] == {"x": "cancelled", "cancelled": "cancelled"}, proposal.mapping
     assert any("one-letter codes (o, w)" in n for n in proposal.notes), proposal.notes
 
@@ -129,3 +135,10 @@ def test_the_zone_kept_as_a_settings_row_of_the_show_is_the_visits(tmp_path: Pat
     proposal = _proposal(tmp_path)
     assert proposal.mapping["fields"]["timezone"] == {"from": "visit_zone", "on_invalid": "drop"}
     assert "FROM show_options AS z WHERE z.show_id = " in proposal.connector["query"]
+
+
+def test_the_offer_a_ticket_refers_to_is_the_visits_type(tmp_path: Path) -> None:
+    """The offer each ticket is for (adult, child: a table named for what is sold, its label
+    'name' in translations) is the visit's type. Before: no column's name said type, none read."""
+    proposal = _proposal(tmp_path)
+    assert proposal.mapping["fields"]["type"] == {"from": ["offer_name.de", "offer_name.en"]}, proposal.mapping

@@ -39,7 +39,7 @@ class Owner:
     name_out: str
 
 
-def _label(columns: dict[str, str]) -> str | None:
+def label_of(columns: dict[str, str]) -> str | None:
     """The column that names a row: a text column called name, title or label (one word)."""
     return next((c for c, t in columns.items() if TEXT.search(t) and name_tokens(c) and
                  set(name_tokens(c)) <= _LABEL), None)
@@ -62,7 +62,7 @@ def join(schema: Schema, plan: ReadPlan, people: People) -> Owner | None:
         above = schema.tables.get(ref.target)
         if above is None or audit(ref.column) or ref.target in (slot.name, main.name):
             continue
-        label = _label(above.columns)
+        label = label_of(above.columns)
         if label is None:
             continue
         alias = plan.alias("c")

@@ -66,6 +66,7 @@ from clinicsync.sync.discover import (
     occurrencestatus,
     ownnoun,
     phptext,
+    productrow,
     removedstatus,
     rrulerows,
     settingzone,
@@ -555,11 +556,6 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced, json_columns, said = jsontext.placed(guesses, unplaced, texts, plan.types, region_code, zero,
                                                             patient_own)
     extra_notes += said + phptext.notes(guesses, unplaced, texts, patient_own)
-    guesses, unplaced = calendarowner.placed(calendar, guesses, unplaced, extra_notes)
-    with connection.begin_nested():  # the zone kept as a settings row (settingzone.py)
-        guesses = settingzone.placed(run, schema, plan, guesses, extra_notes)
-    guesses, by_language = i18ntext.placed(guesses, translated)
-    json_columns = [*json_columns, *(c for c in by_language if c not in json_columns)]
     booking = None  # the booking a visit belongs to, when the visit's row is its person (bookingrow.py)
     if not any(g.field == "patient.external_id" for g in guesses):
         with connection.begin_nested():
@@ -567,6 +563,13 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if booking is not None:
         guesses, unplaced = bookingrow.patient(booking, plan, guesses, unplaced, extra_notes)
         booking = booking if any(g.field == "patient.external_id" for g in guesses) else None
+    guesses, unplaced = calendarowner.placed(calendar, guesses, unplaced, extra_notes)
+    with connection.begin_nested():  # what a person row bought (productrow.py)
+        guesses, unplaced = productrow.placed(run, schema, plan, booking, guesses, unplaced, extra_notes)
+    with connection.begin_nested():  # the zone kept as a settings row (settingzone.py)
+        guesses = settingzone.placed(run, schema, plan, guesses, extra_notes)
+    guesses, by_language = i18ntext.placed(guesses, translated)
+    json_columns = [*json_columns, *(c for c in by_language if c not in json_columns)]
     for column in zero:
         plan.select[column] = f"NULLIF({plan.select[column]}, 0)"
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
