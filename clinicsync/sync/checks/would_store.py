@@ -153,6 +153,13 @@ def findings(kept: Kept, mapped: int, pairs: int, whole: int | None, start: str 
     needs = Needs.of(settings)
     if not kept.upcoming and (needs.reminders or needs.doctors) and whole is not None and whole > mapped:
         column = f" ('{start}')" if start else ""
+        if kept.quarantined:  # the visits ahead may be the rows held back: their cause comes first
+            out.append(("start",
+                        f"start{column}: none of the {kept.live} visit(s) a sync would store starts after now, and "
+                        f"{kept.quarantined} record(s) are quarantined: the visits ahead are likely among them. Mend "
+                        "what quarantines them first (the lines above: an unknown status word or code is given its "
+                        "status in the mapping's status_map), then run `clinicsync check` again"))
+            return out
         out.append(("start",
                     f"start{column}: none of the {kept.live} visit(s) a sync would store starts after now, while "
                     f"the query without its window returns {whole} rows: nobody is reminded and no calendar shows "

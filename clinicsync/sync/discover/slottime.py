@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from clinicsync.common.names import name_words
+from clinicsync.sync.discover import datedslots
 from clinicsync.sync.discover.doctors import BOOKED
 from clinicsync.sync.discover.graph import Schema, Table, audit
 from clinicsync.sync.discover.vocab import APPOINTMENT_WORDS
@@ -37,7 +38,8 @@ def booked_tables(table: Table, schema: Schema) -> list[Table]:
     and was taken for the visits with no start of its own."""
     return [schema.tables[r.target] for r in schema.refs(table.name)
             if not audit(r.column) and r.target != table.name and r.target in schema.tables
-            and (_head(r.target) in BOOKED or _head(r.column) in BOOKED)
+            and (_head(r.target) in BOOKED or _head(r.column) in BOOKED
+                 or datedslots.books(table, schema.tables[r.target], schema))
             and _head(r.target) not in APPOINTMENT_WORDS]
 
 

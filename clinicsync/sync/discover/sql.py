@@ -31,6 +31,8 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import (
     approvalflags,
+    bookingrow,
+    calendarowner,
     cancelflags,
     cancelstatus,
     childstatus,
@@ -45,6 +47,7 @@ from clinicsync.sync.discover import (
     formtext,
     fullerfirst,
     household,
+    i18ntext,
     icalfind,
     icalfolders,
     icalowner,
@@ -52,6 +55,7 @@ from clinicsync.sync.discover import (
     icalvisits,
     jsonpatient,
     jsontext,
+    lettercodes,
     linkstatus,
     metarows,
     metavisits,
@@ -62,8 +66,10 @@ from clinicsync.sync.discover import (
     occurrencestatus,
     ownnoun,
     phptext,
+    productrow,
     removedstatus,
     rrulerows,
+    settingzone,
     slotpattern,
     slottime,
     softdelete,
@@ -492,6 +498,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             daterows.first_and_last(plan, schema, {t: date_columns(schema.tables[t]) for t in schema.tables})
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
+        calendar = calendarowner.join(schema, plan, people) if follow else None  # no doctor (calendarowner.py)
         owners = softdelete.owners(plan, (schema.tables[t] for t in extension.owners(schema, main.name,
                                                                                     people.patient_tables)),
                                    people.persons)
@@ -524,6 +531,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                             plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)
                for i, out in enumerate(outs) if out not in mine and out not in left_out]
     samples += formtext.placed(plan, samples)  # a form's fields kept as one text column (formtext.py)
+    samples, translated = i18ntext.as_words(samples, region_code)  # labels kept by language (i18ntext.py)
     scored = score_columns(samples, region=region_code)
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     extra_notes: list[str] = []
@@ -548,6 +556,20 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced, json_columns, said = jsontext.placed(guesses, unplaced, texts, plan.types, region_code, zero,
                                                             patient_own)
     extra_notes += said + phptext.notes(guesses, unplaced, texts, patient_own)
+    booking = None  # the booking a visit belongs to, when the visit's row is its person (bookingrow.py)
+    if not any(g.field == "patient.external_id" for g in guesses):
+        with connection.begin_nested():
+            booking = bookingrow.find(run, schema, plan)
+    if booking is not None:
+        guesses, unplaced = bookingrow.patient(booking, plan, guesses, unplaced, extra_notes)
+        booking = booking if any(g.field == "patient.external_id" for g in guesses) else None
+    guesses, unplaced = calendarowner.placed(calendar, guesses, unplaced, extra_notes)
+    with connection.begin_nested():  # what a person row bought (productrow.py)
+        guesses, unplaced = productrow.placed(run, schema, plan, booking, guesses, unplaced, extra_notes)
+    with connection.begin_nested():  # the zone kept as a settings row (settingzone.py)
+        guesses = settingzone.placed(run, schema, plan, guesses, extra_notes)
+    guesses, by_language = i18ntext.placed(guesses, translated)
+    json_columns = [*json_columns, *(c for c in by_language if c not in json_columns)]
     for column in zero:
         plan.select[column] = f"NULLIF({plan.select[column]}, 0)"
     guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
@@ -571,6 +593,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         guesses.append(cancelstatus.guess(plan, gone))
         gone, stamp = stamp, None
         kept = _standing(plan, (gone,), owners, [*people.filters, *models])
+    if booking is not None and done is None and not approved:  # the booking's status (bookingrow.py)
+        guesses = bookingrow.status(booking, plan, guesses, flags is not None or cancel, extra_notes)
     if flags is None and done is None and not cancel and not approved:  # on the visit's own child row
         guesses = childstatus.placed(run, schema, plan, guesses, extra_notes)
     by_field = {g.field: g for g in guesses}
@@ -651,6 +675,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         status_source, main.name) != main.name)  # a participant's PARTSTAT initial (linkstatus.py)
     if said_initials:
         extra_notes.append(said_initials)
+    status_words = lettercodes.read(connection, plan, by_field.get("status"), status_words, kept, extra_notes)
     status_words, said_noun = ownnoun.read(status_words, main.name)
     if said_noun:
         extra_notes.append(said_noun)

@@ -80,7 +80,7 @@ def appointment_score(table: Table, schema: Schema, empty: frozenset[str] = froz
     ``hold_date`` and ``reset_date`` is no diary)."""
     # A row's own stamps (created, modified, voided, last login, birth) are no visit's time: a series
     # or a users table with stamps only must not outrank the occurrences that hold start and end.
-    booked = slottime.booked_dates(table, schema, own_dates)
+    booked = slottime.booked_dates(table, schema, lambda t: own_dates(t, empty if t is table else frozenset()))
     dates = own_dates(table, empty) or booked
     refs = schema.refs(table.name)
     # who entered, changed or voided a row (``creator`` -> ``users``) is no person the row is about
