@@ -9,7 +9,8 @@ replaced keeps a row whose ``THRU_DATE`` is set). A party's phone and email are 
 mechanisms: ``CONTACT_MECH`` (the email in ``INFO_STRING``), ``TELECOM_NUMBER`` (the phone in
 three parts: country code, area code, number), linked to the party by ``PARTY_CONTACT_MECH``
 with its own validity range (a number the patient gave up has a ``THRU_DATE``) and given a
-purpose by ``PARTY_CONTACT_MECH_PURPOSE``."""
+purpose by ``PARTY_CONTACT_MECH_PURPOSE`` (a landline added after the mobile, ``PHONE_HOME``
+beside ``PHONE_MOBILE``, leaves the mobile the number to text)."""
 
 from __future__ import annotations
 
@@ -156,6 +157,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         if phone:
             _mech(cursor, ids, party, ("PHONE_MOBILE", "PRIMARY_PHONE")[p % 2],
                   stamp + timedelta(days=1 + p) if p % 4 != 1 else recent - timedelta(days=30), None, phone=phone)
+        if phone and p % 10 == 6:  # a landline added since the mobile, both open: the mobile stays the one
+            _mech(cursor, ids, party, "PHONE_HOME", recent, None, phone=real.valid_number(rng, "+1212", 12))
         email = f"{given.lower()}.{family.lower()}{p}@mail.example" if p % 3 != 2 else None
         if email:
             _mech(cursor, ids, party, "PRIMARY_EMAIL", stamp, None, email=email)
