@@ -30,6 +30,10 @@ VISIT_MODES = frozenset({"in_person", "video", "phone"})
 SOMEONE_ELSES_CONTACT = frozenset({
     "emergency", "emergencia", "emerg", "ice", "notfall", "guardian", "tutor", "kin", "nok", "nextofkin",
     "relative", "relatives", "spouse", "familiar", "pariente", "angehoerige", "angehoeriger"})
+# Words that say a number is a mobile, the one a text message reaches: in a column's name
+# (``phone_cell``), a contact type's code or label (``PHONE_MOBILE``, "Cell phone").
+MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
+                          "portable", "mobil", "cel", "telemovel", "cellulare", "wireless"})
 
 
 

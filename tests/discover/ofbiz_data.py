@@ -9,7 +9,8 @@ replaced keeps a row whose ``THRU_DATE`` is set). A party's phone and email are 
 mechanisms: ``CONTACT_MECH`` (the email in ``INFO_STRING``), ``TELECOM_NUMBER`` (the phone in
 three parts: country code, area code, number), linked to the party by ``PARTY_CONTACT_MECH``
 with its own validity range (a number the patient gave up has a ``THRU_DATE``) and given a
-purpose by ``PARTY_CONTACT_MECH_PURPOSE``."""
+purpose by ``PARTY_CONTACT_MECH_PURPOSE`` (a landline added after the mobile, ``PHONE_HOME``
+beside ``PHONE_MOBILE``, leaves the mobile the number to text)."""
 
 from __future__ import annotations
 
@@ -42,27 +43,46 @@ def _stamps(moment: datetime) -> dict[str, datetime]:
             "CREATED_TX_STAMP": moment}
 
 
+# The seed rows OFBiz loads (applications/workeffort/data/WorkEffortTypeData.xml,
+# applications/datamodel/data/seed/PartySeedData.xml): (id, type, code, sequence, description).
+STATUSES = [
+    ("CAL_NEEDS_ACTION", "CALENDAR_STATUS", "NEEDS ACTION", "01", "Needs Action"),
+    ("CAL_SENT", "CALENDAR_STATUS", "SENT", "02", "Sent"),
+    ("CAL_DECLINED", "CALENDAR_STATUS", "DECLINED", "03", "Declined"),
+    ("CAL_DELEGATED", "CALENDAR_STATUS", "DELEGATED", "04", "Delegated"),
+    ("CAL_CANCELLED", "CALENDAR_STATUS", "CANCELLED", "05", "Cancelled"),
+    ("CAL_ACCEPTED", "TASK_STATUS", "ACCEPTED", "01", "Accepted"),
+    ("CAL_COMPLETED", "TASK_STATUS", "COMPLETED", "02", "Completed"),
+    ("CAL_TENTATIVE", "EVENT_STATUS", "TENTATIVE", "01", "Tentative"),
+    ("CAL_CONFIRMED", "EVENT_STATUS", "CONFIRMED", "02", "Confirmed"),
+    ("PRTYASGN_OFFERED", "PRTYASGN_STATUS", "OFFERED", "01", "Offered"),
+    ("PRTYASGN_ASSIGNED", "PRTYASGN_STATUS", "ASSIGNED", "02", "Assigned"),
+    ("PRTYASGN_UNASSIGNED", "PRTYASGN_STATUS", "UNASSIGNED", "03", "Unassigned"),
+    ("PARTY_ENABLED", "PARTY_STATUS", "ENABLED", "01", "Enabled"),
+    ("PARTY_DISABLED", "PARTY_STATUS", "DISABLED", "99", "Disabled")]
+ROLES = [("CALENDAR_ROLE", None, "Calendar"), ("PERSON_ROLE", None, "Person"), ("CUSTOMER", None, "Customer"),
+         ("CAL_ATTENDEE", "CALENDAR_ROLE", "Calendar Attendee"),
+         ("CAL_ORGANIZER", "CALENDAR_ROLE", "Calendar Organizer"),
+         ("CAL_OWNER", "CALENDAR_ROLE", "Calendar Owner"), ("EMPLOYEE", "PERSON_ROLE", "Employee")]
+PURPOSES = [("PHONE_HOME", "Main Home Phone Number"), ("PHONE_WORK", "Main Work Phone Number"),
+            ("PHONE_MOBILE", "Main Mobile Phone Number"), ("PRIMARY_PHONE", "Primary Phone Number"),
+            ("PRIMARY_EMAIL", "Primary Email Address")]
+
+
 def _codes(cursor: Any, stamp: datetime) -> None:
-    """The seed rows OFBiz loads with its data: statuses, roles, event type, contact purposes."""
-    for status, kind, word in [("CAL_TENTATIVE", "CALENDAR_STATUS", "Tentative"),
-                               ("CAL_CONFIRMED", "CALENDAR_STATUS", "Confirmed"),
-                               ("CAL_CANCELLED", "CALENDAR_STATUS", "Cancelled"),
-                               ("PRTYASGN_ASSIGNED", "PRTYASGN_STATUS", "Assigned"),
-                               ("PRTYASGN_UNASSIGNED", "PRTYASGN_STATUS", "Unassigned"),
-                               ("PARTY_ENABLED", "PARTY_STATUS", "Enabled"),
-                               ("PTS_CREATED", "PROJECT_TASK_STATUS", "Created")]:
-        real.insert_row(cursor, "STATUS_ITEM", {"STATUS_ID": status, "STATUS_TYPE_ID": kind,
-                                                "STATUS_CODE": status.split("_", 1)[1], "DESCRIPTION": word,
-                                                **_stamps(stamp)})
-    for role, word in [("CAL_OWNER", "Owner"), ("CAL_ATTENDEE", "Attendee"), ("CAL_ORGANIZER", "Organizer"),
-                       ("CUSTOMER", "Customer"), ("EMPLOYEE", "Employee")]:
-        real.insert_row(cursor, "ROLE_TYPE", {"ROLE_TYPE_ID": role, "DESCRIPTION": word, **_stamps(stamp)})
+    """The seed rows: statuses, roles, work effort types, contact purposes (an empty parent in the
+    seed file is stored as NULL by the entity engine)."""
+    for status, kind, code, sequence, word in STATUSES:
+        real.insert_row(cursor, "STATUS_ITEM", {"STATUS_ID": status, "STATUS_TYPE_ID": kind, "STATUS_CODE": code,
+                                                "SEQUENCE_ID": sequence, "DESCRIPTION": word, **_stamps(stamp)})
+    for role, parent, word in ROLES:
+        real.insert_row(cursor, "ROLE_TYPE", {"ROLE_TYPE_ID": role, "PARENT_TYPE_ID": parent, "HAS_TABLE": "N",
+                                              "DESCRIPTION": word, **_stamps(stamp)})
     for kind, word in [("EVENT", "Event"), ("TASK", "Task")]:
-        real.insert_row(cursor, "WORK_EFFORT_TYPE", {"WORK_EFFORT_TYPE_ID": kind, "DESCRIPTION": word,
-                                                     **_stamps(stamp)})
-    for purpose, word in [("PRIMARY_PHONE", "Main Phone Number"), ("PHONE_MOBILE", "Mobile Phone Number"),
-                          ("PRIMARY_EMAIL", "Primary Email Address"), ("PHONE_WORK", "Work Phone Number")]:
-        real.insert_row(cursor, "CONTACT_MECH_PURPOSE_TYPE", {"CONTACT_MECH_PURPOSE_TYPE_ID": purpose,
+        real.insert_row(cursor, "WORK_EFFORT_TYPE", {"WORK_EFFORT_TYPE_ID": kind, "HAS_TABLE": "N",
+                                                     "DESCRIPTION": word, **_stamps(stamp)})
+    for purpose, word in PURPOSES:
+        real.insert_row(cursor, "CONTACT_MECH_PURPOSE_TYPE", {"CONTACT_MECH_PURPOSE_TYPE_ID": purpose, "HAS_TABLE": "N",
                                                               "DESCRIPTION": word, **_stamps(stamp)})
 
 
@@ -137,6 +157,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         if phone:
             _mech(cursor, ids, party, ("PHONE_MOBILE", "PRIMARY_PHONE")[p % 2],
                   stamp + timedelta(days=1 + p) if p % 4 != 1 else recent - timedelta(days=30), None, phone=phone)
+        if phone and p % 10 == 6:  # a landline added since the mobile, both open: the mobile stays the one
+            _mech(cursor, ids, party, "PHONE_HOME", recent, None, phone=real.valid_number(rng, "+1212", 12))
         email = f"{given.lower()}.{family.lower()}{p}@mail.example" if p % 3 != 2 else None
         if email:
             _mech(cursor, ids, party, "PRIMARY_EMAIL", stamp, None, email=email)
@@ -178,7 +200,8 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
         wall = datetime.combine(today + timedelta(days=1 + n), datetime.min.time()).replace(hour=17)
         task = ids()
         real.insert_row(cursor, "WORK_EFFORT", {
-            "WORK_EFFORT_ID": task, "WORK_EFFORT_TYPE_ID": "TASK", "CURRENT_STATUS_ID": "PTS_CREATED",
+            "WORK_EFFORT_ID": task, "WORK_EFFORT_TYPE_ID": "TASK",
+            "CURRENT_STATUS_ID": ("CAL_NEEDS_ACTION", "CAL_ACCEPTED", "CAL_COMPLETED")[n % 3],
             "WORK_EFFORT_NAME": ("Restock exam rooms", "Review lab inbox", "Sign referral letters")[n % 3],
             "ESTIMATED_START_DATE": wall, "ESTIMATED_COMPLETION_DATE": wall + timedelta(hours=1),
             "CREATED_DATE": stamp, "CREATED_BY_USER_LOGIN": "admin", **_stamps(stamp)})

@@ -75,3 +75,58 @@ def test_the_phone_in_parts_and_the_email_through_links_still_open(tmp_path: Pat
     got = {r["meeting_id"]: (r["patient_phone"], r["patient_email"]) for r in rows}
     want = {m: (f"+1 {p[2:5]} {p[5:8]}-{p[8:]}" if p else None, e) for m, (p, e) in expected.items()}
     assert got == want  # a closed link's old number is never read
+
+
+PURPOSES = """
+CREATE TABLE reach_kind (kind_id VARCHAR(20) PRIMARY KEY, label VARCHAR(255));
+CREATE TABLE actor_channel_use (actor_id VARCHAR(20) NOT NULL REFERENCES actor(actor_id),
+  channel_id VARCHAR(20) NOT NULL REFERENCES channel(channel_id), kind_id VARCHAR(20) NOT NULL
+  REFERENCES reach_kind(kind_id), valid_from DATETIME NOT NULL, valid_thru DATETIME,
+  PRIMARY KEY (actor_id, channel_id, kind_id, valid_from));
+INSERT INTO reach_kind VALUES ('K1', 'Cell phone'), ('K2', 'Home line'), ('K3', 'Main address'),
+  ('K4', 'Work line');
+"""
+
+
+def build_with_uses(path: Path) -> dict[str, tuple[str | None, str | None]]:
+    """The store of ``build``, every open link given a use naming a kind whose label alone says
+    what it is (codes ``K1`` … ``K4``): a phone the actor has kept a ``Cell phone``; and every
+    third actor with a phone a landline added since, its link newer and still open."""
+    expected = build(path)
+    connection = sqlite3.connect(path)
+    connection.executescript(PURPOSES)
+    rng, lately = random.Random(11), datetime.now() - timedelta(days=5)
+    opened = connection.execute("SELECT l.actor_id, l.channel_id, l.valid_from, p.channel_id IS NOT NULL FROM "
+                                "actor_channel l LEFT JOIN phone_parts p ON p.channel_id = l.channel_id WHERE "
+                                "l.valid_thru IS NULL ORDER BY l.actor_id, l.channel_id").fetchall()
+    for actor, channel, since, phone in opened:
+        connection.execute("INSERT INTO actor_channel_use VALUES (?, ?, ?, ?, NULL)",
+                           (actor, channel, "K1" if phone else "K3", since))
+        n = int(actor[1:])
+        if phone and n % 3 == 0:
+            landline, number = f"L{n}", valid_number(rng, "+1212", 12)
+            connection.execute("INSERT INTO channel VALUES (?, 'phone', NULL)", (landline,))
+            connection.execute("INSERT INTO phone_parts VALUES (?, '1', ?, ?)",
+                               (landline, number[2:5], f"{number[5:8]}-{number[8:]}"))
+            connection.execute("INSERT INTO actor_channel VALUES (?, ?, ?, NULL)", (actor, landline, lately))
+            connection.execute("INSERT INTO actor_channel_use VALUES (?, ?, ?, ?, NULL)",
+                               (actor, landline, ("K2", "K4")[n % 2], lately))
+    connection.commit()
+    connection.close()
+    return expected
+
+
+def test_the_link_a_use_calls_a_cell_phone_before_a_newer_landline(tmp_path: Path) -> None:
+    """Before, the newest open link won: a patient who added a landline after their mobile was
+    texted on the landline, where no SMS arrives (the numbering plan cannot tell them apart)."""
+    expected = build_with_uses(tmp_path / "store.db")
+    proposal = discover_sql(f"sqlite:///{tmp_path / 'store.db'}", name="store", clinic_zone="America/New_York",
+                            region="US", stored_times="local")
+    query = proposal.connector["query"]
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(text(query), {"window_start": datetime(2000, 1, 1),
+                                                "window_end": datetime(2100, 1, 1)}).mappings().all()
+    got = {r["meeting_id"]: r["patient_phone"] for r in rows}
+    want = {m: f"+1 {p[2:5]} {p[5:8]}-{p[8:]}" if p else None for m, (p, _) in expected.items()}
+    assert got == want

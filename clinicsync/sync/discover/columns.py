@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from clinicsync.common.vocabulary import SOMEONE_ELSES_CONTACT
+from clinicsync.common.vocabulary import MOBILE_WORDS, SOMEONE_ELSES_CONTACT
 from clinicsync.sync.discover import consent
 from clinicsync.sync.discover.practicerow import is_practice_table, reached_as_a_place
 from clinicsync.sync.discover.unixstamps import are_stamps
@@ -48,8 +48,6 @@ _SQL_KINDS = (("TIMESTAMP", "datetime"), ("DATETIME", "datetime"), ("DATE", "dat
 # A phone column that is someone else's (the emergency contact's, a guardian's) or no number at all
 # (the phone's carrier, a fax): never the patient's phone, even as a fallback.
 _NOT_PATIENTS_PHONE = SOMEONE_ELSES_CONTACT | {"carrier", "fax", "pager", "beeper"}
-_MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
-                           "portable", "mobil", "cel", "telemovel", "cellulare", "wireless"})
 _PATIENT_CONTACT = frozenset({"patient.phone", "patient.email"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
 _FLAG_ROWS = 5  # sampled values, all of them yes/no, for a column named with a time word to be a flag
@@ -266,7 +264,7 @@ def _by_name(column: Column) -> list[tuple[str, float]]:
         out.append(("practitioner.email" if entity == "practitioner" else "patient.email", 0.9))
     if "phone" in roles and entity != "practitioner":
         # a mobile first: the number a reminder can be texted to (NOSH: phone_cell before phone_home)
-        out.append(("patient.phone", 0.92 if set(column.tokens) & _MOBILE_WORDS else 0.9))
+        out.append(("patient.phone", 0.92 if set(column.tokens) & MOBILE_WORDS else 0.9))
     if "location" in roles:  # a clinic's code ("kd_poli") is no place's name; the referenced row's name is
         out.append(("location", 0.8 * (0.8 if "id" in roles else 1.0)
                     + (0.05 if column.sample.table and "name" in roles else 0.0)))

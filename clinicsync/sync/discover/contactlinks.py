@@ -8,8 +8,9 @@ the parties that link to it, and a phone as the three parts its form asks for. N
 party holds either, so no visit could be reminded. The rule reads the shape and the values: the
 link table's end column (history.py), a contact column whose values are emails, an extension
 whose parts, put together, are numbers the region's plan holds valid. The newest link still open
-wins. Rejected: a list of contact-type codes (``EMAIL_ADDRESS``, ``TELECOM_NUMBER``): the values
-themselves say which row is an email and which a phone.
+wins, a phone link whose purpose row says mobile before any other (mobilepurpose.py). Rejected:
+a list of contact-type codes (``EMAIL_ADDRESS``, ``TELECOM_NUMBER``): the values themselves say
+which row is an email and which a phone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from clinicsync.sync.discover import history
 from clinicsync.sync.discover.extension import one_per_person
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Builder
+from clinicsync.sync.discover.mobilepurpose import mobile_first
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens
 
@@ -127,6 +129,7 @@ def _guesses(builder: Builder, party: Table, alias: str, who: str, links: Table,
     why = (f"the newest of the {who}'s {links.name!r} links still open ({ended!r} empty or ahead) to a "
            f"{target.name!r} row")
     guesses = []
+    ranked = mobile_first(builder, party, target, links, mine, contact)
     email = _email_column(builder, target)
     if email is not None:
         sql = first_rows(f"SELECT cs_c.{q(email)} {base} WHERE {where} AND cs_c.{q(email)} LIKE '%@%'{order}", 1,
@@ -139,11 +142,13 @@ def _guesses(builder: Builder, party: Table, alias: str, who: str, links: Table,
         if parts is None or _valid_share(builder, extension, parts) < PHONES:
             continue
         phone = _assembled(parts, "cs_e", q, plan.dialect)
+        ordered = order if ranked is None else f" ORDER BY {ranked[0]}" + (f", cs_k.{q(start)} DESC" if start else "")
         sql = first_rows(f"SELECT {phone} {base} JOIN {q(extension.name)} AS cs_e ON cs_e.{q(child.column)} = "
                          f"cs_c.{q(contact.target_column)} WHERE {where} AND cs_e.{q(parts['number'])} IS NOT NULL"
-                         f"{order}", 1, plan.dialect)
+                         f"{ordered}", 1, plan.dialect)
         out = plan.expr(f"({sql})", f"{who}_phone", extension.name, "varchar")
-        guesses.append(Guess(f"{who}.phone", out, 0.7, f"{why} with a {extension.name!r} row: the number put "
-                             f"together from {', '.join(map(repr, parts.values()))}", {"from": out}))
+        first = "" if ranked is None else f", one a {ranked[1]!r} row calls mobile first"
+        guesses.append(Guess(f"{who}.phone", out, 0.7, f"{why} with a {extension.name!r} row{first}: the number "
+                             f"put together from {', '.join(map(repr, parts.values()))}", {"from": out}))
         break
     return guesses
