@@ -119,7 +119,7 @@ STATUS = {"n": "pending", "p": "booked", "e": "cancelled", "c": "cancelled"}
 def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
     """The schema from the fixture, filled; per visit ahead (a position, keyed by its id) every
     field the store must hold."""
-    connection.execute(FIXTURE.read_text(encoding="utf-8"))
+    real.run_ddl(connection, FIXTURE)
     rng = random.Random(6521)
     clinic = ZoneInfo(ZONE)
     now = datetime.now(UTC).replace(microsecond=0)
