@@ -6,16 +6,20 @@ products (first, second, booster dose) I18n text holding JSON by language; the e
 is the ``timezone`` row of its settings store, beside its other settings. Each order (``code``,
 ``status`` 'n' pending 'p' paid 'e' expired 'c' canceled, the booker's email and E.164 phone)
 holds one position per person who comes (``attendee_name_parts`` JSON, the cached joined name,
-their own email or none); a family books two people in one order. A second event of the same
-organizer is long past (a closed test centre). Beside the slots ahead: past slots with their
-orders, a few expired and canceled orders, and a position canceled alone in a paid order."""
+their own email or none); a family books two people in one order. Now and then an order adds a
+parking space to a person's ticket: a position of its own (no name, no email, another product)
+whose ``addon_to_id`` is the position it belongs to, in the same slot: no person who comes. A
+second event of the same organizer is long past (a closed test centre); a third, ahead, is the
+organizer's travel test centre in London, its zone ``Europe/London`` in its own settings, its
+slots in London's hours. Beside the slots ahead: past slots with their orders, a few expired and
+canceled orders, and a position canceled alone in a paid order."""
 
 from __future__ import annotations
 
 import json
 import random
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,12 +28,17 @@ import psycopg
 from tests.discover import real_ehr_support as real
 
 ZONE, REGION = "Europe/Berlin", "DE"
+ABROAD = "Europe/London"  # the travel test centre's zone (the clinic's is ZONE)
 FIXTURE = real.FIXTURES / "pretix" / "schema.sql"
 EVENT_NAME = {"de": "Corona-Schutzimpfung", "en": "COVID-19 vaccination"}
 SITES = [{"de": "Impfzentrum Messehalle 3", "en": "Vaccination centre, fair hall 3"},
          {"de": "Impfstelle Rathausplatz", "en": "Vaccination point, town hall square"}]
 PRODUCTS = [{"de": "Erstimpfung", "en": "First dose"}, {"de": "Zweitimpfung", "en": "Second dose"},
             {"de": "Auffrischungsimpfung", "en": "Booster"}]
+PARKING = {"de": "Parkplatz", "en": "Parking space"}  # an add-on product: no admission, nobody named
+TRAVEL_NAME = {"de": "PCR-Reisetest London", "en": "PCR travel test London"}
+TRAVEL_SITE = {"de": "Testzentrum Flughafen Heathrow", "en": "Test centre, Heathrow Airport"}
+TRAVEL_PRODUCTS = [{"de": "PCR-Test", "en": "PCR test"}, {"de": "PCR-Expresstest", "en": "Express PCR test"}]
 GIVEN = ["Anna", "Jonas", "Lena", "Lukas", "Marie", "Felix", "Sophie", "Paul", "Emilia", "Jürgen", "Hannah",
          "Maximilian", "Leonie", "Özlem", "Karl", "Ingrid", "Mehmet", "Greta"]
 FAMILY = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
@@ -78,10 +87,10 @@ class _Db:
             "location": _i18n(site), "event_id": event, "is_public": True,
             "last_modified": self.now - timedelta(days=15)})
 
-    def item(self, event: int, name: dict[str, str], position: int) -> int:
+    def item(self, event: int, name: dict[str, str], position: int, admission: bool = True) -> int:
         return self.insert("pretixbase_item", {
-            "name": _i18n(name), "internal_name": None, "active": True, "default_price": 0, "admission": True,
-            "personalized": True, "position": position, "event_id": event, "free_price": False,
+            "name": _i18n(name), "internal_name": None, "active": True, "default_price": 0, "admission": admission,
+            "personalized": admission, "position": position, "event_id": event, "free_price": False,
             "allow_cancel": True, "require_approval": False, "sales_channels": "web"})
 
     def order(self, organizer: int, event: int, status: str, email: str | None, phone: str | None,
@@ -106,6 +115,17 @@ class _Db:
             "meta_info": None, "canceled": canceled, "is_bundled": False, "ignore_from_quota_while_blocked": False,
             "item_id": item, "order_id": order, "subevent_id": slot, "organizer_id": organizer})
 
+    def addon(self, organizer: int, order: int, positionid: int, item: int, slot: int, to: int) -> int:
+        """An add-on position (pretix's ``OrderPosition.addon_to``): a product booked with the
+        position ``to`` of the same order, in its slot, naming nobody (``attendee_name_parts``
+        an empty object, as pretix keeps it)."""
+        return self.insert("pretixbase_orderposition", {
+            "positionid": positionid, "price": 5, "attendee_name_cached": None, "attendee_name_parts": "{}",
+            "attendee_email": None, "tax_rate": 0, "tax_value": 0, "secret": _code(self.rng, 32).lower(),
+            "web_secret": _code(self.rng, 32).lower(), "pseudonymization_id": _code(self.rng, 10),
+            "meta_info": None, "canceled": False, "is_bundled": False, "ignore_from_quota_while_blocked": False,
+            "addon_to_id": to, "item_id": item, "order_id": order, "subevent_id": slot, "organizer_id": organizer})
+
 
 def _email(given: str, family: str, n: int) -> str:
     plain = (f"{given}.{family}{n}".lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")
@@ -119,7 +139,7 @@ STATUS = {"n": "pending", "p": "booked", "e": "cancelled", "c": "cancelled"}
 def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
     """The schema from the fixture, filled; per visit ahead (a position, keyed by its id) every
     field the store must hold."""
-    connection.execute(FIXTURE.read_text(encoding="utf-8"))
+    real.run_ddl(connection, FIXTURE)
     rng = random.Random(6521)
     clinic = ZoneInfo(ZONE)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -138,6 +158,7 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
                             "order_phone_asked": "True", "order_phone_required": "True", "show_times": "True",
                             "contact_mail": "impfen@lk-musterstadt.example"})
     items = [db.item(event, name, n) for n, name in enumerate(PRODUCTS)]
+    parking = db.item(event, PARKING, len(PRODUCTS), admission=False)
     slots = []
     for s in range(-PAST_SLOTS, SLOTS):
         day = today + timedelta(days=(s // 8) + (1 if s >= 0 else 0))
@@ -158,11 +179,13 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
         phone = real.valid_number(rng, "+4915" if n % 2 else "+4930", 14 if n % 2 else 13)
         order = db.order(organizer, event, status, booker_email, phone if n % 11 != 10 else None,
                          now - timedelta(days=5 + n % 9, hours=n % 7))
+        positions = []
         for p, (given, family, k) in enumerate(named):
             email = None if p and k % 2 else booker_email if p == 0 else _email(given, family, k)
             canceled = p == 1 and n % 15 == 6
             position = db.position(organizer, order, p + 1, items[(n + p) % 3], slot, given, family, email,
                                    canceled)
+            positions.append(position)
             if not ahead:
                 continue
             truth[str(position)] = {
@@ -171,4 +194,33 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
                 "email": email or booker_email,
                 "status": "cancelled" if canceled else STATUS[status],
                 "doctor_name": EVENT_NAME["de"], "location": site["de"], "type": PRODUCTS[(n + p) % 3]["de"]}
+        if n % 6 == 1 or n % 12 == 3:  # a parking space with the first ticket (a family's: the second's)
+            db.addon(organizer, order, len(positions) + 1, parking, slot, positions[-1])
+    truth.update(_travel(db, organizer, today))
+    return truth
+
+
+def _travel(db: _Db, organizer: int, today: date) -> dict[str, dict[str, Any]]:
+    """The travel test centre in London (its own zone in its settings, slots every quarter hour
+    from 09:00 London time), one traveller per order, all paid: per position its truth."""
+    abroad = ZoneInfo(ABROAD)
+    event = db.event(organizer, TRAVEL_NAME, "reisetest-london", datetime(today.year, today.month, today.day, 9,
+                                                                          tzinfo=abroad),
+                     True, {"timezone": ABROAD, "locale": "de", "locales": '["de", "en"]',
+                            "attendee_names_asked": "True", "order_phone_asked": "True"})
+    items = [db.item(event, name, n) for n, name in enumerate(TRAVEL_PRODUCTS)]
+    truth: dict[str, dict[str, Any]] = {}
+    for s in range(12):
+        day = today + timedelta(days=2 + s // 6)
+        start = datetime(day.year, day.month, day.day, 9 + (s % 6) // 4, 15 * ((s % 6) % 4), tzinfo=abroad)
+        slot = db.slot(event, TRAVEL_NAME, start, 15, TRAVEL_SITE)
+        given, family = GIVEN[(s * 5) % len(GIVEN)], FAMILY[(s * 3 + 2) % len(FAMILY)]
+        email = _email(given, family, 500 + s)
+        phone = real.valid_number(db.rng, "+4917", 14)
+        order = db.order(organizer, event, "p", email, phone, db.now - timedelta(days=2, hours=s))
+        position = db.position(organizer, order, 1, items[s % 2], slot, given, family, email)
+        truth[str(position)] = {
+            "start": _utc(start), "end": _utc(start + timedelta(minutes=15)), "zone": ABROAD,
+            "name": f"{given} {family}", "phone": phone, "email": email, "status": "booked",
+            "doctor_name": TRAVEL_NAME["de"], "location": TRAVEL_SITE["de"], "type": TRAVEL_PRODUCTS[s % 2]["de"]}
     return truth

@@ -33,6 +33,7 @@ from tests.discover.test_real_openmrs_apptsched import (
 from tests.discover.test_real_openvpms import (
     test_openvpms_acts_with_role_typed_participations_and_attribute_rows as openvpms,
 )
+from tests.discover.test_real_pretix import test_on_postgresql as pretix
 from tests.discover.test_real_roundcube_calendar import test_on_mariadb as roundcube_calendar
 from tests.discover.test_real_tamanu import (
     test_tamanu_text_datetimes_additional_data_phones_and_location_groups as tamanu,
@@ -57,6 +58,7 @@ test_ofbiz_without_keys = ofbiz
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
 test_openvpms_without_keys = openvpms
+test_pretix_without_keys = pretix
 test_roundcube_calendar_without_keys = roundcube_calendar
 test_tamanu_without_keys = tamanu
 test_vtiger_without_keys = vtiger

@@ -7,10 +7,14 @@ family's tickets)."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
 
 from clinicsync.sync.discover.sql import discover_sql
 
@@ -25,19 +29,22 @@ CREATE TABLE offers (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFERENCES
 CREATE TABLE tickets (id INTEGER PRIMARY KEY, purchase_id INTEGER NOT NULL REFERENCES purchases (id),
   sitting_id INTEGER NOT NULL REFERENCES sittings (id), offer_id INTEGER NOT NULL REFERENCES offers (id),
   holder_name TEXT, holder_email TEXT,
-  cancelled BOOLEAN NOT NULL DEFAULT 0, valid_until DATETIME);
+  cancelled BOOLEAN NOT NULL DEFAULT 0, valid_until DATETIME, attached_to_id INTEGER REFERENCES tickets (id));
 CREATE TABLE show_options (id INTEGER PRIMARY KEY, show_id INTEGER NOT NULL REFERENCES shows (id), key TEXT NOT NULL,
   value TEXT NOT NULL);
 """
 GIVEN = ["Anna", "Bernd", "Clara", "David", "Eva", "Franz", "Greta", "Hugo", "Ida", "Jakob"]
 
 
-def build(folder: Path) -> str:
+def build(folder: Path, across: bool = False, keyless: bool = False) -> str:
     """Forty sittings ahead; sixty purchases, every third for two people; states 'w' (most),
-    'o' (open), 'x' (withdrawn: a stamp beside it); a ticket voided alone now and then."""
+    'o' (open), 'x' (withdrawn: a stamp beside it); a ticket voided alone now and then; every
+    fifth purchase a cloakroom extra attached to its first ticket (no holder), or, ``across``,
+    the first ticket of every fifth purchase naming the one of the purchase before (a rebooking,
+    no extra). ``keyless``: the tables declare no foreign key."""
     path = folder / "tickets.db"
     connection = sqlite3.connect(path)
-    connection.executescript(DDL)
+    connection.executescript(re.sub(r" REFERENCES \w+ \(id\)", "", DDL) if keyless else DDL)
     now = datetime.now().replace(microsecond=0, second=0, minute=0)
     connection.execute("INSERT INTO shows VALUES (1, ?, ?, NULL)",
                        (json.dumps({"de": "Führung", "en": "Guided tour"}), now - timedelta(days=30)))
@@ -45,14 +52,15 @@ def build(folder: Path) -> str:
                            [("locale", "de"), ("timezone", "Europe/Vienna"), ("max_tickets", "4")])
     connection.executemany("INSERT INTO offers VALUES (?, 1, ?)",
                            [(1, json.dumps({"de": "Erwachsene", "en": "Adult"})),
-                            (2, json.dumps({"de": "Kinder", "en": "Child"}))])
+                            (2, json.dumps({"de": "Kinder", "en": "Child"})),
+                            (3, json.dumps({"de": "Garderobe", "en": "Cloakroom"}))])
     for s in range(1, 41):
         begins = now + timedelta(days=1 + s // 8, hours=s % 8)
         connection.execute("INSERT INTO sittings VALUES (?, 1, ?, ?, ?, ?)",
                            (s, json.dumps({"de": "Führung", "en": "Guided tour"}),
                             json.dumps({"de": "Halle A" if s % 2 else "Halle B", "en": "Hall"}), begins,
                             begins + timedelta(minutes=45)))
-    ticket = 0
+    ticket, firsts = 0, {}
     for p in range(1, 61):
         state = "x" if p % 11 == 3 else "o" if p % 7 == 2 else "w"
         connection.execute("INSERT INTO purchases VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
@@ -60,10 +68,16 @@ def build(folder: Path) -> str:
                             now - timedelta(days=3, hours=p), now - timedelta(days=1) if state == "x" else None))
         for k in range(2 if p % 3 == 0 else 1):
             ticket += 1
-            connection.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            firsts.setdefault(p, ticket)
+            before = firsts[p - 1] if across and k == 0 and p % 5 == 0 else None
+            connection.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                                (ticket, p, 1 + p % 40, 1 + k, f"{GIVEN[ticket % 10]} Huber{ticket}",
                                 f"holder{ticket}@mail.example" if k == 0 and p % 2 else None,
-                                k == 1 and p % 9 == 0))
+                                k == 1 and p % 9 == 0, before))
+        if p % 5 == 0 and not across:
+            ticket += 1
+            connection.execute("INSERT INTO tickets VALUES (?, ?, ?, 3, NULL, NULL, 0, NULL, ?)",
+                               (ticket, p, 1 + p % 40, firsts[p]))
     connection.commit()
     connection.close()
     return f"sqlite:///{path}"
@@ -142,3 +156,45 @@ def test_the_offer_a_ticket_refers_to_is_the_visits_type(tmp_path: Path) -> None
     'name' in translations) is the visit's type. Before: no column's name said type, none read."""
     proposal = _proposal(tmp_path)
     assert proposal.mapping["fields"]["type"] == {"from": ["offer_name.de", "offer_name.en"]}, proposal.mapping
+
+
+def _read(url: str, query: str) -> list[Any]:
+    """The rows the proposed query reads over a year from now."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        now = datetime.now()
+        rows = list(connection.execute(text(query), {"window_start": str(now - timedelta(days=1)),
+                                                    "window_end": str(now + timedelta(days=365))}))
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.parametrize("keyless", [False, True])
+def test_a_row_attached_to_another_of_the_same_booking_is_an_add_on_not_a_visit(tmp_path: Path,
+                                                                                 keyless: bool) -> None:
+    """A ticket that refers to another ticket of the same purchase (a cloakroom extra attached
+    to it, no holder) is no visit: left out of the query, with the note saying why; the tickets
+    it is attached to stay; without declared keys alike (every set value is another ticket of
+    the same purchase). Before: each extra was a visit of its own, nameless."""
+    url = build(tmp_path, keyless=keyless)
+    proposal = discover_sql(url, name="tickets", timezone=ZONE, region="AT", stored_times="local", table="tickets")
+    query = proposal.connector["query"]
+    assert "NOT EXISTS (SELECT 1 FROM tickets AS s WHERE s.id = a.attached_to_id AND s.purchase_id = " \
+           "a.purchase_id" in query, query
+    assert any("12 of 92 'tickets' rows refer by 'attached_to_id' to another row of the same 'purchases' row" in n
+               and "left out of the query" in n for n in proposal.notes), proposal.notes
+    ids = {row.id for row in _read(url, query)}
+    connection = sqlite3.connect(tmp_path / "tickets.db")
+    extras = {r[0] for r in connection.execute("SELECT id FROM tickets WHERE attached_to_id IS NOT NULL")}
+    attached = {r[0] for r in connection.execute("SELECT attached_to_id FROM tickets WHERE attached_to_id > 0")}
+    connection.close()
+    assert len(extras) == 12 and ids == set(range(1, 93)) - extras and attached <= ids, (ids, extras)
+
+
+def test_a_row_naming_a_row_of_another_booking_stays_a_visit(tmp_path: Path) -> None:
+    """A ticket that names a ticket of another purchase (a rebooking naming the old one) is a
+    visit of its own: nothing is left out."""
+    proposal = discover_sql(build(tmp_path, across=True), name="tickets", timezone=ZONE, region="AT",
+                            stored_times="local", table="tickets")
+    assert "NOT EXISTS" not in proposal.connector["query"], proposal.connector["query"]
+    assert not any("add-on" in n for n in proposal.notes), proposal.notes

@@ -371,3 +371,31 @@ def test_a_nameless_login_reaches_its_person_in_a_profile_row_keyed_alike(tmp_pa
     assert "first_name" in str(fields["practitioner.name"]) and "last_name" in str(fields["practitioner.name"]), fields
     assert "practitioner.email" in fields, fields
     assert "JOIN app_user_profile" in proposal.connector["query"], proposal.connector["query"]
+
+
+OWNED_ROWS = """
+CREATE TABLE shop_shows (id INTEGER PRIMARY KEY, title VARCHAR(100), starts_at DATETIME);
+CREATE TABLE shop_show_options (id INTEGER PRIMARY KEY, "key" VARCHAR(60), value TEXT, object_id INTEGER);
+CREATE TABLE shop_item (id INTEGER PRIMARY KEY, label VARCHAR(80), position INTEGER);
+CREATE TABLE shop_ticket (id INTEGER PRIMARY KEY, show_id INTEGER, item_id INTEGER, seq_no INTEGER,
+  holder VARCHAR(100));
+"""
+
+
+def test_a_row_named_for_its_parent_and_a_word_a_table_is_named_by_refer_to_them(tmp_path: Path) -> None:
+    """An object's settings rows in a table named for it (``shop_show_options`` beside
+    ``shop_shows``) point at it by ``object_id``, a name that says no table; a ticket's
+    ``item_id`` (a word that elsewhere numbers a row) names the ``shop_item`` table. A handful of
+    small numbers each, keys of every table: the names decide, the values confirm. The ticket's
+    own ``seq_no`` refers to nothing."""
+    shows = [(s, f"Show {s}", str(_soon(s))) for s in range(1, 4)]
+    options = [(o, key, value, s) for o, (s, key, value) in enumerate(
+        [(s, k, v) for s in range(1, 4) for k, v in (("timezone", "Europe/Vienna"), ("locale", "de"))], start=1)]
+    items = [(i, f"Seat class {i}", i) for i in range(1, 5)]
+    tickets = [(n, 1 + n % 3, 1 + n % 4, n, f"Holder {n}") for n in range(1, 31)]
+    url = _database(tmp_path, OWNED_ROWS, {"shop_shows": shows, "shop_show_options": options, "shop_item": items,
+                                           "shop_ticket": tickets})
+    found = _found_by_values(url)
+    assert ("shop_show_options", "object_id", "shop_shows") in found, found
+    assert ("shop_ticket", "item_id", "shop_item") in found, found
+    assert not {f for f in found if f[1] == "seq_no"}, found

@@ -39,14 +39,21 @@ def contact_columns(table: Table) -> list[str]:
     return [c for c in table.columns if {token_role(t) for t in name_tokens(c)} & _CONTACT]
 
 
+def booking_row(row: Table) -> bool:
+    """Whether ``row`` is a booking's: an order, with a contact and dates and no person's name
+    (a users table has one)."""
+    from clinicsync.sync.discover.tablechoice import date_columns  # the picker's reading of a date
+
+    return bool(contact_columns(row)) and bool(date_columns(row)) and not name_columns(row)[0]
+
+
 def books(table: Table, target: Table, schema: Schema) -> bool:
     """Whether ``table`` (a person's row: a contact column of its own, belonging to a booking row
     with a contact) books ``target`` (dated, no contact): the target's dates are the visit's time."""
     from clinicsync.sync.discover.tablechoice import date_columns  # the picker's reading of a date
 
-    def booking(name: str) -> bool:  # an order: a contact and dates, no person's name (a users table has one)
-        row = schema.tables[name]
-        return bool(contact_columns(row)) and bool(date_columns(row)) and not name_columns(row)[0]
+    def booking(name: str) -> bool:
+        return booking_row(schema.tables[name])
 
     return bool(contact_columns(table)) and not contact_columns(target) and bool(date_columns(target)) \
         and not any(_STATUS.match(c) for c in target.columns) \

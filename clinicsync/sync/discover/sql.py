@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import (
+    addonrows,
     approvalflags,
     bookingrow,
     calendarowner,
@@ -488,6 +489,12 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
             removed = None
     model = templaterows.left_out(run, lambda n: quote_name(connection, n), main, connection.dialect.name)
     models = [model[0]] if model is not None else []  # a series' template row is no visit (templaterows.py)
+    try:  # a row that is another row's add-on within its booking is no visit (addonrows.py)
+        with connection.begin_nested():
+            addons = addonrows.left_out(run, lambda n: quote_name(connection, n), schema, main)
+    except SQLAlchemyError:  # a column the server will not compare with the key: no rows are left out
+        addons = None
+    models += [addons.kept] if addons is not None else []
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
@@ -520,12 +527,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         people.notes.append(failed)
     if model is not None:
         people.notes.append(model[2])
+    if addons is not None:
+        people.notes.append(addons.note)
     outs = list(plan.select)
     mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns} | \
         set(people.household.outs if people.household is not None else ())  # never the person's own phone
     left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
         g.source for g in people.guesses} | {f.column for f in (gone, stamp) if f is not None} | \
-        set(model[1:2] if model else ())
+        set(model[1:2] if model else ()) | ({addons.column} if addons is not None else set())
     prefixes = tuple(p for p in {main.prefix} | {schema.tables[t].prefix for t in set(plan.tables_of.values())} if p)
     samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
                             plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)

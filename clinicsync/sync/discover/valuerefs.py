@@ -13,7 +13,10 @@ plain codes, never quoted text from the data). A column refers to a table when a
 (1, 2, 3 … are the keys of every table) the one the column's name points at is taken, none when
 the name does not decide; fewer than ``MIN_NUMBERS`` distinct whole numbers match only a table
 the name shares a word with, or one of the same kind of person (``worker`` -> ``wp_ea_staff``).
-Identifier-like text (UUIDs) matches one table only.
+Identifier-like text (UUIDs) matches one table only. A word another table is named by
+(``item_id`` beside ``pretixbase_item``) is a reference, not the row's own numbering; a column
+that names no table (``object_id``) on a table named for another (``pretixbase_event_settingsstore``)
+refers to that parent when its keys hold all its values (namedparent.py).
 
 What a name says is read with care: a code named with its own table's word or a code word
 alone (``activity_type_id``, ``visit_type_id``) names no table that shares only that word; a
@@ -28,12 +31,13 @@ that last: any table holding the keys (1, 2, 3 … are every table's), a profile
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from clinicsync.common.names import name_words
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, name_columns, stems
+from clinicsync.sync.discover.namedparent import head_words, named_parent
 from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.vocab import token_role
 
@@ -58,12 +62,15 @@ _OWN_ID = frozenset({"object", "obj", "seq", "sequence", "serial", "row", "line"
                      "server", "site", "instance", "version", "counter", "local"})
 
 
-def _own_identity(table: Table, column: str) -> bool:
+def _own_identity(table: Table, column: str, heads: Mapping[str, str] | None = None) -> bool:
     """A column whose name says only "this row's id": the table's own words, an id, or a word
     of a row's own numbering (object, sequence, server). Not the ends of a link table named by
     the tables it joins (``staff_appointments``: ``staff_id``, ``appointment_id``): two columns
-    each naming a different word of the table's name are what it links."""
+    each naming a different word of the table's name are what it links. Not a word another
+    table is named by (``heads``: ``item_id`` beside ``pretixbase_item``)."""
     mine = stems(column) - _IDENTIFIER
+    if any((heads or {}).get(w, table.name) != table.name for w in mine):
+        return False
     head = _last_word(table.name)
     if mine and mine <= stems(table.name) and head not in mine and not mine & _OWN_ID:
         return False  # the parent a table's name begins with: ``party_contact_mechanism.party``
@@ -91,15 +98,27 @@ _ADDRESS = frozenset({"addr", "address", "street", "str", "house", "hausnr", "st
                       "postal", "postcode", "plz", "apt", "apartment", "flat", "suite", "building", "floor"})
 
 
-def _candidate(table: Table, column: str, known: set[str]) -> bool:
+def _candidate(table: Table, column: str, known: set[str], heads: dict[str, str]) -> bool:
     type_name = table.columns[column]
     # a link row's key is its references (``webcal_entry_user``: the event's id and the login); a
     # one-column key is the row's own
     return (column not in known and (column not in table.primary_key or len(table.primary_key) > 1)
             and not audit(column) and not words(column) & _ADDRESS
-            and not _own_identity(table, column)
+            and not _own_identity(table, column, heads)
             and bool(words(column) & _IDENTIFIER or column.lower().endswith("id")
                      or (WHOLE.search(type_name) and (kind_of(column) is not None or _numbered_name(column))))
+            and bool(_TEXT.search(type_name) or WHOLE.search(type_name)))
+
+
+def _generic_owner(table: Table, column: str, known: set[str], table_words: set[str]) -> bool:
+    """An identifier column whose words name no table and no code (``object_id``, ``fk``; not
+    ``record_type_id``), not the row's own key: on a table named for its parent (``namedparent``)
+    it points at that parent, whose keys must hold all its sampled values (a settings or meta
+    row of an event, a booking; ``_owned`` says when)."""
+    type_name = table.columns[column]
+    return (column not in known and column not in table.primary_key and not audit(column)
+            and bool(words(column) & _IDENTIFIER or column.lower().endswith("id"))
+            and not (stems(column) - _IDENTIFIER) & (table_words | _CODE_WORDS)
             and bool(_TEXT.search(type_name) or WHOLE.search(type_name)))
 
 
@@ -210,11 +229,20 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                   if _extension(t, {r.column for r in schema.refs(t.name)})}
     logins = {(t.name, str(t.key)) for t in schema.tables.values()
               if _nameless_login(t, {r.column for r in schema.refs(t.name)})}
+    heads = head_words(schema.tables)
+    parents = {t: p for t in schema.tables if (p := named_parent(t, schema.tables)) is not None}
+    table_words = {w for t in schema.tables for w in stems(t)}
+    generic: set[tuple[str, str]] = set()  # a column naming no table, on a table named for its parent
+    parent_only: set[tuple[str, str]] = set()  # … that only its parent's keys may match
     for table in list(schema.tables.values()):
         known = {r.column for r in schema.refs(table.name)}
         for column in table.columns:
-            if len(samples) >= MAX_COLUMNS or not (_candidate(table, column, known)
-                                                   or (table.name, column) in extensions | logins):
+            regular = _candidate(table, column, known, heads) or (table.name, column) in extensions | logins
+            if table.name in parents and _generic_owner(table, column, known, table_words):
+                generic.add((table.name, column))
+                if not regular:
+                    parent_only.add((table.name, column))
+            if len(samples) >= MAX_COLUMNS or not (regular or (table.name, column) in generic):
                 continue
             rows = run(first_rows(f"SELECT {quote(column)} FROM {quote(table.name)} WHERE {quote(column)} "
                                   "IS NOT NULL", SAMPLE, dialect))
@@ -233,6 +261,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     targets += [(t, u, True) for t in schema.tables.values() for u in t.unique if len(u) >= 3][:MAX_TARGETS]
     named: dict[tuple[str, str], tuple[Table, str]] = {}  # a column's unique key by its name
     profiles: dict[tuple[str, str], list[Table]] = {}  # a nameless login's 1:1 profile tables
+    owned: dict[tuple[str, str], Table] = {}  # a generic column's parent table, named by its table
     for target, key, by_name in targets:
         whole = bool(WHOLE.search(target.columns[key]))
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
@@ -272,6 +301,10 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                 if _profile_of(schema.tables[owner], target) and all(v in found for v in values):
                     profiles.setdefault((owner, column), []).append(target)
                 continue
+            if (owner, column) in generic and parents[owner] == target.name and all(v in found for v in values):
+                owned[(owner, column)] = target
+            if (owner, column) in parent_only:
+                continue
             if (owner, column) in extensions and not (_person_table(target, schema) and len(values) >= MIN_NUMBERS):
                 continue
             if _numbered_name(column) and _glued_kind(target.name) != "person":
@@ -287,7 +320,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     # Numbered names last: their person table is the one that refers to no other person table,
     # by the references this pass found too (``person_name.party`` -> ``party_party``).
     for (owner, column), found_targets in sorted(matches.items(), key=lambda m: _numbered_name(m[0][1])):
-        if (owner, column) in named:
+        if (owner, column) in named or (owner, column) in owned:
             continue
         chosen = _choose(column, found_targets, schema, owner, out)
         if chosen is not None:
@@ -295,6 +328,18 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     out += [_ref(schema, owner, column, table, key, mixed) for (owner, column), (table, key) in named.items()]
     out += [_ref(schema, owner, column, tables[0], str(tables[0].key), mixed)
             for (owner, column), tables in profiles.items() if len(tables) == 1]
+    return out + _owned(schema, owned, out, mixed)
+
+
+def _owned(schema: Schema, owned: dict[tuple[str, str], Table], found: Sequence[Ref], mixed: bool) -> list[Ref]:
+    """The generic columns' references to the parent their table is named for, where that table
+    refers to its parent by no other column (``civicrm_activity_contact.activity_id`` does: its
+    ``record_type_id`` is no second one) and by this one column only."""
+    out = []
+    for (owner, column), parent in owned.items():
+        others = [r for r in [*schema.refs(owner), *found] if r.table == owner and r.target == parent.name]
+        if not others and sum(o == owner for o, _ in owned) == 1:
+            out.append(_ref(schema, owner, column, parent, str(parent.key), mixed))
     return out
 
 
