@@ -95,6 +95,8 @@ MARIADB_DDL = """
 CREATE TABLE patients (id INT PRIMARY KEY, first_name VARCHAR(60), last_name VARCHAR(60), birth_date DATE);
 CREATE TABLE patient_phones (id INT PRIMARY KEY, patient_id INT NOT NULL, kind VARCHAR(16), number VARCHAR(32),
   is_primary TINYINT(1), FOREIGN KEY (patient_id) REFERENCES patients(id));
+CREATE TABLE patient_emergency_contacts (id INT PRIMARY KEY, patient_id INT NOT NULL, contact_name VARCHAR(80),
+  phone VARCHAR(32), FOREIGN KEY (patient_id) REFERENCES patients(id));
 CREATE TABLE visits (id INT PRIMARY KEY, patient_id INT NOT NULL, starts_at DATETIME, ends_at DATETIME,
   status VARCHAR(16), FOREIGN KEY (patient_id) REFERENCES patients(id));
 """
@@ -103,10 +105,13 @@ CREATE TABLE visits (id INT PRIMARY KEY, patient_id INT NOT NULL, starts_at DATE
 @pytest.mark.mariadb
 def test_a_patients_phone_rows_named_after_the_patient(mariadb_database: dict[str, Any]) -> None:
     """Rows typed by a ``kind``: the mobile first, then the home number; the 'emergency' rows (a
-    spouse's mobile, which reads as a mobile as well) are never the patient's."""
+    spouse's mobile, which reads as a mobile as well) are never the patient's, nor are the rows
+    of a table of emergency contacts beside it."""
     data.load_tables(mariadb_database, MARIADB_DDL, [
         ("INSERT INTO patients VALUES (%s, %s, %s, '1970-01-01')", [(p, f"Given{p}", f"Family{p}") for p in PATIENTS]),
         ("INSERT INTO patient_phones VALUES (%s, %s, %s, %s, %s)", _phone_rows(("home", "mobile", "emergency"))),
+        ("INSERT INTO patient_emergency_contacts VALUES (%s, %s, %s, %s)",
+         [(p, p, f"Partner{p}", spouse(p)) for p in PATIENTS if p % 3]),
         ("INSERT INTO visits VALUES (%s, %s, %s, %s, 'booked')", _visits()),
     ])
     placed, why = _placed(str(mariadb_database["url"]), "patient")

@@ -77,6 +77,8 @@ class ContactRows(PersonRows):
             token_role(t) for name in mine for c in self.schema.tables[name].columns for t in name_tokens(c)}
         for table, alias in chain:
             for child in self.owned(table.name):
+                if kinship.others_table(self.schema.tables[child.table]):
+                    continue  # an emergency contacts table: a spouse's or a parent's numbers
                 found = self._typed(child, alias, who) or self._plain(child, alias, who, own)
                 for guess in found:
                     if not any(g.field == guess.field for g in out):

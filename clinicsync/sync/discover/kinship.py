@@ -40,6 +40,14 @@ def others_code(label: str) -> bool:
     return bool(set(name_words(label)) & _OTHERS_CODE)
 
 
+def others_table(table: Table) -> bool:
+    """Whether every row of ``table`` is someone else's contact: a table kept for the people to
+    call for the patient (``patient_emergency_contacts``, ``next_of_kin``), named so whoever it
+    belongs to. It refers to the patient as the patient's own phone rows do, but its numbers
+    are a spouse's or a relative's (the words a column of them is refused by, too)."""
+    return bool(set(name_words(table.name)) & SOMEONE_ELSES_CONTACT)
+
+
 def flag_columns(table: Table) -> list[str]:
     """Columns that flag a row as someone else's contact (``emergency``, ``next_of_kin``)."""
     return [c for c, t in table.columns.items() if _FLAG.match(c) and not _TEXT.search(t)]
