@@ -193,3 +193,48 @@ def test_a_persons_typed_contact_rows_named_after_the_person(mariadb_database: d
     ])
     placed, _ = _placed(str(mariadb_database["url"]), "person")
     _assert_each(placed, expected_phone)
+
+
+TELECOM_DDL = """
+CREATE TABLE person (id INT PRIMARY KEY, given VARCHAR(60), family VARCHAR(60));
+CREATE TABLE person_telecom (id INT PRIMARY KEY, person_id INT NOT NULL REFERENCES person(id), system VARCHAR(16),
+  use VARCHAR(16), value VARCHAR(80), period_end DATE);
+CREATE TABLE encounter_booking (id INT PRIMARY KEY, person_id INT NOT NULL REFERENCES person(id),
+  starts_at TIMESTAMP, ends_at TIMESTAMP, status VARCHAR(16));
+"""
+
+
+def _telecom_rows() -> list[tuple[Any, ...]]:
+    """(id, person, system, use, value, period_end): phones and emails in one value column, told
+    apart by ``system``; ``use`` says which phone (an email's use is 'home' as well); a few old
+    mobiles closed by ``period_end``."""
+    rows: list[tuple[Any, ...]] = []
+    for p in PATIENTS:
+        if p % 7 == 0:
+            rows.append((len(rows) + 1, p, "phone", "mobile", f"07723 8{p:05d}", "2020-01-01"))
+        if has_home(p):
+            rows.append((len(rows) + 1, p, "phone", "home", home(p), None))
+        if has_mobile(p):
+            rows.append((len(rows) + 1, p, "phone", "mobile", mobile(p), None))
+        rows.append((len(rows) + 1, p, "email", "home", f"given{p}@mail.example", None))
+        if p % 3 == 0:
+            rows.append((len(rows) + 1, p, "phone", "home", home(p).replace("7946", "7947"), None))  # a second landline
+    return rows
+
+
+@pytest.mark.postgres
+def test_phone_and_email_rows_typed_by_a_column_not_named_for_a_type(database: str) -> None:
+    """No column is named ``type`` or ``kind``: ``system`` is told by its values (its codes hold
+    the phones apart from the emails), ``use`` by its word for a mobile, whose row goes first."""
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(TELECOM_DDL)
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO person VALUES (%s, %s, %s)",
+                               [(p, f"Given{p}", f"Family{p}") for p in PATIENTS])
+            cursor.executemany("INSERT INTO person_telecom VALUES (%s, %s, %s, %s, %s, %s)", _telecom_rows())
+            cursor.executemany("INSERT INTO encounter_booking VALUES (%s, %s, %s, %s, 'booked')", _visits())
+    placed, why = _placed(database, "person")
+    newest_home = {p: home(p).replace("7946", "7947") if p % 3 == 0 else home(p) if has_home(p) else None
+                   for p in PATIENTS}
+    _assert_each(placed, lambda p: mobile(p) if has_mobile(p) else newest_home[p])
+    assert "'system'" in why and "'use' is 'mobile' first" in why, why

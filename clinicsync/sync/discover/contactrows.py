@@ -17,6 +17,7 @@ from clinicsync.sync.discover import (
     phonecolumns,
     softdelete,
     subtypes,
+    valuetypes,
 )
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import (
@@ -111,6 +112,9 @@ class ContactRows(PersonRows):
         types = strong if len(strong) == 1 else types
         if len(types) > 1 and (own := subtypes.row_type(self.run, self.q, table, types, self.plan.dialect)):
             types = [own]  # the kind of every row; the other a sub-kind of one of them (subtypes.py)
+        told = None if types else valuetypes.kind_column(self.run, self.q, table, child.column, self.plan.dialect,
+                                                         self.region)
+        types = [told] if told is not None else types  # no column named for a type: told by the values
         values = [c for c, t in table.columns.items() if TEXT.search(t) and c not in types and c != child.column
                   and not audit(c) and "uuid" not in c.lower() and "reason" not in c.lower()]
         if len(types) != 1 or not values:
@@ -182,13 +186,18 @@ class ContactRows(PersonRows):
                                  f"{'phone numbers' if field_name.endswith('phone') else 'emails'}; the table has "
                                  "no key: the lowest value of the type)")
                     continue
-                picked = self.pick(child, parent_alias, f"cs_r.{q(type_column)} = {literal}")
+                condition = f"cs_r.{q(type_column)} = {literal}"
+                mobile = valuetypes.mobile_code(self.run, q, table, (type_column, value_column, child.column),
+                                                condition, self.plan.dialect) \
+                    if told is not None and field_name.endswith("phone") else None
+                picked = self.pick(child, parent_alias, condition, before=[mobile[0]] if mobile else [])
                 if picked is None:
                     continue
                 outs.append(self.plan.add(picked, value_column, wanted, table.name, table.columns[value_column]))
                 self.people.typed_rows[outs[-1]] = parent_alias
                 parts.append(f"type {label!r} ({round(share * 100)}% of its values are "
-                             f"{'phone numbers' if field_name.endswith('phone') else 'emails'})")
+                             f"{'phone numbers' if field_name.endswith('phone') else 'emails'}"
+                             + (f"; {mobile[1]}" if mobile else "") + ")")
             if not outs:
                 continue
             self.stamp_children(child, parent_alias)
@@ -198,7 +207,9 @@ class ContactRows(PersonRows):
                 how = f"the row marked {preferred!r} first, then {how}"
             left = [said for said in (kinship.describe(table), f"type {', '.join(others)} left out (someone "
                                       "else's: an emergency contact, a relative)" if others else None) if said]
-            why = f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}" + "".join(
+            keyed = f"{type_column!r}" + (" (no column named for a type: its codes hold the phones apart from the "
+                                          "emails)" if told is not None else "")
+            why = f"table {table.name!r} keyed by {keyed}: {'; then '.join(parts)}; {how}" + "".join(
                 f"; {said}" for said in left)
             spec: dict[str, Any] = {"from": outs[0] if len(outs) == 1 else outs}
             guesses.append(Guess(field_name, " + ".join(outs), 0.85, why, spec))
