@@ -17,6 +17,7 @@ from clinicsync.sync.discover import (
     phonecolumns,
     softdelete,
     subtypes,
+    valuetypes,
 )
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import (
@@ -77,6 +78,8 @@ class ContactRows(PersonRows):
             token_role(t) for name in mine for c in self.schema.tables[name].columns for t in name_tokens(c)}
         for table, alias in chain:
             for child in self.owned(table.name):
+                if kinship.others_table(self.schema.tables[child.table]):
+                    continue  # an emergency contacts table: a spouse's or a parent's numbers
                 found = self._typed(child, alias, who) or self._plain(child, alias, who, own)
                 for guess in found:
                     if not any(g.field == guess.field for g in out):
@@ -109,6 +112,9 @@ class ContactRows(PersonRows):
         types = strong if len(strong) == 1 else types
         if len(types) > 1 and (own := subtypes.row_type(self.run, self.q, table, types, self.plan.dialect)):
             types = [own]  # the kind of every row; the other a sub-kind of one of them (subtypes.py)
+        told = None if types else valuetypes.kind_column(self.run, self.q, table, child.column, self.plan.dialect,
+                                                         self.region)
+        types = [told] if told is not None else types  # no column named for a type: told by the values
         values = [c for c, t in table.columns.items() if TEXT.search(t) and c not in types and c != child.column
                   and not audit(c) and "uuid" not in c.lower() and "reason" not in c.lower()]
         if len(types) != 1 or not values:
@@ -126,10 +132,14 @@ class ContactRows(PersonRows):
         labels = self._labels(table, type_column)
         phones: list[tuple[int, int, Any, str, str, float]] = []
         emails: list[tuple[int, int, Any, str, str, float]] = []
+        others: list[str] = []  # codes of someone else's numbers (an emergency contact's), never read
         for code, found in by_code.items():
             if len(found) < 3 or code_literal(code) is None:
                 continue
             label = labels.get(str(code), str(code))
+            if kinship.others_code(label) or kinship.others_code(str(code)):
+                others.append(repr(label))
+                continue
             rank = 0 if _MOBILE.search(label) else 2 if _LANDLINE.search(label) else 1
             best: dict[str, tuple[float, str]] = {}  # per kind, the value column that reads best (first on a tie)
             seen: dict[str, str] = {}  # per kind, a column holding it on some rows
@@ -176,21 +186,31 @@ class ContactRows(PersonRows):
                                  f"{'phone numbers' if field_name.endswith('phone') else 'emails'}; the table has "
                                  "no key: the lowest value of the type)")
                     continue
-                picked = self.pick(child, parent_alias, f"cs_r.{q(type_column)} = {literal}")
+                condition = f"cs_r.{q(type_column)} = {literal}"
+                mobile = valuetypes.mobile_code(self.run, q, table, (type_column, value_column, child.column),
+                                                condition, self.plan.dialect) \
+                    if told is not None and field_name.endswith("phone") else None
+                picked = self.pick(child, parent_alias, condition, before=[mobile[0]] if mobile else [])
                 if picked is None:
                     continue
                 outs.append(self.plan.add(picked, value_column, wanted, table.name, table.columns[value_column]))
                 self.people.typed_rows[outs[-1]] = parent_alias
                 parts.append(f"type {label!r} ({round(share * 100)}% of its values are "
-                             f"{'phone numbers' if field_name.endswith('phone') else 'emails'})")
+                             f"{'phone numbers' if field_name.endswith('phone') else 'emails'}"
+                             + (f"; {mobile[1]}" if mobile else "") + ")")
             if not outs:
                 continue
             self.stamp_children(child, parent_alias)
             newest_row = "the newest row" if table.key is not None else "the lowest value"
             how = newest_row if gone is None else f"not deleted ({softdelete.describe(gone)}), {newest_row}"
-            others = kinship.describe(table)
-            why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}"
-                   + (f"; {others}" if others else ""))
+            if table.key is not None and (preferred := softdelete.preferred(table)) is not None:
+                how = f"the row marked {preferred!r} first, then {how}"
+            left = [said for said in (kinship.describe(table), f"type {', '.join(others)} left out (someone "
+                                      "else's: an emergency contact, a relative)" if others else None) if said]
+            keyed = f"{type_column!r}" + (" (no column named for a type: its codes hold the phones apart from the "
+                                          "emails)" if told is not None else "")
+            why = f"table {table.name!r} keyed by {keyed}: {'; then '.join(parts)}; {how}" + "".join(
+                f"; {said}" for said in left)
             spec: dict[str, Any] = {"from": outs[0] if len(outs) == 1 else outs}
             guesses.append(Guess(field_name, " + ".join(outs), 0.85, why, spec))
         return guesses
@@ -200,8 +220,7 @@ class ContactRows(PersonRows):
         address table kept with history): its values read as phones or emails, the person's own
         current row taken (``pick``)."""
         table = self.schema.tables[child.table]
-        if table.key is None or child.table == self.plan.main.name or kind_of(table.name) in ("provider", "patient") \
-                or child.table in self.people.patient_tables:
+        if table.key is None or child.table == self.plan.main.name or self._person_row(table):
             return []  # a person's own table, reached backwards, is no contact table
         kinds = [k for k in (("phone",) if who == "patient" else ()) + ("email",) if k not in own]
         values = [c for c, t in table.columns.items() if TEXT.search(t) and c != child.column and not audit(c)
@@ -239,6 +258,8 @@ class ContactRows(PersonRows):
             outs = [self.plan.add(picked, c, stem if at == 0 else f"{stem}{at + 1}", table.name, table.columns[c])
                     for at, c in enumerate(order)]
             how = [h for h in (history.describe(table), kinship.describe(table)) if h] or ["the newest row"]
+            if (preferred := softdelete.preferred(table)) is not None:
+                how.insert(0, f"the row marked {preferred!r} first")
             if mobiles is not None:
                 how.insert(0, mobiles[1])
             if len(order) > 1:
@@ -251,6 +272,14 @@ class ContactRows(PersonRows):
         if picked is not None:
             self.stamp_children(child, parent_alias)
         return guesses
+
+    def _person_row(self, table: Table) -> bool:
+        """Whether a table that refers to the person is a person's row rather than its contact
+        rows: one of the patient's own tables (the patient's row reached backwards from its
+        person), or a doctor's. Never the table's name alone: ``patient_phones`` and
+        ``client_contacts`` say whose rows they hold, and they hold the patient's phones; a row
+        of someone else's (an emergency contact's) is told by its flags (kinship.py)."""
+        return table.name in self.people.patient_tables or kind_of(table.name) == "provider"
 
     def _mobile_rows(self, table: Table, child: Ref, phone: str) -> tuple[str, str] | None:
         """The ordering that puts a person's mobile row first, and why: of a phone table's type

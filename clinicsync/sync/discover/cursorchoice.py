@@ -46,6 +46,11 @@ def choose_cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str,
         notes["mode"] = (unstamped_reason(unstamped, tables) + ": no cursor sees a change there, so the "
                          "window is re-read every run, what vanished is deleted")
         return
+    if plan.deleted_outright:
+        connector["mode"] = "snapshot"
+        notes["mode"] = (deleted_reason(plan.deleted_outright) + ": the window is re-read every run, what "
+                         "vanished is deleted")
+        return
     most = stamps.greatest(plan.dialect)
     base_table = Table(main.name, {c: main.columns[c] for c in columns}, main.primary_key, [], main.nullable)
     if len(columns) == 1:  # the visit's one stamp: empty on a row, that row's changes move no cursor
@@ -85,3 +90,9 @@ def unstamped_reason(unstamped: dict[str, list[str]], tables: Mapping[str, Table
                 "nothing)") if created else ""
     return "; ".join(f"table {table!r} supplies {', '.join(fields)} and has no change stamp{why(table)}"
                      for table, fields in unstamped.items())
+
+
+def deleted_reason(tables: list[str]) -> str:
+    """Why rows read by their newest stamp leave the cursor blind, for the proposal's note."""
+    return (f"rows of {', '.join(map(repr, tables))} are read by their newest stamp and have no deleted flag: "
+            "a row deleted outright (the patient's mobile removed) takes its stamp with it and moves no cursor")

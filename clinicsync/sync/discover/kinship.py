@@ -1,6 +1,7 @@
 """Contact rows that are not the person's own: a row flagged as an emergency contact, next of
 kin or guardian, a row whose relationship names someone else (``spouse``, ``mother``), a row
-that names another person as its owner. Their phone or email is never the patient's.
+that names another person as its owner, a row whose type code says whose it is ('emergency',
+'spouse' beside 'home' and 'mobile'). Their phone or email is never the patient's.
 
 Why: a contact table often holds the patient's own numbers beside those of the people to call
 for them; a reminder sent to a spouse or a son tells a third party about the visit.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from clinicsync.common.names import name_words
+from clinicsync.common.vocabulary import SOMEONE_ELSES_CONTACT
 from clinicsync.sync.discover.graph import Table
 
 _FLAG = re.compile(r"^(is_?)?(emergency|emergency_?contact|next_?of_?kin|nok|kin|guardian|relative|"
@@ -23,6 +26,26 @@ _OTHERS = ("spouse", "husband", "wife", "partner", "mother", "father", "parent",
            "nok", "relative", "friend", "caregiver", "carer", "neighbour", "neighbor", "grandparent", "other")
 _OTHER = re.compile(r"^(other|related|contact|emergency|guardian|kin)_?(party|person|patient|contact)(_?(id|uid))?$",
                     re.I)
+
+
+# The words of a row's type code that say whose the number is, not what it is: "other" is a kind
+# of phone ("home", "work", "other") among type codes, a relative only in a relationship column.
+_OTHERS_CODE = (SOMEONE_ELSES_CONTACT | {w for w in _OTHERS if " " not in w and "_" not in w}) - {"other"}
+
+
+def others_code(label: str) -> bool:
+    """Whether a contact row's type code (or its label) says the row is someone else's: an
+    'emergency' or 'Next of kin' number kept as a kind of phone beside 'home' and 'mobile'
+    (a spouse's mobile, which reads as a mobile as well as the patient's)."""
+    return bool(set(name_words(label)) & _OTHERS_CODE)
+
+
+def others_table(table: Table) -> bool:
+    """Whether every row of ``table`` is someone else's contact: a table kept for the people to
+    call for the patient (``patient_emergency_contacts``, ``next_of_kin``), named so whoever it
+    belongs to. It refers to the patient as the patient's own phone rows do, but its numbers
+    are a spouse's or a relative's (the words a column of them is refused by, too)."""
+    return bool(set(name_words(table.name)) & SOMEONE_ELSES_CONTACT)
 
 
 def flag_columns(table: Table) -> list[str]:

@@ -129,11 +129,17 @@ class PersonRows:
         return alias
 
     def stamp_children(self, child: Ref, parent_alias: str) -> None:
+        """The newest stamp of the parent's rows of ``child.table`` into the cursor: a row added
+        or edited moves it. A row deleted outright moves nothing (its stamp goes with it, the
+        newest left is older), so a table without a deleted flag is noted for the cursor's
+        choice (cursorchoice.py); a flagged row's deletion is an edit that moves its stamp."""
         table = self.schema.tables[child.table]
         stamp = stamps.child_stamp(table, child.column, f"{parent_alias}.{self.q(child.target_column)}", self.q,
                                    self.most)
         if stamp is not None and stamp not in self.plan.stamps:
             self.plan.stamps.append(stamp)
+            if softdelete.flag(table, self.plan.dialect) is None and table.name not in self.plan.deleted_outright:
+                self.plan.deleted_outright.append(table.name)
 
     # -- names -------------------------------------------------------------------------------
     def name(self, who: str, chain: list[tuple[Table, str]]) -> Guess | None:

@@ -27,6 +27,9 @@ class ReadPlan:
     tables_of: dict[str, str] = field(default_factory=dict)  # output column -> the table it comes from
     types: dict[str, str] = field(default_factory=dict)
     stamps: list[str] = field(default_factory=list)  # change stamps of the joined tables
+    # tables whose rows per person are read by their newest stamp and have no deleted flag: a row
+    # deleted outright takes its stamp with it, so no stamp moves (cursorchoice.py)
+    deleted_outright: list[str] = field(default_factory=list)
     aliases: int = 0
     # the occurrence's start as the read selects it, when each row is an occurrence of an event
     # (occurrences.py): a participant's reply for one occurrence is read on that occurrence only
@@ -97,12 +100,12 @@ class ReadPlan:
     def state(self) -> tuple[Any, ...]:
         """What the plan holds now, to go back to when a step that adds to it fails."""
         return (list(self.joins), dict(self.select), dict(self.tables_of), dict(self.types), list(self.stamps),
-                self.aliases)
+                self.aliases, list(self.deleted_outright))
 
     def restore(self, state: tuple[Any, ...]) -> None:
-        joins, select, tables_of, types, stamps, aliases = state
+        joins, select, tables_of, types, stamps, aliases, deleted_outright = state
         self.joins, self.select, self.tables_of, self.types = list(joins), dict(select), dict(tables_of), dict(types)
-        self.stamps, self.aliases = list(stamps), aliases
+        self.stamps, self.aliases, self.deleted_outright = list(stamps), aliases, list(deleted_outright)
 
     def sql(self, where: str = "") -> str:
         a = "a.{}"
