@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from clinicsync.sync.discover import stamps
+from clinicsync.sync.discover.datecolumns import DATE_TYPES
 from clinicsync.sync.discover.graph import Table
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.sql_reading import SWEEP_NOTE
-from clinicsync.sync.discover.tablechoice import DATE_TYPES
 
 _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
                       r"update_datetime|mtime)", re.I)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 
+from clinicsync.sync.discover.datecolumns import date_columns
 from clinicsync.sync.discover.graph import Schema, Table, audit
 from clinicsync.sync.discover.kinds import name_columns
 from clinicsync.sync.discover.vocab import name_tokens, token_role
@@ -42,7 +43,6 @@ def contact_columns(table: Table) -> list[str]:
 def booking_row(row: Table) -> bool:
     """Whether ``row`` is a booking's: an order, with a contact and dates and no person's name
     (a users table has one)."""
-    from clinicsync.sync.discover.tablechoice import date_columns  # the picker's reading of a date
 
     return bool(contact_columns(row)) and bool(date_columns(row)) and not name_columns(row)[0]
 
@@ -50,7 +50,6 @@ def booking_row(row: Table) -> bool:
 def books(table: Table, target: Table, schema: Schema) -> bool:
     """Whether ``table`` (a person's row: a contact column of its own, belonging to a booking row
     with a contact) books ``target`` (dated, no contact): the target's dates are the visit's time."""
-    from clinicsync.sync.discover.tablechoice import date_columns  # the picker's reading of a date
 
     def booking(name: str) -> bool:
         return booking_row(schema.tables[name])

@@ -90,6 +90,7 @@ from clinicsync.sync.discover.clock import (
 )
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.cursorchoice import choose_cursor
+from clinicsync.sync.discover.datecolumns import date_columns
 from clinicsync.sync.discover.dayminutes import day_and_minutes
 from clinicsync.sync.discover.graph import Schema, Table, read_schema, words
 from clinicsync.sync.discover.headrefs import learn_head_references
@@ -128,13 +129,7 @@ from clinicsync.sync.discover.sql_reading import (
 from clinicsync.sync.discover.statuses import rescheduled_note
 from clinicsync.sync.discover.statusreads import all_status_words, creation_successors, listed_statuses
 from clinicsync.sync.discover.successors import successor_note, successor_rule
-from clinicsync.sync.discover.tablechoice import (
-    APPOINTMENT_NAMES,
-    BOOKING_NAMES,
-    date_columns,
-    own_dates,
-    pick_table,
-)
+from clinicsync.sync.discover.tablechoice import APPOINTMENT_NAMES, BOOKING_NAMES, own_dates, pick_table
 from clinicsync.sync.discover.textwindow import text_window
 from clinicsync.sync.discover.typedrefs import typed_references
 from clinicsync.sync.discover.valuerefs import value_references
