@@ -313,6 +313,26 @@ def test_the_likeliest_column_is_never_the_doctor_s_or_an_emergency_contact_s(ch
 
 
 @pytest.mark.postgres
+def test_a_consent_flag_that_says_no_on_every_row_is_named_not_the_mapped_phone(check: Callable[..., Any],
+                                                                                  tmp_path: Path) -> None:
+    """The phone and email are mapped, and so is a consent flag whose every row says no (a
+    product's default nobody set: an EHR's allow-SMS column is 'NO' until a form changes it).
+    Nobody can be reminded, so `check` fails; the hint used to name the patient's phone column,
+    already mapped, as the column to map. It names the consent columns instead."""
+    (tmp_path / "practice.yaml").write_text(MAPPING + "  patient.allow_sms: {from: allow_sms}\n"
+                                            "  patient.allow_email: {from: allow_email}\n", encoding="utf-8")
+    result, plain = check(query().replace("p.email AS patient_email",
+                                          "p.email AS patient_email, 'NO' AS allow_sms, 'NO' AS allow_email"),
+                          expect=1)
+    (finding,) = errors(result)
+    message = finding["message"]
+    assert finding["field"] == "patient.phone" and "only 0 of 84 (0%) upcoming visits" in message
+    assert "84 of them have a phone or an email, and the consent mapped says no" in message, message
+    assert "(the mapping reads `allow_sms`) (the mapping reads `allow_email`)" in message, message
+    assert "likeliest columns" not in message and "error: patient.phone" in plain
+
+
+@pytest.mark.postgres
 def test_the_summary_counts_each_error_line(check: Callable[..., Any]) -> None:
     """No doctor's name and no patient's phone or email: two `error:` lines, which the last line
     counted as "1 problems" (one per source); it counts what it prints, in proper English."""

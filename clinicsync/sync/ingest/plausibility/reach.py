@@ -9,7 +9,11 @@ with only SMS) remind nobody, and the finding says which notifier is missing. Th
 names the columns of the raw rows that look like a phone or an email and
 hold one on the unreachable visits (by name, never a value), the likeliest fix: never a
 doctor's, a staff member's or an emergency contact's column, the patient's own table's first
-(contact_columns.py). Visits with
+(contact_columns.py). Visits whose patient has a phone or an email that the mapped consent
+(``patient.allow_sms``, ``patient.allow_email``) turns away are counted apart: for them the
+contact is mapped, so the hint names the consent columns (a flag whose every row says no is
+more often a default nobody set than the patients' answer), never the contact columns again.
+Visits with
 no patient at all (a calendar's staff meeting or blocked hour that lists only its organizer)
 are counted apart in the profile line: nobody can be reminded of them, and no mapping fixes
 that, so the admin is told how many rather than left to wonder which contact is missing.
@@ -89,6 +93,13 @@ class Needs:
         tried = ([patient.channel] if patient.channel in self.routed else []) + list(self.listed)
         return any(c in self.routed and (phone if c in PHONE_CHANNELS else email) for c in tried)
 
+    @staticmethod
+    def refused(patient: Any) -> bool:
+        """Whether ``patient`` has a phone or an email and the consent mapped for each says no."""
+        if patient is None or not (patient.phone or patient.email):
+            return False
+        return not (patient.phone and patient.allow_sms) and not (patient.email and patient.allow_email)
+
     def unsent(self, patient: Any) -> str | None:
         """The kind of contact the patient has that no channel sent uses (``phone``, ``email``),
         when that is why they cannot be reached; None otherwise."""
@@ -113,6 +124,7 @@ class Reach:
     def __init__(self, now: datetime, needs: Needs | None = None, preset: MappingPreset | None = None) -> None:
         self.now, self.needs, self.preset = now, needs or Needs(), preset
         self.upcoming = self.reachable = self.with_doctor = self.doctor_known = self.no_patient = 0
+        self.refused = 0  # unreachable upcoming visits whose contact the mapped consent turns away
         self.doctor_emailed = 0
         self.candidates: Counter[str] = Counter()  # column -> unreachable upcoming visits it holds a contact on
         self.unsent: Counter[str] = Counter()  # phone / email -> upcoming visits only that contact reaches, unsent
@@ -128,7 +140,9 @@ class Reach:
         self.reachable += reachable
         if (kind := self.needs.unsent(patient)) is not None:
             self.unsent[kind] += 1
-        if not reachable and isinstance(record, Mapping):
+        refused = not reachable and self.needs.refused(patient)
+        self.refused += refused
+        if not reachable and not refused and isinstance(record, Mapping):
             for key, value in record.items():
                 if (isinstance(key, str) and _CONTACT_NAME.search(key) and _contact_value(value)
                         and (key in self.candidates or len(self.candidates) < KEEP_COLUMNS)
@@ -201,6 +215,12 @@ class Reach:
             hint = (f"{kinds}, which no channel that is sent reaches (reminders.channels sent by a notifier: "
                     f"{sent}): add a notifier for {'SMS' if 'phone' in self.unsent else 'email'} under `notifiers:` "
                     "and list its channel in reminders.channels (docs/notifiers.md)")
+        elif self.refused >= (self.upcoming - self.reachable) / 2:
+            consent = "".join(reads(self.preset, f"patient.{part}") for part in ("allow_sms", "allow_email"))
+            hint = (f"{self.refused} of them have a phone or an email, and the consent mapped says no"
+                    f"{consent or ' (patient.allow_sms, patient.allow_email)'}: if that column is not the "
+                    "patients' consent to reminders (a default left unset says no on every row), drop it from "
+                    "the mapping; if it is, these patients said no, and reminders reach only the others")
         elif self.candidates:
             ranked = sorted(self.candidates.items(), key=lambda item: (not self.columns.patients_own(item[0]),
                                                                        -item[1]))
