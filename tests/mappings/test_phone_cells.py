@@ -21,6 +21,9 @@ from clinicsync.mappings.transforms import TransformError, phone_parser
     ("ES", "91 555 12 34 / 91 555 12 35", "+34915551234"),  # no mobile: the first number
     ("US", "(212) 555-0123 / (917) 555-0199", "+12125550123"),
     ("DE", "030/1234567", "+49301234567"),  # one number written with a slash
+    # As discover gathers a person's untyped phone rows (the preferred landline first, an older
+    # mobile after it, a second landline last): the mobile is taken.
+    ("GB", "020 7946 0001 / 07911 100001 / 020 7946 0002", "+447911100001"),
 ])
 def test_the_first_mobile_of_a_cell_is_the_phone(region: str, cell: str, phone: str) -> None:
     assert phone_parser(region)(cell) == phone

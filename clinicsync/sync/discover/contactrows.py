@@ -14,6 +14,7 @@ from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import (
     history,
     kinship,
+    phonecell,
     phonecolumns,
     softdelete,
     subtypes,
@@ -232,6 +233,7 @@ class ContactRows(PersonRows):
                                    f"ORDER BY {q(table.key)} DESC", SAMPLE, self.plan.dialect))
         guesses: list[Guess] = []
         picked: str | None = None
+        gathered = False  # the phone read from every row in one cell, no row joined
         for kind in kinds:
             best: tuple[int, float, str] | None = None
             held: list[tuple[str, list[str | None]]] = []  # every column of the kind, in table order
@@ -247,19 +249,31 @@ class ContactRows(PersonRows):
             if best is None:
                 continue
             mobiles = self._mobile_rows(table, child, best[2]) if kind == "phone" else None
-            picked = picked or self.pick(child, parent_alias, prefer=True,
-                                         before=[mobiles[0]] if mobiles is not None else [])
-            if picked is None:
-                return []
             # The person's other phone columns after it (a desk's Tel1, Tel2, Tel3, the landline
             # first): read in turn where it is empty, mobiles first (phonecolumns.py).
             order = phonecolumns.in_turn(best[2], held, self.region) if kind == "phone" else [best[2]]
             stem = f"{who}_{kind}".replace("practitioner_", "doctor_")
-            outs = [self.plan.add(picked, c, stem if at == 0 else f"{stem}{at + 1}", table.name, table.columns[c])
-                    for at, c in enumerate(order)]
             how = [h for h in (history.describe(table), kinship.describe(table)) if h] or ["the newest row"]
             if (preferred := softdelete.preferred(table)) is not None:
                 how.insert(0, f"the row marked {preferred!r} first")
+            untyped = mobiles is None and len(order) == 1 and not self._typed_column(table, child, order[0])
+            if kind == "phone" and untyped:
+                # No row says which number is the mobile: every current one in one cell, read
+                # by the mapping as its first mobile (phonecell.py).
+                where, by = self.own_rows(child, parent_alias)
+                outs = [self.plan.expr(phonecell.gathered(self.plan.dialect, f"cs_r.{q(order[0])}",
+                                                          f"{q(table.name)} AS cs_r", where, by),
+                                       stem, table.name, table.columns[order[0]])]
+                how = [f"every number of the person's rows in one cell ({'; '.join(how)}), whose first mobile "
+                       "a text goes to (no column says which row is the mobile), the others kept as fallbacks"]
+                gathered = True
+            else:
+                picked = picked or self.pick(child, parent_alias, prefer=True,
+                                             before=[mobiles[0]] if mobiles is not None else [])
+                if picked is None:
+                    return []
+                outs = [self.plan.add(picked, c, stem if at == 0 else f"{stem}{at + 1}", table.name,
+                                      table.columns[c]) for at, c in enumerate(order)]
             if mobiles is not None:
                 how.insert(0, mobiles[1])
             if len(order) > 1:
@@ -269,9 +283,15 @@ class ContactRows(PersonRows):
                    + "; ".join(how))
             guesses.append(Guess(f"{who}.{kind}", " + ".join(outs), 0.8, why,
                                  {"from": outs[0] if len(outs) == 1 else outs}))
-        if picked is not None:
+        if picked is not None or gathered:
             self.stamp_children(child, parent_alias)
         return guesses
+
+    def _typed_column(self, table: Table, child: Ref, phone: str) -> bool:
+        """Whether a table of phone rows has a column named for the row's type (``phone_type``):
+        its rows say which is the mobile, so its number is read from one row."""
+        return any(_STRONG_TYPE.search(c) for c in table.columns
+                   if c not in (phone, child.column, table.key) and not audit(c))
 
     def _person_row(self, table: Table) -> bool:
         """Whether a table that refers to the person is a person's row rather than its contact

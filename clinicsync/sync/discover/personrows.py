@@ -97,6 +97,21 @@ class PersonRows:
         table = self.schema.tables[child.table]
         if table.key is None:
             return None
+        conditions, order = self.own_rows(child, parent_alias, extra, prefer, first, before)
+        alias = self.plan.alias("r")
+        q = self.q
+        nearest = first_rows(f"SELECT cs_r.{q(table.key)} FROM {q(table.name)} AS cs_r WHERE "
+                             f"{' AND '.join(conditions)} ORDER BY {', '.join(order)}", 1, self.plan.dialect)
+        self.plan.join(table, alias, f"{alias}.{q(table.key)} = ({nearest})")
+        return alias
+
+    def own_rows(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True,
+                 first: bool = False, before: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+        """The conditions (over ``cs_r``) of the parent's rows of ``child.table`` that stand for
+        the person (not deleted, the person's own, still open), and their order (``before``,
+        the preferred, then the newest; ``first``: by key): what ``pick`` takes the first of,
+        and what a cell of every number reads in turn (contactrows.py)."""
+        table = self.schema.tables[child.table]
         q, dialect = self.q, self.plan.dialect
         conditions = [f"cs_r.{q(child.column)} = {parent_alias}.{q(child.target_column)}"]
         gone = softdelete.flag(table, dialect)
@@ -114,19 +129,16 @@ class PersonRows:
         if preferred is not None:
             order.append(f"CASE WHEN {softdelete.truthy(table, preferred, 'cs_r', q(preferred), dialect)} "
                          "THEN 0 ELSE 1 END")
-        if first:
+        if first and table.key is not None:
             order.append(f"cs_r.{q(table.key)}")
-        else:
+        elif not first:
             if start is not None:
                 order.append(f"cs_r.{q(start)} DESC")
             newest = stamps.stamp_columns(table)
             order += [f"cs_r.{q(c)} DESC" for c in newest[-1:]]  # the creation stamp: set on every row
-            order.append(f"cs_r.{q(table.key)} DESC")
-        alias = self.plan.alias("r")
-        nearest = first_rows(f"SELECT cs_r.{q(table.key)} FROM {q(table.name)} AS cs_r WHERE "
-                             f"{' AND '.join(conditions)} ORDER BY {', '.join(order)}", 1, self.plan.dialect)
-        self.plan.join(table, alias, f"{alias}.{q(table.key)} = ({nearest})")
-        return alias
+            if table.key is not None:
+                order.append(f"cs_r.{q(table.key)} DESC")
+        return conditions, order
 
     def stamp_children(self, child: Ref, parent_alias: str) -> None:
         """The newest stamp of the parent's rows of ``child.table`` into the cursor: a row added
