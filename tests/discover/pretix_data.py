@@ -161,7 +161,9 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
     parking = db.item(event, PARKING, len(PRODUCTS), admission=False)
     slots = []
     for s in range(-PAST_SLOTS, SLOTS):
-        day = today + timedelta(days=(s // 8) + (1 if s >= 0 else 0))
+        # ahead from tomorrow; past from the day before yesterday: a window that starts at the
+        # database's date (UTC) still holds yesterday's slots in the hour after midnight in Berlin
+        day = today + timedelta(days=(s // 8) + (1 if s >= 0 else -1))
         start = datetime(day.year, day.month, day.day, 8 + (s % 8), 30 if s % 3 == 1 else 0, tzinfo=clinic)
         site = SITES[(s // 8) % 2]
         slots.append((db.slot(event, EVENT_NAME, start, 30, site), start, site, s >= 0))
