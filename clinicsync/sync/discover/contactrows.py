@@ -81,6 +81,12 @@ class ContactRows(PersonRows):
             for child in self.owned(table.name):
                 if kinship.others_table(self.schema.tables[child.table]):
                     continue  # an emergency contacts table: a spouse's or a parent's numbers
+                kin = self.kin_ref(child) if who == "patient" else None
+                if kin is not None and kin.condition("cs_r", self.q) is None:
+                    note = f"table {child.table!r} left out: {kin.describe()}"
+                    if note not in self.people.notes:
+                        self.people.notes.append(note)
+                    continue  # every row a relative's: its numbers never the patient's
                 found = self._typed(child, alias, who) or self._plain(child, alias, who, own)
                 for guess in found:
                     if not any(g.field == guess.field for g in out):
@@ -176,10 +182,13 @@ class ContactRows(PersonRows):
                 literal = code_literal(code)
                 wanted = field_name.replace(".", "_").replace("practitioner_", "doctor_")
                 if table.key is None:  # rows without a key (an address book's numbers): the value itself
+                    kin = self.kin_ref(child)
+                    own_rows = kin.condition("cs_r", q) if kin else None
                     outs.append(self.plan.expr(keyless_value(table, child, parent_alias, value_column,
                                                              f"cs_r.{q(type_column)} = {literal}" + (
                                                                  f" AND {softdelete.kept(gone, 'cs_r', q(gone.column))}"
-                                                                 if gone else ""), q,
+                                                                 if gone else "") + (
+                                                                 f" AND {own_rows}" if own_rows else ""), q,
                                                              self.plan.dialect),
                                                wanted, table.name, table.columns[value_column]))
                     self.people.typed_rows[outs[-1]] = parent_alias
@@ -206,8 +215,10 @@ class ContactRows(PersonRows):
             how = newest_row if gone is None else f"not deleted ({softdelete.describe(gone)}), {newest_row}"
             if table.key is not None and (preferred := softdelete.preferred(table)) is not None:
                 how = f"the row marked {preferred!r} first, then {how}"
-            left = [said for said in (kinship.describe(table), f"type {', '.join(others)} left out (someone "
-                                      "else's: an emergency contact, a relative)" if others else None) if said]
+            kin = self.kin_ref(child)
+            left = [said for said in (kinship.describe(table), kin.describe() if kin else None,
+                                      f"type {', '.join(others)} left out (someone else's: an emergency contact, "
+                                      "a relative)" if others else None) if said]
             keyed = f"{type_column!r}" + (" (no column named for a type: its codes hold the phones apart from the "
                                           "emails)" if told is not None else "")
             why = f"table {table.name!r} keyed by {keyed}: {'; then '.join(parts)}; {how}" + "".join(
@@ -253,7 +264,9 @@ class ContactRows(PersonRows):
             # first): read in turn where it is empty, mobiles first (phonecolumns.py).
             order = phonecolumns.in_turn(best[2], held, self.region) if kind == "phone" else [best[2]]
             stem = f"{who}_{kind}".replace("practitioner_", "doctor_")
-            how = [h for h in (history.describe(table), kinship.describe(table)) if h] or ["the newest row"]
+            kin = self.kin_ref(child)
+            how = [h for h in (history.describe(table), kinship.describe(table), kin.describe() if kin else None)
+                   if h] or ["the newest row"]
             if (preferred := softdelete.preferred(table)) is not None:
                 how.insert(0, f"the row marked {preferred!r} first")
             untyped = mobiles is None and len(order) == 1 and not self._typed_column(table, child, order[0])

@@ -23,21 +23,23 @@ _RELATION = re.compile(r"^(relation|relationship|relation_?type|relationship_?ty
 _TEXT = re.compile(r"char|text|string|clob|enum", re.I)
 _OTHERS = ("spouse", "husband", "wife", "partner", "mother", "father", "parent", "child", "son", "daughter",
            "sibling", "brother", "sister", "guardian", "emergency", "emergency contact", "next of kin", "next_of_kin",
-           "nok", "relative", "friend", "caregiver", "carer", "neighbour", "neighbor", "grandparent", "other")
+           "nok", "relative", "friend", "caregiver", "carer", "neighbour", "neighbor", "grandparent", "grandmother",
+           "grandfather", "grandchild", "aunt", "uncle", "cousin", "niece", "nephew", "stepmother", "stepfather",
+           "other")
 _OTHER = re.compile(r"^(other|related|contact|emergency|guardian|kin)_?(party|person|patient|contact)(_?(id|uid))?$",
                     re.I)
 
 
 # The words of a row's type code that say whose the number is, not what it is: "other" is a kind
 # of phone ("home", "work", "other") among type codes, a relative only in a relationship column.
-_OTHERS_CODE = (SOMEONE_ELSES_CONTACT | {w for w in _OTHERS if " " not in w and "_" not in w}) - {"other"}
+OTHERS_CODE = (SOMEONE_ELSES_CONTACT | {w for w in _OTHERS if " " not in w and "_" not in w}) - {"other"}
 
 
 def others_code(label: str) -> bool:
     """Whether a contact row's type code (or its label) says the row is someone else's: an
     'emergency' or 'Next of kin' number kept as a kind of phone beside 'home' and 'mobile'
     (a spouse's mobile, which reads as a mobile as well as the patient's)."""
-    return bool(set(name_words(label)) & _OTHERS_CODE)
+    return bool(set(name_words(label)) & OTHERS_CODE)
 
 
 def others_table(table: Table) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import (
     history,
+    kinrefs,
     kinship,
     softdelete,
     stamps,
@@ -43,6 +44,15 @@ class PersonRows:
         self.q = plan.quote
         self.most = stamps.greatest(plan.dialect)
         self.people = People()
+        self._kin: dict[tuple[str, str], kinrefs.KinRef | None] = {}
+
+    def kin_ref(self, child: Ref) -> kinrefs.KinRef | None:
+        """``child.table``'s key into a lookup of relationship words (kinrefs.py), read once."""
+        at = (child.table, child.column)
+        if at not in self._kin:
+            self._kin[at] = kinrefs.find(self.run, self.q, self.schema, self.schema.tables[child.table],
+                                         child.column, self.plan.dialect)
+        return self._kin[at]
 
     # -- the chain of a person's tables ------------------------------------------------------
     def chain(self, first: Table, alias: str) -> list[tuple[Table, str]]:
@@ -119,6 +129,9 @@ class PersonRows:
             conditions.append(softdelete.kept(gone, "cs_r", q(gone.column)))
         conditions += kinship.own_rows(table, "cs_r", q,
                                        lambda c: softdelete.truthy(table, c, "cs_r", q(c), dialect))
+        kin = self.kin_ref(child)
+        if kin is not None and (own := kin.condition("cs_r", q)) is not None:
+            conditions.append(own)  # only the rows whose looked-up relationship is the patient
         end, start = history.end_column(table), history.start_column(table)
         if end is not None:
             conditions.append(history.current("cs_r", q(end)))
