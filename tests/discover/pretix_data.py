@@ -62,6 +62,15 @@ class _Db:
     def __init__(self, connection: psycopg.Connection[Any], now: datetime, rng: random.Random) -> None:
         self.ex = connection.execute
         self.now, self.rng = now, rng
+        self.web: dict[int, int] = {}
+
+    def organizer(self, name: str, slug: str) -> int:
+        """An organizer with the ``web`` sales channel pretix gives every organizer (orders name it)."""
+        organizer = self.insert("pretixbase_organizer", {"name": name, "slug": slug})
+        self.web[organizer] = self.insert("pretixbase_saleschannel", {
+            "label": _i18n({"en": "Online shop"}), "identifier": "web", "type": "web", "position": 0,
+            "configuration": "{}", "organizer_id": organizer})
+        return organizer
 
     def insert(self, table: str, row: dict[str, Any]) -> int:
         columns = ", ".join(f'"{c}"' for c in row)
@@ -76,7 +85,7 @@ class _Db:
             "name": _i18n(name), "slug": slug, "currency": "EUR", "date_from": start, "date_to": None,
             "is_public": True, "plugins": "pretix.plugins.sendmail,pretix.plugins.ticketoutputpdf",
             "organizer_id": organizer, "live": True, "location": None, "has_subevents": subevents,
-            "testmode": False, "sales_channels": "web", "last_modified": self.now - timedelta(days=20)})
+            "testmode": False, "all_sales_channels": True, "last_modified": self.now - timedelta(days=20)})
         for key, value in settings.items():
             self.insert("pretixbase_event_settingsstore", {"key": key, "value": value, "object_id": event})
         return event
@@ -91,7 +100,7 @@ class _Db:
         return self.insert("pretixbase_item", {
             "name": _i18n(name), "internal_name": None, "active": True, "default_price": 0, "admission": admission,
             "personalized": admission, "position": position, "event_id": event, "free_price": False,
-            "allow_cancel": True, "require_approval": False, "sales_channels": "web"})
+            "allow_cancel": True, "require_approval": False, "all_sales_channels": True})
 
     def order(self, organizer: int, event: int, status: str, email: str | None, phone: str | None,
               placed: datetime) -> int:
@@ -100,8 +109,9 @@ class _Db:
             "locale": "de", "secret": _code(self.rng, 16).lower(), "datetime": placed,
             "expires": placed + timedelta(days=3), "total": 0, "comment": "", "checkin_attention": False,
             "expiry_reminder_sent": False, "download_reminder_sent": False, "meta_info": "{}",
-            "last_modified": placed + timedelta(minutes=3), "require_approval": False, "sales_channel": "web",
-            "email_known_to_work": False, "cancellation_date": placed + timedelta(days=1) if status == "c" else None,
+            "api_meta": "{}", "last_modified": placed + timedelta(minutes=3), "require_approval": False,
+            "email_known_to_work": False, "invoice_dirty": False, "sales_channel_id": self.web[organizer],
+            "cancellation_date": placed + timedelta(days=1) if status == "c" else None,
             "valid_if_pending": False, "event_id": event, "organizer_id": organizer})
 
     def position(self, organizer: int, order: int, positionid: int, item: int, slot: int, given: str, family: str,
@@ -144,7 +154,7 @@ def build(connection: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
     clinic = ZoneInfo(ZONE)
     now = datetime.now(UTC).replace(microsecond=0)
     db = _Db(connection, now, rng)
-    organizer = db.insert("pretixbase_organizer", {"name": "Impfzentrum Landkreis Musterstadt", "slug": "impfen-lk"})
+    organizer = db.organizer("Impfzentrum Landkreis Musterstadt", "impfen-lk")
     db.insert("pretixbase_organizer_settingsstore", {"key": "contact_mail", "value": "impfen@lk-musterstadt.example",
                                                      "object_id": organizer})
     today = now.astimezone(clinic).date()
