@@ -5,7 +5,7 @@ handling, the name columns of a names table, and type codes that may enter the S
 from __future__ import annotations
 
 from clinicsync.sync.discover import softdelete, stamps
-from clinicsync.sync.discover.contactrows import code_literal as _literal
+from clinicsync.sync.discover.contacts.contactrows import code_literal as _literal
 from clinicsync.sync.discover.graph import Schema, Table
 from clinicsync.sync.discover.people import audit, kind_of, name_columns
 from clinicsync.sync.ingest.plausibility.soft_deleted import watched

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.discover.contactlists import contact_field
+from clinicsync.sync.discover.contacts.contactlists import contact_field
 from tests.discover import sql_support as data
 
 VISITS = 60

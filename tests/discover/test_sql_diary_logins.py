@@ -116,7 +116,7 @@ def test_a_french_diarys_status_words() -> None:
 def test_phone_columns_in_turn_mobiles_first_copies_left_out() -> None:
     """The landline's column first in the table, the mobiles' second: the mobiles first, the
     landline after; a column copying the number in digits only adds nothing."""
-    from clinicsync.sync.discover.phonecolumns import in_turn
+    from clinicsync.sync.discover.contacts.phonecolumns import in_turn
 
     landline = ["04 78 12 34 56", "04.78.65.43.21", "0478000001 / 0612000001", "04 78 00 00 02"]
     mobiles = ["06 12 34 56 78", None, None, "06 98 76 54 32"]

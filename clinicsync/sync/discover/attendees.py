@@ -15,7 +15,6 @@ import re
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import (
-    contactlists,
     grouprows,
     hostrows,
     linkstatus,
@@ -27,6 +26,7 @@ from clinicsync.sync.discover import (
     staffrows,
     typedlinks,
 )
+from clinicsync.sync.discover.contacts import contactlists
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import (
     USER,

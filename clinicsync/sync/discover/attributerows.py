@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover.contactrows import code_literal
+from clinicsync.sync.discover.contacts.contactrows import code_literal
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, kind_of
 from clinicsync.sync.discover.proposal import Guess

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clinicsync.common.vocabulary import MOBILE_WORDS, SOMEONE_ELSES_CONTACT
-from clinicsync.sync.discover import consent
+from clinicsync.sync.discover.contacts import consent
 from clinicsync.sync.discover.practicerow import is_practice_table, reached_as_a_place
 from clinicsync.sync.discover.unixstamps import are_stamps
 from clinicsync.sync.discover.values import ValueProfile, duration_type, filled, profile

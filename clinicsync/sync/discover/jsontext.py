@@ -16,8 +16,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from clinicsync.mappings.paths import QUOTE
-from clinicsync.sync.discover import contactlists
 from clinicsync.sync.discover.columns import ColumnSample
+from clinicsync.sync.discover.contacts import contactlists
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.scoring import score_columns
 from clinicsync.sync.discover.values import filled

@@ -34,7 +34,6 @@ from clinicsync.sync.discover import (
     eventkinds,
     extension,
     filledrefs,
-    household,
     optionkinds,
     organizerrows,
     polyrefs,
@@ -44,7 +43,8 @@ from clinicsync.sync.discover import (
     staffpersons,
     typedlinks,
 )
-from clinicsync.sync.discover.contactrows import ContactRows
+from clinicsync.sync.discover.contacts import household
+from clinicsync.sync.discover.contacts.contactrows import ContactRows
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import (
     TEXT,

@@ -13,13 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import (
-    history,
-    kinrefs,
-    kinship,
-    softdelete,
-    stamps,
-)
+from clinicsync.sync.discover import history, softdelete, stamps
+from clinicsync.sync.discover.contacts import kinrefs, kinship
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import (
     USER,

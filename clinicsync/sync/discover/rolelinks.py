@@ -39,7 +39,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinicsync.sync.discover import attributecontacts, contactlinks, history, softdelete, supertypes
+from clinicsync.sync.discover import history, softdelete, supertypes
+from clinicsync.sync.discover.contacts import attributecontacts, contactlinks
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Builder, join_first_linked, name_columns, stems
 from clinicsync.sync.discover.metarows import literal, plain

@@ -37,7 +37,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clinicsync.sync.discover import complement, consent
+from clinicsync.sync.discover import complement
 from clinicsync.sync.discover.columns import (
     CONSENTS,
     Candidate,
@@ -48,8 +48,9 @@ from clinicsync.sync.discover.columns import (
     read_column,
     whole_numbers,
 )
+from clinicsync.sync.discover.contacts import consent
+from clinicsync.sync.discover.contacts.mobilefirst import mobile_order
 from clinicsync.sync.discover.endcolumn import Moments, paired_end
-from clinicsync.sync.discover.mobilefirst import mobile_order
 from clinicsync.sync.discover.ownclock import prefer_own_clock
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.statuses import status_words

@@ -47,7 +47,6 @@ from clinicsync.sync.discover import (
     extension,
     formtext,
     fullerfirst,
-    household,
     i18ntext,
     icalfind,
     icalfolders,
@@ -89,6 +88,7 @@ from clinicsync.sync.discover.clock import (
     settle_clock,
 )
 from clinicsync.sync.discover.columns import ColumnSample
+from clinicsync.sync.discover.contacts import household
 from clinicsync.sync.discover.cursorchoice import choose_cursor
 from clinicsync.sync.discover.datecolumns import date_columns
 from clinicsync.sync.discover.dayminutes import day_and_minutes

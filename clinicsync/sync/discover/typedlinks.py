@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import softdelete, unreachable
+from clinicsync.sync.discover import softdelete
+from clinicsync.sync.discover.contacts import unreachable
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, WHOLE, Builder
 from clinicsync.sync.discover.probe import Run

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from clinicsync.common.names import name_words
 from clinicsync.common.vocabulary import MOBILE_WORDS
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import kinship
+from clinicsync.sync.discover.contacts import kinship
 from clinicsync.sync.discover.graph import Schema, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Run
 

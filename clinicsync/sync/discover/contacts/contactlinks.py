@@ -23,10 +23,10 @@ import phonenumbers
 
 from clinicsync.connectors.sql_limit import first_rows
 from clinicsync.sync.discover import history
+from clinicsync.sync.discover.contacts.mobilepurpose import mobile_first
 from clinicsync.sync.discover.extension import one_per_person
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Builder
-from clinicsync.sync.discover.mobilepurpose import mobile_first
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens
 

@@ -11,21 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import (
-    history,
-    kinship,
-    phonecell,
-    phonecolumns,
-    softdelete,
-    subtypes,
-    valuetypes,
-)
+from clinicsync.sync.discover import history, softdelete, subtypes
+from clinicsync.sync.discover.contacts import kinship, phonecell, phonecolumns, valuetypes
+from clinicsync.sync.discover.contacts.mobilefirst import mobile_share
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import (
     TEXT,
     kind_of,
 )
-from clinicsync.sync.discover.mobilefirst import mobile_share
 from clinicsync.sync.discover.personrows import SAMPLE, PersonRows
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.values import profile

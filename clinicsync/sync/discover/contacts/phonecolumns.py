@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clinicsync.sync.discover.mobilefirst import mobile_order
+from clinicsync.sync.discover.contacts.mobilefirst import mobile_order
 
 COPY = 0.9  # of the rows where both are filled, the same digits: a copy of the number, not another
 
