@@ -7,7 +7,8 @@ open, and the newest alone would send every reminder to a number no text message
 North America the numbering plan cannot tell the two apart, so the purpose is the only evidence.
 The rule reads the values: the purpose rows' type codes, else the labels of the types they name,
 where a word says mobile (common/vocabulary.py). Rejected: a list of purpose codes; the generated
-SQL matches the word found, through a subquery on the type table when only its label says it.
+SQL matches the word found as a whole word (``PHONE_CEL``, not ``CANCELLED``), through a subquery
+on the type table when only its label says it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from clinicsync.sync.discover.kinds import TEXT, Builder
 
 SAMPLE = 200  # distinct purpose codes or labels read
 _SPLIT = re.compile(r"[^a-z0-9]+")
+_SEPARATORS = ("_", "-", ".", "/", ",")  # between a code's words
 
 
 def _mobile_word(values: Iterable[object]) -> str | None:
@@ -34,6 +36,19 @@ def _mobile_word(values: Iterable[object]) -> str | None:
         if found:
             return found[0]
     return None
+
+
+def word_in(expr: str, word: str) -> str:
+    """SQL true where upper-cased ``expr`` holds ``word`` as a whole word, in any dialect: a short
+    mobile word ("cel", "sms") as a substring would also find ``CANCELLED`` or ``EXCEL``. The
+    separators a code's words are written with become spaces first (``REPLACE`` is in every
+    dialect read; ``||`` and ``CONCAT`` are not)."""
+    spaced = expr
+    for sep in _SEPARATORS:
+        spaced = f"REPLACE({spaced}, '{sep}', ' ')"
+    w = word.upper()
+    return (f"({spaced} = '{w}' OR {spaced} LIKE '{w} %' OR {spaced} LIKE '% {w}' "
+            f"OR {spaced} LIKE '% {w} %')")
 
 
 def _distinct(builder: Builder, table: str, column: str) -> list[object]:
@@ -48,7 +63,7 @@ def _says_mobile(builder: Builder, purposes: Table, kind: Ref) -> str | None:
     q = builder.q
     word = _mobile_word(_distinct(builder, purposes.name, kind.column))
     if word is not None:
-        return f"UPPER(cs_p.{q(kind.column)}) LIKE '%{word.upper()}%'"
+        return word_in(f"UPPER(cs_p.{q(kind.column)})", word)
     types = builder.schema.tables.get(kind.target)
     if types is None:
         return None
@@ -58,7 +73,7 @@ def _says_mobile(builder: Builder, purposes: Table, kind: Ref) -> str | None:
         word = _mobile_word(_distinct(builder, types.name, column))
         if word is not None:
             return (f"cs_p.{q(kind.column)} IN (SELECT cs_l.{q(kind.target_column)} FROM {q(types.name)} AS cs_l "
-                    f"WHERE UPPER(cs_l.{q(column)}) LIKE '%{word.upper()}%')")
+                    f"WHERE {word_in(f'UPPER(cs_l.{q(column)})', word)})")
     return None
 
 
