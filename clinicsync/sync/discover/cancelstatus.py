@@ -11,21 +11,20 @@ stamp beside the flag (``deletedAt``) stays the soft delete: a trashed row is st
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.softdelete import Flag, kept
+from clinicsync.sync.discover.vocab import names_cancellation
 
-_CANCEL = re.compile(r"cancel|annul|anulad", re.I)
 OUT = "status"
 WORDS = [StatusWord("booked", "booked", 0, 0.8), StatusWord("cancelled", "cancelled", 0, 0.8)]
 
 
 def applies(gone: Flag | None, guesses: Sequence[Guess]) -> bool:
     """Whether the visit's soft-delete flag says cancelled and nothing else gives the status."""
-    return (gone is not None and gone.meaning == "gone" and bool(_CANCEL.search(gone.column))
+    return (gone is not None and gone.meaning == "gone" and names_cancellation(gone.column)
             and not any(g.field == "status" for g in guesses))
 
 

@@ -24,6 +24,7 @@ from clinicsync.sync.discover.vocab import (
     PRACTITIONER_WORDS,
     column_roles,
     name_tokens,
+    names_cancellation,
     token_role,
     without_prefixes,
 )
@@ -388,8 +389,6 @@ CONSENTS = frozenset({"patient.allow_sms", "patient.allow_email"})
 # A row's change stamps, set only on update (empty on rows never changed): placed by name and type.
 _STAMPS = frozenset({"source_updated_at", "booked_at"})
 PER_VISIT_FIELDS = frozenset({"answer", "status", "visit_mode", "join_url"})
-_CANCEL_WORDS = frozenset({"cancel", "cancellation", "cancelled", "canceled", "cancelacion", "anulacion", "annulation",
-                           "storno", "absage", "rejection", "rejected"})
 
 
 _FIELD_ROLES = {"status": "status", "visit_mode": "visit_mode", "answer": "answer", "join_url": "link"}
@@ -432,7 +431,7 @@ def _refusal(column: Column, field: str) -> str | None:
     if field in PER_VISIT_FIELDS and not _own_lookup(column, field):
         return (f"{column.name!r} is a column of the joined table {column.sample.table!r}, shared by every visit "
                 "that refers to the same row: not a value of this visit")
-    if field == "type" and set(column.tokens) & _CANCEL_WORDS:
+    if field == "type" and names_cancellation(column.name):
         return f"{column.name!r} is a cancellation's reason, not the visit's type"
     if field == "type" and set(column.tokens) & _REPEAT_WORDS:
         return f"{column.name!r} is a series' repeat rule, not the visit's type"

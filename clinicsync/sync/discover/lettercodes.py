@@ -22,9 +22,8 @@ from sqlalchemy import Connection
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan
 from clinicsync.sync.discover.sql_reading import run_checked
-from clinicsync.sync.discover.vocab import name_tokens
+from clinicsync.sync.discover.vocab import names_cancellation
 
-_CANCEL = frozenset({"cancel", "cancelled", "canceled", "cancellation", "storno", "withdrawn", "annulled"})
 _DATED = re.compile(r"date|time", re.I)
 
 
@@ -40,7 +39,7 @@ def read(connection: Connection, plan: ReadPlan, guess: Guess | None, words: lis
     letters = _letters(words)
     if guess is None or guess.source not in plan.select or not letters:
         return words
-    stamp = next((o for o in plan.select if set(name_tokens(o)) & _CANCEL and _DATED.search(plan.types.get(o, ""))),
+    stamp = next((o for o in plan.select if names_cancellation(o) and _DATED.search(plan.types.get(o, ""))),
                  None)
     proven: set[str] = set()
     if stamp is not None:

@@ -150,6 +150,17 @@ CHANNEL_WORDS: dict[str, str | None] = {
 }
 
 
+# A column named for a visit's cancellation (a cancel stamp, flag or reason), matched by a word's
+# stem so that glued names ('iscancelled', 'storniert') count: one test for every rule that asks.
+_CANCEL_STEM = re.compile(r"cancel|annul|anulad|anulac|storn|absage|reject|withdr")
+
+
+def names_cancellation(name: str) -> bool:
+    """Whether a column's name says it is about the visit's cancellation: 'cancelled_at',
+    'IsCancelled', 'iscancelled', 'anulada', 'storno_datum', 'rejection_reason'."""
+    return any(_CANCEL_STEM.search(token) for token in name_tokens(name))
+
+
 def name_tokens(name: str) -> list[str]:
     """A column name's words as every layer splits them (common/names.py: 'fechaCita' ->
     ['fecha', 'cita']), an all-capital name's glued words split too. Digits stay attached
