@@ -216,3 +216,39 @@ def test_an_id_built_another_way_in_an_incremental_read_keeps_every_visit(
     assert ids == {f"appt-{i}" for i in range(1, VISITS + 1)}, ids
     plan(prefixed, store)
     assert told(store) == Counter({"reminder": VISITS})
+
+
+UNSTAMPED = ("SELECT a.id, a.patient_id, a.starts_at, a.minutes, a.status, a.updated_at AS created_at, c.phone"
+             " FROM appts a LEFT JOIN contacts c ON c.patient_id = a.patient_id")
+BOOKED_AT = "  booked_at: {from: created_at}\n"
+
+
+def test_rows_a_too_narrow_query_hid_are_a_correction_where_the_source_has_no_change_stamp(
+        source: Engine, store: Store, write_settings: Callable[..., Path], mariadb_database: dict[str, object],
+        tmp_path: Path) -> None:
+    """A source read whole each time (no change stamp to read by), whose rows say when they were
+    booked. The first query's filter hid half the visits; the fix reveals them. They were booked
+    before the last read, so they are stored as a correction: reminded, not announced. A visit
+    booked after the last read is still announced."""
+    def settings(query: str) -> Settings:
+        mapping = tmp_path / "mapping.yaml"
+        mapping.write_text(MAPPING + BOOKED_AT, encoding="utf-8")
+        connector = (f"- {{name: practice, kind: sql, url: '{mariadb_database['url']}', mapping: {mapping},"
+                     f" mode: snapshot, stored_times: local, query: '{query}'}}\n")
+        return load_settings(write_settings(connector, extra=OUTBOX_REMINDERS))
+
+    narrow = settings(UNSTAMPED + " WHERE a.id <= 3")
+    assert sync(narrow, store, "first")["created"] == 3
+    plan(narrow, store)
+    assert told(store) == Counter({"reminder": 3})
+    with source.begin() as connection:  # booked at the desk after the first read
+        start = connection.execute(select(APPTS.c.starts_at).where(APPTS.c.id == 1)).scalar_one()
+        connection.execute(insert(APPTS).values(id=VISITS + 1, patient_id=101, doctor_id=1, minutes=20,
+                                                starts_at=start + timedelta(days=1), status="booked",
+                                                updated_at=datetime.now() + timedelta(seconds=1)))
+
+    fixed = settings(UNSTAMPED)
+    counts = sync(fixed, store, "fixed")
+    assert counts["created"] == VISITS + 1 - 3, counts
+    plan(fixed, store)
+    assert told(store) == Counter({"reminder": VISITS + 1, "confirmation": 1}), told(store)

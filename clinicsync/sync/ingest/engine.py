@@ -211,9 +211,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                        "the source's window is read again and stored visits corrected, nobody told")
         given: set[str] = set()  # the ids a correcting read gave so far
         held: set[tuple[str | None, datetime]] = set()  # and its records' (patient, change stamp) pairs
-        # The newest change stamp stored before a correcting read: a visit new to the store stamped
-        # no later was in the source at the last read, unread or under another id: not news.
-        held_until = store.newest_stamp(config.name) if correcting else None
+        # What the store held before a correcting read: a visit new to the store stamped (or, without
+        # a change stamp, booked) no later was in the source at the last read, unread or under
+        # another id: not news.
+        held_until = store.held_until(config.name) if correcting else None
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = None
         if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (idle runs stay cheap)

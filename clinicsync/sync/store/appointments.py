@@ -25,6 +25,7 @@ from clinicsync.sync.store.events import (
 )
 from clinicsync.sync.store.fold import _Fold, _fold_update
 from clinicsync.sync.store.go_live import _BEFORE_GO_LIVE, _before_go_live, _Live
+from clinicsync.sync.store.options import HeldUntil
 from clinicsync.sync.store.outbox import writing_events
 from clinicsync.sync.store.records import Counts
 from clinicsync.sync.store.row_code import (
@@ -47,14 +48,14 @@ from clinicsync.sync.store.zonerules import remapped_unchanged
 _HELD = {"baseline": True, "correction": True}
 
 
-def _held(appointments: Sequence[NormalizedAppointment], held_until: datetime | None, inserted: set[str]) -> set[str]:
-    """The ids of ``inserted`` whose source change stamp is no later than ``held_until`` (the
-    newest the store held before a correcting read): the source held them then, so they are
-    a correction, not news. A record without a stamp cannot be told so: it is announced."""
+def _held(appointments: Sequence[NormalizedAppointment], held_until: HeldUntil | None, inserted: set[str]) -> set[str]:
+    """The ids of ``inserted`` that the source held at its last read (``held_until``, read before
+    a correcting read): a correction, not news. A record with neither a change stamp nor a
+    booking stamp cannot be told so: it is announced."""
     if held_until is None or not inserted:
         return set()
     return {a.external_id for a in appointments if a.external_id in inserted
-            and a.source_updated_at is not None and a.source_updated_at <= held_until}
+            and held_until.holds(a.source_updated_at, a.booked_at)}
 
 
 def _answer_outlived(change: Change) -> bool:
@@ -81,7 +82,7 @@ class AppointmentWriter(StoreBase):
                              live: _Live | None = None, items: bool = True,
                              known: dict[str, tuple[Any, ...]] | None = None, fold: _Fold | None = None,
                              stored_ids: StoredIds | None = None, current: bool = False,
-                             correcting: bool = False, held_until: datetime | None = None) -> None:
+                             correcting: bool = False, held_until: HeldUntil | None = None) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
@@ -91,8 +92,8 @@ class AppointmentWriter(StoreBase):
         ``known``: the first lookup's rows, already read (:class:`Known`). ``fold``: one new
         appointment and its ``created`` event go into it (:class:`_Fold`). ``stored_ids``:
         every id the connector has stored is in it (:class:`StoredIds`; None: look each up); the
-        ids inserted here are added. ``held_until``: a correcting read's newest stamp stored before
-        it; an inserted record stamped no later is recorded as a correction (BatchOptions)."""
+        ids inserted here are added. ``held_until``: what the store held before a correcting read;
+        an inserted record the source held then is recorded as a correction (BatchOptions)."""
         if not appointments:
             return
         prints = prints or {}

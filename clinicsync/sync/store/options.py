@@ -34,6 +34,23 @@ STORED_GO_LIVE = StoredGoLive.STORED
 
 
 @dataclass(frozen=True)
+class HeldUntil:
+    """What a correcting read knows of the source as it was at the last read: the newest change
+    stamp stored (``changed``) and the newest visit stored (``stored``, the store's own clock).
+    A record new to the store stamped no later than ``changed``, or without a change stamp but
+    booked no later than ``stored``, was in the source then (not read, or under another id)."""
+
+    changed: datetime | None
+    stored: datetime | None
+
+    def holds(self, source_updated_at: datetime | None, booked_at: datetime | None) -> bool:
+        """Whether a record with these stamps was in the source at the last read."""
+        if source_updated_at is not None:
+            return self.changed is not None and source_updated_at <= self.changed
+        return booked_at is not None and self.stored is not None and booked_at <= self.stored
+
+
+@dataclass(frozen=True)
 class BatchOptions:
     """How ``Store.apply_batch`` stores one batch; the defaults store a plain one.
 
@@ -63,9 +80,9 @@ class BatchOptions:
     not messages sent earlier, so one whose time equals the stored one's is applied (``classify``).
     ``correcting``: the batch is a re-read after the connector's query, mapping or cursor column
     changed: what only the fix changed is recorded as a correction (changes.py ``as_correction``).
-    ``held_until``: in such a read, the newest change stamp the store held before it; a record
-    new to the store whose stamp is no later was in the source at the last read (not read, or
-    under another id): it is recorded as a correction too, its reminders planned, not announced."""
+    ``held_until``: in such a read, what the store held before it (:class:`HeldUntil`); a record
+    new to the store that was in the source at the last read (not read, or under another id) is
+    recorded as a correction too, its reminders planned, not announced."""
 
     within: Within | None = None
     snapshot_end: SnapshotEnd | None = None
@@ -77,7 +94,7 @@ class BatchOptions:
     sightings: Sequence[quarantine.Sighting] = ()
     current: bool = False
     correcting: bool = False
-    held_until: datetime | None = None
+    held_until: HeldUntil | None = None
 
 
 @dataclass(frozen=True)

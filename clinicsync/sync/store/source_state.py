@@ -17,6 +17,7 @@ from clinicsync.sync.store.base import StoreBase
 from clinicsync.sync.store.bulk import bind_value, insert_rows, select_in, select_where, update_where
 from clinicsync.sync.store.db import insert_ignoring_duplicates
 from clinicsync.sync.store.known_prints import KnownPrints, read_known
+from clinicsync.sync.store.options import HeldUntil
 from clinicsync.sync.store.tables import APPOINTMENTS, BASELINES, STATES
 
 
@@ -66,13 +67,15 @@ class SourceState(StoreBase):
             connection.execute(insert_ignoring_duplicates(connection, BASELINES).values(
                 connector=connector, run_id=run_id, recorded_at=utcnow()))
 
-    def newest_stamp(self, connector: str) -> datetime | None:
-        """The newest source change stamp among the connector's stored visits (None: none
-        stamped): a row stamped no later was in the source when it was last read."""
+    def held_until(self, connector: str) -> HeldUntil:
+        """The newest source change stamp among the connector's stored visits and the newest
+        visit it stored (None: none): a row stamped no later, or unstamped but booked no later
+        than that visit was stored, was in the source when it was last read."""
         with self.engine.connect() as connection:
-            newest: datetime | None = connection.execute(select(func.max(APPOINTMENTS.c.source_updated_at))
-                                                         .where(APPOINTMENTS.c.connector == connector)).scalar()
-        return newest
+            changed, stored = connection.execute(
+                select(func.max(APPOINTMENTS.c.source_updated_at), func.max(APPOINTMENTS.c.created_at))
+                .where(APPOINTMENTS.c.connector == connector)).one()
+        return HeldUntil(changed, stored)
 
     def fingerprints(self, connector: str, external_ids: Sequence[str]) -> dict[str, str]:
         """The stored raw-record fingerprints of these live appointments (deleted rows have
