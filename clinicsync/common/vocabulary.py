@@ -37,6 +37,11 @@ MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sm
 
 
 
+# Titles written before a name ('Mrs Ada Lund', 'Sra. Ana Ruiz', 'Herr Jonas Berg'): a greeting
+# by first name passes over them. Compared case-folded, without a trailing dot.
+NAME_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sr", "sra", "srta",
+                         "herr", "frau", "m", "mme", "mlle", "sig", "sigra", "signor", "signora"})
+
 class ReminderStatus(StrEnum):
     """Where a reminder row (store/model/reminders.py) is in its life: pending -> sending
     (claimed, with a lease) -> sent | failed | skipped | cancelled | unknown; a provider's

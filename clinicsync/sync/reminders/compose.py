@@ -14,6 +14,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 
 from clinicsync.common.timeutil import zone
+from clinicsync.common.vocabulary import NAME_TITLES
 from clinicsync.notifiers.base import Attachment
 from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
@@ -53,7 +54,25 @@ SMS_LINK_SEGMENTS = 1  # an SMS carries its short answer link only while it stay
 
 
 def first_name(name: str | None) -> str | None:
-    return name.split()[0] if name and name.strip() else None
+    """The name a message greets the patient by, from a name as sources keep it: 'Ada Lund',
+    'Lund, Ada' (a register's family-first display), 'LUND^ADA' (HL7's family^given), 'Mrs Ada
+    Lund', 'ADA LUND', 'ada lund'. A title is passed over and a word in capitals or in lower case
+    written as a name is ('Ada', not 'Lund,', 'Mrs', 'ADA' or 'ada'); a name it cannot read is
+    given as it is."""
+    if not name or not name.strip():
+        return None
+    given = name
+    if "^" in name:
+        family, _, rest = name.partition("^")
+        given = rest.split("^")[0] or family
+    elif "," in name:
+        family, _, rest = name.partition(",")
+        given = rest if rest.strip() else family
+    words = [w for w in given.split() if w.strip(".").casefold() not in NAME_TITLES] or given.split() or [name.strip()]
+    word = words[0].strip(",")
+    if word.isupper() and len(word) > 2:
+        return word.title()
+    return word[:1].upper() + word[1:] if word.islower() else word
 
 
 def source_values(draft: Draft) -> list[tuple[str, str | None]]:

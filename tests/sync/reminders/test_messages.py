@@ -4,6 +4,7 @@ link per line, sentences start uppercase) and the place (address, map, how to jo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -296,3 +297,15 @@ def test_the_offer_sms_with_its_hold_fits_one_segment_in_every_mode_with_a_two_d
         assert (sms.segments, sms.encoding) == (1, "GSM-7") and sms.units <= 160, (sms.units, sms.text)
         held = {"en": "Sat 11:45 PM EDT", "es": "sab 23:45 EDT"}[language]
         assert OFFER_URL in sms.text and "STOP" in sms.text and held in sms.text, sms.text
+
+
+@pytest.mark.parametrize("stored", ["Kowalski, Alexandra", "KOWALSKI^ALEXANDRA^M", "Mrs Alexandra Kowalski",
+                                    "ALEXANDRA KOWALSKI", "Ms. alexandra kowalski"])
+def test_a_patient_is_greeted_by_the_given_name_however_the_source_writes_the_name(stored: str) -> None:
+    """Registers keep a name family first ('Kowalski, Alexandra'), HL7 as family^given, with a
+    title, in capitals or in lower case: the greeting is the given name, never 'Kowalski,',
+    'Mrs' or 'ALEXANDRA'."""
+    named = dataclasses.replace(visit(), patient_name=stored)
+    composer = Composer(RemindersSettings(), CLINIC, Renderer(), replies=True)
+    sms = composer.render(Draft("a1:patient:reminder:v3", "reminder", "patient", "en", visit=named), "sms", START)
+    assert sms.text.startswith("Demo Family Practice: Alexandra, see you"), sms.text
