@@ -117,6 +117,23 @@ def test_the_oracle_judges_the_slot_of_the_cancelled_doctors_time() -> None:
     assert "slot 1 " in " ".join(judge_waitlist(scenario, entries, rows).problems)
 
 
+def test_the_oracle_judges_the_slot_the_freeing_made_not_an_older_one_of_the_same_time() -> None:
+    """The desk cancelled the visit while another shared its doctor's time (a slot filled at
+    once, offered to nobody); the source's cancel after that visit left frees the time anew, a
+    later row: that one is judged (seed 9997's F00001). Freed before the cancel (the patient's
+    own, the source's following it), the last row before it is."""
+    scenario, entries, first, rows = _case()
+    slot = rows["slots"][0]
+    filled = {**slot, "id": 0, "freed_at": slot["freed_at"] - timedelta(days=1), "status": "filled_by_source"}
+    rows["slots"].insert(0, filled)  # the older row, read first
+    rows["offers"].append(_offer(rows, first, slot["freed_at"]))  # the time offered once freed again
+    assert judge_waitlist(scenario, entries, rows).ok, judge_waitlist(scenario, entries, rows).report()
+    rows["offers"][-1]["slot_id"] = 0  # only the filled row offered: the freed time got none
+    assert "slot 1 " in " ".join(judge_waitlist(scenario, entries, rows).problems)
+    rows["slots"].remove(slot)  # freed only before the source's cancel: that row stands for it
+    assert judge_waitlist(scenario, entries, rows).ok
+
+
 def test_the_oracle_refuses_twice_quiet_hours_late_offers_and_two_winners() -> None:
     scenario, entries, first, rows = _case()
     slot = rows["slots"][0]

@@ -224,13 +224,18 @@ def expected_slots(scenario: Scenario, entries: list[Entry]) -> dict[str, list[s
     return out
 
 
-def _slot_of(slots: list[Any], v: Version) -> Any | None:
-    """The freed slot of the time ``v`` frees: its doctor's at its start. A visit may hold more
-    than one slot (declined under one doctor, then given to another at the same start: each
-    doctor's time is freed, docs/waitlist.md), so the visit's id alone does not name it."""
-    mine = [s for s in slots if s["external_id"] == v.external_id]
-    return next((s for s in mine if s.get("practitioner_ref") == v.doctor and s["start_utc"] == v.start),
-                mine[-1] if mine else None)
+def _slot_of(slots: list[Any], v: Version, freed_at: datetime) -> Any | None:
+    """The freed slot of the time ``v`` frees (at ``freed_at``): its doctor's at its start. A visit
+    may hold more than one slot (declined under one doctor, then given to another at the same
+    start: each doctor's time is freed, docs/waitlist.md), so the visit's id alone does not name
+    it; and more than one of one doctor's time (a slot filled by another visit there, or withdrawn,
+    and the time freed again later: a new row). The one found at or after the freeing, else the
+    last before it (the patient's or the desk's cancel the source's followed, seed 9997's F00001:
+    filled while another visit shared the time, the source's delete after it left a new slot)."""
+    mine = sorted((s for s in slots if s["external_id"] == v.external_id), key=lambda s: s["id"])
+    times = [s for s in mine if s.get("practitioner_ref") == v.doctor and s["start_utc"] == v.start]
+    since = [s for s in times if s["freed_at"] >= freed_at]
+    return since[0] if since else times[-1] if times else mine[-1] if mine else None
 
 
 def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, list[Any]]) -> WaitlistVerdict:
@@ -249,7 +254,7 @@ def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, lis
     expected = expected_slots(scenario, entries)
     freed = freed_versions(scenario)
     for external_id, fits in expected.items():
-        slot = _slot_of(rows["slots"], freed[external_id])
+        slot = _slot_of(rows["slots"], freed[external_id], _freed_at(scenario, freed[external_id]))
         still_waiting = [f for f in fits if f not in booked_entries or (
             slot is not None and any(entry_key[o["entry_id"]] == f for o in by_slot.get(slot["id"], [])))]
         if not still_waiting:

@@ -31,8 +31,8 @@ from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept, decline
 from clinicsync.sync.waitlist.book_tasks import answer_task
 from clinicsync.sync.waitlist.stage import run_waitlist
-from tests.sync.reminders.conftest import SettingsMaker
-from tests.waitlist.test_offers import DAY, PHONE, entry, make, waiting_patients
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+from tests.waitlist.test_offers import DAY, PHONE, START, entry, make, waiting_patients
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 
@@ -128,6 +128,28 @@ def test_cancel_undo_cancel_frees_the_time_again_for_a_patient_who_joined_meanwh
     again = run_waitlist(settings, store, DAY + timedelta(minutes=11))
     assert (again["freed"], again["sent"]) == (1, 1)
     assert _state(store, target) == ("declined", ["open"], 1)
+
+
+def test_a_time_another_visit_filled_when_the_desk_cancelled_is_freed_by_the_sources_cancel_once_it_left(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """The desk cancels a visit while the source has a second one on the doctor's same time: the
+    slot closes at once, filled by that visit (the doctor is still busy), and the desk takes its
+    cancel back. The source then moves the second visit away and cancels the first: that frees
+    the time, a slot of its own offered to the patients waiting (seed 9997's F00001: counted as
+    freed already by the filled row, it was never offered)."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    put(store, appointment("N1", START, patient="P7", phone="+12125550107"))  # D1's time, booked twice
+    target = _visit(store)
+    cancel = _cancel(settings, store, target, DAY)
+    filled = run_waitlist(settings, store, DAY)
+    assert (filled["freed"], filled["filled_by_source"], filled["offered"]) == (1, 1, 0)
+    _undo(settings, store, target, cancel, DAY + timedelta(minutes=5))
+    put(store, appointment("N1", START + timedelta(days=2), patient="P7", phone="+12125550107"))  # moved away
+    put(store, appointment("A1", START, patient="P1", phone=PHONE, status="cancelled"))
+    freed = run_waitlist(settings, store, DAY + timedelta(days=1))
+    assert (freed["freed"], freed["sent"]) == (1, 2)
+    assert _state(store, target)[1:] == (["filled_by_source", "open"], 2)
 
 
 

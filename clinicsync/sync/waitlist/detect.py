@@ -18,7 +18,11 @@ visit and start alone, the second doctor's time was taken as freed already and n
 the patients waiting for that doctor; moving the open slot to the new doctor instead would take
 back a time still free in the first doctor's day, and any offer already out for it.
 A slot withdrawn because its visit held the time again (the desk undid its cancel before anyone
-was offered it) is opened again, the same row, when the visit is cancelled again.
+was offered it) is opened again, the same row, when the visit is cancelled again. A slot closed
+because another visit held the doctor's time (``filled_by_source``) is not that time freed: once
+that visit has gone, a later cancel or delete of this one frees the time anew (a new row, its own
+offers). Counted as freed already, a desk cancel made while two visits shared the time kept the
+source's later delete, after the other visit moved away, from ever being offered.
 
 An open slot closes when its start comes within the lead time (``expired``), when its own
 appointment holds the time again with the same doctor (``withdrawn``: un-cancelled, the patient
@@ -98,7 +102,7 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
     already = connection.execute(select(S.c.id).where(  # this doctor's time, freed already (module docstring)
         S.c.appointment_id == appointment.id, S.c.start_utc == appointment.start_utc,
         S.c.practitioner_ref.is_not_distinct_from(appointment.practitioner_ref),
-        S.c.status != SlotStatus.WITHDRAWN).limit(1)).first()
+        S.c.status.not_in((SlotStatus.WITHDRAWN, SlotStatus.FILLED_BY_SOURCE))).limit(1)).first()
     if already is not None:
         return
     if connection.execute(update(S).where(  # freed before, withdrawn by an undo, freed again: the same row
