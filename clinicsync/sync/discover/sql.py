@@ -45,6 +45,7 @@ from clinicsync.sync.discover import (
     doneflags,
     endlesskinds,
     extension,
+    history,
     formtext,
     fullerfirst,
     i18ntext,
@@ -338,9 +339,12 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
                 del placed[field_name]
                 before = refused.get(field_name)
                 refused[field_name] = f"{before}; {weak}" if before else f"no column names the patient: {weak}"
-    key = plan.main.key
+    key = plan.versions[0] if plan.versions is not None else plan.main.key
     current = placed.get("external_id")
-    if key is not None and (current is None or current.source != key):
+    if plan.versions is not None and (current is None or current.source != key):
+        placed["external_id"] = Guess("external_id", key, 0.95, f"the stable id {key!r} the table's rows are "
+                                      "versions of (the version in force is read)", {"from": key})
+    elif key is not None and (current is None or current.source != key):
         over = f" over {current.source!r} (a number made up beside it)" \
             if current is not None and not current.why.startswith(NO_VISIT_ID) else ""
         placed["external_id"] = Guess("external_id", key, 0.95, f"the table's primary key{over}", {"from": key})
@@ -491,8 +495,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         addons = None
     models += [addons.kept] if addons is not None else []
     failed = ""
+    try:  # the main table's rows as versions of a stable id: the one in force is the visit (history.py)
+        with connection.begin_nested():
+            versioned = history.versioned_id(run, lambda n: quote_name(connection, n), schema, main)
+    except SQLAlchemyError:
+        versioned = None
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
+        plan.versions = (versioned[0].column, versioned[1]) if versioned is not None else None
         series = occurrences.find(schema, main, {t: date_columns(schema.tables[t]) for t in schema.tables})
         if series is not None:  # each occurrence of the event a visit (occurrences.py)
             series = occurrences.join(plan, series, date_columns(main))
@@ -507,7 +517,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         shared = softdelete.shared_row(plan, schema.tables, schema.refs(main.name))
         if shared is not None:
             owners.insert(0, shared)
-        kept = _standing(plan, (gone, stamp), owners, [*people.filters, *models, *(removed[:1] if removed else ())])
+        in_force = [versioned[1].format(a="a")] if versioned is not None else []
+        kept = _standing(plan, (gone, stamp), owners, [*people.filters, *models, *(removed[:1] if removed else ()),
+                                                       *in_force])
         try:
             with connection.begin_nested():
                 rows = run_checked(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",
