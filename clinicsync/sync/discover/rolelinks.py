@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from clinicsync.sync.discover import codewords, history, softdelete, supertypes
+from clinicsync.sync.discover import codewords, componentnames, history, softdelete, supertypes
 from clinicsync.sync.discover.contacts import attributecontacts, contactlinks
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Builder, join_first_linked, name_columns, stems
@@ -214,20 +214,29 @@ def _reach(builder: Builder, found: RoleLinks, value: str, contacts: list[Ref]) 
     return int(row[1]) / int(row[0]) if row[0] else 0.0
 
 
-def _kinds(builder: Builder, found: RoleLinks, patient: str) -> tuple[str, list[str]] | None:
+def _kinds(builder: Builder, found: RoleLinks, patient: str, doctor: str | None = None) -> tuple[str, list[str]] | None:
     """The visit table's kind column and the kinds kept (those whose rows carry the patient's
-    role, reaching ahead when any does); None when no column splits by it."""
+    role, and ``doctor``'s too when given, reaching ahead when any does); None when no column
+    splits by it. A kind column is a short text, or a code whose words a dictionary holds."""
     q, main = builder.q, builder.plan.main
-    linked = (f"EXISTS (SELECT 1 FROM {q(found.links.name)} AS cs_l WHERE cs_l.{q(found.visit.column)} = "
-              f"a.{q(found.visit.target_column)} AND {found.role_is('cs_l', patient, q)})")
+    linked = " AND ".join(f"EXISTS (SELECT 1 FROM {q(found.links.name)} AS cs_l WHERE cs_l.{q(found.visit.column)} = "
+                          f"a.{q(found.visit.target_column)} AND {found.role_is('cs_l', role, q)})"
+                          for role in (patient, doctor) if role)
     dates = [c for c, t in main.columns.items() if re.search(r"(?i)date|time", t)]
+    versions = builder.plan.versions
+    in_force = f" WHERE {versions[1].format(a='a')}" if versions else ""
     best: tuple[int, str, list[str]] | None = None
     for column, type_name in main.columns.items():
-        if not TEXT.search(type_name) or column in main.primary_key or re.search(r"(?i)status|state", column):
+        if column in main.primary_key or re.search(r"(?i)status|state|sts", column) or \
+                (versions and column == versions[0]):
             continue
+        words = None if TEXT.search(type_name) else codewords.words_of(builder.run, q, builder.schema, main, column)
+        if words is None and not TEXT.search(type_name):
+            continue
+        kind = words.of(f"a.{q(column)}", q) if words is not None else f"a.{q(column)}"
         latest = f", MAX(a.{q(dates[0])})" if dates else ", NULL"
-        rows = builder.run(f"SELECT a.{q(column)}, COUNT(*), SUM(CASE WHEN {linked} THEN 1 ELSE 0 END){latest} "
-                           f"FROM {q(main.name)} AS a GROUP BY a.{q(column)}")
+        rows = builder.run(f"SELECT {kind}, COUNT(*), SUM(CASE WHEN {linked} THEN 1 ELSE 0 END){latest} "
+                           f"FROM {q(main.name)} AS a{in_force} GROUP BY {kind}")
         if not 1 < len(rows) <= MAX_KINDS or any(r[0] is None or not plain(str(r[0])) for r in rows):
             continue
         shares = [(str(r[0]), int(r[2] or 0) / int(r[1]), r[3]) for r in rows]
@@ -241,7 +250,7 @@ def _kinds(builder: Builder, found: RoleLinks, patient: str) -> tuple[str, list[
         kept = ahead or [k for k, _ in carried]
         named = 0 if stems(column) & {"type", "kind", "class", "arch", "short", "archetype"} else 1
         if best is None or (named, len(kept)) < (best[0], len(best[2])):
-            best = (named, column, kept)
+            best = (named, words.among(f"a.{q(column)}", kept, q) if words is not None else column, kept)
     return None if best is None else (best[1], best[2])
 
 
@@ -249,6 +258,9 @@ def _name(builder: Builder, who: str, party: Table, alias: str, own: bool = Fals
     """The party's name: its attribute rows whose keys say a given and a family name (read from
     the keys its rows hold), else (or ``own``: a calendar's) its own name column(s)."""
     q, plan = builder.q, builder.plan
+    typed = None if own else componentnames.place(builder, who, party, alias)
+    if typed is not None:  # a name row whose parts are typed rows (componentnames.py)
+        return typed
     attributes = None if own else attributecontacts.attributes_of(builder, party)
     if attributes is not None:
         table, owner, key, value = attributes.table, attributes.owner, attributes.key, attributes.value
@@ -314,14 +326,20 @@ def place(builder: Builder) -> bool:
         people.notes.append(f"table {found.links.name!r}: roles {', '.join(map(repr, receiving))} each name who the "
                             "visit is for, and none's parties have contact rows: no patient proposed")
         return False
+    doctors = [found.staff] if found.staff else [v for v in found.values if _says(v, DELIVERS)]
     kinds = _kinds(builder, found, patient)
-    if kinds is not None:
-        column, kept = kinds
-        people.filters.append(f"a.{builder.q(column)} IN ({', '.join(literal(k) for k in kept)})")
-        people.handled.add(column)
-        people.notes.append(f"the visits are the rows of {column!r} {', '.join(map(repr, kept))}: the kinds whose rows "
-                            f"name a {patient!r} in {found.links.name!r} and reach ahead of today (the other kinds "
-                            "are records of the past or name no one to remind)")
+    both = _kinds(builder, found, patient, doctors[0]) if kinds is None and len(doctors) == 1 else None
+    if kinds is not None or both is not None:
+        column, kept = kinds or both  # type: ignore[misc]
+        coded = column.startswith("a.")
+        people.filters.append(column if coded else f"a.{builder.q(column)} IN ({', '.join(literal(k) for k in kept)})")
+        said = "the kinds" if coded else f"the rows of {column!r}"
+        if not coded:
+            people.handled.add(column)
+        people.notes.append(f"the visits are {said} {', '.join(map(repr, kept))}: the kinds whose rows name a "
+                            f"{patient!r}{f' and a {doctors[0]!r}' if both else ''} in {found.links.name!r} and reach "
+                            "ahead of today (the other kinds are records of the past or name no one to remind"
+                            f"{' or no one who sees the patient' if both else ''})")
     alias = _join(builder, found, patient, "p")
     out = plan.add(alias, str(party.key), "patient_id", party.name, party.columns[str(party.key)])
     others = [v for v in receiving if v != patient]
@@ -341,7 +359,6 @@ def place(builder: Builder) -> bool:
             break
     else:  # its phone and email: contact rows it links to over a validity range (contactlinks.py)
         people.guesses += contactlinks.place(builder, party, alias)
-    doctors = [found.staff] if found.staff else [v for v in found.values if _says(v, DELIVERS)]
     calendars = [v for v in found.values if _says(v, CALENDAR) and v not in doctors]
     if len(doctors) == 1 or (not doctors and len(calendars) == 1):
         role = doctors[0] if doctors else calendars[0]
