@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from clinicsync.sync.discover import codewords, componentnames, history, softdelete, supertypes
-from clinicsync.sync.discover.contacts import attributecontacts, contactlinks
+from clinicsync.sync.discover.contacts import attributecontacts, contactlinks, usephones
 from clinicsync.sync.discover.graph import Ref, Table, audit
 from clinicsync.sync.discover.kinds import TEXT, Builder, join_first_linked, name_columns, stems
 from clinicsync.sync.discover.metarows import literal, plain
@@ -63,7 +63,7 @@ RECEIVES = frozenset({"patient", "customer", "client", "subject", "recipient", "
 _LABEL = re.compile(r"(?i)^(name|label|title|display_?name|caption|description)$")
 CALENDAR = frozenset({"schedule", "room", "resource", "calendar", "diary", "chair"})
 ENTERED = frozenset({"author", "creator", "entered", "reporter", "source", "clerk"})
-_CONTACT = frozenset({"contact", "phone", "telecom", "address", "mechanism"})
+_CONTACT = frozenset({"contact", "phone", "tel", "telecom", "address", "mechanism"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,12 @@ class RoleLinks:
 def _says(value: str, kind: frozenset[str]) -> bool:
     said = stems(value)
     return bool(said & kind) and not said & ENTERED
+
+
+def _family(type_name: str) -> str:
+    """A column type's family as keys compare: 'uuid', 'number' or 'text'."""
+    low = type_name.lower()
+    return "uuid" if "uuid" in low else "number" if re.search(r"int|serial|num|dec", low) else "text"
 
 
 def _visit_links(builder: Builder) -> Iterator[Ref]:
@@ -194,6 +200,8 @@ def _contact_tables(builder: Builder, party: Table) -> list[Ref]:
             if ref.target == party.name or subclass:
                 found.append(ref)
                 continue
+            if _family(table.columns[ref.column]) != _family(party.columns[str(party.key)]):
+                continue  # a version number beside a UUID key: no database compares them
             row = builder.run(f"SELECT COUNT({q(ref.column)}), SUM(CASE WHEN {q(ref.column)} IN (SELECT "
                               f"{q(str(party.key))} FROM {q(party.name)}) THEN 1 ELSE 0 END) FROM {q(table.name)}")[0]
             if row[0] and int(row[1] or 0) >= SUBCLASS * int(row[0]):
@@ -352,13 +360,17 @@ def place(builder: Builder) -> bool:
     named = _name(builder, "patient", party, alias)
     if named is not None:
         people.guesses.append(named)
-    for contact in contacts:  # its phone: a contact row whose fields are attribute rows (attributecontacts.py)
-        phone = attributecontacts.place(builder, contact, party, alias)
-        if phone:
-            people.guesses += phone
-            break
-    else:  # its phone and email: contact rows it links to over a validity range (contactlinks.py)
-        people.guesses += contactlinks.place(builder, party, alias)
+    used = usephones.place(builder, contacts, party, alias)  # telecom rows typed by a use (usephones.py)
+    if used:
+        people.guesses += used
+    else:
+        for contact in contacts:  # its phone: a contact row whose fields are attribute rows (attributecontacts.py)
+            phone = attributecontacts.place(builder, contact, party, alias)
+            if phone:
+                people.guesses += phone
+                break
+        else:  # its phone and email: contact rows it links to over a validity range (contactlinks.py)
+            people.guesses += contactlinks.place(builder, party, alias)
     calendars = [v for v in found.values if _says(v, CALENDAR) and v not in doctors]
     if len(doctors) == 1 or (not doctors and len(calendars) == 1):
         role = doctors[0] if doctors else calendars[0]
