@@ -36,6 +36,7 @@ from clinicsync.sync.discover import (
     calendarowner,
     cancelflags,
     cancelstatus,
+    codewords,
     childstatus,
     constantids,
     daterows,
@@ -112,6 +113,7 @@ from clinicsync.sync.discover.pg_schemas import (
 from clinicsync.sync.discover.polytypes import polymorphic_references
 from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.resourcestore import refusal, resource_tables, typed_refusal, typed_stores
@@ -259,14 +261,24 @@ def _standing(plan: ReadPlan, flags: Sequence[softdelete.Flag | None], owners: S
                         + [condition for _, _, condition in owners] + list(filters))
 
 
-def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
+def _join_references(schema: Schema, plan: ReadPlan, people: People, run: Run | None = None) -> None:
     """The appointment's other references (its service, location, a doctor of its own): each
-    table joined, its columns named by the referring column's stem (``paciente_nombre``)."""
+    table joined, its columns named by the referring column's stem (``paciente_nombre``); a
+    code into a dictionary whose rows hold no word of their own read as its word (codewords.py:
+    a status, a kind kept as a concept key)."""
     for ref in schema.refs(plan.main.name)[:8]:
         if ref.column in people.handled or audit(ref.column) or ref.column == plan.main.key or \
                 ref.target == plan.main.name:  # a related appointment (a follow-up's parent) says nothing of this one
             continue
         target = schema.tables[ref.target]
+        if run is not None and not any(c != ref.target_column for c in target.columns):
+            coded = codewords.words_of(run, plan.quote, schema, plan.main, ref.column)
+            if coded is not None:
+                # the visit's own value, spelled by the dictionary: read as a column of the visit's row
+                plan.expr(coded.of(f"a.{plan.quote(ref.column)}", plan.quote), f"{ref.column}_{coded.word}",
+                          plan.main.name, "varchar")
+                people.handled.add(ref.column)  # the code itself is read as its word, never as a value
+                continue
         alias = plan.alias("t")
         plan.join(target, alias, plan.on(ref, alias, "a"))
         stem = stem_of(ref.column, target.name)
@@ -509,7 +521,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         else:
             daterows.first_and_last(plan, schema, {t: date_columns(schema.tables[t]) for t in schema.tables})
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
-        _join_references(schema, plan, people)
+        _join_references(schema, plan, people, run)
         calendar = calendarowner.join(schema, plan, people) if follow else None  # no doctor (calendarowner.py)
         owners = softdelete.owners(plan, (schema.tables[t] for t in extension.owners(schema, main.name,
                                                                                     people.patient_tables)),
