@@ -36,8 +36,8 @@ from clinicsync.sync.discover import (
     calendarowner,
     cancelflags,
     cancelstatus,
-    codewords,
     childstatus,
+    codewords,
     constantids,
     daterows,
     daysahead,
@@ -111,9 +111,9 @@ from clinicsync.sync.discover.pg_schemas import (
     without_partitions,
 )
 from clinicsync.sync.discover.polytypes import polymorphic_references
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
-from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.resourcestore import refusal, resource_tables, typed_refusal, typed_stores
