@@ -54,7 +54,7 @@ def _typed(builder: Builder, names: Table, owner: Ref, under: Ref) -> Parts | No
     for kind, type_name in parts.columns.items():
         if kind in (under.column, *parts.primary_key) or audit(kind):
             continue
-        words = None if TEXT.search(type_name) else codewords.words_of(builder.run, q, builder.schema, parts, kind)
+        words = codewords.words_of(builder.run, q, builder.schema, parts, kind)
         if words is not None:
             said = list(words.words)
         elif TEXT.search(type_name):
@@ -65,7 +65,9 @@ def _typed(builder: Builder, names: Table, owner: Ref, under: Ref) -> Parts | No
             continue
         given = next((w for w in said if _role(w) == "first_name"), None)
         family = next((w for w in said if _role(w) == "last_name"), None)
-        value = next((c for c, t in parts.columns.items() if TEXT.search(t) and c != kind and not audit(c)), None)
+        references = {r.column for r in builder.schema.refs(parts.name)}
+        value = next((c for c, t in parts.columns.items() if TEXT.search(t) and c != kind and not audit(c)
+                      and c not in (*parts.primary_key, *references)), None)
         if given and family and value:
             ended = history.end_column(names)
             current = history.valid_until(builder.run, q, builder.schema, names) or \

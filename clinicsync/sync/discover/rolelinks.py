@@ -119,12 +119,14 @@ def _roles(builder: Builder, links: Table, column: str, type_name: str) -> tuple
                                                                                codewords.Words | None] | None:
     """The role words of ``links.column``: its own short texts, or the words its codes stand for."""
     q = builder.q
+    words = codewords.words_of(builder.run, q, builder.schema, links, column)
+    if words is not None:
+        return words.words, words
     if TEXT.search(type_name):
         rows = builder.run(f"SELECT {q(column)}, COUNT(*) FROM {q(links.name)} WHERE {q(column)} IS NOT NULL "
                            f"GROUP BY {q(column)}")
         return tuple(str(r[0]) for r in rows), None
-    words = codewords.words_of(builder.run, q, builder.schema, links, column)
-    return (words.words, words) if words is not None else None
+    return None
 
 
 def find(builder: Builder) -> RoleLinks | None:
@@ -238,7 +240,7 @@ def _kinds(builder: Builder, found: RoleLinks, patient: str, doctor: str | None 
         if column in main.primary_key or re.search(r"(?i)status|state|sts", column) or \
                 (versions and column == versions[0]):
             continue
-        words = None if TEXT.search(type_name) else codewords.words_of(builder.run, q, builder.schema, main, column)
+        words = codewords.words_of(builder.run, q, builder.schema, main, column)
         if words is None and not TEXT.search(type_name):
             continue
         kind = words.of(f"a.{q(column)}", q) if words is not None else f"a.{q(column)}"

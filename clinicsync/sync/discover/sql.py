@@ -271,7 +271,8 @@ def _join_references(schema: Schema, plan: ReadPlan, people: People, run: Run | 
                 ref.target == plan.main.name:  # a related appointment (a follow-up's parent) says nothing of this one
             continue
         target = schema.tables[ref.target]
-        if run is not None and not any(c != ref.target_column for c in target.columns):
+        stable = plan.versions is not None and ref.column == plan.versions[0]
+        if run is not None and not stable and not any(c != ref.target_column for c in target.columns):
             coded = codewords.words_of(run, plan.quote, schema, plan.main, ref.column)
             if coded is not None:
                 # the visit's own value, spelled by the dictionary: read as a column of the visit's row
@@ -354,8 +355,9 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
     key = plan.versions[0] if plan.versions is not None else plan.main.key
     current = placed.get("external_id")
     if plan.versions is not None and (current is None or current.source != key):
-        placed["external_id"] = Guess("external_id", key, 0.95, f"the stable id {key!r} the table's rows are "
-                                      "versions of (the version in force is read)", {"from": key})
+        stable = plan.versions[0]
+        placed["external_id"] = Guess("external_id", stable, 0.95, f"the stable id {stable!r} the table's rows are "
+                                      "versions of (the version in force is read)", {"from": stable})
     elif key is not None and (current is None or current.source != key):
         over = f" over {current.source!r} (a number made up beside it)" \
             if current is not None and not current.why.startswith(NO_VISIT_ID) else ""

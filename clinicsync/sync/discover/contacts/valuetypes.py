@@ -100,14 +100,13 @@ def mobile_code(run: Callable[[str], list[Any]], quote: Callable[[str], str], ta
     for column, type_name in table.columns.items():
         if column in skip or audit(column):
             continue
-        words = None
-        if TEXT.search(type_name):
+        words = codewords.words_of(run, quote, schema, table, column) if schema is not None else None
+        if words is not None:
+            said = list(words.words)
+        elif TEXT.search(type_name):
             rows = run(first_rows(f"SELECT DISTINCT cs_r.{quote(column)} FROM {quote(table.name)} AS cs_r "
                                   f"WHERE {condition}", MAX_CODES + 1, dialect))
             said = [str(r[0]) for r in rows if r[0] is not None]
-        elif schema is not None:
-            words = codewords.words_of(run, quote, schema, table, column)
-            said = list(words.words) if words is not None else []
         else:
             continue
         mobile = [w for w in said if _MOBILE.search(w) and _SAFE.fullmatch(w)]
