@@ -57,6 +57,7 @@ def describe(table: Table) -> str | None:
 # change writes a new row for the same id and marks the one in force, by a boolean ``head`` true on
 # exactly one row per id, or by an obsolete stamp empty on exactly one row per id.
 _BOOL = re.compile(r"bool|bit", re.I)
+STABLE_COLUMNS = 3  # columns of the table of stable ids: its key, perhaps a class or template
 _STAMP = re.compile(r"date|time", re.I)
 
 
@@ -91,8 +92,8 @@ def versioned_id(run: Run, quote: Callable[[str], str], schema: Schema, table: T
         if ref.target == table.name or ref.column in table.primary_key or audit(ref.column):
             continue
         target = schema.tables.get(ref.target)
-        if target is None or target.primary_key != [ref.target_column]:
-            continue
+        if target is None or target.primary_key != [ref.target_column] or len(target.columns) > STABLE_COLUMNS:
+            continue  # the stable row holds its id and little else: what changes is on the versions
         held = head_of(run, quote, table, ref.column)
         if held is not None:
             return ref, held
