@@ -3,7 +3,8 @@ from the class (no product's tables), in SQLite: a ``booking`` is only a key, it
 ``booking_version`` rows carry the kind, status and times (one ``current`` per booking, a moved
 booking's older row kept); each code a ``concept`` key whose word is on its ``concept_version``
 row in force (one concept renamed); who takes part a ``role_link`` row typed by a role code,
-valid from one booking version's ``seq`` to another (a replaced clinician's row ended); names as
+valid from one booking version's ``seq`` to another (a replaced clinician's row ended; a second
+code, the link's class, set on some: no validity range); names as
 ``name_row`` rows (valid between party versions) whose parts are ``name_part`` rows typed Given
 or Family; phones ``telecom`` rows typed by a use code, Canadian numbers (a mobile and a
 landline share their area codes). Beside the consultations, reminders ahead that name a patient
@@ -36,7 +37,7 @@ CREATE TABLE party_version (version_id VARCHAR(36) PRIMARY KEY, seq INTEGER NOT 
   party_id VARCHAR(36) NOT NULL REFERENCES party(party_id), current BOOLEAN NOT NULL);
 CREATE TABLE role_link (link_id VARCHAR(36) PRIMARY KEY, booking_id VARCHAR(36) NOT NULL
   REFERENCES booking(booking_id), party_id VARCHAR(36) NOT NULL REFERENCES party(party_id),
-  role_code VARCHAR(36) NOT NULL REFERENCES concept(concept_id),
+  role_code VARCHAR(36) NOT NULL REFERENCES concept(concept_id), link_class VARCHAR(36) REFERENCES concept(concept_id),
   from_seq INTEGER NOT NULL REFERENCES booking_version(seq), to_seq INTEGER REFERENCES booking_version(seq));
 CREATE TABLE name_row (name_id VARCHAR(36) PRIMARY KEY, party_id VARCHAR(36) NOT NULL REFERENCES party(party_id),
   from_seq INTEGER NOT NULL REFERENCES party_version(seq), to_seq INTEGER REFERENCES party_version(seq));
@@ -47,7 +48,7 @@ CREATE TABLE telecom (tel_id VARCHAR(36) PRIMARY KEY, party_id VARCHAR(36) NOT N
   from_seq INTEGER NOT NULL REFERENCES party_version(seq), to_seq INTEGER REFERENCES party_version(seq))
 """
 WORDS = ["Consultation", "Reminder", "Booked", "Cancelled", "Patient", "Clinician", "Clerk", "Given", "Family",
-         "Mobile", "Home"]
+         "Mobile", "Home", "Reference"]
 
 
 class _Rows:
@@ -95,8 +96,10 @@ class _Rows:
         return self.seq
 
     def link(self, booking: str, party: str, role: str, since: int, until: int | None = None) -> None:
-        self.c.execute("INSERT INTO role_link VALUES (?, ?, ?, ?, ?, ?)",
-                       (self.uuid(), booking, party, self.code[role], since, until))
+        self.links = getattr(self, "links", 0) + 1  # every third link classed (a second code of the dictionary)
+        self.c.execute("INSERT INTO role_link VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (self.uuid(), booking, party, self.code[role],
+                        self.code["Reference"] if self.links % 3 == 0 else None, since, until))
 
 
 def build(path: Path) -> dict[str, dict[str, Any]]:

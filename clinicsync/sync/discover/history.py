@@ -103,13 +103,19 @@ def versioned_id(run: Run, quote: Callable[[str], str], schema: Schema, table: T
 def valid_until(run: Run, quote: Callable[[str], str], schema: Schema, table: Table) -> str | None:
     """SQL (over the alias put for ``{a}``) keeping the rows of ``table`` still in force when a row is valid
     from one version to another: two references to the same column of a table (the version it
-    took effect and the one it ended), the first always set, the second empty on the rows in
-    force (a participant replaced keeps a row whose ending version is set). None otherwise."""
+    took effect and the one it ended) whose rows are versions (``versioned_id``), the first always
+    set, the second empty on the rows in force (a participant replaced keeps a row whose ending
+    version is set). None otherwise."""
     refs = [r for r in schema.refs(table.name) if r.target != table.name and not audit(r.column)]
+    versions: dict[str, bool] = {}
     for first in refs:
         for second in refs:
             if first.column == second.column or (first.target, first.target_column) != \
                     (second.target, second.target_column):
+                continue
+            if first.target not in versions:  # two codes of one dictionary (a role, a class) are no range
+                versions[first.target] = versioned_id(run, quote, schema, schema.tables[first.target]) is not None
+            if not versions[first.target]:
                 continue
             row = run(f"SELECT COUNT(*), COUNT({quote(first.column)}), COUNT({quote(second.column)}) "
                       f"FROM {quote(table.name)}")
