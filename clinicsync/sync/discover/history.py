@@ -9,8 +9,10 @@ always the current one (a correction re-opens an older row), and an old phone te
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.graph import Ref, Schema, Table, audit
+from clinicsync.sync.discover.probe import Run
 
 _DATE = re.compile(r"date|time", re.I)
 _END = re.compile(r"^(stop|stopped(_?at)?|ended(_?at)?|end(_?(date|time|ts|at|on))?|date_?(end|to|until|stop)|"
@@ -49,3 +51,75 @@ def describe(table: Table) -> str | None:
     if start:
         parts.append(f"the newest {start!r}")
     return "kept with history: " + ", then ".join(parts)
+
+
+# Rows kept as versions of a stable id (an act and its versions; a concept and its words): every
+# change writes a new row for the same id and marks the one in force, by a boolean ``head`` true on
+# exactly one row per id, or by an obsolete stamp empty on exactly one row per id.
+_BOOL = re.compile(r"bool|bit", re.I)
+STABLE_COLUMNS = 3  # columns of the table of stable ids: its key, perhaps a class or template
+_STAMP = re.compile(r"date|time", re.I)
+
+
+def head_of(run: Run, quote: Callable[[str], str], table: Table, by: str) -> str | None:
+    """SQL (over the alias put for ``{a}``) keeping ``table``'s one row in force per value of ``by``: a
+    boolean true on exactly one row of every id (preferred: set and cleared as versions are
+    written), else a date-time column empty on exactly one row of every id; None when the table
+    holds one row per id or neither column tells the one in force. Told by the rows, never by the
+    column's name: a ``head``, ``is_current`` or ``latest`` flag and an ``obsoleted_at`` or
+    ``superseded`` stamp read alike."""
+    rows = run(f"SELECT COUNT(*), COUNT(DISTINCT {quote(by)}) FROM {quote(table.name)}")
+    total, ids = (int(rows[0][0] or 0), int(rows[0][1] or 0)) if rows else (0, 0)
+    if not ids or total == ids:
+        return None
+    for pattern, kept in ((_BOOL, "{{a}}.{c} = TRUE"), (_STAMP, "{{a}}.{c} IS NULL")):
+        for column, type_name in table.columns.items():
+            if column == by or not pattern.search(type_name):
+                continue
+            held = kept.format(c=quote(column))
+            row = run(f"SELECT COUNT(*), COUNT(DISTINCT cs_v.{quote(by)}) FROM {quote(table.name)} AS cs_v "
+                      f"WHERE {held.format(a='cs_v')}")
+            if row and int(row[0][0] or 0) == ids == int(row[0][1] or 0):
+                return held
+    return None
+
+
+def versioned_id(run: Run, quote: Callable[[str], str], schema: Schema, table: Table) -> tuple[Ref, str] | None:
+    """``table`` as versions of another table's rows: its reference (not its own key) to the
+    table of stable ids, several rows for some id, one told in force (``head_of``); the
+    reference and the condition (over ``{a}``). None for a table of plain rows."""
+    for ref in schema.refs(table.name):
+        if ref.target == table.name or ref.column in table.primary_key or audit(ref.column):
+            continue
+        target = schema.tables.get(ref.target)
+        if target is None or target.primary_key != [ref.target_column] or len(target.columns) > STABLE_COLUMNS:
+            continue  # the stable row holds its id and little else: what changes is on the versions
+        held = head_of(run, quote, table, ref.column)
+        if held is not None:
+            return ref, held
+    return None
+
+
+def valid_until(run: Run, quote: Callable[[str], str], schema: Schema, table: Table) -> str | None:
+    """SQL (over the alias put for ``{a}``) keeping the rows of ``table`` still in force when a row is valid
+    from one version to another: two references to the same column of a table (the version it
+    took effect and the one it ended) whose rows are versions (``versioned_id``), the first always
+    set, the second empty on the rows in force (a participant replaced keeps a row whose ending
+    version is set). None otherwise."""
+    refs = [r for r in schema.refs(table.name) if r.target != table.name and not audit(r.column)]
+    versions: dict[str, bool] = {}
+    for first in refs:
+        for second in refs:
+            if first.column == second.column or (first.target, first.target_column) != \
+                    (second.target, second.target_column):
+                continue
+            if first.target not in versions:  # two codes of one dictionary (a role, a class) are no range
+                versions[first.target] = versioned_id(run, quote, schema, schema.tables[first.target]) is not None
+            if not versions[first.target]:
+                continue
+            row = run(f"SELECT COUNT(*), COUNT({quote(first.column)}), COUNT({quote(second.column)}) "
+                      f"FROM {quote(table.name)}")
+            total, set_first, set_second = (int(v or 0) for v in row[0])
+            if total and set_first == total and set_second < total:
+                return f"{{a}}.{quote(second.column)} IS NULL"
+    return None

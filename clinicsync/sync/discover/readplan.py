@@ -34,6 +34,9 @@ class ReadPlan:
     # the occurrence's start as the read selects it, when each row is an occurrence of an event
     # (occurrences.py): a participant's reply for one occurrence is read on that occurrence only
     occurrence: str = ""
+    # the main table as versions of a stable id (history.versioned_id): the main table's column
+    # holding that id, and the condition (over ``{a}``) keeping the version in force
+    versions: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         for column, type_name in self.main.columns.items():

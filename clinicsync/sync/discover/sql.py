@@ -37,6 +37,7 @@ from clinicsync.sync.discover import (
     cancelflags,
     cancelstatus,
     childstatus,
+    codewords,
     constantids,
     daterows,
     daysahead,
@@ -47,6 +48,7 @@ from clinicsync.sync.discover import (
     extension,
     formtext,
     fullerfirst,
+    history,
     i18ntext,
     icalfind,
     icalfolders,
@@ -109,6 +111,7 @@ from clinicsync.sync.discover.pg_schemas import (
     without_partitions,
 )
 from clinicsync.sync.discover.polytypes import polymorphic_references
+from clinicsync.sync.discover.probe import Run
 from clinicsync.sync.discover.product_proposal import product_proposal
 from clinicsync.sync.discover.products import PRODUCTS, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -258,14 +261,25 @@ def _standing(plan: ReadPlan, flags: Sequence[softdelete.Flag | None], owners: S
                         + [condition for _, _, condition in owners] + list(filters))
 
 
-def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
+def _join_references(schema: Schema, plan: ReadPlan, people: People, run: Run | None = None) -> None:
     """The appointment's other references (its service, location, a doctor of its own): each
-    table joined, its columns named by the referring column's stem (``paciente_nombre``)."""
+    table joined, its columns named by the referring column's stem (``paciente_nombre``); a
+    code into a dictionary whose rows hold no word of their own read as its word (codewords.py:
+    a status, a kind kept as a concept key)."""
     for ref in schema.refs(plan.main.name)[:8]:
         if ref.column in people.handled or audit(ref.column) or ref.column == plan.main.key or \
                 ref.target == plan.main.name:  # a related appointment (a follow-up's parent) says nothing of this one
             continue
         target = schema.tables[ref.target]
+        stable = plan.versions is not None and ref.column == plan.versions[0]
+        if run is not None and not stable and not any(c != ref.target_column for c in target.columns):
+            coded = codewords.words_of(run, plan.quote, schema, plan.main, ref.column)
+            if coded is not None:
+                # the visit's own value, spelled by the dictionary: read as a column of the visit's row
+                plan.expr(coded.of(f"a.{plan.quote(ref.column)}", plan.quote), f"{ref.column}_{coded.word}",
+                          plan.main.name, "varchar")
+                people.handled.add(ref.column)  # the code itself is read as its word, never as a value
+                continue
         alias = plan.alias("t")
         plan.join(target, alias, plan.on(ref, alias, "a"))
         stem = stem_of(ref.column, target.name)
@@ -338,9 +352,13 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
                 del placed[field_name]
                 before = refused.get(field_name)
                 refused[field_name] = f"{before}; {weak}" if before else f"no column names the patient: {weak}"
-    key = plan.main.key
+    key = plan.versions[0] if plan.versions is not None else plan.main.key
     current = placed.get("external_id")
-    if key is not None and (current is None or current.source != key):
+    if plan.versions is not None and (current is None or current.source != key):
+        stable = plan.versions[0]
+        placed["external_id"] = Guess("external_id", stable, 0.95, f"the stable id {stable!r} the table's rows are "
+                                      "versions of (the version in force is read)", {"from": stable})
+    elif key is not None and (current is None or current.source != key):
         over = f" over {current.source!r} (a number made up beside it)" \
             if current is not None and not current.why.startswith(NO_VISIT_ID) else ""
         placed["external_id"] = Guess("external_id", key, 0.95, f"the table's primary key{over}", {"from": key})
@@ -491,15 +509,21 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         addons = None
     models += [addons.kept] if addons is not None else []
     failed = ""
+    try:  # the main table's rows as versions of a stable id: the one in force is the visit (history.py)
+        with connection.begin_nested():
+            versioned = history.versioned_id(run, lambda n: quote_name(connection, n), schema, main)
+    except SQLAlchemyError:
+        versioned = None
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: quote_name(connection, n), connection.dialect.name)
+        plan.versions = (versioned[0].column, versioned[1]) if versioned is not None else None
         series = occurrences.find(schema, main, {t: date_columns(schema.tables[t]) for t in schema.tables})
         if series is not None:  # each occurrence of the event a visit (occurrences.py)
             series = occurrences.join(plan, series, date_columns(main))
         else:
             daterows.first_and_last(plan, schema, {t: date_columns(schema.tables[t]) for t in schema.tables})
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
-        _join_references(schema, plan, people)
+        _join_references(schema, plan, people, run)
         calendar = calendarowner.join(schema, plan, people) if follow else None  # no doctor (calendarowner.py)
         owners = softdelete.owners(plan, (schema.tables[t] for t in extension.owners(schema, main.name,
                                                                                     people.patient_tables)),
@@ -507,7 +531,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         shared = softdelete.shared_row(plan, schema.tables, schema.refs(main.name))
         if shared is not None:
             owners.insert(0, shared)
-        kept = _standing(plan, (gone, stamp), owners, [*people.filters, *models, *(removed[:1] if removed else ())])
+        in_force = [versioned[1].format(a="a")] if versioned is not None else []
+        kept = _standing(plan, (gone, stamp), owners, [*people.filters, *models, *(removed[:1] if removed else ()),
+                                                       *in_force])
         try:
             with connection.begin_nested():
                 rows = run_checked(connection, first_rows(plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC",

@@ -51,7 +51,8 @@ ATTRIBUTES: dict[str, str] = {
                      # are its status; read like a status lookup's name, its words then mapped
                      # (rejected: reading the stage's name by its values alone: a named column's
                      # values are asked only to confirm its name)
-                     "stage"), "status"),
+                     "stage",
+                     "sts"), "status"),  # the short form a terse schema writes (``sts_cd_id``)
     **dict.fromkeys((
         "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo", "motif", "anlass",
         "grund", "behandlung",  # German: the reason for the visit, the treatment

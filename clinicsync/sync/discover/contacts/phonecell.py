@@ -19,17 +19,18 @@ from collections.abc import Sequence
 SEPARATOR = " / "  # one of the separators the phone parser splits a cell on
 
 
-def gathered(dialect: str, value: str, source: str, where: Sequence[str], order: Sequence[str]) -> str:
+def gathered(dialect: str, value: str, source: str, where: Sequence[str], order: Sequence[str],
+             separator: str = SEPARATOR) -> str:
     """A correlated subquery giving ``value`` of every row of ``source`` (aliased ``cs_r``)
-    meeting ``where``, in ``order``, joined by ``SEPARATOR``; NULL when there is none."""
+    meeting ``where``, in ``order``, joined by ``separator``; NULL when there is none."""
     condition = " AND ".join([*where, f"{value} IS NOT NULL", f"{value} <> ''"])
     by = ", ".join(order)
     if dialect in ("mysql", "mariadb"):
-        return f"(SELECT GROUP_CONCAT({value} ORDER BY {by} SEPARATOR '{SEPARATOR}') FROM {source} WHERE {condition})"
+        return f"(SELECT GROUP_CONCAT({value} ORDER BY {by} SEPARATOR '{separator}') FROM {source} WHERE {condition})"
     if dialect == "mssql":
-        return (f"(SELECT STRING_AGG(CAST({value} AS NVARCHAR(MAX)), '{SEPARATOR}') WITHIN GROUP (ORDER BY {by}) "
+        return (f"(SELECT STRING_AGG(CAST({value} AS NVARCHAR(MAX)), '{separator}') WITHIN GROUP (ORDER BY {by}) "
                 f"FROM {source} WHERE {condition})")
     if dialect == "sqlite":  # group_concat keeps the order of the rows it reads (ORDER BY inside it: 3.44+)
-        return (f"(SELECT group_concat(cs_v, '{SEPARATOR}') FROM (SELECT {value} AS cs_v FROM {source} "
+        return (f"(SELECT group_concat(cs_v, '{separator}') FROM (SELECT {value} AS cs_v FROM {source} "
                 f"WHERE {condition} ORDER BY {by}))")
-    return f"(SELECT string_agg(CAST({value} AS TEXT), '{SEPARATOR}' ORDER BY {by}) FROM {source} WHERE {condition})"
+    return f"(SELECT string_agg(CAST({value} AS TEXT), '{separator}' ORDER BY {by}) FROM {source} WHERE {condition})"

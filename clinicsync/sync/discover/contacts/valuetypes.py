@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover.graph import Table, audit
+from clinicsync.sync.discover import codewords
+from clinicsync.sync.discover.graph import Schema, Table, audit
 from clinicsync.sync.discover.kinds import TEXT
 from clinicsync.sync.discover.values import profile
 
@@ -90,18 +91,28 @@ def _splits(codes: Sequence[str | None], values: Sequence[str | None], region: s
 
 
 def mobile_code(run: Callable[[str], list[Any]], quote: Callable[[str], str], table: Table,
-                skip: Sequence[str], condition: str, dialect: str) -> tuple[str, str] | None:
+                skip: Sequence[str], condition: str, dialect: str,
+                schema: Schema | None = None) -> tuple[str, str] | None:
     """Among a phone code's rows (``condition`` over ``cs_r``), another code column whose value
-    says mobile (``use``: 'mobile' beside 'home'): the ordering that reads that row first and why."""
+    says mobile (``use``: 'mobile' beside 'home'): the ordering that reads that row first and why.
+    With ``schema``, a column of codes into a dictionary (codewords.py) is read by its words
+    (``MobileContact`` beside ``PrimaryHome``), the ordering a subquery of the dictionary."""
     for column, type_name in table.columns.items():
-        if column in skip or not TEXT.search(type_name) or audit(column):
+        if column in skip or audit(column):
             continue
-        rows = run(first_rows(f"SELECT DISTINCT cs_r.{quote(column)} FROM {quote(table.name)} AS cs_r "
-                              f"WHERE {condition}", MAX_CODES + 1, dialect))
-        words = [str(r[0]) for r in rows if r[0] is not None]
-        mobile = [w for w in words if _MOBILE.search(w) and _SAFE.fullmatch(w)]
-        if len(words) > MAX_CODES or len(mobile) != 1 or len(words) < 2:
+        words = codewords.words_of(run, quote, schema, table, column) if schema is not None else None
+        if words is not None:
+            said = list(words.words)
+        elif TEXT.search(type_name):
+            rows = run(first_rows(f"SELECT DISTINCT cs_r.{quote(column)} FROM {quote(table.name)} AS cs_r "
+                                  f"WHERE {condition}", MAX_CODES + 1, dialect))
+            said = [str(r[0]) for r in rows if r[0] is not None]
+        else:
             continue
-        return (f"CASE WHEN cs_r.{quote(column)} = '{mobile[0]}' THEN 0 ELSE 1 END",
-                f"the row whose {column!r} is {mobile[0]!r} first")
+        mobile = [w for w in said if _MOBILE.search(w) and _SAFE.fullmatch(w)]
+        if len(said) > MAX_CODES or len(mobile) != 1 or len(said) < 2:
+            continue
+        test = words.among(f"cs_r.{quote(column)}", mobile, quote) if words is not None \
+            else f"cs_r.{quote(column)} = '{mobile[0]}'"
+        return f"CASE WHEN {test} THEN 0 ELSE 1 END", f"the row whose {column!r} is {mobile[0]!r} first"
     return None
