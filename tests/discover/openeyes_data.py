@@ -85,9 +85,9 @@ def _reference(cursor: Any, stamp: datetime) -> tuple[int, int, list[int], list[
                    (stamp, stamp))
     cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
     site_contact = _contact(cursor, None, "Eye", "Hospital", "020 7946 0000", stamp)
-    site = real.insert_row(cursor, "site", {"name": "City Road Eye Hospital", "remote_id": "RP6", "short_name": "City Road",
-                                            "fax": "", "telephone": "020 7946 0000", "location": "London",
-                                            "contact_id": site_contact})
+    site = real.insert_row(cursor, "site", {
+        "name": "City Road Eye Hospital", "remote_id": "RP6", "short_name": "City Road", "fax": "",
+        "telephone": "020 7946 0000", "location": "London", "contact_id": site_contact})
     wards = [real.insert_row(cursor, "ophtroperationbooking_operation_ward", {
         "site_id": site, "name": name, "long_name": f"{name} Unit", "directions": "Ground floor, follow signs",
         "code": code, "display_order": i}) for i, (name, code) in enumerate(WARDS, 1)]
@@ -96,12 +96,14 @@ def _reference(cursor: Any, stamp: datetime) -> tuple[int, int, list[int], list[
         for i, (name, code) in enumerate(THEATRES, 1)]
     for i, name in enumerate(STATUSES, 1):
         real.insert_row(cursor, "ophtroperationbooking_operation_status", {"id": i, "name": name})
-    for i, (text, listed) in enumerate([("Patient cancelled", 1), ("Hospital cancelled: list overrun", 2),
-                                         ("Patient unwell", 1), ("Consultant unavailable", 2)], 1):
+    reasons = [("Patient cancelled", 1), ("Hospital cancelled: list overrun", 2), ("Patient unwell", 1),
+               ("Consultant unavailable", 2)]
+    for i, (text, listed) in enumerate(reasons, 1):
         real.insert_row(cursor, "ophtroperationbooking_operation_cancellation_reason",
                         {"id": i, "text": text, "list_no": listed})
-    for i, (name, klass) in enumerate([("Examination", "OphCiExamination"), ("Operation booking", "OphTrOperationbooking"),
-                                        ("Operation note", "OphTrOperationnote"), ("Correspondence", "OphCoCorrespondence")], 1):
+    kinds = [("Examination", "OphCiExamination"), ("Operation booking", "OphTrOperationbooking"),
+             ("Operation note", "OphTrOperationnote"), ("Correspondence", "OphCoCorrespondence")]
+    for i, (name, klass) in enumerate(kinds, 1):
         real.insert_row(cursor, "event_type", {"id": i, "name": name, "event_group_id": 1, "class_name": klass})
     return site, STAMP_USER, theatres, wards
 
@@ -230,12 +232,12 @@ def build(cursor: Any) -> dict[str, dict[str, Any]]:
                        (bookings[-1][0], element))
         if before or event_gone or episode_gone or patient_deleted:
             continue
-        doctor = CONSULTANTS[f]
-        for booking, (_, b_day, _, _, _, _), at, off in bookings:
+        for booking, (_, b_day, _, _, b_firm, _), at, off in bookings:  # the list's firm's consultant
             start = datetime.combine(b_day, at, tzinfo=clinic)
+            doctor = CONSULTANTS[b_firm]
             truth[str(booking)] = {
                 "start": _iso(start), "end": _iso(start + timedelta(minutes=duration)),
                 "status": "cancelled" if off else "booked", "patient": str(patient), "name": name,
-                "phone": phone, "doctor": str(consultants[f]), "doctor_name": f"{doctor[1]} {doctor[2]}",
+                "phone": phone, "doctor": str(consultants[b_firm]), "doctor_name": f"{doctor[1]} {doctor[2]}",
                 "zone": ZONE}
     return truth
