@@ -592,6 +592,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
     if flags is None:  # the visit's own cancellation date (cancelstamps.py)
         guesses, unplaced, flags = cancelstamps.placed(run, plan, guesses, unplaced)
+        if flags is not None and gone is not None and gone.column in flags.columns:  # the status, not a delete
+            gone, stamp = stamp, None
+            kept = _standing(plan, (gone,), owners, [*people.filters, *models])
     guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
         guesses, unplaced, None)
     cancel = flags is None and done is None and cancelstatus.applies(gone, guesses)
