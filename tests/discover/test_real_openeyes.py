@@ -51,3 +51,24 @@ def test_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path, cli: Any) 
     print("fields right of", len(truth), scores, "stored", len(found))
     assert set(found) == set(truth), sorted(set(found) ^ set(truth))[:5]
     assert all(right == len(truth) for right in scores.values()), scores
+
+
+@pytest.mark.mariadb
+def test_check_fails_when_no_visit_can_be_reminded(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                   cli: Any) -> None:
+    """The same hospital with no phone typed on any contact (nor an email on any address): the
+    proposal still finds the visits, the patients and the doctors, but `check` fails on the one
+    thing that makes it useless, saying so: no upcoming visit can be reminded."""
+
+    def build(cursor: Any) -> dict[str, dict[str, Any]]:
+        truth = openeyes.build(cursor)
+        cursor.execute("UPDATE contact SET primary_phone = NULL")
+        return truth
+
+    _, _, run = real.admin_start(mariadb_database, build, tmp_path, openeyes.ZONE, openeyes.REGION, cli)
+    code, out, err = run("discover", str(mariadb_database["url"]), "--write", expect=None)
+    print(code, out, err)
+    errors = [line for line in out.splitlines() if ": error: " in line]
+    assert code == 1 and len(errors) == 1, out + err
+    assert "error: patient.phone, patient.email: only 0 of" in errors[0], errors
+    assert "100%) have a doctor" in out, out
