@@ -156,6 +156,8 @@ class _Builder(ContactRows):
                 chosen = ref
         at = "a"  # the alias of the row whose reference names the patient
         hops = parentchain.find(self.schema, main.name) if chosen is None else None
+        if hops is not None and attributerows.find(self) is not None:
+            hops = None  # the person the chain reaches is kept as attribute rows (attributerows.py)
         if hops is not None:  # the patient of the rows the visit belongs to (parentchain.py)
             at = self._join_owners(hops[:-1])
             chosen = hops[-1]
