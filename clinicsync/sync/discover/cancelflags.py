@@ -31,8 +31,11 @@ class Flags:
     columns: list[str]  # the flags, in table order
     sql: str  # the status expression over the visit's row (alias ``a``)
     counts: dict[str, int]  # 0 rows per flag
+    why: str = ""  # what the expression reads, when it is no 0/1 flag (cancelstamps.py)
 
     def guess(self, out: str) -> Guess:
+        if self.why:
+            return Guess("status", out, 0.8, self.why, {"from": out})
         flags = " or ".join(f"{c!r} is 0" for c in self.columns)
         counts = ", ".join(f"{c!r} 0 on {n} row(s)" for c, n in self.counts.items())
         return Guess("status", out, 0.8,

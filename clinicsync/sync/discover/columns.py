@@ -389,6 +389,8 @@ CONSENTS = frozenset({"patient.allow_sms", "patient.allow_email"})
 # A row's change stamps, set only on update (empty on rows never changed): placed by name and type.
 _STAMPS = frozenset({"source_updated_at", "booked_at"})
 PER_VISIT_FIELDS = frozenset({"answer", "status", "visit_mode", "join_url"})
+# A visit's times and its booking stamp: a cancellation's date is none of them.
+_MOMENTS = frozenset({"start", "end", "start.date", "start.time", "end.date", "end.time", "booked_at"})
 
 
 _FIELD_ROLES = {"status": "status", "visit_mode": "visit_mode", "answer": "answer", "join_url": "link"}
@@ -433,6 +435,8 @@ def _refusal(column: Column, field: str) -> str | None:
                 "that refers to the same row: not a value of this visit")
     if field == "type" and names_cancellation(column.name):
         return f"{column.name!r} is a cancellation's reason, not the visit's type"
+    if field in _MOMENTS and names_cancellation(column.name):  # ``booking_cancellation_date``
+        return f"{column.name!r} is when the visit was cancelled, not when it is or was booked"
     if field == "type" and set(column.tokens) & _REPEAT_WORDS:
         return f"{column.name!r} is a series' repeat rule, not the visit's type"
     if field == "type" and column.roles - {"type", "name", "id"}:  # a type row's setting ("type_booking_mode")

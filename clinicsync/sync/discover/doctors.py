@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import logins, personrow, softdelete, userchild
+from clinicsync.sync.discover import listplaces, logins, personrow, softdelete, userchild
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -183,7 +183,8 @@ def candidates(builder: Builder) -> list[Ref]:
     def rank(ref: Ref) -> int:
         if someone_else(ref.column):
             return 9  # a referrer, a guarantor, a relative: a person, not the one who sees the patient
-        if words(ref.target) & BOOKED or words(ref.column) & BOOKED or _names_a_doctor(builder, ref.target):
+        if words(ref.target) & BOOKED or words(ref.column) & BOOKED or _names_a_doctor(builder, ref.target) \
+                or listplaces.list_of(builder.schema, main, ref):  # the list the visit has a place on
             return 0
         if _owner(ref.column, main):
             return 1

@@ -38,7 +38,9 @@ _AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|^creator_?
                     # made the user who last saved the visit its patient; rejected: a verb alone
                     # (``changed``), which names a stamp or a flag, not a person.
                     r"^(last_?)?(create|creation|change|update|modify|modification|edit|delete|void|retire)_?"
-                    r"(user|usr)(_?id)?$",
+                    r"(user|usr)(_?id)?$|"
+                    # the same in the past participle (``created_user_id``, ``last_modified_user_id``)
+                    r"^(last_?)?(created|changed|updated|modified|edited|deleted|voided|retired)_?(user|usr)(_?id)?$",
                     re.I)
 _BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)
 # A login's secrets (a users table joined to reach the doctor's name and email): never read; a

@@ -36,10 +36,12 @@ from clinicsync.sync.discover import (
     filledrefs,
     optionkinds,
     organizerrows,
+    parentchain,
     polyrefs,
     rolelinks,
     roleperson,
     sharedowner,
+    softdelete,
     staffpersons,
     typedlinks,
 )
@@ -152,10 +154,17 @@ class _Builder(ContactRows):
                 continue
             if chosen is None:
                 chosen = ref
+        at = "a"  # the alias of the row whose reference names the patient
+        hops = parentchain.find(self.schema, main.name) if chosen is None else None
+        if hops is not None and attributerows.find(self) is not None:
+            hops = None  # the person the chain reaches is kept as attribute rows (attributerows.py)
+        if hops is not None:  # the patient of the rows the visit belongs to (parentchain.py)
+            at = self._join_owners(hops[:-1])
+            chosen = hops[-1]
         if chosen is None and attendee is not None:
             attendees.place(self, attendee)
             return
-        named = polyrefs.find(self, chosen) if chosen is not None else None
+        named = polyrefs.find(self, chosen) if chosen is not None and at == "a" else None
         if chosen is not None and named is not None and self._polymorphic_beside_links(chosen, named):
             return
         link = attendees.linked(self) if chosen is None else None
@@ -170,11 +179,12 @@ class _Builder(ContactRows):
             if reasons:
                 people.refused["patient.external_id"] = "no column names the patient: " + "; ".join(reasons)
             return
-        people.handled.add(chosen.column)
-        self._open_slots(chosen.column)
+        if at == "a":
+            people.handled.add(chosen.column)
+            self._open_slots(chosen.column)
         target = self.schema.tables[chosen.target]
         alias = self.plan.alias("t")
-        on = self.plan.on(chosen, alias, "a")
+        on = self.plan.on(chosen, alias, at)
         if named is not None:  # a polymorphic reference: a person only on its rows of the person's type
             on += f" AND a.{self.q(named.type_column)} = {named.value}"
             people.handled.add(named.type_column)
@@ -188,13 +198,18 @@ class _Builder(ContactRows):
         chain = roleperson.follow(self, self.chain(target, alias))
         chain += extension.join(self, chain, stem)  # the person's 1:1 rows (extension.py)
         people.patient_tables.update(t.name for t, _ in chain)
-        hops = " -> ".join([main.name, *(t.name for t, _ in chain)])
+        owners = [r.target for r in hops[:-1]] if hops else []
+        hops_text = " -> ".join([main.name, *owners, *(t.name for t, _ in chain)])
         why = f"references table {target.name!r} ({chosen.how}); " \
-              f"followed {hops}"
+              f"followed {hops_text}"
         if reasons:
             why += "; passed over: " + "; ".join(reasons)
-        if named is None:
+        if named is None and at == "a":
             people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
+        elif named is None:  # named by a row the visit belongs to: that row's column, selected
+            out = self.plan.add(at, chosen.column, "patient_id", chosen.table, self.schema.tables[chosen.table].columns[
+                chosen.column])
+            people.guesses.append(Guess("patient.external_id", out, 0.9, why, {"from": out}))
         else:  # its id on another type's rows is no person's: the joined person's key instead
             out = self.plan.add(alias, chosen.target_column, "patient_id", target.name,
                                 target.columns[chosen.target_column])
@@ -226,6 +241,22 @@ class _Builder(ContactRows):
                     break
         people.household = next((h for t, at in chain if (h := household.join(self, t, at, people.patient_tables))
                                  is not None), None)  # the household's phone, read after the person's own
+
+    def _join_owners(self, hops: list[Ref]) -> str:
+        """The rows the visit belongs to on the way to its patient, joined one after the other,
+        each one's soft-delete flag a condition of the query (parentchain.py); the last one's alias."""
+        at = "a"
+        for ref in hops:
+            table = self.schema.tables[ref.target]
+            alias = self.plan.alias("o")
+            self.plan.join(table, alias, self.plan.on(ref, alias, at))
+            gone = softdelete.flag(table, self.plan.dialect)
+            if gone is not None:
+                self.people.filters.append(softdelete.kept(gone, alias, self.q(gone.column)))
+                self.people.notes.append(f"visits whose {table.name!r} row is deleted are left out "
+                                         f"({softdelete.describe(gone)}): the visit belongs to that row")
+            at = alias
+        return at
 
     def _twins(self, table: str) -> list[Table]:
         """The rows joined one to one to ``table`` by a text key found in both (twinrows.py)."""

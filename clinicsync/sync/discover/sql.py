@@ -35,6 +35,7 @@ from clinicsync.sync.discover import (
     bookingrow,
     calendarowner,
     cancelflags,
+    cancelstamps,
     cancelstatus,
     childstatus,
     codewords,
@@ -91,6 +92,7 @@ from clinicsync.sync.discover.clock import (
 )
 from clinicsync.sync.discover.columns import ColumnSample
 from clinicsync.sync.discover.contacts import household
+from clinicsync.sync.discover.copiedcolumns import copied_columns
 from clinicsync.sync.discover.cursorchoice import choose_cursor
 from clinicsync.sync.discover.datecolumns import date_columns
 from clinicsync.sync.discover.dayminutes import day_and_minutes
@@ -557,8 +559,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         g.source for g in people.guesses} | {f.column for f in (gone, stamp) if f is not None} | \
         set(model[1:2] if model else ()) | ({addons.column} if addons is not None else set())
     prefixes = tuple(p for p in {main.prefix} | {schema.tables[t].prefix for t in set(plan.tables_of.values())} if p)
+    copies = copied_columns(schema, main)  # a referred row's date or time copied on the visit's (copiedcolumns.py)
     samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
-                            plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)
+                            plan.tables_of[out] if plan.tables_of[out] != main.name else copies.get(out), prefixes)
                for i, out in enumerate(outs) if out not in mine and out not in left_out]
     samples += formtext.placed(plan, samples)  # a form's fields kept as one text column (formtext.py)
     samples, translated = i18ntext.as_words(samples, region_code)  # labels kept by language (i18ntext.py)
@@ -613,6 +616,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     guesses, unplaced = splitlength.placed(plan, guesses, unplaced, scored.notes)
     guesses, unplaced = slotpattern.placed(run, plan, guesses, unplaced, values, scored.notes)
     guesses, unplaced, flags = cancelflags.placed(run, plan, guesses, unplaced)
+    if flags is None:  # the visit's own cancellation date (cancelstamps.py)
+        guesses, unplaced, flags = cancelstamps.placed(run, plan, guesses, unplaced)
+        if flags is not None and gone is not None and gone.column in flags.columns:  # the status, not a delete
+            gone, stamp = stamp, None
+            kept = _standing(plan, (gone,), owners, [*people.filters, *models])
     guesses, unplaced, done = doneflags.placed(run, plan, guesses, unplaced) if flags is None else (
         guesses, unplaced, None)
     cancel = flags is None and done is None and cancelstatus.applies(gone, guesses)

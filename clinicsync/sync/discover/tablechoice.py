@@ -9,7 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from clinicsync.sync.discover import copieddates, daterows, daysahead, eventparts, seriesrows, slottime, supertypes
+from clinicsync.sync.discover import (
+    copieddates,
+    daterows,
+    daysahead,
+    eventparts,
+    listplaces,
+    seriesrows,
+    slottime,
+    supertypes,
+)
 from clinicsync.sync.discover.datecolumns import date_columns
 from clinicsync.sync.discover.graph import Schema, Table, words
 from clinicsync.sync.discover.people import audit
@@ -90,6 +99,8 @@ def pick_table(schema: Schema, wanted: str | None,
     # a table that repeats another candidate's dates on its rows gives way to it (copieddates.py)
     scored = copieddates.give_way(scored, schema, {n: date_columns(schema.tables[n]) for _, n in scored},
                                   booking=lambda n: bool(BOOKING_NAMES.search(n))) or scored
+    # a dated list gives way to its places, rows naming it with a time of day of their own (listplaces.py)
+    scored = listplaces.give_way(scored, schema)
     # an event's occurrences and participants, rows of their own naming it, give way to it (eventparts.py)
     scored = eventparts.parent_of_tie(scored, schema)
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
