@@ -27,18 +27,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinicsync.connectors.sql_limit import first_rows
+from clinicsync.sync.discover import history, softdelete
 from clinicsync.sync.discover.contacts.contactrows import code_literal
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import TEXT, USER, kind_of
+from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, kind_of
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.values import profile
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 MAX_HOPS = 2
 MIN_VALUES = 5
+COVERS = 0.8  # of the visits' persons an unnamed column must hold
 SAMPLE = 2000  # attribute rows read to learn the definitions' values
 _VALUE = re.compile(r"(?i)^(value|val|attribute_?value|attr_?value|field_?value)$")
 _LABEL = re.compile(r"(?i)^(name|label|display_?name|title|short_?name)$")
+_BIRTH = re.compile(r"(?i)birth|maiden|geburt|naissance|nacimiento")
 _MOBILE = re.compile(r"(?i)mobile|cell|movil|celular|sms|handy|portable|whatsapp")
 
 
@@ -88,14 +91,87 @@ def _fields(builder: Any, child: Ref, definition: Ref, value: str, label: str) -
             phones.append((0 if _MOBILE.search(name) else 1, -p.present, code, name))
         elif "first_name" in roles and "first" not in found:
             found["first"] = (code, name)
+        elif "last_name" in roles and _BIRTH.search(name) and "birth" not in found:
+            found["birth"] = (code, name)  # the name given at birth: the one in use when none other is
         elif "last_name" in roles and "last" not in found:
             found["last"] = (code, name)
         elif roles == {"name"} and "full" not in found:
             found["full"] = (code, name)
+    if "birth" in found and "last" not in found:
+        found["last"] = found.pop("birth")
     if phones:
         _, _, code, name = sorted(phones, key=lambda x: x[:2])[0]
         found["phone"] = (code, name)
     return found
+
+
+def _live(builder: Any, attributes: Table, inner: str) -> list[str]:
+    """The conditions that keep ``attributes``' rows (as ``inner``) neither deleted nor replaced."""
+    q = builder.q
+    gone = softdelete.flag(attributes, builder.plan.dialect)
+    live = [softdelete.kept(gone, inner, q(gone.column))] if gone is not None else []
+    return live + [f"COALESCE(UPPER(TRIM({inner}.{q(c)})), '') NOT IN ('Y', 'YES', 'T', 'TRUE', '1', 'OUI')"
+                   for c in history.superseded(attributes)]
+
+
+def current(builder: Any, attributes: Table, alias: str, on: str) -> str:
+    """The join condition that picks a person's one current row of an attribute (``on``: the
+    person and the definition, written on ``alias``): where the rows are flagged deleted or
+    replaced (a changed value keeps its old row flagged 'y'), only the unflagged, and of those the
+    newest by key, so an old mobile is never texted and no visit is read twice."""
+    q, inner = builder.q, "v"
+    live = _live(builder, attributes, inner)
+    if not live:
+        return on
+    conditions = [on.replace(f"{alias}.", f"{inner}."), *live]
+    if attributes.key is None:
+        return " AND ".join([on, *(c.replace(f"{inner}.", f"{alias}.") for c in conditions[1:])])
+    key = q(str(attributes.key))
+    return (f"{alias}.{key} = (SELECT MAX({inner}.{key}) FROM {q(attributes.name)} AS {inner} "
+            f"WHERE {' AND '.join(conditions)})")
+
+
+def _unnamed(builder: Any, person: Table, visit_column: str) -> list[Ref]:
+    """References to ``person`` that neither the schema nor a name gives, held by a table shaped
+    as attribute rows (a definitions reference, one value column): its whole-number column that
+    holds (``COVERS`` of) the persons the visits name. Why: such a column (``toID``) names any
+    table whose keys 1, 2, 3 … its values are among, so no reference was learned for it."""
+    q, main, found = builder.q, builder.plan.main.name, []
+    total = builder.run(f"SELECT COUNT(DISTINCT {q(visit_column)}) FROM {q(main)}")[0][0] or 0
+    if total < MIN_VALUES:
+        return []
+    for table in builder.schema.tables.values():
+        if table.name in (person.name, main) or not any(
+                _attribute_table(builder, person, Ref(table.name, c, person.name, str(person.key)))
+                for c in table.columns):
+            continue
+        for column, type_name in table.columns.items():
+            if column == table.key or audit(column) or not WHOLE.search(type_name) \
+                    or any(r.column == column for r in builder.schema.refs(table.name)):
+                continue
+            held = builder.run(f"SELECT COUNT(DISTINCT m.{q(visit_column)}) FROM {q(main)} AS m WHERE "
+                               f"m.{q(visit_column)} IN (SELECT v.{q(column)} FROM {q(table.name)} AS v)")[0][0]
+            if held >= COVERS * total:
+                found.append(Ref(table.name, column, person.name, str(person.key), declared=False, by_values=True))
+    return found
+
+
+def beside(builder: Any, person: Table, visit_column: str) -> Found | None:
+    """The attribute rows of ``person``, a table the visit names its patient in directly, when
+    they hold the person's phone: a product that keeps every person as a bare row (a type, a
+    login) and each of their fields as a typed value row."""
+    if person.key is None:
+        return None
+    for child in [*builder.schema.children(person.name), *_unnamed(builder, person, visit_column)]:
+        if audit(child.column) or child.table == builder.plan.main.name:
+            continue
+        shape = _attribute_table(builder, person, child)
+        if shape is None:
+            continue
+        fields = _fields(builder, child, *shape)
+        if "phone" in fields:
+            return Found([], child, shape[0], shape[1], shape[2], fields)
+    return None
 
 
 def find(builder: Any) -> Found | None:
@@ -126,35 +202,46 @@ def find(builder: Any) -> Found | None:
     return None
 
 
-def place(builder: Any, found: Found) -> None:
-    """Join the path and the attribute rows once per field; the patient's guesses added."""
+def place(builder: Any, found: Found, at: str = "a", person: Table | None = None) -> None:
+    """Join the path and the attribute rows once per field; the patient's guesses added (``at``,
+    ``person``: the patient's row already joined, for rows found ``beside`` it)."""
     plan, q, people = builder.plan, builder.q, builder.people
-    at = "a"
     for ref in found.path:
         alias = plan.alias("t")
         plan.join(builder.schema.tables[ref.target], alias, plan.on(ref, alias, at))
         builder.stamp_row(builder.schema.tables[ref.target], alias)
         at = alias
-    person = builder.schema.tables[found.path[-1].target]
-    people.handled.add(found.path[0].column)
-    people.patient_tables.update(r.target for r in found.path)
-    hops = " -> ".join([plan.main.name, *(r.target for r in found.path)])
     attributes = builder.schema.tables[found.values.table]
-    why = (f"followed {hops}: its rows are people by their attribute rows in {found.values.table!r} "
-           f"(keyed by {found.definition.column!r}, named in {found.definition.target!r}.{found.label_column})")
-    key = plan.add(at, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
-    people.guesses.append(Guess("patient.external_id", key, 0.85, why, {"from": key}))
+    if person is None:
+        person = builder.schema.tables[found.path[-1].target]
+        people.handled.add(found.path[0].column)
+        people.patient_tables.update(r.target for r in found.path)
+        hops = " -> ".join([plan.main.name, *(r.target for r in found.path)])
+        why = (f"followed {hops}: its rows are people by their attribute rows in {found.values.table!r} "
+               f"(keyed by {found.definition.column!r}, named in {found.definition.target!r}.{found.label_column})")
+        key = plan.add(at, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
+        people.guesses.append(Guess("patient.external_id", key, 0.85, why, {"from": key}))
     outs: dict[str, str] = {}
     for field in ("phone", "first", "last", "full"):
         if field not in found.fields:
             continue
         code, _ = found.fields[field]
         alias = plan.alias("t")
-        plan.join(attributes, alias, f"{alias}.{q(found.values.column)} = {at}.{q(found.values.target_column)} "
-                                     f"AND {alias}.{q(found.definition.column)} = {code_literal(code)}")
+        person_on = f"{alias}.{q(found.values.column)} = {at}.{q(found.values.target_column)}"
+        kind = f"{alias}.{q(found.definition.column)} = {code_literal(code)}"
+        if field == "last" and "birth" in found.fields:  # the name in use, else the birth name
+            w = "w"
+            used = " AND ".join([f"{w}.{q(found.values.column)} = {at}.{q(found.values.target_column)}",
+                                 f"{w}.{q(found.definition.column)} = {code_literal(code)}",
+                                 f"COALESCE({w}.{q(found.value_column)}, '') <> ''",
+                                 *_live(builder, attributes, w)])
+            kind = (f"({kind} OR ({alias}.{q(found.definition.column)} = {code_literal(found.fields['birth'][0])} "
+                    f"AND NOT EXISTS (SELECT 1 FROM {q(attributes.name)} AS {w} WHERE {used})))")
+        plan.join(attributes, alias, current(builder, attributes, alias, f"{person_on} AND {kind}"))
         outs[field] = plan.add(alias, found.value_column, f"patient_{field}", attributes.name,
                                attributes.columns[found.value_column])
-    label = {f: found.fields[f][1] for f in found.fields}
+    label = {f: found.fields[f][1] + (f" (else {found.fields['birth'][1]!r})" if f == "last" and "birth" in
+                                      found.fields else "") for f in found.fields}
     people.guesses.append(Guess("patient.phone", outs["phone"], 0.85,
                                 f"the attribute {label['phone']!r} of {found.values.table!r}: its values are "
                                 "phone numbers", {"from": outs["phone"]}))
