@@ -18,6 +18,16 @@ patient's id; the phone definition (a mobile's label first), and the definitions
 a given and a family name (or a full name), are each joined once as the patient's fields.
 Rejected: reading every definition as a column (a registry keeps dozens: national ids, birth
 dates); taking P without a phone among its attributes (an order's line items look the same).
+
+The same rows beside a person table the visit names directly (``beside``): a practice EHR keeps
+patients and doctors as bare rows of one table and every name, phone and email as a typed value
+row. The column naming the person there is often neither declared nor named for it (``toID``),
+so it is found by its values: the whole-number column of an attribute-shaped table that holds
+``COVERS`` of the persons the visits name, the one naming the most persons first (who typed the
+values names a handful of staff). Each field is the person's current row only (``current``):
+rows flagged deleted (softdelete.py) or replaced (history.superseded) are left out and the newest
+of the rest is taken, so an old mobile is never texted and a visit is never read twice. A family
+name kept twice (the name in use, the birth name) reads the name in use, else the birth name.
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ class Found:
     definition: Ref  # attribute rows -> the definitions table
     value_column: str
     label_column: str
-    fields: dict[str, tuple[Any, str]]  # "phone" / "first" / "last" / "full" -> (code, label)
+    fields: dict[str, tuple[Any, str]]  # "phone" / "email" / "first" / "last" / "birth" / "full" -> (code, label)
 
 
 def _attribute_table(builder: Any, person: Table, child: Ref) -> tuple[Ref, str, str] | None:
@@ -83,12 +93,14 @@ def _fields(builder: Any, child: Ref, definition: Ref, value: str, label: str) -
         if code is not None and name is not None and code_literal(code) is not None:
             by_code.setdefault(code, (str(name), []))[1].append(None if text is None else str(text))
     found: dict[str, tuple[Any, str]] = {}
-    phones = []
+    phones, emails = [], []
     for code, (name, texts) in by_code.items():
         roles = {token_role(t) for t in name_tokens(name.replace(" ", "_"))}
         p = profile(texts, builder.region)
         if p.present >= MIN_VALUES and p.share("phone") >= 0.8 and "fax" not in name.lower():
             phones.append((0 if _MOBILE.search(name) else 1, -p.present, code, name))
+        elif p.present >= MIN_VALUES and p.share("email") >= 0.8:
+            emails.append((-p.present, code, name))  # the one most people have: theirs, not the staff's
         elif "first_name" in roles and "first" not in found:
             found["first"] = (code, name)
         elif "last_name" in roles and _BIRTH.search(name) and "birth" not in found:
@@ -99,6 +111,9 @@ def _fields(builder: Any, child: Ref, definition: Ref, value: str, label: str) -
             found["full"] = (code, name)
     if "birth" in found and "last" not in found:
         found["last"] = found.pop("birth")
+    if emails:
+        _, code, name = sorted(emails, key=lambda x: x[0])[0]
+        found["email"] = (code, name)
     if phones:
         _, _, code, name = sorted(phones, key=lambda x: x[:2])[0]
         found["phone"] = (code, name)
@@ -131,14 +146,15 @@ def current(builder: Any, attributes: Table, alias: str, on: str) -> str:
             f"WHERE {' AND '.join(conditions)})")
 
 
-def _unnamed(builder: Any, person: Table, visit_column: str) -> list[Ref]:
+def _unnamed(builder: Any, person: Table, visit_column: str, least: int) -> list[Ref]:
     """References to ``person`` that neither the schema nor a name gives, held by a table shaped
     as attribute rows (a definitions reference, one value column): its whole-number column that
     holds (``COVERS`` of) the persons the visits name. Why: such a column (``toID``) names any
     table whose keys 1, 2, 3 … its values are among, so no reference was learned for it."""
-    q, main, found = builder.q, builder.plan.main.name, []
+    q, main = builder.q, builder.plan.main.name
+    found: list[tuple[int, Ref]] = []
     total = builder.run(f"SELECT COUNT(DISTINCT {q(visit_column)}) FROM {q(main)}")[0][0] or 0
-    if total < MIN_VALUES:
+    if total < least:
         return []
     for table in builder.schema.tables.values():
         if table.name in (person.name, main) or not any(
@@ -152,17 +168,21 @@ def _unnamed(builder: Any, person: Table, visit_column: str) -> list[Ref]:
             held = builder.run(f"SELECT COUNT(DISTINCT m.{q(visit_column)}) FROM {q(main)} AS m WHERE "
                                f"m.{q(visit_column)} IN (SELECT v.{q(column)} FROM {q(table.name)} AS v)")[0][0]
             if held >= COVERS * total:
-                found.append(Ref(table.name, column, person.name, str(person.key), declared=False, by_values=True))
-    return found
+                persons = builder.run(f"SELECT COUNT(DISTINCT {q(column)}) FROM {q(table.name)}")[0][0] or 0
+                found.append((-int(persons), Ref(table.name, column, person.name, str(person.key), declared=False,
+                                                 by_values=True)))
+    # the column naming the most persons first: the rows' subject, not their author (who typed the
+    # values holds a handful of staff ids, who they are about every person's)
+    return [ref for _, ref in sorted(found, key=lambda x: x[0])]
 
 
-def beside(builder: Any, person: Table, visit_column: str) -> Found | None:
+def beside(builder: Any, person: Table, visit_column: str, least: int = MIN_VALUES) -> Found | None:
     """The attribute rows of ``person``, a table the visit names its patient in directly, when
     they hold the person's phone: a product that keeps every person as a bare row (a type, a
     login) and each of their fields as a typed value row."""
     if person.key is None:
         return None
-    for child in [*builder.schema.children(person.name), *_unnamed(builder, person, visit_column)]:
+    for child in [*builder.schema.children(person.name), *_unnamed(builder, person, visit_column, least)]:
         if audit(child.column) or child.table == builder.plan.main.name:
             continue
         shape = _attribute_table(builder, person, child)
@@ -205,13 +225,12 @@ def find(builder: Any) -> Found | None:
 def place(builder: Any, found: Found, at: str = "a", person: Table | None = None) -> None:
     """Join the path and the attribute rows once per field; the patient's guesses added (``at``,
     ``person``: the patient's row already joined, for rows found ``beside`` it)."""
-    plan, q, people = builder.plan, builder.q, builder.people
+    plan, people = builder.plan, builder.people
     for ref in found.path:
         alias = plan.alias("t")
         plan.join(builder.schema.tables[ref.target], alias, plan.on(ref, alias, at))
         builder.stamp_row(builder.schema.tables[ref.target], alias)
         at = alias
-    attributes = builder.schema.tables[found.values.table]
     if person is None:
         person = builder.schema.tables[found.path[-1].target]
         people.handled.add(found.path[0].column)
@@ -221,8 +240,38 @@ def place(builder: Any, found: Found, at: str = "a", person: Table | None = None
                f"(keyed by {found.definition.column!r}, named in {found.definition.target!r}.{found.label_column})")
         key = plan.add(at, str(person.key), "patient_id", person.name, person.columns[str(person.key)])
         people.guesses.append(Guess("patient.external_id", key, 0.85, why, {"from": key}))
+    outs = _join_fields(builder, found, at, ("phone", "email", "first", "last", "full"), "patient")
+    label = _labels(found)
+    people.guesses.append(Guess("patient.phone", outs["phone"], 0.85,
+                                f"the attribute {label['phone']!r} of {found.values.table!r}: its values are "
+                                "phone numbers", {"from": outs["phone"]}))
+    if "email" in outs:
+        people.guesses.append(Guess("patient.email", outs["email"], 0.85,
+                                    f"the attribute {label['email']!r} of {found.values.table!r}: its values are "
+                                    "email addresses, the most people's", {"from": outs["email"]}))
+    name = _name_guess(found, outs, "patient")
+    if name is not None:
+        people.guesses.append(name)
+
+
+def place_names(builder: Any, found: Found, at: str, field: str, stem: str) -> Guess | None:
+    """The name of the person joined as ``at`` (a practitioner kept in the patients' own table)
+    from the attribute rows ``found``; the guess of ``field`` (``practitioner``), None without one."""
+    return _name_guess(found, _join_fields(builder, found, at, ("first", "last", "full"), stem), field)
+
+
+def _labels(found: Found) -> dict[str, str]:
+    return {f: found.fields[f][1] + (f" (else {found.fields['birth'][1]!r})" if f == "last" and "birth" in
+                                     found.fields else "") for f in found.fields}
+
+
+def _join_fields(builder: Any, found: Found, at: str, fields: tuple[str, ...], stem: str) -> dict[str, str]:
+    """Each of ``fields`` found joined once (its current row) to the person at ``at``; the output
+    column of each, named ``<stem>_<field>``."""
+    plan, q = builder.plan, builder.q
+    attributes = builder.schema.tables[found.values.table]
     outs: dict[str, str] = {}
-    for field in ("phone", "first", "last", "full"):
+    for field in fields:
         if field not in found.fields:
             continue
         code, _ = found.fields[field]
@@ -238,17 +287,19 @@ def place(builder: Any, found: Found, at: str = "a", person: Table | None = None
             kind = (f"({kind} OR ({alias}.{q(found.definition.column)} = {code_literal(found.fields['birth'][0])} "
                     f"AND NOT EXISTS (SELECT 1 FROM {q(attributes.name)} AS {w} WHERE {used})))")
         plan.join(attributes, alias, current(builder, attributes, alias, f"{person_on} AND {kind}"))
-        outs[field] = plan.add(alias, found.value_column, f"patient_{field}", attributes.name,
+        outs[field] = plan.add(alias, found.value_column, f"{stem}_{field}", attributes.name,
                                attributes.columns[found.value_column])
-    label = {f: found.fields[f][1] + (f" (else {found.fields['birth'][1]!r})" if f == "last" and "birth" in
-                                      found.fields else "") for f in found.fields}
-    people.guesses.append(Guess("patient.phone", outs["phone"], 0.85,
-                                f"the attribute {label['phone']!r} of {found.values.table!r}: its values are "
-                                "phone numbers", {"from": outs["phone"]}))
+    return outs
+
+
+def _name_guess(found: Found, outs: dict[str, str], field: str) -> Guess | None:
+    """``field``.name from the name attributes joined (given and family, else a full name)."""
     parts = [outs[f] for f in ("first", "last") if f in outs] if "first" in outs and "last" in outs else \
         [outs["full"]] if "full" in outs else []
-    if parts:
-        names = " and ".join(repr(label[f]) for f in ("first", "last", "full") if f in outs and outs[f] in parts)
-        spec: dict[str, Any] = {"from": parts[0]} if len(parts) == 1 else {"concat": parts}
-        people.guesses.append(Guess("patient.name", " + ".join(parts), 0.85,
-                                    f"the attribute(s) {names} of {found.values.table!r}", spec))
+    if not parts:
+        return None
+    label = _labels(found)
+    names = " and ".join(repr(label[f]) for f in ("first", "last", "full") if f in outs and outs[f] in parts)
+    spec: dict[str, Any] = {"from": parts[0]} if len(parts) == 1 else {"concat": parts}
+    return Guess(f"{field}.name", " + ".join(parts), 0.85, f"the attribute(s) {names} of {found.values.table!r}",
+                 spec)
