@@ -182,15 +182,22 @@ def beside(builder: Any, person: Table, visit_column: str, least: int = MIN_VALU
     login) and each of their fields as a typed value row."""
     if person.key is None:
         return None
-    for child in [*builder.schema.children(person.name), *_unnamed(builder, person, visit_column, least)]:
-        if audit(child.column) or child.table == builder.plan.main.name:
+    return _first_with_phone(builder, person, [], [*builder.schema.children(person.name),
+                                                   *_unnamed(builder, person, visit_column, least)])
+
+
+def _first_with_phone(builder: Any, person: Table, path: list[Ref], children: list[Ref]) -> Found | None:
+    """Of ``children`` (references to ``person``), the first attribute table whose definitions
+    hold a phone, found with ``path`` from the visit; None when none does."""
+    for child in children:
+        if audit(child.column) or child.table in (builder.plan.main.name, person.name):
             continue
         shape = _attribute_table(builder, person, child)
         if shape is None:
             continue
         fields = _fields(builder, child, *shape)
         if "phone" in fields:
-            return Found([], child, shape[0], shape[1], shape[2], fields)
+            return Found(path, child, shape[0], shape[1], shape[2], fields)
     return None
 
 
@@ -207,16 +214,9 @@ def find(builder: Any) -> Found | None:
                     continue
                 chain = [*path, ref]
                 person = builder.schema.tables[ref.target]
-                if person.key is not None:
-                    for child in builder.schema.children(ref.target):
-                        if audit(child.column) or child.table in (main.name, ref.target):
-                            continue
-                        shape = _attribute_table(builder, person, child)
-                        if shape is None:
-                            continue
-                        fields = _fields(builder, child, *shape)
-                        if "phone" in fields:
-                            return Found(chain, child, shape[0], shape[1], shape[2], fields)
+                if person.key is not None and (
+                        found := _first_with_phone(builder, person, chain, builder.schema.children(ref.target))):
+                    return found
                 below.append((ref.target, chain))
         level = below
     return None
