@@ -70,6 +70,7 @@ STATUS_SYNONYMS: dict[str, str] = {
         "réservé", "reserve", "confirmé", "confirme", "planifié", "gebucht", "bestätigt", "bestaetigt",
         "geplant", "marcada", "marcado", "prenotato", "confermato",
         "pris",  # French: a rendez-vous taken
+        "actif", "activo", "activa", "ativo", "ativa", "aktiv", "attivo",  # active, in the clinics' languages
         "terjadwal",  # Indonesian: scheduled
         "onayland\u0131", "onaylandi", "planland\u0131", "planlandi",  # Turkish: confirmed, planned
         "zaplanowana", "zaplanowany", "potwierdzona")},  # Polish: planned, confirmed

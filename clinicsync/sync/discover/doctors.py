@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from clinicsync.connectors.sql_limit import first_rows
-from clinicsync.sync.discover import listplaces, logins, personrow, softdelete, userchild
+from clinicsync.sync.discover import attributerows, listplaces, logins, personrow, softdelete, userchild
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, join_first_linked, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
@@ -127,6 +127,9 @@ def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
     if best is None:  # a provider row whose name its person holds (personrow.py)
         best = personrow.reach(builder, first, {builder.plan.main.name, first.target}, MAX_HOPS - 1,
                                lambda t: _person_like(builder, t), someone_else)
+    if best is None and _person_like(builder, first.target) \
+            and attributerows.beside(builder, builder.schema.tables[first.target], first.column, 1) is not None:
+        best = [first]  # a person named by typed value rows (attributerows.py)
     if best is None:  # a user without a name, named by rows of its own (userchild.py)
         best = next((path[:at + 1] for at, r in enumerate(path) if _person_like(builder, r.target)
                      and userchild.named_child(builder, builder.schema.tables[r.target]) is not None), None)
@@ -164,6 +167,14 @@ def _staff(builder: Builder, table: str) -> bool:
     return kind_of(table) == "provider" or bool(words(table) & USER) or _accounts(builder, table)
 
 
+def _shared_owner(ref: Ref, stand_ins: set[str], main: Table) -> bool:
+    """A reference to the patients' own table that is the visit's owner: passed over for the
+    patient (a handful of persons over many visits) and named for the row's owner (``userid``).
+    A practice that keeps its doctors and patients as rows of one people table (a type column
+    tells them apart) names both from the visit."""
+    return ref.column in stand_ins and _owner(ref.column, main)
+
+
 def candidates(builder: Builder) -> list[Ref]:
     """The visit's references that may lead to its practitioner: what it books (a slot, a
     resource) first, then its owner user, then a staff or users table it names (not the
@@ -177,7 +188,7 @@ def candidates(builder: Builder) -> list[Ref]:
             if (r.column not in people.handled
                 or (r.column in people.stand_ins and (_owner(r.column, main) or _staff(builder, r.target))))
             and r.target != main.name
-            and r.target not in builder.people.patient_tables
+            and (r.target not in builder.people.patient_tables or _shared_owner(r, people.stand_ins, main))
             and (not audit(r.column) or _owner(r.column, main))]
 
     def rank(ref: Ref) -> int:
@@ -244,7 +255,10 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False, origin: Orig
         end, last = builder.schema.tables[path[-1].target], path[-1]
         builder.people.handled.add(first.column)
         out = plan.add(at, last.target_column, "doctor_id", end.name, end.columns[last.target_column])
-        plan.add_columns(end, at, "doctor", frozenset({last.target_column}))  # its email, for the scorer
+        typed = attributerows.beside(builder, end, first.column, 1) if not named(builder, end) else None
+        typed_name = attributerows.place_names(builder, typed, at, "practitioner", "doctor") if typed else None
+        if typed_name is None:  # named by its own columns: all of them (its email), for the scorer
+            plan.add_columns(end, at, "doctor", frozenset({last.target_column}))
         hops = " -> ".join([plan.main.name, *([] if origin is None else [origin.table.name]),
                             *(r.target for r in path)])
         why = (f"followed {hops} ({', '.join(f'{r.column!r} {r.how}' for r in path)}) to the row with a "
@@ -258,6 +272,10 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False, origin: Orig
             why += f"; where {path[-1].column!r} is empty, {units[2]}"
             builder.people.guesses.append(Guess("practitioner.external_id", f"{out} + {units[0]}", 0.8, why,
                                                 {"from": [out, units[0]]}))
+        if typed_name is not None:  # named by typed value rows, as the patients are (attributerows.py)
+            builder.people.guesses.append(typed_name)
+            builder.people.notes.append(f"the doctor: {why}")
+            return True
         own = userchild.named_child(builder, end) if not named(builder, end) else None
         mine = [userchild.join(builder, own, at)] if own is not None else _person_joined(builder, end, at)
         if own is not None:  # the user's own named row: its name and email are the doctor's

@@ -123,3 +123,15 @@ def valid_until(run: Run, quote: Callable[[str], str], schema: Schema, table: Ta
             if total and set_first == total and set_second < total:
                 return f"{{a}}.{quote(second.column)} IS NULL"
     return None
+
+
+# A text flag that marks a row replaced by a newer one (``outdated`` 'y' beside '' on the row a
+# value was changed from): the row's value is history, like a closed row's.
+_SUPERSEDED = re.compile(r"^(is_?)?(outdated|obsolete|superseded|stale|replaced|historic(al)?|old|archived)$", re.I)
+_TEXT = re.compile(r"char|text|enum", re.I)
+
+
+def superseded(table: Table) -> list[str]:
+    """The table's text columns that flag a row as replaced (its name says so): a row whose flag
+    is a true word ('y', 'yes', '1') holds an old value."""
+    return [c for c, t in table.columns.items() if _SUPERSEDED.match(c) and _TEXT.search(t)]

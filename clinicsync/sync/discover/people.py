@@ -216,6 +216,9 @@ class _Builder(ContactRows):
             why += (f"; {chosen.column!r} names a row of the table its {named.type_column!r} says (a polymorphic "
                     f"reference): a patient only where that is {named.value}")
             people.guesses.append(Guess("patient.external_id", out, 0.9, why, {"from": out}))
+        if not _has_column(chain, "phone") and (typed := attributerows.beside(self, target, chosen.column)) is not None:
+            attributerows.place(self, typed, alias, target)  # its fields as typed value rows
+            return
         own_name = name_columns(target)[0]
         # A table and a column whose names say no person (``fk_contact`` -> ``llx_socpeople``): its
         # joined name columns are nobody's by their names, so the reference says whose they are.

@@ -75,7 +75,8 @@ ATTRIBUTES: dict[str, str] = {
         "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display", "nama", "nm"),
         "name"),
     **dict.fromkeys(("apellido", "apellidos", "surname", "last", "lastname", "family", "familyname", "sobrenome",
-                     "nachname", "cognome", "apelido", "lname", "sname", "secondname"), "last_name"),
+                     "nachname", "cognome", "apelido", "lname", "sname", "secondname",
+                     "birthname", "maidenname", "geburtsname"), "last_name"),
     **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila", "fname",
                      "forename", "forenames"), "first_name"),
     **dict.fromkeys((
