@@ -45,11 +45,12 @@ def find(run: Run, plan: ReadPlan, main: Table) -> Flags | None:
 
 def placed(run: Run, plan: ReadPlan, guesses: list[Guess],
            unplaced: list[str]) -> tuple[list[Guess], list[str], Flags | None]:
-    """The status read from the visit's cancellation date where no status of its own row was
-    placed (a joined row's gives way); the guesses as they are otherwise."""
+    """The status read from the visit's cancellation date where the status placed is a joined
+    row's (it gives way); the guesses as they are otherwise. With no status placed at all the
+    date is left to the soft-delete rule, which leaves the cancelled rows out of the read."""
     current = next((g for g in guesses if g.field == "status"), None)
-    if current is not None and plan.tables_of.get(current.source, plan.main.name) == plan.main.name:
-        return guesses, unplaced, None
+    if current is None or plan.tables_of.get(current.source, plan.main.name) == plan.main.name:
+        return guesses, unplaced, None  # no status to replace: the date stays a soft-delete (softdelete.py)
     found = find(run, plan, plan.main)
     if found is None:
         return guesses, unplaced, None
