@@ -333,8 +333,11 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
         if (owner, column) in named or (owner, column) in owned:
             continue
         chosen = _choose(column, found_targets, schema, owner, out)
-        if chosen is None and not _numbered_name(column) and (owner, column) not in extensions:
-            best = max(_related(column, t, owner) for t in found_targets)  # the name first, then the values
+        # the name first, then the values; never a number of the row's own (a sequence, an object
+        # number: any table numbered as far holds and covers it)
+        if chosen is None and not _numbered_name(column) and (owner, column) not in extensions \
+                and not stems(column) & _OWN_ID:
+            best = max(_related(column, t, owner) for t in found_targets)
             picked = covered(run, quote, schema.tables[owner], column,
                              [(t, str(t.key)) for t in found_targets if _related(column, t, owner) == best])
             chosen = picked[0] if picked is not None else None
