@@ -4,7 +4,9 @@ constraints), and discover must then find by names and values what the keys said
 table, the patient through a 1:1 person row, the person a participant row names, the party a
 numbered name is, a person's 1:1 extension row (Tamanu's additional data), a code named for
 its table, a record's shared row (Vtiger), the doctor, a login's person kept in a 1:1 profile row
-keyed alike (DHIS2's users and userinfo). Each product's own test, unchanged, is
+keyed alike (DHIS2's users and userinfo), a booking's element its name says nothing of (OpenEyes:
+the operation table its values cover), a participation's version number named like two tables'
+keys (SanteDB: the act versions, the only ones holding all its values). Each product's own test, unchanged, is
 the judge (every visit compared)."""
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tests.discover.test_real_khanza import (
 )
 from tests.discover.test_real_krayin import test_krayin_meetings_through_discover_check_and_sync as krayin
 from tests.discover.test_real_ofbiz import test_on_mariadb as ofbiz
+from tests.discover.test_real_openeyes import test_on_mariadb as openeyes
 from tests.discover.test_real_openhospital import test_open_hospital_wards_flags_and_default_lengths as openhospital
 from tests.discover.test_real_openmrs_apptsched import (
     test_openmrs_apptsched_through_discover_check_and_sync as openmrs_apptsched,
@@ -35,6 +38,9 @@ from tests.discover.test_real_openvpms import (
 )
 from tests.discover.test_real_pretix import test_on_postgresql as pretix
 from tests.discover.test_real_roundcube_calendar import test_on_mariadb as roundcube_calendar
+from tests.discover.test_real_santedb import (
+    test_santedb_versioned_acts_coded_roles_component_names_and_use_typed_phones as santedb,
+)
 from tests.discover.test_real_tamanu import (
     test_tamanu_text_datetimes_additional_data_phones_and_location_groups as tamanu,
 )
@@ -55,11 +61,13 @@ test_infyomhms_without_keys = infyomhms
 test_khanza_without_keys = khanza
 test_krayin_without_keys = krayin
 test_ofbiz_without_keys = ofbiz
+test_openeyes_without_keys = openeyes
 test_openhospital_without_keys = openhospital
 test_openmrs_apptsched_without_keys = openmrs_apptsched
 test_openvpms_without_keys = openvpms
 test_pretix_without_keys = pretix
 test_roundcube_calendar_without_keys = roundcube_calendar
+test_santedb_without_keys = santedb
 test_tamanu_without_keys = tamanu
 test_vtiger_without_keys = vtiger
 test_x2crm_without_keys = x2crm

@@ -13,7 +13,9 @@ here, in an SQLite file without a single REFERENCES clause, and discover run on 
   identifier rows.
 - Of a participant row's two people columns, the person (patient, contact) before the login
   (a colleague's user row), whatever the columns' order.
-- A login table without a name reaches its person in the 1:1 profile row keyed alike."""
+- A login table without a name reaches its person in the 1:1 profile row keyed alike.
+- A column whose name says no table refers to the one whose rows its values cover; one named
+  like several tables' unique keys to the one holding all its values."""
 
 from __future__ import annotations
 
@@ -399,3 +401,42 @@ def test_a_row_named_for_its_parent_and_a_word_a_table_is_named_by_refer_to_them
     assert ("shop_show_options", "object_id", "shop_shows") in found, found
     assert ("shop_ticket", "item_id", "shop_item") in found, found
     assert not {f for f in found if f[1] == "seq_no"}, found
+
+
+COVERED = """
+CREATE TABLE surgery (id INTEGER PRIMARY KEY, eye VARCHAR(8), minutes INTEGER);
+CREATE TABLE happening (id INTEGER PRIMARY KEY, kind VARCHAR(16), created DATETIME);
+CREATE TABLE theatre_slot (id INTEGER PRIMARY KEY, element_id INTEGER, slot_date DATE, admission_time TIME);
+"""
+
+
+def test_a_reference_its_name_does_not_decide_is_the_table_its_values_cover(tmp_path: Path) -> None:
+    """A booking's ``element_id`` names no table; its values 1 … 30 are keys of the 30 surgeries
+    and of the first 30 of 60 bigger rows numbered alike. It names every surgery and half the
+    others: it refers to the surgeries, the table whose rows its values cover."""
+    surgeries = [(s, "left" if s % 2 else "right", 30 + s % 4 * 15) for s in range(1, 31)]
+    happenings = [(h, "booking" if h <= 30 else "letter", str(_soon(h))) for h in range(1, 61)]
+    slots = [(n, 1 + n % 30, str(_soon(n).date()), _soon(n).strftime("%H:%M:%S")) for n in range(1, 46)]
+    url = _database(tmp_path, COVERED, {"surgery": surgeries, "happening": happenings, "theatre_slot": slots})
+    assert ("theatre_slot", "element_id", "surgery") in _found_by_values(url)
+
+
+NAMED_ALIKE = """
+CREATE TABLE appointment_version (version_id VARCHAR(36) PRIMARY KEY, seq_no INTEGER UNIQUE, starts DATETIME);
+CREATE TABLE party_version (version_id VARCHAR(36) PRIMARY KEY, seq_no INTEGER UNIQUE, born DATE);
+CREATE TABLE share_row (id INTEGER PRIMARY KEY, since_seq_no INTEGER, role VARCHAR(16));
+"""
+
+
+def test_a_column_named_like_two_tables_unique_keys_refers_to_the_one_holding_its_values(tmp_path: Path) -> None:
+    """``since_seq_no`` is named like the unique ``seq_no`` of the appointment versions (1 … 120)
+    and of the party versions (1 … 40); the rows read first hold only early numbers, in both,
+    the later rows numbers only the appointment versions hold: it refers to those, though the
+    party versions come last."""
+    visits = [(f"v{n:035d}", n, str(_soon(n))) for n in range(1, 121)]
+    parties = [(f"p{n:035d}", n, "1970-01-01") for n in range(1, 41)]
+    shares = [(n, 1 + n % 40, "performer") for n in range(1, 241)]
+    shares += [(240 + n, n, "performer") for n in range(41, 121)]
+    url = _database(tmp_path, NAMED_ALIKE, {"appointment_version": visits, "party_version": parties,
+                                             "share_row": shares})
+    assert ("share_row", "since_seq_no", "appointment_version") in _found_by_values(url)

@@ -16,7 +16,11 @@ the name shares a word with, or one of the same kind of person (``worker`` -> ``
 Identifier-like text (UUIDs) matches one table only. A word another table is named by
 (``item_id`` beside ``pretixbase_item``) is a reference, not the row's own numbering; a column
 that names no table (``object_id``) on a table named for another (``pretixbase_event_settingsstore``)
-refers to that parent when its keys hold all its values (namedparent.py).
+refers to that parent when its keys hold all its values (namedparent.py). Several tables holding
+a column's values that its name does not tell apart are told apart by the one its values cover
+(coverrefs.py: ``element_id`` names every operation row, only part of the bigger event table),
+as are several tables' unique keys a column is named like (``efft_vrsn_seq_id`` beside the act
+and the entity versions' ``vrsn_seq_id``: the one holding all its values).
 
 What a name says is read with care: a code named with its own table's word or a code word
 alone (``activity_type_id``, ``visit_type_id``) names no table that shares only that word; a
@@ -35,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from clinicsync.common.names import name_words
 from clinicsync.connectors.sql_limit import first_rows
+from clinicsync.sync.discover.coverrefs import covered
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of, name_columns, stems
 from clinicsync.sync.discover.namedparent import head_words, named_parent
@@ -260,6 +265,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
     targets = [(t, str(t.key), False) for t in schema.tables.values() if t.key is not None][:MAX_TARGETS]
     targets += [(t, u, True) for t in schema.tables.values() for u in t.unique if len(u) >= 3][:MAX_TARGETS]
     named: dict[tuple[str, str], tuple[Table, str]] = {}  # a column's unique key by its name
+    alike: dict[tuple[str, str], list[tuple[Table, str]]] = {}  # … every one so named (coverrefs.py decides)
     profiles: dict[tuple[str, str], list[Table]] = {}  # a nameless login's 1:1 profile tables
     owned: dict[tuple[str, str], Table] = {}  # a generic column's parent table, named by its table
     for target, key, by_name in targets:
@@ -295,6 +301,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
                 continue
             if by_name:
                 if column.lower().endswith(key.lower()) and all(v in found for v in values):
+                    alike.setdefault((owner, column), []).append((target, key))
                     named[(owner, column)] = (target, key)
                 continue
             if (owner, column) in logins:
@@ -317,12 +324,23 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str], dial
             if hits >= SHARE * len(values):
                 matches.setdefault((owner, column), []).append(target)
     out: list[Ref] = _shared_rows(schema, keys, holds)
+    for (owner, column), keyed in alike.items():  # a key named alike on several tables: the one the values say
+        if len(keyed) > 1 and (picked := covered(run, quote, schema.tables[owner], column, keyed)) is not None:
+            named[(owner, column)] = picked
     # Numbered names last: their person table is the one that refers to no other person table,
     # by the references this pass found too (``person_name.party`` -> ``party_party``).
     for (owner, column), found_targets in sorted(matches.items(), key=lambda m: _numbered_name(m[0][1])):
         if (owner, column) in named or (owner, column) in owned:
             continue
         chosen = _choose(column, found_targets, schema, owner, out)
+        # the name first, then the values; never a number of the row's own (a sequence, an object
+        # number: any table numbered as far holds and covers it)
+        if chosen is None and not _numbered_name(column) and (owner, column) not in extensions \
+                and not stems(column) & _OWN_ID:
+            best = max(_related(column, t, owner) for t in found_targets)
+            picked = covered(run, quote, schema.tables[owner], column,
+                             [(t, str(t.key)) for t in found_targets if _related(column, t, owner) == best])
+            chosen = picked[0] if picked is not None else None
         if chosen is not None:
             out.append(_ref(schema, owner, column, chosen, str(chosen.key), mixed))
     out += [_ref(schema, owner, column, table, key, mixed) for (owner, column), (table, key) in named.items()]
